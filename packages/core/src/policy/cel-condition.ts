@@ -1,0 +1,120 @@
+import { Environment, ParseError } from '@marcbachmann/cel-js';
+
+/** The names a CEL condition can use, with their CEL types. This is the whole call as policies see it. */
+export const CEL_VARIABLES = {
+  agent: 'string',
+  session: 'string',
+  tool: 'string',
+  args: 'map',
+  target: 'string',
+  labels: 'map<string, string>',
+  triggeredBy: 'string',
+  delegationChain: 'list<string>',
+  now: 'google.protobuf.Timestamp',
+} as const;
+
+/** The evaluation context handed to compiled conditions. */
+export type CelContext = { readonly [K in keyof typeof CEL_VARIABLES]: unknown };
+
+/** A compiled condition: call it with a context, get a boolean or an error. */
+export interface Condition {
+  readonly source: string;
+  readonly usesNow: boolean;
+  /** Evaluates; returns true/false, or an Error when evaluation failed or did not yield a bool. */
+  run(ctx: CelContext): boolean | Error;
+}
+
+/** Why a condition failed to compile, and where in its source (0-based offset). */
+export interface ConditionProblem {
+  readonly kind: 'CEL_SYNTAX' | 'CEL_UNKNOWN_VARIABLE' | 'CEL_TYPE';
+  readonly message: string;
+  readonly offset: number;
+}
+
+let env: Environment | undefined;
+
+function celEnvironment(): Environment {
+  if (!env) {
+    env = new Environment({ enableOptionalTypes: true, homogeneousAggregateLiterals: false, limits: { maxDepth: 64, maxAstNodes: 5000 } });
+    for (const [name, type] of Object.entries(CEL_VARIABLES)) {
+      env.registerVariable(name, type);
+    }
+  }
+  return env;
+}
+
+const MAX_CONDITION_LENGTH = 4096;
+
+/** Parses and type-checks a condition once. Never throws. */
+export function compileCondition(source: string): Condition | ConditionProblem {
+  if (source.length > MAX_CONDITION_LENGTH) {
+    return { kind: 'CEL_SYNTAX', message: `condition is ${source.length} characters; the limit is ${MAX_CONDITION_LENGTH}`, offset: 0 };
+  }
+  const e = celEnvironment();
+  let check: ReturnType<Environment['check']>;
+  try {
+    check = e.check(source);
+  } catch (err) {
+    return problemFrom(err, 'CEL_SYNTAX');
+  }
+  if (!check.valid) return problemFrom(check.error, 'CEL_TYPE');
+  const type = String(check.type);
+  if (type !== 'bool' && type !== 'dyn') {
+    return { kind: 'CEL_TYPE', message: `condition must be a bool, but it is ${type}`, offset: 0 };
+  }
+  const badRegex = findBadRegex(source);
+  if (badRegex) return badRegex;
+  let fn: (ctx: CelContext) => unknown;
+  try {
+    fn = e.parse(source) as unknown as (ctx: CelContext) => unknown;
+  } catch (err) {
+    return problemFrom(err, 'CEL_SYNTAX');
+  }
+  return {
+    source,
+    usesNow: /\bnow\b/.test(source),
+    run(ctx) {
+      try {
+        const v = fn(ctx);
+        return typeof v === 'boolean' ? v : new Error(`condition returned ${typeof v}, not a bool`);
+      } catch (err) {
+        return err instanceof Error ? new Error(firstLine(err.message)) : new Error(String(err));
+      }
+    },
+  };
+}
+
+/** True when compileCondition returned a problem. */
+export function isConditionProblem(c: Condition | ConditionProblem): c is ConditionProblem {
+  return 'kind' in c;
+}
+
+function problemFrom(err: unknown, fallback: ConditionProblem['kind']): ConditionProblem {
+  const e = (err ?? {}) as { message?: string; range?: { start?: number }; code?: string };
+  const message = firstLine(e.message ?? String(err));
+  const offset = e.range?.start ?? 0;
+  if (/^Unknown variable/i.test(message)) return { kind: 'CEL_UNKNOWN_VARIABLE', message: `${message} (known: ${Object.keys(CEL_VARIABLES).join(', ')})`, offset };
+  if (err instanceof ParseError) return { kind: 'CEL_SYNTAX', message, offset };
+  return { kind: fallback, message, offset };
+}
+
+const MATCHES_LITERAL = /matches\(\s*(?:r"([^"]*)"|"((?:[^"\\]|\\.)*)")\s*\)/g;
+
+/** Literal patterns passed to matches() are compiled now, so a bad one fails lint instead of every call. */
+function findBadRegex(source: string): ConditionProblem | undefined {
+  for (const m of source.matchAll(MATCHES_LITERAL)) {
+    let pattern: string;
+    try {
+      pattern = m[1] ?? (JSON.parse(`"${m[2] ?? ''}"`) as string);
+      new RegExp(pattern);
+    } catch (err) {
+      const hint = /\(\?i\)/.test(m[0]) ? '; for case-insensitive matching write x.lowerAscii().matches("…")' : '';
+      return { kind: 'CEL_SYNTAX', message: `${firstLine((err as Error).message)}${hint}`, offset: m.index ?? 0 };
+    }
+  }
+  return undefined;
+}
+
+function firstLine(s: string): string {
+  return s.split('\n')[0] ?? s;
+}
