@@ -3,13 +3,45 @@ export { ERROR_CODES, type ErrorCode } from './errors/error-codes.js';
 export { isWardenError, WardenError } from './errors/warden-error.js';
 export { type ToolCall, ToolCallSchema } from './policy/call.js';
 export { CEL_VARIABLES } from './policy/cel-condition.js';
-export type { AgentPlan, ApprovalRequirement, CompiledPolicy, CompiledRule, CompiledTarget } from './policy/compiled-policy.js';
+export type {
+  AgentPlan,
+  ApprovalRequirement,
+  CompiledPolicy,
+  CompiledRule,
+  CompiledTarget,
+} from './policy/compiled-policy.js';
 export type { ConditionError, Decision } from './policy/decision.js';
-export { DIAGNOSTIC_CODES, type Diagnostic, type DiagnosticCode, formatDiagnostic, type Severity } from './policy/diagnostic.js';
+export {
+  DIAGNOSTIC_CODES,
+  type Diagnostic,
+  type DiagnosticCode,
+  formatDiagnostic,
+  type Severity,
+} from './policy/diagnostic.js';
 export { formatDuration, parseDuration } from './policy/duration.js';
 export { compileGlob } from './policy/glob.js';
-export { analyzePolicy, compilePolicy, compilePolicySources, type PolicyAnalysis } from './policy/policy-compiler.js';
+export {
+  analyzePolicy,
+  compilePolicy,
+  compilePolicySources,
+  type PolicyAnalysis,
+} from './policy/policy-compiler.js';
 export { evaluate, planFor, type RuleObserver, type RuleOutcome } from './policy/policy-evaluator.js';
-export { explain, type Explanation, type RuleTrace } from './policy/policy-explain.js';
-export { EFFECTS, type Effect, type PolicyDocument, PolicyDocumentSchema, policyJsonSchema } from './policy/policy-schema.js';
+export { type Explanation, explain, type RuleTrace } from './policy/policy-explain.js';
+export {
+  EFFECTS,
+  type Effect,
+  type PolicyDocument,
+  PolicyDocumentSchema,
+  policyJsonSchema,
+} from './policy/policy-schema.js';
+export {
+  type CaseResult,
+  type LoadedTestFile,
+  loadPolicyTests,
+  type Mismatch,
+  type PolicyTestFile,
+  PolicyTestFileSchema,
+  runPolicyTests,
+} from './policy/policy-test-runner.js';
 export { MAX_POLICY_BYTES, type PolicySource } from './policy/yaml-source.js';

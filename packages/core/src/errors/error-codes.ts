@@ -3,7 +3,8 @@
  * only add. The HTTP status mapping lives with the server; this table is the one place codes are defined.
  */
 export const ERROR_CODES = {
-  POLICY_INVALID: 'The policy could not be compiled; details.diagnostics lists each problem with its location.',
+  POLICY_INVALID:
+    'The policy could not be compiled; details.diagnostics lists each problem with its location.',
   POLICY_TOO_LARGE: 'A policy file is larger than the accepted maximum.',
   POLICY_NOT_FOUND: 'A policy file or folder does not exist or holds no YAML files.',
   POLICY_TEST_INVALID: 'A policy test file is malformed.',

@@ -14,11 +14,19 @@ export const BUILTIN_APPROVAL: ApprovalRequirement = {
 };
 
 function approverSet(set: ApproverSet): ApprovalRequirement['approvers'] {
-  return { roles: set.roles ?? [], principals: set.principals ?? [], groups: set.groups ?? [], agents: set.agents ?? [] };
+  return {
+    roles: set.roles ?? [],
+    principals: set.principals ?? [],
+    groups: set.groups ?? [],
+    agents: set.agents ?? [],
+  };
 }
 
 /** Resolves a spec over a base requirement: every field the spec sets replaces the base's. */
-export function resolveApproval(base: ApprovalRequirement, spec: ApprovalSpec | undefined): ApprovalRequirement {
+export function resolveApproval(
+  base: ApprovalRequirement,
+  spec: ApprovalSpec | undefined,
+): ApprovalRequirement {
   if (!spec) return base;
   const escalate = spec.escalate
     ? { afterMs: parseDuration(spec.escalate.after) ?? 0, to: approverSet(spec.escalate.to) }

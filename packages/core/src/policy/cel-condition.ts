@@ -35,7 +35,11 @@ let env: Environment | undefined;
 
 function celEnvironment(): Environment {
   if (!env) {
-    env = new Environment({ enableOptionalTypes: true, homogeneousAggregateLiterals: false, limits: { maxDepth: 64, maxAstNodes: 5000 } });
+    env = new Environment({
+      enableOptionalTypes: true,
+      homogeneousAggregateLiterals: false,
+      limits: { maxDepth: 64, maxAstNodes: 5000 },
+    });
     for (const [name, type] of Object.entries(CEL_VARIABLES)) {
       env.registerVariable(name, type);
     }
@@ -48,7 +52,11 @@ const MAX_CONDITION_LENGTH = 4096;
 /** Parses and type-checks a condition once. Never throws. */
 export function compileCondition(source: string): Condition | ConditionProblem {
   if (source.length > MAX_CONDITION_LENGTH) {
-    return { kind: 'CEL_SYNTAX', message: `condition is ${source.length} characters; the limit is ${MAX_CONDITION_LENGTH}`, offset: 0 };
+    return {
+      kind: 'CEL_SYNTAX',
+      message: `condition is ${source.length} characters; the limit is ${MAX_CONDITION_LENGTH}`,
+      offset: 0,
+    };
   }
   const e = celEnvironment();
   let check: ReturnType<Environment['check']>;
@@ -93,7 +101,12 @@ function problemFrom(err: unknown, fallback: ConditionProblem['kind']): Conditio
   const e = (err ?? {}) as { message?: string; range?: { start?: number }; code?: string };
   const message = firstLine(e.message ?? String(err));
   const offset = e.range?.start ?? 0;
-  if (/^Unknown variable/i.test(message)) return { kind: 'CEL_UNKNOWN_VARIABLE', message: `${message} (known: ${Object.keys(CEL_VARIABLES).join(', ')})`, offset };
+  if (/^Unknown variable/i.test(message))
+    return {
+      kind: 'CEL_UNKNOWN_VARIABLE',
+      message: `${message} (known: ${Object.keys(CEL_VARIABLES).join(', ')})`,
+      offset,
+    };
   if (err instanceof ParseError) return { kind: 'CEL_SYNTAX', message, offset };
   return { kind: fallback, message, offset };
 }
@@ -108,8 +121,14 @@ function findBadRegex(source: string): ConditionProblem | undefined {
       pattern = m[1] ?? (JSON.parse(`"${m[2] ?? ''}"`) as string);
       new RegExp(pattern);
     } catch (err) {
-      const hint = /\(\?i\)/.test(m[0]) ? '; for case-insensitive matching write x.lowerAscii().matches("…")' : '';
-      return { kind: 'CEL_SYNTAX', message: `${firstLine((err as Error).message)}${hint}`, offset: m.index ?? 0 };
+      const hint = /\(\?i\)/.test(m[0])
+        ? '; for case-insensitive matching write x.lowerAscii().matches("…")'
+        : '';
+      return {
+        kind: 'CEL_SYNTAX',
+        message: `${firstLine((err as Error).message)}${hint}`,
+        offset: m.index ?? 0,
+      };
     }
   }
   return undefined;

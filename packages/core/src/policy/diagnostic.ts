@@ -24,7 +24,10 @@ export const DIAGNOSTIC_CODES = {
   REVIEW_UNAPPROVABLE: ['warning', 'Nobody can ever approve this review rule, so it blocks in practice.'],
   TIMEOUT_ALLOWS: ['warning', 'An expired approval request lets the call run.'],
   RULE_NEVER_MATCHES: ['warning', 'A rule can never match any call.'],
-  RULE_SHADOWED: ['warning', 'A rule can never decide: an unconditional rule with higher precedence covers it.'],
+  RULE_SHADOWED: [
+    'warning',
+    'A rule can never decide: an unconditional rule with higher precedence covers it.',
+  ],
   APPROVAL_IGNORED: ['warning', 'An approval requirement on an allow or block rule has no effect.'],
   MONITOR_MODE: ['warning', 'The policy is in monitor mode: every call is allowed and only recorded.'],
 } as const;

@@ -23,7 +23,14 @@ export function resolveGroups(
       if (!groups.has(g)) {
         ok = false;
         const known = [...groups.keys()].join(', ') || 'none defined';
-        diagnostics.push(diag(src.yaml.file, src.yaml.locate([...src.path, key, i]), 'UNKNOWN_GROUP', `unknown group "${g}" (known: ${known})`));
+        diagnostics.push(
+          diag(
+            src.yaml.file,
+            src.yaml.locate([...src.path, key, i]),
+            'UNKNOWN_GROUP',
+            `unknown group "${g}" (known: ${known})`,
+          ),
+        );
       }
     });
   };
@@ -42,12 +49,20 @@ export function resolveGroups(
         reported.add(key);
         ok = false;
         const g = groups.get(name) as GroupSpec;
-        diagnostics.push(diag(g.src.yaml.file, g.src.yaml.locate([...g.src.path, 'extends']), 'GROUP_CYCLE', `group inheritance loops: ${cycle.join(' → ')}`));
+        diagnostics.push(
+          diag(
+            g.src.yaml.file,
+            g.src.yaml.locate([...g.src.path, 'extends']),
+            'GROUP_CYCLE',
+            `group inheritance loops: ${cycle.join(' → ')}`,
+          ),
+        );
       }
       return;
     }
     state.set(name, 'visiting');
-    for (const parent of groups.get(name)?.extends ?? []) if (groups.has(parent)) visit(parent, [...trail, name]);
+    for (const parent of groups.get(name)?.extends ?? [])
+      if (groups.has(parent)) visit(parent, [...trail, name]);
     state.set(name, 'done');
   };
   for (const name of groups.keys()) visit(name, []);

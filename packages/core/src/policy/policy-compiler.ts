@@ -2,8 +2,15 @@ import type { z } from 'zod';
 import { canonicalHash } from '../canonical/canonical-json.js';
 import { WardenError } from '../errors/warden-error.js';
 import { BUILTIN_APPROVAL, resolveApproval } from './approval-requirement.js';
-import { compileCondition, type Condition, isConditionProblem } from './cel-condition.js';
-import type { AgentPlan, ApprovalRequirement, CompiledPolicy, CompiledRule, CompiledTarget, SourceRef } from './compiled-policy.js';
+import { type Condition, compileCondition, isConditionProblem } from './cel-condition.js';
+import type {
+  AgentPlan,
+  ApprovalRequirement,
+  CompiledPolicy,
+  CompiledRule,
+  CompiledTarget,
+  SourceRef,
+} from './compiled-policy.js';
 import { type Diagnostic, formatDiagnostic, sortDiagnostics } from './diagnostic.js';
 import { compileGlob, type GlobMatcher } from './glob.js';
 import { resolveGroups } from './group-resolution.js';
@@ -41,7 +48,8 @@ export function analyzePolicy(sources: readonly PolicySource[]): PolicyAnalysis 
   if (diagnostics.some((d) => d.severity === 'error')) return { diagnostics: sortDiagnostics(diagnostics) };
   const merged = mergeDocuments(docs, diagnostics);
   const policy = buildPolicy(merged.doc, merged.origin, diagnostics);
-  if (!policy || diagnostics.some((d) => d.severity === 'error')) return { diagnostics: sortDiagnostics(diagnostics) };
+  if (!policy || diagnostics.some((d) => d.severity === 'error'))
+    return { diagnostics: sortDiagnostics(diagnostics) };
   diagnostics.push(...lintPolicy(policy));
   return { policy, diagnostics: sortDiagnostics(diagnostics) };
 }
@@ -58,7 +66,9 @@ export function compilePolicySources(sources: readonly PolicySource[]): Compiled
     const errors = diagnostics.filter((d) => d.severity === 'error');
     const head = errors.slice(0, 5).map(formatDiagnostic).join('\n');
     const more = errors.length > 5 ? `\n… and ${errors.length - 5} more` : '';
-    throw new WardenError('POLICY_INVALID', `policy has ${errors.length} error(s):\n${head}${more}`, { diagnostics });
+    throw new WardenError('POLICY_INVALID', `policy has ${errors.length} error(s):\n${head}${more}`, {
+      diagnostics,
+    });
   }
   return policy;
 }
@@ -69,11 +79,25 @@ function schemaDiagnostics(yaml: ParsedYaml, issues: readonly z.core.$ZodIssue[]
     const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
     if (issue.code === 'unrecognized_keys') {
       for (const key of issue.keys) {
-        out.push(diag(yaml.file, yaml.locate([...path, key], { key: true }), 'UNKNOWN_KEY', `unknown key "${key}"${where(path)}`));
+        out.push(
+          diag(
+            yaml.file,
+            yaml.locate([...path, key], { key: true }),
+            'UNKNOWN_KEY',
+            `unknown key "${key}"${where(path)}`,
+          ),
+        );
       }
       continue;
     }
-    out.push(diag(yaml.file, yaml.locate(path), 'SCHEMA', `${path.length ? `${path.join('.')}: ` : ''}${issue.message}`));
+    out.push(
+      diag(
+        yaml.file,
+        yaml.locate(path),
+        'SCHEMA',
+        `${path.length ? `${path.join('.')}: ` : ''}${issue.message}`,
+      ),
+    );
   }
   return out;
 }
@@ -89,12 +113,20 @@ interface Ctx {
   order: number;
 }
 
-function buildPolicy(doc: CompiledPolicy['document'], origin: ReadonlyMap<string, ParsedYaml>, diagnostics: Diagnostic[]): CompiledPolicy | undefined {
+function buildPolicy(
+  doc: CompiledPolicy['document'],
+  origin: ReadonlyMap<string, ParsedYaml>,
+  diagnostics: Diagnostic[],
+): CompiledPolicy | undefined {
   const ctx: Ctx = { diagnostics, origin, usesNow: false, order: 0 };
-  const refFor = (key: string, path: Path): SourceRef => ({ yaml: origin.get(key) ?? (origin.values().next().value as ParsedYaml), path });
+  const refFor = (key: string, path: Path): SourceRef => ({
+    yaml: origin.get(key) ?? (origin.values().next().value as ParsedYaml),
+    path,
+  });
   const approverGroups = new Map(Object.entries(doc.approverGroups ?? {}));
   const defaultApproval = resolveApproval(BUILTIN_APPROVAL, doc.defaults?.approval);
-  if (doc.defaults?.approval) checkApprovalRefs(ctx, defaultApproval, approverGroups, refFor('defaults', ['defaults', 'approval']));
+  if (doc.defaults?.approval)
+    checkApprovalRefs(ctx, defaultApproval, approverGroups, refFor('defaults', ['defaults', 'approval']));
 
   const targets = new Map<string, CompiledTarget>();
   for (const [name, spec] of Object.entries(doc.targets ?? {})) {
@@ -102,9 +134,22 @@ function buildPolicy(doc: CompiledPolicy['document'], origin: ReadonlyMap<string
     targets.set(name, compileTarget(ctx, name, targets.size, spec, src));
   }
 
-  const groupSpecs = new Map(Object.entries(doc.groups ?? {}).map(([n, g]) => [n, { extends: g.extends ?? [], src: refFor(`groups.${n}`, ['groups', n]) }]));
+  const groupSpecs = new Map(
+    Object.entries(doc.groups ?? {}).map(([n, g]) => [
+      n,
+      { extends: g.extends ?? [], src: refFor(`groups.${n}`, ['groups', n]) },
+    ]),
+  );
   const agentSpecs = Object.entries(doc.agents ?? {});
-  const scopes = resolveGroups(groupSpecs, agentSpecs.map(([n, a]) => ({ name: n, groups: a.groups ?? [], src: refFor(`agents.${n}`, ['agents', n]) })), diagnostics);
+  const scopes = resolveGroups(
+    groupSpecs,
+    agentSpecs.map(([n, a]) => ({
+      name: n,
+      groups: a.groups ?? [],
+      src: refFor(`agents.${n}`, ['agents', n]),
+    })),
+    diagnostics,
+  );
 
   const sectionRules = new Map<string, CompiledRule[]>();
   const seenIds = new Map<string, SourceRef>();
@@ -115,15 +160,24 @@ function buildPolicy(doc: CompiledPolicy['document'], origin: ReadonlyMap<string
       const prev = seenIds.get(spec.id);
       if (prev) {
         const at = prev.yaml.locate([...prev.path, 'id']);
-        diagnostics.push(diag(rsrc.yaml.file, rsrc.yaml.locate([...rsrc.path, 'id']), 'DUPLICATE_RULE_ID', `rule id "${spec.id}" is already used at ${prev.yaml.file}:${at.line}`));
+        diagnostics.push(
+          diag(
+            rsrc.yaml.file,
+            rsrc.yaml.locate([...rsrc.path, 'id']),
+            'DUPLICATE_RULE_ID',
+            `rule id "${spec.id}" is already used at ${prev.yaml.file}:${at.line}`,
+          ),
+        );
       } else seenIds.set(spec.id, rsrc);
       const rule = compileRule(ctx, section, spec, rsrc, targets, approverGroups, defaultApproval);
       if (rule) list.push(rule);
     });
     sectionRules.set(section, list);
   };
-  for (const [name, g] of Object.entries(doc.groups ?? {})) compileSection(`groups.${name}`, g.rules, refFor(`groups.${name}`, ['groups', name]));
-  for (const [name, a] of agentSpecs) compileSection(`agents.${name}`, a.rules, refFor(`agents.${name}`, ['agents', name]));
+  for (const [name, g] of Object.entries(doc.groups ?? {}))
+    compileSection(`groups.${name}`, g.rules, refFor(`groups.${name}`, ['groups', name]));
+  for (const [name, a] of agentSpecs)
+    compileSection(`agents.${name}`, a.rules, refFor(`agents.${name}`, ['agents', name]));
   if (diagnostics.some((d) => d.severity === 'error') || !scopes) return undefined;
 
   const planFor = (agent: string, groups: readonly string[]): AgentPlan => {
@@ -132,8 +186,18 @@ function buildPolicy(doc: CompiledPolicy['document'], origin: ReadonlyMap<string
     const unique = [...new Set(sections)];
     const rank = new Map(unique.map((s, i) => [s, i]));
     const rules = unique.flatMap((s) => sectionRules.get(s) ?? []);
-    rules.sort((a, b) => TIER[a.effect] - TIER[b.effect] || (rank.get(a.section) ?? 0) - (rank.get(b.section) ?? 0) || a.order - b.order);
-    return { agent, sections: unique.filter((s) => sectionRules.has(s) || s === `agents.${agent}`), rules, byTool: new Map() };
+    rules.sort(
+      (a, b) =>
+        TIER[a.effect] - TIER[b.effect] ||
+        (rank.get(a.section) ?? 0) - (rank.get(b.section) ?? 0) ||
+        a.order - b.order,
+    );
+    return {
+      agent,
+      sections: unique.filter((s) => sectionRules.has(s) || s === `agents.${agent}`),
+      rules,
+      byTool: new Map(),
+    };
   };
   const wildcardGroups = scopes.get('*') ?? [];
   const plans = new Map<string, AgentPlan>();
@@ -147,7 +211,9 @@ function buildPolicy(doc: CompiledPolicy['document'], origin: ReadonlyMap<string
     mode: doc.mode ?? 'enforce',
     defaultEffect: doc.defaults?.decision ?? 'block',
     defaultApproval,
-    defaultReasons: Object.freeze([`no rule matched; the default decision is ${doc.defaults?.decision ?? 'block'}`]),
+    defaultReasons: Object.freeze([
+      `no rule matched; the default decision is ${doc.defaults?.decision ?? 'block'}`,
+    ]),
     document: doc,
     approverGroups,
     targets,
@@ -159,7 +225,12 @@ function buildPolicy(doc: CompiledPolicy['document'], origin: ReadonlyMap<string
   };
 }
 
-function compileGlobs(ctx: Ctx, patterns: string | readonly string[], src: SourceRef, key: string): { list: string[]; match: GlobMatcher } {
+function compileGlobs(
+  ctx: Ctx,
+  patterns: string | readonly string[],
+  src: SourceRef,
+  key: string,
+): { list: string[]; match: GlobMatcher } {
   const list = typeof patterns === 'string' ? [patterns] : [...patterns];
   const matchers: GlobMatcher[] = [];
   list.forEach((p, i) => {
@@ -179,16 +250,31 @@ function compileWhen(ctx: Ctx, source: string | undefined, src: SourceRef): Cond
   if (source === undefined) return undefined;
   const c = compileCondition(source);
   if (isConditionProblem(c)) {
-    ctx.diagnostics.push(diag(src.yaml.file, src.yaml.locate([...src.path, 'when'], { offset: c.offset }), c.kind, c.message));
+    ctx.diagnostics.push(
+      diag(src.yaml.file, src.yaml.locate([...src.path, 'when'], { offset: c.offset }), c.kind, c.message),
+    );
     return undefined;
   }
   if (c.usesNow) ctx.usesNow = true;
   return c;
 }
 
-function compileTarget(ctx: Ctx, name: string, index: number, spec: CompiledTarget['spec'], src: SourceRef): CompiledTarget {
+function compileTarget(
+  ctx: Ctx,
+  name: string,
+  index: number,
+  spec: CompiledTarget['spec'],
+  src: SourceRef,
+): CompiledTarget {
   if (!spec.tools && !spec.match && !spec.labels && !spec.when) {
-    ctx.diagnostics.push(diag(src.yaml.file, src.yaml.locate(src.path, { key: true }), 'SCHEMA', `target "${name}" has no criteria: give at least one of tools, match, labels, when`));
+    ctx.diagnostics.push(
+      diag(
+        src.yaml.file,
+        src.yaml.locate(src.path, { key: true }),
+        'SCHEMA',
+        `target "${name}" has no criteria: give at least one of tools, match, labels, when`,
+      ),
+    );
   }
   return {
     name,
@@ -218,14 +304,22 @@ function compileRule(
     if (t) refs.push(t);
     else {
       const known = [...targets.keys()].join(', ') || 'none defined';
-      ctx.diagnostics.push(diag(src.yaml.file, src.yaml.locate([...src.path, 'targets', i]), 'UNKNOWN_TARGET', `unknown target "${name}" (known: ${known})`));
+      ctx.diagnostics.push(
+        diag(
+          src.yaml.file,
+          src.yaml.locate([...src.path, 'targets', i]),
+          'UNKNOWN_TARGET',
+          `unknown target "${name}" (known: ${known})`,
+        ),
+      );
     }
   });
   const when = compileWhen(ctx, spec.when, src);
   let approval: ApprovalRequirement | undefined;
   if (spec.effect === 'review') {
     approval = resolveApproval(defaultApproval, spec.approval);
-    if (spec.approval) checkApprovalRefs(ctx, approval, approverGroups, { yaml: src.yaml, path: [...src.path, 'approval'] });
+    if (spec.approval)
+      checkApprovalRefs(ctx, approval, approverGroups, { yaml: src.yaml, path: [...src.path, 'approval'] });
   }
   return {
     id: spec.id,
@@ -244,12 +338,24 @@ function compileRule(
   };
 }
 
-function checkApprovalRefs(ctx: Ctx, a: ApprovalRequirement, groups: ReadonlyMap<string, readonly string[]>, src: SourceRef): void {
+function checkApprovalRefs(
+  ctx: Ctx,
+  a: ApprovalRequirement,
+  groups: ReadonlyMap<string, readonly string[]>,
+  src: SourceRef,
+): void {
   const check = (names: readonly string[], path: Path) => {
     names.forEach((g, i) => {
       if (!groups.has(g)) {
         const known = [...groups.keys()].join(', ') || 'none defined';
-        ctx.diagnostics.push(diag(src.yaml.file, src.yaml.locate([...src.path, ...path, i]), 'UNKNOWN_APPROVER_GROUP', `unknown approver group "${g}" (known: ${known})`));
+        ctx.diagnostics.push(
+          diag(
+            src.yaml.file,
+            src.yaml.locate([...src.path, ...path, i]),
+            'UNKNOWN_APPROVER_GROUP',
+            `unknown approver group "${g}" (known: ${known})`,
+          ),
+        );
       }
     });
   };

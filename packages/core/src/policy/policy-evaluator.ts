@@ -1,7 +1,7 @@
+import type { ToolCall } from './call.js';
 import type { CelContext } from './cel-condition.js';
 import type { AgentPlan, CompiledPolicy, CompiledRule, CompiledTarget } from './compiled-policy.js';
 import type { ConditionError, Decision } from './decision.js';
-import type { ToolCall } from './call.js';
 
 const EMPTY: Readonly<Record<string, never>> = Object.freeze({});
 const NO_CHAIN: readonly string[] = Object.freeze([]);
@@ -41,6 +41,11 @@ class CallState {
   #ctx: CelContext | undefined;
   #targets: Map<number, boolean | Error> | undefined;
   errors: ConditionError[] | undefined;
+
+  addError(e: ConditionError): void {
+    if (this.errors === undefined) this.errors = [];
+    this.errors.push(e);
+  }
   constructor(
     readonly call: ToolCall,
     readonly usesNow: boolean,
@@ -68,7 +73,8 @@ class CallState {
     const cached = this.#targets?.get(t.index);
     if (cached !== undefined) return cached;
     const result = hitsTarget(t, this);
-    (this.#targets ??= new Map()).set(t.index, result);
+    if (this.#targets === undefined) this.#targets = new Map();
+    this.#targets.set(t.index, result);
     return result;
   }
 }
@@ -91,20 +97,34 @@ function matchRule(rule: CompiledRule, s: CallState, observe: boolean): RuleOutc
     let hit = false;
     for (const t of rule.targets) {
       const r = s.target(t);
-      if (observe) (targetResults ??= []).push({ name: t.name, result: r });
+      if (observe) {
+        targetResults = targetResults ?? [];
+        targetResults.push({ name: t.name, result: r });
+      }
       if (r instanceof Error) {
-        (s.errors ??= []).push({ ruleId: rule.id, target: t.name, message: r.message, treatedAs: failClosed ? 'match' : 'no-match' });
+        (s.errors ??= []).push({
+          ruleId: rule.id,
+          target: t.name,
+          message: r.message,
+          treatedAs: failClosed ? 'match' : 'no-match',
+        });
         if (failClosed) hit = true;
       } else if (r) hit = true;
       if (hit && !observe) break;
     }
-    if (!hit) return observe ? { matched: false, ...(targetResults ? { targets: targetResults } : {}) } : false;
+    if (!hit)
+      return observe ? { matched: false, ...(targetResults ? { targets: targetResults } : {}) } : false;
   }
-  if (!rule.when) return observe ? { matched: true, ...(targetResults ? { targets: targetResults } : {}) } : true;
+  if (!rule.when)
+    return observe ? { matched: true, ...(targetResults ? { targets: targetResults } : {}) } : true;
   const w = rule.when.run(s.ctx);
   let matched = w === true;
   if (w instanceof Error) {
-    (s.errors ??= []).push({ ruleId: rule.id, message: w.message, treatedAs: failClosed ? 'match' : 'no-match' });
+    (s.errors ??= []).push({
+      ruleId: rule.id,
+      message: w.message,
+      treatedAs: failClosed ? 'match' : 'no-match',
+    });
     matched = failClosed;
   }
   return observe ? { matched, when: w, ...(targetResults ? { targets: targetResults } : {}) } : matched;
@@ -141,14 +161,24 @@ export function evaluate(policy: CompiledPolicy, call: ToolCall, observer?: Rule
   return decide(policy, decider, matched, s.errors);
 }
 
-function decide(policy: CompiledPolicy, rule: CompiledRule | undefined, matched: string[], errors: ConditionError[] | undefined): Decision {
+function decide(
+  policy: CompiledPolicy,
+  rule: CompiledRule | undefined,
+  matched: string[],
+  errors: ConditionError[] | undefined,
+): Decision {
   const policyEffect = rule ? rule.effect : policy.defaultEffect;
   const monitor = policy.mode === 'monitor';
   let reasons = rule ? rule.reasons : policy.defaultReasons;
   if (errors || (monitor && policyEffect !== 'allow')) {
     const more = [...reasons];
-    if (errors) for (const e of errors) more.push(`condition of ${e.ruleId}${e.target ? ` (target ${e.target})` : ''} failed: ${e.message}; treated as ${e.treatedAs} (fail closed)`);
-    if (monitor && policyEffect !== 'allow') more.push(`monitor mode: would have been ${policyEffect}, allowed`);
+    if (errors)
+      for (const e of errors)
+        more.push(
+          `condition of ${e.ruleId}${e.target ? ` (target ${e.target})` : ''} failed: ${e.message}; treated as ${e.treatedAs} (fail closed)`,
+        );
+    if (monitor && policyEffect !== 'allow')
+      more.push(`monitor mode: would have been ${policyEffect}, allowed`);
     reasons = more;
   }
   return {

@@ -37,8 +37,17 @@ export function explain(policy: CompiledPolicy, call: ToolCall): Explanation {
         section: rule.section,
         tools: rule.tools,
         toolMatched,
-        ...(outcome?.targets ? { targets: outcome.targets.map((t) => ({ name: t.name, result: asResult(t.result) })) } : {}),
-        ...(rule.when ? { when: { source: rule.when.source, result: outcome?.when === undefined ? 'not evaluated' : asResult(outcome.when) } } : {}),
+        ...(outcome?.targets
+          ? { targets: outcome.targets.map((t) => ({ name: t.name, result: asResult(t.result) })) }
+          : {}),
+        ...(rule.when
+          ? {
+              when: {
+                source: rule.when.source,
+                result: outcome?.when === undefined ? 'not evaluated' : asResult(outcome.when),
+              },
+            }
+          : {}),
         matched: outcome?.matched === true,
         location: `${rule.src.yaml.file}:${loc.line}:${loc.col}`,
       });

@@ -16,22 +16,54 @@ export function lintPolicy(policy: CompiledPolicy): Diagnostic[] {
   const doc = policy.document;
   const top = policy.rules[0]?.src.yaml ?? [...policy.targets.values()][0]?.src.yaml;
   const at = (rule: CompiledRule, code: DiagnosticCode, message: string, path: Path = ['id']) =>
-    out.push(diag(rule.src.yaml.file, rule.src.yaml.locate([...rule.src.path, ...path]), code, `rule ${rule.id}: ${message}`));
+    out.push(
+      diag(
+        rule.src.yaml.file,
+        rule.src.yaml.locate([...rule.src.path, ...path]),
+        code,
+        `rule ${rule.id}: ${message}`,
+      ),
+    );
 
   if (top && doc.defaults?.decision === 'allow') {
-    out.push(diag(top.file, top.locate(['defaults', 'decision']), 'DEFAULT_ALLOW', 'default decision is allow: every tool no rule mentions runs unchecked; use block (least privilege)'));
+    out.push(
+      diag(
+        top.file,
+        top.locate(['defaults', 'decision']),
+        'DEFAULT_ALLOW',
+        'default decision is allow: every tool no rule mentions runs unchecked; use block (least privilege)',
+      ),
+    );
   }
   if (top && policy.mode === 'monitor') {
-    out.push(diag(top.file, top.locate(['mode']), 'MONITOR_MODE', 'mode is monitor: nothing is blocked or held for review, decisions are only recorded'));
+    out.push(
+      diag(
+        top.file,
+        top.locate(['mode']),
+        'MONITOR_MODE',
+        'mode is monitor: nothing is blocked or held for review, decisions are only recorded',
+      ),
+    );
   }
-  if (top && doc.defaults?.approval) lintApproval(policy, policy.defaultApproval, undefined, (code, m) => out.push(diag(top.file, top.locate(['defaults', 'approval']), code, `default approval: ${m}`)));
+  if (top && doc.defaults?.approval)
+    lintApproval(policy, policy.defaultApproval, undefined, (code, m) =>
+      out.push(diag(top.file, top.locate(['defaults', 'approval']), code, `default approval: ${m}`)),
+    );
 
   const plansBySection = sectionPlans(policy);
   for (const rule of policy.rules) {
     if (rule.effect === 'allow') lintAllow(policy, rule, at);
-    if (rule.effect !== 'review' && rule.spec.approval) at(rule, 'APPROVAL_IGNORED', `approval settings only apply to review rules; this rule is ${rule.effect}`, ['approval']);
+    if (rule.effect !== 'review' && rule.spec.approval)
+      at(
+        rule,
+        'APPROVAL_IGNORED',
+        `approval settings only apply to review rules; this rule is ${rule.effect}`,
+        ['approval'],
+      );
     if (rule.effect === 'review' && rule.approval) {
-      lintApproval(policy, rule.approval, rule, (code, m) => at(rule, code, m, rule.spec.approval ? ['approval'] : ['effect']));
+      lintApproval(policy, rule.approval, rule, (code, m) =>
+        at(rule, code, m, rule.spec.approval ? ['approval'] : ['effect']),
+      );
     }
     const never = neverMatches(policy, rule, plansBySection.get(rule.section)?.length ?? 0);
     if (never) {
@@ -40,19 +72,36 @@ export function lintPolicy(policy: CompiledPolicy): Diagnostic[] {
     }
     const shadow = shadowedBy(rule, plansBySection.get(rule.section) ?? []);
     if (shadow) {
-      const how = shadow.effect === rule.effect ? 'already decides every call it covers' : `(${shadow.effect}) takes precedence for every call it covers`;
+      const how =
+        shadow.effect === rule.effect
+          ? 'already decides every call it covers'
+          : `(${shadow.effect}) takes precedence for every call it covers`;
       at(rule, 'RULE_SHADOWED', `can never decide: unconditional rule ${shadow.id} ${how}`);
     }
   }
   return out;
 }
 
-function lintAllow(policy: CompiledPolicy, rule: CompiledRule, at: (r: CompiledRule, c: DiagnosticCode, m: string, p?: Path) => void): void {
+function lintAllow(
+  policy: CompiledPolicy,
+  rule: CompiledRule,
+  at: (r: CompiledRule, c: DiagnosticCode, m: string, p?: Path) => void,
+): void {
   if (rule.tools.includes('*')) {
-    at(rule, 'ALLOW_WILDCARD', `allows every tool${rule.when || rule.targets ? ' (behind a condition)' : ''}; list the tools the agent needs`, ['tools']);
+    at(
+      rule,
+      'ALLOW_WILDCARD',
+      `allows every tool${rule.when || rule.targets ? ' (behind a condition)' : ''}; list the tools the agent needs`,
+      ['tools'],
+    );
   }
   if (rule.targets) {
-    at(rule, 'ALLOW_SENSITIVE_TARGET', `allows calls to sensitive target(s) ${rule.targets.map((t) => t.name).join(', ')} without review`, ['targets']);
+    at(
+      rule,
+      'ALLOW_SENSITIVE_TARGET',
+      `allows calls to sensitive target(s) ${rule.targets.map((t) => t.name).join(', ')} without review`,
+      ['targets'],
+    );
     return;
   }
   if (rule.when) return;
@@ -61,18 +110,30 @@ function lintAllow(policy: CompiledPolicy, rule: CompiledRule, at: (r: CompiledR
     if (!s.tools || s.match || s.labels || s.when) continue;
     const tglobs = typeof s.tools === 'string' ? [s.tools] : s.tools;
     if (tglobs.every((tg) => rule.tools.some((rg) => globCovers(rg, tg)))) {
-      at(rule, 'ALLOW_SENSITIVE_TARGET', `allows every call to sensitive target ${t.name} without review`, ['tools']);
+      at(rule, 'ALLOW_SENSITIVE_TARGET', `allows every call to sensitive target ${t.name} without review`, [
+        'tools',
+      ]);
     }
   }
 }
 
-function lintApproval(policy: CompiledPolicy, a: ApprovalRequirement, rule: CompiledRule | undefined, report: (code: DiagnosticCode, message: string) => void): void {
-  if (a.onTimeout === 'allow') report('TIMEOUT_ALLOWS', 'an expired request lets the call run; use onTimeout: block');
+function lintApproval(
+  policy: CompiledPolicy,
+  a: ApprovalRequirement,
+  rule: CompiledRule | undefined,
+  report: (code: DiagnosticCode, message: string) => void,
+): void {
+  if (a.onTimeout === 'allow')
+    report('TIMEOUT_ALLOWS', 'an expired request lets the call run; use onTimeout: block');
   const why = unapprovable(policy, a, rule);
   if (why) report('REVIEW_UNAPPROVABLE', `nobody can approve: ${why}`);
 }
 
-function unapprovable(policy: CompiledPolicy, a: ApprovalRequirement, rule: CompiledRule | undefined): string | undefined {
+function unapprovable(
+  policy: CompiledPolicy,
+  a: ApprovalRequirement,
+  rule: CompiledRule | undefined,
+): string | undefined {
   const roles = a.approvers.roles.filter((r) => !NON_APPROVING_ROLES.has(r));
   const members = (g: string) => policy.approverGroups.get(g) ?? [];
   const requester = rule?.section.startsWith('agents.') ? rule.section.slice('agents.'.length) : undefined;
@@ -80,11 +141,14 @@ function unapprovable(policy: CompiledPolicy, a: ApprovalRequirement, rule: Comp
   const people = new Set([...a.approvers.principals, ...a.approvers.groups.flatMap(members), ...agents]);
   if (roles.length === 0 && people.size === 0) {
     if (a.approvers.roles.length > 0) return `roles ${a.approvers.roles.join(', ')} can never approve`;
-    if (a.approvers.agents.length > 0 && agents.length === 0) return 'the only approving agent is the requester itself';
+    if (a.approvers.agents.length > 0 && agents.length === 0)
+      return 'the only approving agent is the requester itself';
     return 'no approver roles, principals, groups or agents are listed';
   }
-  if (roles.length === 0 && people.size < a.quorum) return `quorum is ${a.quorum} but only ${people.size} distinct approver(s) exist`;
-  for (const g of a.requireEach) if (members(g).length === 0) return `approver group ${g} must approve but has no members`;
+  if (roles.length === 0 && people.size < a.quorum)
+    return `quorum is ${a.quorum} but only ${people.size} distinct approver(s) exist`;
+  for (const g of a.requireEach)
+    if (members(g).length === 0) return `approver group ${g} must approve but has no members`;
   return undefined;
 }
 
@@ -102,8 +166,10 @@ function sectionPlans(policy: CompiledPolicy): Map<string, CompiledPolicy['wildc
 }
 
 function neverMatches(policy: CompiledPolicy, rule: CompiledRule, planCount: number): string | undefined {
-  if (planCount === 0) return `no agent is in ${rule.section.replace('.', ' ')}, so the rule applies to nobody`;
-  if (rule.when && constantFalse(rule.when.source)) return `its condition "${rule.when.source}" is always false`;
+  if (planCount === 0)
+    return `no agent is in ${rule.section.replace('.', ' ')}, so the rule applies to nobody`;
+  if (rule.when && constantFalse(rule.when.source))
+    return `its condition "${rule.when.source}" is always false`;
   if (rule.targets?.every((t) => t.matchTool && !toolsOverlap(rule.tools, t.spec.tools))) {
     return `its tools (${rule.tools.join(', ')}) never overlap the tools of target(s) ${rule.targets.map((t) => t.name).join(', ')}`;
   }
@@ -115,7 +181,10 @@ function constantFalse(source: string): boolean {
   return /^\s*(false|!\s*true|1\s*==\s*2)\s*$/.test(source);
 }
 
-function toolsOverlap(ruleGlobs: readonly string[], targetTools: string | readonly string[] | undefined): boolean {
+function toolsOverlap(
+  ruleGlobs: readonly string[],
+  targetTools: string | readonly string[] | undefined,
+): boolean {
   if (targetTools === undefined) return true;
   const tglobs = typeof targetTools === 'string' ? [targetTools] : targetTools;
   return ruleGlobs.some((r) => tglobs.some((t) => globsMayOverlap(r, t)));
@@ -130,13 +199,22 @@ function globsMayOverlap(a: string, b: string): boolean {
 }
 
 /** The rule that keeps `rule` from ever deciding in every plan that contains it, if there is one. */
-function shadowedBy(rule: CompiledRule, plans: readonly CompiledPolicy['wildcardPlan'][]): CompiledRule | undefined {
+function shadowedBy(
+  rule: CompiledRule,
+  plans: readonly CompiledPolicy['wildcardPlan'][],
+): CompiledRule | undefined {
   let shadow: CompiledRule | undefined;
   for (const plan of plans) {
     const idx = plan.rules.indexOf(rule);
     const s = plan.rules
       .slice(0, idx)
-      .find((o) => !o.when && !o.targets && TIER[o.effect] <= TIER[rule.effect] && rule.tools.every((rt) => o.tools.some((ot) => globCovers(ot, rt))));
+      .find(
+        (o) =>
+          !o.when &&
+          !o.targets &&
+          TIER[o.effect] <= TIER[rule.effect] &&
+          rule.tools.every((rt) => o.tools.some((ot) => globCovers(ot, rt))),
+      );
     if (!s) return undefined;
     shadow ??= s;
   }

@@ -30,7 +30,14 @@ export function mergeDocuments(docs: readonly ValidDocument[], diagnostics: Diag
       if (doc[key] === undefined) continue;
       const prev = origin.get(key);
       if (prev) {
-        diagnostics.push(diag(yaml.file, yaml.locate([key], { key: true }), 'DUPLICATE_DEFINITION', `"${key}" is already set in ${prev.file}`));
+        diagnostics.push(
+          diag(
+            yaml.file,
+            yaml.locate([key], { key: true }),
+            'DUPLICATE_DEFINITION',
+            `"${key}" is already set in ${prev.file}`,
+          ),
+        );
         continue;
       }
       merged[key] = doc[key];
@@ -39,12 +46,20 @@ export function mergeDocuments(docs: readonly ValidDocument[], diagnostics: Diag
     for (const key of RECORD_KEYS) {
       const entries = doc[key];
       if (!entries) continue;
-      const into = (merged[key] ??= {}) as Record<string, unknown>;
+      if (merged[key] === undefined) merged[key] = {};
+      const into = merged[key] as Record<string, unknown>;
       for (const [name, value] of Object.entries(entries)) {
         const id = `${key}.${name}`;
         const prev = origin.get(id);
         if (prev) {
-          diagnostics.push(diag(yaml.file, yaml.locate([key, name], { key: true }), 'DUPLICATE_DEFINITION', `${key} "${name}" is already defined in ${prev.file}`));
+          diagnostics.push(
+            diag(
+              yaml.file,
+              yaml.locate([key, name], { key: true }),
+              'DUPLICATE_DEFINITION',
+              `${key} "${name}" is already defined in ${prev.file}`,
+            ),
+          );
           continue;
         }
         into[name] = value;

@@ -33,13 +33,18 @@ export type Effect = (typeof EFFECTS)[number];
 /** Who may vote on an approval request; anyone matching any entry is eligible. */
 export const ApproverSetSchema = z
   .strictObject({
-    roles: z.array(z.string().min(1)).optional().meta({ description: 'Key roles allowed to vote, e.g. approver.' }),
+    roles: z
+      .array(z.string().min(1))
+      .optional()
+      .meta({ description: 'Key roles allowed to vote, e.g. approver.' }),
     principals: z.array(name).optional().meta({ description: 'Named humans allowed to vote.' }),
-    groups: z.array(name).optional().meta({ description: 'Approver groups (from `approverGroups`) allowed to vote.' }),
-    agents: z
+    groups: z
       .array(name)
       .optional()
-      .meta({ description: 'Agents explicitly allowed to vote (agent-to-agent approval); never the requester.' }),
+      .meta({ description: 'Approver groups (from `approverGroups`) allowed to vote.' }),
+    agents: z.array(name).optional().meta({
+      description: 'Agents explicitly allowed to vote (agent-to-agent approval); never the requester.',
+    }),
   })
   .meta({ description: 'Who may approve: any listed role, principal, approver group or agent.' });
 
@@ -47,12 +52,24 @@ export const ApproverSetSchema = z
 export const ApprovalSpecSchema = z
   .strictObject({
     approvers: ApproverSetSchema.optional(),
-    quorum: z.number().int().min(1).max(100).optional().meta({ description: 'Distinct approvals needed (N of M).' }),
+    quorum: z
+      .number()
+      .int()
+      .min(1)
+      .max(100)
+      .optional()
+      .meta({ description: 'Distinct approvals needed (N of M).' }),
     requireEach: z
       .array(name)
       .optional()
       .meta({ description: 'Approver groups that must each contribute at least one approval.' }),
-    denyThreshold: z.number().int().min(1).max(100).optional().meta({ description: 'Denials that reject the call.' }),
+    denyThreshold: z
+      .number()
+      .int()
+      .min(1)
+      .max(100)
+      .optional()
+      .meta({ description: 'Denials that reject the call.' }),
     timeout: duration.optional(),
     onTimeout: z
       .enum(['block', 'allow'])
@@ -70,7 +87,9 @@ export const ApprovalSpecSchema = z
 export const RuleSchema = z
   .strictObject({
     id: name.meta({ description: 'Stable rule id, unique in the policy; decisions and the audit name it.' }),
-    effect: z.enum(EFFECTS).meta({ description: 'allow: runs; review: a human approves first; block: never runs.' }),
+    effect: z
+      .enum(EFFECTS)
+      .meta({ description: 'allow: runs; review: a human approves first; block: never runs.' }),
     tools: globs,
     targets: z
       .array(name)
@@ -151,5 +170,8 @@ export type ApproverSet = z.infer<typeof ApproverSetSchema>;
 
 /** JSON Schema (draft 2020-12) of a policy file, for editor autocompletion and validation. */
 export function policyJsonSchema(): Record<string, unknown> {
-  return z.toJSONSchema(PolicyDocumentSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+  return z.toJSONSchema(PolicyDocumentSchema, { io: 'input', unrepresentable: 'any' }) as Record<
+    string,
+    unknown
+  >;
 }

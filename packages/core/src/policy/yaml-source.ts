@@ -5,6 +5,8 @@ import { DIAGNOSTIC_CODES, type Diagnostic, type DiagnosticCode } from './diagno
 export interface PolicySource {
   readonly file: string;
   readonly text: string;
+  /** The file's real size in bytes, when `text` holds only its first part (readers stop early on huge files). */
+  readonly size?: number;
 }
 
 export type Path = readonly (string | number)[];
@@ -23,7 +25,12 @@ const MAX_DEPTH = 64;
 const MAX_YAML_ERRORS = 10;
 
 /** Builds a diagnostic with the code's documented default severity. */
-export function diag(file: string, pos: { line: number; col: number }, code: DiagnosticCode, message: string): Diagnostic {
+export function diag(
+  file: string,
+  pos: { line: number; col: number },
+  code: DiagnosticCode,
+  message: string,
+): Diagnostic {
   return { file, line: pos.line, col: pos.col, severity: DIAGNOSTIC_CODES[code][0], code, message };
 }
 
@@ -31,11 +38,17 @@ export function diag(file: string, pos: { line: number; col: number }, code: Dia
 export function parseYamlSource(src: PolicySource): { parsed?: ParsedYaml; diagnostics: Diagnostic[] } {
   const { file, text } = src;
   const start = { line: 1, col: 1 };
-  if (text.length > MAX_POLICY_BYTES) {
-    const mb = (text.length / 1024 / 1024).toFixed(1);
+  const size = src.size ?? text.length;
+  if (size > MAX_POLICY_BYTES) {
+    const mb = (size / 1024 / 1024).toFixed(1);
     return {
       diagnostics: [
-        diag(file, start, 'FILE_TOO_LARGE', `file is ${mb} MiB; the limit is ${MAX_POLICY_BYTES / 1024 / 1024} MiB (split the policy into a folder of files)`),
+        diag(
+          file,
+          start,
+          'FILE_TOO_LARGE',
+          `file is ${mb} MiB; the limit is ${MAX_POLICY_BYTES / 1024 / 1024} MiB (split the policy into a folder of files)`,
+        ),
       ],
     };
   }
@@ -43,9 +56,16 @@ export function parseYamlSource(src: PolicySource): { parsed?: ParsedYaml; diagn
   const deep = findFlowNestingOver(text, MAX_DEPTH);
   // Brackets inside quoted strings or comments also count; real policies stay far below the limit.
   if (deep !== undefined) {
-    return { diagnostics: [diag(file, posOf(text, deep), 'TOO_DEEP', `nesting deeper than ${MAX_DEPTH} levels`)] };
+    return {
+      diagnostics: [diag(file, posOf(text, deep), 'TOO_DEEP', `nesting deeper than ${MAX_DEPTH} levels`)],
+    };
   }
-  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true, keepSourceTokens: false });
+  const doc = parseDocument(text, {
+    lineCounter: lc,
+    prettyErrors: false,
+    uniqueKeys: true,
+    keepSourceTokens: false,
+  });
   const pos = (offset: number) => {
     const p = lc.linePos(offset);
     return { line: p.line, col: p.col };
@@ -64,7 +84,12 @@ export function parseYamlSource(src: PolicySource): { parsed?: ParsedYaml; diagn
     return { diagnostics };
   }
   const tooDeep = findBlockNestingOver(doc.contents, MAX_DEPTH);
-  if (tooDeep) return { diagnostics: [diag(file, pos(tooDeep.range?.[0] ?? 0), 'TOO_DEEP', `nesting deeper than ${MAX_DEPTH} levels`)] };
+  if (tooDeep)
+    return {
+      diagnostics: [
+        diag(file, pos(tooDeep.range?.[0] ?? 0), 'TOO_DEEP', `nesting deeper than ${MAX_DEPTH} levels`),
+      ],
+    };
   let value: unknown;
   try {
     value = doc.toJS({ maxAliasCount: 50 });

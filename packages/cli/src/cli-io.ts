@@ -1,0 +1,18 @@
+/** Where a command writes. Injected so tests run the CLI in-process and read what it printed. */
+export interface CliIo {
+  out(text: string): void;
+  err(text: string): void;
+  readonly cwd: string;
+}
+
+/** The process's own streams. */
+export function processIo(): CliIo {
+  return {
+    out: (t) => process.stdout.write(t),
+    err: (t) => process.stderr.write(t),
+    cwd: process.cwd(),
+  };
+}
+
+/** Exit codes: 0 success, 1 the checked thing failed (lint errors, failing tests), 2 bad usage or input. */
+export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;

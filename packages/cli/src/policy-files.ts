@@ -1,0 +1,48 @@
+import { closeSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { MAX_POLICY_BYTES, type PolicySource, WardenError } from '@warden/core';
+
+const YAML = /\.ya?ml$/i;
+const TEST_FILE = /\.test\.ya?ml$/i;
+
+/** Reads a file, but never more than the policy size limit plus one byte (the parser reports the real size). */
+export function readBounded(path: string, display: string): PolicySource {
+  const size = statSync(path).size;
+  const len = Math.min(size, MAX_POLICY_BYTES + 1);
+  const buf = Buffer.alloc(len);
+  const fd = openSync(path, 'r');
+  try {
+    readSync(fd, buf, 0, len, 0);
+  } finally {
+    closeSync(fd);
+  }
+  return { file: display, text: buf.toString('utf8'), size };
+}
+
+/** Every YAML file under a folder (recursively, sorted), or the file itself; test files are skipped. */
+export function listYaml(path: string, opts: { tests: boolean }): string[] {
+  const st = statSync(path, { throwIfNoEntry: false });
+  if (!st) throw new WardenError('POLICY_NOT_FOUND', `no such file or folder: ${path}`);
+  if (st.isFile()) return [path];
+  const out: string[] = [];
+  const walk = (dir: string) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) =>
+      a.name.localeCompare(b.name),
+    )) {
+      const full = join(dir, entry.name);
+      if (entry.isDirectory() && !entry.name.startsWith('.') && entry.name !== 'node_modules') walk(full);
+      else if (entry.isFile() && YAML.test(entry.name) && TEST_FILE.test(entry.name) === opts.tests)
+        out.push(full);
+    }
+  };
+  walk(path);
+  return out;
+}
+
+/** Loads the YAML sources of one policy from files and folders, named relative to `cwd` for display. */
+export function loadPolicySources(paths: readonly string[], cwd: string): PolicySource[] {
+  const files = paths.flatMap((p) => listYaml(resolve(cwd, p), { tests: false }));
+  if (files.length === 0)
+    throw new WardenError('POLICY_NOT_FOUND', `no policy YAML files in ${paths.join(', ')}`);
+  return files.map((f) => readBounded(f, relative(cwd, f) || f));
+}

@@ -1,0 +1,78 @@
+import { Command, CommanderError, Option } from 'commander';
+import { type CliIo, EXIT } from './cli-io.js';
+import { policyExplain } from './commands/policy-explain.js';
+import { policyLint } from './commands/policy-lint.js';
+import { policySchema } from './commands/policy-schema.js';
+import { policyTest } from './commands/policy-test.js';
+import { describeError } from './describe-error.js';
+
+/** Runs the `warden` command with `argv` (without node and script); resolves to the exit code. */
+export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  let code: number = EXIT.ok;
+  const program = new Command('warden')
+    .description('Warden: the governance layer for AI agents')
+    .version('0.1.0')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) })
+    .showHelpAfterError('(run with --help for usage)');
+
+  const policy = program.command('policy').description('write, check and understand policies');
+  policy
+    .command('lint')
+    .description('check policy files; prints FILE:LINE:COL severity CODE message per problem')
+    .argument('<paths...>', 'policy files or folders (together, one policy)')
+    .option('--strict', 'treat warnings as failures')
+    .option('--separate', 'lint each path as its own policy')
+    .option('--json', 'print diagnostics as JSON')
+    .action((paths: string[], o: { strict?: boolean; separate?: boolean; json?: boolean }) => {
+      code = policyLint(paths, o, io);
+    });
+  policy
+    .command('test')
+    .description('run policy test files (*.test.yaml) and report each case')
+    .argument('<path>', 'a test file or a folder of them')
+    .option('--policy <path>', "policy file or folder to test (overrides the files' `policy:`)")
+    .action((path: string, o: { policy?: string }) => {
+      code = policyTest(path, o, io);
+    });
+  policy
+    .command('explain')
+    .description('show the decision for one call and every rule considered')
+    .requiredOption('--policy <path>', 'policy file or folder')
+    .requiredOption('--agent <name>', 'the calling agent')
+    .requiredOption('--tool <name>', 'the tool being called')
+    .option('--args <json>', 'tool arguments as a JSON object')
+    .option('--target <name>', "the call's declared target")
+    .option('--labels <json>', 'call labels as a JSON object of strings')
+    .option('--session <id>', 'session id')
+    .option('--triggered-by <who>', 'the human or job that started the task')
+    .option('--chain <agents>', 'delegation chain, comma-separated parent agents')
+    .addOption(new Option('--now <iso-time>', 'evaluate as if at this time (ISO 8601)'))
+    .option('--json', 'print the explanation as JSON')
+    .action((o: Parameters<typeof policyExplain>[0]) => {
+      code = policyExplain(o, io);
+    });
+  policy
+    .command('schema')
+    .description('print the JSON Schema of policy files (for editor autocompletion)')
+    .action(() => {
+      code = policySchema(io);
+    });
+
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (
+        err.code === 'commander.helpDisplayed' ||
+        err.code === 'commander.version' ||
+        err.code === 'commander.help'
+      )
+        return EXIT.ok;
+      return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    }
+    io.err(`warden: ${describeError(err)}\n`);
+    return EXIT.usage;
+  }
+  return code;
+}
