@@ -102,7 +102,7 @@ function matchRule(rule: CompiledRule, s: CallState, observe: boolean): RuleOutc
         targetResults.push({ name: t.name, result: r });
       }
       if (r instanceof Error) {
-        (s.errors ??= []).push({
+        s.addError({
           ruleId: rule.id,
           target: t.name,
           message: r.message,
@@ -120,7 +120,7 @@ function matchRule(rule: CompiledRule, s: CallState, observe: boolean): RuleOutc
   const w = rule.when.run(s.ctx);
   let matched = w === true;
   if (w instanceof Error) {
-    (s.errors ??= []).push({
+    s.addError({
       ruleId: rule.id,
       message: w.message,
       treatedAs: failClosed ? 'match' : 'no-match',
