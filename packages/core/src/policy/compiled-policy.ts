@@ -77,6 +77,8 @@ export interface CompiledPolicy {
   readonly defaultApproval: ApprovalRequirement;
   readonly defaultReasons: readonly string[];
   readonly document: PolicyDocument;
+  /** Which file defined each top-level setting (`mode`, `defaults`) and each named entry (`agents.bot`). */
+  readonly origin: ReadonlyMap<string, ParsedYaml>;
   readonly approverGroups: ReadonlyMap<string, readonly string[]>;
   readonly targets: ReadonlyMap<string, CompiledTarget>;
   readonly groups: ReadonlyMap<string, { readonly extends: readonly string[]; readonly src: SourceRef }>;

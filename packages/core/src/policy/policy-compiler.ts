@@ -215,6 +215,7 @@ function buildPolicy(
       `no rule matched; the default decision is ${doc.defaults?.decision ?? 'block'}`,
     ]),
     document: doc,
+    origin,
     approverGroups,
     targets,
     groups: groupSpecs,

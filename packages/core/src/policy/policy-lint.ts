@@ -14,7 +14,8 @@ const TIER = { block: 0, review: 1, allow: 2 } as const;
 export function lintPolicy(policy: CompiledPolicy): Diagnostic[] {
   const out: Diagnostic[] = [];
   const doc = policy.document;
-  const top = policy.rules[0]?.src.yaml ?? [...policy.targets.values()][0]?.src.yaml;
+  const defaults = policy.origin.get('defaults');
+  const modeFile = policy.origin.get('mode');
   const at = (rule: CompiledRule, code: DiagnosticCode, message: string, path: Path = ['id']) =>
     out.push(
       diag(
@@ -25,29 +26,29 @@ export function lintPolicy(policy: CompiledPolicy): Diagnostic[] {
       ),
     );
 
-  if (top && doc.defaults?.decision === 'allow') {
+  if (defaults && doc.defaults?.decision === 'allow') {
     out.push(
       diag(
-        top.file,
-        top.locate(['defaults', 'decision']),
+        defaults.file,
+        defaults.locate(['defaults', 'decision']),
         'DEFAULT_ALLOW',
         'default decision is allow: every tool no rule mentions runs unchecked; use block (least privilege)',
       ),
     );
   }
-  if (top && policy.mode === 'monitor') {
+  if (modeFile && policy.mode === 'monitor') {
     out.push(
       diag(
-        top.file,
-        top.locate(['mode']),
+        modeFile.file,
+        modeFile.locate(['mode']),
         'MONITOR_MODE',
         'mode is monitor: nothing is blocked or held for review, decisions are only recorded',
       ),
     );
   }
-  if (top && doc.defaults?.approval)
+  if (defaults && doc.defaults?.approval)
     lintApproval(policy, policy.defaultApproval, undefined, (code, m) =>
-      out.push(diag(top.file, top.locate(['defaults', 'approval']), code, `default approval: ${m}`)),
+      out.push(diag(defaults.file, defaults.locate(['defaults', 'approval']), code, `default approval: ${m}`)),
     );
 
   const plansBySection = sectionPlans(policy);

@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest';
+import { compileGlob, globCovers } from './glob.js';
+
+describe('compileGlob', () => {
+  it.each([
+    ['*', 'anything.at.all', true],
+    ['db.*', 'db.query', true],
+    ['db.*', 'db.admin.drop', true],
+    ['db.*', 'dbx.query', false],
+    ['db.query', 'db.query', true],
+    ['db.query', 'db.querys', false],
+    ['*.read', 'tickets.read', true],
+    ['*.read', 'tickets.reader', false],
+    ['github.{pulls,issues}.create', 'github.issues.create', true],
+    ['github.{pulls,issues}.create', 'github.repos.create', false],
+    ['db.quer?', 'db.query', true],
+    ['a+b(c)', 'a+b(c)', true],
+    ['a.b', 'axb', false],
+  ])('%s matches %s: %s', (glob, name, expected) => {
+    expect(compileGlob(glob)(name)).toBe(expected);
+  });
+
+  it('rejects an unbalanced brace with a message naming the glob', () => {
+    expect(() => compileGlob('db.{a,b')).toThrow(/unbalanced "\{" in glob "db.\{a,b"/);
+  });
+});
+
+describe('globCovers', () => {
+  it('knows * and prefixes cover narrower globs, and never claims more', () => {
+    expect(globCovers('*', 'db.*')).toBe(true);
+    expect(globCovers('db.*', 'db.admin.*')).toBe(true);
+    expect(globCovers('db.*', 'db.query')).toBe(true);
+    expect(globCovers('db.query', 'db.*')).toBe(false);
+    expect(globCovers('db.*', 'sql.*')).toBe(false);
+  });
+});

@@ -1,0 +1,116 @@
+import { describe, expect, it } from 'vitest';
+import type { DiagnosticCode } from './diagnostic.js';
+import { analyzePolicy } from './policy-compiler.js';
+
+function warnings(text: string): { code: DiagnosticCode; line: number; message: string }[] {
+  const { policy, diagnostics } = analyzePolicy([{ file: 'p.yaml', text }]);
+  expect(policy, JSON.stringify(diagnostics)).toBeDefined();
+  return diagnostics
+    .filter((d) => d.severity === 'warning')
+    .map(({ code, line, message }) => ({ code, line, message }));
+}
+
+const codes = (text: string) => warnings(text).map((w) => w.code);
+
+describe('lint warnings', () => {
+  it('a clean policy has none', () => {
+    expect(
+      codes('agents:\n  bot:\n    rules:\n      - { id: r, effect: allow, tools: docs.read }\n'),
+    ).toEqual([]);
+  });
+
+  it('default allow and monitor mode', () => {
+    expect(codes('defaults: { decision: allow }\n')).toEqual(['DEFAULT_ALLOW']);
+    expect(codes('mode: monitor\n')).toEqual(['MONITOR_MODE']);
+  });
+
+  it('an allow of every tool', () => {
+    const [w] = warnings('agents:\n  bot:\n    rules:\n      - { id: r, effect: allow, tools: "*" }\n');
+    expect(w).toMatchObject({ code: 'ALLOW_WILDCARD', line: 4 });
+  });
+
+  it('an allow of a sensitive target, by reference or by covering its tools', () => {
+    const base = 'targets:\n  vault: { tools: ["vault.*"] }\nagents:\n  bot:\n    rules:\n';
+    expect(codes(`${base}      - { id: r, effect: allow, tools: "vault.read", targets: [vault] }\n`)).toEqual(
+      ['ALLOW_SENSITIVE_TARGET'],
+    );
+    expect(codes(`${base}      - { id: r, effect: allow, tools: "vault.*" }\n`)).toEqual([
+      'ALLOW_SENSITIVE_TARGET',
+    ]);
+    expect(codes(`${base}      - { id: r, effect: allow, tools: "vault.read" }\n`)).toEqual([]);
+  });
+
+  it('review rules nobody can approve', () => {
+    const rule = (approval: string) =>
+      `approverGroups:\n  dba: [dana]\n  empty: []\nagents:\n  bot:\n    rules:\n      - { id: r, effect: review, tools: t, approval: ${approval} }\n`;
+    expect(codes(rule('{ approvers: {} }'))).toEqual(['REVIEW_UNAPPROVABLE']);
+    expect(codes(rule('{ approvers: { roles: [agent, auditor] } }'))).toEqual(['REVIEW_UNAPPROVABLE']);
+    expect(codes(rule('{ approvers: { groups: [dba] }, quorum: 2 }'))).toEqual(['REVIEW_UNAPPROVABLE']);
+    expect(codes(rule('{ approvers: { agents: [bot] } }'))).toEqual(['REVIEW_UNAPPROVABLE']);
+    expect(codes(rule('{ approvers: { roles: [approver] }, requireEach: [empty] }'))).toEqual([
+      'REVIEW_UNAPPROVABLE',
+    ]);
+    expect(codes(rule('{ approvers: { groups: [dba] } }'))).toEqual([]);
+    expect(warnings(rule('{ approvers: { groups: [dba] }, quorum: 3 }'))[0]?.message).toMatch(
+      /quorum is 3 but only 1/,
+    );
+  });
+
+  it('a timeout that allows', () => {
+    expect(
+      codes(
+        'agents:\n  bot:\n    rules:\n      - { id: r, effect: review, tools: t, approval: { onTimeout: allow } }\n',
+      ),
+    ).toEqual(['TIMEOUT_ALLOWS']);
+  });
+
+  it('approval settings on a rule that is not review', () => {
+    expect(
+      codes(
+        'agents:\n  bot:\n    rules:\n      - { id: r, effect: block, tools: t, approval: { quorum: 2 } }\n',
+      ),
+    ).toEqual(['APPROVAL_IGNORED']);
+  });
+
+  it('rules that can never match', () => {
+    expect(codes('groups:\n  lonely: { rules: [{ id: r, effect: allow, tools: t }] }\n')).toEqual([
+      'RULE_NEVER_MATCHES',
+    ]);
+    expect(
+      codes('agents:\n  bot:\n    rules:\n      - { id: r, effect: allow, tools: t, when: "false" }\n'),
+    ).toEqual(['RULE_NEVER_MATCHES']);
+    const disjoint =
+      'targets:\n  db: { tools: ["db.*"] }\nagents:\n  bot:\n    rules:\n      - { id: r, effect: review, tools: "mail.send", targets: [db] }\n';
+    expect(warnings(disjoint)[0]?.message).toMatch(/never overlap/);
+  });
+
+  it('rules shadowed by an unconditional rule of higher or equal precedence', () => {
+    const text = `
+agents:
+  "*":
+    rules:
+      - { id: no-shell, effect: block, tools: "shell.*" }
+  bot:
+    rules:
+      - { id: shell-ls, effect: allow, tools: shell.ls }
+      - { id: db-any, effect: allow, tools: "db.*" }
+      - { id: db-read, effect: allow, tools: db.read }
+      - { id: db-write, effect: review, tools: db.write, when: 'args.rows > 10' }
+`;
+    const ws = warnings(text);
+    expect(ws.map((w) => w.code)).toEqual(['RULE_SHADOWED', 'RULE_SHADOWED']);
+    expect(ws[0]?.message).toMatch(/rule shell-ls: .*no-shell \(block\)/);
+    expect(ws[1]?.message).toMatch(/rule db-read: .*db-any already decides/);
+  });
+
+  it('a group rule shadowed for only some of its agents is not reported', () => {
+    const text = `
+groups:
+  g: { rules: [{ id: g-read, effect: allow, tools: db.read }] }
+agents:
+  a: { groups: [g], rules: [{ id: a-block, effect: block, tools: "db.*" }] }
+  b: { groups: [g] }
+`;
+    expect(codes(text)).toEqual([]);
+  });
+});
