@@ -37,7 +37,8 @@ describe('warden policy lint', () => {
 
   it('prints FILE:LINE:COL severity CODE message per problem and exits 1', async () => {
     const dir = scratch({
-      'bad.yaml': 'agents:\n  bot:\n    rules:\n      - id: r\n        effect: alow\n        tools: x\n        when: "args.n >"\n',
+      'bad.yaml':
+        'agents:\n  bot:\n    rules:\n      - id: r\n        effect: alow\n        tools: x\n        when: "args.n >"\n',
     });
     const r = await run(['policy', 'lint', 'bad.yaml'], dir);
     expect(r.code).toBe(1);
@@ -48,7 +49,9 @@ describe('warden policy lint', () => {
   });
 
   it('reports CEL errors with the column inside the condition', async () => {
-    const dir = scratch({ 'p.yaml': 'agents:\n  bot:\n    rules:\n      - { id: r, effect: allow, tools: x, when: "foo == 1" }\n' });
+    const dir = scratch({
+      'p.yaml': 'agents:\n  bot:\n    rules:\n      - { id: r, effect: allow, tools: x, when: "foo == 1" }\n',
+    });
     const r = await run(['policy', 'lint', 'p.yaml'], dir);
     expect(r.code).toBe(1);
     expect(r.out).toMatch(/^p\.yaml:4:\d+ error CEL_UNKNOWN_VARIABLE Unknown variable: foo/);
@@ -78,7 +81,12 @@ describe('warden policy lint', () => {
   it('--json gives machine-readable diagnostics', async () => {
     const dir = scratch({ 'p.yaml': 'mode: monitor\n' });
     const r = await run(['policy', 'lint', '--json', 'p.yaml'], dir);
-    expect(JSON.parse(r.out).diagnostics[0]).toMatchObject({ file: 'p.yaml', line: 1, code: 'MONITOR_MODE', severity: 'warning' });
+    expect(JSON.parse(r.out).diagnostics[0]).toMatchObject({
+      file: 'p.yaml',
+      line: 1,
+      code: 'MONITOR_MODE',
+      severity: 'warning',
+    });
   });
 
   it('a missing file is a usage error with the path, not a stack trace', async () => {
@@ -101,7 +109,8 @@ describe('warden policy test', () => {
   it('reports a failing case with a diff and its location, and exits 1', async () => {
     const dir = scratch({
       'policy.yaml': 'agents:\n  bot:\n    rules: [{ id: r, effect: allow, tools: x }]\n',
-      'tests/a.test.yaml': 'policy: ../policy.yaml\ncases:\n  - name: ok\n    call: { agent: bot, tool: x }\n    expect: { effect: allow, rule: r }\n  - name: wrong\n    call: { agent: bot, tool: x }\n    expect: { effect: block, rule: null }\n',
+      'tests/a.test.yaml':
+        'policy: ../policy.yaml\ncases:\n  - name: ok\n    call: { agent: bot, tool: x }\n    expect: { effect: allow, rule: r }\n  - name: wrong\n    call: { agent: bot, tool: x }\n    expect: { effect: block, rule: null }\n',
     });
     const r = await run(['policy', 'test', 'tests'], dir);
     expect(r.code).toBe(1);
@@ -113,7 +122,9 @@ describe('warden policy test', () => {
   });
 
   it('a malformed test file is reported with its location', async () => {
-    const dir = scratch({ 'x.test.yaml': 'cases:\n  - name: n\n    call: { tool: x }\n    expect: { effect: maybe }\n' });
+    const dir = scratch({
+      'x.test.yaml': 'cases:\n  - name: n\n    call: { tool: x }\n    expect: { effect: maybe }\n',
+    });
     const r = await run(['policy', 'test', '.', '--policy', '../does-not-matter'], dir);
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/x\.test\.yaml:3:\d+ error SCHEMA cases\.0\.call\.agent/);
@@ -130,7 +141,18 @@ describe('warden policy test', () => {
 
 describe('warden policy explain', () => {
   it('prints the decision, the approval and every rule considered with CEL results', async () => {
-    const r = await run(['policy', 'explain', '--policy', 'examples/policy', '--agent', 'support-bot', '--tool', 'billing.refund', '--args', '{"amount": 120}']);
+    const r = await run([
+      'policy',
+      'explain',
+      '--policy',
+      'examples/policy',
+      '--agent',
+      'support-bot',
+      '--tool',
+      'billing.refund',
+      '--args',
+      '{"amount": 120}',
+    ]);
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/^Decision {2}REVIEW {2}by rule support-refund-review/);
     expect(r.out).toMatch(/Approval {2}1 of: groups support-leads · timeout 2h · on timeout block/);
@@ -140,15 +162,38 @@ describe('warden policy explain', () => {
   });
 
   it('--json carries the whole trace', async () => {
-    const r = await run(['policy', 'explain', '--policy', 'examples/policy', '--agent', 'x', '--tool', 'vault.read', '--json']);
+    const r = await run([
+      'policy',
+      'explain',
+      '--policy',
+      'examples/policy',
+      '--agent',
+      'x',
+      '--tool',
+      'vault.read',
+      '--json',
+    ]);
     const ex = JSON.parse(r.out);
     expect(ex.decision).toMatchObject({ effect: 'block', ruleId: 'never-touch-credentials' });
     expect(ex.agentKnown).toBe(false);
-    expect(ex.rules.find((t: { id: string }) => t.id === 'never-touch-credentials').targets).toEqual([{ name: 'credentials', result: true }]);
+    expect(ex.rules.find((t: { id: string }) => t.id === 'never-touch-credentials').targets).toEqual([
+      { name: 'credentials', result: true },
+    ]);
   });
 
   it('bad --args JSON and missing options are usage errors that say how to fix them', async () => {
-    const bad = await run(['policy', 'explain', '--policy', 'examples/policy', '--agent', 'a', '--tool', 't', '--args', '{amount:1}']);
+    const bad = await run([
+      'policy',
+      'explain',
+      '--policy',
+      'examples/policy',
+      '--agent',
+      'a',
+      '--tool',
+      't',
+      '--args',
+      '{amount:1}',
+    ]);
     expect(bad.code).toBe(2);
     expect(bad.err).toMatch(/--args is not valid JSON .*write e\.g\. --args '\{"amount": 120\}'/);
     const missing = await run(['policy', 'explain', '--policy', 'examples/policy', '--tool', 't']);

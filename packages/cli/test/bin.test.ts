@@ -9,11 +9,15 @@ const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 
 /** Runs the real `warden` entry point in its own process, as a user would. */
 function warden(args: string[]) {
-  const r = spawnSync(process.execPath, ['--conditions=@warden/source', '--import', 'tsx', 'packages/cli/src/bin.ts', ...args], {
-    cwd: REPO,
-    encoding: 'utf8',
-    timeout: 60_000,
-  });
+  const r = spawnSync(
+    process.execPath,
+    ['--conditions=@warden/source', '--import', 'tsx', 'packages/cli/src/bin.ts', ...args],
+    {
+      cwd: REPO,
+      encoding: 'utf8',
+      timeout: 60_000,
+    },
+  );
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 

@@ -1,4 +1,5 @@
-import { Environment, ParseError } from '@marcbachmann/cel-js';
+import { type ASTNode, Environment, ParseError } from '@marcbachmann/cel-js';
+import { compileFastPath } from './cel-fast-path.js';
 
 /** The names a CEL condition can use, with their CEL types. This is the whole call as policies see it. */
 export const CEL_VARIABLES = {
@@ -33,7 +34,8 @@ export interface ConditionProblem {
 
 let env: Environment | undefined;
 
-function celEnvironment(): Environment {
+/** The one CEL environment every condition is compiled in (exported for equivalence tests). */
+export function celEnvironment(): Environment {
   if (!env) {
     env = new Environment({
       enableOptionalTypes: true,
@@ -72,16 +74,21 @@ export function compileCondition(source: string): Condition | ConditionProblem {
   }
   const badRegex = findBadRegex(source);
   if (badRegex) return badRegex;
-  let fn: (ctx: CelContext) => unknown;
+  let fn: ((ctx: CelContext) => unknown) & { ast?: ASTNode };
   try {
-    fn = e.parse(source) as unknown as (ctx: CelContext) => unknown;
+    fn = e.parse(source) as unknown as typeof fn;
   } catch (err) {
     return problemFrom(err, 'CEL_SYNTAX');
   }
+  const fast = fn.ast ? compileFastPath(fn.ast) : undefined;
   return {
     source,
     usesNow: /\bnow\b/.test(source),
     run(ctx) {
+      if (fast !== undefined) {
+        const r = fast(ctx);
+        if (r !== undefined) return r;
+      }
       try {
         const v = fn(ctx);
         return typeof v === 'boolean' ? v : new Error(`condition returned ${typeof v}, not a bool`);

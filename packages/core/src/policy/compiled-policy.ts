@@ -1,5 +1,6 @@
 import type { Condition } from './cel-condition.js';
 import type { GlobMatcher } from './glob.js';
+import type { Candidate } from './policy-evaluator.js';
 import type { ApprovalSpec, Effect, PolicyDocument, RuleSpec, TargetSpec } from './policy-schema.js';
 import type { ParsedYaml, Path } from './yaml-source.js';
 
@@ -63,8 +64,8 @@ export interface AgentPlan {
   readonly sections: readonly string[];
   /** Every rule in scope, sorted block → review → allow, then by specificity and declaration. */
   readonly rules: readonly CompiledRule[];
-  /** Tool name → the rules whose tool globs match it, in the same order. Filled lazily. */
-  readonly byTool: Map<string, readonly CompiledRule[]>;
+  /** Tool name → the candidate rules for it, in the same order. Filled lazily by the evaluator. */
+  readonly byTool: Map<string, readonly Candidate[]>;
 }
 
 /** A policy compiled once for fast evaluation. Immutable apart from the candidate caches. */

@@ -1,5 +1,5 @@
 import type { ToolCall } from './call.js';
-import type { CelContext } from './cel-condition.js';
+import type { CelContext, Condition } from './cel-condition.js';
 import type { AgentPlan, CompiledPolicy, CompiledRule, CompiledTarget } from './compiled-policy.js';
 import type { ConditionError, Decision } from './decision.js';
 
@@ -9,7 +9,7 @@ const EPOCH = new Date(0);
 /** Per-agent bound on distinct cached tool names, so hostile tool names cannot grow memory without end. */
 const MAX_CACHED_TOOLS = 4096;
 
-/** Observes each rule as it is considered; used by explain, absent on the hot path. */
+/** Observes each rule in the agent's scope as it is considered; used by explain, absent on the hot path. */
 export interface RuleObserver {
   rule(rule: CompiledRule, toolMatched: boolean, outcome: RuleOutcome | undefined): void;
 }
@@ -21,113 +21,134 @@ export interface RuleOutcome {
   readonly when?: boolean | Error;
 }
 
+/**
+ * A rule that can match one tool, flattened to a single object shape (compiled rules come in several
+ * shapes, which would make the hot loop's property reads megamorphic). Its targets are narrowed to those
+ * whose tool globs accept the tool; the others can never hit.
+ */
+export interface Candidate {
+  readonly rule: CompiledRule;
+  readonly id: string;
+  readonly failClosed: boolean;
+  /** null when the rule names no targets; otherwise never empty. */
+  readonly targets: readonly CompiledTarget[] | null;
+  readonly when: Condition | null;
+}
+
 /** Picks the plan (the agent's rules in decision order) for an agent; unknown agents get `*` only. */
 export function planFor(policy: CompiledPolicy, agent: string): AgentPlan {
   return policy.plans.get(agent) ?? policy.wildcardPlan;
 }
 
-function candidates(plan: AgentPlan, tool: string): readonly CompiledRule[] {
-  let list = plan.byTool.get(tool);
-  if (list === undefined) {
-    list = plan.rules.filter((r) => r.matchTool(tool));
-    if (plan.byTool.size >= MAX_CACHED_TOOLS) plan.byTool.clear();
-    plan.byTool.set(tool, list);
+/** The candidates for `tool` in decision order, computed once per plan and tool. */
+export function candidatesFor(plan: AgentPlan, tool: string): readonly Candidate[] {
+  const cached = plan.byTool.get(tool);
+  if (cached !== undefined) return cached;
+  const list: Candidate[] = [];
+  for (const rule of plan.rules) {
+    if (!rule.matchTool(tool)) continue;
+    let targets: CompiledTarget[] | null = null;
+    if (rule.targets) {
+      targets = rule.targets.filter((t) => !t.matchTool || t.matchTool(tool));
+      if (targets.length === 0) continue;
+    }
+    list.push({ rule, id: rule.id, failClosed: rule.effect !== 'allow', targets, when: rule.when ?? null });
   }
+  if (plan.byTool.size >= MAX_CACHED_TOOLS) plan.byTool.clear();
+  plan.byTool.set(tool, list);
   return list;
 }
 
-/** Per-call evaluation state: the CEL context and target results are built once, on first need. */
-class CallState {
-  #ctx: CelContext | undefined;
-  #targets: Map<number, boolean | Error> | undefined;
+/** What one evaluation has learned so far: the CEL context and target results, built on first need. */
+interface Scratch {
+  readonly call: ToolCall;
+  readonly usesNow: boolean;
+  readonly targetCount: number;
+  ctx: CelContext | undefined;
+  hits: (boolean | Error | undefined)[] | undefined;
   errors: ConditionError[] | undefined;
-
-  addError(e: ConditionError): void {
-    if (this.errors === undefined) this.errors = [];
-    this.errors.push(e);
-  }
-  constructor(
-    readonly call: ToolCall,
-    readonly usesNow: boolean,
-  ) {}
-
-  get ctx(): CelContext {
-    if (this.#ctx === undefined) {
-      const c = this.call;
-      this.#ctx = {
-        agent: c.agent,
-        session: c.session ?? '',
-        tool: c.tool,
-        args: c.args ?? EMPTY,
-        target: c.target ?? '',
-        labels: c.labels ?? EMPTY,
-        triggeredBy: c.triggeredBy ?? '',
-        delegationChain: c.delegationChain ?? NO_CHAIN,
-        now: c.now ?? (this.usesNow ? new Date() : EPOCH),
-      };
-    }
-    return this.#ctx;
-  }
-
-  target(t: CompiledTarget): boolean | Error {
-    const cached = this.#targets?.get(t.index);
-    if (cached !== undefined) return cached;
-    const result = hitsTarget(t, this);
-    if (this.#targets === undefined) this.#targets = new Map();
-    this.#targets.set(t.index, result);
-    return result;
-  }
 }
 
-function hitsTarget(t: CompiledTarget, s: CallState): boolean | Error {
-  const c = s.call;
-  if (t.matchTool && !t.matchTool(c.tool)) return false;
-  if (t.matchTarget && (c.target === undefined || !t.matchTarget(c.target))) return false;
-  if (t.labels) {
-    for (const [k, v] of t.labels) if (c.labels?.[k] !== v) return false;
+function celContext(s: Scratch): CelContext {
+  if (s.ctx === undefined) {
+    const c = s.call;
+    s.ctx = {
+      agent: c.agent,
+      session: c.session ?? '',
+      tool: c.tool,
+      args: c.args ?? EMPTY,
+      target: c.target ?? '',
+      labels: c.labels ?? EMPTY,
+      triggeredBy: c.triggeredBy ?? '',
+      delegationChain: c.delegationChain ?? NO_CHAIN,
+      now: c.now ?? (s.usesNow ? new Date() : EPOCH),
+    };
   }
-  return t.when ? t.when.run(s.ctx) : true;
+  return s.ctx;
 }
 
-/** Decides whether `rule` matches; errors count as a match for block/review and not for allow. */
-function matchRule(rule: CompiledRule, s: CallState, observe: boolean): RuleOutcome | boolean {
-  const failClosed = rule.effect !== 'allow';
-  let targetResults: { name: string; result: boolean | Error }[] | undefined;
-  if (rule.targets) {
+/** Whether the call hits target `t` (tool globs were already checked when the candidate was built). */
+function targetResult(t: CompiledTarget, s: Scratch): boolean | Error {
+  if (s.hits === undefined) s.hits = new Array(s.targetCount);
+  let r = s.hits[t.index];
+  if (r === undefined) {
+    const call = s.call;
+    if (t.matchTarget && (call.target === undefined || !t.matchTarget(call.target))) r = false;
+    else if (t.labels && !labelsMatch(t.labels, call.labels)) r = false;
+    else r = t.when ? t.when.run(celContext(s)) : true;
+    s.hits[t.index] = r;
+  }
+  return r;
+}
+
+function labelsMatch(want: readonly (readonly [string, string])[], have: ToolCall['labels']): boolean {
+  for (const [k, v] of want) if (have?.[k] !== v) return false;
+  return true;
+}
+
+function recordError(s: Scratch, c: Candidate, message: string, target?: string): void {
+  if (s.errors === undefined) s.errors = [];
+  s.errors.push({
+    ruleId: c.id,
+    ...(target ? { target } : {}),
+    message,
+    treatedAs: c.failClosed ? 'match' : 'no-match',
+  });
+}
+
+/** Trace of one rule for explain; filled only when requested. */
+interface Trace {
+  targets: { name: string; result: boolean | Error }[];
+  when?: boolean | Error;
+}
+
+/**
+ * Whether candidate `c` matches. A condition that errors fails closed: it counts as a match for block and
+ * review rules and as no match for allow rules, and the error is recorded. With `trace`, every target is
+ * reported, but only those evaluated before the first hit can record errors, so decisions are identical.
+ */
+function matches(c: Candidate, s: Scratch, trace?: Trace): boolean {
+  if (c.targets !== null) {
     let hit = false;
-    for (const t of rule.targets) {
-      const r = s.target(t);
-      if (observe) {
-        targetResults = targetResults ?? [];
-        targetResults.push({ name: t.name, result: r });
+    for (const t of c.targets) {
+      if (hit && !trace) break;
+      const r = targetResult(t, s);
+      if (trace) trace.targets.push({ name: t.name, result: r });
+      if (hit) continue;
+      if (r === true) hit = true;
+      else if (r !== false) {
+        recordError(s, c, r.message, t.name);
+        hit = c.failClosed;
       }
-      if (r instanceof Error) {
-        s.addError({
-          ruleId: rule.id,
-          target: t.name,
-          message: r.message,
-          treatedAs: failClosed ? 'match' : 'no-match',
-        });
-        if (failClosed) hit = true;
-      } else if (r) hit = true;
-      if (hit && !observe) break;
     }
-    if (!hit)
-      return observe ? { matched: false, ...(targetResults ? { targets: targetResults } : {}) } : false;
+    if (!hit) return false;
   }
-  if (!rule.when)
-    return observe ? { matched: true, ...(targetResults ? { targets: targetResults } : {}) } : true;
-  const w = rule.when.run(s.ctx);
-  let matched = w === true;
-  if (w instanceof Error) {
-    s.addError({
-      ruleId: rule.id,
-      message: w.message,
-      treatedAs: failClosed ? 'match' : 'no-match',
-    });
-    matched = failClosed;
-  }
-  return observe ? { matched, when: w, ...(targetResults ? { targets: targetResults } : {}) } : matched;
+  if (c.when === null) return true;
+  const w = c.when.run(celContext(s));
+  if (trace) trace.when = w;
+  if (w === true || w === false) return w;
+  recordError(s, c, w.message);
+  return c.failClosed;
 }
 
 /**
@@ -136,26 +157,62 @@ function matchRule(rule: CompiledRule, s: CallState, observe: boolean): RuleOutc
  */
 export function evaluate(policy: CompiledPolicy, call: ToolCall, observer?: RuleObserver): Decision {
   const plan = planFor(policy, call.agent);
-  const s = new CallState(call, policy.usesNow);
+  const list = candidatesFor(plan, call.tool);
+  const s: Scratch = {
+    call,
+    usesNow: policy.usesNow,
+    targetCount: policy.targets.size,
+    ctx: undefined,
+    hits: undefined,
+    errors: undefined,
+  };
   const matched: string[] = [];
   let decider: CompiledRule | undefined;
-  if (observer) {
-    const cands = new Set(candidates(plan, call.tool));
-    for (const rule of plan.rules) {
-      const toolMatched = cands.has(rule);
-      const outcome = toolMatched ? (matchRule(rule, s, true) as RuleOutcome) : undefined;
-      observer.rule(rule, toolMatched, outcome);
-      if (outcome?.matched) {
-        matched.push(rule.id);
-        decider ??= rule;
-      }
+  if (observer) return observe(policy, plan, list, s, observer);
+  for (let i = 0; i < list.length; i++) {
+    const c = list[i] as Candidate;
+    if (matches(c, s)) {
+      matched.push(c.id);
+      if (decider === undefined) decider = c.rule;
     }
-  } else {
-    for (const rule of candidates(plan, call.tool)) {
-      if (matchRule(rule, s, false) === true) {
-        matched.push(rule.id);
-        decider ??= rule;
-      }
+  }
+  return decide(policy, decider, matched, s.errors);
+}
+
+/** The traced path: every rule in scope is reported, in the same order and with the same outcome. */
+function observe(
+  policy: CompiledPolicy,
+  plan: AgentPlan,
+  list: readonly Candidate[],
+  s: Scratch,
+  observer: RuleObserver,
+): Decision {
+  const byRule = new Map(list.map((c) => [c.rule, c]));
+  const matched: string[] = [];
+  let decider: CompiledRule | undefined;
+  for (const rule of plan.rules) {
+    const c = byRule.get(rule);
+    if (!c) {
+      observer.rule(
+        rule,
+        rule.matchTool(s.call.tool),
+        rule.matchTool(s.call.tool)
+          ? { matched: false, targets: rule.targets?.map((t) => ({ name: t.name, result: false })) ?? [] }
+          : undefined,
+      );
+      continue;
+    }
+    const trace: Trace = { targets: [] };
+    const m = matches(c, s, trace);
+    const { targets, when } = trace;
+    observer.rule(rule, true, {
+      matched: m,
+      ...(c.targets ? { targets } : {}),
+      ...(when !== undefined ? { when } : {}),
+    });
+    if (m) {
+      matched.push(c.id);
+      decider ??= rule;
     }
   }
   return decide(policy, decider, matched, s.errors);
@@ -172,11 +229,13 @@ function decide(
   let reasons = rule ? rule.reasons : policy.defaultReasons;
   if (errors || (monitor && policyEffect !== 'allow')) {
     const more = [...reasons];
-    if (errors)
-      for (const e of errors)
+    if (errors) {
+      for (const e of errors) {
         more.push(
           `condition of ${e.ruleId}${e.target ? ` (target ${e.target})` : ''} failed: ${e.message}; treated as ${e.treatedAs} (fail closed)`,
         );
+      }
+    }
     if (monitor && policyEffect !== 'allow')
       more.push(`monitor mode: would have been ${policyEffect}, allowed`);
     reasons = more;

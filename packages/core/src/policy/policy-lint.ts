@@ -48,7 +48,9 @@ export function lintPolicy(policy: CompiledPolicy): Diagnostic[] {
   }
   if (defaults && doc.defaults?.approval)
     lintApproval(policy, policy.defaultApproval, undefined, (code, m) =>
-      out.push(diag(defaults.file, defaults.locate(['defaults', 'approval']), code, `default approval: ${m}`)),
+      out.push(
+        diag(defaults.file, defaults.locate(['defaults', 'approval']), code, `default approval: ${m}`),
+      ),
     );
 
   const plansBySection = sectionPlans(policy);
