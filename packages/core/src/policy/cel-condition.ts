@@ -1,5 +1,6 @@
 import { type ASTNode, Environment, ParseError } from '@marcbachmann/cel-js';
 import { compileFastPath } from './cel-fast-path.js';
+import { didYouMean } from './did-you-mean.js';
 
 /** The names a CEL condition can use, with their CEL types. This is the whole call as policies see it. */
 export const CEL_VARIABLES = {
@@ -111,7 +112,7 @@ function problemFrom(err: unknown, fallback: ConditionProblem['kind']): Conditio
   if (/^Unknown variable/i.test(message))
     return {
       kind: 'CEL_UNKNOWN_VARIABLE',
-      message: `${message} (known: ${Object.keys(CEL_VARIABLES).join(', ')})`,
+      message: `${message}${didYouMean(/Unknown variable: (\w+)/.exec(message)?.[1] ?? '', Object.keys(CEL_VARIABLES))} (known: ${Object.keys(CEL_VARIABLES).join(', ')})`,
       offset,
     };
   if (err instanceof ParseError) return { kind: 'CEL_SYNTAX', message, offset };

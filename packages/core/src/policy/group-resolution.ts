@@ -1,5 +1,6 @@
 import type { SourceRef } from './compiled-policy.js';
 import type { Diagnostic } from './diagnostic.js';
+import { didYouMean } from './did-you-mean.js';
 import { diag } from './yaml-source.js';
 
 interface GroupSpec {
@@ -28,7 +29,7 @@ export function resolveGroups(
             src.yaml.file,
             src.yaml.locate([...src.path, key, i]),
             'UNKNOWN_GROUP',
-            `unknown group "${g}" (known: ${known})`,
+            `unknown group "${g}"${didYouMean(g, groups.keys())} (known: ${known})`,
           ),
         );
       }

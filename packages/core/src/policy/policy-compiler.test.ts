@@ -71,7 +71,28 @@ describe('bad input gets a located, clear error', () => {
   it('an unknown key points at the key', () => {
     const d = only(BASE.replace('tools: db.query', 'tools: db.query\n        tool: db.x'));
     expect(d).toMatchObject({ code: 'UNKNOWN_KEY', line: 8, col: 9 });
-    expect(d.message).toBe('unknown key "tool" in agents.bot.rules.0');
+    expect(d.message).toBe('unknown key "tool" in agents.bot.rules.0 (did you mean "tools"?)');
+  });
+
+  it('a missing required key says so, and typos get a suggestion', () => {
+    const d = only(BASE.replace('        tools: db.query\n', ''));
+    expect(d).toMatchObject({
+      code: 'SCHEMA',
+      line: 5,
+      message: 'missing required key "tools" in agents.bot.rules.0',
+    });
+    expect(only(BASE.replace('  bot:\n', '  bot:\n    grups: [a]\n')).message).toMatch(
+      /did you mean "groups"/,
+    );
+    expect(
+      only(BASE.replace('tools: db.query', 'tools: db.query\n        when: arg.x == 1')).message,
+    ).toMatch(/did you mean "args"/);
+    expect(
+      only(
+        BASE.replace('tools: db.query', 'tools: db.query\n        targets: [prd]') +
+          'targets:\n  prod: { tools: [x] }\n',
+      ).message,
+    ).toMatch(/did you mean "prod"/);
   });
 
   it('broken CEL points into the condition', () => {

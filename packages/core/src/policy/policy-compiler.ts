@@ -12,6 +12,7 @@ import type {
   SourceRef,
 } from './compiled-policy.js';
 import { type Diagnostic, formatDiagnostic, sortDiagnostics } from './diagnostic.js';
+import { didYouMean, keysAt } from './did-you-mean.js';
 import { compileGlob, type GlobMatcher } from './glob.js';
 import { resolveGroups } from './group-resolution.js';
 import { lintPolicy } from './policy-lint.js';
@@ -84,22 +85,41 @@ function schemaDiagnostics(yaml: ParsedYaml, issues: readonly z.core.$ZodIssue[]
             yaml.file,
             yaml.locate([...path, key], { key: true }),
             'UNKNOWN_KEY',
-            `unknown key "${key}"${where(path)}`,
+            `unknown key "${key}"${where(path)}${didYouMean(key, keysAt(PolicyDocumentSchema, path))}`,
           ),
         );
       }
       continue;
     }
-    out.push(
-      diag(
-        yaml.file,
-        yaml.locate(path),
-        'SCHEMA',
-        `${path.length ? `${path.join('.')}: ` : ''}${issue.message}`,
-      ),
-    );
+    out.push(diag(yaml.file, yaml.locate(path), 'SCHEMA', schemaMessage(yaml.value, path, issue.message)));
   }
   return out;
+}
+
+/** Zod's message, except that a missing key is called what it is ("Invalid input" says nothing). */
+function schemaMessage(root: unknown, path: Path, message: string): string {
+  const parent = path.slice(0, -1);
+  const key = path.at(-1);
+  const container = valueAt(root, parent);
+  if (
+    typeof key === 'string' &&
+    container &&
+    typeof container === 'object' &&
+    !Array.isArray(container) &&
+    !(key in container)
+  ) {
+    return `missing required key "${key}"${where(parent)}`;
+  }
+  return `${path.length ? `${path.join('.')}: ` : ''}${message}`;
+}
+
+function valueAt(root: unknown, path: Path): unknown {
+  let v = root;
+  for (const seg of path) {
+    if (v === null || typeof v !== 'object') return undefined;
+    v = (v as Record<string | number, unknown>)[seg];
+  }
+  return v;
 }
 
 function where(path: Path): string {
@@ -304,13 +324,13 @@ function compileRule(
     const t = targets.get(name);
     if (t) refs.push(t);
     else {
-      const known = [...targets.keys()].join(', ') || 'none defined';
+      const known = `${[...targets.keys()].join(', ') || 'none defined'}`;
       ctx.diagnostics.push(
         diag(
           src.yaml.file,
           src.yaml.locate([...src.path, 'targets', i]),
           'UNKNOWN_TARGET',
-          `unknown target "${name}" (known: ${known})`,
+          `unknown target "${name}"${didYouMean(name, targets.keys())} (known: ${known})`,
         ),
       );
     }
@@ -354,7 +374,7 @@ function checkApprovalRefs(
             src.yaml.file,
             src.yaml.locate([...src.path, ...path, i]),
             'UNKNOWN_APPROVER_GROUP',
-            `unknown approver group "${g}" (known: ${known})`,
+            `unknown approver group "${g}"${didYouMean(g, groups.keys())} (known: ${known})`,
           ),
         );
       }
