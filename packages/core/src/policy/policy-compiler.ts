@@ -1,23 +1,16 @@
 import type { z } from 'zod';
 import { canonicalHash } from '../canonical/canonical-json.js';
 import { WardenError } from '../errors/warden-error.js';
+import { buildPlan } from './agent-plan.js';
 import { BUILTIN_APPROVAL, resolveApproval } from './approval-requirement.js';
-import { type Condition, compileCondition, isConditionProblem } from './cel-condition.js';
-import type {
-  AgentPlan,
-  ApprovalRequirement,
-  CompiledPolicy,
-  CompiledRule,
-  CompiledTarget,
-  SourceRef,
-} from './compiled-policy.js';
+import type { AgentPlan, CompiledPolicy, CompiledTarget, SourceRef } from './compiled-policy.js';
 import { type Diagnostic, formatDiagnostic, sortDiagnostics } from './diagnostic.js';
 import { didYouMean, keysAt } from './did-you-mean.js';
-import { compileGlob, type GlobMatcher } from './glob.js';
 import { resolveGroups } from './group-resolution.js';
 import { lintPolicy } from './policy-lint.js';
 import { mergeDocuments, type ValidDocument } from './policy-merge.js';
-import { type Effect, PolicyDocumentSchema, type RuleSpec } from './policy-schema.js';
+import { PolicyDocumentSchema } from './policy-schema.js';
+import { type Ctx, checkApprovalRefs, compileSections, compileTarget } from './rule-compiler.js';
 import { diag, type ParsedYaml, type Path, type PolicySource, parseYamlSource } from './yaml-source.js';
 
 /** The outcome of analysing a policy: every diagnostic, and the compiled policy when there is no error. */
@@ -25,8 +18,6 @@ export interface PolicyAnalysis {
   readonly policy?: CompiledPolicy;
   readonly diagnostics: readonly Diagnostic[];
 }
-
-const TIER: Record<Effect, number> = { block: 0, review: 1, allow: 2 };
 
 /**
  * Parses, validates, compiles and lints a policy made of one or more YAML sources. Pure and total:
@@ -126,19 +117,12 @@ function where(path: Path): string {
   return path.length ? ` in ${path.join('.')}` : ' at the top level';
 }
 
-interface Ctx {
-  readonly diagnostics: Diagnostic[];
-  readonly origin: ReadonlyMap<string, ParsedYaml>;
-  usesNow: boolean;
-  order: number;
-}
-
 function buildPolicy(
   doc: CompiledPolicy['document'],
   origin: ReadonlyMap<string, ParsedYaml>,
   diagnostics: Diagnostic[],
 ): CompiledPolicy | undefined {
-  const ctx: Ctx = { diagnostics, origin, usesNow: false, order: 0 };
+  const ctx: Ctx = { diagnostics, usesNow: false, order: 0 };
   const refFor = (key: string, path: Path): SourceRef => ({
     yaml: origin.get(key) ?? (origin.values().next().value as ParsedYaml),
     path,
@@ -150,237 +134,59 @@ function buildPolicy(
 
   const targets = new Map<string, CompiledTarget>();
   for (const [name, spec] of Object.entries(doc.targets ?? {})) {
-    const src = refFor(`targets.${name}`, ['targets', name]);
-    targets.set(name, compileTarget(ctx, name, targets.size, spec, src));
+    targets.set(
+      name,
+      compileTarget(ctx, name, targets.size, spec, refFor(`targets.${name}`, ['targets', name])),
+    );
   }
-
-  const groupSpecs = new Map(
-    Object.entries(doc.groups ?? {}).map(([n, g]) => [
-      n,
-      { extends: g.extends ?? [], src: refFor(`groups.${n}`, ['groups', n]) },
-    ]),
-  );
-  const agentSpecs = Object.entries(doc.agents ?? {});
+  const groups = Object.entries(doc.groups ?? {}).map(([name, g]) => ({
+    name,
+    spec: g,
+    src: refFor(`groups.${name}`, ['groups', name]),
+  }));
+  const agents = Object.entries(doc.agents ?? {}).map(([name, a]) => ({
+    name,
+    spec: a,
+    src: refFor(`agents.${name}`, ['agents', name]),
+  }));
+  const groupSpecs = new Map(groups.map((g) => [g.name, { extends: g.spec.extends ?? [], src: g.src }]));
   const scopes = resolveGroups(
     groupSpecs,
-    agentSpecs.map(([n, a]) => ({
-      name: n,
-      groups: a.groups ?? [],
-      src: refFor(`agents.${n}`, ['agents', n]),
-    })),
+    agents.map((a) => ({ name: a.name, groups: a.spec.groups ?? [], src: a.src })),
     diagnostics,
   );
-
-  const sectionRules = new Map<string, CompiledRule[]>();
-  const seenIds = new Map<string, SourceRef>();
-  const compileSection = (section: string, specs: readonly RuleSpec[] | undefined, src: SourceRef) => {
-    const list: CompiledRule[] = [];
-    (specs ?? []).forEach((spec, i) => {
-      const rsrc: SourceRef = { yaml: src.yaml, path: [...src.path, 'rules', i] };
-      const prev = seenIds.get(spec.id);
-      if (prev) {
-        const at = prev.yaml.locate([...prev.path, 'id']);
-        diagnostics.push(
-          diag(
-            rsrc.yaml.file,
-            rsrc.yaml.locate([...rsrc.path, 'id']),
-            'DUPLICATE_RULE_ID',
-            `rule id "${spec.id}" is already used at ${prev.yaml.file}:${at.line}`,
-          ),
-        );
-      } else seenIds.set(spec.id, rsrc);
-      const rule = compileRule(ctx, section, spec, rsrc, targets, approverGroups, defaultApproval);
-      if (rule) list.push(rule);
-    });
-    sectionRules.set(section, list);
-  };
-  for (const [name, g] of Object.entries(doc.groups ?? {}))
-    compileSection(`groups.${name}`, g.rules, refFor(`groups.${name}`, ['groups', name]));
-  for (const [name, a] of agentSpecs)
-    compileSection(`agents.${name}`, a.rules, refFor(`agents.${name}`, ['agents', name]));
+  const sectionRules = compileSections(
+    ctx,
+    [
+      ...groups.map((g) => ({ section: `groups.${g.name}`, specs: g.spec.rules, src: g.src })),
+      ...agents.map((a) => ({ section: `agents.${a.name}`, specs: a.spec.rules, src: a.src })),
+    ],
+    { targets, approverGroups, defaultApproval },
+  );
   if (diagnostics.some((d) => d.severity === 'error') || !scopes) return undefined;
 
-  const planFor = (agent: string, groups: readonly string[]): AgentPlan => {
-    const sections = [`agents.${agent}`, ...groups.map((g) => `groups.${g}`)];
-    if (agent !== '*') sections.push('agents.*');
-    const unique = [...new Set(sections)];
-    const rank = new Map(unique.map((s, i) => [s, i]));
-    const rules = unique.flatMap((s) => sectionRules.get(s) ?? []);
-    rules.sort(
-      (a, b) =>
-        TIER[a.effect] - TIER[b.effect] ||
-        (rank.get(a.section) ?? 0) - (rank.get(b.section) ?? 0) ||
-        a.order - b.order,
-    );
-    return {
-      agent,
-      sections: unique.filter((s) => sectionRules.has(s) || s === `agents.${agent}`),
-      rules,
-      byTool: new Map(),
-    };
-  };
   const wildcardGroups = scopes.get('*') ?? [];
   const plans = new Map<string, AgentPlan>();
-  for (const [name] of agentSpecs) {
-    if (name === '*') continue;
-    plans.set(name, planFor(name, [...(scopes.get(name) ?? []), ...wildcardGroups]));
+  for (const { name } of agents) {
+    if (name !== '*')
+      plans.set(name, buildPlan(name, [...(scopes.get(name) ?? []), ...wildcardGroups], sectionRules));
   }
+  const defaultEffect = doc.defaults?.decision ?? 'block';
   return {
     version: canonicalHash(doc),
     name: doc.name ?? 'unnamed policy',
     mode: doc.mode ?? 'enforce',
-    defaultEffect: doc.defaults?.decision ?? 'block',
+    defaultEffect,
     defaultApproval,
-    defaultReasons: Object.freeze([
-      `no rule matched; the default decision is ${doc.defaults?.decision ?? 'block'}`,
-    ]),
+    defaultReasons: Object.freeze([`no rule matched; the default decision is ${defaultEffect}`]),
     document: doc,
     origin,
     approverGroups,
     targets,
     groups: groupSpecs,
     plans,
-    wildcardPlan: planFor('*', wildcardGroups),
+    wildcardPlan: buildPlan('*', wildcardGroups, sectionRules),
     rules: [...sectionRules.values()].flat(),
     usesNow: ctx.usesNow,
   };
-}
-
-function compileGlobs(
-  ctx: Ctx,
-  patterns: string | readonly string[],
-  src: SourceRef,
-  key: string,
-): { list: string[]; match: GlobMatcher } {
-  const list = typeof patterns === 'string' ? [patterns] : [...patterns];
-  const matchers: GlobMatcher[] = [];
-  list.forEach((p, i) => {
-    try {
-      matchers.push(compileGlob(p));
-    } catch (err) {
-      const path = typeof patterns === 'string' ? [...src.path, key] : [...src.path, key, i];
-      ctx.diagnostics.push(diag(src.yaml.file, src.yaml.locate(path), 'BAD_GLOB', (err as Error).message));
-    }
-  });
-  const [only] = matchers;
-  const match: GlobMatcher = matchers.length === 1 && only ? only : (name) => matchers.some((m) => m(name));
-  return { list, match };
-}
-
-function compileWhen(ctx: Ctx, source: string | undefined, src: SourceRef): Condition | undefined {
-  if (source === undefined) return undefined;
-  const c = compileCondition(source);
-  if (isConditionProblem(c)) {
-    ctx.diagnostics.push(
-      diag(src.yaml.file, src.yaml.locate([...src.path, 'when'], { offset: c.offset }), c.kind, c.message),
-    );
-    return undefined;
-  }
-  if (c.usesNow) ctx.usesNow = true;
-  return c;
-}
-
-function compileTarget(
-  ctx: Ctx,
-  name: string,
-  index: number,
-  spec: CompiledTarget['spec'],
-  src: SourceRef,
-): CompiledTarget {
-  if (!spec.tools && !spec.match && !spec.labels && !spec.when) {
-    ctx.diagnostics.push(
-      diag(
-        src.yaml.file,
-        src.yaml.locate(src.path, { key: true }),
-        'SCHEMA',
-        `target "${name}" has no criteria: give at least one of tools, match, labels, when`,
-      ),
-    );
-  }
-  return {
-    name,
-    index,
-    spec,
-    src,
-    ...(spec.tools ? { matchTool: compileGlobs(ctx, spec.tools, src, 'tools').match } : {}),
-    ...(spec.match ? { matchTarget: compileGlobs(ctx, spec.match, src, 'match').match } : {}),
-    ...(spec.labels ? { labels: Object.entries(spec.labels) } : {}),
-    ...(spec.when ? { when: compileWhen(ctx, spec.when, src) } : {}),
-  } as CompiledTarget;
-}
-
-function compileRule(
-  ctx: Ctx,
-  section: string,
-  spec: RuleSpec,
-  src: SourceRef,
-  targets: ReadonlyMap<string, CompiledTarget>,
-  approverGroups: ReadonlyMap<string, readonly string[]>,
-  defaultApproval: ApprovalRequirement,
-): CompiledRule | undefined {
-  const tools = compileGlobs(ctx, spec.tools, src, 'tools');
-  const refs: CompiledTarget[] = [];
-  spec.targets?.forEach((name, i) => {
-    const t = targets.get(name);
-    if (t) refs.push(t);
-    else {
-      const known = `${[...targets.keys()].join(', ') || 'none defined'}`;
-      ctx.diagnostics.push(
-        diag(
-          src.yaml.file,
-          src.yaml.locate([...src.path, 'targets', i]),
-          'UNKNOWN_TARGET',
-          `unknown target "${name}"${didYouMean(name, targets.keys())} (known: ${known})`,
-        ),
-      );
-    }
-  });
-  const when = compileWhen(ctx, spec.when, src);
-  let approval: ApprovalRequirement | undefined;
-  if (spec.effect === 'review') {
-    approval = resolveApproval(defaultApproval, spec.approval);
-    if (spec.approval)
-      checkApprovalRefs(ctx, approval, approverGroups, { yaml: src.yaml, path: [...src.path, 'approval'] });
-  }
-  return {
-    id: spec.id,
-    effect: spec.effect,
-    order: ctx.order++,
-    section,
-    tools: tools.list,
-    matchTool: tools.match,
-    ...(refs.length ? { targets: refs } : {}),
-    ...(when ? { when } : {}),
-    ...(spec.reason !== undefined ? { reason: spec.reason } : {}),
-    reasons: Object.freeze([spec.reason ?? `rule ${spec.id} (${spec.effect}) matched`]),
-    ...(approval ? { approval } : {}),
-    spec,
-    src,
-  };
-}
-
-function checkApprovalRefs(
-  ctx: Ctx,
-  a: ApprovalRequirement,
-  groups: ReadonlyMap<string, readonly string[]>,
-  src: SourceRef,
-): void {
-  const check = (names: readonly string[], path: Path) => {
-    names.forEach((g, i) => {
-      if (!groups.has(g)) {
-        const known = [...groups.keys()].join(', ') || 'none defined';
-        ctx.diagnostics.push(
-          diag(
-            src.yaml.file,
-            src.yaml.locate([...src.path, ...path, i]),
-            'UNKNOWN_APPROVER_GROUP',
-            `unknown approver group "${g}"${didYouMean(g, groups.keys())} (known: ${known})`,
-          ),
-        );
-      }
-    });
-  };
-  check(a.approvers.groups, ['approvers', 'groups']);
-  check(a.requireEach, ['requireEach']);
-  if (a.escalate) check(a.escalate.to.groups, ['escalate', 'to', 'groups']);
 }
