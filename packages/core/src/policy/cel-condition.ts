@@ -22,6 +22,8 @@ export type CelContext = { readonly [K in keyof typeof CEL_VARIABLES]: unknown }
 export interface Condition {
   readonly source: string;
   readonly usesNow: boolean;
+  /** The value when the condition reads nothing from the call (e.g. `false`, `1 > 2`); undefined otherwise. */
+  readonly constant: boolean | undefined;
   /** Evaluates; returns true/false, or an Error when evaluation failed or did not yield a bool. */
   run(ctx: CelContext): boolean | Error;
 }
@@ -82,9 +84,10 @@ export function compileCondition(source: string): Condition | ConditionProblem {
     return problemFrom(err, 'CEL_SYNTAX');
   }
   const fast = fn.ast ? compileFastPath(fn.ast) : undefined;
-  return {
+  const condition: Condition = {
     source,
     usesNow: /\bnow\b/.test(source),
+    constant: undefined,
     run(ctx) {
       if (fast !== undefined) {
         const r = fast(ctx);
@@ -98,6 +101,15 @@ export function compileCondition(source: string): Condition | ConditionProblem {
       }
     },
   };
+  return READS_CALL.test(source) ? condition : { ...condition, constant: asConstant(condition) };
+}
+
+const READS_CALL = new RegExp(`\\b(${Object.keys(CEL_VARIABLES).join('|')})\\b`);
+
+function asConstant(c: Condition): boolean | undefined {
+  const ctx = Object.fromEntries(Object.keys(CEL_VARIABLES).map((k) => [k, null])) as unknown as CelContext;
+  const v = c.run(ctx);
+  return typeof v === 'boolean' ? v : undefined;
 }
 
 /** True when compileCondition returned a problem. */

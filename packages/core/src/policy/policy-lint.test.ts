@@ -79,6 +79,10 @@ describe('lint warnings', () => {
     expect(
       codes('agents:\n  bot:\n    rules:\n      - { id: r, effect: allow, tools: t, when: "false" }\n'),
     ).toEqual(['RULE_NEVER_MATCHES']);
+    const rule = (when: string) =>
+      `agents:\n  bot:\n    rules:\n      - id: r\n        effect: allow\n        tools: t\n        when: ${when}\n`;
+    expect(codes(rule(`'1 > 2 || "a" == "b"'`))).toEqual(['RULE_NEVER_MATCHES']);
+    expect(codes(rule(`'tool == "x" && false'`))).toEqual([]);
     const disjoint =
       'targets:\n  db: { tools: ["db.*"] }\nagents:\n  bot:\n    rules:\n      - { id: r, effect: review, tools: "mail.send", targets: [db] }\n';
     expect(warnings(disjoint)[0]?.message).toMatch(/never overlap/);

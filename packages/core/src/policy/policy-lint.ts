@@ -171,17 +171,12 @@ function sectionPlans(policy: CompiledPolicy): Map<string, CompiledPolicy['wildc
 function neverMatches(policy: CompiledPolicy, rule: CompiledRule, planCount: number): string | undefined {
   if (planCount === 0)
     return `no agent is in ${rule.section.replace('.', ' ')}, so the rule applies to nobody`;
-  if (rule.when && constantFalse(rule.when.source))
-    return `its condition "${rule.when.source}" is always false`;
+  if (rule.when?.constant === false) return `its condition "${rule.when.source}" is always false`;
   if (rule.targets?.every((t) => t.matchTool && !toolsOverlap(rule.tools, t.spec.tools))) {
     return `its tools (${rule.tools.join(', ')}) never overlap the tools of target(s) ${rule.targets.map((t) => t.name).join(', ')}`;
   }
   void policy;
   return undefined;
-}
-
-function constantFalse(source: string): boolean {
-  return /^\s*(false|!\s*true|1\s*==\s*2)\s*$/.test(source);
 }
 
 function toolsOverlap(
