@@ -1,16 +1,54 @@
 import { z } from 'zod';
 
+/**
+ * Agent and tool names: letters, digits and `_ . : @ / -`, case-sensitive. Whitespace, control and
+ * look-alike characters are refused rather than matched, so `"db.drop "` cannot slip past a rule that
+ * blocks `db.drop`.
+ */
+const CALL_NAME = /^[A-Za-z0-9_.:@/-]+$/;
+const callName = (what: string, max: number) =>
+  z.string().min(1).max(max).regex(CALL_NAME, `${what} may only contain letters, digits and _ . : @ / -`);
+
+const MAX_ARG_DEPTH = 32;
+
+/** A JSON object, refused when any key at any depth is `__proto__` (it would be dropped or alter lookups). */
+function isSafeObject(v: unknown): v is Record<string, unknown> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
+  const stack: { v: unknown; depth: number }[] = [{ v, depth: 0 }];
+  while (stack.length > 0) {
+    const { v: cur, depth } = stack.pop() as { v: unknown; depth: number };
+    if (typeof cur !== 'object' || cur === null) continue;
+    if (depth > MAX_ARG_DEPTH) return false;
+    for (const key of Object.keys(cur)) {
+      if (key === '__proto__') return false;
+      stack.push({ v: (cur as Record<string, unknown>)[key], depth: depth + 1 });
+    }
+  }
+  return true;
+}
+
+const args = z.custom<Record<string, unknown>>(isSafeObject, {
+  message: `args must be a JSON object, nested at most ${MAX_ARG_DEPTH} deep, with no "__proto__" keys`,
+});
+const labels = z.custom<Record<string, string>>(
+  (v) => isSafeObject(v) && Object.values(v).every((x) => typeof x === 'string'),
+  { message: 'labels must be an object of strings, with no "__proto__" key' },
+);
+
 /** A tool call as Warden sees it. `agent` is bound to the caller's key upstream, never self-declared. */
 export const ToolCallSchema = z.strictObject({
-  agent: z.string().min(1).max(200),
-  tool: z.string().min(1).max(500),
-  args: z.record(z.string(), z.unknown()).optional(),
+  agent: callName('agent', 200),
+  tool: callName('tool', 500),
+  args: args.optional(),
   session: z.string().max(200).optional(),
   target: z.string().max(500).optional(),
-  labels: z.record(z.string(), z.string()).optional(),
+  labels: labels.optional(),
   triggeredBy: z.string().max(200).optional(),
-  delegationChain: z.array(z.string().min(1).max(200)).max(64).optional(),
-  now: z.coerce.date().optional(),
+  delegationChain: z.array(callName('delegationChain entries', 200)).max(64).optional(),
+  now: z.coerce
+    .date({ error: 'now must be an ISO 8601 time such as 2026-01-01T12:00:00Z' })
+    .refine((d) => !Number.isNaN(d.getTime()), 'now must be an ISO 8601 time such as 2026-01-01T12:00:00Z')
+    .optional(),
 });
 
 /** A validated tool call. */

@@ -34,3 +34,21 @@ describe('globCovers', () => {
     expect(globCovers('db.*', 'sql.*')).toBe(false);
   });
 });
+
+describe('glob matching cost', () => {
+  it('stays linear on patterns that make backtracking regular expressions explode', () => {
+    const m = compileGlob('*a*a*a*a*a*a*b');
+    const name = 'a'.repeat(5_000);
+    // A backtracking RegExp would run for hours here (the test would hit its timeout); this returns at once.
+    expect(m(name)).toBe(false);
+    expect(m(`${name}b`)).toBe(true);
+  });
+
+  it('expands nested braces and refuses explosive ones', () => {
+    expect(compileGlob('a.{b,c.{d,e}}')('a.c.e')).toBe(true);
+    expect(compileGlob('a.{b,c.{d,e}}')('a.c')).toBe(false);
+    expect(() => compileGlob('{a,b}{a,b}{a,b}{a,b}{a,b}{a,b}{a,b}{a,b}{a,b}')).toThrow(
+      /more than 256 alternatives/,
+    );
+  });
+});

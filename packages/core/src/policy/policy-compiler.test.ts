@@ -152,11 +152,9 @@ agents:
 
   it('a file over the size limit is refused without parsing', () => {
     const big = `# ${'x'.repeat(10 * 1024 * 1024)}\n`;
-    const started = performance.now();
     const d = only(big);
     expect(d.code).toBe('FILE_TOO_LARGE');
     expect(d.message).toMatch(/10\.0 MiB; the limit is 4 MiB/);
-    expect(performance.now() - started).toBeLessThan(5_000);
   });
 
   it('deeply nested documents, flow and block style', () => {

@@ -6,11 +6,14 @@ import { parseDuration } from './duration.js';
  * validation of every file and the JSON Schema for editors (`warden policy schema`) all come from it.
  */
 
-const name = z
+const NAME = /^[A-Za-z0-9_.:@/-]+$/;
+const name = z.string().min(1).max(200).regex(NAME, 'use letters, digits and _ . : @ / - only');
+/** Agent section keys: a name, or `*` for the section that applies to every agent. */
+const agentKey = z
   .string()
   .min(1)
   .max(200)
-  .regex(/^[A-Za-z0-9_.:@/-]+$|^\*$/, 'use letters, digits and _ . : @ / - only');
+  .regex(/^[A-Za-z0-9_.:@/-]+$|^\*$/, 'use letters, digits and _ . : @ / - only, or "*" for every agent');
 
 const duration = z
   .string()
@@ -110,6 +113,10 @@ export const TargetSchema = z
     match: globs.optional().meta({ description: "Globs over the call's declared `target` (e.g. prod-*)." }),
     labels: z
       .record(z.string(), z.string())
+      .refine(
+        (l) => Object.keys(l).length > 0,
+        'labels needs at least one label (an empty set would match every call)',
+      )
       .optional()
       .meta({ description: 'Labels the call must carry, all of them, with these values.' }),
     when: cel.optional(),
@@ -156,7 +163,7 @@ export const PolicyDocumentSchema = z
     targets: z.record(name, TargetSchema).optional(),
     groups: z.record(name, GroupSchema).optional(),
     agents: z
-      .record(name, AgentSchema)
+      .record(agentKey, AgentSchema)
       .optional()
       .meta({ description: 'Per-agent sections; the section named "*" applies to every agent.' }),
   })

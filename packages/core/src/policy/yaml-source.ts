@@ -74,7 +74,9 @@ export function parseYamlSource(src: PolicySource): { parsed?: ParsedYaml; diagn
     const seen = new Set<string>();
     const diagnostics: Diagnostic[] = [];
     for (const e of doc.errors) {
-      const message = firstLine(e.message);
+      const message = /multiple documents/i.test(e.message)
+        ? 'the file holds several YAML documents (---); put each in its own file'
+        : firstLine(e.message);
       const key = `${e.pos[0]}:${message}`;
       if (seen.has(key)) continue;
       seen.add(key);
@@ -83,13 +85,8 @@ export function parseYamlSource(src: PolicySource): { parsed?: ParsedYaml; diagn
     }
     return { diagnostics };
   }
-  const tooDeep = findBlockNestingOver(doc.contents, MAX_DEPTH);
-  if (tooDeep)
-    return {
-      diagnostics: [
-        diag(file, pos(tooDeep.range?.[0] ?? 0), 'TOO_DEEP', `nesting deeper than ${MAX_DEPTH} levels`),
-      ],
-    };
+  const bad = findStructureProblem(doc.contents, MAX_DEPTH);
+  if (bad) return { diagnostics: [diag(file, pos(bad.node.range?.[0] ?? 0), bad.code, bad.message)] };
   let value: unknown;
   try {
     value = doc.toJS({ maxAliasCount: 50 });
@@ -99,7 +96,7 @@ export function parseYamlSource(src: PolicySource): { parsed?: ParsedYaml; diagn
   const locate: ParsedYaml['locate'] = (path, opts = {}) => {
     const node = nodeAt(doc.contents, path, opts.key === true);
     const offset = node?.range?.[0] ?? 0;
-    return pos(offset + (opts.offset !== undefined && node ? scalarBodyStart(node) + opts.offset : 0));
+    return pos(offset + (opts.offset !== undefined && node ? bodyOffset(text, node, opts.offset) : 0));
   };
   return { parsed: { file, value: value ?? {}, locate }, diagnostics: [] };
 }
@@ -132,16 +129,38 @@ function findFlowNestingOver(text: string, max: number): number | undefined {
   return undefined;
 }
 
-function findBlockNestingOver(root: unknown, max: number): Node | undefined {
+/**
+ * Walks the document (iteratively, so hostile nesting cannot overflow the stack) for what the policy
+ * format never contains: nesting deeper than `max`, keys that are not strings (YAML reads `7:` as a
+ * number and `~:` as null, which would silently rename or merge entries), and `__proto__` keys (dropped
+ * by object handling downstream, so the rule or label would vanish without a word).
+ */
+function findStructureProblem(
+  root: unknown,
+  max: number,
+): { node: Node; code: 'TOO_DEEP' | 'SCHEMA'; message: string } | undefined {
   const stack: { node: unknown; depth: number }[] = [{ node: root, depth: 0 }];
   while (stack.length > 0) {
     const { node, depth } = stack.pop() as { node: unknown; depth: number };
-    if (isMap(node) || isSeq(node)) {
-      if (depth > max) return node as Node;
-      for (const item of node.items as unknown[]) {
-        const child = isMap(node) ? (item as { value: unknown }).value : item;
-        stack.push({ node: child, depth: depth + 1 });
-      }
+    if (!isMap(node) && !isSeq(node)) continue;
+    if (depth > max)
+      return { node: node as Node, code: 'TOO_DEEP', message: `nesting deeper than ${max} levels` };
+    for (const item of node.items as unknown[]) {
+      if (isMap(node)) {
+        const { key, value } = item as { key: unknown; value: unknown };
+        const k = isScalar(key) ? key.value : key;
+        if (typeof k !== 'string') {
+          const shown = isScalar(key) ? String(key.source ?? k) : 'a collection';
+          return {
+            node: (key ?? node) as Node,
+            code: 'SCHEMA',
+            message: `key ${shown} is not a string; quote it ("${shown}")`,
+          };
+        }
+        if (k === '__proto__')
+          return { node: key as Node, code: 'SCHEMA', message: 'the key "__proto__" is not allowed' };
+        stack.push({ node: value, depth: depth + 1 });
+      } else stack.push({ node: item, depth: depth + 1 });
     }
   }
   return undefined;
@@ -153,7 +172,7 @@ function nodeAt(root: unknown, path: Path, wantKey: boolean): Node | undefined {
   for (let i = 0; i < path.length; i++) {
     const seg = path[i];
     if (isMap(node)) {
-      const pair = node.items.find((p) => (isScalar(p.key) ? p.key.value : p.key) === seg);
+      const pair = node.items.find((p) => String(isScalar(p.key) ? p.key.value : p.key) === String(seg));
       if (!pair) return last;
       if (wantKey && i === path.length - 1) return pair.key as Node;
       node = pair.value as Node | undefined;
@@ -165,8 +184,15 @@ function nodeAt(root: unknown, path: Path, wantKey: boolean): Node | undefined {
   return last;
 }
 
-/** Where a scalar's text begins relative to its node start (skips the opening quote). */
-function scalarBodyStart(node: Node): number {
-  if (isScalar(node) && (node.type === Scalar.QUOTE_DOUBLE || node.type === Scalar.QUOTE_SINGLE)) return 1;
-  return 0;
+/**
+ * Where character `offset` of a scalar's value sits relative to the node's start: exact for plain and
+ * quoted scalars written without escapes; the scalar's start otherwise (block scalars, escapes), so a
+ * position is never wrong, only less precise.
+ */
+function bodyOffset(text: string, node: Node, offset: number): number {
+  if (!isScalar(node) || typeof node.value !== 'string' || !node.range) return 0;
+  const quoted = node.type === Scalar.QUOTE_DOUBLE || node.type === Scalar.QUOTE_SINGLE;
+  const start = node.range[0] + (quoted ? 1 : 0);
+  if (node.type !== Scalar.PLAIN && !quoted) return 0;
+  return text.slice(start, start + node.value.length) === node.value ? (quoted ? 1 : 0) + offset : 0;
 }
