@@ -1,4 +1,4 @@
-import { closeSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readSync, realpathSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { MAX_POLICY_BYTES, type PolicySource, WardenError } from '@warden/core';
 
@@ -19,19 +19,31 @@ export function readBounded(path: string, display: string): PolicySource {
   return { file: display, text: buf.toString('utf8'), size };
 }
 
-/** Every YAML file under a folder (recursively, sorted), or the file itself; test files are skipped. */
+/**
+ * Every YAML file under a folder (recursively, sorted), or the file itself; test files are skipped.
+ * Symbolic links are followed (a shared guard file linked into a policy folder must count), each real
+ * folder once, so a link cycle cannot loop.
+ */
 export function listYaml(path: string, opts: { tests: boolean }): string[] {
   const st = statSync(path, { throwIfNoEntry: false });
   if (!st) throw new WardenError('POLICY_NOT_FOUND', `no such file or folder: ${path}`);
   if (st.isFile()) return [path];
+  if (!st.isDirectory()) throw new WardenError('POLICY_NOT_FOUND', `not a file or folder: ${path}`);
   const out: string[] = [];
+  const seen = new Set<string>();
   const walk = (dir: string) => {
+    const real = realpathSync(dir);
+    if (seen.has(real)) return;
+    seen.add(real);
     for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) =>
       a.name.localeCompare(b.name),
     )) {
       const full = join(dir, entry.name);
-      if (entry.isDirectory() && !entry.name.startsWith('.') && entry.name !== 'node_modules') walk(full);
-      else if (entry.isFile() && YAML.test(entry.name) && TEST_FILE.test(entry.name) === opts.tests)
+      const target = entry.isSymbolicLink() ? statSync(full, { throwIfNoEntry: false }) : entry;
+      if (!target)
+        throw new WardenError('POLICY_NOT_FOUND', `broken symbolic link in the policy folder: ${full}`);
+      if (target.isDirectory() && !entry.name.startsWith('.') && entry.name !== 'node_modules') walk(full);
+      else if (target.isFile() && YAML.test(entry.name) && TEST_FILE.test(entry.name) === opts.tests)
         out.push(full);
     }
   };

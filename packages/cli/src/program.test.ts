@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,7 +32,7 @@ describe('warden policy lint', () => {
     const r = await run(['policy', 'lint', 'examples/policy']);
     expect(r.code).toBe(0);
     expect(r.out).toBe('');
-    expect(r.err).toMatch(/policy "acme-agents" version [0-9a-f]{12}, 21 rules, 3 agents — no problems/);
+    expect(r.err).toMatch(/policy "acme-agents" version [0-9a-f]{12}, 22 rules, 3 agents — no problems/);
   });
 
   it('prints FILE:LINE:COL severity CODE message per problem and exits 1', async () => {
@@ -97,6 +97,23 @@ describe('warden policy lint', () => {
   });
 });
 
+describe('policy folders', () => {
+  it('follow symbolic links, so a shared guard file linked in still counts', async () => {
+    const dir = scratch({
+      'shared/guard.yaml':
+        'agents:\n  "*":\n    rules: [{ id: no-secrets, effect: block, tools: "secrets.*" }]\n',
+      'pol/main.yaml': 'agents:\n  bot:\n    rules: [{ id: r, effect: allow, tools: secrets.read }]\n',
+    });
+    symlinkSync(join(dir, 'shared/guard.yaml'), join(dir, 'pol/guard.yaml'));
+    symlinkSync(join(dir, 'pol'), join(dir, 'pol/loop'));
+    const r = await run(
+      ['policy', 'explain', '--policy', 'pol', '--agent', 'bot', '--tool', 'secrets.read', '--json'],
+      dir,
+    );
+    expect(JSON.parse(r.out).decision).toMatchObject({ effect: 'block', ruleId: 'no-secrets' });
+  });
+});
+
 describe('warden policy test', () => {
   it('runs the example policy tests: all pass', async () => {
     const r = await run(['policy', 'test', 'examples/tests']);
@@ -129,6 +146,29 @@ describe('warden policy test', () => {
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/x\.test\.yaml:3:\d+ error SCHEMA cases\.0\.call\.agent/);
     expect(r.err).toMatch(/x\.test\.yaml:4:\d+ error SCHEMA cases\.0\.expect\.effect/);
+  });
+
+  it('a test file whose policy is missing is reported against that file; the others still run', async () => {
+    const dir = scratch({
+      'policy.yaml': 'agents:\n  bot:\n    rules: [{ id: r, effect: allow, tools: x }]\n',
+      'a.test.yaml':
+        'policy: nope\ncases:\n  - { name: n, call: { agent: bot, tool: x }, expect: { effect: allow } }\n',
+      'b.test.yaml':
+        'policy: policy.yaml\ncases:\n  - { name: m, call: { agent: bot, tool: x }, expect: { effect: allow } }\n',
+    });
+    const r = await run(['policy', 'test', '.'], dir);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/a\.test\.yaml: cannot load its policy nope: no such file or folder/);
+    expect(r.out).toMatch(/1 passed, 0 failed, 1 test file\(s\) could not run/);
+  });
+
+  it('in monitor mode, cases check what the policy decides, not the always-allow outcome', async () => {
+    const dir = scratch({
+      'policy.yaml': 'mode: monitor\nagents:\n  bot:\n    rules: [{ id: b, effect: block, tools: x }]\n',
+      'a.test.yaml':
+        'policy: policy.yaml\ncases:\n  - { name: n, call: { agent: bot, tool: x }, expect: { effect: block, rule: b } }\n',
+    });
+    expect((await run(['policy', 'test', '.'], dir)).code).toBe(0);
   });
 
   it('an empty folder is a clear error', async () => {
@@ -199,6 +239,21 @@ describe('warden policy explain', () => {
     const missing = await run(['policy', 'explain', '--policy', 'examples/policy', '--tool', 't']);
     expect(missing.code).toBe(2);
     expect(missing.err).toMatch(/required option '--agent <name>' not specified/);
+  });
+
+  it('refuses tool names with whitespace or control characters instead of matching them', async () => {
+    const r = await run([
+      'policy',
+      'explain',
+      '--policy',
+      'examples/policy',
+      '--agent',
+      'a',
+      '--tool',
+      'vault.read ',
+    ]);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/tool: tool may only contain letters, digits and _ \. : @ \/ - \[CALL_INVALID\]/);
   });
 
   it('an invalid policy is reported, not explained', async () => {

@@ -8,6 +8,7 @@ import {
   WardenError,
 } from '@warden/core';
 import { type CliIo, EXIT } from '../cli-io.js';
+import { describeError } from '../describe-error.js';
 import { listYaml, readBounded } from '../policy-files.js';
 import { loadPolicyOrReport } from './load-policy.js';
 
@@ -48,8 +49,7 @@ export function policyTest(target: string, opts: TestOptions, io: CliIo): number
       broken++;
       continue;
     }
-    if (!policies.has(policyPath))
-      policies.set(policyPath, loadPolicyOrReport([relative(io.cwd, policyPath) || policyPath], io));
+    if (!policies.has(policyPath)) policies.set(policyPath, loadReferencedPolicy(policyPath, shown, io));
     const policy = policies.get(policyPath);
     if (!policy) {
       broken++;
@@ -78,4 +78,15 @@ function formatCase(r: CaseResult, file: string): string {
   }
   lines.push(`      why: ${r.decision.reasons.join('; ')}`);
   return `${lines.join('\n')}\n`;
+}
+
+/** Loads the policy a test file names; a missing or unreadable one is reported against that test file. */
+function loadReferencedPolicy(policyPath: string, testFile: string, io: CliIo): CompiledPolicy | undefined {
+  const shown = relative(io.cwd, policyPath) || policyPath;
+  try {
+    return loadPolicyOrReport([shown], io);
+  } catch (err) {
+    io.err(`${testFile}: cannot load its policy ${shown}: ${describeError(err)}\n`);
+    return undefined;
+  }
 }

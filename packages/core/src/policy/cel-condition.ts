@@ -75,14 +75,14 @@ export function compileCondition(source: string): Condition | ConditionProblem {
   if (type !== 'bool' && type !== 'dyn') {
     return { kind: 'CEL_TYPE', message: `condition must be a bool, but it is ${type}`, offset: 0 };
   }
-  const badRegex = findBadRegex(source);
-  if (badRegex) return badRegex;
   let fn: ((ctx: CelContext) => unknown) & { ast?: ASTNode };
   try {
     fn = e.parse(source) as unknown as typeof fn;
   } catch (err) {
     return problemFrom(err, 'CEL_SYNTAX');
   }
+  const badRegex = findBadRegex(fn.ast);
+  if (badRegex) return badRegex;
   const fast = fn.ast ? compileFastPath(fn.ast) : undefined;
   const condition: Condition = {
     source,
@@ -131,25 +131,48 @@ function problemFrom(err: unknown, fallback: ConditionProblem['kind']): Conditio
   return { kind: fallback, message, offset };
 }
 
-const MATCHES_LITERAL = /matches\(\s*(?:r"([^"]*)"|"((?:[^"\\]|\\.)*)")\s*\)/g;
+interface AstNode {
+  readonly op: string;
+  readonly args: unknown;
+  readonly start?: number;
+}
 
-/** Literal patterns passed to matches() are compiled now, so a bad one fails lint instead of every call. */
-function findBadRegex(source: string): ConditionProblem | undefined {
-  for (const m of source.matchAll(MATCHES_LITERAL)) {
-    let pattern: string;
-    try {
-      pattern = m[1] ?? (JSON.parse(`"${m[2] ?? ''}"`) as string);
-      new RegExp(pattern);
-    } catch (err) {
-      const hint = /\(\?i\)/.test(m[0])
-        ? '; for case-insensitive matching write x.lowerAscii().matches("…")'
-        : '';
-      return {
-        kind: 'CEL_SYNTAX',
-        message: `${firstLine((err as Error).message)}${hint}`,
-        offset: m.index ?? 0,
-      };
+function isAstNode(v: unknown): v is AstNode {
+  return typeof v === 'object' && v !== null && 'op' in v && 'args' in v;
+}
+
+/**
+ * Literal patterns given to matches() (as `x.matches("…")` or `matches(x, "…")`, any quoting) are compiled
+ * now, so a bad one fails lint instead of erroring on every call.
+ */
+function findBadRegex(ast: unknown): ConditionProblem | undefined {
+  const stack: unknown[] = [ast];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (Array.isArray(v)) {
+      stack.push(...v);
+      continue;
     }
+    if (!isAstNode(v)) continue;
+    if ((v.op === 'rcall' || v.op === 'call') && Array.isArray(v.args) && v.args[0] === 'matches') {
+      const params = (v.op === 'rcall' ? v.args[2] : v.args[1]) as unknown[];
+      const pattern = params?.at(-1);
+      if (isAstNode(pattern) && pattern.op === 'value' && typeof pattern.args === 'string') {
+        try {
+          new RegExp(pattern.args);
+        } catch (err) {
+          const hint = pattern.args.includes('(?i)')
+            ? '; for case-insensitive matching write x.lowerAscii().matches("…")'
+            : '';
+          return {
+            kind: 'CEL_SYNTAX',
+            message: `${firstLine((err as Error).message)}${hint}`,
+            offset: pattern.start ?? 0,
+          };
+        }
+      }
+    }
+    stack.push(v.args);
   }
   return undefined;
 }

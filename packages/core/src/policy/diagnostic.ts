@@ -23,6 +23,8 @@ export const DIAGNOSTIC_CODES = {
   ALLOW_SENSITIVE_TARGET: ['warning', 'An allow rule lets calls to a sensitive target run without review.'],
   REVIEW_UNAPPROVABLE: ['warning', 'Nobody can ever approve this review rule, so it blocks in practice.'],
   TIMEOUT_ALLOWS: ['warning', 'An expired approval request lets the call run.'],
+  ESCALATION_TOO_LATE: ['warning', 'An escalation is scheduled after the request has already expired.'],
+  TARGET_UNUSED: ['warning', 'A target no rule refers to: it protects nothing.'],
   RULE_NEVER_MATCHES: ['warning', 'A rule can never match any call.'],
   RULE_SHADOWED: [
     'warning',

@@ -198,6 +198,48 @@ agents:
   });
 });
 
+describe('keys that would silently rename or drop entries are refused', () => {
+  it('a number or null key is not an agent name', () => {
+    const d = only(
+      'agents:\n  7:\n    rules: [{ id: a, effect: block, tools: x }]\n  "7":\n    rules: [{ id: b, effect: allow, tools: x }]\n',
+    );
+    expect(d).toMatchObject({ code: 'SCHEMA', line: 2, col: 3 });
+    expect(d.message).toBe('key 7 is not a string; quote it ("7")');
+    expect(only('agents:\n  ~: {}\n').message).toMatch(/key ~ is not a string/);
+  });
+
+  it('__proto__ keys, anywhere', () => {
+    expect(only('agents:\n  __proto__:\n    rules: [{ id: a, effect: block, tools: "*" }]\n').message).toBe(
+      'the key "__proto__" is not allowed',
+    );
+    expect(only('targets:\n  prod: { labels: { __proto__: prod } }\n').line).toBe(2);
+  });
+
+  it('an empty label set, which would match every call', () => {
+    expect(only('targets:\n  prod: { labels: {} }\n').message).toMatch(/at least one label/);
+  });
+
+  it('several YAML documents in one file', () => {
+    expect(only('agents: {}\n---\nagents: {}\n').message).toMatch(/several YAML documents .* its own file/);
+  });
+
+  it('"*" names only the every-agent section', () => {
+    expect(only('groups:\n  "*": {}\n').code).toBe('SCHEMA');
+  });
+});
+
+describe('positions inside conditions', () => {
+  it('are exact in plain and quoted scalars and fall back to the scalar start elsewhere', () => {
+    const rule = (when: string) =>
+      `agents:\n  bot:\n    rules:\n      - id: r\n        effect: allow\n        tools: x\n        when: ${when}\n`;
+    expect(only(rule('args.a > foo')).col).toBe(24);
+    expect(only(rule("'args.a > foo'")).col).toBe(25);
+    expect(only(rule('"\\"x\\" == foo"')).col).toBe(15);
+    const block = only(rule('>-\n          args.a >\n          foo == 1'));
+    expect([block.line, block.col]).toEqual([7, 15]);
+  });
+});
+
 describe('multi-file policies', () => {
   it('merges sections across files and keeps locations per file', () => {
     const { policy, diagnostics } = analyzePolicy([

@@ -29,15 +29,60 @@ describe('lint warnings', () => {
     expect(w).toMatchObject({ code: 'ALLOW_WILDCARD', line: 4 });
   });
 
-  it('an allow of a sensitive target, by reference or by covering its tools', () => {
-    const base = 'targets:\n  vault: { tools: ["vault.*"] }\nagents:\n  bot:\n    rules:\n';
-    expect(codes(`${base}      - { id: r, effect: allow, tools: "vault.read", targets: [vault] }\n`)).toEqual(
-      ['ALLOW_SENSITIVE_TARGET'],
+  it('an allow that can reach a sensitive target with no review or block rule in front of it', () => {
+    const base =
+      'targets:\n  vault: { tools: ["vault.*"], when: \'args.?path.orValue("").startsWith("prod/")\' }\nagents:\n  bot:\n    rules:\n';
+    const guard = '      - { id: g, effect: review, tools: "vault.*", targets: [vault] }\n';
+    const w = warnings(`${base}      - { id: r, effect: allow, tools: "vault.read" }\n`);
+    expect(w.map((x) => x.code)).toEqual(['TARGET_UNUSED', 'ALLOW_SENSITIVE_TARGET']);
+    expect(w[1]?.message).toMatch(
+      /may allow calls that hit sensitive target vault without review; add a review or block rule with targets: \[vault\]/,
     );
-    expect(codes(`${base}      - { id: r, effect: allow, tools: "vault.*" }\n`)).toEqual([
-      'ALLOW_SENSITIVE_TARGET',
+    expect(codes(`${base}${guard}      - { id: r, effect: allow, tools: "vault.read" }\n`)).toEqual([]);
+    expect(
+      codes(`${base}${guard}      - { id: r, effect: allow, tools: "vault.read", targets: [vault] }\n`),
+    ).toEqual(['ALLOW_SENSITIVE_TARGET']);
+    expect(codes(`${base}${guard}      - { id: r, effect: allow, tools: "docs.read" }\n`)).toEqual([]);
+  });
+
+  it('a guard in only some of the plans that contain a group rule still warns', () => {
+    const text = `
+targets:
+  vault: { tools: ["vault.*"] }
+groups:
+  g: { rules: [{ id: r, effect: allow, tools: vault.read }] }
+agents:
+  a: { groups: [g], rules: [{ id: guard, effect: block, tools: "vault.*", targets: [vault] }] }
+  b: { groups: [g] }
+`;
+    expect(codes(text)).toContain('ALLOW_SENSITIVE_TARGET');
+  });
+
+  it('accept silences a reviewed warning on one rule, with its reason', () => {
+    const text =
+      'agents:\n  bot:\n    rules:\n      - id: r\n        effect: allow\n        tools: "*"\n        accept: { ALLOW_WILDCARD: Sandbox agent with no real tools attached. }\n';
+    expect(codes(text)).toEqual([]);
+    const { diagnostics } = analyzePolicy([
+      { file: 'p.yaml', text: text.replace('ALLOW_WILDCARD', 'CEL_SYNTAX') },
     ]);
-    expect(codes(`${base}      - { id: r, effect: allow, tools: "vault.read" }\n`)).toEqual([]);
+    expect(diagnostics[0]?.code).toBe('UNKNOWN_KEY');
+  });
+
+  it('unused targets, wildcard-only globs and late escalations', () => {
+    expect(codes('targets:\n  t: { tools: x }\n')).toEqual(['TARGET_UNUSED']);
+    expect(codes('agents:\n  bot:\n    rules:\n      - { id: r, effect: allow, tools: "*.*" }\n')).toEqual([
+      'ALLOW_WILDCARD',
+    ]);
+    const late =
+      'agents:\n  bot:\n    rules:\n      - { id: r, effect: review, tools: t, approval: { timeout: 10m, escalate: { after: 15m, to: { roles: [admin] } } } }\n';
+    expect(codes(late)).toEqual(['ESCALATION_TOO_LATE']);
+  });
+
+  it('a block on a tools-only target shadows the allows it covers', () => {
+    const text =
+      'targets:\n  vault: { tools: ["vault.*"] }\nagents:\n  "*":\n    rules:\n      - { id: b, effect: block, tools: "*", targets: [vault] }\n  bot:\n    rules:\n      - { id: r, effect: allow, tools: vault.read }\n';
+    const w = warnings(text);
+    expect(w.map((x) => x.code)).toEqual(['RULE_SHADOWED']);
   });
 
   it('review rules nobody can approve', () => {

@@ -1,5 +1,12 @@
-import type { ApprovalRequirement, CompiledPolicy, CompiledRule } from './compiled-policy.js';
+import type {
+  AgentPlan,
+  ApprovalRequirement,
+  CompiledPolicy,
+  CompiledRule,
+  CompiledTarget,
+} from './compiled-policy.js';
 import type { Diagnostic, DiagnosticCode } from './diagnostic.js';
+import { formatDuration } from './duration.js';
 import { compileGlob, globCovers, isLiteralGlob } from './glob.js';
 import { diag, type Path } from './yaml-source.js';
 
@@ -16,7 +23,9 @@ export function lintPolicy(policy: CompiledPolicy): Diagnostic[] {
   const doc = policy.document;
   const defaults = policy.origin.get('defaults');
   const modeFile = policy.origin.get('mode');
-  const at = (rule: CompiledRule, code: DiagnosticCode, message: string, path: Path = ['id']) =>
+  // A rule's `accept` silences warnings its author has reviewed, each with a recorded reason.
+  const at = (rule: CompiledRule, code: DiagnosticCode, message: string, path: Path = ['id']) => {
+    if (rule.spec.accept?.[code] !== undefined) return;
     out.push(
       diag(
         rule.src.yaml.file,
@@ -25,6 +34,7 @@ export function lintPolicy(policy: CompiledPolicy): Diagnostic[] {
         `rule ${rule.id}: ${message}`,
       ),
     );
+  };
 
   if (defaults && doc.defaults?.decision === 'allow') {
     out.push(
@@ -53,9 +63,21 @@ export function lintPolicy(policy: CompiledPolicy): Diagnostic[] {
       ),
     );
 
+  const used = new Set(policy.rules.flatMap((r) => r.targets ?? []));
+  for (const t of policy.targets.values()) {
+    if (!used.has(t))
+      out.push(
+        diag(
+          t.src.yaml.file,
+          t.src.yaml.locate(t.src.path, { key: true }),
+          'TARGET_UNUSED',
+          `target ${t.name} is defined but no rule refers to it, so it protects nothing`,
+        ),
+      );
+  }
   const plansBySection = sectionPlans(policy);
   for (const rule of policy.rules) {
-    if (rule.effect === 'allow') lintAllow(policy, rule, at);
+    if (rule.effect === 'allow') lintAllow(policy, rule, plansBySection.get(rule.section) ?? [], at);
     if (rule.effect !== 'review' && rule.spec.approval)
       at(
         rule,
@@ -85,12 +107,15 @@ export function lintPolicy(policy: CompiledPolicy): Diagnostic[] {
   return out;
 }
 
+type Report = (r: CompiledRule, c: DiagnosticCode, m: string, p?: Path) => void;
+
 function lintAllow(
   policy: CompiledPolicy,
   rule: CompiledRule,
-  at: (r: CompiledRule, c: DiagnosticCode, m: string, p?: Path) => void,
+  plans: readonly AgentPlan[],
+  at: Report,
 ): void {
-  if (rule.tools.includes('*')) {
+  if (rule.tools.some((g) => /^[*?.]+$/.test(g))) {
     at(
       rule,
       'ALLOW_WILDCARD',
@@ -107,17 +132,34 @@ function lintAllow(
     );
     return;
   }
-  if (rule.when) return;
   for (const t of policy.targets.values()) {
-    const s = t.spec;
-    if (!s.tools || s.match || s.labels || s.when) continue;
-    const tglobs = typeof s.tools === 'string' ? [s.tools] : s.tools;
-    if (tglobs.every((tg) => rule.tools.some((rg) => globCovers(rg, tg)))) {
-      at(rule, 'ALLOW_SENSITIVE_TARGET', `allows every call to sensitive target ${t.name} without review`, [
-        'tools',
-      ]);
-    }
+    if (!toolsOverlap(rule.tools, t.spec.tools)) continue;
+    if (plans.every((plan) => guarded(plan, rule, t))) continue;
+    at(
+      rule,
+      'ALLOW_SENSITIVE_TARGET',
+      `may allow calls that hit sensitive target ${t.name} without review; add a review or block rule with targets: [${t.name}] for these tools`,
+      ['tools'],
+    );
   }
+}
+
+/** True when a review or block rule ahead of `rule` in `plan` catches every call of its tools that hits `t`. */
+function guarded(plan: AgentPlan, rule: CompiledRule, t: CompiledTarget): boolean {
+  const idx = plan.rules.indexOf(rule);
+  return plan.rules
+    .slice(0, idx)
+    .some(
+      (g) =>
+        g.effect !== 'allow' &&
+        !g.when &&
+        (!g.targets || g.targets.includes(t)) &&
+        covers(g.tools, rule.tools),
+    );
+}
+
+function covers(outer: readonly string[], inner: readonly string[]): boolean {
+  return inner.every((i) => outer.some((o) => globCovers(o, i)));
 }
 
 function lintApproval(
@@ -126,8 +168,17 @@ function lintApproval(
   rule: CompiledRule | undefined,
   report: (code: DiagnosticCode, message: string) => void,
 ): void {
-  if (a.onTimeout === 'allow')
+  // Rules that merely inherit the default are not re-reported: the default gets its own warning.
+  const own = rule ? rule.spec.approval : policy.document.defaults?.approval;
+  if (a.onTimeout === 'allow' && own?.onTimeout === 'allow') {
     report('TIMEOUT_ALLOWS', 'an expired request lets the call run; use onTimeout: block');
+  }
+  if (a.escalate && (own?.escalate || own?.timeout) && a.escalate.afterMs >= a.timeoutMs) {
+    report(
+      'ESCALATION_TOO_LATE',
+      `escalation after ${formatDuration(a.escalate.afterMs)} never happens: the request expires after ${formatDuration(a.timeoutMs)}`,
+    );
+  }
   const why = unapprovable(policy, a, rule);
   if (why) report('REVIEW_UNAPPROVABLE', `nobody can approve: ${why}`);
 }
@@ -156,8 +207,8 @@ function unapprovable(
 }
 
 /** For each section, the agent plans that include it. */
-function sectionPlans(policy: CompiledPolicy): Map<string, CompiledPolicy['wildcardPlan'][]> {
-  const map = new Map<string, CompiledPolicy['wildcardPlan'][]>();
+function sectionPlans(policy: CompiledPolicy): Map<string, AgentPlan[]> {
+  const map = new Map<string, AgentPlan[]>();
   for (const plan of [...policy.plans.values(), policy.wildcardPlan]) {
     for (const s of new Set(plan.rules.map((r) => r.section))) {
       const list = map.get(s) ?? [];
@@ -197,24 +248,29 @@ function globsMayOverlap(a: string, b: string): boolean {
 }
 
 /** The rule that keeps `rule` from ever deciding in every plan that contains it, if there is one. */
-function shadowedBy(
-  rule: CompiledRule,
-  plans: readonly CompiledPolicy['wildcardPlan'][],
-): CompiledRule | undefined {
+function shadowedBy(rule: CompiledRule, plans: readonly AgentPlan[]): CompiledRule | undefined {
   let shadow: CompiledRule | undefined;
   for (const plan of plans) {
     const idx = plan.rules.indexOf(rule);
     const s = plan.rules
       .slice(0, idx)
-      .find(
-        (o) =>
-          !o.when &&
-          !o.targets &&
-          TIER[o.effect] <= TIER[rule.effect] &&
-          rule.tools.every((rt) => o.tools.some((ot) => globCovers(ot, rt))),
-      );
+      .find((o) => TIER[o.effect] <= TIER[rule.effect] && alwaysMatches(o, rule.tools));
     if (!s) return undefined;
     shadow ??= s;
   }
   return shadow;
+}
+
+/**
+ * True when `o` certainly matches every call to `tools`: no condition, its tools cover them, and any
+ * targets it names are defined by tools alone and cover them too.
+ */
+function alwaysMatches(o: CompiledRule, tools: readonly string[]): boolean {
+  if (o.when || !covers(o.tools, tools)) return false;
+  if (!o.targets) return true;
+  return o.targets.some((t) => {
+    const s = t.spec;
+    if (!s.tools || s.match || s.labels || s.when) return false;
+    return covers(typeof s.tools === 'string' ? [s.tools] : s.tools, tools);
+  });
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DIAGNOSTIC_CODES, type DiagnosticCode } from './diagnostic.js';
 import { parseDuration } from './duration.js';
 
 /**
@@ -30,6 +31,11 @@ const cel = z.string().min(1).meta({
 });
 
 export const EFFECTS = ['allow', 'review', 'block'] as const;
+
+/** Warnings a rule may accept (errors never can). */
+const ACCEPTABLE_WARNINGS = Object.entries(DIAGNOSTIC_CODES)
+  .filter(([, [severity]]) => severity === 'warning')
+  .map(([code]) => code) as [DiagnosticCode, ...DiagnosticCode[]];
 /** The three tiers of a decision. */
 export type Effect = (typeof EFFECTS)[number];
 
@@ -102,6 +108,10 @@ export const RuleSchema = z
     when: cel.optional(),
     reason: z.string().max(1000).optional().meta({ description: 'Shown to the agent and the approver.' }),
     approval: ApprovalSpecSchema.optional(),
+    accept: z.partialRecord(z.enum(ACCEPTABLE_WARNINGS), z.string().min(10).max(1000)).optional().meta({
+      description:
+        'Lint warnings the author has reviewed for this rule, each with the reason it is accepted.',
+    }),
   })
   .meta({ description: 'A rule. Precedence: block beats review beats allow.' });
 

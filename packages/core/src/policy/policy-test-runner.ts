@@ -79,8 +79,9 @@ export function runPolicyTests(policy: CompiledPolicy, loaded: LoadedTestFile): 
     const decision = evaluate(policy, c.call);
     const mismatches: Mismatch[] = [];
     const e = c.expect;
-    if (decision.effect !== e.effect)
-      mismatches.push({ field: 'effect', expected: e.effect, actual: decision.effect });
+    // The policy's own decision: in monitor mode `effect` is always allow, which would test nothing.
+    if (decision.policyEffect !== e.effect)
+      mismatches.push({ field: 'effect', expected: e.effect, actual: decision.policyEffect });
     if (e.rule !== undefined && decision.ruleId !== e.rule) {
       mismatches.push({
         field: 'rule',
