@@ -30,8 +30,13 @@ export interface Candidate {
   readonly rule: CompiledRule;
   readonly id: string;
   readonly failClosed: boolean;
-  /** null when the rule names no targets; otherwise never empty. */
+  /**
+   * The targets still to check: null when the rule names none, or when one of them is certainly hit
+   * (defined by tools alone, and those tools accept this tool); otherwise never empty.
+   */
   readonly targets: readonly CompiledTarget[] | null;
+  /** The rule's targets whose tool globs accept the tool, for explain's trace. */
+  readonly tracedTargets: readonly CompiledTarget[] | null;
   readonly when: Condition | null;
 }
 
@@ -47,12 +52,20 @@ export function candidatesFor(plan: AgentPlan, tool: string): readonly Candidate
   const list: Candidate[] = [];
   for (const rule of plan.rules) {
     if (!rule.matchTool(tool)) continue;
-    let targets: CompiledTarget[] | null = null;
+    let traced: CompiledTarget[] | null = null;
     if (rule.targets) {
-      targets = rule.targets.filter((t) => !t.matchTool || t.matchTool(tool));
-      if (targets.length === 0) continue;
+      traced = rule.targets.filter((t) => !t.matchTool || t.matchTool(tool));
+      if (traced.length === 0) continue;
     }
-    list.push({ rule, id: rule.id, failClosed: rule.effect !== 'allow', targets, when: rule.when ?? null });
+    const certain = traced?.some((t) => !t.matchTarget && !t.labels && !t.when) ?? false;
+    list.push({
+      rule,
+      id: rule.id,
+      failClosed: rule.effect !== 'allow',
+      targets: certain ? null : traced,
+      tracedTargets: traced,
+      when: rule.when ?? null,
+    });
   }
   if (plan.byTool.size >= MAX_CACHED_TOOLS) plan.byTool.clear();
   plan.byTool.set(tool, list);
@@ -128,7 +141,10 @@ interface Trace {
  * reported, but only those evaluated before the first hit can record errors, so decisions are identical.
  */
 function matches(c: Candidate, s: Scratch, trace?: Trace): boolean {
-  if (c.targets !== null) {
+  if (trace && c.targets === null && c.tracedTargets !== null) {
+    // The hit is certain (a tools-only target): show every target, but record nothing the hot path skips.
+    for (const t of c.tracedTargets) trace.targets.push({ name: t.name, result: targetResult(t, s) });
+  } else if (c.targets !== null) {
     let hit = false;
     for (const t of c.targets) {
       if (hit && !trace) break;
@@ -207,7 +223,7 @@ function observe(
     const { targets, when } = trace;
     observer.rule(rule, true, {
       matched: m,
-      ...(c.targets ? { targets } : {}),
+      ...(c.tracedTargets ? { targets } : {}),
       ...(when !== undefined ? { when } : {}),
     });
     if (m) {
