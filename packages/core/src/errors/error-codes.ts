@@ -5,9 +5,7 @@
 export const ERROR_CODES = {
   POLICY_INVALID:
     'The policy could not be compiled; details.diagnostics lists each problem with its location.',
-  POLICY_TOO_LARGE: 'A policy file is larger than the accepted maximum.',
   POLICY_NOT_FOUND: 'A policy file or folder does not exist or holds no YAML files.',
-  POLICY_TEST_INVALID: 'A policy test file is malformed.',
   CALL_INVALID: 'A tool call is malformed (missing agent or tool, wrong types).',
   USAGE: 'A command was invoked with missing or malformed options.',
   INTERNAL: 'An unexpected failure; the message says what was being done.',
