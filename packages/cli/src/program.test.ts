@@ -171,6 +171,21 @@ describe('warden policy test', () => {
     expect((await run(['policy', 'test', '.'], dir)).code).toBe(0);
   });
 
+  it('notes a case whose outcome depends on the wall clock', async () => {
+    const dir = scratch({
+      'policy.yaml':
+        'agents:\n  bot:\n    rules:\n      - { id: night, effect: block, tools: x, when: \'now.getHours("UTC") < 6\' }\n      - { id: r, effect: allow, tools: [x, y] }\n',
+      'a.test.yaml':
+        'policy: policy.yaml\ncases:\n  - { name: clockless, call: { agent: bot, tool: x, now: "2026-01-01T12:00:00Z" }, expect: { effect: allow } }\n  - { name: clocked, call: { agent: bot, tool: x }, expect: { effect: allow } }\n  - { name: unaffected, call: { agent: bot, tool: y }, expect: { effect: allow } }\n',
+    });
+    const r = await run(['policy', 'test', '.'], dir);
+    expect(r.out.match(/note: the policy reads `now`/g)).toHaveLength(1);
+    // The note belongs to the clocked case (which passes or fails depending on the hour it runs).
+    const note = r.out.indexOf('note:');
+    expect(note).toBeGreaterThan(r.out.indexOf(' clocked'));
+    expect(note).toBeLessThan(r.out.indexOf(' unaffected'));
+  });
+
   it('an empty folder is a clear error', async () => {
     const dir = scratch({ 'readme.txt': 'x' });
     const r = await run(['policy', 'test', '.'], dir);

@@ -70,14 +70,15 @@ export function policyTest(target: string, opts: TestOptions, io: CliIo): number
 }
 
 function formatCase(r: CaseResult, file: string): string {
-  if (r.passed) return `  ✓ ${r.name}\n`;
+  const notes = r.warnings.map((w) => `      note: ${w}\n`).join('');
+  if (r.passed) return `  ✓ ${r.name}\n${notes}`;
   const lines = [`  ✗ ${r.name}  (${file}:${r.line})`];
   for (const m of r.mismatches) {
     lines.push(`      ${m.field.padEnd(8)}- expected: ${m.expected}`);
     lines.push(`      ${''.padEnd(8)}+ actual:   ${m.actual}`);
   }
   lines.push(`      why: ${r.decision.reasons.join('; ')}`);
-  return `${lines.join('\n')}\n`;
+  return `${lines.join('\n')}\n${notes}`;
 }
 
 /** Loads the policy a test file names; a missing or unreadable one is reported against that test file. */

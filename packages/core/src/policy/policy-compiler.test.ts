@@ -68,6 +68,18 @@ describe('bad input gets a located, clear error', () => {
     expect(d.message).toMatch(/allow|review|block/);
   });
 
+  it('a value matching no form of a union names the element at fault, or the forms allowed', () => {
+    const d = only(BASE.replace('tools: db.query', 'tools: ["a", 3]'));
+    expect(d).toMatchObject({
+      line: 7,
+      col: 22,
+      message: 'agents.bot.rules.0.tools.1: Invalid input: expected string, received number',
+    });
+    expect(only(BASE.replace('tools: db.query', 'tools: 5')).message).toBe(
+      'agents.bot.rules.0.tools: expected a string or a list',
+    );
+  });
+
   it('an unknown key points at the key', () => {
     const d = only(BASE.replace('tools: db.query', 'tools: db.query\n        tool: db.x'));
     expect(d).toMatchObject({ code: 'UNKNOWN_KEY', line: 8, col: 9 });

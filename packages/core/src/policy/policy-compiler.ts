@@ -65,9 +65,29 @@ export function compilePolicySources(sources: readonly PolicySource[]): Compiled
   return policy;
 }
 
-function schemaDiagnostics(yaml: ParsedYaml, issues: readonly z.core.$ZodIssue[]): Diagnostic[] {
+/**
+ * For a value that matches no branch of a union (e.g. `tools: ["a", 3]` against string | string[]),
+ * Zod says only "Invalid input"; the branch that got furthest into the value explains it best.
+ */
+function explainUnions(issues: readonly z.core.$ZodIssue[]): z.core.$ZodIssue[] {
+  return issues.flatMap((issue) => {
+    if (issue.code !== 'invalid_union' || issue.errors.length === 0) return [issue];
+    const depth = (branch: readonly z.core.$ZodIssue[]) => Math.max(...branch.map((i) => i.path.length));
+    const best = issue.errors.reduce((a, b) => (depth(b) > depth(a) ? b : a));
+    if (depth(best) === 0) {
+      const expected = [
+        ...new Set(issue.errors.flat().flatMap((i) => (i.code === 'invalid_type' ? [i.expected] : []))),
+      ];
+      const listed = expected.map((e) => (e === 'array' ? 'a list' : `a ${e}`)).join(' or ');
+      return [{ ...issue, message: listed ? `expected ${listed}` : issue.message }];
+    }
+    return explainUnions(best.map((i) => ({ ...i, path: [...issue.path, ...i.path] }) as z.core.$ZodIssue));
+  });
+}
+
+function schemaDiagnostics(yaml: ParsedYaml, rawIssues: readonly z.core.$ZodIssue[]): Diagnostic[] {
   const out: Diagnostic[] = [];
-  for (const issue of issues) {
+  for (const issue of explainUnions(rawIssues)) {
     const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
     if (issue.code === 'unrecognized_keys') {
       for (const key of issue.keys) {

@@ -1,9 +1,9 @@
 import { z } from 'zod';
-import { ToolCallSchema } from './call.js';
+import { type ToolCall, ToolCallSchema } from './call.js';
 import type { CompiledPolicy } from './compiled-policy.js';
 import type { Decision } from './decision.js';
 import type { Diagnostic } from './diagnostic.js';
-import { evaluate } from './policy-evaluator.js';
+import { candidatesFor, evaluate, planFor } from './policy-evaluator.js';
 import { EFFECTS } from './policy-schema.js';
 import { diag, type ParsedYaml, type PolicySource, parseYamlSource } from './yaml-source.js';
 
@@ -45,6 +45,8 @@ export interface CaseResult {
   readonly passed: boolean;
   readonly mismatches: readonly Mismatch[];
   readonly decision: Decision;
+  /** Things that make the case less trustworthy without failing it. */
+  readonly warnings: readonly string[];
 }
 
 /** Parses and validates a test file; problems come back as diagnostics, never thrown. */
@@ -103,6 +105,27 @@ export function runPolicyTests(policy: CompiledPolicy, loaded: LoadedTestFile): 
         actual: String(decision.approval?.quorum ?? '(no approval)'),
       });
     }
-    return { name: c.name, line: loaded.caseLine(i), passed: mismatches.length === 0, mismatches, decision };
+    const warnings =
+      c.call.now === undefined && readsNow(policy, c.call)
+        ? [
+            'the policy reads `now` and this case sets no `now`, so its result depends on when it runs; add now: "2026-01-01T12:00:00Z"',
+          ]
+        : [];
+    return {
+      name: c.name,
+      line: loaded.caseLine(i),
+      passed: mismatches.length === 0,
+      mismatches,
+      decision,
+      warnings,
+    };
   });
+}
+
+/** True when a rule that could decide this call has a condition (or target condition) that reads `now`. */
+function readsNow(policy: CompiledPolicy, call: ToolCall): boolean {
+  if (!policy.usesNow) return false;
+  return candidatesFor(planFor(policy, call.agent), call.tool).some(
+    (c) => c.when?.usesNow === true || (c.tracedTargets ?? []).some((t) => t.when?.usesNow === true),
+  );
 }
