@@ -1,4 +1,5 @@
 import {
+  type ApprovalRequirement,
   type Explanation,
   explain,
   formatDuration,
@@ -99,19 +100,12 @@ function render(ex: Explanation, call: ToolCall, policyName: string): string {
     );
   lines.push(`Policy    ${policyName}  version ${d.policyVersion.slice(0, 12)}  mode ${d.mode}`);
   for (const r of d.reasons) lines.push(`Reason    ${r}`);
-  if (d.approval) {
-    const a = d.approval;
-    const who = [
-      a.approvers.roles.length ? `roles ${a.approvers.roles.join(', ')}` : '',
-      a.approvers.groups.length ? `groups ${a.approvers.groups.join(', ')}` : '',
-      a.approvers.principals.length ? `principals ${a.approvers.principals.join(', ')}` : '',
-      a.approvers.agents.length ? `agents ${a.approvers.agents.join(', ')}` : '',
-    ].filter(Boolean);
-    const each = a.requireEach.length ? ` · each of ${a.requireEach.join(', ')} must approve` : '';
-    lines.push(
-      `Approval  ${a.quorum} of: ${who.join('; ')}${each} · timeout ${formatDuration(a.timeoutMs)} · on timeout ${a.onTimeout}${a.requireReason ? ' · reason required' : ''}`,
-    );
-  }
+  const approvals = d.approvals ?? [];
+  approvals.forEach((a, i) => {
+    const label = i === 0 ? 'Approval ' : '     and ';
+    lines.push(`${label} ${describeApproval(a)}`);
+  });
+  if (approvals.length > 1) lines.push("          (every matched review rule's requirement must be met)");
   const toolRules = ex.rules.filter((r) => r.toolMatched).length;
   const scope = ex.agentKnown
     ? ex.sections.join(' → ')
@@ -142,4 +136,16 @@ function render(ex: Explanation, call: ToolCall, policyName: string): string {
     ),
   );
   return `${lines.join('\n')}\n`;
+}
+
+function describeApproval(a: ApprovalRequirement): string {
+  const who = [
+    a.approvers.roles.length ? `roles ${a.approvers.roles.join(', ')}` : '',
+    a.approvers.groups.length ? `groups ${a.approvers.groups.join(', ')}` : '',
+    a.approvers.principals.length ? `principals ${a.approvers.principals.join(', ')}` : '',
+    a.approvers.agents.length ? `agents ${a.approvers.agents.join(', ')}` : '',
+  ].filter(Boolean);
+  const each = a.requireEach.length ? ` · each of ${a.requireEach.join(', ')} must approve` : '';
+  const reason = a.requireReason ? ' · reason required' : '';
+  return `${a.quorum} of: ${who.join('; ')}${each} · timeout ${formatDuration(a.timeoutMs)} · on timeout ${a.onTimeout}${reason}`;
 }

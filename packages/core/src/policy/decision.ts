@@ -23,7 +23,12 @@ export interface Decision {
   readonly matchedRuleIds: readonly string[];
   readonly reasons: readonly string[];
   readonly policyVersion: string;
-  /** Present when policyEffect is `review`. */
+  /** The deciding rule's approval requirement; present when policyEffect is `review`. */
   readonly approval: ApprovalRequirement | undefined;
+  /**
+   * Every distinct requirement of the review rules that matched, the decider's first. All of them must
+   * be satisfied, so a lenient agent-specific rule cannot water down a stricter shared one.
+   */
+  readonly approvals: readonly ApprovalRequirement[] | undefined;
   readonly conditionErrors: readonly ConditionError[] | undefined;
 }

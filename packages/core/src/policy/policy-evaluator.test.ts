@@ -85,6 +85,24 @@ describe('evaluate', () => {
     });
   });
 
+  it('carries the approval requirement of every matched review rule, the deciding one first', () => {
+    const p = compilePolicy(`
+agents:
+  "*":
+    rules: [{ id: shared, effect: review, tools: db.write, approval: { quorum: 2, approvers: { roles: [dba] } } }]
+  bot:
+    rules:
+      - { id: lenient, effect: review, tools: db.write }
+      - { id: again, effect: review, tools: "db.*" }
+`);
+    const d = evaluate(p, { agent: 'bot', tool: 'db.write' });
+    expect(d.ruleId).toBe('lenient');
+    expect(d.approval?.quorum).toBe(1);
+    expect(d.approvals?.map((a) => a.quorum)).toEqual([1, 2]);
+    expect(evaluate(p, { agent: 'bot', tool: 'db.read' }).approvals).toHaveLength(1);
+    expect(evaluate(p, { agent: 'x', tool: 'nothing' }).approvals).toBeUndefined();
+  });
+
   it('targets match on the declared target and on labels', () => {
     expect(call({ target: 'prod-eu' }).ruleId).toBe('prod-review');
     expect(call({ target: 'staging-eu' }).ruleId).toBe('eng-db');

@@ -1,6 +1,12 @@
 import type { ToolCall } from './call.js';
 import type { CelContext, Condition } from './cel-condition.js';
-import type { AgentPlan, CompiledPolicy, CompiledRule, CompiledTarget } from './compiled-policy.js';
+import type {
+  AgentPlan,
+  ApprovalRequirement,
+  CompiledPolicy,
+  CompiledRule,
+  CompiledTarget,
+} from './compiled-policy.js';
 import type { ConditionError, Decision } from './decision.js';
 
 const EMPTY: Readonly<Record<string, never>> = Object.freeze({});
@@ -182,17 +188,30 @@ export function evaluate(policy: CompiledPolicy, call: ToolCall, observer?: Rule
     hits: undefined,
     errors: undefined,
   };
-  const matched: string[] = [];
-  let decider: CompiledRule | undefined;
   if (observer) return observe(policy, plan, list, s, observer);
+  const acc: Matches = { ids: [], decider: undefined, reviews: undefined };
   for (let i = 0; i < list.length; i++) {
     const c = list[i] as Candidate;
-    if (matches(c, s)) {
-      matched.push(c.id);
-      if (decider === undefined) decider = c.rule;
-    }
+    if (matches(c, s)) record(acc, c.rule);
   }
-  return decide(policy, decider, matched, s.errors);
+  return decide(policy, acc, s.errors);
+}
+
+/** The rules that matched, in decision order; the first decides. */
+interface Matches {
+  readonly ids: string[];
+  decider: CompiledRule | undefined;
+  /** Matched review rules: every one of their approval requirements applies, not just the decider's. */
+  reviews: CompiledRule[] | undefined;
+}
+
+function record(acc: Matches, rule: CompiledRule): void {
+  acc.ids.push(rule.id);
+  if (acc.decider === undefined) acc.decider = rule;
+  if (rule.effect === 'review') {
+    if (acc.reviews === undefined) acc.reviews = [];
+    acc.reviews.push(rule);
+  }
 }
 
 /** The traced path: every rule in scope is reported, in the same order and with the same outcome. */
@@ -204,8 +223,7 @@ function observe(
   observer: RuleObserver,
 ): Decision {
   const byRule = new Map(list.map((c) => [c.rule, c]));
-  const matched: string[] = [];
-  let decider: CompiledRule | undefined;
+  const acc: Matches = { ids: [], decider: undefined, reviews: undefined };
   for (const rule of plan.rules) {
     const c = byRule.get(rule);
     if (!c) {
@@ -226,20 +244,13 @@ function observe(
       ...(c.tracedTargets ? { targets } : {}),
       ...(when !== undefined ? { when } : {}),
     });
-    if (m) {
-      matched.push(c.id);
-      decider ??= rule;
-    }
+    if (m) record(acc, rule);
   }
-  return decide(policy, decider, matched, s.errors);
+  return decide(policy, acc, s.errors);
 }
 
-function decide(
-  policy: CompiledPolicy,
-  rule: CompiledRule | undefined,
-  matched: string[],
-  errors: ConditionError[] | undefined,
-): Decision {
+function decide(policy: CompiledPolicy, acc: Matches, errors: ConditionError[] | undefined): Decision {
+  const rule = acc.decider;
   const policyEffect = rule ? rule.effect : policy.defaultEffect;
   const monitor = policy.mode === 'monitor';
   let reasons = rule ? rule.reasons : policy.defaultReasons;
@@ -261,10 +272,24 @@ function decide(
     policyEffect,
     mode: policy.mode,
     ruleId: rule ? rule.id : null,
-    matchedRuleIds: matched,
+    matchedRuleIds: acc.ids,
     reasons,
     policyVersion: policy.version,
     approval: policyEffect === 'review' ? (rule?.approval ?? policy.defaultApproval) : undefined,
+    approvals: policyEffect === 'review' ? approvalsOf(policy, acc.reviews) : undefined,
     conditionErrors: errors,
   };
+}
+
+function approvalsOf(
+  policy: CompiledPolicy,
+  reviews: readonly CompiledRule[] | undefined,
+): ApprovalRequirement[] {
+  if (reviews === undefined) return [policy.defaultApproval];
+  const out: ApprovalRequirement[] = [];
+  for (const r of reviews) {
+    const a = r.approval ?? policy.defaultApproval;
+    if (!out.includes(a)) out.push(a);
+  }
+  return out;
 }
