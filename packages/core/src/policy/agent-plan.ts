@@ -1,7 +1,8 @@
 import type { AgentPlan, CompiledRule } from './compiled-policy.js';
 import type { Effect } from './policy-schema.js';
 
-const TIER: Record<Effect, number> = { block: 0, review: 1, allow: 2 };
+/** Precedence of the tiers: lower decides first (deny-overrides). */
+export const TIER: Readonly<Record<Effect, number>> = { block: 0, review: 1, allow: 2 };
 
 /**
  * The plan of one agent: every rule of its own section, its groups (in inheritance order) and `*`,

@@ -1,3 +1,4 @@
+import { TIER } from './agent-plan.js';
 import type {
   AgentPlan,
   ApprovalRequirement,
@@ -12,7 +13,6 @@ import { diag, type Path } from './yaml-source.js';
 
 /** Roles that can never vote on an approval, whatever a policy says. */
 const NON_APPROVING_ROLES = new Set(['agent', 'auditor']);
-const TIER = { block: 0, review: 1, allow: 2 } as const;
 
 /**
  * Warnings about a policy that compiles but is risky or confused: broad allows, allows of sensitive
@@ -90,7 +90,7 @@ export function lintPolicy(policy: CompiledPolicy): Diagnostic[] {
         at(rule, code, m, rule.spec.approval ? ['approval'] : ['effect']),
       );
     }
-    const never = neverMatches(policy, rule, plansBySection.get(rule.section)?.length ?? 0);
+    const never = neverMatches(rule, plansBySection.get(rule.section)?.length ?? 0);
     if (never) {
       at(rule, 'RULE_NEVER_MATCHES', never);
       continue;
@@ -219,14 +219,13 @@ function sectionPlans(policy: CompiledPolicy): Map<string, AgentPlan[]> {
   return map;
 }
 
-function neverMatches(policy: CompiledPolicy, rule: CompiledRule, planCount: number): string | undefined {
+function neverMatches(rule: CompiledRule, planCount: number): string | undefined {
   if (planCount === 0)
     return `no agent is in ${rule.section.replace('.', ' ')}, so the rule applies to nobody`;
   if (rule.when?.constant === false) return `its condition "${rule.when.source}" is always false`;
   if (rule.targets?.every((t) => t.matchTool && !toolsOverlap(rule.tools, t.spec.tools))) {
     return `its tools (${rule.tools.join(', ')}) never overlap the tools of target(s) ${rule.targets.map((t) => t.name).join(', ')}`;
   }
-  void policy;
   return undefined;
 }
 
