@@ -6,6 +6,8 @@ export default defineConfig({
   test: {
     include: ['packages/*/src/**/*.test.ts', 'packages/*/test/**/*.test.ts'],
     testTimeout: 30_000,
+    // One throwaway PostgreSQL cluster for the run (installed from Debian's packages when missing).
+    globalSetup: ['./packages/engine/test-support/postgres-global-setup.ts'],
     pool: 'forks',
     reporters: ['default', './scripts/summary-reporter.ts'],
   },

@@ -1,3 +1,58 @@
+export { type ChainHead, chainEvents, EMPTY_HEAD, GENESIS_HASH, linkHash } from './audit/audit-chain.js';
+export {
+  ACTOR_KINDS,
+  type Actor,
+  ActorSchema,
+  AUDIT_EVENT_TYPES,
+  type AuditEvent,
+  AuditEventSchema,
+  type AuditEventType,
+  type AuditRecord,
+  type ChainedRow,
+  type Usage,
+  UsageSchema,
+} from './audit/audit-event.js';
+export {
+  CHAIN_PROBLEMS,
+  type ChainProblem,
+  type ChainProblemCode,
+  ChainVerifier,
+  type VerifiableRow,
+  type VerifierOptions,
+  type VerifyReport,
+} from './audit/chain-verifier.js';
+export {
+  CHECKPOINT_KINDS,
+  type CheckpointBody,
+  CheckpointBodySchema,
+  checkpointDigest,
+  checkpointSignatureValid,
+  keyIdOf,
+  type SignedCheckpoint,
+  SignedCheckpointSchema,
+  signCheckpoint,
+} from './audit/checkpoint.js';
+export {
+  CSV_HEADER,
+  EXPORT_FORMATS,
+  type ExportFormat,
+  formatRecord,
+  parseExport,
+} from './audit/export-format.js';
+export { uuidv7 } from './audit/ids.js';
+export {
+  DEFAULT_SECRET_FIELDS,
+  type JsonValue,
+  type RedactedValue,
+  type Redaction,
+  type RedactionOptions,
+  redactValue,
+  SECRET_KINDS,
+  type SecretKind,
+  toJsonSafe,
+  VALUE_FLAGS,
+  type ValueFlag,
+} from './audit/redaction.js';
 export { canonicalHash, canonicalJson } from './canonical/canonical-json.js';
 export { ERROR_CODES, type ErrorCode } from './errors/error-codes.js';
 export { isWardenError, WardenError } from './errors/warden-error.js';

@@ -9,7 +9,7 @@ import {
 } from '@warden/core';
 import { type CliIo, EXIT } from '../cli-io.js';
 import { describeError } from '../describe-error.js';
-import { listYaml, readBounded } from '../policy-files.js';
+import { listYaml, readBounded } from '@warden/engine';
 import { loadPolicyOrReport } from './load-policy.js';
 
 export interface TestOptions {

@@ -8,6 +8,23 @@ export const ERROR_CODES = {
   POLICY_NOT_FOUND: 'A policy file or folder does not exist or holds no YAML files.',
   CALL_INVALID: 'A tool call is malformed (missing agent or tool, wrong types).',
   USAGE: 'A command was invoked with missing or malformed options.',
+  STORE_UNAVAILABLE:
+    'The database cannot be reached or written (down, read-only, locked, full); calls are blocked until it returns.',
+  STORE_INVALID: 'The database location is malformed, or the database belongs to a newer Warden.',
+  CHAIN_BROKEN: 'The audit chain failed verification; details.problem names the first bad sequence number.',
+  KEYS_INVALID: 'A key file is missing, unreadable or malformed.',
+  CALL_NOT_FOUND: 'No decided call has this id.',
+  CALL_NOT_RUNNABLE: 'The call was not allowed, so it cannot be completed.',
+  CALL_ALREADY_COMPLETED: 'The call was already completed; a result is recorded once.',
+  SESSION_PAUSED: 'The session is paused until a human resumes it.',
+  SESSION_CLOSED: 'The session is closed; start a new one.',
+  SESSION_NOT_FOUND: 'No session has this id.',
+  SESSION_STATE: 'The session is not in a state that allows this change.',
+  APPROVAL_SELF_APPROVAL:
+    'Separation of duties: the requester, the human who triggered the task and every agent up its delegation chain can never approve or resume it.',
+  LEGAL_HOLD_ACTIVE: 'A legal hold is in place, so nothing may be purged.',
+  QUERY_INVALID: 'An audit query or export has a malformed filter, time or cursor.',
+  EXPORT_INVALID: 'An export or checkpoint file is malformed; the message names the line.',
   INTERNAL: 'An unexpected failure; the message says what was being done.',
 } as const;
 

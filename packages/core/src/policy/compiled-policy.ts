@@ -88,6 +88,8 @@ export interface CompiledPolicy {
   readonly wildcardPlan: AgentPlan;
   readonly rules: readonly CompiledRule[];
   readonly usesNow: boolean;
+  /** Field names the audit trail redacts, on top of the built-in list. */
+  readonly redactFields: readonly string[];
 }
 
 export type { ApprovalSpec };

@@ -208,5 +208,6 @@ function buildPolicy(
     wildcardPlan: buildPlan('*', wildcardGroups, sectionRules),
     rules: [...sectionRules.values()].flat(),
     usesNow: ctx.usesNow,
+    redactFields: doc.redaction?.fields ?? [],
   };
 }

@@ -10,7 +10,7 @@ export interface ValidDocument {
 
 type RecordKey = 'approverGroups' | 'targets' | 'groups' | 'agents';
 const RECORD_KEYS: readonly RecordKey[] = ['approverGroups', 'targets', 'groups', 'agents'];
-const SINGLE_KEYS = ['warden', 'name', 'description', 'mode', 'defaults'] as const;
+const SINGLE_KEYS = ['warden', 'name', 'description', 'mode', 'defaults', 'redaction'] as const;
 
 /** The merged policy, plus for each named entry the file that defined it. */
 export interface MergedPolicy {

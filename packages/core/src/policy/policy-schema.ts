@@ -166,6 +166,15 @@ export const PolicyDocumentSchema = z
       .optional()
       .meta({ description: 'monitor records what would have happened and allows everything.' }),
     defaults: DefaultsSchema.optional(),
+    redaction: z
+      .strictObject({
+        fields: z.array(z.string().min(1).max(200)).max(500).optional().meta({
+          description:
+            'Argument and result field names whose whole value is replaced before storage (case, "_" and "-" ignored), on top of the built-in list (password, token, api_key, authorization, …).',
+        }),
+      })
+      .optional()
+      .meta({ description: 'What the audit trail must never store.' }),
     approverGroups: z
       .record(name, z.array(name))
       .optional()

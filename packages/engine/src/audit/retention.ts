@@ -1,0 +1,85 @@
+import { type Actor, uuidv7, WardenError } from '@warden/core';
+import type { Engine } from '../engine/engine.js';
+import type { LegalHold } from '../store/store.js';
+
+const DAY_MS = 86_400_000;
+
+/** What a purge did: nothing, or the events it removed and the checkpoint that anchors the rest. */
+export interface PurgeOutcome {
+  readonly purged: number;
+  readonly throughSeq: number | null;
+  readonly cutoff: string;
+  readonly reason?: string;
+}
+
+/**
+ * Removes events older than `retentionDays` from the hot store. It purges only up to a signed
+ * checkpoint (the anchor), so the remaining chain stays verifiable from it, and it records a
+ * `retention.purged` event naming the anchor. Refused outright while any legal hold is in place.
+ */
+export async function purgeExpired(
+  engine: Engine,
+  options: { retentionDays: number; by?: Actor; now?: Date },
+): Promise<PurgeOutcome> {
+  if (!Number.isFinite(options.retentionDays) || options.retentionDays < 1) {
+    throw new WardenError('USAGE', `retention must be at least 1 day, got ${options.retentionDays}`);
+  }
+  const store = engine.store;
+  const cutoff = new Date(
+    (options.now ?? new Date()).getTime() - options.retentionDays * DAY_MS,
+  ).toISOString();
+  const holds = await store.legalHolds();
+  if (holds.length > 0) {
+    throw new WardenError(
+      'LEGAL_HOLD_ACTIVE',
+      `legal hold ${holds.map((h) => h.id).join(', ')} in place; nothing purged`,
+    );
+  }
+  const oldest = await store.oldestEvent();
+  const expiredThrough = await store.lastSeqBefore(cutoff);
+  if (!oldest || expiredThrough < oldest.seq)
+    return { purged: 0, throughSeq: null, cutoff, reason: 'nothing has expired' };
+  const anchors = await store.checkpoints({ fromSeq: oldest.seq, toSeq: expiredThrough });
+  const anchor = anchors.filter((c) => c.kind !== 'seal').at(-1);
+  if (!anchor) {
+    return {
+      purged: 0,
+      throughSeq: null,
+      cutoff,
+      reason: 'no signed checkpoint covers the expired events yet',
+    };
+  }
+  const by = options.by ?? { kind: 'system', id: 'retention' };
+  const event = engine.systemEvent('retention.purged', by, {
+    data: {
+      throughSeq: anchor.seq,
+      anchorHash: anchor.hash,
+      fromSeq: oldest.seq,
+      cutoff,
+      retentionDays: options.retentionDays,
+    },
+  });
+  await engine.commit({ mutations: [{ kind: 'audit.purge', throughSeq: anchor.seq }], events: [event] });
+  return { purged: anchor.seq - oldest.seq + 1, throughSeq: anchor.seq, cutoff };
+}
+
+/** Places a legal hold: no event is purged while any hold exists. */
+export async function placeLegalHold(
+  engine: Engine,
+  by: Actor,
+  reason: string,
+  id = uuidv7(),
+): Promise<LegalHold> {
+  if (!reason.trim())
+    throw new WardenError('USAGE', 'a legal hold needs a reason (the matter or ticket it is for)');
+  const hold: LegalHold = { id, reason, placedBy: by.id, placedAt: new Date().toISOString() };
+  const event = engine.systemEvent('legal_hold.placed', by, { data: { holdId: id, reason } });
+  await engine.commit({ mutations: [{ kind: 'legal_hold.place', hold }], events: [event] });
+  return hold;
+}
+
+/** Releases a legal hold. */
+export async function releaseLegalHold(engine: Engine, by: Actor, id: string, reason: string): Promise<void> {
+  const event = engine.systemEvent('legal_hold.released', by, { data: { holdId: id, reason } });
+  await engine.commit({ mutations: [{ kind: 'legal_hold.release', id }], events: [event] });
+}

@@ -1,0 +1,47 @@
+import type { CompiledPolicy } from '@warden/core';
+import { type KeyRing, loadOrCreateKeyRing } from '../keys/key-ring.js';
+import { defaultKeyFile, openStore } from '../store/open-store.js';
+import type { Store } from '../store/store.js';
+import { Engine, type EngineOptions } from './engine.js';
+
+export interface OpenEngineOptions extends Omit<EngineOptions, 'store' | 'keys'> {
+  /** A SQLite path or a postgres:// URL; default ./warden.db. */
+  readonly db?: string;
+  /** Or an already open store (not closed by the engine). */
+  readonly store?: Store;
+  readonly keys?: KeyRing;
+  /** Where the signing and HMAC keys live; created on first use. Default beside the SQLite file. */
+  readonly keysFile?: string;
+  readonly policy: CompiledPolicy;
+}
+
+/**
+ * Opens the store, loads (or creates) the keys and registers this engine's public key, recording the
+ * key change in the audit trail the first time a key is seen.
+ */
+export async function openEngine(options: OpenEngineOptions): Promise<Engine> {
+  const store = options.store ?? (await openStore(options.db));
+  try {
+    const keys = options.keys ?? loadOrCreateKeyRing(options.keysFile ?? defaultKeyFile(options.db));
+    const engine = new Engine({ ...options, store, keys, closeStore: !options.store });
+    const known = await store.publicKeys();
+    if (!known.some((k) => k.keyId === keys.keyId)) {
+      const ts = new Date().toISOString();
+      const event = engine.systemEvent(
+        known.length > 0 ? 'key.rotated' : 'key.added',
+        { kind: 'system', id: 'warden' },
+        {
+          data: { keyId: keys.keyId, publicKey: keys.publicPem, previousKeyIds: known.map((k) => k.keyId) },
+        },
+      );
+      await engine.commit({
+        mutations: [{ kind: 'key.register', keyId: keys.keyId, pem: keys.publicPem, ts }],
+        events: [event],
+      });
+    }
+    return engine;
+  } catch (err) {
+    if (!options.store) await store.close();
+    throw err;
+  }
+}

@@ -1,0 +1,45 @@
+export {
+  type ExportOptions,
+  type ExportResult,
+  exportAudit,
+  verifyExportRows,
+} from './audit/export-audit.js';
+export { type PurgeOutcome, placeLegalHold, purgeExpired, releaseLegalHold } from './audit/retention.js';
+export { type VerifyStoreOptions, verifyStore } from './audit/verify-store.js';
+export { type CallOutcome, DEFAULT_LIMITS, type StorageLimits } from './engine/call-events.js';
+export {
+  type CheckResult,
+  Engine,
+  type EngineBlockCode,
+  type EngineOptions,
+  type GrantHook,
+} from './engine/engine.js';
+export { type OpenEngineOptions, openEngine } from './engine/open-engine.js';
+export { closeSession, pauseSession, resumeSession } from './engine/session-control.js';
+export {
+  generateKeyRing,
+  type KeyRing,
+  loadOrCreateKeyRing,
+  readKeyRing,
+  readPublicKeys,
+} from './keys/key-ring.js';
+export { listYaml, loadPolicySources, readBounded } from './policy/policy-files.js';
+export { loadPolicy, type PolicyWatcher, watchPolicy } from './policy/policy-watcher.js';
+export {
+  type AuditQuery,
+  type AuditQueryInput,
+  AuditQuerySchema,
+  parseAuditQuery,
+} from './store/audit-query.js';
+export { GroupCommitter } from './store/group-committer.js';
+export { DEFAULT_DB, defaultKeyFile, openStore } from './store/open-store.js';
+export type {
+  AuditPage,
+  CommitResult,
+  CommitUnit,
+  LegalHold,
+  Mutation,
+  SessionRecord,
+  SessionState,
+  Store,
+} from './store/store.js';

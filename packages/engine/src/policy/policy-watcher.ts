@@ -1,0 +1,75 @@
+import { type FSWatcher, watch } from 'node:fs';
+import { resolve } from 'node:path';
+import { type Actor, analyzePolicy, type CompiledPolicy, formatDiagnostic, WardenError } from '@warden/core';
+import type { Engine } from '../engine/engine.js';
+import { listYaml, loadPolicySources } from './policy-files.js';
+
+/** Compiles the policy in `paths` (files or folders); POLICY_INVALID lists every diagnostic. */
+export function loadPolicy(paths: readonly string[], cwd = process.cwd()): CompiledPolicy {
+  const { policy, diagnostics } = analyzePolicy(loadPolicySources(paths, cwd));
+  if (policy) return policy;
+  const errors = diagnostics.filter((d) => d.severity === 'error');
+  throw new WardenError(
+    'POLICY_INVALID',
+    `the policy is invalid:\n${errors.map(formatDiagnostic).join('\n')}`,
+    {
+      diagnostics: errors,
+    },
+  );
+}
+
+export interface PolicyWatcher {
+  close(): void;
+}
+
+/**
+ * Reloads the engine's policy when a file under `paths` changes. An invalid edit is reported and the
+ * policy in force stays (fail safe: a typo never opens or closes everything); a valid one is recorded
+ * as a policy change by `by` before it takes effect. Bursts of writes are coalesced.
+ */
+export function watchPolicy(
+  engine: Engine,
+  paths: readonly string[],
+  options: {
+    by?: Actor;
+    debounceMs?: number;
+    onReload?: (r: { oldVersion: string; newVersion: string }) => void;
+    onError?: (err: WardenError) => void;
+  } = {},
+): PolicyWatcher {
+  const by = options.by ?? { kind: 'system', id: 'policy-watcher' };
+  let timer: NodeJS.Timeout | undefined;
+  let running = Promise.resolve();
+  const reload = () => {
+    running = running.then(async () => {
+      try {
+        const next = loadPolicy(paths);
+        if (next.version === engine.policy.version) return;
+        options.onReload?.(await engine.setPolicy(next, by));
+      } catch (err) {
+        options.onError?.(err instanceof WardenError ? err : new WardenError('INTERNAL', String(err)));
+      }
+    });
+  };
+  const watchers: FSWatcher[] = [];
+  for (const p of paths) {
+    const dirs = new Set([
+      resolve(p),
+      ...listYaml(resolve(p), { tests: false }).map((f) => resolve(f, '..')),
+    ]);
+    for (const d of dirs) {
+      const w = watch(d, () => {
+        clearTimeout(timer);
+        timer = setTimeout(reload, options.debounceMs ?? 150);
+      });
+      w.on('error', (err) => options.onError?.(new WardenError('INTERNAL', `watching ${d}: ${err.message}`)));
+      watchers.push(w);
+    }
+  }
+  return {
+    close() {
+      clearTimeout(timer);
+      for (const w of watchers) w.close();
+    },
+  };
+}

@@ -1,0 +1,81 @@
+/**
+ * SQLite schema, one entry per version; applied in order inside BEGIN IMMEDIATE, so several processes
+ * opening the same file at once apply each version exactly once. Never edit a released entry: add one.
+ *
+ * The audit table stores the canonical body exactly as hashed; the query columns are generated from
+ * it, so they can never disagree with what the chain vouches for.
+ */
+export const SQLITE_MIGRATIONS: readonly { version: number; name: string; sql: string }[] = [
+  {
+    version: 1,
+    name: 'audit chain, checkpoints, sessions, legal holds, keys',
+    sql: `
+CREATE TABLE audit_events (
+  seq INTEGER PRIMARY KEY,
+  prev TEXT NOT NULL,
+  hash TEXT NOT NULL,
+  body TEXT NOT NULL,
+  ts TEXT GENERATED ALWAYS AS (json_extract(body, '$.ts')) VIRTUAL,
+  type TEXT GENERATED ALWAYS AS (json_extract(body, '$.type')) VIRTUAL,
+  actor TEXT GENERATED ALWAYS AS (json_extract(body, '$.actor.id')) VIRTUAL,
+  agent TEXT GENERATED ALWAYS AS (json_extract(body, '$.agent')) VIRTUAL,
+  session TEXT GENERATED ALWAYS AS (json_extract(body, '$.session')) VIRTUAL,
+  tool TEXT GENERATED ALWAYS AS (json_extract(body, '$.tool')) VIRTUAL,
+  call_id TEXT GENERATED ALWAYS AS (json_extract(body, '$.callId')) VIRTUAL,
+  effect TEXT GENERATED ALWAYS AS (json_extract(body, '$.decision.effect')) VIRTUAL,
+  rule_id TEXT GENERATED ALWAYS AS (json_extract(body, '$.decision.ruleId')) VIRTUAL,
+  triggered_by TEXT GENERATED ALWAYS AS (json_extract(body, '$.triggeredBy')) VIRTUAL
+);
+CREATE INDEX audit_events_ts ON audit_events (ts);
+CREATE INDEX audit_events_agent ON audit_events (agent, seq);
+CREATE INDEX audit_events_session ON audit_events (session, seq);
+CREATE UNIQUE INDEX audit_events_call_decided ON audit_events (call_id) WHERE type = 'call.decided';
+CREATE UNIQUE INDEX audit_events_call_completed ON audit_events (call_id) WHERE type = 'call.completed';
+
+CREATE TABLE audit_purge (id INTEGER PRIMARY KEY CHECK (id = 1), through_seq INTEGER);
+INSERT INTO audit_purge (id, through_seq) VALUES (1, NULL);
+
+CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events
+BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;
+CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events
+WHEN OLD.seq > coalesce((SELECT through_seq FROM audit_purge WHERE id = 1), 0)
+BEGIN SELECT RAISE(ABORT, 'audit events are append-only; only a retention purge removes old events'); END;
+
+CREATE TABLE checkpoints (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  seq INTEGER NOT NULL,
+  kind TEXT NOT NULL,
+  signed TEXT NOT NULL
+);
+CREATE INDEX checkpoints_seq ON checkpoints (seq);
+CREATE TRIGGER checkpoints_no_update BEFORE UPDATE ON checkpoints
+BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;
+CREATE TRIGGER checkpoints_no_delete BEFORE DELETE ON checkpoints
+BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;
+
+CREATE TABLE sessions (
+  id TEXT PRIMARY KEY,
+  agent TEXT NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('active', 'paused', 'closed')),
+  state_reason TEXT,
+  triggered_by TEXT,
+  delegation_chain TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL
+);
+
+CREATE TABLE legal_holds (
+  id TEXT PRIMARY KEY,
+  reason TEXT NOT NULL,
+  placed_by TEXT NOT NULL,
+  placed_at TEXT NOT NULL
+);
+
+CREATE TABLE signing_keys (
+  key_id TEXT PRIMARY KEY,
+  pem TEXT NOT NULL,
+  registered_at TEXT NOT NULL
+);
+`,
+  },
+];

@@ -1,0 +1,358 @@
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import {
+  type AuditEvent,
+  type AuditRecord,
+  type ChainedRow,
+  type ChainHead,
+  EMPTY_HEAD,
+  type SignedCheckpoint,
+  WardenError,
+} from '@warden/core';
+import Database from 'better-sqlite3';
+import { type AuditQuery, decodeCursor, encodeCursor } from '../audit-query.js';
+import { linkBodies, makeCheckpoint, prepareUnits } from '../commit-plan.js';
+import type {
+  AuditPage,
+  CommitResult,
+  CommitUnit,
+  LegalHold,
+  Mutation,
+  SessionRecord,
+  Store,
+} from '../store.js';
+import { toStoreError } from '../store-errors.js';
+import { SQLITE_MIGRATIONS } from './sqlite-migrations.js';
+
+/** How long a write waits for another process's lock before the store reports itself unavailable. */
+const BUSY_TIMEOUT_MS = 2_000;
+
+/** Opens (creating if needed) a SQLite store at `path` and brings its schema up to date. */
+export function openSqliteStore(path: string): SqliteStore {
+  const file = path === ':memory:' ? path : resolve(path);
+  try {
+    if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+    const db = new Database(file, { timeout: BUSY_TIMEOUT_MS });
+    db.pragma('journal_mode = WAL');
+    // FULL: a commit is on disk before it is acknowledged, so an acknowledged event survives power loss.
+    db.pragma('synchronous = FULL');
+    // A larger cache and rarer WAL checkpoints: index pages stay hot and are written back in bulk.
+    db.pragma('cache_size = -65536');
+    db.pragma('wal_autocheckpoint = 10000');
+    db.pragma('mmap_size = 268435456');
+    migrate(db);
+    return new SqliteStore(db, file);
+  } catch (err) {
+    if (err instanceof WardenError) throw err;
+    throw toStoreError(err, `opening ${file}`);
+  }
+}
+
+function migrate(db: Database.Database): void {
+  db.exec(
+    'CREATE TABLE IF NOT EXISTS warden_migrations (version INTEGER PRIMARY KEY, name TEXT, applied_at TEXT)',
+  );
+  db.transaction(() => {
+    const done = new Set(
+      (db.prepare('SELECT version FROM warden_migrations').all() as { version: number }[]).map(
+        (r) => r.version,
+      ),
+    );
+    const newest = Math.max(0, ...done);
+    const known = Math.max(...SQLITE_MIGRATIONS.map((m) => m.version));
+    if (newest > known) {
+      throw new WardenError(
+        'STORE_INVALID',
+        `the database was written by a newer Warden (schema ${newest}); upgrade Warden`,
+      );
+    }
+    for (const m of SQLITE_MIGRATIONS) {
+      if (done.has(m.version)) continue;
+      db.exec(m.sql);
+      db.prepare('INSERT INTO warden_migrations VALUES (?, ?, ?)').run(
+        m.version,
+        m.name,
+        new Date().toISOString(),
+      );
+    }
+  }).immediate();
+}
+
+type Row = { seq: number; prev: string; hash: string; body: string };
+
+/** The embedded store: one SQLite file in WAL mode. Writes are serialised by BEGIN IMMEDIATE. */
+export class SqliteStore implements Store {
+  readonly dialect = 'sqlite' as const;
+  readonly location: string;
+  readonly #db: Database.Database;
+  readonly #stmt;
+
+  constructor(db: Database.Database, location: string) {
+    this.#db = db;
+    this.location = location;
+    this.#stmt = {
+      head: db.prepare('SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1'),
+      insert: db.prepare('INSERT INTO audit_events (seq, prev, hash, body) VALUES (?, ?, ?, ?)'),
+      chain: db.prepare('SELECT seq, prev, hash, body FROM audit_events WHERE seq > ? ORDER BY seq LIMIT ?'),
+      lastCheckpoint: db.prepare(
+        "SELECT signed FROM checkpoints WHERE kind != 'seal' ORDER BY id DESC LIMIT 1",
+      ),
+      insertCheckpoint: db.prepare('INSERT INTO checkpoints (seq, kind, signed) VALUES (?, ?, ?)'),
+      session: db.prepare('SELECT * FROM sessions WHERE id = ?'),
+      findCall: db.prepare(
+        "SELECT seq, prev, hash, body, type FROM audit_events WHERE call_id = ? AND type IN ('call.decided', 'call.completed')",
+      ),
+    };
+  }
+
+  async commit(units: readonly CommitUnit[]): Promise<CommitResult[]> {
+    const prepared = prepareUnits(units);
+    try {
+      return this.#db
+        .transaction(() => {
+          const head = { ...this.#head() };
+          return prepared.map(({ unit, bodies }) => {
+            for (const m of unit.mutations ?? []) this.#apply(m);
+            const rows = linkBodies(head, bodies);
+            for (const r of rows) this.#stmt.insert.run(r.seq, r.prev, r.hash, r.body);
+            const events = rows.map((r) => ({ seq: r.seq, hash: r.hash }));
+            if (!unit.checkpoint) return { events };
+            const checkpoint = makeCheckpoint(head, this.#lastCheckpoint(), unit.checkpoint);
+            this.#stmt.insertCheckpoint.run(checkpoint.seq, checkpoint.kind, JSON.stringify(checkpoint));
+            return { events, checkpoint };
+          });
+        })
+        .immediate();
+    } catch (err) {
+      throw toStoreError(err, 'writing audit events');
+    }
+  }
+
+  async head(): Promise<ChainHead> {
+    return this.#read('reading the chain head', () => this.#head());
+  }
+
+  async readChain(afterSeq: number, limit: number): Promise<ChainedRow[]> {
+    return this.#read('reading the chain', () => this.#stmt.chain.all(afterSeq, limit) as Row[]);
+  }
+
+  async queryAudit(q: AuditQuery): Promise<AuditPage> {
+    const where: string[] = ['seq > ?'];
+    const params: unknown[] = [q.cursor ? decodeCursor(q.cursor) : 0];
+    const eq = (col: string, v: string | undefined) => {
+      if (v === undefined) return;
+      where.push(`${col} = ?`);
+      params.push(v);
+    };
+    const cmp = (op: string, v: string | undefined) => {
+      if (v === undefined) return;
+      where.push(`ts ${op} ?`);
+      params.push(v);
+    };
+    cmp('>=', q.from);
+    cmp('<', q.to);
+    eq('type', q.type);
+    eq('agent', q.agent);
+    eq('session', q.session);
+    eq('tool', q.tool);
+    eq('call_id', q.callId);
+    eq('effect', q.decision);
+    eq('rule_id', q.rule);
+    eq('triggered_by', q.triggeredBy);
+    eq('actor', q.actor);
+    if (q.approver !== undefined) {
+      where.push("EXISTS (SELECT 1 FROM json_each(body, '$.approvers') WHERE value = ?)");
+      params.push(q.approver);
+    }
+    const sql = `SELECT seq, prev, hash, body FROM audit_events WHERE ${where.join(' AND ')} ORDER BY seq LIMIT ?`;
+    const rows = this.#read(
+      'querying the audit trail',
+      () => this.#db.prepare(sql).all(...params, q.limit + 1) as Row[],
+    );
+    const page = rows.slice(0, q.limit).map(toRecord);
+    const last = page[page.length - 1];
+    return { records: page, nextCursor: rows.length > q.limit && last ? encodeCursor(last.seq) : null };
+  }
+
+  async findCall(callId: string): Promise<{ decided: AuditRecord | undefined; completed: boolean }> {
+    const rows = this.#read(
+      'finding a call',
+      () => this.#stmt.findCall.all(callId) as (Row & { type: string })[],
+    );
+    const decided = rows.find((r) => r.type === 'call.decided');
+    return {
+      decided: decided ? toRecord(decided) : undefined,
+      completed: rows.some((r) => r.type === 'call.completed'),
+    };
+  }
+
+  async checkpoints(range: { fromSeq?: number; toSeq?: number } = {}): Promise<SignedCheckpoint[]> {
+    const rows = this.#read(
+      'reading checkpoints',
+      () =>
+        this.#db
+          .prepare('SELECT signed FROM checkpoints WHERE seq >= ? AND seq <= ? ORDER BY id')
+          .all(range.fromSeq ?? 0, range.toSeq ?? Number.MAX_SAFE_INTEGER) as { signed: string }[],
+    );
+    return rows.map((r) => JSON.parse(r.signed) as SignedCheckpoint);
+  }
+
+  async getSession(id: string): Promise<SessionRecord | undefined> {
+    const row = this.#read('reading a session', () => this.#stmt.session.get(id) as SessionRow | undefined);
+    return row ? toSession(row) : undefined;
+  }
+
+  async legalHolds(): Promise<LegalHold[]> {
+    const rows = this.#read('reading legal holds', () =>
+      this.#db.prepare('SELECT id, reason, placed_by, placed_at FROM legal_holds ORDER BY placed_at').all(),
+    ) as { id: string; reason: string; placed_by: string; placed_at: string }[];
+    return rows.map((r) => ({ id: r.id, reason: r.reason, placedBy: r.placed_by, placedAt: r.placed_at }));
+  }
+
+  async publicKeys(): Promise<{ keyId: string; pem: string }[]> {
+    return this.#read('reading signing keys', () =>
+      this.#db.prepare('SELECT key_id AS keyId, pem FROM signing_keys ORDER BY registered_at').all(),
+    ) as { keyId: string; pem: string }[];
+  }
+
+  async oldestEvent(): Promise<{ seq: number; ts: string } | undefined> {
+    return this.#read('reading the oldest event', () =>
+      this.#db.prepare('SELECT seq, ts FROM audit_events ORDER BY seq LIMIT 1').get(),
+    ) as { seq: number; ts: string } | undefined;
+  }
+
+  async lastSeqBefore(before: string): Promise<number> {
+    return this.#read('finding events to purge', () => {
+      const first = this.#db.prepare('SELECT min(seq) AS s FROM audit_events WHERE ts >= ?').get(before) as {
+        s: number | null;
+      };
+      return first.s === null ? this.#head().seq : first.s - 1;
+    });
+  }
+
+  async ping(): Promise<void> {
+    this.#read('checking the database', () => this.#db.prepare('SELECT 1').get());
+  }
+
+  async close(): Promise<void> {
+    if (this.#db.open) this.#db.close();
+  }
+
+  #head(): ChainHead {
+    return (this.#stmt.head.get() as ChainHead | undefined) ?? EMPTY_HEAD;
+  }
+
+  #lastCheckpoint(): SignedCheckpoint | undefined {
+    const row = this.#stmt.lastCheckpoint.get() as { signed: string } | undefined;
+    return row ? (JSON.parse(row.signed) as SignedCheckpoint) : undefined;
+  }
+
+  #read<T>(doing: string, fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      throw toStoreError(err, doing);
+    }
+  }
+
+  #apply(m: Mutation): void {
+    const db = this.#db;
+    switch (m.kind) {
+      case 'session.ensure': {
+        const s = m.session;
+        db.prepare(
+          'INSERT INTO sessions (id, agent, state, state_reason, triggered_by, delegation_chain, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING',
+        ).run(
+          s.id,
+          s.agent,
+          s.state,
+          s.stateReason,
+          s.triggeredBy,
+          JSON.stringify(s.delegationChain),
+          s.createdAt,
+          s.updatedAt,
+        );
+        return;
+      }
+      case 'session.state': {
+        const row = this.#stmt.session.get(m.id) as SessionRow | undefined;
+        if (!row) throw new WardenError('SESSION_NOT_FOUND', `no session has id ${m.id}`);
+        if (!m.from.includes(row.state)) {
+          throw new WardenError(
+            'SESSION_STATE',
+            `session ${m.id} is ${row.state}; cannot make it ${m.state}`,
+          );
+        }
+        db.prepare('UPDATE sessions SET state = ?, state_reason = ?, updated_at = ? WHERE id = ?').run(
+          m.state,
+          m.reason,
+          m.ts,
+          m.id,
+        );
+        return;
+      }
+      case 'legal_hold.place':
+        db.prepare('INSERT INTO legal_holds (id, reason, placed_by, placed_at) VALUES (?, ?, ?, ?)').run(
+          m.hold.id,
+          m.hold.reason,
+          m.hold.placedBy,
+          m.hold.placedAt,
+        );
+        return;
+      case 'legal_hold.release': {
+        const r = db.prepare('DELETE FROM legal_holds WHERE id = ?').run(m.id);
+        if (r.changes === 0) throw new WardenError('QUERY_INVALID', `no legal hold has id ${m.id}`);
+        return;
+      }
+      case 'key.register':
+        db.prepare(
+          'INSERT INTO signing_keys (key_id, pem, registered_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
+        ).run(m.keyId, m.pem, m.ts);
+        return;
+      case 'audit.purge':
+        this.#purge(m.throughSeq);
+        return;
+    }
+  }
+
+  #purge(throughSeq: number): void {
+    const db = this.#db;
+    const holds = db.prepare('SELECT count(*) AS n FROM legal_holds').get() as { n: number };
+    if (holds.n > 0)
+      throw new WardenError('LEGAL_HOLD_ACTIVE', `${holds.n} legal hold(s) in place; nothing is purged`);
+    const anchor = db.prepare("SELECT 1 FROM checkpoints WHERE seq = ? AND kind != 'seal'").get(throughSeq);
+    if (!anchor)
+      throw new WardenError('INTERNAL', `no signed checkpoint at seq ${throughSeq} to anchor the purge`);
+    db.prepare('UPDATE audit_purge SET through_seq = ? WHERE id = 1').run(throughSeq);
+    db.prepare('DELETE FROM audit_events WHERE seq <= ?').run(throughSeq);
+    db.prepare('UPDATE audit_purge SET through_seq = NULL WHERE id = 1').run();
+  }
+}
+
+type SessionRow = {
+  id: string;
+  agent: string;
+  state: SessionRecord['state'];
+  state_reason: string | null;
+  triggered_by: string | null;
+  delegation_chain: string;
+  created_at: string;
+  updated_at: string;
+};
+
+function toSession(r: SessionRow): SessionRecord {
+  return {
+    id: r.id,
+    agent: r.agent,
+    state: r.state,
+    stateReason: r.state_reason,
+    triggeredBy: r.triggered_by,
+    delegationChain: JSON.parse(r.delegation_chain) as string[],
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+function toRecord(r: Row): AuditRecord {
+  return { seq: r.seq, prev: r.prev, hash: r.hash, event: JSON.parse(r.body) as AuditEvent };
+}

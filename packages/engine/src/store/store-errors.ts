@@ -1,0 +1,44 @@
+import { isWardenError, WardenError } from '@warden/core';
+
+/** SQLite result codes that mean "the database cannot be used right now", not "the request is wrong". */
+const SQLITE_UNAVAILABLE = /^SQLITE_(BUSY|LOCKED|READONLY|IOERR|CANTOPEN|FULL|PROTOCOL|NOTADB|CORRUPT)/;
+/** PostgreSQL SQLSTATE classes and codes with the same meaning: connection, resources, read-only, shutdown. */
+const PG_UNAVAILABLE = /^(08|53|57P|58)|^25006$|^40001$/;
+const NODE_NET = /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EHOSTUNREACH|EAI_AGAIN)$/;
+const PG_CONNECTION_TEXT =
+  /Connection terminated|connection timeout|Client has encountered a connection error/i;
+
+/** Unique indexes whose violation is a caller mistake with its own code. */
+const CONSTRAINTS: Record<string, [WardenError['code'], string]> = {
+  audit_events_call_completed: ['CALL_ALREADY_COMPLETED', 'the call was already completed'],
+  audit_events_call_decided: ['INTERNAL', 'a call id was decided twice'],
+  // SQLite names the column rather than the partial index; call ids are fresh UUIDv7s, so a clash on
+  // call_id can only be a second completion.
+  'audit_events.call_id': ['CALL_ALREADY_COMPLETED', 'the call was already completed'],
+};
+
+/**
+ * Turns a driver error into a WardenError: STORE_UNAVAILABLE when the database is down, read-only,
+ * locked or full (the engine then fails closed), a specific code for known constraint violations,
+ * INTERNAL otherwise. `doing` says what was attempted, for the message.
+ */
+export function toStoreError(err: unknown, doing: string): WardenError {
+  if (isWardenError(err)) return err;
+  const e = err as { code?: unknown; message?: unknown; constraint?: unknown };
+  const code = typeof e?.code === 'string' ? e.code : '';
+  const message = typeof e?.message === 'string' ? e.message : String(err);
+  for (const [name, [wcode, text]] of Object.entries(CONSTRAINTS)) {
+    if (e?.constraint === name || message.includes(name)) return new WardenError(wcode, text);
+  }
+  if (
+    SQLITE_UNAVAILABLE.test(code) ||
+    PG_UNAVAILABLE.test(code) ||
+    NODE_NET.test(code) ||
+    PG_CONNECTION_TEXT.test(message)
+  ) {
+    return new WardenError('STORE_UNAVAILABLE', `the database is unavailable while ${doing}: ${message}`, {
+      driverCode: code,
+    });
+  }
+  return new WardenError('INTERNAL', `database error while ${doing}: ${message}`, { driverCode: code });
+}

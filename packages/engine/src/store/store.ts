@@ -1,0 +1,110 @@
+import type {
+  AuditEvent,
+  AuditRecord,
+  ChainedRow,
+  ChainHead,
+  CheckpointBody,
+  SignedCheckpoint,
+} from '@warden/core';
+import type { AuditQuery } from './audit-query.js';
+
+/**
+ * The one storage seam. Both dialects implement it and one contract suite runs against both. Every
+ * state change travels with the audit events that record it, in one transaction: there is no way to
+ * change state without leaving a trace, and no trace of a change that did not happen.
+ */
+export interface Store {
+  readonly dialect: 'sqlite' | 'postgres';
+  /** Where the data lives, with any password removed: safe to print. */
+  readonly location: string;
+  /**
+   * Applies every unit in one transaction, chaining its events under the chain lock so all instances
+   * share one total order. All or nothing: on any failure nothing is written and it throws.
+   */
+  commit(units: readonly CommitUnit[]): Promise<CommitResult[]>;
+  head(): Promise<ChainHead>;
+  /** Chained rows with seq > afterSeq, in order, at most `limit`. */
+  readChain(afterSeq: number, limit: number): Promise<ChainedRow[]>;
+  queryAudit(query: AuditQuery): Promise<AuditPage>;
+  /** The `call.decided` event of a call and whether it has been completed. */
+  findCall(callId: string): Promise<{ decided: AuditRecord | undefined; completed: boolean }>;
+  checkpoints(range?: { fromSeq?: number; toSeq?: number }): Promise<SignedCheckpoint[]>;
+  getSession(id: string): Promise<SessionRecord | undefined>;
+  legalHolds(): Promise<LegalHold[]>;
+  /** Public keys registered by the engines that wrote this store, for verifying without a key file. */
+  publicKeys(): Promise<{ keyId: string; pem: string }[]>;
+  /** The oldest event still stored, if any. */
+  oldestEvent(): Promise<{ seq: number; ts: string } | undefined>;
+  /** The last seq whose event is older than `before`, counting from the start (for retention). */
+  lastSeqBefore(before: string): Promise<number>;
+  /** Throws STORE_UNAVAILABLE when the database cannot be reached. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** What one caller wants written atomically: state changes plus the events recording them. */
+export interface CommitUnit {
+  readonly mutations?: readonly Mutation[];
+  readonly events: readonly AuditEvent[];
+  /** Sign a checkpoint at the head once this unit's events are chained. */
+  readonly checkpoint?: CheckpointRequest;
+}
+
+/** Builds and signs a checkpoint body; called inside the transaction, under the chain lock. */
+export interface CheckpointRequest {
+  readonly kind: 'periodic' | 'on-demand';
+  readonly sign: (body: CheckpointBody) => SignedCheckpoint;
+  readonly keyId: string;
+  readonly ts: string;
+}
+
+export interface CommitResult {
+  /** seq and hash of each event, in the order given. */
+  readonly events: readonly { seq: number; hash: string }[];
+  readonly checkpoint?: SignedCheckpoint;
+}
+
+/** State changes a unit can carry. Each dialect implements every kind. */
+export type Mutation =
+  | { readonly kind: 'session.ensure'; readonly session: SessionRecord }
+  | {
+      readonly kind: 'session.state';
+      readonly id: string;
+      readonly state: SessionState;
+      /** Refuse (SESSION_STATE) unless the session is currently in one of these states. */
+      readonly from: readonly SessionState[];
+      readonly reason: string | null;
+      readonly ts: string;
+    }
+  | { readonly kind: 'legal_hold.place'; readonly hold: LegalHold }
+  | { readonly kind: 'legal_hold.release'; readonly id: string }
+  | { readonly kind: 'key.register'; readonly keyId: string; readonly pem: string; readonly ts: string }
+  /** Deletes events 1..throughSeq; refused while a legal hold exists or without a checkpoint at throughSeq. */
+  | { readonly kind: 'audit.purge'; readonly throughSeq: number };
+
+export const SESSION_STATES = ['active', 'paused', 'closed'] as const;
+export type SessionState = (typeof SESSION_STATES)[number];
+
+export interface SessionRecord {
+  readonly id: string;
+  readonly agent: string;
+  readonly state: SessionState;
+  readonly stateReason: string | null;
+  readonly triggeredBy: string | null;
+  readonly delegationChain: readonly string[];
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+export interface LegalHold {
+  readonly id: string;
+  readonly reason: string;
+  readonly placedBy: string;
+  readonly placedAt: string;
+}
+
+/** One page of query results; pass `nextCursor` back to continue. */
+export interface AuditPage {
+  readonly records: AuditRecord[];
+  readonly nextCursor: string | null;
+}

@@ -1,0 +1,67 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type AuditEvent, uuidv7 } from '@warden/core';
+import { inject } from 'vitest';
+import { openStore } from '../src/store/open-store.js';
+import type { Store } from '../src/store/store.js';
+import { createTestDatabase } from './postgres-server.js';
+
+/** A store under test and how to throw it away. */
+export interface StoreFixture {
+  readonly store: Store;
+  /** Opens a second store on the same database (another "instance"). */
+  reopen(): Promise<Store>;
+  readonly location: string;
+  dispose(): Promise<void>;
+}
+
+/** The dialects every contract test runs against. */
+export const DIALECTS = ['sqlite', 'postgres'] as const;
+
+/** A fresh, empty store of the given dialect: a temp SQLite file, or a new database on the run's cluster. */
+export async function freshStore(dialect: (typeof DIALECTS)[number]): Promise<StoreFixture> {
+  if (dialect === 'sqlite') {
+    const dir = mkdtempSync(join(tmpdir(), 'warden-store-'));
+    const location = join(dir, 'warden.db');
+    const store = await openStore(location);
+    return {
+      store,
+      location,
+      reopen: () => openStore(location),
+      async dispose() {
+        await store.close();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  }
+  const location = await createTestDatabase(inject('postgresUrl'), 'contract');
+  const store = await openStore(location);
+  return { store, location, reopen: () => openStore(location), dispose: () => store.close() };
+}
+
+/** A call.decided event with sensible defaults. */
+export function decided(over: Partial<AuditEvent> = {}): AuditEvent {
+  const callId = uuidv7();
+  return {
+    id: callId,
+    ts: new Date().toISOString(),
+    type: 'call.decided',
+    actor: { kind: 'agent', id: over.agent ?? 'billing-agent' },
+    agent: 'billing-agent',
+    session: 's-1',
+    tool: 'stripe.refund',
+    callId,
+    args: { amount: 120, currency: 'USD' },
+    decision: {
+      effect: 'allow',
+      policyEffect: 'allow',
+      mode: 'enforce',
+      ruleId: 'refunds-small',
+      matchedRuleIds: ['refunds-small'],
+      reasons: ['small refunds are fine'],
+    },
+    policyVersion: 'a'.repeat(64),
+    ...over,
+  };
+}
