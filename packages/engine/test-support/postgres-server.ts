@@ -101,7 +101,10 @@ class TempPostgresServer implements PostgresServer {
         this.port = await freePort();
         return this.start(attempts - 1);
       }
-      throw new Error(`PostgreSQL did not start on port ${this.port}: ${(error as Error).message}\n${tail}`);
+      const hint = tail.includes('already in use') ? ' (port taken: pass another port, or none)' : '';
+      throw new Error(
+        `PostgreSQL did not start on port ${this.port}${hint}: ${(error as Error).message}\n${tail}`,
+      );
     }
     this.#running = true;
   }
@@ -182,7 +185,8 @@ async function run(file: string, args: string[], cwd: string): Promise<void> {
     await execFileAsync(command, argv, { cwd, maxBuffer: 16 << 20 });
   } catch (error) {
     const { stderr, stdout, message } = error as { stderr?: string; stdout?: string; message: string };
-    const as = isRoot ? 'as the postgres user (the postgresql package creates it)' : 'as the current user';
+    // As root the usual culprit is a missing postgres system user, which the postgresql package creates.
+    const as = isRoot ? 'as the postgres system user' : 'as the current user';
     throw new Error(`${basename(file)} failed ${as}: ${(stderr || stdout || message).trim()}`);
   }
 }

@@ -2,6 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type AuditEvent, uuidv7 } from '@warden/core';
+import Database from 'better-sqlite3';
+import pg from 'pg';
 import { inject } from 'vitest';
 import { openStore } from '../src/store/open-store.js';
 import type { Store } from '../src/store/store.js';
@@ -13,8 +15,17 @@ export interface StoreFixture {
   /** Opens a second store on the same database (another "instance"). */
   reopen(): Promise<Store>;
   readonly location: string;
+  /** Runs SQL as an attacker with direct database access would: append-only triggers bypassed. */
+  tamper(statements: readonly (readonly [string, ...unknown[]])[]): Promise<void>;
   dispose(): Promise<void>;
 }
+
+const SQLITE_GUARDS = [
+  'audit_events_no_update',
+  'audit_events_no_delete',
+  'checkpoints_no_update',
+  'checkpoints_no_delete',
+];
 
 /** The dialects every contract test runs against. */
 export const DIALECTS = ['sqlite', 'postgres'] as const;
@@ -29,6 +40,15 @@ export async function freshStore(dialect: (typeof DIALECTS)[number]): Promise<St
       store,
       location,
       reopen: () => openStore(location),
+      async tamper(statements) {
+        const db = new Database(location);
+        try {
+          for (const t of SQLITE_GUARDS) db.exec(`DROP TRIGGER IF EXISTS ${t}`);
+          for (const [sql, ...params] of statements) db.prepare(sql.replaceAll(/\$\d+/g, '?')).run(...params);
+        } finally {
+          db.close();
+        }
+      },
       async dispose() {
         await store.close();
         rmSync(dir, { recursive: true, force: true });
@@ -37,7 +57,23 @@ export async function freshStore(dialect: (typeof DIALECTS)[number]): Promise<St
   }
   const location = await createTestDatabase(inject('postgresUrl'), 'contract');
   const store = await openStore(location);
-  return { store, location, reopen: () => openStore(location), dispose: () => store.close() };
+  return {
+    store,
+    location,
+    reopen: () => openStore(location),
+    async tamper(statements) {
+      const client = new pg.Client({ connectionString: location });
+      await client.connect();
+      try {
+        // A superuser can switch triggers off; that is why integrity rests on the chain and signatures.
+        await client.query('SET session_replication_role = replica');
+        for (const [sql, ...params] of statements) await client.query(sql, params);
+      } finally {
+        await client.end();
+      }
+    },
+    dispose: () => store.close(),
+  };
 }
 
 /** A call.decided event with sensible defaults. */

@@ -254,7 +254,7 @@ class Walker implements CapsHost {
       return this.#literal(placeholder('card_number'));
     }
     this.bound += 24;
-    return v;
+    return v === 0 ? 0 : v; // -0 as 0, as JSON writes it
   }
 
   #report(kind: SecretKind, path?: string): void {

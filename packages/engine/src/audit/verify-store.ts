@@ -1,5 +1,11 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
-import { ChainVerifier, type SignedCheckpoint, type VerifyReport, WardenError } from '@warden/core';
+import {
+  ChainVerifier,
+  canonicalJson,
+  type SignedCheckpoint,
+  type VerifyReport,
+  WardenError,
+} from '@warden/core';
 import type { Store } from '../store/store.js';
 
 export interface VerifyStoreOptions {
@@ -20,8 +26,8 @@ export interface VerifyStoreOptions {
 export async function verifyStore(store: Store, options: VerifyStoreOptions = {}): Promise<VerifyReport> {
   const publicKeys = options.publicKeys ?? (await storedKeys(store));
   const stored = await store.checkpoints();
-  const seen = new Set(stored.map((c) => c.signature));
-  const checkpoints = [...stored, ...(options.checkpoints ?? []).filter((c) => !seen.has(c.signature))];
+  const seen = new Set(stored.map((c) => canonicalJson(c)));
+  const checkpoints = [...stored, ...(options.checkpoints ?? []).filter((c) => !seen.has(canonicalJson(c)))];
   const verifier = new ChainVerifier({ mode: 'store', checkpoints, publicKeys });
   const pageSize = options.pageSize ?? 20_000;
   let after = 0;
