@@ -144,12 +144,12 @@ class Walker implements CapsHost {
   /** Net bytes removed by cutting strings during the walk, for the summary's original size. */
   cutBytes = 0;
   readonly redactions: Redaction[] = [];
-  readonly cut = new Set<string>();
   readonly #limits: Limits;
   readonly #redact: boolean;
   readonly #path: (string | number)[] = [];
   readonly #ancestors: object[] = [];
   readonly #kinds: SecretKind[] = [];
+  #cut: Set<string> | undefined;
 
   constructor(limits: Limits) {
     this.#limits = limits;
@@ -215,7 +215,8 @@ class Walker implements CapsHost {
     const kept = sliceUtf8(s, this.#limits.maxStringBytes);
     const removed = Buffer.byteLength(s) - Buffer.byteLength(kept) + removedBefore;
     const out = truncatedText(kept.length >= 8 ? this.scan(kept, path) : kept, removed);
-    this.cut.add(out);
+    this.#cut ??= new Set();
+    this.#cut.add(out);
     this.flags |= TRUNCATED;
     return out;
   }
@@ -384,6 +385,10 @@ class Walker implements CapsHost {
       this.#path.pop();
     }
     return name;
+  }
+
+  wasCut(s: string): boolean {
+    return this.#cut?.has(s) === true;
   }
 
   markTruncated(): void {

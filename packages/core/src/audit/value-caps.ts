@@ -10,8 +10,8 @@ export interface CapsHost {
   readonly exhausted: boolean;
   /** Net bytes the walk already removed by cutting strings. */
   readonly cutBytes: number;
-  /** Strings the walk already cut, which must not be cut again. */
-  readonly cut: ReadonlySet<string>;
+  /** True for a string the walk already cut, which must not be cut again. */
+  wasCut(s: string): boolean;
   /** Cuts a string to maxStringBytes and rescans the kept part, reporting at `path`. */
   cutString(s: string, removedBefore: number, path: string): string;
   /** Redacts secrets in text, reporting them at `path`. */
@@ -26,6 +26,7 @@ const ARRAY_MARKER_RESERVE = 40;
 
 const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
 
+/** `args.headers.Authorization`, `items[3]`, `headers["Set-Cookie"]`; the root is ''. */
 export function formatPath(segments: readonly (string | number)[]): string {
   let path = '';
   for (const s of segments) {
@@ -95,6 +96,7 @@ export function sliceUtf8(s: string, maxBytes: number): string {
   return s.slice(0, i);
 }
 
+/** A cut string: the kept head and how many UTF-8 bytes were removed. */
 export const truncatedText = (kept: string, removedBytes: number) =>
   `${kept}…[TRUNCATED ${removedBytes} bytes]`;
 
@@ -180,14 +182,13 @@ function jsonPrefix(v: JsonValue, max: number): string {
 /** Step 1 of the caps: cuts every string over maxStringBytes (not yet cut) and rescans what is kept. */
 function cutStrings(v: JsonValue, w: CapsHost, maxStringBytes: number, path: (string | number)[]): JsonValue {
   if (typeof v === 'string') {
-    return v.length * 3 > maxStringBytes && !w.cut.has(v) && Buffer.byteLength(v) > maxStringBytes
+    return v.length * 3 > maxStringBytes && !w.wasCut(v) && Buffer.byteLength(v) > maxStringBytes
       ? w.cutString(v, 0, formatPath(path))
       : v;
   }
   if (v === null || typeof v !== 'object') return v;
   // Copy on write: most of a large value is usually left as it is.
-  const arr = Array.isArray(v);
-  const keys = arr ? null : Object.keys(v);
+  const keys = Array.isArray(v) ? null : Object.keys(v);
   const n = keys === null ? (v as JsonValue[]).length : keys.length;
   let copy: JsonValue[] | undefined;
   for (let i = 0; i < n; i++) {

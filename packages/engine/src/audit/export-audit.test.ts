@@ -38,7 +38,9 @@ describe.each(DIALECTS)('export and retention (%s)', (dialect) => {
     const result = await exportAudit(fx.store, engine.keys, {
       format,
       ...range,
-      write: (c) => void (text += c),
+      write: (c) => {
+        text += c;
+      },
     });
     return { text, result };
   };
