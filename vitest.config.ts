@@ -4,7 +4,11 @@ export default defineConfig({
   resolve: { conditions: ['@warden/source'] },
   ssr: { resolve: { conditions: ['@warden/source'] } },
   test: {
-    include: ['packages/*/src/**/*.test.ts', 'packages/*/test/**/*.test.ts'],
+    include: [
+      'packages/*/src/**/*.test.ts',
+      'packages/*/test/**/*.test.ts',
+      'packages/*/test-support/**/*.test.ts',
+    ],
     testTimeout: 30_000,
     // One throwaway PostgreSQL cluster for the run (installed from Debian's packages when missing).
     globalSetup: ['./packages/engine/test-support/postgres-global-setup.ts'],

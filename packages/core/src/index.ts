@@ -21,17 +21,14 @@ export {
   type VerifierOptions,
   type VerifyReport,
 } from './audit/chain-verifier.js';
+export { checkpointDigest, checkpointSignatureValid, keyIdOf, signCheckpoint } from './audit/checkpoint.js';
 export {
   CHECKPOINT_KINDS,
   type CheckpointBody,
   CheckpointBodySchema,
-  checkpointDigest,
-  checkpointSignatureValid,
-  keyIdOf,
   type SignedCheckpoint,
   SignedCheckpointSchema,
-  signCheckpoint,
-} from './audit/checkpoint.js';
+} from './audit/checkpoint-schema.js';
 export {
   CSV_HEADER,
   EXPORT_FORMATS,

@@ -60,7 +60,7 @@ export async function startPostgres(options: { port?: number } = {}): Promise<Po
   return server;
 }
 
-/** Creates `warden_<prefix>_<random>` on the server and returns its URL, so parallel files never share state. */
+/** Creates `warden_<prefix>_<random>` on the server and returns its URL: parallel files never share state. */
 export async function createTestDatabase(serverUrl: string, prefix = 'test'): Promise<string> {
   const safe = prefix.toLowerCase().replace(/[^a-z0-9_]/g, '_');
   const name = `warden_${safe.slice(0, 40)}_${randomBytes(6).toString('hex')}`;

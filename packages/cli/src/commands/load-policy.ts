@@ -1,6 +1,6 @@
 import { analyzePolicy, type CompiledPolicy, formatDiagnostic } from '@warden/core';
-import type { CliIo } from '../cli-io.js';
 import { loadPolicySources } from '@warden/engine';
+import type { CliIo } from '../cli-io.js';
 
 /** Compiles the policy at `paths`, printing its errors and returning undefined when it is invalid. */
 export function loadPolicyOrReport(paths: readonly string[], io: CliIo): CompiledPolicy | undefined {

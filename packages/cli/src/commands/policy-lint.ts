@@ -1,6 +1,6 @@
 import { analyzePolicy, type Diagnostic, formatDiagnostic } from '@warden/core';
-import { type CliIo, EXIT } from '../cli-io.js';
 import { loadPolicySources } from '@warden/engine';
+import { type CliIo, EXIT } from '../cli-io.js';
 
 export interface LintOptions {
   readonly strict?: boolean;

@@ -7,9 +7,9 @@ import {
   runPolicyTests,
   WardenError,
 } from '@warden/core';
+import { listYaml, readBounded } from '@warden/engine';
 import { type CliIo, EXIT } from '../cli-io.js';
 import { describeError } from '../describe-error.js';
-import { listYaml, readBounded } from '@warden/engine';
 import { loadPolicyOrReport } from './load-policy.js';
 
 export interface TestOptions {

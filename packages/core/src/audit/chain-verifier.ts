@@ -2,6 +2,8 @@ import type { KeyObject } from 'node:crypto';
 import { GENESIS_HASH, linkHash } from './audit-chain.js';
 import { checkpointDigest, checkpointSignatureValid, keyIdOf, type SignedCheckpoint } from './checkpoint.js';
 
+export type { SignedCheckpoint } from './checkpoint-schema.js';
+
 /** What can be wrong with a chain, and what it usually means. Stable codes, shown by `audit verify`. */
 export const CHAIN_PROBLEMS = {
   HASH_MISMATCH: 'an event does not match its hash: it was edited',
@@ -37,6 +39,9 @@ export interface VerifyReport {
   /** Events after the last signed checkpoint: intact as far as the chain shows, not yet signed. */
   readonly unsignedTail: number;
   readonly problem?: ChainProblem;
+  /** Segments only: the hash the segment started from, and the purge records it saw. */
+  readonly startPrev?: string;
+  readonly purgedThrough?: readonly number[];
 }
 
 /** A row to verify. `prev` is checked when present (exports and stores carry it). */
@@ -53,6 +58,11 @@ export interface VerifierOptions {
   readonly checkpoints: readonly SignedCheckpoint[];
   /** Keys trusted to have signed the checkpoints. */
   readonly publicKeys: readonly KeyObject[];
+  /**
+   * Verify one stretch of a longer chain, starting from this `prev` (for parallel verification). The
+   * signatures and the end-of-chain checks are left to the verifier that `absorb`s the segment.
+   */
+  readonly segment?: { readonly prev: string };
 }
 
 const PURGE_MARK = '"type":"retention.purged"';
@@ -73,14 +83,17 @@ export class ChainVerifier {
   #prevHash = GENESIS_HASH;
   #firstPrev: string | null = null;
   readonly #purgedThrough = new Set<number>();
+  readonly #segment: VerifierOptions['segment'];
+  #startPrev = '';
 
   constructor(options: VerifierOptions) {
     this.#mode = options.mode;
+    this.#segment = options.segment;
     const keys = new Map(options.publicKeys.map((k) => [keyIdOf(k), k]));
     const sorted = [...options.checkpoints].sort((a, b) => a.seq - b.seq);
     this.#seals = sorted.filter((c) => c.kind === 'seal');
     this.#chained = sorted.filter((c) => c.kind !== 'seal');
-    this.#checkCheckpoints(sorted, keys);
+    if (!this.#segment) this.#checkCheckpoints(sorted, keys);
   }
 
   #checkCheckpoints(sorted: readonly SignedCheckpoint[], keys: ReadonlyMap<string, KeyObject>): void {
@@ -105,17 +118,7 @@ export class ChainVerifier {
 
   /** Feeds the next row; returns false once a problem has been found (further rows are ignored). */
   push(row: VerifiableRow): boolean {
-    if (this.#problem) return false;
-    if (this.#firstSeq === null) this.#begin(row);
-    else if (row.seq !== this.#lastSeq + 1) {
-      if (row.seq > this.#lastSeq + 1) {
-        const missing =
-          row.seq === this.#lastSeq + 2 ? `${this.#lastSeq + 1}` : `${this.#lastSeq + 1}–${row.seq - 1}`;
-        return this.#fail('SEQUENCE_GAP', this.#lastSeq + 1, `event ${missing} is missing (deleted)`);
-      }
-      return this.#fail('SEQUENCE_ORDER', row.seq, `event ${row.seq} appears after event ${this.#lastSeq}`);
-    }
-    if (this.#problem) return false;
+    if (this.#problem || !this.#follow(row.seq, row.prev)) return false;
     if (row.prev !== undefined && row.prev !== this.#prevHash) {
       return this.#fail('PREV_MISMATCH', row.seq, `event ${row.seq} does not link to event ${row.seq - 1}`);
     }
@@ -130,9 +133,47 @@ export class ChainVerifier {
     return this.#matchCheckpoints(row.seq, h);
   }
 
+  /**
+   * Takes in a segment verified elsewhere (another thread) as if its rows had been pushed here; the
+   * segment must continue exactly where this chain ends.
+   */
+  absorb(seg: VerifyReport): boolean {
+    if (this.#problem) return false;
+    if (seg.firstSeq !== null && !this.#follow(seg.firstSeq, undefined)) return false;
+    if (seg.problem) return this.#fail(seg.problem.code, seg.problem.seq, seg.problem.message);
+    if (seg.firstSeq === null || seg.lastSeq === null || seg.headHash === null) return true;
+    if (seg.startPrev !== this.#prevHash) {
+      return this.#fail(
+        'PREV_MISMATCH',
+        seg.firstSeq,
+        `event ${seg.firstSeq} does not link to event ${seg.firstSeq - 1}`,
+      );
+    }
+    for (const p of seg.purgedThrough ?? []) this.#purgedThrough.add(p);
+    this.#prevHash = seg.headHash;
+    this.#lastSeq = seg.lastSeq;
+    this.#checked += seg.checked;
+    while ((this.#chained[this.#nextCp]?.seq ?? Number.POSITIVE_INFINITY) <= seg.lastSeq) this.#nextCp += 1;
+    return true;
+  }
+
+  /** Checks that `seq` comes next (starting the chain on the first row); false once a problem is found. */
+  #follow(seq: number, prev: string | undefined): boolean {
+    if (this.#firstSeq === null) this.#begin(seq, prev);
+    else if (seq !== this.#lastSeq + 1) {
+      if (seq > this.#lastSeq + 1) {
+        const missing =
+          seq === this.#lastSeq + 2 ? `${this.#lastSeq + 1}` : `${this.#lastSeq + 1}–${seq - 1}`;
+        return this.#fail('SEQUENCE_GAP', this.#lastSeq + 1, `event ${missing} is missing (deleted)`);
+      }
+      return this.#fail('SEQUENCE_ORDER', seq, `event ${seq} appears after event ${this.#lastSeq}`);
+    }
+    return this.#problem === undefined;
+  }
+
   /** Finishes: checks what only the end can show (truncation, seals, anchors) and reports. */
   finish(): VerifyReport {
-    if (!this.#problem) this.#finishChecks();
+    if (!this.#problem && !this.#segment) this.#finishChecks();
     const signed = this.#chained.filter((c) => c.seq <= this.#lastSeq);
     const lastCp = signed.length > 0 ? (signed[signed.length - 1] as SignedCheckpoint).seq : null;
     const sealSeq = this.#seals.length > 0 ? this.#lastSeq : null;
@@ -148,32 +189,36 @@ export class ChainVerifier {
       unsignedTail:
         this.#firstSeq === null ? 0 : Math.max(0, this.#lastSeq - Math.max(covered, this.#firstSeq - 1)),
       ...(this.#problem ? { problem: this.#problem } : {}),
+      ...(this.#segment ? { startPrev: this.#startPrev, purgedThrough: [...this.#purgedThrough] } : {}),
     };
   }
 
-  #begin(row: VerifiableRow): void {
-    this.#firstSeq = row.seq;
-    this.#lastSeq = row.seq - 1;
-    if (this.#mode === 'export') {
-      this.#prevHash = row.prev ?? '';
-      this.#firstPrev = row.prev ?? null;
-    } else if (row.seq === 1) {
+  #begin(seq: number, prev: string | undefined): void {
+    this.#firstSeq = seq;
+    this.#lastSeq = seq - 1;
+    if (this.#segment) {
+      this.#prevHash = this.#segment.prev;
+    } else if (this.#mode === 'export') {
+      this.#prevHash = prev ?? '';
+      this.#firstPrev = prev ?? null;
+    } else if (seq === 1) {
       this.#prevHash = GENESIS_HASH;
     } else {
-      const anchor = this.#chained.find((c) => c.seq === row.seq - 1);
+      const anchor = this.#chained.find((c) => c.seq === seq - 1);
       if (!anchor) {
         this.#fail(
           'ANCHOR_MISSING',
           1,
-          `events 1–${row.seq - 1} are missing and no signed checkpoint anchors the rest`,
+          `events 1–${seq - 1} are missing and no signed checkpoint anchors the rest`,
         );
         return;
       }
       this.#prevHash = anchor.hash;
     }
+    this.#startPrev = this.#prevHash;
     while (
       this.#nextCp < this.#chained.length &&
-      (this.#chained[this.#nextCp] as SignedCheckpoint).seq < row.seq
+      (this.#chained[this.#nextCp] as SignedCheckpoint).seq < seq
     ) {
       this.#nextCp += 1;
     }

@@ -1,6 +1,6 @@
 import { createPublicKey, hash, type KeyObject, sign, verify } from 'node:crypto';
-import { z } from 'zod';
 import { canonicalJson } from '../canonical/canonical-json.js';
+import type { CheckpointBody, SignedCheckpoint } from './checkpoint-schema.js';
 
 /**
  * Signed checkpoints: Ed25519 signatures over (sequence, head hash, time, previous checkpoint). Kept
@@ -8,29 +8,7 @@ import { canonicalJson } from '../canonical/canonical-json.js';
  * database wholesale: a rewritten chain no longer ends in a signed hash.
  */
 
-export const CHECKPOINT_KINDS = ['periodic', 'on-demand', 'seal'] as const;
-
-const hex64 = z.string().regex(/^[0-9a-f]{64}$/, 'a lowercase hex SHA-256');
-
-/** The signed statement. A `seal` vouches for an export: it also names where the export starts. */
-export const CheckpointBodySchema = z.strictObject({
-  kind: z.enum(CHECKPOINT_KINDS),
-  seq: z.number().int().nonnegative(),
-  hash: hex64,
-  ts: z.iso.datetime(),
-  /** Digest of the previous checkpoint in the chain of checkpoints; null for the first and for seals. */
-  prev: hex64.nullable(),
-  keyId: z.string().min(1),
-  /** Seals only: the first exported sequence number and the hash before it. */
-  fromSeq: z.number().int().positive().optional(),
-  fromPrev: hex64.optional(),
-});
-
-/** A checkpoint with its base64 Ed25519 signature over the canonical JSON of the body. */
-export const SignedCheckpointSchema = CheckpointBodySchema.extend({ signature: z.string().min(1) });
-
-export type CheckpointBody = z.infer<typeof CheckpointBodySchema>;
-export type SignedCheckpoint = z.infer<typeof SignedCheckpointSchema>;
+export type { CheckpointBody, SignedCheckpoint } from './checkpoint-schema.js';
 
 /** A short stable id for a public key: the first 16 hex digits of the SHA-256 of its SPKI DER. */
 export function keyIdOf(key: KeyObject): string {

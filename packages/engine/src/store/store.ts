@@ -17,6 +17,8 @@ export interface Store {
   readonly dialect: 'sqlite' | 'postgres';
   /** Where the data lives, with any password removed: safe to print. */
   readonly location: string;
+  /** The SQLite file, when the store is one: other threads may open it read-only (parallel verify). */
+  readonly localFile?: string;
   /**
    * Applies every unit in one transaction, chaining its events under the chain lock so all instances
    * share one total order. All or nothing: on any failure nothing is written and it throws.

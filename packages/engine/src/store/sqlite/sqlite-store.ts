@@ -84,12 +84,14 @@ type Row = { seq: number; prev: string; hash: string; body: string };
 export class SqliteStore implements Store {
   readonly dialect = 'sqlite' as const;
   readonly location: string;
+  readonly localFile: string | undefined;
   readonly #db: Database.Database;
   readonly #stmt;
 
   constructor(db: Database.Database, location: string) {
     this.#db = db;
     this.location = location;
+    this.localFile = location === ':memory:' ? undefined : location;
     this.#stmt = {
       head: db.prepare('SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1'),
       insert: db.prepare('INSERT INTO audit_events (seq, prev, hash, body) VALUES (?, ?, ?, ?)'),

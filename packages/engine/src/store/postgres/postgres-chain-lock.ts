@@ -1,0 +1,123 @@
+import {
+  type AuditEvent,
+  type ChainedRow,
+  type ChainHead,
+  type SignedCheckpoint,
+  WardenError,
+} from '@warden/core';
+import type pg from 'pg';
+import { linkBodies } from '../commit-plan.js';
+import { EVENT_COLUMN_NAMES, EVENT_COLUMNS_RECORD, eventColumnsJson } from './postgres-event-columns.js';
+
+/** Above this much body text a batch goes in several statements, to bound the size of one message. */
+const MAX_STATEMENT_BODY_CHARS = 32 << 20;
+
+/**
+ * Takes the chain lock: the one audit_head row, locked until the transaction ends. Every instance's
+ * commit queues here, which makes one total order; the row it returns is the latest committed head.
+ */
+export async function lockChainHead(client: pg.ClientBase): Promise<{ seq: number; hash: string }> {
+  const r = await client.query<ChainHead>('SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE');
+  const head = r.rows[0];
+  if (!head)
+    throw new WardenError('STORE_INVALID', 'the audit_head row is missing: the schema was tampered with');
+  return { seq: head.seq, hash: head.hash };
+}
+
+/** The last checkpoint of the chain of checkpoints; read under the chain lock, so it is the latest. */
+export async function lastCheckpoint(client: pg.ClientBase): Promise<SignedCheckpoint | undefined> {
+  const r = await client.query<{ signed: string }>(
+    "SELECT signed FROM checkpoints WHERE kind <> 'seal' ORDER BY id DESC LIMIT 1",
+  );
+  const row = r.rows[0];
+  return row ? (JSON.parse(row.signed) as SignedCheckpoint) : undefined;
+}
+
+// Bodies travel newline-separated (canonical JSON never holds a raw newline) and hashes space-separated:
+// splitting one text is far cheaper for the server than parsing a text[] literal of escaped JSON.
+const APPEND_SQL = `
+WITH appended AS (
+  INSERT INTO audit_events (seq, prev, hash, body, ${EVENT_COLUMN_NAMES})
+  SELECT $1::bigint + r.n - 1, r.prev, r.hash, r.body, ${EVENT_COLUMN_NAMES}
+  FROM ROWS FROM (
+    unnest(string_to_array($2::text, ' ')),
+    unnest(string_to_array($3::text, ' ')),
+    unnest(string_to_array($4::text, chr(10))),
+    json_to_recordset($5::json) AS (${EVENT_COLUMNS_RECORD})
+  ) WITH ORDINALITY AS r(prev, hash, body, ${EVENT_COLUMN_NAMES}, n)
+), signed AS (
+  INSERT INTO checkpoints (seq, kind, signed)
+  SELECT c.seq, c.kind, c.signed FROM unnest($6::bigint[], $7::text[], $8::text[]) WITH ORDINALITY AS c(seq, kind, signed, n)
+  ORDER BY c.n
+)
+UPDATE audit_head SET seq = $9, hash = $10 WHERE id = 1`;
+
+/**
+ * The events and checkpoints of one commit, linked onto the head under the chain lock and written in one
+ * statement (several only for a batch of unusual size), which also moves audit_head.
+ */
+export class ChainAppend {
+  /** Moves forward as events are linked. */
+  readonly head: { seq: number; hash: string };
+  #rows: ChainedRow[] = [];
+  #events: AuditEvent[] = [];
+  #checkpoints: SignedCheckpoint[] = [];
+
+  constructor(head: { seq: number; hash: string }) {
+    this.head = { ...head };
+  }
+
+  /** Links the bodies onto the head; they are written at the next flush. */
+  append(events: readonly AuditEvent[], bodies: readonly string[]): ChainedRow[] {
+    const rows = linkBodies(this.head, bodies);
+    for (const r of rows) {
+      if (r.body.includes('\n')) throw new WardenError('INTERNAL', `event ${r.seq} is not canonical JSON`);
+    }
+    this.#rows.push(...rows);
+    this.#events.push(...events);
+    return rows;
+  }
+
+  addCheckpoint(cp: SignedCheckpoint): void {
+    this.#checkpoints.push(cp);
+  }
+
+  /** Writes everything linked since the last flush. */
+  async flush(client: pg.ClientBase): Promise<void> {
+    if (this.#rows.length === 0 && this.#checkpoints.length === 0) return;
+    let start = 0;
+    do {
+      let end = start;
+      for (
+        let chars = 0;
+        end < this.#rows.length && (end === start || chars < MAX_STATEMENT_BODY_CHARS);
+        end++
+      ) {
+        chars += (this.#rows[end] as ChainedRow).body.length;
+      }
+      await this.#write(client, start, end, end === this.#rows.length);
+      start = end;
+    } while (start < this.#rows.length);
+    this.#rows = [];
+    this.#events = [];
+    this.#checkpoints = [];
+  }
+
+  async #write(client: pg.ClientBase, start: number, end: number, last: boolean): Promise<void> {
+    const rows = this.#rows.slice(start, end);
+    const cps = last ? this.#checkpoints : [];
+    const to = last ? this.head : (rows[rows.length - 1] as ChainedRow);
+    await client.query(APPEND_SQL, [
+      rows[0]?.seq ?? 0,
+      rows.map((r) => r.prev).join(' '),
+      rows.map((r) => r.hash).join(' '),
+      rows.map((r) => r.body).join('\n'),
+      eventColumnsJson(this.#events.slice(start, end)),
+      cps.map((c) => c.seq),
+      cps.map((c) => c.kind),
+      cps.map((c) => JSON.stringify(c)),
+      to.seq,
+      to.hash,
+    ]);
+  }
+}

@@ -1,0 +1,168 @@
+import { WardenError } from '@warden/core';
+import type pg from 'pg';
+
+/**
+ * PostgreSQL schema, one entry per version, mirroring the SQLite schema. Never edit a released entry:
+ * add one.
+ *
+ * `body` is the canonical JSON text exactly as hashed (text, never jsonb, which reorders and normalises).
+ * The query columns are written by the store from the same event in the same INSERT rather than generated
+ * from `body::jsonb`: PostgreSQL cannot turn a string holding U+0000 or a lone surrogate into jsonb, so a
+ * generated column would make such an event impossible to record (SQLite records it). Text columns that
+ * are compared or sorted use the "C" collation, so they order byte-wise like SQLite, whatever the
+ * database's default collation.
+ */
+export const POSTGRES_MIGRATIONS: readonly { version: number; name: string; sql: string }[] = [
+  {
+    version: 1,
+    name: 'audit chain, checkpoints, sessions, legal holds, keys',
+    sql: `
+CREATE TABLE audit_events (
+  seq bigint PRIMARY KEY,
+  prev text NOT NULL,
+  hash text NOT NULL,
+  body text NOT NULL,
+  ts text COLLATE "C",
+  type text COLLATE "C",
+  actor text COLLATE "C",
+  agent text COLLATE "C",
+  session text COLLATE "C",
+  tool text COLLATE "C",
+  call_id text COLLATE "C",
+  effect text COLLATE "C",
+  rule_id text COLLATE "C",
+  triggered_by text COLLATE "C",
+  approvers text[] COLLATE "C"
+);
+CREATE INDEX audit_events_ts ON audit_events (ts);
+CREATE INDEX audit_events_agent ON audit_events (agent, seq);
+CREATE INDEX audit_events_session ON audit_events (session, seq);
+CREATE UNIQUE INDEX audit_events_call_decided ON audit_events (call_id) WHERE type = 'call.decided';
+CREATE UNIQUE INDEX audit_events_call_completed ON audit_events (call_id) WHERE type = 'call.completed';
+
+-- The chain head, locked FOR UPDATE by every commit: the one place all instances queue for the next seq.
+CREATE TABLE audit_head (
+  id int PRIMARY KEY CHECK (id = 1),
+  seq bigint NOT NULL,
+  hash text NOT NULL
+);
+INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, repeat('0', 64));
+
+-- Set only inside a purging transaction, and cleared before it commits.
+CREATE TABLE audit_purge (id int PRIMARY KEY CHECK (id = 1), through_seq bigint);
+INSERT INTO audit_purge (id, through_seq) VALUES (1, NULL);
+
+CREATE FUNCTION warden_reject() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION '%', TG_ARGV[0];
+END $$;
+
+CREATE FUNCTION warden_audit_events_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF OLD.seq > coalesce((SELECT through_seq FROM audit_purge WHERE id = 1), 0) THEN
+    RAISE EXCEPTION 'audit events are append-only; only a retention purge removes old events';
+  END IF;
+  RETURN OLD;
+END $$;
+
+CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events
+FOR EACH ROW EXECUTE FUNCTION warden_reject('audit events are append-only');
+CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events
+FOR EACH ROW EXECUTE FUNCTION warden_audit_events_delete();
+CREATE TRIGGER audit_events_no_truncate BEFORE TRUNCATE ON audit_events
+FOR EACH STATEMENT EXECUTE FUNCTION warden_reject('audit events are append-only');
+
+CREATE TABLE checkpoints (
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  seq bigint NOT NULL,
+  kind text NOT NULL,
+  signed text NOT NULL
+);
+CREATE INDEX checkpoints_seq ON checkpoints (seq);
+CREATE TRIGGER checkpoints_no_update BEFORE UPDATE OR DELETE ON checkpoints
+FOR EACH ROW EXECUTE FUNCTION warden_reject('checkpoints are append-only');
+CREATE TRIGGER checkpoints_no_truncate BEFORE TRUNCATE ON checkpoints
+FOR EACH STATEMENT EXECUTE FUNCTION warden_reject('checkpoints are append-only');
+
+CREATE TABLE sessions (
+  id text COLLATE "C" PRIMARY KEY,
+  agent text NOT NULL,
+  state text NOT NULL CHECK (state IN ('active', 'paused', 'closed')),
+  state_reason text,
+  triggered_by text,
+  delegation_chain text NOT NULL,
+  created_at text NOT NULL,
+  updated_at text NOT NULL
+);
+
+-- n keeps insertion order among equal timestamps, as SQLite's rowid does.
+CREATE TABLE legal_holds (
+  n bigint GENERATED ALWAYS AS IDENTITY,
+  id text COLLATE "C" PRIMARY KEY,
+  reason text NOT NULL,
+  placed_by text NOT NULL,
+  placed_at text COLLATE "C" NOT NULL
+);
+
+CREATE TABLE signing_keys (
+  n bigint GENERATED ALWAYS AS IDENTITY,
+  key_id text COLLATE "C" PRIMARY KEY,
+  pem text NOT NULL,
+  registered_at text COLLATE "C" NOT NULL
+);
+`,
+  },
+];
+
+/** Any constant works: advisory lock keys are per database. This one spells "warden". */
+const MIGRATION_LOCK = 0x77617264656e;
+
+/**
+ * Brings the schema up to date in one transaction under an advisory lock, so instances starting at once
+ * apply each version exactly once and the others wait, then find nothing to do. An up-to-date database
+ * is only read, so a read-only one still opens. Refuses (STORE_INVALID) a schema newer than this build.
+ */
+export async function migratePostgres(client: pg.ClientBase): Promise<void> {
+  await client.query('BEGIN');
+  try {
+    // Building an index on a large table may outlast the per-statement cap of normal operation.
+    await client.query("SET LOCAL statement_timeout = '15min'");
+    await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+    const done = await appliedVersions(client);
+    const newest = Math.max(0, ...done);
+    const known = Math.max(...POSTGRES_MIGRATIONS.map((m) => m.version));
+    if (newest > known) {
+      throw new WardenError(
+        'STORE_INVALID',
+        `the database was written by a newer Warden (schema ${newest}); upgrade Warden`,
+      );
+    }
+    const pending = POSTGRES_MIGRATIONS.filter((m) => !done.has(m.version));
+    if (pending.length > 0) {
+      await client.query(
+        'CREATE TABLE IF NOT EXISTS warden_migrations (version int PRIMARY KEY, name text NOT NULL, applied_at text NOT NULL)',
+      );
+    }
+    for (const m of pending) {
+      await client.query(m.sql);
+      await client.query('INSERT INTO warden_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [
+        m.version,
+        m.name,
+        new Date().toISOString(),
+      ]);
+    }
+    await client.query('COMMIT');
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw err;
+  }
+}
+
+async function appliedVersions(client: pg.ClientBase): Promise<Set<number>> {
+  const table = await client.query<{ found: boolean }>(
+    "SELECT to_regclass('warden_migrations') IS NOT NULL AS found",
+  );
+  if (!table.rows[0]?.found) return new Set();
+  const rows = await client.query<{ version: number }>('SELECT version FROM warden_migrations');
+  return new Set(rows.rows.map((r) => r.version));
+}

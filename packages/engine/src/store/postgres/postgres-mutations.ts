@@ -1,0 +1,112 @@
+import { WardenError } from '@warden/core';
+import type pg from 'pg';
+import type { Mutation, SessionRecord } from '../store.js';
+
+/**
+ * Applies the state changes of a commit, in order, inside its transaction. Runs of session.ensure (one
+ * per new session, so often one per unit) go in one INSERT, sorted by id: two instances inserting the
+ * same new sessions then take their row locks in the same order and cannot deadlock each other.
+ */
+export class MutationWriter {
+  readonly #client: pg.ClientBase;
+  #ensures: SessionRecord[] = [];
+
+  constructor(client: pg.ClientBase) {
+    this.#client = client;
+  }
+
+  async apply(m: Mutation): Promise<void> {
+    if (m.kind === 'session.ensure') {
+      this.#ensures.push(m.session);
+      return;
+    }
+    await this.flush();
+    const c = this.#client;
+    switch (m.kind) {
+      case 'session.state':
+        return setSessionState(c, m);
+      case 'legal_hold.place':
+        await c.query('INSERT INTO legal_holds (id, reason, placed_by, placed_at) VALUES ($1, $2, $3, $4)', [
+          m.hold.id,
+          m.hold.reason,
+          m.hold.placedBy,
+          m.hold.placedAt,
+        ]);
+        return;
+      case 'legal_hold.release': {
+        const r = await c.query('DELETE FROM legal_holds WHERE id = $1', [m.id]);
+        if (r.rowCount === 0) throw new WardenError('QUERY_INVALID', `no legal hold has id ${m.id}`);
+        return;
+      }
+      case 'key.register':
+        await c.query(
+          'INSERT INTO signing_keys (key_id, pem, registered_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING',
+          [m.keyId, m.pem, m.ts],
+        );
+        return;
+      case 'audit.purge':
+        return purgeEvents(c, m.throughSeq);
+    }
+  }
+
+  /** Writes the pending session.ensure run. */
+  async flush(): Promise<void> {
+    if (this.#ensures.length === 0) return;
+    const sessions = this.#ensures.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    this.#ensures = [];
+    const col = <T>(f: (s: SessionRecord) => T) => sessions.map(f);
+    await this.#client.query(
+      `INSERT INTO sessions (id, agent, state, state_reason, triggered_by, delegation_chain, created_at, updated_at)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])
+       ON CONFLICT (id) DO NOTHING`,
+      [
+        col((s) => s.id),
+        col((s) => s.agent),
+        col((s) => s.state),
+        col((s) => s.stateReason),
+        col((s) => s.triggeredBy),
+        col((s) => JSON.stringify(s.delegationChain)),
+        col((s) => s.createdAt),
+        col((s) => s.updatedAt),
+      ],
+    );
+  }
+}
+
+type StateChange = Extract<Mutation, { kind: 'session.state' }>;
+
+/** Locks the session row, so the `from` check and the change see the same state. */
+async function setSessionState(c: pg.ClientBase, m: StateChange): Promise<void> {
+  const r = await c.query<{ state: string }>('SELECT state FROM sessions WHERE id = $1 FOR UPDATE', [m.id]);
+  const row = r.rows[0];
+  if (!row) throw new WardenError('SESSION_NOT_FOUND', `no session has id ${m.id}`);
+  if (!(m.from as readonly string[]).includes(row.state)) {
+    throw new WardenError('SESSION_STATE', `session ${m.id} is ${row.state}; cannot make it ${m.state}`);
+  }
+  await c.query('UPDATE sessions SET state = $1, state_reason = $2, updated_at = $3 WHERE id = $4', [
+    m.state,
+    m.reason,
+    m.ts,
+    m.id,
+  ]);
+}
+
+/**
+ * Deletes events 1..throughSeq. Runs under the chain lock (checkpoints and holds are then current).
+ * The delete trigger lets rows through only up to the bound set here, which is cleared before commit.
+ */
+async function purgeEvents(c: pg.ClientBase, throughSeq: number): Promise<void> {
+  const r = await c.query<{ holds: number; anchored: boolean }>(
+    `SELECT (SELECT count(*) FROM legal_holds) AS holds,
+            EXISTS (SELECT 1 FROM checkpoints WHERE seq = $1 AND kind <> 'seal') AS anchored`,
+    [throughSeq],
+  );
+  const { holds, anchored } = r.rows[0] as { holds: number; anchored: boolean };
+  if (holds > 0)
+    throw new WardenError('LEGAL_HOLD_ACTIVE', `${holds} legal hold(s) in place; nothing is purged`);
+  if (!anchored)
+    throw new WardenError('INTERNAL', `no signed checkpoint at seq ${throughSeq} to anchor the purge`);
+  await c.query('UPDATE audit_purge SET through_seq = $1 WHERE id = 1', [throughSeq]);
+  await c.query('DELETE FROM audit_events WHERE seq <= $1', [throughSeq]);
+  await c.query('UPDATE audit_purge SET through_seq = NULL WHERE id = 1');
+}

@@ -1,0 +1,201 @@
+import type { AuditEvent, AuditRecord, ChainedRow, ChainHead, SignedCheckpoint } from '@warden/core';
+import { type AuditQuery, decodeCursor, encodeCursor } from '../audit-query.js';
+import { prepareUnits } from '../commit-plan.js';
+import type { AuditPage, CommitResult, CommitUnit, LegalHold, SessionRecord, Store } from '../store.js';
+import { toStoreError } from '../store-errors.js';
+import { commitUnits } from './postgres-commit.js';
+import { PostgresDriver, type PostgresPoolOptions, redactUrl } from './postgres-driver.js';
+import { columnText } from './postgres-event-columns.js';
+import { migratePostgres } from './postgres-migrations.js';
+
+/**
+ * Opens a PostgreSQL store and brings its schema up to date. Many Warden instances may share the database
+ * and open it at once. Throws STORE_UNAVAILABLE when the server cannot be reached.
+ */
+export async function openPostgresStore(
+  url: string,
+  options: PostgresPoolOptions = {},
+): Promise<PostgresStore> {
+  const location = redactUrl(url);
+  const driver = new PostgresDriver(url, options);
+  try {
+    const client = await driver.connect();
+    try {
+      await migratePostgres(client);
+      client.release();
+    } catch (err) {
+      client.release(err as Error);
+      throw err;
+    }
+  } catch (err) {
+    await driver.end().catch(() => {});
+    throw toStoreError(err, `opening ${location}`);
+  }
+  return new PostgresStore(driver, location);
+}
+
+type Row = ChainedRow;
+type SessionRow = {
+  id: string;
+  agent: string;
+  state: SessionRecord['state'];
+  state_reason: string | null;
+  triggered_by: string | null;
+  delegation_chain: string;
+  created_at: string;
+  updated_at: string;
+};
+
+/** The shared store: one PostgreSQL database behind a connection pool, written by any number of instances. */
+export class PostgresStore implements Store {
+  readonly dialect = 'postgres' as const;
+  readonly location: string;
+  readonly #db: PostgresDriver;
+
+  constructor(driver: PostgresDriver, location: string) {
+    this.#db = driver;
+    this.location = location;
+  }
+
+  async commit(units: readonly CommitUnit[]): Promise<CommitResult[]> {
+    const prepared = prepareUnits(units);
+    return this.#db.transaction('writing audit events', (client) => commitUnits(client, prepared));
+  }
+
+  async head(): Promise<ChainHead> {
+    const rows = await this.#db.query<ChainHead>(
+      'reading the chain head',
+      'SELECT seq, hash FROM audit_head WHERE id = 1',
+    );
+    return rows[0] as ChainHead;
+  }
+
+  async readChain(afterSeq: number, limit: number): Promise<ChainedRow[]> {
+    return this.#db.query<Row>(
+      'reading the chain',
+      'SELECT seq, prev, hash, body FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2',
+      [afterSeq, limit],
+    );
+  }
+
+  async queryAudit(q: AuditQuery): Promise<AuditPage> {
+    const params: unknown[] = [q.cursor ? decodeCursor(q.cursor) : 0];
+    const where: string[] = ['seq > $1'];
+    const add = (sql: (p: string) => string, v: unknown) => {
+      params.push(v);
+      where.push(sql(`$${params.length}`));
+    };
+    const eq = (col: string, v: string | undefined) => {
+      if (v !== undefined) add((p) => `${col} = ${p}`, columnText(v));
+    };
+    if (q.from) add((p) => `ts >= ${p}`, q.from);
+    if (q.to) add((p) => `ts < ${p}`, q.to);
+    eq('type', q.type);
+    eq('agent', q.agent);
+    eq('session', q.session);
+    eq('tool', q.tool);
+    eq('call_id', q.callId);
+    eq('effect', q.decision);
+    eq('rule_id', q.rule);
+    eq('triggered_by', q.triggeredBy);
+    eq('actor', q.actor);
+    if (q.approver !== undefined) add((p) => `${p} = ANY (approvers)`, columnText(q.approver));
+    params.push(q.limit + 1);
+    const sql = `SELECT seq, prev, hash, body FROM audit_events WHERE ${where.join(' AND ')} ORDER BY seq LIMIT $${params.length}`;
+    const rows = await this.#db.query<Row>('querying the audit trail', sql, params);
+    const page = rows.slice(0, q.limit).map(toRecord);
+    const last = page[page.length - 1];
+    return { records: page, nextCursor: rows.length > q.limit && last ? encodeCursor(last.seq) : null };
+  }
+
+  async findCall(callId: string): Promise<{ decided: AuditRecord | undefined; completed: boolean }> {
+    // Two branches, so each uses its partial unique index.
+    const rows = await this.#db.query<Row & { type: string }>(
+      'finding a call',
+      `SELECT seq, prev, hash, body, type FROM audit_events WHERE call_id = $1 AND type = 'call.decided'
+       UNION ALL
+       SELECT seq, prev, hash, body, type FROM audit_events WHERE call_id = $1 AND type = 'call.completed'`,
+      [columnText(callId)],
+    );
+    const decided = rows.find((r) => r.type === 'call.decided');
+    return {
+      decided: decided ? toRecord(decided) : undefined,
+      completed: rows.some((r) => r.type === 'call.completed'),
+    };
+  }
+
+  async checkpoints(range: { fromSeq?: number; toSeq?: number } = {}): Promise<SignedCheckpoint[]> {
+    const rows = await this.#db.query<{ signed: string }>(
+      'reading checkpoints',
+      'SELECT signed FROM checkpoints WHERE seq >= $1 AND seq <= $2 ORDER BY id',
+      [range.fromSeq ?? 0, range.toSeq ?? Number.MAX_SAFE_INTEGER],
+    );
+    return rows.map((r) => JSON.parse(r.signed) as SignedCheckpoint);
+  }
+
+  async getSession(id: string): Promise<SessionRecord | undefined> {
+    const rows = await this.#db.query<SessionRow>(
+      'reading a session',
+      'SELECT * FROM sessions WHERE id = $1',
+      [id],
+    );
+    return rows[0] ? toSession(rows[0]) : undefined;
+  }
+
+  async legalHolds(): Promise<LegalHold[]> {
+    const rows = await this.#db.query<{ id: string; reason: string; placed_by: string; placed_at: string }>(
+      'reading legal holds',
+      'SELECT id, reason, placed_by, placed_at FROM legal_holds ORDER BY placed_at, n',
+    );
+    return rows.map((r) => ({ id: r.id, reason: r.reason, placedBy: r.placed_by, placedAt: r.placed_at }));
+  }
+
+  async publicKeys(): Promise<{ keyId: string; pem: string }[]> {
+    return this.#db.query<{ keyId: string; pem: string }>(
+      'reading signing keys',
+      'SELECT key_id AS "keyId", pem FROM signing_keys ORDER BY registered_at, n',
+    );
+  }
+
+  async oldestEvent(): Promise<{ seq: number; ts: string } | undefined> {
+    const rows = await this.#db.query<{ seq: number; ts: string }>(
+      'reading the oldest event',
+      'SELECT seq, ts FROM audit_events ORDER BY seq LIMIT 1',
+    );
+    return rows[0];
+  }
+
+  async lastSeqBefore(before: string): Promise<number> {
+    const rows = await this.#db.query<{ s: number }>(
+      'finding events to purge',
+      `SELECT coalesce((SELECT min(seq) FROM audit_events WHERE ts >= $1) - 1, (SELECT seq FROM audit_head WHERE id = 1)) AS s`,
+      [before],
+    );
+    return (rows[0] as { s: number }).s;
+  }
+
+  async ping(): Promise<void> {
+    await this.#db.query('checking the database', 'SELECT 1');
+  }
+
+  async close(): Promise<void> {
+    await this.#db.end();
+  }
+}
+
+function toSession(r: SessionRow): SessionRecord {
+  return {
+    id: r.id,
+    agent: r.agent,
+    state: r.state,
+    stateReason: r.state_reason,
+    triggeredBy: r.triggered_by,
+    delegationChain: JSON.parse(r.delegation_chain) as string[],
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+function toRecord(r: Row): AuditRecord {
+  return { seq: r.seq, prev: r.prev, hash: r.hash, event: JSON.parse(r.body) as AuditEvent };
+}
