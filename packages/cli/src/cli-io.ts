@@ -3,6 +3,8 @@ export interface CliIo {
   out(text: string): void;
   err(text: string): void;
   readonly cwd: string;
+  /** stderr is a terminal: long commands show progress there. */
+  readonly errIsTty?: boolean;
 }
 
 /** The process's own streams. */
@@ -11,6 +13,7 @@ export function processIo(): CliIo {
     out: (t) => process.stdout.write(t),
     err: (t) => process.stderr.write(t),
     cwd: process.cwd(),
+    errIsTty: process.stderr.isTTY === true,
   };
 }
 

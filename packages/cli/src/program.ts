@@ -1,4 +1,5 @@
 import { Command, CommanderError, Option } from 'commander';
+import { addAuditCommands } from './audit-program.js';
 import { type CliIo, EXIT } from './cli-io.js';
 import { policyExplain } from './commands/policy-explain.js';
 import { policyLint } from './commands/policy-lint.js';
@@ -58,6 +59,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .action(() => {
       code = policySchema(io);
     });
+  addAuditCommands(program, io, (c) => {
+    code = c;
+  });
 
   try {
     await program.parseAsync([...argv], { from: 'user' });

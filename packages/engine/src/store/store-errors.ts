@@ -2,11 +2,15 @@ import { isWardenError, WardenError } from '@warden/core';
 
 /** SQLite result codes that mean "the database cannot be used right now", not "the request is wrong". */
 const SQLITE_UNAVAILABLE = /^SQLITE_(BUSY|LOCKED|READONLY|IOERR|CANTOPEN|FULL|PROTOCOL|NOTADB|CORRUPT)/;
-/** PostgreSQL SQLSTATE classes and codes with the same meaning: connection, resources, read-only, shutdown. */
-const PG_UNAVAILABLE = /^(08|53|57P|58)|^25006$|^40001$/;
+/**
+ * PostgreSQL SQLSTATE classes and codes with the same meaning: connection, resources, read-only, shutdown,
+ * and the timeouts: 57014 (statement_timeout) and 55P03 (lock_timeout, e.g. behind a stuck chain lock).
+ */
+const PG_UNAVAILABLE = /^(08|53|57P|58)|^25006$|^40001$|^57014$|^55P03$/;
 const NODE_NET = /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EHOSTUNREACH|EAI_AGAIN)$/;
+/** pg's own errors: a lost connection, no pooled connection within connectionTimeoutMillis, query_timeout. */
 const PG_CONNECTION_TEXT =
-  /Connection terminated|connection timeout|Client has encountered a connection error/i;
+  /Connection terminated|connection timeout|Client has encountered a connection error|timeout exceeded when trying to connect|Query read timeout/i;
 
 /** Unique indexes whose violation is a caller mistake with its own code. */
 const CONSTRAINTS: Record<string, [WardenError['code'], string]> = {

@@ -1,16 +1,7 @@
-import {
-  type AuditEvent,
-  type ChainedRow,
-  type ChainHead,
-  type SignedCheckpoint,
-  WardenError,
-} from '@warden/core';
+import { type ChainedRow, type ChainHead, type SignedCheckpoint, WardenError } from '@warden/core';
 import type pg from 'pg';
 import { linkBodies } from '../commit-plan.js';
-import { EVENT_COLUMN_NAMES, EVENT_COLUMNS_RECORD, eventColumnsJson } from './postgres-event-columns.js';
-
-/** Above this much body text a batch goes in several statements, to bound the size of one message. */
-const MAX_STATEMENT_BODY_CHARS = 32 << 20;
+import { EVENT_COLUMN_NAMES, EVENT_COLUMNS_RECORD, type EventPayload } from './postgres-event-payload.js';
 
 /**
  * Takes the chain lock: the one audit_head row, locked until the transaction ends. Every instance's
@@ -54,27 +45,27 @@ UPDATE audit_head SET seq = $9, hash = $10 WHERE id = 1`;
 
 /**
  * The events and checkpoints of one commit, linked onto the head under the chain lock and written in one
- * statement (several only for a batch of unusual size), which also moves audit_head.
+ * statement (several only for a batch of unusual size, or around a purge), which also moves audit_head.
  */
 export class ChainAppend {
   /** Moves forward as events are linked. */
   readonly head: { seq: number; hash: string };
+  readonly #payload: EventPayload;
+  /** Linked but not yet written, starting at payload index #written. */
   #rows: ChainedRow[] = [];
-  #events: AuditEvent[] = [];
+  #written = 0;
   #checkpoints: SignedCheckpoint[] = [];
 
-  constructor(head: { seq: number; hash: string }) {
+  constructor(head: { seq: number; hash: string }, payload: EventPayload) {
     this.head = { ...head };
+    this.#payload = payload;
   }
 
-  /** Links the bodies onto the head; they are written at the next flush. */
-  append(events: readonly AuditEvent[], bodies: readonly string[]): ChainedRow[] {
-    const rows = linkBodies(this.head, bodies);
-    for (const r of rows) {
-      if (r.body.includes('\n')) throw new WardenError('INTERNAL', `event ${r.seq} is not canonical JSON`);
-    }
+  /** Links the next `count` bodies of the payload onto the head; they are written at the next flush. */
+  append(count: number): ChainedRow[] {
+    const from = this.#written + this.#rows.length;
+    const rows = linkBodies(this.head, this.#payload.bodies.slice(from, from + count));
     this.#rows.push(...rows);
-    this.#events.push(...events);
     return rows;
   }
 
@@ -85,34 +76,27 @@ export class ChainAppend {
   /** Writes everything linked since the last flush. */
   async flush(client: pg.ClientBase): Promise<void> {
     if (this.#rows.length === 0 && this.#checkpoints.length === 0) return;
-    let start = 0;
-    do {
-      let end = start;
-      for (
-        let chars = 0;
-        end < this.#rows.length && (end === start || chars < MAX_STATEMENT_BODY_CHARS);
-        end++
-      ) {
-        chars += (this.#rows[end] as ChainedRow).body.length;
-      }
-      await this.#write(client, start, end, end === this.#rows.length);
-      start = end;
-    } while (start < this.#rows.length);
+    const from = this.#written;
+    const to = from + this.#rows.length;
+    const chunks = this.#payload.chunks(from, to);
+    if (chunks.length === 0) chunks.push([from, to]);
+    for (const [start, end] of chunks) await this.#write(client, start, end, end === to);
+    this.#written = to;
     this.#rows = [];
-    this.#events = [];
     this.#checkpoints = [];
   }
 
   async #write(client: pg.ClientBase, start: number, end: number, last: boolean): Promise<void> {
-    const rows = this.#rows.slice(start, end);
+    const rows = this.#rows.slice(start - this.#written, end - this.#written);
     const cps = last ? this.#checkpoints : [];
     const to = last ? this.head : (rows[rows.length - 1] as ChainedRow);
+    const text = this.#payload.text(start, end);
     await client.query(APPEND_SQL, [
       rows[0]?.seq ?? 0,
       rows.map((r) => r.prev).join(' '),
       rows.map((r) => r.hash).join(' '),
-      rows.map((r) => r.body).join('\n'),
-      eventColumnsJson(this.#events.slice(start, end)),
+      text.bodies,
+      text.columns,
       cps.map((c) => c.seq),
       cps.map((c) => c.kind),
       cps.map((c) => JSON.stringify(c)),

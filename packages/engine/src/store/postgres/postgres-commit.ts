@@ -3,6 +3,7 @@ import type pg from 'pg';
 import { makeCheckpoint, type PreparedUnit } from '../commit-plan.js';
 import type { CommitResult } from '../store.js';
 import { ChainAppend, lastCheckpoint, lockChainHead } from './postgres-chain-lock.js';
+import type { EventPayload } from './postgres-event-payload.js';
 import { MutationWriter } from './postgres-mutations.js';
 
 /**
@@ -14,16 +15,16 @@ import { MutationWriter } from './postgres-mutations.js';
 export async function commitUnits(
   client: pg.ClientBase,
   prepared: readonly PreparedUnit[],
+  payload: EventPayload,
 ): Promise<CommitResult[]> {
   const mutations = new MutationWriter(client);
   const firstPurge = prepared.findIndex((p) => p.unit.mutations?.some((m) => m.kind === 'audit.purge'));
   const locked = firstPurge === -1 ? prepared.length : firstPurge;
-  for (const p of prepared.slice(0, locked)) for (const m of p.unit.mutations ?? []) await mutations.apply(m);
-  await mutations.flush();
+  await mutations.applyAll(prepared.slice(0, locked).flatMap((p) => p.unit.mutations ?? []));
   const chained = prepared.some((p) => p.bodies.length > 0 || p.unit.checkpoint !== undefined);
   if (!chained && firstPurge === -1) return prepared.map(() => ({ events: [] }));
 
-  const chain = new ChainAppend(await lockChainHead(client));
+  const chain = new ChainAppend(await lockChainHead(client), payload);
   let last = prepared.some((p) => p.unit.checkpoint) ? await lastCheckpoint(client) : undefined;
   const results: CommitResult[] = [];
   for (const [i, { unit, bodies }] of prepared.entries()) {
@@ -34,7 +35,7 @@ export async function commitUnits(
       }
       await mutations.flush();
     }
-    const events = chain.append(unit.events, bodies).map((r) => ({ seq: r.seq, hash: r.hash }));
+    const events = chain.append(bodies.length).map((r) => ({ seq: r.seq, hash: r.hash }));
     if (!unit.checkpoint) {
       results.push({ events });
       continue;

@@ -4,10 +4,12 @@ import { toStoreError } from '../store-errors.js';
 
 /** How long to wait for a connection (new or from the pool) before reporting the store unavailable. */
 const CONNECT_TIMEOUT_MS = 3_000;
-/** Server-side cap on one statement, including lock waits: nothing queues forever behind a stuck writer. */
-const STATEMENT_TIMEOUT_MS = 10_000;
+/** Server-side cap on one statement; generous, as an audit query may scan a large table. */
+const STATEMENT_TIMEOUT_MS = 30_000;
+/** Cap on waiting for a lock: a commit queued behind a stuck holder of the chain lock fails closed. */
+const LOCK_TIMEOUT_MS = 10_000;
 /** Client-side cap, for a server that stops answering without closing the connection. */
-const QUERY_TIMEOUT_MS = 15_000;
+const QUERY_TIMEOUT_MS = 35_000;
 /** A process that freezes inside a transaction loses its session, and with it the chain lock. */
 const IDLE_IN_TRANSACTION_MS = 10_000;
 /** A deadlock victim rolled back completely, so running its transaction again is safe. */
@@ -35,6 +37,7 @@ export class PostgresDriver {
       max: options.poolSize ?? 10,
       connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
       statement_timeout: STATEMENT_TIMEOUT_MS,
+      lock_timeout: LOCK_TIMEOUT_MS,
       query_timeout: QUERY_TIMEOUT_MS,
       idle_in_transaction_session_timeout: IDLE_IN_TRANSACTION_MS,
       keepAlive: true,

@@ -125,8 +125,9 @@ const MIGRATION_LOCK = 0x77617264656e;
 export async function migratePostgres(client: pg.ClientBase): Promise<void> {
   await client.query('BEGIN');
   try {
-    // Building an index on a large table may outlast the per-statement cap of normal operation.
-    await client.query("SET LOCAL statement_timeout = '15min'");
+    // Building an index on a large table may outlast the caps of normal operation, and so may waiting
+    // for another instance doing it.
+    await client.query("SET LOCAL statement_timeout = '15min'; SET LOCAL lock_timeout = '15min'");
     await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
     const done = await appliedVersions(client);
     const newest = Math.max(0, ...done);

@@ -3,9 +3,9 @@ import type pg from 'pg';
 import type { Mutation, SessionRecord } from '../store.js';
 
 /**
- * Applies the state changes of a commit, in order, inside its transaction. Runs of session.ensure (one
- * per new session, so often one per unit) go in one INSERT, sorted by id: two instances inserting the
- * same new sessions then take their row locks in the same order and cannot deadlock each other.
+ * Applies the state changes of a commit inside its transaction, with the outcome of applying them one by
+ * one in order. session.ensure (one per new session, so often one per unit) goes in one INSERT per run,
+ * sorted by id.
  */
 export class MutationWriter {
   readonly #client: pg.ClientBase;
@@ -13,6 +13,31 @@ export class MutationWriter {
 
   constructor(client: pg.ClientBase) {
     this.#client = client;
+  }
+
+  /**
+   * Applies a list, taking row locks in an order every instance shares, so that instances do not deadlock
+   * each other: all session.ensure first, in one sorted run, then the sessions changing state, locked in id
+   * order, then the rest in order. A state change on a session that only a later ensure of the list
+   * creates is refused, as it would be in order.
+   */
+  async applyAll(ms: readonly Mutation[]): Promise<void> {
+    const created = await this.#insertSessions(
+      ms.flatMap((m) => (m.kind === 'session.ensure' ? [m.session] : [])),
+    );
+    const changing = ms.flatMap((m) => (m.kind === 'session.state' ? [m.id] : []));
+    if (changing.length > 0) {
+      await this.#client.query('SELECT 1 FROM sessions WHERE id = ANY ($1::text[]) ORDER BY id FOR UPDATE', [
+        changing,
+      ]);
+    }
+    const ensured = new Set<string>();
+    for (const m of ms) {
+      if (m.kind === 'session.ensure') ensured.add(m.session.id);
+      else if (m.kind === 'session.state' && created.has(m.id) && !ensured.has(m.id)) {
+        throw new WardenError('SESSION_NOT_FOUND', `no session has id ${m.id}`);
+      } else await this.apply(m);
+    }
   }
 
   async apply(m: Mutation): Promise<void> {
@@ -51,14 +76,22 @@ export class MutationWriter {
 
   /** Writes the pending session.ensure run. */
   async flush(): Promise<void> {
-    if (this.#ensures.length === 0) return;
-    const sessions = this.#ensures.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    const sessions = this.#ensures;
     this.#ensures = [];
-    const col = <T>(f: (s: SessionRecord) => T) => sessions.map(f);
-    await this.#client.query(
+    await this.#insertSessions(sessions);
+  }
+
+  /** Inserts the sessions that do not exist yet, the first of each id winning; returns the ids inserted. */
+  async #insertSessions(sessions: SessionRecord[]): Promise<Set<string>> {
+    if (sessions.length === 0) return new Set();
+    // Stable: the first record of an id stays first.
+    const sorted = [...sessions].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    const col = <T>(f: (s: SessionRecord) => T) => sorted.map(f);
+    const r = await this.#client.query<{ id: string }>(
       `INSERT INTO sessions (id, agent, state, state_reason, triggered_by, delegation_chain, created_at, updated_at)
        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])
-       ON CONFLICT (id) DO NOTHING`,
+       ON CONFLICT (id) DO NOTHING
+       RETURNING id`,
       [
         col((s) => s.id),
         col((s) => s.agent),
@@ -70,6 +103,7 @@ export class MutationWriter {
         col((s) => s.updatedAt),
       ],
     );
+    return new Set(r.rows.map((row) => row.id));
   }
 }
 

@@ -5,7 +5,7 @@ import type { AuditPage, CommitResult, CommitUnit, LegalHold, SessionRecord, Sto
 import { toStoreError } from '../store-errors.js';
 import { commitUnits } from './postgres-commit.js';
 import { PostgresDriver, type PostgresPoolOptions, redactUrl } from './postgres-driver.js';
-import { columnText } from './postgres-event-columns.js';
+import { columnText, EventPayload } from './postgres-event-payload.js';
 import { migratePostgres } from './postgres-migrations.js';
 
 /**
@@ -59,7 +59,8 @@ export class PostgresStore implements Store {
 
   async commit(units: readonly CommitUnit[]): Promise<CommitResult[]> {
     const prepared = prepareUnits(units);
-    return this.#db.transaction('writing audit events', (client) => commitUnits(client, prepared));
+    const payload = new EventPayload(prepared);
+    return this.#db.transaction('writing audit events', (client) => commitUnits(client, prepared, payload));
   }
 
   async head(): Promise<ChainHead> {

@@ -1,0 +1,93 @@
+import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { compilePolicy } from '@warden/core';
+import { openEngine } from '@warden/engine';
+import Database from 'better-sqlite3';
+
+/** The policy the audit fixtures decide with: one rule per tier. */
+export const AUDIT_POLICY = compilePolicy(
+  `
+name: cli audit tests
+agents:
+  billing-agent:
+    rules:
+      - { id: echo, effect: allow, tools: [echo] }
+      - { id: refunds, effect: review, tools: [stripe.refund] }
+      - { id: no-drops, effect: block, tools: [db.drop] }
+`,
+  'cli-audit.yaml',
+);
+
+/** The tool of the i-th call: every 10th (from the 10th) is db.drop, every 10th from the 5th a refund. */
+export function toolOf(i: number): string {
+  if (i % 10 === 9) return 'db.drop';
+  if (i % 10 === 4) return 'stripe.refund';
+  return 'echo';
+}
+
+/**
+ * Writes `calls` decided calls through a real engine: seq 1 is the key event, call i is seq i + 2.
+ * Checkpoints are signed after calls 99 and 199 (seq 101, 201) and on close; then `unsigned` more
+ * calls follow that no checkpoint covers (the store is closed without closing the engine).
+ */
+export async function buildAuditDb(
+  db: string,
+  options: { calls?: number; unsigned?: number; keysFile?: string } = {},
+): Promise<void> {
+  const keysFile = options.keysFile ?? `${db}.keys.json`;
+  const opts = { db, keysFile, policy: AUDIT_POLICY, checkpoint: { everyEvents: 1e9, everyMs: 3_600_000 } };
+  const engine = await openEngine(opts);
+  for (let i = 0; i < (options.calls ?? 300); i++) {
+    await engine.check({
+      agent: 'billing-agent',
+      tool: toolOf(i),
+      args: { i },
+      session: `s-${i % 3}`,
+      ...(i % 2 === 0 ? { triggeredBy: 'alice' } : {}),
+    });
+    if (i === 99 || i === 199) await engine.checkpoint();
+  }
+  await engine.close();
+  if (!options.unsigned) return;
+  const more = await openEngine(opts);
+  for (let i = 0; i < options.unsigned; i++) await more.check({ agent: 'billing-agent', tool: 'echo' });
+  await more.store.close();
+}
+
+/** A fresh copy of a built database (and its key file) in a new temp folder. */
+export function copyDb(template: string): { dir: string; db: string; keys: string } {
+  const dir = tempDir();
+  const db = join(dir, 'warden.db');
+  for (const suffix of ['', '-wal', '-shm', '.keys.json']) {
+    if (existsSync(template + suffix)) copyFileSync(template + suffix, db + suffix);
+  }
+  return { dir, db, keys: `${db}.keys.json` };
+}
+
+/** Runs SQL on the SQLite file as an attacker would, with the append-only triggers dropped. */
+export function tamperSqlite(db: string, ...statements: string[]): void {
+  const conn = new Database(db);
+  try {
+    for (const t of ['audit_events_no_update', 'audit_events_no_delete', 'checkpoints_no_delete']) {
+      conn.exec(`DROP TRIGGER IF EXISTS ${t}`);
+    }
+    for (const sql of statements) conn.exec(sql);
+  } finally {
+    conn.close();
+  }
+}
+
+const created: string[] = [];
+
+/** A new temp folder, removed by removeTempDirs(). */
+export function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'warden-cli-audit-'));
+  created.push(dir);
+  return dir;
+}
+
+/** Removes every folder tempDir() and copyDb() made (call in afterAll). */
+export function removeTempDirs(): void {
+  for (const dir of created.splice(0)) rmSync(dir, { recursive: true, force: true });
+}

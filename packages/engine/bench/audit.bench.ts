@@ -1,0 +1,188 @@
+import { type ChildProcessByStdio, spawn } from 'node:child_process';
+import { hash } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Readable, Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { canonicalJson, evaluate } from '@warden/core';
+import Database from 'better-sqlite3';
+import type { Benchmark, BenchmarkOptions } from '../../../bench/benchmark.js';
+import { verifyStore } from '../src/audit/verify-store.js';
+import { openEngine } from '../src/engine/open-engine.js';
+import { generateKeyRing } from '../src/keys/key-ring.js';
+import { GroupCommitter } from '../src/store/group-committer.js';
+import { openStore } from '../src/store/open-store.js';
+import { createTestDatabase, startPostgres } from '../test-support/postgres-server.js';
+import { appendMany, benchEvent } from './bench-events.js';
+import { testPolicy } from '../test-support/engine-fixtures.js';
+
+const ENGINE_DIR = fileURLToPath(new URL('../', import.meta.url));
+
+const perSecond = (n: number, ms: number) => Math.round((n / ms) * 1000);
+
+/** Durable SQLite appends, then verification of the same chain, each against a bare baseline. */
+async function sqliteFigures({ quick, log }: BenchmarkOptions): Promise<Record<string, number>> {
+  const n = quick ? 200_000 : 1_000_000;
+  const dir = mkdtempSync(join(tmpdir(), 'warden-bench-'));
+  try {
+    const store = await openStore(join(dir, 'audit.db'));
+    const committer = new GroupCommitter(store);
+    log(`audit: appending ${n.toLocaleString('en')} events to SQLite (synchronous=FULL)…`);
+    let t = performance.now();
+    await appendMany((e) => committer.submit({ events: [e] }), n);
+    const appendMs = performance.now() - t;
+
+    log('audit: baseline: the same bodies inserted into a bare table, same batch size…');
+    const plainMs = plainInserts(join(dir, 'plain.db'), Math.min(n, 200_000));
+
+    log('audit: verifying the chain…');
+    t = performance.now();
+    const report = await verifyStore(store, { publicKeys: [] });
+    const verifyMs = performance.now() - t;
+    if (!report.ok || report.checked !== n) throw new Error(`verification failed: ${report.problem?.message}`);
+    const shaPerS = sha256Baseline(20_000);
+    await store.close();
+    const append = perSecond(n, appendMs);
+    const verify = perSecond(n, verifyMs);
+    const plain = perSecond(Math.min(n, 200_000), plainMs);
+    return {
+      append_per_s: append,
+      plain_insert_per_s: plain,
+      append_vs_plain_insert_ratio: append / plain,
+      verify_per_s: verify,
+      sha256_per_s: shaPerS,
+      verify_vs_sha256_ratio: verify / shaPerS,
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function plainInserts(file: string, n: number): number {
+  const db = new Database(file);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.exec('CREATE TABLE t (seq INTEGER PRIMARY KEY, body TEXT NOT NULL)');
+  const insert = db.prepare('INSERT INTO t VALUES (?, ?)');
+  const t = performance.now();
+  for (let i = 0; i < n; i += 4096) {
+    const bodies = Array.from({ length: Math.min(4096, n - i) }, (_, j) => canonicalJson(benchEvent(i + j)));
+    db.transaction(() => bodies.forEach((b, j) => insert.run(i + j + 1, b)))();
+  }
+  const ms = performance.now() - t;
+  db.close();
+  return ms;
+}
+
+function sha256Baseline(n: number): number {
+  const bodies = Array.from({ length: 1000 }, (_, i) => canonicalJson(benchEvent(i)));
+  const t = performance.now();
+  let h = '';
+  for (let i = 0; i < n * 10; i++) h = hash('sha256', `${i}\n${h}\n${bodies[i % 1000]}`, 'hex');
+  return perSecond(n * 10, performance.now() - t);
+}
+
+type Child = ChildProcessByStdio<Writable, Readable, Readable>;
+
+/** Two instances (separate processes) append concurrently to one PostgreSQL; then the chain is verified. */
+async function postgresFigures({ quick, log }: BenchmarkOptions): Promise<Record<string, number>> {
+  const perInstance = quick ? 25_000 : 100_000;
+  log('audit: starting a throwaway PostgreSQL cluster…');
+  const server = await startPostgres();
+  try {
+    const url = await createTestDatabase(server.url, 'bench');
+    await (await openStore(url)).close();
+    const children = ['a', 'b'].map((name) => startAppender(url, perInstance, name));
+    await Promise.all(children.map((c) => line(c)));
+    log(`audit: two instances appending ${perInstance.toLocaleString('en')} events each to PostgreSQL…`);
+    const t = performance.now();
+    for (const c of children) c.stdin.write('go\n');
+    await Promise.all(children.map((c) => line(c)));
+    const ms = performance.now() - t;
+    for (const c of children) c.kill();
+    const store = await openStore(url);
+    const report = await verifyStore(store, { publicKeys: [] });
+    await store.close();
+    return {
+      pg_append_per_s: perSecond(2 * perInstance, ms),
+      pg_chain_intact: report.ok && report.checked === 2 * perInstance ? 1 : 0,
+    };
+  } finally {
+    await server.destroy();
+  }
+}
+
+function startAppender(url: string, count: number, name: string): Child {
+  return spawn(
+    process.execPath,
+    ['--conditions=@warden/source', '--import', 'tsx', 'bench/pg-append-worker.ts', url, String(count), name],
+    { cwd: ENGINE_DIR, stdio: ['pipe', 'pipe', 'pipe'] },
+  );
+}
+
+/** The next line the child prints; rejects with its stderr if it exits first. */
+function line(child: Child): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let err = '';
+    const onErr = (d: Buffer) => {
+      err += d;
+    };
+    child.stderr.on('data', onErr);
+    child.stdout.once('data', (d: Buffer) => {
+      child.stderr.off('data', onErr);
+      resolve(d.toString());
+    });
+    child.once('exit', (code) => reject(new Error(`appender exited (${code}): ${err}`)));
+  });
+}
+
+/** Latency of one allow decision with its durable audit event, against the bare policy evaluation. */
+async function engineFigures({ quick, log }: BenchmarkOptions): Promise<Record<string, number>> {
+  const dir = mkdtempSync(join(tmpdir(), 'warden-bench-'));
+  const engine = await openEngine({ db: join(dir, 'engine.db'), keys: generateKeyRing(), policy: testPolicy() });
+  try {
+    const call = { agent: 'billing-agent', tool: 'stripe.refund', args: { amount: 50 }, session: 's1' };
+    const n = quick ? 1_000 : 5_000;
+    log(`engine: ${n.toLocaleString('en')} sequential checks, each durable before it returns…`);
+    for (let i = 0; i < 100; i++) await engine.check(call);
+    const lat: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const t = performance.now();
+      const r = await engine.check(call);
+      lat.push(performance.now() - t);
+      if (r.effect !== 'allow') throw new Error(`expected allow, got ${r.effect}: ${r.reasons}`);
+    }
+    log('engine: 256 callers at once…');
+    const m = quick ? 20_000 : 100_000;
+    let t = performance.now();
+    await appendMany(() => engine.check(call), m, 256);
+    const concurrentPerS = perSecond(m, performance.now() - t);
+    const policy = engine.policy;
+    t = performance.now();
+    for (let i = 0; i < 100_000; i++) evaluate(policy, { ...call, now: new Date() });
+    const evaluateUs = ((performance.now() - t) / 100_000) * 1000;
+    lat.sort((a, b) => a - b);
+    const p50 = (lat[Math.floor(n / 2)] as number) * 1000;
+    return {
+      check_p50_us: Math.round(p50),
+      check_p99_us: Math.round((lat[Math.floor(n * 0.99)] as number) * 1000),
+      check_concurrent_per_s: concurrentPerS,
+      evaluate_us: Number(evaluateUs.toFixed(2)),
+      check_vs_evaluate_ratio: p50 / evaluateUs,
+    };
+  } finally {
+    await engine.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export const benchmarks: Benchmark[] = [
+  {
+    name: 'audit',
+    async run(opts) {
+      return { ...(await sqliteFigures(opts)), ...(await postgresFigures(opts)) };
+    },
+  },
+  { name: 'engine', run: engineFigures },
+];
