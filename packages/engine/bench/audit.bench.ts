@@ -13,9 +13,9 @@ import { openEngine } from '../src/engine/open-engine.js';
 import { generateKeyRing } from '../src/keys/key-ring.js';
 import { GroupCommitter } from '../src/store/group-committer.js';
 import { openStore } from '../src/store/open-store.js';
+import { testPolicy } from '../test-support/engine-fixtures.js';
 import { createTestDatabase, startPostgres } from '../test-support/postgres-server.js';
 import { appendMany, benchEvent } from './bench-events.js';
-import { testPolicy } from '../test-support/engine-fixtures.js';
 
 const ENGINE_DIR = fileURLToPath(new URL('../', import.meta.url));
 
@@ -40,7 +40,8 @@ async function sqliteFigures({ quick, log }: BenchmarkOptions): Promise<Record<s
     t = performance.now();
     const report = await verifyStore(store, { publicKeys: [] });
     const verifyMs = performance.now() - t;
-    if (!report.ok || report.checked !== n) throw new Error(`verification failed: ${report.problem?.message}`);
+    if (!report.ok || report.checked !== n)
+      throw new Error(`verification failed: ${report.problem?.message}`);
     const shaPerS = sha256Baseline(20_000);
     await store.close();
     const append = perSecond(n, appendMs);
@@ -140,7 +141,11 @@ function line(child: Child): Promise<string> {
 /** Latency of one allow decision with its durable audit event, against the bare policy evaluation. */
 async function engineFigures({ quick, log }: BenchmarkOptions): Promise<Record<string, number>> {
   const dir = mkdtempSync(join(tmpdir(), 'warden-bench-'));
-  const engine = await openEngine({ db: join(dir, 'engine.db'), keys: generateKeyRing(), policy: testPolicy() });
+  const engine = await openEngine({
+    db: join(dir, 'engine.db'),
+    keys: generateKeyRing(),
+    policy: testPolicy(),
+  });
   try {
     const call = { agent: 'billing-agent', tool: 'stripe.refund', args: { amount: 50 }, session: 's1' };
     const n = quick ? 1_000 : 5_000;

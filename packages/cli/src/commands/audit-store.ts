@@ -82,6 +82,7 @@ export async function withEngine<T>(
     db,
     keys,
     policy: compilePolicy(NO_POLICY, 'warden-cli.yaml'),
+    requireKnownKey: true,
     onError: () => {},
   });
   try {

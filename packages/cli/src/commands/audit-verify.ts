@@ -11,7 +11,6 @@ import {
 } from '@warden/core';
 import { readPublicKeys, verifyExportRows, verifyStore } from '@warden/engine';
 import { type CliIo, EXIT } from '../cli-io.js';
-import { checkSeals } from './audit-seals.js';
 import { n, shownPath, withStore } from './audit-store.js';
 
 export interface VerifyOptions {
@@ -41,17 +40,14 @@ async function verifyDatabase(o: VerifyOptions, io: CliIo): Promise<VerifyReport
   const checkpoints = o.checkpoints ? readCheckpoints(o.checkpoints, io) : undefined;
   const publicKeys = o.publicKey ? readKeys(o.publicKey, io) : undefined;
   const progress = progressReporter(o, io);
-  // Seals are matched by checkSeals: the store verifier would count them as signing the whole chain.
-  const chained = checkpoints?.filter((c) => c.kind !== 'seal');
   try {
-    return await withStore(o.db, io, async (store) => {
-      const report = await verifyStore(store, {
-        ...(chained ? { checkpoints: chained } : {}),
+    return await withStore(o.db, io, (store) =>
+      verifyStore(store, {
+        ...(checkpoints ? { checkpoints } : {}),
         ...(publicKeys ? { publicKeys } : {}),
         ...(progress ? { onProgress: progress.report } : {}),
-      });
-      return checkSeals(store, report, checkpoints ?? [], publicKeys);
-    });
+      }),
+    );
   } finally {
     progress?.done();
   }

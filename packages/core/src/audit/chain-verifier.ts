@@ -75,6 +75,8 @@ export class ChainVerifier {
   readonly #mode: VerifierOptions['mode'];
   readonly #chained: SignedCheckpoint[];
   readonly #seals: SignedCheckpoint[];
+  /** Every checkpoint and seal in seq order: each vouches for the hash at its seq. */
+  readonly #matchable: SignedCheckpoint[];
   #nextCp = 0;
   #problem: ChainProblem | undefined;
   #checked = 0;
@@ -93,6 +95,7 @@ export class ChainVerifier {
     const sorted = [...options.checkpoints].sort((a, b) => a.seq - b.seq);
     this.#seals = sorted.filter((c) => c.kind === 'seal');
     this.#chained = sorted.filter((c) => c.kind !== 'seal');
+    this.#matchable = sorted;
     if (!this.#segment) this.#checkCheckpoints(sorted, keys);
   }
 
@@ -153,7 +156,7 @@ export class ChainVerifier {
     this.#prevHash = seg.headHash;
     this.#lastSeq = seg.lastSeq;
     this.#checked += seg.checked;
-    while ((this.#chained[this.#nextCp]?.seq ?? Number.POSITIVE_INFINITY) <= seg.lastSeq) this.#nextCp += 1;
+    while ((this.#matchable[this.#nextCp]?.seq ?? Number.POSITIVE_INFINITY) <= seg.lastSeq) this.#nextCp += 1;
     return true;
   }
 
@@ -174,17 +177,16 @@ export class ChainVerifier {
   /** Finishes: checks what only the end can show (truncation, seals, anchors) and reports. */
   finish(): VerifyReport {
     if (!this.#problem && !this.#segment) this.#finishChecks();
-    const signed = this.#chained.filter((c) => c.seq <= this.#lastSeq);
+    const signed = this.#matchable.filter((c) => c.seq <= this.#lastSeq);
     const lastCp = signed.length > 0 ? (signed[signed.length - 1] as SignedCheckpoint).seq : null;
-    const sealSeq = this.#seals.length > 0 ? this.#lastSeq : null;
-    const covered = Math.max(lastCp ?? 0, sealSeq ?? 0);
+    const covered = lastCp ?? 0;
     return {
       ok: this.#problem === undefined,
       checked: this.#checked,
       firstSeq: this.#firstSeq,
       lastSeq: this.#firstSeq === null ? null : this.#lastSeq,
       headHash: this.#firstSeq === null ? null : this.#prevHash,
-      checkpointsChecked: this.#chained.length + this.#seals.length,
+      checkpointsChecked: this.#matchable.length,
       lastCheckpointSeq: lastCp,
       unsignedTail:
         this.#firstSeq === null ? 0 : Math.max(0, this.#lastSeq - Math.max(covered, this.#firstSeq - 1)),
@@ -217,8 +219,8 @@ export class ChainVerifier {
     }
     this.#startPrev = this.#prevHash;
     while (
-      this.#nextCp < this.#chained.length &&
-      (this.#chained[this.#nextCp] as SignedCheckpoint).seq < seq
+      this.#nextCp < this.#matchable.length &&
+      (this.#matchable[this.#nextCp] as SignedCheckpoint).seq < seq
     ) {
       this.#nextCp += 1;
     }
@@ -226,10 +228,14 @@ export class ChainVerifier {
 
   #matchCheckpoints(seq: number, h: string): boolean {
     for (;;) {
-      const cp = this.#chained[this.#nextCp];
+      const cp = this.#matchable[this.#nextCp];
       if (!cp || cp.seq !== seq) return true;
       if (cp.hash !== h) {
-        const before = this.#nextCp > 0 ? (this.#chained[this.#nextCp - 1] as SignedCheckpoint).seq + 1 : 1;
+        const earlier = this.#matchable
+          .slice(0, this.#nextCp)
+          .filter((c) => c.seq < seq)
+          .at(-1);
+        const before = earlier ? earlier.seq + 1 : 1;
         return this.#fail(
           'CHECKPOINT_MISMATCH',
           Math.max(before, this.#firstSeq ?? 1),
@@ -241,13 +247,13 @@ export class ChainVerifier {
   }
 
   #finishChecks(): void {
-    const pending = this.#chained[this.#nextCp];
+    const pending = this.#matchable[this.#nextCp];
     if (pending && pending.seq > this.#lastSeq) {
       const from = this.#lastSeq + 1;
       this.#fail(
         'TRUNCATED',
         from,
-        `events ${from}–${pending.seq} are missing from the end (truncated): a signed checkpoint vouches for seq ${pending.seq}`,
+        `events ${from}–${pending.seq} are missing from the end (truncated): a signed ${pending.kind === 'seal' ? 'export seal' : 'checkpoint'} vouches for seq ${pending.seq}`,
       );
       return;
     }

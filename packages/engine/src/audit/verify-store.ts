@@ -115,7 +115,7 @@ function runWorker(task: SegmentTask): Promise<VerifyReport> {
   const url = new URL(fromSource ? './verify-worker.ts' : './verify-worker.js', import.meta.url);
   const worker = fromSource
     ? new Worker(
-        `import('tsx/esm/api').then((t) => { t.register(); return import(${JSON.stringify(url.href)}); });`,
+        `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((t) => { t.register(); return import(${JSON.stringify(url.href)}); });`,
         { eval: true, workerData: task, execArgv: ['--conditions=@warden/source'] },
       )
     : new Worker(url, { workerData: task });

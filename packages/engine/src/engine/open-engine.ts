@@ -1,4 +1,4 @@
-import type { CompiledPolicy } from '@warden/core';
+import { type CompiledPolicy, WardenError } from '@warden/core';
 import { type KeyRing, loadOrCreateKeyRing } from '../keys/key-ring.js';
 import { defaultKeyFile, openStore } from '../store/open-store.js';
 import type { Store } from '../store/store.js';
@@ -13,6 +13,11 @@ export interface OpenEngineOptions extends Omit<EngineOptions, 'store' | 'keys'>
   /** Where the signing and HMAC keys live; created on first use. Default beside the SQLite file. */
   readonly keysFile?: string;
   readonly policy: CompiledPolicy;
+  /**
+   * Refuse (KEYS_INVALID) a key the database has not seen, instead of recording a key rotation: for
+   * admin tools, which must never rotate the key by being pointed at the wrong file.
+   */
+  readonly requireKnownKey?: boolean;
 }
 
 /**
@@ -25,7 +30,14 @@ export async function openEngine(options: OpenEngineOptions): Promise<Engine> {
     const keys = options.keys ?? loadOrCreateKeyRing(options.keysFile ?? defaultKeyFile(options.db));
     const engine = new Engine({ ...options, store, keys, closeStore: !options.store });
     const known = await store.publicKeys();
-    if (!known.some((k) => k.keyId === keys.keyId)) {
+    const isKnown = known.some((k) => k.keyId === keys.keyId);
+    if (!isKnown && options.requireKnownKey && known.length > 0) {
+      throw new WardenError(
+        'KEYS_INVALID',
+        `key ${keys.keyId} is not one this database uses (${known.map((k) => k.keyId).join(', ')}); pass the key file the engine uses with --keys`,
+      );
+    }
+    if (!isKnown) {
       const ts = new Date().toISOString();
       const event = engine.systemEvent(
         known.length > 0 ? 'key.rotated' : 'key.added',

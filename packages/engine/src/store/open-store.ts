@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { WardenError } from '@warden/core';
 import { openSqliteStore } from './sqlite/sqlite-store.js';
 import type { Store } from './store.js';
@@ -7,9 +8,13 @@ export const DEFAULT_DB = './warden.db';
 
 /**
  * Opens the store a location names: `postgres://…` or `postgresql://…` for PostgreSQL, anything else
- * (a path, `sqlite:path`, `:memory:`) for SQLite. Migrations are applied on open.
+ * (a path, `sqlite:path`, `:memory:`) for SQLite. Migrations are applied on open. With `mustExist`, a
+ * missing SQLite file is an error rather than a new empty database (for read-only tools).
  */
-export async function openStore(location: string = DEFAULT_DB): Promise<Store> {
+export async function openStore(
+  location: string = DEFAULT_DB,
+  options: { mustExist?: boolean } = {},
+): Promise<Store> {
   if (/^postgres(ql)?:\/\//i.test(location)) {
     // Loaded on demand: embedded users never load the pg driver.
     const { openPostgresStore } = await import('./postgres/postgres-store.js');
@@ -21,7 +26,14 @@ export async function openStore(location: string = DEFAULT_DB): Promise<Store> {
       `unsupported database URL ${location.split('@').pop()}: use postgres://… or a SQLite file path`,
     );
   }
-  return openSqliteStore(location.replace(/^sqlite:/, ''));
+  const file = location.replace(/^sqlite:/, '');
+  if (options.mustExist && file !== ':memory:' && !existsSync(file)) {
+    throw new WardenError(
+      'STORE_INVALID',
+      `no database at ${file}: pass --db with the path of an existing Warden database`,
+    );
+  }
+  return openSqliteStore(file);
 }
 
 /** Where the key file lives by default: beside a SQLite file, or in the working directory. */
