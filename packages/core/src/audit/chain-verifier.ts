@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto';
-import { GENESIS_HASH, linkHash } from './audit-chain.js';
+import { GENESIS_HASH, linkHash, sha256Hex } from './audit-chain.js';
 import { checkpointDigest, checkpointSignatureValid, keyIdOf, type SignedCheckpoint } from './checkpoint.js';
 
 export type { SignedCheckpoint } from './checkpoint-schema.js';
@@ -125,15 +125,30 @@ export class ChainVerifier {
     if (row.prev !== undefined && row.prev !== this.#prevHash) {
       return this.#fail('PREV_MISMATCH', row.seq, `event ${row.seq} does not link to event ${row.seq - 1}`);
     }
-    const h = linkHash(row.seq, this.#prevHash, row.body);
-    if (h !== row.hash) {
-      return this.#fail('HASH_MISMATCH', row.seq, `event ${row.seq} does not match its hash (edited)`);
+    return this.#accept(row.seq, row.hash, linkHash(row.seq, this.#prevHash, row.body), row.body);
+  }
+
+  /**
+   * Feeds the next row as the exact text its hash covers, `seq \n prev \n body`, which a database can
+   * build without handing the parts over separately (the fast path of parallel verification).
+   */
+  pushLink(seq: number, storedHash: string, link: string): boolean {
+    if (this.#problem || !this.#follow(seq, undefined)) return false;
+    if (!link.startsWith(`${seq}\n${this.#prevHash}\n`)) {
+      return this.#fail('PREV_MISMATCH', seq, `event ${seq} does not link to event ${seq - 1}`);
     }
-    if (row.body.includes(PURGE_MARK)) this.#notePurge(row.body);
+    return this.#accept(seq, storedHash, sha256Hex(link), link);
+  }
+
+  #accept(seq: number, storedHash: string, h: string, text: string): boolean {
+    if (h !== storedHash) {
+      return this.#fail('HASH_MISMATCH', seq, `event ${seq} does not match its hash (edited)`);
+    }
+    if (text.includes(PURGE_MARK)) this.#notePurge(text.slice(text.indexOf('{')));
     this.#prevHash = h;
-    this.#lastSeq = row.seq;
+    this.#lastSeq = seq;
     this.#checked += 1;
-    return this.#matchCheckpoints(row.seq, h);
+    return this.#matchCheckpoints(seq, h);
   }
 
   /**
@@ -142,9 +157,10 @@ export class ChainVerifier {
    */
   absorb(seg: VerifyReport): boolean {
     if (this.#problem) return false;
-    if (seg.firstSeq !== null && !this.#follow(seg.firstSeq, undefined)) return false;
-    if (seg.problem) return this.#fail(seg.problem.code, seg.problem.seq, seg.problem.message);
-    if (seg.firstSeq === null || seg.lastSeq === null || seg.headHash === null) return true;
+    if (seg.firstSeq === null || seg.lastSeq === null || seg.headHash === null) {
+      return seg.problem ? this.#fail(seg.problem.code, seg.problem.seq, seg.problem.message) : true;
+    }
+    if (!this.#follow(seg.firstSeq, undefined)) return false;
     if (seg.startPrev !== this.#prevHash) {
       return this.#fail(
         'PREV_MISMATCH',
@@ -157,7 +173,7 @@ export class ChainVerifier {
     this.#lastSeq = seg.lastSeq;
     this.#checked += seg.checked;
     while ((this.#matchable[this.#nextCp]?.seq ?? Number.POSITIVE_INFINITY) <= seg.lastSeq) this.#nextCp += 1;
-    return true;
+    return seg.problem ? this.#fail(seg.problem.code, seg.problem.seq, seg.problem.message) : true;
   }
 
   /** Checks that `seq` comes next (starting the chain on the first row); false once a problem is found. */
@@ -236,10 +252,12 @@ export class ChainVerifier {
           .filter((c) => c.seq < seq)
           .at(-1);
         const before = earlier ? earlier.seq + 1 : 1;
+        // A segment does not know where the whole chain starts; the earlier checkpoint bounds it anyway.
+        const from = this.#segment ? before : Math.max(before, this.#firstSeq ?? 1);
         return this.#fail(
           'CHECKPOINT_MISMATCH',
-          Math.max(before, this.#firstSeq ?? 1),
-          `events ${Math.max(before, this.#firstSeq ?? 1)}–${seq} do not match the signed checkpoint at seq ${seq}: they were rewritten`,
+          from,
+          `events ${from}–${seq} do not match the signed checkpoint at seq ${seq}: they were rewritten`,
         );
       }
       this.#nextCp += 1;

@@ -28,7 +28,15 @@ describe.each(DIALECTS)('audit tamper detection (%s)', (dialect) => {
     await fx?.dispose();
   });
 
-  const verify = () => verifyStore(fx.store, { checkpoints: kept });
+  /** Verifies on one thread and, for SQLite, in stretches on 3 threads; both must say the same. */
+  const verify = async () => {
+    const report = await verifyStore(fx.store, { checkpoints: kept, threads: 1 });
+    if (fx.store.localFile) {
+      const parallel = await verifyStore(fx.store, { checkpoints: kept, threads: 3, parallelFrom: 1 });
+      expect(parallel).toEqual(report);
+    }
+    return report;
+  };
   const row = async (seq: number) =>
     (await fx.store.readChain(seq - 1, 1))[0] as { seq: number; prev: string; hash: string; body: string };
 

@@ -22,6 +22,8 @@ export interface VerifyStoreOptions {
   readonly onProgress?: (checked: number) => void;
   /** Threads for a SQLite store (default: one per core, up to 4; 1 turns parallelism off). */
   readonly threads?: number;
+  /** Chains shorter than this are verified on the calling thread (default 50,000). */
+  readonly parallelFrom?: number;
 }
 
 /** Below this many events, starting threads costs more than it saves. */
@@ -42,7 +44,8 @@ export async function verifyStore(store: Store, options: VerifyStoreOptions = {}
   const threads = Math.min(options.threads ?? availableParallelism(), 4);
   const oldest = await store.oldestEvent();
   const head = await store.head();
-  if (store.localFile && oldest && threads > 1 && head.seq - oldest.seq >= PARALLEL_MIN_EVENTS) {
+  const parallelFrom = options.parallelFrom ?? PARALLEL_MIN_EVENTS;
+  if (store.localFile && oldest && threads > 1 && head.seq - oldest.seq + 1 >= parallelFrom) {
     await verifyInParallel(
       store,
       store.localFile,

@@ -27,11 +27,14 @@ function run(task: SegmentTask) {
       segment: { prev: task.prev },
     });
     const rows = db
-      .prepare('SELECT seq, hash, body FROM audit_events WHERE seq BETWEEN ? AND ? ORDER BY seq')
+      // SQLite builds the hashed text (seq, prev, body) itself: one string per row instead of three.
+      .prepare(
+        'SELECT seq, hash, seq || char(10) || prev || char(10) || body FROM audit_events WHERE seq BETWEEN ? AND ? ORDER BY seq',
+      )
       .raw(true)
       .iterate(task.fromSeq, task.toSeq) as IterableIterator<[number, string, string]>;
-    for (const [seq, hash, body] of rows) {
-      if (!verifier.push({ seq, hash, body })) break;
+    for (const [seq, hash, link] of rows) {
+      if (!verifier.pushLink(seq, hash, link)) break;
     }
     return verifier.finish();
   } finally {
