@@ -223,6 +223,21 @@ describe.each(DIALECTS)('Store contract (%s)', (dialect) => {
     expect(await verify()).toMatchObject({ ok: true, firstSeq: 6, lastSeq: 7 });
   });
 
+  it('continues the chain after a purge of every event, from the anchoring checkpoint', async () => {
+    const old = Array.from({ length: 3 }, (_, i) =>
+      decided({ ts: new Date(Date.UTC(2020, 0, 1, 0, i)).toISOString() }),
+    );
+    const [r] = await fx.store.commit([{ events: old, checkpoint: cpRequest() }]);
+    await fx.store.commit([{ mutations: [{ kind: 'audit.purge', throughSeq: 3 }], events: [] }]);
+    expect(await fx.store.oldestEvent()).toBeUndefined();
+    expect(await fx.store.head()).toEqual({ seq: 3, hash: r?.events[2]?.hash });
+    const [next] = await fx.store.commit([
+      { events: [decided({ type: 'retention.purged', data: { throughSeq: 3 } })] },
+    ]);
+    expect(next?.events[0]?.seq).toBe(4);
+    expect(await verify()).toMatchObject({ ok: true, firstSeq: 4 });
+  });
+
   it('serialises two instances into one gap-free chain', async () => {
     const other = await fx.reopen();
     try {

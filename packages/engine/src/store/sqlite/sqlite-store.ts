@@ -241,7 +241,11 @@ export class SqliteStore implements Store {
   }
 
   #head(): ChainHead {
-    return (this.#stmt.head.get() as ChainHead | undefined) ?? EMPTY_HEAD;
+    const row = this.#stmt.head.get() as ChainHead | undefined;
+    if (row) return row;
+    // Every event purged: the chain continues from the checkpoint that anchored the purge.
+    const anchor = this.#lastCheckpoint();
+    return anchor ? { seq: anchor.seq, hash: anchor.hash } : EMPTY_HEAD;
   }
 
   #lastCheckpoint(): SignedCheckpoint | undefined {
