@@ -23,6 +23,14 @@ const event = (i: number, tool = 'shell.exec'): AuditEvent => ({
   tool,
 });
 
+const purgeRecord = (i: number, throughSeq: number): AuditEvent => ({
+  id: `evt-${i}`,
+  ts: TS,
+  type: 'retention.purged',
+  actor: { kind: 'system', id: 'warden' },
+  data: { throughSeq },
+});
+
 function checkpointsAt(rows: readonly ChainedRow[], seqs: readonly number[]): SignedCheckpoint[] {
   let prev: string | null = null;
   return seqs.map((seq) => {
@@ -37,7 +45,9 @@ type Tamper =
   | { kind: 'none' }
   | { kind: 'edit' | 'relink' | 'delete' | 'repeat' | 'backwards' | 'swap' | 'rewrite'; at: number }
   | { kind: 'truncate'; count: number }
-  | { kind: 'dropCheckpoint' | 'forgeCheckpoint'; at: number };
+  | { kind: 'dropCheckpoint' | 'forgeCheckpoint'; at: number }
+  /** Retention: the oldest rows are gone; an anchoring checkpoint and a purge record may vouch for it. */
+  | { kind: 'purge'; through: number; at: number; anchored: boolean; recorded: boolean };
 
 const tamperArb: fc.Arbitrary<Tamper> = fc.oneof(
   fc.constant({ kind: 'none' as const }),
@@ -55,11 +65,19 @@ const tamperArb: fc.Arbitrary<Tamper> = fc.oneof(
   }),
   fc.record({ kind: fc.constant('truncate' as const), count: fc.nat() }),
   fc.record({ kind: fc.constantFrom('dropCheckpoint' as const, 'forgeCheckpoint' as const), at: fc.nat() }),
+  fc.record({
+    kind: fc.constant('purge' as const),
+    through: fc.nat(),
+    at: fc.nat(),
+    anchored: fc.boolean(),
+    recorded: fc.boolean(),
+  }),
 );
 
 /** Applies one tampering to the stored rows (indexes taken modulo the length). */
 function tamperRows(rows: ChainedRow[], t: Tamper): ChainedRow[] {
   if (t.kind === 'none' || t.kind === 'dropCheckpoint' || t.kind === 'forgeCheckpoint') return rows;
+  if (t.kind === 'purge') return rows.slice(purgedThrough(t, rows.length));
   if (t.kind === 'truncate') return rows.slice(0, rows.length - 1 - (t.count % (rows.length - 1)));
   const i = t.at % rows.length;
   const row = rows[i] as ChainedRow;
@@ -106,43 +124,68 @@ function sequential(rows: readonly ChainedRow[], checkpoints: readonly SignedChe
   return v.finish();
 }
 
-/** Verifies each segment on its own, from the stored hash before it, then absorbs them in order. */
+/**
+ * Where a segment starts, chosen as the engine does: the stored hash of the row before it, or, when
+ * that row is not seq - 1, the anchoring checkpoint's hash or genesis.
+ */
+function segmentPrev(rows: readonly ChainedRow[], from: number, cps: readonly SignedCheckpoint[]): string {
+  const seq = (rows[from] as ChainedRow).seq;
+  const before = rows[from - 1];
+  if (before?.seq === seq - 1) return before.hash;
+  return cps.find((c) => c.seq === seq - 1 && c.kind !== 'seal')?.hash ?? GENESIS_HASH;
+}
+
+/** Verifies each segment on its own, as a worker would, then absorbs the reports in order. */
 function parallel(
   rows: readonly ChainedRow[],
   checkpoints: readonly SignedCheckpoint[],
   cuts: readonly number[],
+  fast = false,
 ): VerifyReport {
   const main = new ChainVerifier({ mode: 'store', checkpoints, publicKeys: [publicKey] });
   const bounds = [0, ...cuts, rows.length];
   for (let s = 0; s + 1 < bounds.length; s++) {
     const [from, to] = [bounds[s] as number, bounds[s + 1] as number];
-    const prev = from === 0 ? GENESIS_HASH : (rows[from - 1] as ChainedRow).hash;
+    const prev = segmentPrev(rows, from, checkpoints);
     const seg = new ChainVerifier({ mode: 'store', checkpoints, publicKeys: [], segment: { prev } });
-    for (const row of rows.slice(from, to)) if (!seg.push(row)) break;
+    for (const r of rows.slice(from, to)) {
+      // The fast path hands over the hashed text, as SQLite builds it in the worker.
+      if (!(fast ? seg.pushLink(r.seq, r.hash, `${r.seq}\n${r.prev}\n${r.body}`) : seg.push(r))) break;
+    }
     if (!main.absorb(seg.finish())) break;
   }
   return main.finish();
 }
+
+/** How many of the oldest rows a purge removes (at least one, never all). */
+const purgedThrough = (t: { through: number }, length: number) => 1 + (t.through % (length - 1));
 
 const scenario = fc
   .record({
     length: fc.integer({ min: 2, max: 80 }),
     checkpointSeqs: fc.uniqueArray(fc.integer({ min: 1, max: 80 }), { maxLength: 6 }),
     tamper: tamperArb,
-    cutSeeds: fc.uniqueArray(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 3 }),
+    cutSeeds: fc.uniqueArray(fc.nat(), { maxLength: 3 }),
+    fast: fc.boolean(),
   })
-  .map(({ length, checkpointSeqs, tamper, cutSeeds }) => {
+  .map(({ length, checkpointSeqs, tamper, cutSeeds, fast }) => {
+    const k = tamper.kind === 'purge' ? purgedThrough(tamper, length) : 0;
+    // A purge record somewhere after the purged range, naming it, when the scenario asks for one.
+    const recordAt = tamper.kind === 'purge' && tamper.recorded ? k + 1 + (tamper.at % (length - k)) : -1;
     const rows = chainEvents(
       EMPTY_HEAD,
-      Array.from({ length }, (_, i) => event(i + 1)),
+      Array.from({ length }, (_, i) => (i + 1 === recordAt ? purgeRecord(i + 1, k) : event(i + 1))),
     ).rows;
-    const seqs = checkpointSeqs.filter((s) => s <= length).sort((a, b) => a - b);
+    const anchored = tamper.kind === 'purge' && tamper.anchored ? [k] : [];
+    const seqs = [...new Set([...checkpointSeqs.filter((s) => s <= length), ...anchored])].sort(
+      (a, b) => a - b,
+    );
     const stored = tamperRows(rows, tamper);
     // Cut points between rows, so that every segment holds at least one row.
-    const cuts = [...new Set(cutSeeds.map((d) => 1 + Math.floor(d * (stored.length - 1))))]
-      .filter((c) => c > 0 && c < stored.length)
+    const cuts = [...new Set(cutSeeds.map((n) => 1 + (n % (stored.length - 1))))]
+      .filter((c) => c < stored.length)
       .sort((a, b) => a - b);
-    return { tamper, stored, checkpoints: tamperCheckpoints(checkpointsAt(rows, seqs), tamper), cuts };
+    return { stored, checkpoints: tamperCheckpoints(checkpointsAt(rows, seqs), tamper), cuts, fast };
   });
 
 /**
@@ -161,6 +204,7 @@ function signedTampering(t: Tamper, length: number, seqs: readonly number[]): bo
     case 'forgeCheckpoint':
       return seqs.length > 0;
     case 'repeat':
+    case 'purge': // No purge record is written in this chain, so a purge is never vouched for.
       return true;
     case 'backwards':
       return t.at % length > 0;
@@ -176,10 +220,11 @@ const verdict = (r: VerifyReport) => ({ ok: r.ok, code: r.problem?.code, seq: r.
 describe('ChainVerifier: parallel segments', () => {
   it('absorbing segments gives the verdict of sequential verification', () => {
     fc.assert(
-      fc.property(scenario, ({ stored, checkpoints, cuts }) => {
+      fc.property(scenario, ({ stored, checkpoints, cuts, fast }) => {
         const one = sequential(stored, checkpoints);
-        const many = parallel(stored, checkpoints, cuts);
+        const many = parallel(stored, checkpoints, cuts, fast);
         expect(verdict(many)).toEqual(verdict(one));
+        expect(verdict(parallel(stored, checkpoints, [], true))).toEqual(verdict(one));
         if (one.ok) {
           const { checked, firstSeq, lastSeq, headHash, lastCheckpointSeq, unsignedTail } = one;
           expect(many).toMatchObject({

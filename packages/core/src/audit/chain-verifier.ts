@@ -291,6 +291,7 @@ export class ChainVerifier {
 
   #checkSeal(): void {
     const seal = this.#seals[this.#seals.length - 1];
+    if (!seal && this.#firstSeq === null) return; // an empty export vouches for nothing and claims nothing
     if (!seal) return void this.#fail('SEAL_MISMATCH', this.#firstSeq ?? 1, 'the export has no signed seal');
     if (this.#firstSeq === null) {
       if (seal.fromSeq !== undefined)
@@ -320,9 +321,9 @@ export class ChainVerifier {
 
   #notePurge(body: string): void {
     try {
-      const through = (JSON.parse(body) as { type?: string; data?: { throughSeq?: unknown } }).data
-        ?.throughSeq;
-      if (typeof through === 'number') this.#purgedThrough.add(through);
+      const event = JSON.parse(body) as { type?: string; data?: { throughSeq?: unknown } };
+      const through = event.data?.throughSeq;
+      if (event.type === 'retention.purged' && typeof through === 'number') this.#purgedThrough.add(through);
     } catch {
       // The hash already matched, so the body is what was written; a malformed one simply vouches for nothing.
     }

@@ -86,12 +86,17 @@ function csvCell(s: string): string {
 
 /** Display cells are neutralised against spreadsheet formula injection; the `event` cell is exact. */
 function csvDisplayCell(s: string): string {
-  return csvCell(/^[=+\-@\t\r]/.test(s) ? `'${s}` : s);
+  // Display cells stay on one line (the event cell holds the exact value), so a record is one line.
+  const flat = s.replace(/[\r\n]+/g, ' ');
+  return csvCell(/^[=+\-@\t]/.test(flat) ? `'${flat}` : flat);
 }
 
 /** Parses an export back into rows to verify; EXPORT_INVALID names the first bad line. */
 export function parseExport(text: string): VerifiableRow[] {
-  const lines = text.split('\n').filter((l, i, all) => l.length > 0 || i < all.length - 1);
+  const lines = text
+    .split('\n')
+    .map((l) => (l.endsWith('\r') ? l.slice(0, -1) : l))
+    .filter((l, i, all) => l.length > 0 || i < all.length - 1);
   if (lines[0] === CSV_HEADER) return lines.slice(1).map((l, i) => fromCsv(l, i + 2));
   return lines.map((line, i) => fromJson(line, i + 1));
 }
@@ -99,7 +104,7 @@ export function parseExport(text: string): VerifiableRow[] {
 function fromJson(line: string, n: number): VerifiableRow {
   let v: unknown;
   try {
-    v = JSON.parse(line);
+    v = JSON.parse(line) ?? {};
   } catch {
     throw new WardenError('EXPORT_INVALID', `line ${n} is not JSON`);
   }

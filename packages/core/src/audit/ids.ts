@@ -13,8 +13,13 @@ export function uuidv7(): string {
   if (ms > lastMs) {
     lastMs = ms;
     counter = 0;
+  } else if (counter < 0xfff) {
+    counter += 1;
   } else {
-    counter = (counter + 1) & 0xfff;
+    // 4,096 ids in one millisecond (or a clock that went back): borrow the next millisecond, so ids
+    // keep increasing (RFC 9562 §6.2).
+    lastMs += 1;
+    counter = 0;
   }
   const rand = randomBytes(8);
   const hexMs = lastMs.toString(16).padStart(12, '0');
