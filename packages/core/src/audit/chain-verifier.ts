@@ -131,20 +131,28 @@ export class ChainVerifier {
   /**
    * Feeds the next row as the exact text its hash covers, `seq \n prev \n body`, which a database can
    * build without handing the parts over separately (the fast path of parallel verification).
+   * `maybePurge: false` says the event's type column is not `retention.purged`, sparing a scan of the
+   * text; a wrong hint can only hide a purge record, which makes verification fail, never pass.
    */
-  pushLink(seq: number, storedHash: string, link: string): boolean {
+  pushLink(seq: number, storedHash: string, link: string, maybePurge = true): boolean {
     if (this.#problem || !this.#follow(seq, undefined)) return false;
-    if (!link.startsWith(`${seq}\n${this.#prevHash}\n`)) {
+    // The text starts with the seq's digits, then "\n", prev and "\n": compare in place, no copies.
+    const at = link.indexOf('\n') + 1;
+    if (
+      at === 0 ||
+      !link.startsWith(this.#prevHash, at) ||
+      link.charCodeAt(at + this.#prevHash.length) !== 10
+    ) {
       return this.#fail('PREV_MISMATCH', seq, `event ${seq} does not link to event ${seq - 1}`);
     }
-    return this.#accept(seq, storedHash, sha256Hex(link), link);
+    return this.#accept(seq, storedHash, sha256Hex(link), link, maybePurge);
   }
 
-  #accept(seq: number, storedHash: string, h: string, text: string): boolean {
+  #accept(seq: number, storedHash: string, h: string, text: string, maybePurge = true): boolean {
     if (h !== storedHash) {
       return this.#fail('HASH_MISMATCH', seq, `event ${seq} does not match its hash (edited)`);
     }
-    if (text.includes(PURGE_MARK)) this.#notePurge(text.slice(text.indexOf('{')));
+    if (maybePurge && text.includes(PURGE_MARK)) this.#notePurge(text.slice(text.indexOf('{')));
     this.#prevHash = h;
     this.#lastSeq = seq;
     this.#checked += 1;

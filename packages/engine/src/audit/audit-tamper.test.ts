@@ -90,11 +90,14 @@ describe.each(DIALECTS)('audit tamper detection (%s)', (dialect) => {
       ['UPDATE audit_events SET seq = seq + 1000 WHERE seq >= $1', 10],
       ['UPDATE audit_events SET seq = seq - 999 WHERE seq >= $1', 1000],
       [
-        'INSERT INTO audit_events (seq, prev, hash, body) VALUES ($1, $2, $3, $4)',
+        'INSERT INTO audit_events (seq, prev, hash, body, ts, type, actor) VALUES ($1, $2, $3, $4, $5, $6, $7)',
         10,
         at.prev,
         linkHash(10, at.prev, forged),
         forged,
+        new Date().toISOString(),
+        'call.decided',
+        'billing-agent',
       ],
     ]);
     expect((await verify()).problem).toMatchObject({ code: 'PREV_MISMATCH', seq: 11 });

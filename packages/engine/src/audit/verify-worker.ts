@@ -29,12 +29,12 @@ function run(task: SegmentTask) {
     const rows = db
       // SQLite builds the hashed text (seq, prev, body) itself: one string per row instead of three.
       .prepare(
-        'SELECT seq, hash, seq || char(10) || prev || char(10) || body FROM audit_events WHERE seq BETWEEN ? AND ? ORDER BY seq',
+        "SELECT seq, hash, seq || char(10) || prev || char(10) || body, type = 'retention.purged' FROM audit_events WHERE seq BETWEEN ? AND ? ORDER BY seq",
       )
       .raw(true)
-      .iterate(task.fromSeq, task.toSeq) as IterableIterator<[number, string, string]>;
-    for (const [seq, hash, link] of rows) {
-      if (!verifier.pushLink(seq, hash, link)) break;
+      .iterate(task.fromSeq, task.toSeq) as IterableIterator<[number, string, string, number]>;
+    for (const [seq, hash, link, purge] of rows) {
+      if (!verifier.pushLink(seq, hash, link, purge !== 0)) break;
     }
     return verifier.finish();
   } finally {
