@@ -30,10 +30,10 @@ async function sqliteFigures({ quick, log }: BenchmarkOptions): Promise<Record<s
     const committer = new GroupCommitter(store);
     log(`audit: appending ${n.toLocaleString('en')} events to SQLite (synchronous=FULL)…`);
     let t = performance.now();
-    await appendMany((e) => committer.submit({ events: [e] }), n);
+    await appendMany((e) => committer.submit({ events: [e] }), n, 512);
     const appendMs = performance.now() - t;
 
-    log('audit: baseline: the same bodies inserted into a bare table, same batch size…');
+    log('audit: baseline: the same bodies inserted into a bare table, 512 per transaction…');
     const plainMs = plainInserts(join(dir, 'plain.db'), Math.min(n, 200_000));
 
     log('audit: verifying the chain…');
@@ -67,8 +67,8 @@ function plainInserts(file: string, n: number): number {
   db.exec('CREATE TABLE t (seq INTEGER PRIMARY KEY, body TEXT NOT NULL)');
   const insert = db.prepare('INSERT INTO t VALUES (?, ?)');
   const t = performance.now();
-  for (let i = 0; i < n; i += 4096) {
-    const bodies = Array.from({ length: Math.min(4096, n - i) }, (_, j) => canonicalJson(benchEvent(i + j)));
+  for (let i = 0; i < n; i += 512) {
+    const bodies = Array.from({ length: Math.min(512, n - i) }, (_, j) => canonicalJson(benchEvent(i + j)));
     db.transaction(() => {
       for (const [j, b] of bodies.entries()) insert.run(i + j + 1, b);
     })();

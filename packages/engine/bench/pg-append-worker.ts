@@ -12,7 +12,7 @@ const committer = new GroupCommitter(store);
 process.stdout.write('ready\n');
 await new Promise<void>((resolve) => process.stdin.once('data', () => resolve()));
 process.stdin.destroy();
-await appendMany((event) => committer.submit({ events: [event] }), Number(count), 8192, name);
+await appendMany((event) => committer.submit({ events: [event] }), Number(count), 2048, name);
 process.stdout.write(`${JSON.stringify({ done: Number(count) })}\n`);
 await store.close();
 process.exit(0);

@@ -5,6 +5,7 @@ export {
   verifyExportRows,
 } from './audit/export-audit.js';
 export { type PurgeOutcome, placeLegalHold, purgeExpired, releaseLegalHold } from './audit/retention.js';
+export { type RetentionOptions, scheduleRetention } from './audit/retention-schedule.js';
 export { type VerifyStoreOptions, verifyStore } from './audit/verify-store.js';
 export { type CallOutcome, DEFAULT_LIMITS, type StorageLimits } from './engine/call-events.js';
 export {

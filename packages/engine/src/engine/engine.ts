@@ -15,6 +15,7 @@ import {
   uuidv7,
   WardenError,
 } from '@warden/core';
+import { type RetentionOptions, scheduleRetention } from '../audit/retention-schedule.js';
 import type { KeyRing } from '../keys/key-ring.js';
 import { GroupCommitter } from '../store/group-committer.js';
 import type { CommitResult, CommitUnit, SessionRecord, Store } from '../store/store.js';
@@ -40,6 +41,8 @@ export interface EngineOptions {
   readonly instanceId?: string;
   /** Sign a checkpoint after this many events or this long, whichever comes first. */
   readonly checkpoint?: { readonly everyEvents?: number; readonly everyMs?: number };
+  /** Purge events older than `days` from the hot store, checked every `everyMs` (default hourly). */
+  readonly retention?: RetentionOptions;
   readonly limits?: Partial<StorageLimits>;
   readonly grants?: GrantHook;
   /** Reports failures that have no caller to go to (a periodic checkpoint that could not be written). */
@@ -83,6 +86,7 @@ export class Engine {
   readonly #grants: GrantHook | undefined;
   readonly #limits: StorageLimits;
   readonly #closeStore: boolean;
+  readonly #retention: { stop(): void } | undefined;
   #policy: CompiledPolicy;
   #ctx: EventContext;
 
@@ -108,6 +112,9 @@ export class Engine {
       everyMs: options.checkpoint?.everyMs ?? 60_000,
       onError: options.onError ?? (() => {}),
     });
+    this.#retention = options.retention
+      ? scheduleRetention(this, options.retention, options.onError ?? (() => {}))
+      : undefined;
   }
 
   /** The policy in force. */
@@ -191,6 +198,7 @@ export class Engine {
 
   /** Writes everything pending and a final checkpoint, then closes the store if the engine opened it. */
   async close(): Promise<void> {
+    this.#retention?.stop();
     await this.#committer.idle();
     await this.#checkpointer.close();
     if (this.#closeStore) await this.store.close();
