@@ -36,14 +36,17 @@ async function sqliteFigures({ quick, log }: BenchmarkOptions): Promise<Record<s
     log('audit: baseline: the same bodies inserted into a bare table, 512 per transaction…');
     const plainMs = plainInserts(join(dir, 'plain.db'), Math.min(n, 200_000));
 
+    // Verify as `warden audit verify` does: a fresh process opening the file the writer closed.
+    await store.close();
+    const reader = await openStore(join(dir, 'audit.db'), { mustExist: true });
     log('audit: verifying the chain…');
     t = performance.now();
-    const report = await verifyStore(store, { publicKeys: [] });
+    const report = await verifyStore(reader, { publicKeys: [] });
     const verifyMs = performance.now() - t;
     if (!report.ok || report.checked !== n)
       throw new Error(`verification failed: ${report.problem?.message}`);
     const shaPerS = sha256Baseline(20_000);
-    await store.close();
+    await reader.close();
     const append = perSecond(n, appendMs);
     const verify = perSecond(n, verifyMs);
     const plain = perSecond(Math.min(n, 200_000), plainMs);

@@ -30,8 +30,9 @@ CREATE TABLE audit_events (
 CREATE INDEX audit_events_ts ON audit_events (ts);
 CREATE INDEX audit_events_agent ON audit_events (agent, seq);
 CREATE INDEX audit_events_session ON audit_events (session, seq);
-CREATE UNIQUE INDEX audit_events_call_decided ON audit_events (call_id) WHERE type = 'call.decided';
-CREATE UNIQUE INDEX audit_events_call_completed ON audit_events (call_id) WHERE type = 'call.completed';
+-- One index finds a call's events and allows one decision and one completion per call.
+CREATE UNIQUE INDEX audit_events_call ON audit_events (call_id, type)
+  WHERE call_id IS NOT NULL AND type IN ('call.decided', 'call.completed');
 
 CREATE TABLE audit_purge (id INTEGER PRIMARY KEY CHECK (id = 1), through_seq INTEGER);
 INSERT INTO audit_purge (id, through_seq) VALUES (1, NULL);

@@ -244,7 +244,14 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
-    if (this.#db.open) this.#db.close();
+    if (!this.#db.open) return;
+    try {
+      // Fold the WAL back into the database so the next reader starts from a compact file.
+      this.#db.pragma('wal_checkpoint(TRUNCATE)');
+    } catch {
+      // Another connection is reading or writing; the WAL is folded in later.
+    }
+    this.#db.close();
   }
 
   #head(): ChainHead {
