@@ -37,11 +37,24 @@ export async function appendMany(
   window = 8192,
   instance = 'bench',
 ): Promise<void> {
-  const inFlight = new Set<Promise<unknown>>();
-  for (let i = 0; i < count; i++) {
-    const p: Promise<unknown> = submit(benchEvent(i, instance)).finally(() => inFlight.delete(p));
-    inFlight.add(p);
-    if (inFlight.size >= window) await Promise.race(inFlight);
+  // A counter and one waiter: Promise.race over the in-flight set would cost O(window) per event.
+  let inFlight = 0;
+  let failure: unknown;
+  let wake: (() => void) | undefined;
+  const settled = () => {
+    inFlight -= 1;
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  for (let i = 0; i < count && failure === undefined; i++) {
+    inFlight += 1;
+    submit(benchEvent(i, instance)).then(settled, (err: unknown) => {
+      failure ??= err;
+      settled();
+    });
+    while (inFlight >= window) await new Promise<void>((r) => (wake = r));
   }
-  await Promise.all(inFlight);
+  while (inFlight > 0) await new Promise<void>((r) => (wake = r));
+  if (failure !== undefined) throw failure;
 }
