@@ -1,6 +1,7 @@
-import type { AuditEvent, AuditRecord, ChainedRow, ChainHead, SignedCheckpoint } from '@warden/core';
+import type { AuditRecord, ChainedRow, ChainHead, SignedCheckpoint } from '@warden/core';
 import { type AuditQuery, decodeCursor, encodeCursor } from '../audit-query.js';
 import { prepareUnits } from '../commit-plan.js';
+import { type SessionRow, toRecord, toSession } from '../row-mapping.js';
 import type { AuditPage, CommitResult, CommitUnit, LegalHold, SessionRecord, Store } from '../store.js';
 import { toStoreError } from '../store-errors.js';
 import { commitUnits } from './postgres-commit.js';
@@ -35,16 +36,6 @@ export async function openPostgresStore(
 }
 
 type Row = ChainedRow;
-type SessionRow = {
-  id: string;
-  agent: string;
-  state: SessionRecord['state'];
-  state_reason: string | null;
-  triggered_by: string | null;
-  delegation_chain: string;
-  created_at: string;
-  updated_at: string;
-};
 
 /** The shared store: one PostgreSQL database behind a connection pool, written by any number of instances. */
 export class PostgresStore implements Store {
@@ -182,21 +173,4 @@ export class PostgresStore implements Store {
   async close(): Promise<void> {
     await this.#db.end();
   }
-}
-
-function toSession(r: SessionRow): SessionRecord {
-  return {
-    id: r.id,
-    agent: r.agent,
-    state: r.state,
-    stateReason: r.state_reason,
-    triggeredBy: r.triggered_by,
-    delegationChain: JSON.parse(r.delegation_chain) as string[],
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
-  };
-}
-
-function toRecord(r: Row): AuditRecord {
-  return { seq: r.seq, prev: r.prev, hash: r.hash, event: JSON.parse(r.body) as AuditEvent };
 }

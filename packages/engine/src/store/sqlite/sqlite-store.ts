@@ -12,6 +12,7 @@ import {
 import Database from 'better-sqlite3';
 import { type AuditQuery, decodeCursor, encodeCursor } from '../audit-query.js';
 import { linkBodies, makeCheckpoint, prepareUnits } from '../commit-plan.js';
+import { type SessionRow, toRecord, toSession } from '../row-mapping.js';
 import type {
   AuditPage,
   CommitResult,
@@ -349,30 +350,6 @@ export class SqliteStore implements Store {
   }
 }
 
-type SessionRow = {
-  id: string;
-  agent: string;
-  state: SessionRecord['state'];
-  state_reason: string | null;
-  triggered_by: string | null;
-  delegation_chain: string;
-  created_at: string;
-  updated_at: string;
-};
-
-function toSession(r: SessionRow): SessionRecord {
-  return {
-    id: r.id,
-    agent: r.agent,
-    state: r.state,
-    stateReason: r.state_reason,
-    triggeredBy: r.triggered_by,
-    delegationChain: JSON.parse(r.delegation_chain) as string[],
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
-  };
-}
-
 /** The query columns of an event, in the INSERT's order, from the very event the body encodes. */
 function queryColumns(e: AuditEvent): (string | null)[] {
   return [
@@ -387,8 +364,4 @@ function queryColumns(e: AuditEvent): (string | null)[] {
     e.decision?.ruleId ?? null,
     e.triggeredBy ?? null,
   ];
-}
-
-function toRecord(r: Row): AuditRecord {
-  return { seq: r.seq, prev: r.prev, hash: r.hash, event: JSON.parse(r.body) as AuditEvent };
 }
