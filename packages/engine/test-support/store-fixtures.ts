@@ -3,11 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type AuditEvent, uuidv7 } from '@warden/core';
 import Database from 'better-sqlite3';
-import pg from 'pg';
 import { inject } from 'vitest';
 import { openStore } from '../src/store/open-store.js';
 import type { Store } from '../src/store/store.js';
-import { createTestDatabase } from './postgres-server.js';
+import { createTestDatabase, withClient } from './postgres-server.js';
 
 /** A store under test and how to throw it away. */
 export interface StoreFixture {
@@ -62,15 +61,11 @@ export async function freshStore(dialect: (typeof DIALECTS)[number]): Promise<St
     location,
     reopen: () => openStore(location),
     async tamper(statements) {
-      const client = new pg.Client({ connectionString: location });
-      await client.connect();
-      try {
+      await withClient(location, async (client) => {
         // A superuser can switch triggers off; that is why integrity rests on the chain and signatures.
         await client.query('SET session_replication_role = replica');
         for (const [sql, ...params] of statements) await client.query(sql, params);
-      } finally {
-        await client.end();
-      }
+      });
     },
     dispose: () => store.close(),
   };

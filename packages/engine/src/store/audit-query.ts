@@ -44,6 +44,22 @@ function isoUtc(t: string): string {
   return new Date(t).toISOString();
 }
 
+/**
+ * Equality filters and the query column each one reads, the same in both dialects: a filter added here
+ * is served by every store.
+ */
+export const EQUALITY_FILTERS = [
+  ['type', 'type'],
+  ['agent', 'agent'],
+  ['session', 'session'],
+  ['tool', 'tool'],
+  ['callId', 'call_id'],
+  ['decision', 'effect'],
+  ['rule', 'rule_id'],
+  ['triggeredBy', 'triggered_by'],
+  ['actor', 'actor'],
+] as const satisfies readonly (readonly [keyof AuditQuery, string])[];
+
 /** Cursors are opaque to callers: the last sequence number seen, base64url-encoded. */
 export function encodeCursor(seq: number): string {
   return Buffer.from(`seq:${seq}`).toString('base64url');

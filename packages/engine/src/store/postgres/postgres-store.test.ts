@@ -1,10 +1,10 @@
 import { type AuditEvent, ChainVerifier, isWardenError, uuidv7 } from '@warden/core';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createTestDatabase,
   type PostgresServer,
   startPostgres,
+  withClient,
 } from '../../../test-support/postgres-server.js';
 import { parseAuditQuery } from '../audit-query.js';
 import { GroupCommitter } from '../group-committer.js';
@@ -28,16 +28,6 @@ function event(fields: Partial<AuditEvent> = {}): AuditEvent {
     args: { amount: 42, currency: 'USD' },
     ...fields,
   };
-}
-
-async function withClient<T>(url: string, use: (c: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await use(client);
-  } finally {
-    await client.end();
-  }
 }
 
 async function errorOf(p: Promise<unknown>): Promise<unknown> {

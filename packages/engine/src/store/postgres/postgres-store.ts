@@ -1,5 +1,5 @@
 import type { AuditRecord, ChainedRow, ChainHead, SignedCheckpoint } from '@warden/core';
-import { type AuditQuery, decodeCursor, encodeCursor } from '../audit-query.js';
+import { type AuditQuery, decodeCursor, EQUALITY_FILTERS, encodeCursor } from '../audit-query.js';
 import { prepareUnits } from '../commit-plan.js';
 import { type SessionRow, toRecord, toSession } from '../row-mapping.js';
 import type { AuditPage, CommitResult, CommitUnit, LegalHold, SessionRecord, Store } from '../store.js';
@@ -82,15 +82,7 @@ export class PostgresStore implements Store {
     };
     if (q.from) add((p) => `ts >= ${p}`, q.from);
     if (q.to) add((p) => `ts < ${p}`, q.to);
-    eq('type', q.type);
-    eq('agent', q.agent);
-    eq('session', q.session);
-    eq('tool', q.tool);
-    eq('call_id', q.callId);
-    eq('effect', q.decision);
-    eq('rule_id', q.rule);
-    eq('triggered_by', q.triggeredBy);
-    eq('actor', q.actor);
+    for (const [filter, col] of EQUALITY_FILTERS) eq(col, q[filter]);
     if (q.approver !== undefined) add((p) => `${p} = ANY (approvers)`, columnText(q.approver));
     params.push(q.limit + 1);
     const sql = `SELECT seq, prev, hash, body FROM audit_events WHERE ${where.join(' AND ')} ORDER BY seq LIMIT $${params.length}`;

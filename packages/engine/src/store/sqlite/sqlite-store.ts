@@ -10,7 +10,7 @@ import {
   WardenError,
 } from '@warden/core';
 import Database from 'better-sqlite3';
-import { type AuditQuery, decodeCursor, encodeCursor } from '../audit-query.js';
+import { type AuditQuery, decodeCursor, EQUALITY_FILTERS, encodeCursor } from '../audit-query.js';
 import { linkBodies, makeCheckpoint, prepareUnits } from '../commit-plan.js';
 import { type SessionRow, toRecord, toSession } from '../row-mapping.js';
 import type {
@@ -161,15 +161,7 @@ export class SqliteStore implements Store {
     };
     cmp('>=', q.from);
     cmp('<', q.to);
-    eq('type', q.type);
-    eq('agent', q.agent);
-    eq('session', q.session);
-    eq('tool', q.tool);
-    eq('call_id', q.callId);
-    eq('effect', q.decision);
-    eq('rule_id', q.rule);
-    eq('triggered_by', q.triggeredBy);
-    eq('actor', q.actor);
+    for (const [filter, col] of EQUALITY_FILTERS) eq(col, q[filter]);
     if (q.approver !== undefined) {
       where.push("EXISTS (SELECT 1 FROM json_each(body, '$.approvers') WHERE value = ?)");
       params.push(q.approver);
