@@ -1,42 +1,6 @@
-// `npm start`: until the server exists, Warden's main job is the policy tooling, so this runs it on the
-// example policy: lint, the policy's own tests, and two explained decisions.
+// `npm start`: runs the Warden server with no arguments: the embedded SQLite file ./warden.db and the
+// example policy (or the policy stored in that database), on http://127.0.0.1:7400. Ctrl-C stops it
+// gracefully. Settings come from WARDEN_* environment variables or `npm start -- --port 8080 …`.
 import { processIo, runCli } from '../packages/cli/dist/index.js';
 
-const io = processIo();
-const steps = [
-  ['policy', 'lint', 'examples/policy'],
-  ['policy', 'test', 'examples/tests'],
-  [
-    'policy',
-    'explain',
-    '--policy',
-    'examples/policy',
-    '--agent',
-    'support-bot',
-    '--tool',
-    'billing.refund',
-    '--args',
-    '{"amount": 120}',
-  ],
-  [
-    'policy',
-    'explain',
-    '--policy',
-    'examples/policy',
-    '--agent',
-    'coding-agent',
-    '--tool',
-    'db.query',
-    '--args',
-    '{"database": "prod-main", "query": "DROP TABLE orders"}',
-  ],
-];
-for (const argv of steps) {
-  io.out(`\n$ warden ${argv.map((a) => (/[\s{"]/.test(a) ? `'${a}'` : a)).join(' ')}\n`);
-  const code = await runCli(argv, io);
-  if (code !== 0) {
-    process.exitCode = code;
-    break;
-  }
-}
-io.out('\nNext: copy examples/policy, edit it, and run `npm run warden -- policy lint <your-policy>`.\n');
+process.exitCode = await runCli(['serve', ...process.argv.slice(2)], processIo());

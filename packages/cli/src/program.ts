@@ -6,6 +6,7 @@ import { policyLint } from './commands/policy-lint.js';
 import { policySchema } from './commands/policy-schema.js';
 import { policyTest } from './commands/policy-test.js';
 import { describeError } from './describe-error.js';
+import { addServerCommands } from './server-program.js';
 
 /** Runs the `warden` command with `argv` (without node and script); resolves to the exit code. */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
@@ -60,6 +61,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       code = policySchema(io);
     });
   addAuditCommands(program, io, (c) => {
+    code = c;
+  });
+  addServerCommands(program, io, (c) => {
     code = c;
   });
 

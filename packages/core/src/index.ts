@@ -7,6 +7,7 @@ export {
   type AuditEvent,
   AuditEventSchema,
   type AuditEventType,
+  AuditOutcomeSchema,
   type AuditRecord,
   type ChainedRow,
   type Usage,

@@ -1,4 +1,16 @@
 export {
+  API_KEY_PREFIX,
+  bootstrapAdminKey,
+  type CreatedApiKey,
+  createApiKey,
+  generateApiSecret,
+  hashApiSecret,
+  isApiSecretShape,
+  type NewApiKey,
+  publicView,
+  revokeApiKey,
+} from './access/api-keys.js';
+export {
   type ExportOptions,
   type ExportResult,
   exportAudit,
@@ -25,6 +37,7 @@ export {
   readPublicKeys,
 } from './keys/key-ring.js';
 export { listYaml, loadPolicySources, readBounded } from './policy/policy-files.js';
+export { compileStored, type PolicySync, syncPolicy } from './policy/policy-sync.js';
 export { loadPolicy, type PolicyWatcher, watchPolicy } from './policy/policy-watcher.js';
 export {
   type AuditQuery,
@@ -34,13 +47,23 @@ export {
 } from './store/audit-query.js';
 export { GroupCommitter } from './store/group-committer.js';
 export { DEFAULT_DB, defaultKeyFile, openStore } from './store/open-store.js';
-export type {
-  AuditPage,
-  CommitResult,
-  CommitUnit,
-  LegalHold,
-  Mutation,
-  SessionRecord,
-  SessionState,
-  Store,
+export {
+  API_ROLES,
+  type ApiKeyRecord,
+  type ApiRole,
+  type AuditPage,
+  type CommitResult,
+  type CommitUnit,
+  type LegalHold,
+  type Mutation,
+  type PolicyVersionRecord,
+  PRINCIPAL_KINDS,
+  type PrincipalKind,
+  SESSION_STATES,
+  type SessionPage,
+  type SessionQuery,
+  type SessionRecord,
+  type SessionState,
+  type SessionUsage,
+  type Store,
 } from './store/store.js';

@@ -24,6 +24,8 @@ export const AUDIT_EVENT_TYPES = [
   'policy.changed',
   'key.added',
   'key.rotated',
+  'api_key.created',
+  'api_key.revoked',
   'retention.purged',
   'legal_hold.placed',
   'legal_hold.released',

@@ -18,6 +18,8 @@ export const ERROR_CODES = {
   CALL_ALREADY_COMPLETED: 'The call was already completed; a result is recorded once.',
   SESSION_PAUSED: 'The session is paused until a human resumes it.',
   SESSION_CLOSED: 'The session is closed; start a new one.',
+  SESSION_FOREIGN:
+    "The session belongs to another agent; an agent may join another's session only as its delegate (delegationChain).",
   SESSION_NOT_FOUND: 'No session has this id.',
   SESSION_STATE: 'The session is not in a state that allows this change.',
   APPROVAL_SELF_APPROVAL:
@@ -25,6 +27,23 @@ export const ERROR_CODES = {
   LEGAL_HOLD_ACTIVE: 'A legal hold is in place, so nothing may be purged.',
   QUERY_INVALID: 'An audit query or export has a malformed filter, time or cursor.',
   EXPORT_INVALID: 'An export or checkpoint file is malformed; the message names the line.',
+  REQUEST_INVALID:
+    'An HTTP request is malformed: unparseable JSON, a wrong type, an unknown field or a bad parameter; details.problems names each field.',
+  UNAUTHENTICATED:
+    'No API key, or the key is unknown, revoked or expired. Send Authorization: Bearer <key>; `warden keys create` makes one.',
+  FORBIDDEN: "The key's role may not do this; details.role and details.allowed say which roles may.",
+  AGENT_MISMATCH: 'An agent key may act only as its own agent; the call names a different one.',
+  NOT_FOUND: 'No such endpoint or resource.',
+  BODY_TOO_LARGE: 'The request body is larger than the server accepts (bodyLimit).',
+  UNSUPPORTED_MEDIA_TYPE: 'The request body is not JSON; send Content-Type: application/json.',
+  RATE_LIMITED: 'Too many requests; retry after the number of seconds in the Retry-After header.',
+  KEY_NOT_FOUND: 'No API key has this id.',
+  KEY_REVOKED: 'The API key is already revoked.',
+  KEYS_EXIST: 'An admin key was not bootstrapped because keys already exist.',
+  EVENT_NOT_FOUND: 'No audit event has this sequence number (or it was purged by retention).',
+  CONFIG_INVALID:
+    'The server configuration (file, environment or flags) is malformed; the message names the setting.',
+  SHUTTING_DOWN: 'The server is shutting down and accepts no new work; retry against another instance.',
   INTERNAL: 'An unexpected failure; the message says what was being done.',
 } as const;
 

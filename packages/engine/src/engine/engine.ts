@@ -54,6 +54,7 @@ export interface EngineOptions {
 /** Codes for decisions the engine makes without consulting the policy. */
 export type EngineBlockCode =
   | 'CALL_INVALID'
+  | 'SESSION_FOREIGN'
   | 'SESSION_PAUSED'
   | 'SESSION_CLOSED'
   | 'STORE_UNAVAILABLE'
@@ -87,6 +88,7 @@ export class Engine {
   readonly #limits: StorageLimits;
   readonly #closeStore: boolean;
   readonly #retention: { stop(): void } | undefined;
+  readonly #commitListeners = new Set<() => void>();
   #policy: CompiledPolicy;
   #ctx: EventContext;
 
@@ -138,7 +140,7 @@ export class Engine {
     try {
       const session = await this.store.getSession(sessionId);
       const decided: DecidedCall = { ...call, callId, ts, session: sessionId };
-      const blocked = sessionBlock(session);
+      const blocked = sessionBlock(session) ?? foreignSession(session, call);
       if (blocked)
         return await this.#record(decided, engineDecision(policy, blocked.code, blocked.reason), []);
       let decision = evaluate(policy, { ...call, session: sessionId });
@@ -150,13 +152,18 @@ export class Engine {
     }
   }
 
-  /** Records how an allowed call ended. Throws CALL_NOT_FOUND, CALL_NOT_RUNNABLE or CALL_ALREADY_COMPLETED. */
-  async complete(callId: string, outcome: CallOutcome): Promise<{ auditSeq: number }> {
+  /**
+   * Records how an allowed call ended. Throws CALL_NOT_FOUND, CALL_NOT_RUNNABLE or CALL_ALREADY_COMPLETED.
+   * With `agent`, another agent's call is CALL_NOT_FOUND: an agent learns nothing about others' calls.
+   */
+  async complete(callId: string, outcome: CallOutcome, agent?: string): Promise<{ auditSeq: number }> {
     if (outcome.status !== 'ok' && outcome.status !== 'error') {
       throw new WardenError('CALL_INVALID', 'outcome.status must be "ok" or "error"');
     }
     const { decided, completed } = await this.store.findCall(callId);
-    if (!decided) throw new WardenError('CALL_NOT_FOUND', `no decided call has id ${callId}`);
+    if (!decided || (agent !== undefined && decided.event.agent !== agent)) {
+      throw new WardenError('CALL_NOT_FOUND', `no decided call has id ${callId}`);
+    }
     if (completed) throw new WardenError('CALL_ALREADY_COMPLETED', `call ${callId} was already completed`);
     if (decided.event.decision?.effect !== 'allow') {
       throw new WardenError(
@@ -169,16 +176,41 @@ export class Engine {
     return { auditSeq: (result.events[0] as { seq: number }).seq };
   }
 
-  /** Replaces the policy; the change is recorded (old and new version, who) before it takes effect. */
-  async setPolicy(next: CompiledPolicy, by: Actor): Promise<{ oldVersion: string; newVersion: string }> {
+  /**
+   * Replaces the policy; the change is recorded (old and new version, who) before it takes effect. With
+   * `sources`, the policy text is stored too, so other instances and restarts pick it up.
+   */
+  async setPolicy(
+    next: CompiledPolicy,
+    by: Actor,
+    sources?: readonly { path: string; text: string }[],
+  ): Promise<{ oldVersion: string; newVersion: string }> {
     const oldVersion = this.#policy.version;
+    const ts = new Date().toISOString();
     const event = this.systemEvent('policy.changed', by, {
+      ts,
       data: { oldVersion, newVersion: next.version, name: next.name, mode: next.mode },
     });
-    await this.#commit({ events: [event] });
+    const record = sources && {
+      version: next.version,
+      name: next.name,
+      mode: next.mode,
+      sources,
+      createdAt: ts,
+      createdBy: by.id,
+    };
+    await this.#commit({
+      events: [event],
+      ...(record ? { mutations: [{ kind: 'policy.store' as const, policy: record }] } : {}),
+    });
+    this.adoptPolicy(next);
+    return { oldVersion, newVersion: next.version };
+  }
+
+  /** Puts a policy in force without recording a change: for one another instance already recorded. */
+  adoptPolicy(next: CompiledPolicy): void {
     this.#policy = next;
     this.#ctx = this.#eventContext();
-    return { oldVersion, newVersion: next.version };
   }
 
   /** Signs a checkpoint at the current head now. */
@@ -204,9 +236,16 @@ export class Engine {
     if (this.#closeStore) await this.store.close();
   }
 
+  /** Calls `fn` after each commit of this engine (live event streams tail the chain on it). */
+  onCommit(fn: () => void): () => void {
+    this.#commitListeners.add(fn);
+    return () => this.#commitListeners.delete(fn);
+  }
+
   async #commit(unit: CommitUnit): Promise<CommitResult> {
     const result = await this.#committer.submit(unit);
     this.#checkpointer.noteEvents(unit.events.length);
+    for (const fn of this.#commitListeners) fn();
     return result;
   }
 
@@ -299,6 +338,21 @@ function sessionBlock(s: SessionRecord | undefined): { code: EngineBlockCode; re
   if (s?.state === 'closed')
     return { code: 'SESSION_CLOSED', reason: `session ${s.id} is closed; start a new session` };
   return undefined;
+}
+
+/**
+ * A session belongs to the agent that started it. Another agent may join it only as that agent's
+ * delegate; otherwise it could spend the session's budget or hide its calls among another agent's.
+ */
+function foreignSession(
+  s: SessionRecord | undefined,
+  call: ToolCall,
+): { code: EngineBlockCode; reason: string } | undefined {
+  if (!s || s.agent === call.agent || (call.delegationChain ?? []).includes(s.agent)) return undefined;
+  return {
+    code: 'SESSION_FOREIGN',
+    reason: `session ${s.id} belongs to agent ${s.agent}; ${call.agent} may join it only as its delegate (delegationChain)`,
+  };
 }
 
 function newSession(id: string, call: ToolCall, ts: string) {

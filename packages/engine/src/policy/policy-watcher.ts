@@ -1,6 +1,13 @@
 import { type FSWatcher, watch } from 'node:fs';
 import { resolve } from 'node:path';
-import { type Actor, analyzePolicy, type CompiledPolicy, formatDiagnostic, WardenError } from '@warden/core';
+import {
+  type Actor,
+  analyzePolicy,
+  type CompiledPolicy,
+  compilePolicySources,
+  formatDiagnostic,
+  WardenError,
+} from '@warden/core';
 import type { Engine } from '../engine/engine.js';
 import { listYaml, loadPolicySources } from './policy-files.js';
 
@@ -43,9 +50,12 @@ export function watchPolicy(
   const reload = () => {
     running = running.then(async () => {
       try {
-        const next = loadPolicy(paths);
+        const sources = loadPolicySources(paths, process.cwd());
+        const next = compilePolicySources(sources);
         if (next.version === engine.policy.version) return;
-        options.onReload?.(await engine.setPolicy(next, by));
+        // Stored with its text, so every instance sharing the database and every restart picks it up.
+        const stored = sources.map((s) => ({ path: s.file, text: s.text }));
+        options.onReload?.(await engine.setPolicy(next, by, stored));
       } catch (err) {
         options.onError?.(err instanceof WardenError ? err : new WardenError('INTERNAL', String(err)));
       }

@@ -1,10 +1,107 @@
-import { ChainVerifier, checkpointDigest, isWardenError, signCheckpoint, uuidv7 } from '@warden/core';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  type AuditEvent,
+  ChainVerifier,
+  checkpointDigest,
+  isWardenError,
+  signCheckpoint,
+  uuidv7,
+} from '@warden/core';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
+import { createTestDatabase, withClient } from '../../test-support/postgres-server.js';
 import { DIALECTS, decided, freshStore, type StoreFixture } from '../../test-support/store-fixtures.js';
 import { generateKeyRing } from '../keys/key-ring.js';
-import { parseAuditQuery } from './audit-query.js';
+import { encodeCursor, parseAuditQuery } from './audit-query.js';
 import { GroupCommitter } from './group-committer.js';
-import type { CheckpointRequest, SessionRecord } from './store.js';
+import { openStore } from './open-store.js';
+import { PostgresDriver } from './postgres/postgres-driver.js';
+import { migratePostgres, POSTGRES_MIGRATIONS } from './postgres/postgres-migrations.js';
+import { PostgresStore } from './postgres/postgres-store.js';
+import { SQLITE_MIGRATIONS } from './sqlite/sqlite-migrations.js';
+import { migrateSqlite, SqliteStore } from './sqlite/sqlite-store.js';
+import type {
+  ApiKeyRecord,
+  CheckpointRequest,
+  PolicyVersionRecord,
+  SessionRecord,
+  SessionState,
+  Store,
+} from './store.js';
+
+/** An API key record with distinct, valid fields. */
+function apiKey(over: Partial<ApiKeyRecord> = {}): ApiKeyRecord {
+  const id = `key_${uuidv7()}`;
+  return {
+    id,
+    hash: Buffer.from(id).toString('hex').padEnd(64, '0').slice(0, 64),
+    prefix: 'wdn_ab12',
+    principalKind: 'human',
+    principal: 'alice',
+    role: 'admin',
+    label: null,
+    createdAt: new Date().toISOString(),
+    createdBy: 'system',
+    expiresAt: null,
+    revokedAt: null,
+    revokedBy: null,
+    ...over,
+  };
+}
+
+function session(id: string, over: Partial<SessionRecord> = {}): SessionRecord {
+  const ts = '2026-01-01T00:00:00.000Z';
+  return {
+    id,
+    agent: 'billing-agent',
+    state: 'active',
+    stateReason: null,
+    triggeredBy: null,
+    delegationChain: [],
+    createdAt: ts,
+    updatedAt: ts,
+    ...over,
+  };
+}
+
+/**
+ * A database at schema version 1 and a store over it that does not migrate it: the database as a
+ * version-1 Warden wrote it (the commit path it uses is unchanged since).
+ */
+async function version1Store(
+  dialect: (typeof DIALECTS)[number],
+): Promise<{ location: string; store: Store; dispose(): void }> {
+  if (dialect === 'sqlite') {
+    const dir = mkdtempSync(join(tmpdir(), 'warden-v1-'));
+    const location = join(dir, 'warden.db');
+    const db = new Database(location);
+    migrateSqlite(db, SQLITE_MIGRATIONS.slice(0, 1));
+    return {
+      location,
+      store: new SqliteStore(db, location),
+      dispose: () => rmSync(dir, { recursive: true }),
+    };
+  }
+  const location = await createTestDatabase(inject('postgresUrl'), 'v1');
+  await withClient(location, (c) => migratePostgres(c, POSTGRES_MIGRATIONS.slice(0, 1)));
+  return { location, store: new PostgresStore(new PostgresDriver(location), location), dispose: () => {} };
+}
+
+/** The versions recorded in warden_migrations, in order. */
+async function schemaVersions(dialect: (typeof DIALECTS)[number], location: string): Promise<number[]> {
+  const sql = 'SELECT version FROM warden_migrations ORDER BY version';
+  if (dialect === 'postgres') {
+    return (await withClient(location, (c) => c.query<{ version: number }>(sql))).rows.map((r) => r.version);
+  }
+  const db = new Database(location, { readonly: true });
+  try {
+    return (db.prepare(sql).all() as { version: number }[]).map((r) => r.version);
+  } finally {
+    db.close();
+  }
+}
 
 /** The one Store contract: every test runs unchanged against SQLite and a real PostgreSQL. */
 describe.each(DIALECTS)('Store contract (%s)', (dialect) => {
@@ -269,5 +366,318 @@ describe.each(DIALECTS)('Store contract (%s)', (dialect) => {
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
     expect(isWardenError((results[1] as PromiseRejectedResult).reason, 'SESSION_NOT_FOUND')).toBe(true);
     expect((await verify()).checked).toBe(2);
+  });
+
+  it('creates, finds and revokes API keys, oldest first, and never loses a revoked one', async () => {
+    // Committed out of created_at order; equal timestamps keep commit order.
+    const k1 = apiKey({
+      createdAt: '2026-01-02T00:00:00.000Z',
+      label: 'ci ✓',
+      expiresAt: '2027-01-01T00:00:00.000Z',
+    });
+    const k2 = apiKey({
+      createdAt: '2026-01-01T00:00:00.000Z',
+      principalKind: 'agent',
+      principal: 'billing-agent',
+      role: 'agent',
+    });
+    const k3 = apiKey({
+      createdAt: '2026-01-02T00:00:00.000Z',
+      principalKind: 'service',
+      principal: 'siem',
+      role: 'auditor',
+    });
+    for (const key of [k1, k2, k3]) {
+      await fx.store.commit([
+        { mutations: [{ kind: 'api_key.create', key }], events: [decided({ type: 'api_key.created' })] },
+      ]);
+    }
+    expect(await fx.store.apiKeys()).toEqual([k2, k1, k3]);
+    expect(await fx.store.apiKeyByHash(k3.hash)).toEqual(k3);
+    expect(await fx.store.apiKey(k1.id)).toEqual(k1);
+    expect(await fx.store.apiKeyByHash('f'.repeat(64))).toBeUndefined();
+    expect(await fx.store.apiKey('key_missing')).toBeUndefined();
+
+    const ts = '2026-02-01T00:00:00.000Z';
+    const revoke = { kind: 'api_key.revoke' as const, id: k1.id, by: 'bob', ts };
+    await fx.store.commit([{ mutations: [revoke], events: [decided({ type: 'api_key.revoked' })] }]);
+    const revoked = { ...k1, revokedAt: ts, revokedBy: 'bob' };
+    expect(await fx.store.apiKeyByHash(k1.hash)).toEqual(revoked);
+    expect(await fx.store.apiKeys()).toEqual([k2, revoked, k3]);
+
+    const head = await fx.store.head();
+    const again = { ...revoke, by: 'carol', ts: '2026-03-01T00:00:00.000Z' };
+    await expect(
+      fx.store.commit([{ mutations: [again], events: [decided({ type: 'api_key.revoked' })] }]),
+    ).rejects.toMatchObject({ code: 'KEY_REVOKED' });
+    await expect(
+      fx.store.commit([{ mutations: [{ ...revoke, id: 'key_missing' }], events: [decided()] }]),
+    ).rejects.toMatchObject({ code: 'KEY_NOT_FOUND' });
+    expect(await fx.store.head()).toEqual(head);
+    expect(await fx.store.apiKey(k1.id)).toEqual(revoked);
+  });
+
+  it('bootstraps an admin key only while there is no key at all', async () => {
+    const admin = apiKey();
+    const bootstrap = (key: ApiKeyRecord) =>
+      fx.store.commit([
+        {
+          mutations: [{ kind: 'api_key.create', key, onlyIfNone: true }],
+          events: [decided({ type: 'api_key.created' })],
+        },
+      ]);
+    await bootstrap(admin);
+    const head = await fx.store.head();
+    await expect(bootstrap(apiKey())).rejects.toMatchObject({ code: 'KEYS_EXIST' });
+    expect(await fx.store.head()).toEqual(head);
+    expect(await fx.store.apiKeys()).toEqual([admin]);
+
+    // A revoked key still counts: bootstrapping never reopens a locked-down store.
+    const revoke = { kind: 'api_key.revoke' as const, id: admin.id, by: 'admin', ts: admin.createdAt };
+    await fx.store.commit([{ mutations: [revoke], events: [] }]);
+    await expect(bootstrap(apiKey())).rejects.toMatchObject({ code: 'KEYS_EXIST' });
+    // An ordinary creation does not care.
+    const other = apiKey({ role: 'approver' });
+    await fx.store.commit([{ mutations: [{ kind: 'api_key.create', key: other }], events: [] }]);
+    expect((await fx.store.apiKeys()).map((k) => k.id)).toEqual([admin.id, other.id]);
+  });
+
+  it('creates exactly one key when two instances bootstrap at once', async () => {
+    const other = await fx.reopen();
+    try {
+      const attempts = Array.from({ length: 8 }, (_, i) => {
+        const key = apiKey({ principal: `admin-${i}` });
+        const unit = {
+          mutations: [{ kind: 'api_key.create' as const, key, onlyIfNone: true }],
+          events: [decided({ type: 'api_key.created', data: { keyId: key.id } })],
+        };
+        return { key, result: (i % 2 ? fx.store : other).commit([unit]) };
+      });
+      const settled = await Promise.allSettled(attempts.map((a) => a.result));
+      const won = settled.flatMap((r, i) => (r.status === 'fulfilled' ? [attempts[i]?.key] : []));
+      expect(won).toHaveLength(1);
+      for (const r of settled.filter((r) => r.status === 'rejected')) {
+        expect(isWardenError(r.reason, 'KEYS_EXIST'), String(r.reason)).toBe(true);
+      }
+      expect(await other.apiKeys()).toEqual(won);
+      expect((await verify()).checked).toBe(1);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('keeps every stored policy; the newest stored is current, even a revert', async () => {
+    expect(await fx.store.currentPolicy()).toBeUndefined();
+    expect(await fx.store.policyHistory(10)).toEqual([]);
+    const ts = '2026-01-01T00:00:00.000Z';
+    const v1: PolicyVersionRecord = {
+      version: '1'.repeat(64),
+      name: 'payments',
+      mode: 'enforce',
+      sources: [
+        { path: 'policy.yaml', text: 'version: 1\nrules:\n  - id: "ünï"\n' },
+        { path: 'extra/more.yaml', text: 'rules: []\n' },
+      ],
+      createdAt: ts,
+      createdBy: 'alice',
+    };
+    const v2: PolicyVersionRecord = {
+      ...v1,
+      version: '2'.repeat(64),
+      mode: 'monitor',
+      sources: [v1.sources[0] as never],
+    };
+    // The revert has the same timestamp as v2: order is the order stored, not created_at.
+    const revert: PolicyVersionRecord = { ...v1, createdBy: 'bob' };
+    for (const policy of [v1, v2, revert]) {
+      await fx.store.commit([
+        { mutations: [{ kind: 'policy.store', policy }], events: [decided({ type: 'policy.changed' })] },
+      ]);
+    }
+    expect(await fx.store.currentPolicy()).toEqual(revert);
+    expect(await fx.store.policyHistory(10)).toEqual([revert, v2, v1]);
+    expect(await fx.store.policyHistory(2)).toEqual([revert, v2]);
+  });
+
+  it('lists sessions most recently updated first, filtered, in pages without gaps or duplicates', async () => {
+    const states: SessionState[] = ['active', 'paused', 'closed'];
+    // Many share an updated_at, so pages split runs of equal timestamps (ordered by id, descending).
+    const sessions = Array.from({ length: 23 }, (_, i) =>
+      session(`s-${String(i).padStart(2, '0')}`, {
+        agent: i % 3 === 0 ? 'ops-agent' : 'billing-agent',
+        state: states[i % 3] as SessionState,
+        updatedAt: new Date(Date.UTC(2026, 0, 1, 0, Math.floor(i / 4))).toISOString(),
+      }),
+    );
+    await fx.store.commit([
+      { mutations: sessions.map((s) => ({ kind: 'session.ensure' as const, session: s })), events: [] },
+    ]);
+    // A state change moves a session to the front.
+    const ts = '2026-06-01T00:00:00.000Z';
+    await fx.store.commit([
+      {
+        mutations: [
+          { kind: 'session.state', id: 's-00', state: 'paused', from: ['active'], reason: 'loop', ts },
+        ],
+        events: [],
+      },
+    ]);
+    const all = sessions.map((s) =>
+      s.id === 's-00' ? { ...s, state: 'paused' as const, stateReason: 'loop', updatedAt: ts } : s,
+    );
+    const expected = (keep: (s: SessionRecord) => boolean) =>
+      all
+        .filter(keep)
+        .sort((a, b) =>
+          a.updatedAt === b.updatedAt ? (a.id < b.id ? 1 : -1) : a.updatedAt < b.updatedAt ? 1 : -1,
+        );
+    const pages = async (query: { state?: SessionState; agent?: string }, limit: number) => {
+      const seen: SessionRecord[] = [];
+      let count = 0;
+      let cursor: string | undefined;
+      do {
+        const page = await fx.store.listSessions({ ...query, limit, ...(cursor ? { cursor } : {}) });
+        seen.push(...page.sessions);
+        count += 1;
+        cursor = page.nextCursor ?? undefined;
+      } while (cursor && count < 100);
+      return { seen, count };
+    };
+
+    expect(expected(() => true)[0]?.id).toBe('s-00');
+    expect((await fx.store.listSessions({ limit: 100 })).sessions).toEqual(expected(() => true));
+    expect(await pages({}, 4)).toEqual({ seen: expected(() => true), count: 6 });
+    // 24 would fill the last page exactly: the page before it must not promise a next one.
+    expect((await pages({}, 23)).count).toBe(1);
+    const paused = expected((s) => s.state === 'paused');
+    expect(paused.map((s) => s.id)).toContain('s-00');
+    expect(await pages({ state: 'paused' }, 3)).toEqual({
+      seen: paused,
+      count: Math.ceil(paused.length / 3),
+    });
+    const ops = expected((s) => s.agent === 'ops-agent');
+    expect(await pages({ agent: 'ops-agent' }, 2)).toEqual({ seen: ops, count: Math.ceil(ops.length / 2) });
+    const both = expected((s) => s.agent === 'ops-agent' && s.state === 'active');
+    expect(both.length).toBeGreaterThan(1);
+    expect((await pages({ agent: 'ops-agent', state: 'active' }, 1)).seen).toEqual(both);
+    expect((await fx.store.listSessions({ agent: 'nobody', limit: 10 })).sessions).toEqual([]);
+
+    for (const cursor of [
+      'not a cursor',
+      encodeCursor(5),
+      Buffer.from('session:[1,2]').toString('base64url'),
+    ]) {
+      await expect(fx.store.listSessions({ limit: 10, cursor })).rejects.toMatchObject({
+        code: 'QUERY_INVALID',
+      });
+    }
+  });
+
+  it("sums a session's calls by effect and the usage reported with its completions", async () => {
+    const effectOf = (effect: 'allow' | 'review' | 'block'): AuditEvent['decision'] => ({
+      effect,
+      policyEffect: effect,
+      mode: 'enforce',
+      ruleId: null,
+      matchedRuleIds: [],
+      reasons: [],
+    });
+    const calls = (['allow', 'allow', 'allow', 'review', 'block', 'block'] as const).map((effect) =>
+      decided({ session: 's-u', decision: effectOf(effect) }),
+    );
+    const complete = (d: AuditEvent, outcome: NonNullable<AuditEvent['outcome']>): AuditEvent => ({
+      ...d,
+      id: uuidv7(),
+      type: 'call.completed',
+      decision: undefined,
+      outcome,
+    });
+    const [c0, c1, c2, c3] = calls as [AuditEvent, AuditEvent, AuditEvent, AuditEvent];
+    const completions = [
+      complete(c0, { status: 'ok', usage: { inputTokens: 100, outputTokens: 20, costUsd: 0.1 } }),
+      // U+0000 in the body: PostgreSQL cannot cast this body to jsonb.
+      complete(c1, { status: 'error', error: 'nul\u0000byte', usage: { inputTokens: 5, costUsd: 0.2 } }),
+      complete(c2, { status: 'ok' }),
+      complete(c3, { status: 'error', usage: { outputTokens: 7 } }),
+    ];
+    const elsewhere = [
+      decided({ session: 's-other', decision: effectOf('block') }),
+      decided({ session: undefined }),
+    ];
+    const [o0] = elsewhere as [AuditEvent];
+    await fx.store.commit([
+      { events: [...calls, ...elsewhere] },
+      { events: [...completions, complete(o0, { status: 'error', usage: { inputTokens: 1000 } })] },
+    ]);
+    const usage = await fx.store.sessionUsage('s-u');
+    expect(usage).toMatchObject({
+      calls: { allow: 3, review: 1, block: 2 },
+      completed: 4,
+      errors: 2,
+      inputTokens: 105,
+      outputTokens: 27,
+    });
+    expect(usage.costUsd).toBeCloseTo(0.3, 12);
+    expect(await fx.store.sessionUsage('s-other')).toEqual({
+      calls: { allow: 0, review: 0, block: 1 },
+      completed: 1,
+      errors: 1,
+      inputTokens: 1000,
+      outputTokens: 0,
+      costUsd: 0,
+    });
+    expect(await fx.store.sessionUsage('nope')).toEqual({
+      calls: { allow: 0, review: 0, block: 0 },
+      completed: 0,
+      errors: 0,
+      inputTokens: 0,
+      outputTokens: 0,
+      costUsd: 0,
+    });
+  });
+
+  it('migrates a version-1 database, keeping its chain and sessions', async () => {
+    const v1 = await version1Store(dialect);
+    try {
+      const s = session('s-old', { updatedAt: '2025-01-01T00:00:00.000Z' });
+      const [written] = await v1.store.commit([
+        {
+          mutations: [{ kind: 'session.ensure', session: s }],
+          events: [decided(), decided()],
+          checkpoint: cpRequest(),
+        },
+      ]);
+      await v1.store.close();
+      expect(await schemaVersions(dialect, v1.location)).toEqual([1]);
+
+      const store = await openStore(v1.location);
+      try {
+        expect(await schemaVersions(dialect, v1.location)).toEqual([1, 2]);
+        expect(await store.head()).toEqual({ seq: 2, hash: written?.events[1]?.hash });
+        expect(await store.checkpoints()).toEqual([written?.checkpoint]);
+        expect(await store.getSession('s-old')).toEqual(s);
+        const newer = session('s-new', { updatedAt: '2026-01-01T00:00:00.000Z' });
+        const key = apiKey();
+        await store.commit([
+          {
+            mutations: [
+              { kind: 'session.ensure', session: newer },
+              { kind: 'api_key.create', key, onlyIfNone: true },
+            ],
+            events: [decided({ type: 'api_key.created' })],
+          },
+        ]);
+        expect((await store.listSessions({ limit: 10 })).sessions).toEqual([newer, s]);
+        expect(await store.apiKeys()).toEqual([key]);
+        expect((await store.readChain(0, 10)).map((r) => r.seq)).toEqual([1, 2, 3]);
+      } finally {
+        await store.close();
+      }
+      // Opening again finds nothing to do.
+      await (await openStore(v1.location)).close();
+      expect(await schemaVersions(dialect, v1.location)).toEqual([1, 2]);
+    } finally {
+      v1.dispose();
+    }
   });
 });

@@ -35,6 +35,19 @@ export interface Store {
   legalHolds(): Promise<LegalHold[]>;
   /** Public keys registered by the engines that wrote this store, for verifying without a key file. */
   publicKeys(): Promise<{ keyId: string; pem: string }[]>;
+  /** The API key whose secret hashes to `hash` (revoked and expired keys included: the caller decides). */
+  apiKeyByHash(hash: string): Promise<ApiKeyRecord | undefined>;
+  apiKey(id: string): Promise<ApiKeyRecord | undefined>;
+  /** Every API key, oldest first. */
+  apiKeys(): Promise<ApiKeyRecord[]>;
+  /** The policy most recently stored, if any. */
+  currentPolicy(): Promise<PolicyVersionRecord | undefined>;
+  /** Stored policies, newest first, at most `limit`. */
+  policyHistory(limit: number): Promise<PolicyVersionRecord[]>;
+  /** Sessions, most recently updated first, filtered; pass `nextCursor` back for the next page. */
+  listSessions(query: SessionQuery): Promise<SessionPage>;
+  /** Call counts by effect and the usage reported with completions, from the session's audit events. */
+  sessionUsage(id: string): Promise<SessionUsage>;
   /** The oldest event still stored, if any. */
   oldestEvent(): Promise<{ seq: number; ts: string } | undefined>;
   /** The last seq whose event is older than `before`, counting from the start (for retention). */
@@ -82,7 +95,13 @@ export type Mutation =
   | { readonly kind: 'legal_hold.release'; readonly id: string }
   | { readonly kind: 'key.register'; readonly keyId: string; readonly pem: string; readonly ts: string }
   /** Deletes events 1..throughSeq; refused while a legal hold exists or without a checkpoint at throughSeq. */
-  | { readonly kind: 'audit.purge'; readonly throughSeq: number };
+  | { readonly kind: 'audit.purge'; readonly throughSeq: number }
+  /** Stores a new key; with `onlyIfNone`, refused (KEYS_EXIST) when any key exists (admin bootstrap). */
+  | { readonly kind: 'api_key.create'; readonly key: ApiKeyRecord; readonly onlyIfNone?: boolean }
+  /** Revokes a key: KEY_NOT_FOUND when there is none, KEY_REVOKED when it already is. */
+  | { readonly kind: 'api_key.revoke'; readonly id: string; readonly by: string; readonly ts: string }
+  /** Records a policy as the one in force (the newest stored wins). */
+  | { readonly kind: 'policy.store'; readonly policy: PolicyVersionRecord };
 
 export const SESSION_STATES = ['active', 'paused', 'closed'] as const;
 export type SessionState = (typeof SESSION_STATES)[number];
@@ -109,4 +128,63 @@ export interface LegalHold {
 export interface AuditPage {
   readonly records: AuditRecord[];
   readonly nextCursor: string | null;
+}
+
+export const API_ROLES = ['agent', 'approver', 'admin', 'auditor'] as const;
+/** What a key may do: `agent` checks and completes its own calls; the others are people and services. */
+export type ApiRole = (typeof API_ROLES)[number];
+export const PRINCIPAL_KINDS = ['agent', 'human', 'service'] as const;
+export type PrincipalKind = (typeof PRINCIPAL_KINDS)[number];
+
+/** An API key as stored: never the secret, only its SHA-256. */
+export interface ApiKeyRecord {
+  /** Public id, safe to show and log (`key_` + uuidv7). */
+  readonly id: string;
+  /** SHA-256 hex of the secret. */
+  readonly hash: string;
+  /** The first characters of the secret, so a person can recognise a key in a list. */
+  readonly prefix: string;
+  readonly principalKind: PrincipalKind;
+  /** The agent name for agent keys; the person's or service's name otherwise. */
+  readonly principal: string;
+  readonly role: ApiRole;
+  readonly label: string | null;
+  readonly createdAt: string;
+  readonly createdBy: string;
+  readonly expiresAt: string | null;
+  readonly revokedAt: string | null;
+  readonly revokedBy: string | null;
+}
+
+/** One stored policy: the source files as written and the version (hash of the compiled policy). */
+export interface PolicyVersionRecord {
+  readonly version: string;
+  readonly name: string;
+  readonly mode: 'enforce' | 'monitor';
+  /** The YAML files, as given, in order: one for a single-file policy. */
+  readonly sources: readonly { readonly path: string; readonly text: string }[];
+  readonly createdAt: string;
+  readonly createdBy: string;
+}
+
+export interface SessionQuery {
+  readonly state?: SessionState;
+  readonly agent?: string;
+  readonly limit: number;
+  readonly cursor?: string;
+}
+
+export interface SessionPage {
+  readonly sessions: SessionRecord[];
+  readonly nextCursor: string | null;
+}
+
+/** What a session has done so far, from its audit events. */
+export interface SessionUsage {
+  readonly calls: { readonly allow: number; readonly review: number; readonly block: number };
+  readonly completed: number;
+  readonly errors: number;
+  readonly inputTokens: number;
+  readonly outputTokens: number;
+  readonly costUsd: number;
 }

@@ -1,16 +1,27 @@
 import type { SignedCheckpoint } from '@warden/core';
 import type pg from 'pg';
 import { makeCheckpoint, type PreparedUnit } from '../commit-plan.js';
-import type { CommitResult } from '../store.js';
+import type { CommitResult, Mutation } from '../store.js';
 import { ChainAppend, lastCheckpoint, lockChainHead } from './postgres-chain-lock.js';
 import type { EventPayload } from './postgres-event-payload.js';
 import { MutationWriter } from './postgres-mutations.js';
 
 /**
+ * Mutations that must see every commit ordered before them, as in SQLite, where each transaction sees all
+ * earlier ones: a purge (checkpoints, holds), an API key creation (the bootstrap's "no key yet" check;
+ * every creation, so none slips in beside a bootstrap unseen) and a stored policy (its n then follows the
+ * chain order, so the newest stored is the last recorded).
+ */
+function needsChainLock(m: Mutation): boolean {
+  return m.kind === 'audit.purge' || m.kind === 'api_key.create' || m.kind === 'policy.store';
+}
+
+/**
  * One commit, inside its transaction. State changes are applied before the chain lock is taken, so the
  * lock is held only for linking, one INSERT and the COMMIT, and a holder never waits on another
- * instance's row locks. From the first purge on, the rest runs under the lock and strictly in order,
- * with everything linked so far written first: a purge sees the same rows and holds as in SQLite.
+ * instance's row locks. From the first unit with a mutation that needs the lock (a purge, an API key
+ * creation, a stored policy; all rare) the rest runs under the lock and strictly in order, with
+ * everything linked so far written first before a purge: it sees the same rows and holds as in SQLite.
  */
 export async function commitUnits(
   client: pg.ClientBase,
@@ -18,11 +29,11 @@ export async function commitUnits(
   payload: EventPayload,
 ): Promise<CommitResult[]> {
   const mutations = new MutationWriter(client);
-  const firstPurge = prepared.findIndex((p) => p.unit.mutations?.some((m) => m.kind === 'audit.purge'));
-  const locked = firstPurge === -1 ? prepared.length : firstPurge;
+  const firstLocked = prepared.findIndex((p) => p.unit.mutations?.some(needsChainLock));
+  const locked = firstLocked === -1 ? prepared.length : firstLocked;
   await mutations.applyAll(prepared.slice(0, locked).flatMap((p) => p.unit.mutations ?? []));
   const chained = prepared.some((p) => p.bodies.length > 0 || p.unit.checkpoint !== undefined);
-  if (!chained && firstPurge === -1) return prepared.map(() => ({ events: [] }));
+  if (!chained && firstLocked === -1) return prepared.map(() => ({ events: [] }));
 
   const chain = new ChainAppend(await lockChainHead(client), payload);
   let last = prepared.some((p) => p.unit.checkpoint) ? await lastCheckpoint(client) : undefined;

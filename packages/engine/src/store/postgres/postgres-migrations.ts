@@ -112,6 +112,53 @@ CREATE TABLE signing_keys (
 );
 `,
   },
+  {
+    version: 2,
+    name: 'API keys, stored policies, session listing',
+    sql: `
+-- Keys are revoked, never deleted: the audit trail names them by id. n keeps insertion order among
+-- equal timestamps, as SQLite's rowid does.
+CREATE TABLE api_keys (
+  n bigint GENERATED ALWAYS AS IDENTITY,
+  id text COLLATE "C" PRIMARY KEY,
+  hash text COLLATE "C" NOT NULL UNIQUE,
+  prefix text NOT NULL,
+  principal_kind text NOT NULL CHECK (principal_kind IN ('agent', 'human', 'service')),
+  principal text NOT NULL,
+  role text NOT NULL CHECK (role IN ('agent', 'approver', 'admin', 'auditor')),
+  label text,
+  created_at text COLLATE "C" NOT NULL,
+  created_by text NOT NULL,
+  expires_at text,
+  revoked_at text,
+  revoked_by text
+);
+CREATE INDEX api_keys_created ON api_keys (created_at, n);
+
+-- n orders stored policies: the highest is in force, even when an older version is stored again. Policies
+-- are stored under the chain lock, so n follows commit order.
+CREATE TABLE policy_versions (
+  n bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  version text NOT NULL,
+  name text NOT NULL,
+  mode text NOT NULL CHECK (mode IN ('enforce', 'monitor')),
+  sources text NOT NULL,
+  created_at text NOT NULL,
+  created_by text NOT NULL
+);
+
+-- Session listings compare and sort these columns: byte-wise, like SQLite. A collation change does not
+-- rewrite the table.
+ALTER TABLE sessions
+  ALTER COLUMN state TYPE text COLLATE "C",
+  ALTER COLUMN agent TYPE text COLLATE "C",
+  ALTER COLUMN updated_at TYPE text COLLATE "C";
+-- Most recently updated first, optionally by state or agent, read backwards.
+CREATE INDEX sessions_updated ON sessions (updated_at, id);
+CREATE INDEX sessions_state_updated ON sessions (state, updated_at, id);
+CREATE INDEX sessions_agent_updated ON sessions (agent, updated_at, id);
+`,
+  },
 ];
 
 /** Any constant works: advisory lock keys are per database. This one spells "warden". */
@@ -121,8 +168,12 @@ const MIGRATION_LOCK = 0x77617264656e;
  * Brings the schema up to date in one transaction under an advisory lock, so instances starting at once
  * apply each version exactly once and the others wait, then find nothing to do. An up-to-date database
  * is only read, so a read-only one still opens. Refuses (STORE_INVALID) a schema newer than this build.
+ * Tests pass a prefix of the list to build a database as an older Warden left it.
  */
-export async function migratePostgres(client: pg.ClientBase): Promise<void> {
+export async function migratePostgres(
+  client: pg.ClientBase,
+  migrations: readonly { version: number; name: string; sql: string }[] = POSTGRES_MIGRATIONS,
+): Promise<void> {
   await client.query('BEGIN');
   try {
     // Building an index on a large table may outlast the caps of normal operation, and so may waiting
@@ -131,14 +182,14 @@ export async function migratePostgres(client: pg.ClientBase): Promise<void> {
     await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
     const done = await appliedVersions(client);
     const newest = Math.max(0, ...done);
-    const known = Math.max(...POSTGRES_MIGRATIONS.map((m) => m.version));
+    const known = Math.max(...migrations.map((m) => m.version));
     if (newest > known) {
       throw new WardenError(
         'STORE_INVALID',
         `the database was written by a newer Warden (schema ${newest}); upgrade Warden`,
       );
     }
-    const pending = POSTGRES_MIGRATIONS.filter((m) => !done.has(m.version));
+    const pending = migrations.filter((m) => !done.has(m.version));
     if (pending.length > 0) {
       await client.query(
         'CREATE TABLE IF NOT EXISTS warden_migrations (version int PRIMARY KEY, name text NOT NULL, applied_at text NOT NULL)',

@@ -1,5 +1,11 @@
 import { WardenError } from '@warden/core';
 import type pg from 'pg';
+import {
+  API_KEY_COLUMNS,
+  apiKeyValues,
+  POLICY_VERSION_COLUMNS,
+  policyVersionValues,
+} from '../row-mapping.js';
 import type { Mutation, SessionRecord } from '../store.js';
 
 /**
@@ -71,6 +77,16 @@ export class MutationWriter {
         return;
       case 'audit.purge':
         return purgeEvents(c, m.throughSeq);
+      case 'api_key.create':
+        return createApiKey(c, m);
+      case 'api_key.revoke':
+        return revokeApiKey(c, m);
+      case 'policy.store':
+        await c.query(
+          `INSERT INTO policy_versions (${POLICY_VERSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)`,
+          policyVersionValues(m.policy),
+        );
+        return;
     }
   }
 
@@ -143,4 +159,41 @@ async function purgeEvents(c: pg.ClientBase, throughSeq: number): Promise<void> 
   await c.query('UPDATE audit_purge SET through_seq = $1 WHERE id = 1', [throughSeq]);
   await c.query('DELETE FROM audit_events WHERE seq <= $1', [throughSeq]);
   await c.query('UPDATE audit_purge SET through_seq = NULL WHERE id = 1');
+}
+
+/**
+ * Stores a key. Runs under the chain lock (see commitUnits), so the bootstrap check sees every key
+ * committed before it: two instances bootstrapping at once create one key.
+ */
+async function createApiKey(
+  c: pg.ClientBase,
+  m: Extract<Mutation, { kind: 'api_key.create' }>,
+): Promise<void> {
+  if (m.onlyIfNone) {
+    const r = await c.query('SELECT 1 FROM api_keys LIMIT 1');
+    if (r.rows.length > 0) {
+      throw new WardenError('KEYS_EXIST', 'API keys already exist, so no admin key was bootstrapped');
+    }
+  }
+  await c.query(
+    `INSERT INTO api_keys (${API_KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+    apiKeyValues(m.key),
+  );
+}
+
+/** Locks the key row, so of two revocations at once the second sees the first and is refused. */
+async function revokeApiKey(
+  c: pg.ClientBase,
+  m: Extract<Mutation, { kind: 'api_key.revoke' }>,
+): Promise<void> {
+  const r = await c.query<{ revoked_at: string | null }>(
+    'SELECT revoked_at FROM api_keys WHERE id = $1 FOR UPDATE',
+    [m.id],
+  );
+  const row = r.rows[0];
+  if (!row) throw new WardenError('KEY_NOT_FOUND', `no API key has id ${m.id}`);
+  if (row.revoked_at !== null) {
+    throw new WardenError('KEY_REVOKED', `API key ${m.id} was already revoked at ${row.revoked_at}`);
+  }
+  await c.query('UPDATE api_keys SET revoked_at = $1, revoked_by = $2 WHERE id = $3', [m.ts, m.by, m.id]);
 }

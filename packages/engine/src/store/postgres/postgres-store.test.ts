@@ -72,8 +72,10 @@ describe('PostgresStore', () => {
   it('applies the schema once when three instances open a fresh database at once', async () => {
     const url = await createTestDatabase(server.url, 'pg_migrate');
     const stores = await Promise.all([open(url), open(url), open(url)]);
-    const versions = await withClient(url, (c) => c.query('SELECT version FROM warden_migrations'));
-    expect(versions.rows).toEqual([{ version: 1 }]);
+    const versions = await withClient(url, (c) =>
+      c.query('SELECT version FROM warden_migrations ORDER BY version'),
+    );
+    expect(versions.rows).toEqual([{ version: 1 }, { version: 2 }]);
     const [a, b] = stores as [PostgresStore, PostgresStore, PostgresStore];
     await a.commit([{ events: [event()] }]);
     expect(await b.head()).toEqual(await a.head());
@@ -167,8 +169,19 @@ describe('PostgresStore', () => {
     await Promise.all([committer.submit({ events: [event()] }), store.ping()]);
     await server.stop();
     try {
-      for (const attempt of [store.commit([{ events: [event()] }]), store.ping(), store.head()]) {
-        const err = await errorOf(attempt);
+      // Thunks: a promise created before its turn would reject unhandled.
+      const attempts = [
+        () => store.commit([{ events: [event()] }]),
+        () => store.ping(),
+        () => store.head(),
+        () => store.apiKeyByHash('0'.repeat(64)),
+        () => store.apiKeys(),
+        () => store.currentPolicy(),
+        () => store.listSessions({ limit: 10 }),
+        () => store.sessionUsage('s-1'),
+      ];
+      for (const attempt of attempts) {
+        const err = await errorOf(attempt());
         expect(isWardenError(err, 'STORE_UNAVAILABLE'), String(err)).toBe(true);
       }
       const viaCommitter = await errorOf(committer.submit({ events: [event()] }));

@@ -1,8 +1,33 @@
 import type { AuditRecord, ChainedRow, ChainHead, SignedCheckpoint } from '@warden/core';
 import { type AuditQuery, decodeCursor, EQUALITY_FILTERS, encodeCursor } from '../audit-query.js';
 import { prepareUnits } from '../commit-plan.js';
-import { type SessionRow, toRecord, toSession } from '../row-mapping.js';
-import type { AuditPage, CommitResult, CommitUnit, LegalHold, SessionRecord, Store } from '../store.js';
+import {
+  API_KEY_COLUMNS,
+  type ApiKeyRow,
+  POLICY_VERSION_COLUMNS,
+  type PolicyVersionRow,
+  type SessionRow,
+  toApiKey,
+  toPolicyVersion,
+  toRecord,
+  toSession,
+  toSessionUsage,
+  type UsageRow,
+} from '../row-mapping.js';
+import { decodeSessionCursor, SESSION_FILTERS, toSessionPage } from '../session-query.js';
+import type {
+  ApiKeyRecord,
+  AuditPage,
+  CommitResult,
+  CommitUnit,
+  LegalHold,
+  PolicyVersionRecord,
+  SessionPage,
+  SessionQuery,
+  SessionRecord,
+  SessionUsage,
+  Store,
+} from '../store.js';
 import { toStoreError } from '../store-errors.js';
 import { commitUnits } from './postgres-commit.js';
 import { PostgresDriver, type PostgresPoolOptions, redactUrl } from './postgres-driver.js';
@@ -141,6 +166,71 @@ export class PostgresStore implements Store {
     );
   }
 
+  async apiKeyByHash(hash: string): Promise<ApiKeyRecord | undefined> {
+    return this.#apiKeyWhere('hash', hash);
+  }
+
+  async apiKey(id: string): Promise<ApiKeyRecord | undefined> {
+    return this.#apiKeyWhere('id', id);
+  }
+
+  async apiKeys(): Promise<ApiKeyRecord[]> {
+    const rows = await this.#db.query<ApiKeyRow>(
+      'reading API keys',
+      `SELECT ${API_KEY_COLUMNS} FROM api_keys ORDER BY created_at, n`,
+    );
+    return rows.map(toApiKey);
+  }
+
+  async currentPolicy(): Promise<PolicyVersionRecord | undefined> {
+    return (await this.policyHistory(1))[0];
+  }
+
+  async policyHistory(limit: number): Promise<PolicyVersionRecord[]> {
+    const rows = await this.#db.query<PolicyVersionRow>(
+      'reading stored policies',
+      `SELECT ${POLICY_VERSION_COLUMNS} FROM policy_versions ORDER BY n DESC LIMIT $1`,
+      [limit],
+    );
+    return rows.map(toPolicyVersion);
+  }
+
+  async listSessions(q: SessionQuery): Promise<SessionPage> {
+    const params: unknown[] = [];
+    const where: string[] = [];
+    const add = (sql: (p: string) => string, v: unknown) => {
+      params.push(v);
+      where.push(sql(`$${params.length}`));
+    };
+    for (const [filter, col] of SESSION_FILTERS) {
+      if (q[filter] !== undefined) add((p) => `${col} = ${p}`, columnText(q[filter]));
+    }
+    if (q.cursor !== undefined) {
+      const after = decodeSessionCursor(q.cursor);
+      params.push(columnText(after.updatedAt), columnText(after.id));
+      where.push(`(updated_at, id) < ($${params.length - 1}, $${params.length})`);
+    }
+    params.push(q.limit + 1);
+    const filter = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
+    const sql = `SELECT * FROM sessions ${filter} ORDER BY updated_at DESC, id DESC LIMIT $${params.length}`;
+    const rows = await this.#db.query<SessionRow>('listing sessions', sql, params);
+    return toSessionPage(rows, q.limit);
+  }
+
+  async sessionUsage(id: string): Promise<SessionUsage> {
+    // One statement, so the counts and the completions come from one snapshot. Bodies are summed in JS:
+    // a body holding U+0000 cannot be cast to jsonb.
+    const rows = await this.#db.query<UsageRow>(
+      'reading session usage',
+      `SELECT 'call.decided' AS type, effect, count(*) AS n, NULL AS body FROM audit_events
+         WHERE session = $1 AND type = 'call.decided' GROUP BY effect
+       UNION ALL
+       SELECT 'call.completed', NULL, 1, body FROM audit_events WHERE session = $1 AND type = 'call.completed'`,
+      [columnText(id)],
+    );
+    return toSessionUsage(rows);
+  }
+
   async oldestEvent(): Promise<{ seq: number; ts: string } | undefined> {
     const rows = await this.#db.query<{ seq: number; ts: string }>(
       'reading the oldest event',
@@ -164,5 +254,15 @@ export class PostgresStore implements Store {
 
   async close(): Promise<void> {
     await this.#db.end();
+  }
+
+  async #apiKeyWhere(col: 'id' | 'hash', value: string): Promise<ApiKeyRecord | undefined> {
+    const rows = await this.#db.query<ApiKeyRow>(
+      'reading an API key',
+      `SELECT ${API_KEY_COLUMNS} FROM api_keys WHERE ${col} = $1`,
+      // An id from a URL may hold U+0000, which text cannot: it then finds nothing rather than failing.
+      [columnText(value)],
+    );
+    return rows[0] ? toApiKey(rows[0]) : undefined;
   }
 }

@@ -80,4 +80,43 @@ CREATE TABLE signing_keys (
 );
 `,
   },
+  {
+    version: 2,
+    name: 'API keys, stored policies, session listing',
+    sql: `
+-- Keys are revoked, never deleted: the audit trail names them by id.
+CREATE TABLE api_keys (
+  id TEXT PRIMARY KEY,
+  hash TEXT NOT NULL UNIQUE,
+  prefix TEXT NOT NULL,
+  principal_kind TEXT NOT NULL CHECK (principal_kind IN ('agent', 'human', 'service')),
+  principal TEXT NOT NULL,
+  role TEXT NOT NULL CHECK (role IN ('agent', 'approver', 'admin', 'auditor')),
+  label TEXT,
+  created_at TEXT NOT NULL,
+  created_by TEXT NOT NULL,
+  expires_at TEXT,
+  revoked_at TEXT,
+  revoked_by TEXT
+);
+-- Listing order: created_at, then insertion order (the rowid every index entry carries).
+CREATE INDEX api_keys_created ON api_keys (created_at);
+
+-- n orders stored policies: the highest is in force, even when an older version is stored again.
+CREATE TABLE policy_versions (
+  n INTEGER PRIMARY KEY AUTOINCREMENT,
+  version TEXT NOT NULL,
+  name TEXT NOT NULL,
+  mode TEXT NOT NULL CHECK (mode IN ('enforce', 'monitor')),
+  sources TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  created_by TEXT NOT NULL
+);
+
+-- Session listings: most recently updated first, optionally by state or agent, read backwards.
+CREATE INDEX sessions_updated ON sessions (updated_at, id);
+CREATE INDEX sessions_state_updated ON sessions (state, updated_at, id);
+CREATE INDEX sessions_agent_updated ON sessions (agent, updated_at, id);
+`,
+  },
 ];

@@ -12,14 +12,34 @@ import {
 import Database from 'better-sqlite3';
 import { type AuditQuery, decodeCursor, EQUALITY_FILTERS, encodeCursor } from '../audit-query.js';
 import { linkBodies, makeCheckpoint, prepareUnits } from '../commit-plan.js';
-import { type SessionRow, toRecord, toSession } from '../row-mapping.js';
+import {
+  API_KEY_COLUMNS,
+  type ApiKeyRow,
+  apiKeyValues,
+  POLICY_VERSION_COLUMNS,
+  type PolicyVersionRow,
+  policyVersionValues,
+  type SessionRow,
+  toApiKey,
+  toPolicyVersion,
+  toRecord,
+  toSession,
+  toSessionUsage,
+  type UsageRow,
+} from '../row-mapping.js';
+import { decodeSessionCursor, SESSION_FILTERS, toSessionPage } from '../session-query.js';
 import type {
+  ApiKeyRecord,
   AuditPage,
   CommitResult,
   CommitUnit,
   LegalHold,
   Mutation,
+  PolicyVersionRecord,
+  SessionPage,
+  SessionQuery,
   SessionRecord,
+  SessionUsage,
   Store,
 } from '../store.js';
 import { toStoreError } from '../store-errors.js';
@@ -43,7 +63,7 @@ export function openSqliteStore(path: string): SqliteStore {
     db.pragma('wal_autocheckpoint = 40000');
     db.pragma('journal_size_limit = 67108864');
     db.pragma('mmap_size = 268435456');
-    migrate(db);
+    migrateSqlite(db);
     return new SqliteStore(db, file);
   } catch (err) {
     if (err instanceof WardenError) throw err;
@@ -51,7 +71,14 @@ export function openSqliteStore(path: string): SqliteStore {
   }
 }
 
-function migrate(db: Database.Database): void {
+/**
+ * Applies the migrations `db` has not had yet, all in one BEGIN IMMEDIATE. Tests pass a prefix of the
+ * list to build a database as an older Warden left it.
+ */
+export function migrateSqlite(
+  db: Database.Database,
+  migrations: readonly { version: number; name: string; sql: string }[] = SQLITE_MIGRATIONS,
+): void {
   db.exec(
     'CREATE TABLE IF NOT EXISTS warden_migrations (version INTEGER PRIMARY KEY, name TEXT, applied_at TEXT)',
   );
@@ -62,14 +89,14 @@ function migrate(db: Database.Database): void {
       ),
     );
     const newest = Math.max(0, ...done);
-    const known = Math.max(...SQLITE_MIGRATIONS.map((m) => m.version));
+    const known = Math.max(...migrations.map((m) => m.version));
     if (newest > known) {
       throw new WardenError(
         'STORE_INVALID',
         `the database was written by a newer Warden (schema ${newest}); upgrade Warden`,
       );
     }
-    for (const m of SQLITE_MIGRATIONS) {
+    for (const m of migrations) {
       if (done.has(m.version)) continue;
       db.exec(m.sql);
       db.prepare('INSERT INTO warden_migrations VALUES (?, ?, ?)').run(
@@ -217,6 +244,70 @@ export class SqliteStore implements Store {
     ) as { keyId: string; pem: string }[];
   }
 
+  async apiKeyByHash(hash: string): Promise<ApiKeyRecord | undefined> {
+    return this.#apiKeyWhere('hash', hash);
+  }
+
+  async apiKey(id: string): Promise<ApiKeyRecord | undefined> {
+    return this.#apiKeyWhere('id', id);
+  }
+
+  async apiKeys(): Promise<ApiKeyRecord[]> {
+    const rows = this.#read('reading API keys', () =>
+      this.#db.prepare(`SELECT ${API_KEY_COLUMNS} FROM api_keys ORDER BY created_at, rowid`).all(),
+    ) as ApiKeyRow[];
+    return rows.map(toApiKey);
+  }
+
+  async currentPolicy(): Promise<PolicyVersionRecord | undefined> {
+    return (await this.policyHistory(1))[0];
+  }
+
+  async policyHistory(limit: number): Promise<PolicyVersionRecord[]> {
+    const rows = this.#read('reading stored policies', () =>
+      this.#db
+        .prepare(`SELECT ${POLICY_VERSION_COLUMNS} FROM policy_versions ORDER BY n DESC LIMIT ?`)
+        .all(limit),
+    ) as PolicyVersionRow[];
+    return rows.map(toPolicyVersion);
+  }
+
+  async listSessions(q: SessionQuery): Promise<SessionPage> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    for (const [filter, col] of SESSION_FILTERS) {
+      if (q[filter] === undefined) continue;
+      where.push(`${col} = ?`);
+      params.push(q[filter]);
+    }
+    if (q.cursor !== undefined) {
+      const after = decodeSessionCursor(q.cursor);
+      where.push('(updated_at, id) < (?, ?)');
+      params.push(after.updatedAt, after.id);
+    }
+    const filter = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
+    const sql = `SELECT * FROM sessions ${filter} ORDER BY updated_at DESC, id DESC LIMIT ?`;
+    const rows = this.#read(
+      'listing sessions',
+      () => this.#db.prepare(sql).all(...params, q.limit + 1) as SessionRow[],
+    );
+    return toSessionPage(rows, q.limit);
+  }
+
+  async sessionUsage(id: string): Promise<SessionUsage> {
+    const rows = this.#read('reading session usage', () =>
+      this.#db
+        .prepare(
+          `SELECT 'call.decided' AS type, effect, count(*) AS n, NULL AS body FROM audit_events
+             WHERE session = @session AND type = 'call.decided' GROUP BY effect
+           UNION ALL
+           SELECT 'call.completed', NULL, 1, body FROM audit_events WHERE session = @session AND type = 'call.completed'`,
+        )
+        .all({ session: id }),
+    ) as UsageRow[];
+    return toSessionUsage(rows);
+  }
+
   async oldestEvent(): Promise<{ seq: number; ts: string } | undefined> {
     return this.#read('reading the oldest event', () =>
       this.#db.prepare('SELECT seq, ts FROM audit_events ORDER BY seq LIMIT 1').get(),
@@ -258,6 +349,13 @@ export class SqliteStore implements Store {
   #lastCheckpoint(): SignedCheckpoint | undefined {
     const row = this.#stmt.lastCheckpoint.get() as { signed: string } | undefined;
     return row ? (JSON.parse(row.signed) as SignedCheckpoint) : undefined;
+  }
+
+  #apiKeyWhere(col: 'id' | 'hash', value: string): ApiKeyRecord | undefined {
+    const row = this.#read('reading an API key', () =>
+      this.#db.prepare(`SELECT ${API_KEY_COLUMNS} FROM api_keys WHERE ${col} = ?`).get(value),
+    ) as ApiKeyRow | undefined;
+    return row ? toApiKey(row) : undefined;
   }
 
   #read<T>(doing: string, fn: () => T): T {
@@ -325,6 +423,17 @@ export class SqliteStore implements Store {
       case 'audit.purge':
         this.#purge(m.throughSeq);
         return;
+      case 'api_key.create':
+        createApiKey(db, m);
+        return;
+      case 'api_key.revoke':
+        revokeApiKey(db, m);
+        return;
+      case 'policy.store':
+        db.prepare(`INSERT INTO policy_versions (${POLICY_VERSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)`).run(
+          ...policyVersionValues(m.policy),
+        );
+        return;
     }
   }
 
@@ -340,6 +449,30 @@ export class SqliteStore implements Store {
     db.prepare('DELETE FROM audit_events WHERE seq <= ?').run(throughSeq);
     db.prepare('UPDATE audit_purge SET through_seq = NULL WHERE id = 1').run();
   }
+}
+
+/**
+ * Stores a key. The bootstrap check and the insert run in the commit's BEGIN IMMEDIATE transaction, which
+ * every writer of the file queues for, so two processes bootstrapping at once create one key.
+ */
+function createApiKey(db: Database.Database, m: Extract<Mutation, { kind: 'api_key.create' }>): void {
+  if (m.onlyIfNone && db.prepare('SELECT 1 FROM api_keys LIMIT 1').get()) {
+    throw new WardenError('KEYS_EXIST', 'API keys already exist, so no admin key was bootstrapped');
+  }
+  db.prepare(`INSERT INTO api_keys (${API_KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
+    ...apiKeyValues(m.key),
+  );
+}
+
+function revokeApiKey(db: Database.Database, m: Extract<Mutation, { kind: 'api_key.revoke' }>): void {
+  const row = db.prepare('SELECT revoked_at FROM api_keys WHERE id = ?').get(m.id) as
+    | { revoked_at: string | null }
+    | undefined;
+  if (!row) throw new WardenError('KEY_NOT_FOUND', `no API key has id ${m.id}`);
+  if (row.revoked_at !== null) {
+    throw new WardenError('KEY_REVOKED', `API key ${m.id} was already revoked at ${row.revoked_at}`);
+  }
+  db.prepare('UPDATE api_keys SET revoked_at = ?, revoked_by = ? WHERE id = ?').run(m.ts, m.by, m.id);
 }
 
 /** The query columns of an event, in the INSERT's order, from the very event the body encodes. */

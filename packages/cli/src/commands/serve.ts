@@ -1,0 +1,88 @@
+import { relative } from 'node:path';
+import { EXAMPLE_POLICY, resolveServerConfig, startServer } from '@warden/server';
+import type { CliIo } from '../cli-io.js';
+import { EXIT } from '../cli-io.js';
+import { describeError } from '../describe-error.js';
+
+export interface ServeOptions {
+  readonly config?: string;
+  readonly policy?: string;
+  readonly db?: string;
+  readonly port?: string;
+  readonly host?: string;
+  readonly keys?: string;
+}
+
+/**
+ * `warden serve`: runs the server until SIGINT or SIGTERM, then drains in-flight requests, flushes the
+ * audit and signs a final checkpoint. Resolves to the exit code.
+ */
+export async function serve(
+  o: ServeOptions,
+  io: CliIo,
+  signals: NodeJS.EventEmitter = process,
+): Promise<number> {
+  const config = resolveServerConfig({
+    ...(o.config ? { config: o.config } : {}),
+    policy: o.policy,
+    db: o.db,
+    port: o.port,
+    host: o.host,
+    keysFile: o.keys,
+  });
+  const adminKey = process.env.WARDEN_ADMIN_KEY || undefined;
+  const server = await startServer(config, {
+    ...(adminKey ? { adminKey } : {}),
+    onWarning: (m) => io.err(`warden: warning: ${m}\n`),
+  });
+  const policy = server.ctx.engine.policy;
+  const where =
+    server.policySource === 'file'
+      ? config.policy
+      : server.policySource === 'example'
+        ? `the example policy (${relative(io.cwd, EXAMPLE_POLICY) || '.'})`
+        : 'the policy stored in the database';
+  io.out(`Warden is listening on ${server.url}\n`);
+  io.out(`  database  ${server.ctx.engine.store.location} (${server.ctx.engine.store.dialect})\n`);
+  io.out(`  policy    ${policy.name} ${policy.version.slice(0, 19)}… from ${where}\n`);
+  io.out(
+    `  API       ${server.url}/openapi.json · metrics ${server.url}/metrics · health ${server.url}/healthz\n`,
+  );
+  if (server.bootstrap) {
+    io.out(
+      adminKey
+        ? '\nFirst start: the admin key from WARDEN_ADMIN_KEY is registered.\n'
+        : `\nFirst start: an admin key was created. It is shown this once; keep it somewhere safe:\n\n  ${server.bootstrap.secret}\n`,
+    );
+    io.out(
+      `\nNext, give an agent a key:\n  npx warden keys create --agent support-bot --db ${shellDb(config.db)}\n`,
+    );
+  }
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      io.err(`\nwarden: ${signal}: finishing in-flight calls and flushing the audit…\n`);
+      resolve();
+    };
+    signals.once('SIGINT', () => stop('SIGINT'));
+    signals.once('SIGTERM', () => stop('SIGTERM'));
+  });
+  try {
+    const timeout = new Promise<'timeout'>((r) =>
+      setTimeout(() => r('timeout'), config.shutdownTimeoutMs).unref(),
+    );
+    const result = await Promise.race([server.close().then(() => 'closed' as const), timeout]);
+    if (result === 'timeout') {
+      io.err(`warden: shutdown took longer than ${config.shutdownTimeoutMs} ms; exiting anyway\n`);
+      return EXIT.failed;
+    }
+    io.err('warden: stopped; the audit trail is flushed and checkpointed.\n');
+    return EXIT.ok;
+  } catch (err) {
+    io.err(`warden: shutdown failed: ${describeError(err)}\n`);
+    return EXIT.failed;
+  }
+}
+
+function shellDb(db: string): string {
+  return /^[\w@%+=:,./-]+$/.test(db) ? db : `'${db.replaceAll("'", `'\\''`)}'`;
+}

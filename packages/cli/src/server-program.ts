@@ -1,0 +1,68 @@
+import { API_ROLES, DEFAULT_DB } from '@warden/engine';
+import { type Command, Option } from 'commander';
+import type { CliIo } from './cli-io.js';
+import { type KeyCreateOptions, keysCreate, keysList, keysRevoke } from './commands/keys.js';
+import { type ServeOptions, serve } from './commands/serve.js';
+
+const dbOption = () =>
+  new Option('--db <location>', 'SQLite file or postgres:// URL').env('WARDEN_DB').default(DEFAULT_DB);
+const keysOption = () =>
+  new Option('--keys <file>', 'key file of the engine (default: <db>.keys.json)').env('WARDEN_KEYS');
+
+/** Adds `warden serve` and `warden keys …`; `done` receives each command's exit code. */
+export function addServerCommands(program: Command, io: CliIo, done: (code: number) => void): void {
+  program
+    .command('serve')
+    .description('run the Warden server (HTTP API, live events, metrics); stop with Ctrl-C')
+    .option('--config <file>', 'a YAML or JSON config file (env WARDEN_CONFIG)')
+    .option(
+      '--policy <path>',
+      'policy file or folder, watched for changes (env WARDEN_POLICY; default: stored or example)',
+    )
+    .option(
+      '--db <location>',
+      `SQLite file, sqlite:PATH or postgres:// URL (env WARDEN_DB; default ${DEFAULT_DB})`,
+    )
+    .option('--port <n>', 'port to listen on (env WARDEN_PORT; default 7400; 0 picks a free one)')
+    .option('--host <host>', 'address to listen on (env WARDEN_HOST; default 127.0.0.1)')
+    .option('--keys <file>', 'signing/HMAC key file (env WARDEN_KEYS; default beside the database)')
+    .action(async (o: ServeOptions) => {
+      done(await serve(o, io));
+    });
+  const keys = program.command('keys').description('create, list and revoke API keys');
+  keys
+    .command('create')
+    .description('create an API key; the secret is printed once')
+    .option('--agent <name>', 'a key for this agent (role agent)')
+    .option('--human <name>', 'a key for this person (needs --role)')
+    .option('--service <name>', 'a key for this service (needs --role)')
+    .addOption(new Option('--role <role>', 'what the key may do').choices(API_ROLES))
+    .option('--label <text>', 'a note shown in lists')
+    .option('--expires <when>', 'a duration (30d, 12h) or an ISO time')
+    .option('--by <who>', 'who is creating it (default: the OS user)')
+    .option('--json', 'print the key and secret as JSON')
+    .addOption(dbOption())
+    .addOption(keysOption())
+    .action(async (o: KeyCreateOptions) => {
+      done(await keysCreate(o, io));
+    });
+  keys
+    .command('list')
+    .description('list API keys (never their secrets)')
+    .option('--json', 'one JSON object per line')
+    .addOption(dbOption())
+    .action(async (o: { db: string; json?: boolean }) => {
+      done(await keysList(o, io));
+    });
+  keys
+    .command('revoke')
+    .description('revoke an API key on every instance')
+    .argument('<id>', 'the key id (key_…), from `warden keys list`')
+    .option('--reason <text>', 'recorded in the audit trail')
+    .option('--by <who>', 'who is revoking it (default: the OS user)')
+    .addOption(dbOption())
+    .addOption(keysOption())
+    .action(async (id: string, o: { db: string; keys?: string; by?: string; reason?: string }) => {
+      done(await keysRevoke(id, o, io));
+    });
+}

@@ -1,0 +1,135 @@
+import { WardenError } from '@warden/core';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import type { z } from 'zod';
+import type { Principal } from './auth/principal.js';
+import { errorResponse } from './http/error-status.js';
+import { openApiDocument } from './http/openapi-document.js';
+import { type AnyRoute, STREAMED } from './http/route-spec.js';
+import { ROUTES } from './routes/route-table.js';
+import type { ServerContext } from './server-context.js';
+
+export const API_VERSION = '0.1.0';
+
+/**
+ * Builds the Fastify app over a server context: every route of the table with authentication, role
+ * check and validation in front, one error handler, and /openapi.json. No socket: tests use inject().
+ */
+export function buildApp(ctx: ServerContext, options: { logger?: boolean } = {}): FastifyInstance {
+  const app = Fastify({
+    logger:
+      options.logger === false || ctx.config.logLevel === 'silent' ? false : { level: ctx.config.logLevel },
+    bodyLimit: ctx.config.bodyLimitBytes,
+    // Slow clients: the whole request must arrive within 30 s and its headers within 10 s. Responses
+    // (live streams) are not limited by these.
+    requestTimeout: 30_000,
+    connectionTimeout: 0,
+    keepAliveTimeout: 72_000,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    routerOptions: { maxParamLength: 300 },
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+  });
+  app.server.headersTimeout = 10_000;
+  app.server.maxHeadersCount = 100;
+
+  app.setErrorHandler((err, request, reply) => {
+    const { status, body } = errorResponse(err);
+    if (status >= 500 && body.error.code === 'INTERNAL') request.log.error({ err }, 'unexpected error');
+    const retry = body.error.details.retryAfterSeconds;
+    if (typeof retry === 'number') reply.header('retry-after', String(retry));
+    reply.code(status).send(body);
+  });
+  app.setNotFoundHandler((request, reply) => {
+    reply.code(404).send({
+      error: {
+        code: 'NOT_FOUND',
+        message: `no endpoint ${request.method} ${request.url.split('?')[0]}; see /openapi.json`,
+        details: {},
+      },
+    });
+  });
+  app.addHook('onResponse', (request, reply, done) => {
+    const route = request.routeOptions.url;
+    if (route) {
+      ctx.metrics.httpSeconds.observe(
+        { route, method: request.method, status: String(reply.statusCode) },
+        reply.elapsedTime / 1000,
+      );
+    }
+    done();
+  });
+
+  const document = openApiDocument(ROUTES, API_VERSION);
+  app.get('/openapi.json', async () => document);
+  for (const spec of ROUTES) register(app, ctx, spec);
+  return app;
+}
+
+function register(app: FastifyInstance, ctx: ServerContext, spec: AnyRoute): void {
+  app.route({
+    method: spec.method,
+    url: spec.url,
+    handler: async (request, reply) => {
+      if (ctx.state.shuttingDown && spec.roles !== 'public') {
+        throw new WardenError('SHUTTING_DOWN', 'the server is shutting down; retry against another instance');
+      }
+      const principal = spec.roles === 'public' ? undefined : await authorize(ctx, request, spec.roles);
+      const body = spec.body ? validate(spec.body, request.body, 'body') : undefined;
+      const query = spec.query ? validate(spec.query, request.query ?? {}, 'query') : undefined;
+      const params = spec.params ? validate(spec.params, request.params ?? {}, 'path') : undefined;
+      reply.code(spec.response.status);
+      const out = await spec.handler({
+        body,
+        query,
+        params,
+        principal: principal as Principal,
+        ctx,
+        request,
+        reply,
+      });
+      return out === STREAMED ? reply : out;
+    },
+  });
+}
+
+async function authorize(
+  ctx: ServerContext,
+  request: FastifyRequest,
+  roles: readonly string[],
+): Promise<Principal> {
+  // A valid key is never refused for its address's failures (a NAT or proxy shares one address); the
+  // failures themselves are limited, so a flood of bad keys gets 429 instead of a lookup each.
+  let principal: Principal;
+  try {
+    principal = await ctx.auth.authenticate(request.headers.authorization);
+  } catch (err) {
+    if (err instanceof WardenError && err.code === 'UNAUTHENTICATED') {
+      ctx.authFailures.take(request.ip, 'failed authentications from this address');
+    }
+    throw err;
+  }
+  if (!roles.includes(principal.role)) {
+    throw new WardenError(
+      'FORBIDDEN',
+      `the ${principal.role} role may not do this (allowed: ${roles.join(', ')})`,
+      {
+        role: principal.role,
+        allowed: roles,
+      },
+    );
+  }
+  ctx.keyLimiter?.take(principal.keyId, 'requests with this key');
+  return principal;
+}
+
+function validate<T>(schema: z.ZodType<T>, value: unknown, where: 'body' | 'query' | 'path'): T {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const problems = parsed.error.issues.map((i) => {
+    const path = [where, ...i.path.map(String)].join('.');
+    const keys = (i as { keys?: string[] }).keys;
+    return keys ? `${path}: unknown field(s) ${keys.join(', ')}` : `${path}: ${i.message}`;
+  });
+  throw new WardenError('REQUEST_INVALID', `invalid request: ${problems.join('; ')}`, { problems });
+}

@@ -1,0 +1,17 @@
+import type { Actor } from '@warden/core';
+import type { ApiRole, PrincipalKind } from '@warden/engine';
+
+/** Who is asking: resolved from the API key, never from the request body. */
+export interface Principal {
+  readonly keyId: string;
+  readonly kind: PrincipalKind;
+  /** The agent name for agent keys; the person's or service's name otherwise. */
+  readonly id: string;
+  readonly role: ApiRole;
+  readonly expiresAt: string | null;
+}
+
+/** The audit actor for a principal: a service acts as `system` under its own name. */
+export function actorOf(p: Principal): Actor {
+  return { kind: p.kind === 'service' ? 'system' : p.kind, id: p.id };
+}

@@ -1,0 +1,85 @@
+import { type ErrorCode, isWardenError, WardenError } from '@warden/core';
+
+/** The one place error codes become HTTP statuses. A code missing here is a 500, which a test forbids. */
+export const HTTP_STATUS: Readonly<Partial<Record<ErrorCode, number>>> = {
+  REQUEST_INVALID: 400,
+  CALL_INVALID: 400,
+  QUERY_INVALID: 400,
+  POLICY_INVALID: 400,
+  USAGE: 400,
+  EXPORT_INVALID: 400,
+  CONFIG_INVALID: 400,
+  UNAUTHENTICATED: 401,
+  FORBIDDEN: 403,
+  AGENT_MISMATCH: 403,
+  APPROVAL_SELF_APPROVAL: 403,
+  NOT_FOUND: 404,
+  CALL_NOT_FOUND: 404,
+  SESSION_NOT_FOUND: 404,
+  KEY_NOT_FOUND: 404,
+  EVENT_NOT_FOUND: 404,
+  POLICY_NOT_FOUND: 404,
+  CALL_NOT_RUNNABLE: 409,
+  CALL_ALREADY_COMPLETED: 409,
+  SESSION_STATE: 409,
+  SESSION_PAUSED: 409,
+  SESSION_CLOSED: 409,
+  KEY_REVOKED: 409,
+  KEYS_EXIST: 409,
+  LEGAL_HOLD_ACTIVE: 409,
+  CHAIN_BROKEN: 409,
+  BODY_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  RATE_LIMITED: 429,
+  INTERNAL: 500,
+  KEYS_INVALID: 500,
+  STORE_INVALID: 500,
+  STORE_UNAVAILABLE: 503,
+  SHUTTING_DOWN: 503,
+};
+
+/** The JSON body of every error response. */
+export interface ErrorBody {
+  readonly error: {
+    readonly code: string;
+    readonly message: string;
+    readonly details: Record<string, unknown>;
+  };
+}
+
+/** A status and body for any thrown value; never a stack trace, whatever was thrown. */
+export function errorResponse(err: unknown): { status: number; body: ErrorBody } {
+  const werr = toWardenError(err);
+  const status = HTTP_STATUS[werr.code] ?? 500;
+  return {
+    status,
+    body: { error: { code: werr.code, message: werr.message, details: { ...werr.details } } },
+  };
+}
+
+/** Fastify's own errors (bad JSON, body too large, wrong content type) as Warden errors. */
+function toWardenError(err: unknown): WardenError {
+  if (isWardenError(err)) return err;
+  const e = err as { code?: string; statusCode?: number; message?: string };
+  switch (e?.code) {
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return new WardenError('REQUEST_INVALID', `the body is not valid JSON: ${e.message}`, {
+        problems: ['body: not valid JSON'],
+      });
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new WardenError('BODY_TOO_LARGE', 'the request body is too large', {});
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return new WardenError(
+        'UNSUPPORTED_MEDIA_TYPE',
+        'send the body as JSON with Content-Type: application/json',
+      );
+  }
+  if (e?.statusCode === 413) return new WardenError('BODY_TOO_LARGE', 'the request body is too large');
+  if (e?.statusCode && e.statusCode >= 400 && e.statusCode < 500) {
+    return new WardenError('REQUEST_INVALID', e.message ?? 'the request is invalid');
+  }
+  // Never echo an unexpected error's text: it can carry internals. The server logs it in full.
+  return new WardenError('INTERNAL', 'an unexpected error occurred; the server log has the details');
+}

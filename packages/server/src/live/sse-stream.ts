@@ -1,0 +1,176 @@
+import type { ServerResponse } from 'node:http';
+import type { AuditRecord } from '@warden/core';
+import type { Store } from '@warden/engine';
+import type { Principal } from '../auth/principal.js';
+import type { EventHub } from './event-hub.js';
+
+/** A slow client whose unsent output passes this is dropped; it can resume with Last-Event-ID. */
+const MAX_BUFFERED_BYTES = 1 << 20;
+/** Live events held while a resuming client catches up; beyond this it is dropped and resumes again. */
+const MAX_PENDING = 10_000;
+
+/** Which events a stream wants. */
+export interface StreamFilter {
+  readonly types?: ReadonlySet<string>;
+  readonly agent?: string;
+  readonly session?: string;
+  readonly tool?: string;
+  readonly decision?: string;
+}
+
+function matches(f: StreamFilter, r: AuditRecord): boolean {
+  const e = r.event;
+  return (
+    (!f.types || f.types.has(e.type)) &&
+    (f.agent === undefined || e.agent === f.agent) &&
+    (f.session === undefined || e.session === f.session) &&
+    (f.tool === undefined || e.tool === f.tool) &&
+    (f.decision === undefined || e.decision?.effect === f.decision)
+  );
+}
+
+/**
+ * One Server-Sent Events connection. It registers with the hub first and holds live events while it
+ * replays the stored ones after Last-Event-ID, so nothing between the two is lost or sent twice.
+ */
+export class SseStream {
+  readonly principal: Principal;
+  readonly #raw: ServerResponse;
+  readonly #filter: StreamFilter;
+  readonly #unsubscribe: () => void;
+  readonly #onClose: (s: SseStream) => void;
+  #pending: AuditRecord[] | undefined = [];
+  #sentSeq: number;
+  #closed = false;
+
+  constructor(
+    hub: EventHub,
+    raw: ServerResponse,
+    o: { principal: Principal; filter: StreamFilter; afterSeq: number; onClose: (s: SseStream) => void },
+  ) {
+    this.principal = o.principal;
+    this.#raw = raw;
+    this.#filter = o.filter;
+    this.#sentSeq = o.afterSeq;
+    this.#onClose = o.onClose;
+    this.#unsubscribe = hub.subscribe({ deliver: (r) => this.#deliver(r) });
+    raw.on('close', () => this.close());
+    raw.on('error', () => this.close());
+  }
+
+  /** Replays stored events after the resume point, then goes live. */
+  async start(store: Store, upTo: number): Promise<void> {
+    this.#write('retry: 2000\n\n');
+    try {
+      while (!this.#closed && this.#sentSeq < upTo) {
+        const rows = await store.readChain(this.#sentSeq, Math.min(500, upTo - this.#sentSeq));
+        if (rows.length === 0) break;
+        for (const row of rows) {
+          const record = { seq: row.seq, prev: row.prev, hash: row.hash, event: JSON.parse(row.body) };
+          if (!this.#send(record)) await this.#drained();
+        }
+      }
+    } catch {
+      this.close('the audit store could not be read; reconnect to resume');
+      return;
+    }
+    const pending = this.#pending ?? [];
+    this.#pending = undefined;
+    for (const r of pending) this.#deliver(r);
+  }
+
+  /** A comment line: keeps proxies from timing the connection out and detects dead peers. */
+  heartbeat(): void {
+    this.#write(': ping\n\n');
+  }
+
+  /** Ends the stream, telling the client why when there is a reason. */
+  close(reason?: string, code = 'STREAM_CLOSED'): void {
+    if (this.#closed) return;
+    if (reason)
+      this.#write(`event: error\ndata: ${JSON.stringify({ error: { code, message: reason } })}\n\n`);
+    this.#closed = true;
+    this.#unsubscribe();
+    this.#onClose(this);
+    this.#raw.end();
+  }
+
+  #deliver(r: AuditRecord): void {
+    if (this.#closed) return;
+    if (this.#pending) {
+      if (this.#pending.length >= MAX_PENDING)
+        this.close('fell too far behind; reconnect with Last-Event-ID');
+      else this.#pending.push(r);
+      return;
+    }
+    this.#send(r);
+    if (this.#raw.writableLength > MAX_BUFFERED_BYTES) {
+      this.close('the client is not reading fast enough; reconnect with Last-Event-ID');
+    }
+  }
+
+  /** Writes one record unless already sent or filtered out; false when the socket wants a pause. */
+  #send(r: AuditRecord): boolean {
+    if (r.seq <= this.#sentSeq) return true;
+    this.#sentSeq = r.seq;
+    if (!matches(this.#filter, r)) return true;
+    return this.#write(`id: ${r.seq}\nevent: ${r.event.type}\ndata: ${JSON.stringify(r)}\n\n`);
+  }
+
+  #write(chunk: string): boolean {
+    if (this.#closed || this.#raw.destroyed) return true;
+    return this.#raw.write(chunk);
+  }
+
+  #drained(): Promise<void> {
+    return new Promise((resolve) => {
+      if (this.#closed) return resolve();
+      this.#raw.once('drain', resolve);
+      this.#raw.once('close', resolve);
+    });
+  }
+}
+
+/** Every open stream: heartbeats, limits, closing on revocation and on shutdown. */
+export class SseRegistry {
+  readonly #streams = new Set<SseStream>();
+  readonly #timer: NodeJS.Timeout;
+
+  constructor(heartbeatMs: number) {
+    this.#timer = setInterval(() => this.#beat(), heartbeatMs);
+    this.#timer.unref();
+  }
+
+  get size(): number {
+    return this.#streams.size;
+  }
+
+  add(s: SseStream): void {
+    this.#streams.add(s);
+  }
+
+  remove(s: SseStream): void {
+    this.#streams.delete(s);
+  }
+
+  /** Closes every stream opened with a key (it was revoked). */
+  closeKey(keyId: string): void {
+    for (const s of this.#streams) {
+      if (s.principal.keyId === keyId) s.close('the API key was revoked', 'UNAUTHENTICATED');
+    }
+  }
+
+  closeAll(reason: string): void {
+    clearInterval(this.#timer);
+    for (const s of this.#streams) s.close(reason, 'SHUTTING_DOWN');
+  }
+
+  #beat(): void {
+    const now = Date.now();
+    for (const s of this.#streams) {
+      const exp = s.principal.expiresAt;
+      if (exp && Date.parse(exp) <= now) s.close('the API key expired', 'UNAUTHENTICATED');
+      else s.heartbeat();
+    }
+  }
+}

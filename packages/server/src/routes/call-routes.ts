@@ -1,0 +1,147 @@
+import { performance } from 'node:perf_hooks';
+import { AuditOutcomeSchema, ToolCallSchema, WardenError } from '@warden/core';
+import type { CheckResult } from '@warden/engine';
+import { z } from 'zod';
+import { defineRoute } from '../http/route-spec.js';
+import type { ServerContext } from '../server-context.js';
+import { waitForApproval } from './approval-wait.js';
+
+/**
+ * A call as an agent sends it. `agent` may be left out (the key names it); `now` is not accepted: the
+ * policy's clock is the server's, or an agent could step outside a time-window rule.
+ */
+export const CheckRequestSchema = ToolCallSchema.omit({ now: true, agent: true })
+  .extend({
+    agent: ToolCallSchema.shape.agent
+      .optional()
+      .meta({ description: "Must equal the key's agent when given." }),
+    wait: z
+      .number()
+      .int()
+      .min(0)
+      .optional()
+      .meta({ description: 'For a review decision: wait up to this many ms for the approval decision.' }),
+  })
+  .meta({ id: 'CheckRequest' });
+
+const EFFECT = z.enum(['allow', 'review', 'block']);
+
+export const CheckResponseSchema = z
+  .object({
+    callId: z.string(),
+    session: z.string(),
+    effect: EFFECT,
+    policyEffect: EFFECT,
+    ruleId: z.string().nullable(),
+    matchedRuleIds: z.array(z.string()),
+    reasons: z.array(z.string()),
+    policyVersion: z.string(),
+    approvals: z.array(z.unknown()).optional(),
+    code: z
+      .string()
+      .optional()
+      .meta({ description: 'Set when the engine blocked regardless of the policy.' }),
+    auditSeq: z.number().int().optional(),
+    approval: z
+      .object({
+        status: z.enum(['pending', 'approved', 'denied', 'expired']),
+        decidedBy: z.string().optional(),
+      })
+      .optional(),
+  })
+  .meta({ id: 'CheckResponse' });
+
+export const CompleteRequestSchema = AuditOutcomeSchema.meta({ id: 'CompleteRequest' });
+
+const CallIdParams = z.strictObject({ id: z.string().min(1).max(200) });
+
+export const callRoutes = [
+  defineRoute({
+    method: 'POST',
+    url: '/v1/calls',
+    tag: 'calls',
+    summary:
+      'Decide a tool call: allow, review or block. The decision is durable in the audit trail before the answer.',
+    roles: ['agent'],
+    body: CheckRequestSchema,
+    response: { status: 200, schema: CheckResponseSchema },
+    errors: ['AGENT_MISMATCH', 'SHUTTING_DOWN'],
+    async handler({ body, principal, ctx }) {
+      if (body.agent !== undefined && body.agent !== principal.id) {
+        throw new WardenError(
+          'AGENT_MISMATCH',
+          `this key belongs to agent ${principal.id}; it cannot act as ${body.agent}`,
+          { keyAgent: principal.id, bodyAgent: body.agent },
+        );
+      }
+      if (body.wait !== undefined && body.wait > ctx.config.maxWaitMs) {
+        throw new WardenError('REQUEST_INVALID', `wait must be at most ${ctx.config.maxWaitMs} ms`, {
+          problems: [`wait: at most ${ctx.config.maxWaitMs}`],
+        });
+      }
+      const { wait, ...call } = body;
+      const result = await check(ctx, { ...call, agent: principal.id });
+      if (result.effect !== 'review' || !wait) return result;
+      return { ...result, approval: await waitForApproval(ctx, result.callId, wait) };
+    },
+  }),
+  defineRoute({
+    method: 'POST',
+    url: '/v1/calls/:id/complete',
+    tag: 'calls',
+    summary: 'Record how an allowed call ended: result or error, duration and usage.',
+    roles: ['agent'],
+    params: CallIdParams,
+    body: CompleteRequestSchema,
+    response: { status: 200, schema: z.object({ callId: z.string(), auditSeq: z.number().int() }) },
+    errors: ['CALL_NOT_FOUND', 'CALL_NOT_RUNNABLE', 'CALL_ALREADY_COMPLETED', 'STORE_UNAVAILABLE'],
+    async handler({ params, body, principal, ctx }) {
+      const start = performance.timeOrigin + performance.now();
+      let error: string | undefined;
+      try {
+        const { auditSeq } = await ctx.engine.complete(params.id, body, principal.id);
+        ctx.metrics.completions.inc({ status: body.status });
+        return { callId: params.id, auditSeq };
+      } catch (err) {
+        error = err instanceof WardenError ? err.code : 'INTERNAL';
+        throw err;
+      } finally {
+        ctx.tracer?.record({
+          name: 'warden.complete',
+          startMs: start,
+          endMs: performance.timeOrigin + performance.now(),
+          attributes: {
+            'warden.agent': principal.id,
+            'warden.call_id': params.id,
+            'warden.status': body.status,
+          },
+          ...(error ? { error } : {}),
+        });
+      }
+    },
+  }),
+];
+
+async function check(ctx: ServerContext, call: Record<string, unknown>): Promise<CheckResult> {
+  const start = performance.now();
+  const result = await ctx.engine.check(call);
+  const end = performance.now();
+  ctx.metrics.decisions.inc({ effect: result.effect, rule: result.ruleId ?? '', code: result.code ?? '' });
+  ctx.metrics.checkSeconds.observe({ effect: result.effect }, (end - start) / 1000);
+  ctx.tracer?.record({
+    name: 'warden.check',
+    startMs: performance.timeOrigin + start,
+    endMs: performance.timeOrigin + end,
+    attributes: {
+      'warden.agent': call.agent as string,
+      'warden.tool': call.tool as string,
+      'warden.session': result.session,
+      'warden.decision': result.effect,
+      'warden.rule': result.ruleId ?? undefined,
+      'warden.call_id': result.callId,
+      'warden.code': result.code,
+      'warden.policy_version': result.policyVersion,
+    },
+  });
+  return result;
+}

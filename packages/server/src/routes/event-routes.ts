@@ -1,0 +1,101 @@
+import { AUDIT_EVENT_TYPES, EFFECTS, WardenError } from '@warden/core';
+import { z } from 'zod';
+import { defineRoute, STREAMED } from '../http/route-spec.js';
+import { SseStream } from '../live/sse-stream.js';
+
+const TYPE_SET = new Set<string>(AUDIT_EVENT_TYPES);
+
+const EventStreamQuery = z.strictObject({
+  type: z
+    .string()
+    .max(2_000)
+    .optional()
+    .meta({ description: 'Comma-separated event types, e.g. call.decided,session.paused.' }),
+  agent: z.string().min(1).max(200).optional(),
+  session: z.string().min(1).max(200).optional(),
+  tool: z.string().min(1).max(500).optional(),
+  decision: z.enum(EFFECTS).optional(),
+  lastEventId: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .optional()
+    .meta({ description: 'Resume after this seq (the Last-Event-ID header does the same).' }),
+});
+
+export const eventRoutes = [
+  defineRoute({
+    method: 'GET',
+    url: '/v1/events',
+    tag: 'events',
+    summary:
+      'Server-Sent Events: each audit event as it is written (by any instance), filtered; resumable with Last-Event-ID.',
+    roles: ['approver', 'admin', 'auditor'],
+    query: EventStreamQuery,
+    response: { status: 200, stream: 'text/event-stream' },
+    errors: ['RATE_LIMITED'],
+    async handler({ query, principal, ctx, request, reply }) {
+      const types = query.type ? parseTypes(query.type) : undefined;
+      const header = request.headers['last-event-id'];
+      const fromHeader = typeof header === 'string' && header !== '' ? parseSeq(header) : undefined;
+      if (ctx.sse.size >= ctx.config.maxSseConnections) {
+        throw new WardenError('RATE_LIMITED', `this instance already serves ${ctx.sse.size} live streams`, {
+          retryAfterSeconds: 5,
+        });
+      }
+      const upTo = ctx.hub.lastSeq;
+      const afterSeq = fromHeader ?? query.lastEventId ?? upTo;
+      reply.hijack();
+      const raw = reply.raw;
+      raw.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache, no-transform',
+        connection: 'keep-alive',
+        'x-accel-buffering': 'no',
+      });
+      const stream = new SseStream(ctx.hub, raw, {
+        principal,
+        filter: {
+          ...(types ? { types } : {}),
+          ...(query.agent ? { agent: query.agent } : {}),
+          ...(query.session ? { session: query.session } : {}),
+          ...(query.tool ? { tool: query.tool } : {}),
+          ...(query.decision ? { decision: query.decision } : {}),
+        },
+        afterSeq: Math.min(afterSeq, upTo),
+        onClose: (s) => ctx.sse.remove(s),
+      });
+      ctx.sse.add(stream);
+      await stream.start(ctx.engine.store, upTo);
+      return STREAMED;
+    },
+  }),
+];
+
+function parseTypes(text: string): Set<string> {
+  const types = text
+    .split(',')
+    .map((t) => t.trim())
+    .filter(Boolean);
+  const unknown = types.filter((t) => !TYPE_SET.has(t));
+  if (unknown.length > 0) {
+    throw new WardenError('REQUEST_INVALID', `unknown event type(s): ${unknown.join(', ')}`, {
+      problems: unknown.map((t) => `type: ${t} is not an event type`),
+      known: AUDIT_EVENT_TYPES,
+    });
+  }
+  return new Set(types);
+}
+
+function parseSeq(text: string): number {
+  if (!/^\d{1,15}$/.test(text)) {
+    throw new WardenError(
+      'REQUEST_INVALID',
+      `Last-Event-ID must be an event seq, got ${JSON.stringify(text.slice(0, 40))}`,
+      {
+        problems: ['Last-Event-ID: not a seq'],
+      },
+    );
+  }
+  return Number(text);
+}

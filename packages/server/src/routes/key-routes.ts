@@ -1,0 +1,105 @@
+import { parseDuration, WardenError } from '@warden/core';
+import { API_ROLES, createApiKey, PRINCIPAL_KINDS, publicView, revokeApiKey } from '@warden/engine';
+import { z } from 'zod';
+import { actorOf } from '../auth/principal.js';
+import { defineRoute } from '../http/route-spec.js';
+
+export const ApiKeySchema = z
+  .object({
+    id: z.string(),
+    prefix: z.string(),
+    principalKind: z.enum(PRINCIPAL_KINDS),
+    principal: z.string(),
+    role: z.enum(API_ROLES),
+    label: z.string().nullable(),
+    createdAt: z.string(),
+    createdBy: z.string(),
+    expiresAt: z.string().nullable(),
+    revokedAt: z.string().nullable(),
+    revokedBy: z.string().nullable(),
+  })
+  .meta({ id: 'ApiKey' });
+
+export const CreateKeySchema = z
+  .strictObject({
+    principalKind: z.enum(PRINCIPAL_KINDS),
+    principal: z.string().min(1).max(200),
+    role: z.enum(API_ROLES),
+    label: z.string().max(200).optional(),
+    expiresAt: z.iso.datetime({ offset: true }).optional(),
+    ttl: z
+      .string()
+      .max(20)
+      .optional()
+      .meta({ description: 'Instead of expiresAt: a duration such as 30d or 12h.' }),
+  })
+  .meta({ id: 'CreateKey' });
+
+const KeyParams = z.strictObject({ id: z.string().min(1).max(200) });
+
+export const keyRoutes = [
+  defineRoute({
+    method: 'POST',
+    url: '/v1/keys',
+    tag: 'keys',
+    summary: 'Create an API key. The secret is in this response and nowhere else, ever.',
+    roles: ['admin'],
+    body: CreateKeySchema,
+    response: { status: 201, schema: z.object({ key: ApiKeySchema, secret: z.string() }) },
+    async handler({ body, principal, ctx }) {
+      const expiresAt = body.expiresAt ?? (body.ttl ? expiryFrom(body.ttl) : null);
+      const { key, secret } = await createApiKey(
+        ctx.engine,
+        {
+          principalKind: body.principalKind,
+          principal: body.principal,
+          role: body.role,
+          label: body.label ?? null,
+          expiresAt,
+        },
+        actorOf(principal),
+      );
+      return { key: publicView(key), secret };
+    },
+  }),
+  defineRoute({
+    method: 'GET',
+    url: '/v1/keys',
+    tag: 'keys',
+    summary: 'List API keys (never their secrets).',
+    roles: ['admin'],
+    response: { status: 200, schema: z.object({ keys: z.array(ApiKeySchema) }) },
+    handler: async ({ ctx }) => ({ keys: (await ctx.engine.store.apiKeys()).map(publicView) }),
+  }),
+  defineRoute({
+    method: 'POST',
+    url: '/v1/keys/:id/revoke',
+    tag: 'keys',
+    summary: 'Revoke an API key on every instance; open live streams using it are closed.',
+    roles: ['admin'],
+    params: KeyParams,
+    body: z.strictObject({ reason: z.string().max(2_000).optional() }).optional(),
+    response: { status: 200, schema: ApiKeySchema },
+    errors: ['KEY_NOT_FOUND', 'KEY_REVOKED'],
+    async handler({ params, body, principal, ctx }) {
+      const key = await revokeApiKey(ctx.engine, params.id, actorOf(principal), body?.reason);
+      ctx.auth.evict(key.id);
+      ctx.sse.closeKey(key.id);
+      return publicView(key);
+    },
+  }),
+];
+
+function expiryFrom(ttl: string): string {
+  const ms = parseDuration(ttl);
+  if (ms === undefined || ms <= 0) {
+    throw new WardenError(
+      'REQUEST_INVALID',
+      `ttl ${JSON.stringify(ttl)} is not a duration such as 30d or 12h`,
+      {
+        problems: ['ttl: not a duration'],
+      },
+    );
+  }
+  return new Date(Date.now() + ms).toISOString();
+}

@@ -1,0 +1,22 @@
+import type { AnyRoute } from '../http/route-spec.js';
+import { auditRoutes } from './audit-routes.js';
+import { callRoutes } from './call-routes.js';
+import { eventRoutes } from './event-routes.js';
+import { keyRoutes } from './key-routes.js';
+import { policyRoutes } from './policy-routes.js';
+import { sessionRoutes } from './session-routes.js';
+import { systemRoutes } from './system-routes.js';
+
+/**
+ * Every endpoint of the API, in one table: the server registers these, the OpenAPI document describes
+ * these, and the role-matrix test walks these. Approvals, grants and budgets add their groups here.
+ */
+export const ROUTES: readonly AnyRoute[] = [
+  ...systemRoutes,
+  ...callRoutes,
+  ...sessionRoutes,
+  ...auditRoutes,
+  ...policyRoutes,
+  ...keyRoutes,
+  ...eventRoutes,
+];

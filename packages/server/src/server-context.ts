@@ -1,0 +1,26 @@
+import type { Engine, PolicySync } from '@warden/engine';
+import type { Authenticator } from './auth/authenticator.js';
+import type { RateLimiter } from './auth/rate-limiter.js';
+import type { ServerConfig } from './config/server-config.js';
+import type { EventHub } from './live/event-hub.js';
+import type { SseRegistry } from './live/sse-stream.js';
+import type { ServerMetrics } from './metrics/server-metrics.js';
+import type { CallTracer } from './telemetry/call-tracer.js';
+
+/** The services every route can reach. One per server instance. */
+export interface ServerContext {
+  readonly engine: Engine;
+  readonly config: ServerConfig;
+  readonly auth: Authenticator;
+  readonly hub: EventHub;
+  readonly sse: SseRegistry;
+  readonly metrics: ServerMetrics;
+  readonly tracer: CallTracer | undefined;
+  readonly policySync: PolicySync | undefined;
+  /** Refuses failed authentications per client address. */
+  readonly authFailures: RateLimiter;
+  /** Limits requests per API key, when configured. */
+  readonly keyLimiter: RateLimiter | undefined;
+  /** Set once shutdown begins: new work is refused with SHUTTING_DOWN. */
+  readonly state: { shuttingDown: boolean };
+}

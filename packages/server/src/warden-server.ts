@@ -1,0 +1,195 @@
+import { fileURLToPath } from 'node:url';
+import { compilePolicySources, WardenError } from '@warden/core';
+import {
+  bootstrapAdminKey,
+  type CreatedApiKey,
+  compileStored,
+  type Engine,
+  loadPolicySources,
+  openEngine,
+  openStore,
+  type PolicySync,
+  type PolicyWatcher,
+  type Store,
+  syncPolicy,
+  watchPolicy,
+} from '@warden/engine';
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from './app.js';
+import { Authenticator } from './auth/authenticator.js';
+import { RateLimiter } from './auth/rate-limiter.js';
+import type { ServerConfig } from './config/server-config.js';
+import { EventHub } from './live/event-hub.js';
+import { SseRegistry } from './live/sse-stream.js';
+import { ServerMetrics } from './metrics/server-metrics.js';
+import type { ServerContext } from './server-context.js';
+import { createCallTracer } from './telemetry/call-tracer.js';
+
+/** The example policy shipped with Warden: what a server started with no policy runs. */
+export const EXAMPLE_POLICY = fileURLToPath(new URL('../../../examples/policy', import.meta.url));
+
+/** A running server. */
+export interface WardenServer {
+  readonly url: string;
+  readonly app: FastifyInstance;
+  readonly ctx: ServerContext;
+  /** The admin key made on first start (shown once); undefined when keys already existed. */
+  readonly bootstrap: CreatedApiKey | undefined;
+  /** Where the policy in force came from. */
+  readonly policySource: 'file' | 'database' | 'example';
+  /** Stops taking work, lets in-flight requests finish, flushes the audit and signs a final checkpoint. */
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** The first admin key's secret (WARDEN_ADMIN_KEY), instead of a generated one. */
+  readonly adminKey?: string;
+  /** Skip listening (tests drive the app with inject()). */
+  readonly listen?: boolean;
+  readonly env?: NodeJS.ProcessEnv;
+  readonly onWarning?: (message: string) => void;
+}
+
+/**
+ * Starts Warden as a service: opens the store, settles the policy (file over stored over example),
+ * bootstraps the first admin key, starts tailing the audit chain and listens.
+ */
+export async function startServer(config: ServerConfig, options: StartOptions = {}): Promise<WardenServer> {
+  const warn = options.onWarning ?? (() => {});
+  const store = await openStore(config.db);
+  let engine: Engine | undefined;
+  try {
+    const { policy, sources, source } = await settlePolicy(store, config);
+    engine = await openEngine({
+      store,
+      policy,
+      ...(config.keysFile ? { keysFile: config.keysFile } : { db: config.db }),
+      ...(config.retentionDays ? { retention: { days: config.retentionDays } } : {}),
+      onError: (err) => warn(`${err.code}: ${err.message}`),
+    });
+    const stored = await store.currentPolicy();
+    if (stored?.version !== policy.version) {
+      await engine.setPolicy(policy, { kind: 'system', id: 'warden' }, sources);
+    }
+    const bootstrap = await bootstrapAdminKey(engine, options.adminKey);
+    return await assemble(engine, store, config, { ...options, warn }, bootstrap, source);
+  } catch (err) {
+    await engine?.close().catch(() => {});
+    await store.close().catch(() => {});
+    throw err;
+  }
+}
+
+async function settlePolicy(store: Store, config: ServerConfig) {
+  if (config.policy) {
+    const files = loadPolicySources([config.policy], process.cwd());
+    return {
+      policy: compilePolicySources(files),
+      sources: files.map((f) => ({ path: f.file, text: f.text })),
+      source: 'file' as const,
+    };
+  }
+  const current = await store.currentPolicy();
+  if (current)
+    return { policy: compileStored(current), sources: current.sources, source: 'database' as const };
+  const files = loadPolicySources([EXAMPLE_POLICY], EXAMPLE_POLICY);
+  return {
+    policy: compilePolicySources(files),
+    sources: files.map((f) => ({ path: f.file, text: f.text })),
+    source: 'example' as const,
+  };
+}
+
+async function assemble(
+  engine: Engine,
+  store: Store,
+  config: ServerConfig,
+  options: StartOptions & { warn: (m: string) => void },
+  bootstrap: CreatedApiKey | undefined,
+  policySource: WardenServer['policySource'],
+): Promise<WardenServer> {
+  const { warn } = options;
+  const hub = new EventHub(store, { onError: (err) => warn(`live events: ${(err as Error).message}`) });
+  await hub.start(config.pollMs);
+  const sse = new SseRegistry(config.heartbeatMs);
+  const auth = new Authenticator(store);
+  const stopCommits = engine.onCommit(() => void hub.kick());
+  hub.onEvent((e) => {
+    if (e.type !== 'api_key.revoked') return;
+    const id = (e.data as { id?: string } | undefined)?.id;
+    if (id) {
+      auth.evict(id);
+      sse.closeKey(id);
+    }
+  });
+  const policySync: PolicySync = syncPolicy(engine, {
+    intervalMs: Math.max(config.pollMs * 4, 250),
+    onError: (err) => warn(`policy sync: ${err.message}`),
+  });
+  const watcher: PolicyWatcher | undefined = config.policy
+    ? watchPolicy(engine, [config.policy], { onError: (err) => warn(`policy file: ${err.message}`) })
+    : undefined;
+  const tracer = await createCallTracer(options.env ?? process.env, {
+    onError: (err) => warn(`tracing export failed: ${(err as Error).message ?? String(err)}`),
+  });
+  const metrics = new ServerMetrics({
+    auditHeadSeq: async () => (await store.head()).seq,
+    deliveredSeq: () => hub.lastSeq,
+    sseConnections: () => sse.size,
+    approvalsPending: async () => 0,
+  });
+  const ctx: ServerContext = {
+    engine,
+    config,
+    auth,
+    hub,
+    sse,
+    metrics,
+    tracer,
+    policySync,
+    authFailures: new RateLimiter(config.authFailuresPerMinute / 60, config.authFailuresPerMinute),
+    keyLimiter: config.rateLimitPerKey > 0 ? new RateLimiter(config.rateLimitPerKey) : undefined,
+    state: { shuttingDown: false },
+  };
+  const app = buildApp(ctx);
+  let url = '';
+  if (options.listen !== false) {
+    try {
+      url = await app.listen({ port: config.port, host: config.host });
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      await shutdown();
+      if (e.code === 'EADDRINUSE') {
+        throw new WardenError(
+          'CONFIG_INVALID',
+          `port ${config.port} on ${config.host} is in use; pick another with --port`,
+        );
+      }
+      throw err;
+    }
+  }
+  let closing: Promise<void> | undefined;
+  async function shutdown(): Promise<void> {
+    ctx.state.shuttingDown = true;
+    sse.closeAll('the server is shutting down; reconnect with Last-Event-ID');
+    await app.close();
+    stopCommits();
+    policySync.close();
+    watcher?.close();
+    hub.stop();
+    await tracer?.shutdown();
+    await engine.close();
+    await store.close();
+  }
+  return {
+    url,
+    app,
+    ctx,
+    bootstrap,
+    policySource,
+    close: () => {
+      closing ??= shutdown();
+      return closing;
+    },
+  };
+}
