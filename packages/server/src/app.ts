@@ -1,5 +1,5 @@
 import { WardenError } from '@warden/core';
-import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 import type { Principal } from './auth/principal.js';
 import { errorResponse } from './http/error-status.js';
@@ -29,7 +29,16 @@ export function buildApp(ctx: ServerContext, options: { logger?: boolean } = {})
     routerOptions: { maxParamLength: 300 },
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
+    // Errors the router answers before any route runs (a bad URL encoding, an over-long path parameter):
+    // the same JSON error body as everything else, not Fastify's own shape.
+    frameworkErrors: (err, _request, reply) => {
+      const { status, body } = errorResponse(err);
+      (reply as FastifyReply).code(status).send(body);
+    },
   });
+  // JSON is the only body the API takes; without this, Fastify's text/plain parser would hand a route a
+  // string instead of answering 415.
+  app.removeContentTypeParser('text/plain');
   app.server.headersTimeout = 10_000;
   app.server.maxHeadersCount = 100;
 
@@ -98,8 +107,9 @@ async function authorize(
   request: FastifyRequest,
   roles: readonly string[],
 ): Promise<Principal> {
-  // A valid key is never refused for its address's failures (a NAT or proxy shares one address); the
-  // failures themselves are limited, so a flood of bad keys gets 429 instead of a lookup each.
+  // A valid key is never refused for its address's failures (a NAT or proxy shares one address); past
+  // the limit, a bad key gets 429 instead of 401, which slows guessing down to the refill rate. (Each
+  // guess still costs one indexed lookup; with 256-bit keys guessing is hopeless anyway.)
   let principal: Principal;
   try {
     principal = await ctx.auth.authenticate(request.headers.authorization);

@@ -172,7 +172,14 @@ async function assemble(
   async function shutdown(): Promise<void> {
     ctx.state.shuttingDown = true;
     sse.closeAll('the server is shutting down; reconnect with Last-Event-ID');
-    await app.close();
+    // app.close() closes the connections idle at that moment only; one whose in-flight request finishes
+    // during the drain would stay open for keepAliveTimeout (72 s) and hold the shutdown up. Close those too.
+    const reaper = setInterval(() => app.server.closeIdleConnections(), 100);
+    try {
+      await app.close();
+    } finally {
+      clearInterval(reaper);
+    }
     stopCommits();
     policySync.close();
     watcher?.close();

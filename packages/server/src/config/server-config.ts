@@ -37,7 +37,8 @@ export const ServerConfigSchema = z.strictObject({
   retentionDays: z.coerce.number().int().min(1).optional(),
   /** The longest `wait` a check may ask for, in ms. */
   maxWaitMs: z.coerce.number().int().min(0).default(300_000),
-  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'silent']).default('info'),
+  // warn: request logs at info would dominate the output and cost throughput; errors are always logged.
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'silent']).default('warn'),
 });
 
 export type ServerConfig = z.output<typeof ServerConfigSchema>;
