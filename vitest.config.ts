@@ -10,6 +10,8 @@ export default defineConfig({
       'packages/*/test-support/**/*.test.ts',
     ],
     testTimeout: 30_000,
+    // Hooks start servers and databases; on a loaded 2-vCPU machine that can take more than the default 10 s.
+    hookTimeout: 60_000,
     // One throwaway PostgreSQL cluster for the run (installed from Debian's packages when missing).
     globalSetup: ['./packages/engine/test-support/postgres-global-setup.ts'],
     pool: 'forks',

@@ -134,7 +134,7 @@ async function assemble(
   });
   const metrics = new ServerMetrics({
     auditHeadSeq: async () => (await store.head()).seq,
-    deliveredSeq: () => hub.lastSeq,
+    deliveredSeq: () => (hub.tailing ? hub.lastSeq : undefined),
     sseConnections: () => sse.size,
     approvalsPending: async () => 0,
   });

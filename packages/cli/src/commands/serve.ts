@@ -73,7 +73,8 @@ export async function serve(
     const result = await Promise.race([server.close().then(() => 'closed' as const), timeout]);
     if (result === 'timeout') {
       io.err(`warden: shutdown took longer than ${config.shutdownTimeoutMs} ms; exiting anyway\n`);
-      return EXIT.failed;
+      // Whatever is still open (a stuck connection) would keep the process alive: leave now.
+      process.exit(EXIT.failed);
     }
     io.err('warden: stopped; the audit trail is flushed and checkpointed.\n');
     return EXIT.ok;

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 import { type Actor, uuidv7, WardenError } from '@warden/core';
 import type { Engine } from '../engine/engine.js';
 import type { ApiKeyRecord, ApiRole, PrincipalKind } from '../store/store.js';
@@ -17,7 +17,7 @@ export function generateApiSecret(): string {
 
 /** The stored form of a secret. */
 export function hashApiSecret(secret: string): string {
-  return createHash('sha256').update(secret).digest('hex');
+  return hash('sha256', secret, 'hex');
 }
 
 /** True when `secret` has the shape Warden gives its keys (checked before any lookup). */

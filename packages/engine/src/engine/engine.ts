@@ -138,7 +138,8 @@ export class Engine {
     const sessionId = call.session ?? uuidv7();
     const policy = this.#policy;
     try {
-      const session = await this.store.getSession(sessionId);
+      // A session id the engine just made cannot exist yet: no lookup.
+      const session = call.session === undefined ? undefined : await this.store.getSession(sessionId);
       const decided: DecidedCall = { ...call, callId, ts, session: sessionId };
       const blocked = sessionBlock(session) ?? foreignSession(session, call);
       if (blocked)
@@ -156,7 +157,11 @@ export class Engine {
    * Records how an allowed call ended. Throws CALL_NOT_FOUND, CALL_NOT_RUNNABLE or CALL_ALREADY_COMPLETED.
    * With `agent`, another agent's call is CALL_NOT_FOUND: an agent learns nothing about others' calls.
    */
-  async complete(callId: string, outcome: CallOutcome, agent?: string): Promise<{ auditSeq: number }> {
+  async complete(
+    callId: string,
+    outcome: CallOutcome,
+    agent?: string,
+  ): Promise<{ auditSeq: number; decided: AuditEvent }> {
     if (outcome.status !== 'ok' && outcome.status !== 'error') {
       throw new WardenError('CALL_INVALID', 'outcome.status must be "ok" or "error"');
     }
@@ -173,7 +178,7 @@ export class Engine {
     }
     const event = completedEvent(this.#ctx, decided.event, outcome, new Date().toISOString(), uuidv7());
     const result = await this.#commit({ events: [event] });
-    return { auditSeq: (result.events[0] as { seq: number }).seq };
+    return { auditSeq: (result.events[0] as { seq: number }).seq, decided: decided.event };
   }
 
   /**

@@ -10,12 +10,16 @@ export interface HubSubscriber {
 /**
  * Tails the audit chain in the shared database and fans each new event out to subscribers. The database
  * is the only source: events written by any instance (or a CLI) reach every stream, in chain order, and a
- * client can resume from any seq. Tailing runs on each local commit and on a short interval for the rest.
+ * client can resume from any seq. Tailing runs on each local commit and on a short interval for the rest,
+ * but only while someone is waiting (a stream or an approval wait): with nobody listening the hub reads
+ * nothing, so a server that nobody streams from pays nothing for it.
  */
 export class EventHub {
   readonly #store: Store;
   readonly #subscribers = new Set<HubSubscriber>();
-  readonly #listeners = new Set<(e: AuditEvent) => void>();
+  /** Listeners that keep the hub tailing (approval waits); passive ones only hear what is read anyway. */
+  readonly #listeners = new Map<(e: AuditEvent) => void, boolean>();
+  #active = 0;
   #lastSeq = 0;
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
@@ -34,28 +38,52 @@ export class EventHub {
     this.#timer.unref();
   }
 
-  /** The last seq delivered to subscribers. */
+  /** The last seq read and delivered. */
   get lastSeq(): number {
     return this.#lastSeq;
+  }
+
+  /** Whether the hub is tailing (someone is waiting for events). */
+  get tailing(): boolean {
+    return this.#active > 0;
   }
 
   get size(): number {
     return this.#subscribers.size;
   }
 
-  subscribe(s: HubSubscriber): () => void {
+  /**
+   * Adds a subscriber. Resolves once the hub is tailing from a known point: when it was idle, it first
+   * moves to the current head, so a new subscriber never waits for a backlog nobody asked for.
+   */
+  async subscribe(s: HubSubscriber): Promise<() => void> {
+    await this.#activate();
     this.#subscribers.add(s);
-    return () => this.#subscribers.delete(s);
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      this.#subscribers.delete(s);
+      this.#active--;
+    };
   }
 
-  /** Internal listeners (key revocations, metrics); called for every event before subscribers. */
-  onEvent(fn: (e: AuditEvent) => void): () => void {
-    this.#listeners.add(fn);
-    return () => this.#listeners.delete(fn);
+  /**
+   * Calls `fn` for every event read. With `keepAlive`, the hub tails while `fn` is registered (an
+   * approval wait); without, `fn` hears only what is read for someone else (revocations).
+   */
+  onEvent(fn: (e: AuditEvent) => void, options: { keepAlive?: boolean } = {}): () => void {
+    const keepAlive = options.keepAlive ?? false;
+    this.#listeners.set(fn, keepAlive);
+    if (keepAlive) void this.#activate();
+    return () => {
+      if (this.#listeners.delete(fn) && keepAlive) this.#active--;
+    };
   }
 
   /** Reads whatever is new now; concurrent kicks coalesce into one more read. */
   kick(): Promise<void> {
+    if (this.#active === 0) return Promise.resolve();
     if (this.#running) {
       this.#again = true;
       return this.#running;
@@ -75,6 +103,17 @@ export class EventHub {
     clearInterval(this.#timer);
   }
 
+  async #activate(): Promise<void> {
+    if (this.#active++ > 0) return;
+    try {
+      // Let a read in flight finish first, so it cannot move lastSeq back behind the head read here.
+      await this.#running;
+      this.#lastSeq = Math.max(this.#lastSeq, (await this.#store.head()).seq);
+    } catch (err) {
+      this.#onError(err);
+    }
+  }
+
   async #tail(): Promise<void> {
     try {
       for (;;) {
@@ -87,10 +126,10 @@ export class EventHub {
             event: JSON.parse(row.body) as AuditEvent,
           };
           this.#lastSeq = row.seq;
-          for (const fn of this.#listeners) fn(record.event);
+          for (const fn of this.#listeners.keys()) fn(record.event);
           for (const s of this.#subscribers) s.deliver(record);
         }
-        if (rows.length < 1_000) return;
+        if (rows.length < 1_000 || this.#active === 0) return;
       }
     } catch (err) {
       this.#onError(err);

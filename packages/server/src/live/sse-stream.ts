@@ -37,29 +37,34 @@ export class SseStream {
   readonly principal: Principal;
   readonly #raw: ServerResponse;
   readonly #filter: StreamFilter;
-  readonly #unsubscribe: () => void;
   readonly #onClose: (s: SseStream) => void;
+  #unsubscribe: (() => void) | undefined;
   #pending: AuditRecord[] | undefined = [];
-  #sentSeq: number;
+  #sentSeq = 0;
   #closed = false;
 
   constructor(
-    hub: EventHub,
     raw: ServerResponse,
-    o: { principal: Principal; filter: StreamFilter; afterSeq: number; onClose: (s: SseStream) => void },
+    o: { principal: Principal; filter: StreamFilter; onClose: (s: SseStream) => void },
   ) {
     this.principal = o.principal;
     this.#raw = raw;
     this.#filter = o.filter;
-    this.#sentSeq = o.afterSeq;
     this.#onClose = o.onClose;
-    this.#unsubscribe = hub.subscribe({ deliver: (r) => this.#deliver(r) });
     raw.on('close', () => this.close());
     raw.on('error', () => this.close());
   }
 
-  /** Replays stored events after the resume point, then goes live. */
-  async start(store: Store, upTo: number): Promise<void> {
+  /**
+   * Subscribes, replays the stored events after `afterSeq` (default: none, start from now), then goes
+   * live. Live events arriving during the replay are held and deduplicated by seq.
+   */
+  async start(hub: EventHub, store: Store, afterSeq: number | undefined): Promise<void> {
+    const unsubscribe = await hub.subscribe({ deliver: (r) => this.#deliver(r) });
+    if (this.#closed) return unsubscribe();
+    this.#unsubscribe = unsubscribe;
+    const upTo = hub.lastSeq;
+    this.#sentSeq = Math.min(afterSeq ?? upTo, upTo);
     this.#write('retry: 2000\n\n');
     try {
       while (!this.#closed && this.#sentSeq < upTo) {
@@ -90,7 +95,7 @@ export class SseStream {
     if (reason)
       this.#write(`event: error\ndata: ${JSON.stringify({ error: { code, message: reason } })}\n\n`);
     this.#closed = true;
-    this.#unsubscribe();
+    this.#unsubscribe?.();
     this.#onClose(this);
     this.#raw.end();
   }
@@ -106,6 +111,9 @@ export class SseStream {
     this.#send(r);
     if (this.#raw.writableLength > MAX_BUFFERED_BYTES) {
       this.close('the client is not reading fast enough; reconnect with Last-Event-ID');
+      // Ending is not enough: a client that does not read never takes the rest, and the socket would keep
+      // its backlog (megabytes) for as long as the client likes. Free both now.
+      this.#raw.destroy();
     }
   }
 

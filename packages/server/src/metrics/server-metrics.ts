@@ -3,7 +3,8 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
 /** Sources the gauges read at scrape time. */
 export interface MetricSources {
   readonly auditHeadSeq: () => Promise<number>;
-  readonly deliveredSeq: () => number;
+  /** The last seq live streams have been given, or undefined when none is listening. */
+  readonly deliveredSeq: () => number | undefined;
   readonly sseConnections: () => number;
   /** Pending approval requests (filled in by the approvals capability; 0 until it exists). */
   readonly approvalsPending: () => Promise<number>;
@@ -75,10 +76,11 @@ export class ServerMetrics {
     });
     new Gauge({
       name: 'warden_audit_lag_events',
-      help: 'Audit events written but not yet delivered to live streams by this instance.',
+      help: "Audit events written but not yet delivered to this instance's live streams (0 when none is open).",
       registers,
       async collect() {
-        this.set(Math.max(0, (await sources.auditHeadSeq()) - sources.deliveredSeq()));
+        const delivered = sources.deliveredSeq();
+        this.set(delivered === undefined ? 0 : Math.max(0, (await sources.auditHeadSeq()) - delivered));
       },
     });
     new Gauge({

@@ -12,12 +12,15 @@ export interface ApprovalState {
  */
 export function waitForApproval(ctx: ServerContext, callId: string, ms: number): Promise<ApprovalState> {
   return new Promise((resolve) => {
-    const stop = ctx.hub.onEvent((e) => {
-      if (e.type !== 'approval.decided' || e.callId !== callId) return;
-      const data = (e.data ?? {}) as { outcome?: string };
-      const status = data.outcome === 'approved' || data.outcome === 'expired' ? data.outcome : 'denied';
-      finish({ status, decidedBy: e.actor.id });
-    });
+    const stop = ctx.hub.onEvent(
+      (e) => {
+        if (e.type !== 'approval.decided' || e.callId !== callId) return;
+        const data = (e.data ?? {}) as { outcome?: string };
+        const status = data.outcome === 'approved' || data.outcome === 'expired' ? data.outcome : 'denied';
+        finish({ status, decidedBy: e.actor.id });
+      },
+      { keepAlive: true },
+    );
     const timer = setTimeout(() => finish({ status: 'pending' }), ms);
     function finish(state: ApprovalState) {
       clearTimeout(timer);

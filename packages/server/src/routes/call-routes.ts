@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { AuditOutcomeSchema, ToolCallSchema, WardenError } from '@warden/core';
+import { type AuditEvent, AuditOutcomeSchema, ToolCallSchema, WardenError } from '@warden/core';
 import type { CheckResult } from '@warden/engine';
 import { z } from 'zod';
 import { defineRoute } from '../http/route-spec.js';
@@ -97,9 +97,13 @@ export const callRoutes = [
     errors: ['CALL_NOT_FOUND', 'CALL_NOT_RUNNABLE', 'CALL_ALREADY_COMPLETED', 'STORE_UNAVAILABLE'],
     async handler({ params, body, principal, ctx }) {
       const start = performance.timeOrigin + performance.now();
+      let end: number | undefined;
       let error: string | undefined;
+      let call: AuditEvent | undefined;
       try {
-        const { auditSeq } = await ctx.engine.complete(params.id, body, principal.id);
+        const { auditSeq, decided } = await ctx.engine.complete(params.id, body, principal.id);
+        call = decided;
+        end = performance.timeOrigin + performance.now();
         ctx.metrics.completions.inc({ status: body.status });
         return { callId: params.id, auditSeq };
       } catch (err) {
@@ -109,11 +113,15 @@ export const callRoutes = [
         ctx.tracer?.record({
           name: 'warden.complete',
           startMs: start,
-          endMs: performance.timeOrigin + performance.now(),
+          endMs: end ?? performance.timeOrigin + performance.now(),
           attributes: {
             'warden.agent': principal.id,
             'warden.call_id': params.id,
             'warden.status': body.status,
+            'warden.tool': call?.tool,
+            'warden.session': call?.session,
+            'warden.decision': call?.decision?.effect,
+            'warden.rule': call?.decision?.ruleId ?? undefined,
           },
           ...(error ? { error } : {}),
         });

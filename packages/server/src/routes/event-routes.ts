@@ -43,17 +43,14 @@ export const eventRoutes = [
           retryAfterSeconds: 5,
         });
       }
-      const upTo = ctx.hub.lastSeq;
-      const afterSeq = fromHeader ?? query.lastEventId ?? upTo;
       reply.hijack();
       const raw = reply.raw;
       raw.writeHead(200, {
         'content-type': 'text/event-stream; charset=utf-8',
         'cache-control': 'no-cache, no-transform',
-        connection: 'keep-alive',
         'x-accel-buffering': 'no',
       });
-      const stream = new SseStream(ctx.hub, raw, {
+      const stream = new SseStream(raw, {
         principal,
         filter: {
           ...(types ? { types } : {}),
@@ -62,11 +59,10 @@ export const eventRoutes = [
           ...(query.tool ? { tool: query.tool } : {}),
           ...(query.decision ? { decision: query.decision } : {}),
         },
-        afterSeq: Math.min(afterSeq, upTo),
         onClose: (s) => ctx.sse.remove(s),
       });
       ctx.sse.add(stream);
-      await stream.start(ctx.engine.store, upTo);
+      await stream.start(ctx.hub, ctx.engine.store, fromHeader ?? query.lastEventId);
       return STREAMED;
     },
   }),

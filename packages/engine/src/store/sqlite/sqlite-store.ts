@@ -116,6 +116,7 @@ export class SqliteStore implements Store {
   readonly location: string;
   readonly localFile: string | undefined;
   readonly #db: Database.Database;
+  readonly #statements = new Map<string, Database.Statement>();
   readonly #stmt;
 
   constructor(db: Database.Database, location: string) {
@@ -196,7 +197,7 @@ export class SqliteStore implements Store {
     const sql = `SELECT seq, prev, hash, body FROM audit_events WHERE ${where.join(' AND ')} ORDER BY seq LIMIT ?`;
     const rows = this.#read(
       'querying the audit trail',
-      () => this.#db.prepare(sql).all(...params, q.limit + 1) as Row[],
+      () => this.#prep(sql).all(...params, q.limit + 1) as Row[],
     );
     const page = rows.slice(0, q.limit).map(toRecord);
     const last = page[page.length - 1];
@@ -233,14 +234,14 @@ export class SqliteStore implements Store {
 
   async legalHolds(): Promise<LegalHold[]> {
     const rows = this.#read('reading legal holds', () =>
-      this.#db.prepare('SELECT id, reason, placed_by, placed_at FROM legal_holds ORDER BY placed_at').all(),
+      this.#prep('SELECT id, reason, placed_by, placed_at FROM legal_holds ORDER BY placed_at').all(),
     ) as { id: string; reason: string; placed_by: string; placed_at: string }[];
     return rows.map((r) => ({ id: r.id, reason: r.reason, placedBy: r.placed_by, placedAt: r.placed_at }));
   }
 
   async publicKeys(): Promise<{ keyId: string; pem: string }[]> {
     return this.#read('reading signing keys', () =>
-      this.#db.prepare('SELECT key_id AS keyId, pem FROM signing_keys ORDER BY registered_at').all(),
+      this.#prep('SELECT key_id AS keyId, pem FROM signing_keys ORDER BY registered_at').all(),
     ) as { keyId: string; pem: string }[];
   }
 
@@ -254,7 +255,7 @@ export class SqliteStore implements Store {
 
   async apiKeys(): Promise<ApiKeyRecord[]> {
     const rows = this.#read('reading API keys', () =>
-      this.#db.prepare(`SELECT ${API_KEY_COLUMNS} FROM api_keys ORDER BY created_at, rowid`).all(),
+      this.#prep(`SELECT ${API_KEY_COLUMNS} FROM api_keys ORDER BY created_at, rowid`).all(),
     ) as ApiKeyRow[];
     return rows.map(toApiKey);
   }
@@ -289,7 +290,7 @@ export class SqliteStore implements Store {
     const sql = `SELECT * FROM sessions ${filter} ORDER BY updated_at DESC, id DESC LIMIT ?`;
     const rows = this.#read(
       'listing sessions',
-      () => this.#db.prepare(sql).all(...params, q.limit + 1) as SessionRow[],
+      () => this.#prep(sql).all(...params, q.limit + 1) as SessionRow[],
     );
     return toSessionPage(rows, q.limit);
   }
@@ -310,13 +311,13 @@ export class SqliteStore implements Store {
 
   async oldestEvent(): Promise<{ seq: number; ts: string } | undefined> {
     return this.#read('reading the oldest event', () =>
-      this.#db.prepare('SELECT seq, ts FROM audit_events ORDER BY seq LIMIT 1').get(),
+      this.#prep('SELECT seq, ts FROM audit_events ORDER BY seq LIMIT 1').get(),
     ) as { seq: number; ts: string } | undefined;
   }
 
   async lastSeqBefore(before: string): Promise<number> {
     return this.#read('finding events to purge', () => {
-      const first = this.#db.prepare('SELECT min(seq) AS s FROM audit_events WHERE ts >= ?').get(before) as {
+      const first = this.#prep('SELECT min(seq) AS s FROM audit_events WHERE ts >= ?').get(before) as {
         s: number | null;
       };
       return first.s === null ? this.#head().seq : first.s - 1;
@@ -324,7 +325,7 @@ export class SqliteStore implements Store {
   }
 
   async ping(): Promise<void> {
-    this.#read('checking the database', () => this.#db.prepare('SELECT 1').get());
+    this.#read('checking the database', () => this.#prep('SELECT 1').get());
   }
 
   async close(): Promise<void> {
@@ -353,9 +354,19 @@ export class SqliteStore implements Store {
 
   #apiKeyWhere(col: 'id' | 'hash', value: string): ApiKeyRecord | undefined {
     const row = this.#read('reading an API key', () =>
-      this.#db.prepare(`SELECT ${API_KEY_COLUMNS} FROM api_keys WHERE ${col} = ?`).get(value),
+      this.#prep(`SELECT ${API_KEY_COLUMNS} FROM api_keys WHERE ${col} = ?`).get(value),
     ) as ApiKeyRow | undefined;
     return row ? toApiKey(row) : undefined;
+  }
+
+  /** A prepared statement, compiled once per distinct SQL text (compiling costs more than running). */
+  #prep(sql: string): Database.Statement {
+    let stmt = this.#statements.get(sql);
+    if (!stmt) {
+      stmt = this.#db.prepare(sql);
+      this.#statements.set(sql, stmt);
+    }
+    return stmt;
   }
 
   #read<T>(doing: string, fn: () => T): T {
@@ -371,7 +382,7 @@ export class SqliteStore implements Store {
     switch (m.kind) {
       case 'session.ensure': {
         const s = m.session;
-        db.prepare(
+        this.#prep(
           'INSERT INTO sessions (id, agent, state, state_reason, triggered_by, delegation_chain, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING',
         ).run(
           s.id,
@@ -394,7 +405,7 @@ export class SqliteStore implements Store {
             `session ${m.id} is ${row.state}; cannot make it ${m.state}`,
           );
         }
-        db.prepare('UPDATE sessions SET state = ?, state_reason = ?, updated_at = ? WHERE id = ?').run(
+        this.#prep('UPDATE sessions SET state = ?, state_reason = ?, updated_at = ? WHERE id = ?').run(
           m.state,
           m.reason,
           m.ts,
@@ -403,7 +414,7 @@ export class SqliteStore implements Store {
         return;
       }
       case 'legal_hold.place':
-        db.prepare('INSERT INTO legal_holds (id, reason, placed_by, placed_at) VALUES (?, ?, ?, ?)').run(
+        this.#prep('INSERT INTO legal_holds (id, reason, placed_by, placed_at) VALUES (?, ?, ?, ?)').run(
           m.hold.id,
           m.hold.reason,
           m.hold.placedBy,
@@ -411,12 +422,12 @@ export class SqliteStore implements Store {
         );
         return;
       case 'legal_hold.release': {
-        const r = db.prepare('DELETE FROM legal_holds WHERE id = ?').run(m.id);
+        const r = this.#prep('DELETE FROM legal_holds WHERE id = ?').run(m.id);
         if (r.changes === 0) throw new WardenError('QUERY_INVALID', `no legal hold has id ${m.id}`);
         return;
       }
       case 'key.register':
-        db.prepare(
+        this.#prep(
           'INSERT INTO signing_keys (key_id, pem, registered_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
         ).run(m.keyId, m.pem, m.ts);
         return;
@@ -430,7 +441,7 @@ export class SqliteStore implements Store {
         revokeApiKey(db, m);
         return;
       case 'policy.store':
-        db.prepare(`INSERT INTO policy_versions (${POLICY_VERSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)`).run(
+        this.#prep(`INSERT INTO policy_versions (${POLICY_VERSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)`).run(
           ...policyVersionValues(m.policy),
         );
         return;
@@ -438,16 +449,15 @@ export class SqliteStore implements Store {
   }
 
   #purge(throughSeq: number): void {
-    const db = this.#db;
-    const holds = db.prepare('SELECT count(*) AS n FROM legal_holds').get() as { n: number };
+    const holds = this.#prep('SELECT count(*) AS n FROM legal_holds').get() as { n: number };
     if (holds.n > 0)
       throw new WardenError('LEGAL_HOLD_ACTIVE', `${holds.n} legal hold(s) in place; nothing is purged`);
-    const anchor = db.prepare("SELECT 1 FROM checkpoints WHERE seq = ? AND kind != 'seal'").get(throughSeq);
+    const anchor = this.#prep("SELECT 1 FROM checkpoints WHERE seq = ? AND kind != 'seal'").get(throughSeq);
     if (!anchor)
       throw new WardenError('INTERNAL', `no signed checkpoint at seq ${throughSeq} to anchor the purge`);
-    db.prepare('UPDATE audit_purge SET through_seq = ? WHERE id = 1').run(throughSeq);
-    db.prepare('DELETE FROM audit_events WHERE seq <= ?').run(throughSeq);
-    db.prepare('UPDATE audit_purge SET through_seq = NULL WHERE id = 1').run();
+    this.#prep('UPDATE audit_purge SET through_seq = ? WHERE id = 1').run(throughSeq);
+    this.#prep('DELETE FROM audit_events WHERE seq <= ?').run(throughSeq);
+    this.#prep('UPDATE audit_purge SET through_seq = NULL WHERE id = 1').run();
   }
 }
 

@@ -1,0 +1,348 @@
+/**
+ * `warden serve` as a real process on SQLite: the first-start admin key, graceful shutdown under load
+ * (every acknowledged call is in a verifiable audit), startup failures that explain themselves, and the
+ * `warden keys` CLI working against a running server. Needs the built CLI (`npm run build`).
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { openStore, verifyStore } from '@warden/engine';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SseClient } from '../test-support/sse-client.js';
+
+const REPO = fileURLToPath(new URL('../../../', import.meta.url));
+const BIN = join(REPO, 'packages/cli/dist/bin.js');
+const STACK_LINE = /\n\s+at .*:\d+:\d+/;
+const ADMIN_LINE = /^ {2}(wdn_[A-Za-z0-9_-]{43})$/m;
+const ANY_SECRET = /wdn_[A-Za-z0-9_-]{43}/g;
+
+const children: ChildProcess[] = [];
+let dir: string;
+
+/** The environment of a child: the test's, without any Warden settings it might carry. */
+function childEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('WARDEN_')));
+  return { ...env, ...extra };
+}
+
+interface Ran {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly out: string;
+  readonly err: string;
+}
+
+/** Runs `warden …` to the end (asynchronously: this process keeps serving its own sockets meanwhile). */
+function warden(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Ran> {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    cwd: REPO,
+    env: childEnv(env),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  let out = '';
+  let err = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => {
+    out += d;
+  });
+  child.stderr.setEncoding('utf8').on('data', (d: string) => {
+    err += d;
+  });
+  return new Promise((resolve) => child.once('close', (code, signal) => resolve({ code, signal, out, err })));
+}
+
+/** A `warden serve` child process. */
+interface Served {
+  readonly url: string;
+  readonly child: ChildProcess;
+  readonly exited: Promise<Ran>;
+  stdout(): string;
+  stop(): Promise<Ran>;
+}
+
+/** Spawns `warden serve …` and resolves once it prints the URL it listens on. */
+function spawnServe(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Served> {
+  const child = spawn(process.execPath, [BIN, 'serve', ...args], {
+    cwd: REPO,
+    env: childEnv(env),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  let out = '';
+  let err = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => {
+    out += d;
+  });
+  child.stderr.setEncoding('utf8').on('data', (d: string) => {
+    err += d;
+  });
+  const exited = new Promise<Ran>((resolve) =>
+    child.once('close', (code, signal) => resolve({ code, signal, out, err })),
+  );
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => fail('did not print its URL within 60 s'), 60_000);
+    function fail(why: string) {
+      clearTimeout(timer);
+      child.stdout.off('data', look);
+      reject(new Error(`warden serve ${why}\nstdout:\n${out}\nstderr:\n${err}`));
+    }
+    function look() {
+      const m = /Warden is listening on (http:\/\/\S+)/.exec(out);
+      if (!m) return;
+      clearTimeout(timer);
+      child.stdout.off('data', look);
+      resolve({
+        url: m[1] as string,
+        child,
+        exited,
+        stdout: () => out,
+        stop: () => {
+          child.kill('SIGTERM');
+          return exited;
+        },
+      });
+    }
+    child.stdout.on('data', look);
+    void exited.then(({ code, signal }) => fail(`exited early (code ${code}, signal ${signal})`));
+  });
+}
+
+async function api<T = Record<string, unknown>>(
+  base: string,
+  method: string,
+  path: string,
+  o: { key?: string; body?: unknown } = {},
+): Promise<{ status: number; body: T }> {
+  const res = await fetch(`${base}${path}`, {
+    method,
+    headers: {
+      ...(o.key ? { authorization: `Bearer ${o.key}` } : {}),
+      ...(o.body !== undefined ? { 'content-type': 'application/json' } : {}),
+    },
+    ...(o.body !== undefined ? { body: JSON.stringify(o.body) } : {}),
+  });
+  const text = await res.text();
+  let body: unknown = {};
+  try {
+    body = text ? JSON.parse(text) : {};
+  } catch {
+    body = { text };
+  }
+  return { status: res.status, body: body as T };
+}
+
+/** Polls until `probe` returns a value; a generous deadline, never a speed claim. */
+async function eventually<T>(what: string, probe: () => T | undefined, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** `warden keys create … --json`: the new key's id and secret. */
+async function createKey(db: string, ...who: string[]): Promise<{ id: string; secret: string }> {
+  const r = await warden(['keys', 'create', ...who, '--db', db, '--json']);
+  expect(r.err).toBe('');
+  expect(r.code).toBe(0);
+  const made = JSON.parse(r.out) as { key: { id: string }; secret: string };
+  return { id: made.key.id, secret: made.secret };
+}
+
+beforeAll(() => {
+  if (!existsSync(BIN)) throw new Error(`${BIN} is missing: run \`npm run build\` first`);
+  dir = mkdtempSync(join(tmpdir(), 'warden-serve-'));
+});
+
+afterAll(() => {
+  for (const child of children)
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('warden serve (SQLite, a real process)', () => {
+  it('prints the admin key on the first start only', async () => {
+    const db = join(dir, 'first.db');
+    const first = await spawnServe(['--db', db, '--port', '0']);
+    const secret = (await eventually(
+      'the admin key line',
+      () => ADMIN_LINE.exec(first.stdout())?.[1],
+    )) as string;
+    const keys = await api<{ keys: { role: string }[] }>(first.url, 'GET', '/v1/keys', { key: secret });
+    expect(keys.status).toBe(200);
+    expect(keys.body.keys.map((k) => k.role)).toEqual(['admin']);
+    const firstRun = await first.stop();
+    expect(firstRun.code).toBe(0);
+    expect(firstRun.out.match(ANY_SECRET)).toEqual([secret]);
+
+    const second = await spawnServe(['--db', db, '--port', '0']);
+    expect((await api(second.url, 'GET', '/v1/keys', { key: secret })).status).toBe(200);
+    const secondRun = await second.stop();
+    expect(secondRun.code).toBe(0);
+    expect(secondRun.out).not.toMatch(ANY_SECRET);
+    expect(secondRun.out).not.toMatch(/First start/);
+  });
+
+  it('SIGTERM during a burst of 300 calls: exit 0, every acknowledged call is in a verifiable audit', async () => {
+    const db = join(dir, 'burst.db');
+    const server = await spawnServe(['--db', db, '--port', '0'], { WARDEN_LOG_LEVEL: 'warn' });
+    const agent = await createKey(db, '--agent', 'support-bot');
+
+    let signalled = false;
+    const outcomes = await Promise.all(
+      Array.from({ length: 300 }, async (_, i) => {
+        try {
+          const r = await api<{ callId?: string; auditSeq?: number }>(server.url, 'POST', '/v1/calls', {
+            key: agent.secret,
+            body: { tool: 'billing.refund', args: { amount: i % 3 === 0 ? 5000 : 20 } },
+          });
+          // The first answer means the burst is being served: stop the server while the rest are in flight.
+          if (!signalled) {
+            signalled = true;
+            server.child.kill('SIGTERM');
+          }
+          return { status: r.status, ...r.body };
+        } catch (err) {
+          // Refused or cut connections are fine; only what was acknowledged must be durable.
+          return { status: 0, error: String((err as Error).cause ?? err) };
+        }
+      }),
+    );
+    const exit = await server.exited;
+    expect(exit.code).toBe(0);
+    expect(exit.err).not.toMatch(STACK_LINE);
+    expect(exit.err).toMatch(/the audit trail is flushed and checkpointed/);
+
+    const acked = outcomes.filter((o) => o.status === 200) as { callId: string; auditSeq: number }[];
+    expect(acked.length).toBeGreaterThan(0);
+    // Refusals during shutdown are 503s (or a refused connection), never a 500.
+    expect(outcomes.filter((o) => o.status !== 200 && o.status !== 503 && o.status !== 0)).toEqual([]);
+
+    const store = await openStore(db);
+    try {
+      const stored = new Map<string, number>();
+      for (let after = 0; ; ) {
+        const rows = await store.readChain(after, 10_000);
+        if (rows.length === 0) break;
+        for (const row of rows) {
+          const event = JSON.parse(row.body) as { type: string; callId?: string };
+          if (event.type === 'call.decided' && event.callId) stored.set(event.callId, row.seq);
+        }
+        after = (rows.at(-1) as { seq: number }).seq;
+      }
+      expect(acked.filter((o) => stored.get(o.callId) !== o.auditSeq)).toEqual([]);
+      // The final checkpoint covers the whole chain.
+      expect(await verifyStore(store)).toMatchObject({ ok: true, unsignedTail: 0 });
+    } finally {
+      await store.close();
+    }
+    const verify = await warden(['audit', 'verify', '--db', db]);
+    expect(verify.code, verify.out + verify.err).toBe(0);
+  }, 90_000);
+
+  it('a port already in use: exits non-zero naming the port, without a stack trace', async () => {
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const { port } = blocker.address() as { port: number };
+    try {
+      const r = await warden(['serve', '--db', join(dir, 'busy.db'), '--port', String(port)]);
+      expect(r.code).not.toBe(0);
+      expect(r.code).not.toBeNull();
+      expect(r.err).toMatch(new RegExp(`port ${port}\\b.*in use`));
+      expect(r.out + r.err).not.toMatch(STACK_LINE);
+      expect(r.out).not.toMatch(/Warden is listening/);
+    } finally {
+      await new Promise((resolve) => blocker.close(resolve));
+    }
+  });
+
+  it.each([
+    ['--port abc', ['--port', 'abc'], {}, /port \(flag\)/],
+    ['WARDEN_PORT=abc', [], { WARDEN_PORT: 'abc' }, /port \(environment\)/],
+  ])(
+    'an invalid setting (%s): CONFIG_INVALID naming it, non-zero exit, no stack trace',
+    async (_, flags, env, names) => {
+      const r = await warden(['serve', '--db', join(dir, 'invalid.db'), ...flags], env);
+      expect(r.code).not.toBe(0);
+      expect(r.code).not.toBeNull();
+      expect(r.err).toMatch(/CONFIG_INVALID/);
+      expect(r.err).toMatch(names);
+      expect(r.out + r.err).not.toMatch(STACK_LINE);
+      expect(existsSync(join(dir, 'invalid.db'))).toBe(false);
+    },
+  );
+
+  describe('warden keys against a running server', () => {
+    const adminKey = `wdn_${randomBytes(32).toString('base64url')}`;
+    let db: string;
+    let server: Served;
+
+    beforeAll(async () => {
+      db = join(dir, 'keys.db');
+      server = await spawnServe(['--db', db, '--port', '0'], { WARDEN_ADMIN_KEY: adminKey });
+    }, 60_000);
+
+    afterAll(async () => {
+      if (server.child.exitCode === null) await server.stop();
+    });
+
+    it('a key made with `warden keys create` works against the running server', async () => {
+      const bot = await createKey(db, '--agent', 'bot');
+      const r = await api<{ effect: string; callId: string }>(server.url, 'POST', '/v1/calls', {
+        key: bot.secret,
+        body: { tool: 'tickets.read' },
+      });
+      expect(r.status).toBe(200);
+      // `bot` is in no policy: the default decision.
+      expect(r.body.effect).toBe('block');
+      const listed = await api<{ keys: { id: string; principal: string }[] }>(server.url, 'GET', '/v1/keys', {
+        key: adminKey,
+      });
+      expect(listed.body.keys).toContainEqual(expect.objectContaining({ id: bot.id, principal: 'bot' }));
+    });
+
+    it('a key revoked with `warden keys revoke` is refused as soon as the server has read the revocation', async () => {
+      const agent = await createKey(db, '--agent', 'support-bot');
+      const call = { key: agent.secret, body: { tool: 'tickets.read' } };
+      // Used first, so the server holds it in its authentication cache.
+      expect((await api(server.url, 'POST', '/v1/calls', call)).status).toBe(200);
+      const revocations = await SseClient.open(`${server.url}/v1/events?type=api_key.revoked`, {
+        key: adminKey,
+      });
+      try {
+        expect(revocations.status).toBe(200);
+        const r = await warden(['keys', 'revoke', agent.id, '--db', db, '--reason', 'test']);
+        expect(r.code, r.err).toBe(0);
+        // The server tails the chain (every pollMs, 250 ms by default) and applies a revocation before it
+        // streams it; the deadline is generous, the mechanism is what is checked.
+        await revocations.waitFor(
+          (c) => c.records().some((rec) => (rec.event.data as { id?: string } | undefined)?.id === agent.id),
+          'the revocation from the CLI',
+        );
+        const refused = await api<{ error: { code: string; details: { reason?: string } } }>(
+          server.url,
+          'POST',
+          '/v1/calls',
+          call,
+        );
+        expect(refused.status).toBe(401);
+        expect(refused.body.error).toMatchObject({ code: 'UNAUTHENTICATED', details: { reason: 'revoked' } });
+      } finally {
+        revocations.close();
+      }
+    });
+
+    it('stops with exit 0, and the chain written by the server and the CLI together verifies', async () => {
+      const exit = await server.stop();
+      expect(exit.code).toBe(0);
+      const verify = await warden(['audit', 'verify', '--db', db]);
+      expect(verify.code, verify.out + verify.err).toBe(0);
+    });
+  });
+});
