@@ -106,14 +106,16 @@ function unitOf(key: string): string {
   if (key.endsWith('_ns')) return 'ns';
   if (key.endsWith('_us')) return 'µs';
   if (key.endsWith('_ms')) return 'ms';
+  if (key.endsWith('_rps') || key.endsWith('_per_s')) return '/s';
   if (key.endsWith('_s')) return 's';
   if (key.endsWith('_bytes')) return 'bytes';
+  if (key.endsWith('_mb')) return 'MB';
   if (/ratio|speedup/.test(key)) return 'ratio';
   return 'count';
 }
 
 function formatValue(value: number, unit: string): string {
-  if (unit === 'ratio') return `${value.toFixed(value >= 100 ? 0 : 1)}×`;
+  if (unit === 'ratio') return `${value.toFixed(value >= 100 ? 0 : 2)}×`;
   if (Number.isInteger(value) || Math.abs(value) >= 100) return Math.round(value).toLocaleString('en-US');
   return value.toLocaleString('en-US', { maximumFractionDigits: 2 });
 }

@@ -2,35 +2,18 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { generateKeyRing, openStore } from '@warden/engine';
-import { afterAll, afterEach, beforeAll, describe, expect, inject, it, vi } from 'vitest';
+import { afterEach, describe, expect, inject, it, vi } from 'vitest';
 import { createTestDatabase } from '../../engine/test-support/postgres-server.js';
-import { buildAuditDb, copyDb, removeTempDirs, tamperSqlite, tempDir } from '../test/audit-fixtures.js';
-import type { CliIo } from './cli-io.js';
-import { runCli } from './program.js';
-
-async function run(argv: string[], cwd: string): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: CliIo = { out: (t) => (out += t), err: (t) => (err += t), cwd };
-  const code = await runCli(argv, io);
-  return { code, out, err };
-}
+import { buildAuditDb, tamperSqlite, tempDir } from '../test/audit-fixtures.js';
+import { run, useAuditCopies } from '../test/cli-run.js';
 
 const STACK = /\n\s+at .*:\d+:\d+/;
 
-/** 300 calls (seq 2–301) after the key event, signed at 101, 201 and 301, then 5 unsigned (302–306). */
-let template: string;
-beforeAll(async () => {
-  template = join(tempDir(), 'warden.db');
-  await buildAuditDb(template, { calls: 300, unsigned: 5 });
-}, 60_000);
-afterAll(removeTempDirs);
-
-/** A fresh copy of the template; commands run with the copy's folder as working directory. */
-function fresh() {
-  const fx = copyDb(template);
-  return { ...fx, run: (...argv: string[]) => run(argv, fx.dir) };
-}
+/**
+ * 300 calls (seq 2–301) after the key event, signed at 101, 201 and 301, then 5 unsigned (302–306).
+ * fresh() is a new copy of it; commands run with the copy's folder as working directory.
+ */
+const fresh = useAuditCopies({ calls: 300, unsigned: 5 });
 
 describe('warden audit verify', () => {
   it('exit 0 on an intact chain, with counts, the last signed seq and the unsigned tail', async () => {

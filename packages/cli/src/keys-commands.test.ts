@@ -1,32 +1,12 @@
-import { join } from 'node:path';
 import { hashApiSecret, openStore } from '@warden/engine';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildAuditDb, copyDb, removeTempDirs, tempDir } from '../test/audit-fixtures.js';
-import type { CliIo } from './cli-io.js';
-import { runCli } from './program.js';
-
-async function run(argv: string[], cwd: string): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: CliIo = { out: (t) => (out += t), err: (t) => (err += t), cwd };
-  const code = await runCli(argv, io);
-  return { code, out, err };
-}
+import { describe, expect, it } from 'vitest';
+import { tempDir } from '../test/audit-fixtures.js';
+import { run, useAuditCopies } from '../test/cli-run.js';
 
 const STACK = /\n\s+at .*:\d+:\d+/;
 const SECRET = /\bwdn_[A-Za-z0-9_-]{43}\b/;
 
-let template: string;
-beforeAll(async () => {
-  template = join(tempDir(), 'warden.db');
-  await buildAuditDb(template, { calls: 3, unsigned: 0 });
-}, 60_000);
-afterAll(removeTempDirs);
-
-function fresh() {
-  const fx = copyDb(template);
-  return { ...fx, run: (...argv: string[]) => run(argv, fx.dir) };
-}
+const fresh = useAuditCopies({ calls: 3, unsigned: 0 });
 
 describe('warden keys', () => {
   it('creates an agent key, shows the secret once and stores only its hash, with an audit event', async () => {

@@ -2,8 +2,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildAuditDb, copyDb, removeTempDirs, tamperSqlite, tempDir } from './audit-fixtures.js';
+import { describe, expect, it } from 'vitest';
+import { tamperSqlite, useAuditTemplate } from './audit-fixtures.js';
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 const STACK = /\n\s+at .*\(.*:\d+:\d+\)/;
@@ -30,16 +30,12 @@ function withoutWardenEnv(): NodeJS.ProcessEnv {
   return rest;
 }
 
-let template: string;
-beforeAll(async () => {
-  template = join(tempDir(), 'warden.db');
-  await buildAuditDb(template, { calls: 200, unsigned: 3 });
-}, 60_000);
-afterAll(removeTempDirs);
+/** A new copy of the template database, in a new folder. */
+const fresh = useAuditTemplate({ calls: 200, unsigned: 3 });
 
 describe('the warden process: audit', () => {
   it('verify: exit 0 when intact, 1 naming the first bad seq when edited', () => {
-    const { db } = copyDb(template);
+    const { db } = fresh();
     const ok = warden(['audit', 'verify', '--db', db]);
     expect(ok.code).toBe(0);
     expect(ok.out).toBe(
@@ -52,7 +48,7 @@ describe('the warden process: audit', () => {
   });
 
   it('a missing database or an unreachable server: exit 2, one clear line, nothing created', () => {
-    const { dir } = copyDb(template);
+    const { dir } = fresh();
     const missing = join(dir, 'nothing-here.db');
     const r = warden(['audit', 'query', '--db', missing]);
     expect(r.code).toBe(2);
@@ -66,7 +62,7 @@ describe('the warden process: audit', () => {
   });
 
   it('export with WARDEN_DB and WARDEN_KEYS, then the printed auditor command verifies it offline', () => {
-    const { dir, db, keys } = copyDb(template);
+    const { dir, db, keys } = fresh();
     const out = join(dir, 'audit.csv');
     const ex = warden(['audit', 'export', '--format', 'csv', '--out', out], {
       WARDEN_DB: db,

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { compilePolicy } from '@warden/core';
 import { openEngine } from '@warden/engine';
 import Database from 'better-sqlite3';
+import { afterAll, beforeAll } from 'vitest';
 
 /** The policy the audit fixtures decide with: one rule per tier. */
 export const AUDIT_POLICY = compilePolicy(
@@ -90,4 +91,21 @@ export function tempDir(): string {
 /** Removes every folder tempDir() and copyDb() made (call in afterAll). */
 export function removeTempDirs(): void {
   for (const dir of created.splice(0)) rmSync(dir, { recursive: true, force: true });
+}
+
+/**
+ * One audit database for the test file, built with buildAuditDb(…, options) in beforeAll; every temp
+ * folder is removed in afterAll. Returns a function that copies it into a new folder (see copyDb).
+ */
+export function useAuditTemplate(options: {
+  calls: number;
+  unsigned: number;
+}): () => ReturnType<typeof copyDb> {
+  let template: string;
+  beforeAll(async () => {
+    template = join(tempDir(), 'warden.db');
+    await buildAuditDb(template, options);
+  }, 60_000);
+  afterAll(removeTempDirs);
+  return () => copyDb(template);
 }

@@ -70,7 +70,10 @@ class Child {
   ) {
     this.proc = spawn(
       process.execPath,
-      [...nodeFlags, '--conditions=@warden/source', '--import', 'tsx', script, ...args],
+      // TypeScript children run through tsx; the built Warden server (.mjs) runs as users run it.
+      script.endsWith('.ts')
+        ? [...nodeFlags, '--conditions=@warden/source', '--import', 'tsx', script, ...args]
+        : [...nodeFlags, script, ...args],
       { cwd: SERVER_DIR, stdio: ['pipe', 'pipe', 'pipe'] },
     );
     this.proc.stderr.on('data', (d: Buffer) => {
@@ -283,7 +286,7 @@ async function measure({ quick, log }: BenchmarkOptions): Promise<Figures> {
     log('starting the Warden server (SQLite, example policy), a no-op Fastify server and autocannon…');
     const serverFlags = (process.env.WARDEN_BENCH_SERVER_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
     if (serverFlags.length > 0) log(`the Warden server runs with ${serverFlags.join(' ')}`);
-    const warden = start('warden server', 'bench/warden-child.ts', [join(dir, 'warden.db')], serverFlags);
+    const warden = start('warden server', 'bench/warden-child.mjs', [join(dir, 'warden.db')], serverFlags);
     const noop = start('no-op server', 'bench/noop-child.ts');
     const loader = start('autocannon', 'bench/load-child.ts');
     const w = await warden.json<{ url: string; adminKey?: string; pid: number }>(120_000);

@@ -1,3 +1,5 @@
+import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { compilePolicySources, WardenError } from '@warden/core';
 import {
@@ -80,6 +82,17 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
   }
 }
 
+/** The sockets that have not sent a request yet. */
+function trackUnusedConnections(app: FastifyInstance): Set<Socket> {
+  const unused = new Set<Socket>();
+  app.server.on('connection', (socket: Socket) => {
+    unused.add(socket);
+    socket.once('close', () => unused.delete(socket));
+  });
+  app.server.on('request', (req: IncomingMessage) => unused.delete(req.socket as Socket));
+  return unused;
+}
+
 async function settlePolicy(store: Store, config: ServerConfig) {
   if (config.policy) {
     const files = loadPolicySources([config.policy], process.cwd());
@@ -152,6 +165,7 @@ async function assemble(
     state: { shuttingDown: false },
   };
   const app = buildApp(ctx);
+  const unused = trackUnusedConnections(app);
   let url = '';
   if (options.listen !== false) {
     try {
@@ -174,7 +188,12 @@ async function assemble(
     sse.closeAll('the server is shutting down; reconnect with Last-Event-ID');
     // app.close() closes the connections idle at that moment only; one whose in-flight request finishes
     // during the drain would stay open for keepAliveTimeout (72 s) and hold the shutdown up. Close those too.
-    const reaper = setInterval(() => app.server.closeIdleConnections(), 100);
+    // A connection that never sent a request is neither idle nor busy to Node and would hold the close up
+    // until its headers timeout; nothing is in flight on it, so it goes too.
+    const reaper = setInterval(() => {
+      app.server.closeIdleConnections();
+      for (const socket of unused) socket.destroy();
+    }, 100);
     try {
       await app.close();
     } finally {

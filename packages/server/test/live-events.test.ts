@@ -2,17 +2,15 @@
  * GET /v1/events over a real socket: order and ids, filters, resuming with Last-Event-ID, revocation
  * mid-stream, slow readers, heartbeats, and 10,000 idle connections held by a separate process.
  */
-import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { AuditEvent, AuditRecord } from '@warden/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { killAll, spawnCollect } from '../test-support/serve-process.js';
 import { startTestServer, type TestServer } from '../test-support/server-fixtures.js';
 import { SseClient } from '../test-support/sse-client.js';
 
 const IDLE_CLIENT = fileURLToPath(new URL('../test-support/sse-idle-client.ts', import.meta.url));
-/** The repository root, where `--import tsx` resolves. */
-const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 
 interface Decision {
   readonly callId: string;
@@ -337,14 +335,13 @@ describe('heartbeats', () => {
 
 describe('10,000 idle connections', () => {
   let fx: TestServer;
-  let client: ChildProcessWithoutNullStreams | undefined;
 
   beforeAll(async () => {
     fx = await startTestServer('sqlite', {}, { listen: true });
   });
 
   afterAll(async () => {
-    if (client && client.exitCode === null) client.kill('SIGKILL');
+    killAll();
     await fx?.close();
   });
 
@@ -352,29 +349,18 @@ describe('10,000 idle connections', () => {
     const agent = await fx.key('agent', 'support-bot', 'agent');
     // Idle: a type nothing here writes, so the streams only ever get heartbeats.
     const idleUrl = sseUrl(fx, 'type=session.closed');
-    const child = spawn(
-      process.execPath,
+    const { child, exited, out, err } = spawnCollect(
       ['--import', 'tsx', IDLE_CLIENT, idleUrl, fx.admin, '10000', '250'],
-      { cwd: REPO, stdio: ['pipe', 'pipe', 'pipe'] },
+      { stdin: 'pipe' },
     );
-    client = child;
-    let out = '';
-    let err = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => {
-      out += d;
-    });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => {
-      err += d;
-    });
-    const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
-    const line = (n: number) => out.split('\n')[n];
+    const line = (n: number) => out().split('\n')[n];
 
     const report = JSON.parse(
       await eventually(
         'the idle client report',
         () => {
-          if (child.exitCode !== null) throw new Error(`the idle client exited early: ${err}`);
-          return out.includes('\n') ? line(0) : undefined;
+          if (child.exitCode !== null) throw new Error(`the idle client exited early: ${err()}`);
+          return out().includes('\n') ? line(0) : undefined;
         },
         90_000,
       ),
@@ -395,7 +381,7 @@ describe('10,000 idle connections', () => {
     }
 
     child.stdin.write('close\n');
-    expect(await exited).toBe(0);
+    expect((await exited).code).toBe(0);
     expect(JSON.parse(line(1) as string)).toEqual({ closed: 10_000, endedEarly: 0 });
     await eventually(
       'the connection count back to 0',

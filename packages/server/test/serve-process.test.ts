@@ -3,137 +3,21 @@
  * (every acknowledged call is in a verifiable audit), startup failures that explain themselves, and the
  * `warden keys` CLI working against a running server. Needs the built CLI (`npm run build`).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { openStore, verifyStore } from '@warden/engine';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { api, BIN, killAll, type Served, spawnServe, warden } from '../test-support/serve-process.js';
 import { SseClient } from '../test-support/sse-client.js';
 
-const REPO = fileURLToPath(new URL('../../../', import.meta.url));
-const BIN = join(REPO, 'packages/cli/dist/bin.js');
 const STACK_LINE = /\n\s+at .*:\d+:\d+/;
 const ADMIN_LINE = /^ {2}(wdn_[A-Za-z0-9_-]{43})$/m;
 const ANY_SECRET = /wdn_[A-Za-z0-9_-]{43}/g;
 
-const children: ChildProcess[] = [];
 let dir: string;
-
-/** The environment of a child: the test's, without any Warden settings it might carry. */
-function childEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('WARDEN_')));
-  return { ...env, ...extra };
-}
-
-interface Ran {
-  readonly code: number | null;
-  readonly signal: NodeJS.Signals | null;
-  readonly out: string;
-  readonly err: string;
-}
-
-/** Runs `warden …` to the end (asynchronously: this process keeps serving its own sockets meanwhile). */
-function warden(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Ran> {
-  const child = spawn(process.execPath, [BIN, ...args], {
-    cwd: REPO,
-    env: childEnv(env),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  let out = '';
-  let err = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => {
-    out += d;
-  });
-  child.stderr.setEncoding('utf8').on('data', (d: string) => {
-    err += d;
-  });
-  return new Promise((resolve) => child.once('close', (code, signal) => resolve({ code, signal, out, err })));
-}
-
-/** A `warden serve` child process. */
-interface Served {
-  readonly url: string;
-  readonly child: ChildProcess;
-  readonly exited: Promise<Ran>;
-  stdout(): string;
-  stop(): Promise<Ran>;
-}
-
-/** Spawns `warden serve …` and resolves once it prints the URL it listens on. */
-function spawnServe(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Served> {
-  const child = spawn(process.execPath, [BIN, 'serve', ...args], {
-    cwd: REPO,
-    env: childEnv(env),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  let out = '';
-  let err = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => {
-    out += d;
-  });
-  child.stderr.setEncoding('utf8').on('data', (d: string) => {
-    err += d;
-  });
-  const exited = new Promise<Ran>((resolve) =>
-    child.once('close', (code, signal) => resolve({ code, signal, out, err })),
-  );
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => fail('did not print its URL within 60 s'), 60_000);
-    function fail(why: string) {
-      clearTimeout(timer);
-      child.stdout.off('data', look);
-      reject(new Error(`warden serve ${why}\nstdout:\n${out}\nstderr:\n${err}`));
-    }
-    function look() {
-      const m = /Warden is listening on (http:\/\/\S+)/.exec(out);
-      if (!m) return;
-      clearTimeout(timer);
-      child.stdout.off('data', look);
-      resolve({
-        url: m[1] as string,
-        child,
-        exited,
-        stdout: () => out,
-        stop: () => {
-          child.kill('SIGTERM');
-          return exited;
-        },
-      });
-    }
-    child.stdout.on('data', look);
-    void exited.then(({ code, signal }) => fail(`exited early (code ${code}, signal ${signal})`));
-  });
-}
-
-async function api<T = Record<string, unknown>>(
-  base: string,
-  method: string,
-  path: string,
-  o: { key?: string; body?: unknown } = {},
-): Promise<{ status: number; body: T }> {
-  const res = await fetch(`${base}${path}`, {
-    method,
-    headers: {
-      ...(o.key ? { authorization: `Bearer ${o.key}` } : {}),
-      ...(o.body !== undefined ? { 'content-type': 'application/json' } : {}),
-    },
-    ...(o.body !== undefined ? { body: JSON.stringify(o.body) } : {}),
-  });
-  const text = await res.text();
-  let body: unknown = {};
-  try {
-    body = text ? JSON.parse(text) : {};
-  } catch {
-    body = { text };
-  }
-  return { status: res.status, body: body as T };
-}
 
 /** Polls until `probe` returns a value; a generous deadline, never a speed claim. */
 async function eventually<T>(what: string, probe: () => T | undefined, timeoutMs = 15_000): Promise<T> {
@@ -161,8 +45,7 @@ beforeAll(() => {
 });
 
 afterAll(() => {
-  for (const child of children)
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  killAll();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 

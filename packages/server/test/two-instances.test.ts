@@ -3,91 +3,15 @@
  * one bootstrap, shared keys, one audit chain, and pauses, policies, revocations and live events that
  * cross from one instance to the other. Needs the built CLI (`npm run build`).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { AuditRecord } from '@warden/core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createTestDatabase } from '../../engine/test-support/postgres-server.js';
+import { api, BIN, killAll, type Served, spawnServe } from '../test-support/serve-process.js';
 import { SseClient } from '../test-support/sse-client.js';
-
-const REPO = fileURLToPath(new URL('../../../', import.meta.url));
-const BIN = join(REPO, 'packages/cli/dist/bin.js');
-
-/** A `warden serve` child process. */
-interface Served {
-  readonly url: string;
-  readonly child: ChildProcess;
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  stdout(): string;
-  stderr(): string;
-}
-
-const children: ChildProcess[] = [];
-
-/** Spawns `warden serve …` and resolves once it prints the URL it listens on. */
-function spawnServe(args: string[], env: NodeJS.ProcessEnv): Promise<Served> {
-  const child = spawn(process.execPath, [BIN, 'serve', ...args], {
-    cwd: REPO,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  let out = '';
-  let err = '';
-  child.stdout?.setEncoding('utf8').on('data', (d: string) => {
-    out += d;
-  });
-  child.stderr?.setEncoding('utf8').on('data', (d: string) => {
-    err += d;
-  });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
-  );
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => fail('did not print its URL within 60 s'), 60_000);
-    function fail(why: string) {
-      clearTimeout(timer);
-      child.stdout?.off('data', look);
-      reject(new Error(`warden serve ${why}\nstdout:\n${out}\nstderr:\n${err}`));
-    }
-    function look() {
-      const m = /Warden is listening on (http:\/\/\S+)/.exec(out);
-      if (!m) return;
-      clearTimeout(timer);
-      child.stdout?.off('data', look);
-      resolve({ url: m[1] as string, child, exited, stdout: () => out, stderr: () => err });
-    }
-    child.stdout?.on('data', look);
-    void exited.then(({ code, signal }) => fail(`exited early (code ${code}, signal ${signal})`));
-  });
-}
-
-interface Answer<T = Record<string, unknown>> {
-  readonly status: number;
-  readonly body: T;
-}
-
-async function api<T = Record<string, unknown>>(
-  base: string,
-  method: string,
-  path: string,
-  o: { key?: string; body?: unknown } = {},
-): Promise<Answer<T>> {
-  const res = await fetch(`${base}${path}`, {
-    method,
-    headers: {
-      ...(o.key ? { authorization: `Bearer ${o.key}` } : {}),
-      ...(o.body !== undefined ? { 'content-type': 'application/json' } : {}),
-    },
-    ...(o.body !== undefined ? { body: JSON.stringify(o.body) } : {}),
-  });
-  const text = await res.text();
-  return { status: res.status, body: (text ? JSON.parse(text) : {}) as T };
-}
 
 interface Decision {
   callId: string;
@@ -151,8 +75,7 @@ describe('two warden serve processes on one PostgreSQL database', () => {
   }, 90_000);
 
   afterAll(() => {
-    for (const child of children)
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    killAll();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 

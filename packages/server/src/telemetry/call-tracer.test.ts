@@ -162,19 +162,20 @@ describe('createCallTracer', () => {
 
     const checkStart = performance.timeOrigin + performance.now() - 5;
     const checkEnd = checkStart + 1.25;
+    const checkAttributes = {
+      'warden.agent': 'agent-1',
+      'warden.tool': 'shell.exec',
+      'warden.decision': 'allow',
+      'warden.rule': 'rule-7',
+      'warden.session': 'sess-1',
+      'warden.call_id': 'call-1',
+    };
     tracer?.record({
       name: 'warden.check',
       startMs: checkStart,
       endMs: checkEnd,
-      attributes: {
-        'warden.agent': 'agent-1',
-        'warden.tool': 'shell.exec',
-        'warden.decision': 'allow',
-        'warden.rule': 'rule-7',
-        'warden.session': 'sess-1',
-        'warden.call_id': 'call-1',
-        'warden.code': undefined,
-      },
+      // An undefined attribute is left out of the span.
+      attributes: { ...checkAttributes, 'warden.code': undefined },
     });
     const completeStart = checkEnd + 10;
     const completeEnd = completeStart + 42.5;
@@ -196,14 +197,7 @@ describe('createCallTracer', () => {
     const check = receiver.named('warden.check');
     expect(check.resource['service.name']).toBe('warden');
     expect(check.span.kind).toBe(SPAN_KIND_INTERNAL);
-    expect(check.attributes).toEqual({
-      'warden.agent': 'agent-1',
-      'warden.tool': 'shell.exec',
-      'warden.decision': 'allow',
-      'warden.rule': 'rule-7',
-      'warden.session': 'sess-1',
-      'warden.call_id': 'call-1',
-    });
+    expect(check.attributes).toEqual(checkAttributes);
     expect(check.span.status?.code ?? 0).not.toBe(STATUS_CODE_ERROR);
     expectNear(check.span.startTimeUnixNano, checkStart);
     expectNear(check.span.endTimeUnixNano, checkEnd);

@@ -1,13 +1,13 @@
 /**
- * The Warden server of the HTTP benchmark, run from source in a process of its own as `warden serve` would
- * run it: the example policy, a SQLite database at argv[2], an ephemeral port on loopback, no logging.
+ * The Warden server of the HTTP benchmark, run from the build (as users run `warden serve`: no TypeScript
+ * loader in the process, whose memory would count in server.rss_mb) in a process of its own: the example policy, a SQLite database at argv[2], an ephemeral port on loopback, no logging.
  * Prints one JSON line `{"url","adminKey","pid"}` once listening; shuts down gracefully (drain, flush the
  * audit, final checkpoint) on SIGTERM, SIGINT or when stdin closes (the parent went away), then removes
  * the database's directory: a temporary directory the benchmark made for this process alone.
  */
 import { rmSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { resolveServerConfig, startServer } from '../src/index.js';
+import { resolveServerConfig, startServer } from '../dist/index.js';
 
 const db = process.argv[2] ?? '';
 if (db === '') throw new Error('usage: warden-child.ts DB (in a temporary directory of its own)');
@@ -21,7 +21,7 @@ process.stdout.write(
 );
 
 let stopping = false;
-async function stop(): Promise<void> {
+async function stop() {
   if (stopping) return;
   stopping = true;
   try {
@@ -29,7 +29,7 @@ async function stop(): Promise<void> {
     rmSync(dirname(db), { recursive: true, force: true });
     process.exit(0);
   } catch (err) {
-    process.stderr.write(`warden: shutdown failed: ${(err as Error).stack ?? String(err)}\n`);
+    process.stderr.write(`warden: shutdown failed: ${err?.stack ?? String(err)}\n`);
     process.exit(1);
   }
 }
