@@ -19,9 +19,10 @@ export function buildApp(ctx: ServerContext, options: { logger?: boolean } = {})
     logger:
       options.logger === false || ctx.config.logLevel === 'silent' ? false : { level: ctx.config.logLevel },
     bodyLimit: ctx.config.bodyLimitBytes,
-    // Slow clients: the whole request must arrive within 30 s and its headers within 10 s. Responses
-    // (live streams) are not limited by these.
-    requestTimeout: 30_000,
+    // Slow clients: the whole request must arrive within requestTimeoutMs and its headers within
+    // headersTimeoutMs (checked every second). Responses (live streams) are not limited by these.
+    requestTimeout: ctx.config.requestTimeoutMs,
+    http: { headersTimeout: ctx.config.headersTimeoutMs, connectionsCheckingInterval: 1_000 },
     connectionTimeout: 0,
     keepAliveTimeout: 72_000,
     return503OnClosing: true,
@@ -39,7 +40,6 @@ export function buildApp(ctx: ServerContext, options: { logger?: boolean } = {})
   // JSON is the only body the API takes; without this, Fastify's text/plain parser would hand a route a
   // string instead of answering 415.
   app.removeContentTypeParser('text/plain');
-  app.server.headersTimeout = 10_000;
   app.server.maxHeadersCount = 100;
 
   app.setErrorHandler((err, request, reply) => {

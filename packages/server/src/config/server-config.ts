@@ -33,6 +33,9 @@ export const ServerConfigSchema = z.strictObject({
   /** How often an instance looks for events, policies and revocations written by others. */
   pollMs: z.coerce.number().int().min(10).default(250),
   shutdownTimeoutMs: z.coerce.number().int().min(0).default(10_000),
+  /** Slow clients: a request's headers must arrive within this, and the whole request within requestTimeoutMs. */
+  headersTimeoutMs: z.coerce.number().int().min(100).default(10_000),
+  requestTimeoutMs: z.coerce.number().int().min(100).default(30_000),
   /** Purge audit events older than this many days (checkpoints and legal holds respected). */
   retentionDays: z.coerce.number().int().min(1).optional(),
   /** The longest `wait` a check may ask for, in ms. */
