@@ -6,6 +6,7 @@ import { connect, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { AuditEvent, AuditRecord } from '@warden/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually } from '../test-support/eventually.js';
 import { killAll, spawnCollect } from '../test-support/serve-process.js';
 import { startTestServer, type TestServer } from '../test-support/server-fixtures.js';
 import { SseClient } from '../test-support/sse-client.js';
@@ -29,21 +30,6 @@ async function call(fx: TestServer, key: string, body: Record<string, unknown>):
   const text = await res.text();
   if (res.status !== 200) throw new Error(`POST /v1/calls: ${res.status} ${text.slice(0, 300)}`);
   return JSON.parse(text) as Decision;
-}
-
-/** Polls until `probe` returns a value; a generous deadline, never a speed claim. */
-async function eventually<T>(
-  what: string,
-  probe: () => Promise<T | undefined> | T | undefined,
-  timeoutMs = 15_000,
-) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 /** The chain head once the server's hub has read everything written so far: nothing is in between. */

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import type { AuditRecord } from '@warden/core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createTestDatabase } from '../../engine/test-support/postgres-server.js';
+import { eventually } from '../test-support/eventually.js';
 import { api, BIN, killAll, type Served, spawnServe } from '../test-support/serve-process.js';
 import { SseClient } from '../test-support/sse-client.js';
 
@@ -21,21 +22,6 @@ interface Decision {
   code?: string;
   policyVersion: string;
   auditSeq: number;
-}
-
-/** Polls `probe` until it returns a value (not undefined); a generous deadline, never a speed claim. */
-async function eventually<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  timeoutMs = 15_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 /** Every audit record, paging through GET /v1/audit/events. */
