@@ -201,6 +201,28 @@ describe.each(['sqlite', 'postgres'] as const)('the API on %s', (dialect) => {
     expect((await call({ agent: 'support-bot', tool: 'tickets.read' })).effect).toBe('allow');
   });
 
+  it('refuses control characters in ids with 400 on every path, never a 500 with database internals', async () => {
+    const probes = [
+      await t.request('GET', '/v1/sessions/a%00b', { key: approver }),
+      await t.request('POST', '/v1/sessions/a%00b/pause', { key: approver, body: { reason: 'x' } }),
+      await t.request('POST', '/v1/keys/a%00b/revoke', { key: t.admin, body: {} }),
+      await t.request('POST', '/v1/calls/a%00b/complete', { key: agent, body: { status: 'ok' } }),
+      await t.request('POST', '/v1/calls', {
+        key: agent,
+        body: { tool: 'tickets.read', session: 'a\u0000b' },
+      }),
+      await t.request('POST', '/v1/calls', {
+        key: agent,
+        body: { tool: 'tickets.read', triggeredBy: 'bob\u0000' },
+      }),
+    ];
+    for (const r of probes) {
+      expect(r.statusCode, r.body).toBe(400);
+      expect(errorOf(r)?.code).toBe('REQUEST_INVALID');
+      expect(r.body).not.toMatch(/database|UTF8|driver/i);
+    }
+  });
+
   it('waits on a review decision up to `wait` and then reports the approval as pending', async () => {
     const start = Date.now();
     const d = await call({ tool: 'billing.refund', args: { amount: 120 }, wait: 400 });

@@ -36,14 +36,26 @@ const labels = z.custom<Record<string, string>>(
 );
 
 /** A tool call as Warden sees it. `agent` is bound to the caller's key upstream, never self-declared. */
+/**
+ * An identifier stored in a query column (session, triggeredBy): text without control characters, which
+ * PostgreSQL cannot store (U+0000) and which have no place in an id a person reads.
+ */
+const columnId = (what: string) =>
+  z
+    .string()
+    .min(1, `${what} must not be empty`)
+    .max(200)
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the point is to refuse them.
+    .regex(/^[^\u0000-\u001f\u007f]*$/, `${what} must not contain control characters`);
+
 export const ToolCallSchema = z.strictObject({
   agent: callName('agent', 200),
   tool: callName('tool', 500),
   args: args.optional(),
-  session: z.string().max(200).optional(),
+  session: columnId('session').optional(),
   target: z.string().max(500).optional(),
   labels: labels.optional(),
-  triggeredBy: z.string().max(200).optional(),
+  triggeredBy: columnId('triggeredBy').optional(),
   delegationChain: z.array(callName('delegationChain entries', 200)).max(64).optional(),
   now: z.coerce
     .date({ error: 'now must be an ISO 8601 time such as 2026-01-01T12:00:00Z' })

@@ -66,12 +66,16 @@ describe.each(DIALECTS)('engine (%s)', (dialect) => {
       { agent: 'a b', tool: 'x' },
       { agent: 'billing-agent' },
       { agent: 'x', tool: 'y', args: [] },
+      // Control characters in a stored id: invalid, and still recorded (PostgreSQL cannot store U+0000).
+      { agent: 'billing-agent', tool: 'echo', session: 'a\u0000b' },
+      { agent: 'billing-agent', tool: 'echo', triggeredBy: 'bob\u0000' },
     ]) {
       const r = await engine.check(bad);
       expect(r).toMatchObject({ effect: 'block', code: 'CALL_INVALID' });
       expect(r.reasons[0]).toMatch(/the call is invalid: /);
+      expect(r.auditSeq).toBeGreaterThan(0);
     }
-    expect(await events({ type: 'call.decided', decision: 'block' })).toHaveLength(5);
+    expect(await events({ type: 'call.decided', decision: 'block' })).toHaveLength(7);
   });
 
   it('completes an allowed call once, and only an allowed call', async () => {

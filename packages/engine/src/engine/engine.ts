@@ -280,7 +280,10 @@ export class Engine {
       'CALL_INVALID',
       `the call is invalid: ${problems.join('; ')}`,
     );
-    const sessionId = typeof raw.session === 'string' && raw.session.length <= 200 ? raw.session : uuidv7();
+    // The invalid call's own session id only when it can be stored as one (no control characters).
+    const usable =
+      typeof raw.session === 'string' && ToolCallSchema.shape.session.safeParse(raw.session).success;
+    const sessionId = usable ? (raw.session as string) : uuidv7();
     const agent = typeof raw.agent === 'string' && raw.agent.length > 0 ? raw.agent.slice(0, 200) : 'unknown';
     const call: DecidedCall = {
       callId,

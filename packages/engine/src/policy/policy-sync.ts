@@ -19,15 +19,19 @@ export function syncPolicy(
   options: { intervalMs?: number; onError?: (err: WardenError) => void; onAdopt?: (version: string) => void },
 ): PolicySync {
   let running: Promise<void> | undefined;
-  let lastSeen: string | undefined;
+  // Only a version that failed to compile is remembered (so it is reported once, not every interval);
+  // any other stored version that differs from the one in force is adopted, also a revert to an older one.
+  let failed: string | undefined;
   const check = async () => {
+    let current: Awaited<ReturnType<typeof engine.store.currentPolicy>>;
     try {
-      const current = await engine.store.currentPolicy();
-      if (!current || current.version === engine.policy.version || current.version === lastSeen) return;
-      lastSeen = current.version;
+      current = await engine.store.currentPolicy();
+      if (!current || current.version === engine.policy.version || current.version === failed) return;
       engine.adoptPolicy(compileStored(current));
+      failed = undefined;
       options.onAdopt?.(current.version);
     } catch (err) {
+      if (current) failed = current.version;
       options.onError?.(err instanceof WardenError ? err : new WardenError('INTERNAL', String(err)));
     }
   };

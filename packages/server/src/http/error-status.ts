@@ -49,7 +49,11 @@ export interface ErrorBody {
 
 /** A status and body for any thrown value; never a stack trace, whatever was thrown. */
 export function errorResponse(err: unknown): { status: number; body: ErrorBody } {
-  const werr = toWardenError(err);
+  let werr = toWardenError(err);
+  // An INTERNAL error's text comes from deep inside (a driver message, a path): logged, never answered.
+  if (werr.code === 'INTERNAL') {
+    werr = new WardenError('INTERNAL', 'an unexpected error occurred; the server log has the details');
+  }
   const status = HTTP_STATUS[werr.code] ?? 500;
   return {
     status,

@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { type AuditEvent, AuditOutcomeSchema, ToolCallSchema, WardenError } from '@warden/core';
 import type { CheckResult } from '@warden/engine';
 import { z } from 'zod';
+import { IdParams } from '../http/id-params.js';
 import { defineRoute } from '../http/route-spec.js';
 import type { ServerContext } from '../server-context.js';
 import { waitForApproval } from './approval-wait.js';
@@ -53,7 +54,7 @@ export const CheckResponseSchema = z
 
 export const CompleteRequestSchema = AuditOutcomeSchema.meta({ id: 'CompleteRequest' });
 
-const CallIdParams = z.strictObject({ id: z.string().min(1).max(200) });
+const CallIdParams = IdParams;
 
 export const callRoutes = [
   defineRoute({

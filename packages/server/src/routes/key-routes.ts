@@ -2,6 +2,7 @@ import { parseDuration, WardenError } from '@warden/core';
 import { API_ROLES, createApiKey, PRINCIPAL_KINDS, publicView, revokeApiKey } from '@warden/engine';
 import { z } from 'zod';
 import { actorOf } from '../auth/principal.js';
+import { IdParams } from '../http/id-params.js';
 import { defineRoute } from '../http/route-spec.js';
 
 export const ApiKeySchema = z
@@ -35,7 +36,7 @@ export const CreateKeySchema = z
   })
   .meta({ id: 'CreateKey' });
 
-const KeyParams = z.strictObject({ id: z.string().min(1).max(200) });
+const KeyParams = IdParams;
 
 export const keyRoutes = [
   defineRoute({

@@ -2,6 +2,7 @@ import { WardenError } from '@warden/core';
 import { pauseSession, resumeSession, SESSION_STATES } from '@warden/engine';
 import { z } from 'zod';
 import { actorOf } from '../auth/principal.js';
+import { IdParams } from '../http/id-params.js';
 import { defineRoute } from '../http/route-spec.js';
 
 export const SessionSchema = z
@@ -26,7 +27,7 @@ const UsageSchema = z.object({
   costUsd: z.number(),
 });
 
-const SessionParams = z.strictObject({ id: z.string().min(1).max(200) });
+const SessionParams = IdParams;
 const ReasonBody = z.strictObject({
   reason: z
     .string()
