@@ -124,8 +124,8 @@ async function assemble(
   const { warn } = options;
   const hub = new EventHub(store, { onError: (err) => warn(`live events: ${(err as Error).message}`) });
   await hub.start(config.pollMs);
-  const sse = new SseRegistry(config.heartbeatMs);
   const auth = new Authenticator(store);
+  const sse = new SseRegistry(config.heartbeatMs, (keyId) => auth.stillValid(keyId));
   const stopCommits = engine.onCommit(() => void hub.kick());
   hub.onEvent((e) => {
     if (e.type !== 'api_key.revoked') return;

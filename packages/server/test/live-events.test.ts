@@ -5,6 +5,7 @@
 import { connect, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { AuditEvent, AuditRecord } from '@warden/core';
+import { revokeApiKey } from '@warden/engine';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../test-support/eventually.js';
 import { killAll, spawnCollect } from '../test-support/serve-process.js';
@@ -84,7 +85,8 @@ describe('live events over a real socket', () => {
   };
 
   beforeAll(async () => {
-    fx = await startTestServer('sqlite', {}, { listen: true });
+    // A long heartbeat: the streams here end for the reasons each test gives, never a periodic check.
+    fx = await startTestServer('sqlite', { heartbeatMs: 600_000 }, { listen: true });
     support = await fx.key('agent', 'support-bot', 'agent');
     other = await fx.key('agent', 'other-bot', 'agent');
   });
@@ -92,6 +94,27 @@ describe('live events over a real socket', () => {
   afterAll(async () => {
     for (const s of streams) s.close();
     await fx?.close();
+  });
+
+  it("a key revoked elsewhere, still in this instance's key cache, cannot open a stream", async () => {
+    const made = await fx.request('POST', '/v1/keys', {
+      key: fx.admin,
+      body: { principalKind: 'human', principal: 'otto@example.com', role: 'auditor' },
+    });
+    const { key, secret } = made.json() as { key: { id: string }; secret: string };
+    // Warm this instance's key cache, then revoke as another instance or the CLI would: straight in the
+    // database, with nobody here evicting the key.
+    expect((await fx.request('GET', '/v1/audit/events?limit=1', { key: secret })).statusCode).toBe(200);
+    // First in this file, so no stream is open: the hub reads nothing and only the new stream's own
+    // check can learn of the revocation.
+    expect(fx.server.ctx.hub.tailing).toBe(false);
+    await revokeApiKey(fx.server.ctx.engine, key.id, { kind: 'human', id: 'carol' });
+    const stream = await open('', { key: secret });
+    await stream.ended;
+    // The cached key lets it in; the check after subscribing closes it at once, before any event.
+    expect(stream.status).toBe(200);
+    expect(stream.messages.map((m) => m.event)).toEqual(['error']);
+    expect(stream.errors()).toEqual([expect.objectContaining({ code: 'UNAUTHENTICATED' })]);
   });
 
   it('delivers every event in seq order, each with an id line equal to its seq', async () => {

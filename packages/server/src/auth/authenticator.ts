@@ -16,23 +16,48 @@ export class Authenticator {
   readonly #store: Store;
   readonly #ttlMs: number;
   readonly #cache = new Map<string, Cached>();
+  /** Hashes of keys that have existed: when an address is over its failure limit, only these are looked up. */
+  readonly #known = new Set<string>();
 
   constructor(store: Store, options: { ttlMs?: number } = {}) {
     this.#store = store;
     this.#ttlMs = options.ttlMs ?? 2_000;
   }
 
-  /** The principal for a header, or UNAUTHENTICATED naming what is wrong. */
-  async authenticate(header: string | undefined, now = Date.now()): Promise<Principal> {
+  /**
+   * The principal for a header, or UNAUTHENTICATED naming what is wrong. With `knownOnly` (the caller's
+   * address is over its failure limit) a key this instance has never seen is refused (RATE_LIMITED)
+   * without a database lookup; a real key is still looked up and let in.
+   */
+  async authenticate(
+    header: string | undefined,
+    options: { now?: number; knownOnly?: boolean } = {},
+  ): Promise<Principal> {
+    const now = options.now ?? Date.now();
     const secret = bearer(header);
     const hash = hashApiSecret(secret);
     let hit = this.#cache.get(hash);
     if (!hit || now - hit.at > this.#ttlMs) {
+      if (options.knownOnly && !this.#known.has(hash)) {
+        throw new WardenError('RATE_LIMITED', 'too many failed authentications from this address', {
+          retryAfterSeconds: 10,
+        });
+      }
       hit = { key: await this.#store.apiKeyByHash(hash), at: now };
-      if (this.#cache.size > 10_000) this.#cache.clear();
-      this.#cache.set(hash, hit);
+      // Only keys that exist are kept: unknown keys (guesses) would otherwise crowd real ones out.
+      if (hit.key) {
+        if (this.#known.size < 1_000_000) this.#known.add(hash);
+        if (this.#cache.size >= 10_000) this.#cache.delete(this.#cache.keys().next().value as string);
+        this.#cache.set(hash, hit);
+      }
     }
     return principalOf(hit.key, now);
+  }
+
+  /** Asks the database, not the cache, whether a key is still good (neither revoked nor expired). */
+  async stillValid(keyId: string, now = Date.now()): Promise<boolean> {
+    const key = await this.#store.apiKey(keyId);
+    return key !== undefined && !key.revokedAt && !(key.expiresAt && Date.parse(key.expiresAt) <= now);
   }
 
   /** Forgets a key now (it was revoked). */

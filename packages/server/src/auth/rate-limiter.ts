@@ -32,6 +32,12 @@ export class RateLimiter {
     });
   }
 
+  /** Whether `id` has a token left, without taking one. */
+  allows(id: string, now = Date.now()): boolean {
+    const b = this.#buckets.get(id);
+    return !b || Math.min(this.#burst, b.tokens + ((now - b.at) / 1000) * this.#perSecond) >= 1;
+  }
+
   #sweep(now: number): void {
     if (now - this.#sweptAt < 60_000) return;
     this.#sweptAt = now;

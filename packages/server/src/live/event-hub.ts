@@ -3,8 +3,8 @@ import type { Store } from '@warden/engine';
 
 /** Someone listening to the live audit stream. */
 export interface HubSubscriber {
-  /** Receives each record once, in seq order. Must not throw or block. */
-  readonly deliver: (record: AuditRecord) => void;
+  /** Receives each record once, in seq order, with the size of its body. Must not throw or block. */
+  readonly deliver: (record: AuditRecord, bytes: number) => void;
 }
 
 /**
@@ -127,7 +127,7 @@ export class EventHub {
           };
           this.#lastSeq = row.seq;
           for (const fn of this.#listeners.keys()) fn(record.event);
-          for (const s of this.#subscribers) s.deliver(record);
+          for (const s of this.#subscribers) s.deliver(record, row.body.length);
         }
         if (rows.length < 1_000 || this.#active === 0) return;
       }

@@ -6,8 +6,8 @@ import type { EventHub } from './event-hub.js';
 
 /** A slow client whose unsent output passes this is dropped; it can resume with Last-Event-ID. */
 const MAX_BUFFERED_BYTES = 1 << 20;
-/** Live events held while a resuming client catches up; beyond this it is dropped and resumes again. */
-const MAX_PENDING = 10_000;
+/** Live events held while a resuming client catches up (bytes of event bodies); beyond, it is dropped. */
+const MAX_PENDING_BYTES = 8 << 20;
 
 /** Which events a stream wants. */
 export interface StreamFilter {
@@ -40,6 +40,7 @@ export class SseStream {
   readonly #onClose: (s: SseStream) => void;
   #unsubscribe: (() => void) | undefined;
   #pending: AuditRecord[] | undefined = [];
+  #pendingBytes = 0;
   #sentSeq = 0;
   #closed = false;
 
@@ -59,10 +60,21 @@ export class SseStream {
    * Subscribes, replays the stored events after `afterSeq` (default: none, start from now), then goes
    * live. Live events arriving during the replay are held and deduplicated by seq.
    */
-  async start(hub: EventHub, store: Store, afterSeq: number | undefined): Promise<void> {
-    const unsubscribe = await hub.subscribe({ deliver: (r) => this.#deliver(r) });
+  async start(
+    hub: EventHub,
+    store: Store,
+    afterSeq: number | undefined,
+    keyStillValid: () => Promise<boolean>,
+  ): Promise<void> {
+    const unsubscribe = await hub.subscribe({ deliver: (r, bytes) => this.#deliver(r, bytes) });
     if (this.#closed) return unsubscribe();
     this.#unsubscribe = unsubscribe;
+    // Checked after subscribing: a revocation committed before this point is in the database, and one
+    // committed after it reaches this stream through the hub, so none can slip between the two.
+    if (!(await keyStillValid().catch(() => false))) {
+      this.close('the API key is revoked or expired', 'UNAUTHENTICATED');
+      return;
+    }
     const upTo = hub.lastSeq;
     this.#sentSeq = Math.min(afterSeq ?? upTo, upTo);
     this.#write('retry: 2000\n\n');
@@ -81,7 +93,8 @@ export class SseStream {
     }
     const pending = this.#pending ?? [];
     this.#pending = undefined;
-    for (const r of pending) this.#deliver(r);
+    this.#pendingBytes = 0;
+    for (const r of pending) this.#deliver(r, 0);
   }
 
   /** A comment line: keeps proxies from timing the connection out and detects dead peers. */
@@ -95,17 +108,23 @@ export class SseStream {
     if (reason)
       this.#write(`event: error\ndata: ${JSON.stringify({ error: { code, message: reason } })}\n\n`);
     this.#closed = true;
+    this.#pending = undefined;
     this.#unsubscribe?.();
     this.#onClose(this);
     this.#raw.end();
+    // A client that is not reading would never take the rest, and the socket would hold it for as long
+    // as the client likes: free both now.
+    if (this.#raw.writableLength > 64 * 1024) this.#raw.destroy();
   }
 
-  #deliver(r: AuditRecord): void {
+  #deliver(r: AuditRecord, bytes: number): void {
     if (this.#closed) return;
     if (this.#pending) {
-      if (this.#pending.length >= MAX_PENDING)
+      this.#pendingBytes += bytes;
+      if (this.#pendingBytes > MAX_PENDING_BYTES) {
         this.close('fell too far behind; reconnect with Last-Event-ID');
-      else this.#pending.push(r);
+        this.#raw.destroy();
+      } else this.#pending.push(r);
       return;
     }
     this.#send(r);
@@ -133,8 +152,13 @@ export class SseStream {
   #drained(): Promise<void> {
     return new Promise((resolve) => {
       if (this.#closed) return resolve();
-      this.#raw.once('drain', resolve);
-      this.#raw.once('close', resolve);
+      const done = () => {
+        this.#raw.off('drain', done);
+        this.#raw.off('close', done);
+        resolve();
+      };
+      this.#raw.on('drain', done);
+      this.#raw.on('close', done);
     });
   }
 }
@@ -143,9 +167,15 @@ export class SseStream {
 export class SseRegistry {
   readonly #streams = new Set<SseStream>();
   readonly #timer: NodeJS.Timeout;
+  readonly #keyValid: (keyId: string) => Promise<boolean>;
 
-  constructor(heartbeatMs: number) {
-    this.#timer = setInterval(() => this.#beat(), heartbeatMs);
+  /**
+   * `keyValid` asks the database whether a key is still good; each heartbeat asks it once per key with
+   * streams open, so a revocation the hub did not see still ends them within a heartbeat.
+   */
+  constructor(heartbeatMs: number, keyValid: (keyId: string) => Promise<boolean>) {
+    this.#keyValid = keyValid;
+    this.#timer = setInterval(() => void this.#beat(), heartbeatMs);
     this.#timer.unref();
   }
 
@@ -173,12 +203,14 @@ export class SseRegistry {
     for (const s of this.#streams) s.close(reason, 'SHUTTING_DOWN');
   }
 
-  #beat(): void {
-    const now = Date.now();
-    for (const s of this.#streams) {
-      const exp = s.principal.expiresAt;
-      if (exp && Date.parse(exp) <= now) s.close('the API key expired', 'UNAUTHENTICATED');
-      else s.heartbeat();
+  async #beat(): Promise<void> {
+    for (const s of this.#streams) s.heartbeat();
+    const keys = new Set([...this.#streams].map((s) => s.principal.keyId));
+    for (const keyId of keys) {
+      if (await this.#keyValid(keyId).catch(() => true)) continue;
+      for (const s of this.#streams) {
+        if (s.principal.keyId === keyId) s.close('the API key is revoked or expired', 'UNAUTHENTICATED');
+      }
     }
   }
 }

@@ -62,7 +62,9 @@ export const eventRoutes = [
         onClose: (s) => ctx.sse.remove(s),
       });
       ctx.sse.add(stream);
-      await stream.start(ctx.hub, ctx.engine.store, fromHeader ?? query.lastEventId);
+      await stream.start(ctx.hub, ctx.engine.store, fromHeader ?? query.lastEventId, () =>
+        ctx.auth.stillValid(principal.keyId),
+      );
       return STREAMED;
     },
   }),
