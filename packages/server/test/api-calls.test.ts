@@ -2,7 +2,9 @@
  * The API end to end, in process (inject), on both stores: keys, decisions and their audit trail,
  * completions, sessions, policy changes, the audit endpoints, metrics and the OpenAPI document.
  */
-import { CSV_HEADER, parseExport } from '@warden/core';
+import { createPublicKey } from 'node:crypto';
+import { CSV_HEADER, parseExport, type SignedCheckpoint } from '@warden/core';
+import { verifyExportRows } from '@warden/engine';
 import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROUTES } from '../src/routes/route-table.js';
@@ -490,6 +492,19 @@ describe.each(['sqlite', 'postgres'] as const)('the API on %s', (dialect) => {
     expect(records.map((r) => r.seq)).toEqual(records.map((_r, i) => i + 1));
     for (let i = 1; i < records.length; i++) expect(records[i]?.prev).toBe(records[i - 1]?.hash);
     expect(records.find((r) => r.seq === d.auditSeq)?.event.callId).toBe(d.callId);
+    // The trailer carries the checkpoints and the seal: with the public keys, the export verifies offline.
+    const trailer = jsonl.trailers['warden-checkpoints'] as string;
+    const checkpoints = JSON.parse(Buffer.from(trailer, 'base64url').toString('utf8')) as SignedCheckpoint[];
+    expect(checkpoints.at(-1)).toMatchObject({ kind: 'seal', seq: records.at(-1)?.seq });
+    const pems = (await t.request('GET', '/v1/audit/public-keys', { key: auditor })).json() as {
+      keys: { pem: string }[];
+    };
+    const report = verifyExportRows(
+      parseExport(jsonl.body),
+      checkpoints,
+      pems.keys.map((k) => createPublicKey(k.pem)),
+    );
+    expect(report.ok, JSON.stringify(report.problem)).toBe(true);
 
     const csv = await t.request('GET', '/v1/audit/export?format=csv', { key: t.admin });
     expect(csv.statusCode, csv.body).toBe(200);

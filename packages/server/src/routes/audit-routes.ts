@@ -64,7 +64,7 @@ export const auditRoutes = [
     url: '/v1/audit/export',
     tag: 'audit',
     summary:
-      'Stream a verified stretch of the chain as JSONL, CSV or OCSF. A seal for exactly that stretch is signed and then listed by /v1/audit/checkpoints.',
+      'Stream a verified stretch of the chain as JSONL, CSV or OCSF. The checkpoints an auditor needs to verify it offline (the stored ones up to its end and a seal signed for exactly this stretch) follow in the HTTP trailer Warden-Checkpoints: base64url of a JSON array, one JSONL line each for `warden audit verify --checkpoints`.',
     roles: AUDITORS,
     query: z.strictObject({
       format: z.enum(EXPORT_FORMATS).default('jsonl'),
@@ -107,6 +107,9 @@ export const auditRoutes = [
         .header(
           'content-disposition',
           `attachment; filename="warden-audit-${stamp}.${query.format === 'csv' ? 'csv' : 'jsonl'}"`,
+        )
+        .trailer('warden-checkpoints', async () =>
+          Buffer.from(JSON.stringify((await done).checkpoints)).toString('base64url'),
         )
         .send(out);
     },
