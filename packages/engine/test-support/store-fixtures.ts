@@ -96,3 +96,17 @@ export function decided(over: Partial<AuditEvent> = {}): AuditEvent {
     ...over,
   };
 }
+
+/** Every `call.decided` event in the store: its call id and the seq it was chained at. */
+export async function decidedCallSeqs(store: Store): Promise<Map<string, number>> {
+  const stored = new Map<string, number>();
+  for (let after = 0; ; ) {
+    const rows = await store.readChain(after, 10_000);
+    if (rows.length === 0) return stored;
+    for (const row of rows) {
+      const event = JSON.parse(row.body) as { type: string; callId?: string };
+      if (event.type === 'call.decided' && event.callId) stored.set(event.callId, row.seq);
+    }
+    after = (rows.at(-1) as { seq: number }).seq;
+  }
+}

@@ -9,6 +9,7 @@ import { readKeyRing } from '../src/keys/key-ring.js';
 import { openStore } from '../src/store/open-store.js';
 import { testEngine } from '../test-support/engine-fixtures.js';
 import { createTestDatabase } from '../test-support/postgres-server.js';
+import { decidedCallSeqs } from '../test-support/store-fixtures.js';
 
 const ENGINE_DIR = fileURLToPath(new URL('../', import.meta.url));
 
@@ -62,16 +63,7 @@ describe.each(['sqlite', 'postgres'] as const)('kill -9 in the middle of appends
 
     const store = await openStore(db);
     try {
-      const stored = new Map<string, number>();
-      for (let after = 0; ; ) {
-        const rows = await store.readChain(after, 10_000);
-        if (rows.length === 0) break;
-        for (const r of rows) {
-          const e = JSON.parse(r.body) as { callId?: string };
-          if (e.callId) stored.set(e.callId, r.seq);
-        }
-        after = (rows.at(-1) as { seq: number }).seq;
-      }
+      const stored = await decidedCallSeqs(store);
       const missing = [...acked].filter(([id, seq]) => stored.get(id) !== seq);
       expect(missing).toEqual([]);
       expect(await verifyStore(store)).toMatchObject({ ok: true });

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openStore, verifyStore } from '@warden/engine';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decidedCallSeqs } from '../../engine/test-support/store-fixtures.js';
 import { api, BIN, killAll, type Served, spawnServe, warden } from '../test-support/serve-process.js';
 import { SseClient } from '../test-support/sse-client.js';
 
@@ -109,16 +110,7 @@ describe('warden serve (SQLite, a real process)', () => {
 
     const store = await openStore(db);
     try {
-      const stored = new Map<string, number>();
-      for (let after = 0; ; ) {
-        const rows = await store.readChain(after, 10_000);
-        if (rows.length === 0) break;
-        for (const row of rows) {
-          const event = JSON.parse(row.body) as { type: string; callId?: string };
-          if (event.type === 'call.decided' && event.callId) stored.set(event.callId, row.seq);
-        }
-        after = (rows.at(-1) as { seq: number }).seq;
-      }
+      const stored = await decidedCallSeqs(store);
       expect(acked.filter((o) => stored.get(o.callId) !== o.auditSeq)).toEqual([]);
       // The final checkpoint covers the whole chain.
       expect(await verifyStore(store)).toMatchObject({ ok: true, unsignedTail: 0 });
