@@ -1,4 +1,5 @@
 import { Command, CommanderError, Option } from 'commander';
+import { addApprovalCommands } from './approval-program.js';
 import { addAuditCommands } from './audit-program.js';
 import { type CliIo, EXIT } from './cli-io.js';
 import { policyExplain } from './commands/policy-explain.js';
@@ -64,6 +65,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     code = c;
   });
   addServerCommands(program, io, (c) => {
+    code = c;
+  });
+  addApprovalCommands(program, io, (c) => {
     code = c;
   });
 

@@ -1,3 +1,34 @@
+export {
+  APPROVAL_STATUSES,
+  type ApprovalRecord,
+  type ApprovalStatus,
+  type ApprovalVote,
+  approvalLetsRun,
+  type RequirementProgress,
+  type Voter,
+} from './approval/approval-record.js';
+export { describeApprovers, effectiveApprovers, eligibleFor, tally } from './approval/approval-tally.js';
+export {
+  type ApprovalOpening,
+  cancelApproval,
+  castVote,
+  dueAction,
+  escalateApproval,
+  expireApproval,
+  openApproval,
+  overrideApproval,
+  stakeOf,
+  useApproval,
+  voidApproval,
+  voteRefusal,
+} from './approval/approval-transitions.js';
+export {
+  normalName,
+  type Stake,
+  samePrincipal,
+  selfApproval,
+  stakeholders,
+} from './approval/separation-of-duties.js';
 export { type ChainHead, chainEvents, EMPTY_HEAD, GENESIS_HASH, linkHash } from './audit/audit-chain.js';
 export {
   ACTOR_KINDS,
@@ -55,7 +86,12 @@ export { canonicalHash, canonicalJson } from './canonical/canonical-json.js';
 export { ERROR_CODES, type ErrorCode } from './errors/error-codes.js';
 export { isWardenError, WardenError } from './errors/warden-error.js';
 export { type ToolCall, ToolCallSchema } from './policy/call.js';
-export { CEL_VARIABLES } from './policy/cel-condition.js';
+export {
+  CEL_VARIABLES,
+  type Condition,
+  compileCondition,
+  isConditionProblem,
+} from './policy/cel-condition.js';
 export type {
   AgentPlan,
   ApprovalRequirement,

@@ -11,6 +11,13 @@ export {
   revokeApiKey,
 } from './access/api-keys.js';
 export {
+  approvalEvent,
+  NOTIFIED_EVENTS,
+  type NotificationTarget,
+} from './approval/approval-events.js';
+export { ApprovalService, voterActor } from './approval/approval-service.js';
+export { GrantService, type GrantSpec, MAX_GRANT_MS } from './approval/grant-service.js';
+export {
   type ExportOptions,
   type ExportResult,
   exportAudit,
@@ -21,11 +28,11 @@ export { type RetentionOptions, scheduleRetention } from './audit/retention-sche
 export { type VerifyStoreOptions, verifyStore } from './audit/verify-store.js';
 export { type CallOutcome, DEFAULT_LIMITS, type StorageLimits } from './engine/call-events.js';
 export {
+  type CheckOptions,
   type CheckResult,
   Engine,
   type EngineBlockCode,
   type EngineOptions,
-  type GrantHook,
 } from './engine/engine.js';
 export { type OpenEngineOptions, openEngine } from './engine/open-engine.js';
 export { closeSession, pauseSession, resumeSession } from './engine/session-control.js';
@@ -51,11 +58,16 @@ export {
   API_ROLES,
   type ApiKeyRecord,
   type ApiRole,
+  type ApprovalPage,
+  type ApprovalQuery,
   type AuditPage,
   type CommitResult,
   type CommitUnit,
+  type GrantQuery,
+  type GrantRecord,
   type LegalHold,
   type Mutation,
+  type NotificationRecord,
   type PolicyVersionRecord,
   PRINCIPAL_KINDS,
   type PrincipalKind,

@@ -20,10 +20,11 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
 import { Authenticator } from './auth/authenticator.js';
 import { RateLimiter } from './auth/rate-limiter.js';
-import type { ServerConfig } from './config/server-config.js';
+import { publicBaseUrl, type ServerConfig } from './config/server-config.js';
 import { EventHub } from './live/event-hub.js';
 import { SseRegistry } from './live/sse-stream.js';
 import { ServerMetrics } from './metrics/server-metrics.js';
+import { NotificationDispatcher } from './notify/notification-dispatcher.js';
 import type { ServerContext } from './server-context.js';
 import { createCallTracer } from './telemetry/call-tracer.js';
 
@@ -67,6 +68,8 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
       policy,
       ...(config.keysFile ? { keysFile: config.keysFile } : { db: config.db }),
       ...(config.retentionDays ? { retention: { days: config.retentionDays } } : {}),
+      approvalSweepMs: config.approvalSweepMs,
+      notificationTargets: config.webhooks.map((w) => ({ name: w.name, events: w.events })),
       onError: (err) => warn(`${err.code}: ${err.message}`),
     });
     const stored = await store.currentPolicy();
@@ -80,6 +83,12 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     await store.close().catch(() => {});
     throw err;
   }
+}
+
+/** The port the app listens on, once it does. */
+function listeningPort(app: FastifyInstance): number | undefined {
+  const addr = app.server.address();
+  return addr && typeof addr === 'object' ? addr.port : undefined;
 }
 
 /** The sockets that have not sent a request yet. */
@@ -149,7 +158,7 @@ async function assemble(
     auditHeadSeq: async () => (await store.head()).seq,
     deliveredSeq: () => (hub.tailing ? hub.lastSeq : undefined),
     sseConnections: () => sse.size,
-    approvalsPending: async () => 0,
+    approvalsPending: () => store.pendingApprovals(),
   });
   const ctx: ServerContext = {
     engine,
@@ -167,6 +176,10 @@ async function assemble(
   const app = buildApp(ctx);
   const unused = trackUnusedConnections(app);
   let url = '';
+  const notifier = new NotificationDispatcher(engine, config, {
+    baseUrl: () => publicBaseUrl(config, listeningPort(app) ?? config.port),
+    onError: (err) => warn(`webhooks: ${(err as Error).message ?? String(err)}`),
+  });
   if (options.listen !== false) {
     try {
       url = await app.listen({ port: config.port, host: config.host });
@@ -182,6 +195,7 @@ async function assemble(
       throw err;
     }
   }
+  notifier.start(config.webhookPollMs);
   let closing: Promise<void> | undefined;
   async function shutdown(): Promise<void> {
     ctx.state.shuttingDown = true;
@@ -199,6 +213,7 @@ async function assemble(
     } finally {
       clearInterval(reaper);
     }
+    await notifier.stop();
     stopCommits();
     policySync.close();
     watcher?.close();

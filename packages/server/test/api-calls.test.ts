@@ -230,7 +230,7 @@ describe.each(['sqlite', 'postgres'] as const)('the API on %s', (dialect) => {
     const d = await call({ tool: 'billing.refund', args: { amount: 120 }, wait: 400 });
     const elapsed = Date.now() - start;
     expect(d.effect).toBe('review');
-    expect(d.approval).toEqual({ status: 'pending' });
+    expect(d.approval).toMatchObject({ status: 'pending', id: expect.stringMatching(/^apr_/) });
     expect(elapsed).toBeGreaterThanOrEqual(380);
     expect(elapsed).toBeLessThan(8_000);
     // A decision that is not a review answers at once, without an approval part.

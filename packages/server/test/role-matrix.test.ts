@@ -6,6 +6,8 @@ import type { ApiRole } from '@warden/engine';
 import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AnyRoute } from '../src/http/route-spec.js';
+import { createApprovalLinkToken } from '../src/notify/approval-links.js';
+import { linkKey } from '../src/notify/notification-dispatcher.js';
 import { ROUTES } from '../src/routes/route-table.js';
 import { startTestServer, type TestServer } from '../test-support/server-fixtures.js';
 
@@ -23,6 +25,7 @@ const keys = {} as Record<ApiRole, string>;
 const badAuth: Record<string, { header: string | undefined; reason: string }> = {};
 let sessionId: string;
 let allowedCallId: string;
+let approvalId: string;
 
 const key = (method: string, url: string) => `${method} ${url}`;
 const routeKey = (r: AnyRoute) => key(r.method, r.url);
@@ -37,6 +40,36 @@ async function newCall(extra: Record<string, unknown> = {}): Promise<{ callId: s
   const out = r.json() as { callId: string; session: string; effect: string };
   expect(out.effect).toBe('allow');
   return out;
+}
+
+/** A call held for review (support-bot refunds $100): returns its pending approval request's id. */
+async function pendingApproval(): Promise<string> {
+  const r = await t.request('POST', '/v1/calls', {
+    key: keys.agent,
+    body: { tool: 'billing.refund', args: { amount: 100 } },
+  });
+  expect(r.statusCode, r.body).toBe(200);
+  const out = r.json() as { effect: string; approval: { id: string } };
+  expect(out.effect).toBe('review');
+  return out.approval.id;
+}
+
+async function newGrant(): Promise<string> {
+  const r = await t.request('POST', '/v1/grants', {
+    key: t.admin,
+    body: { agent: 'support-bot', tool: 'tickets.escalate', ttl: '1h', reason: 'matrix setup' },
+  });
+  expect(r.statusCode, r.body).toBe(201);
+  return (r.json() as { id: string }).id;
+}
+
+async function linkToken(action: 'approve' | 'deny' | 'view'): Promise<string> {
+  const approvalId = await pendingApproval();
+  return createApprovalLinkToken(linkKey(t.server.ctx.engine), {
+    approvalId,
+    action,
+    expiresAt: new Date(Date.now() + 3_600_000),
+  });
 }
 
 async function pausedSession(): Promise<string> {
@@ -111,6 +144,61 @@ const SAMPLES: Record<string, (fresh: boolean) => Promise<Sample>> = {
     return { url: `/v1/keys/${(made.json() as { key: { id: string } }).key.id}/revoke`, body: {} };
   },
   [key('GET', '/v1/events')]: async () => ({ url: '/v1/events' }),
+  [key('GET', '/v1/approvals')]: async () => ({ url: '/v1/approvals?status=pending' }),
+  [key('GET', '/v1/approvals/:id')]: async () => ({ url: `/v1/approvals/${approvalId}` }),
+  [key('GET', '/v1/approvals/:id/wait')]: async () => ({
+    url: `/v1/approvals/${approvalId}/wait?timeoutMs=0`,
+  }),
+  [key('POST', '/v1/approvals/:id/approve')]: async (fresh) => ({
+    url: `/v1/approvals/${fresh ? await pendingApproval() : approvalId}/approve`,
+    body: { reason: 'looks right' },
+  }),
+  [key('POST', '/v1/approvals/:id/deny')]: async (fresh) => ({
+    url: `/v1/approvals/${fresh ? await pendingApproval() : approvalId}/deny`,
+    body: { reason: 'not this one' },
+  }),
+  [key('POST', '/v1/approvals/:id/override')]: async (fresh) => ({
+    url: `/v1/approvals/${fresh ? await pendingApproval() : approvalId}/override`,
+    body: { decision: 'deny', reason: 'incident freeze' },
+  }),
+  [key('POST', '/v1/approvals/:id/cancel')]: async (fresh) => ({
+    url: `/v1/approvals/${fresh ? await pendingApproval() : approvalId}/cancel`,
+    body: {},
+  }),
+  [key('GET', '/approve/:token')]: async () => ({ url: `/approve/${await linkToken('approve')}` }),
+  [key('POST', '/v1/approvals/links/:token')]: async (fresh) => ({
+    url: `/v1/approvals/links/${fresh ? await linkToken('approve') : 'x'.repeat(20)}`,
+    body: {},
+  }),
+  [key('GET', '/v1/grants')]: async () => ({ url: '/v1/grants' }),
+  [key('POST', '/v1/grants')]: async () => ({
+    url: '/v1/grants',
+    body: { agent: 'support-bot', tool: 'tickets.escalate', ttl: '1h', reason: 'matrix' },
+  }),
+  [key('POST', '/v1/grants/:id/revoke')]: async (fresh) => ({
+    url: `/v1/grants/${fresh ? await newGrant() : 'grt_x'}/revoke`,
+    body: {},
+  }),
+};
+
+/**
+ * Routes a role passes but whose handler then refuses, by design: a vote is open to agent keys (an agent a
+ * rule names may approve), but support-bot asked, so separation of duties refuses it; the admin is not
+ * among the support leads this rule requires.
+ */
+const HANDLER_REFUSALS: Record<string, Partial<Record<ApiRole, string>>> = {
+  [key('POST', '/v1/approvals/:id/approve')]: {
+    agent: 'APPROVAL_SELF_APPROVAL',
+    admin: 'APPROVAL_NOT_ELIGIBLE',
+  },
+  [key('POST', '/v1/approvals/:id/deny')]: {
+    agent: 'APPROVAL_SELF_APPROVAL',
+    admin: 'APPROVAL_NOT_ELIGIBLE',
+  },
+  [key('POST', '/v1/approvals/links/:token')]: {
+    agent: 'APPROVAL_SELF_APPROVAL',
+    admin: 'APPROVAL_NOT_ELIGIBLE',
+  },
 };
 
 const READERS = ['approver', 'admin', 'auditor'] as const;
@@ -143,6 +231,18 @@ const DOCUMENTED_ROLES: Record<string, readonly ApiRole[] | 'public'> = {
   [key('GET', '/v1/keys')]: ADMIN,
   [key('POST', '/v1/keys/:id/revoke')]: ADMIN,
   [key('GET', '/v1/events')]: READERS,
+  [key('GET', '/v1/approvals')]: READERS,
+  [key('GET', '/v1/approvals/:id')]: [...READERS, 'agent'],
+  [key('GET', '/v1/approvals/:id/wait')]: ['agent', 'approver', 'admin'],
+  [key('POST', '/v1/approvals/:id/approve')]: ['agent', 'approver', 'admin'],
+  [key('POST', '/v1/approvals/:id/deny')]: ['agent', 'approver', 'admin'],
+  [key('POST', '/v1/approvals/:id/override')]: ADMIN,
+  [key('POST', '/v1/approvals/:id/cancel')]: ['agent', 'admin'],
+  [key('GET', '/approve/:token')]: 'public',
+  [key('POST', '/v1/approvals/links/:token')]: ['agent', 'approver', 'admin'],
+  [key('GET', '/v1/grants')]: READERS,
+  [key('POST', '/v1/grants')]: ['approver', 'admin'],
+  [key('POST', '/v1/grants/:id/revoke')]: ['approver', 'admin'],
 };
 
 /** Routes whose answer is a live stream: inject() would never finish, so allowed roles use a socket. */
@@ -182,7 +282,8 @@ beforeAll(async () => {
   expect(t.server.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
   keys.admin = t.admin;
   keys.agent = await t.key('agent', 'support-bot', 'agent');
-  keys.approver = await t.key('human', 'ann@acme.example', 'approver');
+  // A support lead: the example policy's refund reviews need one.
+  keys.approver = await t.key('human', 'lee@acme.example', 'approver');
   keys.auditor = await t.key('human', 'audrey@acme.example', 'auditor');
 
   const revokedSecret = await t.key('human', 'revoked@acme.example', 'admin');
@@ -203,6 +304,7 @@ beforeAll(async () => {
   const expiredSecret = (made.json() as { secret: string }).secret;
 
   ({ callId: allowedCallId, session: sessionId } = await newCall());
+  approvalId = await pendingApproval();
 
   badAuth.none = { header: undefined, reason: 'missing' };
   badAuth['malformed (no Bearer)'] = { header: `Basic ${keys.admin}`, reason: 'malformed' };
@@ -254,7 +356,11 @@ describe('the role matrix', () => {
         return;
       }
       const r = await send(route, await sample(allowed), `Bearer ${keys[role]}`);
-      if (allowed) {
+      const refusal = HANDLER_REFUSALS[routeKey(route)]?.[role];
+      if (allowed && refusal) {
+        expect(r.statusCode, r.body).toBe(403);
+        expect(errorCode(r)).toBe(refusal);
+      } else if (allowed) {
         expect(r.statusCode, r.body).toBe(route.response.status);
       } else {
         expect(r.statusCode, r.body).toBe(403);

@@ -29,6 +29,12 @@ export const AUDIT_EVENT_TYPES = [
   'retention.purged',
   'legal_hold.placed',
   'legal_hold.released',
+  'approval.voted',
+  'approval.refused',
+  'approval.escalated',
+  'approval.notified',
+  'approval.used',
+  'approval.voided',
 ] as const;
 
 /** One audit event type. */
@@ -51,6 +57,10 @@ export const AuditDecisionSchema = z.strictObject({
   reasons: z.array(z.string()),
   /** A stable code when the engine decided without the policy (e.g. SESSION_PAUSED, STORE_UNAVAILABLE). */
   code: z.string().optional(),
+  /** The task-scoped grant that lifted the default block, when one did. */
+  grantId: z.string().optional(),
+  /** The approval request a review opened, or the approved one this call redeemed. */
+  approvalId: z.string().optional(),
 });
 
 /** Token, cost and call usage reported with a completion. */

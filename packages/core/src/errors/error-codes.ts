@@ -24,6 +24,21 @@ export const ERROR_CODES = {
   SESSION_STATE: 'The session is not in a state that allows this change.',
   APPROVAL_SELF_APPROVAL:
     'Separation of duties: the requester, the human who triggered the task and every agent up its delegation chain can never approve or resume it.',
+  APPROVAL_NOT_FOUND: 'No approval request has this id (an agent sees only its own).',
+  APPROVAL_NOT_ELIGIBLE:
+    'The voter is not among the approvers the rule requires (role, named principal, approver group or named agent); details.requires says who is.',
+  APPROVAL_DECIDED:
+    'The approval request is no longer pending (approved, denied, expired, cancelled or used).',
+  APPROVAL_ALREADY_VOTED: 'This principal has already voted on the request; each person votes once.',
+  APPROVAL_REASON_REQUIRED: 'The rule requires a reason with every vote; send one.',
+  APPROVAL_CONFLICT:
+    'The approval request changed while this decision was being recorded; the decision was not recorded (retry).',
+  APPROVAL_MISMATCH:
+    'The call presented with an approval differs from the approved one (agent, session, tool or arguments); the approval is void.',
+  GRANT_NOT_FOUND: 'No grant has this id.',
+  GRANT_INVALID: 'A grant is malformed: unknown agent pattern, bad tool glob, bad condition or a bad expiry.',
+  LINK_INVALID:
+    'An approval link is malformed, altered or expired; open the approval from the dashboard or ask for a new link.',
   LEGAL_HOLD_ACTIVE: 'A legal hold is in place, so nothing may be purged.',
   QUERY_INVALID: 'An audit query or export has a malformed filter, time or cursor.',
   EXPORT_INVALID: 'An export or checkpoint file is malformed; the message names the line.',

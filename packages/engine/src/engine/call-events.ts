@@ -55,7 +55,7 @@ export function decidedEvent(
   ctx: EventContext,
   call: DecidedCall,
   decision: Pick<Decision, 'effect' | 'policyEffect' | 'mode' | 'ruleId' | 'matchedRuleIds' | 'reasons'>,
-  extra: { code?: string; policyVersion?: string },
+  extra: { code?: string; policyVersion?: string; grantId?: string; approvalId?: string },
 ): AuditEvent {
   const args = redactValue(call.args ?? {}, { fields: ctx.redactFields, maxBytes: ctx.limits.maxArgsBytes });
   const target =
@@ -84,6 +84,8 @@ export function decidedEvent(
       matchedRuleIds: [...decision.matchedRuleIds],
       reasons: [...decision.reasons],
       ...(extra.code ? { code: extra.code } : {}),
+      ...(extra.grantId ? { grantId: extra.grantId } : {}),
+      ...(extra.approvalId ? { approvalId: extra.approvalId } : {}),
     },
     ...(extra.policyVersion ? { policyVersion: extra.policyVersion } : {}),
     ...marks(['args', args], ['target', target]),

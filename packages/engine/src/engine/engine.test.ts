@@ -136,6 +136,10 @@ describe.each(DIALECTS)('engine (%s)', (dialect) => {
       'call.decided',
       'session.paused',
       'call.decided',
+      // Each refused resume by someone with a stake is recorded.
+      'approval.refused',
+      'approval.refused',
+      'approval.refused',
       'session.resumed',
       'call.decided',
       'session.closed',

@@ -1,25 +1,39 @@
 import { hostname } from 'node:os';
 import {
   type Actor,
+  type ApprovalRecord,
   type AuditEvent,
   type AuditEventType,
+  approvalLetsRun,
   type CompiledPolicy,
   type Decision,
   type Effect,
   evaluate,
   isWardenError,
+  openApproval,
   type SignedCheckpoint,
   signCheckpoint,
   type ToolCall,
   ToolCallSchema,
+  useApproval,
   uuidv7,
+  voidApproval,
   WardenError,
 } from '@warden/core';
+import {
+  approvalEvent,
+  type NotificationTarget,
+  outboxFor,
+  requestedEvent,
+} from '../approval/approval-events.js';
+import { ApprovalService } from '../approval/approval-service.js';
+import { GrantService } from '../approval/grant-service.js';
 import { type RetentionOptions, scheduleRetention } from '../audit/retention-schedule.js';
 import type { KeyRing } from '../keys/key-ring.js';
 import { GroupCommitter } from '../store/group-committer.js';
-import type { CommitResult, CommitUnit, SessionRecord, Store } from '../store/store.js';
+import type { CommitResult, CommitUnit, Mutation, SessionRecord, Store } from '../store/store.js';
 import {
+  argsFingerprint,
   type CallOutcome,
   completedEvent,
   DEFAULT_LIMITS,
@@ -29,9 +43,6 @@ import {
   type StorageLimits,
 } from './call-events.js';
 import { Checkpointer } from './checkpointer.js';
-
-/** Task-scoped grants (the approvals issue fills this in): may turn a decision into another one. */
-export type GrantHook = (call: ToolCall, decision: Decision) => Promise<Decision> | Decision;
 
 export interface EngineOptions {
   readonly store: Store;
@@ -44,7 +55,10 @@ export interface EngineOptions {
   /** Purge events older than `days` from the hot store, checked every `everyMs` (default hourly). */
   readonly retention?: RetentionOptions;
   readonly limits?: Partial<StorageLimits>;
-  readonly grants?: GrantHook;
+  /** Webhooks to queue approval notifications for (the server delivers them). */
+  readonly notificationTargets?: readonly NotificationTarget[];
+  /** Expire and escalate due approval requests this often (ms); off when unset (one-shot CLI engines). */
+  readonly approvalSweepMs?: number;
   /** Reports failures that have no caller to go to (a periodic checkpoint that could not be written). */
   readonly onError?: (err: WardenError) => void;
   /** Close the store with the engine (when the engine opened it). */
@@ -58,7 +72,16 @@ export type EngineBlockCode =
   | 'SESSION_PAUSED'
   | 'SESSION_CLOSED'
   | 'STORE_UNAVAILABLE'
+  | 'APPROVAL_NOT_FOUND'
+  | 'APPROVAL_MISMATCH'
+  | 'APPROVAL_DECIDED'
   | 'INTERNAL';
+
+/** Options of one check. */
+export interface CheckOptions {
+  /** Redeem this approved request: the call must match the approved one exactly (session, tool, arguments). */
+  readonly approvalId?: string;
+}
 
 /** The answer to `check`: what the caller must do, why, and where it is recorded. */
 export interface CheckResult {
@@ -73,6 +96,14 @@ export interface CheckResult {
   readonly approvals: Decision['approvals'];
   /** Set when the engine blocked before or regardless of the policy. */
   readonly code?: EngineBlockCode;
+  /** The approval request a review opened (pending), or the approved one this call redeemed. */
+  readonly approval?: {
+    readonly id: string;
+    readonly status: ApprovalRecord['status'];
+    readonly expiresAt: string;
+  };
+  /** The grant that lifted the default block. */
+  readonly grantId?: string;
   /** The sequence number of the decision's audit event; absent only when the store was unavailable. */
   readonly auditSeq?: number;
 }
@@ -84,7 +115,13 @@ export class Engine {
   readonly instanceId: string;
   readonly #committer: GroupCommitter;
   readonly #checkpointer: Checkpointer;
-  readonly #grants: GrantHook | undefined;
+  readonly #sweep: NodeJS.Timeout | undefined;
+  /** Approval requests: votes, overrides, expiry and escalation. */
+  readonly approvals: ApprovalService;
+  /** Task-scoped grants. */
+  readonly grants: GrantService;
+  /** Webhooks that approval events are queued for. */
+  readonly notificationTargets: readonly NotificationTarget[];
   readonly #limits: StorageLimits;
   readonly #closeStore: boolean;
   readonly #retention: { stop(): void } | undefined;
@@ -97,7 +134,9 @@ export class Engine {
     this.keys = options.keys;
     this.instanceId = options.instanceId ?? `${hostname()}:${process.pid}`;
     this.#committer = new GroupCommitter(options.store);
-    this.#grants = options.grants;
+    this.approvals = new ApprovalService(this);
+    this.grants = new GrantService(this);
+    this.notificationTargets = options.notificationTargets ?? [];
     this.#closeStore = options.closeStore ?? false;
     this.#limits = { ...DEFAULT_LIMITS, ...options.limits };
     this.#policy = options.policy;
@@ -117,6 +156,13 @@ export class Engine {
     this.#retention = options.retention
       ? scheduleRetention(this, options.retention, options.onError ?? (() => {}))
       : undefined;
+    if (options.approvalSweepMs) {
+      const onError = options.onError ?? (() => {});
+      this.#sweep = setInterval(() => {
+        this.approvals.sweep().catch((err) => onError(asWardenError(err)));
+      }, options.approvalSweepMs);
+      this.#sweep.unref();
+    }
   }
 
   /** The policy in force. */
@@ -128,7 +174,7 @@ export class Engine {
    * Decides a call and records the decision durably before answering. Never throws for a governance
    * outcome or a store failure: an invalid call, a paused session or an unavailable store is a block.
    */
-  async check(input: unknown): Promise<CheckResult> {
+  async check(input: unknown, options: CheckOptions = {}): Promise<CheckResult> {
     const now = new Date();
     const ts = now.toISOString();
     const callId = uuidv7();
@@ -144,9 +190,17 @@ export class Engine {
       const blocked = sessionBlock(session) ?? foreignSession(session, call);
       if (blocked)
         return await this.#record(decided, engineDecision(policy, blocked.code, blocked.reason), []);
-      let decision = evaluate(policy, { ...call, session: sessionId });
-      if (this.#grants) decision = await this.#grants(call, decision);
+      let decision: EngineDecision = evaluate(policy, { ...call, session: sessionId });
       const ensure = session ? [] : [newSession(sessionId, call, ts)];
+      if (options.approvalId !== undefined) {
+        return await this.#redeem(decided, call, decision, ensure, options.approvalId);
+      }
+      // A grant lifts only the default block: a block rule or a review always stands.
+      if (decision.ruleId === null && decision.policyEffect === 'block') {
+        const stake = session ?? { agent: call.agent, triggeredBy: null, delegationChain: [] };
+        const grant = await this.grants.find(call, sessionId, now, stake);
+        if (grant) decision = grantDecision(decision, grant.id, grant.createdBy, grant.reason);
+      }
       return await this.#record(decided, decision, ensure);
     } catch (err) {
       return this.#unavailable(err, callId, sessionId, policy);
@@ -170,11 +224,10 @@ export class Engine {
       throw new WardenError('CALL_NOT_FOUND', `no decided call has id ${callId}`);
     }
     if (completed) throw new WardenError('CALL_ALREADY_COMPLETED', `call ${callId} was already completed`);
-    if (decided.event.decision?.effect !== 'allow') {
-      throw new WardenError(
-        'CALL_NOT_RUNNABLE',
-        `call ${callId} was not allowed (${decided.event.decision?.effect})`,
-      );
+    const effect = decided.event.decision?.effect;
+    if (effect === 'review') await this.#useOwnApproval(callId);
+    else if (effect !== 'allow') {
+      throw new WardenError('CALL_NOT_RUNNABLE', `call ${callId} was not allowed (${effect})`);
     }
     const event = completedEvent(this.#ctx, decided.event, outcome, new Date().toISOString(), uuidv7());
     const result = await this.#commit({ events: [event] });
@@ -236,6 +289,7 @@ export class Engine {
   /** Writes everything pending and a final checkpoint, then closes the store if the engine opened it. */
   async close(): Promise<void> {
     this.#retention?.stop();
+    clearInterval(this.#sweep);
     await this.#committer.idle();
     await this.#checkpointer.close();
     if (this.#closeStore) await this.store.close();
@@ -258,13 +312,152 @@ export class Engine {
     call: DecidedCall,
     decision: EngineDecision,
     mutations: CommitUnit['mutations'],
+    extra: RecordExtra = {},
   ): Promise<CheckResult> {
+    // A review opens its approval request in the same commit: no call is ever held without one.
+    const opening = decision.effect === 'review' && !decision.approvalId;
+    const approvalId = opening ? `apr_${uuidv7()}` : decision.approvalId;
     const event = decidedEvent(this.#ctx, call, decision, {
       ...(decision.code ? { code: decision.code } : {}),
       policyVersion: decision.policyVersion,
+      ...(decision.grantId ? { grantId: decision.grantId } : {}),
+      ...(approvalId ? { approvalId } : {}),
     });
-    const result = await this.#commit({ events: [event], ...(mutations?.length ? { mutations } : {}) });
-    return resultOf(call.callId, call.session, decision, (result.events[0] as { seq: number }).seq);
+    const events = [event, ...(extra.events ?? [])];
+    const all = [...(mutations ?? []), ...(extra.mutations ?? [])];
+    let approval = extra.approval;
+    if (opening && approvalId) {
+      approval = this.#openApproval(approvalId, event, decision);
+      const requested = requestedEvent(approval, this.instanceId);
+      events.push(requested);
+      all.push({ kind: 'approval.save', approval, expectVersion: null });
+      all.push(...outboxFor(this.notificationTargets, requested, approvalId));
+    }
+    const result = await this.#commit({ events, ...(all.length ? { mutations: all } : {}) });
+    return resultOf(call.callId, call.session, decision, (result.events[0] as { seq: number }).seq, approval);
+  }
+
+  #openApproval(id: string, event: AuditEvent, decision: EngineDecision): ApprovalRecord {
+    return openApproval({
+      id,
+      callId: event.callId as string,
+      agent: event.agent as string,
+      session: event.session as string,
+      tool: event.tool as string,
+      args: event.args ?? {},
+      argsHmac: event.argsHmac as string,
+      target: event.target ?? null,
+      ruleId: decision.ruleId,
+      policyVersion: decision.policyVersion,
+      reasons: decision.reasons,
+      triggeredBy: event.triggeredBy ?? null,
+      delegationChain: event.delegationChain ?? [],
+      requirements: decision.approvals?.length ? decision.approvals : [this.#policy.defaultApproval],
+      approverGroups: this.#policy.approverGroups,
+      now: new Date(event.ts),
+    });
+  }
+
+  /**
+   * A call presented with an approval: allowed once if it is the approved call (same session, tool and
+   * arguments) and the policy does not now block it; a changed call voids the approval.
+   */
+  async #redeem(
+    call: DecidedCall,
+    tool: ToolCall,
+    decision: EngineDecision,
+    ensure: Mutation[],
+    approvalId: string,
+  ): Promise<CheckResult> {
+    if (decision.effect === 'block') return this.#record(call, decision, ensure);
+    for (let attempt = 0; ; attempt++) {
+      const a = await this.store.approval(approvalId);
+      const now = new Date();
+      const block = (code: EngineBlockCode, reason: string, extra?: RecordExtra) =>
+        this.#record(call, { ...engineDecision(this.#policy, code, reason), approvalId }, ensure, extra);
+      if (!a || a.agent !== tool.agent) {
+        return block(
+          'APPROVAL_NOT_FOUND',
+          `no approval request ${approvalId} belongs to agent ${tool.agent}`,
+        );
+      }
+      const differs = [
+        a.session !== call.session && 'session',
+        a.tool !== tool.tool && 'tool',
+        a.argsHmac !== argsFingerprint(this.keys.hmacKey, tool.args) && 'arguments',
+      ].filter(Boolean);
+      try {
+        if (differs.length > 0) {
+          const reason = `the ${differs.join(', ')} differ from the approved call; approval ${a.id} is void, ask again`;
+          if (a.status !== 'approved') return await block('APPROVAL_MISMATCH', reason);
+          const voided = voidApproval(a, reason, now);
+          const ev = approvalEvent(
+            'approval.voided',
+            voided,
+            { kind: 'agent', id: a.agent },
+            this.instanceId,
+            voided.updatedAt,
+            {
+              reason,
+              presentedBy: call.callId,
+            },
+          );
+          return await block('APPROVAL_MISMATCH', reason, {
+            events: [ev],
+            mutations: [{ kind: 'approval.save', approval: voided, expectVersion: a.version }],
+          });
+        }
+        if (a.status === 'pending') {
+          return await this.#record(call, { ...decision, effect: 'review', approvalId: a.id }, ensure, {
+            approval: a,
+          });
+        }
+        if (!approvalLetsRun(a)) {
+          return await block('APPROVAL_DECIDED', `approval ${a.id} is ${a.status}; the call may not run`);
+        }
+        const used = useApproval(a, call.callId, now);
+        const approvers = a.votes.filter((v) => v.vote === 'approve').map((v) => v.principal);
+        const allow: EngineDecision = {
+          ...decision,
+          effect: 'allow',
+          ruleId: a.ruleId,
+          reasons: [`approved by ${approvers.join(', ') || a.decidedBy || 'expiry'} (approval ${a.id})`],
+          approvalId: a.id,
+        };
+        const ev = approvalEvent(
+          'approval.used',
+          used,
+          { kind: 'agent', id: a.agent },
+          this.instanceId,
+          used.updatedAt,
+          {
+            usedByCall: call.callId,
+          },
+        );
+        return await this.#record(call, allow, ensure, {
+          events: [ev],
+          mutations: [{ kind: 'approval.save', approval: used, expectVersion: a.version }],
+          approval: used,
+        });
+      } catch (err) {
+        if (!isWardenError(err, 'APPROVAL_CONFLICT') || attempt >= 8) throw err;
+      }
+    }
+  }
+
+  /** Completing a reviewed call uses its approval; refused unless the approval lets it run. */
+  async #useOwnApproval(callId: string): Promise<void> {
+    const a = await this.store.approvalByCall(callId);
+    if (a?.status === 'used' && a.usedByCall === callId) return;
+    if (a && approvalLetsRun(a)) {
+      await this.approvals.use(a.id, callId);
+      return;
+    }
+    throw new WardenError(
+      'CALL_NOT_RUNNABLE',
+      `call ${callId} is held for review and its approval is ${a?.status ?? 'missing'}; it may not run`,
+      a ? { approvalId: a.id, status: a.status } : {},
+    );
   }
 
   async #invalid(
@@ -320,7 +513,32 @@ export class Engine {
   }
 }
 
-type EngineDecision = Omit<Decision, 'conditionErrors' | 'approval'> & { code?: EngineBlockCode };
+/** What a decision's commit carries besides the decision itself. */
+interface RecordExtra {
+  readonly events?: AuditEvent[];
+  readonly mutations?: Mutation[];
+  readonly approval?: ApprovalRecord;
+}
+
+type EngineDecision = Omit<Decision, 'conditionErrors' | 'approval'> & {
+  code?: EngineBlockCode;
+  grantId?: string;
+  approvalId?: string;
+};
+
+function grantDecision(d: EngineDecision, grantId: string, by: string, reason: string): EngineDecision {
+  return {
+    ...d,
+    effect: d.mode === 'monitor' ? 'allow' : 'allow',
+    policyEffect: 'allow',
+    reasons: [`allowed by grant ${grantId} from ${by}: ${reason}`],
+    grantId,
+  };
+}
+
+function asWardenError(err: unknown): WardenError {
+  return isWardenError(err) ? err : new WardenError('INTERNAL', String(err));
+}
 
 function engineDecision(policy: CompiledPolicy, code: EngineBlockCode, reason: string): EngineDecision {
   return {
@@ -382,6 +600,7 @@ function resultOf(
   session: string,
   d: EngineDecision,
   auditSeq: number | undefined,
+  approval?: ApprovalRecord,
 ): CheckResult {
   return {
     callId,
@@ -395,5 +614,9 @@ function resultOf(
     approvals: d.approvals,
     ...(d.code ? { code: d.code } : {}),
     ...(auditSeq !== undefined ? { auditSeq } : {}),
+    ...(approval
+      ? { approval: { id: approval.id, status: approval.status, expiresAt: approval.expiresAt } }
+      : {}),
+    ...(d.grantId ? { grantId: d.grantId } : {}),
   };
 }

@@ -1,4 +1,4 @@
-import { type Actor, WardenError } from '@warden/core';
+import { type Actor, selfApproval, WardenError } from '@warden/core';
 import type { SessionRecord, SessionState } from '../store/store.js';
 import type { Engine } from './engine.js';
 
@@ -28,12 +28,18 @@ export async function resumeSession(
   if (by.kind === 'agent') {
     throw new WardenError('APPROVAL_SELF_APPROVAL', 'an agent cannot resume a session; a human must');
   }
-  const stake = [session.agent, session.triggeredBy, ...session.delegationChain];
-  if (stake.includes(by.id)) {
-    throw new WardenError(
-      'APPROVAL_SELF_APPROVAL',
-      `${by.id} started or takes part in session ${id}, so cannot resume it`,
-    );
+  const sod = selfApproval(by, `resume session ${id}`, session);
+  if (sod) {
+    // A refused resume is recorded like a refused vote: who tried, and why not.
+    await engine.commit({
+      events: [
+        engine.systemEvent('approval.refused', by, {
+          session: id,
+          data: { act: 'resume', code: sod.code, reason: sod.message },
+        }),
+      ],
+    });
+    throw sod;
   }
   return change(engine, id, by, 'active', ['paused'], reason, 'session.resumed');
 }

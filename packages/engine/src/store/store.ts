@@ -1,4 +1,6 @@
 import type {
+  ApprovalRecord,
+  ApprovalStatus,
   AuditEvent,
   AuditRecord,
   ChainedRow,
@@ -54,6 +56,33 @@ export interface Store {
   lastSeqBefore(before: string): Promise<number>;
   /** Throws STORE_UNAVAILABLE when the database cannot be reached. */
   ping(): Promise<void>;
+  approval(id: string): Promise<ApprovalRecord | undefined>;
+  approvalByCall(callId: string): Promise<ApprovalRecord | undefined>;
+  /** Approval requests, newest first, filtered; pass `nextCursor` back for the next page. */
+  listApprovals(query: ApprovalQuery): Promise<ApprovalPage>;
+  /** Pending requests whose expiry or escalation time is at or before `now`, oldest first. */
+  dueApprovals(now: string, limit: number): Promise<ApprovalRecord[]>;
+  /** How many requests are pending (the approvals_pending gauge). */
+  pendingApprovals(): Promise<number>;
+  grant(id: string): Promise<GrantRecord | undefined>;
+  /** Grants, newest first: only those active at `now` unless `all`; only one agent's with `agent`. */
+  listGrants(query: GrantQuery): Promise<GrantRecord[]>;
+  /**
+   * Claims up to `limit` notifications due at `now` that nobody holds (or whose holder's lease ran out),
+   * for `owner` until `leaseUntil`; two instances never claim the same one at once.
+   */
+  claimNotifications(
+    owner: string,
+    now: string,
+    leaseUntil: string,
+    limit: number,
+  ): Promise<NotificationRecord[]>;
+  /**
+   * Calls `fn` soon after another process commits something other instances must hear about at once
+   * (approvals, session pauses, policy and key changes), so they need not wait for their next poll.
+   * Present only where the database can push (PostgreSQL LISTEN/NOTIFY); resolves with an unsubscribe.
+   */
+  watch?(fn: () => void): Promise<() => void>;
   close(): Promise<void>;
 }
 
@@ -101,7 +130,31 @@ export type Mutation =
   /** Revokes a key: KEY_NOT_FOUND when there is none, KEY_REVOKED when it already is. */
   | { readonly kind: 'api_key.revoke'; readonly id: string; readonly by: string; readonly ts: string }
   /** Records a policy as the one in force (the newest stored wins). */
-  | { readonly kind: 'policy.store'; readonly policy: PolicyVersionRecord };
+  | { readonly kind: 'policy.store'; readonly policy: PolicyVersionRecord }
+  /**
+   * Writes an approval request. `expectVersion: null` inserts (the id and the call id are unique);
+   * otherwise refused with APPROVAL_CONFLICT unless the stored version is `expectVersion`. The stored
+   * version becomes `approval.version`, which must be expectVersion + 1.
+   */
+  | {
+      readonly kind: 'approval.save';
+      readonly approval: ApprovalRecord;
+      readonly expectVersion: number | null;
+    }
+  | { readonly kind: 'grant.add'; readonly grant: GrantRecord }
+  /** GRANT_NOT_FOUND when there is none; GRANT_INVALID when it was already revoked. */
+  | { readonly kind: 'grant.revoke'; readonly id: string; readonly by: string; readonly ts: string }
+  | { readonly kind: 'notification.enqueue'; readonly notification: NotificationRecord }
+  /** Records a delivery's end; applies only while `owner` holds the claim (otherwise a no-op). */
+  | {
+      readonly kind: 'notification.finish';
+      readonly id: string;
+      readonly owner: string;
+      readonly state: 'delivered' | 'failed';
+      readonly attempts: number;
+      readonly lastError: string | null;
+      readonly ts: string;
+    };
 
 export const SESSION_STATES = ['active', 'paused', 'closed'] as const;
 export type SessionState = (typeof SESSION_STATES)[number];
@@ -187,4 +240,60 @@ export interface SessionUsage {
   readonly inputTokens: number;
   readonly outputTokens: number;
   readonly costUsd: number;
+}
+
+export interface ApprovalQuery {
+  readonly status?: ApprovalStatus;
+  readonly agent?: string;
+  readonly session?: string;
+  readonly limit: number;
+  readonly cursor?: string;
+}
+
+export interface ApprovalPage {
+  readonly approvals: ApprovalRecord[];
+  readonly nextCursor: string | null;
+}
+
+/** A task-scoped grant: lifts the default block for one agent's matching calls until it expires. */
+export interface GrantRecord {
+  readonly id: string;
+  readonly agent: string;
+  /** A tool-name glob. */
+  readonly tool: string;
+  /** An optional CEL condition over the call. */
+  readonly when: string | null;
+  /** When set, the grant holds only inside this session. */
+  readonly session: string | null;
+  readonly expiresAt: string;
+  readonly reason: string;
+  readonly createdBy: string;
+  readonly createdAt: string;
+  readonly revokedAt: string | null;
+  readonly revokedBy: string | null;
+}
+
+export interface GrantQuery {
+  readonly agent?: string;
+  /** Include expired and revoked grants. */
+  readonly all?: boolean;
+  readonly now: string;
+  readonly limit: number;
+}
+
+/** One webhook delivery to make: an approval event for one configured target (an outbox row). */
+export interface NotificationRecord {
+  readonly id: string;
+  /** The webhook's name in the server configuration. */
+  readonly target: string;
+  readonly eventType: string;
+  readonly eventId: string;
+  readonly approvalId: string;
+  readonly state: 'pending' | 'delivered' | 'failed';
+  readonly attempts: number;
+  readonly createdAt: string;
+  readonly leaseOwner: string | null;
+  readonly leaseUntil: string | null;
+  readonly lastError: string | null;
+  readonly updatedAt: string;
 }

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { resolveServerConfig } from './server-config.js';
+import { publicBaseUrl, resolveServerConfig } from './server-config.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'warden-config-'));
 const file = (name: string, text: string) => {
@@ -55,5 +55,117 @@ describe('resolveServerConfig', () => {
     } catch (err) {
       expect(err).toMatchObject({ code: 'CONFIG_INVALID' });
     }
+  });
+});
+
+describe('notification settings', () => {
+  const hook = { name: 'ops-slack', url: 'https://hooks.slack.com/services/T0/B0/x' };
+  const withHooks = (hooks: unknown[], extra = '') =>
+    file(
+      `w${Math.random().toString(36).slice(2)}.json`,
+      JSON.stringify({ webhooks: hooks, ...JSON.parse(extra || '{}') }),
+    );
+
+  it('defaults to no webhooks, no public URL, 6 attempts from 500 ms', () => {
+    const c = resolveServerConfig({}, {});
+    expect(c).toMatchObject({ webhooks: [], webhookMaxAttempts: 6, webhookBaseDelayMs: 500 });
+    expect(c.publicUrl).toBeUndefined();
+    expect(publicBaseUrl(c)).toBe('http://127.0.0.1:7400');
+    expect(publicBaseUrl({ ...c, host: '0.0.0.0' }, 8123)).toBe('http://127.0.0.1:8123');
+    expect(publicBaseUrl({ ...c, host: '::1' })).toBe('http://[::1]:7400');
+  });
+
+  it('reads webhooks from the config file with defaults for format and events', () => {
+    const c = resolveServerConfig(
+      {
+        config: withHooks([
+          hook,
+          { ...hook, name: 'audit', format: 'slack', events: ['approval.decided'], secret: 's'.repeat(16) },
+        ]),
+      },
+      {},
+    );
+    expect(c.webhooks).toEqual([
+      { ...hook, format: 'json', events: ['approval.requested', 'approval.escalated', 'approval.decided'] },
+      { ...hook, name: 'audit', format: 'slack', events: ['approval.decided'], secret: 's'.repeat(16) },
+    ]);
+    const yaml = file(
+      'h.yaml',
+      'webhooks:\n  - name: a.b_c-1\n    url: http://127.0.0.1:9/x\nwebhookMaxAttempts: 3\n',
+    );
+    expect(resolveServerConfig({ config: yaml }, {})).toMatchObject({
+      webhooks: [{ name: 'a.b_c-1' }],
+      webhookMaxAttempts: 3,
+    });
+  });
+
+  it('reads publicUrl, attempts and base delay from anywhere, and checks them', () => {
+    const c = resolveServerConfig(
+      { webhookBaseDelayMs: '50' },
+      { WARDEN_PUBLIC_URL: 'https://warden.example.com/' },
+    );
+    expect(c).toMatchObject({ publicUrl: 'https://warden.example.com/', webhookBaseDelayMs: 50 });
+    expect(publicBaseUrl(c)).toBe('https://warden.example.com');
+    expect(() => resolveServerConfig({}, { WARDEN_PUBLIC_URL: 'warden.example.com' })).toThrow(
+      /publicUrl \(environment\)/,
+    );
+    expect(() => resolveServerConfig({ publicUrl: 'ftp://x.example' }, {})).toThrow(
+      /publicUrl \(flag\): must be an http/,
+    );
+    expect(() => resolveServerConfig({ webhookMaxAttempts: '0' }, {})).toThrow(/webhookMaxAttempts/);
+    expect(() => resolveServerConfig({ webhookMaxAttempts: '21' }, {})).toThrow(/webhookMaxAttempts/);
+    expect(() => resolveServerConfig({ webhookBaseDelayMs: '5' }, {})).toThrow(/webhookBaseDelayMs/);
+  });
+
+  it('names each bad webhook field and the file it came from', () => {
+    const cases: [unknown, RegExp][] = [
+      [{ ...hook, name: 'has space' }, /webhooks\.0\.name \(.*w.*\.json\): use only letters/],
+      [{ ...hook, name: 'x'.repeat(101) }, /webhooks\.0\.name/],
+      [{ ...hook, url: 'javascript:alert(1)' }, /webhooks\.0\.url .*must be an http/],
+      [{ ...hook, url: 'not a url' }, /webhooks\.0\.url/],
+      [{ ...hook, secret: 'short' }, /webhooks\.0\.secret .*at least 16 characters, or env:VARIABLE/],
+      [{ ...hook, format: 'teams' }, /webhooks\.0\.format/],
+      [{ ...hook, events: ['approval.voted'] }, /webhooks\.0\.events\.0/],
+      [{ ...hook, events: [] }, /webhooks\.0\.events/],
+      [{ ...hook, extra: true }, /extra/],
+      [{ url: hook.url }, /webhooks\.0\.name/],
+    ];
+    for (const [bad, message] of cases) {
+      expect(() => resolveServerConfig({ config: withHooks([bad]) }, {}), JSON.stringify(bad)).toThrow(
+        message,
+      );
+    }
+    expect(() => resolveServerConfig({ config: file('n.json', '{"webhooks": {"name": "x"}}') }, {})).toThrow(
+      /webhooks/,
+    );
+  });
+
+  it('refuses two webhooks with the same name', () => {
+    const twice = withHooks([hook, { ...hook, url: 'https://example.com/other' }]);
+    expect(() => resolveServerConfig({ config: twice }, {})).toThrow(
+      /webhooks\.1\.name .*"ops-slack" is used twice/,
+    );
+  });
+
+  it('reads env:NAME secrets from the environment, and refuses unset or short ones', () => {
+    const config = withHooks([{ ...hook, secret: 'env:OPS_HOOK_SECRET' }]);
+    const c = resolveServerConfig({ config }, { OPS_HOOK_SECRET: 'x'.repeat(32) });
+    expect(c.webhooks[0]?.secret).toBe('x'.repeat(32));
+    for (const env of [{}, { OPS_HOOK_SECRET: '' }, { OPS_HOOK_SECRET: 'tooshort' }]) {
+      try {
+        resolveServerConfig({ config }, env);
+        expect.unreachable();
+      } catch (err) {
+        expect(err).toMatchObject({ code: 'CONFIG_INVALID' });
+        expect((err as Error).message).toMatch(
+          /webhooks\.0\.secret .*OPS_HOOK_SECRET (is not set|must be at least 16)/,
+        );
+      }
+    }
+    // A literal secret that merely starts with "env:" but is not a variable reference is taken as it is.
+    const literal = 'env:not a variable name!';
+    expect(
+      resolveServerConfig({ config: withHooks([{ ...hook, secret: literal }]) }, {}).webhooks[0]?.secret,
+    ).toBe(literal);
   });
 });

@@ -2,6 +2,51 @@ import { readFileSync } from 'node:fs';
 import { WardenError } from '@warden/core';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { APPROVAL_NOTIFICATION_KINDS } from '../notify/webhook-payload.js';
+
+/** `env:NAME`: the secret is read from that environment variable when the configuration is resolved. */
+const ENV_REFERENCE = /^env:([A-Za-z_][A-Za-z0-9_]*)$/;
+const MIN_SECRET_LENGTH = 16;
+
+/** One webhook that approval notifications are POSTed to. */
+export const WebhookConfigSchema = z.strictObject({
+  name: z
+    .string()
+    .min(1)
+    .max(100)
+    .regex(/^[A-Za-z0-9_.-]+$/, 'use only letters, digits, _, . and -'),
+  url: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }),
+  secret: z
+    .string()
+    .refine((s) => ENV_REFERENCE.test(s) || s.length >= MIN_SECRET_LENGTH, {
+      error: `must be at least ${MIN_SECRET_LENGTH} characters, or env:VARIABLE to read it from the environment`,
+    })
+    .optional()
+    .meta({ description: 'Signs each delivery (Warden-Signature). `env:NAME` reads it from $NAME.' }),
+  format: z.enum(['json', 'slack']).default('json'),
+  events: z
+    .array(z.enum(APPROVAL_NOTIFICATION_KINDS))
+    .min(1)
+    .default([...APPROVAL_NOTIFICATION_KINDS]),
+});
+export type WebhookConfig = z.output<typeof WebhookConfigSchema>;
+
+const WebhooksSchema = z
+  .array(WebhookConfigSchema)
+  .default([])
+  .superRefine((hooks, ctx) => {
+    const seen = new Set<string>();
+    hooks.forEach((h, i) => {
+      if (seen.has(h.name)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [i, 'name'],
+          message: `the webhook name "${h.name}" is used twice; each webhook needs its own name`,
+        });
+      }
+      seen.add(h.name);
+    });
+  });
 
 /** Every server setting, with its default. The config file, environment and flags all feed this schema. */
 export const ServerConfigSchema = z.strictObject({
@@ -38,10 +83,26 @@ export const ServerConfigSchema = z.strictObject({
   requestTimeoutMs: z.coerce.number().int().min(100).default(30_000),
   /** Purge audit events older than this many days (checkpoints and legal holds respected). */
   retentionDays: z.coerce.number().int().min(1).optional(),
+  /** How often pending approval requests are checked for expiry and escalation, in ms. */
+  approvalSweepMs: z.coerce.number().int().min(50).default(1_000),
+  /** How often the webhook outbox is checked for notifications to deliver, in ms. */
+  webhookPollMs: z.coerce.number().int().min(20).default(500),
   /** The longest `wait` a check may ask for, in ms. */
   maxWaitMs: z.coerce.number().int().min(0).default(300_000),
   // warn: request logs at info would dominate the output and cost throughput; errors are always logged.
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'silent']).default('warn'),
+  publicUrl: z
+    .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })
+    .optional()
+    .meta({
+      description:
+        'The base URL people reach this server at, for links in notifications. Default http://<host>:<port>.',
+    }),
+  /** Webhooks for approval notifications; from the config file only (a list does not fit a variable). */
+  webhooks: WebhooksSchema,
+  webhookMaxAttempts: z.coerce.number().int().min(1).max(20).default(6),
+  /** The first retry waits up to this long; each later one up to twice the one before (capped at 30 s). */
+  webhookBaseDelayMs: z.coerce.number().int().min(10).default(500),
 });
 
 export type ServerConfig = z.output<typeof ServerConfigSchema>;
@@ -59,6 +120,7 @@ const ENV: Record<string, keyof ServerConfigInput> = {
   WARDEN_POLL_MS: 'pollMs',
   WARDEN_RETENTION_DAYS: 'retentionDays',
   WARDEN_LOG_LEVEL: 'logLevel',
+  WARDEN_PUBLIC_URL: 'publicUrl',
 };
 
 /**
@@ -79,16 +141,61 @@ export function resolveServerConfig(
   );
   const merged = { ...fromFile, ...fromEnv, ...fromFlags };
   const parsed = ServerConfigSchema.safeParse(merged);
-  if (parsed.success) return normaliseDb(parsed.data);
-  const problems = parsed.error.issues.map((i) => {
-    const key = i.path.join('.');
-    const source =
-      key in fromFlags ? 'flag' : key in fromEnv ? 'environment' : key in fromFile ? file : 'default';
-    return `${key || 'config'} (${source}): ${i.message}`;
-  });
+  const sourceOf = (path: readonly PropertyKey[]) => {
+    // A nested problem (webhooks.1.url) comes from wherever its top-level setting came from.
+    const top = String(path[0] ?? '');
+    return top in fromFlags ? 'flag' : top in fromEnv ? 'environment' : top in fromFile ? file : 'default';
+  };
+  if (!parsed.success) {
+    invalidConfig(
+      parsed.error.issues.map((i) => `${i.path.join('.') || 'config'} (${sourceOf(i.path)}): ${i.message}`),
+    );
+  }
+  const webhooks = resolveWebhookSecrets(parsed.data.webhooks, env, (i) => sourceOf(['webhooks', i]));
+  return normaliseDb({ ...parsed.data, webhooks });
+}
+
+function invalidConfig(problems: string[]): never {
   throw new WardenError('CONFIG_INVALID', `invalid server configuration:\n  ${problems.join('\n  ')}`, {
     problems,
   });
+}
+
+/** Replaces each `env:NAME` secret with $NAME; an unset or too short variable is CONFIG_INVALID. */
+function resolveWebhookSecrets(
+  hooks: readonly WebhookConfig[],
+  env: NodeJS.ProcessEnv,
+  sourceOf: (index: number) => string | undefined,
+): WebhookConfig[] {
+  const problems: string[] = [];
+  const resolved = hooks.map((h, i) => {
+    const name = h.secret ? ENV_REFERENCE.exec(h.secret)?.[1] : undefined;
+    if (!name) return h;
+    const value = env[name];
+    const where = `webhooks.${i}.secret (${sourceOf(i)})`;
+    if (value === undefined || value === '')
+      problems.push(`${where}: the environment variable ${name} is not set`);
+    else if (value.length < MIN_SECRET_LENGTH) {
+      problems.push(`${where}: $${name} must be at least ${MIN_SECRET_LENGTH} characters`);
+    }
+    return { ...h, secret: value };
+  });
+  if (problems.length > 0) invalidConfig(problems);
+  return resolved;
+}
+
+/**
+ * The base URL for links people open (notification buttons): `publicUrl` when set, else the listening
+ * address. A wildcard host (0.0.0.0, ::) cannot be opened from elsewhere, so it becomes 127.0.0.1; set
+ * publicUrl whenever the server is reached through another name.
+ */
+export function publicBaseUrl(
+  config: Pick<ServerConfig, 'publicUrl' | 'host' | 'port'>,
+  port = config.port,
+): string {
+  if (config.publicUrl) return config.publicUrl.replace(/\/+$/, '');
+  const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
 
 function readConfigFile(path: string): Record<string, unknown> {

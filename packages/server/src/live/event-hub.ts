@@ -10,9 +10,10 @@ export interface HubSubscriber {
 /**
  * Tails the audit chain in the shared database and fans each new event out to subscribers. The database
  * is the only source: events written by any instance (or a CLI) reach every stream, in chain order, and a
- * client can resume from any seq. Tailing runs on each local commit and on a short interval for the rest,
- * but only while someone is waiting (a stream or an approval wait): with nobody listening the hub reads
- * nothing, so a server that nobody streams from pays nothing for it.
+ * client can resume from any seq. Tailing runs on each local commit, on each commit another instance
+ * announces (where the store pushes: PostgreSQL) and on a short interval for the rest, but only while
+ * someone is waiting (a stream or an approval wait): with nobody listening the hub reads nothing, so a
+ * server that nobody streams from pays nothing for it.
  */
 export class EventHub {
   readonly #store: Store;
@@ -22,6 +23,7 @@ export class EventHub {
   #active = 0;
   #lastSeq = 0;
   #timer: NodeJS.Timeout | undefined;
+  #unwatch: (() => void) | undefined;
   #running: Promise<void> | undefined;
   #again = false;
   #onError: (err: unknown) => void;
@@ -31,11 +33,21 @@ export class EventHub {
     this.#onError = options.onError ?? (() => {});
   }
 
-  /** Starts at the current head (earlier events are read from the store by whoever resumes). */
+  /**
+   * Starts at the current head (earlier events are read from the store by whoever resumes). Where the
+   * store pushes other instances' commits, each one kicks at once; the interval stays as a fallback.
+   */
   async start(pollMs: number): Promise<void> {
     this.#lastSeq = (await this.#store.head()).seq;
     this.#timer = setInterval(() => this.kick(), pollMs);
     this.#timer.unref();
+    if (this.#store.watch) {
+      try {
+        this.#unwatch = await this.#store.watch(() => void this.kick());
+      } catch (err) {
+        this.#onError(err);
+      }
+    }
   }
 
   /** The last seq read and delivered. */
@@ -81,6 +93,18 @@ export class EventHub {
     };
   }
 
+  /**
+   * Like `onEvent` with keepAlive, but resolves once the hub is tailing from a known point: anything
+   * committed after it resolves is heard, so a caller that reads state then is never missed by both.
+   */
+  async listen(fn: (e: AuditEvent) => void): Promise<() => void> {
+    this.#listeners.set(fn, true);
+    await this.#activate();
+    return () => {
+      if (this.#listeners.delete(fn)) this.#active--;
+    };
+  }
+
   /** Reads whatever is new now; concurrent kicks coalesce into one more read. */
   kick(): Promise<void> {
     if (this.#active === 0) return Promise.resolve();
@@ -101,6 +125,8 @@ export class EventHub {
   /** Stops tailing; subscribers are the caller's to close. */
   stop(): void {
     clearInterval(this.#timer);
+    this.#unwatch?.();
+    this.#unwatch = undefined;
   }
 
   async #activate(): Promise<void> {

@@ -1,31 +1,44 @@
+import type { ApprovalRecord } from '@warden/core';
 import type { ServerContext } from '../server-context.js';
 
-export interface ApprovalState {
-  readonly status: 'pending' | 'approved' | 'denied' | 'expired';
-  readonly decidedBy?: string;
-}
-
 /**
- * Waits up to `ms` for the `approval.decided` event of a call, from any instance (the hub tails the shared
- * chain), and reports the state. The approvals capability writes those events; until a decision arrives
- * the request stays pending.
+ * Waits up to `ms` for an approval request to leave `pending`, and returns it as it then stands. The hub
+ * tails the shared chain, woken by local commits and, on PostgreSQL, by LISTEN/NOTIFY from other
+ * instances, so the waiter resumes within milliseconds of the decision wherever it was made. The state is
+ * re-read after listening starts, so a decision landing in between is never missed.
  */
-export function waitForApproval(ctx: ServerContext, callId: string, ms: number): Promise<ApprovalState> {
-  return new Promise((resolve) => {
-    const stop = ctx.hub.onEvent(
-      (e) => {
-        if (e.type !== 'approval.decided' || e.callId !== callId) return;
-        const data = (e.data ?? {}) as { outcome?: string };
-        const status = data.outcome === 'approved' || data.outcome === 'expired' ? data.outcome : 'denied';
-        finish({ status, decidedBy: e.actor.id });
-      },
-      { keepAlive: true },
-    );
-    const timer = setTimeout(() => finish({ status: 'pending' }), ms);
-    function finish(state: ApprovalState) {
-      clearTimeout(timer);
-      stop();
-      resolve(state);
-    }
+export async function waitForApproval(
+  ctx: ServerContext,
+  approvalId: string,
+  ms: number,
+  signal?: AbortSignal,
+): Promise<ApprovalRecord> {
+  let wake: () => void = () => {};
+  const woken = new Promise<void>((resolve) => {
+    wake = resolve;
   });
+  const stop = ctx.hub.onEvent(
+    (e) => {
+      if (
+        (e.type === 'approval.decided' || e.type === 'approval.voided') &&
+        e.data?.approvalId === approvalId
+      ) {
+        wake();
+      }
+    },
+    { keepAlive: true },
+  );
+  const timer = setTimeout(wake, ms);
+  const abort = () => wake();
+  signal?.addEventListener('abort', abort, { once: true });
+  try {
+    const now = await ctx.engine.approvals.get(approvalId);
+    if (now.status !== 'pending' || ms === 0) return now;
+    await woken;
+    return await ctx.engine.approvals.get(approvalId);
+  } finally {
+    clearTimeout(timer);
+    stop();
+    signal?.removeEventListener('abort', abort);
+  }
 }

@@ -1,5 +1,14 @@
 import { performance } from 'node:perf_hooks';
-import { type AuditEvent, AuditOutcomeSchema, ToolCallSchema, WardenError } from '@warden/core';
+import type { ApprovalRecord } from '@warden/core';
+import {
+  APPROVAL_STATUSES,
+  type AuditEvent,
+  AuditOutcomeSchema,
+  approvalLetsRun,
+  isWardenError,
+  ToolCallSchema,
+  WardenError,
+} from '@warden/core';
 import type { CheckResult } from '@warden/engine';
 import { z } from 'zod';
 import { IdParams } from '../http/id-params.js';
@@ -16,12 +25,14 @@ export const CheckRequestSchema = ToolCallSchema.omit({ now: true, agent: true }
     agent: ToolCallSchema.shape.agent
       .optional()
       .meta({ description: "Must equal the key's agent when given." }),
-    wait: z
-      .number()
-      .int()
-      .min(0)
-      .optional()
-      .meta({ description: 'For a review decision: wait up to this many ms for the approval decision.' }),
+    wait: z.number().int().min(0).optional().meta({
+      description:
+        'For a review decision: wait up to this many ms for the approval decision; approved, the call is allowed.',
+    }),
+    approvalId: z.string().min(1).max(200).optional().meta({
+      description:
+        'Redeem an approved request: allowed once, only for the same session, tool and arguments; a changed call voids it.',
+    }),
   })
   .meta({ id: 'CheckRequest' });
 
@@ -45,10 +56,14 @@ export const CheckResponseSchema = z
     auditSeq: z.number().int().optional(),
     approval: z
       .object({
-        status: z.enum(['pending', 'approved', 'denied', 'expired']),
-        decidedBy: z.string().optional(),
+        id: z.string(),
+        status: z.enum(APPROVAL_STATUSES),
+        expiresAt: z.string(),
+        decidedBy: z.string().nullable().optional(),
       })
-      .optional(),
+      .optional()
+      .meta({ description: 'The approval request a review opened or this call redeemed, as it stands.' }),
+    grantId: z.string().optional().meta({ description: 'The grant that lifted the default block.' }),
   })
   .meta({ id: 'CheckResponse' });
 
@@ -80,10 +95,10 @@ export const callRoutes = [
           problems: [`wait: at most ${ctx.config.maxWaitMs}`],
         });
       }
-      const { wait, ...call } = body;
-      const result = await check(ctx, { ...call, agent: principal.id });
-      if (result.effect !== 'review' || !wait) return result;
-      return { ...result, approval: await waitForApproval(ctx, result.callId, wait) };
+      const { wait, approvalId, ...call } = body;
+      const result = await check(ctx, { ...call, agent: principal.id }, approvalId);
+      if (result.effect !== 'review' || !wait || !result.approval) return result;
+      return resumeAfterApproval(ctx, result, await waitForApproval(ctx, result.approval.id, wait));
     },
   }),
   defineRoute({
@@ -131,9 +146,48 @@ export const callRoutes = [
   }),
 ];
 
-async function check(ctx: ServerContext, call: Record<string, unknown>): Promise<CheckResult> {
+/**
+ * The answer to a call that waited for its approval: approved, it is allowed and the approval is used by
+ * it (once); denied or expired, it is blocked; still pending, it stays a review.
+ */
+async function resumeAfterApproval(ctx: ServerContext, result: CheckResult, a: ApprovalRecord) {
+  const approval = { id: a.id, status: a.status, expiresAt: a.expiresAt, decidedBy: a.decidedBy };
+  if (a.status === 'pending') return { ...result, approval };
+  if (approvalLetsRun(a)) {
+    try {
+      await ctx.engine.approvals.use(a.id, result.callId);
+      const by = a.override ? `${a.decidedBy} (override)` : (a.decidedBy ?? 'expiry');
+      return {
+        ...result,
+        effect: 'allow' as const,
+        reasons: [...result.reasons, `approved by ${by}`],
+        approval,
+      };
+    } catch (err) {
+      if (!isWardenError(err, 'APPROVAL_DECIDED')) throw err;
+      const now = await ctx.engine.approvals.get(a.id);
+      return blocked(result, { ...approval, status: now.status }, `approval ${a.id} is ${now.status}`);
+    }
+  }
+  const why = a.outcomeReason ? `: ${a.outcomeReason}` : '';
+  return blocked(
+    result,
+    approval,
+    `approval ${a.id} was ${a.status}${a.decidedBy ? ` by ${a.decidedBy}` : ''}${why}`,
+  );
+}
+
+function blocked(result: CheckResult, approval: Record<string, unknown>, reason: string) {
+  return { ...result, effect: 'block' as const, reasons: [...result.reasons, reason], approval };
+}
+
+async function check(
+  ctx: ServerContext,
+  call: Record<string, unknown>,
+  approvalId: string | undefined,
+): Promise<CheckResult> {
   const start = performance.now();
-  const result = await ctx.engine.check(call);
+  const result = await ctx.engine.check(call, approvalId === undefined ? {} : { approvalId });
   const end = performance.now();
   ctx.metrics.decisions.inc({ effect: result.effect, rule: result.ruleId ?? '', code: result.code ?? '' });
   ctx.metrics.checkSeconds.observe({ effect: result.effect }, (end - start) / 1000);

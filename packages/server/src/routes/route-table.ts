@@ -1,7 +1,10 @@
 import type { AnyRoute } from '../http/route-spec.js';
+import { approvalLinkRoutes } from './approval-link-routes.js';
+import { approvalRoutes } from './approval-routes.js';
 import { auditRoutes } from './audit-routes.js';
 import { callRoutes } from './call-routes.js';
 import { eventRoutes } from './event-routes.js';
+import { grantRoutes } from './grant-routes.js';
 import { keyRoutes } from './key-routes.js';
 import { policyRoutes } from './policy-routes.js';
 import { sessionRoutes } from './session-routes.js';
@@ -15,6 +18,9 @@ export const ROUTES: readonly AnyRoute[] = [
   ...systemRoutes,
   ...callRoutes,
   ...sessionRoutes,
+  ...approvalRoutes,
+  ...approvalLinkRoutes,
+  ...grantRoutes,
   ...auditRoutes,
   ...policyRoutes,
   ...keyRoutes,

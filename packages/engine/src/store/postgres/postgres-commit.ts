@@ -1,9 +1,10 @@
-import type { SignedCheckpoint } from '@warden/core';
+import { type AuditEvent, type SignedCheckpoint, WardenError } from '@warden/core';
 import type pg from 'pg';
 import { makeCheckpoint, type PreparedUnit } from '../commit-plan.js';
 import type { CommitResult, Mutation } from '../store.js';
 import { ChainAppend, lastCheckpoint, lockChainHead } from './postgres-chain-lock.js';
 import type { EventPayload } from './postgres-event-payload.js';
+import { CHAIN_CHANNEL } from './postgres-listener.js';
 import { MutationWriter } from './postgres-mutations.js';
 
 /**
@@ -17,11 +18,35 @@ function needsChainLock(m: Mutation): boolean {
 }
 
 /**
+ * Whether other instances must hear of an event at once (approvals, pauses, policies, keys…). Calls are
+ * the hot path and need no push: a waiter on a call waits for its approval, which is announced.
+ */
+function announced(e: AuditEvent): boolean {
+  return e.type !== 'call.decided' && e.type !== 'call.completed';
+}
+
+// The lock and the NOTIFY in one round trip. The CTE is materialised so the NOTIFY runs once, on the row
+// as locked (a row updated meanwhile is read again by the lock step). NOTIFY is delivered at COMMIT.
+const LOCK_AND_ANNOUNCE_SQL = `
+WITH head AS MATERIALIZED (SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE)
+SELECT seq, hash, pg_notify('${CHAIN_CHANNEL}', (seq + $1::bigint)::text) FROM head`;
+
+/** Takes the chain lock as lockChainHead does, and announces the head this commit will leave. */
+async function lockAndAnnounce(client: pg.ClientBase, added: number): Promise<{ seq: number; hash: string }> {
+  const r = await client.query<{ seq: number; hash: string }>(LOCK_AND_ANNOUNCE_SQL, [added]);
+  const head = r.rows[0];
+  if (!head)
+    throw new WardenError('STORE_INVALID', 'the audit_head row is missing: the schema was tampered with');
+  return { seq: head.seq, hash: head.hash };
+}
+
+/**
  * One commit, inside its transaction. State changes are applied before the chain lock is taken, so the
  * lock is held only for linking, one INSERT and the COMMIT, and a holder never waits on another
  * instance's row locks. From the first unit with a mutation that needs the lock (a purge, an API key
  * creation, a stored policy; all rare) the rest runs under the lock and strictly in order, with
  * everything linked so far written first before a purge: it sees the same rows and holds as in SQLite.
+ * A commit holding an event other than a call's is announced on CHAIN_CHANNEL with the same lock query.
  */
 export async function commitUnits(
   client: pg.ClientBase,
@@ -35,7 +60,9 @@ export async function commitUnits(
   const chained = prepared.some((p) => p.bodies.length > 0 || p.unit.checkpoint !== undefined);
   if (!chained && firstLocked === -1) return prepared.map(() => ({ events: [] }));
 
-  const chain = new ChainAppend(await lockChainHead(client), payload);
+  const announce = prepared.some((p) => p.unit.events.some(announced));
+  const head = announce ? await lockAndAnnounce(client, payload.bodies.length) : await lockChainHead(client);
+  const chain = new ChainAppend(head, payload);
   let last = prepared.some((p) => p.unit.checkpoint) ? await lastCheckpoint(client) : undefined;
   const results: CommitResult[] = [];
   for (const [i, { unit, bodies }] of prepared.entries()) {

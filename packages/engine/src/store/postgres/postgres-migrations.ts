@@ -159,6 +159,71 @@ CREATE INDEX sessions_state_updated ON sessions (state, updated_at, id);
 CREATE INDEX sessions_agent_updated ON sessions (agent, updated_at, id);
 `,
   },
+  {
+    version: 3,
+    name: 'approval requests, grants, notification outbox',
+    sql: `
+-- An approval request: the whole record as JSON text in body; the other columns are copies for queries,
+-- rewritten with it on every change. version is the compare-and-set guard of every change.
+CREATE TABLE approvals (
+  id text COLLATE "C" PRIMARY KEY,
+  call_id text COLLATE "C" NOT NULL UNIQUE,
+  version int NOT NULL,
+  status text COLLATE "C" NOT NULL,
+  agent text COLLATE "C" NOT NULL,
+  session text COLLATE "C" NOT NULL,
+  created_at text COLLATE "C" NOT NULL,
+  expires_at text COLLATE "C" NOT NULL,
+  escalate_at text COLLATE "C",
+  escalated boolean NOT NULL,
+  updated_at text COLLATE "C" NOT NULL,
+  body text NOT NULL
+);
+-- Listings: newest first, optionally by status, agent or session, read backwards.
+CREATE INDEX approvals_created ON approvals (created_at, id);
+CREATE INDEX approvals_status_created ON approvals (status, created_at, id);
+CREATE INDEX approvals_agent_created ON approvals (agent, created_at, id);
+CREATE INDEX approvals_session_created ON approvals (session, created_at, id);
+-- The sweeper's due lookups and the pending count read only pending requests.
+CREATE INDEX approvals_pending_expires ON approvals (expires_at) WHERE status = 'pending';
+CREATE INDEX approvals_pending_escalate ON approvals (escalate_at) WHERE status = 'pending' AND NOT escalated;
+
+-- Grants are revoked, never deleted: the audit trail names them by id.
+CREATE TABLE grants (
+  id text COLLATE "C" PRIMARY KEY,
+  agent text COLLATE "C" NOT NULL,
+  tool text NOT NULL,
+  cond text,
+  session text,
+  expires_at text COLLATE "C" NOT NULL,
+  reason text NOT NULL,
+  created_by text NOT NULL,
+  created_at text COLLATE "C" NOT NULL,
+  revoked_at text,
+  revoked_by text
+);
+CREATE INDEX grants_agent_expires ON grants (agent, expires_at);
+CREATE INDEX grants_created ON grants (created_at, id);
+
+-- The webhook outbox: a row per delivery, claimed under a lease so one instance delivers it at a time.
+CREATE TABLE notifications (
+  id text COLLATE "C" PRIMARY KEY,
+  target text NOT NULL,
+  event_type text NOT NULL,
+  event_id text NOT NULL,
+  approval_id text NOT NULL,
+  state text COLLATE "C" NOT NULL CHECK (state IN ('pending', 'delivered', 'failed')),
+  attempts int NOT NULL,
+  created_at text COLLATE "C" NOT NULL,
+  lease_owner text COLLATE "C",
+  lease_until text COLLATE "C",
+  last_error text,
+  updated_at text NOT NULL
+);
+-- Claims take the oldest pending rows first.
+CREATE INDEX notifications_pending ON notifications (created_at, id) WHERE state = 'pending';
+`,
+  },
 ];
 
 /** Any constant works: advisory lock keys are per database. This one spells "warden". */

@@ -7,6 +7,14 @@ import {
   policyVersionValues,
 } from '../row-mapping.js';
 import type { Mutation, SessionRecord } from '../store.js';
+import {
+  addGrant,
+  enqueueNotification,
+  finishNotification,
+  lockApprovals,
+  revokeGrant,
+  saveApproval,
+} from './postgres-approvals.js';
 
 /**
  * Applies the state changes of a commit inside its transaction, with the outcome of applying them one by
@@ -24,8 +32,8 @@ export class MutationWriter {
   /**
    * Applies a list, taking row locks in an order every instance shares, so that instances do not deadlock
    * each other: all session.ensure first, in one sorted run, then the sessions changing state, locked in id
-   * order, then the rest in order. A state change on a session that only a later ensure of the list
-   * creates is refused, as it would be in order.
+   * order, then the approval requests being updated, likewise, then the rest in order. A state change on a
+   * session that only a later ensure of the list creates is refused, as it would be in order.
    */
   async applyAll(ms: readonly Mutation[]): Promise<void> {
     const created = await this.#insertSessions(
@@ -37,6 +45,7 @@ export class MutationWriter {
         changing,
       ]);
     }
+    await lockApprovals(this.#client, ms);
     const ensured = new Set<string>();
     for (const m of ms) {
       if (m.kind === 'session.ensure') ensured.add(m.session.id);
@@ -87,6 +96,16 @@ export class MutationWriter {
           policyVersionValues(m.policy),
         );
         return;
+      case 'approval.save':
+        return saveApproval(c, m);
+      case 'grant.add':
+        return addGrant(c, m.grant);
+      case 'grant.revoke':
+        return revokeGrant(c, m);
+      case 'notification.enqueue':
+        return enqueueNotification(c, m.notification);
+      case 'notification.finish':
+        return finishNotification(c, m);
     }
   }
 

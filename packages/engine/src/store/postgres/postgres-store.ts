@@ -1,4 +1,4 @@
-import type { AuditRecord, ChainedRow, ChainHead, SignedCheckpoint } from '@warden/core';
+import type { ApprovalRecord, AuditRecord, ChainedRow, ChainHead, SignedCheckpoint } from '@warden/core';
 import { type AuditQuery, decodeCursor, EQUALITY_FILTERS, encodeCursor } from '../audit-query.js';
 import { prepareUnits } from '../commit-plan.js';
 import {
@@ -17,10 +17,15 @@ import {
 import { decodeSessionCursor, SESSION_FILTERS, toSessionPage } from '../session-query.js';
 import type {
   ApiKeyRecord,
+  ApprovalPage,
+  ApprovalQuery,
   AuditPage,
   CommitResult,
   CommitUnit,
+  GrantQuery,
+  GrantRecord,
   LegalHold,
+  NotificationRecord,
   PolicyVersionRecord,
   SessionPage,
   SessionQuery,
@@ -29,9 +34,11 @@ import type {
   Store,
 } from '../store.js';
 import { toStoreError } from '../store-errors.js';
+import * as approvals from './postgres-approvals.js';
 import { commitUnits } from './postgres-commit.js';
 import { PostgresDriver, type PostgresPoolOptions, redactUrl } from './postgres-driver.js';
 import { columnText, EventPayload } from './postgres-event-payload.js';
+import { PostgresListener } from './postgres-listener.js';
 import { migratePostgres } from './postgres-migrations.js';
 
 /**
@@ -57,7 +64,7 @@ export async function openPostgresStore(
     await driver.end().catch(() => {});
     throw toStoreError(err, `opening ${location}`);
   }
-  return new PostgresStore(driver, location);
+  return new PostgresStore(driver, location, new PostgresListener(url));
 }
 
 type Row = ChainedRow;
@@ -66,11 +73,16 @@ type Row = ChainedRow;
 export class PostgresStore implements Store {
   readonly dialect = 'postgres' as const;
   readonly location: string;
+  /** Present when the store was opened with a listener, as openPostgresStore always opens it. */
+  readonly watch?: (fn: () => void) => Promise<() => void>;
   readonly #db: PostgresDriver;
+  readonly #listener: PostgresListener | undefined;
 
-  constructor(driver: PostgresDriver, location: string) {
+  constructor(driver: PostgresDriver, location: string, listener?: PostgresListener) {
     this.#db = driver;
     this.location = location;
+    this.#listener = listener;
+    if (listener) this.watch = (fn) => listener.watch(fn);
   }
 
   async commit(units: readonly CommitUnit[]): Promise<CommitResult[]> {
@@ -252,7 +264,45 @@ export class PostgresStore implements Store {
     await this.#db.query('checking the database', 'SELECT 1');
   }
 
+  async approval(id: string): Promise<ApprovalRecord | undefined> {
+    return approvals.readApproval(this.#db, 'id', id);
+  }
+
+  async approvalByCall(callId: string): Promise<ApprovalRecord | undefined> {
+    return approvals.readApproval(this.#db, 'call_id', callId);
+  }
+
+  async listApprovals(q: ApprovalQuery): Promise<ApprovalPage> {
+    return approvals.listApprovals(this.#db, q);
+  }
+
+  async dueApprovals(now: string, limit: number): Promise<ApprovalRecord[]> {
+    return approvals.dueApprovals(this.#db, now, limit);
+  }
+
+  async pendingApprovals(): Promise<number> {
+    return approvals.pendingApprovals(this.#db);
+  }
+
+  async grant(id: string): Promise<GrantRecord | undefined> {
+    return approvals.readGrant(this.#db, id);
+  }
+
+  async listGrants(q: GrantQuery): Promise<GrantRecord[]> {
+    return approvals.listGrants(this.#db, q);
+  }
+
+  async claimNotifications(
+    owner: string,
+    now: string,
+    leaseUntil: string,
+    limit: number,
+  ): Promise<NotificationRecord[]> {
+    return approvals.claimNotifications(this.#db, owner, now, leaseUntil, limit);
+  }
+
   async close(): Promise<void> {
+    await this.#listener?.close();
     await this.#db.end();
   }
 

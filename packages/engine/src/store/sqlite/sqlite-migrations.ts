@@ -119,4 +119,69 @@ CREATE INDEX sessions_state_updated ON sessions (state, updated_at, id);
 CREATE INDEX sessions_agent_updated ON sessions (agent, updated_at, id);
 `,
   },
+  {
+    version: 3,
+    name: 'approval requests, grants, notification outbox',
+    sql: `
+-- An approval request: the whole record as JSON in body; the other columns are copies for queries,
+-- rewritten with it on every change. version is the compare-and-set guard of every change.
+CREATE TABLE approvals (
+  id TEXT PRIMARY KEY,
+  call_id TEXT NOT NULL UNIQUE,
+  version INTEGER NOT NULL,
+  status TEXT NOT NULL,
+  agent TEXT NOT NULL,
+  session TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  expires_at TEXT NOT NULL,
+  escalate_at TEXT,
+  escalated INTEGER NOT NULL CHECK (escalated IN (0, 1)),
+  updated_at TEXT NOT NULL,
+  body TEXT NOT NULL
+);
+-- Listings: newest first, optionally by status, agent or session, read backwards.
+CREATE INDEX approvals_created ON approvals (created_at, id);
+CREATE INDEX approvals_status_created ON approvals (status, created_at, id);
+CREATE INDEX approvals_agent_created ON approvals (agent, created_at, id);
+CREATE INDEX approvals_session_created ON approvals (session, created_at, id);
+-- The sweeper's due lookups and the pending count read only pending requests.
+CREATE INDEX approvals_pending_expires ON approvals (expires_at) WHERE status = 'pending';
+CREATE INDEX approvals_pending_escalate ON approvals (escalate_at) WHERE status = 'pending' AND escalated = 0;
+
+-- Grants are revoked, never deleted: the audit trail names them by id.
+CREATE TABLE grants (
+  id TEXT PRIMARY KEY,
+  agent TEXT NOT NULL,
+  tool TEXT NOT NULL,
+  cond TEXT,
+  session TEXT,
+  expires_at TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  created_by TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  revoked_at TEXT,
+  revoked_by TEXT
+);
+CREATE INDEX grants_agent_expires ON grants (agent, expires_at);
+CREATE INDEX grants_created ON grants (created_at, id);
+
+-- The webhook outbox: a row per delivery, claimed under a lease so one instance delivers it at a time.
+CREATE TABLE notifications (
+  id TEXT PRIMARY KEY,
+  target TEXT NOT NULL,
+  event_type TEXT NOT NULL,
+  event_id TEXT NOT NULL,
+  approval_id TEXT NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'failed')),
+  attempts INTEGER NOT NULL,
+  created_at TEXT NOT NULL,
+  lease_owner TEXT,
+  lease_until TEXT,
+  last_error TEXT,
+  updated_at TEXT NOT NULL
+);
+-- Claims take the oldest pending rows first.
+CREATE INDEX notifications_pending ON notifications (created_at, id) WHERE state = 'pending';
+`,
+  },
 ];

@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import {
+  type ApprovalRecord,
   type AuditEvent,
   type AuditRecord,
   type ChainedRow,
@@ -30,11 +31,16 @@ import {
 import { decodeSessionCursor, SESSION_FILTERS, toSessionPage } from '../session-query.js';
 import type {
   ApiKeyRecord,
+  ApprovalPage,
+  ApprovalQuery,
   AuditPage,
   CommitResult,
   CommitUnit,
+  GrantQuery,
+  GrantRecord,
   LegalHold,
   Mutation,
+  NotificationRecord,
   PolicyVersionRecord,
   SessionPage,
   SessionQuery,
@@ -43,6 +49,7 @@ import type {
   Store,
 } from '../store.js';
 import { toStoreError } from '../store-errors.js';
+import { SqliteApprovals } from './sqlite-approvals.js';
 import { SQLITE_MIGRATIONS } from './sqlite-migrations.js';
 
 /** How long a write waits for another process's lock before the store reports itself unavailable. */
@@ -120,11 +127,13 @@ export class SqliteStore implements Store {
   readonly #db: Database.Database;
   readonly #statements = new Map<string, Database.Statement>();
   readonly #stmt;
+  readonly #approvals: SqliteApprovals;
 
   constructor(db: Database.Database, location: string) {
     this.#db = db;
     this.location = location;
     this.localFile = location === ':memory:' ? undefined : location;
+    this.#approvals = new SqliteApprovals(db, (sql) => this.#prep(sql));
     this.#stmt = {
       head: db.prepare('SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1'),
       insert: db.prepare(
@@ -330,6 +339,43 @@ export class SqliteStore implements Store {
     this.#read('checking the database', () => this.#prep('SELECT 1').get());
   }
 
+  async approval(id: string): Promise<ApprovalRecord | undefined> {
+    return this.#read('reading an approval request', () => this.#approvals.approval('id', id));
+  }
+
+  async approvalByCall(callId: string): Promise<ApprovalRecord | undefined> {
+    return this.#read('reading an approval request', () => this.#approvals.approval('call_id', callId));
+  }
+
+  async listApprovals(q: ApprovalQuery): Promise<ApprovalPage> {
+    return this.#read('listing approval requests', () => this.#approvals.list(q));
+  }
+
+  async dueApprovals(now: string, limit: number): Promise<ApprovalRecord[]> {
+    return this.#read('finding due approval requests', () => this.#approvals.due(now, limit));
+  }
+
+  async pendingApprovals(): Promise<number> {
+    return this.#read('counting pending approval requests', () => this.#approvals.pending());
+  }
+
+  async grant(id: string): Promise<GrantRecord | undefined> {
+    return this.#read('reading a grant', () => this.#approvals.grant(id));
+  }
+
+  async listGrants(q: GrantQuery): Promise<GrantRecord[]> {
+    return this.#read('listing grants', () => this.#approvals.grants(q));
+  }
+
+  async claimNotifications(
+    owner: string,
+    now: string,
+    leaseUntil: string,
+    limit: number,
+  ): Promise<NotificationRecord[]> {
+    return this.#read('claiming notifications', () => this.#approvals.claim(owner, now, leaseUntil, limit));
+  }
+
   async close(): Promise<void> {
     if (!this.#db.open) return;
     try {
@@ -446,6 +492,13 @@ export class SqliteStore implements Store {
         this.#prep(`INSERT INTO policy_versions (${POLICY_VERSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)`).run(
           ...policyVersionValues(m.policy),
         );
+        return;
+      case 'approval.save':
+      case 'grant.add':
+      case 'grant.revoke':
+      case 'notification.enqueue':
+      case 'notification.finish':
+        this.#approvals.apply(m);
         return;
     }
   }

@@ -1,0 +1,98 @@
+import type { ApprovalRequirement } from '../policy/compiled-policy.js';
+
+/**
+ * An approval request as stored: bound to one decided call, with everything needed to decide it without
+ * consulting the policy again (the requirements and the approver groups as they were when it opened).
+ */
+
+/** pending → approved | denied | expired | cancelled; approved → used | voided. */
+export const APPROVAL_STATUSES = [
+  'pending',
+  'approved',
+  'denied',
+  'expired',
+  'cancelled',
+  'used',
+  'voided',
+] as const;
+export type ApprovalStatus = (typeof APPROVAL_STATUSES)[number];
+
+/** Who is voting, from the authenticated key, never from the request body. */
+export interface Voter {
+  readonly kind: 'agent' | 'human' | 'service';
+  readonly id: string;
+  /** The key's role (agent, approver, admin, auditor). */
+  readonly role: string;
+}
+
+export interface ApprovalVote {
+  readonly principal: string;
+  readonly kind: Voter['kind'];
+  readonly role: string;
+  readonly vote: 'approve' | 'deny';
+  readonly reason?: string;
+  readonly ts: string;
+  /** The channel the vote came through (api, cli, link, dashboard). */
+  readonly via?: string;
+}
+
+export interface ApprovalRecord {
+  readonly id: string;
+  readonly callId: string;
+  /** Bumped on every change: a change commits only over the version it was computed from. */
+  readonly version: number;
+  readonly status: ApprovalStatus;
+  readonly agent: string;
+  readonly session: string;
+  readonly tool: string;
+  /** The arguments as the audit stores them: redacted and capped. */
+  readonly args: unknown;
+  /** HMAC-SHA256 of the unredacted arguments: the approval binds to exactly these. */
+  readonly argsHmac: string;
+  readonly target: string | null;
+  readonly ruleId: string | null;
+  readonly policyVersion: string;
+  readonly reasons: readonly string[];
+  readonly triggeredBy: string | null;
+  readonly delegationChain: readonly string[];
+  /** Every requirement of the review rules that matched; all must be met. */
+  readonly requirements: readonly ApprovalRequirement[];
+  /** Members of the approver groups the requirements name, as they were at request time. */
+  readonly groups: Readonly<Record<string, readonly string[]>>;
+  readonly requireReason: boolean;
+  /** What expiry means: `allow` only when every requirement says so. */
+  readonly onTimeout: 'block' | 'allow';
+  readonly createdAt: string;
+  readonly expiresAt: string;
+  /** When the next escalation is due; null once every requirement with an escalation has escalated. */
+  readonly escalateAt: string | null;
+  /** True once every escalation has happened (the due-escalation lookup skips the request). */
+  readonly escalated: boolean;
+  /** Indexes into `requirements` of those whose escalation has happened: each escalates on its own clock. */
+  readonly escalatedRequirements?: readonly number[];
+  readonly votes: readonly ApprovalVote[];
+  readonly decidedAt: string | null;
+  readonly decidedBy: string | null;
+  readonly outcomeReason: string | null;
+  /** Decided by an admin override rather than by the votes. */
+  readonly override: boolean;
+  readonly usedAt: string | null;
+  readonly usedByCall: string | null;
+  readonly updatedAt: string;
+}
+
+/** How far each requirement has got. */
+export interface RequirementProgress {
+  readonly approvals: number;
+  readonly quorum: number;
+  /** Groups that must each approve and have not yet. */
+  readonly missingGroups: readonly string[];
+  readonly denials: number;
+  readonly denyThreshold: number;
+  readonly met: boolean;
+}
+
+/** Whether an approval lets its call run: approved (and not yet used), or expired where expiry allows. */
+export function approvalLetsRun(a: Pick<ApprovalRecord, 'status' | 'onTimeout'>): boolean {
+  return a.status === 'approved' || (a.status === 'expired' && a.onTimeout === 'allow');
+}

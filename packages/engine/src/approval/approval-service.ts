@@ -1,0 +1,217 @@
+import {
+  type Actor,
+  type ApprovalRecord,
+  type ApprovalVote,
+  type AuditEvent,
+  cancelApproval,
+  castVote,
+  dueAction,
+  escalateApproval,
+  expireApproval,
+  isWardenError,
+  overrideApproval,
+  type Stake,
+  useApproval,
+  type Voter,
+  voteRefusal,
+  WardenError,
+} from '@warden/core';
+import type { Engine } from '../engine/engine.js';
+import type { ApprovalPage, ApprovalQuery, Mutation } from '../store/store.js';
+import { approvalEvent, decidedApprovalEvent, outboxFor } from './approval-events.js';
+
+/** How often a change computed over a stale version is recomputed before giving up. */
+const MAX_RETRIES = 8;
+
+/** The audit actor for a voter: a service acts as `system` under its own name. */
+export function voterActor(v: Voter): Actor {
+  return { kind: v.kind === 'service' ? 'system' : v.kind, id: v.id };
+}
+
+/**
+ * Deciding approval requests. Every change is computed by the pure core over the version read, and
+ * committed with its audit events only if the stored version is still that one: of two decisions racing
+ * on any number of instances, exactly one lands and the other is recomputed over it.
+ */
+export class ApprovalService {
+  readonly #engine: Engine;
+
+  constructor(engine: Engine) {
+    this.#engine = engine;
+  }
+
+  /** The request, with an expiry that is due applied first. */
+  async get(id: string): Promise<ApprovalRecord> {
+    const a = await this.#engine.store.approval(id);
+    if (!a) throw new WardenError('APPROVAL_NOT_FOUND', `no approval request has id ${id}`);
+    return dueAction(a, new Date()) === 'expire' ? this.#settleDue(a) : a;
+  }
+
+  async list(q: ApprovalQuery): Promise<ApprovalPage> {
+    return this.#engine.store.listApprovals(q);
+  }
+
+  /**
+   * Records an approve or deny vote. A vote refused for separation of duties or eligibility is itself
+   * recorded (`approval.refused`) before the error is thrown.
+   */
+  async vote(
+    id: string,
+    voter: Voter,
+    vote: ApprovalVote['vote'],
+    opts: { reason?: string; via?: string; once?: boolean } = {},
+  ): Promise<ApprovalRecord> {
+    return this.#change(id, voterActor(voter), async (a, now) => {
+      // A one-time link: its channel tag may appear on one vote only, checked over the version committed.
+      if (opts.once && a.votes.some((v) => v.via === opts.via)) {
+        throw new WardenError('LINK_INVALID', 'this link was already used; open the request to decide');
+      }
+      const stakes = await this.#sessionStake(a);
+      const refusal = a.status === 'pending' ? voteRefusal(a, voter, stakes) : undefined;
+      if (refusal) {
+        await this.#refused(a, voter, refusal, vote);
+        throw refusal;
+      }
+      return castVote(a, voter, vote, { ...opts, now, extraStakes: stakes });
+    });
+  }
+
+  /** An admin decides alone, with a reason; recorded as an override, never a self-approval. */
+  async override(
+    id: string,
+    admin: Voter,
+    decision: 'approve' | 'deny',
+    reason: string,
+  ): Promise<ApprovalRecord> {
+    return this.#change(id, voterActor(admin), async (a, now) => {
+      const stakes = await this.#sessionStake(a);
+      try {
+        return overrideApproval(a, admin, decision, { reason, now, extraStakes: stakes });
+      } catch (err) {
+        if (isWardenError(err, 'APPROVAL_SELF_APPROVAL')) await this.#refused(a, admin, err, decision);
+        throw err;
+      }
+    });
+  }
+
+  /** Withdraws a pending request (its agent, or an admin). */
+  async cancel(id: string, by: Actor, reason: string | null): Promise<ApprovalRecord> {
+    return this.#change(id, by, async (a, now) => cancelApproval(a, by.id, reason, now));
+  }
+
+  /** Marks an approved request used by `callId` (the approved call itself, or one redeeming it). */
+  async use(id: string, callId: string): Promise<ApprovalRecord> {
+    return this.#change(id, { kind: 'agent', id: '' }, async (a, now) => useApproval(a, callId, now));
+  }
+
+  /** Expires and escalates every request that is due; returns how many changed. */
+  async sweep(now = new Date(), limit = 100): Promise<number> {
+    const due = await this.#engine.store.dueApprovals(now.toISOString(), limit);
+    let changed = 0;
+    for (const a of due) {
+      try {
+        await this.#settleDue(a);
+        changed++;
+      } catch (err) {
+        // Another instance settled it first, or it was decided meanwhile: nothing to do.
+        if (!isWardenError(err, 'APPROVAL_CONFLICT') && !isWardenError(err, 'APPROVAL_DECIDED')) throw err;
+      }
+    }
+    return changed;
+  }
+
+  async #settleDue(a: ApprovalRecord): Promise<ApprovalRecord> {
+    const system: Actor = { kind: 'system', id: 'warden' };
+    return this.#change(a.id, system, async (cur, now) => {
+      const action = dueAction(cur, now);
+      if (action === 'expire') return expireApproval(cur, now);
+      if (action === 'escalate') return escalateApproval(cur, now);
+      throw new WardenError('APPROVAL_DECIDED', `approval ${cur.id} has nothing due`);
+    }).catch(async (err) => {
+      if (isWardenError(err, 'APPROVAL_DECIDED')) return (await this.#engine.store.approval(a.id)) ?? a;
+      throw err;
+    });
+  }
+
+  /** The session's stake, which separation of duties adds to the request's own. */
+  async #sessionStake(a: ApprovalRecord): Promise<Stake[]> {
+    const s = await this.#engine.store.getSession(a.session);
+    return s ? [{ agent: s.agent, triggeredBy: s.triggeredBy, delegationChain: s.delegationChain }] : [];
+  }
+
+  async #refused(a: ApprovalRecord, voter: Voter, err: WardenError, vote: string): Promise<void> {
+    const event = approvalEvent(
+      'approval.refused',
+      a,
+      voterActor(voter),
+      this.#engine.instanceId,
+      new Date().toISOString(),
+      { vote, code: err.code, reason: err.message, role: voter.role },
+    );
+    await this.#engine.commit({ events: [event] });
+  }
+
+  /**
+   * Reads, computes the next version, and commits it with its events over the version read; recomputes
+   * when another writer got there first.
+   */
+  async #change(
+    id: string,
+    actor: Actor,
+    compute: (a: ApprovalRecord, now: Date) => Promise<ApprovalRecord>,
+  ): Promise<ApprovalRecord> {
+    for (let attempt = 0; ; attempt++) {
+      const a = await this.#engine.store.approval(id);
+      if (!a) throw new WardenError('APPROVAL_NOT_FOUND', `no approval request has id ${id}`);
+      const now = new Date();
+      // A vote on a request whose time ran out settles the expiry first, then is refused.
+      if (dueAction(a, now) === 'expire' && actor.kind !== 'system') {
+        await this.#settleDue(a);
+        continue;
+      }
+      const next = await compute(a, now);
+      try {
+        await this.#engine.commit(this.#unit(a, next, actor));
+        return next;
+      } catch (err) {
+        if (!isWardenError(err, 'APPROVAL_CONFLICT') || attempt >= MAX_RETRIES) throw err;
+      }
+    }
+  }
+
+  /** The mutation and audit events of one change. */
+  #unit(before: ApprovalRecord, after: ApprovalRecord, actor: Actor) {
+    const instance = this.#engine.instanceId;
+    const ts = after.updatedAt;
+    const events: AuditEvent[] = [];
+    const newVote = after.votes.length > before.votes.length ? after.votes.at(-1) : undefined;
+    if (newVote) {
+      events.push(
+        approvalEvent('approval.voted', after, actor, instance, ts, {
+          vote: newVote.vote,
+          role: newVote.role,
+          ...(newVote.reason ? { reason: newVote.reason } : {}),
+          ...(newVote.via ? { via: newVote.via } : {}),
+        }),
+      );
+    }
+    if (after.escalated && !before.escalated) {
+      events.push(
+        approvalEvent('approval.escalated', after, actor, instance, ts, { expiresAt: after.expiresAt }),
+      );
+    }
+    if (before.status === 'pending' && after.status !== 'pending') {
+      events.push(decidedApprovalEvent(after, actor, instance));
+    }
+    if (after.status === 'used' && before.status !== 'used') {
+      events.push(
+        approvalEvent('approval.used', after, { kind: 'agent', id: after.agent }, instance, ts, {
+          usedByCall: after.usedByCall,
+        }),
+      );
+    }
+    const mutations: Mutation[] = [{ kind: 'approval.save', approval: after, expectVersion: before.version }];
+    for (const e of events) mutations.push(...outboxFor(this.#engine.notificationTargets, e, after.id));
+    return { mutations, events };
+  }
+}

@@ -1,0 +1,203 @@
+import {
+  type Actor,
+  type Condition,
+  compileCondition,
+  compileGlob,
+  isConditionProblem,
+  normalName,
+  parseDuration,
+  type Stake,
+  selfApproval,
+  stakeholders,
+  type ToolCall,
+  ToolCallSchema,
+  uuidv7,
+  WardenError,
+} from '@warden/core';
+import type { Engine } from '../engine/engine.js';
+import type { GrantRecord } from '../store/store.js';
+
+/** A grant as an approver asks for it. */
+export interface GrantSpec {
+  readonly agent: string;
+  readonly tool: string;
+  readonly when?: string;
+  readonly session?: string;
+  /** How long it lasts (`1h`); default 8h for a session grant. Required without a session. */
+  readonly ttl?: string;
+  readonly reason: string;
+}
+
+/** The longest a grant may last: grants are for a task, not a standing permission (that is policy). */
+export const MAX_GRANT_MS = 30 * 24 * 3_600_000;
+const DEFAULT_SESSION_GRANT_MS = 8 * 3_600_000;
+
+interface CompiledGrant {
+  readonly record: GrantRecord;
+  readonly tool: (name: string) => boolean;
+  readonly when: Condition | undefined;
+}
+
+/**
+ * Task-scoped grants: an approver lets one agent use a tool for one session or a time window. A grant
+ * only lifts the default block (no rule matched); it never overrides a block rule and never skips a review.
+ */
+export class GrantService {
+  readonly #engine: Engine;
+  readonly #compiled = new Map<string, CompiledGrant>();
+
+  constructor(engine: Engine) {
+    this.#engine = engine;
+  }
+
+  /** Adds a grant; GRANT_INVALID names what is wrong. Someone with a stake in the session cannot grant in it. */
+  async add(spec: GrantSpec, by: Actor): Promise<GrantRecord> {
+    if (by.kind === 'agent') {
+      throw new WardenError('APPROVAL_SELF_APPROVAL', 'an agent cannot grant tools; a person must');
+    }
+    const record = await this.#validate(spec, by);
+    const event = this.#engine.systemEvent('grant.added', by, {
+      agent: record.agent,
+      ...(record.session ? { session: record.session } : {}),
+      data: {
+        grantId: record.id,
+        tool: record.tool,
+        when: record.when,
+        expiresAt: record.expiresAt,
+        reason: record.reason,
+      },
+    });
+    await this.#engine.commit({ mutations: [{ kind: 'grant.add', grant: record }], events: [event] });
+    return record;
+  }
+
+  async revoke(id: string, by: Actor, reason: string | null): Promise<GrantRecord> {
+    const g = await this.#engine.store.grant(id);
+    if (!g) throw new WardenError('GRANT_NOT_FOUND', `no grant has id ${id}`);
+    const ts = new Date().toISOString();
+    const event = this.#engine.systemEvent('grant.revoked', by, {
+      agent: g.agent,
+      ...(g.session ? { session: g.session } : {}),
+      data: { grantId: id, ...(reason ? { reason } : {}) },
+    });
+    await this.#engine.commit({ mutations: [{ kind: 'grant.revoke', id, by: by.id, ts }], events: [event] });
+    this.#compiled.delete(id);
+    return (await this.#engine.store.grant(id)) ?? g;
+  }
+
+  /**
+   * The first active grant that covers the call, if any. A grant made by someone with a stake in the call
+   * (who triggered it, or an agent in its chain) never applies: nobody grants their own task.
+   */
+  async find(call: ToolCall, session: string, now: Date, stake: Stake): Promise<GrantRecord | undefined> {
+    const grants = await this.#engine.store.listGrants({
+      agent: call.agent,
+      now: now.toISOString(),
+      limit: 200,
+    });
+    const stakeNames = stakeholders(stake, {
+      agent: call.agent,
+      triggeredBy: call.triggeredBy ?? null,
+      delegationChain: call.delegationChain ?? [],
+    });
+    for (const g of grants) {
+      if (g.session !== null && g.session !== session) continue;
+      if (stakeNames.includes(normalName(g.createdBy))) continue;
+      const c = this.#compile(g);
+      if (!c.tool(call.tool)) continue;
+      if (c.when) {
+        const r = c.when.run({
+          agent: call.agent,
+          session,
+          tool: call.tool,
+          args: call.args ?? {},
+          target: call.target ?? '',
+          labels: call.labels ?? {},
+          triggeredBy: call.triggeredBy ?? '',
+          delegationChain: call.delegationChain ?? [],
+          now,
+        });
+        // A condition that errs does not grant: fail closed.
+        if (r !== true) continue;
+      }
+      return g;
+    }
+    return undefined;
+  }
+
+  #compile(g: GrantRecord): CompiledGrant {
+    let c = this.#compiled.get(g.id);
+    if (!c) {
+      const when = g.when ? compileCondition(g.when) : undefined;
+      c = {
+        record: g,
+        tool: compileGlob(g.tool),
+        when:
+          when && !isConditionProblem(when)
+            ? when
+            : { source: '', usesNow: false, constant: false, run: () => false },
+      };
+      if (this.#compiled.size > 10_000) this.#compiled.clear();
+      this.#compiled.set(g.id, c);
+    }
+    return c;
+  }
+
+  async #validate(spec: GrantSpec, by: Actor): Promise<GrantRecord> {
+    const problems: string[] = [];
+    if (!ToolCallSchema.shape.agent.safeParse(spec.agent).success)
+      problems.push(`agent "${spec.agent}" is not an agent name`);
+    try {
+      compileGlob(spec.tool);
+    } catch (err) {
+      problems.push(`tool: ${(err as Error).message}`);
+    }
+    if (!/^[A-Za-z0-9_.:@/*?{},-]+$/.test(spec.tool))
+      problems.push(`tool "${spec.tool}" is not a tool-name glob`);
+    if (spec.when !== undefined) {
+      const c = compileCondition(spec.when);
+      if (isConditionProblem(c)) problems.push(`when: ${c.message}`);
+    }
+    if (!spec.reason?.trim()) problems.push('reason: say why the agent needs this');
+    const ms =
+      spec.ttl === undefined
+        ? spec.session
+          ? DEFAULT_SESSION_GRANT_MS
+          : undefined
+        : parseDuration(spec.ttl);
+    if (ms === undefined)
+      problems.push(
+        spec.ttl === undefined
+          ? 'ttl: give a duration (e.g. 1h) or a session'
+          : `ttl "${spec.ttl}" is not a duration such as 1h`,
+      );
+    else if (ms <= 0 || ms > MAX_GRANT_MS) problems.push('ttl must be more than 0 and at most 30d');
+    if (problems.length) {
+      throw new WardenError('GRANT_INVALID', `the grant is invalid: ${problems.join('; ')}`, { problems });
+    }
+    // A session that exists names its stake now; one not started yet is checked when the grant is used.
+    const s = spec.session ? await this.#engine.store.getSession(spec.session) : undefined;
+    if (s) {
+      const sod = selfApproval(by, `grant tools in session ${s.id}`, {
+        agent: s.agent,
+        triggeredBy: s.triggeredBy,
+        delegationChain: s.delegationChain,
+      });
+      if (sod) throw sod;
+    }
+    const now = new Date();
+    return {
+      id: `grt_${uuidv7()}`,
+      agent: spec.agent,
+      tool: spec.tool,
+      when: spec.when ?? null,
+      session: spec.session ?? null,
+      expiresAt: new Date(now.getTime() + (ms as number)).toISOString(),
+      reason: spec.reason.trim(),
+      createdBy: by.id,
+      createdAt: now.toISOString(),
+      revokedAt: null,
+      revokedBy: null,
+    };
+  }
+}

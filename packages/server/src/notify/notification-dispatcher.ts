@@ -1,0 +1,172 @@
+import { createHmac } from 'node:crypto';
+import type { Engine, NotificationRecord } from '@warden/engine';
+import { approvalEvent } from '@warden/engine';
+import type { ServerConfig, WebhookConfig } from '../config/server-config.js';
+import { approvalView } from '../routes/approval-routes.js';
+import { createApprovalLinkToken } from './approval-links.js';
+import { type ApprovalLinks, type ApprovalNotificationKind, buildWebhookBody } from './webhook-payload.js';
+import { deliverWebhook } from './webhook-sender.js';
+
+/** The key that signs approval links, derived from the engine's HMAC key so links need no key of their own. */
+export function linkKey(engine: Engine): Buffer {
+  return createHmac('sha256', engine.keys.hmacKey).update('warden approval links v1').digest();
+}
+
+/**
+ * Delivers queued approval notifications (the outbox rows committed with each approval event). Every
+ * instance runs one; a row is claimed with a lease, so exactly one instance delivers it, and a row whose
+ * deliverer died is picked up again when the lease runs out. Each delivery's outcome is an audit event.
+ */
+export class NotificationDispatcher {
+  readonly #engine: Engine;
+  readonly #config: ServerConfig;
+  readonly #baseUrl: () => string;
+  readonly #onError: (err: unknown) => void;
+  readonly #abort = new AbortController();
+  readonly #inFlight = new Set<Promise<void>>();
+  #timer: NodeJS.Timeout | undefined;
+  #running = false;
+
+  constructor(
+    engine: Engine,
+    config: ServerConfig,
+    options: { baseUrl: () => string; onError?: (err: unknown) => void },
+  ) {
+    this.#engine = engine;
+    this.#config = config;
+    this.#baseUrl = options.baseUrl;
+    this.#onError = options.onError ?? (() => {});
+  }
+
+  /** Polls the outbox every `intervalMs` while webhooks are configured. */
+  start(intervalMs: number): void {
+    if (this.#config.webhooks.length === 0) return;
+    this.#timer = setInterval(() => void this.runOnce(), intervalMs);
+    this.#timer.unref();
+  }
+
+  /** Claims what is due and starts delivering it; resolves once those deliveries have ended. */
+  async runOnce(): Promise<void> {
+    if (this.#running || this.#abort.signal.aborted) return;
+    this.#running = true;
+    try {
+      const now = new Date();
+      // Long enough for every retry of a delivery: attempts × (timeout + longest backoff).
+      const leaseMs = this.#config.webhookMaxAttempts * 45_000;
+      const claimed = await this.#engine.store.claimNotifications(
+        this.#engine.instanceId,
+        now.toISOString(),
+        new Date(now.getTime() + leaseMs).toISOString(),
+        16,
+      );
+      const runs = claimed.map((n) => this.#track(this.#deliver(n)));
+      await Promise.all(runs);
+    } catch (err) {
+      this.#onError(err);
+    } finally {
+      this.#running = false;
+    }
+  }
+
+  /** Stops claiming, aborts deliveries in flight (their leases let another instance retry them). */
+  async stop(): Promise<void> {
+    clearInterval(this.#timer);
+    this.#abort.abort();
+    await Promise.allSettled([...this.#inFlight]);
+  }
+
+  #track(p: Promise<void>): Promise<void> {
+    const run = p.catch((err) => this.#onError(err)).finally(() => this.#inFlight.delete(run));
+    this.#inFlight.add(run);
+    return run;
+  }
+
+  async #deliver(n: NotificationRecord): Promise<void> {
+    const target = this.#config.webhooks.find((w) => w.name === n.target);
+    const approval = await this.#engine.store.approval(n.approvalId);
+    let ok = false;
+    let attempts = 0;
+    let error: string | null = null;
+    let status: number | undefined;
+    if (!target) error = `no webhook named ${n.target} is configured on this instance`;
+    else if (!approval) error = `approval ${n.approvalId} no longer exists`;
+    else {
+      const kind = n.eventType as ApprovalNotificationKind;
+      const body = buildWebhookBody(
+        target.format,
+        { kind, approval: approvalView(approval), links: this.#links(kind, approval.id, approval.expiresAt) },
+        { id: n.id, ts: n.createdAt },
+      );
+      const result = await deliverWebhook(
+        target,
+        { id: n.id, body },
+        {
+          maxAttempts: this.#config.webhookMaxAttempts,
+          baseDelayMs: this.#config.webhookBaseDelayMs,
+          signal: this.#abort.signal,
+        },
+      );
+      ok = result.ok;
+      attempts = result.attempts;
+      status = result.status;
+      error = result.ok ? null : (result.error ?? `HTTP ${result.status}`);
+      // Shutting down: leave the row claimed; the lease runs out and another instance delivers it.
+      if (this.#abort.signal.aborted && !ok) return;
+    }
+    await this.#finish(n, target, approval ? approval : undefined, { ok, attempts, error, status });
+  }
+
+  async #finish(
+    n: NotificationRecord,
+    target: WebhookConfig | undefined,
+    approval: Parameters<typeof approvalEvent>[1] | undefined,
+    r: { ok: boolean; attempts: number; error: string | null; status: number | undefined },
+  ): Promise<void> {
+    const ts = new Date().toISOString();
+    const data = {
+      notification: n.id,
+      target: n.target,
+      format: target?.format ?? null,
+      eventType: n.eventType,
+      delivered: r.ok,
+      attempts: r.attempts,
+      ...(r.status !== undefined ? { status: r.status } : {}),
+      ...(r.error ? { error: r.error } : {}),
+    };
+    const actor = { kind: 'system' as const, id: 'warden' };
+    const event = approval
+      ? approvalEvent('approval.notified', approval, actor, this.#engine.instanceId, ts, data)
+      : this.#engine.systemEvent('approval.notified', actor, { data: { approvalId: n.approvalId, ...data } });
+    await this.#engine.commit({
+      mutations: [
+        {
+          kind: 'notification.finish',
+          id: n.id,
+          owner: this.#engine.instanceId,
+          state: r.ok ? 'delivered' : 'failed',
+          attempts: r.attempts,
+          lastError: r.error,
+          ts,
+        },
+      ],
+      events: [event],
+    });
+  }
+
+  /** Signed one-time links to decide from the notification; they still require the approver's key. */
+  #links(kind: ApprovalNotificationKind, id: string, expiresAt: string): ApprovalLinks {
+    const key = linkKey(this.#engine);
+    const base = this.#baseUrl();
+    // Deciding links die with the request; a view link outlives it by a week, to look back at the outcome.
+    const until = (action: string) =>
+      new Date(
+        action === 'view'
+          ? Math.max(Date.parse(expiresAt), Date.now()) + 7 * 86_400_000
+          : Date.parse(expiresAt),
+      );
+    const link = (action: 'approve' | 'deny' | 'view') =>
+      `${base}/approve/${createApprovalLinkToken(key, { approvalId: id, action, expiresAt: until(action) })}`;
+    if (kind === 'approval.decided') return { view: link('view') };
+    return { approve: link('approve'), deny: link('deny'), view: link('view') };
+  }
+}
