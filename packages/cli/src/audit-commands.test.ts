@@ -4,16 +4,25 @@ import { join } from 'node:path';
 import { generateKeyRing, openStore } from '@warden/engine';
 import { afterEach, describe, expect, inject, it, vi } from 'vitest';
 import { createTestDatabase } from '../../engine/test-support/postgres-server.js';
-import { buildAuditDb, tamperSqlite, tempDir } from '../test/audit-fixtures.js';
+import { buildAuditDb, eventCount, seqOfCall, tamperSqlite, tempDir } from '../test/audit-fixtures.js';
 import { run, useAuditCopies } from '../test/cli-run.js';
 
 const STACK = /\n\s+at .*:\d+:\d+/;
 
 /**
- * 300 calls (seq 2–301) after the key event, signed at 101, 201 and 301, then 5 unsigned (302–306).
- * fresh() is a new copy of it; commands run with the copy's folder as working directory.
+ * 300 calls (seq 2–331: 30 are reviews, each with an approval.requested event) after the key event,
+ * signed at 111, 221 and 331, then 5 unsigned (332–336). fresh() is a new copy of it; commands run with
+ * the copy's folder as working directory.
  */
 const fresh = useAuditCopies({ calls: 300, unsigned: 5 });
+/** The seq of the first periodic checkpoint (after call 99). */
+const FIRST_SIGNED = eventCount(100);
+/** The seq the close checkpoint signs: the last event of the 300 calls. */
+const SIGNED = eventCount(300);
+/** Every event, the unsigned tail included: also the last seq. */
+const TOTAL = eventCount(300, 5);
+/** An echo call's decision event (it contains 'echo'), right after the first review call's two events. */
+const EDITED = seqOfCall(5);
 
 describe('warden audit verify', () => {
   it('exit 0 on an intact chain, with counts, the last signed seq and the unsigned tail', async () => {
@@ -21,30 +30,34 @@ describe('warden audit verify', () => {
     const r = await run('audit', 'verify', '--db', 'warden.db');
     expect(r.code).toBe(0);
     expect(r.out).toBe(
-      'intact: 306 events (seq 1–306), 3 checkpoints, last signed at seq 301; 5 events not yet signed\n',
+      `intact: ${TOTAL} events (seq 1–${TOTAL}), 3 checkpoints, last signed at seq ${SIGNED}; 5 events not yet signed\n`,
     );
     const json = await run('audit', 'verify', '--json');
     expect(json.code).toBe(0);
     expect(JSON.parse(json.out)).toMatchObject({
       ok: true,
-      checked: 306,
-      lastCheckpointSeq: 301,
+      checked: TOTAL,
+      lastCheckpointSeq: SIGNED,
       unsignedTail: 5,
     });
   });
 
-  it('an edited event: exit 1 naming seq 7', async () => {
+  it(`an edited event: exit 1 naming seq ${EDITED}`, async () => {
     const { db, run } = fresh();
-    tamperSqlite(db, "UPDATE audit_events SET body = replace(body, 'echo', 'ECHO') WHERE seq = 7");
+    tamperSqlite(db, `UPDATE audit_events SET body = replace(body, 'echo', 'ECHO') WHERE seq = ${EDITED}`);
     const r = await run('audit', 'verify');
     expect(r.code).toBe(1);
-    expect(r.out).toMatch(/^BROKEN at seq 7: event 7 does not match its hash \(edited\) \(HASH_MISMATCH\)\n/);
+    expect(r.out).toMatch(
+      new RegExp(
+        `^BROKEN at seq ${EDITED}: event ${EDITED} does not match its hash \\(edited\\) \\(HASH_MISMATCH\\)\n`,
+      ),
+    );
     const json = await run('audit', 'verify', '--json');
     expect(json.code).toBe(1);
     expect(JSON.parse(json.out).problem).toEqual({
       code: 'HASH_MISMATCH',
-      seq: 7,
-      message: 'event 7 does not match its hash (edited)',
+      seq: EDITED,
+      message: `event ${EDITED} does not match its hash (edited)`,
     });
   });
 
@@ -66,18 +79,27 @@ describe('warden audit verify', () => {
     expect(alone.out).toMatch(/^intact: 250 events \(seq 1–250\)/);
     const r = await run('audit', 'verify', '--checkpoints', 'kept.jsonl.checkpoints.jsonl');
     expect(r.code).toBe(1);
-    expect(r.out).toMatch(/^BROKEN at seq 251: events 251–301 are missing .*\(TRUNCATED\)/);
+    expect(r.out).toMatch(
+      new RegExp(`^BROKEN at seq 251: events 251–${SIGNED} are missing .*\\(TRUNCATED\\)`),
+    );
   });
 
   it('a tail cut after the last periodic checkpoint is caught by the kept export seal', async () => {
     const { db, run } = fresh();
     expect((await run('audit', 'export', '--format', 'csv', '--out', 'kept.csv')).code).toBe(0);
     const kept = await run('audit', 'verify', '--checkpoints', 'kept.csv.checkpoints.jsonl');
-    expect(kept.out).toBe('intact: 306 events (seq 1–306), 4 checkpoints, last signed at seq 306\n');
-    tamperSqlite(db, 'DELETE FROM audit_events WHERE seq > 303');
+    expect(kept.out).toBe(
+      `intact: ${TOTAL} events (seq 1–${TOTAL}), 4 checkpoints, last signed at seq ${TOTAL}\n`,
+    );
+    const cut = SIGNED + 2;
+    tamperSqlite(db, `DELETE FROM audit_events WHERE seq > ${cut}`);
     const r = await run('audit', 'verify', '--checkpoints', 'kept.csv.checkpoints.jsonl');
     expect(r.code).toBe(1);
-    expect(r.out).toMatch(/^BROKEN at seq 304: events 304–306 are missing .*export seal.*\(TRUNCATED\)/);
+    expect(r.out).toMatch(
+      new RegExp(
+        `^BROKEN at seq ${cut + 1}: events ${cut + 1}–${TOTAL} are missing .*export seal.*\\(TRUNCATED\\)`,
+      ),
+    );
   });
 
   it('checks signatures against --public-key instead of the keys in the database', async () => {
@@ -89,7 +111,9 @@ describe('warden audit verify', () => {
     const r = await run('audit', 'verify', '--public-key', otherPem);
     expect(r.code).toBe(1);
     expect(r.out).toMatch(
-      /^BROKEN at seq 101: .* is not among the trusted public keys \(CHECKPOINT_SIGNATURE\)/,
+      new RegExp(
+        `^BROKEN at seq ${FIRST_SIGNED}: .* is not among the trusted public keys \\(CHECKPOINT_SIGNATURE\\)`,
+      ),
     );
   });
 
@@ -145,13 +169,15 @@ describe('warden audit export and offline verify', () => {
       expect(ex.code).toBe(0);
       expect(ex.out).toBe('');
       const command = `warden audit verify --from-export ${out} --checkpoints ${out}.checkpoints.jsonl --public-key ${out}.pub.pem`;
-      expect(ex.err).toContain(`exported 306 events (seq 1–306) as ${format} to ${out}\n`);
+      expect(ex.err).toContain(`exported ${TOTAL} events (seq 1–${TOTAL}) as ${format} to ${out}\n`);
       expect(ex.err).toContain(`  ${command}\n`);
 
       const argv = command.split(' ').slice(1);
       const ok = await run(...argv);
       expect(ok.code).toBe(0);
-      expect(ok.out).toBe('intact: 306 events (seq 1–306), 4 checkpoints, sealed through seq 306\n');
+      expect(ok.out).toBe(
+        `intact: ${TOTAL} events (seq 1–${TOTAL}), 4 checkpoints, sealed through seq ${TOTAL}\n`,
+      );
 
       const lines = readFileSync(join(dir, out), 'utf8').split('\n');
       const i = lineOf(format, 42);
@@ -210,7 +236,7 @@ describe('warden audit export and offline verify', () => {
       'k.pem',
     );
     expect(r.code).toBe(0);
-    expect(r.out.trimEnd().split('\n')).toHaveLength(306);
+    expect(r.out.trimEnd().split('\n')).toHaveLength(TOTAL);
     expect(r.err).toMatch(/--from-export EXPORT_FILE --checkpoints c\.jsonl --public-key k\.pem/);
     writeFileSync(join(dir, 'e.jsonl'), r.out);
     const ok = await run(
@@ -231,11 +257,13 @@ describe('warden audit export and offline verify', () => {
 
   it('refuses to export a broken chain: exit 1, no file left behind', async () => {
     const { dir, db, run } = fresh();
-    tamperSqlite(db, "UPDATE audit_events SET body = replace(body, 'echo', 'ECHO') WHERE seq = 7");
+    tamperSqlite(db, `UPDATE audit_events SET body = replace(body, 'echo', 'ECHO') WHERE seq = ${EDITED}`);
     const r = await run('audit', 'export', '--format', 'ocsf', '--out', 'a.ocsf');
     expect(r.code).toBe(1);
     expect(r.err).toMatch(
-      /refusing to export: event 7 does not match its hash.*\(CHAIN_BROKEN\)\nnothing exported \(first bad seq 7\)/,
+      new RegExp(
+        `refusing to export: event ${EDITED} does not match its hash.*\\(CHAIN_BROKEN\\)\nnothing exported \\(first bad seq ${EDITED}\\)`,
+      ),
     );
     expect(existsSync(join(dir, 'a.ocsf'))).toBe(false);
     expect(existsSync(join(dir, 'a.ocsf.checkpoints.jsonl'))).toBe(false);
@@ -279,7 +307,7 @@ describe('warden audit query', () => {
     expect(records.every((x) => x.event.tool === 'db.drop' && x.event.decision.effect === 'block')).toBe(
       true,
     );
-    expect(records[0]).toMatchObject({ seq: 11, event: { decision: { ruleId: 'no-drops' } } });
+    expect(records[0]).toMatchObject({ seq: seqOfCall(9), event: { decision: { ruleId: 'no-drops' } } });
     expect(blocked.err).toBe('');
 
     const both = await run(
@@ -330,7 +358,7 @@ describe('warden audit query', () => {
       cursor = /^more: --cursor (\S+)$/m.exec(r.err)?.[1];
       if (!cursor) break;
     }
-    expect(seqs).toEqual(Array.from({ length: 30 }, (_, k) => 6 + 10 * k));
+    expect(seqs).toEqual(Array.from({ length: 30 }, (_, k) => seqOfCall(4 + 10 * k)));
 
     const types = await run(
       'audit',
@@ -350,7 +378,7 @@ describe('warden audit query', () => {
   it('times: ISO, dates and ages; bad ones exit 2 saying how to write them', async () => {
     const { run } = fresh();
     const recent = await run('audit', 'query', '--from', '1h', '--limit', '400', '--format', 'jsonl');
-    expect(recent.out.trimEnd().split('\n')).toHaveLength(306);
+    expect(recent.out.trimEnd().split('\n')).toHaveLength(TOTAL);
     expect((await run('audit', 'query', '--to', '2000-01-01')).err).toBe('no events match\n');
     const iso = await run(
       'audit',
@@ -404,14 +432,16 @@ describe('warden audit checkpoint, purge and legal holds', () => {
     const r = await run('audit', 'checkpoint');
     expect(r.code).toBe(0);
     const hash = /^ {2}hash {3}([0-9a-f]{64})$/m.exec(r.out)?.[1];
-    expect(r.out).toMatch(/^checkpoint signed at seq 306\n/);
+    expect(r.out).toMatch(new RegExp(`^checkpoint signed at seq ${TOTAL}\n`));
     const store = await openStore(db);
     try {
-      expect((await store.checkpoints()).at(-1)).toMatchObject({ seq: 306, hash, kind: 'on-demand' });
+      expect((await store.checkpoints()).at(-1)).toMatchObject({ seq: TOTAL, hash, kind: 'on-demand' });
     } finally {
       await store.close();
     }
-    expect((await run('audit', 'verify')).out).toMatch(/, 4 checkpoints, last signed at seq 306\n$/);
+    expect((await run('audit', 'verify')).out).toMatch(
+      new RegExp(`, 4 checkpoints, last signed at seq ${TOTAL}\n$`),
+    );
     const missing = await run('audit', 'checkpoint', '--keys', 'elsewhere.json');
     expect(missing.code).toBe(2);
     expect(missing.err).toMatch(/no key file at elsewhere\.json/);
@@ -429,12 +459,16 @@ describe('warden audit checkpoint, purge and legal holds', () => {
     const later = await run('audit', 'purge', '--retention', '30', '--by', 'records-team');
     expect(later.code).toBe(0);
     expect(later.out).toMatch(
-      /^purged 301 events \(seq 1–301\) older than 30 days .*checkpoint at seq 301\n$/,
+      new RegExp(
+        `^purged ${SIGNED} events \\(seq 1–${SIGNED}\\) older than 30 days .*checkpoint at seq ${SIGNED}\n$`,
+      ),
     );
     vi.useRealTimers();
     const v = await run('audit', 'verify');
     expect(v.code).toBe(0);
-    expect(v.out).toMatch(/^intact: \d+ events \(seq 302–\d+; older events purged under retention\)/);
+    expect(v.out).toMatch(
+      new RegExp(`^intact: \\d+ events \\(seq ${SIGNED + 1}–\\d+; older events purged under retention\\)`),
+    );
     const event = await run('audit', 'query', '--type', 'retention.purged', '--format', 'jsonl');
     expect(JSON.parse(event.out).event).toMatchObject({ actor: { kind: 'human', id: 'records-team' } });
     for (const bad of ['0', 'x']) {
@@ -503,7 +537,8 @@ describe('warden audit on PostgreSQL', () => {
     await buildAuditDb(url, { calls: 120, keysFile: keys });
     const v = await run(['audit', 'verify', '--db', url], dir);
     expect(v.code).toBe(0);
-    expect(v.out).toBe('intact: 121 events (seq 1–121), 2 checkpoints, last signed at seq 121\n');
+    const last = eventCount(120);
+    expect(v.out).toBe(`intact: ${last} events (seq 1–${last}), 2 checkpoints, last signed at seq ${last}\n`);
     const q = await run(['audit', 'query', '--db', url, '--decision', 'block', '--format', 'jsonl'], dir);
     expect(q.code).toBe(0);
     expect(
@@ -511,10 +546,10 @@ describe('warden audit on PostgreSQL', () => {
         .trimEnd()
         .split('\n')
         .map((l) => JSON.parse(l).seq),
-    ).toEqual([11, 21, 31, 41, 51, 61, 71, 81, 91, 101, 111, 121]);
+    ).toEqual(Array.from({ length: 12 }, (_, k) => seqOfCall(9 + 10 * k)));
     const cp = await run(['audit', 'checkpoint', '--db', url, '--keys', keys], dir);
     expect(cp.code).toBe(0);
-    expect(cp.out).toMatch(/^checkpoint signed at seq 121\n/);
+    expect(cp.out).toMatch(new RegExp(`^checkpoint signed at seq ${last}\n`));
     const ex = await run(
       ['audit', 'export', '--db', url, '--keys', keys, '--format', 'ocsf', '--out', 'pg.ocsf'],
       dir,

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { tamperSqlite, useAuditTemplate } from './audit-fixtures.js';
+import { eventCount, seqOfCall, tamperSqlite, useAuditTemplate } from './audit-fixtures.js';
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 const STACK = /\n\s+at .*\(.*:\d+:\d+\)/;
@@ -32,6 +32,10 @@ function withoutWardenEnv(): NodeJS.ProcessEnv {
 
 /** A new copy of the template database, in a new folder. */
 const fresh = useAuditTemplate({ calls: 200, unsigned: 3 });
+/** The seq the close checkpoint signs (224 events in all: 200 calls, 20 of them reviews, then 3 unsigned). */
+const SIGNED = eventCount(200);
+/** Every event, the unsigned tail included: also the last seq. */
+const TOTAL = eventCount(200, 3);
 
 describe('the warden process: audit', () => {
   it('verify: exit 0 when intact, 1 naming the first bad seq when edited', () => {
@@ -39,12 +43,14 @@ describe('the warden process: audit', () => {
     const ok = warden(['audit', 'verify', '--db', db]);
     expect(ok.code).toBe(0);
     expect(ok.out).toBe(
-      'intact: 204 events (seq 1–204), 2 checkpoints, last signed at seq 201; 3 events not yet signed\n',
+      `intact: ${TOTAL} events (seq 1–${TOTAL}), 2 checkpoints, last signed at seq ${SIGNED}; 3 events not yet signed\n`,
     );
-    tamperSqlite(db, "UPDATE audit_events SET body = replace(body, 'echo', 'ECHO') WHERE seq = 7");
+    // An echo call's decision event: it contains 'echo'.
+    const edited = seqOfCall(5);
+    tamperSqlite(db, `UPDATE audit_events SET body = replace(body, 'echo', 'ECHO') WHERE seq = ${edited}`);
     const bad = warden(['audit', 'verify', '--db', db]);
     expect(bad.code).toBe(1);
-    expect(bad.out).toMatch(/^BROKEN at seq 7: /);
+    expect(bad.out).toMatch(new RegExp(`^BROKEN at seq ${edited}: `));
   });
 
   it('a missing database or an unreachable server: exit 2, one clear line, nothing created', () => {
@@ -75,7 +81,9 @@ describe('the warden process: audit', () => {
     );
     const ok = warden((command as string).split(' '));
     expect(ok.code).toBe(0);
-    expect(ok.out).toBe('intact: 204 events (seq 1–204), 3 checkpoints, sealed through seq 204\n');
+    expect(ok.out).toBe(
+      `intact: ${TOTAL} events (seq 1–${TOTAL}), 3 checkpoints, sealed through seq ${TOTAL}\n`,
+    );
   });
 
   it('help lists the audit commands; a bad flag is a usage error', () => {

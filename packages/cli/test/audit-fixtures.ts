@@ -27,10 +27,29 @@ export function toolOf(i: number): string {
   return 'echo';
 }
 
+/** How many of calls 0…i-1 are refunds: each is decided review and adds an approval.requested event. */
+export function reviewsBefore(i: number): number {
+  return Math.floor((i + 5) / 10);
+}
+
+/** The seq of call i's call.decided event (a review call's approval.requested follows at seq + 1). */
+export function seqOfCall(i: number): number {
+  return i + 2 + reviewsBefore(i);
+}
+
 /**
- * Writes `calls` decided calls through a real engine: seq 1 is the key event, call i is seq i + 2.
- * Checkpoints are signed after calls 99 and 199 (seq 101, 201) and on close; then `unsigned` more
- * calls follow that no checkpoint covers (the store is closed without closing the engine).
+ * How many events buildAuditDb writes for `calls` calls and `unsigned` more (echo calls, one event
+ * each) — also the last seq. eventCount(i + 1) is the seq a checkpoint signed after call i covers.
+ */
+export function eventCount(calls: number, unsigned = 0): number {
+  return 1 + calls + reviewsBefore(calls) + unsigned;
+}
+
+/**
+ * Writes `calls` decided calls through a real engine: seq 1 is the key event, then each call's
+ * call.decided, a review call's followed by its approval.requested (see seqOfCall). Checkpoints are
+ * signed after calls 99 and 199 (seq eventCount(100) = 111, eventCount(200) = 221) and on close; then
+ * `unsigned` more calls follow that no checkpoint covers (the store is closed without closing the engine).
  */
 export async function buildAuditDb(
   db: string,

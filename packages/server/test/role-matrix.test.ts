@@ -230,7 +230,7 @@ const DOCUMENTED_ROLES: Record<string, readonly ApiRole[] | 'public'> = {
   [key('POST', '/v1/keys')]: ADMIN,
   [key('GET', '/v1/keys')]: ADMIN,
   [key('POST', '/v1/keys/:id/revoke')]: ADMIN,
-  [key('GET', '/v1/events')]: READERS,
+  [key('GET', '/v1/events')]: [...READERS, 'agent'],
   [key('GET', '/v1/approvals')]: READERS,
   [key('GET', '/v1/approvals/:id')]: [...READERS, 'agent'],
   [key('GET', '/v1/approvals/:id/wait')]: ['agent', 'approver', 'admin'],

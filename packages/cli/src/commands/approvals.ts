@@ -258,8 +258,8 @@ export function describeApproval(a: ApprovalView, now: number): string {
   const width = Math.max(...rows.map(([k]) => k.length)) + 2;
   const lines = [`Approval request ${a.id}`];
   for (const [k, v] of rows) {
-    const values = typeof v === 'string' ? [v] : v;
-    values.forEach((line, i) => lines.push(`  ${(i === 0 ? k : '').padEnd(width)}${line}`));
+    const [first = '', ...more] = typeof v === 'string' ? [v] : v;
+    lines.push(`  ${k.padEnd(width)}${first}`, ...more.map((line) => `  ${''.padEnd(width)}${line}`));
   }
   lines.push('  args (redacted as audited)');
   const args = JSON.stringify(a.args ?? null, null, 2) ?? 'null';

@@ -129,13 +129,12 @@ export class GrantService {
     let c = this.#compiled.get(g.id);
     if (!c) {
       const when = g.when ? compileCondition(g.when) : undefined;
+      // A stored condition that no longer compiles grants nothing: fail closed.
+      const never: Condition = { source: g.when ?? '', usesNow: false, constant: false, run: () => false };
       c = {
         record: g,
         tool: compileGlob(g.tool),
-        when:
-          when && !isConditionProblem(when)
-            ? when
-            : { source: '', usesNow: false, constant: false, run: () => false },
+        when: when === undefined ? undefined : isConditionProblem(when) ? never : when,
       };
       if (this.#compiled.size > 10_000) this.#compiled.clear();
       this.#compiled.set(g.id, c);

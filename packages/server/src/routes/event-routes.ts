@@ -29,12 +29,20 @@ export const eventRoutes = [
     url: '/v1/events',
     tag: 'events',
     summary:
-      'Server-Sent Events: each audit event as it is written (by any instance), filtered; resumable with Last-Event-ID.',
-    roles: ['approver', 'admin', 'auditor'],
+      "Server-Sent Events: each audit event as it is written (by any instance), filtered; resumable with Last-Event-ID. An agent key streams only its own agent's events (e.g. to hear its approvals decided).",
+    roles: ['approver', 'admin', 'auditor', 'agent'],
     query: EventStreamQuery,
     response: { status: 200, stream: 'text/event-stream' },
-    errors: ['RATE_LIMITED'],
+    errors: ['RATE_LIMITED', 'AGENT_MISMATCH'],
     async handler({ query, principal, ctx, request, reply }) {
+      if (principal.role === 'agent' && query.agent !== undefined && query.agent !== principal.id) {
+        throw new WardenError(
+          'AGENT_MISMATCH',
+          `this key belongs to agent ${principal.id}; it sees only its own events`,
+        );
+      }
+      // An agent hears about its own calls and approvals only, whatever it asks for.
+      const agent = principal.role === 'agent' ? principal.id : query.agent;
       const types = query.type ? parseTypes(query.type) : undefined;
       const header = request.headers['last-event-id'];
       const fromHeader = typeof header === 'string' && header !== '' ? parseSeq(header) : undefined;
@@ -54,7 +62,7 @@ export const eventRoutes = [
         principal,
         filter: {
           ...(types ? { types } : {}),
-          ...(query.agent ? { agent: query.agent } : {}),
+          ...(agent ? { agent } : {}),
           ...(query.session ? { session: query.session } : {}),
           ...(query.tool ? { tool: query.tool } : {}),
           ...(query.decision ? { decision: query.decision } : {}),
