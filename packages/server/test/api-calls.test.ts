@@ -546,6 +546,11 @@ describe.each(['sqlite', 'postgres'] as const)('the API on %s', (dialect) => {
     expect(r.body).toContain('# TYPE warden_check_duration_seconds histogram');
     expect(r.body).toMatch(/^warden_check_duration_seconds_count\{effect="allow"\} [1-9]/m);
     expect(r.body).toMatch(/^warden_audit_head_seq [1-9]/m);
+    // The review calls above are still waiting for a human: the gauge counts them from the database.
+    const pending = await t.request('GET', '/v1/approvals?status=pending&limit=1000', { key: auditor });
+    const n = (pending.json() as { approvals: unknown[] }).approvals.length;
+    expect(n).toBeGreaterThan(0);
+    expect(r.body).toMatch(new RegExp(`^warden_approvals_pending ${n}$`, 'm'));
   });
 
   it('serves an OpenAPI 3.1 document describing every route with its roles and body schema', async () => {

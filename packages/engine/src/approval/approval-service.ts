@@ -44,7 +44,7 @@ export class ApprovalService {
   async get(id: string): Promise<ApprovalRecord> {
     const a = await this.#engine.store.approval(id);
     if (!a) throw new WardenError('APPROVAL_NOT_FOUND', `no approval request has id ${id}`);
-    return dueAction(a, new Date()) === 'expire' ? this.#settleDue(a) : a;
+    return dueAction(a, new Date()) === 'expire' ? (await this.#settleDue(a)).record : a;
   }
 
   async list(q: ApprovalQuery): Promise<ApprovalPage> {
@@ -110,8 +110,7 @@ export class ApprovalService {
     let changed = 0;
     for (const a of due) {
       try {
-        await this.#settleDue(a);
-        changed++;
+        if ((await this.#settleDue(a, now)).settled) changed++;
       } catch (err) {
         // Another instance settled it first, or it was decided meanwhile: nothing to do.
         if (!isWardenError(err, 'APPROVAL_CONFLICT') && !isWardenError(err, 'APPROVAL_DECIDED')) throw err;
@@ -120,17 +119,29 @@ export class ApprovalService {
     return changed;
   }
 
-  async #settleDue(a: ApprovalRecord): Promise<ApprovalRecord> {
+  /**
+   * Applies what is due on `a` at `at` (expiry, escalation). `settled` is false when there was nothing
+   * left to do: another instance, or a vote, got there first.
+   */
+  async #settleDue(a: ApprovalRecord, at?: Date): Promise<{ record: ApprovalRecord; settled: boolean }> {
     const system: Actor = { kind: 'system', id: 'warden' };
-    return this.#change(a.id, system, async (cur, now) => {
-      const action = dueAction(cur, now);
-      if (action === 'expire') return expireApproval(cur, now);
-      if (action === 'escalate') return escalateApproval(cur, now);
-      throw new WardenError('APPROVAL_DECIDED', `approval ${cur.id} has nothing due`);
-    }).catch(async (err) => {
-      if (isWardenError(err, 'APPROVAL_DECIDED')) return (await this.#engine.store.approval(a.id)) ?? a;
-      throw err;
-    });
+    try {
+      const record = await this.#change(
+        a.id,
+        system,
+        async (cur, now) => {
+          const action = dueAction(cur, now);
+          if (action === 'expire') return expireApproval(cur, now);
+          if (action === 'escalate') return escalateApproval(cur, now);
+          throw new WardenError('APPROVAL_DECIDED', `approval ${cur.id} has nothing due`);
+        },
+        at,
+      );
+      return { record, settled: true };
+    } catch (err) {
+      if (!isWardenError(err, 'APPROVAL_DECIDED')) throw err;
+      return { record: (await this.#engine.store.approval(a.id)) ?? a, settled: false };
+    }
   }
 
   /** The session's stake, which separation of duties adds to the request's own. */
@@ -159,11 +170,13 @@ export class ApprovalService {
     id: string,
     actor: Actor,
     compute: (a: ApprovalRecord, now: Date) => Promise<ApprovalRecord>,
+    at?: Date,
   ): Promise<ApprovalRecord> {
     for (let attempt = 0; ; attempt++) {
       const a = await this.#engine.store.approval(id);
       if (!a) throw new WardenError('APPROVAL_NOT_FOUND', `no approval request has id ${id}`);
-      const now = new Date();
+      // The sweeper may settle as of a given time; everything else happens now.
+      const now = at ?? new Date();
       // A vote on a request whose time ran out settles the expiry first, then is refused.
       if (dueAction(a, now) === 'expire' && actor.kind !== 'system') {
         await this.#settleDue(a);

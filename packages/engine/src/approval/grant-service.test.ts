@@ -166,6 +166,9 @@ describe.each(DIALECTS)('grants (%s)', (dialect) => {
       actor: { kind: 'human', id: 'dave' },
       data: { grantId: g.id, reason: 'done' },
     });
+    // A second revocation changes nothing and records nothing.
+    await expect(engine.grants.revoke(g.id, carol, null)).rejects.toMatchObject({ code: 'GRANT_INVALID' });
+    expect(await events({ type: 'grant.revoked' })).toHaveLength(1);
     await expect(engine.grants.revoke('grt_nope', carol, null)).rejects.toMatchObject({
       code: 'GRANT_NOT_FOUND',
     });

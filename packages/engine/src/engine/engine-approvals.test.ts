@@ -260,11 +260,7 @@ describe.each(DIALECTS)('engine approvals (%s)', (dialect) => {
       expect(await redeem(expired)).toMatchObject({ effect: 'block', code: 'APPROVAL_DECIDED' });
     });
 
-    // BUG (engine.ts, Engine#redeem): a request past its expiresAt that no sweep has settled yet is
-    // treated as pending (effect review, approval.status 'pending'), although approvals.get() and a vote
-    // settle the expiry first and report it expired. Until the sweeper runs, the agent is told to keep
-    // waiting on a request nobody can decide any more.
-    it.fails('blocks with APPROVAL_DECIDED when the approval is past its expiry but not yet swept', async () => {
+    it('blocks with APPROVAL_DECIDED when the approval is past its expiry but not yet swept', async () => {
       const id = (await pay()).approval?.id as string;
       vi.useFakeTimers({ toFake: ['Date'] });
       vi.setSystemTime(Date.now() + 61 * 60_000);

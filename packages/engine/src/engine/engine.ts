@@ -7,6 +7,7 @@ import {
   approvalLetsRun,
   type CompiledPolicy,
   type Decision,
+  dueAction,
   type Effect,
   evaluate,
   isWardenError,
@@ -369,9 +370,13 @@ export class Engine {
     ensure: Mutation[],
     approvalId: string,
   ): Promise<CheckResult> {
-    if (decision.effect === 'block') return this.#record(call, decision, ensure);
+    // The policy in force now wins: a call it blocks stays blocked, whatever was approved.
+    if (decision.effect === 'block') return this.#record(call, { ...decision, approvalId }, ensure);
     for (let attempt = 0; ; attempt++) {
-      const a = await this.store.approval(approvalId);
+      const stored = await this.store.approval(approvalId);
+      // A request whose time ran out is expired first, as every other channel sees it.
+      const a =
+        stored && dueAction(stored, new Date()) === 'expire' ? await this.approvals.get(approvalId) : stored;
       const now = new Date();
       const block = (code: EngineBlockCode, reason: string, extra?: RecordExtra) =>
         this.#record(call, { ...engineDecision(this.#policy, code, reason), approvalId }, ensure, extra);
