@@ -78,7 +78,9 @@ describe('approval requests through the API', () => {
   async function eventsFor(type: string, approvalId: string): Promise<AuditRecord[]> {
     const r = await t.request('GET', `/v1/audit/events?type=${type}&limit=1000`, { key: t.admin });
     expect(r.statusCode).toBe(200);
-    return (r.json() as { records: AuditRecord[] }).records.filter((x) => x.event.data?.approvalId === approvalId);
+    return (r.json() as { records: AuditRecord[] }).records.filter(
+      (x) => x.event.data?.approvalId === approvalId,
+    );
   }
 
   beforeAll(async () => {
@@ -112,15 +114,25 @@ describe('approval requests through the API', () => {
     expect(got.body).not.toContain('hunter2');
     expect(got.body).not.toContain('sk-live-5ecret');
     const a = got.json() as Approval;
-    expect(a).toMatchObject({ id, callId: d.callId, status: 'pending', agent: 'ops-bot', triggeredBy: 'rita@x' });
+    expect(a).toMatchObject({
+      id,
+      callId: d.callId,
+      status: 'pending',
+      agent: 'ops-bot',
+      triggeredBy: 'rita@x',
+    });
     expect(a.args.service).toBe('billing-7f3a');
     expect(a.argsHmac).toMatch(/^[0-9a-f]{16,}$/i);
     expect(a.requirements).toHaveLength(1);
-    expect(a.progress).toEqual([expect.objectContaining({ approvals: 0, quorum: 1, denials: 0, met: false })]);
+    expect(a.progress).toEqual([
+      expect.objectContaining({ approvals: 0, quorum: 1, denials: 0, met: false }),
+    ]);
 
     expect((await t.request('GET', `/v1/approvals/${id}`, { key: bot })).statusCode).toBe(200);
     const foreign = await t.request('GET', `/v1/approvals/${id}`, { key: otherBot });
     expect([foreign.statusCode, codeOf(foreign)]).toEqual([404, 'APPROVAL_NOT_FOUND']);
+    const foreignWait = await t.request('GET', `/v1/approvals/${id}/wait?timeoutMs=0`, { key: otherBot });
+    expect([foreignWait.statusCode, codeOf(foreignWait)]).toEqual([404, 'APPROVAL_NOT_FOUND']);
     expect((await t.request('GET', '/v1/approvals', { key: bot })).statusCode).toBe(403);
 
     const exported = await t.request('GET', '/v1/audit/export?format=jsonl', { key: t.admin });
@@ -134,7 +146,11 @@ describe('approval requests through the API', () => {
     const { id, decision } = await review('db.write', { table: 'orders' });
     let r = await vote(id, 'dana@x', 'approve');
     expect(r.statusCode, r.body).toBe(200);
-    expect((r.json() as Approval).progress[0]).toMatchObject({ approvals: 1, quorum: 2, missingGroups: ['security'] });
+    expect((r.json() as Approval).progress[0]).toMatchObject({
+      approvals: 1,
+      quorum: 2,
+      missingGroups: ['security'],
+    });
     for (const again of ['dana@x', 'Dana@X']) {
       r = await vote(id, again, 'approve');
       expect([r.statusCode, codeOf(r)]).toEqual([409, 'APPROVAL_ALREADY_VOTED']);
@@ -167,7 +183,11 @@ describe('approval requests through the API', () => {
     r = await vote(id, 'olga@x', 'deny', 'not during the freeze');
     expect(r.json()).toMatchObject({ status: 'pending', progress: [{ denials: 1, denyThreshold: 2 }] });
     r = await vote(id, 'oscar@x', 'deny', 'the build is red');
-    expect(r.json()).toMatchObject({ status: 'denied', decidedBy: 'oscar@x', outcomeReason: 'the build is red' });
+    expect(r.json()).toMatchObject({
+      status: 'denied',
+      decidedBy: 'oscar@x',
+      outcomeReason: 'the build is red',
+    });
     r = await vote(id, 'otto@x', 'approve', 'too late');
     expect([r.statusCode, codeOf(r)]).toEqual([409, 'APPROVAL_DECIDED']);
     const decided = await eventsFor('approval.decided', id);
@@ -268,12 +288,22 @@ describe('approval requests through the API', () => {
 
     it('another session or another tool is a mismatch too', async () => {
       const s = await approved('redeem-3');
-      const otherSession = await decide({ tool: 'change', args: ARGS, session: 'redeem-3b', approvalId: s.id });
+      const otherSession = await decide({
+        tool: 'change',
+        args: ARGS,
+        session: 'redeem-3b',
+        approvalId: s.id,
+      });
       expect(otherSession).toMatchObject({ effect: 'block', code: 'APPROVAL_MISMATCH' });
       expect((await approval(s.id)).status).toBe('voided');
 
       const tool = await approved('redeem-4');
-      const otherTool = await decide({ tool: 'deploy', args: ARGS, session: 'redeem-4', approvalId: tool.id });
+      const otherTool = await decide({
+        tool: 'deploy',
+        args: ARGS,
+        session: 'redeem-4',
+        approvalId: tool.id,
+      });
       expect(otherTool).toMatchObject({ effect: 'block', code: 'APPROVAL_MISMATCH' });
       expect((await approval(tool.id)).status).toBe('voided');
     });

@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApprovalLinkToken } from '../src/notify/approval-links.js';
+import { linkKey } from '../src/notify/notification-dispatcher.js';
 import { eventually } from '../test-support/eventually.js';
 import { startTestServer, type TestServer } from '../test-support/server-fixtures.js';
 
@@ -31,7 +33,7 @@ type Vote = { server: TestServer; who: string; action: 'approve' | 'deny' };
 /** Keys live in the database, so one set serves every instance on it (only the first bootstraps an admin). */
 async function keysOn(t: TestServer) {
   const people: Record<string, string> = {};
-  for (const p of ['olga@x', 'oscar@x']) people[p] = await t.key('human', p, 'approver');
+  for (const p of ['olga@x', 'oscar@x', 'dana@x', 'sam@x']) people[p] = await t.key('human', p, 'approver');
   return { bot: await t.key('agent', 'ops-bot', 'agent'), people, admin: t.admin };
 }
 
@@ -73,7 +75,10 @@ async function race(origin: TestServer, keys: Awaited<ReturnType<typeof keysOn>>
   expect(decided.map((x) => x.event.data?.outcome)).toEqual([a.status]);
 }
 
-const errorOf = (r: LightMyRequestResponse) => [r.statusCode, (r.json() as { error: { code: string } }).error.code];
+const errorOf = (r: LightMyRequestResponse) => [
+  r.statusCode,
+  (r.json() as { error: { code: string } }).error.code,
+];
 
 describe.each(['sqlite', 'postgres'] as const)('decisions racing on one instance (%s)', (dialect) => {
   let t: TestServer;
@@ -105,6 +110,55 @@ describe.each(['sqlite', 'postgres'] as const)('decisions racing on one instance
         { server: t, who: 'oscar@x', action: 'deny' },
       ];
       await race(t, keys, votes, 100 + n);
+    }
+  });
+  it('one link used by two approvers at once counts once', async () => {
+    for (let n = 0; n < ROUNDS; n++) {
+      const r = await t.request('POST', '/v1/calls', {
+        key: keys.bot,
+        body: { tool: 'db.write', args: { round: n } },
+      });
+      const id = (r.json() as { approval: { id: string } }).approval.id;
+      const token = createApprovalLinkToken(linkKey(t.server.ctx.engine), {
+        approvalId: id,
+        action: 'approve',
+        expiresAt: new Date(Date.now() + 3_600_000),
+      });
+      const answers = await Promise.all(
+        ['dana@x', 'sam@x'].map((who) =>
+          t.request('POST', `/v1/approvals/links/${token}`, { key: keys.people[who] as string, body: {} }),
+        ),
+      );
+      expect(answers.map((a) => a.statusCode).sort()).toEqual([200, 400]);
+      expect(errorOf(answers.find((a) => a.statusCode === 400) as LightMyRequestResponse)).toEqual([
+        400,
+        'LINK_INVALID',
+      ]);
+      const a = (await t.request('GET', `/v1/approvals/${id}`, { key: keys.admin })).json() as Approval;
+      // Quorum 2: the one vote the link allowed leaves the request pending.
+      expect(a.status).toBe('pending');
+      expect(a.votes).toHaveLength(1);
+    }
+  });
+
+  it('an approval redeemed twice at once is used once', async () => {
+    for (let n = 0; n < ROUNDS; n++) {
+      const call = { tool: 'change', args: { redeem: n }, session: `${dialect}-redeem-${n}` };
+      const r = await t.request('POST', '/v1/calls', { key: keys.bot, body: call });
+      const id = (r.json() as { approval: { id: string } }).approval.id;
+      const voted = await t.request('POST', `/v1/approvals/${id}/approve`, {
+        key: keys.people['olga@x'] as string,
+        body: {},
+      });
+      expect(voted.statusCode).toBe(200);
+      const answers = await Promise.all(
+        [1, 2].map(() =>
+          t.request('POST', '/v1/calls', { key: keys.bot, body: { ...call, approvalId: id } }),
+        ),
+      );
+      const decisions = answers.map((a) => a.json() as { effect: string; code?: string });
+      expect(decisions.map((d) => d.effect).sort()).toEqual(['allow', 'block']);
+      expect(decisions.find((d) => d.effect === 'block')?.code).toBe('APPROVAL_DECIDED');
     }
   });
 });
@@ -149,7 +203,9 @@ describe('two instances on one PostgreSQL database', () => {
       body: { tool: 'change', args: { cross: true }, session: 'cross-wait', wait: 20_000 },
     });
     const pending = await eventually('the request, seen from B', async () => {
-      const r = await b.request('GET', '/v1/approvals?status=pending&session=cross-wait', { key: keys.admin });
+      const r = await b.request('GET', '/v1/approvals?status=pending&session=cross-wait', {
+        key: keys.admin,
+      });
       return (r.json() as { approvals: Approval[] }).approvals[0];
     });
     const voted = await b.request('POST', `/v1/approvals/${pending.id}/approve`, {
@@ -162,7 +218,10 @@ describe('two instances on one PostgreSQL database', () => {
     // the 20 s wait (and the 60 s poll) shows B's decision was pushed to A.
     expect(Date.now() - started).toBeLessThan(10_000);
     expect(d).toMatchObject({ effect: 'allow', approval: { id: pending.id } });
-    const done = await b.request('POST', `/v1/calls/${d.callId}/complete`, { key: keys.bot, body: { status: 'ok' } });
+    const done = await b.request('POST', `/v1/calls/${d.callId}/complete`, {
+      key: keys.bot,
+      body: { status: 'ok' },
+    });
     expect(done.statusCode, done.body).toBe(200);
   });
 });

@@ -30,7 +30,10 @@ interface AuditRecord {
   event: { type: string; session?: string; actor: { id: string }; data?: Record<string, unknown> };
 }
 
-const errorOf = (r: LightMyRequestResponse) => [r.statusCode, (r.json() as { error: { code: string } }).error.code];
+const errorOf = (r: LightMyRequestResponse) => [
+  r.statusCode,
+  (r.json() as { error: { code: string } }).error.code,
+];
 const SELF = [403, 'APPROVAL_SELF_APPROVAL'];
 const NOT_ELIGIBLE = [403, 'APPROVAL_NOT_ELIGIBLE'];
 
@@ -96,7 +99,12 @@ describe('separation of duties on every channel', () => {
   });
 
   it('the human who triggered the task is refused on every voting channel, and each refusal is recorded', async () => {
-    const { id } = await review({ tool: 'change', args: { n: 1 }, session: 'sod-tina', triggeredBy: 'tina@x' });
+    const { id } = await review({
+      tool: 'change',
+      args: { n: 1 },
+      session: 'sod-tina',
+      triggeredBy: 'tina@x',
+    });
     const tina = keys['tina@x'] as string;
     expect(errorOf(await vote(id, tina, 'approve'))).toEqual(SELF);
     expect(errorOf(await vote(id, tina, 'deny'))).toEqual(SELF);
@@ -139,7 +147,12 @@ describe('separation of duties on every channel', () => {
 
   it("the session's stake counts: its triggering human cannot decide a later call in it", async () => {
     await review({ tool: 'change', args: { n: 2 }, session: 'sod-session', triggeredBy: 'tina@x' });
-    const later = await review({ tool: 'change', args: { n: 3 }, session: 'sod-session', triggeredBy: 'rita@x' });
+    const later = await review({
+      tool: 'change',
+      args: { n: 3 },
+      session: 'sod-session',
+      triggeredBy: 'rita@x',
+    });
     expect(errorOf(await vote(later.id, keys['tina@x'] as string, 'approve'))).toEqual(SELF);
   });
 
@@ -167,8 +180,12 @@ describe('separation of duties on every channel', () => {
     expect(resumed.statusCode, resumed.body).toBe(200);
 
     const grant = { agent: 'ops-bot', tool: 'ops.*', session: 'sod-resume', ttl: '1h', reason: 'need it' };
-    expect(errorOf(await t.request('POST', '/v1/grants', { key: keys['tina@x'], body: grant }))).toEqual(SELF);
-    expect(errorOf(await t.request('POST', '/v1/grants', { key: keys['tina-admin'], body: grant }))).toEqual(SELF);
+    expect(errorOf(await t.request('POST', '/v1/grants', { key: keys['tina@x'], body: grant }))).toEqual(
+      SELF,
+    );
+    expect(errorOf(await t.request('POST', '/v1/grants', { key: keys['tina-admin'], body: grant }))).toEqual(
+      SELF,
+    );
     const ok = await t.request('POST', '/v1/grants', { key: keys['olga@x'], body: grant });
     expect(ok.statusCode, ok.body).toBe(201);
   });

@@ -33,7 +33,10 @@ interface AuditRecord {
   event: { type: string; data?: Record<string, unknown> };
 }
 
-const errorOf = (r: LightMyRequestResponse) => [r.statusCode, (r.json() as { error: { code: string } }).error.code];
+const errorOf = (r: LightMyRequestResponse) => [
+  r.statusCode,
+  (r.json() as { error: { code: string } }).error.code,
+];
 
 describe.each(['sqlite', 'postgres'] as const)('waiting for approval decisions on %s', (dialect) => {
   let t: TestServer;
@@ -60,7 +63,9 @@ describe.each(['sqlite', 'postgres'] as const)('waiting for approval decisions o
 
   async function eventsFor(type: string, approvalId: string): Promise<AuditRecord[]> {
     const r = await t.request('GET', `/v1/audit/events?type=${type}&limit=1000`, { key: t.admin });
-    return (r.json() as { records: AuditRecord[] }).records.filter((x) => x.event.data?.approvalId === approvalId);
+    return (r.json() as { records: AuditRecord[] }).records.filter(
+      (x) => x.event.data?.approvalId === approvalId,
+    );
   }
 
   beforeAll(async () => {
@@ -115,7 +120,9 @@ describe.each(['sqlite', 'postgres'] as const)('waiting for approval decisions o
     expect((await vote(id, 'olga@x', 'approve')).statusCode).toBe(200);
     expect(json<Approval>(await polling)).toMatchObject({ id, status: 'approved', decidedBy: 'olga@x' });
     // The test's own timeout is far below this wait: it can only pass by answering at once.
-    const again = await t.request('GET', `/v1/approvals/${id}/wait?timeoutMs=250000`, { key: people['oscar@x'] });
+    const again = await t.request('GET', `/v1/approvals/${id}/wait?timeoutMs=250000`, {
+      key: people['oscar@x'],
+    });
     expect(json<Approval>(again).status).toBe('approved');
   }, 15_000);
 

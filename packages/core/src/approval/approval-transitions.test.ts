@@ -531,9 +531,9 @@ describe('escalation', () => {
     expect(codeOf(() => escalateApproval(a, at(30 * MIN)))).toBe('APPROVAL_DECIDED');
   });
 
-  // BUG: escalateApproval only sets `escalated`; it does not re-tally. Bob's approval already counts for
-  // requirement 2; once requirement 1 widens to include bob, tally() says approved but the status stays
-  // pending, and with every eligible voter already voted nothing can decide it before it expires.
+  // Bob's approval already counts for requirement 2; once requirement 1 widens to include bob, the votes
+  // cast decide it. Escalation must count them again, or with every eligible voter already voted nothing
+  // could decide the request before it expires.
   it('never leaves a request pending whose votes already decide it after escalation', () => {
     const b = open({
       requirements: [
@@ -552,8 +552,8 @@ describe('escalation', () => {
     expect(e.status).toBe(tally(e).outcome ?? 'pending');
   });
 
-  // BUG: the request has one `escalated` flag and escalates at the earliest `after`, so requirement 2's
-  // own `after: 20m` is ignored: its escalation target can vote 14 minutes early.
+  // Each requirement escalates on its own clock: requirement 2's `after: 20m` holds even though
+  // requirement 1 escalates at 5 minutes.
   it('widens each requirement only after its own escalation delay', () => {
     const b = open({
       requirements: [
@@ -741,8 +741,8 @@ describe('useApproval and voidApproval', () => {
     expect(approvalLetsRun(voided)).toBe(false);
   });
 
-  // BUG: voidApproval checks no status, so a used (or denied, cancelled, expired) request becomes `voided`,
-  // breaking the lifecycle approved → used | voided and overwriting the recorded outcome reason.
+  // The lifecycle is approved → used | voided: a used, denied, cancelled or expired request is never
+  // voided (which would also overwrite its recorded outcome reason).
   it('voids only a request that could let its call run', () => {
     const used = deepFreeze(useApproval(approved, 'call_1', SOON));
     const denied = deny(open(), human('bob'), { reason: 'too big' });
