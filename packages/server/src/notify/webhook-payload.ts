@@ -142,12 +142,10 @@ export function buildSlackMessage(n: ApprovalNotification): SlackMessage {
     blocks.push(mrkdwnSection(`*Decision note*\n${escapeSlack(a.outcomeReason, SLACK_ARGS_LIMIT)}`));
   }
   blocks.push(mrkdwnSection(`*Arguments*\n\`\`\`${formatArgs(a.args)}\`\`\``));
-  if (a.requireReason && n.kind !== 'approval.decided') {
-    blocks.push({
-      type: 'context',
-      elements: [{ type: 'mrkdwn', text: 'A reason is required with the decision.' }],
-    });
-  }
+  // The ids let people find the request in the CLI or the audit trail (`warden approvals show ID`).
+  const notes = [`Approval \`${escapeSlack(a.id, 200)}\` · call \`${escapeSlack(a.callId, 200)}\``];
+  if (a.requireReason && n.kind !== 'approval.decided') notes.push('A reason is required with the decision.');
+  blocks.push({ type: 'context', elements: notes.map((text) => ({ type: 'mrkdwn', text })) });
   const actions = slackButtons(n);
   if (actions.length > 0) blocks.push({ type: 'actions', elements: actions });
   return { text: escapeSlack(title, SLACK_FIELD_LIMIT), blocks };
