@@ -5,6 +5,7 @@ export {
   type ApprovalVote,
   approvalLetsRun,
   type RequirementProgress,
+  usableUntil,
   type Voter,
 } from './approval/approval-record.js';
 export { describeApprovers, effectiveApprovers, eligibleFor, tally } from './approval/approval-tally.js';

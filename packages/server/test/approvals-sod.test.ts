@@ -195,9 +195,12 @@ describe('separation of duties on every channel', () => {
     expect(errorOf(await vote(id, keys['ops-bot'] as string, 'approve'))).toEqual(SELF);
     expect(errorOf(await vote(id, keys['helper-bot'] as string, 'approve'))).toEqual(SELF);
     expect(errorOf(await viaLink(id, 'approve', keys['helper-bot'] as string))).toEqual(SELF);
-    // Humans are not named by this rule, and an unnamed agent is not either.
+    // Humans are not named by this rule; an unnamed agent does not even learn that the request exists.
     expect(errorOf(await vote(id, keys['olga@x'] as string, 'approve'))).toEqual(NOT_ELIGIBLE);
-    expect(errorOf(await vote(id, keys['stray-bot'] as string, 'approve'))).toEqual(NOT_ELIGIBLE);
+    expect(errorOf(await vote(id, keys['stray-bot'] as string, 'approve'))).toEqual([
+      404,
+      'APPROVAL_NOT_FOUND',
+    ]);
     const r = await vote(id, keys['reviewer-bot'] as string, 'approve');
     expect(r.statusCode, r.body).toBe(200);
     expect(r.json()).toMatchObject({
@@ -207,16 +210,18 @@ describe('separation of duties on every channel', () => {
     const codes = (await refusals((x) => x.event.data?.approvalId === id)).map((x) => x.event.data?.code);
     expect(codes.sort()).toEqual([
       'APPROVAL_NOT_ELIGIBLE',
-      'APPROVAL_NOT_ELIGIBLE',
       'APPROVAL_SELF_APPROVAL',
       'APPROVAL_SELF_APPROVAL',
       'APPROVAL_SELF_APPROVAL',
     ]);
   });
 
-  it('an agent cannot vote where the rule names no agents', async () => {
+  it('an agent cannot vote where the rule names no agents: to it, the request does not exist', async () => {
     const { id } = await review({ tool: 'change', args: { n: 5 } });
-    expect(errorOf(await vote(id, keys['reviewer-bot'] as string, 'approve'))).toEqual(NOT_ELIGIBLE);
+    expect(errorOf(await vote(id, keys['reviewer-bot'] as string, 'approve'))).toEqual([
+      404,
+      'APPROVAL_NOT_FOUND',
+    ]);
   });
 
   it('an approver outside the approver groups is not eligible; an auditor may read but not vote', async () => {

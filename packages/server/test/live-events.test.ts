@@ -346,7 +346,8 @@ describe('10,000 idle connections', () => {
   let fx: TestServer;
 
   beforeAll(async () => {
-    fx = await startTestServer('sqlite', {}, { listen: true });
+    // One key holds all of them here: lift the per-key cap (100) that normally stops a runaway client.
+    fx = await startTestServer('sqlite', { maxSsePerKey: 20_000 }, { listen: true });
   });
 
   afterAll(async () => {

@@ -49,6 +49,13 @@ export interface ApprovalRecord {
   readonly args: unknown;
   /** HMAC-SHA256 of the unredacted arguments: the approval binds to exactly these. */
   readonly argsHmac: string;
+  /**
+   * HMAC-SHA256 of the whole call as the policy and separation of duties see it (tool, arguments, target,
+   * labels, triggeredBy, delegation chain): a redeemed call must match it, not only its arguments.
+   */
+  readonly callHmac?: string;
+  /** Set when the stored arguments were capped or cut: the approver did not see all of them. */
+  readonly argsFlags?: readonly string[];
   readonly target: string | null;
   readonly ruleId: string | null;
   readonly policyVersion: string;
@@ -95,4 +102,14 @@ export interface RequirementProgress {
 /** Whether an approval lets its call run: approved (and not yet used), or expired where expiry allows. */
 export function approvalLetsRun(a: Pick<ApprovalRecord, 'status' | 'onTimeout'>): boolean {
   return a.status === 'approved' || (a.status === 'expired' && a.onTimeout === 'allow');
+}
+
+/**
+ * Until when a decided approval can be used: as long again as the request had to be decided, counted
+ * from the decision. An approval nobody uses does not stay a standing permission.
+ */
+export function usableUntil(a: Pick<ApprovalRecord, 'createdAt' | 'expiresAt' | 'decidedAt'>): string | null {
+  if (!a.decidedAt) return null;
+  const window = Date.parse(a.expiresAt) - Date.parse(a.createdAt);
+  return new Date(Date.parse(a.decidedAt) + window).toISOString();
 }

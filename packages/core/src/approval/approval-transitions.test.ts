@@ -696,10 +696,28 @@ describe('cancelApproval', () => {
     expect(codeOf(() => approve(b, human('alice')))).toBe('APPROVAL_DECIDED');
   });
 
-  it('cannot cancel a decided or expired request', () => {
-    const done = approve(open(), human('alice'));
-    expect(codeOf(() => cancelApproval(done, 'support-bot', null, SOON))).toBe('APPROVAL_DECIDED');
+  it('cannot cancel a denied, used or expired request; an approved one not yet used becomes void', () => {
+    const denied = deny(open(), human('alice'));
+    expect(codeOf(() => cancelApproval(denied, 'support-bot', null, SOON))).toBe('APPROVAL_DECIDED');
     expect(codeOf(() => cancelApproval(open(), 'support-bot', null, at(30 * MIN)))).toBe('APPROVAL_DECIDED');
+    const used = useApproval(approve(open(), human('alice')), 'call_1', SOON);
+    expect(codeOf(() => cancelApproval(used, 'admin', null, SOON))).toBe('APPROVAL_DECIDED');
+    const withdrawn = cancelApproval(approve(open(), human('alice')), 'admin', 'wrong customer', SOON);
+    expect(withdrawn).toMatchObject({
+      status: 'voided',
+      outcomeReason: 'withdrawn by admin: wrong customer',
+    });
+    expect(codeOf(() => useApproval(withdrawn, 'call_1', SOON))).toBe('APPROVAL_DECIDED');
+  });
+
+  it('is stale once unused for as long again as the request had to be decided', () => {
+    const approved = approve(open(), human('alice'));
+    const window = Date.parse(approved.expiresAt) - Date.parse(approved.createdAt);
+    const decidedAt = Date.parse(approved.decidedAt as string);
+    expect(useApproval(approved, 'call_1', new Date(decidedAt + window)).status).toBe('used');
+    expect(codeOf(() => useApproval(approved, 'call_1', new Date(decidedAt + window + 1)))).toBe(
+      'APPROVAL_DECIDED',
+    );
   });
 });
 

@@ -1,7 +1,7 @@
 import { WardenError } from '../errors/warden-error.js';
 import type { ApprovalRequirement } from '../policy/compiled-policy.js';
 import type { ApprovalRecord, ApprovalVote, Voter } from './approval-record.js';
-import { approvalLetsRun } from './approval-record.js';
+import { approvalLetsRun, usableUntil } from './approval-record.js';
 import { describeApprovers, eligibleFor, tally } from './approval-tally.js';
 import { normalName, type Stake, selfApproval } from './separation-of-duties.js';
 
@@ -20,6 +20,8 @@ export interface ApprovalOpening {
   readonly tool: string;
   readonly args: unknown;
   readonly argsHmac: string;
+  readonly callHmac?: string;
+  readonly argsFlags?: readonly string[];
   readonly target: string | null;
   readonly ruleId: string | null;
   readonly policyVersion: string;
@@ -57,6 +59,8 @@ export function openApproval(o: ApprovalOpening): ApprovalRecord {
     tool: o.tool,
     args: o.args,
     argsHmac: o.argsHmac,
+    ...(o.callHmac ? { callHmac: o.callHmac } : {}),
+    ...(o.argsFlags?.length ? { argsFlags: [...o.argsFlags] } : {}),
     target: o.target,
     ruleId: o.ruleId,
     policyVersion: o.policyVersion,
@@ -243,13 +247,18 @@ export function escalateApproval(a: ApprovalRecord, now: Date): ApprovalRecord {
   });
 }
 
-/** The requester withdrew the request (or an admin did). */
+/** The requester withdrew the request (or an admin did); an approved one not yet used becomes void. */
 export function cancelApproval(
   a: ApprovalRecord,
   by: string,
   reason: string | null,
   now: Date,
 ): ApprovalRecord {
+  // An approval not yet used can be withdrawn too: it becomes void, so one granted in error is not used.
+  if (approvalLetsRun(a)) {
+    const why = `withdrawn by ${by}${reason ? `: ${reason}` : ''}`;
+    return next(a, now, { status: 'voided', outcomeReason: why });
+  }
   requirePending(a, now);
   return next(a, now, decided('cancelled', by, reason, now));
 }
@@ -264,6 +273,12 @@ export function useApproval(a: ApprovalRecord, callId: string, now: Date): Appro
   if (!approvalLetsRun(a)) {
     throw new WardenError('APPROVAL_DECIDED', `approval ${a.id} is ${a.status}; the call may not run`, {
       status: a.status,
+    });
+  }
+  const until = usableUntil(a) ?? a.expiresAt;
+  if (now.getTime() > Date.parse(until)) {
+    throw new WardenError('APPROVAL_DECIDED', `approval ${a.id} was not used by ${until}; ask again`, {
+      status: 'unused',
     });
   }
   return next(a, now, { status: 'used', usedAt: now.toISOString(), usedByCall: callId });

@@ -108,14 +108,16 @@ export class ApprovalService {
   async sweep(now = new Date(), limit = 100): Promise<number> {
     const due = await this.#engine.store.dueApprovals(now.toISOString(), limit);
     let changed = 0;
+    let failure: unknown;
     for (const a of due) {
       try {
         if ((await this.#settleDue(a, now)).settled) changed++;
       } catch (err) {
-        // Another instance settled it first, or it was decided meanwhile: nothing to do.
-        if (!isWardenError(err, 'APPROVAL_CONFLICT') && !isWardenError(err, 'APPROVAL_DECIDED')) throw err;
+        // One request that cannot be settled must not hold up the others behind it: report it after.
+        if (!isWardenError(err, 'APPROVAL_CONFLICT')) failure ??= err;
       }
     }
+    if (failure !== undefined) throw failure;
     return changed;
   }
 

@@ -52,8 +52,11 @@ export class GrantService {
 
   /** Adds a grant; GRANT_INVALID names what is wrong. Someone with a stake in the session cannot grant in it. */
   async add(spec: GrantSpec, by: Actor): Promise<GrantRecord> {
-    if (by.kind === 'agent') {
-      throw new WardenError('APPROVAL_SELF_APPROVAL', 'an agent cannot grant tools; a person must');
+    if (by.kind !== 'human') {
+      throw new WardenError(
+        'APPROVAL_SELF_APPROVAL',
+        `${by.kind === 'agent' ? 'an agent' : 'a service'} cannot grant tools; a person must`,
+      );
     }
     const record = await this.#validate(spec, by);
     const event = this.#engine.systemEvent('grant.added', by, {

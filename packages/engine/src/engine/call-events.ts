@@ -36,6 +36,27 @@ export function argsFingerprint(hmacKey: Buffer, args: unknown): string {
     .digest('hex');
 }
 
+/**
+ * HMAC-SHA256 of the whole call as the policy and separation of duties see it, unredacted: an approval
+ * binds to this, so a redeemed call cannot move to another target, labels, trigger or delegation chain.
+ */
+export function callFingerprint(
+  hmacKey: Buffer,
+  call: Pick<DecidedCall, 'tool' | 'args' | 'target' | 'labels' | 'triggeredBy' | 'delegationChain'>,
+): string {
+  const whole = {
+    tool: call.tool ?? null,
+    args: call.args ?? {},
+    target: call.target ?? null,
+    labels: call.labels ?? {},
+    triggeredBy: call.triggeredBy ?? null,
+    delegationChain: call.delegationChain ?? [],
+  };
+  return createHmac('sha256', hmacKey)
+    .update(canonicalJson(toJsonSafe(whole)))
+    .digest('hex');
+}
+
 /** The decided call as the engine saw it; fields may be missing when the call itself was invalid. */
 export interface DecidedCall {
   readonly callId: string;

@@ -371,4 +371,62 @@ describe.each(DIALECTS)('engine approvals (%s)', (dialect) => {
       ]);
     });
   });
+
+  describe('an approval binds to the whole call, for a while', () => {
+    it('is void when presented with another target, labels, trigger or delegation chain', async () => {
+      for (const over of [
+        { target: 'prod-db' },
+        { labels: { env: 'prod' } },
+        { triggeredBy: 'lee' },
+        { delegationChain: ['planner'] },
+      ]) {
+        const { id } = await approvedPay();
+        const r = await redeem(id, over);
+        expect(r, JSON.stringify(over)).toMatchObject({ effect: 'block', code: 'APPROVAL_MISMATCH' });
+        expect(r.reasons[0]).toContain('target, labels, triggeredBy or delegation chain');
+        expect((await engine.approvals.get(id)).status).toBe('voided');
+      }
+    });
+
+    it('can be used only as long again as it took to decide, then it is stale', async () => {
+      const { id } = await approvedPay();
+      vi.useFakeTimers({ toFake: ['Date'] });
+      // pay-large's timeout is 1h: the approval is good for an hour after the decision.
+      vi.setSystemTime(Date.now() + 61 * 60_000);
+      const r = await redeem(id);
+      expect(r).toMatchObject({ effect: 'block', code: 'APPROVAL_DECIDED' });
+      expect(r.reasons[0]).toMatch(/approved; the call may not run|not used by/);
+    });
+
+    it('can be withdrawn before it is used: the approval becomes void', async () => {
+      const { id } = await approvedPay();
+      const voided = await engine.approvals.cancel(id, { kind: 'human', id: 'admin' }, 'wrong customer');
+      expect(voided.status).toBe('voided');
+      expect(await redeem(id)).toMatchObject({ effect: 'block', code: 'APPROVAL_DECIDED' });
+    });
+
+    it('does not let a waiting call go ahead in a session paused meanwhile', async () => {
+      const { r, id } = await approvedPay();
+      await pauseSession(engine, 's1', { kind: 'human', id: 'admin' }, 'kill switch');
+      const go = await engine.proceedApproved(
+        { agent: 'pay-agent', tool: 'pay', args: { amount: 500, memo: 'rent' }, session: 's1' },
+        id,
+        r.callId,
+      );
+      expect(go).toMatchObject({ allowed: false, code: 'SESSION_PAUSED' });
+      expect((await engine.approvals.get(id)).status).toBe('approved');
+    });
+
+    it('needs a new approval when the policy now asks for a different review', async () => {
+      const { id } = await approvedPay();
+      engine.adoptPolicy(
+        testPolicy(
+          POLICY.replace('groups: [leads] }, timeout: 1h', 'groups: [leads] }, quorum: 2, timeout: 1h'),
+        ),
+      );
+      const r = await redeem(id);
+      expect(r).toMatchObject({ effect: 'block', code: 'APPROVAL_MISMATCH' });
+      expect(r.reasons[0]).toContain('review requirements');
+    });
+  });
 });

@@ -6,6 +6,7 @@ import {
   type AuditEventType,
   approvalLetsRun,
   type CompiledPolicy,
+  canonicalJson,
   type Decision,
   dueAction,
   type Effect,
@@ -16,6 +17,7 @@ import {
   signCheckpoint,
   type ToolCall,
   ToolCallSchema,
+  toJsonSafe,
   useApproval,
   uuidv7,
   voidApproval,
@@ -36,6 +38,7 @@ import type { CommitResult, CommitUnit, Mutation, SessionRecord, Store } from '.
 import {
   argsFingerprint,
   type CallOutcome,
+  callFingerprint,
   completedEvent,
   DEFAULT_LIMITS,
   type DecidedCall,
@@ -159,8 +162,17 @@ export class Engine {
       : undefined;
     if (options.approvalSweepMs) {
       const onError = options.onError ?? (() => {});
+      let sweeping = false;
       this.#sweep = setInterval(() => {
-        this.approvals.sweep().catch((err) => onError(asWardenError(err)));
+        // A slow database must not stack sweeps on top of each other.
+        if (sweeping) return;
+        sweeping = true;
+        this.approvals
+          .sweep()
+          .catch((err) => onError(asWardenError(err)))
+          .finally(() => {
+            sweeping = false;
+          });
       }, options.approvalSweepMs);
       this.#sweep.unref();
     }
@@ -226,7 +238,7 @@ export class Engine {
     }
     if (completed) throw new WardenError('CALL_ALREADY_COMPLETED', `call ${callId} was already completed`);
     const effect = decided.event.decision?.effect;
-    if (effect === 'review') await this.#useOwnApproval(callId);
+    if (effect === 'review') await this.#useOwnApproval(callId, decided.event);
     else if (effect !== 'allow') {
       throw new WardenError('CALL_NOT_RUNNABLE', `call ${callId} was not allowed (${effect})`);
     }
@@ -328,7 +340,7 @@ export class Engine {
     const all = [...(mutations ?? []), ...(extra.mutations ?? [])];
     let approval = extra.approval;
     if (opening && approvalId) {
-      approval = this.#openApproval(approvalId, event, decision);
+      approval = this.#openApproval(approvalId, event, decision, callFingerprint(this.keys.hmacKey, call));
       const requested = requestedEvent(approval, this.instanceId);
       events.push(requested);
       all.push({ kind: 'approval.save', approval, expectVersion: null });
@@ -338,7 +350,7 @@ export class Engine {
     return resultOf(call.callId, call.session, decision, (result.events[0] as { seq: number }).seq, approval);
   }
 
-  #openApproval(id: string, event: AuditEvent, decision: EngineDecision): ApprovalRecord {
+  #openApproval(id: string, event: AuditEvent, decision: EngineDecision, callHmac: string): ApprovalRecord {
     return openApproval({
       id,
       callId: event.callId as string,
@@ -347,6 +359,8 @@ export class Engine {
       tool: event.tool as string,
       args: event.args ?? {},
       argsHmac: event.argsHmac as string,
+      callHmac,
+      ...(event.flags?.length ? { argsFlags: event.flags } : {}),
       target: event.target ?? null,
       ruleId: decision.ruleId,
       policyVersion: decision.policyVersion,
@@ -390,10 +404,17 @@ export class Engine {
         a.session !== call.session && 'session',
         a.tool !== tool.tool && 'tool',
         a.argsHmac !== argsFingerprint(this.keys.hmacKey, tool.args) && 'arguments',
+        a.callHmac !== undefined &&
+          a.callHmac !== callFingerprint(this.keys.hmacKey, call) &&
+          'target, labels, triggeredBy or delegation chain',
       ].filter(Boolean);
+      // A review the policy now words differently (more approvers, other groups) needs a new approval.
+      if (differs.length === 0 && decision.effect === 'review' && !sameRequirements(a, decision)) {
+        differs.push('review requirements (the policy changed since it was approved)');
+      }
       try {
         if (differs.length > 0) {
-          const reason = `the ${differs.join(', ')} differ from the approved call; approval ${a.id} is void, ask again`;
+          const reason = `the ${differs.join(' and ')} ${differs.length === 1 ? 'differs' : 'differ'} from the approved call; approval ${a.id} is void, ask again`;
           if (a.status !== 'approved') return await block('APPROVAL_MISMATCH', reason);
           const voided = voidApproval(a, reason, now);
           const ev = approvalEvent(
@@ -420,7 +441,14 @@ export class Engine {
         if (!approvalLetsRun(a)) {
           return await block('APPROVAL_DECIDED', `approval ${a.id} is ${a.status}; the call may not run`);
         }
-        const used = useApproval(a, call.callId, now);
+        let used: ApprovalRecord;
+        try {
+          used = useApproval(a, call.callId, now);
+        } catch (err) {
+          // Approved but left unused past its window: stale, like a denied one.
+          if (isWardenError(err, 'APPROVAL_DECIDED')) return await block('APPROVAL_DECIDED', err.message);
+          throw err;
+        }
         const approvers = a.votes.filter((v) => v.vote === 'approve').map((v) => v.principal);
         const allow: EngineDecision = {
           ...decision,
@@ -450,9 +478,46 @@ export class Engine {
     }
   }
 
+  /**
+   * Whether a call whose approval was just decided may go ahead: its session must still be open and the
+   * policy in force must not now block it or require a different review. Uses the approval for the call
+   * when it may; otherwise says why not. For a caller that waited for the decision with the call in hand.
+   */
+  async proceedApproved(
+    input: ToolCall,
+    approvalId: string,
+    callId: string,
+  ): Promise<
+    { readonly allowed: true } | { readonly allowed: false; readonly code: string; readonly reason: string }
+  > {
+    const session = input.session ? await this.store.getSession(input.session) : undefined;
+    const stopped = sessionBlock(session);
+    if (stopped) return { allowed: false, ...stopped };
+    const decision = evaluate(this.#policy, { ...input, now: new Date() });
+    const a = await this.approvals.get(approvalId);
+    if (decision.effect === 'block') {
+      return {
+        allowed: false,
+        code: 'APPROVAL_MISMATCH',
+        reason: `the policy now blocks this call: ${decision.reasons.join('; ')}`,
+      };
+    }
+    if (decision.effect === 'review' && !sameRequirements(a, decision)) {
+      return {
+        allowed: false,
+        code: 'APPROVAL_MISMATCH',
+        reason: 'the review requirements changed since the request opened; ask again',
+      };
+    }
+    await this.approvals.use(approvalId, callId);
+    return { allowed: true };
+  }
+
   /** Completing a reviewed call uses its approval; refused unless the approval lets it run. */
-  async #useOwnApproval(callId: string): Promise<void> {
-    const a = await this.store.approvalByCall(callId);
+  async #useOwnApproval(callId: string, decided: AuditEvent): Promise<void> {
+    // The approval the call opened, or the one it presented (a redeem that waited for the decision).
+    const presented = decided.decision?.approvalId;
+    const a = presented ? await this.store.approval(presented) : await this.store.approvalByCall(callId);
     if (a?.status === 'used' && a.usedByCall === callId) return;
     if (a && approvalLetsRun(a)) {
       await this.approvals.use(a.id, callId);
@@ -539,6 +604,11 @@ function grantDecision(d: EngineDecision, grantId: string, by: string, reason: s
     reasons: [`allowed by grant ${grantId} from ${by}: ${reason}`],
     grantId,
   };
+}
+
+/** Whether the review the policy now asks for is the one the approval was granted under. */
+function sameRequirements(a: ApprovalRecord, d: Pick<EngineDecision, 'approvals'>): boolean {
+  return canonicalJson(toJsonSafe(a.requirements)) === canonicalJson(toJsonSafe(d.approvals ?? []));
 }
 
 function asWardenError(err: unknown): WardenError {

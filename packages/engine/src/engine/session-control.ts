@@ -25,8 +25,11 @@ export async function resumeSession(
 ): Promise<SessionRecord> {
   const session = await engine.store.getSession(id);
   if (!session) throw new WardenError('SESSION_NOT_FOUND', `no session has id ${id}`);
-  if (by.kind === 'agent') {
-    throw new WardenError('APPROVAL_SELF_APPROVAL', 'an agent cannot resume a session; a human must');
+  if (by.kind !== 'human') {
+    throw new WardenError(
+      'APPROVAL_SELF_APPROVAL',
+      `${by.kind === 'agent' ? 'an agent' : 'a service'} cannot resume a session; a person must`,
+    );
   }
   const sod = selfApproval(by, `resume session ${id}`, session);
   if (sod) {

@@ -422,16 +422,22 @@ describe.each(DIALECTS)('Store contract: approvals, grants, notifications (%s)',
       ],
       'approval.requested',
     );
+    const both = ['slack-finance', 'pagerduty'];
 
-    expect(await fx.store.claimNotifications('owner-a', at(1), at(1.5), 1)).toEqual([
+    // An instance without these webhooks (say, mid-way through a config change) leaves their rows alone.
+    expect(await fx.store.claimNotifications('owner-x', at(1), at(9), 10, ['email-ops'])).toEqual([]);
+    expect(await fx.store.claimNotifications('owner-x', at(1), at(9), 10, [])).toEqual([]);
+    expect(await notificationRow(n1.id)).toMatchObject({ state: 'pending', lease_owner: null });
+
+    expect(await fx.store.claimNotifications('owner-a', at(1), at(1.5), 1, both)).toEqual([
       { ...n1, leaseOwner: 'owner-a', leaseUntil: at(1.5), updatedAt: at(1) },
     ]);
-    expect(await fx.store.claimNotifications('owner-b', at(1.1), at(2), 10)).toEqual([
+    expect(await fx.store.claimNotifications('owner-b', at(1.1), at(2), 10, ['pagerduty'])).toEqual([
       { ...n2, leaseOwner: 'owner-b', leaseUntil: at(2), updatedAt: at(1.1) },
     ]);
-    expect(await fx.store.claimNotifications('owner-b', at(1.2), at(2), 10)).toEqual([]);
+    expect(await fx.store.claimNotifications('owner-b', at(1.2), at(2), 10, both)).toEqual([]);
     // A's lease runs out (at its end, inclusive): B takes the delivery over.
-    expect(await fx.store.claimNotifications('owner-b', at(1.5), at(3), 10)).toEqual([
+    expect(await fx.store.claimNotifications('owner-b', at(1.5), at(3), 10, both)).toEqual([
       { ...n1, leaseOwner: 'owner-b', leaseUntil: at(3), updatedAt: at(1.5) },
     ]);
 
@@ -440,7 +446,8 @@ describe.each(DIALECTS)('Store contract: approvals, grants, notifications (%s)',
         [{ kind: 'notification.finish', id: n1.id, owner, state, attempts: 2, lastError, ts: at(1.7) }],
         'approval.notified',
       );
-    await finish('owner-a', 'delivered', null);
+    // A lost its lease: its outcome is refused, and its approval.notified event is not written.
+    await refused(() => finish('owner-a', 'delivered', null), 'APPROVAL_CONFLICT', /lease was lost/);
     expect(await notificationRow(n1.id)).toMatchObject({
       state: 'pending',
       attempts: 0,
@@ -448,18 +455,40 @@ describe.each(DIALECTS)('Store contract: approvals, grants, notifications (%s)',
       last_error: null,
     });
     await finish('owner-b', 'failed', 'HTTP 500 ✗');
-    expect(await notificationRow(n1.id)).toEqual({
+    const finished = {
       state: 'failed',
       attempts: 2,
       lease_owner: null,
       lease_until: null,
       last_error: 'HTTP 500 ✗',
       updated_at: at(1.7),
-    });
+    };
+    expect(await notificationRow(n1.id)).toEqual(finished);
+    // A second outcome for a finished row (or for no row at all) is refused the same way.
+    await refused(() => finish('owner-b', 'delivered', null), 'APPROVAL_CONFLICT', /lease was lost/);
+    expect(await notificationRow(n1.id)).toEqual(finished);
+    await refused(
+      () =>
+        apply(
+          [
+            {
+              kind: 'notification.finish',
+              id: 'ntf_missing',
+              owner: 'owner-b',
+              state: 'delivered',
+              attempts: 1,
+              lastError: null,
+              ts: at(1.8),
+            },
+          ],
+          'approval.notified',
+        ),
+      'APPROVAL_CONFLICT',
+    );
     // A finished row is never claimed again; the other is, once its lease ends.
-    expect((await fx.store.claimNotifications('owner-c', at(100), at(101), 10)).map((n) => n.id)).toEqual([
-      n2.id,
-    ]);
+    expect(
+      (await fx.store.claimNotifications('owner-c', at(100), at(101), 10, both)).map((n) => n.id),
+    ).toEqual([n2.id]);
   });
 
   it('never gives the same notification to two instances claiming at once', async () => {
@@ -473,7 +502,7 @@ describe.each(DIALECTS)('Store contract: approvals, grants, notifications (%s)',
       const drain = async (store: Store, owner: string) => {
         const got: string[] = [];
         for (;;) {
-          const batch = await store.claimNotifications(owner, at(1), at(30), 2);
+          const batch = await store.claimNotifications(owner, at(1), at(30), 2, ['slack-finance']);
           if (batch.length === 0) return got;
           for (const n of batch) expect(n.leaseOwner).toBe(owner);
           got.push(...batch.map((n) => n.id));
@@ -509,7 +538,7 @@ describe.each(DIALECTS)('Store contract: approvals, grants, notifications (%s)',
     expect(await fx.store.head()).toEqual(head);
     expect(await fx.store.approval(a.id)).toBeUndefined();
     expect(await fx.store.grant(g.id)).toBeUndefined();
-    expect(await fx.store.claimNotifications('owner', at(1), at(2), 10)).toEqual([]);
+    expect(await fx.store.claimNotifications('owner', at(1), at(2), 10, ['slack-finance'])).toEqual([]);
     expect(await fx.store.pendingApprovals()).toBe(0);
   });
 });

@@ -69,13 +69,15 @@ export interface Store {
   listGrants(query: GrantQuery): Promise<GrantRecord[]>;
   /**
    * Claims up to `limit` notifications due at `now` that nobody holds (or whose holder's lease ran out),
-   * for `owner` until `leaseUntil`; two instances never claim the same one at once.
+   * for `owner` until `leaseUntil`; two instances never claim the same one at once. Only rows whose target
+   * is in `targets` (the webhooks `owner` can deliver to) are claimed; an empty list claims nothing.
    */
   claimNotifications(
     owner: string,
     now: string,
     leaseUntil: string,
     limit: number,
+    targets: readonly string[],
   ): Promise<NotificationRecord[]>;
   /**
    * Calls `fn` soon after another process commits something other instances must hear about at once
@@ -145,7 +147,10 @@ export type Mutation =
   /** GRANT_NOT_FOUND when there is none; GRANT_INVALID when it was already revoked. */
   | { readonly kind: 'grant.revoke'; readonly id: string; readonly by: string; readonly ts: string }
   | { readonly kind: 'notification.enqueue'; readonly notification: NotificationRecord }
-  /** Records a delivery's end; applies only while `owner` holds the claim (otherwise a no-op). */
+  /**
+   * Records a delivery's end; applies only while `owner` holds the claim, otherwise refused with
+   * APPROVAL_CONFLICT (the lease was lost), so the unit's events (its approval.notified) are not written.
+   */
   | {
       readonly kind: 'notification.finish';
       readonly id: string;

@@ -74,6 +74,8 @@ export const ServerConfigSchema = z.strictObject({
   /** Failed authentications per minute per client address before 429. */
   authFailuresPerMinute: z.coerce.number().int().min(1).default(30),
   maxSseConnections: z.coerce.number().int().min(1).default(20_000),
+  /** Live streams one key may hold open at once. */
+  maxSsePerKey: z.coerce.number().int().min(1).default(100),
   heartbeatMs: z.coerce.number().int().min(100).default(15_000),
   /** How often an instance looks for events, policies and revocations written by others. */
   pollMs: z.coerce.number().int().min(10).default(250),

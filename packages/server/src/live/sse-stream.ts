@@ -191,6 +191,13 @@ export class SseRegistry {
     this.#streams.delete(s);
   }
 
+  /** How many streams are open with a key. */
+  countKey(keyId: string): number {
+    let n = 0;
+    for (const s of this.#streams) if (s.principal.keyId === keyId) n++;
+    return n;
+  }
+
   /** Closes every stream opened with a key (it was revoked). */
   closeKey(keyId: string): void {
     for (const s of this.#streams) {

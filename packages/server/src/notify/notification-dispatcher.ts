@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto';
+import { isWardenError } from '@warden/core';
 import type { Engine, NotificationRecord } from '@warden/engine';
 import { approvalEvent } from '@warden/engine';
 import type { ServerConfig, WebhookConfig } from '../config/server-config.js';
@@ -12,30 +13,37 @@ export function linkKey(engine: Engine): Buffer {
   return createHmac('sha256', engine.keys.hmacKey).update('warden approval links v1').digest();
 }
 
+/** How many deliveries one instance runs at once: a dead endpoint holds one slot, not the whole outbox. */
+const MAX_CONCURRENT = 8;
+
 /**
  * Delivers queued approval notifications (the outbox rows committed with each approval event). Every
  * instance runs one; a row is claimed with a lease, so exactly one instance delivers it, and a row whose
- * deliverer died is picked up again when the lease runs out. Each delivery's outcome is an audit event.
+ * deliverer died is picked up again when the lease runs out. Only rows for webhooks this instance has are
+ * claimed. Each delivery's outcome is an audit event.
  */
 export class NotificationDispatcher {
   readonly #engine: Engine;
   readonly #config: ServerConfig;
   readonly #baseUrl: () => string;
   readonly #onError: (err: unknown) => void;
+  readonly #maxConcurrent: number;
   readonly #abort = new AbortController();
   readonly #inFlight = new Set<Promise<void>>();
   #timer: NodeJS.Timeout | undefined;
-  #running = false;
+  /** The claim under way, if any: stop() waits for it, so nothing is started after it returns. */
+  #claiming: Promise<void> | undefined;
 
   constructor(
     engine: Engine,
     config: ServerConfig,
-    options: { baseUrl: () => string; onError?: (err: unknown) => void },
+    options: { baseUrl: () => string; onError?: (err: unknown) => void; maxConcurrent?: number },
   ) {
     this.#engine = engine;
     this.#config = config;
     this.#baseUrl = options.baseUrl;
     this.#onError = options.onError ?? (() => {});
+    this.#maxConcurrent = Math.max(1, options.maxConcurrent ?? MAX_CONCURRENT);
   }
 
   /** Polls the outbox every `intervalMs` while webhooks are configured. */
@@ -45,10 +53,35 @@ export class NotificationDispatcher {
     this.#timer.unref();
   }
 
-  /** Claims what is due and starts delivering it; resolves once those deliveries have ended. */
+  /**
+   * Claims what is due, as many rows as there are free delivery slots, and starts delivering them;
+   * resolves once they are started, not delivered (see {@link idle}).
+   */
   async runOnce(): Promise<void> {
-    if (this.#running || this.#abort.signal.aborted) return;
-    this.#running = true;
+    if (this.#claiming || this.#abort.signal.aborted) return;
+    const free = this.#maxConcurrent - this.#inFlight.size;
+    if (free <= 0) return;
+    this.#claiming = this.#claim(free).finally(() => {
+      this.#claiming = undefined;
+    });
+    await this.#claiming;
+  }
+
+  /** Resolves once no delivery is in flight (those started meanwhile included). */
+  async idle(): Promise<void> {
+    while (this.#claiming || this.#inFlight.size > 0) {
+      await Promise.allSettled([this.#claiming, ...this.#inFlight]);
+    }
+  }
+
+  /** Stops claiming, aborts deliveries in flight (their leases let another instance retry them). */
+  async stop(): Promise<void> {
+    clearInterval(this.#timer);
+    this.#abort.abort();
+    await this.idle();
+  }
+
+  async #claim(limit: number): Promise<void> {
     try {
       const now = new Date();
       // Long enough for every retry of a delivery: attempts × (timeout + longest backoff).
@@ -57,39 +90,34 @@ export class NotificationDispatcher {
         this.#engine.instanceId,
         now.toISOString(),
         new Date(now.getTime() + leaseMs).toISOString(),
-        16,
+        limit,
+        this.#config.webhooks.map((w) => w.name),
       );
-      const runs = claimed.map((n) => this.#track(this.#deliver(n)));
-      await Promise.all(runs);
+      for (const n of claimed) this.#track(this.#deliver(n));
     } catch (err) {
       this.#onError(err);
-    } finally {
-      this.#running = false;
     }
   }
 
-  /** Stops claiming, aborts deliveries in flight (their leases let another instance retry them). */
-  async stop(): Promise<void> {
-    clearInterval(this.#timer);
-    this.#abort.abort();
-    await Promise.allSettled([...this.#inFlight]);
-  }
-
-  #track(p: Promise<void>): Promise<void> {
-    const run = p.catch((err) => this.#onError(err)).finally(() => this.#inFlight.delete(run));
+  #track(p: Promise<void>): void {
+    const run: Promise<void> = p.catch((err) => this.#onError(err)).finally(() => this.#inFlight.delete(run));
     this.#inFlight.add(run);
-    return run;
   }
 
   async #deliver(n: NotificationRecord): Promise<void> {
     const target = this.#config.webhooks.find((w) => w.name === n.target);
+    // Only configured targets are claimed, so this is a bug, not a bad row: leave the row to its lease
+    // (another instance, or this one restarted, retries it) rather than failing it for good.
+    if (!target)
+      throw new Error(`claimed notification ${n.id} for ${n.target}, a webhook not configured here`);
+    // Stopped between the claim and now: the lease runs out and another instance delivers it.
+    if (this.#abort.signal.aborted) return;
     const approval = await this.#engine.store.approval(n.approvalId);
     let ok = false;
     let attempts = 0;
     let error: string | null = null;
     let status: number | undefined;
-    if (!target) error = `no webhook named ${n.target} is configured on this instance`;
-    else if (!approval) error = `approval ${n.approvalId} no longer exists`;
+    if (!approval) error = `approval ${n.approvalId} no longer exists`;
     else {
       const kind = n.eventType as ApprovalNotificationKind;
       const body = buildWebhookBody(
@@ -113,12 +141,17 @@ export class NotificationDispatcher {
       // Shutting down: leave the row claimed; the lease runs out and another instance delivers it.
       if (this.#abort.signal.aborted && !ok) return;
     }
-    await this.#finish(n, target, approval ? approval : undefined, { ok, attempts, error, status });
+    try {
+      await this.#finish(n, target, approval, { ok, attempts, error, status });
+    } catch (err) {
+      // The lease ran out and another instance took the row over: its outcome is the one recorded.
+      if (!isWardenError(err, 'APPROVAL_CONFLICT')) throw err;
+    }
   }
 
   async #finish(
     n: NotificationRecord,
-    target: WebhookConfig | undefined,
+    target: WebhookConfig,
     approval: Parameters<typeof approvalEvent>[1] | undefined,
     r: { ok: boolean; attempts: number; error: string | null; status: number | undefined },
   ): Promise<void> {
@@ -126,7 +159,7 @@ export class NotificationDispatcher {
     const data = {
       notification: n.id,
       target: n.target,
-      format: target?.format ?? null,
+      format: target.format,
       eventType: n.eventType,
       delivered: r.ok,
       attempts: r.attempts,

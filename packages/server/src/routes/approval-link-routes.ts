@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { defineRoute, STREAMED } from '../http/route-spec.js';
 import { verifyApprovalLinkToken } from '../notify/approval-links.js';
 import { linkKey } from '../notify/notification-dispatcher.js';
-import { ApprovalViewSchema, approvalView, voterOf } from './approval-routes.js';
+import { ApprovalViewSchema, VOTE_ERRORS, VoteBody, viewFor, votable, voterOf } from './approval-routes.js';
 
 const TokenParams = z.strictObject({ token: z.string().min(10).max(1_000) });
 
@@ -47,17 +47,9 @@ export const approvalLinkRoutes = [
     summary: 'Decide through a notification link, authenticated with your own key. Each link works once.',
     roles: ['approver', 'admin', 'agent'],
     params: TokenParams,
-    body: z.strictObject({ reason: z.string().trim().max(2_000).optional() }),
+    body: VoteBody,
     response: { status: 200, schema: ApprovalViewSchema },
-    errors: [
-      'LINK_INVALID',
-      'APPROVAL_NOT_FOUND',
-      'APPROVAL_SELF_APPROVAL',
-      'APPROVAL_NOT_ELIGIBLE',
-      'APPROVAL_DECIDED',
-      'APPROVAL_ALREADY_VOTED',
-      'APPROVAL_REASON_REQUIRED',
-    ],
+    errors: ['LINK_INVALID', ...VOTE_ERRORS],
     async handler({ params, body, principal, ctx }) {
       const link = verifyApprovalLinkToken(linkKey(ctx.engine), params.token);
       if (link.action === 'view') {
@@ -65,14 +57,15 @@ export const approvalLinkRoutes = [
         if (principal.role === 'agent' && a.agent !== principal.id) {
           throw new WardenError('APPROVAL_NOT_FOUND', `no approval request has id ${link.approvalId}`);
         }
-        return approvalView(a);
+        return viewFor(a, principal);
       }
+      await votable(ctx, link.approvalId, principal);
       const a = await ctx.engine.approvals.vote(link.approvalId, voterOf(principal), link.action, {
         ...(body.reason ? { reason: body.reason } : {}),
         via: `link:${link.nonce}`,
         once: true,
       });
-      return approvalView(a);
+      return viewFor(a, principal);
     },
   }),
 ];

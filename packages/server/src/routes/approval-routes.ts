@@ -1,4 +1,11 @@
-import { APPROVAL_STATUSES, type ApprovalRecord, tally, type Voter, WardenError } from '@warden/core';
+import {
+  APPROVAL_STATUSES,
+  type ApprovalRecord,
+  samePrincipal,
+  tally,
+  type Voter,
+  WardenError,
+} from '@warden/core';
 import { z } from 'zod';
 import { actorOf, type Principal } from '../auth/principal.js';
 import { IdParams } from '../http/id-params.js';
@@ -89,6 +96,26 @@ async function visible(ctx: ServerContext, id: string, p: Principal): Promise<Ap
   return a;
 }
 
+/**
+ * A request an agent key may vote on: its own (to be refused, and recorded, for separation of duties) or
+ * one whose rule names it as an approver. Any other is a 404, so an agent cannot probe other requests.
+ */
+export async function votable(ctx: ServerContext, id: string, p: Principal): Promise<void> {
+  if (p.role !== 'agent') return;
+  const a = await ctx.engine.approvals.get(id);
+  const named = a.requirements.some((r) =>
+    [...r.approvers.agents, ...(r.escalate?.to.agents ?? [])].some((x) => samePrincipal(x, p.id)),
+  );
+  if (a.agent !== p.id && !named)
+    throw new WardenError('APPROVAL_NOT_FOUND', `no approval request has id ${id}`);
+}
+
+/** The view for `p`: an agent does not see who is in the approver groups. */
+export function viewFor(a: ApprovalRecord, p: Principal): z.infer<typeof ApprovalViewSchema> {
+  const view = approvalView(a);
+  return p.role === 'agent' ? { ...view, groups: {} } : view;
+}
+
 /** The channel a vote came through, for the audit: the CLI and dashboard say so in a header. */
 function channelOf(header: string | string[] | undefined): string {
   return header === 'cli' || header === 'dashboard' ? header : 'api';
@@ -96,8 +123,10 @@ function channelOf(header: string | string[] | undefined): string {
 
 const ApprovalParams = IdParams;
 const Reason = z.string().trim().max(2_000).optional().meta({ description: 'Recorded with the vote.' });
-const VoteBody = z.strictObject({ reason: Reason });
-const VOTE_ERRORS = [
+/** The body of a vote: an optional reason (required where the rule says so). */
+export const VoteBody = z.strictObject({ reason: Reason });
+/** What a vote can be refused with, on any channel. */
+export const VOTE_ERRORS = [
   'APPROVAL_NOT_FOUND',
   'APPROVAL_SELF_APPROVAL',
   'APPROVAL_NOT_ELIGIBLE',
@@ -121,11 +150,12 @@ function voteRoute(vote: 'approve' | 'deny') {
     response: { status: 200, schema: ApprovalViewSchema },
     errors: VOTE_ERRORS,
     async handler({ params, body, principal, ctx, request }) {
+      await votable(ctx, params.id, principal);
       const a = await ctx.engine.approvals.vote(params.id, voterOf(principal), vote, {
         ...(body.reason ? { reason: body.reason } : {}),
         via: channelOf(request.headers['warden-client']),
       });
-      return approvalView(a);
+      return viewFor(a, principal);
     },
   });
 }
@@ -163,7 +193,8 @@ export const approvalRoutes = [
     params: ApprovalParams,
     response: { status: 200, schema: ApprovalViewSchema },
     errors: ['APPROVAL_NOT_FOUND'],
-    handler: async ({ params, principal, ctx }) => approvalView(await visible(ctx, params.id, principal)),
+    handler: async ({ params, principal, ctx }) =>
+      viewFor(await visible(ctx, params.id, principal), principal),
   }),
   defineRoute({
     method: 'GET',
@@ -185,7 +216,7 @@ export const approvalRoutes = [
       await visible(ctx, params.id, principal);
       const gone = new AbortController();
       request.raw.once('close', () => gone.abort());
-      return approvalView(await waitForApproval(ctx, params.id, query.timeoutMs, gone.signal));
+      return viewFor(await waitForApproval(ctx, params.id, query.timeoutMs, gone.signal), principal);
     },
   }),
   voteRoute('approve'),
@@ -221,8 +252,9 @@ export const approvalRoutes = [
     errors: ['APPROVAL_NOT_FOUND', 'APPROVAL_DECIDED'],
     async handler({ params, body, principal, ctx }) {
       await visible(ctx, params.id, principal);
-      return approvalView(
+      return viewFor(
         await ctx.engine.approvals.cancel(params.id, actorOf(principal), body.reason ?? null),
+        principal,
       );
     },
   }),

@@ -6,6 +6,7 @@ import {
   AuditOutcomeSchema,
   approvalLetsRun,
   isWardenError,
+  type ToolCall,
   ToolCallSchema,
   WardenError,
 } from '@warden/core';
@@ -82,7 +83,7 @@ export const callRoutes = [
     body: CheckRequestSchema,
     response: { status: 200, schema: CheckResponseSchema },
     errors: ['AGENT_MISMATCH', 'SHUTTING_DOWN'],
-    async handler({ body, principal, ctx }) {
+    async handler({ body, principal, ctx, request }) {
       if (body.agent !== undefined && body.agent !== principal.id) {
         throw new WardenError(
           'AGENT_MISMATCH',
@@ -98,7 +99,17 @@ export const callRoutes = [
       const { wait, approvalId, ...call } = body;
       const result = await check(ctx, { ...call, agent: principal.id }, approvalId);
       if (result.effect !== 'review' || !wait || !result.approval) return result;
-      return resumeAfterApproval(ctx, result, await waitForApproval(ctx, result.approval.id, wait));
+      const gone = new AbortController();
+      request.raw.once('close', () => gone.abort());
+      const decided = await waitForApproval(ctx, result.approval.id, wait, gone.signal);
+      // A caller that hung up never learns the call id: using the approval for it would waste it.
+      if (gone.signal.aborted) return result;
+      return resumeAfterApproval(
+        ctx,
+        { ...call, agent: principal.id, session: result.session },
+        result,
+        decided,
+      );
     },
   }),
   defineRoute({
@@ -150,12 +161,19 @@ export const callRoutes = [
  * The answer to a call that waited for its approval: approved, it is allowed and the approval is used by
  * it (once); denied or expired, it is blocked; still pending, it stays a review.
  */
-async function resumeAfterApproval(ctx: ServerContext, result: CheckResult, a: ApprovalRecord) {
+async function resumeAfterApproval(
+  ctx: ServerContext,
+  call: ToolCall,
+  result: CheckResult,
+  a: ApprovalRecord,
+) {
   const approval = { id: a.id, status: a.status, expiresAt: a.expiresAt, decidedBy: a.decidedBy };
   if (a.status === 'pending') return { ...result, approval };
   if (approvalLetsRun(a)) {
     try {
-      await ctx.engine.approvals.use(a.id, result.callId);
+      // Approved, but the session may have been paused meanwhile, or the policy changed: checked again.
+      const go = await ctx.engine.proceedApproved(call, a.id, result.callId);
+      if (!go.allowed) return { ...blocked(result, approval, go.reason), code: go.code };
       const by = a.override ? `${a.decidedBy} (override)` : (a.decidedBy ?? 'expiry');
       return {
         ...result,

@@ -46,6 +46,16 @@ export const eventRoutes = [
       const types = query.type ? parseTypes(query.type) : undefined;
       const header = request.headers['last-event-id'];
       const fromHeader = typeof header === 'string' && header !== '' ? parseSeq(header) : undefined;
+      // One key (a runaway agent) cannot take every stream slot from the people watching.
+      if (ctx.sse.countKey(principal.keyId) >= ctx.config.maxSsePerKey) {
+        throw new WardenError(
+          'RATE_LIMITED',
+          `this key already has ${ctx.config.maxSsePerKey} live streams open`,
+          {
+            retryAfterSeconds: 5,
+          },
+        );
+      }
       if (ctx.sse.size >= ctx.config.maxSseConnections) {
         throw new WardenError('RATE_LIMITED', `this instance already serves ${ctx.sse.size} live streams`, {
           retryAfterSeconds: 5,

@@ -1,4 +1,4 @@
-import type { ApprovalRecord } from '@warden/core';
+import { type ApprovalRecord, WardenError } from '@warden/core';
 import type pg from 'pg';
 import { APPROVAL_FILTERS, decodeApprovalCursor, dueAtSql, toApprovalPage } from '../approval-query.js';
 import {
@@ -125,9 +125,9 @@ export async function listGrants(db: PostgresDriver, q: GrantQuery): Promise<Gra
 }
 
 /**
- * Leases the oldest due rows to `owner` in one statement. SKIP LOCKED: a row another instance is claiming
- * right now is passed over rather than waited for, and a row it has just claimed no longer qualifies
- * when re-checked, so two instances never claim the same row.
+ * Leases the oldest due rows for `targets` to `owner` in one statement. SKIP LOCKED: a row another
+ * instance is claiming right now is passed over rather than waited for, and a row it has just claimed no
+ * longer qualifies when re-checked, so two instances never claim the same row.
  */
 export async function claimNotifications(
   db: PostgresDriver,
@@ -135,18 +135,21 @@ export async function claimNotifications(
   now: string,
   leaseUntil: string,
   limit: number,
+  targets: readonly string[],
 ): Promise<NotificationRecord[]> {
+  if (targets.length === 0) return [];
   const rows = await db.query<NotificationRow>(
     'claiming notifications',
     `WITH claimed AS (
        UPDATE notifications SET lease_owner = $1, lease_until = $3, updated_at = $2
         WHERE id IN (SELECT id FROM notifications
                       WHERE state = 'pending' AND (lease_until IS NULL OR lease_until <= $2)
+                        AND target = ANY($5::text[])
                       ORDER BY created_at, id LIMIT $4
                       FOR UPDATE SKIP LOCKED)
         RETURNING ${NOTIFICATION_COLUMNS})
      SELECT * FROM claimed ORDER BY created_at, id`,
-    [owner, now, leaseUntil, limit],
+    [owner, now, leaseUntil, limit, targets.map(text)],
   );
   return rows.map(toNotification);
 }
@@ -227,15 +230,21 @@ export async function enqueueNotification(c: pg.ClientBase, n: NotificationRecor
   );
 }
 
-/** Applies only while `owner` still holds the claim: a holder whose lease was taken over changes nothing. */
+/**
+ * Applies only while `owner` still holds the claim: a holder whose lease was taken over (or whose row was
+ * finished already) is refused, so the unit, its approval.notified event included, is not written.
+ */
 export async function finishNotification(
   c: pg.ClientBase,
   m: Extract<Mutation, { kind: 'notification.finish' }>,
 ): Promise<void> {
-  await c.query(
+  const r = await c.query(
     `UPDATE notifications SET state = $1, attempts = $2, last_error = $3, updated_at = $4,
        lease_owner = NULL, lease_until = NULL
      WHERE id = $5 AND lease_owner = $6`,
     [m.state, m.attempts, m.lastError === null ? null : text(m.lastError), m.ts, text(m.id), m.owner],
   );
+  if (r.rowCount === 0) {
+    throw new WardenError('APPROVAL_CONFLICT', `notification ${m.id}: the notification's lease was lost`);
+  }
 }

@@ -297,8 +297,9 @@ export class PostgresStore implements Store {
     now: string,
     leaseUntil: string,
     limit: number,
+    targets: readonly string[],
   ): Promise<NotificationRecord[]> {
-    return approvals.claimNotifications(this.#db, owner, now, leaseUntil, limit);
+    return approvals.claimNotifications(this.#db, owner, now, leaseUntil, limit, targets);
   }
 
   async close(): Promise<void> {

@@ -1,4 +1,4 @@
-import type { ApprovalRecord } from '@warden/core';
+import { type ApprovalRecord, WardenError } from '@warden/core';
 import type Database from 'better-sqlite3';
 import { APPROVAL_FILTERS, decodeApprovalCursor, dueAtSql, toApprovalPage } from '../approval-query.js';
 import {
@@ -112,15 +112,26 @@ export class SqliteApprovals {
     return (this.#prep(sql).all(...params, q.limit) as GrantRow[]).map(toGrant);
   }
 
-  /** Leases the oldest due rows to `owner`; BEGIN IMMEDIATE, so two processes never claim one row. */
-  claim(owner: string, now: string, leaseUntil: string, limit: number): NotificationRecord[] {
+  /**
+   * Leases the oldest due rows for `targets` to `owner`; BEGIN IMMEDIATE, so two processes never claim
+   * one row. The targets go in as one JSON array, so the statement is the same whatever their number.
+   */
+  claim(
+    owner: string,
+    now: string,
+    leaseUntil: string,
+    limit: number,
+    targets: readonly string[],
+  ): NotificationRecord[] {
+    if (targets.length === 0) return [];
     return this.#db
       .transaction(() => {
         const rows = this.#prep(
           `SELECT ${NOTIFICATION_COLUMNS} FROM notifications
             WHERE state = 'pending' AND (lease_until IS NULL OR lease_until <= ?)
+              AND target IN (SELECT value FROM json_each(?))
             ORDER BY created_at, id LIMIT ?`,
-        ).all(now, limit) as NotificationRow[];
+        ).all(now, JSON.stringify(targets), limit) as NotificationRow[];
         const lease = this.#prep(
           'UPDATE notifications SET lease_owner = ?, lease_until = ?, updated_at = ? WHERE id = ?',
         );
@@ -154,13 +165,21 @@ export class SqliteApprovals {
           `INSERT INTO notifications (${NOTIFICATION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         ).run(...notificationValues(m.notification));
         return;
-      case 'notification.finish':
-        this.#prep(
+      case 'notification.finish': {
+        const r = this.#prep(
           `UPDATE notifications SET state = ?, attempts = ?, last_error = ?, updated_at = ?,
              lease_owner = NULL, lease_until = NULL
            WHERE id = ? AND lease_owner = ?`,
         ).run(m.state, m.attempts, m.lastError, m.ts, m.id, m.owner);
+        // Another instance took the row over (or finished it): refusing keeps this outcome's event out.
+        if (r.changes === 0) {
+          throw new WardenError(
+            'APPROVAL_CONFLICT',
+            `notification ${m.id}: the notification's lease was lost`,
+          );
+        }
         return;
+      }
     }
   }
 

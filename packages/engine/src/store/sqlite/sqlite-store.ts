@@ -372,8 +372,11 @@ export class SqliteStore implements Store {
     now: string,
     leaseUntil: string,
     limit: number,
+    targets: readonly string[],
   ): Promise<NotificationRecord[]> {
-    return this.#read('claiming notifications', () => this.#approvals.claim(owner, now, leaseUntil, limit));
+    return this.#read('claiming notifications', () =>
+      this.#approvals.claim(owner, now, leaseUntil, limit, targets),
+    );
   }
 
   async close(): Promise<void> {
