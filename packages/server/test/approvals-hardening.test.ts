@@ -135,6 +135,18 @@ describe('approval API hardening', () => {
     expect(a.json()).toMatchObject({ status: 'used', usedByCall: d.callId });
   });
 
+  it('tells the approver when the arguments were too large to store whole', async () => {
+    const d = await call({ tool: 'change', args: { blob: 'x'.repeat(70_000) } });
+    const r = await t.request('GET', `/v1/approvals/${d.approval?.id}`, { key: olga });
+    const view = r.json() as { argsFlags?: string[]; callHmac?: string };
+    expect(view.argsFlags?.length).toBeGreaterThan(0);
+    // The whole-call fingerprint binds the request; it is not for readers.
+    expect(view.callHmac).toBeUndefined();
+    const small = await pending('change');
+    const plain = await t.request('GET', `/v1/approvals/${small}`, { key: olga });
+    expect((plain.json() as { argsFlags?: string[] }).argsFlags).toBeUndefined();
+  });
+
   it('refuses a key more live streams than maxSsePerKey', async () => {
     const aborts: AbortController[] = [];
     const open = async () => {

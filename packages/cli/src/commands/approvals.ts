@@ -261,7 +261,11 @@ export function describeApproval(a: ApprovalView, now: number): string {
     const [first = '', ...more] = typeof v === 'string' ? [v] : v;
     lines.push(`  ${k.padEnd(width)}${first}`, ...more.map((line) => `  ${''.padEnd(width)}${line}`));
   }
-  lines.push('  args (redacted as audited)');
+  lines.push(
+    a.argsFlags?.length
+      ? `  args (redacted as audited; ${a.argsFlags.join(', ')}: NOT all of the arguments are shown)`
+      : '  args (redacted as audited)',
+  );
   const args = JSON.stringify(a.args ?? null, null, 2) ?? 'null';
   for (const line of args.split('\n')) lines.push(`    ${line}`);
   return `${lines.join('\n')}\n`;

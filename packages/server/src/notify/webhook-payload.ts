@@ -20,6 +20,8 @@ export interface ApprovalSummary {
   readonly session: string;
   readonly tool: string;
   readonly args: unknown;
+  /** Set when the stored arguments were capped or cut: the approver does not see all of them. */
+  readonly argsFlags?: readonly string[];
   readonly ruleId: string | null;
   readonly reasons: readonly string[];
   readonly triggeredBy?: string | null;
@@ -97,6 +99,7 @@ function pickSummary(a: ApprovalSummary): ApprovalSummary {
     session: a.session,
     tool: a.tool,
     args: a.args,
+    ...(a.argsFlags?.length ? { argsFlags: [...a.argsFlags] } : {}),
     ruleId: a.ruleId,
     reasons: [...a.reasons],
     ...(a.triggeredBy != null ? { triggeredBy: a.triggeredBy } : {}),
@@ -141,7 +144,8 @@ export function buildSlackMessage(n: ApprovalNotification): SlackMessage {
   if (n.kind === 'approval.decided' && a.outcomeReason) {
     blocks.push(mrkdwnSection(`*Decision note*\n${escapeSlack(a.outcomeReason, SLACK_ARGS_LIMIT)}`));
   }
-  blocks.push(mrkdwnSection(`*Arguments*\n\`\`\`${formatArgs(a.args)}\`\`\``));
+  const partial = a.argsFlags?.length ? ' (not all shown: too large to store whole)' : '';
+  blocks.push(mrkdwnSection(`*Arguments*${partial}\n\`\`\`${formatArgs(a.args)}\`\`\``));
   // The ids let people find the request in the CLI or the audit trail (`warden approvals show ID`).
   const notes = [`Approval \`${escapeSlack(a.id, 200)}\` · call \`${escapeSlack(a.callId, 200)}\``];
   if (a.requireReason && n.kind !== 'approval.decided') notes.push('A reason is required with the decision.');

@@ -43,6 +43,10 @@ export const ApprovalViewSchema = z
     tool: z.string(),
     args: z.unknown().meta({ description: 'Redacted, as the audit trail stores them.' }),
     argsHmac: z.string(),
+    argsFlags: z
+      .array(z.string())
+      .optional()
+      .meta({ description: 'Set when the stored arguments were capped or cut: not all of them are shown.' }),
     target: z.string().nullable(),
     ruleId: z.string().nullable(),
     policyVersion: z.string(),
@@ -70,10 +74,12 @@ export const ApprovalViewSchema = z
 
 /** The API view of a request. */
 export function approvalView(a: ApprovalRecord): z.infer<typeof ApprovalViewSchema> {
-  const { version: _version, updatedAt: _updated, ...rest } = a;
+  // callHmac binds the request to the whole call; it means nothing to a reader and stays inside.
+  const { version: _version, updatedAt: _updated, callHmac: _call, argsFlags, ...rest } = a;
   return {
     ...rest,
     reasons: [...a.reasons],
+    ...(argsFlags ? { argsFlags: [...argsFlags] } : {}),
     delegationChain: [...a.delegationChain],
     requirements: [...a.requirements],
     groups: Object.fromEntries(Object.entries(a.groups).map(([g, m]) => [g, [...m]])),
