@@ -26,6 +26,13 @@ export async function auditPurge(o: PurgeOptions, io: CliIo): Promise<number> {
         `purged ${n(outcome.purged)} events (seq ${n(from)}–${n(outcome.throughSeq)}) ${cutoff}; ` +
           `the rest stays verifiable from the signed checkpoint at seq ${n(outcome.throughSeq)}\n`,
       );
+      const st = outcome.state;
+      if (st && st.approvals + st.grants + st.notifications > 0) {
+        io.out(
+          `also removed, finished before the cutoff: ${n(st.approvals)} approval requests, ` +
+            `${n(st.grants)} grants, ${n(st.notifications)} delivered notifications\n`,
+        );
+      }
     }
     return EXIT.ok;
   } catch (err) {

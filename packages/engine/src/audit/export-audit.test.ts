@@ -114,4 +114,25 @@ describe.each(DIALECTS)('export and retention (%s)', (dialect) => {
     await fx.tamper([['DELETE FROM audit_events WHERE seq < $1', head.seq]]);
     expect((await verifyStore(fx.store)).problem?.code).toBe('ANCHOR_MISSING');
   });
+
+  it('deletes decided approval requests older than the cutoff with the events, and keeps pending ones', async () => {
+    const refund = async () =>
+      (await engine.check({ agent: 'billing-agent', tool: 'stripe.refund', args: { amount: 500 } })).approval
+        ?.id as string;
+    const decidedId = await refund();
+    const pendingId = await refund();
+    await engine.approvals.cancel(decidedId, { kind: 'agent', id: 'billing-agent' }, 'not needed');
+    expect(await fx.store.approval(decidedId)).toMatchObject({ status: 'cancelled' });
+    await engine.checkpoint();
+
+    const later = new Date(Date.now() + 500 * 86_400_000);
+    const outcome = await purgeExpired(engine, { retentionDays: 400, now: later });
+    const state = { approvals: 1, grants: 0, notifications: 0 };
+    expect(outcome).toMatchObject({ purged: expect.any(Number), state });
+    expect(await fx.store.approval(decidedId)).toBeUndefined();
+    expect(await fx.store.approval(pendingId)).toMatchObject({ status: 'pending' });
+    const [purged] = (await fx.store.queryAudit({ type: 'retention.purged', limit: 10 })).records;
+    expect(purged?.event.data).toMatchObject({ cutoff: outcome.cutoff, state });
+    expect(await verifyStore(fx.store)).toMatchObject({ ok: true });
+  });
 });

@@ -1,6 +1,6 @@
 import { type Actor, uuidv7, WardenError } from '@warden/core';
 import type { Engine } from '../engine/engine.js';
-import type { LegalHold } from '../store/store.js';
+import type { LegalHold, StateCounts } from '../store/store.js';
 
 const DAY_MS = 86_400_000;
 
@@ -10,12 +10,17 @@ export interface PurgeOutcome {
   readonly throughSeq: number | null;
   readonly cutoff: string;
   readonly reason?: string;
+  /** The approval-state rows deleted with the events (counted just before; see purgeExpired). */
+  readonly state?: StateCounts;
 }
 
 /**
  * Removes events older than `retentionDays` from the hot store. It purges only up to a signed
  * checkpoint (the anchor), so the remaining chain stays verifiable from it, and it records a
- * `retention.purged` event naming the anchor. Refused outright while any legal hold is in place.
+ * `retention.purged` event naming the anchor. In the same commit it deletes the approval state that ended
+ * before the cutoff (`state.purge`), so redacted arguments do not outlive the events about them; the
+ * event's `data.state` holds how many rows of each table that was. Refused outright while any legal
+ * hold is in place.
  */
 export async function purgeExpired(
   engine: Engine,
@@ -49,6 +54,11 @@ export async function purgeExpired(
       reason: 'no signed checkpoint covers the expired events yet',
     };
   }
+  // Counted just before the commit, outside its transaction (the event is hashed before it is written).
+  // Rows under the cutoff have ended, so nothing joins them meanwhile; the count overstates only if a
+  // stale approved request is used in between, or another purge deletes the rows first, the same race
+  // in which the event's fromSeq would name events another purge already removed.
+  const state = await store.finishedState(cutoff);
   const by = options.by ?? { kind: 'system', id: 'retention' };
   const event = engine.systemEvent('retention.purged', by, {
     data: {
@@ -57,10 +67,17 @@ export async function purgeExpired(
       fromSeq: oldest.seq,
       cutoff,
       retentionDays: options.retentionDays,
+      state,
     },
   });
-  await engine.commit({ mutations: [{ kind: 'audit.purge', throughSeq: anchor.seq }], events: [event] });
-  return { purged: anchor.seq - oldest.seq + 1, throughSeq: anchor.seq, cutoff };
+  await engine.commit({
+    mutations: [
+      { kind: 'audit.purge', throughSeq: anchor.seq },
+      { kind: 'state.purge', before: cutoff },
+    ],
+    events: [event],
+  });
+  return { purged: anchor.seq - oldest.seq + 1, throughSeq: anchor.seq, cutoff, state };
 }
 
 /** Places a legal hold: no event is purged while any hold exists. */

@@ -517,6 +517,97 @@ describe.each(DIALECTS)('Store contract: approvals, grants, notifications (%s)',
     }
   });
 
+  it('purges only approval state that ended before the cutoff; a legal hold keeps it all', async () => {
+    const before = at(100);
+    const gone = {
+      approvals: [
+        approval({ status: 'denied', updatedAt: at(10) }),
+        approval({ status: 'cancelled', updatedAt: at(20) }),
+        approval({ status: 'expired', updatedAt: at(99.999) }),
+        approval({ status: 'used', updatedAt: at(30) }),
+        approval({ status: 'voided', updatedAt: at(30) }),
+        // Approved long ago and never used: stale by now.
+        approval({ status: 'approved', updatedAt: at(40) }),
+      ],
+      grants: [
+        grant({ expiresAt: at(50) }),
+        grant({ expiresAt: at(500), revokedAt: at(30), revokedBy: 'dave' }),
+        // Revoked after it had expired: it ended at its expiry.
+        grant({ expiresAt: at(50), revokedAt: at(150), revokedBy: 'dave' }),
+      ],
+      notifications: [
+        notification({ state: 'delivered', attempts: 1, updatedAt: at(10) }),
+        notification({ state: 'failed', attempts: 6, lastError: 'HTTP 500', updatedAt: at(60) }),
+      ],
+    };
+    const kept = {
+      approvals: [
+        // Pending stays whatever its age (the sweeper expires it first).
+        approval({ updatedAt: at(0) }),
+        approval({ status: 'denied', updatedAt: before }),
+        approval({ status: 'approved', updatedAt: at(120) }),
+      ],
+      grants: [
+        grant({ expiresAt: at(500) }),
+        grant({ expiresAt: before }),
+        grant({ expiresAt: at(500), revokedAt: at(120), revokedBy: 'dave' }),
+      ],
+      notifications: [
+        notification({ updatedAt: at(0) }),
+        notification({ state: 'delivered', attempts: 1, updatedAt: at(100.001) }),
+      ],
+    };
+    const all = {
+      approvals: [...gone.approvals, ...kept.approvals],
+      grants: [...gone.grants, ...kept.grants],
+      notifications: [...gone.notifications, ...kept.notifications],
+    };
+    await fx.store.commit([
+      {
+        mutations: [
+          ...all.approvals.map((a) => ({ kind: 'approval.save' as const, approval: a, expectVersion: null })),
+          ...all.grants.map((g) => ({ kind: 'grant.add' as const, grant: g })),
+          ...all.notifications.map((n) => ({ kind: 'notification.enqueue' as const, notification: n })),
+        ],
+        events: all.approvals.map((a) => eventFor(a)),
+      },
+    ]);
+    const count = { approvals: 6, grants: 3, notifications: 2 };
+    expect(await fx.store.finishedState(before)).toEqual(count);
+    expect(await fx.store.finishedState(at(0))).toEqual({ approvals: 0, grants: 0, notifications: 0 });
+    const present = async () => ({
+      approvals: (await Promise.all(all.approvals.map((a) => fx.store.approval(a.id)))).filter((a) => a),
+      grants: await fx.store.listGrants({ now: at(0), all: true, limit: 100 }),
+      notifications: (await Promise.all(all.notifications.map((n) => notificationRow(n.id)))).filter(
+        (n) => n,
+      ),
+    });
+    const everything = await present();
+    expect(everything.approvals).toHaveLength(9);
+    expect(everything.grants).toHaveLength(6);
+    expect(everything.notifications).toHaveLength(4);
+
+    const purge = () => apply([{ kind: 'state.purge', before }], 'retention.purged');
+    const hold = { id: 'hold-1', reason: 'matter 7', placedBy: 'counsel', placedAt: at(1) };
+    await apply([{ kind: 'legal_hold.place', hold }], 'legal_hold.placed');
+    await refused(purge, 'LEGAL_HOLD_ACTIVE');
+    expect(await present()).toEqual(everything);
+    expect(await fx.store.finishedState(before)).toEqual(count);
+    await apply([{ kind: 'legal_hold.release', id: hold.id }], 'legal_hold.released');
+
+    await purge();
+    const after = await present();
+    expect(after.approvals).toEqual(kept.approvals);
+    expect(new Set(after.grants.map((g) => g.id))).toEqual(new Set(kept.grants.map((g) => g.id)));
+    expect(after.notifications.map((n) => (n as { state: string }).state)).toEqual(['pending', 'delivered']);
+    expect(await fx.store.finishedState(before)).toEqual({ approvals: 0, grants: 0, notifications: 0 });
+    expect(await fx.store.pendingApprovals()).toBe(1);
+    // What is left is still claimable: the pending notification was not touched.
+    expect(
+      (await fx.store.claimNotifications('owner', at(101), at(102), 10, ['slack-finance'])).map((n) => n.id),
+    ).toEqual([kept.notifications[0]?.id]);
+  });
+
   it('applies a unit all or nothing: a refused approval or grant change writes nothing', async () => {
     const a = approval();
     const g = grant();

@@ -64,6 +64,8 @@ export interface Store {
   dueApprovals(now: string, limit: number): Promise<ApprovalRecord[]>;
   /** How many requests are pending (the approvals_pending gauge). */
   pendingApprovals(): Promise<number>;
+  /** How many rows a `state.purge` with this `before` would delete if applied now (for the purge's event). */
+  finishedState(before: string): Promise<StateCounts>;
   grant(id: string): Promise<GrantRecord | undefined>;
   /** Grants, newest first: only those active at `now` unless `all`; only one agent's with `agent`. */
   listGrants(query: GrantQuery): Promise<GrantRecord[]>;
@@ -127,6 +129,15 @@ export type Mutation =
   | { readonly kind: 'key.register'; readonly keyId: string; readonly pem: string; readonly ts: string }
   /** Deletes events 1..throughSeq; refused while a legal hold exists or without a checkpoint at throughSeq. */
   | { readonly kind: 'audit.purge'; readonly throughSeq: number }
+  /**
+   * Deletes approval state that has ended before `before` (a cutoff in the past; retention passes its
+   * own), so redacted arguments do not outlive the audit events about them: approval requests no longer
+   * pending and last changed before it (an approved one unused that long loses the rest of its window:
+   * redeeming it then finds no request, which blocks), grants revoked or expired before it, and delivered
+   * or failed notifications last changed before it. Pending requests and notifications, and grants still
+   * in force, stay whatever their age. Refused (LEGAL_HOLD_ACTIVE) while a legal hold exists.
+   */
+  | { readonly kind: 'state.purge'; readonly before: string }
   /** Stores a new key; with `onlyIfNone`, refused (KEYS_EXIST) when any key exists (admin bootstrap). */
   | { readonly kind: 'api_key.create'; readonly key: ApiKeyRecord; readonly onlyIfNone?: boolean }
   /** Revokes a key: KEY_NOT_FOUND when there is none, KEY_REVOKED when it already is. */
@@ -258,6 +269,13 @@ export interface ApprovalQuery {
 export interface ApprovalPage {
   readonly approvals: ApprovalRecord[];
   readonly nextCursor: string | null;
+}
+
+/** Rows of each approval-state table: what a `state.purge` deletes. */
+export interface StateCounts {
+  readonly approvals: number;
+  readonly grants: number;
+  readonly notifications: number;
 }
 
 /** A task-scoped grant: lifts the default block for one agent's matching calls until it expires. */

@@ -29,6 +29,7 @@ import type {
   GrantRecord,
   Mutation,
   NotificationRecord,
+  StateCounts,
 } from '../store.js';
 import type { PostgresDriver } from './postgres-driver.js';
 import { columnText } from './postgres-event-payload.js';
@@ -96,6 +97,30 @@ export async function pendingApprovals(db: PostgresDriver): Promise<number> {
     "SELECT count(*) AS n FROM approvals WHERE status = 'pending'",
   );
   return (rows[0] as { n: number }).n;
+}
+
+/**
+ * The rows `state.purge` deletes, by table: those that ended before $1. Timestamps are fixed-width ISO
+ * text compared bytewise (COLLATE "C" where the column has the database's collation), as in SQLite; a
+ * NULL revoked_at compares as unknown, so only the expiry counts.
+ */
+const FINISHED: readonly (readonly [keyof StateCounts, string])[] = [
+  ['approvals', "status <> 'pending' AND updated_at < $1"],
+  ['grants', 'revoked_at COLLATE "C" < $1 OR expires_at < $1'],
+  ['notifications', `state IN ('delivered', 'failed') AND updated_at COLLATE "C" < $1`],
+];
+
+/** How many rows of each table `state.purge` would delete with this `before`, read in one snapshot. */
+export async function countFinished(db: PostgresDriver, before: string): Promise<StateCounts> {
+  const counts = FINISHED.map(
+    ([table, where]) => `(SELECT count(*) FROM ${table} WHERE ${where})::int AS ${table}`,
+  );
+  const rows = await db.query<StateCounts>(
+    'counting finished approval state',
+    `SELECT ${counts.join(', ')}`,
+    [before],
+  );
+  return rows[0] as StateCounts;
 }
 
 export async function readGrant(db: PostgresDriver, id: string): Promise<GrantRecord | undefined> {
@@ -246,5 +271,23 @@ export async function finishNotification(
   );
   if (r.rowCount === 0) {
     throw new WardenError('APPROVAL_CONFLICT', `notification ${m.id}: the notification's lease was lost`);
+  }
+}
+
+/**
+ * Deletes what ended before `before`; a legal hold keeps it all, as it keeps the audit events. Rows
+ * another transaction holds are skipped, not waited for: they are changing now (an approved request
+ * being used), so they are not finished, and a commit under the chain lock never waits on row locks.
+ */
+export async function purgeFinished(c: pg.ClientBase, before: string): Promise<void> {
+  const r = await c.query<{ n: number }>('SELECT count(*)::int AS n FROM legal_holds');
+  const holds = (r.rows[0] as { n: number }).n;
+  if (holds > 0)
+    throw new WardenError('LEGAL_HOLD_ACTIVE', `${holds} legal hold(s) in place; nothing is purged`);
+  for (const [table, where] of FINISHED) {
+    await c.query(
+      `DELETE FROM ${table} WHERE id IN (SELECT id FROM ${table} WHERE ${where} FOR UPDATE SKIP LOCKED)`,
+      [before],
+    );
   }
 }

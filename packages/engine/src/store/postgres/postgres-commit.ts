@@ -14,7 +14,12 @@ import { MutationWriter } from './postgres-mutations.js';
  * chain order, so the newest stored is the last recorded).
  */
 function needsChainLock(m: Mutation): boolean {
-  return m.kind === 'audit.purge' || m.kind === 'api_key.create' || m.kind === 'policy.store';
+  return (
+    m.kind === 'audit.purge' ||
+    m.kind === 'state.purge' ||
+    m.kind === 'api_key.create' ||
+    m.kind === 'policy.store'
+  );
 }
 
 /**

@@ -12,6 +12,7 @@ import {
   enqueueNotification,
   finishNotification,
   lockApprovals,
+  purgeFinished,
   revokeGrant,
   saveApproval,
 } from './postgres-approvals.js';
@@ -106,6 +107,8 @@ export class MutationWriter {
         return enqueueNotification(c, m.notification);
       case 'notification.finish':
         return finishNotification(c, m);
+      case 'state.purge':
+        return purgeFinished(c, m.before);
     }
   }
 

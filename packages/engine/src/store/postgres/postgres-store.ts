@@ -31,6 +31,7 @@ import type {
   SessionQuery,
   SessionRecord,
   SessionUsage,
+  StateCounts,
   Store,
 } from '../store.js';
 import { toStoreError } from '../store-errors.js';
@@ -282,6 +283,10 @@ export class PostgresStore implements Store {
 
   async pendingApprovals(): Promise<number> {
     return approvals.pendingApprovals(this.#db);
+  }
+
+  async finishedState(before: string): Promise<StateCounts> {
+    return approvals.countFinished(this.#db, before);
   }
 
   async grant(id: string): Promise<GrantRecord | undefined> {

@@ -29,13 +29,32 @@ import type {
   GrantRecord,
   Mutation,
   NotificationRecord,
+  StateCounts,
 } from '../store.js';
 
 /** The mutations SqliteApprovals applies. */
 export type ApprovalMutation = Extract<
   Mutation,
-  { kind: 'approval.save' | 'grant.add' | 'grant.revoke' | 'notification.enqueue' | 'notification.finish' }
+  {
+    kind:
+      | 'approval.save'
+      | 'grant.add'
+      | 'grant.revoke'
+      | 'notification.enqueue'
+      | 'notification.finish'
+      | 'state.purge';
+  }
 >;
+
+/**
+ * The rows `state.purge` deletes, by table: those that ended before `@before`. Timestamps are fixed-width
+ * ISO text, so text order is time order; a NULL revoked_at compares as unknown, so only the expiry counts.
+ */
+const FINISHED: readonly (readonly [keyof StateCounts, string])[] = [
+  ['approvals', "status <> 'pending' AND updated_at < @before"],
+  ['grants', 'revoked_at < @before OR expires_at < @before'],
+  ['notifications', "state IN ('delivered', 'failed') AND updated_at < @before"],
+];
 
 /**
  * Approval requests, grants and the notification outbox in SQLite. Reads and writes run on the store's
@@ -112,6 +131,14 @@ export class SqliteApprovals {
     return (this.#prep(sql).all(...params, q.limit) as GrantRow[]).map(toGrant);
   }
 
+  /** How many rows of each table `state.purge` would delete with this `before`, read in one statement. */
+  finished(before: string): StateCounts {
+    const counts = FINISHED.map(
+      ([table, where]) => `(SELECT count(*) FROM ${table} WHERE ${where}) AS ${table}`,
+    );
+    return this.#prep(`SELECT ${counts.join(', ')}`).get({ before }) as StateCounts;
+  }
+
   /**
    * Leases the oldest due rows for `targets` to `owner`; BEGIN IMMEDIATE, so two processes never claim
    * one row. The targets go in as one JSON array, so the statement is the same whatever their number.
@@ -180,7 +207,18 @@ export class SqliteApprovals {
         }
         return;
       }
+      case 'state.purge':
+        this.#purgeFinished(m.before);
+        return;
     }
+  }
+
+  /** Deletes what ended before `before`; a legal hold keeps it all, as it keeps the audit events. */
+  #purgeFinished(before: string): void {
+    const holds = this.#prep('SELECT count(*) AS n FROM legal_holds').get() as { n: number };
+    if (holds.n > 0)
+      throw new WardenError('LEGAL_HOLD_ACTIVE', `${holds.n} legal hold(s) in place; nothing is purged`);
+    for (const [table, where] of FINISHED) this.#prep(`DELETE FROM ${table} WHERE ${where}`).run({ before });
   }
 
   #insert(a: ApprovalRecord): void {

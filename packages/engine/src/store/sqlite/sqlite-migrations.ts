@@ -148,7 +148,7 @@ CREATE INDEX approvals_session_created ON approvals (session, created_at, id);
 CREATE INDEX approvals_pending_expires ON approvals (expires_at) WHERE status = 'pending';
 CREATE INDEX approvals_pending_escalate ON approvals (escalate_at) WHERE status = 'pending' AND escalated = 0;
 
--- Grants are revoked, never deleted: the audit trail names them by id.
+-- Grants are revoked, not deleted, while in force; retention removes those that ended before its cutoff.
 CREATE TABLE grants (
   id TEXT PRIMARY KEY,
   agent TEXT NOT NULL,

@@ -46,6 +46,7 @@ import type {
   SessionQuery,
   SessionRecord,
   SessionUsage,
+  StateCounts,
   Store,
 } from '../store.js';
 import { toStoreError } from '../store-errors.js';
@@ -359,6 +360,10 @@ export class SqliteStore implements Store {
     return this.#read('counting pending approval requests', () => this.#approvals.pending());
   }
 
+  async finishedState(before: string): Promise<StateCounts> {
+    return this.#read('counting finished approval state', () => this.#approvals.finished(before));
+  }
+
   async grant(id: string): Promise<GrantRecord | undefined> {
     return this.#read('reading a grant', () => this.#approvals.grant(id));
   }
@@ -501,6 +506,7 @@ export class SqliteStore implements Store {
       case 'grant.revoke':
       case 'notification.enqueue':
       case 'notification.finish':
+      case 'state.purge':
         this.#approvals.apply(m);
         return;
     }
