@@ -19,6 +19,7 @@ import {
 import type { Engine } from '../engine/engine.js';
 import type { ApprovalPage, ApprovalQuery, Mutation } from '../store/store.js';
 import { approvalEvent, decidedApprovalEvent, outboxFor } from './approval-events.js';
+import { sessionStake } from './session-stake.js';
 
 /** How often a change computed over a stale version is recomputed before giving up. */
 const MAX_RETRIES = 8;
@@ -148,8 +149,7 @@ export class ApprovalService {
 
   /** The session's stake, which separation of duties adds to the request's own. */
   async #sessionStake(a: ApprovalRecord): Promise<Stake[]> {
-    const s = await this.#engine.store.getSession(a.session);
-    return s ? [{ agent: s.agent, triggeredBy: s.triggeredBy, delegationChain: s.delegationChain }] : [];
+    return sessionStake(this.#engine.store, a.session);
   }
 
   async #refused(a: ApprovalRecord, voter: Voter, err: WardenError, vote: string): Promise<void> {

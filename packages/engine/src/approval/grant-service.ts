@@ -16,6 +16,7 @@ import {
 } from '@warden/core';
 import type { Engine } from '../engine/engine.js';
 import type { GrantRecord } from '../store/store.js';
+import { sessionStake } from './session-stake.js';
 
 /** A grant as an approver asks for it. */
 export interface GrantSpec {
@@ -178,13 +179,9 @@ export class GrantService {
       throw new WardenError('GRANT_INVALID', `the grant is invalid: ${problems.join('; ')}`, { problems });
     }
     // A session that exists names its stake now; one not started yet is checked when the grant is used.
-    const s = spec.session ? await this.#engine.store.getSession(spec.session) : undefined;
-    if (s) {
-      const sod = selfApproval(by, `grant tools in session ${s.id}`, {
-        agent: s.agent,
-        triggeredBy: s.triggeredBy,
-        delegationChain: s.delegationChain,
-      });
+    const stakes = spec.session ? await sessionStake(this.#engine.store, spec.session) : [];
+    if (stakes.length > 0) {
+      const sod = selfApproval(by, `grant tools in session ${spec.session}`, ...stakes);
       if (sod) throw sod;
     }
     const now = new Date();

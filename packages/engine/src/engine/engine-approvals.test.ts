@@ -370,6 +370,35 @@ describe.each(DIALECTS)('engine approvals (%s)', (dialect) => {
         { actor: { kind: 'human', id: 'bob' }, data: { reason: 'checked' } },
       ]);
     });
+
+    it('counts everyone who triggered or delegated any call of the session, not only the first', async () => {
+      const base = { agent: 'pay-agent', tool: 'pay', session: 'sm' };
+      await engine.check({ ...base, args: { amount: 5 }, triggeredBy: 'alice' });
+      await engine.check({
+        ...base,
+        args: { amount: 6 },
+        triggeredBy: 'carol',
+        delegationChain: ['router-bot'],
+      });
+      const held = await engine.check({ ...base, args: { amount: 500 }, triggeredBy: 'alice' });
+      // lina triggered a call of this session too: she may not approve its requests.
+      await engine.check({ ...base, args: { amount: 7 }, triggeredBy: 'lina' });
+      await expect(engine.approvals.vote(held.approval?.id as string, lina, 'approve')).rejects.toMatchObject(
+        { code: 'APPROVAL_SELF_APPROVAL' },
+      );
+      await pauseSession(engine, 'sm', { kind: 'system', id: 'budget' }, 'over budget');
+      for (const who of ['carol', 'router-bot', 'lina']) {
+        await expect(resumeSession(engine, 'sm', { kind: 'human', id: who }, 'fine')).rejects.toMatchObject({
+          code: 'APPROVAL_SELF_APPROVAL',
+        });
+      }
+      expect((await resumeSession(engine, 'sm', { kind: 'human', id: 'bob' }, 'checked')).state).toBe(
+        'active',
+      );
+      expect((await engine.approvals.vote(held.approval?.id as string, lee, 'approve')).status).toBe(
+        'approved',
+      );
+    });
   });
 
   describe('an approval binds to the whole call, for a while', () => {
@@ -377,7 +406,7 @@ describe.each(DIALECTS)('engine approvals (%s)', (dialect) => {
       for (const over of [
         { target: 'prod-db' },
         { labels: { env: 'prod' } },
-        { triggeredBy: 'lee' },
+        { triggeredBy: 'mallory' },
         { delegationChain: ['planner'] },
       ]) {
         const { id } = await approvedPay();

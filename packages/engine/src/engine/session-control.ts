@@ -1,4 +1,5 @@
 import { type Actor, selfApproval, WardenError } from '@warden/core';
+import { sessionStake } from '../approval/session-stake.js';
 import type { SessionRecord, SessionState } from '../store/store.js';
 import type { Engine } from './engine.js';
 
@@ -31,7 +32,7 @@ export async function resumeSession(
       `${by.kind === 'agent' ? 'an agent' : 'a service'} cannot resume a session; a person must`,
     );
   }
-  const sod = selfApproval(by, `resume session ${id}`, session);
+  const sod = selfApproval(by, `resume session ${id}`, ...(await sessionStake(engine.store, id)));
   if (sod) {
     // A refused resume is recorded like a refused vote: who tried, and why not.
     await engine.commit({

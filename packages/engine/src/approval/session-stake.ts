@@ -1,0 +1,42 @@
+import type { Stake } from '@warden/core';
+import { parseAuditQuery } from '../store/audit-query.js';
+import type { Store } from '../store/store.js';
+
+/** How many of a session's calls are read for its stake; beyond that, the first calls' stake stands. */
+const MAX_CALLS_READ = 50_000;
+
+/**
+ * Everyone with a stake in a session: the agent and human that started it, and every human who triggered
+ * and every agent that delegated any call in it since. A person who triggered one call halfway through a
+ * task has a stake in it too, so they may not resume it or decide its requests. Read from the session's
+ * recorded decisions (an indexed range), only when a human acts: votes, resumes, grants.
+ */
+export async function sessionStake(store: Store, id: string): Promise<Stake[]> {
+  const session = await store.getSession(id);
+  if (!session) return [];
+  const stakes: Stake[] = [
+    { agent: session.agent, triggeredBy: session.triggeredBy, delegationChain: session.delegationChain },
+  ];
+  const seen = new Set<string>();
+  let cursor: string | undefined;
+  for (let read = 0; read < MAX_CALLS_READ; ) {
+    const page = await store.queryAudit(
+      parseAuditQuery({ session: id, type: 'call.decided', limit: 1_000, ...(cursor ? { cursor } : {}) }),
+    );
+    for (const r of page.records) {
+      const e = r.event;
+      const key = `${e.agent}\u0000${e.triggeredBy ?? ''}\u0000${(e.delegationChain ?? []).join('\u0000')}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      stakes.push({
+        agent: e.agent ?? session.agent,
+        triggeredBy: e.triggeredBy ?? null,
+        delegationChain: e.delegationChain ?? [],
+      });
+    }
+    read += page.records.length;
+    if (!page.nextCursor) break;
+    cursor = page.nextCursor;
+  }
+  return stakes;
+}
