@@ -112,9 +112,50 @@ describe('approval API hardening', () => {
     expect(vote.statusCode, vote.body).toBe(200);
     const d = await held;
     expect(d).toMatchObject({ effect: 'block', code: 'SESSION_PAUSED' });
-    // Not used: once a human resumes the session, the approval can still be redeemed.
+    // Not used, and the call cannot be completed either while the session stays paused.
     const after = await t.request('GET', `/v1/approvals/${id}`, { key: olga });
     expect((after.json() as { status: string }).status).toBe('approved');
+    const early = await t.request('POST', `/v1/calls/${d.callId}/complete`, {
+      key: bot,
+      body: { status: 'ok' },
+    });
+    expect([early.statusCode, codeOf(early)]).toEqual([409, 'CALL_NOT_RUNNABLE']);
+    expect(early.body).toContain('paused');
+    // Once a human resumes the session, the approved call may go ahead.
+    const resume = await t.request('POST', `/v1/sessions/${session}/resume`, {
+      key: olga,
+      body: { reason: 'checked' },
+    });
+    expect(resume.statusCode, resume.body).toBe(200);
+    const done = await t.request('POST', `/v1/calls/${d.callId}/complete`, {
+      key: bot,
+      body: { status: 'ok' },
+    });
+    expect(done.statusCode, done.body).toBe(200);
+  });
+
+  it('does not use an approval for a waiting caller who hung up', async () => {
+    const session = `hangup-${Date.now()}`;
+    const abort = new AbortController();
+    const held = fetch(`${t.server.url}/v1/calls`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${bot}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ tool: 'change', args: { n: 3 }, session, wait: 20_000 }),
+      signal: abort.signal,
+    }).catch(() => undefined);
+    const id = await eventually('the held call opening its request', async () => {
+      const r = await t.request('GET', `/v1/approvals?status=pending&session=${session}`, { key: olga });
+      return (r.json() as { approvals: { id: string }[] }).approvals[0]?.id;
+    });
+    await waiting();
+    abort.abort();
+    await held;
+    // The server notices the hang-up and stops waiting: nobody listens for the decision any more.
+    await eventually('the server to stop waiting', () => (t.server.ctx.hub.tailing ? undefined : true));
+    const vote = await t.request('POST', `/v1/approvals/${id}/approve`, { key: olga, body: {} });
+    expect(vote.statusCode, vote.body).toBe(200);
+    const a = await t.request('GET', `/v1/approvals/${id}`, { key: olga });
+    expect(a.json()).toMatchObject({ status: 'approved', usedByCall: null });
   });
 
   it('lets a redeeming call that waited for the decision be completed', async () => {

@@ -218,6 +218,13 @@ export class ApprovalService {
     if (before.status === 'pending' && after.status !== 'pending') {
       events.push(decidedApprovalEvent(after, actor, instance));
     }
+    if (after.status === 'voided' && before.status !== 'voided') {
+      events.push(
+        approvalEvent('approval.voided', after, actor, instance, ts, {
+          ...(after.outcomeReason ? { reason: after.outcomeReason } : {}),
+        }),
+      );
+    }
     if (after.status === 'used' && before.status !== 'used') {
       events.push(
         approvalEvent('approval.used', after, { kind: 'agent', id: after.agent }, instance, ts, {

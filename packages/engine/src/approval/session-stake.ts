@@ -2,8 +2,8 @@ import type { Stake } from '@warden/core';
 import { parseAuditQuery } from '../store/audit-query.js';
 import type { Store } from '../store/store.js';
 
-/** How many of a session's calls are read for its stake; beyond that, the first calls' stake stands. */
-const MAX_CALLS_READ = 50_000;
+/** How many of a session's calls are read for its stake (a rare human action pays for it). */
+const MAX_CALLS_READ = 200_000;
 
 /**
  * Everyone with a stake in a session: the agent and human that started it, and every human who triggered
@@ -21,10 +21,14 @@ export async function sessionStake(store: Store, id: string): Promise<Stake[]> {
   let cursor: string | undefined;
   for (let read = 0; read < MAX_CALLS_READ; ) {
     const page = await store.queryAudit(
-      parseAuditQuery({ session: id, type: 'call.decided', limit: 1_000, ...(cursor ? { cursor } : {}) }),
+      parseAuditQuery({ session: id, type: 'call.decided', limit: 5_000, ...(cursor ? { cursor } : {}) }),
     );
     for (const r of page.records) {
       const e = r.event;
+      // Only the session's own agent and its delegates: another agent's call aimed at this session (refused
+      // as SESSION_FOREIGN, but recorded under its id) must not write names into someone else's stake.
+      if (e.decision?.code === 'CALL_INVALID' || e.decision?.code === 'SESSION_FOREIGN') continue;
+      if (e.agent !== session.agent && !(e.delegationChain ?? []).includes(session.agent)) continue;
       const key = `${e.agent}\u0000${e.triggeredBy ?? ''}\u0000${(e.delegationChain ?? []).join('\u0000')}`;
       if (seen.has(key)) continue;
       seen.add(key);

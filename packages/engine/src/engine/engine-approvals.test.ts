@@ -399,6 +399,26 @@ describe.each(DIALECTS)('engine approvals (%s)', (dialect) => {
         'approved',
       );
     });
+
+    it("does not let another agent write names into a session's stake", async () => {
+      const held = await engine.check({
+        agent: 'pay-agent',
+        tool: 'pay',
+        args: { amount: 500 },
+        session: 'sf',
+      });
+      // other-agent's call aimed at this session is refused, though recorded under its id.
+      const foreign = await engine.check({
+        agent: 'other-agent',
+        tool: 'pay',
+        session: 'sf',
+        triggeredBy: 'lee',
+      });
+      expect(foreign).toMatchObject({ effect: 'block', code: 'SESSION_FOREIGN' });
+      expect((await engine.approvals.vote(held.approval?.id as string, lee, 'approve')).status).toBe(
+        'approved',
+      );
+    });
   });
 
   describe('an approval binds to the whole call, for a while', () => {
@@ -431,6 +451,9 @@ describe.each(DIALECTS)('engine approvals (%s)', (dialect) => {
       const { id } = await approvedPay();
       const voided = await engine.approvals.cancel(id, { kind: 'human', id: 'admin' }, 'wrong customer');
       expect(voided.status).toBe('voided');
+      expect(await events({ type: 'approval.voided', session: 's1' })).toMatchObject([
+        { actor: { id: 'admin' }, data: { approvalId: id, reason: 'withdrawn by admin: wrong customer' } },
+      ]);
       expect(await redeem(id)).toMatchObject({ effect: 'block', code: 'APPROVAL_DECIDED' });
     });
 

@@ -520,6 +520,17 @@ export class Engine {
     const a = presented ? await this.store.approval(presented) : await this.store.approvalByCall(callId);
     if (a?.status === 'used' && a.usedByCall === callId) return;
     if (a && approvalLetsRun(a)) {
+      // Used here without the call in hand (its arguments are stored redacted): the session must still be
+      // open and the policy the one it was approved under; otherwise present it again with approvalId.
+      const stopped = sessionBlock(await this.store.getSession(a.session));
+      if (stopped) throw new WardenError('CALL_NOT_RUNNABLE', stopped.reason, { code: stopped.code });
+      if (this.#policy.version !== a.policyVersion) {
+        throw new WardenError(
+          'CALL_NOT_RUNNABLE',
+          `the policy changed since approval ${a.id} was granted; present the call again with approvalId to have it checked under the policy in force`,
+          { approvalId: a.id },
+        );
+      }
       await this.approvals.use(a.id, callId);
       return;
     }

@@ -83,7 +83,7 @@ export const callRoutes = [
     body: CheckRequestSchema,
     response: { status: 200, schema: CheckResponseSchema },
     errors: ['AGENT_MISMATCH', 'SHUTTING_DOWN'],
-    async handler({ body, principal, ctx, request }) {
+    async handler({ body, principal, ctx, reply }) {
       if (body.agent !== undefined && body.agent !== principal.id) {
         throw new WardenError(
           'AGENT_MISMATCH',
@@ -99,8 +99,12 @@ export const callRoutes = [
       const { wait, approvalId, ...call } = body;
       const result = await check(ctx, { ...call, agent: principal.id }, approvalId);
       if (result.effect !== 'review' || !wait || !result.approval) return result;
+      // The request side is already finished once its body is read: the response closing early says
+      // the caller hung up.
       const gone = new AbortController();
-      request.raw.once('close', () => gone.abort());
+      reply.raw.once('close', () => {
+        if (!reply.raw.writableFinished) gone.abort();
+      });
       const decided = await waitForApproval(ctx, result.approval.id, wait, gone.signal);
       // A caller that hung up never learns the call id: using the approval for it would waste it.
       if (gone.signal.aborted) return result;
