@@ -12,26 +12,28 @@ import { normalName, type Stake, selfApproval } from './separation-of-duties.js'
  */
 
 /** What opens a request: the decided call and the requirements of the review rules that matched. */
-export interface ApprovalOpening {
-  readonly id: string;
-  readonly callId: string;
-  readonly agent: string;
-  readonly session: string;
-  readonly tool: string;
-  readonly args: unknown;
-  readonly argsHmac: string;
-  readonly callHmac?: string;
-  readonly argsFlags?: readonly string[];
-  readonly target: string | null;
-  readonly ruleId: string | null;
-  readonly policyVersion: string;
-  readonly reasons: readonly string[];
-  readonly triggeredBy: string | null;
-  readonly delegationChain: readonly string[];
-  readonly requirements: readonly ApprovalRequirement[];
+export type ApprovalOpening = Pick<
+  ApprovalRecord,
+  | 'id'
+  | 'callId'
+  | 'agent'
+  | 'session'
+  | 'tool'
+  | 'args'
+  | 'argsHmac'
+  | 'callHmac'
+  | 'argsFlags'
+  | 'target'
+  | 'ruleId'
+  | 'policyVersion'
+  | 'reasons'
+  | 'triggeredBy'
+  | 'delegationChain'
+  | 'requirements'
+> & {
   readonly approverGroups: ReadonlyMap<string, readonly string[]>;
   readonly now: Date;
-}
+};
 
 /** A new pending request. Expiry is the shortest timeout of its requirements, escalation the earliest. */
 export function openApproval(o: ApprovalOpening): ApprovalRecord {
