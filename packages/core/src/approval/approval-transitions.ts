@@ -1,5 +1,4 @@
 import { WardenError } from '../errors/warden-error.js';
-import type { ApprovalRequirement } from '../policy/compiled-policy.js';
 import type { ApprovalRecord, ApprovalVote, Voter } from './approval-record.js';
 import { approvalLetsRun, usableUntil } from './approval-record.js';
 import { describeApprovers, eligibleFor, tally } from './approval-tally.js';

@@ -102,7 +102,11 @@ export class ApprovalService {
 
   /** Marks an approved request used by `callId` (the approved call itself, or one redeeming it). */
   async use(id: string, callId: string): Promise<ApprovalRecord> {
-    return this.#change(id, { kind: 'agent', id: '' }, async (a, now) => useApproval(a, callId, now));
+    return this.#change(
+      id,
+      (a) => ({ kind: 'agent', id: a.agent }),
+      async (a, now) => useApproval(a, callId, now),
+    );
   }
 
   /** Expires and escalates every request that is due; returns how many changed. */
@@ -170,13 +174,14 @@ export class ApprovalService {
    */
   async #change(
     id: string,
-    actor: Actor,
+    by: Actor | ((a: ApprovalRecord) => Actor),
     compute: (a: ApprovalRecord, now: Date) => Promise<ApprovalRecord>,
     at?: Date,
   ): Promise<ApprovalRecord> {
     for (let attempt = 0; ; attempt++) {
       const a = await this.#engine.store.approval(id);
       if (!a) throw new WardenError('APPROVAL_NOT_FOUND', `no approval request has id ${id}`);
+      const actor = typeof by === 'function' ? by(a) : by;
       // The sweeper may settle as of a given time; everything else happens now.
       const now = at ?? new Date();
       // A vote on a request whose time ran out settles the expiry first, then is refused.

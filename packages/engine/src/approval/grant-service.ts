@@ -34,7 +34,6 @@ export const MAX_GRANT_MS = 30 * 24 * 3_600_000;
 const DEFAULT_SESSION_GRANT_MS = 8 * 3_600_000;
 
 interface CompiledGrant {
-  readonly record: GrantRecord;
   readonly tool: (name: string) => boolean;
   readonly when: Condition | undefined;
 }
@@ -136,7 +135,6 @@ export class GrantService {
       // A stored condition that no longer compiles grants nothing: fail closed.
       const never: Condition = { source: g.when ?? '', usesNow: false, constant: false, run: () => false };
       c = {
-        record: g,
         tool: compileGlob(g.tool),
         when: when === undefined ? undefined : isConditionProblem(when) ? never : when,
       };
