@@ -14,7 +14,7 @@ import {
 import { type GrantAddOptions, grantsAdd, grantsList, grantsRevoke } from './commands/grants.js';
 
 /** Every command here talks to a running server as the key's principal, so it needs both. */
-function withApi(cmd: Command): Command {
+export function withApi(cmd: Command): Command {
   return cmd
     .addOption(new Option('--url <url>', 'the Warden server').env('WARDEN_URL').default(DEFAULT_URL))
     .addOption(
@@ -22,7 +22,8 @@ function withApi(cmd: Command): Command {
     );
 }
 
-type Done = (code: number) => void;
+/** Receives a command's exit code. */
+export type Done = (code: number) => void;
 
 /** Adds `warden approvals …` and `warden grants …`, clients of a running server; `done` gets the exit code. */
 export function addApprovalCommands(program: Command, io: CliIo, done: Done): void {

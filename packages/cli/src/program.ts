@@ -8,6 +8,7 @@ import { policySchema } from './commands/policy-schema.js';
 import { policyTest } from './commands/policy-test.js';
 import { describeError } from './describe-error.js';
 import { addServerCommands } from './server-program.js';
+import { addSessionCommands } from './session-program.js';
 
 /** Runs the `warden` command with `argv` (without node and script); resolves to the exit code. */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
@@ -68,6 +69,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     code = c;
   });
   addApprovalCommands(program, io, (c) => {
+    code = c;
+  });
+  addSessionCommands(program, io, (c) => {
     code = c;
   });
 

@@ -83,6 +83,12 @@ export {
   VALUE_FLAGS,
   type ValueFlag,
 } from './audit/redaction.js';
+export * from './budget/breakers.js';
+export * from './budget/budget-line.js';
+export * from './budget/budget-plan.js';
+export * from './budget/budget-policy.js';
+export * from './budget/budget-window.js';
+export * from './budget/price-table.js';
 export { canonicalHash, canonicalJson } from './canonical/canonical-json.js';
 export { ERROR_CODES, type ErrorCode } from './errors/error-codes.js';
 export { isWardenError, WardenError } from './errors/warden-error.js';

@@ -26,16 +26,24 @@ export {
 export { type PurgeOutcome, placeLegalHold, purgeExpired, releaseLegalHold } from './audit/retention.js';
 export { type RetentionOptions, scheduleRetention } from './audit/retention-schedule.js';
 export { type VerifyStoreOptions, verifyStore } from './audit/verify-store.js';
+export {
+  BudgetService,
+  type BudgetServiceOptions,
+  type BudgetStatus,
+  reservationIdOf,
+} from './budget/budget-service.js';
 export { type CallOutcome, DEFAULT_LIMITS, type StorageLimits } from './engine/call-events.js';
 export {
+  type BudgetRefusal,
   type CheckOptions,
   type CheckResult,
   Engine,
   type EngineBlockCode,
   type EngineOptions,
+  type UsageEstimate,
 } from './engine/engine.js';
 export { type OpenEngineOptions, openEngine } from './engine/open-engine.js';
-export { closeSession, pauseSession, resumeSession } from './engine/session-control.js';
+export { closeSession, pauseSession, type ResumeOptions, resumeSession } from './engine/session-control.js';
 export {
   generateKeyRing,
   type KeyRing,
@@ -61,6 +69,7 @@ export {
   type ApprovalPage,
   type ApprovalQuery,
   type AuditPage,
+  type BudgetCounterQuery,
   type CommitResult,
   type CommitUnit,
   type GrantQuery,

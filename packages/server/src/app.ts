@@ -5,6 +5,7 @@ import type { Principal } from './auth/principal.js';
 import { errorResponse } from './http/error-status.js';
 import { openApiDocument } from './http/openapi-document.js';
 import { type AnyRoute, STREAMED } from './http/route-spec.js';
+import { registerLlmRoutes } from './llm/llm-routes.js';
 import { ROUTES } from './routes/route-table.js';
 import type { ServerContext } from './server-context.js';
 
@@ -72,6 +73,8 @@ export function buildApp(ctx: ServerContext, options: { logger?: boolean } = {})
   const document = openApiDocument(ROUTES, API_VERSION);
   app.get('/openapi.json', async () => document);
   for (const spec of ROUTES) register(app, ctx, spec);
+  // The LLM metering proxy speaks the providers' wire formats, not this API's: registered on its own.
+  registerLlmRoutes(app, ctx);
   return app;
 }
 

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { compilePolicySources, WardenError } from '@warden/core';
+import { BUNDLED_PRICES, compilePolicySources, WardenError, withOverride } from '@warden/core';
 import {
   bootstrapAdminKey,
   type CreatedApiKey,
@@ -69,6 +69,9 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
       ...(config.keysFile ? { keysFile: config.keysFile } : { db: config.db }),
       ...(config.retentionDays ? { retention: { days: config.retentionDays } } : {}),
       approvalSweepMs: config.approvalSweepMs,
+      budgetSweepMs: config.budgetSweepMs,
+      reservationLeaseMs: config.reservationLeaseMs,
+      prices: withOverride(BUNDLED_PRICES, config.prices),
       notificationTargets: config.webhooks.map((w) => ({ name: w.name, events: w.events })),
       onError: (err) => warn(`${err.code}: ${err.message}`),
     });
@@ -159,6 +162,7 @@ async function assemble(
     deliveredSeq: () => (hub.tailing ? hub.lastSeq : undefined),
     sseConnections: () => sse.size,
     approvalsPending: () => store.pendingApprovals(),
+    budgetStatus: () => engine.budgets.status({}),
   });
   const ctx: ServerContext = {
     engine,

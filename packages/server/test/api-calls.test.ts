@@ -312,6 +312,8 @@ describe.each(['sqlite', 'postgres'] as const)('the API on %s', (dialect) => {
         outputTokens: 40,
         costUsd: 0.25,
       },
+      // The example policy sets no budgets, so the session draws on none.
+      budgets: [],
     });
 
     const listed = await t.request('GET', '/v1/sessions?agent=support-bot&state=active&limit=1000', {

@@ -35,6 +35,11 @@ export const AUDIT_EVENT_TYPES = [
   'approval.notified',
   'approval.used',
   'approval.voided',
+  'budget.alert',
+  'budget.released',
+  'budget.raised',
+  'breaker.tripped',
+  'notification.sent',
 ] as const;
 
 /** One audit event type. */
@@ -61,13 +66,26 @@ export const AuditDecisionSchema = z.strictObject({
   grantId: z.string().optional(),
   /** The approval request a review opened, or the approved one this call redeemed. */
   approvalId: z.string().optional(),
+  /** The budget reservation an allowed call holds until it completes. */
+  reservationId: z.string().optional(),
 });
 
-/** Token, cost and call usage reported with a completion. */
+const count = z.number().nonnegative().max(1e12);
+
+/**
+ * What a call or an LLM request consumed, as reported with its completion. Cost is computed from the
+ * price table when a model is named and no cost is given; `priceVersion` says which table priced it.
+ */
 export const UsageSchema = z.strictObject({
-  inputTokens: z.number().nonnegative().optional(),
-  outputTokens: z.number().nonnegative().optional(),
-  costUsd: z.number().nonnegative().optional(),
+  model: z.string().min(1).max(200).optional(),
+  inputTokens: count.optional(),
+  outputTokens: count.optional(),
+  /** Input tokens served from the provider's prompt cache (part of inputTokens, billed at the cached rate). */
+  cachedTokens: count.optional(),
+  toolCalls: count.optional(),
+  computeSeconds: count.optional(),
+  costUsd: count.optional(),
+  priceVersion: z.string().max(100).optional(),
 });
 
 /** The result part of a `call.completed` event; result/error are redacted and capped. */

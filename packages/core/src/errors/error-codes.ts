@@ -39,6 +39,19 @@ export const ERROR_CODES = {
   GRANT_INVALID: 'A grant is malformed: unknown agent pattern, bad tool glob, bad condition or a bad expiry.',
   LINK_INVALID:
     'An approval link is malformed, altered or expired; open the approval from the dashboard or ask for a new link.',
+  BUDGET_EXCEEDED:
+    'A budget would go over its limit; details name the budget, scope, used, reserved and limit. A hard breach pauses the session.',
+  BUDGET_CONFLICT:
+    'A budget reservation or alert changed while this change was being recorded (settled, released or announced elsewhere); nothing was written.',
+  BUDGET_NOT_FOUND: 'No budget of the policy in force has this id for the session.',
+  RUNAWAY_DETECTED:
+    'A loop breaker tripped (same call repeated, two tools ping-ponging, call rate or token burn too high); the session is paused.',
+  PRICE_UNKNOWN:
+    'A USD budget applies but the model has no known price; add it to the `prices` setting of the server configuration.',
+  LLM_NOT_CONFIGURED:
+    'No upstream is configured for this LLM provider; set llm.<provider>.apiKey in the server configuration.',
+  LLM_UPSTREAM_UNAVAILABLE:
+    'The LLM provider could not be reached or its answer broke off; nothing (or only what was generated) was billed.',
   LEGAL_HOLD_ACTIVE: 'A legal hold is in place, so nothing may be purged.',
   QUERY_INVALID: 'An audit query or export has a malformed filter, time or cursor.',
   EXPORT_INVALID: 'An export or checkpoint file is malformed; the message names the line.',

@@ -1,3 +1,4 @@
+import type { BudgetPolicy } from '../budget/budget-policy.js';
 import type { Condition } from './cel-condition.js';
 import type { GlobMatcher } from './glob.js';
 import type { Candidate } from './policy-evaluator.js';
@@ -90,6 +91,8 @@ export interface CompiledPolicy {
   readonly usesNow: boolean;
   /** Field names the audit trail redacts, on top of the built-in list. */
   readonly redactFields: readonly string[];
+  /** Budgets, their time zone and the breakers of each agent. */
+  readonly budgets: BudgetPolicy;
 }
 
 export type { ApprovalSpec };

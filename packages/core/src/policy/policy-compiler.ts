@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { compileBudgets } from '../budget/budget-policy.js';
 import { canonicalHash } from '../canonical/canonical-json.js';
 import { WardenError } from '../errors/warden-error.js';
 import { buildPlan } from './agent-plan.js';
@@ -183,6 +184,14 @@ function buildPolicy(
     ],
     { targets, approverGroups, defaultApproval },
   );
+  const budgets = compileBudgets(
+    doc,
+    refFor,
+    (agent) => [
+      ...new Set([...(agent === '*' ? [] : (scopes?.get(agent) ?? [])), ...(scopes?.get('*') ?? [])]),
+    ],
+    diagnostics,
+  );
   if (diagnostics.some((d) => d.severity === 'error') || !scopes) return undefined;
 
   const wildcardGroups = scopes.get('*') ?? [];
@@ -209,5 +218,6 @@ function buildPolicy(
     rules: [...sectionRules.values()].flat(),
     usesNow: ctx.usesNow,
     redactFields: doc.redaction?.fields ?? [],
+    budgets,
   };
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { BUDGET_METRICS, BUDGET_SCOPES, BUDGET_WINDOWS } from '../budget/budget-line.js';
 import { DIAGNOSTIC_CODES, type DiagnosticCode } from './diagnostic.js';
 import { parseDuration } from './duration.js';
 
@@ -135,16 +136,91 @@ export const TargetSchema = z
 
 const rules = z.array(RuleSchema).optional();
 
+/** One budget: a limit on what a scope may consume in a window. */
+export const BudgetSchema = z
+  .strictObject({
+    id: name.meta({ description: 'Unique in the policy; counters, alerts and resumes name it.' }),
+    metric: z
+      .enum(BUDGET_METRICS)
+      .meta({ description: 'usd: cost from the price table; tokens: input + output; calls: tool calls.' }),
+    limit: z.number().positive().max(1e12).meta({ description: 'The hard limit per scope and window.' }),
+    scope: z.enum(BUDGET_SCOPES).meta({
+      description:
+        'session: each session; agent: each agent; team: all members of the group declaring it together; global: everyone; tag: each value of a call label.',
+    }),
+    tag: name.optional().meta({ description: 'For scope tag: the call label whose value is the scope.' }),
+    window: z.enum(BUDGET_WINDOWS).meta({
+      description:
+        "session: the session's lifetime; hour/day/week (from Monday)/month: calendar periods in defaults.timeZone.",
+    }),
+    alerts: z.array(z.number().positive().max(1000)).max(10).optional().meta({
+      description:
+        'Soft thresholds in percent of the limit, each announced once per window. Default 50, 80, 100.',
+    }),
+    tools: globs
+      .optional()
+      .meta({ description: 'Only calls to these tools count (e.g. llm:* for model spend).' }),
+  })
+  .meta({
+    description: 'Checked before a call runs: a call that would go over is refused and pauses its session.',
+  });
+
+const off = z.literal(false);
+/** Runaway-loop detectors for one session; each trips a pause. `false` switches one off. */
+export const BreakersSchema = z
+  .strictObject({
+    repeat: z
+      .union([off, z.strictObject({ max: z.number().int().min(1).max(10_000), within: duration })])
+      .optional()
+      .meta({
+        description:
+          'The same tool with the same arguments more than `max` times within `within`. Default 10 in 10m.',
+      }),
+    pingPong: z
+      .union([off, z.strictObject({ cycles: z.number().int().min(2).max(1_000), within: duration })])
+      .optional()
+      .meta({
+        description:
+          'Two calls (tool and arguments) alternating A, B, A, B… for `cycles` rounds within `within`. Default 5 in 10m.',
+      }),
+    rate: z
+      .union([off, z.strictObject({ perMinute: z.number().int().min(1).max(1_000_000) })])
+      .optional()
+      .meta({ description: 'More than `perMinute` calls in any 60 seconds. Default 120.' }),
+    tokenBurn: z
+      .union([
+        off,
+        z.strictObject({
+          expectedPerMinute: z.number().positive().max(1e12),
+          factor: z.number().min(1).max(10_000).optional(),
+          over: duration.optional(),
+        }),
+      ])
+      .optional()
+      .meta({
+        description:
+          'Tokens settled over `over` above `factor` × the expected rate. An omitted factor or over keeps the one of defaults.breakers (built in: 10 and 5m). Default 20000 tokens/min.',
+      }),
+  })
+  .meta({ description: 'Circuit breakers that pause a session caught in a loop.' });
+
+const budgets = z.array(BudgetSchema).max(100).optional();
+
 export const GroupSchema = z.strictObject({
   description: z.string().max(1000).optional(),
   extends: z.array(name).optional().meta({ description: 'Groups whose rules this group inherits.' }),
   rules,
+  budgets,
 });
 
 export const AgentSchema = z.strictObject({
   description: z.string().max(1000).optional(),
   groups: z.array(name).optional().meta({ description: 'Groups (teams) whose rules this agent inherits.' }),
   rules,
+  budgets,
+  breakers: BreakersSchema.optional().meta({
+    description: "Overrides defaults.breakers for this agent's sessions.",
+  }),
 });
 
 export const DefaultsSchema = z.strictObject({
@@ -153,6 +229,12 @@ export const DefaultsSchema = z.strictObject({
     .optional()
     .meta({ description: 'Decision when no rule matches. Default block (least privilege).' }),
   approval: ApprovalSpecSchema.optional(),
+  timeZone: z.string().min(1).max(100).optional().meta({
+    description:
+      'IANA time zone (e.g. Europe/Berlin) that budget hours, days, weeks and months follow. Default UTC.',
+  }),
+  budgets,
+  breakers: BreakersSchema.optional(),
 });
 
 /** One policy file. A policy may span several files; their sections are merged. */
@@ -193,6 +275,8 @@ export type RuleSpec = z.infer<typeof RuleSchema>;
 export type TargetSpec = z.infer<typeof TargetSchema>;
 export type ApprovalSpec = z.infer<typeof ApprovalSpecSchema>;
 export type ApproverSet = z.infer<typeof ApproverSetSchema>;
+export type BudgetSpec = z.infer<typeof BudgetSchema>;
+export type BreakersSpec = z.infer<typeof BreakersSchema>;
 
 /** JSON Schema (draft 2020-12) of a policy file, for editor autocompletion and validation. */
 export function policyJsonSchema(): Record<string, unknown> {

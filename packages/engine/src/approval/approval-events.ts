@@ -14,8 +14,20 @@ export interface NotificationTarget {
   readonly events: readonly string[];
 }
 
-/** Event types a webhook can subscribe to. */
-export const NOTIFIED_EVENTS = ['approval.requested', 'approval.escalated', 'approval.decided'] as const;
+/**
+ * Event types a webhook can subscribe to: approval requests and their outcomes, and the budget and
+ * breaker events a person must hear about (an alert threshold crossed, a budget refusing a call, a
+ * session paused, a loop breaker tripped).
+ */
+export const NOTIFIED_EVENTS = [
+  'approval.requested',
+  'approval.escalated',
+  'approval.decided',
+  'budget.alert',
+  'budget.exceeded',
+  'session.paused',
+  'breaker.tripped',
+] as const;
 
 /** The fields every approval event shares: the call it is about, and the request id in data. */
 export function approvalEvent(
@@ -90,7 +102,7 @@ export function decidedApprovalEvent(a: ApprovalRecord, actor: Actor, instance: 
 export function outboxFor(
   targets: readonly NotificationTarget[],
   event: AuditEvent,
-  approvalId: string,
+  approvalId: string | null,
 ): Mutation[] {
   return targets
     .filter((t) => t.events.includes(event.type))

@@ -76,7 +76,13 @@ export function decidedEvent(
   ctx: EventContext,
   call: DecidedCall,
   decision: Pick<Decision, 'effect' | 'policyEffect' | 'mode' | 'ruleId' | 'matchedRuleIds' | 'reasons'>,
-  extra: { code?: string; policyVersion?: string; grantId?: string; approvalId?: string },
+  extra: {
+    code?: string;
+    policyVersion?: string;
+    grantId?: string;
+    approvalId?: string;
+    reservationId?: string;
+  },
 ): AuditEvent {
   const args = redactValue(call.args ?? {}, { fields: ctx.redactFields, maxBytes: ctx.limits.maxArgsBytes });
   const target =
@@ -107,6 +113,7 @@ export function decidedEvent(
       ...(extra.code ? { code: extra.code } : {}),
       ...(extra.grantId ? { grantId: extra.grantId } : {}),
       ...(extra.approvalId ? { approvalId: extra.approvalId } : {}),
+      ...(extra.reservationId ? { reservationId: extra.reservationId } : {}),
     },
     ...(extra.policyVersion ? { policyVersion: extra.policyVersion } : {}),
     ...marks(['args', args], ['target', target]),

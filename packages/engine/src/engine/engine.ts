@@ -5,19 +5,28 @@ import {
   type AuditEvent,
   type AuditEventType,
   approvalLetsRun,
+  type BudgetLine,
+  type CallTrace,
   type CompiledPolicy,
   canonicalJson,
   type Decision,
+  detectBurn,
+  detectRunaway,
   dueAction,
   type Effect,
   evaluate,
+  historyNeeded,
   isWardenError,
+  type MeteredCall,
   openApproval,
+  type PriceTable,
   type SignedCheckpoint,
   signCheckpoint,
   type ToolCall,
   ToolCallSchema,
+  type Trip,
   toJsonSafe,
+  type Usage,
   useApproval,
   uuidv7,
   voidApproval,
@@ -32,6 +41,8 @@ import {
 import { ApprovalService } from '../approval/approval-service.js';
 import { GrantService } from '../approval/grant-service.js';
 import { type RetentionOptions, scheduleRetention } from '../audit/retention-schedule.js';
+import { BudgetService, reservationIdOf } from '../budget/budget-service.js';
+import { SessionHistory } from '../budget/session-history.js';
 import type { KeyRing } from '../keys/key-ring.js';
 import { GroupCommitter } from '../store/group-committer.js';
 import type { CommitResult, CommitUnit, Mutation, SessionRecord, Store } from '../store/store.js';
@@ -63,6 +74,12 @@ export interface EngineOptions {
   readonly notificationTargets?: readonly NotificationTarget[];
   /** Expire and escalate due approval requests this often (ms); off when unset (one-shot CLI engines). */
   readonly approvalSweepMs?: number;
+  /** The price table (bundled, or with the deployment's override on top). */
+  readonly prices?: PriceTable;
+  /** How long a budget reservation holds before it is released as abandoned (default 10 minutes). */
+  readonly reservationLeaseMs?: number;
+  /** Release abandoned reservations this often (ms); off when unset (one-shot CLI engines). */
+  readonly budgetSweepMs?: number;
   /** Reports failures that have no caller to go to (a periodic checkpoint that could not be written). */
   readonly onError?: (err: WardenError) => void;
   /** Close the store with the engine (when the engine opened it). */
@@ -79,12 +96,36 @@ export type EngineBlockCode =
   | 'APPROVAL_NOT_FOUND'
   | 'APPROVAL_MISMATCH'
   | 'APPROVAL_DECIDED'
+  | 'BUDGET_EXCEEDED'
+  | 'RUNAWAY_DETECTED'
+  | 'PRICE_UNKNOWN'
   | 'INTERNAL';
+
+/** What a call or LLM request may consume, reserved against its budgets before it runs. */
+export interface UsageEstimate {
+  readonly model?: string;
+  readonly inputTokens?: number;
+  readonly outputTokens?: number;
+  readonly costUsd?: number;
+}
 
 /** Options of one check. */
 export interface CheckOptions {
   /** Redeem this approved request: the call must match the approved one exactly (session, tool, arguments). */
   readonly approvalId?: string;
+  /** What the call may consume; reserved in every budget that applies before it is allowed. */
+  readonly estimate?: UsageEstimate;
+}
+
+/** The budget that refused a call (code BUDGET_EXCEEDED). */
+export interface BudgetRefusal {
+  readonly budgetId: string;
+  readonly scopeKey: string;
+  readonly metric: string;
+  readonly limit: number;
+  readonly used: number;
+  readonly reserved: number;
+  readonly requested: number;
 }
 
 /** The answer to `check`: what the caller must do, why, and where it is recorded. */
@@ -108,6 +149,10 @@ export interface CheckResult {
   };
   /** The grant that lifted the default block. */
   readonly grantId?: string;
+  /** The budget reservation an allowed call holds until it completes (or its lease runs out). */
+  readonly reservationId?: string;
+  /** Set with code BUDGET_EXCEEDED. */
+  readonly budget?: BudgetRefusal;
   /** The sequence number of the decision's audit event; absent only when the store was unavailable. */
   readonly auditSeq?: number;
 }
@@ -124,6 +169,11 @@ export class Engine {
   readonly approvals: ApprovalService;
   /** Task-scoped grants. */
   readonly grants: GrantService;
+  /** Budgets: reservations, settlement, alerts. */
+  readonly budgets: BudgetService;
+  readonly #history = new SessionHistory();
+  readonly #budgetSweep: NodeJS.Timeout | undefined;
+  readonly #onError: (err: WardenError) => void;
   /** Webhooks that approval events are queued for. */
   readonly notificationTargets: readonly NotificationTarget[];
   readonly #limits: StorageLimits;
@@ -140,6 +190,11 @@ export class Engine {
     this.#committer = new GroupCommitter(options.store);
     this.approvals = new ApprovalService(this);
     this.grants = new GrantService(this);
+    this.budgets = new BudgetService(this, {
+      ...(options.prices ? { prices: options.prices } : {}),
+      ...(options.reservationLeaseMs ? { leaseMs: options.reservationLeaseMs } : {}),
+    });
+    this.#onError = options.onError ?? (() => {});
     this.notificationTargets = options.notificationTargets ?? [];
     this.#closeStore = options.closeStore ?? false;
     this.#limits = { ...DEFAULT_LIMITS, ...options.limits };
@@ -159,6 +214,9 @@ export class Engine {
     });
     this.#retention = options.retention
       ? scheduleRetention(this, options.retention, options.onError ?? (() => {}))
+      : undefined;
+    this.#budgetSweep = options.budgetSweepMs
+      ? guardedInterval(options.budgetSweepMs, () => this.budgets.sweep(), this.#onError)
       : undefined;
     if (options.approvalSweepMs) {
       const onError = options.onError ?? (() => {});
@@ -205,8 +263,22 @@ export class Engine {
         return await this.#record(decided, engineDecision(policy, blocked.code, blocked.reason), []);
       let decision: EngineDecision = evaluate(policy, { ...call, session: sessionId });
       const ensure = session ? [] : [newSession(sessionId, call, ts)];
+      const trip = await this.#runaway(call, sessionId, session, ts);
+      if (trip && policy.mode === 'monitor') {
+        decision = {
+          ...decision,
+          reasons: [...decision.reasons, `monitor mode: would be blocked (RUNAWAY_DETECTED): ${trip.reason}`],
+        };
+      } else if (trip) {
+        const stop = engineDecision(
+          policy,
+          'RUNAWAY_DETECTED',
+          `${trip.reason}; session ${sessionId} is paused until a human resumes it`,
+        );
+        return await this.#recordPausing(decided, stop, ensure, this.#tripEvent(decided, trip));
+      }
       if (options.approvalId !== undefined) {
-        return await this.#redeem(decided, call, decision, ensure, options.approvalId);
+        return await this.#redeem(decided, call, decision, ensure, options.approvalId, options.estimate);
       }
       // A grant lifts only the default block: a block rule or a review always stands.
       if (decision.ruleId === null && decision.policyEffect === 'block') {
@@ -214,7 +286,7 @@ export class Engine {
         const grant = await this.grants.find(call, sessionId, now, stake);
         if (grant) decision = grantDecision(decision, grant.id, grant.createdBy, grant.reason);
       }
-      return await this.#record(decided, decision, ensure);
+      return await this.#admit(decided, decision, ensure, options.estimate);
     } catch (err) {
       return this.#unavailable(err, callId, sessionId, policy);
     }
@@ -242,8 +314,21 @@ export class Engine {
     else if (effect !== 'allow') {
       throw new WardenError('CALL_NOT_RUNNABLE', `call ${callId} was not allowed (${effect})`);
     }
-    const event = completedEvent(this.#ctx, decided.event, outcome, new Date().toISOString(), uuidv7());
-    const result = await this.#commit({ events: [event] });
+    const ts = new Date().toISOString();
+    const usage = this.budgets.price(outcome.usage);
+    const priced = usage ? { ...outcome, usage } : outcome;
+    const event = completedEvent(this.#ctx, decided.event, priced, ts, uuidv7());
+    const settle = await this.budgets.settlement(decided.event, usage, ts);
+    let result: CommitResult;
+    try {
+      result = await this.#commit({ events: [event], ...(settle ? { mutations: [settle.mutation] } : {}) });
+    } catch (err) {
+      // Settled by a concurrent completion of the same call.
+      if (isWardenError(err, 'BUDGET_CONFLICT'))
+        throw new WardenError('CALL_ALREADY_COMPLETED', `call ${callId} was already completed`);
+      throw err;
+    }
+    await this.#afterCompletion(decided.event, usage, settle?.lines);
     return { auditSeq: (result.events[0] as { seq: number }).seq, decided: decided.event };
   }
 
@@ -303,6 +388,7 @@ export class Engine {
   async close(): Promise<void> {
     this.#retention?.stop();
     clearInterval(this.#sweep);
+    clearInterval(this.#budgetSweep);
     await this.#committer.idle();
     await this.#checkpointer.close();
     if (this.#closeStore) await this.store.close();
@@ -335,6 +421,7 @@ export class Engine {
       policyVersion: decision.policyVersion,
       ...(decision.grantId ? { grantId: decision.grantId } : {}),
       ...(approvalId ? { approvalId } : {}),
+      ...(decision.reservationId ? { reservationId: decision.reservationId } : {}),
     });
     const events = [event, ...(extra.events ?? [])];
     const all = [...(mutations ?? []), ...(extra.mutations ?? [])];
@@ -383,6 +470,7 @@ export class Engine {
     decision: EngineDecision,
     ensure: Mutation[],
     approvalId: string,
+    estimate: UsageEstimate | undefined,
   ): Promise<CheckResult> {
     // The policy in force now wins: a call it blocks stays blocked, whatever was approved.
     if (decision.effect === 'block') return this.#record(call, { ...decision, approvalId }, ensure);
@@ -467,7 +555,8 @@ export class Engine {
             usedByCall: call.callId,
           },
         );
-        return await this.#record(call, allow, ensure, {
+        // Budgets still apply: an approved call that would go over is refused and the approval stays unused.
+        return await this.#admit(call, allow, ensure, estimate, {
           events: [ev],
           mutations: [{ kind: 'approval.save', approval: used, expectVersion: a.version }],
           approval: used,
@@ -509,6 +598,30 @@ export class Engine {
         reason: 'the review requirements changed since the request opened; ask again',
       };
     }
+    const gate = await this.#reserveFor(
+      callId,
+      {
+        agent: input.agent,
+        session: a.session,
+        tool: input.tool,
+        ...(input.labels ? { labels: input.labels } : {}),
+      },
+      {},
+      new Date(),
+    );
+    if (!gate.ok) {
+      if (gate.code === 'BUDGET_EXCEEDED') {
+        const exceeded = this.systemEvent('budget.exceeded', WARDEN, {
+          agent: input.agent,
+          session: a.session,
+          tool: input.tool,
+          callId,
+          data: { ...(gate.budget ?? {}), reason: gate.reason },
+        });
+        await this.#pauseLater(a.session, input.agent, gate.code, gate.reason, [exceeded]);
+      }
+      return { allowed: false, code: gate.code, reason: gate.reason };
+    }
     await this.approvals.use(approvalId, callId);
     return { allowed: true };
   }
@@ -539,6 +652,275 @@ export class Engine {
       `call ${callId} is held for review and its approval is ${a?.status ?? 'missing'}; it may not run`,
       a ? { approvalId: a.id, status: a.status } : {},
     );
+  }
+
+  /**
+   * Reserves what a call may spend in every budget that applies to it. PRICE_UNKNOWN when a USD budget
+   * applies and the model cannot be priced; BUDGET_EXCEEDED names the first budget that would go over.
+   */
+  async #reserveFor(
+    callId: string,
+    call: MeteredCall,
+    estimate: UsageEstimate,
+    now: Date,
+  ): Promise<BudgetGate> {
+    let lines: BudgetLine[];
+    try {
+      lines = this.budgets.plan(call, estimate, now.getTime());
+    } catch (err) {
+      if (isWardenError(err, 'PRICE_UNKNOWN'))
+        return { ok: false, code: 'PRICE_UNKNOWN', reason: err.message };
+      throw err;
+    }
+    if (lines.length === 0) return { ok: true };
+    const outcome = await this.budgets.reserve(callId, call, lines, now);
+    if (outcome.ok) return { ok: true, reservationId: reservationIdOf(callId) };
+    const { line, used, reserved, limit } = outcome;
+    const unit = line.metric === 'usd' ? ' USD' : line.metric === 'tokens' ? ' tokens' : ' calls';
+    const window = line.window === 'session' ? 'this session' : `the ${line.window} from ${line.windowStart}`;
+    return {
+      ok: false,
+      code: 'BUDGET_EXCEEDED',
+      reason: `budget ${line.budgetId} (${line.scopeKey}) would go over its limit of ${limit}${unit} for ${window}: ${used} used, ${reserved} reserved, ${line.amount} more asked`,
+      budget: {
+        budgetId: line.budgetId,
+        scopeKey: line.scopeKey,
+        metric: line.metric,
+        limit,
+        used,
+        reserved,
+        requested: line.amount,
+      },
+    };
+  }
+
+  /**
+   * Records an allowed call once its budgets admit it: with its reservation, or, when a budget would go
+   * over, as a block that pauses the session (in monitor mode: allowed, with what would have happened).
+   * `extra` (e.g. using an approval) is written only when the call is admitted.
+   */
+  async #admit(
+    call: DecidedCall,
+    decision: EngineDecision,
+    ensure: Mutation[],
+    estimate: UsageEstimate | undefined,
+    extra: RecordExtra = {},
+  ): Promise<CheckResult> {
+    if (decision.effect !== 'allow' || decision.code || call.tool === undefined) {
+      return this.#record(call, decision, ensure, extra);
+    }
+    const metered: MeteredCall = {
+      agent: call.agent,
+      session: call.session,
+      tool: call.tool,
+      ...(call.labels ? { labels: call.labels } : {}),
+    };
+    const gate = await this.#reserveFor(call.callId, metered, estimate ?? {}, new Date(call.ts));
+    if (gate.ok) {
+      const admitted = gate.reservationId ? { ...decision, reservationId: gate.reservationId } : decision;
+      return this.#record(call, admitted, ensure, extra);
+    }
+    if (decision.mode === 'monitor') {
+      const reasons = [...decision.reasons, `monitor mode: would be blocked (${gate.code}): ${gate.reason}`];
+      return this.#record(call, { ...decision, reasons }, ensure, extra);
+    }
+    const stop: EngineDecision = {
+      ...engineDecision(this.#policy, gate.code, gate.reason),
+      ...(gate.budget ? { budget: gate.budget } : {}),
+    };
+    if (gate.code === 'PRICE_UNKNOWN') return this.#record(call, stop, ensure);
+    const exceeded = this.systemEvent('budget.exceeded', WARDEN, {
+      ts: call.ts,
+      agent: call.agent,
+      session: call.session,
+      tool: call.tool,
+      callId: call.callId,
+      data: { ...(gate.budget ?? {}), reason: gate.reason },
+    });
+    return this.#recordPausing(call, stop, ensure, [exceeded]);
+  }
+
+  /** Records a block that pauses its session, with the events saying why; notifications queued with them. */
+  async #recordPausing(
+    call: DecidedCall,
+    decision: EngineDecision,
+    ensure: Mutation[],
+    why: AuditEvent[],
+  ): Promise<CheckResult> {
+    const reason = decision.reasons[0] ?? 'paused by Warden';
+    const paused = this.systemEvent('session.paused', WARDEN, {
+      ts: call.ts,
+      agent: call.agent,
+      session: call.session,
+      data: { reason, code: decision.code ?? null },
+    });
+    const pause: Mutation = {
+      kind: 'session.state',
+      id: call.session,
+      state: 'paused',
+      from: ['active'],
+      reason,
+      ts: call.ts,
+    };
+    try {
+      return await this.#record(call, decision, [...ensure, pause], {
+        events: [...why, paused],
+        mutations: [...why, paused].flatMap((e) => outboxFor(this.notificationTargets, e, null)),
+      });
+    } catch (err) {
+      // Paused (or closed) meanwhile by another call: the block and its reasons stand without a new pause.
+      if (!isWardenError(err, 'SESSION_STATE')) throw err;
+      return this.#record(call, decision, ensure, {
+        events: why,
+        mutations: why.flatMap((e) => outboxFor(this.notificationTargets, e, null)),
+      });
+    }
+  }
+
+  /** Pauses a session after the fact (a breach found on settlement, a token burn), with the reasons. */
+  async #pauseLater(session: string, agent: string, code: string, reason: string, why: AuditEvent[]) {
+    const ts = new Date().toISOString();
+    const paused = this.systemEvent('session.paused', WARDEN, {
+      ts,
+      agent,
+      session,
+      data: { reason, code },
+    });
+    const pause: Mutation = {
+      kind: 'session.state',
+      id: session,
+      state: 'paused',
+      from: ['active'],
+      reason,
+      ts,
+    };
+    try {
+      await this.#commit({
+        events: [...why, paused],
+        mutations: [pause, ...[...why, paused].flatMap((e) => outboxFor(this.notificationTargets, e, null))],
+      });
+    } catch (err) {
+      if (!isWardenError(err, 'SESSION_STATE')) throw err;
+      await this.#commit({
+        events: why,
+        mutations: why.flatMap((e) => outboxFor(this.notificationTargets, e, null)),
+      });
+    }
+  }
+
+  /**
+   * The loop detectors, run on every call of an existing session before it is decided: the call joins
+   * the session's recent history either way, and a trip says why the session must pause.
+   */
+  async #runaway(
+    call: ToolCall,
+    sessionId: string,
+    session: SessionRecord | undefined,
+    ts: string,
+  ): Promise<Trip | undefined> {
+    // A call that starts a session cannot be a loop yet; the next call seeds from the audit trail.
+    if (!session) return undefined;
+    const settings = this.#policy.budgets.forAgent(call.agent).breakers;
+    if (!settings.repeat && !settings.pingPong && !settings.rate) return undefined;
+    const at = Date.parse(ts);
+    const need = historyNeeded(settings);
+    const maxAge = Math.max(
+      settings.repeat?.withinMs ?? 0,
+      settings.pingPong?.withinMs ?? 0,
+      settings.rate ? 60_000 : 0,
+    );
+    if (!this.#history.current(sessionId, session.updatedAt)) {
+      const from = new Date(Math.max(Date.parse(session.updatedAt), at - maxAge)).toISOString();
+      const page = await this.store.queryAudit({
+        session: sessionId,
+        type: 'call.decided',
+        from,
+        limit: 10_000,
+      });
+      const traces: CallTrace[] = page.records
+        .map((r) => r.event)
+        .filter(
+          (e) => e.tool !== undefined && e.argsHmac !== undefined && !ENGINE_ONLY.has(e.decision?.code ?? ''),
+        )
+        .map((e) => ({ tool: e.tool as string, argsHmac: e.argsHmac as string, at: Date.parse(e.ts) }))
+        .slice(-need);
+      this.#history.seed(sessionId, session.updatedAt, traces);
+    }
+    const trace: CallTrace = { tool: call.tool, argsHmac: argsFingerprint(this.keys.hmacKey, call.args), at };
+    const trip = detectRunaway(this.#history.traces(sessionId), trace, settings);
+    this.#history.push(sessionId, trace, need, maxAge);
+    return trip;
+  }
+
+  #tripEvent(call: DecidedCall, trip: Trip): AuditEvent[] {
+    return [
+      this.systemEvent('breaker.tripped', WARDEN, {
+        ts: call.ts,
+        agent: call.agent,
+        session: call.session,
+        ...(call.tool ? { tool: call.tool } : {}),
+        callId: call.callId,
+        data: { breaker: trip.breaker, reason: trip.reason, ...trip.detail },
+      }),
+    ];
+  }
+
+  /**
+   * After a completion: alerts and a hard breach from the settlement, and the token-burn breaker. A
+   * failure here is reported, never thrown: the completion itself is already recorded.
+   */
+  async #afterCompletion(
+    decided: AuditEvent,
+    usage: Usage | undefined,
+    lines: readonly BudgetLine[] | undefined,
+  ) {
+    const session = decided.session as string;
+    const agent = decided.agent as string;
+    // Monitor mode records and allows: nothing is paused.
+    if (this.#policy.mode === 'monitor') return;
+    try {
+      if (lines?.length) {
+        const metered: MeteredCall = { agent, session, tool: decided.tool as string };
+        const breach = await this.budgets.afterSettle(lines, metered);
+        if (breach) {
+          const limit = breach.limitOverride ?? breach.limit;
+          const reason = `budget ${breach.budgetId} (${breach.scopeKey}) went over its limit: ${breach.used} used of ${limit} ${breach.metric}; session ${session} is paused until a human resumes it`;
+          const exceeded = this.systemEvent('budget.exceeded', WARDEN, {
+            agent,
+            session,
+            callId: decided.callId as string,
+            data: {
+              budgetId: breach.budgetId,
+              scopeKey: breach.scopeKey,
+              metric: breach.metric,
+              limit,
+              used: breach.used,
+              reason,
+            },
+          });
+          await this.#pauseLater(session, agent, 'BUDGET_EXCEEDED', reason, [exceeded]);
+        }
+      }
+      const tokens = (usage?.inputTokens ?? 0) + (usage?.outputTokens ?? 0);
+      const settings = this.#policy.budgets.forAgent(agent).breakers;
+      if (tokens > 0 && settings.tokenBurn) {
+        const now = Date.now();
+        const samples = this.#history.burn(session, { at: now, tokens }, settings.tokenBurn.overMs);
+        const trip = detectBurn(samples, now, settings);
+        if (trip) {
+          const reason = `${trip.reason}; session ${session} is paused until a human resumes it`;
+          const event = this.systemEvent('breaker.tripped', WARDEN, {
+            agent,
+            session,
+            callId: decided.callId as string,
+            data: { breaker: trip.breaker, reason: trip.reason, ...trip.detail },
+          });
+          await this.#pauseLater(session, agent, 'RUNAWAY_DETECTED', reason, [event]);
+        }
+      }
+    } catch (err) {
+      this.#onError(asWardenError(err));
+    }
   }
 
   async #invalid(
@@ -605,7 +987,21 @@ type EngineDecision = Omit<Decision, 'conditionErrors' | 'approval'> & {
   code?: EngineBlockCode;
   grantId?: string;
   approvalId?: string;
+  reservationId?: string;
+  budget?: BudgetRefusal;
 };
+
+/** Whether a call may spend: admitted (with its reservation, when a budget applies) or why not. */
+type BudgetGate =
+  | { readonly ok: true; readonly reservationId?: string }
+  | {
+      readonly ok: false;
+      readonly code: 'BUDGET_EXCEEDED' | 'PRICE_UNKNOWN';
+      readonly reason: string;
+      readonly budget?: BudgetRefusal;
+    };
+
+const WARDEN: Actor = { kind: 'system', id: 'warden' };
 
 function grantDecision(d: EngineDecision, grantId: string, by: string, reason: string): EngineDecision {
   return {
@@ -622,9 +1018,34 @@ function sameRequirements(a: ApprovalRecord, d: Pick<EngineDecision, 'approvals'
   return canonicalJson(toJsonSafe(a.requirements)) === canonicalJson(toJsonSafe(d.approvals ?? []));
 }
 
+/** Runs `fn` every `ms`, never two at once (a slow database must not stack runs), reporting failures. */
+function guardedInterval(ms: number, fn: () => Promise<unknown>, onError: (e: WardenError) => void) {
+  let running = false;
+  const timer = setInterval(() => {
+    if (running) return;
+    running = true;
+    fn()
+      .catch((err) => onError(asWardenError(err)))
+      .finally(() => {
+        running = false;
+      });
+  }, ms);
+  timer.unref();
+  return timer;
+}
+
 function asWardenError(err: unknown): WardenError {
   return isWardenError(err) ? err : new WardenError('INTERNAL', String(err));
 }
+
+/** Calls the engine refused before they could run: they are not part of what a session did. */
+const ENGINE_ONLY = new Set([
+  'SESSION_PAUSED',
+  'SESSION_CLOSED',
+  'SESSION_FOREIGN',
+  'CALL_INVALID',
+  'RUNAWAY_DETECTED',
+]);
 
 function engineDecision(policy: CompiledPolicy, code: EngineBlockCode, reason: string): EngineDecision {
   return {
@@ -704,5 +1125,7 @@ function resultOf(
       ? { approval: { id: approval.id, status: approval.status, expiresAt: approval.expiresAt } }
       : {}),
     ...(d.grantId ? { grantId: d.grantId } : {}),
+    ...(d.reservationId ? { reservationId: d.reservationId } : {}),
+    ...(d.budget ? { budget: d.budget } : {}),
   };
 }

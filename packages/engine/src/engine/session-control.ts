@@ -1,6 +1,7 @@
-import { type Actor, selfApproval, WardenError } from '@warden/core';
+import { type Actor, type AuditEvent, selfApproval, WardenError } from '@warden/core';
+import { outboxFor } from '../approval/approval-events.js';
 import { sessionStake } from '../approval/session-stake.js';
-import type { SessionRecord, SessionState } from '../store/store.js';
+import type { Mutation, SessionRecord, SessionState } from '../store/store.js';
 import type { Engine } from './engine.js';
 
 /**
@@ -17,12 +18,22 @@ export async function pauseSession(
   return change(engine, id, by, 'paused', ['active'], reason, 'session.paused');
 }
 
-/** Resumes a paused session; refused (APPROVAL_SELF_APPROVAL) for anyone with a stake in it. */
+/** Options of a resume. */
+export interface ResumeOptions {
+  /** New limits for budgets the session went over, for their current window (recorded as budget.raised). */
+  readonly raise?: readonly { readonly budget: string; readonly limit: number }[];
+}
+
+/**
+ * Resumes a paused session, optionally raising the limits that paused it; refused
+ * (APPROVAL_SELF_APPROVAL) for anyone with a stake in it. The raise and the resume commit together.
+ */
 export async function resumeSession(
   engine: Engine,
   id: string,
   by: Actor,
   reason: string,
+  options: ResumeOptions = {},
 ): Promise<SessionRecord> {
   const session = await engine.store.getSession(id);
   if (!session) throw new WardenError('SESSION_NOT_FOUND', `no session has id ${id}`);
@@ -45,7 +56,10 @@ export async function resumeSession(
     });
     throw sod;
   }
-  return change(engine, id, by, 'active', ['paused'], reason, 'session.resumed');
+  const raised = options.raise?.length
+    ? await engine.budgets.raise(session, options.raise, by)
+    : { mutations: [], events: [] };
+  return change(engine, id, by, 'active', ['paused'], reason, 'session.resumed', raised);
 }
 
 /** Closes a session for good; further calls in it are blocked. */
@@ -66,12 +80,15 @@ async function change(
   from: readonly SessionState[],
   reason: string,
   type: 'session.paused' | 'session.resumed' | 'session.closed',
+  extra: { mutations: Mutation[]; events: AuditEvent[] } = { mutations: [], events: [] },
 ): Promise<SessionRecord> {
   const ts = new Date().toISOString();
   const event = engine.systemEvent(type, by, { session: id, data: { reason } });
+  // A pause is news for the webhooks that follow it, whoever paused.
+  const outbox = type === 'session.paused' ? outboxFor(engine.notificationTargets, event, null) : [];
   await engine.commit({
-    mutations: [{ kind: 'session.state', id, state, from, reason, ts }],
-    events: [event],
+    mutations: [{ kind: 'session.state', id, state, from, reason, ts }, ...extra.mutations, ...outbox],
+    events: [...extra.events, event],
   });
   const after = await engine.store.getSession(id);
   if (!after) throw new WardenError('SESSION_NOT_FOUND', `no session has id ${id}`);

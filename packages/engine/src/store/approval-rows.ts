@@ -105,7 +105,8 @@ export type NotificationRow = {
   target: string;
   event_type: string;
   event_id: string;
-  approval_id: string;
+  /** NULL for budget alerts and session pauses. */
+  approval_id: string | null;
   state: NotificationRecord['state'];
   attempts: number;
   created_at: string;

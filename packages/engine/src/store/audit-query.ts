@@ -15,6 +15,7 @@ export const AuditQuerySchema = z.strictObject({
   approver: z.string().min(1).optional().meta({ description: 'A human or agent among the approvers.' }),
   triggeredBy: z.string().min(1).optional(),
   actor: z.string().min(1).optional().meta({ description: 'Who did it: agent, human or system id.' }),
+  eventId: z.string().min(1).optional().meta({ description: "One event, by its id (the body's `id`)." }),
   limit: z.number().int().min(1).max(10_000).default(100),
   cursor: z.string().optional().meta({ description: 'The nextCursor of the previous page.' }),
 });

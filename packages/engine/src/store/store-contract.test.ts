@@ -20,6 +20,7 @@ import { openStore } from './open-store.js';
 import { PostgresDriver } from './postgres/postgres-driver.js';
 import { migratePostgres, POSTGRES_MIGRATIONS } from './postgres/postgres-migrations.js';
 import { PostgresStore } from './postgres/postgres-store.js';
+import { toRecord } from './row-mapping.js';
 import { SQLITE_MIGRATIONS } from './sqlite/sqlite-migrations.js';
 import { migrateSqlite, SqliteStore } from './sqlite/sqlite-store.js';
 import type {
@@ -68,25 +69,49 @@ function session(id: string, over: Partial<SessionRecord> = {}): SessionRecord {
 
 /**
  * A database at schema version 1 and a store over it that does not migrate it: the database as a
- * version-1 Warden wrote it (the commit path it uses is unchanged since).
+ * version-1 Warden wrote it. The commit path it uses is unchanged since but for one query column,
+ * audit_events.event_id (schema 4): it is there while the store writes and dropped by `close`, so the
+ * events are left as a version-1 Warden left them.
  */
 async function version1Store(
   dialect: (typeof DIALECTS)[number],
-): Promise<{ location: string; store: Store; dispose(): void }> {
+): Promise<{ location: string; store: Store; close(): Promise<void>; dispose(): void }> {
+  const addColumn = 'ALTER TABLE audit_events ADD COLUMN event_id TEXT';
+  const dropColumn = 'ALTER TABLE audit_events DROP COLUMN event_id';
   if (dialect === 'sqlite') {
     const dir = mkdtempSync(join(tmpdir(), 'warden-v1-'));
     const location = join(dir, 'warden.db');
     const db = new Database(location);
     migrateSqlite(db, SQLITE_MIGRATIONS.slice(0, 1));
+    db.exec(addColumn);
+    const store = new SqliteStore(db, location);
     return {
       location,
-      store: new SqliteStore(db, location),
+      store,
+      async close() {
+        await store.close();
+        const again = new Database(location);
+        again.exec(dropColumn);
+        again.close();
+      },
       dispose: () => rmSync(dir, { recursive: true }),
     };
   }
   const location = await createTestDatabase(inject('postgresUrl'), 'v1');
-  await withClient(location, (c) => migratePostgres(c, POSTGRES_MIGRATIONS.slice(0, 1)));
-  return { location, store: new PostgresStore(new PostgresDriver(location), location), dispose: () => {} };
+  await withClient(location, async (c) => {
+    await migratePostgres(c, POSTGRES_MIGRATIONS.slice(0, 1));
+    await c.query(addColumn);
+  });
+  const store = new PostgresStore(new PostgresDriver(location), location);
+  return {
+    location,
+    store,
+    async close() {
+      await store.close();
+      await withClient(location, (c) => c.query(dropColumn));
+    },
+    dispose: () => {},
+  };
 }
 
 /** The versions recorded in warden_migrations, in order. */
@@ -190,6 +215,9 @@ describe.each(DIALECTS)('Store contract (%s)', (dialect) => {
     expect(await q({ from: '2026-01-01T00:10:00Z', to: '2026-01-01T00:12:00Z' })).toEqual([11, 12]);
     expect(await q({ from: '2026-01-01T01:10:00+01:00', to: '2026-01-01T00:11:00Z' })).toEqual([11]);
     expect(await q({ type: 'session.paused' })).toEqual([]);
+    expect(await q({ eventId: events[12]?.id })).toEqual([13]);
+    expect(await q({ eventId: events[12]?.id, agent: 'nobody' })).toEqual([]);
+    expect(await q({ eventId: uuidv7() })).toEqual([]);
 
     const seen: number[] = [];
     let cursor: string | undefined;
@@ -647,12 +675,12 @@ describe.each(DIALECTS)('Store contract (%s)', (dialect) => {
           checkpoint: cpRequest(),
         },
       ]);
-      await v1.store.close();
+      await v1.close();
       expect(await schemaVersions(dialect, v1.location)).toEqual([1]);
 
       const store = await openStore(v1.location);
       try {
-        expect(await schemaVersions(dialect, v1.location)).toEqual([1, 2, 3]);
+        expect(await schemaVersions(dialect, v1.location)).toEqual([1, 2, 3, 4]);
         expect(await store.head()).toEqual({ seq: 2, hash: written?.events[1]?.hash });
         expect(await store.checkpoints()).toEqual([written?.checkpoint]);
         expect(await store.getSession('s-old')).toEqual(s);
@@ -669,13 +697,20 @@ describe.each(DIALECTS)('Store contract (%s)', (dialect) => {
         ]);
         expect((await store.listSessions({ limit: 10 })).sessions).toEqual([newer, s]);
         expect(await store.apiKeys()).toEqual([key]);
-        expect((await store.readChain(0, 10)).map((r) => r.seq)).toEqual([1, 2, 3]);
+        const chain = (await store.readChain(0, 10)).map(toRecord);
+        expect(chain.map((r) => r.seq)).toEqual([1, 2, 3]);
+        // An event from before schema 4 (no event_id column value) and one after are both found by id.
+        for (const r of [chain[1], chain[2]]) {
+          const found = await store.queryAudit(parseAuditQuery({ eventId: r?.event.id }));
+          expect(found).toEqual({ records: [r], nextCursor: null });
+        }
+        expect((await store.queryAudit(parseAuditQuery({ eventId: uuidv7() }))).records).toEqual([]);
       } finally {
         await store.close();
       }
       // Opening again finds nothing to do.
       await (await openStore(v1.location)).close();
-      expect(await schemaVersions(dialect, v1.location)).toEqual([1, 2, 3]);
+      expect(await schemaVersions(dialect, v1.location)).toEqual([1, 2, 3, 4]);
     } finally {
       v1.dispose();
     }

@@ -3,9 +3,13 @@ import type {
   ApprovalStatus,
   AuditEvent,
   AuditRecord,
+  BudgetCounter,
+  BudgetLine,
   ChainedRow,
   ChainHead,
   CheckpointBody,
+  ReservationRecord,
+  ReserveOutcome,
   SignedCheckpoint,
 } from '@warden/core';
 import type { AuditQuery } from './audit-query.js';
@@ -81,6 +85,22 @@ export interface Store {
     limit: number,
     targets: readonly string[],
   ): Promise<NotificationRecord[]>;
+  /**
+   * Reserves every line of `r` atomically across all instances, or none: for each counter (created on
+   * first use with the line's window and limit; the stored policy limit is refreshed from the line) the
+   * line is admitted when used + reserved + amount <= the effective limit (the raised one when set) and,
+   * for an amount of 0, when used + reserved < that limit. When all are admitted, each counter's
+   * `reserved` grows by its amount and the reservation is stored as `held`; otherwise nothing changes
+   * and the first line (in key order) that would go over is returned with the counter's figures.
+   */
+  reserve(r: ReservationRecord): Promise<ReserveOutcome>;
+  reservation(id: string): Promise<ReservationRecord | undefined>;
+  /** Held reservations whose lease ended at or before `now`, oldest lease first. */
+  expiredReservations(now: string, limit: number): Promise<ReservationRecord[]>;
+  /** Counters, filtered: by keys, scope keys, budget id, or those whose window contains `activeAt`. */
+  budgetCounters(query: BudgetCounterQuery): Promise<BudgetCounter[]>;
+  /** The sum of the ledger rows of each counter key (every key with at least one row, or just `keys`). */
+  ledgerTotals(keys?: readonly string[]): Promise<Map<string, number>>;
   /**
    * Calls `fn` soon after another process commits something other instances must hear about at once
    * (approvals, session pauses, policy and key changes), so they need not wait for their next poll.
@@ -159,6 +179,34 @@ export type Mutation =
   | { readonly kind: 'grant.revoke'; readonly id: string; readonly by: string; readonly ts: string }
   | { readonly kind: 'notification.enqueue'; readonly notification: NotificationRecord }
   /**
+   * Settles a call's usage: when reservation `reservationId` is held, each of its lines' amounts leaves
+   * its counter's `reserved` and it becomes `settled`; when it was released (lease ran out) or is null,
+   * nothing is unreserved. Then each line's `amount` (the actual usage) is added to its counter's `used`
+   * (the counter is created if missing) and written as one ledger row with `priceVersion`. A reservation
+   * already settled is refused with BUDGET_CONFLICT, so usage is never counted twice.
+   */
+  | {
+      readonly kind: 'budget.settle';
+      readonly reservationId: string | null;
+      readonly callId: string;
+      readonly lines: readonly BudgetLine[];
+      readonly priceVersion: string | null;
+      readonly ts: string;
+    }
+  /**
+   * Releases held reservations whose lease ended at or before `now`: their amounts leave `reserved` and
+   * they become `released`. Refused with BUDGET_CONFLICT when any of `ids` is no longer held or its lease
+   * has not ended, so the unit's budget.released event is written by one instance only.
+   */
+  | { readonly kind: 'budget.release'; readonly ids: readonly string[]; readonly now: string }
+  /**
+   * Records that alert `threshold` (percent) was announced for counter `key` in its window; refused with
+   * BUDGET_CONFLICT when that threshold or a higher one already was (so each alert goes out once).
+   */
+  | { readonly kind: 'budget.alert'; readonly key: string; readonly threshold: number; readonly ts: string }
+  /** Raises (or lowers) the limit of counter `line.key` for its window; creates the counter if missing. */
+  | { readonly kind: 'budget.limit'; readonly line: BudgetLine; readonly limit: number; readonly ts: string }
+  /**
    * Records a delivery's end; applies only while `owner` holds the claim, otherwise refused with
    * APPROVAL_CONFLICT (the lease was lost), so the unit's events (its approval.notified) are not written.
    */
@@ -171,6 +219,16 @@ export type Mutation =
       readonly lastError: string | null;
       readonly ts: string;
     };
+
+/** Which counters to read; fields combine with AND. */
+export interface BudgetCounterQuery {
+  readonly keys?: readonly string[];
+  readonly scopeKeys?: readonly string[];
+  readonly budgetId?: string;
+  /** Only counters whose window contains this instant (session windows always do). */
+  readonly activeAt?: string;
+  readonly limit: number;
+}
 
 export const SESSION_STATES = ['active', 'paused', 'closed'] as const;
 export type SessionState = (typeof SESSION_STATES)[number];
@@ -276,6 +334,10 @@ export interface StateCounts {
   readonly approvals: number;
   readonly grants: number;
   readonly notifications: number;
+  /** Reservations no longer held, last changed before the cutoff. */
+  readonly reservations: number;
+  /** Counters whose window ended before the cutoff (session counters: unchanged since), with their ledger rows. */
+  readonly budgetCounters: number;
 }
 
 /** A task-scoped grant: lifts the default block for one agent's matching calls until it expires. */
@@ -311,7 +373,8 @@ export interface NotificationRecord {
   readonly target: string;
   readonly eventType: string;
   readonly eventId: string;
-  readonly approvalId: string;
+  /** The approval the event is about; null for budget alerts and session pauses (see eventType). */
+  readonly approvalId: string | null;
   readonly state: 'pending' | 'delivered' | 'failed';
   readonly attempts: number;
   readonly createdAt: string;

@@ -86,7 +86,19 @@ describe('notification settings', () => {
       {},
     );
     expect(c.webhooks).toEqual([
-      { ...hook, format: 'json', events: ['approval.requested', 'approval.escalated', 'approval.decided'] },
+      {
+        ...hook,
+        format: 'json',
+        events: [
+          'approval.requested',
+          'approval.escalated',
+          'approval.decided',
+          'budget.alert',
+          'budget.exceeded',
+          'session.paused',
+          'breaker.tripped',
+        ],
+      },
       { ...hook, name: 'audit', format: 'slack', events: ['approval.decided'], secret: 's'.repeat(16) },
     ]);
     const yaml = file(
@@ -115,6 +127,15 @@ describe('notification settings', () => {
     expect(() => resolveServerConfig({ webhookMaxAttempts: '0' }, {})).toThrow(/webhookMaxAttempts/);
     expect(() => resolveServerConfig({ webhookMaxAttempts: '21' }, {})).toThrow(/webhookMaxAttempts/);
     expect(() => resolveServerConfig({ webhookBaseDelayMs: '5' }, {})).toThrow(/webhookBaseDelayMs/);
+  });
+
+  it('subscribes a webhook to budget and session events, and refuses events nobody announces', () => {
+    const events = ['budget.alert', 'budget.exceeded', 'session.paused', 'breaker.tripped'];
+    const c = resolveServerConfig({ config: withHooks([{ ...hook, events }]) }, {});
+    expect(c.webhooks[0]?.events).toEqual(events);
+    expect(() =>
+      resolveServerConfig({ config: withHooks([{ ...hook, events: ['session.resumed'] }]) }, {}),
+    ).toThrow(/webhooks\.0\.events\.0/);
   });
 
   it('names each bad webhook field and the file it came from', () => {

@@ -1,14 +1,15 @@
 import { readFileSync } from 'node:fs';
-import { WardenError } from '@warden/core';
+import { PriceOverrideSchema, WardenError } from '@warden/core';
+import { NOTIFIED_EVENTS } from '@warden/engine';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { APPROVAL_NOTIFICATION_KINDS } from '../notify/webhook-payload.js';
+import { LlmConfigSchema, resolveLlmConfig } from '../llm/llm-config.js';
 
 /** `env:NAME`: the secret is read from that environment variable when the configuration is resolved. */
 const ENV_REFERENCE = /^env:([A-Za-z_][A-Za-z0-9_]*)$/;
 const MIN_SECRET_LENGTH = 16;
 
-/** One webhook that approval notifications are POSTed to. */
+/** One webhook that notifications (approvals, budget alerts, paused sessions) are POSTed to. */
 export const WebhookConfigSchema = z.strictObject({
   name: z
     .string()
@@ -25,9 +26,13 @@ export const WebhookConfigSchema = z.strictObject({
     .meta({ description: 'Signs each delivery (Warden-Signature). `env:NAME` reads it from $NAME.' }),
   format: z.enum(['json', 'slack']).default('json'),
   events: z
-    .array(z.enum(APPROVAL_NOTIFICATION_KINDS))
+    .array(z.enum(NOTIFIED_EVENTS))
     .min(1)
-    .default([...APPROVAL_NOTIFICATION_KINDS]),
+    .default([...NOTIFIED_EVENTS])
+    .meta({
+      description:
+        'What to send: approval.requested, approval.escalated, approval.decided, budget.alert, budget.exceeded, session.paused, breaker.tripped. Default all.',
+    }),
 });
 export type WebhookConfig = z.output<typeof WebhookConfigSchema>;
 
@@ -87,6 +92,12 @@ export const ServerConfigSchema = z.strictObject({
   retentionDays: z.coerce.number().int().min(1).optional(),
   /** How often pending approval requests are checked for expiry and escalation, in ms. */
   approvalSweepMs: z.coerce.number().int().min(50).default(1_000),
+  /** How often abandoned budget reservations (lease ended) are released, in ms. */
+  budgetSweepMs: z.coerce.number().int().min(50).default(5_000),
+  /** How long a budget reservation holds before it is released as abandoned, in ms. */
+  reservationLeaseMs: z.coerce.number().int().min(1_000).default(600_000),
+  /** Prices added to or corrected in the bundled table: { version, models: { name: { input, output, cachedInput } } } (USD per million tokens). */
+  prices: PriceOverrideSchema.optional(),
   /** How often the webhook outbox is checked for notifications to deliver, in ms. */
   webhookPollMs: z.coerce.number().int().min(20).default(500),
   /** The longest `wait` a check may ask for, in ms. */
@@ -100,11 +111,13 @@ export const ServerConfigSchema = z.strictObject({
       description:
         'The base URL people reach this server at, for links in notifications. Default http://<host>:<port>.',
     }),
-  /** Webhooks for approval notifications; from the config file only (a list does not fit a variable). */
+  /** Webhooks for notifications; from the config file only (a list does not fit a variable). */
   webhooks: WebhooksSchema,
   webhookMaxAttempts: z.coerce.number().int().min(1).max(20).default(6),
   /** The first retry waits up to this long; each later one up to twice the one before (capped at 30 s). */
   webhookBaseDelayMs: z.coerce.number().int().min(10).default(500),
+  /** The LLM metering proxy's upstreams and defaults; from the config file only. */
+  llm: LlmConfigSchema,
 });
 
 export type ServerConfig = z.output<typeof ServerConfigSchema>;
@@ -154,7 +167,9 @@ export function resolveServerConfig(
     );
   }
   const webhooks = resolveWebhookSecrets(parsed.data.webhooks, env, (i) => sourceOf(['webhooks', i]));
-  return normaliseDb({ ...parsed.data, webhooks });
+  const llm = resolveLlmConfig(parsed.data.llm, env, sourceOf(['llm']));
+  if (llm.problems.length > 0) invalidConfig(llm.problems);
+  return normaliseDb({ ...parsed.data, webhooks, llm: llm.config });
 }
 
 function invalidConfig(problems: string[]): never {

@@ -8,6 +8,45 @@ export interface MetricSources {
   readonly sseConnections: () => number;
   /** Pending approval requests (filled in by the approvals capability; 0 until it exists). */
   readonly approvalsPending: () => Promise<number>;
+  /** Budget counters in their current window (engine.budgets.status({})); none when absent. */
+  readonly budgetStatus?: () => Promise<readonly BudgetUsage[]>;
+}
+
+/** The part of a budget counter's status the usage gauge reads. */
+export interface BudgetUsage {
+  readonly budgetId: string;
+  readonly scope: string;
+  readonly scopeKey: string;
+  readonly metric: string;
+  readonly ratio: number;
+}
+
+/** The most series warden_budget_usage_ratio exposes: the most used ones are kept. */
+export const MAX_BUDGET_SERIES = 500;
+
+/**
+ * One sample per budget and scope instance (`agent:support-bot`, `team:finance`, `global`, a tag value),
+ * at most MAX_BUDGET_SERIES, the most used first. Session budgets would make a series per session, so they
+ * are folded into one `scope="session"` sample per budget: the most used session's ratio.
+ */
+export function budgetUsageSamples(
+  rows: readonly BudgetUsage[],
+  max = MAX_BUDGET_SERIES,
+): { labels: { budget: string; scope: string; metric: string }; value: number }[] {
+  const samples = new Map<
+    string,
+    { labels: { budget: string; scope: string; metric: string }; value: number }
+  >();
+  for (const r of rows) {
+    if (!Number.isFinite(r.ratio)) continue;
+    const scope = r.scope === 'session' ? 'session' : r.scopeKey;
+    const id = JSON.stringify([r.budgetId, scope, r.metric]);
+    const seen = samples.get(id);
+    if (!seen || seen.value < r.ratio) {
+      samples.set(id, { labels: { budget: r.budgetId, scope, metric: r.metric }, value: r.ratio });
+    }
+  }
+  return [...samples.values()].sort((a, b) => b.value - a.value).slice(0, max);
 }
 
 /**
@@ -21,7 +60,7 @@ export class ServerMetrics {
   readonly checkSeconds: Histogram<'effect'>;
   readonly completions: Counter<'status'>;
   readonly httpSeconds: Histogram<'route' | 'method' | 'status'>;
-  readonly budgetUsage: Gauge<'scope' | 'metric'>;
+  readonly budgetUsage: Gauge<'budget' | 'scope' | 'metric'>;
 
   constructor(sources: MetricSources) {
     const registers = [this.registry];
@@ -54,9 +93,16 @@ export class ServerMetrics {
     });
     this.budgetUsage = new Gauge({
       name: 'warden_budget_usage_ratio',
-      help: 'Used fraction of each budget (filled in by the budgets capability).',
-      labelNames: ['scope', 'metric'],
+      help: `Used fraction (used / limit) of each budget in its current window, by budget id, scope (session budgets: the most used session) and metric; at most ${MAX_BUDGET_SERIES} series, the most used.`,
+      labelNames: ['budget', 'scope', 'metric'],
       registers,
+      async collect() {
+        if (!sources.budgetStatus) return;
+        const samples = budgetUsageSamples(await sources.budgetStatus());
+        // Rebuilt at every scrape: a window that ended or a budget removed from the policy disappears.
+        this.reset();
+        for (const s of samples) this.set(s.labels, s.value);
+      },
     });
     new Gauge({
       name: 'warden_approvals_pending',

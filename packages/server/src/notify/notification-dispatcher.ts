@@ -1,10 +1,11 @@
 import { createHmac } from 'node:crypto';
-import { isWardenError } from '@warden/core';
+import { type AuditEvent, type AuditEventType, isWardenError } from '@warden/core';
 import type { Engine, NotificationRecord } from '@warden/engine';
 import { approvalEvent } from '@warden/engine';
 import type { ServerConfig, WebhookConfig } from '../config/server-config.js';
 import { approvalView } from '../routes/approval-routes.js';
 import { createApprovalLinkToken } from './approval-links.js';
+import { buildEventWebhookBody, isEventNotificationKind } from './event-payload.js';
 import { type ApprovalLinks, type ApprovalNotificationKind, buildWebhookBody } from './webhook-payload.js';
 import { deliverWebhook } from './webhook-sender.js';
 
@@ -16,8 +17,33 @@ export function linkKey(engine: Engine): Buffer {
 /** How many deliveries one instance runs at once: a dead endpoint holds one slot, not the whole outbox. */
 const MAX_CONCURRENT = 8;
 
+const SYSTEM = { kind: 'system', id: 'warden' } as const;
+
 /**
- * Delivers queued approval notifications (the outbox rows committed with each approval event). Every
+ * The audit event recording the delivery of a budget or session notification. Every webhook delivery
+ * is recorded under one type, so one query finds them all; `data.eventType` says what was announced and
+ * `data.eventId` which event.
+ */
+const EVENT_DELIVERY_TYPE: AuditEventType = 'notification.sent';
+
+/** What a claimed row is about: the body to send (or why there is none) and how its outcome is audited. */
+interface Subject {
+  readonly body?: object;
+  readonly error?: string;
+  readonly record: (ts: string, data: Record<string, unknown>) => AuditEvent;
+}
+
+/** How a delivery ended. */
+interface Outcome {
+  readonly ok: boolean;
+  readonly attempts: number;
+  readonly error: string | null;
+  readonly status: number | undefined;
+}
+
+/**
+ * Delivers queued notifications: the outbox rows committed with each approval event, and with each budget
+ * alert, budget refusal, session pause and tripped breaker (rows without an approval). Every
  * instance runs one; a row is claimed with a lease, so exactly one instance delivers it, and a row whose
  * deliverer died is picked up again when the lease runs out. Only rows for webhooks this instance has are
  * claimed. Each delivery's outcome is an audit event.
@@ -112,48 +138,110 @@ export class NotificationDispatcher {
       throw new Error(`claimed notification ${n.id} for ${n.target}, a webhook not configured here`);
     // Stopped between the claim and now: the lease runs out and another instance delivers it.
     if (this.#abort.signal.aborted) return;
-    const approval = await this.#engine.store.approval(n.approvalId);
-    let ok = false;
-    let attempts = 0;
-    let error: string | null = null;
-    let status: number | undefined;
-    if (!approval) error = `approval ${n.approvalId} no longer exists`;
-    else {
-      const kind = n.eventType as ApprovalNotificationKind;
-      const body = buildWebhookBody(
-        target.format,
-        { kind, approval: approvalView(approval), links: this.#links(kind, approval.id, approval.expiresAt) },
-        { id: n.id, ts: n.createdAt },
-      );
+    const subject =
+      n.approvalId === null
+        ? await this.#eventSubject(n, target)
+        : await this.#approvalSubject(n.approvalId, n, target);
+    let r: Outcome = { ok: false, attempts: 0, error: subject.error ?? null, status: undefined };
+    if (subject.body) {
       const result = await deliverWebhook(
         target,
-        { id: n.id, body },
+        { id: n.id, body: subject.body },
         {
           maxAttempts: this.#config.webhookMaxAttempts,
           baseDelayMs: this.#config.webhookBaseDelayMs,
           signal: this.#abort.signal,
         },
       );
-      ok = result.ok;
-      attempts = result.attempts;
-      status = result.status;
-      error = result.ok ? null : (result.error ?? `HTTP ${result.status}`);
+      r = {
+        ok: result.ok,
+        attempts: result.attempts,
+        status: result.status,
+        error: result.ok ? null : (result.error ?? `HTTP ${result.status}`),
+      };
       // Shutting down: leave the row claimed; the lease runs out and another instance delivers it.
-      if (this.#abort.signal.aborted && !ok) return;
+      if (this.#abort.signal.aborted && !r.ok) return;
     }
     try {
-      await this.#finish(n, target, approval, { ok, attempts, error, status });
+      await this.#finish(n, target, subject.record, r);
     } catch (err) {
       // The lease ran out and another instance took the row over: its outcome is the one recorded.
       if (!isWardenError(err, 'APPROVAL_CONFLICT')) throw err;
     }
   }
 
+  /** An approval row: the request as it stands now, with signed links to decide it. */
+  async #approvalSubject(id: string, n: NotificationRecord, target: WebhookConfig): Promise<Subject> {
+    const approval = await this.#engine.store.approval(id);
+    if (!approval) {
+      return {
+        error: `approval ${id} no longer exists`,
+        record: (ts, data) =>
+          this.#engine.systemEvent('approval.notified', SYSTEM, { ts, data: { approvalId: id, ...data } }),
+      };
+    }
+    const kind = n.eventType as ApprovalNotificationKind;
+    return {
+      body: buildWebhookBody(
+        target.format,
+        { kind, approval: approvalView(approval), links: this.#links(kind, approval.id, approval.expiresAt) },
+        { id: n.id, ts: n.createdAt },
+      ),
+      record: (ts, data) =>
+        approvalEvent('approval.notified', approval, SYSTEM, this.#engine.instanceId, ts, data),
+    };
+  }
+
+  /**
+   * A budget or session row (no approval): the stored event it announces, read by id, with the session's
+   * agent when the event names only the session, and a link to the session when publicUrl is set.
+   */
+  async #eventSubject(n: NotificationRecord, target: WebhookConfig): Promise<Subject> {
+    const failed = (error: string): Subject => ({
+      error,
+      record: (ts, data) => this.#deliveryEvent(n, ts, data, {}),
+    });
+    if (!isEventNotificationKind(n.eventType)) return failed(`no notification is defined for ${n.eventType}`);
+    const page = await this.#engine.store.queryAudit({ eventId: n.eventId, limit: 1 });
+    // Checked, not trusted: a store that ignored the filter would hand back some other event.
+    const event = page.records.find((r) => r.event.id === n.eventId)?.event;
+    if (!event) return failed(`event ${n.eventId} no longer exists (purged?)`);
+    const agent =
+      event.agent ??
+      (event.session ? (await this.#engine.store.getSession(event.session))?.agent : undefined);
+    const about = { ...(agent ? { agent } : {}), ...(event.session ? { session: event.session } : {}) };
+    const base = this.#config.publicUrl?.replace(/\/+$/, '');
+    const links =
+      base && event.session ? { session: `${base}/sessions/${encodeURIComponent(event.session)}` } : {};
+    return {
+      body: buildEventWebhookBody(
+        target.format,
+        { kind: n.eventType, event, ...(agent ? { agent } : {}), links },
+        { id: n.id, ts: n.createdAt },
+      ),
+      record: (ts, data) => this.#deliveryEvent(n, ts, data, about),
+    };
+  }
+
+  /** The audit record of a budget or session delivery: what it announced, and how the delivery went. */
+  #deliveryEvent(
+    n: NotificationRecord,
+    ts: string,
+    data: Record<string, unknown>,
+    fields: Partial<AuditEvent>,
+  ): AuditEvent {
+    return this.#engine.systemEvent(EVENT_DELIVERY_TYPE, SYSTEM, {
+      ...fields,
+      ts,
+      data: { eventId: n.eventId, ...data },
+    });
+  }
+
   async #finish(
     n: NotificationRecord,
     target: WebhookConfig,
-    approval: Parameters<typeof approvalEvent>[1] | undefined,
-    r: { ok: boolean; attempts: number; error: string | null; status: number | undefined },
+    record: Subject['record'],
+    r: Outcome,
   ): Promise<void> {
     const ts = new Date().toISOString();
     const data = {
@@ -166,10 +254,6 @@ export class NotificationDispatcher {
       ...(r.status !== undefined ? { status: r.status } : {}),
       ...(r.error ? { error: r.error } : {}),
     };
-    const actor = { kind: 'system' as const, id: 'warden' };
-    const event = approval
-      ? approvalEvent('approval.notified', approval, actor, this.#engine.instanceId, ts, data)
-      : this.#engine.systemEvent('approval.notified', actor, { data: { approvalId: n.approvalId, ...data } });
     await this.#engine.commit({
       mutations: [
         {
@@ -182,7 +266,7 @@ export class NotificationDispatcher {
           ts,
         },
       ],
-      events: [event],
+      events: [record(ts, data)],
     });
   }
 

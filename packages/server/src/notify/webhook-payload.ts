@@ -124,8 +124,10 @@ function pickLinks(links: ApprovalLinks | undefined): ApprovalLinks {
 
 /** The most argument text a Slack message shows; Slack refuses a section over 3,000 characters. */
 export const SLACK_ARGS_LIMIT = 2_500;
-const SLACK_FIELD_LIMIT = 1_900;
-const SLACK_HEADER_LIMIT = 150;
+/** The most text one Slack field or fallback `text` shows here (Slack allows 2,000 in a field). */
+export const SLACK_FIELD_LIMIT = 1_900;
+/** Slack cuts a header's plain text at 150 characters. */
+export const SLACK_HEADER_LIMIT = 150;
 
 /**
  * A Slack message for the event: a header, the facts as fields, the reasons, the arguments as a code block
@@ -210,7 +212,8 @@ function slackButtons(n: ApprovalNotification): Record<string, unknown>[] {
   return buttons;
 }
 
-function mrkdwnSection(text: string): Record<string, unknown> {
+/** A section block of Slack mrkdwn text (escape user text first). */
+export function mrkdwnSection(text: string): Record<string, unknown> {
   return { type: 'section', text: { type: 'mrkdwn', text } };
 }
 
@@ -240,7 +243,8 @@ export function escapeSlack(text: string, max = Number.POSITIVE_INFINITY): strin
   return `${cut}${note}`;
 }
 
-function clip(text: string, max: number): string {
+/** Cuts plain text to `max` characters with an ellipsis, never splitting a surrogate pair. */
+export function clip(text: string, max: number): string {
   if (text.length <= max) return text;
   let cut = text.slice(0, max - 1);
   if (/[\uD800-\uDBFF]$/.test(cut)) cut = cut.slice(0, -1);

@@ -10,12 +10,32 @@ import {
   ToolCallSchema,
   WardenError,
 } from '@warden/core';
-import type { CheckResult } from '@warden/engine';
+import type { CheckOptions, CheckResult } from '@warden/engine';
 import { z } from 'zod';
 import { IdParams } from '../http/id-params.js';
 import { defineRoute } from '../http/route-spec.js';
 import type { ServerContext } from '../server-context.js';
 import { waitForApproval } from './approval-wait.js';
+
+const tokens = z.number().nonnegative().max(1e12);
+
+/** What a call may consume: reserved in every budget that applies before the call is allowed. */
+const EstimateSchema = z
+  .strictObject({
+    model: z
+      .string()
+      .min(1)
+      .max(200)
+      .optional()
+      .meta({ description: 'Priced from the price table for USD budgets.' }),
+    inputTokens: tokens.optional(),
+    outputTokens: tokens.optional(),
+    costUsd: tokens.optional().meta({ description: 'A cost known in advance; wins over pricing the model.' }),
+  })
+  .meta({
+    id: 'UsageEstimate',
+    description: 'What the call may consume at most; settled with the actual usage reported on completion.',
+  });
 
 /**
  * A call as an agent sends it. `agent` may be left out (the key names it); `now` is not accepted: the
@@ -34,6 +54,7 @@ export const CheckRequestSchema = ToolCallSchema.omit({ now: true, agent: true }
       description:
         'Redeem an approved request: allowed once, only for the same session, tool and arguments; a changed call voids it.',
     }),
+    estimate: EstimateSchema.optional(),
   })
   .meta({ id: 'CheckRequest' });
 
@@ -65,6 +86,22 @@ export const CheckResponseSchema = z
       .optional()
       .meta({ description: 'The approval request a review opened or this call redeemed, as it stands.' }),
     grantId: z.string().optional().meta({ description: 'The grant that lifted the default block.' }),
+    reservationId: z
+      .string()
+      .optional()
+      .meta({ description: 'The budget reservation the allowed call holds until it completes.' }),
+    budget: z
+      .object({
+        budgetId: z.string(),
+        scopeKey: z.string(),
+        metric: z.string(),
+        limit: z.number(),
+        used: z.number(),
+        reserved: z.number(),
+        requested: z.number(),
+      })
+      .optional()
+      .meta({ description: 'With code BUDGET_EXCEEDED: the budget that would have gone over.' }),
   })
   .meta({ id: 'CheckResponse' });
 
@@ -96,8 +133,15 @@ export const callRoutes = [
           problems: [`wait: at most ${ctx.config.maxWaitMs}`],
         });
       }
-      const { wait, approvalId, ...call } = body;
-      const result = await check(ctx, { ...call, agent: principal.id }, approvalId);
+      const { wait, approvalId, estimate, ...call } = body;
+      const result = await check(
+        ctx,
+        { ...call, agent: principal.id },
+        {
+          ...(approvalId !== undefined ? { approvalId } : {}),
+          ...(estimate ? { estimate } : {}),
+        },
+      );
       if (result.effect !== 'review' || !wait || !result.approval) return result;
       // The request side is already finished once its body is read: the response closing early says
       // the caller hung up.
@@ -206,10 +250,10 @@ function blocked(result: CheckResult, approval: Record<string, unknown>, reason:
 async function check(
   ctx: ServerContext,
   call: Record<string, unknown>,
-  approvalId: string | undefined,
+  options: CheckOptions,
 ): Promise<CheckResult> {
   const start = performance.now();
-  const result = await ctx.engine.check(call, approvalId === undefined ? {} : { approvalId });
+  const result = await ctx.engine.check(call, options);
   const end = performance.now();
   ctx.metrics.decisions.inc({ effect: result.effect, rule: result.ruleId ?? '', code: result.code ?? '' });
   ctx.metrics.checkSeconds.observe({ effect: result.effect }, (end - start) / 1000);

@@ -2,6 +2,7 @@ import type { AnyRoute } from '../http/route-spec.js';
 import { approvalLinkRoutes } from './approval-link-routes.js';
 import { approvalRoutes } from './approval-routes.js';
 import { auditRoutes } from './audit-routes.js';
+import { budgetRoutes } from './budget-routes.js';
 import { callRoutes } from './call-routes.js';
 import { eventRoutes } from './event-routes.js';
 import { grantRoutes } from './grant-routes.js';
@@ -18,6 +19,7 @@ export const ROUTES: readonly AnyRoute[] = [
   ...systemRoutes,
   ...callRoutes,
   ...sessionRoutes,
+  ...budgetRoutes,
   ...approvalRoutes,
   ...approvalLinkRoutes,
   ...grantRoutes,

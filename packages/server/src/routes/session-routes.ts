@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { actorOf } from '../auth/principal.js';
 import { IdParams } from '../http/id-params.js';
 import { defineRoute } from '../http/route-spec.js';
+import { BudgetStatusSchema } from './budget-routes.js';
 
 export const SessionSchema = z
   .object({
@@ -37,6 +38,29 @@ const ReasonBody = z.strictObject({
     .meta({ description: 'Recorded in the audit trail.' }),
 });
 
+/** A resume may raise budgets that paused the session, for their current window. */
+const ResumeBody = ReasonBody.extend({
+  raise: z
+    .array(
+      z.strictObject({
+        budget: z.string().min(1).max(200).meta({ description: 'A budget id of the policy.' }),
+        limit: z
+          .number()
+          .positive()
+          .max(1e12)
+          .meta({ description: "The new limit, in the budget's metric." }),
+      }),
+    )
+    .min(1)
+    .max(20)
+    .refine((r) => new Set(r.map((x) => x.budget)).size === r.length, 'name each budget once')
+    .optional()
+    .meta({
+      description:
+        "Sets the limit of each named budget's counters this session draws on, for their current window only (audited as budget.raised).",
+    }),
+});
+
 export const sessionRoutes = [
   defineRoute({
     method: 'GET',
@@ -61,15 +85,22 @@ export const sessionRoutes = [
     method: 'GET',
     url: '/v1/sessions/:id',
     tag: 'sessions',
-    summary: 'One session: its state and what it has used.',
+    summary: 'One session: its state, what it has used and where each budget it draws on stands.',
     roles: ['approver', 'admin', 'auditor'],
     params: SessionParams,
-    response: { status: 200, schema: z.object({ session: SessionSchema, usage: UsageSchema }) },
+    response: {
+      status: 200,
+      schema: z.object({ session: SessionSchema, usage: UsageSchema, budgets: z.array(BudgetStatusSchema) }),
+    },
     errors: ['SESSION_NOT_FOUND'],
     async handler({ params, ctx }) {
       const session = await ctx.engine.store.getSession(params.id);
       if (!session) throw new WardenError('SESSION_NOT_FOUND', `no session has id ${params.id}`);
-      return { session, usage: await ctx.engine.store.sessionUsage(params.id) };
+      const [usage, budgets] = await Promise.all([
+        ctx.engine.store.sessionUsage(params.id),
+        ctx.engine.budgets.status({ session: params.id }),
+      ]);
+      return { session, usage, budgets };
     },
   }),
   defineRoute({
@@ -89,13 +120,16 @@ export const sessionRoutes = [
     method: 'POST',
     url: '/v1/sessions/:id/resume',
     tag: 'sessions',
-    summary: 'Resume a paused session. Separation of duties: nobody with a stake in the session may.',
+    summary:
+      'Resume a paused session, optionally raising the budgets that stopped it. Separation of duties: nobody with a stake in the session may.',
     roles: ['approver', 'admin'],
     params: SessionParams,
-    body: ReasonBody,
+    body: ResumeBody,
     response: { status: 200, schema: SessionSchema },
-    errors: ['SESSION_NOT_FOUND', 'SESSION_STATE', 'APPROVAL_SELF_APPROVAL'],
+    errors: ['SESSION_NOT_FOUND', 'SESSION_STATE', 'APPROVAL_SELF_APPROVAL', 'BUDGET_NOT_FOUND'],
     handler: ({ params, body, principal, ctx }) =>
-      resumeSession(ctx.engine, params.id, actorOf(principal), body.reason),
+      resumeSession(ctx.engine, params.id, actorOf(principal), body.reason, {
+        ...(body.raise ? { raise: body.raise } : {}),
+      }),
   }),
 ];

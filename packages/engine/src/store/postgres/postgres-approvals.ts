@@ -31,6 +31,7 @@ import type {
   NotificationRecord,
   StateCounts,
 } from '../store.js';
+import { BUDGET_FINISHED } from './postgres-budget-mutations.js';
 import type { PostgresDriver } from './postgres-driver.js';
 import { columnText } from './postgres-event-payload.js';
 
@@ -104,17 +105,21 @@ export async function pendingApprovals(db: PostgresDriver): Promise<number> {
  * text compared bytewise (COLLATE "C" where the column has the database's collation), as in SQLite; a
  * NULL revoked_at compares as unknown, so only the expiry counts.
  */
-const FINISHED: readonly (readonly [keyof StateCounts, string])[] = [
+const FINISHED: readonly (readonly ['approvals' | 'grants' | 'notifications', string])[] = [
   ['approvals', "status <> 'pending' AND updated_at < $1"],
   ['grants', 'revoked_at COLLATE "C" < $1 OR expires_at < $1'],
   ['notifications', `state IN ('delivered', 'failed') AND updated_at COLLATE "C" < $1`],
 ];
 
-/** How many rows of each table `state.purge` would delete with this `before`, read in one snapshot. */
+/**
+ * How many rows of each table `state.purge` would delete with this `before` (the budget tables' too),
+ * read in one snapshot.
+ */
 export async function countFinished(db: PostgresDriver, before: string): Promise<StateCounts> {
-  const counts = FINISHED.map(
-    ([table, where]) => `(SELECT count(*) FROM ${table} WHERE ${where})::int AS ${table}`,
-  );
+  const counts = [
+    ...FINISHED.map(([table, where]) => [table, table, where] as const),
+    ...BUDGET_FINISHED,
+  ].map(([field, table, where]) => `(SELECT count(*) FROM ${table} WHERE ${where})::int AS "${field}"`);
   const rows = await db.query<StateCounts>(
     'counting finished approval state',
     `SELECT ${counts.join(', ')}`,

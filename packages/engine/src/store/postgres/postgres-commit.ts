@@ -52,6 +52,7 @@ async function lockAndAnnounce(client: pg.ClientBase, added: number): Promise<{ 
  * creation, a stored policy; all rare) the rest runs under the lock and strictly in order, with
  * everything linked so far written first before a purge: it sees the same rows and holds as in SQLite.
  * A commit holding an event other than a call's is announced on CHAIN_CHANNEL with the same lock query.
+ * Budget rows are locked before anything else (see BudgetWriter), for every unit at once.
  */
 export async function commitUnits(
   client: pg.ClientBase,
@@ -59,6 +60,7 @@ export async function commitUnits(
   payload: EventPayload,
 ): Promise<CommitResult[]> {
   const mutations = new MutationWriter(client);
+  await mutations.lockBudgets(prepared.flatMap((p) => p.unit.mutations ?? []));
   const firstLocked = prepared.findIndex((p) => p.unit.mutations?.some(needsChainLock));
   const locked = firstLocked === -1 ? prepared.length : firstLocked;
   await mutations.applyAll(prepared.slice(0, locked).flatMap((p) => p.unit.mutations ?? []));

@@ -9,11 +9,11 @@ const MAX_STATEMENT_BODY_CHARS = 32 << 20;
  * canonical JSON is the stored body, so they hold what SQLite's columns generated from the body hold.
  */
 export const EVENT_COLUMNS_RECORD =
-  'ts text, ty text, ac text, ag text, se text, tl text, ci text, ef text, ru text, tr text, ap text[]';
+  'ts text, ty text, ac text, ag text, se text, tl text, ci text, ef text, ru text, tr text, ap text[], ev text';
 
 /** The columns the record above fills, in its order. */
 export const EVENT_COLUMN_NAMES =
-  'ts, type, actor, agent, session, tool, call_id, effect, rule_id, triggered_by, approvers';
+  'ts, type, actor, agent, session, tool, call_id, effect, rule_id, triggered_by, approvers, event_id';
 
 /** A range of a batch as the append statement takes it. */
 export interface PayloadText {
@@ -85,6 +85,7 @@ function eventColumns(e: AuditEvent) {
     ap: Array.isArray(e.approvers)
       ? e.approvers.filter((a) => typeof a === 'string').map(columnText)
       : undefined,
+    ev: columnText(e.id),
   };
 }
 

@@ -224,6 +224,143 @@ CREATE TABLE notifications (
 CREATE INDEX notifications_pending ON notifications (created_at, id) WHERE state = 'pending';
 `,
   },
+  {
+    version: 4,
+    name: 'budget counters, reservations and ledger; event ids; notifications without approvals',
+    sql: `
+-- One counter per budget, scope instance and window: what is reserved against and settled into. Amounts
+-- are numeric, so sums of decimal fractions are exact and used always equals the sum of the ledger.
+CREATE TABLE budget_counters (
+  key text COLLATE "C" PRIMARY KEY,
+  budget_id text COLLATE "C" NOT NULL,
+  scope_key text COLLATE "C" NOT NULL,
+  metric text NOT NULL CHECK (metric IN ('usd', 'tokens', 'calls')),
+  win text NOT NULL CHECK (win IN ('session', 'hour', 'day', 'week', 'month')),
+  window_start text COLLATE "C" NOT NULL,
+  window_end text COLLATE "C",
+  lim numeric NOT NULL,
+  limit_override numeric,
+  used numeric NOT NULL DEFAULT 0,
+  reserved numeric NOT NULL DEFAULT 0,
+  -- A percent: the policy allows fractional thresholds (12.5).
+  alerted numeric NOT NULL DEFAULT 0,
+  updated_at text COLLATE "C" NOT NULL
+);
+-- Status by scope or budget, the active-window filter and retention (ended windows; idle session ones).
+CREATE INDEX budget_counters_scope ON budget_counters (scope_key, window_end);
+CREATE INDEX budget_counters_budget ON budget_counters (budget_id, window_end);
+CREATE INDEX budget_counters_end ON budget_counters (window_end, updated_at);
+
+-- What an admitted call holds until it settles or its lease runs out; lines is the JSON of its lines.
+CREATE TABLE budget_reservations (
+  id text COLLATE "C" PRIMARY KEY,
+  call_id text NOT NULL,
+  session text NOT NULL,
+  agent text NOT NULL,
+  lines text NOT NULL,
+  state text COLLATE "C" NOT NULL CHECK (state IN ('held', 'settled', 'released')),
+  created_at text COLLATE "C" NOT NULL,
+  lease_until text COLLATE "C" NOT NULL,
+  updated_at text COLLATE "C" NOT NULL
+);
+CREATE INDEX budget_reservations_lease ON budget_reservations (state, lease_until);
+
+-- Every settled amount, one row per line: a counter's used is the sum of its rows.
+CREATE TABLE budget_ledger (
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  reservation_id text,
+  call_id text NOT NULL,
+  counter_key text COLLATE "C" NOT NULL,
+  metric text NOT NULL,
+  amount numeric NOT NULL,
+  price_version text,
+  ts text NOT NULL
+);
+CREATE INDEX budget_ledger_counter ON budget_ledger (counter_key);
+
+-- A reservation's lines as the store sends them (snake_case JSON), one row per counter in key order: a
+-- counter named twice is reserved the sum of its amounts.
+CREATE FUNCTION warden_budget_lines(p_lines text)
+RETURNS TABLE (key text, budget_id text, scope_key text, metric text, win text, window_start text,
+               window_end text, lim numeric, amount numeric)
+LANGUAGE sql IMMUTABLE AS $f$
+  SELECT DISTINCT ON (l.key COLLATE "C") l.key, l.budget_id, l.scope_key, l.metric, l.win, l.window_start,
+         l.window_end, l.lim, sum(l.amount) OVER (PARTITION BY l.key)
+    FROM json_to_recordset(p_lines::json) AS l(key text, budget_id text, scope_key text, metric text,
+         win text, window_start text, window_end text, lim numeric, amount numeric)
+   ORDER BY l.key COLLATE "C"
+$f$;
+
+-- Reserve in one statement: every counter is created or locked one at a time in key order (the order
+-- every writer of counters follows, so none deadlocks) and its policy limit and window end refreshed
+-- (locked even when unchanged: ON CONFLICT DO UPDATE locks the rows its WHERE skips). Then either the
+-- first line in key order that would go over is returned and nothing else is written, or every counter's
+-- reserved grows and the reservation is stored as held.
+CREATE FUNCTION warden_budget_reserve(p_id text, p_call_id text, p_session text, p_agent text,
+    p_lines text, p_stored_lines text, p_created_at text, p_lease_until text, p_ts text)
+RETURNS TABLE (refused_key text, refused_used numeric, refused_reserved numeric, refused_limit numeric)
+LANGUAGE plpgsql AS $f$
+BEGIN
+  INSERT INTO budget_counters AS c (key, budget_id, scope_key, metric, win, window_start, window_end, lim,
+      updated_at)
+  SELECT l.key, l.budget_id, l.scope_key, l.metric, l.win, l.window_start, l.window_end, l.lim, p_ts
+    FROM warden_budget_lines(p_lines) AS l
+   ORDER BY l.key COLLATE "C"
+  ON CONFLICT (key) DO UPDATE SET lim = EXCLUDED.lim, window_end = EXCLUDED.window_end
+   WHERE c.lim <> EXCLUDED.lim OR c.window_end IS DISTINCT FROM EXCLUDED.window_end;
+  RETURN QUERY
+    SELECT c.key, c.used, c.reserved, coalesce(c.limit_override, c.lim)
+      FROM warden_budget_lines(p_lines) AS l JOIN budget_counters AS c ON c.key = l.key
+     WHERE c.used + c.reserved + l.amount > coalesce(c.limit_override, c.lim)
+        OR (l.amount = 0 AND c.used + c.reserved >= coalesce(c.limit_override, c.lim))
+     ORDER BY c.key
+     LIMIT 1;
+  IF FOUND THEN
+    RETURN;
+  END IF;
+  UPDATE budget_counters AS c SET reserved = c.reserved + l.amount, updated_at = p_ts
+    FROM warden_budget_lines(p_lines) AS l
+   WHERE c.key = l.key;
+  INSERT INTO budget_reservations (id, call_id, session, agent, lines, state, created_at, lease_until,
+      updated_at)
+  VALUES (p_id, p_call_id, p_session, p_agent, p_stored_lines, 'held', p_created_at, p_lease_until, p_ts);
+END
+$f$;
+
+-- Locks the counters a commit's budget mutations change, one at a time in key order (as reserve does),
+-- creating those given with their line (budget_id set) when missing; the others are only locked.
+CREATE FUNCTION warden_budget_lock(p_rows text) RETURNS void
+LANGUAGE plpgsql AS $f$
+DECLARE
+  r record;
+BEGIN
+  FOR r IN
+    SELECT l.* FROM json_to_recordset(p_rows::json) AS l(key text, budget_id text, scope_key text,
+           metric text, win text, window_start text, window_end text, lim numeric, ts text)
+     ORDER BY l.key COLLATE "C"
+  LOOP
+    IF r.budget_id IS NULL THEN
+      PERFORM 1 FROM budget_counters WHERE key = r.key FOR UPDATE;
+    ELSE
+      INSERT INTO budget_counters AS c (key, budget_id, scope_key, metric, win, window_start, window_end,
+          lim, updated_at)
+      VALUES (r.key, r.budget_id, r.scope_key, r.metric, r.win, r.window_start, r.window_end, r.lim, r.ts)
+      ON CONFLICT (key) DO UPDATE SET lim = c.lim WHERE false;
+    END IF;
+  END LOOP;
+END
+$f$;
+
+-- The event's own id, for loading one event (the notification dispatcher). Adding a NULLable column
+-- rewrites nothing; events recorded before this version keep NULL and are found through their body. The
+-- index holds those NULLs too, so that fallback reads only the older events.
+ALTER TABLE audit_events ADD COLUMN event_id text COLLATE "C";
+CREATE INDEX audit_events_event_id ON audit_events (event_id);
+
+-- Budget alerts and session pauses are notified too, about no approval.
+ALTER TABLE notifications ALTER COLUMN approval_id DROP NOT NULL;
+`,
+  },
 ];
 
 /** Any constant works: advisory lock keys are per database. This one spells "warden". */

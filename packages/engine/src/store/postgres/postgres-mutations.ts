@@ -16,6 +16,7 @@ import {
   revokeGrant,
   saveApproval,
 } from './postgres-approvals.js';
+import { BudgetWriter, purgeBudgets } from './postgres-budget-mutations.js';
 
 /**
  * Applies the state changes of a commit inside its transaction, with the outcome of applying them one by
@@ -24,10 +25,20 @@ import {
  */
 export class MutationWriter {
   readonly #client: pg.ClientBase;
+  readonly #budgets: BudgetWriter;
   #ensures: SessionRecord[] = [];
 
   constructor(client: pg.ClientBase) {
     this.#client = client;
+    this.#budgets = new BudgetWriter(client);
+  }
+
+  /**
+   * Locks the budget reservations and counters every mutation of the commit changes (those applied under
+   * the chain lock too), in the order reserve locks them: called first, before any other row lock.
+   */
+  async lockBudgets(ms: readonly Mutation[]): Promise<void> {
+    await this.#budgets.lock(ms);
   }
 
   /**
@@ -108,7 +119,13 @@ export class MutationWriter {
       case 'notification.finish':
         return finishNotification(c, m);
       case 'state.purge':
-        return purgeFinished(c, m.before);
+        await purgeFinished(c, m.before);
+        return purgeBudgets(c, m.before);
+      case 'budget.settle':
+      case 'budget.release':
+      case 'budget.alert':
+      case 'budget.limit':
+        return this.#budgets.apply(m);
     }
   }
 

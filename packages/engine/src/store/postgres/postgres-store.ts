@@ -1,4 +1,13 @@
-import type { ApprovalRecord, AuditRecord, ChainedRow, ChainHead, SignedCheckpoint } from '@warden/core';
+import type {
+  ApprovalRecord,
+  AuditRecord,
+  BudgetCounter,
+  ChainedRow,
+  ChainHead,
+  ReservationRecord,
+  ReserveOutcome,
+  SignedCheckpoint,
+} from '@warden/core';
 import { type AuditQuery, decodeCursor, EQUALITY_FILTERS, encodeCursor } from '../audit-query.js';
 import { prepareUnits } from '../commit-plan.js';
 import {
@@ -20,6 +29,7 @@ import type {
   ApprovalPage,
   ApprovalQuery,
   AuditPage,
+  BudgetCounterQuery,
   CommitResult,
   CommitUnit,
   GrantQuery,
@@ -36,6 +46,7 @@ import type {
 } from '../store.js';
 import { toStoreError } from '../store-errors.js';
 import * as approvals from './postgres-approvals.js';
+import * as budgets from './postgres-budgets.js';
 import { commitUnits } from './postgres-commit.js';
 import { PostgresDriver, type PostgresPoolOptions, redactUrl } from './postgres-driver.js';
 import { columnText, EventPayload } from './postgres-event-payload.js';
@@ -109,6 +120,24 @@ export class PostgresStore implements Store {
   }
 
   async queryAudit(q: AuditQuery): Promise<AuditPage> {
+    const id = q.eventId;
+    if (id === undefined) return this.#queryAudit(q);
+    const page = await this.#queryAudit(q, (p) => `event_id = ${p}`, columnText(id));
+    if (page.records.length > 0) return page;
+    // Events recorded before schema 4 have no event_id (the index finds them): look for the id in their
+    // bodies as text (a body holding U+0000 cannot be cast to jsonb), then keep those whose own id it is.
+    // One event at most has the id, so the page is never continued.
+    const needle = `"id":${JSON.stringify(id)}`;
+    const legacy = await this.#queryAudit(
+      { ...q, limit: 10_000 },
+      (p) => `event_id IS NULL AND strpos(body, ${p}) > 0`,
+      needle,
+    );
+    return { records: legacy.records.filter((r) => r.event.id === id).slice(0, q.limit), nextCursor: null };
+  }
+
+  /** One page of the query, with an extra condition on one more parameter. */
+  async #queryAudit(q: AuditQuery, extra?: (p: string) => string, extraValue?: unknown): Promise<AuditPage> {
     const params: unknown[] = [q.cursor ? decodeCursor(q.cursor) : 0];
     const where: string[] = ['seq > $1'];
     const add = (sql: (p: string) => string, v: unknown) => {
@@ -122,6 +151,7 @@ export class PostgresStore implements Store {
     if (q.to) add((p) => `ts < ${p}`, q.to);
     for (const [filter, col] of EQUALITY_FILTERS) eq(col, q[filter]);
     if (q.approver !== undefined) add((p) => `${p} = ANY (approvers)`, columnText(q.approver));
+    if (extra) add(extra, extraValue);
     params.push(q.limit + 1);
     const sql = `SELECT seq, prev, hash, body FROM audit_events WHERE ${where.join(' AND ')} ORDER BY seq LIMIT $${params.length}`;
     const rows = await this.#db.query<Row>('querying the audit trail', sql, params);
@@ -305,6 +335,26 @@ export class PostgresStore implements Store {
     targets: readonly string[],
   ): Promise<NotificationRecord[]> {
     return approvals.claimNotifications(this.#db, owner, now, leaseUntil, limit, targets);
+  }
+
+  async reserve(r: ReservationRecord): Promise<ReserveOutcome> {
+    return budgets.reserve(this.#db, r);
+  }
+
+  async reservation(id: string): Promise<ReservationRecord | undefined> {
+    return budgets.readReservation(this.#db, id);
+  }
+
+  async expiredReservations(now: string, limit: number): Promise<ReservationRecord[]> {
+    return budgets.expiredReservations(this.#db, now, limit);
+  }
+
+  async budgetCounters(q: BudgetCounterQuery): Promise<BudgetCounter[]> {
+    return budgets.budgetCounters(this.#db, q);
+  }
+
+  async ledgerTotals(keys?: readonly string[]): Promise<Map<string, number>> {
+    return budgets.ledgerTotals(this.#db, keys);
   }
 
   async close(): Promise<void> {

@@ -31,6 +31,7 @@ import type {
   NotificationRecord,
   StateCounts,
 } from '../store.js';
+import { BUDGET_FINISHED } from './sqlite-budgets.js';
 
 /** The mutations SqliteApprovals applies. */
 export type ApprovalMutation = Extract<
@@ -50,7 +51,7 @@ export type ApprovalMutation = Extract<
  * The rows `state.purge` deletes, by table: those that ended before `@before`. Timestamps are fixed-width
  * ISO text, so text order is time order; a NULL revoked_at compares as unknown, so only the expiry counts.
  */
-const FINISHED: readonly (readonly [keyof StateCounts, string])[] = [
+const FINISHED: readonly (readonly ['approvals' | 'grants' | 'notifications', string])[] = [
   ['approvals', "status <> 'pending' AND updated_at < @before"],
   ['grants', 'revoked_at < @before OR expires_at < @before'],
   ['notifications', "state IN ('delivered', 'failed') AND updated_at < @before"],
@@ -131,11 +132,15 @@ export class SqliteApprovals {
     return (this.#prep(sql).all(...params, q.limit) as GrantRow[]).map(toGrant);
   }
 
-  /** How many rows of each table `state.purge` would delete with this `before`, read in one statement. */
+  /**
+   * How many rows of each table `state.purge` would delete with this `before` (the budget tables' too),
+   * read in one statement.
+   */
   finished(before: string): StateCounts {
-    const counts = FINISHED.map(
-      ([table, where]) => `(SELECT count(*) FROM ${table} WHERE ${where}) AS ${table}`,
-    );
+    const counts = [
+      ...FINISHED.map(([table, where]) => [table, table, where] as const),
+      ...BUDGET_FINISHED,
+    ].map(([field, table, where]) => `(SELECT count(*) FROM ${table} WHERE ${where}) AS ${field}`);
     return this.#prep(`SELECT ${counts.join(', ')}`).get({ before }) as StateCounts;
   }
 

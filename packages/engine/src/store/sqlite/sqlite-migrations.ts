@@ -184,4 +184,90 @@ CREATE TABLE notifications (
 CREATE INDEX notifications_pending ON notifications (created_at, id) WHERE state = 'pending';
 `,
   },
+  {
+    version: 4,
+    name: 'budget counters, reservations and ledger; event ids; notifications without approvals',
+    sql: `
+-- One counter per budget, scope instance and window: what is reserved against and settled into.
+-- Amounts are REAL: sums of decimal fractions drift in the last bits, so the store compares and reports
+-- them rounded to 1e-9 (budget-rows.ts); PostgreSQL keeps them exact in numeric.
+CREATE TABLE budget_counters (
+  key TEXT PRIMARY KEY,
+  budget_id TEXT NOT NULL,
+  scope_key TEXT NOT NULL,
+  metric TEXT NOT NULL CHECK (metric IN ('usd', 'tokens', 'calls')),
+  win TEXT NOT NULL CHECK (win IN ('session', 'hour', 'day', 'week', 'month')),
+  window_start TEXT NOT NULL,
+  window_end TEXT,
+  lim REAL NOT NULL,
+  limit_override REAL,
+  used REAL NOT NULL DEFAULT 0,
+  reserved REAL NOT NULL DEFAULT 0,
+  -- A percent: the policy allows fractional thresholds (12.5).
+  alerted REAL NOT NULL DEFAULT 0,
+  updated_at TEXT NOT NULL
+);
+-- Status by scope or budget, the active-window filter and retention (ended windows; idle session ones).
+CREATE INDEX budget_counters_scope ON budget_counters (scope_key, window_end);
+CREATE INDEX budget_counters_budget ON budget_counters (budget_id, window_end);
+CREATE INDEX budget_counters_end ON budget_counters (window_end, updated_at);
+
+-- What an admitted call holds until it settles or its lease runs out; lines is the JSON of its lines.
+CREATE TABLE budget_reservations (
+  id TEXT PRIMARY KEY,
+  call_id TEXT NOT NULL,
+  session TEXT NOT NULL,
+  agent TEXT NOT NULL,
+  lines TEXT NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('held', 'settled', 'released')),
+  created_at TEXT NOT NULL,
+  lease_until TEXT NOT NULL,
+  updated_at TEXT NOT NULL
+);
+CREATE INDEX budget_reservations_lease ON budget_reservations (state, lease_until);
+
+-- Every settled amount, one row per line: a counter's used is the sum of its rows.
+CREATE TABLE budget_ledger (
+  id INTEGER PRIMARY KEY,
+  reservation_id TEXT,
+  call_id TEXT NOT NULL,
+  counter_key TEXT NOT NULL,
+  metric TEXT NOT NULL,
+  amount REAL NOT NULL,
+  price_version TEXT,
+  ts TEXT NOT NULL
+);
+CREATE INDEX budget_ledger_counter ON budget_ledger (counter_key);
+
+-- The event's own id, for loading one event (the notification dispatcher). Adding a column rewrites
+-- nothing; events recorded before this version keep NULL and are found through their body. The index
+-- holds those NULLs too, so that fallback reads only the older events.
+ALTER TABLE audit_events ADD COLUMN event_id TEXT;
+CREATE INDEX audit_events_event_id ON audit_events (event_id);
+
+-- Budget alerts and session pauses are notified too, about no approval: approval_id becomes NULLable,
+-- which SQLite can only do by rebuilding the table.
+CREATE TABLE notifications_v4 (
+  id TEXT PRIMARY KEY,
+  target TEXT NOT NULL,
+  event_type TEXT NOT NULL,
+  event_id TEXT NOT NULL,
+  approval_id TEXT,
+  state TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'failed')),
+  attempts INTEGER NOT NULL,
+  created_at TEXT NOT NULL,
+  lease_owner TEXT,
+  lease_until TEXT,
+  last_error TEXT,
+  updated_at TEXT NOT NULL
+);
+INSERT INTO notifications_v4 (id, target, event_type, event_id, approval_id, state, attempts, created_at,
+    lease_owner, lease_until, last_error, updated_at)
+  SELECT id, target, event_type, event_id, approval_id, state, attempts, created_at,
+    lease_owner, lease_until, last_error, updated_at FROM notifications;
+DROP TABLE notifications;
+ALTER TABLE notifications_v4 RENAME TO notifications;
+CREATE INDEX notifications_pending ON notifications (created_at, id) WHERE state = 'pending';
+`,
+  },
 ];

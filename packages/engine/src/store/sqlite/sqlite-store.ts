@@ -4,9 +4,12 @@ import {
   type ApprovalRecord,
   type AuditEvent,
   type AuditRecord,
+  type BudgetCounter,
   type ChainedRow,
   type ChainHead,
   EMPTY_HEAD,
+  type ReservationRecord,
+  type ReserveOutcome,
   type SignedCheckpoint,
   WardenError,
 } from '@warden/core';
@@ -34,6 +37,7 @@ import type {
   ApprovalPage,
   ApprovalQuery,
   AuditPage,
+  BudgetCounterQuery,
   CommitResult,
   CommitUnit,
   GrantQuery,
@@ -51,6 +55,7 @@ import type {
 } from '../store.js';
 import { toStoreError } from '../store-errors.js';
 import { SqliteApprovals } from './sqlite-approvals.js';
+import { SqliteBudgets } from './sqlite-budgets.js';
 import { SQLITE_MIGRATIONS } from './sqlite-migrations.js';
 
 /** How long a write waits for another process's lock before the store reports itself unavailable. */
@@ -129,16 +134,18 @@ export class SqliteStore implements Store {
   readonly #statements = new Map<string, Database.Statement>();
   readonly #stmt;
   readonly #approvals: SqliteApprovals;
+  readonly #budgets: SqliteBudgets;
 
   constructor(db: Database.Database, location: string) {
     this.#db = db;
     this.location = location;
     this.localFile = location === ':memory:' ? undefined : location;
     this.#approvals = new SqliteApprovals(db, (sql) => this.#prep(sql));
+    this.#budgets = new SqliteBudgets(db, (sql) => this.#prep(sql));
     this.#stmt = {
       head: db.prepare('SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1'),
       insert: db.prepare(
-        'INSERT INTO audit_events (seq, prev, hash, body, ts, type, actor, agent, session, tool, call_id, effect, rule_id, triggered_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+        'INSERT INTO audit_events (seq, prev, hash, body, ts, type, actor, agent, session, tool, call_id, effect, rule_id, triggered_by, event_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
       ),
       chain: db.prepare('SELECT seq, prev, hash, body FROM audit_events WHERE seq > ? ORDER BY seq LIMIT ?'),
       lastCheckpoint: db.prepare(
@@ -187,6 +194,15 @@ export class SqliteStore implements Store {
   }
 
   async queryAudit(q: AuditQuery): Promise<AuditPage> {
+    if (q.eventId === undefined) return this.#queryAudit(q);
+    const page = this.#queryAudit(q, ['event_id = ?', q.eventId]);
+    if (page.records.length > 0) return page;
+    // Events recorded before schema 4 have no event_id (the index finds them): look in their bodies.
+    return this.#queryAudit(q, ["event_id IS NULL AND json_extract(body, '$.id') = ?", q.eventId]);
+  }
+
+  /** One page of the query, with an extra condition and its parameter. */
+  #queryAudit(q: AuditQuery, extra?: readonly [string, unknown]): AuditPage {
     const where: string[] = ['seq > ?'];
     const params: unknown[] = [q.cursor ? decodeCursor(q.cursor) : 0];
     const eq = (col: string, v: string | undefined) => {
@@ -205,6 +221,10 @@ export class SqliteStore implements Store {
     if (q.approver !== undefined) {
       where.push("EXISTS (SELECT 1 FROM json_each(body, '$.approvers') WHERE value = ?)");
       params.push(q.approver);
+    }
+    if (extra) {
+      where.push(extra[0]);
+      params.push(extra[1]);
     }
     const sql = `SELECT seq, prev, hash, body FROM audit_events WHERE ${where.join(' AND ')} ORDER BY seq LIMIT ?`;
     const rows = this.#read(
@@ -384,6 +404,26 @@ export class SqliteStore implements Store {
     );
   }
 
+  async reserve(r: ReservationRecord): Promise<ReserveOutcome> {
+    return this.#read('reserving budget', () => this.#budgets.reserve(r));
+  }
+
+  async reservation(id: string): Promise<ReservationRecord | undefined> {
+    return this.#read('reading a budget reservation', () => this.#budgets.reservation(id));
+  }
+
+  async expiredReservations(now: string, limit: number): Promise<ReservationRecord[]> {
+    return this.#read('finding expired budget reservations', () => this.#budgets.expired(now, limit));
+  }
+
+  async budgetCounters(q: BudgetCounterQuery): Promise<BudgetCounter[]> {
+    return this.#read('reading budget counters', () => this.#budgets.counters(q));
+  }
+
+  async ledgerTotals(keys?: readonly string[]): Promise<Map<string, number>> {
+    return this.#read('totalling the budget ledger', () => this.#budgets.ledgerTotals(keys));
+  }
+
   async close(): Promise<void> {
     if (!this.#db.open) return;
     try {
@@ -506,8 +546,17 @@ export class SqliteStore implements Store {
       case 'grant.revoke':
       case 'notification.enqueue':
       case 'notification.finish':
+        this.#approvals.apply(m);
+        return;
       case 'state.purge':
         this.#approvals.apply(m);
+        this.#budgets.purge(m.before);
+        return;
+      case 'budget.settle':
+      case 'budget.release':
+      case 'budget.alert':
+      case 'budget.limit':
+        this.#budgets.apply(m);
         return;
     }
   }
@@ -562,5 +611,6 @@ function queryColumns(e: AuditEvent): (string | null)[] {
     e.decision?.effect ?? null,
     e.decision?.ruleId ?? null,
     e.triggeredBy ?? null,
+    e.id,
   ];
 }

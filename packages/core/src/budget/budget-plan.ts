@@ -1,0 +1,120 @@
+import { WardenError } from '../errors/warden-error.js';
+import type { BudgetLine, BudgetMetric } from './budget-line.js';
+import type { BudgetPolicy, CompiledBudget } from './budget-policy.js';
+import { windowSpan } from './budget-window.js';
+import { costOf, type PriceTable, priceOf } from './price-table.js';
+
+/** The call as budgets see it. */
+export interface MeteredCall {
+  readonly agent: string;
+  readonly session: string;
+  readonly tool: string;
+  readonly labels?: Readonly<Record<string, string>>;
+}
+
+/** What a call consumed or may consume. */
+export interface Consumption {
+  readonly model?: string;
+  readonly inputTokens?: number;
+  readonly outputTokens?: number;
+  readonly cachedTokens?: number;
+  readonly costUsd?: number;
+}
+
+/** The budgets a call draws on, each as the counter of its scope and current window (amount 0). */
+export function budgetLines(policy: BudgetPolicy, call: MeteredCall, now: number): BudgetLine[] {
+  const lines: BudgetLine[] = [];
+  for (const b of policy.forAgent(call.agent).budgets) {
+    if (b.tools && !b.tools(call.tool)) continue;
+    const scopeKey = scopeKeyOf(b, call);
+    if (scopeKey === undefined) continue;
+    const span = b.window === 'session' ? undefined : windowSpan(b.window, now, policy.timeZone);
+    const windowStart = span ? new Date(span.start).toISOString() : 'session';
+    lines.push({
+      key: `${b.id}|${scopeKey}|${windowStart}`,
+      budgetId: b.id,
+      scopeKey,
+      metric: b.metric,
+      window: b.window,
+      windowStart,
+      windowEnd: span ? new Date(span.end).toISOString() : null,
+      limit: b.limit,
+      amount: 0,
+    });
+  }
+  return lines.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+}
+
+function scopeKeyOf(b: CompiledBudget, call: MeteredCall): string | undefined {
+  switch (b.scope) {
+    case 'session':
+      return `session:${call.session}`;
+    case 'agent':
+      return `agent:${call.agent}`;
+    case 'team':
+      return `team:${b.team}`;
+    case 'global':
+      return 'global';
+    case 'tag': {
+      // A call without the label is outside every scope of this budget.
+      const labels = call.labels;
+      const v = b.tag !== undefined && labels && Object.hasOwn(labels, b.tag) ? labels[b.tag] : undefined;
+      return v === undefined ? undefined : `tag:${b.tag}=${v}`;
+    }
+  }
+}
+
+/**
+ * The USD cost of a consumption: as reported, else priced from the table. Undefined when it names a
+ * model the table does not know and reports no cost; 0 when there is nothing to price.
+ */
+export function usdOf(c: Consumption, prices: PriceTable): number | undefined {
+  if (c.costUsd !== undefined) return c.costUsd;
+  if (c.model === undefined) return 0;
+  const price = priceOf(prices, c.model);
+  return price ? costOf(price, c) : undefined;
+}
+
+/** The amount of `metric` a consumption stands for; a call is one call. */
+export function amountOf(metric: BudgetMetric, c: Consumption, prices: PriceTable): number | undefined {
+  if (metric === 'calls') return 1;
+  if (metric === 'tokens') return (c.inputTokens ?? 0) + (c.outputTokens ?? 0);
+  return usdOf(c, prices);
+}
+
+/**
+ * The lines with what to reserve for an estimate. A USD budget cannot count a model it cannot price:
+ * PRICE_UNKNOWN, rather than letting the spend through as free.
+ */
+export function reserveAmounts(
+  lines: readonly BudgetLine[],
+  estimate: Consumption,
+  prices: PriceTable,
+): BudgetLine[] {
+  return lines.map((l) => {
+    const amount = amountOf(l.metric, estimate, prices);
+    if (amount === undefined) throw priceUnknown(estimate.model ?? '', l.budgetId, prices.version);
+    return { ...l, amount };
+  });
+}
+
+/**
+ * The lines with what to settle for actual usage. An unpriceable model is charged what was reserved for
+ * it (the call already ran: counting it as free would hide the spend).
+ */
+export function settleAmounts(
+  lines: readonly BudgetLine[],
+  usage: Consumption,
+  prices: PriceTable,
+  reserved: ReadonlyMap<string, number>,
+): BudgetLine[] {
+  return lines.map((l) => ({ ...l, amount: amountOf(l.metric, usage, prices) ?? reserved.get(l.key) ?? 0 }));
+}
+
+export function priceUnknown(model: string, budgetId: string, version: string): WardenError {
+  return new WardenError(
+    'PRICE_UNKNOWN',
+    `budget ${budgetId} counts US dollars, but model "${model}" has no price in table ${version}; add it to the prices setting of the server configuration (or report costUsd)`,
+    { model, budgetId, priceVersion: version },
+  );
+}

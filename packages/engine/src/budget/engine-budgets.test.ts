@@ -1,0 +1,323 @@
+import type { AuditEvent } from '@warden/core';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { testEngine, testPolicy } from '../../test-support/engine-fixtures.js';
+import { DIALECTS, freshStore, type StoreFixture } from '../../test-support/store-fixtures.js';
+import type { CheckResult, Engine } from '../engine/engine.js';
+import { resumeSession } from '../engine/session-control.js';
+import { generateKeyRing } from '../keys/key-ring.js';
+
+const POLICY = `
+name: budget tests
+defaults:
+  timeZone: Europe/Berlin
+  breakers:
+    repeat: { max: 3, within: 10m }
+    pingPong: false
+    rate: false
+    tokenBurn: false
+agents:
+  worker:
+    rules:
+      - { id: any, effect: allow, tools: ['*'] }
+    budgets:
+      - { id: session-calls, metric: calls, limit: 3, scope: session, window: session }
+      - { id: llm-usd, metric: usd, limit: 1, scope: agent, window: month, alerts: [50, 80], tools: ['llm:*'] }
+      - { id: llm-tokens, metric: tokens, limit: 100000, scope: session, window: session, tools: ['llm:*'] }
+  daily:
+    rules:
+      - { id: daily-any, effect: allow, tools: ['*'] }
+    breakers: { repeat: false }
+    budgets:
+      - { id: daily-calls, metric: calls, limit: 2, scope: agent, window: day }
+  burner:
+    rules:
+      - { id: burner-any, effect: allow, tools: ['*'] }
+    breakers:
+      tokenBurn: { expectedPerMinute: 100, factor: 1, over: 1m }
+  looper:
+    rules:
+      - { id: looper-any, effect: allow, tools: ['*'] }
+    breakers:
+      pingPong: { cycles: 3, within: 10m }
+`;
+
+const ann = { kind: 'human' as const, id: 'ann' };
+const tom = { kind: 'human' as const, id: 'tom' };
+
+async function events(engine: Engine, type: AuditEvent['type'], session?: string): Promise<AuditEvent[]> {
+  const page = await engine.store.queryAudit({ type, ...(session ? { session } : {}), limit: 1000 });
+  return page.records.map((r) => r.event);
+}
+
+describe.each(DIALECTS)('budgets in the engine (%s)', (dialect) => {
+  let fx: StoreFixture;
+  let engine: Engine;
+  beforeEach(async () => {
+    fx = await freshStore(dialect);
+    engine = await testEngine(fx, { policy: testPolicy(POLICY) });
+  });
+  afterEach(async () => {
+    vi.useRealTimers();
+    await engine.close();
+    await fx.dispose();
+  });
+
+  const call = (tool: string, session?: string, args: Record<string, unknown> = {}) => ({
+    agent: 'worker',
+    tool,
+    args,
+    ...(session ? { session } : {}),
+    triggeredBy: 'tom',
+  });
+
+  async function spend(n: number, session: string): Promise<CheckResult[]> {
+    const out: CheckResult[] = [];
+    for (let i = 0; i < n; i++) {
+      const r = await engine.check(call('echo', session, { i }));
+      out.push(r);
+      if (r.effect === 'allow') await engine.complete(r.callId, { status: 'ok' });
+    }
+    return out;
+  }
+
+  it('refuses the call that would go over, pauses the session and blocks what follows', async () => {
+    const results = await spend(4, 's-over');
+    expect(results.slice(0, 3).map((r) => r.effect)).toEqual(['allow', 'allow', 'allow']);
+    expect(results[0]?.reservationId).toMatch(/^res_/);
+    const over = results[3] as CheckResult;
+    expect(over).toMatchObject({ effect: 'block', code: 'BUDGET_EXCEEDED' });
+    expect(over.budget).toMatchObject({
+      budgetId: 'session-calls',
+      scopeKey: 'session:s-over',
+      limit: 3,
+      used: 3,
+    });
+    expect(over.reasons[0]).toContain('session-calls');
+    const session = await engine.store.getSession('s-over');
+    expect(session?.state).toBe('paused');
+    expect((await events(engine, 'budget.exceeded', 's-over')).length).toBe(1);
+    expect((await events(engine, 'session.paused', 's-over')).length).toBe(1);
+    const after = await engine.check(call('echo', 's-over', { i: 99 }));
+    expect(after).toMatchObject({ effect: 'block', code: 'SESSION_PAUSED' });
+    expect(after.reasons[0]).toContain('session-calls');
+  });
+
+  it('settles actual usage: counters equal the ledger and nothing stays reserved', async () => {
+    const r = await engine.check(call('llm:openai', 's-llm'), {
+      estimate: { model: 'gpt-4o-mini', inputTokens: 1000, outputTokens: 1000 },
+    });
+    expect(r.effect).toBe('allow');
+    const held = await engine.store.reservation(r.reservationId as string);
+    expect(held?.state).toBe('held');
+    expect(held?.lines.map((l) => l.budgetId).sort()).toEqual(['llm-tokens', 'llm-usd', 'session-calls']);
+    await engine.complete(r.callId, {
+      status: 'ok',
+      usage: { model: 'gpt-4o-mini', inputTokens: 400, outputTokens: 100 },
+    });
+    const counters = await engine.store.budgetCounters({
+      scopeKeys: ['session:s-llm', 'agent:worker'],
+      limit: 10,
+    });
+    const byBudget = Object.fromEntries(counters.map((c) => [c.budgetId, c]));
+    expect(byBudget['llm-tokens']).toMatchObject({ used: 500, reserved: 0 });
+    expect(byBudget['session-calls']).toMatchObject({ used: 1, reserved: 0 });
+    // 400 × 0.15 + 100 × 0.6 per million
+    expect(byBudget['llm-usd']?.used).toBeCloseTo(0.00012, 9);
+    const totals = await engine.store.ledgerTotals(counters.map((c) => c.key));
+    for (const c of counters) expect(totals.get(c.key)).toBeCloseTo(c.used, 9);
+    const completed = await events(engine, 'call.completed', 's-llm');
+    expect(completed[0]?.outcome?.usage).toMatchObject({
+      costUsd: expect.any(Number),
+      priceVersion: expect.any(String),
+    });
+  });
+
+  it('refuses a model it cannot price when a USD budget applies, but not for a token budget alone', async () => {
+    const r = await engine.check(call('llm:custom', 's-price'), {
+      estimate: { model: 'my-private-model', inputTokens: 10, outputTokens: 10 },
+    });
+    expect(r).toMatchObject({ effect: 'block', code: 'PRICE_UNKNOWN' });
+    expect(r.reasons[0]).toContain('my-private-model');
+    expect((await engine.store.getSession('s-price'))?.state).toBe('active');
+    const priced = await engine.check(call('llm:custom', 's-price'), {
+      estimate: { model: 'my-private-model', costUsd: 0.01 },
+    });
+    expect(priced.effect).toBe('allow');
+  });
+
+  it('announces each soft threshold once per window', async () => {
+    for (let i = 0; i < 6; i++) {
+      const r = await engine.check(call('llm:openai', `s-alert-${i}`), { estimate: { costUsd: 0.15 } });
+      expect(r.effect).toBe('allow');
+      await engine.complete(r.callId, { status: 'ok', usage: { costUsd: 0.15 } });
+    }
+    // 0.15 steps: 0.60 crosses 50 %, 0.90 crosses 80 %; each is announced exactly once.
+    const alerts = await events(engine, 'budget.alert');
+    expect(alerts.map((e) => (e.data as { threshold: number }).threshold)).toEqual([50, 80]);
+    const counters = await engine.store.budgetCounters({ budgetId: 'llm-usd', limit: 5 });
+    expect(counters[0]?.alerted).toBe(80);
+  });
+
+  it('pauses a session whose actual usage went over the limit after the fact', async () => {
+    const r = await engine.check(call('llm:openai', 's-late'), { estimate: { costUsd: 0.1 } });
+    await engine.complete(r.callId, { status: 'ok', usage: { costUsd: 1.5 } });
+    expect((await engine.store.getSession('s-late'))?.state).toBe('paused');
+    const exceeded = await events(engine, 'budget.exceeded', 's-late');
+    expect(exceeded[0]?.data).toMatchObject({ budgetId: 'llm-usd', used: 1.5, limit: 1 });
+  });
+
+  it('stops a runaway loop at call max + 1; only a person without a stake may resume it', async () => {
+    const results: CheckResult[] = [];
+    for (let i = 0; i < 4; i++) results.push(await engine.check(call('search', 's-loop', { q: 'same' })));
+    expect(results.slice(0, 3).every((r) => r.effect === 'allow')).toBe(true);
+    expect(results[3]).toMatchObject({ effect: 'block', code: 'RUNAWAY_DETECTED' });
+    expect(results[3]?.reasons[0]).toContain('search called 4 times');
+    expect((await engine.store.getSession('s-loop'))?.state).toBe('paused');
+    expect((await events(engine, 'breaker.tripped', 's-loop'))[0]?.data).toMatchObject({ breaker: 'repeat' });
+    await expect(resumeSession(engine, 's-loop', tom, 'I started it')).rejects.toMatchObject({
+      code: 'APPROVAL_SELF_APPROVAL',
+    });
+    await resumeSession(engine, 's-loop', ann, 'checked, fine', {
+      raise: [{ budget: 'session-calls', limit: 10 }],
+    });
+    // The history restarts at the resume: the same call is allowed again.
+    const again = await engine.check(call('search', 's-loop', { q: 'same' }));
+    expect(again.effect).toBe('allow');
+    const raised = await events(engine, 'budget.raised', 's-loop');
+    expect(raised[0]?.data).toMatchObject({ budgetId: 'session-calls', from: 3, to: 10 });
+  });
+
+  it('a resume can raise the limit that paused the session', async () => {
+    await spend(4, 's-raise');
+    expect((await engine.store.getSession('s-raise'))?.state).toBe('paused');
+    await expect(
+      resumeSession(engine, 's-raise', ann, 'more', { raise: [{ budget: 'no-such', limit: 5 }] }),
+    ).rejects.toMatchObject({ code: 'BUDGET_NOT_FOUND' });
+    await resumeSession(engine, 's-raise', ann, 'one more task', {
+      raise: [{ budget: 'session-calls', limit: 5 }],
+    });
+    const more = await spend(3, 's-raise');
+    expect(more.map((r) => r.effect)).toEqual(['allow', 'allow', 'block']);
+    const status = await engine.budgets.status({ session: 's-raise' });
+    expect(status.find((s) => s.budgetId === 'session-calls')).toMatchObject({
+      limit: 5,
+      used: 5,
+      remaining: 0,
+    });
+  });
+
+  it('detects an A↔B ping-pong', async () => {
+    const looper = (tool: string) => ({ agent: 'looper', tool, session: 's-pp', args: { x: 1 } });
+    await engine.check({ agent: 'looper', tool: 'start', session: 's-pp' });
+    const effects: string[] = [];
+    for (let i = 0; i < 6; i++) effects.push((await engine.check(looper(i % 2 ? 'b' : 'a'))).effect);
+    expect(effects).toEqual(['allow', 'allow', 'allow', 'allow', 'allow', 'block']);
+    expect((await events(engine, 'breaker.tripped', 's-pp'))[0]?.data).toMatchObject({ breaker: 'pingPong' });
+  });
+
+  it('pauses a session burning tokens far above its expected rate', async () => {
+    const r1 = await engine.check({ agent: 'burner', tool: 'llm:x', session: 's-burn' });
+    await engine.complete(r1.callId, { status: 'ok', usage: { inputTokens: 60, outputTokens: 10 } });
+    expect((await engine.store.getSession('s-burn'))?.state).toBe('active');
+    const r2 = await engine.check({ agent: 'burner', tool: 'llm:x', session: 's-burn' });
+    await engine.complete(r2.callId, { status: 'ok', usage: { inputTokens: 60, outputTokens: 10 } });
+    expect((await engine.store.getSession('s-burn'))?.state).toBe('paused');
+    expect((await events(engine, 'breaker.tripped', 's-burn'))[0]?.data).toMatchObject({
+      breaker: 'tokenBurn',
+    });
+  });
+
+  it('releases a reservation whose lease ran out, and a late completion still counts', async () => {
+    const r = await engine.check(call('echo', 's-lease', { n: 1 }));
+    const later = new Date(Date.now() + 11 * 60_000);
+    expect(await engine.budgets.sweep(later)).toEqual({ released: 1 });
+    expect(await engine.budgets.sweep(later)).toEqual({ released: 0 });
+    let [counter] = await engine.store.budgetCounters({ scopeKeys: ['session:s-lease'], limit: 5 });
+    expect(counter).toMatchObject({ used: 0, reserved: 0 });
+    expect((await events(engine, 'budget.released', 's-lease')).length).toBe(1);
+    await engine.complete(r.callId, { status: 'ok' });
+    [counter] = await engine.store.budgetCounters({ scopeKeys: ['session:s-lease'], limit: 5 });
+    expect(counter).toMatchObject({ used: 1, reserved: 0 });
+  });
+
+  it('resets calendar budgets at local midnight across a DST change (Europe/Berlin)', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    const at = async (iso: string) => {
+      vi.setSystemTime(new Date(iso));
+      return (await engine.check({ agent: 'daily', tool: 'x', args: { t: iso } })).effect;
+    };
+    // 2026-03-28 local (CET, UTC+1) ends at 23:00Z; 2026-03-29 (the spring-forward day) has 23 hours.
+    expect(await at('2026-03-28T12:00:00Z')).toBe('allow');
+    expect(await at('2026-03-28T22:59:00Z')).toBe('allow');
+    expect(await at('2026-03-28T22:59:30Z')).toBe('block');
+    expect(await at('2026-03-28T23:00:00Z')).toBe('allow');
+    expect(await at('2026-03-29T21:59:00Z')).toBe('allow');
+    expect(await at('2026-03-29T21:59:30Z')).toBe('block');
+    expect(await at('2026-03-29T22:00:00Z')).toBe('allow');
+    const windows = (await engine.store.budgetCounters({ budgetId: 'daily-calls', limit: 10 }))
+      .map((c) => [c.windowStart, c.windowEnd])
+      .sort();
+    expect(windows).toEqual([
+      ['2026-03-27T23:00:00.000Z', '2026-03-28T23:00:00.000Z'],
+      ['2026-03-28T23:00:00.000Z', '2026-03-29T22:00:00.000Z'],
+      ['2026-03-29T22:00:00.000Z', '2026-03-30T22:00:00.000Z'],
+    ]);
+  });
+
+  it('monitor mode records what a budget would have refused and allows it', async () => {
+    engine.adoptPolicy(testPolicy(`mode: monitor\n${POLICY}`));
+    const results = await spend(4, 's-monitor');
+    expect(results.map((r) => r.effect)).toEqual(['allow', 'allow', 'allow', 'allow']);
+    expect(results[3]?.reasons.join(' ')).toContain('would be blocked (BUDGET_EXCEEDED)');
+    expect((await engine.store.getSession('s-monitor'))?.state).toBe('active');
+  });
+});
+
+describe('budgets across two engines on one PostgreSQL', () => {
+  it('64 concurrent callers never overshoot a shared budget, and counters equal the ledger', async () => {
+    const fx = await freshStore('postgres');
+    const policy = testPolicy(`
+agents:
+  worker:
+    rules: [{ id: any, effect: allow, tools: ['*'] }]
+    breakers: { repeat: false, rate: false }
+    budgets:
+      - { id: shared, metric: tokens, limit: 2000, scope: agent, window: day }
+`);
+    const keys = generateKeyRing();
+    const a = await testEngine(fx, { policy, keys });
+    const b = await testEngine({ ...fx, store: await fx.reopen() }, { policy, keys });
+    try {
+      let admitted = 0;
+      await Promise.all(
+        Array.from({ length: 64 }, async (_, i) => {
+          const engine = i % 2 ? a : b;
+          for (;;) {
+            const r = await engine.check(
+              { agent: 'worker', tool: 'llm:x', session: `s-${i}` },
+              { estimate: { inputTokens: 30, outputTokens: 20 } },
+            );
+            if (r.effect !== 'allow') return;
+            admitted++;
+            await engine.complete(r.callId, {
+              status: 'ok',
+              usage: { inputTokens: 25, outputTokens: 15 + (i % 5) },
+            });
+          }
+        }),
+      );
+      const [counter] = await a.store.budgetCounters({ budgetId: 'shared', limit: 5 });
+      expect(counter?.reserved).toBe(0);
+      expect(counter?.used).toBeLessThanOrEqual(2000);
+      // Reservations of 50 admit at least 40 calls; settling less than reserved frees room for more.
+      expect(admitted).toBeGreaterThanOrEqual(40);
+      const totals = await a.store.ledgerTotals([counter?.key as string]);
+      expect(totals.get(counter?.key as string)).toBe(counter?.used);
+    } finally {
+      await a.close();
+      await b.close();
+      await b.store.close();
+      await fx.dispose();
+    }
+  });
+});

@@ -1,0 +1,558 @@
+import {
+  type AuditEvent,
+  type BudgetLine,
+  type ErrorCode,
+  isWardenError,
+  type ReservationRecord,
+  uuidv7,
+} from '@warden/core';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { withClient } from '../../test-support/postgres-server.js';
+import { DIALECTS, decided, freshStore, type StoreFixture } from '../../test-support/store-fixtures.js';
+import { openStore } from './open-store.js';
+import type { Mutation, NotificationRecord, Store } from './store.js';
+
+const T0 = Date.parse('2026-03-01T12:00:00.000Z');
+/** An ISO timestamp `minutes` after T0 (fixed-width, so text order is time order). */
+const at = (minutes: number) => new Date(T0 + minutes * 60_000).toISOString();
+
+/** A line on an hourly `calls` counter of agent billing-agent for the hour from T0, unless overridden. */
+function line(over: Partial<BudgetLine> = {}): BudgetLine {
+  const l = {
+    budgetId: 'calls-hourly',
+    scopeKey: 'agent:billing-agent',
+    metric: 'calls' as const,
+    window: 'hour' as const,
+    windowStart: at(0),
+    windowEnd: at(60),
+    limit: 20,
+    amount: 1,
+    ...over,
+  };
+  return { ...l, key: over.key ?? `${l.budgetId}|${l.scopeKey}|${l.windowStart}` };
+}
+
+/** A session-window line of session `session`. */
+function sessionLine(session: string, over: Partial<BudgetLine> = {}): BudgetLine {
+  return line({
+    budgetId: 'session-usd',
+    scopeKey: `session:${session}`,
+    metric: 'usd',
+    window: 'session',
+    windowStart: 'session',
+    windowEnd: null,
+    ...over,
+  });
+}
+
+function reservation(lines: readonly BudgetLine[], over: Partial<ReservationRecord> = {}): ReservationRecord {
+  return {
+    id: `res_${uuidv7()}`,
+    callId: uuidv7(),
+    session: 's-1',
+    agent: 'billing-agent',
+    lines,
+    state: 'held',
+    createdAt: at(0),
+    leaseUntil: at(5),
+    updatedAt: at(0),
+    ...over,
+  };
+}
+
+type Settle = Extract<Mutation, { kind: 'budget.settle' }>;
+
+function settle(
+  r: ReservationRecord | null,
+  lines: readonly BudgetLine[],
+  over: Partial<Settle> = {},
+): Settle {
+  return {
+    kind: 'budget.settle',
+    reservationId: r?.id ?? null,
+    callId: r?.callId ?? uuidv7(),
+    lines,
+    priceVersion: '2026-03',
+    ts: at(1),
+    ...over,
+  };
+}
+
+/** An event to commit beside budget mutations, as the engine would. */
+const budgetEvent = (type: AuditEvent['type'] = 'budget.released') => decided({ type, decision: undefined });
+
+/** Sums with 1e-9 rounding, as the expectation of counters built from decimal amounts. */
+const sum = (xs: readonly number[]) => Math.round(xs.reduce((a, b) => a + b, 0) * 1e9) / 1e9;
+
+/** The budget store contract: the same against SQLite and a real PostgreSQL. */
+describe.each(DIALECTS)('Store contract: budgets (%s)', (dialect) => {
+  let fx: StoreFixture;
+  beforeEach(async () => {
+    fx = await freshStore(dialect);
+  });
+  afterEach(async () => {
+    await fx?.dispose();
+  });
+
+  const apply = (mutations: Mutation[], store: Store = fx.store) =>
+    store.commit([{ mutations, events: [budgetEvent()] }]);
+  const counter = async (key: string, store: Store = fx.store) =>
+    (await store.budgetCounters({ keys: [key], limit: 1 }))[0];
+  /** Expects the commit to be refused with `code`, its events unwritten. */
+  const refused = async (commit: () => Promise<unknown>, code: ErrorCode, message?: RegExp) => {
+    const head = await fx.store.head();
+    const err = await commit().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(isWardenError(err, code), String(err)).toBe(true);
+    if (message) expect((err as Error).message).toMatch(message);
+    expect(await fx.store.head()).toEqual(head);
+  };
+
+  it('reserves up to the limit and refuses past it, naming the line and the counter figures', async () => {
+    const l = line({ amount: 5 });
+    const held: ReservationRecord[] = [];
+    for (let i = 0; i < 4; i++) {
+      const r = reservation([l]);
+      expect(await fx.store.reserve(r)).toEqual({ ok: true });
+      held.push(r);
+    }
+    const over = reservation([line({ amount: 1 })]);
+    expect(await fx.store.reserve(over)).toEqual({
+      ok: false,
+      line: line({ amount: 1 }),
+      used: 0,
+      reserved: 20,
+      limit: 20,
+    });
+    expect(await fx.store.reservation(over.id)).toBeUndefined();
+    expect(await fx.store.reservation(held[0]?.id as string)).toEqual(held[0]);
+    expect(await counter(l.key)).toEqual({
+      key: l.key,
+      budgetId: 'calls-hourly',
+      scopeKey: 'agent:billing-agent',
+      metric: 'calls',
+      window: 'hour',
+      windowStart: at(0),
+      windowEnd: at(60),
+      limit: 20,
+      limitOverride: null,
+      used: 0,
+      reserved: 20,
+      alerted: 0,
+      updatedAt: at(0),
+    });
+  });
+
+  it('admits an amount of 0 only while the counter is below its limit', async () => {
+    const l = (amount: number) => line({ limit: 3, amount });
+    expect(await fx.store.reserve(reservation([l(2)]))).toEqual({ ok: true });
+    expect(await fx.store.reserve(reservation([l(0)]))).toEqual({ ok: true });
+    expect(await fx.store.reserve(reservation([l(1)]))).toEqual({ ok: true });
+    expect(await fx.store.reserve(reservation([l(0)]))).toMatchObject({ ok: false, reserved: 3, limit: 3 });
+    expect((await counter(l(0).key))?.reserved).toBe(3);
+  });
+
+  it('adds decimal amounts exactly enough that a sum equal to the limit is admitted', async () => {
+    const usd = (amount: number) => sessionLine('s-1', { limit: 0.3, amount });
+    expect(await fx.store.reserve(reservation([usd(0.1)]))).toEqual({ ok: true });
+    expect(await fx.store.reserve(reservation([usd(0.2)]))).toEqual({ ok: true });
+    expect(await fx.store.reserve(reservation([usd(0)]))).toMatchObject({ ok: false, reserved: 0.3 });
+    expect(await fx.store.reserve(reservation([usd(0.000001)]))).toMatchObject({ ok: false });
+    expect((await counter(usd(0).key))?.reserved).toBe(0.3);
+  });
+
+  it('reserves all lines or none: one line over leaves the others unchanged', async () => {
+    const a = line({ budgetId: 'a-calls', limit: 10, amount: 5 });
+    const b = line({ budgetId: 'b-calls', limit: 1, amount: 2 });
+    const c = line({ budgetId: 'c-calls', limit: 1, amount: 2 });
+    // Given out of key order: the first line over in key order is the one reported.
+    expect(await fx.store.reserve(reservation([c, a, b]))).toEqual({
+      ok: false,
+      line: b,
+      used: 0,
+      reserved: 0,
+      limit: 1,
+    });
+    for (const l of [a, b, c]) expect(await counter(l.key)).toMatchObject({ reserved: 0, used: 0 });
+    // A counter named twice holds the sum of its lines.
+    expect(await fx.store.reserve(reservation([a, { ...a, amount: 6 }]))).toMatchObject({
+      ok: false,
+      line: { ...a, amount: 11 },
+      limit: 10,
+    });
+    expect(await fx.store.reserve(reservation([a, { ...a, amount: 5 }]))).toEqual({ ok: true });
+    expect(await counter(a.key)).toMatchObject({ reserved: 10 });
+  });
+
+  it('refreshes the policy limit on reserve; a limit set by budget.limit wins over it', async () => {
+    const l = (limit: number, amount = 1) => line({ limit, amount });
+    await fx.store.reserve(reservation([l(10, 6)]));
+    expect(await counter(l(10).key)).toMatchObject({ limit: 10, limitOverride: null });
+    expect(await fx.store.reserve(reservation([l(12, 6)]))).toEqual({ ok: true });
+    expect(await counter(l(10).key)).toMatchObject({ limit: 12, reserved: 12 });
+
+    await apply([{ kind: 'budget.limit', line: l(12), limit: 13, ts: at(2) }]);
+    expect(await counter(l(10).key)).toMatchObject({ limit: 12, limitOverride: 13, updatedAt: at(2) });
+    expect(await fx.store.reserve(reservation([l(100, 2)]))).toEqual({
+      ok: false,
+      line: l(100, 2),
+      used: 0,
+      reserved: 12,
+      limit: 13,
+    });
+    expect(await counter(l(10).key)).toMatchObject({ limit: 100, limitOverride: 13 });
+    expect(await fx.store.reserve(reservation([l(100, 1)]))).toEqual({ ok: true });
+
+    // A limit set on a counter not used yet creates it.
+    const fresh = line({ budgetId: 'fresh', limit: 5 });
+    await apply([{ kind: 'budget.limit', line: fresh, limit: 50, ts: at(3) }]);
+    expect(await counter(fresh.key)).toMatchObject({ limit: 5, limitOverride: 50, used: 0, reserved: 0 });
+  });
+
+  it('settles: reserved moves to used, a ledger row per line, and a second settle is refused', async () => {
+    const a = line({ budgetId: 'a', amount: 5 });
+    const b = sessionLine('s-1', { amount: 0.25, limit: 10 });
+    const r = reservation([a, b]);
+    expect(await fx.store.reserve(r)).toEqual({ ok: true });
+    const c = line({ budgetId: 'c', amount: 2 });
+    // Actual usage differs from the estimate and draws on a counter the reservation did not name.
+    const actual = [{ ...a, amount: 4 }, { ...b, amount: 0.1 }, { ...b, amount: 0.2 }, c];
+    await apply([settle(r, actual, { ts: at(3) })]);
+    expect(await counter(a.key)).toMatchObject({ reserved: 0, used: 4, updatedAt: at(3) });
+    expect(await counter(b.key)).toMatchObject({ reserved: 0, used: 0.3 });
+    expect(await counter(c.key)).toMatchObject({
+      budgetId: 'c',
+      limit: 20,
+      reserved: 0,
+      used: 2,
+      updatedAt: at(3),
+    });
+    expect(await fx.store.ledgerTotals()).toEqual(
+      new Map([
+        [a.key, 4],
+        [b.key, 0.3],
+        [c.key, 2],
+      ]),
+    );
+    expect(await fx.store.ledgerTotals([c.key, 'nothing'])).toEqual(
+      new Map([
+        [c.key, 2],
+        ['nothing', 0],
+      ]),
+    );
+    expect(await fx.store.reservation(r.id)).toMatchObject({ state: 'settled', updatedAt: at(3) });
+
+    await refused(() => apply([settle(r, actual)]), 'BUDGET_CONFLICT', /already settled/);
+    // In one commit, the second settle of the same reservation is refused too, and with it the unit.
+    const r2 = reservation([a]);
+    await fx.store.reserve(r2);
+    await refused(() => apply([settle(r2, [a]), settle(r2, [a])]), 'BUDGET_CONFLICT');
+    expect(await counter(a.key)).toMatchObject({ reserved: 5, used: 4 });
+    expect(await fx.store.ledgerTotals([a.key])).toEqual(new Map([[a.key, 4]]));
+  });
+
+  it('settles usage with no reservation, or after its release, without unreserving anything', async () => {
+    const l = line({ amount: 3 });
+    await apply([settle(null, [l])]);
+    expect(await counter(l.key)).toMatchObject({ used: 3, reserved: 0 });
+
+    const r = reservation([l], { leaseUntil: at(5) });
+    const other = reservation([line({ amount: 2 })], { leaseUntil: at(50) });
+    await fx.store.reserve(r);
+    await fx.store.reserve(other);
+    expect(await fx.store.expiredReservations(at(4), 10)).toEqual([]);
+    await refused(
+      () => apply([{ kind: 'budget.release', ids: [r.id], now: at(4) }]),
+      'BUDGET_CONFLICT',
+      /leased until/,
+    );
+    expect((await fx.store.expiredReservations(at(5), 10)).map((x) => x.id)).toEqual([r.id]);
+    await apply([{ kind: 'budget.release', ids: [r.id], now: at(5) }]);
+    expect(await fx.store.reservation(r.id)).toMatchObject({ state: 'released', updatedAt: at(5) });
+    expect(await counter(l.key)).toMatchObject({ used: 3, reserved: 2 });
+    expect(await fx.store.expiredReservations(at(60), 10)).toEqual([await fx.store.reservation(other.id)]);
+
+    // The call finished after all: its usage counts; the other reservation's 2 stay reserved.
+    await apply([settle(r, [{ ...l, amount: 4 }])]);
+    expect(await counter(l.key)).toMatchObject({ used: 7, reserved: 2 });
+    expect(await fx.store.reservation(r.id)).toMatchObject({ state: 'settled' });
+    await refused(() => apply([settle(r, [l])]), 'BUDGET_CONFLICT');
+    expect(await fx.store.ledgerTotals([l.key])).toEqual(new Map([[l.key, 7]]));
+  });
+
+  it('releases only held reservations whose lease ended, all named or none', async () => {
+    const l = line({ amount: 1 });
+    const old = reservation([l], { leaseUntil: at(5) });
+    const young = reservation([l], { leaseUntil: at(30) });
+    await fx.store.reserve(old);
+    await fx.store.reserve(young);
+    const release = (ids: string[], now = at(10)) => apply([{ kind: 'budget.release', ids, now }]);
+    await refused(() => release([old.id, young.id]), 'BUDGET_CONFLICT', /leased until/);
+    await refused(() => release([old.id, `res_${uuidv7()}`]), 'BUDGET_CONFLICT', /no reservation/);
+    expect(await counter(l.key)).toMatchObject({ reserved: 2 });
+    expect(await fx.store.reservation(old.id)).toMatchObject({ state: 'held' });
+
+    await release([old.id, young.id], at(30));
+    expect(await counter(l.key)).toMatchObject({ reserved: 0, used: 0 });
+    await refused(() => release([old.id], at(60)), 'BUDGET_CONFLICT', /already released/);
+    // Two instances sweeping at once: one releases, the other is refused.
+    const r = reservation([l]);
+    await fx.store.reserve(r);
+    const other = await fx.reopen();
+    try {
+      const outcomes = await Promise.allSettled([
+        release([r.id]),
+        apply([{ kind: 'budget.release', ids: [r.id], now: at(10) }], other),
+      ]);
+      expect(outcomes.map((o) => o.status).sort()).toEqual(['fulfilled', 'rejected']);
+    } finally {
+      await other.close();
+    }
+    expect(await counter(l.key)).toMatchObject({ reserved: 0 });
+  });
+
+  it('announces each alert threshold once per counter, and never a lower one after a higher', async () => {
+    const l = line();
+    await fx.store.reserve(reservation([l]));
+    const alert = (threshold: number) =>
+      fx.store.commit([
+        {
+          mutations: [{ kind: 'budget.alert', key: l.key, threshold, ts: at(7) }],
+          events: [budgetEvent('budget.alert')],
+        },
+      ]);
+    await alert(50);
+    expect(await counter(l.key)).toMatchObject({ alerted: 50, updatedAt: at(7) });
+    await refused(() => alert(50), 'BUDGET_CONFLICT', /already announced/);
+    await refused(() => alert(12.5), 'BUDGET_CONFLICT');
+    await alert(87.5);
+    expect(await counter(l.key)).toMatchObject({ alerted: 87.5 });
+    await refused(
+      () =>
+        fx.store.commit([
+          {
+            mutations: [{ kind: 'budget.alert', key: 'no|such|counter', threshold: 50, ts: at(7) }],
+            events: [budgetEvent('budget.alert')],
+          },
+        ]),
+      'BUDGET_CONFLICT',
+      /no budget counter/,
+    );
+  });
+
+  it('lists counters by key, scope, budget and the window containing an instant', async () => {
+    const first = line({ amount: 1 });
+    const second = line({ windowStart: at(60), windowEnd: at(120) });
+    const team = line({ scopeKey: 'team:finance', budgetId: 'team-calls' });
+    const sess = sessionLine('s-1', { amount: 0.5 });
+    for (const l of [first, second, team, sess]) await fx.store.reserve(reservation([l]));
+    const keys = async (q: Parameters<Store['budgetCounters']>[0]) =>
+      (await fx.store.budgetCounters(q)).map((c) => c.key);
+    const sorted = (ls: BudgetLine[]) => ls.map((l) => l.key).sort();
+    expect(await keys({ limit: 10 })).toEqual(sorted([first, second, team, sess]));
+    expect(await keys({ limit: 2 })).toEqual(sorted([first, second, team, sess]).slice(0, 2));
+    expect(await keys({ activeAt: at(30), limit: 10 })).toEqual(sorted([first, team, sess]));
+    expect(await keys({ activeAt: at(60), limit: 10 })).toEqual(sorted([second, sess]));
+    expect(await keys({ scopeKeys: ['agent:billing-agent'], limit: 10 })).toEqual(sorted([first, second]));
+    expect(await keys({ scopeKeys: ['team:finance', 'session:s-1'], limit: 10 })).toEqual(
+      sorted([team, sess]),
+    );
+    expect(await keys({ budgetId: 'calls-hourly', activeAt: at(90), limit: 10 })).toEqual([second.key]);
+    expect(await keys({ keys: [sess.key, 'missing'], limit: 10 })).toEqual([sess.key]);
+    expect(await keys({ keys: [], limit: 10 })).toEqual([]);
+  });
+
+  it('keeps every counter equal to its ledger total, and reserved to what is held, under a mixed workload', async () => {
+    let seed = 42;
+    const random = () => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    const usd = (cents: number) => sessionLine('s-mix', { limit: 1_000, amount: cents / 100 });
+    const tokens = (n: number) => line({ budgetId: 'tokens', metric: 'tokens', limit: 1e9, amount: n });
+    const calls = () => line({ budgetId: 'calls', limit: 1_000, amount: 1 });
+    const held = new Map<string, ReservationRecord>();
+    for (let i = 0; i < 120; i++) {
+      const op = random();
+      const pick = () => [...held.values()][Math.floor(random() * held.size)] as ReservationRecord;
+      if (op < 0.45 || held.size === 0) {
+        const r = reservation([usd(Math.floor(random() * 50)), tokens(Math.floor(random() * 900)), calls()], {
+          leaseUntil: at(random() * 10),
+        });
+        expect(await fx.store.reserve(r)).toEqual({ ok: true });
+        held.set(r.id, r);
+      } else if (op < 0.75) {
+        const r = pick();
+        await apply([
+          settle(r, [usd(Math.floor(random() * 70)), tokens(Math.floor(random() * 1200)), calls()]),
+        ]);
+        held.delete(r.id);
+      } else if (op < 0.9) {
+        const r = pick();
+        await apply([{ kind: 'budget.release', ids: [r.id], now: at(10) }]);
+        held.delete(r.id);
+        if (random() < 0.5) await apply([settle(r, [usd(7)])]);
+      } else {
+        await apply([settle(null, [usd(Math.floor(random() * 30)), calls()])]);
+      }
+    }
+    const counters = await fx.store.budgetCounters({ limit: 10 });
+    const totals = await fx.store.ledgerTotals();
+    expect(counters).toHaveLength(3);
+    for (const c of counters) {
+      expect(c.used, c.key).toBe(totals.get(c.key));
+      const holding = [...held.values()].flatMap((r) =>
+        r.lines.filter((l) => l.key === c.key).map((l) => l.amount),
+      );
+      expect(c.reserved, c.key).toBeCloseTo(sum(holding), 9);
+    }
+  });
+
+  it('purges reservations no longer held and counters whose window ended, with their ledger rows', async () => {
+    const before = at(1000);
+    const ended = line({ amount: 1 });
+    const endsAtCutoff = line({ windowStart: at(940), windowEnd: before });
+    const current = line({ windowStart: at(1000), windowEnd: at(1060) });
+    const idleSession = sessionLine('s-idle', { amount: 0.5 });
+    const busySession = sessionLine('s-busy', { amount: 0.5 });
+
+    const settledOld = reservation([ended]);
+    const releasedOld = reservation([ended], { leaseUntil: at(5) });
+    const heldOld = reservation([current], { updatedAt: at(0) });
+    const settledNew = reservation([busySession], { updatedAt: at(1500) });
+    for (const r of [settledOld, releasedOld, heldOld, settledNew])
+      expect(await fx.store.reserve(r)).toEqual({ ok: true });
+    await fx.store.reserve(reservation([endsAtCutoff], { updatedAt: at(990) }));
+    await apply([settle(settledOld, [ended], { ts: at(10) })]);
+    await apply([{ kind: 'budget.release', ids: [releasedOld.id], now: at(20) }]);
+    await apply([
+      settle(null, [idleSession], { ts: at(10) }),
+      settle(settledNew, [busySession], { ts: at(1500) }),
+    ]);
+    await apply([settle(null, [endsAtCutoff], { ts: at(995) })]);
+
+    const counts = { approvals: 0, grants: 0, notifications: 0, reservations: 2, budgetCounters: 2 };
+    expect(await fx.store.finishedState(before)).toEqual(counts);
+    const hold = { id: 'hold-1', reason: 'matter 7', placedBy: 'counsel', placedAt: at(1) };
+    await apply([{ kind: 'legal_hold.place', hold }]);
+    await refused(() => apply([{ kind: 'state.purge', before }]), 'LEGAL_HOLD_ACTIVE');
+    await apply([{ kind: 'legal_hold.release', id: hold.id }]);
+
+    await apply([{ kind: 'state.purge', before }]);
+    expect(await fx.store.finishedState(before)).toEqual({ ...counts, reservations: 0, budgetCounters: 0 });
+    expect(await fx.store.reservation(settledOld.id)).toBeUndefined();
+    expect(await fx.store.reservation(releasedOld.id)).toBeUndefined();
+    expect(await fx.store.reservation(heldOld.id)).toMatchObject({ state: 'held' });
+    expect(await fx.store.reservation(settledNew.id)).toMatchObject({ state: 'settled' });
+    const left = (await fx.store.budgetCounters({ limit: 10 })).map((c) => c.key);
+    expect(left.sort()).toEqual([endsAtCutoff.key, current.key, busySession.key].sort());
+    expect(await fx.store.ledgerTotals()).toEqual(
+      new Map([
+        [endsAtCutoff.key, 1],
+        [busySession.key, 0.5],
+      ]),
+    );
+  });
+
+  it('queues and hands out notifications about no approval (budget alerts, pauses)', async () => {
+    const n: NotificationRecord = {
+      id: `ntf_${uuidv7()}`,
+      target: 'slack-ops',
+      eventType: 'budget.alert',
+      eventId: uuidv7(),
+      approvalId: null,
+      state: 'pending',
+      attempts: 0,
+      createdAt: at(0),
+      leaseOwner: null,
+      leaseUntil: null,
+      lastError: null,
+      updatedAt: at(0),
+    };
+    await apply([{ kind: 'notification.enqueue', notification: n }]);
+    expect(await fx.store.claimNotifications('me', at(1), at(2), 10, ['slack-ops'])).toEqual([
+      { ...n, leaseOwner: 'me', leaseUntil: at(2), updatedAt: at(1) },
+    ]);
+  });
+
+  it('admits exactly the limit when two instances reserve at once, then settles every one exactly', async () => {
+    const a = await openStore(fx.location);
+    const b = await openStore(fx.location);
+    try {
+      const l = line({ limit: 20, amount: 1 });
+      const all = Array.from({ length: 64 }, () => reservation([l]));
+      const outcomes = await Promise.all(all.map((r, i) => (i % 2 ? a : b).reserve(r)));
+      const admitted = all.filter((_, i) => outcomes[i]?.ok);
+      expect(admitted).toHaveLength(20);
+      for (const o of outcomes.filter((x) => !x.ok))
+        expect(o).toMatchObject({ limit: 20, used: 0, reserved: 20 });
+      expect(await counter(l.key)).toMatchObject({ reserved: 20, used: 0 });
+
+      await Promise.all(admitted.map((r, i) => apply([settle(r, [l])], i % 2 ? a : b)));
+      expect(await counter(l.key)).toMatchObject({ reserved: 0, used: 20 });
+      expect(await fx.store.ledgerTotals([l.key])).toEqual(new Map([[l.key, 20]]));
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it('never deadlocks reserves and settles locking two counters given in opposite orders', async () => {
+    const a = await openStore(fx.location);
+    const b = await openStore(fx.location);
+    const first = (amount = 1) => line({ budgetId: 'aaa', limit: 1e6, amount });
+    const second = (amount = 1) => line({ budgetId: 'zzz', limit: 1e6, amount });
+    try {
+      const earlier = Array.from({ length: 30 }, (_, i) =>
+        reservation(i % 2 ? [first(), second()] : [second(), first()]),
+      );
+      for (const r of earlier) expect(await a.reserve(r)).toEqual({ ok: true });
+      const later = Array.from({ length: 30 }, (_, i) =>
+        reservation(i % 2 ? [second(), first()] : [first(), second()]),
+      );
+      const work: Promise<unknown>[] = [];
+      for (let i = 0; i < 30; i++) {
+        const store = i % 2 ? a : b;
+        const r = earlier[i] as ReservationRecord;
+        work.push(store.reserve(later[i] as ReservationRecord));
+        // Settles in opposite line orders, and two in one commit whose lines cross.
+        if (i % 3 === 0) {
+          const next = earlier[i + 1] as ReservationRecord;
+          work.push(
+            store.commit([
+              { mutations: [settle(r, [second(2), first(2)])], events: [budgetEvent()] },
+              { mutations: [settle(next, [first(2)]), settle(null, [second(2)])], events: [budgetEvent()] },
+            ]),
+          );
+        } else if (i % 3 === 2) {
+          work.push(apply([settle(r, i % 2 ? [first(2), second(2)] : [second(2), first(2)])], store));
+        }
+      }
+      const outcomes = await Promise.allSettled(work);
+      expect(outcomes.filter((o) => o.status === 'rejected')).toEqual([]);
+      // 10 two-unit commits and 10 single settles: 30 settles of 2 on each counter.
+      for (const key of [first().key, second().key]) {
+        expect(await counter(key)).toMatchObject({ used: 60, reserved: 30 });
+        expect(await fx.store.ledgerTotals([key])).toEqual(new Map([[key, 60]]));
+      }
+    } finally {
+      await a.close();
+      await b.close();
+    }
+    if (dialect === 'postgres') {
+      // A deadlock victim's commit is retried by the driver, so the server's count is what shows one. The
+      // backends that ran the work have exited, flushing their statistics.
+      const deadlocks = async () =>
+        (
+          await withClient(fx.location, (c) =>
+            c.query<{ n: string }>(
+              'SELECT deadlocks AS n FROM pg_stat_database WHERE datname = current_database()',
+            ),
+          )
+        ).rows[0]?.n;
+      expect(Number(await deadlocks())).toBe(0);
+    }
+  });
+});

@@ -1,0 +1,77 @@
+import { WardenError } from '@warden/core';
+import type { FastifyRequest } from 'fastify';
+import type { Principal } from '../auth/principal.js';
+import type { LlmEndpoint } from './llm-endpoints.js';
+import type { RequestEstimate } from './request-estimate.js';
+import { asObject } from './usage-meter.js';
+
+/** The call Warden decides for an LLM request. */
+export interface LlmCall {
+  readonly agent: string;
+  /** `llm:openai` or `llm:anthropic`: what a policy's tool globs match. */
+  readonly tool: string;
+  readonly args: {
+    readonly model: string;
+    readonly endpoint: LlmEndpoint['name'];
+    readonly stream: boolean;
+    readonly maxOutputTokens: number;
+    readonly promptHash: string;
+  };
+  readonly session?: string;
+  readonly triggeredBy?: string;
+}
+
+/**
+ * An LLM request as a tool call: the agent from its key, the session and the triggering human from the
+ * `Warden-Session` and `Warden-Triggered-By` headers (both optional), and the facts a rule may test
+ * (model, endpoint, streaming, output cap) as arguments.
+ */
+export function llmCall(
+  request: FastifyRequest,
+  principal: Principal,
+  endpoint: LlmEndpoint,
+  estimate: RequestEstimate,
+  stream: boolean,
+): LlmCall {
+  const session = headerValue(request, 'warden-session');
+  const triggeredBy = headerValue(request, 'warden-triggered-by');
+  return {
+    agent: principal.id,
+    tool: `llm:${endpoint.provider}`,
+    args: {
+      model: estimate.model,
+      endpoint: endpoint.name,
+      stream,
+      maxOutputTokens: estimate.maxOutputTokens,
+      promptHash: estimate.promptHash,
+    },
+    ...(session === undefined ? {} : { session }),
+    ...(triggeredBy === undefined ? {} : { triggeredBy }),
+  };
+}
+
+/** The request body: a JSON object naming its model (both providers require one). */
+export function requestBody(body: unknown): Record<string, unknown> & { model: string } {
+  const b = asObject(body);
+  if (!b) {
+    throw new WardenError('REQUEST_INVALID', 'the body must be a JSON object', {
+      problems: ['body: not an object'],
+    });
+  }
+  if (typeof b.model !== 'string' || b.model === '' || b.model.length > 200) {
+    throw new WardenError('REQUEST_INVALID', 'body.model must name the model (at most 200 characters)', {
+      problems: ['body.model: required, a string of 1 to 200 characters'],
+    });
+  }
+  return b as Record<string, unknown> & { model: string };
+}
+
+/** A Warden header, also accepted with the `x-` prefix some proxies and clients insist on. */
+function headerValue(request: FastifyRequest, name: string): string | undefined {
+  for (const n of [name, `x-${name}`]) {
+    const v = request.headers[n];
+    const value = Array.isArray(v) ? v[0] : v;
+    if (value !== undefined && value !== '') return value;
+  }
+  return undefined;
+}

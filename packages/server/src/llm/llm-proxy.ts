@@ -1,0 +1,277 @@
+import { performance } from 'node:perf_hooks';
+import { PassThrough } from 'node:stream';
+import { type Usage, WardenError } from '@warden/core';
+import type { CallOutcome, CheckResult } from '@warden/engine';
+import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
+import type { Principal } from '../auth/principal.js';
+import type { ServerContext } from '../server-context.js';
+import { authenticateAgent } from './llm-auth.js';
+import { llmCall, requestBody } from './llm-call.js';
+import type { LlmUpstream } from './llm-config.js';
+import type { LlmEndpoint, LlmProvider } from './llm-endpoints.js';
+import { recordCheck, recordSettlement } from './llm-telemetry.js';
+import { LlmProxyError } from './provider-errors.js';
+import { refusalOf } from './refusal.js';
+import { estimateRequest, type RequestEstimate } from './request-estimate.js';
+import { relayEvents } from './stream-relay.js';
+import {
+  clientHeaders,
+  fetchFailure,
+  isEventStream,
+  upstreamHeaders,
+  upstreamUrl,
+} from './upstream-request.js';
+import { asObject, billedUsage } from './usage-meter.js';
+
+/** One allowed LLM request on its way: who sent it, what was decided, what it may cost. */
+interface Exchange {
+  readonly endpoint: LlmEndpoint;
+  readonly principal: Principal;
+  readonly estimate: RequestEstimate;
+  readonly callId: string;
+  readonly stream: boolean;
+  readonly startedMs: number;
+  readonly log: FastifyBaseLogger;
+}
+
+/**
+ * The LLM metering proxy: an agent points its official client at Warden instead of the provider. Each
+ * request is decided as a call of tool `llm:<provider>` with its estimated tokens reserved, forwarded
+ * with the deployment's provider key, and settled with the usage the provider reports (streams included,
+ * and after the client hung up).
+ */
+export class LlmProxy {
+  readonly #ctx: ServerContext;
+  /** Streams still being read (their client may be gone): shutdown waits for their settlement. */
+  readonly #settling = new Set<Promise<void>>();
+
+  constructor(ctx: ServerContext) {
+    this.#ctx = ctx;
+  }
+
+  /** Answers one request to `endpoint`. Failures are thrown for the route's error handler to shape. */
+  async handle(endpoint: LlmEndpoint, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+    const ctx = this.#ctx;
+    if (ctx.state.shuttingDown) {
+      throw new WardenError('SHUTTING_DOWN', 'the server is shutting down; retry against another instance');
+    }
+    const principal = await authenticateAgent(ctx, request, endpoint.provider);
+    const upstream = ctx.config.llm[endpoint.provider];
+    if (!upstream) throw notConfigured(endpoint.provider);
+    const body = requestBody(request.body);
+    const estimate = estimateRequest(body, {
+      model: body.model,
+      maxOutputTokens: endpoint.maxOutputTokens(body),
+      completions: endpoint.completions(body),
+      defaultMaxOutput: ctx.config.llm.maxOutputTokensDefault,
+    });
+    const stream = body.stream === true;
+    const decided = await this.#check(request, principal, endpoint, estimate, stream);
+    // On every answer, refusals included: the client learns the session to send with its next request.
+    reply.header('warden-call-id', decided.callId).header('warden-session', decided.session);
+    if (decided.effect !== 'allow') throw refusalOf(decided, endpoint);
+    const x: Exchange = {
+      endpoint,
+      principal,
+      estimate,
+      stream,
+      callId: decided.callId,
+      startedMs: performance.now(),
+      log: request.log,
+    };
+    const response = await this.#forward(x, upstream, request, body);
+    reply.code(response.status).headers(clientHeaders(response.headers));
+    if (response.ok && isEventStream(response)) return this.#relay(x, response, reply, body);
+    return this.#whole(x, response, reply);
+  }
+
+  /** Resolves once every stream still being read has been settled, or after `timeoutMs`. */
+  async settled(timeoutMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, timeoutMs);
+    });
+    await Promise.race([Promise.allSettled([...this.#settling]), timeout]);
+    clearTimeout(timer);
+  }
+
+  async #check(
+    request: FastifyRequest,
+    principal: Principal,
+    endpoint: LlmEndpoint,
+    estimate: RequestEstimate,
+    stream: boolean,
+  ): Promise<CheckResult> {
+    const call = llmCall(request, principal, endpoint, estimate, stream);
+    const { model, inputTokens, outputTokens } = estimate;
+    const start = performance.now();
+    const result = await this.#ctx.engine.check(call, { estimate: { model, inputTokens, outputTokens } });
+    recordCheck(this.#ctx, call, result, { start, end: performance.now(), model });
+    return result;
+  }
+
+  /** Sends the request upstream; an unreachable upstream settles the call as failed and answers 502. */
+  async #forward(
+    x: Exchange,
+    upstream: LlmUpstream,
+    request: FastifyRequest,
+    body: Readonly<Record<string, unknown>>,
+  ): Promise<Response> {
+    const provider = x.endpoint.provider;
+    try {
+      return await fetch(upstreamUrl(upstream, x.endpoint.path, request.url), {
+        method: 'POST',
+        headers: upstreamHeaders(provider, upstream, request.headers),
+        body: JSON.stringify(x.endpoint.upstreamBody(body)),
+      });
+    } catch (err) {
+      const why = fetchFailure(err);
+      await this.#settle(x, 502, {
+        status: 'error',
+        error: `the upstream could not be reached: ${why}`,
+        usage: noUsage(x.estimate),
+      });
+      throw new LlmProxyError({
+        status: 502,
+        code: 'LLM_UPSTREAM_UNAVAILABLE',
+        message: `the ${provider} upstream could not be reached (${why}); nothing was billed`,
+      });
+    }
+  }
+
+  /** A whole (not streamed) answer: read, settled, then passed to the client as it came. */
+  async #whole(x: Exchange, response: Response, reply: FastifyReply): Promise<FastifyReply> {
+    let bytes: Buffer;
+    try {
+      bytes = Buffer.from(await response.arrayBuffer());
+    } catch (err) {
+      const why = fetchFailure(err);
+      await this.#settle(x, 502, {
+        status: 'error',
+        error: `the upstream answer broke off: ${why}`,
+        // The provider may well have finished; all Warden knows is the prompt it sent.
+        usage: { model: x.estimate.model, inputTokens: x.estimate.inputTokens, outputTokens: 0 },
+      });
+      throw new LlmProxyError({
+        status: 502,
+        code: 'LLM_UPSTREAM_UNAVAILABLE',
+        message: `the ${x.endpoint.provider} upstream's answer broke off (${why})`,
+      });
+    }
+    const seen = x.endpoint.bodyUsage(parseJson(bytes));
+    const billed =
+      response.ok || seen.usage
+        ? billedUsage({ ...seen, final: seen.usage !== undefined }, x.estimate)
+        : undefined;
+    await this.#settle(
+      x,
+      response.status,
+      {
+        status: response.ok ? 'ok' : 'error',
+        ...(response.ok
+          ? {}
+          : { error: `the upstream answered ${response.status}${upstreamMessage(bytes)}` }),
+        usage: billed?.usage ?? noUsage(x.estimate),
+      },
+      { usage: billed ? (billed.estimated ? 'estimated' : 'reported') : 'none' },
+    );
+    return reply.send(bytes);
+  }
+
+  /**
+   * A streamed answer: relayed event by event while it is metered on the side. The call is settled
+   * before the client's response ends, so a client that saw the end finds the usage recorded.
+   */
+  #relay(
+    x: Exchange,
+    response: Response,
+    reply: FastifyReply,
+    body: Readonly<Record<string, unknown>>,
+  ): FastifyReply {
+    const out = new PassThrough();
+    const meter = x.endpoint.streamMeter(body);
+    reply.header('cache-control', 'no-cache').header('x-accel-buffering', 'no');
+    const task = (async () => {
+      let cut = true;
+      try {
+        const relayed = await relayEvents(response.body, out, meter);
+        cut = relayed.cut;
+        const billed = billedUsage(meter, x.estimate);
+        const failure = cut ? 'the upstream stream broke off before its end' : meter.failure;
+        await this.#settle(
+          x,
+          response.status,
+          { status: failure ? 'error' : 'ok', ...(failure ? { error: failure } : {}), usage: billed.usage },
+          { usage: billed.estimated ? 'estimated' : 'reported', clientGone: relayed.clientGone },
+        );
+      } finally {
+        // A cut stream is cut for the client too, so it does not take half an answer for a whole one.
+        if (cut) reply.raw.destroy();
+        else out.end();
+      }
+    })();
+    this.#settling.add(task);
+    void task.finally(() => this.#settling.delete(task));
+    return reply.send(out);
+  }
+
+  /** Records how the request ended, with its usage; a failure here is logged, the answer stands. */
+  async #settle(
+    x: Exchange,
+    httpStatus: number,
+    outcome: Omit<CallOutcome, 'durationMs' | 'result'>,
+    extra: Record<string, unknown> = {},
+  ): Promise<void> {
+    const start = performance.now();
+    const result = { endpoint: x.endpoint.name, stream: x.stream, httpStatus, ...extra };
+    let error: string | undefined;
+    try {
+      await this.#ctx.engine.complete(
+        x.callId,
+        { ...outcome, result, durationMs: Math.round(start - x.startedMs) },
+        x.principal.id,
+      );
+    } catch (err) {
+      error = err instanceof WardenError ? err.code : 'INTERNAL';
+      // Unsettled, the reservation is released when its lease runs out.
+      x.log.warn({ err, callId: x.callId }, 'an LLM request could not be settled');
+    }
+    recordSettlement(this.#ctx, {
+      agent: x.principal.id,
+      callId: x.callId,
+      tool: `llm:${x.endpoint.provider}`,
+      outcome,
+      start,
+      error,
+    });
+  }
+}
+
+function notConfigured(provider: LlmProvider): LlmProxyError {
+  return new LlmProxyError({
+    status: 404,
+    code: 'LLM_NOT_CONFIGURED',
+    message: `this Warden has no ${provider} upstream: set llm.${provider}.apiKey (and llm.${provider}.baseUrl for another upstream than the provider's own) in the server configuration`,
+    retry: false,
+  });
+}
+
+/** Nothing consumed: an upstream that refused or was not reached is not billed unless it says so. */
+function noUsage(estimate: RequestEstimate): Usage {
+  return { model: estimate.model, inputTokens: 0, outputTokens: 0 };
+}
+
+function parseJson(bytes: Buffer): unknown {
+  try {
+    return JSON.parse(bytes.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+/** The provider's error message from an error body, for the audit trail (both shapes have error.message). */
+function upstreamMessage(bytes: Buffer): string {
+  const error = asObject(asObject(parseJson(bytes))?.error);
+  const message = typeof error?.message === 'string' ? error.message.slice(0, 300) : undefined;
+  return message ? `: ${message}` : '';
+}

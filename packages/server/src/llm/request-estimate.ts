@@ -1,0 +1,46 @@
+import { canonicalHash } from '@warden/core';
+import { tokensOfChars } from './usage-meter.js';
+
+/** The request fields that become prompt tokens: conversation, instructions and tool definitions. */
+const PROMPT_FIELDS = ['system', 'instructions', 'messages', 'input', 'tools', 'functions'] as const;
+
+/** What an LLM request may consume, and the facts about it a policy sees. */
+export interface RequestEstimate {
+  readonly model: string;
+  /** About four characters per token of the prompt fields' JSON. */
+  readonly inputTokens: number;
+  /** The request's own output cap (times `n` completions), or the deployment's default. */
+  readonly outputTokens: number;
+  /** The output cap in force: the request's, or the default when it sets none. */
+  readonly maxOutputTokens: number;
+  /**
+   * A short hash of the model and prompt. It is part of the call's arguments, so the repeat breaker
+   * sees the same prompt sent again and again, not every LLM request as the same call.
+   */
+  readonly promptHash: string;
+}
+
+/**
+ * Estimates a request before it runs. `maxOutputTokens` is the request's own cap (undefined when it
+ * sets none); `completions` how many answers it asks for (Chat Completions' `n`).
+ */
+export function estimateRequest(
+  body: Readonly<Record<string, unknown>>,
+  o: { model: string; maxOutputTokens: number | undefined; completions: number; defaultMaxOutput: number },
+): RequestEstimate {
+  const prompt: Record<string, unknown> = {};
+  for (const field of PROMPT_FIELDS) if (body[field] !== undefined) prompt[field] = body[field];
+  const maxOutputTokens = o.maxOutputTokens ?? o.defaultMaxOutput;
+  return {
+    model: o.model,
+    inputTokens: tokensOfChars(JSON.stringify(prompt).length),
+    outputTokens: maxOutputTokens * o.completions,
+    maxOutputTokens,
+    promptHash: canonicalHash({ model: o.model, ...prompt }).slice(0, 16),
+  };
+}
+
+/** A positive whole number from a request field, or undefined. */
+export function positiveInt(v: unknown): number | undefined {
+  return typeof v === 'number' && Number.isInteger(v) && v > 0 ? v : undefined;
+}

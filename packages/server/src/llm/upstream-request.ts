@@ -1,0 +1,65 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import type { LlmUpstream } from './llm-config.js';
+import type { LlmProvider } from './llm-endpoints.js';
+
+/**
+ * Request headers passed on to the provider: API versions and betas the client chose, and what it is.
+ * Never the client's credentials (its Warden key) and nothing Warden-specific.
+ */
+const TO_UPSTREAM: Readonly<Record<LlmProvider, readonly string[]>> = {
+  openai: ['accept', 'user-agent', 'openai-beta'],
+  anthropic: ['accept', 'user-agent', 'anthropic-version', 'anthropic-beta'],
+};
+
+/**
+ * Response headers passed back to the client: the body's type, request ids for support, and rate-limit
+ * and retry hints the official clients act on. Not the length or encoding (the body is relayed, not
+ * copied byte for byte) and not the deployment's organisation or project ids.
+ */
+const TO_CLIENT =
+  /^(content-type|retry-after|retry-after-ms|x-request-id|request-id|openai-processing-ms|openai-version|x-ratelimit-[a-z0-9-]+|anthropic-ratelimit-[a-z0-9-]+)$/;
+
+/** The headers of the upstream request: the deployment's provider key in the provider's own way. */
+export function upstreamHeaders(
+  provider: LlmProvider,
+  upstream: LlmUpstream,
+  incoming: IncomingHttpHeaders,
+): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const name of TO_UPSTREAM[provider]) {
+    const value = incoming[name];
+    if (typeof value === 'string' && value !== '') headers[name] = value;
+  }
+  headers['content-type'] = 'application/json';
+  // Streams are relayed as they arrive: a compressed body would be held back by the decompressor.
+  headers['accept-encoding'] = 'identity';
+  if (provider === 'openai') headers.authorization = `Bearer ${upstream.apiKey}`;
+  else headers['x-api-key'] = upstream.apiKey;
+  return headers;
+}
+
+/** The upstream response headers the client sees. */
+export function clientHeaders(upstream: Headers): Record<string, string> {
+  const out: Record<string, string> = {};
+  upstream.forEach((value, name) => {
+    if (TO_CLIENT.test(name)) out[name] = value;
+  });
+  return out;
+}
+
+/** The upstream URL for a request: the configured root, the endpoint's path and the client's query. */
+export function upstreamUrl(upstream: LlmUpstream, path: string, requestUrl: string): string {
+  const q = requestUrl.indexOf('?');
+  return `${upstream.baseUrl}${path}${q >= 0 ? requestUrl.slice(q) : ''}`;
+}
+
+/** Whether a response is a Server-Sent Events stream. */
+export function isEventStream(response: Response): boolean {
+  return (response.headers.get('content-type') ?? '').toLowerCase().startsWith('text/event-stream');
+}
+
+/** Why a fetch failed, in words a person can act on (the network error's code when there is one). */
+export function fetchFailure(err: unknown): string {
+  const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+  return cause?.code ?? cause?.message ?? (err as Error).message ?? String(err);
+}
