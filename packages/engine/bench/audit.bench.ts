@@ -13,7 +13,17 @@ import { openEngine } from '../src/engine/open-engine.js';
 import { generateKeyRing } from '../src/keys/key-ring.js';
 import { GroupCommitter } from '../src/store/group-committer.js';
 import { openStore } from '../src/store/open-store.js';
-import { testPolicy } from '../test-support/engine-fixtures.js';
+import { TEST_POLICY_YAML, testPolicy } from '../test-support/engine-fixtures.js';
+
+/**
+ * The test policy with the loop breakers off: the figures measure the allow path, and one session
+ * repeating one call thousands of times a second is exactly what the breakers exist to stop.
+ */
+const BENCH_POLICY = `${TEST_POLICY_YAML}
+defaults:
+  breakers: { repeat: false, pingPong: false, rate: false, tokenBurn: false }
+`;
+
 import { createTestDatabase, startPostgres } from '../test-support/postgres-server.js';
 import { appendMany, benchEvent } from './bench-events.js';
 
@@ -149,7 +159,7 @@ async function engineFigures({ quick, log }: BenchmarkOptions): Promise<Record<s
   const engine = await openEngine({
     db: join(dir, 'engine.db'),
     keys: generateKeyRing(),
-    policy: testPolicy(),
+    policy: testPolicy(BENCH_POLICY),
   });
   try {
     const call = { agent: 'billing-agent', tool: 'stripe.refund', args: { amount: 50 }, session: 's1' };

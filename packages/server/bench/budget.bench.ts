@@ -31,7 +31,7 @@ agents:
     budgets:
       - { id: shared-tokens, metric: tokens, limit: ${limit}, scope: agent, window: month }
   free:
-    rules: [{ id: any, effect: allow, tools: ['*'] }]
+    rules: [{ id: free-any, effect: allow, tools: ['*'] }]
     breakers: { repeat: false, pingPong: false, rate: false, tokenBurn: false }
 `;
 }
@@ -46,14 +46,20 @@ async function agentKey(url: string, admin: string, agent: string): Promise<stri
 }
 
 /** One caller: check → complete until refused (or until `max` calls when given). Returns calls admitted. */
-async function caller(url: string, key: string, i: number, max = Number.POSITIVE_INFINITY): Promise<number> {
+async function caller(
+  url: string,
+  key: string,
+  session: string,
+  i: number,
+  max = Number.POSITIVE_INFINITY,
+): Promise<number> {
   let admitted = 0;
   while (admitted < max) {
     const r = await api<{ effect: string; callId: string; code?: string }>(url, 'POST', '/v1/calls', {
       key,
       body: {
         tool: 'llm:bench',
-        session: `bench-${i}`,
+        session,
         args: { n: admitted },
         estimate: { inputTokens: 30, outputTokens: 20 },
       },
@@ -94,7 +100,7 @@ async function run({ quick, log }: BenchmarkOptions): Promise<Record<string, num
     log(`${CALLERS} callers on two instances spend a ${limit}-token budget…`);
     let t0 = performance.now();
     const counts = await Promise.all(
-      Array.from({ length: CALLERS }, (_, i) => caller(i % 2 ? a.url : b.url, metered, i)),
+      Array.from({ length: CALLERS }, (_, i) => caller(i % 2 ? a.url : b.url, metered, `metered-${i}`, i)),
     );
     const meteredMs = performance.now() - t0;
     const admitted = counts.reduce((x, y) => x + y, 0);
@@ -103,7 +109,7 @@ async function run({ quick, log }: BenchmarkOptions): Promise<Record<string, num
     const each = Math.ceil(admitted / CALLERS);
     t0 = performance.now();
     await Promise.all(
-      Array.from({ length: CALLERS }, (_, i) => caller(i % 2 ? a.url : b.url, free, i, each)),
+      Array.from({ length: CALLERS }, (_, i) => caller(i % 2 ? a.url : b.url, free, `free-${i}`, i, each)),
     );
     const freeMs = performance.now() - t0;
 

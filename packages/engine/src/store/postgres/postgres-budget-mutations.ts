@@ -55,9 +55,9 @@ WITH d AS (
 UPDATE budget_reservations SET state = 'released', updated_at = $2 WHERE id = ANY ($3::text[])`;
 
 /**
- * Applies budget mutations inside a commit's transaction. `lock` runs first, before any other mutation
- * and the chain lock: it locks the reservations the commit changes in id order, then every counter in
- * key order, one at a time, as reserve does, so a commit and a reserve (or two commits) never deadlock.
+ * Applies budget mutations inside a commit's transaction. `lock` runs first, just after the chain lock
+ * is taken: it locks the reservations the commit changes in id order, then every counter in key order,
+ * one at a time, as reserve does, so a commit and a reserve (or two commits) never deadlock.
  * Reserve locks no reservation it did not just insert, so the two orders never cross. The mutations then
  * change rows already locked, each in one statement.
  */

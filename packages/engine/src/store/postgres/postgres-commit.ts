@@ -22,6 +22,10 @@ function needsChainLock(m: Mutation): boolean {
   );
 }
 
+function isBudget(m: Mutation): boolean {
+  return m.kind.startsWith('budget.');
+}
+
 /**
  * Whether other instances must hear of an event at once (approvals, pauses, policies, keys…). Calls are
  * the hot path and need no push: a waiter on a call waits for its approval, which is announced.
@@ -52,7 +56,7 @@ async function lockAndAnnounce(client: pg.ClientBase, added: number): Promise<{ 
  * creation, a stored policy; all rare) the rest runs under the lock and strictly in order, with
  * everything linked so far written first before a purge: it sees the same rows and holds as in SQLite.
  * A commit holding an event other than a call's is announced on CHAIN_CHANNEL with the same lock query.
- * Budget rows are locked before anything else (see BudgetWriter), for every unit at once.
+ * Budget rows are locked and changed under the chain lock (see BudgetWriter), for every unit at once.
  */
 export async function commitUnits(
   client: pg.ClientBase,
@@ -60,15 +64,26 @@ export async function commitUnits(
   payload: EventPayload,
 ): Promise<CommitResult[]> {
   const mutations = new MutationWriter(client);
-  await mutations.lockBudgets(prepared.flatMap((p) => p.unit.mutations ?? []));
   const firstLocked = prepared.findIndex((p) => p.unit.mutations?.some(needsChainLock));
   const locked = firstLocked === -1 ? prepared.length : firstLocked;
-  await mutations.applyAll(prepared.slice(0, locked).flatMap((p) => p.unit.mutations ?? []));
+  const early = prepared.slice(0, locked).flatMap((p) => p.unit.mutations ?? []);
+  await mutations.applyAll(early.filter((m) => !isBudget(m)));
+  const budgets = prepared.flatMap((p) => p.unit.mutations ?? []).filter(isBudget);
   const chained = prepared.some((p) => p.bodies.length > 0 || p.unit.checkpoint !== undefined);
-  if (!chained && firstLocked === -1) return prepared.map(() => ({ events: [] }));
+  if (!chained && firstLocked === -1) {
+    await mutations.lockBudgets(budgets);
+    for (const m of early.filter(isBudget)) await mutations.apply(m);
+    return prepared.map(() => ({ events: [] }));
+  }
 
   const announce = prepared.some((p) => p.unit.events.some(announced));
   const head = announce ? await lockAndAnnounce(client, payload.bodies.length) : await lockChainHead(client);
+  // Budget counters are locked only now, under the chain lock: a settlement holds a hot counter (an
+  // agent's or the global budget) for the end of one commit, not while it queues for the chain, so the
+  // reservations of other calls wait on it only briefly. Commits cannot deadlock on counters (they
+  // take the chain lock first) and a reservation holds nothing but counters, taken in the same order.
+  await mutations.lockBudgets(budgets);
+  for (const m of early.filter(isBudget)) await mutations.apply(m);
   const chain = new ChainAppend(head, payload);
   let last = prepared.some((p) => p.unit.checkpoint) ? await lastCheckpoint(client) : undefined;
   const results: CommitResult[] = [];

@@ -35,7 +35,8 @@ export class MutationWriter {
 
   /**
    * Locks the budget reservations and counters every mutation of the commit changes (those applied under
-   * the chain lock too), in the order reserve locks them: called first, before any other row lock.
+   * the chain lock too), in the order reserve locks them: called under the chain lock, before any
+   * budget mutation is applied.
    */
   async lockBudgets(ms: readonly Mutation[]): Promise<void> {
     await this.#budgets.lock(ms);
