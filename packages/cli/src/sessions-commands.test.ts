@@ -101,6 +101,18 @@ describe('warden sessions and warden budgets', () => {
     const unknown = await cli(lina, 'sessions', 'resume', session, '--reason', 'x', '--raise', 'nope=9');
     expect(unknown.err).toContain('[BUDGET_NOT_FOUND]');
 
+    // A budget shared beyond the session cannot be raised through it.
+    const shared = await cli(
+      lina,
+      'sessions',
+      'resume',
+      session,
+      '--reason',
+      'x',
+      '--raise',
+      'daily-tokens=20000',
+    );
+    expect(shared.err).toContain('[BUDGET_SHARED]');
     const ok = await cli(
       lina,
       'sessions',
@@ -110,12 +122,10 @@ describe('warden sessions and warden budgets', () => {
       'two more lookups',
       '--raise',
       'session-calls=5',
-      '--raise',
-      'daily-tokens=20000',
     );
     expect(ok.code, ok.err).toBe(0);
     expect(ok.out).toBe(
-      `Resumed ${session} (spend-bot).\nRaised session-calls to 5 for its current window.\nRaised daily-tokens to 20000 for its current window.\n`,
+      `Resumed ${session} (spend-bot).\nRaised session-calls to 5 for its current window.\n`,
     );
     expect((await call(session, 4)).effect).toBe('allow');
 
@@ -128,7 +138,7 @@ describe('warden sessions and warden budgets', () => {
       /session:cli-ses-1\s+session\s+calls\s+4 \/ 5\s+████████░░ 80%\s+0\s+1$/,
     );
     expect(rows.find((l) => l.startsWith('daily-tokens'))).toMatch(
-      /tokens\s+1,000 \/ 20,000\s+░{10} 5%\s+0\s+19,000$/,
+      /tokens\s+1,000 \/ 10,000\s+█░{9} 10%\s+0\s+9,000$/,
     );
     const asJson = JSON.parse((await cli(lina, 'budgets', 'show', '--session', session, '--json')).out) as {
       budgets: { budgetId: string; limit: number }[];

@@ -37,6 +37,7 @@ export {
   type BudgetRefusal,
   type CheckOptions,
   type CheckResult,
+  type CompleteOptions,
   Engine,
   type EngineBlockCode,
   type EngineOptions,

@@ -68,6 +68,8 @@ export const AuditDecisionSchema = z.strictObject({
   approvalId: z.string().optional(),
   /** The budget reservation an allowed call holds until it completes. */
   reservationId: z.string().optional(),
+  /** `proxy`: an LLM request the metering proxy forwards and settles itself; its agent cannot complete it. */
+  meteredBy: z.literal('proxy').optional(),
 });
 
 const count = z.number().nonnegative().max(1e12);

@@ -44,6 +44,8 @@ export const ERROR_CODES = {
   BUDGET_CONFLICT:
     'A budget reservation or alert changed while this change was being recorded (settled, released or announced elsewhere); nothing was written.',
   BUDGET_NOT_FOUND: 'No budget of the policy in force has this id for the session.',
+  BUDGET_SHARED:
+    "A budget shared beyond the session (agent, team, tag or global) cannot be raised on one session's resume, which would lift it for sessions the resumer may have a stake in; change its limit in the policy.",
   RUNAWAY_DETECTED:
     'A loop breaker tripped (same call repeated, two tools ping-ponging, call rate or token burn too high); the session is paused.',
   PRICE_UNKNOWN:

@@ -284,9 +284,9 @@ export class BudgetService {
   }
 
   /**
-   * What raising budget limits on a session's resume writes: for each budget, the limit of every current
-   * counter the session draws on (its own, its agent's, its team's, the global one). BUDGET_NOT_FOUND for
-   * a budget the policy in force does not give this session.
+   * What raising budget limits on a session's resume writes: for each budget, the limit of the session's
+   * current counter of it. BUDGET_NOT_FOUND for a budget the policy in force does not give this session;
+   * BUDGET_SHARED for one shared beyond the session.
    */
   async raise(
     session: { id: string; agent: string },
@@ -307,10 +307,19 @@ export class BudgetService {
           { budget: r.budget },
         );
       }
+      // A shared limit raised through one session would lift it for every session drawing on it,
+      // including the resumer's own: only a policy change (an admin's, recorded) may do that.
+      if (budget.scope !== 'session') {
+        throw new WardenError(
+          'BUDGET_SHARED',
+          `budget ${budget.id} is shared (scope ${budget.scope}); a resume raises only session budgets, so change its limit in the policy`,
+          { budget: budget.id, scope: budget.scope },
+        );
+      }
       if (!(r.limit > 0) || !Number.isFinite(r.limit)) {
         throw new WardenError('REQUEST_INVALID', `the new limit of ${r.budget} must be a positive number`);
       }
-      const scopes = [`session:${session.id}`, ...this.#agentScopes(session.agent)];
+      const scopes = [`session:${session.id}`];
       const current = await this.#engine.store.budgetCounters({
         budgetId: budget.id,
         scopeKeys: scopes,

@@ -193,6 +193,10 @@ describe.each(DIALECTS)('budgets in the engine (%s)', (dialect) => {
     await expect(
       resumeSession(engine, 's-raise', ann, 'more', { raise: [{ budget: 'no-such', limit: 5 }] }),
     ).rejects.toMatchObject({ code: 'BUDGET_NOT_FOUND' });
+    // A shared budget raised through one session would lift it for every other session too.
+    await expect(
+      resumeSession(engine, 's-raise', ann, 'more', { raise: [{ budget: 'llm-usd', limit: 5 }] }),
+    ).rejects.toMatchObject({ code: 'BUDGET_SHARED' });
     await resumeSession(engine, 's-raise', ann, 'one more task', {
       raise: [{ budget: 'session-calls', limit: 5 }],
     });
@@ -262,6 +266,20 @@ describe.each(DIALECTS)('budgets in the engine (%s)', (dialect) => {
       ['2026-03-28T23:00:00.000Z', '2026-03-29T22:00:00.000Z'],
       ['2026-03-29T22:00:00.000Z', '2026-03-30T22:00:00.000Z'],
     ]);
+  });
+
+  it('a resumed session is not tripped again by what it burnt before the pause', async () => {
+    const burn = async () => {
+      const r = await engine.check({ agent: 'burner', tool: 'llm:x', session: 's-reburn' });
+      expect(r.effect).toBe('allow');
+      await engine.complete(r.callId, { status: 'ok', usage: { inputTokens: 60, outputTokens: 10 } });
+    };
+    await burn();
+    await burn();
+    expect((await engine.store.getSession('s-reburn'))?.state).toBe('paused');
+    await resumeSession(engine, 's-reburn', ann, 'expected: a long document');
+    await burn();
+    expect((await engine.store.getSession('s-reburn'))?.state).toBe('active');
   });
 
   it('monitor mode records what a budget would have refused and allows it', async () => {

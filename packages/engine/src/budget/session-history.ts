@@ -33,8 +33,9 @@ export class SessionHistory {
   seed(session: string, since: string, traces: readonly CallTrace[]): void {
     const e = this.#entry(session, since);
     if (e.since !== since) {
-      // Burn samples recorded before the first seed ('') belong to this same stretch of the session.
-      if (e.since !== '') e.burns = [];
+      // What the session burnt before its last pause or resume does not count against it after.
+      const from = Date.parse(since);
+      e.burns = e.burns.filter((b) => b.at >= from);
       e.since = since;
       e.traces = [];
     }

@@ -82,6 +82,7 @@ export function decidedEvent(
     grantId?: string;
     approvalId?: string;
     reservationId?: string;
+    meteredBy?: 'proxy';
   },
 ): AuditEvent {
   const args = redactValue(call.args ?? {}, { fields: ctx.redactFields, maxBytes: ctx.limits.maxArgsBytes });
@@ -114,6 +115,7 @@ export function decidedEvent(
       ...(extra.grantId ? { grantId: extra.grantId } : {}),
       ...(extra.approvalId ? { approvalId: extra.approvalId } : {}),
       ...(extra.reservationId ? { reservationId: extra.reservationId } : {}),
+      ...(extra.meteredBy ? { meteredBy: extra.meteredBy } : {}),
     },
     ...(extra.policyVersion ? { policyVersion: extra.policyVersion } : {}),
     ...marks(['args', args], ['target', target]),

@@ -115,6 +115,17 @@ export interface CheckOptions {
   readonly approvalId?: string;
   /** What the call may consume; reserved in every budget that applies before it is allowed. */
   readonly estimate?: UsageEstimate;
+  /**
+   * `proxy`: the LLM metering proxy decides this request and settles it from the provider's own usage;
+   * the agent cannot complete it (it would report its own usage).
+   */
+  readonly meteredBy?: 'proxy';
+}
+
+/** Options of one completion. */
+export interface CompleteOptions {
+  /** The LLM metering proxy settling a request it forwarded (required for those). */
+  readonly meteredBy?: 'proxy';
 }
 
 /** The budget that refused a call (code BUDGET_EXCEEDED). */
@@ -286,6 +297,7 @@ export class Engine {
         const grant = await this.grants.find(call, sessionId, now, stake);
         if (grant) decision = grantDecision(decision, grant.id, grant.createdBy, grant.reason);
       }
+      if (options.meteredBy) decision = { ...decision, meteredBy: options.meteredBy };
       return await this.#admit(decided, decision, ensure, options.estimate);
     } catch (err) {
       return this.#unavailable(err, callId, sessionId, policy);
@@ -300,6 +312,7 @@ export class Engine {
     callId: string,
     outcome: CallOutcome,
     agent?: string,
+    options: CompleteOptions = {},
   ): Promise<{ auditSeq: number; decided: AuditEvent }> {
     if (outcome.status !== 'ok' && outcome.status !== 'error') {
       throw new WardenError('CALL_INVALID', 'outcome.status must be "ok" or "error"');
@@ -309,6 +322,12 @@ export class Engine {
       throw new WardenError('CALL_NOT_FOUND', `no decided call has id ${callId}`);
     }
     if (completed) throw new WardenError('CALL_ALREADY_COMPLETED', `call ${callId} was already completed`);
+    if (decided.event.decision?.meteredBy === 'proxy' && options.meteredBy !== 'proxy') {
+      throw new WardenError(
+        'CALL_NOT_RUNNABLE',
+        `call ${callId} is an LLM request the metering proxy forwarded; the proxy settles it from the provider's usage`,
+      );
+    }
     const effect = decided.event.decision?.effect;
     if (effect === 'review') await this.#useOwnApproval(callId, decided.event);
     else if (effect !== 'allow') {
@@ -422,6 +441,7 @@ export class Engine {
       ...(decision.grantId ? { grantId: decision.grantId } : {}),
       ...(approvalId ? { approvalId } : {}),
       ...(decision.reservationId ? { reservationId: decision.reservationId } : {}),
+      ...(decision.meteredBy ? { meteredBy: decision.meteredBy } : {}),
     });
     const events = [event, ...(extra.events ?? [])];
     const all = [...(mutations ?? []), ...(extra.mutations ?? [])];
@@ -576,6 +596,7 @@ export class Engine {
     input: ToolCall,
     approvalId: string,
     callId: string,
+    estimate: UsageEstimate = {},
   ): Promise<
     { readonly allowed: true } | { readonly allowed: false; readonly code: string; readonly reason: string }
   > {
@@ -606,10 +627,10 @@ export class Engine {
         tool: input.tool,
         ...(input.labels ? { labels: input.labels } : {}),
       },
-      {},
+      estimate,
       new Date(),
     );
-    if (!gate.ok) {
+    if (!gate.ok && this.#policy.mode !== 'monitor') {
       if (gate.code === 'BUDGET_EXCEEDED') {
         const exceeded = this.systemEvent('budget.exceeded', WARDEN, {
           agent: input.agent,
@@ -622,7 +643,15 @@ export class Engine {
       }
       return { allowed: false, code: gate.code, reason: gate.reason };
     }
-    await this.approvals.use(approvalId, callId);
+    try {
+      await this.approvals.use(approvalId, callId);
+    } catch (err) {
+      if (gate.ok && gate.reservationId) {
+        const call = { callId, ts: new Date().toISOString(), agent: input.agent, session: a.session };
+        await this.#releaseNow(gate.reservationId, call, 'the approval could not be used');
+      }
+      throw err;
+    }
     return { allowed: true };
   }
 
@@ -717,8 +746,13 @@ export class Engine {
     };
     const gate = await this.#reserveFor(call.callId, metered, estimate ?? {}, new Date(call.ts));
     if (gate.ok) {
-      const admitted = gate.reservationId ? { ...decision, reservationId: gate.reservationId } : decision;
-      return this.#record(call, admitted, ensure, extra);
+      if (!gate.reservationId) return this.#record(call, decision, ensure, extra);
+      try {
+        return await this.#record(call, { ...decision, reservationId: gate.reservationId }, ensure, extra);
+      } catch (err) {
+        await this.#releaseNow(gate.reservationId, call, 'the decision could not be recorded');
+        throw err;
+      }
     }
     if (decision.mode === 'monitor') {
       const reasons = [...decision.reasons, `monitor mode: would be blocked (${gate.code}): ${gate.reason}`];
@@ -738,6 +772,36 @@ export class Engine {
       data: { ...(gate.budget ?? {}), reason: gate.reason },
     });
     return this.#recordPausing(call, stop, ensure, [exceeded]);
+  }
+
+  /**
+   * Gives back a reservation at once when the call it was made for will not run (its decision could not
+   * be recorded), instead of holding the budget until the lease runs out. Best effort: when the store is
+   * what failed, the lease sweep releases it later.
+   */
+  async #releaseNow(
+    reservationId: string,
+    call: Pick<DecidedCall, 'callId' | 'agent' | 'session'>,
+    why: string,
+  ): Promise<void> {
+    try {
+      const held = await this.store.reservation(reservationId);
+      if (held?.state !== 'held') return;
+      await this.#commit({
+        events: [
+          this.systemEvent('budget.released', WARDEN, {
+            agent: call.agent,
+            session: call.session,
+            callId: call.callId,
+            data: { reservationId, reason: why },
+          }),
+        ],
+        // Released as if its lease had ended now: the mutation releases only leases that have ended.
+        mutations: [{ kind: 'budget.release', ids: [reservationId], now: held.leaseUntil }],
+      });
+    } catch {
+      // The sweep releases it when the lease ends.
+    }
   }
 
   /** Records a block that pauses its session, with the events saying why; notifications queued with them. */
@@ -821,7 +885,13 @@ export class Engine {
     // A call that starts a session cannot be a loop yet; the next call seeds from the audit trail.
     if (!session) return undefined;
     const settings = this.#policy.budgets.forAgent(call.agent).breakers;
-    if (!settings.repeat && !settings.pingPong && !settings.rate) return undefined;
+    const judged = settings.repeat || settings.pingPong || settings.rate;
+    if (!judged) {
+      // The token-burn breaker still needs the history restarted at a resume (it drops older burns).
+      if (settings.tokenBurn && !this.#history.current(sessionId, session.updatedAt))
+        this.#history.seed(sessionId, session.updatedAt, []);
+      return undefined;
+    }
     const at = Date.parse(ts);
     const need = historyNeeded(settings);
     const maxAge = Math.max(
@@ -876,13 +946,13 @@ export class Engine {
   ) {
     const session = decided.session as string;
     const agent = decided.agent as string;
-    // Monitor mode records and allows: nothing is paused.
-    if (this.#policy.mode === 'monitor') return;
+    // Monitor mode records and allows: alerts go out, but nothing is paused.
+    const monitor = this.#policy.mode === 'monitor';
     try {
       if (lines?.length) {
         const metered: MeteredCall = { agent, session, tool: decided.tool as string };
         const breach = await this.budgets.afterSettle(lines, metered);
-        if (breach) {
+        if (breach && !monitor) {
           const limit = breach.limitOverride ?? breach.limit;
           const reason = `budget ${breach.budgetId} (${breach.scopeKey}) went over its limit: ${breach.used} used of ${limit} ${breach.metric}; session ${session} is paused until a human resumes it`;
           const exceeded = this.systemEvent('budget.exceeded', WARDEN, {
@@ -903,7 +973,7 @@ export class Engine {
       }
       const tokens = (usage?.inputTokens ?? 0) + (usage?.outputTokens ?? 0);
       const settings = this.#policy.budgets.forAgent(agent).breakers;
-      if (tokens > 0 && settings.tokenBurn) {
+      if (tokens > 0 && settings.tokenBurn && !monitor) {
         const now = Date.now();
         const samples = this.#history.burn(session, { at: now, tokens }, settings.tokenBurn.overMs);
         const trip = detectBurn(samples, now, settings);
@@ -989,6 +1059,7 @@ type EngineDecision = Omit<Decision, 'conditionErrors' | 'approval'> & {
   approvalId?: string;
   reservationId?: string;
   budget?: BudgetRefusal;
+  meteredBy?: 'proxy';
 };
 
 /** Whether a call may spend: admitted (with its reservation, when a budget applies) or why not. */

@@ -10,7 +10,7 @@ import {
   ToolCallSchema,
   WardenError,
 } from '@warden/core';
-import type { CheckOptions, CheckResult } from '@warden/engine';
+import type { CheckOptions, CheckResult, UsageEstimate } from '@warden/engine';
 import { z } from 'zod';
 import { IdParams } from '../http/id-params.js';
 import { defineRoute } from '../http/route-spec.js';
@@ -157,6 +157,7 @@ export const callRoutes = [
         { ...call, agent: principal.id, session: result.session },
         result,
         decided,
+        estimate,
       );
     },
   }),
@@ -214,13 +215,14 @@ async function resumeAfterApproval(
   call: ToolCall,
   result: CheckResult,
   a: ApprovalRecord,
+  estimate: UsageEstimate | undefined,
 ) {
   const approval = { id: a.id, status: a.status, expiresAt: a.expiresAt, decidedBy: a.decidedBy };
   if (a.status === 'pending') return { ...result, approval };
   if (approvalLetsRun(a)) {
     try {
       // Approved, but the session may have been paused meanwhile, or the policy changed: checked again.
-      const go = await ctx.engine.proceedApproved(call, a.id, result.callId);
+      const go = await ctx.engine.proceedApproved(call, a.id, result.callId, estimate);
       if (!go.allowed) return { ...blocked(result, approval, go.reason), code: go.code };
       const by = a.override ? `${a.decidedBy} (override)` : (a.decidedBy ?? 'expiry');
       return {

@@ -126,7 +126,13 @@ export const sessionRoutes = [
     params: SessionParams,
     body: ResumeBody,
     response: { status: 200, schema: SessionSchema },
-    errors: ['SESSION_NOT_FOUND', 'SESSION_STATE', 'APPROVAL_SELF_APPROVAL', 'BUDGET_NOT_FOUND'],
+    errors: [
+      'SESSION_NOT_FOUND',
+      'SESSION_STATE',
+      'APPROVAL_SELF_APPROVAL',
+      'BUDGET_NOT_FOUND',
+      'BUDGET_SHARED',
+    ],
     handler: ({ params, body, principal, ctx }) =>
       resumeSession(ctx.engine, params.id, actorOf(principal), body.reason, {
         ...(body.raise ? { raise: body.raise } : {}),
