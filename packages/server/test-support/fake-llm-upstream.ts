@@ -52,7 +52,7 @@ export interface RecordedRequest {
 export interface FakeLlmUpstream {
   readonly url: string;
   readonly requests: RecordedRequest[];
-  /** Lets held streams (`…-hold`) send their usage and end. */
+  /** Lets held streams (`…-hold`) requested so far send their usage and end. */
   release(): void;
   close(): Promise<void>;
 }
@@ -71,7 +71,9 @@ export async function startFakeLlmUpstream(): Promise<FakeLlmUpstream> {
       const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>;
       const path = (req.url ?? '').split('?')[0] as string;
       requests.push({ path, headers: req.headers, body });
-      void answer(path, body, res, () => held).catch(() => res.destroy());
+      // Held until the next release(), even one that comes before the stream reaches its hold.
+      const gate = held;
+      void answer(path, body, res, () => gate).catch(() => res.destroy());
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

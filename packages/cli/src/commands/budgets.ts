@@ -1,26 +1,11 @@
-import type { BudgetMetric, BudgetScope, BudgetWindow } from '@warden/core';
+import type { BudgetMetric } from '@warden/core';
+import type { BudgetStatus } from '@warden/engine';
 import { type CliIo, EXIT } from '../cli-io.js';
 import { renderTable } from '../table.js';
 import { type ApiFlags, apiClient, withQuery } from './api-client.js';
 
 /** One budget counter as GET /v1/budgets answers it. */
-export interface BudgetStatusView {
-  readonly key: string;
-  readonly budgetId: string;
-  readonly scope: BudgetScope;
-  readonly scopeKey: string;
-  readonly metric: BudgetMetric;
-  readonly window: BudgetWindow;
-  readonly windowStart: string;
-  readonly windowEnd: string | null;
-  readonly limit: number;
-  readonly used: number;
-  readonly reserved: number;
-  readonly remaining: number;
-  readonly ratio: number;
-  readonly alerted: number;
-  readonly updatedAt: string;
-}
+export type BudgetStatusView = BudgetStatus;
 
 export interface BudgetsShowOptions extends ApiFlags {
   readonly agent?: string;

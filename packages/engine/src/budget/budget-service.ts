@@ -4,6 +4,9 @@ import {
   BUNDLED_PRICES,
   type BudgetCounter,
   type BudgetLine,
+  type BudgetMetric,
+  type BudgetScope,
+  type BudgetWindow,
   budgetLines,
   type CompiledBudget,
   type Consumption,
@@ -26,10 +29,10 @@ import type { Mutation } from '../store/store.js';
 export interface BudgetStatus {
   readonly key: string;
   readonly budgetId: string;
-  readonly scope: string;
+  readonly scope: BudgetScope;
   readonly scopeKey: string;
-  readonly metric: string;
-  readonly window: string;
+  readonly metric: BudgetMetric;
+  readonly window: BudgetWindow;
   readonly windowStart: string;
   readonly windowEnd: string | null;
   readonly limit: number;
@@ -267,7 +270,7 @@ export class BudgetService {
     return {
       key: c.key,
       budgetId: c.budgetId,
-      scope: budget?.scope ?? c.scopeKey.split(':')[0] ?? c.scopeKey,
+      scope: budget?.scope ?? scopeOfKey(c.scopeKey),
       scopeKey: c.scopeKey,
       metric: c.metric,
       window: c.window,
@@ -358,4 +361,10 @@ export class BudgetService {
     }
     return { mutations, events };
   }
+}
+
+/** The scope of a counter whose budget the policy no longer has, from its key (`agent:x` → agent). */
+function scopeOfKey(scopeKey: string): BudgetScope {
+  const kind = scopeKey.split(':')[0];
+  return kind === 'session' || kind === 'agent' || kind === 'team' || kind === 'tag' ? kind : 'global';
 }

@@ -17,14 +17,23 @@ export interface LlmCall {
     readonly maxOutputTokens: number;
     readonly promptHash: string;
   };
-  readonly session?: string;
+  readonly session: string;
   readonly triggeredBy?: string;
 }
 
 /**
+ * The session of a request that names none: one per agent key and UTC day, `llm-<keyId>-<YYYY-MM-DD>`.
+ * An agent that only changed its base URL sends no session header; without this, each of its requests
+ * would start a session of its own and no breaker or session budget would ever see two of them.
+ */
+export function defaultSession(keyId: string, now: Date): string {
+  return `llm-${keyId}-${now.toISOString().slice(0, 10)}`;
+}
+
+/**
  * An LLM request as a tool call: the agent from its key, the session and the triggering human from the
- * `Warden-Session` and `Warden-Triggered-By` headers (both optional), and the facts a rule may test
- * (model, endpoint, streaming, output cap) as arguments.
+ * `Warden-Session` and `Warden-Triggered-By` headers (both optional; without a session, the key's session
+ * of the day), and the facts a rule may test (model, endpoint, streaming, output cap) as arguments.
  */
 export function llmCall(
   request: FastifyRequest,
@@ -33,7 +42,7 @@ export function llmCall(
   estimate: RequestEstimate,
   stream: boolean,
 ): LlmCall {
-  const session = headerValue(request, 'warden-session');
+  const session = headerValue(request, 'warden-session') ?? defaultSession(principal.keyId, new Date());
   const triggeredBy = headerValue(request, 'warden-triggered-by');
   return {
     agent: principal.id,
@@ -45,7 +54,7 @@ export function llmCall(
       maxOutputTokens: estimate.maxOutputTokens,
       promptHash: estimate.promptHash,
     },
-    ...(session === undefined ? {} : { session }),
+    session,
     ...(triggeredBy === undefined ? {} : { triggeredBy }),
   };
 }

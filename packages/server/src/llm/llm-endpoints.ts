@@ -18,8 +18,11 @@ export interface LlmEndpoint {
   maxOutputTokens(body: Readonly<Record<string, unknown>>): number | undefined;
   /** How many answers the request asks for. */
   completions(body: Readonly<Record<string, unknown>>): number;
-  /** The body sent upstream: the client's, plus what metering needs. */
-  upstreamBody(body: Readonly<Record<string, unknown>>): Record<string, unknown>;
+  /**
+   * The body sent upstream: the client's, plus what metering needs. `outputCap` is the cap reserved for;
+   * a request that sets none gets it, so the provider cannot generate more than was reserved.
+   */
+  upstreamBody(body: Readonly<Record<string, unknown>>, outputCap: number): Record<string, unknown>;
   /** A meter for one streamed response to `body`. */
   streamMeter(body: Readonly<Record<string, unknown>>): StreamMeter;
   /** The usage in a whole (not streamed) response body. */
@@ -27,19 +30,41 @@ export interface LlmEndpoint {
 }
 
 const one = () => 1;
-const unchanged = (body: Readonly<Record<string, unknown>>) => ({ ...body });
+
+/**
+ * `body` with `cap` in `field` when `own` (the request's cap) is undefined: a missing, null (no limit)
+ * or malformed cap is replaced, and `stale` fields that would also cap (or conflict) are dropped.
+ */
+function capped(
+  body: Readonly<Record<string, unknown>>,
+  own: number | undefined,
+  field: string,
+  cap: number,
+  stale: readonly string[] = [],
+): Record<string, unknown> {
+  if (own !== undefined) return { ...body };
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(body)) if (!stale.includes(k)) out[k] = v;
+  out[field] = cap;
+  return out;
+}
+
+const chatCap = (b: Readonly<Record<string, unknown>>) =>
+  positiveInt(b.max_completion_tokens) ?? positiveInt(b.max_tokens);
 
 /** OpenAI Chat Completions; a streamed request is made to report its usage in a last chunk. */
 const chatCompletions: LlmEndpoint = {
   provider: 'openai',
   name: 'chat.completions',
   path: '/v1/chat/completions',
-  maxOutputTokens: (b) => positiveInt(b.max_completion_tokens) ?? positiveInt(b.max_tokens),
+  maxOutputTokens: chatCap,
   completions: (b) => positiveInt(b.n) ?? 1,
-  upstreamBody: (b) =>
-    b.stream === true
-      ? { ...b, stream_options: { ...asObject(b.stream_options), include_usage: true } }
-      : { ...b },
+  upstreamBody: (b, cap) => {
+    // max_tokens is the deprecated spelling, refused by reasoning models: the cap goes in the new one.
+    const out = capped(b, chatCap(b), 'max_completion_tokens', cap, ['max_tokens']);
+    if (b.stream === true) out.stream_options = { ...asObject(b.stream_options), include_usage: true };
+    return out;
+  },
   streamMeter: (b) => new ChatStreamMeter(asObject(b.stream_options)?.include_usage === true),
   bodyUsage: chatBodyUsage,
 };
@@ -51,7 +76,7 @@ const responses: LlmEndpoint = {
   path: '/v1/responses',
   maxOutputTokens: (b) => positiveInt(b.max_output_tokens),
   completions: one,
-  upstreamBody: unchanged,
+  upstreamBody: (b, cap) => capped(b, positiveInt(b.max_output_tokens), 'max_output_tokens', cap),
   streamMeter: () => new ResponsesStreamMeter(),
   bodyUsage: responsesBodyUsage,
 };
@@ -63,7 +88,8 @@ const messages: LlmEndpoint = {
   path: '/v1/messages',
   maxOutputTokens: (b) => positiveInt(b.max_tokens),
   completions: one,
-  upstreamBody: unchanged,
+  // Anthropic requires max_tokens: a request without it gets the reserved cap instead of a 400.
+  upstreamBody: (b, cap) => capped(b, positiveInt(b.max_tokens), 'max_tokens', cap),
   streamMeter: () => new MessagesStreamMeter(),
   bodyUsage: messagesBodyUsage,
 };

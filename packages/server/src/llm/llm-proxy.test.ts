@@ -11,8 +11,9 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Anthropic from '@anthropic-ai/sdk';
 import type { AuditEvent } from '@warden/core';
+import { WardenError } from '@warden/core';
 import OpenAI from 'openai';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { eventually } from '../../test-support/eventually.js';
 import {
   FAKE_DELTAS,
@@ -332,8 +333,15 @@ describe('refusals, in the provider’s error format', () => {
   });
 
   it('refuses a paused session with 409 SESSION_PAUSED and tells the client not to retry', async () => {
-    const first = await openai().chat.completions.create({ model: 'gpt-4o-mini', messages }).withResponse();
+    // A session of its own: pausing the key's session of the day would stop the coder's other tests.
+    const first = await openai()
+      .chat.completions.create(
+        { model: 'gpt-4o-mini', messages },
+        { headers: { 'Warden-Session': 'llm-proxy-pause-test' } },
+      )
+      .withResponse();
     const session = first.response.headers.get('warden-session') as string;
+    expect(session).toBe('llm-proxy-pause-test');
     const paused = await t.request('POST', `/v1/sessions/${session}/pause`, {
       key: approver,
       body: { reason: 'runaway test' },
@@ -559,6 +567,135 @@ describe('billing what was generated', () => {
       expect(anthropicOff.json().error.message).toContain('llm.anthropic.apiKey');
     } finally {
       await other.close();
+    }
+  });
+});
+
+describe('the proxy meters, caps and settles on its own', () => {
+  it('refuses the agent’s own completion of a proxied call and settles the upstream’s usage', async () => {
+    const { data, response } = await openai()
+      .chat.completions.create({ model: 'gpt-4o-mini-hold', messages, stream: true })
+      .withResponse();
+    const callId = response.headers.get('warden-call-id') as string;
+    // The stream is held open: the agent knows the call id before the proxy settles it.
+    const forged = await t.request('POST', `/v1/calls/${callId}/complete`, {
+      key: coder,
+      body: { status: 'ok', usage: { model: 'gpt-4o-mini', inputTokens: 1, outputTokens: 1 } },
+    });
+    expect(forged.statusCode, forged.body).toBe(409);
+    expect(forged.json().error.code).toBe('CALL_NOT_RUNNABLE');
+    expect((await trail(callId)).decided?.decision).toMatchObject({ effect: 'allow', meteredBy: 'proxy' });
+    upstream.release();
+    const chunks = [];
+    for await (const chunk of data) chunks.push(chunk);
+    expect(chunks.length).toBeGreaterThan(0);
+    const completed = await completedEvent(callId);
+    expect(completed.outcome).toMatchObject({
+      status: 'ok',
+      usage: { model: snapshotOf('gpt-4o-mini-hold'), ...SETTLED.chat },
+      result: { usage: 'reported' },
+    });
+  });
+
+  it('sends the reserved output cap upstream when the client sets none, and the client’s own otherwise', async () => {
+    await openai().chat.completions.create({ model: 'gpt-4o-mini', messages });
+    expect(lastUpstreamRequest().body).toMatchObject({ max_completion_tokens: 1000 });
+    await openai().chat.completions.create({ model: 'gpt-4o-mini', messages, max_tokens: 50 });
+    expect(lastUpstreamRequest().body).toMatchObject({ max_tokens: 50 });
+    expect(lastUpstreamRequest().body).not.toHaveProperty('max_completion_tokens');
+
+    const stream = await openai().responses.create({
+      model: 'gpt-4.1-mini',
+      input: 'Say hello.',
+      stream: true,
+    });
+    for await (const _ of stream);
+    expect(lastUpstreamRequest().body).toMatchObject({ stream: true, max_output_tokens: 1000 });
+    await openai().responses.create({ model: 'gpt-4.1-mini', input: 'Say hello.', max_output_tokens: 64 });
+    expect(lastUpstreamRequest().body).toMatchObject({ max_output_tokens: 64 });
+
+    const r = await post(
+      '/llm/anthropic/v1/messages',
+      { model: 'claude-haiku-4-5', messages },
+      { 'x-api-key': coder },
+    );
+    expect(r.status).toBe(200);
+    expect(lastUpstreamRequest().body).toMatchObject({ model: 'claude-haiku-4-5', max_tokens: 1000 });
+  });
+
+  it('puts requests without a Warden-Session header in the key’s session of the UTC day', async () => {
+    const day = new Date().toISOString().slice(0, 10);
+    const first = await openai().chat.completions.create({ model: 'gpt-4o-mini', messages }).withResponse();
+    const second = await anthropic()
+      .messages.create({ model: 'claude-haiku-4-5', max_tokens: 10, messages })
+      .withResponse();
+    const session = first.response.headers.get('warden-session') as string;
+    expect(session).toMatch(/^llm-key_[0-9a-f-]+-\d{4}-\d{2}-\d{2}$/);
+    expect([day, new Date().toISOString().slice(0, 10)]).toContain(session.slice(-10));
+    expect(second.response.headers.get('warden-session')).toBe(session);
+    const { decided } = await trail(second.response.headers.get('warden-call-id') as string);
+    expect(decided).toMatchObject({ agent: 'coder', session });
+
+    // Another key has a session of its own.
+    const other = await t.key('agent', 'coder', 'agent');
+    const third = await openai(other)
+      .chat.completions.create({ model: 'gpt-4o-mini', messages })
+      .withResponse();
+    const otherSession = third.response.headers.get('warden-session') as string;
+    expect(otherSession).toMatch(/^llm-key_/);
+    expect(otherSession).not.toBe(session);
+  });
+
+  it('tries a failed settlement again and records the upstream’s usage', async () => {
+    const engine = t.server.ctx.engine;
+    // The database unavailable for a moment: the first completion fails, the next ones reach the store.
+    const complete = vi
+      .spyOn(engine, 'complete')
+      .mockRejectedValueOnce(new WardenError('STORE_UNAVAILABLE', 'the database is briefly unavailable'));
+    try {
+      const { data, response } = await openai()
+        .chat.completions.create({ model: 'gpt-4o-mini', messages, max_completion_tokens: 300 })
+        .withResponse();
+      expect(data.choices[0]?.message.content).toBe(FAKE_TEXT);
+      const callId = response.headers.get('warden-call-id') as string;
+      expect((await trail(callId)).completed).toBeUndefined();
+      const completed = await completedEvent(callId);
+      expect(completed.outcome).toMatchObject({
+        status: 'ok',
+        usage: { model: snapshotOf('gpt-4o-mini'), ...SETTLED.chat },
+      });
+      const tries = complete.mock.calls.filter((c) => c[0] === callId);
+      expect(tries).toHaveLength(2);
+      expect(tries[1]?.[3]).toEqual({ meteredBy: 'proxy' });
+    } finally {
+      complete.mockRestore();
+    }
+  });
+
+  it('waits at shutdown for a settlement being tried again', async () => {
+    const db = join(dir, 'shutdown.db');
+    const policy = join(dir, 'policy.yaml');
+    const llm = { openai: { baseUrl: upstream.url, apiKey: OPENAI_KEY } };
+    const first = await startTestServer('sqlite', { db, policy, llm });
+    const key = await first.key('agent', 'coder', 'agent');
+    vi.spyOn(first.server.ctx.engine, 'complete').mockRejectedValueOnce(
+      new WardenError('STORE_UNAVAILABLE', 'the database is briefly unavailable'),
+    );
+    const r = await first.request('POST', '/llm/openai/v1/chat/completions', {
+      key,
+      body: { model: 'gpt-4o-mini', messages },
+    });
+    expect(r.statusCode).toBe(200);
+    const callId = r.headers['warden-call-id'] as string;
+    await first.close();
+
+    const reopened = await startTestServer('sqlite', { db, policy, llm });
+    try {
+      const page = await reopened.server.ctx.engine.store.queryAudit({ callId, limit: 10 });
+      const completed = page.records.find((x) => x.event.type === 'call.completed')?.event;
+      expect(completed?.outcome).toMatchObject({ status: 'ok', usage: SETTLED.chat });
+    } finally {
+      await reopened.close();
     }
   });
 });

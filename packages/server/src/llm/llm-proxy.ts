@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { PassThrough } from 'node:stream';
-import { type Usage, WardenError } from '@warden/core';
+import { isWardenError, type Usage, WardenError } from '@warden/core';
 import type { CallOutcome, CheckResult } from '@warden/engine';
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
 import type { Principal } from '../auth/principal.js';
@@ -10,6 +10,7 @@ import { llmCall, requestBody } from './llm-call.js';
 import type { LlmUpstream } from './llm-config.js';
 import type { LlmEndpoint, LlmProvider } from './llm-endpoints.js';
 import { recordCheck, recordSettlement } from './llm-telemetry.js';
+import { isFinalSettleError, PendingSettlements } from './pending-settlements.js';
 import { LlmProxyError } from './provider-errors.js';
 import { refusalOf } from './refusal.js';
 import { estimateRequest, type RequestEstimate } from './request-estimate.js';
@@ -37,13 +38,14 @@ interface Exchange {
 /**
  * The LLM metering proxy: an agent points its official client at Warden instead of the provider. Each
  * request is decided as a call of tool `llm:<provider>` with its estimated tokens reserved, forwarded
- * with the deployment's provider key, and settled with the usage the provider reports (streams included,
- * and after the client hung up).
+ * with the deployment's provider key (capped at the output reserved for), and settled with the usage the
+ * provider reports (streams included, and after the client hung up). Only the proxy may settle it: the
+ * agent learns the call id, but cannot complete the call with usage of its own making.
  */
 export class LlmProxy {
   readonly #ctx: ServerContext;
-  /** Streams still being read (their client may be gone): shutdown waits for their settlement. */
-  readonly #settling = new Set<Promise<void>>();
+  /** Streams still being read and settlements being retried: shutdown waits for them. */
+  readonly #pending = new PendingSettlements();
 
   constructor(ctx: ServerContext) {
     this.#ctx = ctx;
@@ -85,14 +87,12 @@ export class LlmProxy {
     return this.#whole(x, response, reply);
   }
 
-  /** Resolves once every stream still being read has been settled, or after `timeoutMs`. */
-  async settled(timeoutMs: number): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, timeoutMs);
-    });
-    await Promise.race([Promise.allSettled([...this.#settling]), timeout]);
-    clearTimeout(timer);
+  /**
+   * Resolves once every stream still being read and every settlement being retried has ended, or after
+   * `timeoutMs`; retries stop after that (the engine is about to close).
+   */
+  settled(timeoutMs: number): Promise<void> {
+    return this.#pending.drain(timeoutMs);
   }
 
   async #check(
@@ -105,7 +105,10 @@ export class LlmProxy {
     const call = llmCall(request, principal, endpoint, estimate, stream);
     const { model, inputTokens, outputTokens } = estimate;
     const start = performance.now();
-    const result = await this.#ctx.engine.check(call, { estimate: { model, inputTokens, outputTokens } });
+    const result = await this.#ctx.engine.check(call, {
+      estimate: { model, inputTokens, outputTokens },
+      meteredBy: 'proxy',
+    });
     recordCheck(this.#ctx, call, result, { start, end: performance.now(), model });
     return result;
   }
@@ -122,7 +125,7 @@ export class LlmProxy {
       return await fetch(upstreamUrl(upstream, x.endpoint.path, request.url), {
         method: 'POST',
         headers: upstreamHeaders(provider, upstream, request.headers),
-        body: JSON.stringify(x.endpoint.upstreamBody(body)),
+        body: JSON.stringify(x.endpoint.upstreamBody(body, x.estimate.maxOutputTokens)),
       });
     } catch (err) {
       const why = fetchFailure(err);
@@ -180,7 +183,8 @@ export class LlmProxy {
 
   /**
    * A streamed answer: relayed event by event while it is metered on the side. The call is settled
-   * before the client's response ends, so a client that saw the end finds the usage recorded.
+   * before the client's response ends, so a client that saw the end finds the usage recorded (unless that
+   * first try failed: the retries do not hold the response up).
    */
   #relay(
     x: Exchange,
@@ -210,31 +214,59 @@ export class LlmProxy {
         else out.end();
       }
     })();
-    this.#settling.add(task);
-    void task.finally(() => this.#settling.delete(task));
+    this.#pending.track(task);
     return reply.send(out);
   }
 
-  /** Records how the request ended, with its usage; a failure here is logged, the answer stands. */
+  /**
+   * Records how the request ended, with its usage. A failure that may pass (the database briefly
+   * unavailable) is tried again in the background with backoff; the answer stands either way.
+   */
   async #settle(
     x: Exchange,
     httpStatus: number,
     outcome: Omit<CallOutcome, 'durationMs' | 'result'>,
     extra: Record<string, unknown> = {},
   ): Promise<void> {
+    const done: CallOutcome = {
+      ...outcome,
+      result: { endpoint: x.endpoint.name, stream: x.stream, httpStatus, ...extra },
+      durationMs: Math.round(performance.now() - x.startedMs),
+    };
+    const err = await this.#complete(x, done);
+    if (err === undefined) return;
+    const where = { err, callId: x.callId };
+    if (isFinalSettleError(err)) {
+      x.log.warn(where, 'an LLM request could not be settled');
+      return;
+    }
+    x.log.warn(where, 'an LLM request could not be settled; trying again');
+    this.#pending.retry(
+      err,
+      () => this.#complete(x, done),
+      (last) => {
+        // A try that failed after its write committed finds the call completed: settled all the same.
+        if (last === undefined || isWardenError(last, 'CALL_ALREADY_COMPLETED')) {
+          x.log.info({ callId: x.callId }, 'an LLM request was settled on a later try');
+        } else {
+          // Unsettled, the reservation is released when its lease runs out: the usage is in the log.
+          x.log.error(
+            { err: last, callId: x.callId, agent: x.principal.id, usage: done.usage },
+            'an LLM request could not be settled: its usage is not recorded',
+          );
+        }
+      },
+    );
+  }
+
+  /** One try at completing the call as the proxy; resolves with the error, undefined once recorded. */
+  async #complete(x: Exchange, outcome: CallOutcome): Promise<unknown> {
     const start = performance.now();
-    const result = { endpoint: x.endpoint.name, stream: x.stream, httpStatus, ...extra };
-    let error: string | undefined;
+    let error: unknown;
     try {
-      await this.#ctx.engine.complete(
-        x.callId,
-        { ...outcome, result, durationMs: Math.round(start - x.startedMs) },
-        x.principal.id,
-      );
+      await this.#ctx.engine.complete(x.callId, outcome, x.principal.id, { meteredBy: 'proxy' });
     } catch (err) {
-      error = err instanceof WardenError ? err.code : 'INTERNAL';
-      // Unsettled, the reservation is released when its lease runs out.
-      x.log.warn({ err, callId: x.callId }, 'an LLM request could not be settled');
+      error = err;
     }
     recordSettlement(this.#ctx, {
       agent: x.principal.id,
@@ -242,9 +274,14 @@ export class LlmProxy {
       tool: `llm:${x.endpoint.provider}`,
       outcome,
       start,
-      error,
+      error: error === undefined ? undefined : codeOf(error),
     });
+    return error;
   }
+}
+
+function codeOf(err: unknown): string {
+  return err instanceof WardenError ? err.code : 'INTERNAL';
 }
 
 function notConfigured(provider: LlmProvider): LlmProxyError {

@@ -50,12 +50,36 @@ describe('the endpoints’ request fields', () => {
 
   it('ask a chat stream for its usage, keeping the client’s other stream options', () => {
     const chat = endpoint('chat.completions');
-    expect(chat.upstreamBody({ stream: true, stream_options: { include_obfuscation: false } })).toEqual({
+    const capped = { max_completion_tokens: 9 };
+    expect(
+      chat.upstreamBody({ ...capped, stream: true, stream_options: { include_obfuscation: false } }, 100),
+    ).toEqual({
+      ...capped,
       stream: true,
       stream_options: { include_obfuscation: false, include_usage: true },
     });
-    expect(chat.upstreamBody({ stream: false })).toEqual({ stream: false });
-    expect(endpoint('messages').upstreamBody({ stream: true })).toEqual({ stream: true });
+    expect(chat.upstreamBody({ ...capped, stream: false }, 100)).toEqual({ ...capped, stream: false });
+    expect(endpoint('messages').upstreamBody({ max_tokens: 9, stream: true }, 100)).toEqual({
+      max_tokens: 9,
+      stream: true,
+    });
+  });
+
+  it('cap the output at the reserved cap when the request sets none, and keep a cap it sets', () => {
+    const chat = endpoint('chat.completions');
+    expect(chat.upstreamBody({ model: 'm' }, 100)).toEqual({ model: 'm', max_completion_tokens: 100 });
+    // null means no limit to OpenAI; the deprecated field is dropped so the two do not conflict.
+    expect(chat.upstreamBody({ max_tokens: null, max_completion_tokens: null }, 100)).toEqual({
+      max_completion_tokens: 100,
+    });
+    expect(chat.upstreamBody({ max_tokens: 20 }, 100)).toEqual({ max_tokens: 20 });
+    expect(chat.upstreamBody({ max_completion_tokens: 5000 }, 100)).toEqual({ max_completion_tokens: 5000 });
+    const responses = endpoint('responses');
+    expect(responses.upstreamBody({ input: 'x' }, 100)).toEqual({ input: 'x', max_output_tokens: 100 });
+    expect(responses.upstreamBody({ max_output_tokens: 7 }, 100)).toEqual({ max_output_tokens: 7 });
+    const messages = endpoint('messages');
+    expect(messages.upstreamBody({ messages: [] }, 100)).toEqual({ messages: [], max_tokens: 100 });
+    expect(messages.upstreamBody({ max_tokens: 7 }, 100)).toEqual({ max_tokens: 7 });
   });
 });
 
