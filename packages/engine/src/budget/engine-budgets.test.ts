@@ -292,6 +292,30 @@ describe.each(DIALECTS)('budgets in the engine (%s)', (dialect) => {
 });
 
 describe('budgets across two engines on one PostgreSQL', () => {
+  it('catches a loop spread across two instances at call max + 1', async () => {
+    const fx = await freshStore('postgres');
+    const policy = testPolicy(POLICY);
+    const keys = generateKeyRing();
+    const a = await testEngine(fx, { policy, keys });
+    const b = await testEngine({ ...fx, store: await fx.reopen() }, { policy, keys });
+    try {
+      const call = { agent: 'looper', tool: 'search', session: 's-spread', args: { q: 'same' } };
+      // The session's first call seeds both instances' histories, then they take turns.
+      await a.check({ agent: 'looper', tool: 'start', session: 's-spread' });
+      const effects: string[] = [];
+      for (let i = 0; i < 4; i++) effects.push((await (i % 2 ? b : a).check(call)).effect);
+      expect(effects).toEqual(['allow', 'allow', 'allow', 'block']);
+      const session = await a.store.getSession('s-spread');
+      expect(session?.state).toBe('paused');
+      expect(session?.stateReason).toContain('search called 4 times');
+    } finally {
+      await a.close();
+      await b.close();
+      await b.store.close();
+      await fx.dispose();
+    }
+  });
+
   it('64 concurrent callers never overshoot a shared budget, and counters equal the ledger', async () => {
     const fx = await freshStore('postgres');
     const policy = testPolicy(`

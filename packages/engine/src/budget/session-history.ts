@@ -1,7 +1,14 @@
 import type { BurnSample, CallTrace } from '@warden/core';
 
+/** A call the history holds, with its id, so a call read back from the audit trail is not held twice. */
+export interface SeenCall extends CallTrace {
+  readonly callId: string;
+}
+
 interface Entry {
-  traces: CallTrace[];
+  traces: SeenCall[];
+  /** The seq of the newest decision of the session read from the audit trail (0: none yet). */
+  lastSeq: number;
   burns: BurnSample[];
   /** The session's updatedAt when the history was started: a pause or resume since starts it afresh. */
   since: string;
@@ -30,7 +37,7 @@ export class SessionHistory {
   }
 
   /** Starts the session's history afresh from `traces` (oldest first), as of state change `since`. */
-  seed(session: string, since: string, traces: readonly CallTrace[]): void {
+  seed(session: string, since: string, traces: readonly SeenCall[], lastSeq: number): void {
     const e = this.#entry(session, since);
     if (e.since !== since) {
       // What the session burnt before its last pause or resume does not count against it after.
@@ -38,8 +45,30 @@ export class SessionHistory {
       e.burns = e.burns.filter((b) => b.at >= from);
       e.since = since;
       e.traces = [];
+      e.lastSeq = 0;
     }
-    if (e.traces.length === 0) e.traces.push(...traces);
+    this.merge(session, traces, lastSeq, Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY);
+  }
+
+  /** The seq of the newest decision of the session this history has read from the audit trail. */
+  lastSeq(session: string): number {
+    return this.#sessions.get(session)?.lastSeq ?? 0;
+  }
+
+  /**
+   * Adds calls read from the audit trail (other instances' among them) that the history does not hold
+   * yet, in time order, and remembers how far it has read.
+   */
+  merge(session: string, seen: readonly SeenCall[], lastSeq: number, keep: number, maxAgeMs: number): void {
+    const e = this.#entry(session, '');
+    e.lastSeq = Math.max(e.lastSeq, lastSeq);
+    const held = new Set(e.traces.map((t) => t.callId));
+    const fresh = seen.filter((t) => !held.has(t.callId));
+    if (fresh.length === 0) return;
+    e.traces.push(...fresh);
+    e.traces.sort((a, b) => a.at - b.at);
+    const newest = (e.traces[e.traces.length - 1] as SeenCall).at;
+    trim(e, keep, newest - maxAgeMs);
   }
 
   /** The session's calls, oldest first. */
@@ -48,13 +77,10 @@ export class SessionHistory {
   }
 
   /** Records a call, keeping at most `keep` (and nothing older than `maxAgeMs`). */
-  push(session: string, trace: CallTrace, keep: number, maxAgeMs: number): void {
+  push(session: string, trace: SeenCall, keep: number, maxAgeMs: number): void {
     const e = this.#entry(session, '');
     e.traces.push(trace);
-    const cutoff = trace.at - maxAgeMs;
-    let drop = Math.max(0, e.traces.length - keep);
-    while (drop < e.traces.length && (e.traces[drop] as CallTrace).at <= cutoff) drop++;
-    if (drop > 0) e.traces.splice(0, drop);
+    trim(e, keep, trace.at - maxAgeMs);
   }
 
   /** Records settled tokens; returns the samples still inside `maxAgeMs`. */
@@ -78,7 +104,7 @@ export class SessionHistory {
       // Re-insert: Map order is recency order.
       this.#sessions.delete(session);
     } else {
-      e = { traces: [], burns: [], since };
+      e = { traces: [], lastSeq: 0, burns: [], since };
       if (this.#sessions.size >= this.#maxSessions) {
         const oldest = this.#sessions.keys().next().value;
         if (oldest !== undefined) this.#sessions.delete(oldest);
@@ -87,4 +113,11 @@ export class SessionHistory {
     this.#sessions.set(session, e);
     return e;
   }
+}
+
+/** Drops the oldest calls beyond `keep`, and every call at or before `cutoff`. */
+function trim(e: Entry, keep: number, cutoff: number): void {
+  let drop = Math.max(0, e.traces.length - keep);
+  while (drop < e.traces.length && (e.traces[drop] as SeenCall).at <= cutoff) drop++;
+  if (drop > 0) e.traces.splice(0, drop);
 }

@@ -4,9 +4,9 @@ import {
   type ApprovalRecord,
   type AuditEvent,
   type AuditEventType,
+  type AuditRecord,
   approvalLetsRun,
   type BudgetLine,
-  type CallTrace,
   type CompiledPolicy,
   canonicalJson,
   type Decision,
@@ -42,8 +42,9 @@ import { ApprovalService } from '../approval/approval-service.js';
 import { GrantService } from '../approval/grant-service.js';
 import { type RetentionOptions, scheduleRetention } from '../audit/retention-schedule.js';
 import { BudgetService, reservationIdOf } from '../budget/budget-service.js';
-import { SessionHistory } from '../budget/session-history.js';
+import { type SeenCall, SessionHistory } from '../budget/session-history.js';
 import type { KeyRing } from '../keys/key-ring.js';
+import { encodeCursor } from '../store/audit-query.js';
 import { GroupCommitter } from '../store/group-committer.js';
 import type { CommitResult, CommitUnit, Mutation, SessionRecord, Store } from '../store/store.js';
 import {
@@ -274,7 +275,7 @@ export class Engine {
         return await this.#record(decided, engineDecision(policy, blocked.code, blocked.reason), []);
       let decision: EngineDecision = evaluate(policy, { ...call, session: sessionId });
       const ensure = session ? [] : [newSession(sessionId, call, ts)];
-      const trip = await this.#runaway(call, sessionId, session, ts);
+      const trip = await this.#runaway(call, sessionId, session, ts, callId);
       if (trip && policy.mode === 'monitor') {
         decision = {
           ...decision,
@@ -881,6 +882,7 @@ export class Engine {
     sessionId: string,
     session: SessionRecord | undefined,
     ts: string,
+    callId: string,
   ): Promise<Trip | undefined> {
     // A call that starts a session cannot be a loop yet; the next call seeds from the audit trail.
     if (!session) return undefined;
@@ -889,7 +891,7 @@ export class Engine {
     if (!judged) {
       // The token-burn breaker still needs the history restarted at a resume (it drops older burns).
       if (settings.tokenBurn && !this.#history.current(sessionId, session.updatedAt))
-        this.#history.seed(sessionId, session.updatedAt, []);
+        this.#history.seed(sessionId, session.updatedAt, [], 0);
       return undefined;
     }
     const at = Date.parse(ts);
@@ -899,24 +901,49 @@ export class Engine {
       settings.pingPong?.withinMs ?? 0,
       settings.rate ? 60_000 : 0,
     );
+    const from = new Date(Math.max(Date.parse(session.updatedAt), at - maxAge)).toISOString();
+    const seen = (records: readonly AuditRecord[]): SeenCall[] =>
+      records
+        .map((r) => r.event)
+        .filter(
+          (e) => e.tool !== undefined && e.argsHmac !== undefined && !ENGINE_ONLY.has(e.decision?.code ?? ''),
+        )
+        .map((e) => ({
+          tool: e.tool as string,
+          argsHmac: e.argsHmac as string,
+          at: Date.parse(e.ts),
+          callId: e.callId as string,
+        }));
     if (!this.#history.current(sessionId, session.updatedAt)) {
-      const from = new Date(Math.max(Date.parse(session.updatedAt), at - maxAge)).toISOString();
       const page = await this.store.queryAudit({
         session: sessionId,
         type: 'call.decided',
         from,
         limit: 10_000,
       });
-      const traces: CallTrace[] = page.records
-        .map((r) => r.event)
-        .filter(
-          (e) => e.tool !== undefined && e.argsHmac !== undefined && !ENGINE_ONLY.has(e.decision?.code ?? ''),
-        )
-        .map((e) => ({ tool: e.tool as string, argsHmac: e.argsHmac as string, at: Date.parse(e.ts) }))
-        .slice(-need);
-      this.#history.seed(sessionId, session.updatedAt, traces);
+      const last = page.records.at(-1)?.seq ?? 0;
+      this.#history.seed(sessionId, session.updatedAt, seen(page.records).slice(-need), last);
+    } else if (this.store.dialect === 'postgres') {
+      // Other instances may serve the same session: read the decisions they recorded since the last look,
+      // so a loop spread across instances is caught as soon as on one.
+      const page = await this.store.queryAudit({
+        session: sessionId,
+        type: 'call.decided',
+        from,
+        ...(this.#history.lastSeq(sessionId) > 0
+          ? { cursor: encodeCursor(this.#history.lastSeq(sessionId)) }
+          : {}),
+        limit: 1_000,
+      });
+      const last = page.records.at(-1)?.seq;
+      if (last !== undefined) this.#history.merge(sessionId, seen(page.records), last, need, maxAge);
     }
-    const trace: CallTrace = { tool: call.tool, argsHmac: argsFingerprint(this.keys.hmacKey, call.args), at };
+    const trace: SeenCall = {
+      tool: call.tool,
+      argsHmac: argsFingerprint(this.keys.hmacKey, call.args),
+      at,
+      callId,
+    };
     const trip = detectRunaway(this.#history.traces(sessionId), trace, settings);
     this.#history.push(sessionId, trace, need, maxAge);
     return trip;
