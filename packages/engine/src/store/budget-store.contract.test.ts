@@ -417,6 +417,24 @@ describe.each(DIALECTS)('Store contract: budgets (%s)', (dialect) => {
     const current = line({ windowStart: at(1000), windowEnd: at(1060) });
     const idleSession = sessionLine('s-idle', { amount: 0.5 });
     const busySession = sessionLine('s-busy', { amount: 0.5 });
+    // Idle as long, but its session is still open: its lifetime usage must outlive the cutoff.
+    const openSession = sessionLine('s-open', { amount: 0.25 });
+    const ts = at(0);
+    await apply([
+      {
+        kind: 'session.ensure',
+        session: {
+          id: 's-open',
+          agent: 'a',
+          state: 'active',
+          stateReason: null,
+          triggeredBy: null,
+          delegationChain: [],
+          createdAt: ts,
+          updatedAt: ts,
+        },
+      },
+    ]);
 
     const settledOld = reservation([ended]);
     const releasedOld = reservation([ended], { leaseUntil: at(5) });
@@ -429,6 +447,7 @@ describe.each(DIALECTS)('Store contract: budgets (%s)', (dialect) => {
     await apply([{ kind: 'budget.release', ids: [releasedOld.id], now: at(20) }]);
     await apply([
       settle(null, [idleSession], { ts: at(10) }),
+      settle(null, [openSession], { ts: at(10) }),
       settle(settledNew, [busySession], { ts: at(1500) }),
     ]);
     await apply([settle(null, [endsAtCutoff], { ts: at(995) })]);
@@ -447,11 +466,12 @@ describe.each(DIALECTS)('Store contract: budgets (%s)', (dialect) => {
     expect(await fx.store.reservation(heldOld.id)).toMatchObject({ state: 'held' });
     expect(await fx.store.reservation(settledNew.id)).toMatchObject({ state: 'settled' });
     const left = (await fx.store.budgetCounters({ limit: 10 })).map((c) => c.key);
-    expect(left.sort()).toEqual([endsAtCutoff.key, current.key, busySession.key].sort());
+    expect(left.sort()).toEqual([endsAtCutoff.key, current.key, busySession.key, openSession.key].sort());
     expect(await fx.store.ledgerTotals()).toEqual(
       new Map([
         [endsAtCutoff.key, 1],
         [busySession.key, 0.5],
+        [openSession.key, 0.25],
       ]),
     );
   });

@@ -22,7 +22,12 @@ const text = (s: string) => columnText(s) as string;
 /** The budget rows `state.purge` deletes (a counter with its ledger rows), by StateCounts field. */
 export const BUDGET_FINISHED: readonly (readonly [keyof StateCounts, string, string])[] = [
   ['reservations', 'budget_reservations', "state <> 'held' AND updated_at < $1"],
-  ['budgetCounters', 'budget_counters', 'window_end < $1 OR (window_end IS NULL AND updated_at < $1)'],
+  // A session's own counter goes only with the session: while it may still run, its lifetime usage stands.
+  [
+    'budgetCounters',
+    'budget_counters',
+    "window_end < $1 OR (window_end IS NULL AND updated_at < $1 AND NOT EXISTS (SELECT 1 FROM sessions s WHERE s.id = substr(budget_counters.scope_key, 9) AND s.state <> 'closed'))",
+  ],
 ];
 
 // Every counter a settle touches in one statement: what leaves reserved (a held reservation's lines) and

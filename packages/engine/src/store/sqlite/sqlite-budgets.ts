@@ -37,7 +37,8 @@ export const BUDGET_FINISHED: readonly (readonly [keyof StateCounts, string, str
   [
     'budgetCounters',
     'budget_counters',
-    'window_end < @before OR (window_end IS NULL AND updated_at < @before)',
+    // A session's own counter goes only with the session: while it may still run, its lifetime usage stands.
+    "window_end < @before OR (window_end IS NULL AND updated_at < @before AND NOT EXISTS (SELECT 1 FROM sessions s WHERE s.id = substr(budget_counters.scope_key, 9) AND s.state <> 'closed'))",
   ],
 ];
 
