@@ -69,6 +69,8 @@ export interface DecidedCall {
   readonly labels?: Record<string, string>;
   readonly triggeredBy?: string;
   readonly delegationChain?: readonly string[];
+  /** The arguments' fingerprint, when the engine already computed it. */
+  readonly argsHmac?: string;
 }
 
 /** A `call.decided` event: arguments redacted and capped, with the fingerprint of the originals. */
@@ -103,7 +105,7 @@ export function decidedEvent(
     ...(call.triggeredBy ? { triggeredBy: call.triggeredBy } : {}),
     ...(call.delegationChain?.length ? { delegationChain: [...call.delegationChain] } : {}),
     args: args.value,
-    argsHmac: argsFingerprint(ctx.hmacKey, call.args),
+    argsHmac: call.argsHmac ?? argsFingerprint(ctx.hmacKey, call.args),
     decision: {
       effect: decision.effect,
       policyEffect: decision.policyEffect,

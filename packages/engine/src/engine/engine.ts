@@ -269,13 +269,15 @@ export class Engine {
     try {
       // A session id the engine just made cannot exist yet: no lookup.
       const session = call.session === undefined ? undefined : await this.store.getSession(sessionId);
-      const decided: DecidedCall = { ...call, callId, ts, session: sessionId };
+      // The fingerprint is computed once: the loop breakers and the decision event both need it.
+      const argsHmac = argsFingerprint(this.keys.hmacKey, call.args);
+      const decided: DecidedCall = { ...call, callId, ts, session: sessionId, argsHmac };
       const blocked = sessionBlock(session) ?? foreignSession(session, call);
       if (blocked)
         return await this.#record(decided, engineDecision(policy, blocked.code, blocked.reason), []);
       let decision: EngineDecision = evaluate(policy, { ...call, session: sessionId });
       const ensure = session ? [] : [newSession(sessionId, call, ts)];
-      const trip = await this.#runaway(call, sessionId, session, ts, callId);
+      const trip = await this.#runaway(call, sessionId, session, ts, callId, argsHmac);
       if (trip && policy.mode === 'monitor') {
         decision = {
           ...decision,
@@ -883,6 +885,7 @@ export class Engine {
     session: SessionRecord | undefined,
     ts: string,
     callId: string,
+    argsHmac: string,
   ): Promise<Trip | undefined> {
     // A call that starts a session cannot be a loop yet; the next call seeds from the audit trail.
     if (!session) return undefined;
@@ -940,7 +943,7 @@ export class Engine {
     }
     const trace: SeenCall = {
       tool: call.tool,
-      argsHmac: argsFingerprint(this.keys.hmacKey, call.args),
+      argsHmac,
       at,
       callId,
     };
