@@ -342,7 +342,9 @@ export class BudgetService {
           limit: budget.limit,
           amount: 0,
         };
-        mutations.push({ kind: 'budget.limit', line, limit: r.limit, ts });
+        // Thresholds are shares of the limit: under the new one, only those it still crosses count as said.
+        const alerted = budget.alerts.filter((t) => (c.used / r.limit) * 100 >= t).at(-1) ?? 0;
+        mutations.push({ kind: 'budget.limit', line, limit: r.limit, alerted, ts });
         events.push(
           this.#engine.systemEvent('budget.raised', by, {
             ts,

@@ -200,8 +200,15 @@ describe.each(DIALECTS)('budgets in the engine (%s)', (dialect) => {
     await resumeSession(engine, 's-raise', ann, 'one more task', {
       raise: [{ budget: 'session-calls', limit: 5 }],
     });
+    const alertsOf = async () =>
+      (await events(engine, 'budget.alert', 's-raise'))
+        .filter((e) => (e.data as { budgetId: string }).budgetId === 'session-calls')
+        .map((e) => (e.data as { threshold: number }).threshold);
+    expect(await alertsOf()).toEqual([50, 100]);
     const more = await spend(3, 's-raise');
     expect(more.map((r) => r.effect)).toEqual(['allow', 'allow', 'block']);
+    // Judged again under the new limit: 4 of 5 crosses 80 %, 5 of 5 reaches 100 %.
+    expect(await alertsOf()).toEqual([50, 100, 80, 100]);
     const status = await engine.budgets.status({ session: 's-raise' });
     expect(status.find((s) => s.budgetId === 'session-calls')).toMatchObject({
       limit: 5,

@@ -204,8 +204,18 @@ export type Mutation =
    * BUDGET_CONFLICT when that threshold or a higher one already was (so each alert goes out once).
    */
   | { readonly kind: 'budget.alert'; readonly key: string; readonly threshold: number; readonly ts: string }
-  /** Raises (or lowers) the limit of counter `line.key` for its window; creates the counter if missing. */
-  | { readonly kind: 'budget.limit'; readonly line: BudgetLine; readonly limit: number; readonly ts: string }
+  /**
+   * Raises (or lowers) the limit of counter `line.key` for its window; creates the counter if missing.
+   * `alerted` resets the highest alert threshold announced (thresholds are percentages of the limit, so
+   * under a new limit they are judged again).
+   */
+  | {
+      readonly kind: 'budget.limit';
+      readonly line: BudgetLine;
+      readonly limit: number;
+      readonly alerted?: number;
+      readonly ts: string;
+    }
   /**
    * Records a delivery's end; applies only while `owner` holds the claim, otherwise refused with
    * APPROVAL_CONFLICT (the lease was lost), so the unit's events (its approval.notified) are not written.

@@ -126,8 +126,8 @@ export class BudgetWriter {
         checkLines([{ ...m.line, limit: m.limit }]);
         // `lock` created the counter if it was missing.
         await this.#c.query(
-          'UPDATE budget_counters SET limit_override = $1, updated_at = $2 WHERE key = $3',
-          [m.limit, m.ts, text(m.line.key)],
+          'UPDATE budget_counters SET limit_override = $1, alerted = coalesce($4::numeric, alerted), updated_at = $2 WHERE key = $3',
+          [m.limit, m.ts, text(m.line.key), m.alerted ?? null],
         );
         return;
       }

@@ -179,11 +179,9 @@ export class SqliteBudgets {
       case 'budget.limit':
         checkLines([{ ...m.line, limit: m.limit }]);
         this.#ensure([m.line], m.ts);
-        this.#prep('UPDATE budget_counters SET limit_override = ?, updated_at = ? WHERE key = ?').run(
-          m.limit,
-          m.ts,
-          m.line.key,
-        );
+        this.#prep(
+          'UPDATE budget_counters SET limit_override = ?, alerted = coalesce(?, alerted), updated_at = ? WHERE key = ?',
+        ).run(m.limit, m.alerted ?? null, m.ts, m.line.key);
         return;
     }
   }
