@@ -57,7 +57,7 @@ const ResumeBody = ReasonBody.extend({
     .optional()
     .meta({
       description:
-        "Sets the limit of each named session budget for this session (shared budgets are refused with BUDGET_SHARED; audited as budget.raised).",
+        'Sets the limit of each named session budget for this session (shared budgets are refused with BUDGET_SHARED; audited as budget.raised).',
     }),
 });
 
