@@ -54,6 +54,17 @@ export const ERROR_CODES = {
     'No upstream is configured for this LLM provider; set llm.<provider>.apiKey in the server configuration.',
   LLM_UPSTREAM_UNAVAILABLE:
     'The LLM provider could not be reached or its answer broke off; nothing (or only what was generated) was billed.',
+  CALL_BLOCKED:
+    'Warden blocked the call (a block rule, the default deny, or a changed approval); details name the rule, the reasons and the call id. Nothing ran.',
+  APPROVAL_TIMEOUT:
+    'The call waited for its approval longer than the caller allowed; the request was withdrawn and nothing ran.',
+  APPROVAL_DENIED:
+    'The approval request was denied, expired or cancelled; details.status and details.decidedBy say which and by whom. Nothing ran.',
+  CALL_ABORTED:
+    'The caller aborted the call (its AbortSignal) before it ran; a pending approval was withdrawn.',
+  MCP_UPSTREAM_UNAVAILABLE:
+    'An upstream MCP server of the gateway could not be started or reached, or it failed the call; the message names it.',
+  MCP_TOOL_UNKNOWN: 'The MCP gateway has no tool of that name (or the policy hides it from this agent).',
   LEGAL_HOLD_ACTIVE: 'A legal hold is in place, so nothing may be purged.',
   QUERY_INVALID: 'An audit query or export has a malformed filter, time or cursor.',
   EXPORT_INVALID: 'An export or checkpoint file is malformed; the message names the line.',

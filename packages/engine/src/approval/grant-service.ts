@@ -89,6 +89,21 @@ export class GrantService {
   }
 
   /**
+   * The tools, of those named, that an active grant for the agent covers (in any session when `session`
+   * is unset). Conditions are not judged: a tool a grant may lift is shown, and each call is decided.
+   */
+  async coveredTools(agent: string, tools: readonly string[], session?: string): Promise<Set<string>> {
+    const grants = await this.#engine.store.listGrants({ agent, now: new Date().toISOString(), limit: 200 });
+    const covered = new Set<string>();
+    for (const g of grants) {
+      if (session !== undefined && g.session !== null && g.session !== session) continue;
+      const c = this.#compile(g);
+      for (const t of tools) if (c.tool(t)) covered.add(t);
+    }
+    return covered;
+  }
+
+  /**
    * The first active grant that covers the call, if any. A grant made by someone with a stake in the call
    * (who triggered it, or an agent in its chain) never applies: nobody grants their own task.
    */

@@ -18,6 +18,7 @@ import {
   historyNeeded,
   isWardenError,
   type MeteredCall,
+  mayEverRun,
   openApproval,
   type PriceTable,
   type SignedCheckpoint,
@@ -352,6 +353,17 @@ export class Engine {
     }
     await this.#afterCompletion(decided.event, usage, settle?.lines);
     return { auditSeq: (result.events[0] as { seq: number }).seq, decided: decided.event };
+  }
+
+  /**
+   * The tools, of those named, an agent could ever be allowed or sent for review: not certainly blocked
+   * by the policy in force, or covered by an active grant. For least-privilege tool listings.
+   */
+  async visibleTools(agent: string, tools: readonly string[], session?: string): Promise<string[]> {
+    const policy = this.#policy;
+    const hidden = new Set(tools.filter((t) => !mayEverRun(policy, agent, t)));
+    const granted = hidden.size > 0 ? await this.grants.coveredTools(agent, [...hidden], session) : new Set();
+    return tools.filter((t) => !hidden.has(t) || granted.has(t));
   }
 
   /**

@@ -163,6 +163,26 @@ export const callRoutes = [
   }),
   defineRoute({
     method: 'POST',
+    url: '/v1/tools/visible',
+    tag: 'calls',
+    summary:
+      "Of the tools named, those the policy does not certainly block for the key's agent (or an active grant covers): for least-privilege tool listings.",
+    roles: ['agent'],
+    body: z
+      .strictObject({ tools: z.array(ToolCallSchema.shape.tool).max(10_000) })
+      .meta({ id: 'VisibleToolsRequest' }),
+    response: {
+      status: 200,
+      schema: z.object({ agent: z.string(), visible: z.array(z.string()) }).meta({ id: 'VisibleTools' }),
+    },
+    errors: [],
+    handler: async ({ body, principal, ctx }) => ({
+      agent: principal.id,
+      visible: await ctx.engine.visibleTools(principal.id, body.tools),
+    }),
+  }),
+  defineRoute({
+    method: 'POST',
     url: '/v1/calls/:id/complete',
     tag: 'calls',
     summary: 'Record how an allowed call ended: result or error, duration and usage.',

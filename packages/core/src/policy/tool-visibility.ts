@@ -1,0 +1,23 @@
+import type { CompiledPolicy } from './compiled-policy.js';
+import { candidatesFor, planFor } from './policy-evaluator.js';
+
+/**
+ * Whether any call of `tool` by `agent` could be allowed or sent for review under the policy, judged
+ * without arguments: false only when every call is certainly blocked — a block rule with no condition
+ * and no target to miss, or no allow/review rule that names the tool under a default of block. What
+ * an agent is shown (an MCP gateway's tools/list) follows this, so it never sees a tool it can never use.
+ * A grant can still lift the default block; callers add granted tools themselves.
+ */
+export function mayEverRun(policy: CompiledPolicy, agent: string, tool: string): boolean {
+  // Monitor mode decides nothing: every call is allowed, with what would have happened in its reasons.
+  if (policy.mode === 'monitor') return true;
+  let permissive = false;
+  for (const c of candidatesFor(planFor(policy, agent), tool)) {
+    if (c.rule.effect === 'block') {
+      if (c.targets === null && c.when === null) return false;
+    } else {
+      permissive = true;
+    }
+  }
+  return permissive || policy.defaultEffect !== 'block';
+}

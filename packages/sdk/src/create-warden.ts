@@ -1,0 +1,57 @@
+import { BUNDLED_PRICES, type CompiledPolicy, compilePolicySources, WardenError } from '@warden/core';
+import { EngineTransport } from './engine-transport.js';
+import { HttpTransport } from './http-transport.js';
+import { Warden, type WardenClientOptions } from './warden.js';
+
+/** In-process Warden: the same engine as the server, on a SQLite file (or PostgreSQL), no server. */
+export interface EmbeddedOptions {
+  /** A SQLite path or a postgres:// URL; default ./warden.db. */
+  readonly db?: string;
+  /** A policy file or folder (YAML), or a compiled policy. */
+  readonly policy: string | CompiledPolicy;
+  /** The agent this process is (in embedded mode there is no key to name it). */
+  readonly agent: string;
+  /** Where the signing and HMAC keys live; default beside the SQLite file. */
+  readonly keysFile?: string;
+}
+
+/** Options of `createWarden`: a server (`url` and `key`) or an embedded engine. */
+export type CreateWardenOptions = WardenClientOptions &
+  (
+    | {
+        readonly url: string;
+        readonly key: string;
+        readonly timeoutMs?: number;
+        readonly fetch?: typeof fetch;
+      }
+    | { readonly embedded: EmbeddedOptions }
+  );
+
+/**
+ * Makes a Warden client: remote (`{ url, key }`, the agent is the key's) or embedded
+ * (`{ embedded: { db, policy, agent } }`, the engine runs in this process). One API either way.
+ */
+export async function createWarden(options: CreateWardenOptions): Promise<Warden> {
+  if ('embedded' in options) {
+    const e = options.embedded;
+    if (!e || typeof e.agent !== 'string' || e.agent === '') {
+      throw new WardenError('CONFIG_INVALID', 'embedded.agent is required: name the agent this process is');
+    }
+    // Loaded on first use: a remote client never loads the database drivers.
+    const { openEngine, loadPolicySources } = await import('@warden/engine');
+    const policy =
+      typeof e.policy === 'string'
+        ? compilePolicySources(loadPolicySources([e.policy], process.cwd()))
+        : e.policy;
+    const engine = await openEngine({
+      policy,
+      ...(e.db !== undefined ? { db: e.db } : {}),
+      ...(e.keysFile !== undefined ? { keysFile: e.keysFile } : {}),
+      prices: BUNDLED_PRICES,
+      approvalSweepMs: 1_000,
+      budgetSweepMs: 60_000,
+    });
+    return new Warden(new EngineTransport(engine, { agent: e.agent, ownsEngine: true }), options);
+  }
+  return new Warden(new HttpTransport(options), options);
+}

@@ -1,0 +1,165 @@
+import { ERROR_CODES, type ErrorCode, WardenError } from '@warden/core';
+import type {
+  ApprovalState,
+  CallDecision,
+  CallRequest,
+  CallResult,
+  CheckRequestOptions,
+  WardenTransport,
+} from './warden-transport.js';
+
+export interface HttpTransportOptions {
+  /** The server's base URL, e.g. http://localhost:8787. */
+  readonly url: string;
+  /** An agent key (`warden keys create --role agent`). */
+  readonly key: string;
+  /** Per-request timeout for everything but approval waits (default 30 s). */
+  readonly timeoutMs?: number;
+  /** A fetch to use instead of the global one. */
+  readonly fetch?: typeof fetch;
+}
+
+/** Calls a Warden server over its HTTP API (`/v1`), as the agent the key belongs to. */
+export class HttpTransport implements WardenTransport {
+  readonly #base: string;
+  readonly #key: string;
+  readonly #timeoutMs: number;
+  readonly #fetch: typeof fetch;
+  #agent: string | undefined;
+
+  constructor(options: HttpTransportOptions) {
+    let base: URL;
+    try {
+      base = new URL(options.url);
+    } catch {
+      throw new WardenError(
+        'CONFIG_INVALID',
+        `url ${JSON.stringify(options.url)} is not a URL; use e.g. http://localhost:8787`,
+      );
+    }
+    if (!options.key)
+      throw new WardenError(
+        'CONFIG_INVALID',
+        'key is missing: pass an agent key (warden keys create --role agent)',
+      );
+    this.#base = base.href.replace(/\/+$/, '');
+    this.#key = options.key;
+    this.#timeoutMs = options.timeoutMs ?? 30_000;
+    this.#fetch = options.fetch ?? fetch;
+  }
+
+  /** The key's agent, learnt from the first decision (the server names it; the SDK never declares it). */
+  get agent(): string {
+    return this.#agent ?? '';
+  }
+
+  async check(call: CallRequest, options: CheckRequestOptions = {}): Promise<CallDecision> {
+    const d = (await this.#send('POST', '/v1/calls', { ...call, ...options })) as CallDecision & {
+      agent?: string;
+    };
+    return d;
+  }
+
+  async complete(callId: string, result: CallResult): Promise<void> {
+    await this.#send('POST', `/v1/calls/${encodeURIComponent(callId)}/complete`, result);
+  }
+
+  async waitForApproval(approvalId: string, ms: number, signal?: AbortSignal): Promise<ApprovalState> {
+    const path = `/v1/approvals/${encodeURIComponent(approvalId)}/wait?timeoutMs=${Math.max(0, Math.round(ms))}`;
+    try {
+      const a = (await this.#send('GET', path, undefined, {
+        timeoutMs: ms + this.#timeoutMs,
+        signal,
+      })) as ApprovalView;
+      return {
+        id: a.id,
+        status: a.status,
+        expiresAt: a.expiresAt,
+        decidedBy: a.decidedBy ?? null,
+        reason: a.outcomeReason ?? null,
+      };
+    } catch (err) {
+      // Aborted by the caller: the SDK withdraws the request; report it as still pending.
+      if (signal?.aborted) return { id: approvalId, status: 'pending', expiresAt: '' };
+      throw err;
+    }
+  }
+
+  async cancelApproval(approvalId: string, reason: string): Promise<void> {
+    await this.#send('POST', `/v1/approvals/${encodeURIComponent(approvalId)}/cancel`, { reason });
+  }
+
+  async visibleTools(tools: readonly string[]): Promise<readonly string[]> {
+    const r = (await this.#send('POST', '/v1/tools/visible', { tools })) as {
+      agent: string;
+      visible: string[];
+    };
+    this.#agent ??= r.agent;
+    return r.visible;
+  }
+
+  async close(): Promise<void> {}
+
+  /** Learns the key's agent from the server (once). */
+  async whoami(): Promise<string> {
+    if (this.#agent === undefined) await this.visibleTools([]);
+    return this.agent;
+  }
+
+  async #send(
+    method: string,
+    path: string,
+    body: unknown,
+    o: { timeoutMs?: number; signal?: AbortSignal | undefined } = {},
+  ): Promise<unknown> {
+    const timeout = AbortSignal.timeout(o.timeoutMs ?? this.#timeoutMs);
+    const signal = o.signal ? AbortSignal.any([timeout, o.signal]) : timeout;
+    let res: Response;
+    try {
+      res = await this.#fetch(`${this.#base}${path}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${this.#key}`,
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        signal,
+      });
+    } catch (err) {
+      if (timeout.aborted) {
+        throw new WardenError(
+          'STORE_UNAVAILABLE',
+          `Warden at ${this.#base} did not answer ${method} ${path.split('?')[0]} in time`,
+        );
+      }
+      if (o.signal?.aborted) throw err;
+      throw new TypeError(`Warden at ${this.#base} is unreachable: ${(err as Error).message}`);
+    }
+    const text = await res.text();
+    let json: unknown;
+    try {
+      json = text === '' ? {} : JSON.parse(text);
+    } catch {
+      throw new WardenError(
+        'INTERNAL',
+        `Warden answered ${method} ${path.split('?')[0]} with ${res.status} and a body that is not JSON`,
+      );
+    }
+    if (res.ok) return json;
+    const e = (json as { error?: { code?: string; message?: string; details?: Record<string, unknown> } })
+      .error;
+    const code: ErrorCode = e?.code && e.code in ERROR_CODES ? (e.code as ErrorCode) : 'INTERNAL';
+    throw new WardenError(code, e?.message ?? `Warden answered ${res.status}`, {
+      ...e?.details,
+      status: res.status,
+    });
+  }
+}
+
+interface ApprovalView {
+  readonly id: string;
+  readonly status: ApprovalState['status'];
+  readonly expiresAt: string;
+  readonly decidedBy?: string | null;
+  readonly outcomeReason?: string | null;
+}

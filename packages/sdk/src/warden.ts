@@ -1,0 +1,349 @@
+import { performance } from 'node:perf_hooks';
+import { type Usage, uuidv7, WardenError } from '@warden/core';
+import { type CallContext, currentContext, mergeContext, runInContext } from './call-context.js';
+import { blockedError, notApprovedError } from './call-errors.js';
+import { PendingCompletions } from './pending-completions.js';
+import type {
+  ApprovalState,
+  CallDecision,
+  CallRequest,
+  CallResult,
+  UsageEstimate,
+  WardenTransport,
+} from './warden-transport.js';
+
+/** How long a guarded call waits for its approval by default: the request's own expiry, at most 15 minutes. */
+export const DEFAULT_APPROVAL_TIMEOUT_MS = 15 * 60_000;
+/** Long-polls are cut into pieces no longer than this (an HTTP server caps each wait). */
+const WAIT_SLICE_MS = 25_000;
+
+/** A call to authorize: the tool, its arguments and anything beyond the context. */
+export interface GovernedCall {
+  readonly tool: string;
+  readonly args?: Readonly<Record<string, unknown>>;
+  readonly target?: string;
+  readonly labels?: Readonly<Record<string, string>>;
+}
+
+/** Tells the caller a call is held for a human, and until when. */
+export interface ApprovalPending {
+  readonly approvalId: string;
+  readonly callId: string;
+  readonly session: string;
+  readonly tool: string;
+  readonly expiresAt: string;
+  readonly reasons: readonly string[];
+}
+
+/** Options of one governed call. */
+export interface AuthorizeOptions {
+  /** The context of this call; its fields win over `withContext` and the client's defaults. */
+  readonly context?: CallContext;
+  /** What the call may consume, reserved in every budget that applies before it runs. */
+  readonly estimate?: UsageEstimate;
+  /** How long to wait for a review's decision (default: until the request expires, at most 15 minutes). */
+  readonly approvalTimeoutMs?: number;
+  /** Aborts the wait for approval (the request is withdrawn) or the call before it runs. */
+  readonly signal?: AbortSignal;
+  /** Called once when the call is held for review, before waiting. */
+  readonly onApprovalPending?: (pending: ApprovalPending) => void;
+}
+
+/** A call Warden allowed: run it, then report how it ended with `complete`. */
+export interface Authorized {
+  readonly callId: string;
+  readonly session: string;
+  readonly decision: CallDecision;
+  /** Set when the call waited for a human's approval. */
+  readonly approvalId?: string;
+}
+
+/** Options of `run` and `guard`: how the call's outcome is reported. */
+export interface RunOptions<R> extends AuthorizeOptions {
+  /** Usage to report with the result (tokens, cost), for budgets. */
+  readonly usage?: (result: R) => Usage | undefined;
+}
+
+/** Options of `guard`: how the wrapped function's parameters become the call Warden decides. */
+export interface GuardOptions<P extends unknown[], R> extends Omit<RunOptions<R>, 'estimate'> {
+  /** The tool name the policy sees; default the guard's name. */
+  readonly tool?: string;
+  /** The call's arguments; default the first parameter when it is an object, else `{ args: [...] }`. */
+  readonly args?: (...params: P) => Record<string, unknown>;
+  readonly target?: string | ((...params: P) => string | undefined);
+  readonly labels?: Readonly<Record<string, string>>;
+  readonly estimate?: UsageEstimate | ((...params: P) => UsageEstimate | undefined);
+}
+
+/** A model call's usage, reported after the fact (`recordUsage`). */
+export interface ModelUsage {
+  readonly model: string;
+  /** `openai`, `anthropic`, …: the call is `llm:<provider>`, as the LLM metering proxy names it. */
+  readonly provider?: string;
+  readonly inputTokens?: number;
+  readonly outputTokens?: number;
+  readonly cachedTokens?: number;
+  readonly costUsd?: number;
+}
+
+/** Options of a Warden client. */
+export interface WardenClientOptions {
+  /** Defaults for every call; without a session, the client makes one (`sdk-<uuid>`) for its lifetime. */
+  readonly context?: CallContext;
+  /** Default wait for approvals (ms). */
+  readonly approvalTimeoutMs?: number;
+  /** Failures with no caller to go to: a completion that could not be recorded after the tool ran. */
+  readonly onError?: (err: WardenError) => void;
+}
+
+/**
+ * The SDK's one API, remote or embedded: decide a call, wait for its approval, run it, record how it
+ * ended. A refusal raises a `WardenError` whose message the agent can show its model.
+ */
+export class Warden {
+  readonly #transport: WardenTransport;
+  readonly #defaults: CallContext;
+  readonly #approvalTimeoutMs: number;
+  readonly #completions: PendingCompletions;
+
+  constructor(transport: WardenTransport, options: WardenClientOptions = {}) {
+    this.#transport = transport;
+    this.#defaults = { ...options.context, session: options.context?.session ?? `sdk-${uuidv7()}` };
+    this.#approvalTimeoutMs = options.approvalTimeoutMs ?? DEFAULT_APPROVAL_TIMEOUT_MS;
+    this.#completions = new PendingCompletions(transport, options.onError);
+  }
+
+  /** Where calls go: a server over HTTP or an engine in this process. */
+  get transport(): WardenTransport {
+    return this.#transport;
+  }
+
+  /** The agent every call is made as (bound to the key, or named in embedded mode). */
+  get agent(): string {
+    return this.#transport.agent;
+  }
+
+  /** The context a call made here and now would carry. */
+  context(over?: CallContext): CallContext {
+    return mergeContext(mergeContext(this.#defaults, currentContext()), over);
+  }
+
+  /** Runs `fn` with `context` in force for every call made inside it, however deep. */
+  withContext<T>(context: CallContext, fn: () => T): T {
+    return runInContext(context, fn);
+  }
+
+  /** One decision, no waiting: allow, review (with the approval request it opened) or block. */
+  async check(call: GovernedCall, options: Pick<AuthorizeOptions, 'context' | 'estimate'> = {}) {
+    return this.#transport.check(this.#request(call, options.context), {
+      ...(options.estimate ? { estimate: options.estimate } : {}),
+    });
+  }
+
+  /**
+   * Decides a call and, for a review, waits for the human decision and redeems it. Resolves only when
+   * the call may run; otherwise throws a WardenError (CALL_BLOCKED or the engine's code, APPROVAL_DENIED,
+   * APPROVAL_TIMEOUT, CALL_ABORTED).
+   */
+  async authorize(call: GovernedCall, options: AuthorizeOptions = {}): Promise<Authorized> {
+    throwIfAborted(options.signal, call.tool);
+    const request = this.#request(call, options.context);
+    const estimate = options.estimate ? { estimate: options.estimate } : {};
+    const d = await this.#transport.check(request, estimate);
+    if (d.effect === 'allow') return { callId: d.callId, session: d.session, decision: d };
+    if (d.effect === 'block' || !d.approval) throw blockedError(request, d);
+    const approvalId = d.approval.id;
+    options.onApprovalPending?.({
+      approvalId,
+      callId: d.callId,
+      session: d.session,
+      tool: request.tool,
+      expiresAt: d.approval.expiresAt,
+      reasons: d.reasons,
+    });
+    const state = await this.#awaitDecision(request, d, options);
+    if (state.status !== 'approved') throw notApprovedError(request, d, state);
+    // Redeemed as the same call in the same session: the engine checks it is the approved one, the
+    // session still open and the policy unchanged, and reserves its budgets.
+    const go = await this.#transport.check({ ...request, session: d.session }, { ...estimate, approvalId });
+    if (go.effect !== 'allow') throw blockedError(request, go);
+    return { callId: go.callId, session: go.session, decision: go, approvalId };
+  }
+
+  /** Records how an allowed call ended (once). */
+  async complete(callId: string, result: CallResult): Promise<void> {
+    await this.#transport.complete(callId, result);
+  }
+
+  /**
+   * Governs one call end to end: authorize, run `fn`, record its result or error with the duration.
+   * `fn`'s own error is rethrown after it is recorded; a refusal throws before `fn` runs.
+   */
+  async run<R>(
+    call: GovernedCall,
+    fn: (ok: Authorized) => Promise<R>,
+    options: RunOptions<R> = {},
+  ): Promise<R> {
+    const ok = await this.authorize(call, options);
+    throwIfAborted(options.signal, call.tool);
+    const start = performance.now();
+    let value: R;
+    try {
+      value = await fn(ok);
+    } catch (err) {
+      const durationMs = performance.now() - start;
+      await this.#completions.record(ok.callId, { status: 'error', error: errorText(err), durationMs });
+      throw err;
+    }
+    const durationMs = performance.now() - start;
+    const usage = options.usage?.(value);
+    await this.#completions.record(ok.callId, {
+      status: 'ok',
+      result: value,
+      durationMs,
+      ...(usage ? { usage } : {}),
+    });
+    return value;
+  }
+
+  /**
+   * Wraps any async tool function: each call is decided by Warden first (waiting for a human when the
+   * policy says review), runs only when allowed, and its result or error is recorded.
+   */
+  guard<P extends unknown[], R>(
+    name: string,
+    fn: (...params: P) => Promise<R> | R,
+    options: GuardOptions<P, R> = {},
+  ): (...params: P) => Promise<R> {
+    const tool = options.tool ?? name;
+    return (...params: P) => {
+      const target = typeof options.target === 'function' ? options.target(...params) : options.target;
+      const estimate =
+        typeof options.estimate === 'function' ? options.estimate(...params) : options.estimate;
+      const call: GovernedCall = {
+        tool,
+        args: options.args ? options.args(...params) : defaultArgs(params),
+        ...(target !== undefined ? { target } : {}),
+        ...(options.labels ? { labels: options.labels } : {}),
+      };
+      const { estimate: _fromParams, ...run } = options;
+      return this.run(call, async () => fn(...params), { ...run, ...(estimate ? { estimate } : {}) });
+    };
+  }
+
+  /**
+   * Reports the usage of a model call made in this process (not through the metering proxy), so token
+   * and cost budgets see it. Recorded as a call of `llm:<provider>` with the usage settled at once. A
+   * session already over its budget or paused refuses it (the error says so): stop spending.
+   */
+  async recordUsage(usage: ModelUsage, options: Pick<AuthorizeOptions, 'context'> = {}): Promise<void> {
+    const { provider, ...counted } = usage;
+    const call: GovernedCall = {
+      tool: `llm:${provider ?? 'unknown'}`,
+      args: { model: usage.model, reported: true },
+    };
+    const ok = await this.authorize(call, { ...options, estimate: { model: usage.model } });
+    await this.#completions.record(ok.callId, { status: 'ok', usage: counted });
+  }
+
+  /** The tools, of those named, this agent could ever be allowed (least-privilege listings). */
+  async visibleTools(tools: readonly string[], context?: CallContext): Promise<readonly string[]> {
+    void context;
+    return this.#transport.visibleTools(tools);
+  }
+
+  /** Waits for completions still being retried, then closes the connection or the embedded engine. */
+  async close(): Promise<void> {
+    await this.#completions.drain();
+    await this.#transport.close();
+  }
+
+  #request(call: GovernedCall, over: CallContext | undefined): CallRequest {
+    const ctx = this.context(over);
+    const labels = ctx.labels || call.labels ? { ...ctx.labels, ...call.labels } : undefined;
+    return {
+      tool: call.tool,
+      ...(call.args !== undefined ? { args: call.args } : {}),
+      ...(ctx.session !== undefined ? { session: ctx.session } : {}),
+      ...(call.target !== undefined ? { target: call.target } : {}),
+      ...(labels ? { labels } : {}),
+      ...(ctx.triggeredBy !== undefined ? { triggeredBy: ctx.triggeredBy } : {}),
+      ...(ctx.delegationChain && ctx.delegationChain.length > 0
+        ? { delegationChain: ctx.delegationChain }
+        : {}),
+    };
+  }
+
+  /**
+   * Waits in slices until the request is decided, the caller's timeout passes or its signal aborts; a
+   * request given up on is withdrawn, so no approver decides a call nobody waits for.
+   */
+  async #awaitDecision(
+    request: CallRequest,
+    d: CallDecision,
+    options: AuthorizeOptions,
+  ): Promise<ApprovalState> {
+    const approvalId = (d.approval as { id: string }).id;
+    const untilExpiry = Date.parse((d.approval as { expiresAt: string }).expiresAt) - Date.now();
+    const limit =
+      options.approvalTimeoutMs ?? Math.min(this.#approvalTimeoutMs, Math.max(untilExpiry, 0) + 1_000);
+    const deadline = Date.now() + limit;
+    const signal = options.signal;
+    for (;;) {
+      const left = deadline - Date.now();
+      const state = await this.#transport.waitForApproval(
+        approvalId,
+        Math.max(0, Math.min(left, WAIT_SLICE_MS)),
+        signal,
+      );
+      if (state.status !== 'pending') return state;
+      if (signal?.aborted) {
+        await this.#withdraw(approvalId, 'the agent aborted the call');
+        throw new WardenError(
+          'CALL_ABORTED',
+          `the call of ${request.tool} was aborted while it waited for approval ${approvalId}`,
+          {
+            callId: d.callId,
+            approvalId,
+          },
+        );
+      }
+      if (Date.now() >= deadline) {
+        await this.#withdraw(approvalId, `no decision within ${limit} ms`);
+        throw new WardenError(
+          'APPROVAL_TIMEOUT',
+          `Warden held ${request.tool} for review and no decision came within ${limit} ms; the request was withdrawn`,
+          { callId: d.callId, session: d.session, approvalId, waitedMs: limit },
+        );
+      }
+    }
+  }
+
+  async #withdraw(approvalId: string, reason: string): Promise<void> {
+    try {
+      await this.#transport.cancelApproval(approvalId, reason);
+    } catch {
+      // Decided (or expired) in the meantime: there is nothing left to withdraw.
+    }
+  }
+}
+
+function throwIfAborted(signal: AbortSignal | undefined, tool: string): void {
+  if (signal?.aborted) {
+    throw new WardenError('CALL_ABORTED', `the call of ${tool} was aborted before it ran`);
+  }
+}
+
+/** A single object parameter is the arguments; anything else is listed under `args`. */
+function defaultArgs(params: readonly unknown[]): Record<string, unknown> {
+  const [first] = params;
+  if (params.length === 1 && typeof first === 'object' && first !== null && !Array.isArray(first)) {
+    return first as Record<string, unknown>;
+  }
+  return params.length === 0 ? {} : { args: [...params] };
+}
+
+function errorText(err: unknown): string {
+  if (err instanceof Error) return `${err.name}: ${err.message}`;
+  return String(err);
+}
