@@ -133,11 +133,36 @@ export class Warden {
     return runInContext(context, fn);
   }
 
-  /** One decision, no waiting: allow, review (with the approval request it opened) or block. */
-  async check(call: GovernedCall, options: Pick<AuthorizeOptions, 'context' | 'estimate'> = {}) {
+  /**
+   * One decision, no waiting: allow, review (with the approval request it opened) or block. With
+   * `approvalId`, redeems that approved request for the same call (same session, tool and arguments).
+   */
+  async check(
+    call: GovernedCall,
+    options: Pick<AuthorizeOptions, 'context' | 'estimate'> & { readonly approvalId?: string } = {},
+  ): Promise<CallDecision> {
     return this.#transport.check(this.#request(call, options.context), {
       ...(options.estimate ? { estimate: options.estimate } : {}),
+      ...(options.approvalId ? { approvalId: options.approvalId } : {}),
     });
+  }
+
+  /** Waits up to `timeoutMs` (default 15 minutes) for a request to be decided; returns it as it stands. */
+  async waitForApproval(
+    approvalId: string,
+    options: { readonly timeoutMs?: number; readonly signal?: AbortSignal } = {},
+  ): Promise<ApprovalState> {
+    const deadline = Date.now() + (options.timeoutMs ?? this.#approvalTimeoutMs);
+    for (;;) {
+      const left = Math.max(0, Math.min(deadline - Date.now(), WAIT_SLICE_MS));
+      const state = await this.#transport.waitForApproval(approvalId, left, options.signal);
+      if (state.status !== 'pending' || options.signal?.aborted || Date.now() >= deadline) return state;
+    }
+  }
+
+  /** Withdraws a pending request this agent opened (nobody is waiting for it any more). */
+  async cancelApproval(approvalId: string, reason: string): Promise<void> {
+    await this.#transport.cancelApproval(approvalId, reason);
   }
 
   /**
@@ -186,6 +211,18 @@ export class Warden {
   ): Promise<R> {
     const ok = await this.authorize(call, options);
     throwIfAborted(options.signal, call.tool);
+    return this.runAuthorized(ok, fn, options);
+  }
+
+  /**
+   * Runs a call Warden already allowed (from `authorize`, or a `check` that allowed or redeemed it) and
+   * records its result or error with the duration. `fn`'s own error is rethrown after it is recorded.
+   */
+  async runAuthorized<R>(
+    ok: Authorized,
+    fn: (ok: Authorized) => Promise<R>,
+    options: Pick<RunOptions<R>, 'usage'> = {},
+  ): Promise<R> {
     const start = performance.now();
     let value: R;
     try {
