@@ -2,6 +2,7 @@ import { API_ROLES, DEFAULT_DB } from '@warden/engine';
 import { type Command, Option } from 'commander';
 import type { CliIo } from './cli-io.js';
 import { type KeyCreateOptions, keysCreate, keysList, keysRevoke } from './commands/keys.js';
+import { type McpOptions, mcp } from './commands/mcp.js';
 import { type ServeOptions, serve } from './commands/serve.js';
 
 const dbOption = () =>
@@ -28,6 +29,18 @@ export function addServerCommands(program: Command, io: CliIo, done: (code: numb
     .option('--keys <file>', 'signing/HMAC key file (env WARDEN_KEYS; default beside the database)')
     .action(async (o: ServeOptions) => {
       done(await serve(o, io));
+    });
+  program
+    .command('mcp')
+    .description(
+      "run the MCP gateway on stdio: one MCP server in front of the config's upstream servers, every call governed",
+    )
+    .requiredOption(
+      '--config <file>',
+      'gateway config (YAML or JSON): warden connection and upstream servers',
+    )
+    .action(async (o: McpOptions) => {
+      done(await mcp(o, io));
     });
   const keys = program.command('keys').description('create, list and revoke API keys');
   keys

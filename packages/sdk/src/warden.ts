@@ -62,6 +62,8 @@ export interface Authorized {
 export interface RunOptions<R> extends AuthorizeOptions {
   /** Usage to report with the result (tokens, cost), for budgets. */
   readonly usage?: (result: R) => Usage | undefined;
+  /** A result that reports a failure (an MCP result with isError): its message; recorded as an error. */
+  readonly failed?: (result: R) => string | undefined;
 }
 
 /** Options of `guard`: how the wrapped function's parameters become the call Warden decides. */
@@ -221,7 +223,7 @@ export class Warden {
   async runAuthorized<R>(
     ok: Authorized,
     fn: (ok: Authorized) => Promise<R>,
-    options: Pick<RunOptions<R>, 'usage'> = {},
+    options: Pick<RunOptions<R>, 'usage' | 'failed'> = {},
   ): Promise<R> {
     const start = performance.now();
     let value: R;
@@ -234,8 +236,10 @@ export class Warden {
     }
     const durationMs = performance.now() - start;
     const usage = options.usage?.(value);
+    const failure = options.failed?.(value);
     await this.#completions.record(ok.callId, {
-      status: 'ok',
+      status: failure === undefined ? 'ok' : 'error',
+      ...(failure === undefined ? {} : { error: failure }),
       result: value,
       durationMs,
       ...(usage ? { usage } : {}),

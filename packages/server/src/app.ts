@@ -6,6 +6,7 @@ import { errorResponse } from './http/error-status.js';
 import { openApiDocument } from './http/openapi-document.js';
 import { type AnyRoute, STREAMED } from './http/route-spec.js';
 import { registerLlmRoutes } from './llm/llm-routes.js';
+import { registerMcpRoutes } from './mcp/mcp-routes.js';
 import { ROUTES } from './routes/route-table.js';
 import type { ServerContext } from './server-context.js';
 
@@ -75,6 +76,8 @@ export function buildApp(ctx: ServerContext, options: { logger?: boolean } = {})
   for (const spec of ROUTES) register(app, ctx, spec);
   // The LLM metering proxy speaks the providers' wire formats, not this API's: registered on its own.
   registerLlmRoutes(app, ctx);
+  // So is the MCP gateway: its transport owns the request and the response.
+  registerMcpRoutes(app, ctx);
   return app;
 }
 

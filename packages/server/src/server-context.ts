@@ -1,4 +1,5 @@
 import type { Engine, PolicySync } from '@warden/engine';
+import type { McpHttpGateway } from '@warden/mcp';
 import type { Authenticator } from './auth/authenticator.js';
 import type { RateLimiter } from './auth/rate-limiter.js';
 import type { ServerConfig } from './config/server-config.js';
@@ -21,6 +22,8 @@ export interface ServerContext {
   readonly authFailures: RateLimiter;
   /** Limits requests per API key, when configured. */
   readonly keyLimiter: RateLimiter | undefined;
+  /** The MCP gateway at /mcp, when the config names upstream servers. */
+  mcp?: McpHttpGateway;
   /** Set once shutdown begins: new work is refused with SHUTTING_DOWN. */
   readonly state: { shuttingDown: boolean };
 }

@@ -23,6 +23,7 @@ import { RateLimiter } from './auth/rate-limiter.js';
 import { publicBaseUrl, type ServerConfig } from './config/server-config.js';
 import { EventHub } from './live/event-hub.js';
 import { SseRegistry } from './live/sse-stream.js';
+import { createMcpGateway } from './mcp/mcp-routes.js';
 import { ServerMetrics } from './metrics/server-metrics.js';
 import { NotificationDispatcher } from './notify/notification-dispatcher.js';
 import type { ServerContext } from './server-context.js';
@@ -177,6 +178,7 @@ async function assemble(
     keyLimiter: config.rateLimitPerKey > 0 ? new RateLimiter(config.rateLimitPerKey) : undefined,
     state: { shuttingDown: false },
   };
+  if (config.mcp) ctx.mcp = createMcpGateway(ctx, config.mcp, warn);
   const app = buildApp(ctx);
   const unused = trackUnusedConnections(app);
   let url = '';
@@ -204,6 +206,8 @@ async function assemble(
   async function shutdown(): Promise<void> {
     ctx.state.shuttingDown = true;
     sse.closeAll('the server is shutting down; reconnect with Last-Event-ID');
+    // MCP sessions hold their streams open; closing them lets the drain below finish.
+    await ctx.mcp?.close();
     // app.close() closes the connections idle at that moment only; one whose in-flight request finishes
     // during the drain would stay open for keepAliveTimeout (72 s) and hold the shutdown up. Close those too.
     // A connection that never sent a request is neither idle nor busy to Node and would hold the close up

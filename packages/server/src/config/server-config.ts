@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { PriceOverrideSchema, WardenError } from '@warden/core';
+import { isWardenError, PriceOverrideSchema, WardenError } from '@warden/core';
 import { NOTIFIED_EVENTS } from '@warden/engine';
+import { type GatewayConfig, resolveGatewayConfig } from '@warden/mcp';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { LlmConfigSchema, resolveLlmConfig } from '../llm/llm-config.js';
@@ -118,9 +119,17 @@ export const ServerConfigSchema = z.strictObject({
   webhookBaseDelayMs: z.coerce.number().int().min(10).default(500),
   /** The LLM metering proxy's upstreams and defaults; from the config file only. */
   llm: LlmConfigSchema,
+  /**
+   * The MCP gateway at /mcp: `servers` (or `mcpServers`), `approvalWaitMs`, `progressEveryMs`, as in a
+   * `warden mcp` config file; from the config file only.
+   */
+  mcp: z.unknown().optional(),
 });
 
-export type ServerConfig = z.output<typeof ServerConfigSchema>;
+/** The resolved configuration; `mcp` is checked as a gateway config. */
+export type ServerConfig = Omit<z.output<typeof ServerConfigSchema>, 'mcp'> & {
+  readonly mcp?: GatewayConfig | undefined;
+};
 export type ServerConfigInput = z.input<typeof ServerConfigSchema>;
 
 /** Environment variables for the settings people set most; WARDEN_CONFIG names a config file. */
@@ -169,7 +178,28 @@ export function resolveServerConfig(
   const webhooks = resolveWebhookSecrets(parsed.data.webhooks, env, (i) => sourceOf(['webhooks', i]));
   const llm = resolveLlmConfig(parsed.data.llm, env, sourceOf(['llm']));
   if (llm.problems.length > 0) invalidConfig(llm.problems);
-  return normaliseDb({ ...parsed.data, webhooks, llm: llm.config });
+  const mcp = resolveMcp(parsed.data.mcp, env, sourceOf(['mcp']));
+  return normaliseDb({ ...parsed.data, webhooks, llm: llm.config, mcp });
+}
+
+/** The gateway section, checked like a `warden mcp` config; its `warden` connection is this server itself. */
+function resolveMcp(
+  raw: unknown,
+  env: NodeJS.ProcessEnv,
+  source: string | undefined,
+): GatewayConfig | undefined {
+  if (raw === undefined || raw === null) return undefined;
+  if (typeof raw === 'object' && 'warden' in raw) {
+    invalidConfig([
+      `mcp.warden (${source}): the server's /mcp decides with this server's engine and each caller's key; remove it`,
+    ]);
+  }
+  try {
+    return resolveGatewayConfig(raw, { env, source: `mcp (${source})` });
+  } catch (err) {
+    if (isWardenError(err, 'CONFIG_INVALID')) invalidConfig([err.message]);
+    throw err;
+  }
 }
 
 function invalidConfig(problems: string[]): never {

@@ -1,0 +1,28 @@
+import { resolve } from 'node:path';
+import { loadGatewayConfig, startStdioGateway } from '@warden/mcp';
+import type { CliIo } from '../cli-io.js';
+import { EXIT } from '../cli-io.js';
+
+export interface McpOptions {
+  readonly config: string;
+}
+
+/**
+ * `warden mcp --config FILE`: the MCP gateway on stdin/stdout, for a desktop client to launch. Runs
+ * until the client hangs up or a signal arrives; stdout carries only MCP messages, so everything else
+ * goes to stderr.
+ */
+export async function mcp(o: McpOptions, io: CliIo, signals: NodeJS.EventEmitter = process): Promise<number> {
+  const config = loadGatewayConfig(resolve(io.cwd, o.config));
+  const gateway = await startStdioGateway(config, { onError: (m) => io.err(`warden mcp: ${m}\n`) });
+  io.err(
+    `warden mcp: gateway for ${Object.keys(config.servers).join(', ')} on stdio; Warden session ${gateway.session}\n`,
+  );
+  await new Promise<void>((done) => {
+    void gateway.closed.then(done);
+    signals.once('SIGINT', done);
+    signals.once('SIGTERM', done);
+  });
+  await gateway.close();
+  return EXIT.ok;
+}

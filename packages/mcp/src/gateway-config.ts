@@ -1,0 +1,169 @@
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { WardenError } from '@warden/core';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+
+/** An upstream's name becomes the prefix of its tools (`fs__read_file`, policy name `fs.read_file`). */
+const ServerName = z
+  .string()
+  .regex(
+    /^[A-Za-z0-9-]{1,40}$/,
+    'server names may use letters, digits and - (at most 40): they prefix tool names',
+  );
+
+const StdioUpstreamSchema = z.strictObject({
+  command: z.string().min(1),
+  args: z.array(z.string()).default([]),
+  env: z.record(z.string(), z.string()).optional(),
+  cwd: z.string().optional(),
+  /** How long one tools/call may take upstream (ms). */
+  timeoutMs: z.number().int().positive().optional(),
+});
+
+const HttpUpstreamSchema = z.strictObject({
+  url: z.url(),
+  headers: z.record(z.string(), z.string()).optional(),
+  timeoutMs: z.number().int().positive().optional(),
+});
+
+/** An upstream MCP server: a command speaking stdio, or a streamable HTTP URL. */
+export const UpstreamSchema = z.union([StdioUpstreamSchema, HttpUpstreamSchema]);
+
+const WardenConnectionSchema = z.union([
+  z.strictObject({ url: z.url(), key: z.string().min(1) }),
+  z.strictObject({
+    embedded: z.strictObject({
+      db: z.string().optional(),
+      policy: z.string().min(1),
+      agent: z.string().min(1),
+      keysFile: z.string().optional(),
+    }),
+  }),
+]);
+
+const duration = z.number().int().positive();
+
+/**
+ * The gateway's config file (YAML or JSON). `servers` may also be spelled `mcpServers`, so a desktop
+ * client's existing config can be pasted in as it is.
+ */
+export const GatewayConfigSchema = z
+  .strictObject({
+    /** Where decisions are made (stdio gateway only; the server's /mcp uses its own engine and the caller's key). */
+    warden: WardenConnectionSchema.optional(),
+    servers: z.record(ServerName, UpstreamSchema).optional(),
+    mcpServers: z.record(ServerName, UpstreamSchema).optional(),
+    /** The Warden session of the gateway's calls (stdio); default one per gateway process. */
+    session: z.string().min(1).max(200).optional(),
+    /** The human or job that started the task, recorded with every call. */
+    triggeredBy: z.string().min(1).max(200).optional(),
+    /** How long a reviewed call is held open for its decision (ms, default 15 minutes). */
+    approvalWaitMs: duration.optional(),
+    /** How often a held call tells the client it is still waiting (ms, default 5 s). */
+    progressEveryMs: duration.optional(),
+  })
+  .refine((c) => !(c.servers && c.mcpServers), { message: 'use servers or mcpServers, not both' });
+
+export type UpstreamConfig = z.infer<typeof UpstreamSchema>;
+export type GatewayConfigInput = z.input<typeof GatewayConfigSchema>;
+
+/** A resolved gateway config: secrets read from the environment, paths made absolute. */
+export interface GatewayConfig {
+  readonly warden?: z.infer<typeof WardenConnectionSchema>;
+  readonly servers: Readonly<Record<string, UpstreamConfig>>;
+  readonly session?: string;
+  readonly triggeredBy?: string;
+  readonly approvalWaitMs: number;
+  readonly progressEveryMs: number;
+}
+
+/** Reads and checks a gateway config file; every problem is named with its path. */
+export function loadGatewayConfig(file: string, env: NodeJS.ProcessEnv = process.env): GatewayConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new WardenError(
+      'CONFIG_INVALID',
+      `cannot read the gateway config ${file}: ${(err as Error).message}`,
+    );
+  }
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (err) {
+    throw new WardenError('CONFIG_INVALID', `${file} is not valid YAML or JSON: ${(err as Error).message}`);
+  }
+  return resolveGatewayConfig(raw, { env, baseDir: dirname(resolve(file)), source: file });
+}
+
+/**
+ * Checks a gateway config value. `env:NAME` in a key, header or environment value is read from the
+ * environment (a missing variable is an error), so secrets stay out of the file.
+ */
+export function resolveGatewayConfig(
+  raw: unknown,
+  o: { env?: NodeJS.ProcessEnv; baseDir?: string; source?: string } = {},
+): GatewayConfig {
+  const env = o.env ?? process.env;
+  const where = o.source ?? 'the gateway config';
+  const parsed = GatewayConfigSchema.safeParse(raw ?? {});
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(top)'}: ${i.message}`);
+    throw new WardenError('CONFIG_INVALID', `${where}: ${problems.join('; ')}`, { problems });
+  }
+  const c = parsed.data;
+  const problems: string[] = [];
+  const secret = (value: string, path: string): string => {
+    if (!value.startsWith('env:')) return value;
+    const name = value.slice(4);
+    const v = env[name];
+    if (v === undefined || v === '') problems.push(`${path}: environment variable ${name} is not set`);
+    return v ?? '';
+  };
+  const servers: Record<string, UpstreamConfig> = {};
+  for (const [name, s] of Object.entries(c.servers ?? c.mcpServers ?? {})) {
+    if ('command' in s) {
+      const envVars =
+        s.env &&
+        Object.fromEntries(Object.entries(s.env).map(([k, v]) => [k, secret(v, `servers.${name}.env.${k}`)]));
+      servers[name] = {
+        ...s,
+        ...(envVars ? { env: envVars } : {}),
+        ...(s.cwd && o.baseDir ? { cwd: resolve(o.baseDir, s.cwd) } : {}),
+      };
+    } else {
+      const headers =
+        s.headers &&
+        Object.fromEntries(
+          Object.entries(s.headers).map(([k, v]) => [k, secret(v, `servers.${name}.headers.${k}`)]),
+        );
+      servers[name] = { ...s, ...(headers ? { headers } : {}) };
+    }
+  }
+  if (Object.keys(servers).length === 0) problems.push('servers: name at least one upstream MCP server');
+  let warden = c.warden;
+  if (warden && 'key' in warden) warden = { ...warden, key: secret(warden.key, 'warden.key') };
+  if (warden && 'embedded' in warden && o.baseDir) {
+    const e = warden.embedded;
+    warden = {
+      embedded: {
+        ...e,
+        policy: resolve(o.baseDir, e.policy),
+        ...(e.db && !e.db.startsWith('postgres') ? { db: resolve(o.baseDir, e.db) } : {}),
+        ...(e.keysFile ? { keysFile: resolve(o.baseDir, e.keysFile) } : {}),
+      },
+    };
+  }
+  if (problems.length > 0)
+    throw new WardenError('CONFIG_INVALID', `${where}: ${problems.join('; ')}`, { problems });
+  return {
+    ...(warden ? { warden } : {}),
+    servers,
+    ...(c.session ? { session: c.session } : {}),
+    ...(c.triggeredBy ? { triggeredBy: c.triggeredBy } : {}),
+    approvalWaitMs: c.approvalWaitMs ?? 15 * 60_000,
+    progressEveryMs: c.progressEveryMs ?? 5_000,
+  };
+}

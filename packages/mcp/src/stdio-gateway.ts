@@ -1,0 +1,78 @@
+import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+import { uuidv7, WardenError } from '@warden/core';
+import { createWarden } from '@warden/sdk';
+import type { GatewayConfig } from './gateway-config.js';
+import { createGatewayServer } from './gateway-server.js';
+import { UpstreamPool } from './upstream-pool.js';
+
+/** A running stdio gateway. */
+export interface StdioGateway {
+  /** The Warden session every call of this gateway is recorded under. */
+  readonly session: string;
+  /** Resolves when the client hangs up (stdin closes). */
+  readonly closed: Promise<void>;
+  /** Stops the upstreams, records what is pending and closes the connection to Warden. */
+  close(): Promise<void>;
+}
+
+/**
+ * `warden mcp`: one MCP server on this process's stdin/stdout (what desktop clients launch), in front of
+ * the config's upstreams, with one Warden identity for the whole gateway (its key, or the embedded agent).
+ */
+export async function startStdioGateway(
+  config: GatewayConfig,
+  o: {
+    onError?: (message: string) => void;
+    stdin?: NodeJS.ReadableStream;
+    stdout?: NodeJS.WritableStream;
+  } = {},
+): Promise<StdioGateway> {
+  if (!config.warden) {
+    throw new WardenError(
+      'CONFIG_INVALID',
+      'the gateway config needs a warden section: { url, key } of a Warden server (key: env:WARDEN_KEY), or { embedded: { db, policy, agent } }',
+    );
+  }
+  const session = config.session ?? `mcp-${uuidv7()}`;
+  const warden = await createWarden({
+    ...config.warden,
+    context: { session, ...(config.triggeredBy ? { triggeredBy: config.triggeredBy } : {}) },
+    ...(o.onError ? { onError: (err) => o.onError?.(err.message) } : {}),
+  } as Parameters<typeof createWarden>[0]);
+  const pool = new UpstreamPool(config.servers, {
+    ...(o.onError ? { onError: o.onError } : {}),
+    onToolsChanged: () => void server.sendToolListChanged().catch(() => {}),
+  });
+  const server = createGatewayServer({
+    pool,
+    warden,
+    context: warden.context(),
+    approvalWaitMs: config.approvalWaitMs,
+    progressEveryMs: config.progressEveryMs,
+    ...(o.onError ? { onError: o.onError } : {}),
+  });
+  const transport = new StdioServerTransport(
+    o.stdin as NodeJS.ReadStream | undefined,
+    o.stdout as NodeJS.WriteStream | undefined,
+  );
+  let hangUp: () => void = () => {};
+  const closed = new Promise<void>((resolve) => {
+    hangUp = resolve;
+  });
+  server.onclose = () => hangUp();
+  (o.stdin ?? process.stdin).once('end', () => hangUp());
+  await server.connect(transport);
+  let closing: Promise<void> | undefined;
+  return {
+    session,
+    closed,
+    close: () => {
+      closing ??= (async () => {
+        await server.close().catch(() => {});
+        await pool.close();
+        await warden.close();
+      })();
+      return closing;
+    },
+  };
+}

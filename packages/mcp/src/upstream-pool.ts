@@ -1,0 +1,194 @@
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { Progress } from '@modelcontextprotocol/sdk/types.js';
+import {
+  type CallToolResult,
+  type Tool,
+  ToolListChangedNotificationSchema,
+} from '@modelcontextprotocol/sdk/types.js';
+import { WardenError } from '@warden/core';
+import type { UpstreamConfig } from './gateway-config.js';
+
+const DEFAULT_TIMEOUT_MS = 60_000;
+/** A failed upstream is not tried again sooner than this (each tools/list would otherwise wait on it). */
+const RETRY_AFTER_MS = 5_000;
+
+interface Upstream {
+  readonly name: string;
+  readonly config: UpstreamConfig;
+  client?: Client;
+  connecting?: Promise<Client>;
+  tools?: readonly Tool[];
+  failedAt?: number;
+  lastError?: string;
+}
+
+/** Options of one forwarded call. */
+export interface ForwardOptions {
+  readonly signal?: AbortSignal;
+  /** Upstream progress, relayed to the client. */
+  readonly onprogress?: (p: Progress) => void;
+}
+
+/**
+ * The gateway's connections to its upstream MCP servers, made with the official client on first use and
+ * kept open. One upstream that cannot start or be reached does not take the others down: its tools are
+ * missing from listings and its calls fail with MCP_UPSTREAM_UNAVAILABLE naming it, and it is tried again.
+ */
+export class UpstreamPool {
+  readonly #upstreams = new Map<string, Upstream>();
+  readonly #onError: (message: string) => void;
+  readonly #onToolsChanged: () => void;
+  #closed = false;
+
+  constructor(
+    servers: Readonly<Record<string, UpstreamConfig>>,
+    o: { onError?: (message: string) => void; onToolsChanged?: () => void } = {},
+  ) {
+    for (const [name, config] of Object.entries(servers)) this.#upstreams.set(name, { name, config });
+    this.#onError = o.onError ?? (() => {});
+    this.#onToolsChanged = o.onToolsChanged ?? (() => {});
+  }
+
+  /** The upstreams' names, in config order. */
+  get names(): readonly string[] {
+    return [...this.#upstreams.keys()];
+  }
+
+  has(server: string): boolean {
+    return this.#upstreams.has(server);
+  }
+
+  /** Every upstream's tools (connecting as needed); an unreachable upstream contributes none. */
+  async tools(): Promise<{ server: string; tool: Tool }[]> {
+    const lists = await Promise.all(
+      [...this.#upstreams.values()].map(async (u) => {
+        try {
+          return (await this.#toolsOf(u)).map((tool) => ({ server: u.name, tool }));
+        } catch (err) {
+          this.#onError(`upstream ${u.name}: ${(err as Error).message}`);
+          return [];
+        }
+      }),
+    );
+    return lists.flat();
+  }
+
+  /** Calls a tool on an upstream; its own error result comes back as it is, a failure to reach it throws. */
+  async call(
+    server: string,
+    tool: string,
+    args: Record<string, unknown>,
+    o: ForwardOptions = {},
+  ): Promise<CallToolResult> {
+    const u = this.#upstreams.get(server);
+    if (!u) throw new WardenError('MCP_TOOL_UNKNOWN', `the gateway has no upstream named ${server}`);
+    const client = await this.#connect(u);
+    try {
+      return (await client.callTool({ name: tool, arguments: args }, undefined, {
+        timeout: u.config.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+        ...(o.signal ? { signal: o.signal } : {}),
+        ...(o.onprogress ? { onprogress: o.onprogress, resetTimeoutOnProgress: true } : {}),
+      })) as CallToolResult;
+    } catch (err) {
+      if (o.signal?.aborted) throw err;
+      throw new WardenError(
+        'MCP_UPSTREAM_UNAVAILABLE',
+        `upstream ${server} failed ${tool}: ${(err as Error).message}`,
+        {
+          server,
+          tool,
+        },
+      );
+    }
+  }
+
+  /** Closes every upstream connection (stdio upstreams are stopped). */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await Promise.allSettled(
+      [...this.#upstreams.values()].map(async (u) => {
+        const c = u.client ?? (await u.connecting?.catch(() => undefined));
+        u.client = undefined;
+        await c?.close();
+      }),
+    );
+  }
+
+  async #toolsOf(u: Upstream): Promise<readonly Tool[]> {
+    const client = await this.#connect(u);
+    if (u.tools) return u.tools;
+    const tools: Tool[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await client.listTools(cursor ? { cursor } : undefined, {
+        timeout: u.config.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+      });
+      tools.push(...page.tools);
+      cursor = page.nextCursor;
+    } while (cursor);
+    u.tools = tools;
+    return tools;
+  }
+
+  #connect(u: Upstream): Promise<Client> {
+    if (this.#closed) return Promise.reject(new WardenError('SHUTTING_DOWN', 'the gateway is closing'));
+    if (u.client) return Promise.resolve(u.client);
+    if (u.failedAt !== undefined && Date.now() - u.failedAt < RETRY_AFTER_MS) {
+      return Promise.reject(
+        new WardenError('MCP_UPSTREAM_UNAVAILABLE', `upstream ${u.name} is unavailable: ${u.lastError}`, {
+          server: u.name,
+        }),
+      );
+    }
+    u.connecting ??= this.#open(u).finally(() => {
+      u.connecting = undefined;
+    });
+    return u.connecting;
+  }
+
+  async #open(u: Upstream): Promise<Client> {
+    const client = new Client({ name: 'warden-mcp-gateway', version: '0.1.0' });
+    const c = u.config;
+    const transport =
+      'command' in c
+        ? new StdioClientTransport({
+            command: c.command,
+            args: c.args ?? [],
+            ...(c.env ? { env: c.env } : {}),
+            ...(c.cwd ? { cwd: c.cwd } : {}),
+            // The gateway's own stdout is its MCP channel; an upstream's logs go to stderr.
+            stderr: 'inherit',
+          })
+        : new StreamableHTTPClientTransport(new URL(c.url), { requestInit: { headers: { ...c.headers } } });
+    client.setNotificationHandler(ToolListChangedNotificationSchema, async () => {
+      u.tools = undefined;
+      this.#onToolsChanged();
+    });
+    client.onclose = () => {
+      // A stdio upstream that exited: reconnect on next use.
+      if (u.client === client) {
+        u.client = undefined;
+        u.tools = undefined;
+      }
+    };
+    try {
+      await client.connect(transport, { timeout: c.timeoutMs ?? DEFAULT_TIMEOUT_MS });
+    } catch (err) {
+      u.failedAt = Date.now();
+      u.lastError = (err as Error).message;
+      await client.close().catch(() => {});
+      throw new WardenError(
+        'MCP_UPSTREAM_UNAVAILABLE',
+        `upstream ${u.name} could not be started or reached: ${u.lastError}`,
+        {
+          server: u.name,
+        },
+      );
+    }
+    u.failedAt = undefined;
+    u.client = client;
+    return client;
+  }
+}

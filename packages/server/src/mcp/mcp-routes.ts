@@ -1,0 +1,103 @@
+import { WardenError } from '@warden/core';
+import { type GatewayConfig, McpHttpGateway } from '@warden/mcp';
+import { EngineTransport, Warden } from '@warden/sdk';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Principal } from '../auth/principal.js';
+import { waitForApproval } from '../routes/approval-wait.js';
+import type { ServerContext } from '../server-context.js';
+
+/**
+ * The MCP gateway on this server's engine: each MCP session acts as the agent of the key that opened it,
+ * and a held call is woken by the event hub (a decision on any instance reaches it within milliseconds).
+ */
+export function createMcpGateway(
+  ctx: ServerContext,
+  config: GatewayConfig,
+  warn: (message: string) => void,
+): McpHttpGateway {
+  return new McpHttpGateway(
+    config,
+    (caller, session) =>
+      new Warden(
+        new EngineTransport(ctx.engine, {
+          agent: caller.agent,
+          waitForApproval: (id, ms, signal) => waitForApproval(ctx, id, ms, signal),
+        }),
+        { context: { session } },
+      ),
+    { onError: (m) => warn(`MCP gateway: ${m}`) },
+  );
+}
+
+/**
+ * `/mcp`: the streamable HTTP transport of the MCP gateway. Each request is authenticated with an agent
+ * key (Authorization: Bearer) before the MCP transport sees it; errors before that are the API's JSON.
+ */
+export function registerMcpRoutes(app: FastifyInstance, ctx: ServerContext): void {
+  app.route({
+    method: ['GET', 'POST', 'DELETE'],
+    url: '/mcp',
+    handler: async (request, reply) => {
+      if (!ctx.mcp) {
+        throw new WardenError(
+          'NOT_FOUND',
+          'the MCP gateway is not configured on this server: add mcp.servers to the config file (see the README)',
+        );
+      }
+      if (ctx.state.shuttingDown) {
+        throw new WardenError('SHUTTING_DOWN', 'the server is shutting down; retry against another instance');
+      }
+      const principal = await authenticateAgentKey(ctx, request);
+      const session = header(request, 'warden-session');
+      const triggeredBy = header(request, 'warden-triggered-by');
+      reply.hijack();
+      try {
+        await ctx.mcp.handle(request.raw, reply.raw, request.body, {
+          keyId: principal.keyId,
+          agent: principal.id,
+          ...(session ? { session } : {}),
+          ...(triggeredBy ? { triggeredBy } : {}),
+        });
+      } catch (err) {
+        request.log.error({ err }, 'MCP request failed');
+        if (!reply.raw.headersSent) {
+          reply.raw.writeHead(500, { 'content-type': 'application/json' });
+          reply.raw.end(
+            JSON.stringify({ jsonrpc: '2.0', error: { code: -32603, message: 'internal error' }, id: null }),
+          );
+        } else reply.raw.end();
+      }
+    },
+  });
+}
+
+async function authenticateAgentKey(ctx: ServerContext, request: FastifyRequest): Promise<Principal> {
+  const limited = !ctx.authFailures.allows(request.ip);
+  let principal: Principal;
+  try {
+    principal = await ctx.auth.authenticate(request.headers.authorization, { knownOnly: limited });
+  } catch (err) {
+    if (err instanceof WardenError && err.code === 'UNAUTHENTICATED') {
+      ctx.authFailures.take(request.ip, 'failed authentications from this address');
+    }
+    throw err;
+  }
+  if (principal.role !== 'agent') {
+    throw new WardenError(
+      'FORBIDDEN',
+      `the ${principal.role} role may not use the MCP gateway: it calls tools as an agent; use an agent key`,
+      { role: principal.role, allowed: ['agent'] },
+    );
+  }
+  ctx.keyLimiter?.take(principal.keyId, 'requests with this key');
+  return principal;
+}
+
+function header(request: FastifyRequest, name: string): string | undefined {
+  for (const n of [name, `x-${name}`]) {
+    const v = request.headers[n];
+    const value = Array.isArray(v) ? v[0] : v;
+    if (value !== undefined && value !== '') return value;
+  }
+  return undefined;
+}
