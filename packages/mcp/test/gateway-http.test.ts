@@ -1,0 +1,173 @@
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually } from '../../server/test-support/eventually.js';
+import { startTestServer, type TestServer } from '../../server/test-support/server-fixtures.js';
+import { FS_SERVER, mcpWorkspace, startEverythingHttp } from '../test-support/mcp-fixtures.js';
+
+/**
+ * The gateway at /mcp on a real Warden server (listening on a socket, on PostgreSQL when the dialect
+ * says so), in front of the real filesystem server (stdio) and the everything server over streamable
+ * HTTP, reached with the official client's streamable HTTP transport and an agent key per connection.
+ */
+describe.each(['sqlite', 'postgres'] as const)('MCP gateway at /mcp (%s)', (dialect) => {
+  let ws: ReturnType<typeof mcpWorkspace>;
+  let everything: Awaited<ReturnType<typeof startEverythingHttp>>;
+  let srv: TestServer;
+  let deskKey: string;
+  let listerKey: string;
+  let lee: string;
+  const clients: Client[] = [];
+
+  beforeAll(async () => {
+    ws = mcpWorkspace();
+    mkdirSync(ws.files);
+    writeFileSync(join(ws.files, 'plan.md'), '# the plan\n');
+    everything = await startEverythingHttp();
+    srv = await startTestServer(
+      dialect,
+      {
+        policy: ws.policy,
+        mcp: {
+          servers: {
+            fs: { command: process.execPath, args: [FS_SERVER, ws.files] },
+            remote: { url: everything.url },
+          },
+          progressEveryMs: 100,
+        },
+      },
+      { listen: true },
+    );
+    deskKey = await srv.key('agent', 'desk-agent', 'agent');
+    listerKey = await srv.key('agent', 'lister-agent', 'agent');
+    lee = await srv.key('human', 'lee', 'approver');
+  }, 120_000);
+
+  afterAll(async () => {
+    await Promise.allSettled(clients.map((c) => c.close()));
+    await srv?.close();
+    await everything?.stop();
+    if (ws) rmSync(ws.dir, { recursive: true, force: true });
+  });
+
+  async function connect(key: string, headers: Record<string, string> = {}) {
+    const transport = new StreamableHTTPClientTransport(new URL(`${srv.server.url}/mcp`), {
+      requestInit: { headers: { authorization: `Bearer ${key}`, ...headers } },
+    });
+    const client = new Client({ name: 'http-client', version: '1.0.0' });
+    await client.connect(transport);
+    clients.push(client);
+    return { client, transport };
+  }
+  const text = (r: CallToolResult) => r.content.map((c) => (c.type === 'text' ? c.text : '')).join('\n');
+
+  it('each connection sees the tools its own key’s agent could use', async () => {
+    const desk = await connect(deskKey);
+    const lister = await connect(listerKey);
+    const deskTools = (await desk.client.listTools()).tools.map((t) => t.name);
+    const listerTools = (await lister.client.listTools()).tools.map((t) => t.name);
+    expect(deskTools).toEqual(
+      expect.arrayContaining(['fs__read_text_file', 'fs__write_file', 'remote__echo', 'remote__get-sum']),
+    );
+    expect(deskTools).not.toContain('remote__get-env');
+    expect(listerTools).toEqual(['fs__list_directory']);
+  });
+
+  it('forwards to an HTTP upstream and a stdio upstream, and the audit names the session', async () => {
+    const { client } = await connect(deskKey, {
+      'Warden-Session': `http-${dialect}`,
+      'Warden-Triggered-By': 'omar',
+    });
+    const echo = (await client.callTool({
+      name: 'remote__echo',
+      arguments: { message: 'over http' },
+    })) as CallToolResult;
+    expect(text(echo)).toContain('over http');
+    const read = (await client.callTool({
+      name: 'fs__read_text_file',
+      arguments: { path: join(ws.files, 'plan.md') },
+    })) as CallToolResult;
+    expect(text(read)).toContain('# the plan');
+    const r = await srv.request('GET', `/v1/audit/events?session=http-${dialect}&limit=50`, {
+      key: srv.admin,
+    });
+    const events = (
+      r.json() as { records: { event: { type: string; tool: string; agent: string; triggeredBy: string } }[] }
+    ).records.map((x) => x.event);
+    expect(events.map((e) => `${e.type}:${e.tool}`)).toEqual([
+      'call.decided:remote.echo',
+      'call.completed:remote.echo',
+      'call.decided:fs.read_text_file',
+      'call.completed:fs.read_text_file',
+    ]);
+    expect(events.every((e) => e.agent === 'desk-agent' && e.triggeredBy === 'omar')).toBe(true);
+  });
+
+  it('holds a reviewed write until approved (woken by the decision), then writes', async () => {
+    const { client } = await connect(deskKey);
+    const target = join(ws.files, `http-${dialect}.txt`);
+    const progress: string[] = [];
+    const pending = client.callTool(
+      { name: 'fs__write_file', arguments: { path: target, content: 'via /mcp' } },
+      undefined,
+      {
+        onprogress: (p) => progress.push(p.message ?? ''),
+        resetTimeoutOnProgress: true,
+      },
+    ) as Promise<CallToolResult>;
+    const id = await eventually('the approval request', async () => {
+      const r = await srv.request('GET', '/v1/approvals?status=pending', { key: lee });
+      return (r.json() as { approvals: { id: string }[] }).approvals[0]?.id;
+    });
+    await eventually('progress while waiting', () => (progress.length > 0 ? true : undefined));
+    expect(existsSync(target)).toBe(false);
+    expect(
+      (await srv.request('POST', `/v1/approvals/${id}/approve`, { key: lee, body: {} })).statusCode,
+    ).toBe(200);
+    const r = await pending;
+    expect(r.isError).toBeFalsy();
+    expect(readFileSync(target, 'utf8')).toBe('via /mcp');
+  });
+
+  it('refuses a blocked call as an isError result', async () => {
+    const { client } = await connect(deskKey);
+    const r = (await client.callTool({ name: 'remote__get-env', arguments: {} })) as CallToolResult;
+    expect(r.isError).toBe(true);
+    expect(text(r)).toContain('the environment holds secrets');
+  });
+
+  it('authenticates every request: no key 401, a human key 403, another key cannot use the session', async () => {
+    const init = {
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
+    };
+    const headers = { accept: 'application/json, text/event-stream', 'content-type': 'application/json' };
+    const post = (key: string | undefined, body: unknown, extra: Record<string, string> = {}) =>
+      fetch(`${srv.server.url}/mcp`, {
+        method: 'POST',
+        headers: { ...headers, ...(key ? { authorization: `Bearer ${key}` } : {}), ...extra },
+        body: JSON.stringify(body),
+      });
+    const anonymous = await post(undefined, init);
+    expect(anonymous.status).toBe(401);
+    expect(((await anonymous.json()) as { error: { code: string } }).error.code).toBe('UNAUTHENTICATED');
+    const human = await post(lee, init);
+    expect(human.status).toBe(403);
+    const { transport } = await connect(deskKey);
+    const sessionId = transport.sessionId as string;
+    expect(sessionId).toBeTruthy();
+    const hijack = await post(
+      listerKey,
+      { jsonrpc: '2.0', id: 2, method: 'tools/list' },
+      { 'mcp-session-id': sessionId },
+    );
+    expect(hijack.status).toBe(404);
+    const noSession = await post(deskKey, { jsonrpc: '2.0', id: 3, method: 'tools/list' });
+    expect(noSession.status).toBe(400);
+  });
+});
