@@ -197,9 +197,12 @@ export class Warden {
     return { callId: go.callId, session: go.session, decision: go, approvalId };
   }
 
-  /** Records how an allowed call ended (once). */
+  /**
+   * Records how an allowed call ended (once). The tool has run by then, so a transient failure to record
+   * it is retried in the background (`close` waits for it) and a lasting one goes to `onError`.
+   */
   async complete(callId: string, result: CallResult): Promise<void> {
-    await this.#transport.complete(callId, result);
+    await this.#completions.record(callId, result);
   }
 
   /**

@@ -95,6 +95,10 @@ const SAMPLES: Record<string, (fresh: boolean) => Promise<Sample>> = {
     url: '/v1/calls',
     body: { tool: 'billing.refund', args: { amount: 20 } },
   }),
+  [key('POST', '/v1/tools/visible')]: async () => ({
+    url: '/v1/tools/visible',
+    body: { tools: ['billing.refund', 'billing.delete'] },
+  }),
   [key('POST', '/v1/calls/:id/complete')]: async (fresh) => ({
     url: `/v1/calls/${fresh ? (await newCall()).callId : allowedCallId}/complete`,
     body: { status: 'ok', durationMs: 3 },
@@ -213,6 +217,7 @@ const DOCUMENTED_ROLES: Record<string, readonly ApiRole[] | 'public'> = {
   [key('GET', '/metrics')]: AUDITORS,
   [key('POST', '/v1/calls')]: ['agent'],
   [key('POST', '/v1/calls/:id/complete')]: ['agent'],
+  [key('POST', '/v1/tools/visible')]: ['agent'],
   [key('GET', '/v1/sessions')]: READERS,
   [key('GET', '/v1/sessions/:id')]: READERS,
   [key('POST', '/v1/sessions/:id/pause')]: ['approver', 'admin'],
