@@ -5,12 +5,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 
 /** An upstream's name becomes the prefix of its tools (`fs__read_file`, policy name `fs.read_file`). */
-const ServerName = z
-  .string()
-  .regex(
-    /^[A-Za-z0-9-]{1,40}$/,
-    'server names may use letters, digits and - (at most 40): they prefix tool names',
-  );
+const SERVER_NAME = /^[A-Za-z0-9-]{1,40}$/;
 
 const StdioUpstreamSchema = z.strictObject({
   command: z.string().min(1),
@@ -52,8 +47,8 @@ export const GatewayConfigSchema = z
   .strictObject({
     /** Where decisions are made (stdio gateway only; the server's /mcp uses its own engine and the caller's key). */
     warden: WardenConnectionSchema.optional(),
-    servers: z.record(ServerName, UpstreamSchema).optional(),
-    mcpServers: z.record(ServerName, UpstreamSchema).optional(),
+    servers: z.record(z.string(), UpstreamSchema).optional(),
+    mcpServers: z.record(z.string(), UpstreamSchema).optional(),
     /** The Warden session of the gateway's calls (stdio); default one per gateway process. */
     session: z.string().min(1).max(200).optional(),
     /** The human or job that started the task, recorded with every call. */
@@ -62,6 +57,12 @@ export const GatewayConfigSchema = z
     approvalWaitMs: duration.optional(),
     /** How often a held call tells the client it is still waiting (ms, default 5 s). */
     progressEveryMs: duration.optional(),
+    /**
+     * Commit each result's record before the result goes back to the client (one more disk sync per
+     * call). Default false: the decision always commits before the call is forwarded; the result's record
+     * commits just after the reply, and shutdown waits for it.
+     */
+    durableResults: z.boolean().optional(),
   })
   .refine((c) => !(c.servers && c.mcpServers), { message: 'use servers or mcpServers, not both' });
 
@@ -76,6 +77,7 @@ export interface GatewayConfig {
   readonly triggeredBy?: string;
   readonly approvalWaitMs: number;
   readonly progressEveryMs: number;
+  readonly durableResults: boolean;
 }
 
 /** Reads and checks a gateway config file; every problem is named with its path. */
@@ -124,6 +126,12 @@ export function resolveGatewayConfig(
   };
   const servers: Record<string, UpstreamConfig> = {};
   for (const [name, s] of Object.entries(c.servers ?? c.mcpServers ?? {})) {
+    if (!SERVER_NAME.test(name)) {
+      problems.push(
+        `servers.${name}: server names may use letters, digits and - (at most 40): they prefix tool names`,
+      );
+      continue;
+    }
     if ('command' in s) {
       const envVars =
         s.env &&
@@ -165,5 +173,6 @@ export function resolveGatewayConfig(
     ...(c.triggeredBy ? { triggeredBy: c.triggeredBy } : {}),
     approvalWaitMs: c.approvalWaitMs ?? 15 * 60_000,
     progressEveryMs: c.progressEveryMs ?? 5_000,
+    durableResults: c.durableResults ?? false,
   };
 }

@@ -21,6 +21,8 @@ export interface GatewayOptions {
   readonly approvalWaitMs: number;
   /** How often a held call tells the client it is still waiting (ms). */
   readonly progressEveryMs: number;
+  /** Commit each result's record before replying (default: just after, so the reply waits on one commit only). */
+  readonly durableResults?: boolean;
   readonly onError?: (message: string) => void;
 }
 
@@ -90,7 +92,7 @@ export function createGatewayServer(o: GatewayOptions): McpServer {
               ? { onprogress: (p) => void notifyProgress(p.progress, p.message ?? '') }
               : {}),
           }),
-        { failed: (r) => (r.isError ? errorText(r) : undefined) },
+        { failed: (r) => (r.isError ? errorText(r) : undefined), recordInBackground: !o.durableResults },
       );
     } catch (err) {
       if (isWardenError(err)) return refusal(err.message, err.code, err.details);

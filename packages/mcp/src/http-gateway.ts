@@ -101,6 +101,7 @@ export class McpHttpGateway {
       context: { session: wardenSession, ...(caller.triggeredBy ? { triggeredBy: caller.triggeredBy } : {}) },
       approvalWaitMs: this.#config.approvalWaitMs,
       progressEveryMs: this.#config.progressEveryMs,
+      durableResults: this.#config.durableResults,
       onError: this.#onError,
     });
     const transport = new StreamableHTTPServerTransport({

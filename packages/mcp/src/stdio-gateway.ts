@@ -49,6 +49,7 @@ export async function startStdioGateway(
     context: warden.context(),
     approvalWaitMs: config.approvalWaitMs,
     progressEveryMs: config.progressEveryMs,
+    durableResults: config.durableResults,
     ...(o.onError ? { onError: o.onError } : {}),
   });
   const transport = new StdioServerTransport(

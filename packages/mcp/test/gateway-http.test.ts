@@ -91,12 +91,18 @@ describe.each(['sqlite', 'postgres'] as const)('MCP gateway at /mcp (%s)', (dial
       arguments: { path: join(ws.files, 'plan.md') },
     })) as CallToolResult;
     expect(text(read)).toContain('# the plan');
-    const r = await srv.request('GET', `/v1/audit/events?session=http-${dialect}&limit=50`, {
-      key: srv.admin,
+    // The gateway records each result just after replying with it.
+    const events = await eventually('both completions in the audit', async () => {
+      const r = await srv.request('GET', `/v1/audit/events?session=http-${dialect}&limit=50`, {
+        key: srv.admin,
+      });
+      const all = (
+        r.json() as {
+          records: { event: { type: string; tool: string; agent: string; triggeredBy: string } }[];
+        }
+      ).records.map((x) => x.event);
+      return all.filter((e) => e.type === 'call.completed').length === 2 ? all : undefined;
     });
-    const events = (
-      r.json() as { records: { event: { type: string; tool: string; agent: string; triggeredBy: string } }[] }
-    ).records.map((x) => x.event);
     expect(events.map((e) => `${e.type}:${e.tool}`)).toEqual([
       'call.decided:remote.echo',
       'call.completed:remote.echo',

@@ -76,17 +76,27 @@ describe('warden mcp over stdio', () => {
       ...o,
     }) as Promise<CallToolResult>;
 
-  /** The audit events of the gateway's session, through the API. */
-  async function audit(): Promise<
-    {
-      type: string;
-      tool?: string;
-      decision?: { effect: string };
-      outcome?: { status: string; result?: unknown };
-    }[]
-  > {
-    const r = await srv.request('GET', `/v1/audit/events?session=${session}&limit=500`, { key: srv.admin });
-    return (r.json() as { records: { event: never }[] }).records.map((e) => e.event);
+  type Event = {
+    type: string;
+    tool?: string;
+    callId?: string;
+    decision?: { effect: string };
+    outcome?: { status: string; result?: unknown };
+  };
+  /**
+   * The audit events of the gateway's session, through the API, once every allowed call has its
+   * completion: the gateway records a result just after replying with it.
+   */
+  async function audit(): Promise<Event[]> {
+    return eventually('every allowed call completed in the audit', async () => {
+      const r = await srv.request('GET', `/v1/audit/events?session=${session}&limit=500`, { key: srv.admin });
+      const events = (r.json() as { records: { event: Event }[] }).records.map((e) => e.event);
+      const done = new Set(events.filter((e) => e.type === 'call.completed').map((e) => e.callId));
+      const open = events.filter(
+        (e) => e.type === 'call.decided' && e.decision?.effect === 'allow' && !done.has(e.callId),
+      );
+      return open.length === 0 ? events : undefined;
+    });
   }
 
   it('lists only the tools the policy could ever allow, namespaced per upstream', async () => {

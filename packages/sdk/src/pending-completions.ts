@@ -31,7 +31,16 @@ export class PendingCompletions {
     }
   }
 
-  /** Waits for every completion still being retried. */
+  /**
+   * Records a completion without holding the caller: `drain` (and so `close`) waits for it. For a
+   * result already on its way back to the agent, so its record shares the next decision's commit.
+   */
+  recordLater(callId: string, result: CallResult): void {
+    const later = this.record(callId, result).finally(() => this.#pending.delete(later));
+    this.#pending.add(later);
+  }
+
+  /** Waits for every completion still being recorded or retried. */
   async drain(): Promise<void> {
     while (this.#pending.size > 0) await Promise.allSettled([...this.#pending]);
   }

@@ -64,6 +64,12 @@ export interface RunOptions<R> extends AuthorizeOptions {
   readonly usage?: (result: R) => Usage | undefined;
   /** A result that reports a failure (an MCP result with isError): its message; recorded as an error. */
   readonly failed?: (result: R) => string | undefined;
+  /**
+   * Hand the result back without waiting for its record to commit (the decision always commits before
+   * the call runs). `close` waits for records still in flight; a crash in between loses the result's
+   * record, never the decision. For proxies whose callers wait on every millisecond (the MCP gateway).
+   */
+  readonly recordInBackground?: boolean;
 }
 
 /** Options of `guard`: how the wrapped function's parameters become the call Warden decides. */
@@ -226,7 +232,7 @@ export class Warden {
   async runAuthorized<R>(
     ok: Authorized,
     fn: (ok: Authorized) => Promise<R>,
-    options: Pick<RunOptions<R>, 'usage' | 'failed'> = {},
+    options: Pick<RunOptions<R>, 'usage' | 'failed' | 'recordInBackground'> = {},
   ): Promise<R> {
     const start = performance.now();
     let value: R;
@@ -240,13 +246,15 @@ export class Warden {
     const durationMs = performance.now() - start;
     const usage = options.usage?.(value);
     const failure = options.failed?.(value);
-    await this.#completions.record(ok.callId, {
+    const outcome: CallResult = {
       status: failure === undefined ? 'ok' : 'error',
       ...(failure === undefined ? {} : { error: failure }),
       result: value,
       durationMs,
       ...(usage ? { usage } : {}),
-    });
+    };
+    if (options.recordInBackground) this.#completions.recordLater(ok.callId, outcome);
+    else await this.#completions.record(ok.callId, outcome);
     return value;
   }
 

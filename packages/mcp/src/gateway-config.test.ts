@@ -1,0 +1,81 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { isWardenError } from '@warden/core';
+import { afterEach, describe, expect, it } from 'vitest';
+import { loadGatewayConfig, resolveGatewayConfig } from './gateway-config.js';
+
+function problem(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (err) {
+    if (isWardenError(err, 'CONFIG_INVALID')) return err.message;
+    throw err;
+  }
+  throw new Error('expected CONFIG_INVALID');
+}
+
+describe('gateway config', () => {
+  let dir: string | undefined;
+  afterEach(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('takes a desktop client’s mcpServers as they are, reads env: secrets and resolves paths', () => {
+    dir = mkdtempSync(join(tmpdir(), 'gw-config-'));
+    const file = join(dir, 'gateway.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        warden: { url: 'http://localhost:7400', key: 'env:MY_KEY' },
+        mcpServers: {
+          fs: {
+            command: 'npx',
+            args: ['-y', '@modelcontextprotocol/server-filesystem', '/tmp'],
+            cwd: 'work',
+          },
+          remote: { url: 'https://tools.example/mcp', headers: { Authorization: 'env:REMOTE_TOKEN' } },
+        },
+      }),
+    );
+    const c = loadGatewayConfig(file, { MY_KEY: 'wdn_secret', REMOTE_TOKEN: 'Bearer abc' });
+    expect(c.warden).toEqual({ url: 'http://localhost:7400', key: 'wdn_secret' });
+    expect(c.servers.fs).toMatchObject({ command: 'npx', cwd: join(dir, 'work') });
+    expect(c.servers.remote).toMatchObject({ headers: { Authorization: 'Bearer abc' } });
+    expect(c.approvalWaitMs).toBe(15 * 60_000);
+    expect(c.durableResults).toBe(false);
+  });
+
+  it('names every problem with its path', () => {
+    expect(problem(() => resolveGatewayConfig({ servers: { my_fs: { command: 'x' } } }))).toContain(
+      'server names may use letters, digits and -',
+    );
+    expect(problem(() => resolveGatewayConfig({ servers: {} }))).toContain('name at least one upstream');
+    expect(
+      problem(() =>
+        resolveGatewayConfig(
+          { warden: { url: 'http://w', key: 'env:NOPE' }, servers: { a: { command: 'x' } } },
+          { env: {} },
+        ),
+      ),
+    ).toContain('warden.key: environment variable NOPE is not set');
+    expect(
+      problem(() =>
+        resolveGatewayConfig({ servers: { a: { command: 'x' } }, mcpServers: { b: { command: 'y' } } }),
+      ),
+    ).toContain('use servers or mcpServers, not both');
+    expect(problem(() => resolveGatewayConfig({ servers: { a: { url: 'not a url' } } }))).toContain(
+      'servers.a',
+    );
+  });
+
+  it('a missing or malformed file is a clear error, not a crash', () => {
+    dir = mkdtempSync(join(tmpdir(), 'gw-config-'));
+    expect(problem(() => loadGatewayConfig(join(dir as string, 'missing.yaml')))).toContain(
+      'cannot read the gateway config',
+    );
+    const bad = join(dir, 'bad.yaml');
+    writeFileSync(bad, 'servers: [unclosed');
+    expect(problem(() => loadGatewayConfig(bad))).toContain('is not valid YAML or JSON');
+  });
+});

@@ -1,0 +1,144 @@
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { createWarden, type EngineTransport, type Warden } from '@warden/sdk';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createGatewayServer } from '../src/gateway-server.js';
+import { UpstreamPool } from '../src/upstream-pool.js';
+import { EVERYTHING_SERVER, FS_SERVER, mcpWorkspace } from '../test-support/mcp-fixtures.js';
+
+/**
+ * The gateway inside one process on an embedded engine (a real SQLite file), with the official client
+ * over the SDK's in-memory transport and real upstreams: how results are recorded, and what an upstream
+ * that cannot start looks like.
+ */
+describe('gateway on an embedded engine', () => {
+  let ws: ReturnType<typeof mcpWorkspace> | undefined;
+  const closers: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    for (const close of closers.splice(0).reverse()) await close().catch(() => {});
+    if (ws) rmSync(ws.dir, { recursive: true, force: true });
+  });
+
+  async function gateway(
+    o: { durableResults?: boolean; servers?: ConstructorParameters<typeof UpstreamPool>[0] } = {},
+  ) {
+    ws = mcpWorkspace();
+    mkdirSync(ws.files);
+    writeFileSync(join(ws.files, 'a.txt'), 'alpha');
+    const warden: Warden = await createWarden({
+      embedded: { db: join(ws.dir, 'warden.db'), policy: ws.policy, agent: 'desk-agent' },
+      context: { session: 'embedded-gw' },
+    });
+    const pool = new UpstreamPool(
+      o.servers ?? {
+        fs: { command: process.execPath, args: [FS_SERVER, ws.files] },
+        everything: { command: process.execPath, args: [EVERYTHING_SERVER, 'stdio'] },
+      },
+    );
+    const server = createGatewayServer({
+      pool,
+      warden,
+      context: warden.context(),
+      approvalWaitMs: 5_000,
+      progressEveryMs: 1_000,
+      ...(o.durableResults ? { durableResults: true } : {}),
+    });
+    const [c, s] = InMemoryTransport.createLinkedPair();
+    await server.connect(s);
+    const client = new Client({ name: 'in-process', version: '1' });
+    await client.connect(c);
+    const engine = (warden.transport as EngineTransport).engine;
+    let closed = false;
+    const close = async () => {
+      if (closed) return;
+      closed = true;
+      await client.close();
+      await pool.close();
+      await warden.close();
+    };
+    closers.push(close);
+    return { client, engine, close, db: join(ws.dir, 'warden.db') };
+  }
+
+  const completions = async (db: string) => {
+    const { default: Database } = await import('better-sqlite3');
+    const conn = new Database(db, { readonly: true });
+    try {
+      return (
+        conn.prepare("SELECT count(*) AS n FROM audit_events WHERE type = 'call.completed'").get() as {
+          n: number;
+        }
+      ).n;
+    } finally {
+      conn.close();
+    }
+  };
+
+  it('closing the gateway waits for the results still being recorded: none is lost', async () => {
+    const g = await gateway();
+    const calls = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        g.client.callTool({ name: 'everything__echo', arguments: { message: `m${i}` } }),
+      ),
+    );
+    expect(calls.every((r) => !r.isError)).toBe(true);
+    await g.close();
+    expect(await completions(g.db)).toBe(20);
+  });
+
+  it('with durableResults the record is committed before the result comes back', async () => {
+    const g = await gateway({ durableResults: true });
+    const r = (await g.client.callTool({
+      name: 'fs__read_text_file',
+      arguments: { path: join(ws?.files as string, 'a.txt') },
+    })) as CallToolResult;
+    expect(r.content[0]).toMatchObject({ text: 'alpha' });
+    expect(await completions(g.db)).toBe(1);
+  });
+
+  it('an upstream that cannot start: its tools are missing, its calls fail with a clear error, others work', async () => {
+    const g = await gateway({
+      servers: {
+        everything: { command: process.execPath, args: [EVERYTHING_SERVER, 'stdio'] },
+        fs: { command: join(ws?.dir ?? '/nonexistent', 'no-such-binary'), args: [] },
+      },
+    });
+    const names = (await g.client.listTools()).tools.map((t) => t.name);
+    expect(names).toContain('everything__echo');
+    expect(names.some((n) => n.startsWith('fs__'))).toBe(false);
+    const r = (await g.client.callTool({
+      name: 'fs__list_directory',
+      arguments: { path: '/' },
+    })) as CallToolResult;
+    expect(r.isError).toBe(true);
+    expect(JSON.stringify(r.content)).toContain('upstream fs');
+    expect(r._meta?.['warden/code']).toBe('MCP_UPSTREAM_UNAVAILABLE');
+    const echo = (await g.client.callTool({
+      name: 'everything__echo',
+      arguments: { message: 'ok' },
+    })) as CallToolResult;
+    expect(echo.isError).toBeFalsy();
+  });
+
+  it('an upstream error result is recorded as an error with its text', async () => {
+    const g = await gateway();
+    const r = (await g.client.callTool({
+      name: 'fs__read_text_file',
+      arguments: { path: '/etc/passwd' },
+    })) as CallToolResult;
+    expect(r.isError).toBe(true);
+    await g.close();
+    const { default: Database } = await import('better-sqlite3');
+    const conn = new Database(g.db, { readonly: true });
+    const row = conn.prepare("SELECT body FROM audit_events WHERE type = 'call.completed'").get() as {
+      body: string;
+    };
+    conn.close();
+    const outcome = (JSON.parse(row.body) as { outcome: { status: string; error: string } }).outcome;
+    expect(outcome.status).toBe('error');
+    expect(outcome.error).toContain('Access denied');
+  });
+});
