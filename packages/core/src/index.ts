@@ -140,5 +140,5 @@ export {
   PolicyTestFileSchema,
   runPolicyTests,
 } from './policy/policy-test-runner.js';
-export { mayEverRun } from './policy/tool-visibility.js';
+export { mayEverRun, toolReach } from './policy/tool-visibility.js';
 export { MAX_POLICY_BYTES, type PolicySource } from './policy/yaml-source.js';

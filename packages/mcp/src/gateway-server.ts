@@ -1,14 +1,10 @@
 import type { Server as McpServer } from '@modelcontextprotocol/sdk/server/index.js';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import {
-  CallToolRequestSchema,
-  type CallToolResult,
-  ListToolsRequestSchema,
-  type Tool,
-} from '@modelcontextprotocol/sdk/types.js';
-import { isWardenError } from '@warden/core';
-import type { ApprovalPending, CallContext, Warden } from '@warden/sdk';
-import { exposedName, policyName, splitExposed } from './tool-names.js';
+import { CallToolRequestSchema, ListToolsRequestSchema, type Tool } from '@modelcontextprotocol/sdk/types.js';
+import type { CallContext, Warden } from '@warden/sdk';
+import { handleCall } from './gateway-call.js';
+import type { InFlightCalls } from './in-flight-calls.js';
+import { exposedName, policyName } from './tool-names.js';
 import type { UpstreamPool } from './upstream-pool.js';
 
 /** What one gateway connection needs: the upstreams, a Warden acting as the connection's agent, and its task. */
@@ -24,6 +20,8 @@ export interface GatewayOptions {
   /** Commit each result's record before replying (default: just after, so the reply waits on one commit only). */
   readonly durableResults?: boolean;
   readonly onError?: (message: string) => void;
+  /** Where calls in hand are tracked, so shutting down can settle them. */
+  readonly calls?: InFlightCalls;
 }
 
 /**
@@ -41,65 +39,7 @@ export function createGatewayServer(o: GatewayOptions): McpServer {
     },
   );
   server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: await listVisible(o) }));
-  server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
-    const { name, arguments: args = {} } = request.params;
-    const target = splitExposed(name);
-    if (!target || !o.pool.has(target.server)) {
-      return refusal(
-        `no tool named ${name}: list the tools to see what this gateway offers`,
-        'MCP_TOOL_UNKNOWN',
-      );
-    }
-    const progressToken = request.params._meta?.progressToken;
-    const notifyProgress =
-      progressToken === undefined
-        ? undefined
-        : (progress: number, message: string) =>
-            extra
-              .sendNotification({
-                method: 'notifications/progress',
-                params: { progressToken, progress, message },
-              })
-              .catch(() => {});
-    let ticker: NodeJS.Timeout | undefined;
-    const startWaiting = (p: ApprovalPending) => {
-      if (!notifyProgress) return;
-      const since = Date.now();
-      const tell = () =>
-        notifyProgress(
-          Math.round((Date.now() - since) / 1000),
-          `Waiting for a human to approve ${name} (approval ${p.approvalId}, expires ${p.expiresAt}): ${p.reasons.join('; ')}`,
-        );
-      void tell();
-      ticker = setInterval(tell, o.progressEveryMs);
-    };
-    try {
-      const call = { tool: policyName(target.server, target.tool), args };
-      const ok = await o.warden
-        .authorize(call, {
-          context: o.context,
-          approvalTimeoutMs: o.approvalWaitMs,
-          signal: extra.signal,
-          onApprovalPending: startWaiting,
-        })
-        .finally(() => clearInterval(ticker));
-      return await o.warden.runAuthorized(
-        ok,
-        () =>
-          o.pool.call(target.server, target.tool, args, {
-            signal: extra.signal,
-            ...(notifyProgress
-              ? { onprogress: (p) => void notifyProgress(p.progress, p.message ?? '') }
-              : {}),
-          }),
-        { failed: (r) => (r.isError ? errorText(r) : undefined), recordInBackground: !o.durableResults },
-      );
-    } catch (err) {
-      if (isWardenError(err)) return refusal(err.message, err.code, err.details);
-      o.onError?.(`tools/call ${name}: ${(err as Error).message}`);
-      return refusal(`the gateway could not complete ${name}; the error is logged`, 'INTERNAL');
-    }
-  });
+  server.setRequestHandler(CallToolRequestSchema, (request, extra) => handleCall(o, request, extra));
   return server;
 }
 
@@ -110,34 +50,4 @@ async function listVisible(o: GatewayOptions): Promise<Tool[]> {
   return all
     .filter((t) => visible.has(policyName(t.server, t.tool.name)))
     .map((t) => ({ ...t.tool, name: exposedName(t.server, t.tool.name) }));
-}
-
-/** A refused or failed call as the model should see it: a tool result flagged as an error. */
-function refusal(
-  message: string,
-  code: string,
-  details: Readonly<Record<string, unknown>> = {},
-): CallToolResult {
-  const ids = Object.fromEntries(
-    ['callId', 'approvalId', 'ruleId', 'session']
-      .filter((k) => details[k] != null)
-      .map((k) => [k, details[k]]),
-  );
-  return {
-    content: [{ type: 'text', text: message }],
-    isError: true,
-    _meta: {
-      'warden/code': code,
-      ...Object.fromEntries(Object.entries(ids).map(([k, v]) => [`warden/${k}`, v])),
-    },
-  };
-}
-
-/** The text of an upstream's error result, for the audit's error field. */
-function errorText(r: CallToolResult): string {
-  const text = r.content
-    .filter((c): c is { type: 'text'; text: string } => c.type === 'text')
-    .map((c) => c.text)
-    .join('\n');
-  return text === '' ? 'the tool reported an error' : text.slice(0, 2_000);
 }

@@ -6,6 +6,7 @@ import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { Warden } from '@warden/sdk';
 import type { GatewayConfig } from './gateway-config.js';
 import { createGatewayServer } from './gateway-server.js';
+import { InFlightCalls } from './in-flight-calls.js';
 import { UpstreamPool } from './upstream-pool.js';
 
 /** Who opened an MCP session: the key it authenticated with and the agent the key belongs to. */
@@ -23,6 +24,8 @@ interface Session {
   readonly server: McpServer;
   readonly warden: Warden;
   lastUsed: number;
+  /** Requests whose response is still open (a held call, the notification stream). */
+  active: number;
 }
 
 /** Sessions idle this long are closed (a client that vanished without DELETE). */
@@ -41,21 +44,22 @@ export class McpHttpGateway {
   readonly #sessions = new Map<string, Session>();
   readonly #wardenFor: (caller: McpCaller, session: string) => Warden;
   readonly #onError: (message: string) => void;
+  readonly #onOpenSessions: (count: number) => void;
   readonly #sweeper: NodeJS.Timeout;
+  readonly #calls = new InFlightCalls();
 
   constructor(
     config: GatewayConfig,
     wardenFor: (caller: McpCaller, session: string) => Warden,
-    o: { onError?: (message: string) => void } = {},
+    o: { onError?: (message: string) => void; onOpenSessions?: (count: number) => void } = {},
   ) {
     this.#config = config;
     this.#wardenFor = wardenFor;
     this.#onError = o.onError ?? (() => {});
+    this.#onOpenSessions = o.onOpenSessions ?? (() => {});
     this.#pool = new UpstreamPool(config.servers, {
       onError: this.#onError,
-      onToolsChanged: () => {
-        for (const s of this.#sessions.values()) void s.server.sendToolListChanged().catch(() => {});
-      },
+      onToolsChanged: () => this.notifyToolsChanged(),
     });
     this.#sweeper = setInterval(() => this.#sweep(), 60_000);
     this.#sweeper.unref();
@@ -66,6 +70,11 @@ export class McpHttpGateway {
     return this.#sessions.size;
   }
 
+  /** Tells every open session its tool list may have changed (a policy, grant or upstream change). */
+  notifyToolsChanged(): void {
+    for (const s of this.#sessions.values()) void s.server.sendToolListChanged().catch(() => {});
+  }
+
   /** Handles one HTTP request of the MCP streamable HTTP transport (POST, GET or DELETE). */
   async handle(req: IncomingMessage, res: ServerResponse, body: unknown, caller: McpCaller): Promise<void> {
     const id = header(req, 'mcp-session-id');
@@ -73,7 +82,7 @@ export class McpHttpGateway {
       const s = this.#sessions.get(id);
       if (!s || s.keyId !== caller.keyId)
         return jsonRpcError(res, 404, -32001, 'Session not found: initialize a new one');
-      s.lastUsed = Date.now();
+      this.#track(s, res, body);
       return s.transport.handleRequest(req, res, body);
     }
     if (req.method !== 'POST' || !isInitializeRequest(body)) {
@@ -103,27 +112,41 @@ export class McpHttpGateway {
       progressEveryMs: this.#config.progressEveryMs,
       durableResults: this.#config.durableResults,
       onError: this.#onError,
+      calls: this.#calls,
     });
     const transport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => mcpSession,
       onsessioninitialized: (sid) => {
-        this.#sessions.set(sid, { keyId: caller.keyId, transport, server, warden, lastUsed: Date.now() });
+        this.#sessions.set(sid, {
+          keyId: caller.keyId,
+          transport,
+          server,
+          warden,
+          lastUsed: Date.now(),
+          active: 0,
+        });
+        this.#onOpenSessions(this.#sessions.size);
       },
     });
     transport.onclose = () => {
-      const s = this.#sessions.get(mcpSession);
-      this.#sessions.delete(mcpSession);
-      void s?.warden.close();
+      if (this.#sessions.delete(mcpSession)) this.#onOpenSessions(this.#sessions.size);
+      void warden.close();
     };
     await server.connect(transport);
     await transport.handleRequest(req, res, body);
   }
 
-  /** Closes every session and the upstream connections. */
-  async close(): Promise<void> {
+  /**
+   * Shuts the gateway down: calls still waiting for a decision are withdrawn, calls already running
+   * upstream get up to `graceMs` to finish (a write is not cut in half), then every session and upstream
+   * connection closes.
+   */
+  async close(graceMs = 10_000): Promise<void> {
     clearInterval(this.#sweeper);
+    await this.#calls.settle(graceMs);
     const open = [...this.#sessions.values()];
     this.#sessions.clear();
+    this.#onOpenSessions(0);
     await Promise.allSettled(
       open.map(async (s) => {
         await s.server.close();
@@ -133,14 +156,48 @@ export class McpHttpGateway {
     await this.#pool.close();
   }
 
+  /**
+   * Counts the request as open until its response ends. A POST whose response closes before it finished
+   * means the client hung up: its calls are cancelled, so a held call is withdrawn instead of running
+   * (and using its approval) for nobody — no event store keeps a result for a client to resume.
+   */
+  #track(s: Session, res: ServerResponse, body: unknown): void {
+    s.active++;
+    s.lastUsed = Date.now();
+    res.once('close', () => {
+      s.active--;
+      s.lastUsed = Date.now();
+      if (res.writableFinished) return;
+      for (const requestId of requestIds(body)) {
+        s.transport.onmessage?.({
+          jsonrpc: '2.0',
+          method: 'notifications/cancelled',
+          params: { requestId, reason: 'the client hung up' },
+        });
+      }
+    });
+  }
+
   #sweep(): void {
     const cutoff = Date.now() - IDLE_MS;
     for (const [id, s] of this.#sessions) {
-      if (s.lastUsed >= cutoff) continue;
+      if (s.active > 0 || s.lastUsed >= cutoff) continue;
       this.#sessions.delete(id);
       void s.server.close().catch(() => {});
+      void s.warden.close();
     }
+    this.#onOpenSessions(this.#sessions.size);
   }
+}
+
+/** The ids of the JSON-RPC requests in a POST body (one message or a batch). */
+function requestIds(body: unknown): (string | number)[] {
+  const messages = Array.isArray(body) ? body : [body];
+  return messages.flatMap((m) => {
+    const id = (m as { id?: unknown; method?: unknown } | null)?.id;
+    const method = (m as { method?: unknown } | null)?.method;
+    return typeof method === 'string' && (typeof id === 'string' || typeof id === 'number') ? [id] : [];
+  });
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {

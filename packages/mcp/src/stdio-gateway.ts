@@ -3,6 +3,7 @@ import { uuidv7, WardenError } from '@warden/core';
 import { createWarden } from '@warden/sdk';
 import type { GatewayConfig } from './gateway-config.js';
 import { createGatewayServer } from './gateway-server.js';
+import { InFlightCalls } from './in-flight-calls.js';
 import { UpstreamPool } from './upstream-pool.js';
 
 /** A running stdio gateway. */
@@ -43,9 +44,11 @@ export async function startStdioGateway(
     ...(o.onError ? { onError: o.onError } : {}),
     onToolsChanged: () => void server.sendToolListChanged().catch(() => {}),
   });
+  const calls = new InFlightCalls();
   const server = createGatewayServer({
     pool,
     warden,
+    calls,
     context: warden.context(),
     approvalWaitMs: config.approvalWaitMs,
     progressEveryMs: config.progressEveryMs,
@@ -69,6 +72,8 @@ export async function startStdioGateway(
     closed,
     close: () => {
       closing ??= (async () => {
+        // Held calls are withdrawn; calls already running upstream may finish.
+        await calls.settle(10_000);
         await server.close().catch(() => {});
         await pool.close();
         await warden.close();

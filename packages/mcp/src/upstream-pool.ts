@@ -4,6 +4,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import type { Progress } from '@modelcontextprotocol/sdk/types.js';
 import {
   type CallToolResult,
+  McpError,
   type Tool,
   ToolListChangedNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
@@ -11,6 +12,11 @@ import { WardenError } from '@warden/core';
 import type { UpstreamConfig } from './gateway-config.js';
 
 const DEFAULT_TIMEOUT_MS = 60_000;
+/**
+ * A listing waits this long for each upstream; a slower one is left out of this answer (it keeps
+ * connecting in the background, for the next listing), so one hung server does not hide the others.
+ */
+const LIST_DEADLINE_MS = 5_000;
 /** A failed upstream is not tried again sooner than this (each tools/list would otherwise wait on it). */
 const RETRY_AFTER_MS = 5_000;
 
@@ -60,15 +66,31 @@ export class UpstreamPool {
     return this.#upstreams.has(server);
   }
 
-  /** Every upstream's tools (connecting as needed); an unreachable upstream contributes none. */
+  /**
+   * Every upstream's tools (connecting as needed). An unreachable upstream contributes none, and one that
+   * has not answered within a few seconds is left out of this listing while it keeps connecting.
+   */
   async tools(): Promise<{ server: string; tool: Tool }[]> {
     const lists = await Promise.all(
       [...this.#upstreams.values()].map(async (u) => {
+        let timer: NodeJS.Timeout | undefined;
+        const late = new Promise<'late'>((resolve) => {
+          timer = setTimeout(() => resolve('late'), LIST_DEADLINE_MS);
+        });
         try {
-          return (await this.#toolsOf(u)).map((tool) => ({ server: u.name, tool }));
+          const tools = await Promise.race([this.#toolsOf(u), late]);
+          if (tools === 'late') {
+            this.#onError(
+              `upstream ${u.name} did not list its tools within ${LIST_DEADLINE_MS} ms; left out for now`,
+            );
+            return [];
+          }
+          return tools.map((tool) => ({ server: u.name, tool }));
         } catch (err) {
           this.#onError(`upstream ${u.name}: ${(err as Error).message}`);
           return [];
+        } finally {
+          clearTimeout(timer);
         }
       }),
     );
@@ -93,6 +115,7 @@ export class UpstreamPool {
       })) as CallToolResult;
     } catch (err) {
       if (o.signal?.aborted) throw err;
+      this.#dropUnlessAnswered(u, client, err);
       throw new WardenError(
         'MCP_UPSTREAM_UNAVAILABLE',
         `upstream ${server} failed ${tool}: ${(err as Error).message}`,
@@ -121,15 +144,32 @@ export class UpstreamPool {
     if (u.tools) return u.tools;
     const tools: Tool[] = [];
     let cursor: string | undefined;
-    do {
-      const page = await client.listTools(cursor ? { cursor } : undefined, {
-        timeout: u.config.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-      });
-      tools.push(...page.tools);
-      cursor = page.nextCursor;
-    } while (cursor);
+    try {
+      do {
+        const page = await client.listTools(cursor ? { cursor } : undefined, {
+          timeout: u.config.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+        });
+        tools.push(...page.tools);
+        cursor = page.nextCursor;
+      } while (cursor);
+    } catch (err) {
+      this.#dropUnlessAnswered(u, client, err);
+      throw err;
+    }
     u.tools = tools;
     return tools;
+  }
+
+  /**
+   * After a failure the upstream did not answer itself (a lost HTTP session after a restart, a dead
+   * socket), the connection is dropped so the next use connects afresh. An MCP error is the upstream's
+   * own answer (a bad argument, a timeout it reported): the connection stays.
+   */
+  #dropUnlessAnswered(u: Upstream, client: Client, err: unknown): void {
+    if (err instanceof McpError || u.client !== client) return;
+    u.client = undefined;
+    u.tools = undefined;
+    void client.close().catch(() => {});
   }
 
   #connect(u: Upstream): Promise<Client> {

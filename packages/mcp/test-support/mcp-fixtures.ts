@@ -83,12 +83,10 @@ export async function freePort(): Promise<number> {
 }
 
 /** The everything server over streamable HTTP on a free port, for an HTTP upstream. */
-export async function startEverythingHttp(): Promise<{
-  url: string;
-  child: ChildProcess;
-  stop(): Promise<void>;
-}> {
-  const port = await freePort();
+export async function startEverythingHttp(
+  port?: number,
+): Promise<{ url: string; port: number; child: ChildProcess; stop(): Promise<void> }> {
+  port ??= await freePort();
   const child = spawn(process.execPath, [EVERYTHING_SERVER, 'streamableHttp'], {
     env: { ...process.env, PORT: String(port) },
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -110,6 +108,7 @@ export async function startEverythingHttp(): Promise<{
   });
   return {
     url: `http://127.0.0.1:${port}/mcp`,
+    port,
     child,
     stop: () =>
       new Promise<void>((resolve) => {

@@ -176,4 +176,78 @@ describe.each(['sqlite', 'postgres'] as const)('MCP gateway at /mcp (%s)', (dial
     const noSession = await post(deskKey, { jsonrpc: '2.0', id: 3, method: 'tools/list' });
     expect(noSession.status).toBe(400);
   });
+
+  it('a client that hangs up while its call is held: the request is withdrawn and nothing runs', async () => {
+    const base = {
+      accept: 'application/json, text/event-stream',
+      'content-type': 'application/json',
+      authorization: `Bearer ${deskKey}`,
+    };
+    const init = await fetch(`${srv.server.url}/mcp`, {
+      method: 'POST',
+      headers: base,
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'initialize',
+        params: {
+          protocolVersion: '2025-06-18',
+          capabilities: {},
+          clientInfo: { name: 'raw', version: '1' },
+        },
+      }),
+    });
+    const sid = init.headers.get('mcp-session-id') as string;
+    await init.text();
+    const headers = { ...base, 'mcp-session-id': sid, 'mcp-protocol-version': '2025-06-18' };
+    await fetch(`${srv.server.url}/mcp`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }),
+    });
+    const target = join(ws.files, `hung-up-${dialect}.txt`);
+    const hangUp = new AbortController();
+    const held = fetch(`${srv.server.url}/mcp`, {
+      method: 'POST',
+      headers,
+      signal: hangUp.signal,
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 2,
+        method: 'tools/call',
+        params: { name: 'fs__write_file', arguments: { path: target, content: 'for nobody' } },
+      }),
+    }).catch(() => undefined);
+    const id = await eventually('the approval request', async () => {
+      const r = await srv.request('GET', '/v1/approvals?status=pending', { key: lee });
+      return (r.json() as { approvals: { id: string }[] }).approvals[0]?.id;
+    });
+    hangUp.abort();
+    await held;
+    const status = await eventually('the request withdrawn', async () => {
+      const r = await srv.request('GET', `/v1/approvals/${id}`, { key: lee });
+      const s = (r.json() as { status: string }).status;
+      return s === 'pending' ? undefined : s;
+    });
+    expect(status).toBe('cancelled');
+    const late = await srv.request('POST', `/v1/approvals/${id}/approve`, { key: lee, body: {} });
+    expect(late.statusCode).toBe(409);
+    expect(existsSync(target)).toBe(false);
+  });
+
+  it('an HTTP upstream that restarts is reconnected to', async () => {
+    const { client } = await connect(deskKey);
+    const echo = async () =>
+      (await client.callTool({ name: 'remote__echo', arguments: { message: 'again' } })) as CallToolResult;
+    expect((await echo()).isError).toBeFalsy();
+    const port = everything.port;
+    await everything.stop();
+    everything = await startEverythingHttp(port);
+    // The first call after the restart may find the old session gone; the gateway then reconnects.
+    const r = await eventually('echo after the restart', async () => {
+      const x = await echo();
+      return x.isError ? undefined : x;
+    });
+    expect(text(r)).toContain('again');
+  });
 });

@@ -68,8 +68,8 @@ export class EngineTransport implements WardenTransport {
     await this.#engine.approvals.cancel(approvalId, { kind: 'agent', id: this.agent }, reason);
   }
 
-  async visibleTools(tools: readonly string[]): Promise<readonly string[]> {
-    return this.#engine.visibleTools(this.agent, tools);
+  async visibleTools(tools: readonly string[], session?: string): Promise<readonly string[]> {
+    return this.#engine.visibleTools(this.agent, tools, session);
   }
 
   async close(): Promise<void> {

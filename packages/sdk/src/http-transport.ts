@@ -19,6 +19,9 @@ export interface HttpTransportOptions {
   readonly fetch?: typeof fetch;
 }
 
+/** What a tool name may be (the API refuses anything else). */
+const TOOL_NAME = /^[A-Za-z0-9_.:@/-]{1,500}$/;
+
 /** Calls a Warden server over its HTTP API (`/v1`), as the agent the key belongs to. */
 export class HttpTransport implements WardenTransport {
   readonly #base: string;
@@ -48,7 +51,10 @@ export class HttpTransport implements WardenTransport {
     this.#fetch = options.fetch ?? fetch;
   }
 
-  /** The key's agent, learnt from the first decision (the server names it; the SDK never declares it). */
+  /**
+   * The key's agent as the server names it (the SDK never declares it); empty until `whoami` or a tool
+   * listing has asked.
+   */
   get agent(): string {
     return this.#agent ?? '';
   }
@@ -89,11 +95,14 @@ export class HttpTransport implements WardenTransport {
     await this.#send('POST', `/v1/approvals/${encodeURIComponent(approvalId)}/cancel`, { reason });
   }
 
-  async visibleTools(tools: readonly string[]): Promise<readonly string[]> {
-    const r = (await this.#send('POST', '/v1/tools/visible', { tools })) as {
-      agent: string;
-      visible: string[];
-    };
+  async visibleTools(tools: readonly string[], session?: string): Promise<readonly string[]> {
+    // A name no call could carry (a character a tool name may not have) is never allowed: left out here
+    // rather than failing the whole list.
+    const callable = tools.filter((t) => TOOL_NAME.test(t));
+    const r = (await this.#send('POST', '/v1/tools/visible', {
+      tools: callable,
+      ...(session !== undefined ? { session } : {}),
+    })) as { agent: string; visible: string[] };
     this.#agent ??= r.agent;
     return r.visible;
   }

@@ -87,7 +87,10 @@ export interface WardenTransport {
   waitForApproval(approvalId: string, ms: number, signal?: AbortSignal): Promise<ApprovalState>;
   /** Withdraws a pending request the agent no longer waits for. */
   cancelApproval(approvalId: string, reason: string): Promise<void>;
-  /** The tools, of those named, that the policy does not certainly block for this agent. */
-  visibleTools(tools: readonly string[]): Promise<readonly string[]>;
+  /**
+   * The tools, of those named, that the policy does not certainly block for this agent (or that a grant
+   * of the session lifts).
+   */
+  visibleTools(tools: readonly string[], session?: string): Promise<readonly string[]>;
   close(): Promise<void>;
 }

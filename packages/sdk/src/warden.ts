@@ -221,7 +221,14 @@ export class Warden {
     options: RunOptions<R> = {},
   ): Promise<R> {
     const ok = await this.authorize(call, options);
-    throwIfAborted(options.signal, call.tool);
+    if (options.signal?.aborted) {
+      // Allowed, maybe approved, but it will not run: say so, or the call would stay open in the audit.
+      await this.#completions.record(ok.callId, {
+        status: 'error',
+        error: 'aborted by the caller before it ran',
+      });
+      throwIfAborted(options.signal, call.tool);
+    }
     return this.runAuthorized(ok, fn, options);
   }
 
@@ -244,8 +251,8 @@ export class Warden {
       throw err;
     }
     const durationMs = performance.now() - start;
-    const usage = options.usage?.(value);
-    const failure = options.failed?.(value);
+    const usage = guarded(() => options.usage?.(value));
+    const failure = guarded(() => options.failed?.(value));
     const outcome: CallResult = {
       status: failure === undefined ? 'ok' : 'error',
       ...(failure === undefined ? {} : { error: failure }),
@@ -300,8 +307,7 @@ export class Warden {
 
   /** The tools, of those named, this agent could ever be allowed (least-privilege listings). */
   async visibleTools(tools: readonly string[], context?: CallContext): Promise<readonly string[]> {
-    void context;
-    return this.#transport.visibleTools(tools);
+    return this.#transport.visibleTools(tools, this.context(context).session);
   }
 
   /** Waits for completions still being retried, then closes the connection or the embedded engine. */
@@ -377,6 +383,15 @@ export class Warden {
     } catch {
       // Decided (or expired) in the meantime: there is nothing left to withdraw.
     }
+  }
+}
+
+/** A reporting callback that throws must not leave the call without its record: it counts as unset. */
+function guarded<T>(fn: () => T | undefined): T | undefined {
+  try {
+    return fn();
+  } catch {
+    return undefined;
   }
 }
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { compilePolicySources } from './policy-compiler.js';
-import { mayEverRun } from './tool-visibility.js';
+import { mayEverRun, toolReach } from './tool-visibility.js';
 
 const policy = (yaml: string) => compilePolicySources([{ file: 'policy.yaml', text: yaml }]);
 
@@ -42,10 +42,19 @@ describe('mayEverRun', () => {
     expect(mayEverRun(p, 'stranger', 'fs.read_text')).toBe(false);
   });
   it('a default of allow or review shows unnamed tools; monitor mode shows everything', () => {
-    const open = policy(`name: open\ndefaults: { decision: review }\nagents:\n  bot:\n    rules:\n      - { id: b, effect: block, tools: [x] }\n`);
+    const open = policy(
+      `name: open\ndefaults: { decision: review }\nagents:\n  bot:\n    rules:\n      - { id: b, effect: block, tools: [x] }\n`,
+    );
     expect(mayEverRun(open, 'bot', 'anything')).toBe(true);
     expect(mayEverRun(open, 'bot', 'x')).toBe(false);
-    const monitor = policy(`name: m\nmode: monitor\nagents:\n  bot:\n    rules:\n      - { id: b, effect: block, tools: [x] }\n`);
+    const monitor = policy(
+      `name: m\nmode: monitor\nagents:\n  bot:\n    rules:\n      - { id: b, effect: block, tools: [x] }\n`,
+    );
     expect(mayEverRun(monitor, 'bot', 'x')).toBe(true);
+  });
+  it('tells a block rule from a tool no rule names (only the latter can be granted)', () => {
+    expect(toolReach(p, 'bot', 'fs.move')).toBe('blocked');
+    expect(toolReach(p, 'bot', 'fs.chmod')).toBe('unnamed');
+    expect(toolReach(p, 'bot', 'fs.write')).toBe('may');
   });
 });

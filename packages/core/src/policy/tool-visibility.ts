@@ -9,15 +9,27 @@ import { candidatesFor, planFor } from './policy-evaluator.js';
  * A grant can still lift the default block; callers add granted tools themselves.
  */
 export function mayEverRun(policy: CompiledPolicy, agent: string, tool: string): boolean {
+  return toolReach(policy, agent, tool) === 'may';
+}
+
+/**
+ * `may`: some call could be allowed or reviewed. `blocked`: a block rule stops every call. `unnamed`:
+ * no rule lets it through and the default is block — the only case a grant can lift.
+ */
+export function toolReach(
+  policy: CompiledPolicy,
+  agent: string,
+  tool: string,
+): 'may' | 'blocked' | 'unnamed' {
   // Monitor mode decides nothing: every call is allowed, with what would have happened in its reasons.
-  if (policy.mode === 'monitor') return true;
+  if (policy.mode === 'monitor') return 'may';
   let permissive = false;
   for (const c of candidatesFor(planFor(policy, agent), tool)) {
     if (c.rule.effect === 'block') {
-      if (c.targets === null && c.when === null) return false;
+      if (c.targets === null && c.when === null) return 'blocked';
     } else {
       permissive = true;
     }
   }
-  return permissive || policy.defaultEffect !== 'block';
+  return permissive || policy.defaultEffect !== 'block' ? 'may' : 'unnamed';
 }

@@ -18,7 +18,6 @@ import {
   historyNeeded,
   isWardenError,
   type MeteredCall,
-  mayEverRun,
   openApproval,
   type PriceTable,
   type SignedCheckpoint,
@@ -27,6 +26,7 @@ import {
   ToolCallSchema,
   type Trip,
   toJsonSafe,
+  toolReach,
   type Usage,
   useApproval,
   uuidv7,
@@ -357,13 +357,15 @@ export class Engine {
 
   /**
    * The tools, of those named, an agent could ever be allowed or sent for review: not certainly blocked
-   * by the policy in force, or covered by an active grant. For least-privilege tool listings.
+   * by the policy in force, or — when no rule names them — covered by an active grant of the session
+   * (any session when none is given). For least-privilege tool listings.
    */
   async visibleTools(agent: string, tools: readonly string[], session?: string): Promise<string[]> {
     const policy = this.#policy;
-    const hidden = new Set(tools.filter((t) => !mayEverRun(policy, agent, t)));
-    const granted = hidden.size > 0 ? await this.grants.coveredTools(agent, [...hidden], session) : new Set();
-    return tools.filter((t) => !hidden.has(t) || granted.has(t));
+    const unnamed = new Set(tools.filter((t) => toolReach(policy, agent, t) === 'unnamed'));
+    const granted =
+      unnamed.size > 0 ? await this.grants.coveredTools(agent, [...unnamed], session) : new Set();
+    return tools.filter((t) => (unnamed.has(t) ? granted.has(t) : toolReach(policy, agent, t) === 'may'));
   }
 
   /**

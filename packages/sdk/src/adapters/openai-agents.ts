@@ -14,13 +14,16 @@ import type { Authorized, GovernedCall, Warden } from '../warden.js';
 import type { ApprovalState, CallDecision, UsageEstimate } from '../warden-transport.js';
 
 /**
- * The key under which the adapter keeps its per-call records in the run context object. The context is
+ * The key under which the adapter keeps its review records in the run context object. The context is
  * serialised with the RunState, so a run interrupted for review resumes in another process; an app that
- * restores with `RunState.fromStringWithContext` and its own context must copy this key over.
+ * restores with `RunState.fromStringWithContext` and its own context must copy this key over. Only reviews
+ * are kept there, and they let nothing run by themselves: an approval is redeemed in Warden, which binds it
+ * to the exact session, tool and arguments, once. Allow and block decisions stay in this process's memory,
+ * so a saved or edited context can never carry a decision that lets a call run.
  */
 export const WARDEN_CALLS_KEY = 'wardenCalls';
 
-/** What Warden decided for one model tool call, kept (as JSON) until the tool runs or its review ends. */
+/** What Warden decided for one model tool call, kept until the tool runs or its review ends. */
 export interface WardenCallRecord {
   /** The tool as the policy sees it. */
   readonly tool: string;
@@ -90,11 +93,23 @@ export function wardenTool<TParameters extends WardenToolParameters, Context = u
   >;
 }
 
+/** A decision that needs no approval (allow or block), held in memory for the call it was made for. */
+interface HeldDecision {
+  readonly decision: CallDecision;
+  /** The call as it was decided: the tool, arguments, target and labels, as JSON. */
+  readonly call: string | undefined;
+}
+
 /** One governed tool's side of the SDK's hooks: decide, remember, redeem, run. */
 class WardenToolGate<TParameters extends WardenToolParameters, Context, Result> {
   readonly #warden: Warden;
   readonly #options: WardenToolOptions<TParameters, Context, Result>;
   readonly #tool: string;
+  /**
+   * Allow and block decisions of this tool, per run context and model tool call id: process memory only,
+   * never serialised, each used by at most one execution.
+   */
+  readonly #held = new WeakMap<object, Map<string, HeldDecision>>();
 
   constructor(warden: Warden, options: WardenToolOptions<TParameters, Context, Result>) {
     this.#warden = warden;
@@ -110,14 +125,23 @@ class WardenToolGate<TParameters extends WardenToolParameters, Context, Result> 
   ): Promise<boolean> {
     // Without a call id there is nowhere to keep a decision: execute decides, and cannot wait.
     if (callId === undefined) return false;
-    const records = recordsOf(runContext);
-    const known = records[callId];
+    const call = this.#call(input);
     // The SDK asks again when a run resumes; one model call is one Warden decision, never two requests.
-    if (known) return known.decision.effect === 'review';
+    const held = this.#held.get(runContext)?.get(callId);
+    if (heldFor(held, call)) return false;
+    const records = recordsOf(runContext);
+    if (this.#isReview(records[callId])) return true;
+    // Anything else the context says about the call (an allow, a block, another tool's record) is not
+    // Warden's word: it was decided here, in this process, or it is decided now.
+    delete records[callId];
     const context = this.#context(runContext);
-    const decision = await this.#warden.check(this.#call(input), { context, ...this.#estimate(input) });
-    records[callId] = { tool: this.#tool, context: { ...context, session: decision.session }, decision };
-    return decision.effect === 'review';
+    const decision = await this.#warden.check(call, { context, ...this.#estimate(input) });
+    if (decision.effect === 'review') {
+      records[callId] = { tool: this.#tool, context: { ...context, session: decision.session }, decision };
+      return true;
+    }
+    this.#hold(runContext, callId, { decision, call: fingerprint(call) });
+    return false;
   }
 
   /** The SDK's `execute`: runs the call only once Warden lets it, and records how it ended. */
@@ -127,11 +151,16 @@ class WardenToolGate<TParameters extends WardenToolParameters, Context, Result> 
     details?: { readonly toolCall?: { readonly callId?: string } },
   ): Promise<Result> {
     const callId = details?.toolCall?.callId;
-    const records = runContext && callId !== undefined ? recordsOf(runContext) : undefined;
-    const record = callId !== undefined ? records?.[callId] : undefined;
-    // A record is spent by the one execution it was made for.
-    if (records && callId !== undefined) delete records[callId];
-    const ok = await this.#admit(input, runContext, record);
+    let held: HeldDecision | undefined;
+    let record: WardenCallRecord | undefined;
+    if (runContext && callId !== undefined) {
+      // A decision is spent by the one execution it was made for: a second one is decided anew.
+      held = this.#take(runContext, callId);
+      const records = recordsOf(runContext);
+      record = records[callId];
+      delete records[callId];
+    }
+    const ok = await this.#admit(input, runContext, held, record);
     const usage = this.#options.usage;
     return this.#warden.runAuthorized(ok, async () => this.#options.execute(input, runContext), {
       ...(usage ? { usage } : {}),
@@ -145,27 +174,63 @@ class WardenToolGate<TParameters extends WardenToolParameters, Context, Result> 
     return custom ? custom(runContext, error) : TOOL_ERROR_TEXT;
   }
 
-  /** Lets the call run, or throws the refusal: from the remembered decision, or a new one if none. */
+  /**
+   * Lets the call run, or throws the refusal: from the decision this process made for exactly this call,
+   * by redeeming the approval of a review record, or from a new decision. Any other record in the run
+   * context (which is serialised, so anyone who can edit a saved RunState can write it) is ignored.
+   */
   async #admit(
     input: ToolExecuteArgument<TParameters>,
     runContext: RunContext<Context> | undefined,
+    held: HeldDecision | undefined,
     record: WardenCallRecord | undefined,
   ): Promise<Authorized> {
     const call = this.#call(input);
-    if (!record) {
+    if (heldFor(held, call)) return authorizedOr(this.#warden, this.#tool, held.decision, '');
+    const approvalId = this.#isReview(record) ? record.decision.approval?.id : undefined;
+    if (!record || typeof approvalId !== 'string') {
       const context = runContext ? this.#context(runContext) : this.#warden.context();
       const d = await this.#warden.check(call, { context, ...this.#estimate(input) });
       return authorizedOr(this.#warden, this.#tool, d, 'this run carries no Warden approval for the call');
     }
-    const d = record.decision;
-    if (d.effect !== 'review' || !d.approval) return authorizedOr(this.#warden, this.#tool, d, '');
-    // Whatever the SDK was told, the call runs only if Warden redeems the approval given in Warden.
+    // Whatever the SDK was told, the call runs only if Warden redeems the approval given in Warden: the
+    // engine binds it to this session, tool and arguments, and lets it be used once.
     const go = await this.#warden.check(call, {
       context: record.context,
-      approvalId: d.approval.id,
+      approvalId,
       ...this.#estimate(input),
     });
     return authorizedOr(this.#warden, this.#tool, go, 'the run went on before a decision was made in Warden');
+  }
+
+  /**
+   * A review record of this tool: the only kind read from the run context. It can only hold the call for
+   * a human; it runs only if Warden redeems its approval for exactly this call.
+   */
+  #isReview(record: WardenCallRecord | undefined): record is WardenCallRecord {
+    return (
+      typeof record === 'object' &&
+      record !== null &&
+      record.tool === this.#tool &&
+      record.decision?.effect === 'review'
+    );
+  }
+
+  #hold(runContext: RunContext<Context>, callId: string, held: HeldDecision): void {
+    let calls = this.#held.get(runContext);
+    if (!calls) {
+      calls = new Map();
+      this.#held.set(runContext, calls);
+    }
+    calls.set(callId, held);
+  }
+
+  /** The held decision for the call, removed: it serves one execution. */
+  #take(runContext: RunContext<Context>, callId: string): HeldDecision | undefined {
+    const calls = this.#held.get(runContext);
+    const held = calls?.get(callId);
+    calls?.delete(callId);
+    return held;
   }
 
   #call(input: ToolExecuteArgument<TParameters>): GovernedCall {
@@ -329,6 +394,20 @@ async function withdraw(warden: Warden, approvalId: string, reason: string): Pro
   } catch {
     // Decided or expired meanwhile: nothing is left to withdraw.
   }
+}
+
+/** The call as JSON, to tell whether a held decision was made for it (none is, if it has no JSON). */
+function fingerprint(call: GovernedCall): string | undefined {
+  try {
+    return JSON.stringify(call);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether the held decision was made for exactly this call: same tool, arguments, target and labels. */
+function heldFor(held: HeldDecision | undefined, call: GovernedCall): held is HeldDecision {
+  return held?.call !== undefined && held.call === fingerprint(call);
 }
 
 /** The parsed input is the call's arguments; anything else (a JSON-schema tool's value) goes under `input`. */

@@ -189,10 +189,12 @@ function resolveMcp(
   source: string | undefined,
 ): GatewayConfig | undefined {
   if (raw === undefined || raw === null) return undefined;
-  if (typeof raw === 'object' && 'warden' in raw) {
-    invalidConfig([
-      `mcp.warden (${source}): the server's /mcp decides with this server's engine and each caller's key; remove it`,
-    ]);
+  for (const key of ['warden', 'session', 'triggeredBy'] as const) {
+    if (typeof raw === 'object' && key in raw) {
+      invalidConfig([
+        `mcp.${key} (${source}): /mcp takes the agent from each caller's key and the session and triggering human from its Warden-Session and Warden-Triggered-By headers; remove it`,
+      ]);
+    }
   }
   try {
     return resolveGatewayConfig(raw, { env, source: `mcp (${source})` });

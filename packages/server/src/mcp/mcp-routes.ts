@@ -15,7 +15,9 @@ export function createMcpGateway(
   config: GatewayConfig,
   warn: (message: string) => void,
 ): McpHttpGateway {
-  return new McpHttpGateway(
+  // While sessions are open, a policy or grant change (on any instance) tells them to list again.
+  let stopListening: (() => void) | undefined;
+  const gateway: McpHttpGateway = new McpHttpGateway(
     config,
     (caller, session) =>
       new Warden(
@@ -25,9 +27,28 @@ export function createMcpGateway(
         }),
         { context: { session } },
       ),
-    { onError: (m) => warn(`MCP gateway: ${m}`) },
+    {
+      onError: (m) => warn(`MCP gateway: ${m}`),
+      onOpenSessions: (count) => {
+        if (count > 0 && !stopListening) {
+          stopListening = ctx.hub.onEvent(
+            (e) => {
+              if (TOOL_LIST_EVENTS.has(e.type)) gateway.notifyToolsChanged();
+            },
+            { keepAlive: true },
+          );
+        } else if (count === 0 && stopListening) {
+          stopListening();
+          stopListening = undefined;
+        }
+      },
+    },
   );
+  return gateway;
 }
+
+/** Events after which an agent may be shown other tools. */
+const TOOL_LIST_EVENTS = new Set(['policy.changed', 'grant.added', 'grant.revoked']);
 
 /**
  * `/mcp`: the streamable HTTP transport of the MCP gateway. Each request is authenticated with an agent

@@ -31,6 +31,8 @@ export async function waitForApproval(
   const timer = setTimeout(wake, ms);
   const abort = () => wake();
   signal?.addEventListener('abort', abort, { once: true });
+  // Aborted before it began listening: the listener above would never fire.
+  if (signal?.aborted) wake();
   try {
     const now = await ctx.engine.approvals.get(approvalId);
     if (now.status !== 'pending' || ms === 0) return now;

@@ -169,7 +169,13 @@ export const callRoutes = [
       "Of the tools named, those the policy does not certainly block for the key's agent (or an active grant covers): for least-privilege tool listings.",
     roles: ['agent'],
     body: z
-      .strictObject({ tools: z.array(ToolCallSchema.shape.tool).max(10_000) })
+      .strictObject({
+        tools: z.array(ToolCallSchema.shape.tool).max(10_000),
+        session: z.string().min(1).max(200).optional().meta({
+          description:
+            "Also show tools a grant of this session lifts (default: a grant of any of the agent's sessions).",
+        }),
+      })
       .meta({ id: 'VisibleToolsRequest' }),
     response: {
       status: 200,
@@ -178,7 +184,7 @@ export const callRoutes = [
     errors: [],
     handler: async ({ body, principal, ctx }) => ({
       agent: principal.id,
-      visible: await ctx.engine.visibleTools(principal.id, body.tools),
+      visible: await ctx.engine.visibleTools(principal.id, body.tools, body.session),
     }),
   }),
   defineRoute({

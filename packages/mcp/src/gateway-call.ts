@@ -1,0 +1,131 @@
+import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
+import type {
+  CallToolRequest,
+  CallToolResult,
+  ServerNotification,
+  ServerRequest,
+} from '@modelcontextprotocol/sdk/types.js';
+import { isWardenError } from '@warden/core';
+import type { ApprovalPending } from '@warden/sdk';
+import type { GatewayOptions } from './gateway-server.js';
+import { InFlightCalls } from './in-flight-calls.js';
+import { policyName, splitExposed } from './tool-names.js';
+
+type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
+
+/**
+ * One tools/call: decided by Warden (held open with progress while a person decides a review), then
+ * forwarded, its result recorded. Every refusal or failure is a tool result with `isError`.
+ */
+export async function handleCall(
+  o: GatewayOptions,
+  request: CallToolRequest,
+  extra: Extra,
+): Promise<CallToolResult> {
+  const { name, arguments: args = {} } = request.params;
+  const target = splitExposed(name);
+  if (!target || !o.pool.has(target.server)) {
+    return refusal(
+      `no tool named ${name}: list the tools to see what this gateway offers`,
+      'MCP_TOOL_UNKNOWN',
+    );
+  }
+  const progress = progressReporter(request, extra);
+  const call = (o.calls ?? new InFlightCalls()).begin(extra.signal);
+  let ticker: NodeJS.Timeout | undefined;
+  const startWaiting = (p: ApprovalPending) => {
+    if (!progress) return;
+    const tell = () =>
+      progress.waiting(
+        `Waiting for a human to approve ${name} (approval ${p.approvalId}, expires ${p.expiresAt}): ${p.reasons.join('; ')}`,
+      );
+    tell();
+    ticker = setInterval(tell, o.progressEveryMs);
+  };
+  try {
+    const ok = await o.warden
+      .authorize(
+        { tool: policyName(target.server, target.tool), args },
+        {
+          context: o.context,
+          approvalTimeoutMs: o.approvalWaitMs,
+          signal: call.signal,
+          onApprovalPending: startWaiting,
+        },
+      )
+      .finally(() => clearInterval(ticker));
+    call.running();
+    return await o.warden.runAuthorized(
+      ok,
+      () =>
+        o.pool.call(target.server, target.tool, args, {
+          signal: call.signal,
+          ...(progress ? { onprogress: (p) => progress.relay(p.progress, p.total, p.message) } : {}),
+        }),
+      { failed: (r) => (r.isError ? errorText(r) : undefined), recordInBackground: !o.durableResults },
+    );
+  } catch (err) {
+    if (isWardenError(err)) return refusal(err.message, err.code, err.details);
+    o.onError?.(`tools/call ${name}: ${(err as Error).message}`);
+    return refusal(`the gateway could not complete ${name}; the error is logged`, 'INTERNAL');
+  } finally {
+    call.done();
+  }
+}
+
+/**
+ * Progress for a client that asked for it (a progressToken). The spec wants each value greater than the
+ * last: waiting counts seconds held, and the upstream's own progress continues from there.
+ */
+function progressReporter(request: CallToolRequest, extra: Extra) {
+  const token = request.params._meta?.progressToken;
+  if (token === undefined) return undefined;
+  const since = Date.now();
+  let last = 0;
+  let offset: number | undefined;
+  const send = (value: number, message: string | undefined, total?: number) => {
+    const progress = Math.max(value, last + 0.001);
+    last = progress;
+    void extra
+      .sendNotification({
+        method: 'notifications/progress',
+        params: {
+          progressToken: token,
+          progress,
+          ...(total !== undefined ? { total } : {}),
+          ...(message ? { message } : {}),
+        },
+      })
+      .catch(() => {});
+  };
+  return {
+    waiting: (message: string) => send((Date.now() - since) / 1000, message),
+    relay: (value: number, total: number | undefined, message: string | undefined) => {
+      offset ??= last;
+      send(offset + value, message, total === undefined ? undefined : offset + total);
+    },
+  };
+}
+
+/** A refused or failed call as the model should see it: a tool result flagged as an error. */
+export function refusal(
+  message: string,
+  code: string,
+  details: Readonly<Record<string, unknown>> = {},
+): CallToolResult {
+  const ids = ['callId', 'approvalId', 'ruleId', 'session'].filter((k) => details[k] != null);
+  return {
+    content: [{ type: 'text', text: message }],
+    isError: true,
+    _meta: { 'warden/code': code, ...Object.fromEntries(ids.map((k) => [`warden/${k}`, details[k]])) },
+  };
+}
+
+/** The text of an upstream's error result, for the audit's error field. */
+function errorText(r: CallToolResult): string {
+  const text = r.content
+    .filter((c): c is { type: 'text'; text: string } => c.type === 'text')
+    .map((c) => c.text)
+    .join('\n');
+  return text === '' ? 'the tool reported an error' : text.slice(0, 2_000);
+}
