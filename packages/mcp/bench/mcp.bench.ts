@@ -23,6 +23,7 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { createWarden } from '@warden/sdk';
 import type { Benchmark, BenchmarkOptions } from '../../../bench/benchmark.js';
+import { countEvents } from '../../sdk/test-support/sdk-fixtures.js';
 import { createGatewayServer } from '../src/gateway-server.js';
 import { UpstreamPool } from '../src/upstream-pool.js';
 
@@ -119,7 +120,7 @@ async function run({ quick, log }: BenchmarkOptions): Promise<Record<string, num
     // Closing the gateway's stdin ends it: it records what is in flight and closes its engine.
     await gateway.close();
     clients.pop();
-    const audited = await countCompleted(join(dir, 'warden.db'));
+    const audited = await countEvents(join(dir, 'warden.db'), 'call.completed');
     for (const xs of [d, b, g, l]) xs.sort((x, y) => x - y);
     const round = (x: number) => Math.round(x * 1000) / 1000;
     if (audited !== calls) throw new Error(`the audit holds ${audited} completed calls of ${calls}`);
@@ -166,22 +167,6 @@ async function inProcessGateway(dir: string): Promise<{ client: Client; close():
       await warden.close();
     },
   };
-}
-
-/** Completed calls in the gateway's audit trail, read once the gateway has closed its engine. */
-async function countCompleted(db: string): Promise<number> {
-  const { default: Database } = await import('better-sqlite3');
-  const conn = new Database(db, { readonly: true });
-  try {
-    const row = conn
-      .prepare("SELECT count(*) AS n FROM audit_events WHERE type = 'call.completed'")
-      .get() as {
-      n: number;
-    };
-    return row.n;
-  } finally {
-    conn.close();
-  }
 }
 
 export const benchmarks: Benchmark[] = [{ name: 'mcp', run }];

@@ -5,6 +5,7 @@ import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { createWarden, type EngineTransport, type Warden } from '@warden/sdk';
 import { afterEach, describe, expect, it } from 'vitest';
+import { countEvents } from '../../sdk/test-support/sdk-fixtures.js';
 import { createGatewayServer } from '../src/gateway-server.js';
 import { UpstreamPool } from '../src/upstream-pool.js';
 import { EVERYTHING_SERVER, FS_SERVER, mcpWorkspace } from '../test-support/mcp-fixtures.js';
@@ -63,19 +64,7 @@ describe('gateway on an embedded engine', () => {
     return { client, engine, close, db: join(ws.dir, 'warden.db') };
   }
 
-  const completions = async (db: string) => {
-    const { default: Database } = await import('better-sqlite3');
-    const conn = new Database(db, { readonly: true });
-    try {
-      return (
-        conn.prepare("SELECT count(*) AS n FROM audit_events WHERE type = 'call.completed'").get() as {
-          n: number;
-        }
-      ).n;
-    } finally {
-      conn.close();
-    }
-  };
+  const completions = (db: string) => countEvents(db, 'call.completed');
 
   it('closing the gateway waits for the results still being recorded: none is lost', async () => {
     const g = await gateway();

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Benchmark, BenchmarkOptions } from '../../../bench/benchmark.js';
 import { createWarden } from '../src/create-warden.js';
+import { countEvents } from '../test-support/sdk-fixtures.js';
 
 const POLICY = `
 name: sdk bench
@@ -67,25 +68,11 @@ async function run({ quick, log }: BenchmarkOptions): Promise<Record<string, num
       guard_overhead_p50_us: us(pct(wrapped, 0.5) - pct(bare, 0.5)),
       guard_overhead_p99_us: us(pct(wrapped, 0.99) - pct(bare, 0.99)),
       check_p50_us: us(pct(checks, 0.5)),
-      audited_calls: await countCompleted(join(dir, 'warden.db')),
+      audited_calls: await countEvents(join(dir, 'warden.db'), 'call.completed'),
     };
   } finally {
     await warden.close();
     rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-async function countCompleted(db: string): Promise<number> {
-  const { default: Database } = await import('better-sqlite3');
-  const conn = new Database(db, { readonly: true });
-  try {
-    return (
-      conn.prepare("SELECT count(*) AS n FROM audit_events WHERE type = 'call.completed'").get() as {
-        n: number;
-      }
-    ).n;
-  } finally {
-    conn.close();
   }
 }
 

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Voter } from '@warden/core';
+import { isWardenError, type Voter, type WardenError } from '@warden/core';
 import { createWarden } from '../src/create-warden.js';
 import { EngineTransport } from '../src/engine-transport.js';
 import type { Warden, WardenClientOptions } from '../src/warden.js';
@@ -113,4 +113,27 @@ export async function approveWhenPending(
     await new Promise((r) => setTimeout(r, 10));
   }
   throw new Error('no approval request appeared');
+}
+
+/** The WardenError a promise rejects with (any other outcome fails the test). */
+export async function refusalOf(p: Promise<unknown>): Promise<WardenError> {
+  try {
+    await p;
+  } catch (err) {
+    if (isWardenError(err)) return err;
+    throw err;
+  }
+  throw new Error('expected a WardenError');
+}
+
+/** How many events of a type a SQLite audit file holds, read on a connection of its own. */
+export async function countEvents(db: string, type: string): Promise<number> {
+  const { default: Database } = await import('better-sqlite3');
+  const conn = new Database(db, { readonly: true });
+  try {
+    return (conn.prepare('SELECT count(*) AS n FROM audit_events WHERE type = ?').get(type) as { n: number })
+      .n;
+  } finally {
+    conn.close();
+  }
 }

@@ -1,4 +1,3 @@
-import { isWardenError, type WardenError } from '@warden/core';
 import { parseAuditQuery } from '@warden/engine';
 import { generateText, isStepCount, streamText, tool, wrapLanguageModel } from 'ai';
 import { convertArrayToReadableStream, MockLanguageModelV4 } from 'ai/test';
@@ -10,6 +9,7 @@ import {
   callEvents,
   type EmbeddedFixture,
   embeddedWarden,
+  refusalOf,
 } from '../test-support/sdk-fixtures.js';
 
 type GenerateResult = Awaited<ReturnType<MockLanguageModelV4['doGenerate']>>;
@@ -43,15 +43,7 @@ function answers(text: string, tokens = usage(60, 20)): GenerateResult {
   };
 }
 
-async function refusal(p: Promise<unknown>): Promise<WardenError> {
-  try {
-    await p;
-  } catch (err) {
-    if (isWardenError(err)) return err;
-    throw err;
-  }
-  throw new Error('expected a WardenError');
-}
+const refusal = refusalOf;
 
 async function eventsOf(fx: EmbeddedFixture, query: Record<string, unknown>) {
   const { records } = await fx.engine.store.queryAudit(parseAuditQuery({ limit: 100, ...query }));

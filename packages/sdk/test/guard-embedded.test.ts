@@ -1,4 +1,3 @@
-import { isWardenError, type WardenError } from '@warden/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   approveWhenPending,
@@ -6,17 +5,10 @@ import {
   type EmbeddedFixture,
   embeddedWarden,
   lee,
+  refusalOf,
 } from '../test-support/sdk-fixtures.js';
 
-async function refusal(p: Promise<unknown>): Promise<WardenError> {
-  try {
-    await p;
-  } catch (err) {
-    if (isWardenError(err)) return err;
-    throw err;
-  }
-  throw new Error('expected a WardenError');
-}
+const refusal = refusalOf;
 
 describe('guard (embedded, real SQLite file)', () => {
   let fx: EmbeddedFixture;

@@ -1,6 +1,7 @@
 import { WardenError } from '@warden/core';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import type { z } from 'zod';
+import { authorize } from './auth/authorize-request.js';
 import type { Principal } from './auth/principal.js';
 import { errorResponse } from './http/error-status.js';
 import { openApiDocument } from './http/openapi-document.js';
@@ -106,38 +107,6 @@ function register(app: FastifyInstance, ctx: ServerContext, spec: AnyRoute): voi
       return out === STREAMED ? reply : out;
     },
   });
-}
-
-async function authorize(
-  ctx: ServerContext,
-  request: FastifyRequest,
-  roles: readonly string[],
-): Promise<Principal> {
-  // A valid key is never refused for its address's failures (a NAT or proxy shares one address). Past the
-  // limit, a bad key gets 429 instead of 401 and only keys this instance has seen are looked up, so
-  // guessing costs neither the database nor the cache anything.
-  const limited = !ctx.authFailures.allows(request.ip);
-  let principal: Principal;
-  try {
-    principal = await ctx.auth.authenticate(request.headers.authorization, { knownOnly: limited });
-  } catch (err) {
-    if (err instanceof WardenError && err.code === 'UNAUTHENTICATED') {
-      ctx.authFailures.take(request.ip, 'failed authentications from this address');
-    }
-    throw err;
-  }
-  if (!roles.includes(principal.role)) {
-    throw new WardenError(
-      'FORBIDDEN',
-      `the ${principal.role} role may not do this (allowed: ${roles.join(', ')})`,
-      {
-        role: principal.role,
-        allowed: roles,
-      },
-    );
-  }
-  ctx.keyLimiter?.take(principal.keyId, 'requests with this key');
-  return principal;
 }
 
 function validate<T>(schema: z.ZodType<T>, value: unknown, where: 'body' | 'query' | 'path'): T {

@@ -76,7 +76,7 @@ export function requestBody(body: unknown): Record<string, unknown> & { model: s
 }
 
 /** A Warden header, also accepted with the `x-` prefix some proxies and clients insist on. */
-function headerValue(request: FastifyRequest, name: string): string | undefined {
+export function headerValue(request: FastifyRequest, name: string): string | undefined {
   for (const n of [name, `x-${name}`]) {
     const v = request.headers[n];
     const value = Array.isArray(v) ? v[0] : v;

@@ -1,8 +1,9 @@
 import { WardenError } from '@warden/core';
 import { type GatewayConfig, McpHttpGateway } from '@warden/mcp';
 import { EngineTransport, Warden } from '@warden/sdk';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { Principal } from '../auth/principal.js';
+import type { FastifyInstance } from 'fastify';
+import { authorize } from '../auth/authorize-request.js';
+import { headerValue } from '../llm/llm-call.js';
 import { waitForApproval } from '../routes/approval-wait.js';
 import type { ServerContext } from '../server-context.js';
 
@@ -68,9 +69,9 @@ export function registerMcpRoutes(app: FastifyInstance, ctx: ServerContext): voi
       if (ctx.state.shuttingDown) {
         throw new WardenError('SHUTTING_DOWN', 'the server is shutting down; retry against another instance');
       }
-      const principal = await authenticateAgentKey(ctx, request);
-      const session = header(request, 'warden-session');
-      const triggeredBy = header(request, 'warden-triggered-by');
+      const principal = await authorize(ctx, request, ['agent']);
+      const session = headerValue(request, 'warden-session');
+      const triggeredBy = headerValue(request, 'warden-triggered-by');
       reply.hijack();
       try {
         await ctx.mcp.handle(request.raw, reply.raw, request.body, {
@@ -90,35 +91,4 @@ export function registerMcpRoutes(app: FastifyInstance, ctx: ServerContext): voi
       }
     },
   });
-}
-
-async function authenticateAgentKey(ctx: ServerContext, request: FastifyRequest): Promise<Principal> {
-  const limited = !ctx.authFailures.allows(request.ip);
-  let principal: Principal;
-  try {
-    principal = await ctx.auth.authenticate(request.headers.authorization, { knownOnly: limited });
-  } catch (err) {
-    if (err instanceof WardenError && err.code === 'UNAUTHENTICATED') {
-      ctx.authFailures.take(request.ip, 'failed authentications from this address');
-    }
-    throw err;
-  }
-  if (principal.role !== 'agent') {
-    throw new WardenError(
-      'FORBIDDEN',
-      `the ${principal.role} role may not use the MCP gateway: it calls tools as an agent; use an agent key`,
-      { role: principal.role, allowed: ['agent'] },
-    );
-  }
-  ctx.keyLimiter?.take(principal.keyId, 'requests with this key');
-  return principal;
-}
-
-function header(request: FastifyRequest, name: string): string | undefined {
-  for (const n of [name, `x-${name}`]) {
-    const v = request.headers[n];
-    const value = Array.isArray(v) ? v[0] : v;
-    if (value !== undefined && value !== '') return value;
-  }
-  return undefined;
 }
