@@ -32,7 +32,7 @@ describe('warden policy lint', () => {
     const r = await run(['policy', 'lint', 'examples/policy']);
     expect(r.code).toBe(0);
     expect(r.out).toBe('');
-    expect(r.err).toMatch(/policy "acme-agents" version [0-9a-f]{12}, 22 rules, 3 agents — no problems/);
+    expect(r.err).toMatch(/policy "acme-agents" version [0-9a-f]{12}, 26 rules, 4 agents — no problems/);
   });
 
   it('prints FILE:LINE:COL severity CODE message per problem and exits 1', async () => {

@@ -115,5 +115,6 @@ export function stateOf(a: ApprovalRecord): ApprovalState {
     expiresAt: a.expiresAt,
     decidedBy: a.decidedBy,
     reason: a.outcomeReason ?? null,
+    onTimeout: a.onTimeout,
   };
 }

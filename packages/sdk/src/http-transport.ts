@@ -83,6 +83,7 @@ export class HttpTransport implements WardenTransport {
         expiresAt: a.expiresAt,
         decidedBy: a.decidedBy ?? null,
         reason: a.outcomeReason ?? null,
+        ...(a.onTimeout ? { onTimeout: a.onTimeout } : {}),
       };
     } catch (err) {
       // Aborted by the caller: the SDK withdraws the request; report it as still pending.
@@ -171,4 +172,5 @@ interface ApprovalView {
   readonly expiresAt: string;
   readonly decidedBy?: string | null;
   readonly outcomeReason?: string | null;
+  readonly onTimeout?: 'block' | 'allow';
 }

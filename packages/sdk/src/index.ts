@@ -15,12 +15,13 @@ export {
   Warden,
   type WardenClientOptions,
 } from './warden.js';
-export type {
-  ApprovalState,
-  CallDecision,
-  CallRequest,
-  CallResult,
-  CheckRequestOptions,
-  UsageEstimate,
-  WardenTransport,
+export {
+  type ApprovalState,
+  approvalLetsCallRun,
+  type CallDecision,
+  type CallRequest,
+  type CallResult,
+  type CheckRequestOptions,
+  type UsageEstimate,
+  type WardenTransport,
 } from './warden-transport.js';

@@ -72,6 +72,13 @@ export interface ApprovalState {
   readonly expiresAt: string;
   readonly decidedBy?: string | null;
   readonly reason?: string | null;
+  /** What the rule said happens when nobody decides in time. */
+  readonly onTimeout?: 'block' | 'allow';
+}
+
+/** Whether a decided request lets its call go ahead: approved, or expired under `onTimeout: allow`. */
+export function approvalLetsCallRun(a: ApprovalState): boolean {
+  return a.status === 'approved' || (a.status === 'expired' && a.onTimeout === 'allow');
 }
 
 /**

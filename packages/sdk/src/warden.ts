@@ -3,13 +3,14 @@ import { type Usage, uuidv7, WardenError } from '@warden/core';
 import { type CallContext, currentContext, mergeContext, runInContext } from './call-context.js';
 import { blockedError, notApprovedError } from './call-errors.js';
 import { PendingCompletions } from './pending-completions.js';
-import type {
-  ApprovalState,
-  CallDecision,
-  CallRequest,
-  CallResult,
-  UsageEstimate,
-  WardenTransport,
+import {
+  type ApprovalState,
+  approvalLetsCallRun,
+  type CallDecision,
+  type CallRequest,
+  type CallResult,
+  type UsageEstimate,
+  type WardenTransport,
 } from './warden-transport.js';
 
 /** How long a guarded call waits for its approval by default: the request's own expiry, at most 15 minutes. */
@@ -195,7 +196,7 @@ export class Warden {
       reasons: d.reasons,
     });
     const state = await this.#awaitDecision(request, d, options);
-    if (state.status !== 'approved') throw notApprovedError(request, d, state);
+    if (!approvalLetsCallRun(state)) throw notApprovedError(request, d, state);
     // Redeemed as the same call in the same session: the engine checks it is the approved one, the
     // session still open and the policy unchanged, and reserves its budgets.
     const go = await this.#transport.check({ ...request, session: d.session }, { ...estimate, approvalId });

@@ -33,6 +33,11 @@ agents:
         tools: [refund]
         reason: refunds need a lead
         approval: { approvers: { groups: [leads] }, timeout: 10m }
+      - id: ping-opens-after-a-second
+        effect: review
+        tools: [ping]
+        reason: a lead may stop a ping within a second
+        approval: { approvers: { groups: [leads] }, timeout: 1s, onTimeout: allow }
       - id: never-delete
         effect: block
         tools: [delete_customer]

@@ -184,4 +184,20 @@ describe('guard (embedded, real SQLite file)', () => {
     const status = await fx.engine.budgets.status({ session: 'spend' });
     expect(status.find((b) => b.budgetId === 'session-tokens')?.used).toBe(5500);
   });
+
+  it('a review whose rule says onTimeout: allow runs once nobody decided in time', async () => {
+    const ping = fx.warden.guard('ping', async () => 'pong');
+    expect(await ping()).toBe('pong');
+    const { parseAuditQuery } = await import('@warden/engine');
+    const { records } = await fx.engine.store.queryAudit(parseAuditQuery({ tool: 'ping', limit: 10 }));
+    // Held, expired with nobody deciding, redeemed under the rule's onTimeout: allow, then run once.
+    expect(records.map((r) => r.event.type)).toEqual([
+      'call.decided',
+      'approval.requested',
+      'approval.decided',
+      'call.decided',
+      'approval.used',
+      'call.completed',
+    ]);
+  });
 });

@@ -11,7 +11,12 @@ import { isWardenError, type Usage, WardenError } from '@warden/core';
 import type { CallContext } from '../call-context.js';
 import { blockedError, notApprovedError } from '../call-errors.js';
 import type { Authorized, GovernedCall, Warden } from '../warden.js';
-import type { ApprovalState, CallDecision, UsageEstimate } from '../warden-transport.js';
+import {
+  type ApprovalState,
+  approvalLetsCallRun,
+  type CallDecision,
+  type UsageEstimate,
+} from '../warden-transport.js';
 
 /**
  * The key under which the adapter keeps its review records in the run context object. The context is
@@ -353,7 +358,7 @@ function settle(
   approval: ApprovalState,
 ): WardenApprovalResolution['outcome'] {
   if (approval.status === 'pending') return 'pending';
-  if (approval.status === 'approved') {
+  if (approvalLetsCallRun(approval)) {
     state.approve(item);
     return 'approved';
   }
