@@ -1,7 +1,6 @@
 import {
   type FunctionTool,
   type RunContext,
-  type RunToolApprovalItem,
   type ToolExecuteArgument,
   type ToolInputParameters,
   type ToolOptions,
@@ -9,33 +8,19 @@ import {
 } from '@openai/agents';
 import { isWardenError, type Usage, WardenError } from '@warden/core';
 import type { CallContext } from '../call-context.js';
-import { blockedError, notApprovedError } from '../call-errors.js';
+import { blockedError } from '../call-errors.js';
 import type { Authorized, GovernedCall, Warden } from '../warden.js';
-import {
-  type ApprovalState,
-  approvalLetsCallRun,
-  type CallDecision,
-  type UsageEstimate,
-} from '../warden-transport.js';
+import type { CallDecision, UsageEstimate } from '../warden-transport.js';
+import { recordsOf, type WardenCallRecord } from './openai-agents-records.js';
 
-/**
- * The key under which the adapter keeps its review records in the run context object. The context is
- * serialised with the RunState, so a run interrupted for review resumes in another process; an app that
- * restores with `RunState.fromStringWithContext` and its own context must copy this key over. Only reviews
- * are kept there, and they let nothing run by themselves: an approval is redeemed in Warden, which binds it
- * to the exact session, tool and arguments, once. Allow and block decisions stay in this process's memory,
- * so a saved or edited context can never carry a decision that lets a call run.
- */
-export const WARDEN_CALLS_KEY = 'wardenCalls';
-
-/** What Warden decided for one model tool call, kept until the tool runs or its review ends. */
-export interface WardenCallRecord {
-  /** The tool as the policy sees it. */
-  readonly tool: string;
-  /** The context it was decided in: a redeem must present the same session, trigger and chain. */
-  readonly context: CallContext;
-  readonly decision: CallDecision;
-}
+export {
+  type ResolveWardenApprovalsOptions,
+  resolveWardenApprovals,
+  type WardenApprovalResolution,
+  type WardenApprovalsResult,
+  type WardenRunState,
+} from './openai-agents-approvals.js';
+export { WARDEN_CALLS_KEY, type WardenCallRecord } from './openai-agents-records.js';
 
 /** A tool as the model sees it, its body, and how Warden sees its calls. */
 export interface WardenToolOptions<TParameters extends WardenToolParameters, Context, Result> {
@@ -281,116 +266,6 @@ async function authorizedOr(warden: Warden, tool: string, d: CallDecision, why: 
     `Warden did not run ${tool}: it needs an approval made in Warden (${d.reasons.join('; ') || 'review'}) and ${why}; request ${approvalId} was withdrawn`,
     { callId: d.callId, session: d.session, tool, approvalId, status: 'cancelled' },
   );
-}
-
-/** The part of a `RunState` (any agent, any context) the approval step reads and decides on. */
-export interface WardenRunState {
-  getInterruptions(): RunToolApprovalItem[];
-  approve(item: RunToolApprovalItem): void;
-  reject(item: RunToolApprovalItem, options?: { message?: string }): void;
-  readonly _context: RunContext<unknown>;
-}
-
-/** Options of `resolveWardenApprovals`. */
-export interface ResolveWardenApprovalsOptions {
-  /** How long to wait for the humans (default: the client's approval timeout); 0 only reads. */
-  readonly timeoutMs?: number;
-  readonly signal?: AbortSignal;
-}
-
-/** How one Warden review of the run stands after `resolveWardenApprovals`. */
-export interface WardenApprovalResolution {
-  readonly item: RunToolApprovalItem;
-  readonly toolCallId: string;
-  readonly approvalId: string;
-  /** approved / rejected: set on the state; pending: left undecided, ask again later. */
-  readonly outcome: 'approved' | 'rejected' | 'pending';
-  /** The request as Warden has it: who decided, and why. */
-  readonly approval: ApprovalState;
-}
-
-/** What `resolveWardenApprovals` did with the run's interruptions. */
-export interface WardenApprovalsResult {
-  readonly resolutions: readonly WardenApprovalResolution[];
-  /** Interruptions that are not Warden reviews (another tool's own approval): the app decides them. */
-  readonly others: readonly RunToolApprovalItem[];
-}
-
-/**
- * The app's approval step: waits for each Warden review of an interrupted run to be decided by a human
- * in Warden (which checks who may approve), then approves or rejects it in the run's state. Resume the
- * run with the same state afterwards. A review still pending is left as it is, in the run and in Warden.
- */
-export async function resolveWardenApprovals(
-  warden: Warden,
-  run: WardenRunState | { readonly state: WardenRunState },
-  options: ResolveWardenApprovalsOptions = {},
-): Promise<WardenApprovalsResult> {
-  const state = 'state' in run ? run.state : run;
-  const records = recordsOf(state._context);
-  const others: RunToolApprovalItem[] = [];
-  const waits: Promise<WardenApprovalResolution>[] = [];
-  for (const item of state.getInterruptions()) {
-    const toolCallId = item.rawItem.type === 'function_call' ? item.rawItem.callId : undefined;
-    const record = toolCallId !== undefined ? records[toolCallId] : undefined;
-    const approvalId = record?.decision.effect === 'review' ? record.decision.approval?.id : undefined;
-    if (!record || toolCallId === undefined || approvalId === undefined) {
-      others.push(item);
-      continue;
-    }
-    waits.push(
-      (async () => {
-        const approval = await warden.waitForApproval(approvalId, options);
-        const outcome = settle(state, item, record, approval);
-        if (outcome === 'rejected') delete records[toolCallId];
-        return { item, toolCallId, approvalId, outcome, approval };
-      })(),
-    );
-  }
-  return { resolutions: await Promise.all(waits), others };
-}
-
-/** Mirrors Warden's decision into the run: approved runs (and is redeemed then), anything else is refused. */
-function settle(
-  state: WardenRunState,
-  item: RunToolApprovalItem,
-  record: WardenCallRecord,
-  approval: ApprovalState,
-): WardenApprovalResolution['outcome'] {
-  if (approval.status === 'pending') return 'pending';
-  if (approvalLetsCallRun(approval)) {
-    state.approve(item);
-    return 'approved';
-  }
-  const refusal = notApprovedError({ tool: record.tool }, record.decision, approval);
-  state.reject(item, { message: refusal.message });
-  return 'rejected';
-}
-
-type Records = Record<string, WardenCallRecord>;
-/** Records of runs whose context cannot hold them (not an extensible object): this process only. */
-const detached = new WeakMap<object, Records>();
-
-/** The run's records: in its context object, so they are serialised with the RunState, when it can be. */
-function recordsOf(runContext: RunContext<unknown>): Records {
-  const holder = runContext.context;
-  if (typeof holder === 'object' && holder !== null) {
-    const bag = holder as Record<string, unknown>;
-    const existing = bag[WARDEN_CALLS_KEY];
-    if (typeof existing === 'object' && existing !== null) return existing as Records;
-    if (Object.isExtensible(holder)) {
-      const fresh: Records = {};
-      bag[WARDEN_CALLS_KEY] = fresh;
-      return fresh;
-    }
-  }
-  const key: object = typeof holder === 'object' && holder !== null ? holder : runContext;
-  let records = detached.get(key);
-  if (!records) {
-    records = {};
-    detached.set(key, records);
-  }
-  return records;
 }
 
 async function withdraw(warden: Warden, approvalId: string, reason: string): Promise<void> {
