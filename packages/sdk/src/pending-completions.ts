@@ -36,7 +36,11 @@ export class PendingCompletions {
    * result already on its way back to the agent, so its record shares the next decision's commit.
    */
   recordLater(callId: string, result: CallResult): void {
-    const later = this.record(callId, result).finally(() => this.#pending.delete(later));
+    // After the current turn: an embedded engine reads and writes synchronously, and the reply should
+    // leave before that work, not after it.
+    const later = new Promise<void>((resolve) => setImmediate(resolve))
+      .then(() => this.record(callId, result))
+      .finally(() => this.#pending.delete(later));
     this.#pending.add(later);
   }
 
