@@ -57,6 +57,8 @@ export const GatewayConfigSchema = z
     approvalWaitMs: duration.optional(),
     /** How often a held call tells the client it is still waiting (ms, default 5 s). */
     progressEveryMs: duration.optional(),
+    /** How often the stdio gateway checks whether the agent's tools changed (policy, grants; ms, default 15 s). */
+    listCheckEveryMs: duration.optional(),
     /**
      * Commit each result's record before the result goes back to the client (one more disk sync per
      * call). Default false: the decision always commits before the call is forwarded; the result's record
@@ -78,6 +80,7 @@ export interface GatewayConfig {
   readonly approvalWaitMs: number;
   readonly progressEveryMs: number;
   readonly durableResults: boolean;
+  readonly listCheckEveryMs: number;
 }
 
 /** Reads and checks a gateway config file; every problem is named with its path. */
@@ -174,5 +177,6 @@ export function resolveGatewayConfig(
     approvalWaitMs: c.approvalWaitMs ?? 15 * 60_000,
     progressEveryMs: c.progressEveryMs ?? 5_000,
     durableResults: c.durableResults ?? false,
+    listCheckEveryMs: c.listCheckEveryMs ?? 15_000,
   };
 }

@@ -4,6 +4,7 @@ import { createWarden } from '@warden/sdk';
 import type { GatewayConfig } from './gateway-config.js';
 import { createGatewayServer } from './gateway-server.js';
 import { InFlightCalls } from './in-flight-calls.js';
+import { watchToolList } from './tool-list-watch.js';
 import { UpstreamPool } from './upstream-pool.js';
 
 /** A running stdio gateway. */
@@ -66,12 +67,14 @@ export async function startStdioGateway(
   server.onclose = () => hangUp();
   (o.stdin ?? process.stdin).once('end', () => hangUp());
   await server.connect(transport);
+  const watch = watchToolList(server, pool, warden, config.listCheckEveryMs, o.onError);
   let closing: Promise<void> | undefined;
   return {
     session,
     closed,
     close: () => {
       closing ??= (async () => {
+        watch.stop();
         // Held calls are withdrawn; calls already running upstream may finish.
         await calls.settle(10_000);
         await server.close().catch(() => {});

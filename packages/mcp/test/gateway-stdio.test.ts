@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { type CallToolResult, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../../server/test-support/eventually.js';
 import { startTestServer, type TestServer } from '../../server/test-support/server-fixtures.js';
@@ -43,6 +43,7 @@ describe('warden mcp over stdio', () => {
         `session: ${session}`,
         'triggeredBy: maria',
         'progressEveryMs: 100',
+        'listCheckEveryMs: 200',
         'mcpServers:',
         '  fs:',
         `    command: ${JSON.stringify(process.execPath)}`,
@@ -217,5 +218,20 @@ describe('warden mcp over stdio', () => {
     expect(text(r)).toContain('no tool named nope__nothing');
     const echo = await call('everything__echo', { message: 'still here' });
     expect(text(echo)).toContain('still here');
+  });
+
+  it('a grant made on the server shows its tool: the client is told to list again', async () => {
+    let told = 0;
+    client.setNotificationHandler(ToolListChangedNotificationSchema, async () => {
+      told++;
+    });
+    expect((await client.listTools()).tools.map((t) => t.name)).not.toContain('fs__directory_tree');
+    const grant = await srv.request('POST', '/v1/grants', {
+      key: lee,
+      body: { agent: 'desk-agent', tool: 'fs.directory_tree', ttl: '1h', reason: 'map the project' },
+    });
+    expect(grant.statusCode).toBe(201);
+    await eventually('tools/list_changed', () => (told > 0 ? true : undefined));
+    expect((await client.listTools()).tools.map((t) => t.name)).toContain('fs__directory_tree');
   });
 });
