@@ -35,6 +35,7 @@ describe('gateway config', () => {
             cwd: 'work',
           },
           remote: { url: 'https://tools.example/mcp', headers: { Authorization: 'env:REMOTE_TOKEN' } },
+          local: { command: 'node', args: ['server.js'] },
         },
       }),
     );
@@ -42,6 +43,8 @@ describe('gateway config', () => {
     expect(c.warden).toEqual({ url: 'http://localhost:7400', key: 'wdn_secret' });
     expect(c.servers.fs).toMatchObject({ command: 'npx', cwd: join(dir, 'work') });
     expect(c.servers.remote).toMatchObject({ headers: { Authorization: 'Bearer abc' } });
+    // Relative paths of a stdio server mean the config file's folder, wherever the gateway starts.
+    expect(c.servers.local).toMatchObject({ cwd: dir });
     expect(c.approvalWaitMs).toBe(15 * 60_000);
     expect(c.durableResults).toBe(false);
   });

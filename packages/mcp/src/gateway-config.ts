@@ -142,7 +142,10 @@ export function resolveGatewayConfig(
       servers[name] = {
         ...s,
         ...(envVars ? { env: envVars } : {}),
-        ...(s.cwd && o.baseDir ? { cwd: resolve(o.baseDir, s.cwd) } : {}),
+        // A stdio server runs in the config file's folder unless told otherwise, so relative paths in
+        // its command and arguments mean the same wherever the gateway is started from (a desktop
+        // client starts it from anywhere).
+        ...(o.baseDir ? { cwd: s.cwd ? resolve(o.baseDir, s.cwd) : o.baseDir } : s.cwd ? { cwd: s.cwd } : {}),
       };
     } else {
       const headers =

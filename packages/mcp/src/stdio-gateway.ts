@@ -13,6 +13,8 @@ export interface StdioGateway {
   readonly session: string;
   /** Resolves when the client hangs up (stdin closes). */
   readonly closed: Promise<void>;
+  /** Lists every upstream's tools once: which upstreams could not be started or reached. */
+  probe(): Promise<{ total: number; failed: string[] }>;
   /** Stops the upstreams, records what is pending and closes the connection to Warden. */
   close(): Promise<void>;
 }
@@ -72,6 +74,10 @@ export async function startStdioGateway(
   return {
     session,
     closed,
+    probe: async () => {
+      const listed = new Set((await pool.tools()).map((t) => t.server));
+      return { total: pool.names.length, failed: pool.names.filter((n) => !listed.has(n)) };
+    },
     close: () => {
       closing ??= (async () => {
         watch.stop();

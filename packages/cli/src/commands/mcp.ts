@@ -18,6 +18,16 @@ export async function mcp(o: McpOptions, io: CliIo, signals: NodeJS.EventEmitter
   io.err(
     `warden mcp: gateway for ${Object.keys(config.servers).join(', ')} on stdio; Warden session ${gateway.session}\n`,
   );
+  // Say at once which upstreams gave no tools: a client shows an empty list and no reason.
+  void gateway
+    .probe()
+    .then((p) => {
+      if (p.failed.length === 0) return;
+      io.err(
+        `warden mcp: ${p.failed.join(', ')} (${p.failed.length} of ${p.total}) listed no tools: not started, unreachable or empty (see above)\n`,
+      );
+    })
+    .catch(() => {});
   await new Promise<void>((done) => {
     void gateway.closed.then(done);
     signals.once('SIGINT', done);

@@ -55,7 +55,7 @@ export async function serve(
         : `\nFirst start: an admin key was created. It is shown this once; keep it somewhere safe:\n\n  ${server.bootstrap.secret}\n`,
     );
     io.out(
-      `\nNext, give an agent a key:\n  npx warden keys create --agent support-bot --db ${shellDb(config.db)}\n`,
+      `\nNext, give an agent a key:\n  npm run warden -- keys create --agent support-bot --db ${shellDb(config.db)}\n`,
     );
   }
   await new Promise<void>((resolve) => {

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { isWardenError, PriceOverrideSchema, WardenError } from '@warden/core';
 import { NOTIFIED_EVENTS } from '@warden/engine';
 import { type GatewayConfig, resolveGatewayConfig } from '@warden/mcp';
@@ -178,7 +179,7 @@ export function resolveServerConfig(
   const webhooks = resolveWebhookSecrets(parsed.data.webhooks, env, (i) => sourceOf(['webhooks', i]));
   const llm = resolveLlmConfig(parsed.data.llm, env, sourceOf(['llm']));
   if (llm.problems.length > 0) invalidConfig(llm.problems);
-  const mcp = resolveMcp(parsed.data.mcp, env, sourceOf(['mcp']));
+  const mcp = resolveMcp(parsed.data.mcp, env, sourceOf(['mcp']), file ? dirname(resolve(file)) : undefined);
   return normaliseDb({ ...parsed.data, webhooks, llm: llm.config, mcp });
 }
 
@@ -187,6 +188,7 @@ function resolveMcp(
   raw: unknown,
   env: NodeJS.ProcessEnv,
   source: string | undefined,
+  baseDir: string | undefined,
 ): GatewayConfig | undefined {
   if (raw === undefined || raw === null) return undefined;
   for (const key of ['warden', 'session', 'triggeredBy'] as const) {
@@ -197,7 +199,7 @@ function resolveMcp(
     }
   }
   try {
-    return resolveGatewayConfig(raw, { env, source: `mcp (${source})` });
+    return resolveGatewayConfig(raw, { env, source: `mcp (${source})`, ...(baseDir ? { baseDir } : {}) });
   } catch (err) {
     if (isWardenError(err, 'CONFIG_INVALID')) invalidConfig([err.message]);
     throw err;
