@@ -1,7 +1,8 @@
 import { BUNDLED_PRICES, type CompiledPolicy, compilePolicySources, WardenError } from '@warden/core';
 import { EngineTransport } from './engine-transport.js';
 import { HttpTransport } from './http-transport.js';
-import { Warden, type WardenClientOptions } from './warden.js';
+import { Warden } from './warden.js';
+import type { WardenClientOptions } from './warden-options.js';
 
 /** In-process Warden: the same engine as the server, on a SQLite file (or PostgreSQL), no server. */
 export interface EmbeddedOptions {

@@ -3,18 +3,17 @@ export { type CallContext, currentContext } from './call-context.js';
 export { type CreateWardenOptions, createWarden, type EmbeddedOptions } from './create-warden.js';
 export { type ApprovalWaiter, EngineTransport, type EngineTransportOptions } from './engine-transport.js';
 export { HttpTransport, type HttpTransportOptions } from './http-transport.js';
-export {
-  type ApprovalPending,
-  type Authorized,
-  type AuthorizeOptions,
-  DEFAULT_APPROVAL_TIMEOUT_MS,
-  type GovernedCall,
-  type GuardOptions,
-  type ModelUsage,
-  type RunOptions,
-  Warden,
-  type WardenClientOptions,
-} from './warden.js';
+export { DEFAULT_APPROVAL_TIMEOUT_MS, Warden } from './warden.js';
+export type {
+  ApprovalPending,
+  Authorized,
+  AuthorizeOptions,
+  GovernedCall,
+  GuardOptions,
+  ModelUsage,
+  RunOptions,
+  WardenClientOptions,
+} from './warden-options.js';
 export {
   type ApprovalState,
   approvalLetsCallRun,

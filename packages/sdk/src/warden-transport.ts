@@ -1,4 +1,5 @@
 import type { ApprovalRecord, Usage } from '@warden/core';
+import type { BudgetRefusal } from '@warden/engine';
 
 /** What a call may consume at most, reserved in every budget that applies before it runs. */
 export interface UsageEstimate {
@@ -44,15 +45,7 @@ export interface CallDecision {
   };
   readonly reservationId?: string;
   /** With code BUDGET_EXCEEDED: the budget that would have gone over. */
-  readonly budget?: {
-    readonly budgetId: string;
-    readonly scopeKey: string;
-    readonly metric: string;
-    readonly limit: number;
-    readonly used: number;
-    readonly reserved: number;
-    readonly requested: number;
-  };
+  readonly budget?: BudgetRefusal;
   readonly auditSeq?: number;
 }
 

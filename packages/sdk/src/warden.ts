@@ -21,17 +21,6 @@ import {
   type WardenTransport,
 } from './warden-transport.js';
 
-export type {
-  ApprovalPending,
-  Authorized,
-  AuthorizeOptions,
-  GovernedCall,
-  GuardOptions,
-  ModelUsage,
-  RunOptions,
-  WardenClientOptions,
-} from './warden-options.js';
-
 /** How long a guarded call waits for its approval by default: the request's own expiry, at most 15 minutes. */
 export const DEFAULT_APPROVAL_TIMEOUT_MS = 15 * 60_000;
 /** Long-polls are cut into pieces no longer than this (an HTTP server caps each wait). */

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { isWardenError, type Voter, type WardenError } from '@warden/core';
 import { createWarden } from '../src/create-warden.js';
 import { EngineTransport } from '../src/engine-transport.js';
-import type { Warden, WardenClientOptions } from '../src/warden.js';
+import type { Warden } from '../src/warden.js';
+import type { WardenClientOptions } from '../src/warden-options.js';
 
 /**
  * The policy the SDK and adapter tests run under: a support agent that may look orders up, needs a

@@ -4,7 +4,8 @@ import { canonicalHash, type Usage } from '@warden/core';
 // Types only: the adapter adds no runtime dependency on `ai`, so it works with whichever copy the app has.
 import type { LanguageModelMiddleware, ToolExecutionOptions, ToolSet } from 'ai';
 import type { CallContext } from '../call-context.js';
-import type { ApprovalPending, AuthorizeOptions, GovernedCall, Warden } from '../warden.js';
+import type { Warden } from '../warden.js';
+import type { ApprovalPending, AuthorizeOptions, GovernedCall } from '../warden-options.js';
 import type { CallResult, UsageEstimate } from '../warden-transport.js';
 
 /** Options of `wardenTools`. */

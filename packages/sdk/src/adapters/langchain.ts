@@ -15,7 +15,8 @@ import {
 import { interopSafeParseAsync, isInteropZodSchema } from '@langchain/core/utils/types';
 import { isWardenError, type WardenError } from '@warden/core';
 import type { CallContext } from '../call-context.js';
-import type { AuthorizeOptions, ModelUsage, Warden } from '../warden.js';
+import type { Warden } from '../warden.js';
+import type { AuthorizeOptions, ModelUsage } from '../warden-options.js';
 
 /** How a wrapped tool's calls are governed. */
 export interface WardenToolOptions

@@ -9,7 +9,8 @@ import {
 import { isWardenError, type Usage, WardenError } from '@warden/core';
 import type { CallContext } from '../call-context.js';
 import { blockedError } from '../call-errors.js';
-import type { Authorized, GovernedCall, Warden } from '../warden.js';
+import type { Warden } from '../warden.js';
+import type { Authorized, GovernedCall } from '../warden-options.js';
 import type { CallDecision, UsageEstimate } from '../warden-transport.js';
 import { recordsOf, type WardenCallRecord } from './openai-agents-records.js';
 
