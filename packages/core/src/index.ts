@@ -90,6 +90,7 @@ export * from './budget/budget-policy.js';
 export * from './budget/budget-window.js';
 export * from './budget/price-table.js';
 export { canonicalHash, canonicalJson } from './canonical/canonical-json.js';
+export { envReference } from './config/env-reference.js';
 export { ERROR_CODES, type ErrorCode } from './errors/error-codes.js';
 export { isWardenError, WardenError } from './errors/warden-error.js';
 export { type ToolCall, ToolCallSchema } from './policy/call.js';
@@ -140,5 +141,5 @@ export {
   PolicyTestFileSchema,
   runPolicyTests,
 } from './policy/policy-test-runner.js';
-export { mayEverRun, toolReach } from './policy/tool-visibility.js';
+export { toolReach } from './policy/tool-visibility.js';
 export { MAX_POLICY_BYTES, type PolicySource } from './policy/yaml-source.js';

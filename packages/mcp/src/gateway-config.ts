@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { WardenError } from '@warden/core';
+import { envReference, WardenError } from '@warden/core';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 
@@ -121,8 +121,8 @@ export function resolveGatewayConfig(
   const c = parsed.data;
   const problems: string[] = [];
   const secret = (value: string, path: string): string => {
-    if (!value.startsWith('env:')) return value;
-    const name = value.slice(4);
+    const name = envReference(value);
+    if (name === undefined) return value;
     const v = env[name];
     if (v === undefined || v === '') problems.push(`${path}: environment variable ${name} is not set`);
     return v ?? '';

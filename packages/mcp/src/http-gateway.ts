@@ -65,11 +65,6 @@ export class McpHttpGateway {
     this.#sweeper.unref();
   }
 
-  /** How many MCP sessions are open. */
-  get size(): number {
-    return this.#sessions.size;
-  }
-
   /** Tells every open session its tool list may have changed (a policy, grant or upstream change). */
   notifyToolsChanged(): void {
     for (const s of this.#sessions.values()) void s.server.sendToolListChanged().catch(() => {});

@@ -39,10 +39,6 @@ export class InFlightCalls {
     return call;
   }
 
-  get size(): number {
-    return this.#calls.size;
-  }
-
   /** Withdraws calls still waiting for a decision; waits up to `ms` for running ones, then aborts them. */
   async settle(ms: number): Promise<void> {
     for (const entry of this.#calls.values()) {

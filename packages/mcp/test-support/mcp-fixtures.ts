@@ -4,6 +4,11 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import { expect } from 'vitest';
+import { eventually } from '../../server/test-support/eventually.js';
+import type { TestServer } from '../../server/test-support/server-fixtures.js';
 
 /** The repository root (children run from here so `--import tsx` resolves). */
 export const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
@@ -117,4 +122,27 @@ export async function startEverythingHttp(
         child.kill('SIGTERM');
       }),
   };
+}
+
+/**
+ * Grants desk-agent `fs.directory_tree` (a tool no rule names, so hidden) through the API as `approver`,
+ * and expects the client to be told to list again and then to see the tool.
+ */
+export async function expectGrantToShowTool(
+  client: Client,
+  srv: TestServer,
+  approver: string,
+): Promise<void> {
+  let told = 0;
+  client.setNotificationHandler(ToolListChangedNotificationSchema, async () => {
+    told++;
+  });
+  expect((await client.listTools()).tools.map((t) => t.name)).not.toContain('fs__directory_tree');
+  const grant = await srv.request('POST', '/v1/grants', {
+    key: approver,
+    body: { agent: 'desk-agent', tool: 'fs.directory_tree', ttl: '1h', reason: 'map the files' },
+  });
+  expect(grant.statusCode).toBe(201);
+  await eventually('tools/list_changed', () => (told > 0 ? true : undefined));
+  expect((await client.listTools()).tools.map((t) => t.name)).toContain('fs__directory_tree');
 }

@@ -2,11 +2,16 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { type CallToolResult, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../../server/test-support/eventually.js';
 import { startTestServer, type TestServer } from '../../server/test-support/server-fixtures.js';
-import { FS_SERVER, mcpWorkspace, startEverythingHttp } from '../test-support/mcp-fixtures.js';
+import {
+  expectGrantToShowTool,
+  FS_SERVER,
+  mcpWorkspace,
+  startEverythingHttp,
+} from '../test-support/mcp-fixtures.js';
 
 /**
  * The gateway at /mcp on a real Warden server (listening on a socket, on PostgreSQL when the dialect
@@ -253,17 +258,6 @@ describe.each(['sqlite', 'postgres'] as const)('MCP gateway at /mcp (%s)', (dial
 
   it('a grant tells open sessions to list again, and the granted tool appears', async () => {
     const { client } = await connect(deskKey);
-    let told = 0;
-    client.setNotificationHandler(ToolListChangedNotificationSchema, async () => {
-      told++;
-    });
-    expect((await client.listTools()).tools.map((t) => t.name)).not.toContain('fs__directory_tree');
-    const grant = await srv.request('POST', '/v1/grants', {
-      key: lee,
-      body: { agent: 'desk-agent', tool: 'fs.directory_tree', ttl: '1h', reason: 'map the files' },
-    });
-    expect(grant.statusCode).toBe(201);
-    await eventually('tools/list_changed', () => (told > 0 ? true : undefined));
-    expect((await client.listTools()).tools.map((t) => t.name)).toContain('fs__directory_tree');
+    await expectGrantToShowTool(client, srv, lee);
   });
 });

@@ -2,12 +2,13 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { type CallToolResult, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../../server/test-support/eventually.js';
 import { startTestServer, type TestServer } from '../../server/test-support/server-fixtures.js';
 import {
   EVERYTHING_SERVER,
+  expectGrantToShowTool,
   FS_SERVER,
   mcpWorkspace,
   ROOT,
@@ -221,17 +222,6 @@ describe('warden mcp over stdio', () => {
   });
 
   it('a grant made on the server shows its tool: the client is told to list again', async () => {
-    let told = 0;
-    client.setNotificationHandler(ToolListChangedNotificationSchema, async () => {
-      told++;
-    });
-    expect((await client.listTools()).tools.map((t) => t.name)).not.toContain('fs__directory_tree');
-    const grant = await srv.request('POST', '/v1/grants', {
-      key: lee,
-      body: { agent: 'desk-agent', tool: 'fs.directory_tree', ttl: '1h', reason: 'map the project' },
-    });
-    expect(grant.statusCode).toBe(201);
-    await eventually('tools/list_changed', () => (told > 0 ? true : undefined));
-    expect((await client.listTools()).tools.map((t) => t.name)).toContain('fs__directory_tree');
+    await expectGrantToShowTool(client, srv, lee);
   });
 });

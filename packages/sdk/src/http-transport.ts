@@ -60,10 +60,7 @@ export class HttpTransport implements WardenTransport {
   }
 
   async check(call: CallRequest, options: CheckRequestOptions = {}): Promise<CallDecision> {
-    const d = (await this.#send('POST', '/v1/calls', { ...call, ...options })) as CallDecision & {
-      agent?: string;
-    };
-    return d;
+    return (await this.#send('POST', '/v1/calls', { ...call, ...options })) as CallDecision;
   }
 
   async complete(callId: string, result: CallResult): Promise<void> {

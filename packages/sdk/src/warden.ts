@@ -267,36 +267,23 @@ export class Warden {
     const untilExpiry = Date.parse((d.approval as { expiresAt: string }).expiresAt) - Date.now();
     const limit =
       options.approvalTimeoutMs ?? Math.min(this.#approvalTimeoutMs, Math.max(untilExpiry, 0) + 1_000);
-    const deadline = Date.now() + limit;
     const signal = options.signal;
-    for (;;) {
-      const left = deadline - Date.now();
-      const state = await this.#transport.waitForApproval(
-        approvalId,
-        Math.max(0, Math.min(left, WAIT_SLICE_MS)),
-        signal,
+    const state = await this.waitForApproval(approvalId, { timeoutMs: limit, ...(signal ? { signal } : {}) });
+    if (state.status !== 'pending') return state;
+    if (signal?.aborted) {
+      await this.#withdraw(approvalId, 'the agent aborted the call');
+      throw new WardenError(
+        'CALL_ABORTED',
+        `the call of ${request.tool} was aborted while it waited for approval ${approvalId}`,
+        { callId: d.callId, approvalId },
       );
-      if (state.status !== 'pending') return state;
-      if (signal?.aborted) {
-        await this.#withdraw(approvalId, 'the agent aborted the call');
-        throw new WardenError(
-          'CALL_ABORTED',
-          `the call of ${request.tool} was aborted while it waited for approval ${approvalId}`,
-          {
-            callId: d.callId,
-            approvalId,
-          },
-        );
-      }
-      if (Date.now() >= deadline) {
-        await this.#withdraw(approvalId, `no decision within ${limit} ms`);
-        throw new WardenError(
-          'APPROVAL_TIMEOUT',
-          `Warden held ${request.tool} for review and no decision came within ${limit} ms; the request was withdrawn`,
-          { callId: d.callId, session: d.session, approvalId, waitedMs: limit },
-        );
-      }
     }
+    await this.#withdraw(approvalId, `no decision within ${limit} ms`);
+    throw new WardenError(
+      'APPROVAL_TIMEOUT',
+      `Warden held ${request.tool} for review and no decision came within ${limit} ms; the request was withdrawn`,
+      { callId: d.callId, session: d.session, approvalId, waitedMs: limit },
+    );
   }
 
   async #withdraw(approvalId: string, reason: string): Promise<void> {

@@ -3,18 +3,10 @@ import { candidatesFor, planFor } from './policy-evaluator.js';
 
 /**
  * Whether any call of `tool` by `agent` could be allowed or sent for review under the policy, judged
- * without arguments: false only when every call is certainly blocked — a block rule with no condition
- * and no target to miss, or no allow/review rule that names the tool under a default of block. What
- * an agent is shown (an MCP gateway's tools/list) follows this, so it never sees a tool it can never use.
- * A grant can still lift the default block; callers add granted tools themselves.
- */
-export function mayEverRun(policy: CompiledPolicy, agent: string, tool: string): boolean {
-  return toolReach(policy, agent, tool) === 'may';
-}
-
-/**
- * `may`: some call could be allowed or reviewed. `blocked`: a block rule stops every call. `unnamed`:
- * no rule lets it through and the default is block — the only case a grant can lift.
+ * without arguments. `may`: some call could be. `blocked`: a block rule with no condition and no target
+ * to miss stops every call. `unnamed`: no allow or review rule names the tool and the default is block —
+ * the only case a grant can lift. What an agent is shown (an MCP gateway's tools/list) follows this, so
+ * it never sees a tool it can never use.
  */
 export function toolReach(
   policy: CompiledPolicy,

@@ -362,10 +362,10 @@ export class Engine {
    */
   async visibleTools(agent: string, tools: readonly string[], session?: string): Promise<string[]> {
     const policy = this.#policy;
-    const unnamed = new Set(tools.filter((t) => toolReach(policy, agent, t) === 'unnamed'));
-    const granted =
-      unnamed.size > 0 ? await this.grants.coveredTools(agent, [...unnamed], session) : new Set();
-    return tools.filter((t) => (unnamed.has(t) ? granted.has(t) : toolReach(policy, agent, t) === 'may'));
+    const reach = new Map(tools.map((t) => [t, toolReach(policy, agent, t)]));
+    const unnamed = tools.filter((t) => reach.get(t) === 'unnamed');
+    const granted = unnamed.length > 0 ? await this.grants.coveredTools(agent, unnamed, session) : new Set();
+    return tools.filter((t) => reach.get(t) === 'may' || granted.has(t));
   }
 
   /**

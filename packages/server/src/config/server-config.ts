@@ -1,14 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { isWardenError, PriceOverrideSchema, WardenError } from '@warden/core';
+import { envReference, isWardenError, PriceOverrideSchema, WardenError } from '@warden/core';
 import { NOTIFIED_EVENTS } from '@warden/engine';
 import { type GatewayConfig, resolveGatewayConfig } from '@warden/mcp';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { LlmConfigSchema, resolveLlmConfig } from '../llm/llm-config.js';
 
-/** `env:NAME`: the secret is read from that environment variable when the configuration is resolved. */
-const ENV_REFERENCE = /^env:([A-Za-z_][A-Za-z0-9_]*)$/;
 const MIN_SECRET_LENGTH = 16;
 
 /** One webhook that notifications (approvals, budget alerts, paused sessions) are POSTed to. */
@@ -21,7 +19,7 @@ export const WebhookConfigSchema = z.strictObject({
   url: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }),
   secret: z
     .string()
-    .refine((s) => ENV_REFERENCE.test(s) || s.length >= MIN_SECRET_LENGTH, {
+    .refine((s) => envReference(s) !== undefined || s.length >= MIN_SECRET_LENGTH, {
       error: `must be at least ${MIN_SECRET_LENGTH} characters, or env:VARIABLE to read it from the environment`,
     })
     .optional()
@@ -220,7 +218,7 @@ function resolveWebhookSecrets(
 ): WebhookConfig[] {
   const problems: string[] = [];
   const resolved = hooks.map((h, i) => {
-    const name = h.secret ? ENV_REFERENCE.exec(h.secret)?.[1] : undefined;
+    const name = h.secret ? envReference(h.secret) : undefined;
     if (!name) return h;
     const value = env[name];
     const where = `webhooks.${i}.secret (${sourceOf(i)})`;

@@ -1,7 +1,5 @@
+import { envReference } from '@warden/core';
 import { z } from 'zod';
-
-/** `env:NAME`: the key is read from that environment variable (as webhook secrets are). */
-const ENV_REFERENCE = /^env:([A-Za-z_][A-Za-z0-9_]*)$/;
 
 const upstreamSchema = (root: string) =>
   z.strictObject({
@@ -55,7 +53,7 @@ export function resolveLlmConfig(
     const upstream = llm[name];
     if (!upstream) return undefined;
     const baseUrl = upstream.baseUrl.replace(/\/+$/, '');
-    const variable = ENV_REFERENCE.exec(upstream.apiKey)?.[1];
+    const variable = envReference(upstream.apiKey);
     if (!variable) return { baseUrl, apiKey: upstream.apiKey };
     const value = env[variable];
     if (value === undefined || value === '') {
