@@ -3,6 +3,7 @@ import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import type { z } from 'zod';
 import { authorize } from './auth/authorize-request.js';
 import type { Principal } from './auth/principal.js';
+import { registerDashboard } from './http/dashboard-assets.js';
 import { errorResponse } from './http/error-status.js';
 import { openApiDocument } from './http/openapi-document.js';
 import { type AnyRoute, STREAMED } from './http/route-spec.js';
@@ -79,6 +80,8 @@ export function buildApp(ctx: ServerContext, options: { logger?: boolean } = {})
   registerLlmRoutes(app, ctx);
   // So is the MCP gateway: its transport owns the request and the response.
   registerMcpRoutes(app, ctx);
+  // The dashboard: static pages at the root; they call this API with the sign-in cookie.
+  registerDashboard(app);
   return app;
 }
 

@@ -91,6 +91,10 @@ const SAMPLES: Record<string, (fresh: boolean) => Promise<Sample>> = {
   [key('GET', '/healthz')]: async () => ({ url: '/healthz' }),
   [key('GET', '/readyz')]: async () => ({ url: '/readyz' }),
   [key('GET', '/metrics')]: async () => ({ url: '/metrics' }),
+  [key('POST', '/v1/auth/session')]: async () => ({ url: '/v1/auth/session', body: { key: keys.approver } }),
+  [key('GET', '/v1/auth/session')]: async () => ({ url: '/v1/auth/session' }),
+  [key('DELETE', '/v1/auth/session')]: async () => ({ url: '/v1/auth/session' }),
+  [key('GET', '/v1/usage')]: async () => ({ url: '/v1/usage?by=team' }),
   [key('POST', '/v1/calls')]: async () => ({
     url: '/v1/calls',
     body: { tool: 'billing.refund', args: { amount: 20 } },
@@ -126,6 +130,10 @@ const SAMPLES: Record<string, (fresh: boolean) => Promise<Sample>> = {
   [key('POST', '/v1/policy/validate')]: async () => ({
     url: '/v1/policy/validate',
     body: { text: 'warden: 1\nname: tiny\nagents: {}\n' },
+  }),
+  [key('POST', '/v1/policy/replay')]: async () => ({
+    url: '/v1/policy/replay',
+    body: { policy: { text: 'warden: 1\nname: tiny\n' }, since: '1h' },
   }),
   [key('PUT', '/v1/policy')]: async (fresh) => {
     if (!fresh) return { url: '/v1/policy', body: { text: 'warden: 1\nname: tiny\n' } };
@@ -215,6 +223,10 @@ const DOCUMENTED_ROLES: Record<string, readonly ApiRole[] | 'public'> = {
   [key('GET', '/healthz')]: 'public',
   [key('GET', '/readyz')]: 'public',
   [key('GET', '/metrics')]: AUDITORS,
+  [key('POST', '/v1/auth/session')]: 'public',
+  [key('GET', '/v1/auth/session')]: READERS,
+  [key('DELETE', '/v1/auth/session')]: 'public',
+  [key('GET', '/v1/usage')]: READERS,
   [key('POST', '/v1/calls')]: ['agent'],
   [key('POST', '/v1/calls/:id/complete')]: ['agent'],
   [key('POST', '/v1/tools/visible')]: ['agent'],
@@ -233,6 +245,7 @@ const DOCUMENTED_ROLES: Record<string, readonly ApiRole[] | 'public'> = {
   [key('GET', '/v1/policy')]: READERS,
   [key('GET', '/v1/policy/versions')]: READERS,
   [key('POST', '/v1/policy/validate')]: READERS,
+  [key('POST', '/v1/policy/replay')]: READERS,
   [key('PUT', '/v1/policy')]: ADMIN,
   [key('POST', '/v1/keys')]: ADMIN,
   [key('GET', '/v1/keys')]: ADMIN,

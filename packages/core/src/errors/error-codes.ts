@@ -73,6 +73,8 @@ export const ERROR_CODES = {
   UNAUTHENTICATED:
     'No API key, or the key is unknown, revoked or expired. Send Authorization: Bearer <key>; `warden keys create` makes one.',
   FORBIDDEN: "The key's role may not do this; details.role and details.allowed say which roles may.",
+  CSRF_REJECTED:
+    "A request made with the dashboard's sign-in cookie changes something but lacks the session's x-warden-csrf header or comes from another origin; reload the dashboard.",
   AGENT_MISMATCH: 'An agent key may act only as its own agent; the call names a different one.',
   NOT_FOUND: 'No such endpoint or resource.',
   BODY_TOO_LARGE: 'The request body is larger than the server accepts (bodyLimit).',

@@ -16,6 +16,10 @@ export const AuditQuerySchema = z.strictObject({
   triggeredBy: z.string().min(1).optional(),
   actor: z.string().min(1).optional().meta({ description: 'Who did it: agent, human or system id.' }),
   eventId: z.string().min(1).optional().meta({ description: "One event, by its id (the body's `id`)." }),
+  order: z
+    .enum(['asc', 'desc'])
+    .optional()
+    .meta({ description: 'Oldest first (chain order, the default) or newest first.' }),
   limit: z.number().int().min(1).max(10_000).default(100),
   cursor: z.string().optional().meta({ description: 'The nextCursor of the previous page.' }),
 });
@@ -60,6 +64,13 @@ export const EQUALITY_FILTERS = [
   ['triggeredBy', 'triggered_by'],
   ['actor', 'actor'],
 ] as const satisfies readonly (readonly [keyof AuditQuery, string])[];
+
+/** The condition on seq a page starts from: after the cursor (oldest first) or before it (newest first). */
+export function seqBound(q: AuditQuery): { op: '>' | '<'; seq: number; order: 'ASC' | 'DESC' } {
+  const desc = q.order === 'desc';
+  const seq = q.cursor ? decodeCursor(q.cursor) : desc ? Number.MAX_SAFE_INTEGER : 0;
+  return { op: desc ? '<' : '>', seq, order: desc ? 'DESC' : 'ASC' };
+}
 
 /** Cursors are opaque to callers: the last sequence number seen, base64url-encoded. */
 export function encodeCursor(seq: number): string {

@@ -227,6 +227,18 @@ describe.each(DIALECTS)('Store contract (%s)', (dialect) => {
       cursor = page.nextCursor ?? undefined;
     } while (cursor);
     expect(seen).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
+
+    // Newest first, paged the same way, with filters.
+    const newest: number[] = [];
+    do {
+      const page = await fx.store.queryAudit(
+        parseAuditQuery({ limit: 4, order: 'desc', ...(cursor ? { cursor } : {}) }),
+      );
+      newest.push(...page.records.map((r) => r.seq));
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+    expect(newest).toEqual(Array.from({ length: 30 }, (_, i) => 30 - i));
+    expect(await q({ tool: 'db.drop', order: 'desc' })).toEqual([26, 21, 16, 11, 6, 1]);
   });
 
   it('finds a call and refuses a second completion of it', async () => {

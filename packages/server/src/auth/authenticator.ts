@@ -54,6 +54,23 @@ export class Authenticator {
     return principalOf(hit.key, now);
   }
 
+  /**
+   * The principal for a key named by id (a dashboard session names its key, not the secret). Cached like
+   * `authenticate`; a missing, revoked or expired key is UNAUTHENTICATED.
+   */
+  async authenticateKeyId(keyId: string, now = Date.now()): Promise<Principal> {
+    const cacheKey = `id:${keyId}`;
+    let hit = this.#cache.get(cacheKey);
+    if (!hit || now - hit.at > this.#ttlMs) {
+      hit = { key: await this.#store.apiKey(keyId), at: now };
+      if (hit.key) {
+        if (this.#cache.size >= 10_000) this.#cache.delete(this.#cache.keys().next().value as string);
+        this.#cache.set(cacheKey, hit);
+      }
+    }
+    return principalOf(hit.key, now);
+  }
+
   /** Asks the database, not the cache, whether a key is still good (neither revoked nor expired). */
   async stillValid(keyId: string, now = Date.now()): Promise<boolean> {
     const key = await this.#store.apiKey(keyId);

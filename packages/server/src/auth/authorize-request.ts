@@ -1,6 +1,14 @@
 import { WardenError } from '@warden/core';
 import type { FastifyRequest } from 'fastify';
 import type { ServerContext } from '../server-context.js';
+import {
+  CSRF_HEADER,
+  csrfMatches,
+  readCookie,
+  SESSION_COOKIE,
+  sessionKey,
+  verifySessionToken,
+} from './dashboard-session.js';
 import type { Principal } from './principal.js';
 
 /** Authenticates a request's key and checks its role; past the failure limit, only known keys are looked up. */
@@ -15,7 +23,7 @@ export async function authorize(
   const limited = !ctx.authFailures.allows(request.ip);
   let principal: Principal;
   try {
-    principal = await ctx.auth.authenticate(request.headers.authorization, { knownOnly: limited });
+    principal = await authenticate(ctx, request, limited);
   } catch (err) {
     if (err instanceof WardenError && err.code === 'UNAUTHENTICATED') {
       ctx.authFailures.take(request.ip, 'failed authentications from this address');
@@ -34,4 +42,61 @@ export async function authorize(
   }
   ctx.keyLimiter?.take(principal.keyId, 'requests with this key');
   return principal;
+}
+
+/**
+ * The principal behind a request: the Authorization header when there is one (API clients), else the
+ * dashboard's session cookie. A cookie alone is what a browser sends to any page's request, so a request
+ * that changes something must also carry the session's CSRF token, and come from this origin.
+ */
+async function authenticate(
+  ctx: ServerContext,
+  request: FastifyRequest,
+  limited: boolean,
+): Promise<Principal> {
+  const cookie = request.headers.authorization
+    ? undefined
+    : readCookie(request.headers.cookie, SESSION_COOKIE);
+  if (cookie === undefined) {
+    return ctx.auth.authenticate(request.headers.authorization, { knownOnly: limited });
+  }
+  const key = sessionKey(ctx.engine.keys.hmacKey);
+  const session = verifySessionToken(key, cookie);
+  if (!session) {
+    throw new WardenError(
+      'UNAUTHENTICATED',
+      'the dashboard sign-in has expired or is not valid; sign in again',
+      {
+        reason: 'session',
+      },
+    );
+  }
+  const principal = await ctx.auth.authenticateKeyId(session.keyId);
+  if (principal.kind !== 'human') {
+    throw new WardenError('UNAUTHENTICATED', 'only a person can sign in to the dashboard', {
+      reason: 'session',
+    });
+  }
+  if (request.method !== 'GET' && request.method !== 'HEAD') {
+    if (!csrfMatches(key, cookie, request.headers[CSRF_HEADER]) || !sameOrigin(request)) {
+      throw new WardenError(
+        'CSRF_REJECTED',
+        `a signed-in browser request that changes something needs the ${CSRF_HEADER} header from /v1/auth/session and this origin`,
+      );
+    }
+  }
+  return principal;
+}
+
+/** Origin, when the browser sends it, must be this server (a cross-site form or fetch is refused). */
+function sameOrigin(request: FastifyRequest): boolean {
+  const origin = request.headers.origin;
+  if (origin === undefined) return true;
+  try {
+    const from = new URL(origin);
+    // Parsed the same way, so a default port written out (host:80) matches one left implicit.
+    return from.host === new URL(`${from.protocol}//${request.headers.host ?? ''}`).host;
+  } catch {
+    return false;
+  }
 }

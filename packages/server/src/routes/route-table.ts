@@ -2,6 +2,7 @@ import type { AnyRoute } from '../http/route-spec.js';
 import { approvalLinkRoutes } from './approval-link-routes.js';
 import { approvalRoutes } from './approval-routes.js';
 import { auditRoutes } from './audit-routes.js';
+import { authRoutes } from './auth-routes.js';
 import { budgetRoutes } from './budget-routes.js';
 import { callRoutes } from './call-routes.js';
 import { eventRoutes } from './event-routes.js';
@@ -10,6 +11,7 @@ import { keyRoutes } from './key-routes.js';
 import { policyRoutes } from './policy-routes.js';
 import { sessionRoutes } from './session-routes.js';
 import { systemRoutes } from './system-routes.js';
+import { usageRoutes } from './usage-routes.js';
 
 /**
  * Every endpoint of the API, in one table: the server registers these, the OpenAPI document describes
@@ -17,9 +19,11 @@ import { systemRoutes } from './system-routes.js';
  */
 export const ROUTES: readonly AnyRoute[] = [
   ...systemRoutes,
+  ...authRoutes,
   ...callRoutes,
   ...sessionRoutes,
   ...budgetRoutes,
+  ...usageRoutes,
   ...approvalRoutes,
   ...approvalLinkRoutes,
   ...grantRoutes,

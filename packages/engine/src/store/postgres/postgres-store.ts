@@ -8,7 +8,7 @@ import type {
   ReserveOutcome,
   SignedCheckpoint,
 } from '@warden/core';
-import { type AuditQuery, decodeCursor, EQUALITY_FILTERS, encodeCursor } from '../audit-query.js';
+import { type AuditQuery, EQUALITY_FILTERS, encodeCursor, seqBound } from '../audit-query.js';
 import { prepareUnits } from '../commit-plan.js';
 import {
   API_KEY_COLUMNS,
@@ -138,8 +138,9 @@ export class PostgresStore implements Store {
 
   /** One page of the query, with an extra condition on one more parameter. */
   async #queryAudit(q: AuditQuery, extra?: (p: string) => string, extraValue?: unknown): Promise<AuditPage> {
-    const params: unknown[] = [q.cursor ? decodeCursor(q.cursor) : 0];
-    const where: string[] = ['seq > $1'];
+    const bound = seqBound(q);
+    const params: unknown[] = [bound.seq];
+    const where: string[] = [`seq ${bound.op} $1`];
     const add = (sql: (p: string) => string, v: unknown) => {
       params.push(v);
       where.push(sql(`$${params.length}`));
@@ -153,7 +154,7 @@ export class PostgresStore implements Store {
     if (q.approver !== undefined) add((p) => `${p} = ANY (approvers)`, columnText(q.approver));
     if (extra) add(extra, extraValue);
     params.push(q.limit + 1);
-    const sql = `SELECT seq, prev, hash, body FROM audit_events WHERE ${where.join(' AND ')} ORDER BY seq LIMIT $${params.length}`;
+    const sql = `SELECT seq, prev, hash, body FROM audit_events WHERE ${where.join(' AND ')} ORDER BY seq ${bound.order} LIMIT $${params.length}`;
     const rows = await this.#db.query<Row>('querying the audit trail', sql, params);
     const page = rows.slice(0, q.limit).map(toRecord);
     const last = page[page.length - 1];

@@ -14,7 +14,7 @@ import {
   WardenError,
 } from '@warden/core';
 import Database from 'better-sqlite3';
-import { type AuditQuery, decodeCursor, EQUALITY_FILTERS, encodeCursor } from '../audit-query.js';
+import { type AuditQuery, EQUALITY_FILTERS, encodeCursor, seqBound } from '../audit-query.js';
 import { linkBodies, makeCheckpoint, prepareUnits } from '../commit-plan.js';
 import {
   API_KEY_COLUMNS,
@@ -203,8 +203,9 @@ export class SqliteStore implements Store {
 
   /** One page of the query, with an extra condition and its parameter. */
   #queryAudit(q: AuditQuery, extra?: readonly [string, unknown]): AuditPage {
-    const where: string[] = ['seq > ?'];
-    const params: unknown[] = [q.cursor ? decodeCursor(q.cursor) : 0];
+    const bound = seqBound(q);
+    const where: string[] = [`seq ${bound.op} ?`];
+    const params: unknown[] = [bound.seq];
     const eq = (col: string, v: string | undefined) => {
       if (v === undefined) return;
       where.push(`${col} = ?`);
@@ -226,7 +227,7 @@ export class SqliteStore implements Store {
       where.push(extra[0]);
       params.push(extra[1]);
     }
-    const sql = `SELECT seq, prev, hash, body FROM audit_events WHERE ${where.join(' AND ')} ORDER BY seq LIMIT ?`;
+    const sql = `SELECT seq, prev, hash, body FROM audit_events WHERE ${where.join(' AND ')} ORDER BY seq ${bound.order} LIMIT ?`;
     const rows = this.#read(
       'querying the audit trail',
       () => this.#prep(sql).all(...params, q.limit + 1) as Row[],

@@ -1,0 +1,47 @@
+/** "3 min ago", "in 12 s": a time relative to now, for people scanning a list. */
+export function relative(iso: string, now = Date.now()): string {
+  const ms = Date.parse(iso) - now;
+  const future = ms > 0;
+  const s = Math.round(Math.abs(ms) / 1000);
+  const text =
+    s < 60
+      ? `${s} s`
+      : s < 3600
+        ? `${Math.floor(s / 60)} min`
+        : s < 86400
+          ? `${Math.floor(s / 3600)} h`
+          : `${Math.floor(s / 86400)} d`;
+  return future ? `in ${text}` : `${text} ago`;
+}
+
+/** Time left until a deadline as m:ss (or h:mm:ss), "expired" once past. */
+export function timeLeft(iso: string, now = Date.now()): string {
+  const s = Math.floor((Date.parse(iso) - now) / 1000);
+  if (s <= 0) return 'expired';
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const sec = String(s % 60).padStart(2, '0');
+  return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${sec}` : `${m}:${sec}`;
+}
+
+/** A local date and time, to the second. */
+export function dateTime(iso: string): string {
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? iso : d.toLocaleString(undefined, { hour12: false });
+}
+
+/** A number in a budget's metric: dollars with cents, counts with separators. */
+export function amount(value: number, metric: string): string {
+  if (metric === 'usd' || metric === 'costUsd') return `$${value.toFixed(2)}`;
+  return Math.round(value).toLocaleString('en-US');
+}
+
+/** Pretty JSON for arguments and event bodies. */
+export function json(value: unknown): string {
+  return JSON.stringify(value, null, 2) ?? 'undefined';
+}
+
+/** A short id for tables: the prefix and the last characters. */
+export function shortId(id: string): string {
+  return id.length > 16 ? `${id.slice(0, 4)}…${id.slice(-6)}` : id;
+}

@@ -1,0 +1,261 @@
+import { useState } from 'preact/hooks';
+import { ApiError, api, query } from '../api/api-client.js';
+import type { Approval, SignedIn } from '../api/api-types.js';
+import { Empty, ErrorNotice } from '../components/notices.js';
+import { dateTime, json, relative, timeLeft } from '../format.js';
+import { useLiveEvents, useLoad, useNow } from '../hooks.js';
+import { refusalText } from '../refusals.js';
+import { linkClick } from '../router.js';
+
+const LIVE_TYPES = [
+  'approval.requested',
+  'approval.voted',
+  'approval.decided',
+  'approval.escalated',
+  'approval.refused',
+];
+
+/** The approvals inbox: pending requests, live, each decided in one or two clicks; then the recent decisions. */
+export function ApprovalsPage(props: { readonly me: SignedIn }) {
+  const pending = useLoad(
+    () => api<{ approvals: Approval[] }>('GET', `/v1/approvals${query({ status: 'pending', limit: 200 })}`),
+    [],
+  );
+  const recent = useLoad(
+    () => api<{ approvals: Approval[] }>('GET', `/v1/approvals${query({ limit: 30 })}`),
+    [],
+  );
+  const live = useLiveEvents(LIVE_TYPES, () => {
+    pending.reload();
+    recent.reload();
+  });
+  const canVote = props.me.principal.role === 'approver' || props.me.principal.role === 'admin';
+  const list = pending.data?.approvals ?? [];
+  const decided = (recent.data?.approvals ?? []).filter((a) => a.status !== 'pending');
+  return (
+    <section>
+      <header class="page-head">
+        <h1>
+          Approvals <span class="count">{list.length} pending</span>
+        </h1>
+        <span class={`live ${live ? 'on' : 'off'}`}>{live ? '● live' : '○ reconnecting'}</span>
+      </header>
+      {canVote ? null : (
+        <p class="notice">
+          You are signed in as an {props.me.principal.role}: you can see requests but not decide them.
+        </p>
+      )}
+      <ErrorNotice error={pending.error} what="Loading pending requests" />
+      {list.length === 0 && !pending.loading ? <Empty>Nothing is waiting for a decision.</Empty> : null}
+      <div class="cards">
+        {list.map((a) => (
+          <ApprovalCard
+            key={a.id}
+            approval={a}
+            canVote={canVote}
+            me={props.me.principal.id}
+            onDone={() => {
+              pending.reload();
+              recent.reload();
+            }}
+          />
+        ))}
+      </div>
+      <h2>Recently decided</h2>
+      {decided.length === 0 ? (
+        <Empty>No decisions yet.</Empty>
+      ) : (
+        <table class="table" data-testid="decided">
+          <thead>
+            <tr>
+              <th>Decided</th>
+              <th>Outcome</th>
+              <th>Agent</th>
+              <th>Tool</th>
+              <th>By</th>
+              <th>Reason</th>
+            </tr>
+          </thead>
+          <tbody>
+            {decided.map((a) => (
+              <tr key={a.id}>
+                <td title={a.decidedAt ?? ''}>{a.decidedAt ? relative(a.decidedAt) : '—'}</td>
+                <td>
+                  <Outcome approval={a} />
+                </td>
+                <td>{a.agent}</td>
+                <td>
+                  <code>{a.tool}</code>
+                </td>
+                <td>{a.decidedBy ?? (a.status === 'expired' ? 'timeout' : '—')}</td>
+                <td>{a.outcomeReason ?? ''}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}
+
+function ApprovalCard(props: {
+  readonly approval: Approval;
+  readonly canVote: boolean;
+  readonly me: string;
+  readonly onDone: () => void;
+}) {
+  const a = props.approval;
+  const now = useNow();
+  const [reason, setReason] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [refusal, setRefusal] = useState<string | undefined>();
+  const mine = a.votes.some((v) => v.principal.toLowerCase() === props.me.toLowerCase());
+  const stake =
+    a.triggeredBy?.toLowerCase() === props.me.toLowerCase()
+      ? `You started this task (${a.triggeredBy}), so separation of duties means someone else must decide it.`
+      : undefined;
+  async function vote(kind: 'approve' | 'deny') {
+    if (a.requireReason && reason.trim() === '') {
+      setRefusal('This rule requires a reason with every decision. Write one first.');
+      return;
+    }
+    setBusy(true);
+    setRefusal(undefined);
+    try {
+      await api(
+        'POST',
+        `/v1/approvals/${encodeURIComponent(a.id)}/${kind}`,
+        reason.trim() ? { reason: reason.trim() } : {},
+      );
+      props.onDone();
+    } catch (err) {
+      setRefusal(err instanceof ApiError ? refusalText(err) : String(err));
+    } finally {
+      setBusy(false);
+    }
+  }
+  const left = timeLeft(a.expiresAt, now);
+  return (
+    <article class="card approval" data-approval={a.id}>
+      <header>
+        <h3>
+          <span class="agent">{a.agent}</span> wants to call <code>{a.tool}</code>
+          {a.target ? (
+            <>
+              {' '}
+              on <code>{a.target}</code>
+            </>
+          ) : null}
+        </h3>
+        <span
+          class={`time-left ${Date.parse(a.expiresAt) - now < 60_000 ? 'urgent' : ''}`}
+          title={`expires ${dateTime(a.expiresAt)}`}
+        >
+          {left === 'expired' ? 'expired' : `${left} left`}
+          {a.onTimeout === 'allow' ? ' (then allowed)' : ' (then blocked)'}
+        </span>
+      </header>
+      <dl class="facts">
+        <div>
+          <dt>Why review</dt>
+          <dd>
+            {a.ruleId ? (
+              <>
+                rule <code>{a.ruleId}</code>:{' '}
+              </>
+            ) : null}
+            {a.reasons.join('; ') || 'the policy asks a human first'}
+          </dd>
+        </div>
+        <div>
+          <dt>Started by</dt>
+          <dd>{a.triggeredBy ?? 'not stated by the agent'}</dd>
+        </div>
+        {a.delegationChain.length > 0 ? (
+          <div>
+            <dt>Delegated by</dt>
+            <dd>{a.delegationChain.join(' → ')}</dd>
+          </div>
+        ) : null}
+        <div>
+          <dt>Session</dt>
+          <dd>
+            <a href={`/sessions/${encodeURIComponent(a.session)}`} onClick={linkClick}>
+              {a.session}
+            </a>{' '}
+            · requested {relative(a.createdAt, now)}
+          </dd>
+        </div>
+      </dl>
+      <details open>
+        <summary>
+          Arguments (redacted as stored){a.argsFlags?.length ? ` — ${a.argsFlags.join(', ')}` : ''}
+        </summary>
+        <pre class="json">{json(a.args)}</pre>
+      </details>
+      <div class="quorum">
+        {a.progress.map((p, i) => (
+          <span
+            key={i}
+            class="quorum-step"
+            title={p.missingGroups.length ? `still needs: ${p.missingGroups.join(', ')}` : ''}
+          >
+            {p.approvals} of {p.quorum} approval{p.quorum === 1 ? '' : 's'}
+            {p.missingGroups.length ? ` · needs ${p.missingGroups.join(', ')}` : ''}
+            {p.denials > 0 ? ` · ${p.denials} denial${p.denials === 1 ? '' : 's'}` : ''}
+          </span>
+        ))}
+        {a.votes.map((v) => (
+          <span key={`${v.principal}-${v.ts}`} class={`vote ${v.vote}`}>
+            {v.principal} {v.vote === 'approve' ? 'approved' : 'denied'}
+            {v.reason ? `: ${v.reason}` : ''}
+          </span>
+        ))}
+      </div>
+      {props.canVote ? (
+        <div class="actions">
+          {stake ? <p class="notice warn">{stake}</p> : null}
+          <input
+            type="text"
+            name="reason"
+            placeholder={a.requireReason ? 'Reason (required)' : 'Reason (optional)'}
+            value={reason}
+            onInput={(e) => setReason((e.currentTarget as HTMLInputElement).value)}
+            maxLength={2000}
+            aria-label="Reason"
+          />
+          <button type="button" class="approve" disabled={busy || mine} onClick={() => vote('approve')}>
+            Approve
+          </button>
+          <button type="button" class="deny" disabled={busy || mine} onClick={() => vote('deny')}>
+            Deny
+          </button>
+          {mine ? <span class="muted">You have voted; waiting for the others.</span> : null}
+        </div>
+      ) : null}
+      {refusal ? (
+        <p class="notice error refusal" role="alert">
+          {refusal}
+        </p>
+      ) : null}
+    </article>
+  );
+}
+
+/** How a request ended: a used approval was approved and then ran; a voided one was approved and withdrawn. */
+function Outcome(props: { readonly approval: Approval }) {
+  const a = props.approval;
+  const [pill, note] =
+    a.status === 'used'
+      ? ['approved', ' · used']
+      : a.status === 'voided'
+        ? ['approved', ' · voided']
+        : [a.status, ''];
+  return (
+    <>
+      <span class={`pill ${pill}`}>{pill}</span>
+      {note}
+      {a.override ? ' (override)' : ''}
+    </>
+  );
+}

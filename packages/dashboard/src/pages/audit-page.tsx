@@ -1,0 +1,233 @@
+import { useEffect, useState } from 'preact/hooks';
+import { api, query } from '../api/api-client.js';
+import type { AuditRecord, SignedIn } from '../api/api-types.js';
+import { Empty, ErrorNotice } from '../components/notices.js';
+import { dateTime } from '../format.js';
+import { useLoad } from '../hooks.js';
+import { navigate, type Route } from '../router.js';
+import { EventRow } from './audit-rows.js';
+
+/** The filters, as they appear in the page's URL (so a filtered view can be shared). */
+const FILTERS = [
+  'from',
+  'to',
+  'agent',
+  'session',
+  'tool',
+  'decision',
+  'type',
+  'triggeredBy',
+  'approver',
+  'actor',
+] as const;
+type Filters = Partial<Record<(typeof FILTERS)[number], string>>;
+
+interface VerifyReport {
+  ok: boolean;
+  checked: number;
+  lastSeq: number | null;
+  lastCheckpointSeq: number | null;
+  unsignedTail: number;
+  problem?: { code: string; seq: number; message: string };
+}
+interface Checkpoint {
+  kind: string;
+  seq: number;
+  hash: string;
+  ts: string;
+  keyId: string;
+  signature: string;
+}
+
+function filtersOf(route: Route): Filters {
+  const f: Filters = {};
+  for (const k of FILTERS) {
+    const v = route.params.get(k);
+    if (v) f[k] = v;
+  }
+  return f;
+}
+
+/** datetime-local values are local time; the API wants ISO with an offset. */
+function toIso(local: string | undefined): string | undefined {
+  if (!local) return undefined;
+  const d = new Date(local);
+  return Number.isNaN(d.getTime()) ? undefined : d.toISOString();
+}
+
+/** The audit explorer: filters, newest first, event detail, chain verification and exports. */
+export function AuditPage(props: { readonly me: SignedIn; readonly route: Route }) {
+  const filters = filtersOf(props.route);
+  const key = JSON.stringify(filters);
+  const [pages, setPages] = useState<{ records: AuditRecord[]; next: string | null }>({
+    records: [],
+    next: null,
+  });
+  const first = useLoad(
+    () =>
+      api<{ records: AuditRecord[]; nextCursor: string | null }>(
+        'GET',
+        `/v1/audit/events${query({ ...filters, from: toIso(filters.from), to: toIso(filters.to), order: 'desc', limit: 100 })}`,
+      ),
+    [key],
+  );
+  useEffect(() => {
+    if (first.data) setPages({ records: first.data.records, next: first.data.nextCursor });
+  }, [first.data]);
+  async function more() {
+    if (!pages.next) return;
+    const page = await api<{ records: AuditRecord[]; nextCursor: string | null }>(
+      'GET',
+      `/v1/audit/events${query({ ...filters, from: toIso(filters.from), to: toIso(filters.to), order: 'desc', limit: 100, cursor: pages.next })}`,
+    );
+    setPages({ records: [...pages.records, ...page.records], next: page.nextCursor });
+  }
+  const auditor = props.me.principal.role === 'admin' || props.me.principal.role === 'auditor';
+  return (
+    <section>
+      <header class="page-head">
+        <h1>Audit trail</h1>
+        {auditor ? (
+          <ChainStatus />
+        ) : (
+          <span class="muted">Chain verification and exports: admins and auditors.</span>
+        )}
+      </header>
+      <FilterForm filters={filters} />
+      {auditor ? <Exports filters={filters} /> : null}
+      <ErrorNotice error={first.error} what="Querying the audit trail" />
+      {pages.records.length === 0 && !first.loading ? <Empty>No events match these filters.</Empty> : null}
+      {pages.records.length ? (
+        <table class="table events" data-testid="audit-results">
+          <thead>
+            <tr>
+              <th>#</th>
+              <th>Time</th>
+              <th>Event</th>
+              <th>Who</th>
+              <th>Tool</th>
+              <th>Decision / outcome</th>
+            </tr>
+          </thead>
+          <tbody>
+            {pages.records.map((r) => (
+              <EventRow key={r.seq} record={r} />
+            ))}
+          </tbody>
+        </table>
+      ) : null}
+      {pages.next ? (
+        <button type="button" onClick={more}>
+          Load older events
+        </button>
+      ) : null}
+    </section>
+  );
+}
+
+function FilterForm(props: { readonly filters: Filters }) {
+  const [draft, setDraft] = useState<Filters>(props.filters);
+  useEffect(() => setDraft(props.filters), [JSON.stringify(props.filters)]);
+  const field = (k: keyof Filters, label: string, time = false) => (
+    <label>
+      {label}
+      <input
+        name={k}
+        // The attribute types want one literal per element; both of these are plain inputs.
+        type={(time ? 'datetime-local' : 'text') as 'text'}
+        value={draft[k] ?? ''}
+        onInput={(e) => setDraft({ ...draft, [k]: (e.currentTarget as HTMLInputElement).value })}
+      />
+    </label>
+  );
+  return (
+    <form
+      class="filters"
+      onSubmit={(e) => {
+        e.preventDefault();
+        navigate(`/audit${query(draft)}`);
+      }}
+    >
+      {field('from', 'From', true)}
+      {field('to', 'To', true)}
+      {field('agent', 'Agent')}
+      {field('session', 'Session')}
+      {field('tool', 'Tool')}
+      <label>
+        Decision
+        <select
+          name="decision"
+          value={draft.decision ?? ''}
+          onChange={(e) => setDraft({ ...draft, decision: (e.currentTarget as HTMLSelectElement).value })}
+        >
+          <option value="">any</option>
+          <option value="allow">allow</option>
+          <option value="review">review</option>
+          <option value="block">block</option>
+        </select>
+      </label>
+      {field('type', 'Event type')}
+      {field('triggeredBy', 'Started by (human)')}
+      {field('approver', 'Approver (human)')}
+      {field('actor', 'Done by')}
+      <div class="filter-buttons">
+        <button type="submit" class="primary">
+          Filter
+        </button>
+        <button type="button" onClick={() => navigate('/audit')}>
+          Clear
+        </button>
+      </div>
+    </form>
+  );
+}
+
+/** Whether the stored chain verifies, and the latest signed checkpoint. */
+function ChainStatus() {
+  const verify = useLoad(() => api<VerifyReport>('GET', '/v1/audit/verify'), []);
+  const cps = useLoad(() => api<{ checkpoints: Checkpoint[] }>('GET', '/v1/audit/checkpoints'), []);
+  const latest = cps.data?.checkpoints.filter((c) => c.kind !== 'seal').at(-1);
+  const v = verify.data;
+  return (
+    <div class="chain-status" data-testid="chain-status">
+      {verify.loading && !v ? <span>Verifying the chain…</span> : null}
+      {v ? (
+        v.ok ? (
+          <span class="pill ok">chain verified · {v.checked.toLocaleString('en-US')} events</span>
+        ) : (
+          <span class="pill block">
+            chain BROKEN at seq {v.problem?.seq}: {v.problem?.message}
+          </span>
+        )
+      ) : null}
+      <ErrorNotice error={verify.error} what="Verifying" />
+      {latest ? (
+        <span class="muted" title={`signature ${latest.signature}`}>
+          latest signed checkpoint: seq {latest.seq} · {dateTime(latest.ts)} · key {latest.keyId}
+          {v && v.unsignedTail > 0 ? ` · ${v.unsignedTail} newer events not yet signed` : ''}
+        </span>
+      ) : cps.data ? (
+        <span class="muted">no signed checkpoint yet</span>
+      ) : null}
+      <ErrorNotice error={cps.error} what="Reading checkpoints" />
+      <button type="button" onClick={verify.reload}>
+        Verify again
+      </button>
+    </div>
+  );
+}
+
+/** Download links: the server streams a verified export; the browser saves it with its file name. */
+function Exports(props: { readonly filters: Filters }) {
+  const range = query({ from: toIso(props.filters.from), to: toIso(props.filters.to) }).replace(/^\?/, '&');
+  return (
+    <div class="exports">
+      Export {props.filters.from || props.filters.to ? 'this time range' : 'the whole trail'}:
+      {(['jsonl', 'csv', 'ocsf'] as const).map((f) => (
+        <a key={f} class="button" href={`/v1/audit/export?format=${f}${range}`} download>
+          {f.toUpperCase()}
+        </a>
+      ))}
+    </div>
+  );
+}

@@ -1,0 +1,55 @@
+import { useState } from 'preact/hooks';
+import type { AuditRecord } from '../api/api-types.js';
+import { dateTime, json } from '../format.js';
+
+/** What an event decided or how it ended, in a few words. */
+export function eventSummary(r: AuditRecord): string {
+  const e = r.event;
+  if (e.decision) {
+    const code = e.decision.code ? ` ${e.decision.code}` : '';
+    return `${e.decision.effect}${e.decision.ruleId ? ` · ${e.decision.ruleId}` : ''}${code}`;
+  }
+  if (e.outcome)
+    return `${e.outcome.status}${e.outcome.durationMs !== undefined ? ` · ${e.outcome.durationMs} ms` : ''}`;
+  const d = e.data ?? {};
+  const said = ['outcome', 'reason', 'budgetId', 'breaker', 'approvalId']
+    .map((k) => d[k])
+    .filter((v) => typeof v === 'string');
+  return said.join(' · ');
+}
+
+/** One audit event as a table row; a click opens its whole JSON and chain position below it. */
+export function EventRow(props: { readonly record: AuditRecord }) {
+  const [open, setOpen] = useState(false);
+  const r = props.record;
+  const e = r.event;
+  const effect = e.decision?.effect;
+  return (
+    <>
+      <tr class={`event ${open ? 'open' : ''}`} data-seq={r.seq} onClick={() => setOpen(!open)}>
+        <td>{r.seq}</td>
+        <td title={e.ts}>{dateTime(e.ts)}</td>
+        <td>
+          <code>{e.type}</code>
+        </td>
+        <td>{e.actor.id}</td>
+        <td>{e.tool ? <code>{e.tool}</code> : ''}</td>
+        <td>
+          {effect ? <span class={`pill ${effect}`}>{effect}</span> : null}{' '}
+          {eventSummary(r).replace(/^(allow|review|block)( · )?/, '')}
+        </td>
+      </tr>
+      {open ? (
+        <tr class="detail">
+          <td colSpan={6}>
+            <div class="chain-pos">
+              seq {r.seq} · hash <code>{r.hash.slice(0, 16)}…</code> · prev{' '}
+              <code>{r.prev.slice(0, 16)}…</code>
+            </div>
+            <pre class="json">{json(e)}</pre>
+          </td>
+        </tr>
+      ) : null}
+    </>
+  );
+}

@@ -1,0 +1,133 @@
+import { WardenError } from '@warden/core';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import {
+  createSessionToken,
+  csrfTokenFor,
+  readCookie,
+  SESSION_COOKIE,
+  SESSION_TTL_MS,
+  sessionCookie,
+  sessionKey,
+} from '../auth/dashboard-session.js';
+import type { Principal } from '../auth/principal.js';
+import { defineRoute } from '../http/route-spec.js';
+import type { ServerContext } from '../server-context.js';
+
+const SignedInSchema = z
+  .object({
+    principal: z.object({
+      id: z.string(),
+      kind: z.string(),
+      role: z.string(),
+      keyId: z.string(),
+      expiresAt: z.string().nullable(),
+    }),
+    csrfToken: z.string().nullable().meta({
+      description:
+        'Send it as x-warden-csrf with every request that changes something (cookie sign-in only).',
+    }),
+    expiresAt: z.string().nullable().meta({ description: 'When the sign-in ends.' }),
+  })
+  .meta({ id: 'DashboardSession' });
+
+const HUMAN_ROLES = ['approver', 'admin', 'auditor'] as const;
+
+function publicPrincipal(p: Principal) {
+  return { id: p.id, kind: p.kind, role: p.role, keyId: p.keyId, expiresAt: p.expiresAt };
+}
+
+function secure(ctx: ServerContext, request: FastifyRequest): boolean {
+  return request.protocol === 'https' || (ctx.config.publicUrl ?? '').startsWith('https:');
+}
+
+function clearCookie(ctx: ServerContext, request: FastifyRequest, reply: FastifyReply): void {
+  reply.header('set-cookie', sessionCookie('', { maxAgeSeconds: 0, secure: secure(ctx, request) }));
+}
+
+/** Sign-in for the dashboard: a person's API key is exchanged for an HttpOnly session cookie. */
+export const authRoutes = [
+  defineRoute({
+    method: 'POST',
+    url: '/v1/auth/session',
+    tag: 'auth',
+    summary:
+      "Sign in to the dashboard with a person's API key: sets an HttpOnly, SameSite=Strict session cookie and returns the CSRF token. Agent and service keys are refused.",
+    roles: 'public',
+    body: z.strictObject({
+      key: z.string().min(1).max(200).meta({ description: 'A human API key (wdn_…).' }),
+    }),
+    response: { status: 200, schema: SignedInSchema },
+    errors: ['UNAUTHENTICATED', 'FORBIDDEN', 'RATE_LIMITED'],
+    async handler({ body, ctx, request, reply }) {
+      const limited = !ctx.authFailures.allows(request.ip);
+      let principal: Principal;
+      try {
+        principal = await ctx.auth.authenticate(`Bearer ${body.key.trim()}`, { knownOnly: limited });
+      } catch (err) {
+        if (err instanceof WardenError && err.code === 'UNAUTHENTICATED') {
+          ctx.authFailures.take(request.ip, 'failed authentications from this address');
+        }
+        throw err;
+      }
+      if (principal.kind !== 'human') {
+        throw new WardenError(
+          'FORBIDDEN',
+          `the dashboard is for people: this is ${principal.kind === 'agent' ? 'an agent' : 'a service'} key (${principal.id}); sign in with a key made by \`warden keys create --human NAME --role ROLE\``,
+          { role: principal.role, allowed: HUMAN_ROLES },
+        );
+      }
+      const now = Date.now();
+      const keyEnd = principal.expiresAt ? Date.parse(principal.expiresAt) : Number.POSITIVE_INFINITY;
+      const expiresAt = new Date(Math.min(now + SESSION_TTL_MS, keyEnd));
+      const key = sessionKey(ctx.engine.keys.hmacKey);
+      const token = createSessionToken(key, principal.keyId, expiresAt);
+      reply.header(
+        'set-cookie',
+        sessionCookie(token, {
+          maxAgeSeconds: (expiresAt.getTime() - now) / 1000,
+          secure: secure(ctx, request),
+        }),
+      );
+      reply.header('cache-control', 'no-store');
+      return {
+        principal: publicPrincipal(principal),
+        csrfToken: csrfTokenFor(key, token),
+        expiresAt: expiresAt.toISOString(),
+      };
+    },
+  }),
+  defineRoute({
+    method: 'GET',
+    url: '/v1/auth/session',
+    tag: 'auth',
+    summary: 'Who is signed in, and the CSRF token of the dashboard session (null with a bearer key).',
+    roles: HUMAN_ROLES,
+    response: { status: 200, schema: SignedInSchema },
+    async handler({ principal, ctx, request, reply }) {
+      reply.header('cache-control', 'no-store');
+      const token = request.headers.authorization
+        ? undefined
+        : readCookie(request.headers.cookie, SESSION_COOKIE);
+      const key = sessionKey(ctx.engine.keys.hmacKey);
+      const expires = token ? Number(token.split('.')[2]) * 1000 : Number.NaN;
+      return {
+        principal: publicPrincipal(principal),
+        csrfToken: token ? csrfTokenFor(key, token) : null,
+        expiresAt: Number.isFinite(expires) ? new Date(expires).toISOString() : null,
+      };
+    },
+  }),
+  defineRoute({
+    method: 'DELETE',
+    url: '/v1/auth/session',
+    tag: 'auth',
+    summary: 'Sign out of the dashboard: clears the session cookie.',
+    roles: 'public',
+    response: { status: 204 },
+    async handler({ ctx, request, reply }) {
+      clearCookie(ctx, request, reply);
+      return null;
+    },
+  }),
+];

@@ -1,0 +1,121 @@
+import { type AuditEvent, USAGE_METRICS, usageSeries, WardenError } from '@warden/core';
+import { parseAuditQuery } from '@warden/engine';
+import { z } from 'zod';
+import { defineRoute } from '../http/route-spec.js';
+import type { ServerContext } from '../server-context.js';
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+/** Events read for one chart at most; beyond this the answer says `truncated`. */
+const MAX_EVENTS = 200_000;
+const MAX_BUCKETS = 1_000;
+
+const UsageLineSchema = z.object({
+  key: z.string(),
+  calls: z.array(z.number()),
+  tokens: z.array(z.number()),
+  costUsd: z.array(z.number()),
+  total: z.object({ calls: z.number(), tokens: z.number(), costUsd: z.number() }),
+});
+
+/** The teams an agent belongs to under the policy in force: the groups among its plan's sections. */
+function teamsOf(ctx: ServerContext): (agent: string) => readonly string[] {
+  const policy = ctx.engine.policy;
+  return (agent) => {
+    const plan = policy.plans.get(agent) ?? policy.wildcardPlan;
+    return plan.sections.filter((s) => s.startsWith('groups.')).map((s) => s.slice('groups.'.length));
+  };
+}
+
+/** The completed calls of a time range, page by page, up to MAX_EVENTS. */
+async function* completedCalls(
+  ctx: ServerContext,
+  from: string,
+  to: string,
+  state: { read: number; truncated: boolean },
+): AsyncGenerator<AuditEvent> {
+  let cursor: string | undefined;
+  do {
+    const page = await ctx.engine.store.queryAudit(
+      parseAuditQuery({ type: 'call.completed', from, to, limit: 1_000, ...(cursor ? { cursor } : {}) }),
+    );
+    for (const r of page.records) {
+      if (state.read >= MAX_EVENTS) {
+        state.truncated = true;
+        return;
+      }
+      state.read++;
+      yield r.event;
+    }
+    cursor = page.nextCursor ?? undefined;
+  } while (cursor);
+}
+
+export const usageRoutes = [
+  defineRoute({
+    method: 'GET',
+    url: '/v1/usage',
+    tag: 'budgets',
+    summary:
+      'Usage over time from the audit trail: completed calls, tokens and cost per hour or day, per agent or per team (the groups of the policy in force).',
+    roles: ['approver', 'admin', 'auditor'],
+    query: z.strictObject({
+      from: z.iso
+        .datetime({ offset: true })
+        .optional()
+        .meta({ description: 'Default: 24 hours before `to`.' }),
+      to: z.iso.datetime({ offset: true }).optional().meta({ description: 'Default: now.' }),
+      bucket: z
+        .enum(['hour', 'day'])
+        .optional()
+        .meta({ description: 'Default: hour up to 3 days, else day.' }),
+      by: z.enum(['agent', 'team']).default('agent'),
+    }),
+    response: {
+      status: 200,
+      schema: z.object({
+        from: z.string(),
+        to: z.string(),
+        bucket: z.enum(['hour', 'day']),
+        by: z.enum(['agent', 'team']),
+        metrics: z.array(z.enum(USAGE_METRICS)),
+        buckets: z.array(z.string()),
+        lines: z.array(UsageLineSchema),
+        eventsRead: z.number(),
+        truncated: z.boolean(),
+      }),
+    },
+    errors: ['QUERY_INVALID'],
+    async handler({ query, ctx }) {
+      const toMs = query.to ? Date.parse(query.to) : Date.now();
+      const fromMs = query.from ? Date.parse(query.from) : toMs - DAY;
+      if (!(fromMs < toMs)) throw new WardenError('QUERY_INVALID', 'from must be before to');
+      const bucket = query.bucket ?? (toMs - fromMs <= 3 * DAY ? 'hour' : 'day');
+      const bucketMs = bucket === 'hour' ? HOUR : DAY;
+      if ((toMs - fromMs) / bucketMs > MAX_BUCKETS) {
+        throw new WardenError(
+          'QUERY_INVALID',
+          `that is more than ${MAX_BUCKETS} ${bucket}s; narrow the range or use bucket=day`,
+        );
+      }
+      const from = new Date(fromMs).toISOString();
+      const to = new Date(toMs).toISOString();
+      const state = { read: 0, truncated: false };
+      const events: AuditEvent[] = [];
+      for await (const e of completedCalls(ctx, from, to, state)) events.push(e);
+      const keysOf = query.by === 'team' ? teamsOf(ctx) : (agent: string) => [agent];
+      const series = usageSeries(events, { fromMs, toMs, bucketMs, keysOf });
+      return {
+        from,
+        to,
+        bucket,
+        by: query.by,
+        metrics: [...USAGE_METRICS],
+        buckets: [...series.buckets],
+        lines: series.lines,
+        eventsRead: state.read,
+        truncated: state.truncated,
+      };
+    },
+  }),
+];
