@@ -1,4 +1,5 @@
-import { analyzePolicy, WardenError } from '@warden/core';
+import { analyzePolicy, ReplayReportSchema, replayWindow, WardenError } from '@warden/core';
+import { replayTrail } from '@warden/engine';
 import { z } from 'zod';
 import { actorOf } from '../auth/principal.js';
 import { defineRoute } from '../http/route-spec.js';
@@ -37,6 +38,29 @@ function analyze(input: z.infer<typeof PolicyInputSchema>) {
   const sources = sourcesOf(input);
   return { sources, ...analyzePolicy(sources.map((s) => ({ file: s.path, text: s.text }))) };
 }
+
+/** A replay: the candidate policy and which recorded calls to decide again under it. */
+const ReplayBodySchema = z.strictObject({
+  policy: PolicyInputSchema,
+  since: z
+    .string()
+    .max(100)
+    .optional()
+    .meta({ description: 'Calls at or after: an age (7d, 12h), an ISO time or a date. Default 7d.' }),
+  until: z
+    .string()
+    .max(100)
+    .optional()
+    .meta({ description: 'Calls before: an age, an ISO time or a date. Default now.' }),
+  agent: z.string().min(1).max(200).optional().meta({ description: "Only this agent's calls." }),
+  limit: z
+    .number()
+    .int()
+    .min(1)
+    .max(1_000_000)
+    .default(100_000)
+    .meta({ description: 'Recorded calls read at most; the report says complete: false when more remain.' }),
+});
 
 export const policyRoutes = [
   defineRoute({
@@ -105,6 +129,32 @@ export const policyRoutes = [
     async handler({ body }) {
       const { policy, diagnostics } = analyze(body);
       return { valid: policy !== undefined, ...(policy ? { version: policy.version } : {}), diagnostics };
+    },
+  }),
+  defineRoute({
+    method: 'POST',
+    url: '/v1/policy/replay',
+    tag: 'policy',
+    summary:
+      'Decide the calls recorded in the audit trail again under a candidate policy and report every decision that would change, grouped, with counts. Reads only: nothing is applied or recorded.',
+    roles: ['approver', 'admin', 'auditor'],
+    body: ReplayBodySchema,
+    response: { status: 200, schema: ReplayReportSchema },
+    errors: ['POLICY_INVALID', 'QUERY_INVALID'],
+    async handler({ body, ctx }) {
+      const window = replayWindow({ since: body.since, until: body.until });
+      const { policy, diagnostics } = analyze(body.policy);
+      if (!policy) {
+        const errors = diagnostics.filter((d) => d.severity === 'error');
+        throw new WardenError(
+          'POLICY_INVALID',
+          `the policy has ${errors.length} error(s); nothing was replayed`,
+          {
+            diagnostics: errors,
+          },
+        );
+      }
+      return replayTrail(ctx.engine.store, policy, { ...window, agent: body.agent, limit: body.limit });
     },
   }),
   defineRoute({
