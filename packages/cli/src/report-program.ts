@@ -1,0 +1,32 @@
+import { DEFAULT_DB } from '@warden/engine';
+import { type Command, Option } from 'commander';
+import type { CliIo } from './cli-io.js';
+import { REPORT_FORMATS, reportSoc2, type Soc2Options } from './commands/report-soc2.js';
+
+/** Adds `warden report …`; `done` receives each command's exit code. */
+export function addReportCommands(program: Command, io: CliIo, done: (code: number) => void): void {
+  const report = program.command('report').description('evidence reports from the audit trail');
+  report
+    .command('soc2')
+    .description(
+      'SOC 2 evidence for a period (CC6, CC7, separation of duties, budgets, chain integrity) as HTML and Markdown; exit 1 if the chain is broken or separation of duties was violated',
+    )
+    .requiredOption('--from <time>', 'start, inclusive: ISO time, a date (UTC midnight) or an age like 30d')
+    .requiredOption('--to <time>', 'end: an ISO time (excluded) or a date (that whole UTC day included)')
+    .requiredOption('--out <file>', 'where to write; with both formats, FILE.html and FILE.md (see README)')
+    .addOption(
+      new Option('--db <location>', 'SQLite file or postgres:// URL').env('WARDEN_DB').default(DEFAULT_DB),
+    )
+    .addOption(
+      new Option(
+        '--keys <file>',
+        'trust only these public keys (a key file or PEM) to have signed checkpoints (default: the keys registered in the database)',
+      ).env('WARDEN_KEYS'),
+    )
+    .addOption(new Option('--format <format>', 'output').choices(REPORT_FORMATS).default('both'))
+    .option('--top <n>', 'names in each top list (default 10)')
+    .option('--rows <n>', 'rows kept per list; counts stay exact, the rest is "and N more" (default 200)')
+    .action(async (o: Soc2Options) => {
+      done(await reportSoc2(o, io));
+    });
+}
