@@ -89,6 +89,7 @@ export * from './budget/budget-plan.js';
 export * from './budget/budget-policy.js';
 export * from './budget/budget-window.js';
 export * from './budget/price-table.js';
+export * from './budget/usage-series.js';
 export { canonicalHash, canonicalJson } from './canonical/canonical-json.js';
 export { envReference } from './config/env-reference.js';
 export { ERROR_CODES, type ErrorCode } from './errors/error-codes.js';
@@ -126,6 +127,16 @@ export {
 export { evaluate, planFor, type RuleObserver, type RuleOutcome } from './policy/policy-evaluator.js';
 export { type Explanation, explain, type RuleTrace } from './policy/policy-explain.js';
 export {
+  DEFAULT_REPLAY_SAMPLES,
+  PolicyReplayer,
+  type RecordedBasis,
+  type ReplayOptions,
+  type ReplayWindow,
+  recordedBasis,
+  recordedCall,
+  replayEvents,
+} from './policy/policy-replay.js';
+export {
   EFFECTS,
   type Effect,
   type PolicyDocument,
@@ -141,5 +152,68 @@ export {
   PolicyTestFileSchema,
   runPolicyTests,
 } from './policy/policy-test-runner.js';
+export {
+  type ReplayChange,
+  ReplayChangeSchema,
+  type ReplayDecision,
+  ReplayDecisionSchema,
+  type ReplayReport,
+  ReplayReportSchema,
+  type ReplaySample,
+  ReplaySampleSchema,
+} from './policy/replay-report.js';
+export { DEFAULT_REPLAY_SINCE, replayWindow, resolveTime } from './policy/replay-window.js';
 export { toolReach } from './policy/tool-visibility.js';
 export { MAX_POLICY_BYTES, type PolicySource } from './policy/yaml-source.js';
+export {
+  type Capped,
+  CappedList,
+  OTHER_KEY,
+  Tally,
+  type TallyRow,
+  type TopList,
+} from './report/capped-list.js';
+export { policyAgentRules } from './report/policy-summary.js';
+export {
+  bucketStart,
+  bucketsOf,
+  checkPeriod,
+  type Granularity,
+  granularityFor,
+  type ReportPeriod,
+} from './report/report-period.js';
+export {
+  buildSoc2Report,
+  SOC2_CONTEXT_TYPES,
+  type Soc2Facts,
+  type Soc2Limits,
+  Soc2ReportBuilder,
+} from './report/soc2-builder.js';
+export type {
+  AccessSection,
+  AgentRules,
+  ApprovalRow,
+  BreakerRow,
+  BudgetRow,
+  BudgetSection,
+  CheckpointRow,
+  DecisionSummary,
+  EffectCounts,
+  EventRef,
+  EventSummary,
+  GrantRevokedRow,
+  GrantRow,
+  IntegritySection,
+  KeyCreatedRow,
+  KeyRevokedRow,
+  OperationsSection,
+  PauseRow,
+  PolicyAtEnd,
+  PolicyChangeRow,
+  RaiseRow,
+  RefusalRow,
+  SeparationSection,
+  SigningKeyRow,
+  Soc2Report,
+  SodViolation,
+} from './report/soc2-report.js';

@@ -55,6 +55,8 @@ export {
 export { listYaml, loadPolicySources, readBounded } from './policy/policy-files.js';
 export { compileStored, type PolicySync, syncPolicy } from './policy/policy-sync.js';
 export { loadPolicy, type PolicyWatcher, watchPolicy } from './policy/policy-watcher.js';
+export { type ReplayTrailOptions, replayTrail } from './policy/replay-trail.js';
+export { gatherSoc2Report, type Soc2GatherOptions } from './report/soc2-gather.js';
 export {
   type AuditQuery,
   type AuditQueryInput,
