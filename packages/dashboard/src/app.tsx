@@ -106,7 +106,9 @@ function Page(props: { readonly me: SignedIn; readonly route: Route }) {
     case '':
     case 'signin':
     case 'approvals':
-      return <ApprovalsPage me={me} />;
+      return (
+        <ApprovalsPage me={me} focus={section === 'approvals' && id ? decodeURIComponent(id) : undefined} />
+      );
     case 'sessions':
       return id ? (
         <SessionDetailPage me={me} id={decodeURIComponent(id)} />

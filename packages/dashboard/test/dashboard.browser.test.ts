@@ -4,6 +4,7 @@
  * refusal in words, resume a paused session, filter the audit trail, the auditor's read-only view,
  * budgets and policy replay. Each page is screenshotted into test-output/screenshots.
  */
+import { readFileSync } from 'node:fs';
 import { createWarden, type Warden } from '@warden/sdk';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -82,10 +83,15 @@ describe('the dashboard in Chromium', () => {
 
   it('shows a pending call live and approving it lets the waiting agent proceed', async () => {
     let ran = 0;
-    const refund = agent.guard('billing.refund', async (req: { amount: number; order: string }) => {
-      ran++;
-      return { refunded: req.amount };
-    });
+    let approvalId = '';
+    const refund = agent.guard(
+      'billing.refund',
+      async (req: { amount: number; order: string }) => {
+        ran++;
+        return { refunded: req.amount };
+      },
+      { onApprovalPending: (p) => (approvalId = p.approvalId) },
+    );
     const waiting = refund({ amount: 100, order: 'ord_981', card: '4111 1111 1111 1111' } as never);
 
     const card = approver.locator('article.approval', { hasText: 'billing.refund' });
@@ -108,6 +114,12 @@ describe('the dashboard in Chromium', () => {
       .poll(() => approver.getByTestId('decided').textContent())
       .toMatch(/approved · used.*support-bot.*billing\.refund.*lee@acme\.example.*order checked/);
     await screenshot(approver, 'approvals-decided');
+
+    // A notification's link to this request, opened after someone decided it, says so.
+    await approver.goto(`${base}/approvals/${approvalId}`);
+    await expect
+      .poll(() => approver.getByTestId('focused-decided').textContent())
+      .toMatch(/already decided: approved · used by lee@acme\.example \(order checked, customer verified\)/);
 
     const decided = await api<{ records: { event: { data: { outcome: string } }; seq: number }[] }>(
       'GET',
@@ -220,8 +232,15 @@ describe('the dashboard in Chromium', () => {
     await rows.first().click();
     await expect.poll(() => auditor.locator('tr.detail pre').textContent()).toMatch(/"effect": "review"/);
     await screenshot(auditor, 'audit');
-    const exportHref = await auditor.getByRole('link', { name: 'CSV' }).getAttribute('href');
-    expect(exportHref).toBe('/v1/audit/export?format=csv');
+    // The export button downloads a verified CSV with the sign-in cookie; it holds the filtered-for call.
+    const [download] = await Promise.all([
+      auditor.waitForEvent('download'),
+      auditor.getByRole('link', { name: 'CSV' }).click(),
+    ]);
+    expect(download.suggestedFilename()).toMatch(/^warden-audit-.*\.csv$/);
+    const csv = readFileSync((await download.path()) as string, 'utf8');
+    expect(csv.split('\n')[0]).toMatch(/seq/);
+    expect(csv).toContain('billing.refund');
   });
 
   it('charts usage and shows budgets', async () => {

@@ -6,6 +6,7 @@ export {
   type ServerConfigInput,
   ServerConfigSchema,
 } from './config/server-config.js';
+export { dashboardDir } from './http/dashboard-assets.js';
 export { errorResponse, HTTP_STATUS } from './http/error-status.js';
 export { openApiDocument } from './http/openapi-document.js';
 export type { AnyRoute, RouteSpec } from './http/route-spec.js';

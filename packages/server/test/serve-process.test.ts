@@ -61,6 +61,21 @@ describe('warden serve (SQLite, a real process)', () => {
     const keys = await api<{ keys: { role: string }[] }>(first.url, 'GET', '/v1/keys', { key: secret });
     expect(keys.status).toBe(200);
     expect(keys.body.keys.map((k) => k.role)).toEqual(['admin']);
+    // The built dashboard ships with the server: its page and its script are served, no extra step.
+    expect(first.stdout()).toContain(`dashboard ${first.url}/`);
+    const page = await fetch(`${first.url}/`);
+    expect(page.headers.get('content-type')).toMatch(/^text\/html/);
+    const script = /src="(\/assets\/[^"]+\.js)"/.exec(await page.text())?.[1];
+    expect(script).toBeDefined();
+    expect((await fetch(`${first.url}${script}`)).status).toBe(200);
+    // The first admin key is a person's: it signs in to the dashboard.
+    const signIn = await fetch(`${first.url}/v1/auth/session`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ key: secret }),
+    });
+    expect(signIn.status).toBe(200);
+    expect(signIn.headers.get('set-cookie')).toMatch(/^warden_session=.*HttpOnly/);
     const firstRun = await first.stop();
     expect(firstRun.code).toBe(0);
     expect(firstRun.out.match(ANY_SECRET)).toEqual([secret]);

@@ -1,5 +1,5 @@
 import { relative } from 'node:path';
-import { EXAMPLE_POLICY, resolveServerConfig, startServer } from '@warden/server';
+import { dashboardDir, EXAMPLE_POLICY, resolveServerConfig, startServer } from '@warden/server';
 import type { CliIo } from '../cli-io.js';
 import { EXIT } from '../cli-io.js';
 import { describeError } from '../describe-error.js';
@@ -45,6 +45,11 @@ export async function serve(
   io.out(`Warden is listening on ${server.url}\n`);
   io.out(`  database  ${server.ctx.engine.store.location} (${server.ctx.engine.store.dialect})\n`);
   io.out(`  policy    ${policy.name} ${policy.version.slice(0, 19)}… from ${where}\n`);
+  io.out(
+    dashboardDir()
+      ? `  dashboard ${server.url}/ (sign in with a person's key: approver, admin or auditor)\n`
+      : '  dashboard not built: run `npm run build` and restart to serve it\n',
+  );
   io.out(
     `  API       ${server.url}/openapi.json · metrics ${server.url}/metrics · health ${server.url}/healthz\n`,
   );

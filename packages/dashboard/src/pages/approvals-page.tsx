@@ -1,4 +1,4 @@
-import { useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, api, query } from '../api/api-client.js';
 import type { Approval, SignedIn } from '../api/api-types.js';
 import { Empty, ErrorNotice } from '../components/notices.js';
@@ -16,7 +16,7 @@ const LIVE_TYPES = [
 ];
 
 /** The approvals inbox: pending requests, live, each decided in one or two clicks; then the recent decisions. */
-export function ApprovalsPage(props: { readonly me: SignedIn }) {
+export function ApprovalsPage(props: { readonly me: SignedIn; readonly focus?: string | undefined }) {
   const pending = useLoad(
     () => api<{ approvals: Approval[] }>('GET', `/v1/approvals${query({ status: 'pending', limit: 200 })}`),
     [],
@@ -31,6 +31,13 @@ export function ApprovalsPage(props: { readonly me: SignedIn }) {
   });
   const canVote = props.me.principal.role === 'approver' || props.me.principal.role === 'admin';
   const list = pending.data?.approvals ?? [];
+  const focused = useLoad(
+    () =>
+      props.focus
+        ? api<Approval>('GET', `/v1/approvals/${encodeURIComponent(props.focus)}`)
+        : Promise.resolve(undefined),
+    [props.focus],
+  );
   const decided = (recent.data?.approvals ?? []).filter((a) => a.status !== 'pending');
   return (
     <section>
@@ -46,12 +53,22 @@ export function ApprovalsPage(props: { readonly me: SignedIn }) {
         </p>
       )}
       <ErrorNotice error={pending.error} what="Loading pending requests" />
+      <ErrorNotice error={focused.error} what={`Request ${props.focus ?? ''}`} />
+      {focused.data && focused.data.status !== 'pending' ? (
+        <p class="notice" data-testid="focused-decided">
+          Request {focused.data.id} ({focused.data.agent} → <code>{focused.data.tool}</code>) is already
+          decided: <Outcome approval={focused.data} />
+          {focused.data.decidedBy ? ` by ${focused.data.decidedBy}` : ''}
+          {focused.data.outcomeReason ? ` (${focused.data.outcomeReason})` : ''}.
+        </p>
+      ) : null}
       {list.length === 0 && !pending.loading ? <Empty>Nothing is waiting for a decision.</Empty> : null}
       <div class="cards">
         {list.map((a) => (
           <ApprovalCard
             key={a.id}
             approval={a}
+            focused={a.id === props.focus}
             canVote={canVote}
             me={props.me.principal.id}
             onDone={() => {
@@ -100,12 +117,18 @@ export function ApprovalsPage(props: { readonly me: SignedIn }) {
 
 function ApprovalCard(props: {
   readonly approval: Approval;
+  readonly focused: boolean;
   readonly canVote: boolean;
   readonly me: string;
   readonly onDone: () => void;
 }) {
   const a = props.approval;
   const now = useNow();
+  const card = useRef<HTMLElement>(null);
+  // A notification link opens the inbox at one request: bring it into view once.
+  useEffect(() => {
+    if (props.focused) card.current?.scrollIntoView({ block: 'center' });
+  }, [props.focused]);
   const [reason, setReason] = useState('');
   const [busy, setBusy] = useState(false);
   const [refusal, setRefusal] = useState<string | undefined>();
@@ -136,7 +159,7 @@ function ApprovalCard(props: {
   }
   const left = timeLeft(a.expiresAt, now);
   return (
-    <article class="card approval" data-approval={a.id}>
+    <article class={`card approval ${props.focused ? 'focused' : ''}`} data-approval={a.id} ref={card}>
       <header>
         <h3>
           <span class="agent">{a.agent}</span> wants to call <code>{a.tool}</code>
