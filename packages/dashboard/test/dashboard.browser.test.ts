@@ -5,12 +5,15 @@
  * budgets and policy replay. Each page is screenshotted into test-output/screenshots.
  */
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { createWarden, type Warden } from '@warden/sdk';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../../server/test-support/eventually.js';
 import { startTestServer, type TestServer } from '../../server/test-support/server-fixtures.js';
 import { launchBrowser, screenshot } from '../test-support/browser.js';
+
+const DEMO_POLICY = fileURLToPath(new URL('../../../examples/demo/policy.yaml', import.meta.url));
 
 let t: TestServer;
 let base: string;
@@ -22,9 +25,10 @@ let agent: Warden;
 const ctxs: BrowserContext[] = [];
 
 beforeAll(async () => {
-  t = await startTestServer('sqlite', {}, { listen: true });
+  // The demo's policy: a review rule for refunds over $50, a session budget of 8 calls, a repeat breaker.
+  t = await startTestServer('sqlite', { policy: DEMO_POLICY }, { listen: true });
   base = t.server.url;
-  agentKey = await t.key('agent', 'support-bot', 'agent');
+  agentKey = await t.key('agent', 'demo-agent', 'agent');
   approverKey = await t.key('human', 'lee@acme.example', 'approver');
   auditorKey = await t.key('human', 'ava@acme.example', 'auditor');
   agent = await createWarden({ url: base, key: agentKey, context: { triggeredBy: 'sam@acme.example' } });
@@ -92,12 +96,14 @@ describe('the dashboard in Chromium', () => {
       },
       { onApprovalPending: (p) => (approvalId = p.approvalId) },
     );
-    const waiting = refund({ amount: 100, order: 'ord_981', card: '4111 1111 1111 1111' } as never);
+    const waiting = refund({ amount: 120, order: 'ord_981', card: '4111 1111 1111 1111' } as never);
 
     const card = approver.locator('article.approval', { hasText: 'billing.refund' });
     await card.waitFor({ timeout: 15_000 });
     const text = (await card.textContent()) ?? '';
-    expect(text).toContain('support-bot');
+    expect(text).toContain('demo-agent');
+    expect(text).toContain('demo-refund-review'); // the rule, and why
+    expect(text).toContain('Refunds over $50 need a person');
     expect(text).toContain('sam@acme.example'); // who started the task
     expect(text).toMatch(/left/); // time left
     expect(text).toMatch(/0 of 1 approval/); // quorum progress
@@ -107,12 +113,12 @@ describe('the dashboard in Chromium', () => {
 
     await card.getByLabel('Reason').fill('order checked, customer verified');
     await card.getByRole('button', { name: 'Approve' }).click();
-    await expect(waiting).resolves.toEqual({ refunded: 100 });
+    await expect(waiting).resolves.toEqual({ refunded: 120 });
     expect(ran).toBe(1);
     await card.waitFor({ state: 'detached' });
     await expect
       .poll(() => approver.getByTestId('decided').textContent())
-      .toMatch(/approved · used.*support-bot.*billing\.refund.*lee@acme\.example.*order checked/);
+      .toMatch(/approved · used.*demo-agent.*billing\.refund.*lee@acme\.example.*order checked/);
     await screenshot(approver, 'approvals-decided');
 
     // A notification's link to this request, opened after someone decided it, says so.
@@ -164,32 +170,39 @@ describe('the dashboard in Chromium', () => {
     expect(refused.records.length).toBeGreaterThan(0);
   });
 
-  it('resumes a paused session from the sessions page', async () => {
-    const session = `ses-pause-${Date.now()}`;
+  it('resumes a session its budget paused, raising the budget, from the sessions page', async () => {
+    const session = `ses-budget-${Date.now()}`;
     const worker = await createWarden({
       url: base,
       key: agentKey,
       context: { session, triggeredBy: 'sam@acme.example' },
     });
-    await worker.guard('billing.refund', async (_req: { amount: number }) => 'ok')({ amount: 10 });
-    await api('POST', `/v1/sessions/${session}/pause`, { reason: 'unusual refund pattern' });
+    const read = worker.guard('tickets.read', async (_req: { ticket: number }) => 'ticket');
+    // Eight calls fit the session budget (distinct tickets: the repeat breaker stays quiet); the ninth does not.
+    for (let i = 1; i <= 8; i++) await read({ ticket: i });
+    await expect(read({ ticket: 9 })).rejects.toThrow(/budget/i);
     await approver.getByRole('link', { name: 'Sessions' }).click();
     const card = approver.locator(`article.session[data-session="${session}"]`);
     await card.waitFor();
-    expect(await card.locator('.pause-reason').textContent()).toContain('unusual refund pattern');
+    expect(await card.locator('.pause-reason').textContent()).toMatch(/demo-session-calls/);
+    expect(await card.locator('[data-budget="demo-session-calls"]').textContent()).toMatch(/8 \/ 8/);
     await screenshot(approver, 'sessions');
 
     await card.getByRole('button', { name: 'Resume' }).click();
     await expect.poll(() => card.locator('.refusal').textContent()).toMatch(/Say why/);
-    await card.getByLabel('Reason').fill('spoke to the team, expected');
+    await card.getByLabel('Reason').fill('ticket backlog is real, more calls are fine');
+    await card.locator('label.raise input').fill('20');
     await card.getByRole('button', { name: 'Resume' }).click();
     await eventually('the session is active again', async () => {
       const s = await api<{ session: { state: string } }>('GET', `/v1/sessions/${session}`);
       return s.session.state === 'active' ? true : undefined;
     });
-    await expect(
-      worker.guard('billing.refund', async (_req: { amount: number }) => 'again')({ amount: 10 }),
-    ).resolves.toBe('again');
+    await expect(read({ ticket: 10 })).resolves.toBe('ticket');
+    const raised = await api<{ records: { event: { data: { limit?: number } } }[] }>(
+      'GET',
+      `/v1/audit/events?type=budget.raised&session=${session}`,
+    );
+    expect(raised.records).toHaveLength(1);
     await worker.close();
 
     await approver.goto(`${base}/sessions/${session}`);
@@ -197,6 +210,7 @@ describe('the dashboard in Chromium', () => {
     await timeline.waitFor();
     await expect.poll(() => timeline.textContent()).toMatch(/session\.resumed/);
     expect(await timeline.textContent()).toMatch(/session\.paused/);
+    expect(await timeline.textContent()).toMatch(/budget\.exceeded/);
     await screenshot(approver, 'session-detail');
   });
 
@@ -247,7 +261,9 @@ describe('the dashboard in Chromium', () => {
     await approver.getByRole('link', { name: 'Budgets' }).click();
     await approver.locator('figure.chart svg').waitFor();
     const totals = await approver.getByTestId('usage-totals').textContent();
-    expect(totals).toMatch(/support-bot/);
+    expect(totals).toMatch(/demo-agent/);
+    // The budget breach of the session above is among the alerts.
+    await expect.poll(() => approver.getByTestId('alerts').textContent()).toMatch(/budget\.exceeded/);
     await screenshot(approver, 'budgets');
   });
 
