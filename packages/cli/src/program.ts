@@ -6,7 +6,10 @@ import { policyExplain } from './commands/policy-explain.js';
 import { policyLint } from './commands/policy-lint.js';
 import { policySchema } from './commands/policy-schema.js';
 import { policyTest } from './commands/policy-test.js';
+import { addDemoCommands } from './demo-program.js';
 import { describeError } from './describe-error.js';
+import { addPolicyReplayCommand } from './policy-replay-program.js';
+import { addReportCommands } from './report-program.js';
 import { addServerCommands } from './server-program.js';
 import { addSessionCommands } from './session-program.js';
 
@@ -62,6 +65,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .action(() => {
       code = policySchema(io);
     });
+  addPolicyReplayCommand(policy, io, (c) => {
+    code = c;
+  });
   addAuditCommands(program, io, (c) => {
     code = c;
   });
@@ -72,6 +78,10 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     code = c;
   });
   addSessionCommands(program, io, (c) => {
+    code = c;
+  });
+  addReportCommands(program, io, (c) => (code = c));
+  addDemoCommands(program, io, (c) => {
     code = c;
   });
 
