@@ -24,6 +24,7 @@ export function addPolicyReplayCommand(policy: Command, io: CliIo, done: (code: 
     .option('--agent <name>', "only this agent's calls")
     .option('--limit <n>', 'read at most this many recorded calls (default: all in the window)')
     .option('--json', 'print the report as JSON')
+    .option('--progress', 'report progress on stderr even when it is not a terminal')
     .action(async (o: ReplayCliOptions) => {
       done(await policyReplay(o, io));
     });

@@ -26,6 +26,7 @@ export function addReportCommands(program: Command, io: CliIo, done: (code: numb
     .addOption(new Option('--format <format>', 'output').choices(REPORT_FORMATS).default('both'))
     .option('--top <n>', 'names in each top list (default 10)')
     .option('--rows <n>', 'rows kept per list; counts stay exact, the rest is "and N more" (default 200)')
+    .option('--progress', 'report progress on stderr even when it is not a terminal')
     .action(async (o: Soc2Options) => {
       done(await reportSoc2(o, io));
     });

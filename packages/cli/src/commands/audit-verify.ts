@@ -11,6 +11,7 @@ import {
 } from '@warden/core';
 import { readPublicKeys, verifyExportRows, verifyStore } from '@warden/engine';
 import { type CliIo, EXIT } from '../cli-io.js';
+import { progressReporter } from '../cli-progress.js';
 import { n, shownPath, withStore } from './audit-store.js';
 
 export interface VerifyOptions {
@@ -39,7 +40,7 @@ export async function auditVerify(o: VerifyOptions, io: CliIo): Promise<number> 
 async function verifyDatabase(o: VerifyOptions, io: CliIo): Promise<VerifyReport> {
   const checkpoints = o.checkpoints ? readCheckpoints(o.checkpoints, io) : undefined;
   const publicKeys = o.publicKey ? readKeys(o.publicKey, io) : undefined;
-  const progress = progressReporter(o, io);
+  const progress = progressReporter(io, { force: o.progress, verb: 'verified' });
   try {
     return await withStore(o.db, io, (store) =>
       verifyStore(store, {
@@ -115,27 +116,6 @@ function withFileName<T>(path: string, io: CliIo, parse: () => T): T {
     }
     throw err;
   }
-}
-
-const PROGRESS_EVERY = 100_000;
-
-/** Progress on stderr every 100,000 events: on a terminal, or anywhere with --progress. */
-function progressReporter(o: VerifyOptions, io: CliIo) {
-  const tty = io.errIsTty === true;
-  if (!o.progress && !tty) return undefined;
-  let next = PROGRESS_EVERY;
-  let shown = false;
-  return {
-    report(checked: number) {
-      if (checked < next) return;
-      next = (Math.floor(checked / PROGRESS_EVERY) + 1) * PROGRESS_EVERY;
-      shown = true;
-      io.err(tty ? `\rverified ${n(checked)} events…` : `verified ${n(checked)} events…\n`);
-    },
-    done() {
-      if (tty && shown) io.err('\n');
-    },
-  };
 }
 
 /** One line: what was verified, or where and how the chain breaks. */

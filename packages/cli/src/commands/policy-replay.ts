@@ -1,6 +1,7 @@
 import { type ReplayDecision, type ReplayReport, replayWindow } from '@warden/core';
 import { replayTrail } from '@warden/engine';
 import { type CliIo, EXIT } from '../cli-io.js';
+import { progressReporter } from '../cli-progress.js';
 import { renderTable } from '../table.js';
 import { n, parseCount, withStore } from './audit-store.js';
 import { loadPolicyOrReport } from './load-policy.js';
@@ -13,6 +14,7 @@ export interface ReplayCliOptions {
   readonly agent?: string;
   readonly limit?: string;
   readonly json?: boolean;
+  readonly progress?: boolean;
 }
 
 /**
@@ -25,9 +27,15 @@ export async function policyReplay(o: ReplayCliOptions, io: CliIo): Promise<numb
   const limit = parseCount('--limit', o.limit, '100000');
   const policy = loadPolicyOrReport([o.policy], io);
   if (!policy) return EXIT.failed;
+  const progress = progressReporter(io, { force: o.progress, verb: 'replayed' });
   const report = await withStore(o.db, io, (store) =>
-    replayTrail(store, policy, { ...window, agent: o.agent, limit }),
-  );
+    replayTrail(store, policy, {
+      ...window,
+      agent: o.agent,
+      limit,
+      ...(progress ? { onProgress: progress.report } : {}),
+    }),
+  ).finally(() => progress?.done());
   io.out(o.json ? `${JSON.stringify(report, null, 2)}\n` : `${describeReplay(report)}\n`);
   return EXIT.ok;
 }

@@ -3,6 +3,7 @@ import { extname, resolve } from 'node:path';
 import { type ReportPeriod, type Soc2Report, WardenError } from '@warden/core';
 import { gatherSoc2Report, readPublicKeys } from '@warden/engine';
 import { type CliIo, EXIT } from '../cli-io.js';
+import { progressReporter } from '../cli-progress.js';
 import { renderSoc2Html } from '../report/soc2-html.js';
 import { renderSoc2Markdown } from '../report/soc2-markdown.js';
 import { n, parseCount, parseTimeFlag, shownPath, withStore } from './audit-store.js';
@@ -18,6 +19,7 @@ export interface Soc2Options {
   readonly format: (typeof REPORT_FORMATS)[number];
   readonly top?: string;
   readonly rows?: string;
+  readonly progress?: boolean;
 }
 
 /**
@@ -31,14 +33,17 @@ export async function reportSoc2(o: Soc2Options, io: CliIo): Promise<number> {
   const publicKeys = o.keys ? readPublicKeys(resolve(io.cwd, o.keys)) : undefined;
   const top = parseCount('--top', o.top, '10');
   const cap = parseCount('--rows', o.rows, '200');
+  const progress = progressReporter(io, { force: o.progress, verb: 'read' });
   const report = await withStore(o.db, io, (store) =>
     gatherSoc2Report(store, {
       period,
+      ...(progress ? { onProgress: progress.report } : {}),
       ...(publicKeys ? { publicKeys } : {}),
       ...(top ? { top } : {}),
       ...(cap ? { cap } : {}),
     }),
   );
+  progress?.done();
   if (targets.html) writeAtomically(targets.html, renderSoc2Html(report));
   if (targets.md) writeAtomically(targets.md, renderSoc2Markdown(report));
   for (const path of [targets.html, targets.md]) if (path) io.out(`wrote ${shownPath(path, io)}\n`);

@@ -102,7 +102,13 @@ describe.each(DIALECTS)('policy replay over a recorded trail (%s)', (dialect) =>
   it('reports exactly the calls whose decision changes, and writes nothing', async () => {
     const ids = await seed();
     const head = await fx.store.head();
-    const report = await replayTrail(fx.store, compilePolicy(TIGHTENED), { ...hourAround(), pageSize: 3 });
+    const progress: number[] = [];
+    const report = await replayTrail(fx.store, compilePolicy(TIGHTENED), {
+      ...hourAround(),
+      pageSize: 3,
+      onProgress: (read) => progress.push(read),
+    });
+    expect(progress).toEqual([3, 6, 9, 10]);
 
     expect(report.totals).toEqual({
       recorded: 10,

@@ -16,6 +16,8 @@ export interface ReplayTrailOptions {
   readonly samplesPerGroup?: number | undefined;
   /** Events read per query (default 500): what is held in memory at once. */
   readonly pageSize?: number | undefined;
+  /** Called after each page with the number of recorded calls read so far (for progress). */
+  readonly onProgress?: ((read: number) => void) | undefined;
 }
 
 /**
@@ -47,6 +49,7 @@ export async function replayTrail(
     const page = await store.queryAudit(query);
     for (const r of page.records) replayer.add(r.event);
     read += page.records.length;
+    o.onProgress?.(read);
     if (page.nextCursor === null) return replayer.report(true);
     if (read >= limit) return replayer.report(false);
     cursor = page.nextCursor;

@@ -22,6 +22,8 @@ export interface Soc2GatherOptions extends Soc2Limits {
   /** Events read per page (default 5,000): memory stays bounded whatever the period's size. */
   readonly pageSize?: number;
   readonly now?: () => Date;
+  /** Called as the period's events are read, with how many so far (for progress). */
+  readonly onProgress?: (read: number) => void;
 }
 
 /** Stored policy versions searched for the one in force at the period's end. */
@@ -42,11 +44,14 @@ export async function gatherSoc2Report(store: Store, o: Soc2GatherOptions): Prom
   }
   let first: number | null = null;
   let last: number | null = null;
+  let read = 0;
   for await (const r of pages(store, { from, to }, pageSize)) {
     first ??= r.seq;
     last = r.seq;
     builder.push(r);
+    if (++read % pageSize === 0) o.onProgress?.(read);
   }
+  o.onProgress?.(read);
   const verify = await verifyStore(store, o.publicKeys ? { publicKeys: o.publicKeys } : {});
   const checkpoints = await checkpointFacts(store, first, last, verify.firstSeq ?? 1);
   const policy = await policyFacts(store, builder.policyVersionAtEnd);
