@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import { ApiError, api, setCsrfToken } from './api/api-client.js';
+import { ApiError, api, onSessionEnded, setCsrfToken } from './api/api-client.js';
 import type { Approval, SignedIn } from './api/api-types.js';
 import { useLiveEvents, useLoad } from './hooks.js';
 import { ApprovalsPage } from './pages/approvals-page.js';
@@ -17,6 +17,13 @@ type Auth = { state: 'checking' } | { state: 'out'; reason?: string } | { state:
 export function App() {
   const [auth, setAuth] = useState<Auth>({ state: 'checking' });
   const route = useRoute();
+  useEffect(() => {
+    onSessionEnded((reason) => {
+      setCsrfToken(null);
+      setAuth({ state: 'out', reason: `You are signed out: ${reason}` });
+    });
+    return () => onSessionEnded(undefined);
+  }, []);
   useEffect(() => {
     api<SignedIn>('GET', '/v1/auth/session').then(
       (me) => {

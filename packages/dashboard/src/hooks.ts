@@ -38,13 +38,17 @@ export function useLoad<T>(load: () => Promise<T>, deps: readonly unknown[]): Lo
 export function useLiveEvents(
   types: readonly string[],
   onEvent: (type: string, data: unknown) => void,
+  filter: { readonly session?: string } = {},
 ): boolean {
   const [connected, setConnected] = useState(false);
   const handler = useRef(onEvent);
   handler.current = onEvent;
   const key = types.join(',');
+  const session = filter.session;
   useEffect(() => {
-    const source = new EventSource(`/v1/events?type=${encodeURIComponent(key)}`);
+    const source = new EventSource(
+      `/v1/events?type=${encodeURIComponent(key)}${session ? `&session=${encodeURIComponent(session)}` : ''}`,
+    );
     source.onopen = () => setConnected(true);
     source.onerror = () => setConnected(false);
     const listener = (e: MessageEvent) => {
@@ -58,7 +62,7 @@ export function useLiveEvents(
     };
     for (const t of key.split(',')) source.addEventListener(t, listener);
     return () => source.close();
-  }, [key]);
+  }, [key, session]);
   return connected;
 }
 
@@ -70,4 +74,22 @@ export function useNow(ms = 1_000): number {
     return () => clearInterval(t);
   }, [ms]);
   return now;
+}
+
+/**
+ * Reloads at most once per `ms` however many events arrive (a busy agent completes many calls). The
+ * latest `reload` is the one that runs, so a page whose filter changed meanwhile never shows old data.
+ */
+export function useThrottledReload(reload: () => void, ms = 1_000): () => void {
+  const latest = useRef(reload);
+  latest.current = reload;
+  const timer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
+  useEffect(() => () => clearTimeout(timer.current), []);
+  return useCallback(() => {
+    if (timer.current) return;
+    timer.current = setTimeout(() => {
+      timer.current = undefined;
+      latest.current();
+    }, ms);
+  }, [ms]);
 }

@@ -43,12 +43,13 @@ export function lineDiff(before: string, after: string): DiffLine[] | undefined 
       out.push({ kind: ' ', text: x[i++] as string });
       j++;
     } else if (
-      j < y.length &&
-      (i >= x.length || ((lcs[i] as Uint32Array)[j + 1] ?? 0) >= ((lcs[i + 1] as Uint32Array)[j] ?? 0))
+      i < x.length &&
+      (j >= y.length || ((lcs[i + 1] as Uint32Array)[j] ?? 0) >= ((lcs[i] as Uint32Array)[j + 1] ?? 0))
     ) {
-      out.push({ kind: '+', text: y[j++] as string });
-    } else {
+      // Removed lines before added ones, as diffs are read.
       out.push({ kind: '-', text: x[i++] as string });
+    } else {
+      out.push({ kind: '+', text: y[j++] as string });
     }
   }
   for (const text of a.slice(endA)) out.push({ kind: ' ', text });

@@ -159,6 +159,45 @@ describe('dashboard sign-in', () => {
   });
 });
 
+describe('dashboard sign-in behind a TLS proxy (publicUrl https)', () => {
+  let proxied: TestServer;
+  beforeAll(async () => {
+    proxied = await startTestServer('sqlite', { publicUrl: 'https://warden.acme.example' });
+  });
+  afterAll(() => proxied?.close());
+
+  it('uses a Secure __Host- cookie and accepts the public origin while Host names the upstream', async () => {
+    const key = await proxied.key('human', 'lee@acme.example', 'approver');
+    const res = await proxied.request('POST', '/v1/auth/session', { body: { key } });
+    const header = String(res.headers['set-cookie']);
+    expect(header).toMatch(
+      /^__Host-warden_session=[^;]+; Path=\/; HttpOnly; SameSite=Strict; Max-Age=\d+; Secure$/,
+    );
+    const token = /^__Host-warden_session=([^;]+)/.exec(header)?.[1] as string;
+    const { csrfToken } = res.json() as { csrfToken: string };
+    const agent = await proxied.key('agent', 'support-bot', 'agent');
+    const held = await proxied.request('POST', '/v1/calls', {
+      key: agent,
+      body: { tool: 'billing.refund', args: { amount: 100 }, triggeredBy: 'sam@acme.example' },
+    });
+    const id = (held.json() as { approval: { id: string } }).approval.id;
+    const vote = await proxied.request('POST', `/v1/approvals/${id}/approve`, {
+      body: {},
+      headers: {
+        cookie: `__Host-warden_session=${token}`,
+        'x-warden-csrf': csrfToken,
+        origin: 'https://warden.acme.example',
+        host: '127.0.0.1:7400',
+      },
+    });
+    expect(vote.statusCode, vote.body).toBe(200);
+    const me = await proxied.request('GET', '/v1/auth/session', {
+      headers: { cookie: `__Host-warden_session=${token}` },
+    });
+    expect(me.json().expiresAt).toEqual(expect.any(String));
+  });
+});
+
 describe('dashboard pages', () => {
   it('serves the app at its paths with a strict content security policy, and the API stays JSON', async () => {
     for (const path of ['/', '/approvals', '/sessions/ses_1', '/audit']) {

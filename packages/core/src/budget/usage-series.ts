@@ -29,34 +29,36 @@ export interface UsageSeriesOptions {
 }
 
 /**
- * Sums the usage recorded by `call.completed` events into time buckets per key. Pure: the same events
- * always give the same series, so a chart can be checked against the audit trail it was drawn from.
+ * Sums the usage recorded by `call.completed` events into time buckets per key, one event at a time, so
+ * a caller streaming pages of the trail holds only the sums. Pure: the same events always give the same
+ * series, so a chart can be checked against the audit trail it was drawn from.
  */
-export function usageSeries(events: Iterable<AuditEvent>, o: UsageSeriesOptions): UsageSeries {
-  if (!(o.bucketMs > 0) || !(o.toMs > o.fromMs))
-    throw new RangeError('usage series needs from < to and a bucket');
-  const start = Math.floor(o.fromMs / o.bucketMs) * o.bucketMs;
-  const count = Math.ceil((o.toMs - start) / o.bucketMs);
-  const lines = new Map<string, UsageLine>();
-  const line = (key: string): UsageLine => {
-    let l = lines.get(key);
-    if (!l) {
-      const zero = () => new Array<number>(count).fill(0);
-      l = { key, calls: zero(), tokens: zero(), costUsd: zero(), total: { calls: 0, tokens: 0, costUsd: 0 } };
-      lines.set(key, l);
+export class UsageSeriesBuilder {
+  readonly #o: UsageSeriesOptions;
+  readonly #start: number;
+  readonly #count: number;
+  readonly #lines = new Map<string, UsageLine>();
+
+  constructor(o: UsageSeriesOptions) {
+    if (!(o.bucketMs > 0) || !(o.toMs > o.fromMs)) {
+      throw new RangeError('usage series needs from < to and a bucket');
     }
-    return l;
-  };
-  for (const e of events) {
-    if (e.type !== 'call.completed' || !e.agent) continue;
+    this.#o = o;
+    this.#start = Math.floor(o.fromMs / o.bucketMs) * o.bucketMs;
+    this.#count = Math.ceil((o.toMs - this.#start) / o.bucketMs);
+  }
+
+  /** Counts one event if it is a completed call inside the range; anything else is ignored. */
+  add(e: AuditEvent): void {
+    if (e.type !== 'call.completed' || !e.agent) return;
     const t = Date.parse(e.ts);
-    if (!(t >= o.fromMs && t < o.toMs)) continue;
-    const i = Math.floor((t - start) / o.bucketMs);
+    if (!(t >= this.#o.fromMs && t < this.#o.toMs)) return;
+    const i = Math.floor((t - this.#start) / this.#o.bucketMs);
     const usage = e.outcome?.usage;
     const tokens = (usage?.inputTokens ?? 0) + (usage?.outputTokens ?? 0);
     const cost = usage?.costUsd ?? 0;
-    for (const key of o.keysOf(e.agent)) {
-      const l = line(key);
+    for (const key of this.#o.keysOf(e.agent)) {
+      const l = this.#line(key);
       l.calls[i] = (l.calls[i] ?? 0) + 1;
       l.tokens[i] = (l.tokens[i] ?? 0) + tokens;
       l.costUsd[i] = (l.costUsd[i] ?? 0) + cost;
@@ -65,13 +67,37 @@ export function usageSeries(events: Iterable<AuditEvent>, o: UsageSeriesOptions)
       l.total.costUsd += cost;
     }
   }
-  const buckets = Array.from({ length: count }, (_, i) => new Date(start + i * o.bucketMs).toISOString());
-  const sorted = [...lines.values()].sort(
-    (a, b) =>
-      b.total.costUsd - a.total.costUsd ||
-      b.total.tokens - a.total.tokens ||
-      b.total.calls - a.total.calls ||
-      a.key.localeCompare(b.key),
-  );
-  return { bucketMs: o.bucketMs, buckets, lines: sorted };
+
+  /** The series so far, the biggest spenders first. */
+  result(): UsageSeries {
+    const { bucketMs } = this.#o;
+    const buckets = Array.from({ length: this.#count }, (_, i) =>
+      new Date(this.#start + i * bucketMs).toISOString(),
+    );
+    const lines = [...this.#lines.values()].sort(
+      (a, b) =>
+        b.total.costUsd - a.total.costUsd ||
+        b.total.tokens - a.total.tokens ||
+        b.total.calls - a.total.calls ||
+        a.key.localeCompare(b.key),
+    );
+    return { bucketMs, buckets, lines };
+  }
+
+  #line(key: string): UsageLine {
+    let l = this.#lines.get(key);
+    if (!l) {
+      const zero = () => new Array<number>(this.#count).fill(0);
+      l = { key, calls: zero(), tokens: zero(), costUsd: zero(), total: { calls: 0, tokens: 0, costUsd: 0 } };
+      this.#lines.set(key, l);
+    }
+    return l;
+  }
+}
+
+/** The series of a whole list of events (see UsageSeriesBuilder). */
+export function usageSeries(events: Iterable<AuditEvent>, o: UsageSeriesOptions): UsageSeries {
+  const builder = new UsageSeriesBuilder(o);
+  for (const e of events) builder.add(e);
+  return builder.result();
 }

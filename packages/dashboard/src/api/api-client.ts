@@ -11,6 +11,15 @@ export class ApiError extends Error {
 }
 
 let csrfToken: string | null = null;
+let onSignedOut: ((reason: string) => void) | undefined;
+
+/**
+ * Called when any request finds the sign-in gone (expired, key revoked): the app goes back to the sign-in
+ * page instead of showing an error on every panel.
+ */
+export function onSessionEnded(handler: ((reason: string) => void) | undefined): void {
+  onSignedOut = handler;
+}
 
 /** Remembers the session's CSRF token; every request that changes something sends it. */
 export function setCsrfToken(token: string | null): void {
@@ -51,12 +60,15 @@ export async function api<T>(method: string, path: string, body?: unknown): Prom
   if (!res.ok) {
     const e = (json as { error?: { code?: string; message?: string; details?: Record<string, unknown> } })
       ?.error;
-    throw new ApiError(
+    const err = new ApiError(
       res.status,
       e?.code ?? 'HTTP_ERROR',
       e?.message ?? `HTTP ${res.status}`,
       e?.details ?? {},
     );
+    // The sign-in endpoints answer for themselves; anywhere else a 401 means the sign-in is gone.
+    if (err.code === 'UNAUTHENTICATED' && path !== '/v1/auth/session') onSignedOut?.(err.message);
+    throw err;
   }
   return json as T;
 }

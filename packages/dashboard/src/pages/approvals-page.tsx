@@ -3,7 +3,7 @@ import { ApiError, api, query } from '../api/api-client.js';
 import type { Approval, SignedIn } from '../api/api-types.js';
 import { Empty, ErrorNotice } from '../components/notices.js';
 import { dateTime, json, relative, timeLeft } from '../format.js';
-import { useLiveEvents, useLoad, useNow } from '../hooks.js';
+import { useLiveEvents, useLoad, useNow, useThrottledReload } from '../hooks.js';
 import { refusalText } from '../refusals.js';
 import { linkClick } from '../router.js';
 
@@ -22,15 +22,9 @@ export function ApprovalsPage(props: { readonly me: SignedIn; readonly focus?: s
     [],
   );
   const recent = useLoad(
-    () => api<{ approvals: Approval[] }>('GET', `/v1/approvals${query({ limit: 30 })}`),
+    () => api<{ approvals: Approval[] }>('GET', `/v1/approvals${query({ limit: 100 })}`),
     [],
   );
-  const live = useLiveEvents(LIVE_TYPES, () => {
-    pending.reload();
-    recent.reload();
-  });
-  const canVote = props.me.principal.role === 'approver' || props.me.principal.role === 'admin';
-  const list = pending.data?.approvals ?? [];
   const focused = useLoad(
     () =>
       props.focus
@@ -38,7 +32,22 @@ export function ApprovalsPage(props: { readonly me: SignedIn; readonly focus?: s
         : Promise.resolve(undefined),
     [props.focus],
   );
-  const decided = (recent.data?.approvals ?? []).filter((a) => a.status !== 'pending');
+  const live = useLiveEvents(
+    LIVE_TYPES,
+    // A decision should show at once; a burst of requests is drawn once.
+    useThrottledReload(() => {
+      pending.reload();
+      recent.reload();
+      if (props.focus) focused.reload();
+    }, 250),
+  );
+  const canVote = props.me.principal.role === 'approver' || props.me.principal.role === 'admin';
+  const loaded = pending.data?.approvals ?? [];
+  // A linked request that is pending but not among the loaded ones is shown first anyway.
+  const f = focused.data;
+  const list = f && f.status === 'pending' && !loaded.some((a) => a.id === f.id) ? [f, ...loaded] : loaded;
+  // The newest 100 requests by creation, less the pending ones: the latest decisions, at most 30.
+  const decided = (recent.data?.approvals ?? []).filter((a) => a.status !== 'pending').slice(0, 30);
   return (
     <section>
       <header class="page-head">

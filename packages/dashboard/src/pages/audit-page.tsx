@@ -1,11 +1,12 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, query } from '../api/api-client.js';
-import type { AuditRecord, SignedIn } from '../api/api-types.js';
-import { Empty, ErrorNotice } from '../components/notices.js';
+import type { SignedIn } from '../api/api-types.js';
+import { ErrorNotice } from '../components/notices.js';
 import { dateTime } from '../format.js';
 import { useLoad } from '../hooks.js';
+import { usePagedEvents } from '../paged-events.js';
 import { navigate, type Route } from '../router.js';
-import { EventRow } from './audit-rows.js';
+import { EventTable } from './audit-rows.js';
 
 /** The filters, as they appear in the page's URL (so a filtered view can be shared). */
 const FILTERS = [
@@ -58,30 +59,7 @@ function toIso(local: string | undefined): string | undefined {
 /** The audit explorer: filters, newest first, event detail, chain verification and exports. */
 export function AuditPage(props: { readonly me: SignedIn; readonly route: Route }) {
   const filters = filtersOf(props.route);
-  const key = JSON.stringify(filters);
-  const [pages, setPages] = useState<{ records: AuditRecord[]; next: string | null }>({
-    records: [],
-    next: null,
-  });
-  const first = useLoad(
-    () =>
-      api<{ records: AuditRecord[]; nextCursor: string | null }>(
-        'GET',
-        `/v1/audit/events${query({ ...filters, from: toIso(filters.from), to: toIso(filters.to), order: 'desc', limit: 100 })}`,
-      ),
-    [key],
-  );
-  useEffect(() => {
-    if (first.data) setPages({ records: first.data.records, next: first.data.nextCursor });
-  }, [first.data]);
-  async function more() {
-    if (!pages.next) return;
-    const page = await api<{ records: AuditRecord[]; nextCursor: string | null }>(
-      'GET',
-      `/v1/audit/events${query({ ...filters, from: toIso(filters.from), to: toIso(filters.to), order: 'desc', limit: 100, cursor: pages.next })}`,
-    );
-    setPages({ records: [...pages.records, ...page.records], next: page.nextCursor });
-  }
+  const events = usePagedEvents({ ...filters, from: toIso(filters.from), to: toIso(filters.to) });
   const auditor = props.me.principal.role === 'admin' || props.me.principal.role === 'auditor';
   return (
     <section>
@@ -95,32 +73,8 @@ export function AuditPage(props: { readonly me: SignedIn; readonly route: Route 
       </header>
       <FilterForm filters={filters} />
       {auditor ? <Exports filters={filters} /> : null}
-      <ErrorNotice error={first.error} what="Querying the audit trail" />
-      {pages.records.length === 0 && !first.loading ? <Empty>No events match these filters.</Empty> : null}
-      {pages.records.length ? (
-        <table class="table events" data-testid="audit-results">
-          <thead>
-            <tr>
-              <th>#</th>
-              <th>Time</th>
-              <th>Event</th>
-              <th>Who</th>
-              <th>Tool</th>
-              <th>Decision / outcome</th>
-            </tr>
-          </thead>
-          <tbody>
-            {pages.records.map((r) => (
-              <EventRow key={r.seq} record={r} />
-            ))}
-          </tbody>
-        </table>
-      ) : null}
-      {pages.next ? (
-        <button type="button" onClick={more}>
-          Load older events
-        </button>
-      ) : null}
+      <ErrorNotice error={events.error} what="Querying the audit trail" />
+      <EventTable events={events} testId="audit-results" empty="No events match these filters." />
     </section>
   );
 }

@@ -1,6 +1,7 @@
 import { useState } from 'preact/hooks';
 import type { AuditRecord } from '../api/api-types.js';
 import { dateTime, json } from '../format.js';
+import type { PagedEvents } from '../paged-events.js';
 
 /** What an event decided or how it ended, in a few words. */
 export function eventSummary(r: AuditRecord): string {
@@ -49,6 +50,42 @@ export function EventRow(props: { readonly record: AuditRecord }) {
             <pre class="json">{json(e)}</pre>
           </td>
         </tr>
+      ) : null}
+    </>
+  );
+}
+
+/** A table of audit events, newest first, with a button for older ones. */
+export function EventTable(props: {
+  readonly events: PagedEvents;
+  readonly testId: string;
+  readonly empty: string;
+}) {
+  const e = props.events;
+  if (e.records.length === 0) return e.loading ? null : <p class="empty">{props.empty}</p>;
+  return (
+    <>
+      <table class="table events" data-testid={props.testId}>
+        <thead>
+          <tr>
+            <th>#</th>
+            <th>Time</th>
+            <th>Event</th>
+            <th>Who</th>
+            <th>Tool</th>
+            <th>Decision / outcome</th>
+          </tr>
+        </thead>
+        <tbody>
+          {e.records.map((r) => (
+            <EventRow key={r.seq} record={r} />
+          ))}
+        </tbody>
+      </table>
+      {e.hasMore ? (
+        <button type="button" class="more" onClick={e.more}>
+          Load older events
+        </button>
       ) : null}
     </>
   );

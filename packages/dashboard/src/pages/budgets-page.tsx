@@ -5,9 +5,8 @@ import { BudgetBar } from '../components/budget-bar.js';
 import { LineChart } from '../components/line-chart.js';
 import { Empty, ErrorNotice } from '../components/notices.js';
 import { amount, relative } from '../format.js';
-import { useLiveEvents, useLoad } from '../hooks.js';
+import { useLiveEvents, useLoad, useThrottledReload } from '../hooks.js';
 import { linkClick } from '../router.js';
-import { useThrottledReload } from './sessions-page.js';
 
 const RANGES = { '24h': 86_400_000, '7d': 7 * 86_400_000, '30d': 30 * 86_400_000 } as const;
 const METRICS = { costUsd: 'cost (USD)', tokens: 'tokens', calls: 'calls' } as const;
@@ -115,7 +114,7 @@ export function BudgetsPage() {
         </Empty>
       ) : null}
       {u?.truncated ? (
-        <p class="notice warn">Only the first 200,000 calls of the range are charted.</p>
+        <p class="notice warn">Only the newest 100,000 calls of the range are charted.</p>
       ) : null}
       {u && lines.length ? (
         <table class="table" data-testid="usage-totals">

@@ -5,13 +5,8 @@ import { Empty, ErrorNotice } from '../components/notices.js';
 import { dateTime, relative } from '../format.js';
 import { useLoad } from '../hooks.js';
 import { hunks, lineDiff } from '../line-diff.js';
+import { policyText } from '../policy-sources.js';
 import { ReplayPanel } from './policy-replay.js';
-
-/** The text of a version: its files, each headed by its name when there are several. */
-export function policyText(v: PolicyVersion): string {
-  if (v.sources.length === 1) return v.sources[0]?.text ?? '';
-  return v.sources.map((s) => `# ── ${s.path}\n${s.text}`).join('\n');
-}
 
 /** The policy: the version in force, its history with diffs, lint results, and replay of a candidate. */
 export function PolicyPage() {

@@ -3,7 +3,7 @@ import { ApiError, api } from '../api/api-client.js';
 import type { PolicyVersion } from '../api/api-types.js';
 import { Empty } from '../components/notices.js';
 import { dateTime } from '../format.js';
-import { policyText } from './policy-page.js';
+import { policyInput, policyText } from '../policy-sources.js';
 
 interface ReplayDecision {
   effect: string;
@@ -51,7 +51,7 @@ export function ReplayPanel(props: { readonly current: PolicyVersion }) {
     setBusy(true);
     setProblem(undefined);
     try {
-      setReport(await api<ReplayReport>('POST', '/v1/policy/replay', { policy: { text }, since }));
+      setReport(await api<ReplayReport>('POST', '/v1/policy/replay', { policy: policyInput(text), since }));
     } catch (err) {
       const e = err instanceof ApiError ? err : new ApiError(0, 'CLIENT', String(err));
       const diags = (e.details.diagnostics as { message: string; line?: number }[] | undefined) ?? [];
@@ -70,7 +70,9 @@ export function ReplayPanel(props: { readonly current: PolicyVersion }) {
       <p class="muted">
         Edit the policy below and replay the recorded calls under it: every call whose decision would change
         is listed, grouped by rule. Nothing is applied and nothing is written.
-        {multi ? ' The policy in force has several files; they are shown as one here.' : ''}
+        {multi
+          ? ' The policy in force has several files: each starts at its "# ── file" line; keep those lines.'
+          : ''}
       </p>
       <textarea
         name="policy"

@@ -19,7 +19,9 @@ export function SessionActions(props: {
   const [busy, setBusy] = useState(false);
   const [refusal, setRefusal] = useState<string>();
   if (!props.canAct || s.state === 'closed') return null;
-  const exhausted = props.budgets.filter((b) => b.scope === 'session' && b.ratio >= 1);
+  // Every session budget can be raised, not only full ones: a reservation that did not fit pauses a
+  // session whose budget is not used up yet.
+  const raisable = props.budgets.filter((b) => b.scope === 'session');
   async function act(kind: 'pause' | 'resume') {
     if (reason.trim() === '') {
       setRefusal(`Say why you ${kind} it: the reason goes into the audit trail.`);
@@ -60,7 +62,7 @@ export function SessionActions(props: {
         onInput={(e) => setReason((e.currentTarget as HTMLInputElement).value)}
       />
       {s.state === 'paused'
-        ? exhausted.map((b) => (
+        ? raisable.map((b) => (
             <label key={b.budgetId} class="raise">
               raise <code>{b.budgetId}</code> to
               <input

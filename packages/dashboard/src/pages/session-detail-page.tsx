@@ -1,13 +1,24 @@
-import { api, query } from '../api/api-client.js';
-import type { AuditRecord, SessionDetail, SignedIn } from '../api/api-types.js';
+import { api } from '../api/api-client.js';
+import type { SessionDetail, SignedIn } from '../api/api-types.js';
 import { BudgetBar } from '../components/budget-bar.js';
-import { Empty, ErrorNotice } from '../components/notices.js';
+import { ErrorNotice } from '../components/notices.js';
 import { amount, dateTime } from '../format.js';
-import { useLiveEvents, useLoad } from '../hooks.js';
+import { useLiveEvents, useLoad, useThrottledReload } from '../hooks.js';
+import { usePagedEvents } from '../paged-events.js';
 import { linkClick } from '../router.js';
-import { EventRow } from './audit-rows.js';
+import { EventTable } from './audit-rows.js';
 import { SessionActions } from './session-actions.js';
-import { useThrottledReload } from './sessions-page.js';
+
+const LIVE = [
+  'call.decided',
+  'call.completed',
+  'session.paused',
+  'session.resumed',
+  'session.closed',
+  'budget.exceeded',
+  'budget.raised',
+  'breaker.tripped',
+];
 
 /** One session: state, usage, every budget it draws on, actions, and the timeline of everything it did. */
 export function SessionDetailPage(props: { readonly me: SignedIn; readonly id: string }) {
@@ -15,21 +26,12 @@ export function SessionDetailPage(props: { readonly me: SignedIn; readonly id: s
     () => api<SessionDetail>('GET', `/v1/sessions/${encodeURIComponent(props.id)}`),
     [props.id],
   );
-  const timeline = useLoad(
-    () =>
-      api<{ records: AuditRecord[] }>('GET', `/v1/audit/events${query({ session: props.id, limit: 1000 })}`),
-    [props.id],
-  );
+  const timeline = usePagedEvents({ session: props.id });
   const reload = useThrottledReload(() => {
     detail.reload();
-    timeline.reload();
+    timeline.refresh();
   });
-  useLiveEvents(
-    ['call.decided', 'call.completed', 'session.paused', 'session.resumed', 'session.closed'],
-    (_t, data) => {
-      if ((data as AuditRecord).event?.session === props.id) reload();
-    },
-  );
+  useLiveEvents(LIVE, reload, { session: props.id });
   const canAct = props.me.principal.role === 'approver' || props.me.principal.role === 'admin';
   const d = detail.data;
   return (
@@ -87,33 +89,14 @@ export function SessionDetailPage(props: { readonly me: SignedIn; readonly id: s
             canAct={canAct}
             onDone={() => {
               detail.reload();
-              timeline.reload();
+              timeline.refresh();
             }}
           />
         </>
       ) : null}
       <h2>Timeline</h2>
       <ErrorNotice error={timeline.error} what="Loading the timeline" />
-      {timeline.data?.records.length === 0 ? <Empty>Nothing recorded in this session yet.</Empty> : null}
-      {timeline.data?.records.length ? (
-        <table class="table events" data-testid="timeline">
-          <thead>
-            <tr>
-              <th>#</th>
-              <th>Time</th>
-              <th>Event</th>
-              <th>Who</th>
-              <th>Tool</th>
-              <th>Decision / outcome</th>
-            </tr>
-          </thead>
-          <tbody>
-            {timeline.data.records.map((r) => (
-              <EventRow key={r.seq} record={r} />
-            ))}
-          </tbody>
-        </table>
-      ) : null}
+      <EventTable events={timeline} testId="timeline" empty="Nothing recorded in this session yet." />
     </section>
   );
 }

@@ -1,10 +1,9 @@
-import { useRef } from 'preact/hooks';
 import { api, query } from '../api/api-client.js';
 import type { BudgetStatus, Session, SignedIn } from '../api/api-types.js';
 import { BudgetBar } from '../components/budget-bar.js';
 import { Empty, ErrorNotice } from '../components/notices.js';
 import { relative } from '../format.js';
-import { useLiveEvents, useLoad } from '../hooks.js';
+import { useLiveEvents, useLoad, useThrottledReload } from '../hooks.js';
 import { linkClick, navigate, type Route } from '../router.js';
 import { SessionActions } from './session-actions.js';
 
@@ -17,18 +16,6 @@ const LIVE = [
   'call.completed',
   'budget.exceeded',
 ];
-
-/** Reloads at most once a second however many events arrive (a busy agent completes many calls). */
-export function useThrottledReload(reload: () => void, ms = 1_000): () => void {
-  const timer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
-  return () => {
-    if (timer.current) return;
-    timer.current = setTimeout(() => {
-      timer.current = undefined;
-      reload();
-    }, ms);
-  };
-}
 
 /** Every budget counter that applies to a session: its own, its agent's, and shared ones. */
 export function budgetsFor(s: Session, all: readonly BudgetStatus[]): BudgetStatus[] {

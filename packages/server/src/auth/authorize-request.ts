@@ -4,9 +4,8 @@ import type { ServerContext } from '../server-context.js';
 import {
   CSRF_HEADER,
   csrfMatches,
-  readCookie,
-  SESSION_COOKIE,
   sessionKey,
+  sessionTokenOf,
   verifySessionToken,
 } from './dashboard-session.js';
 import type { Principal } from './principal.js';
@@ -54,9 +53,7 @@ async function authenticate(
   request: FastifyRequest,
   limited: boolean,
 ): Promise<Principal> {
-  const cookie = request.headers.authorization
-    ? undefined
-    : readCookie(request.headers.cookie, SESSION_COOKIE);
+  const cookie = request.headers.authorization ? undefined : sessionTokenOf(request.headers.cookie);
   if (cookie === undefined) {
     return ctx.auth.authenticate(request.headers.authorization, { knownOnly: limited });
   }
@@ -78,22 +75,29 @@ async function authenticate(
     });
   }
   if (request.method !== 'GET' && request.method !== 'HEAD') {
-    if (!csrfMatches(key, cookie, request.headers[CSRF_HEADER]) || !sameOrigin(request)) {
+    if (
+      !csrfMatches(key, cookie, request.headers[CSRF_HEADER]) ||
+      !sameOrigin(request, ctx.config.publicUrl)
+    ) {
       throw new WardenError(
         'CSRF_REJECTED',
         `a signed-in browser request that changes something needs the ${CSRF_HEADER} header from /v1/auth/session and this origin`,
       );
     }
   }
-  return principal;
+  return { ...principal, sessionExpiresAt: session.expiresAt.toISOString() };
 }
 
-/** Origin, when the browser sends it, must be this server (a cross-site form or fetch is refused). */
-function sameOrigin(request: FastifyRequest): boolean {
+/**
+ * Origin, when the browser sends it, must be this server: the Host it asked for, or `publicUrl` (behind a
+ * proxy that rewrites Host). A cross-site form or fetch is refused; the CSRF token is the main guard.
+ */
+function sameOrigin(request: FastifyRequest, publicUrl: string | undefined): boolean {
   const origin = request.headers.origin;
   if (origin === undefined) return true;
   try {
     const from = new URL(origin);
+    if (publicUrl && new URL(publicUrl).origin === from.origin) return true;
     // Parsed the same way, so a default port written out (host:80) matches one left implicit.
     return from.host === new URL(`${from.protocol}//${request.headers.host ?? ''}`).host;
   } catch {

@@ -10,6 +10,11 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
  * Token: `v1.<keyId>.<expires (unix s)>.<nonce>.<base64url HMAC-SHA256 of everything before>`.
  */
 export const SESSION_COOKIE = 'warden_session';
+/**
+ * The cookie's name over HTTPS: the `__Host-` prefix makes the browser refuse it unless it is Secure, for
+ * this exact host and path `/`, so a sibling subdomain cannot plant a session of its own.
+ */
+export const SECURE_SESSION_COOKIE = `__Host-${SESSION_COOKIE}`;
 /** The header a cookie-authenticated request that changes something must carry (double submit). */
 export const CSRF_HEADER = 'x-warden-csrf';
 /** How long a dashboard sign-in lasts (a key's own expiry cuts it shorter). */
@@ -74,10 +79,15 @@ export function readCookie(header: string | undefined, name: string): string | u
   return undefined;
 }
 
+/** The session token a request carries, under either cookie name. */
+export function sessionTokenOf(cookieHeader: string | undefined): string | undefined {
+  return readCookie(cookieHeader, SECURE_SESSION_COOKIE) ?? readCookie(cookieHeader, SESSION_COOKIE);
+}
+
 /** The Set-Cookie value for a session (an empty token with maxAge 0 clears it). */
 export function sessionCookie(token: string, options: { maxAgeSeconds: number; secure: boolean }): string {
   return [
-    `${SESSION_COOKIE}=${token}`,
+    `${options.secure ? SECURE_SESSION_COOKIE : SESSION_COOKIE}=${token}`,
     'Path=/',
     'HttpOnly',
     'SameSite=Strict',

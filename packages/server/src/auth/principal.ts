@@ -9,6 +9,8 @@ export interface Principal {
   readonly id: string;
   readonly role: ApiRole;
   readonly expiresAt: string | null;
+  /** Set when the request came with the dashboard's sign-in cookie: when that sign-in ends. */
+  readonly sessionExpiresAt?: string;
 }
 
 /** The audit actor for a principal: a service acts as `system` under its own name. */

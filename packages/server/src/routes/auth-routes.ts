@@ -4,11 +4,10 @@ import { z } from 'zod';
 import {
   createSessionToken,
   csrfTokenFor,
-  readCookie,
-  SESSION_COOKIE,
   SESSION_TTL_MS,
   sessionCookie,
   sessionKey,
+  sessionTokenOf,
 } from '../auth/dashboard-session.js';
 import type { Principal } from '../auth/principal.js';
 import { defineRoute } from '../http/route-spec.js';
@@ -106,15 +105,12 @@ export const authRoutes = [
     response: { status: 200, schema: SignedInSchema },
     async handler({ principal, ctx, request, reply }) {
       reply.header('cache-control', 'no-store');
-      const token = request.headers.authorization
-        ? undefined
-        : readCookie(request.headers.cookie, SESSION_COOKIE);
+      const token = request.headers.authorization ? undefined : sessionTokenOf(request.headers.cookie);
       const key = sessionKey(ctx.engine.keys.hmacKey);
-      const expires = token ? Number(token.split('.')[2]) * 1000 : Number.NaN;
       return {
         principal: publicPrincipal(principal),
         csrfToken: token ? csrfTokenFor(key, token) : null,
-        expiresAt: Number.isFinite(expires) ? new Date(expires).toISOString() : null,
+        expiresAt: principal.sessionExpiresAt ?? null,
       };
     },
   }),

@@ -80,6 +80,15 @@ export const eventRoutes = [
         onClose: (s) => ctx.sse.remove(s),
       });
       ctx.sse.add(stream);
+      // A stream opened with the dashboard's sign-in ends when the sign-in does, like any request would.
+      if (principal.sessionExpiresAt) {
+        const timer = setTimeout(
+          () => stream.close('the dashboard sign-in has expired; sign in again', 'UNAUTHENTICATED'),
+          Math.max(0, Date.parse(principal.sessionExpiresAt) - Date.now()),
+        );
+        timer.unref();
+        raw.once('close', () => clearTimeout(timer));
+      }
       await stream.start(ctx.hub, ctx.engine.store, fromHeader ?? query.lastEventId, () =>
         ctx.auth.stillValid(principal.keyId),
       );

@@ -1,4 +1,4 @@
-import { type AuditEvent, USAGE_METRICS, usageSeries, WardenError } from '@warden/core';
+import { USAGE_METRICS, UsageSeriesBuilder, WardenError } from '@warden/core';
 import { parseAuditQuery } from '@warden/engine';
 import { z } from 'zod';
 import { defineRoute } from '../http/route-spec.js';
@@ -6,8 +6,8 @@ import type { ServerContext } from '../server-context.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
-/** Events read for one chart at most; beyond this the answer says `truncated`. */
-const MAX_EVENTS = 200_000;
+/** Events read for one chart at most (newest first); beyond this the answer says `truncated`. */
+const MAX_EVENTS = 100_000;
 const MAX_BUCKETS = 1_000;
 
 const UsageLineSchema = z.object({
@@ -27,28 +27,36 @@ function teamsOf(ctx: ServerContext): (agent: string) => readonly string[] {
   };
 }
 
-/** The completed calls of a time range, page by page, up to MAX_EVENTS. */
-async function* completedCalls(
+/**
+ * Adds the completed calls of a time range to `builder`, newest first, page by page (only the sums are
+ * held), up to MAX_EVENTS: a truncated chart lacks the oldest calls, not the newest.
+ */
+async function addCompletedCalls(
   ctx: ServerContext,
+  builder: UsageSeriesBuilder,
   from: string,
   to: string,
-  state: { read: number; truncated: boolean },
-): AsyncGenerator<AuditEvent> {
+): Promise<{ read: number; truncated: boolean }> {
+  let read = 0;
   let cursor: string | undefined;
   do {
+    const limit = Math.min(1_000, MAX_EVENTS - read);
     const page = await ctx.engine.store.queryAudit(
-      parseAuditQuery({ type: 'call.completed', from, to, limit: 1_000, ...(cursor ? { cursor } : {}) }),
+      parseAuditQuery({
+        type: 'call.completed',
+        from,
+        to,
+        order: 'desc',
+        limit,
+        ...(cursor ? { cursor } : {}),
+      }),
     );
-    for (const r of page.records) {
-      if (state.read >= MAX_EVENTS) {
-        state.truncated = true;
-        return;
-      }
-      state.read++;
-      yield r.event;
-    }
+    for (const r of page.records) builder.add(r.event);
+    read += page.records.length;
     cursor = page.nextCursor ?? undefined;
+    if (cursor && read >= MAX_EVENTS) return { read, truncated: true };
   } while (cursor);
+  return { read, truncated: false };
 }
 
 export const usageRoutes = [
@@ -100,11 +108,10 @@ export const usageRoutes = [
       }
       const from = new Date(fromMs).toISOString();
       const to = new Date(toMs).toISOString();
-      const state = { read: 0, truncated: false };
-      const events: AuditEvent[] = [];
-      for await (const e of completedCalls(ctx, from, to, state)) events.push(e);
       const keysOf = query.by === 'team' ? teamsOf(ctx) : (agent: string) => [agent];
-      const series = usageSeries(events, { fromMs, toMs, bucketMs, keysOf });
+      const builder = new UsageSeriesBuilder({ fromMs, toMs, bucketMs, keysOf });
+      const { read, truncated } = await addCompletedCalls(ctx, builder, from, to);
+      const series = builder.result();
       return {
         from,
         to,
@@ -113,8 +120,8 @@ export const usageRoutes = [
         metrics: [...USAGE_METRICS],
         buckets: [...series.buckets],
         lines: series.lines,
-        eventsRead: state.read,
-        truncated: state.truncated,
+        eventsRead: read,
+        truncated,
       };
     },
   }),
