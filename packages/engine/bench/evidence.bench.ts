@@ -51,19 +51,19 @@ async function evidenceFigures({ quick, log }: BenchmarkOptions): Promise<Record
   const dir = mkdtempSync(join(tmpdir(), 'warden-bench-evidence-'));
   const store = await openStore(join(dir, 'trail.db'));
   try {
-    log(`evidence: recording ${n.toLocaleString('en')} decided calls…`);
+    log(`recording ${n.toLocaleString('en')} decided calls…`);
     const from = new Date(Date.now() - 1_000).toISOString();
     const committer = new GroupCommitter(store);
     await appendMany((e) => committer.submit({ events: [e] }), n, 512);
     const to = new Date(Date.now() + 1_000).toISOString();
 
-    log('evidence: baseline: reading them page by page…');
+    log('baseline: reading them page by page…');
     let t = performance.now();
     const read = await readAll(store, from, to);
     const readMs = performance.now() - t;
     if (read !== n) throw new Error(`read ${read} of ${n} events`);
 
-    log('evidence: replaying them under a stricter policy…');
+    log('replaying them under a stricter policy…');
     t = performance.now();
     const replay = await replayTrail(store, compilePolicy(CANDIDATE), { from, to });
     const replayMs = performance.now() - t;
@@ -71,7 +71,7 @@ async function evidenceFigures({ quick, log }: BenchmarkOptions): Promise<Record
       throw new Error(`replay compared ${replay.totals.replayed} calls and changed ${replay.totals.changed}`);
     }
 
-    log('evidence: the SOC 2 report of the same period (reading, counting and verifying the chain)…');
+    log('the SOC 2 report of the same period (reading, counting and verifying the chain)…');
     t = performance.now();
     const report = await gatherSoc2Report(store, { period: { from, to } });
     const soc2Ms = performance.now() - t;
