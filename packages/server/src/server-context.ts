@@ -2,6 +2,7 @@ import type { Engine, PolicySync } from '@warden/engine';
 import type { McpHttpGateway } from '@warden/mcp';
 import type { Authenticator } from './auth/authenticator.js';
 import type { RateLimiter } from './auth/rate-limiter.js';
+import type { SignedOutSessions } from './auth/signed-out-sessions.js';
 import type { ServerConfig } from './config/server-config.js';
 import type { EventHub } from './live/event-hub.js';
 import type { SseRegistry } from './live/sse-stream.js';
@@ -13,6 +14,8 @@ export interface ServerContext {
   readonly engine: Engine;
   readonly config: ServerConfig;
   readonly auth: Authenticator;
+  /** Dashboard sign-ins signed out before they expired, on any instance. */
+  readonly signedOut: SignedOutSessions;
   readonly hub: EventHub;
   readonly sse: SseRegistry;
   readonly metrics: ServerMetrics;

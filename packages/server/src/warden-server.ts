@@ -20,6 +20,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
 import { Authenticator } from './auth/authenticator.js';
 import { RateLimiter } from './auth/rate-limiter.js';
+import { SignedOutSessions } from './auth/signed-out-sessions.js';
 import { publicBaseUrl, type ServerConfig } from './config/server-config.js';
 import { EventHub } from './live/event-hub.js';
 import { SseRegistry } from './live/sse-stream.js';
@@ -139,8 +140,16 @@ async function assemble(
   await hub.start(config.pollMs);
   const auth = new Authenticator(store);
   const sse = new SseRegistry(config.heartbeatMs, (keyId) => auth.stillValid(keyId));
+  const signedOut = new SignedOutSessions();
+  await signedOut.load(store);
   const stopCommits = engine.onCommit(() => void hub.kick());
   hub.onEvent((e) => {
+    if (e.type === 'auth.signed_out') {
+      signedOut.addEvent(e.data);
+      const id = e.data?.session;
+      if (typeof id === 'string') sse.closeSession(id);
+      return;
+    }
     if (e.type !== 'api_key.revoked') return;
     const id = (e.data as { id?: string } | undefined)?.id;
     if (id) {
@@ -169,6 +178,7 @@ async function assemble(
     engine,
     config,
     auth,
+    signedOut,
     hub,
     sse,
     metrics,

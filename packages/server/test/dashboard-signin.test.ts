@@ -5,6 +5,7 @@
 import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSessionToken, SESSION_COOKIE, sessionKey } from '../src/auth/dashboard-session.js';
+import { SignedOutSessions } from '../src/auth/signed-out-sessions.js';
 import { startTestServer, type TestServer } from '../test-support/server-fixtures.js';
 
 let t: TestServer;
@@ -156,6 +157,41 @@ describe('dashboard sign-in', () => {
     const r = await t.request('DELETE', '/v1/auth/session');
     expect(r.statusCode).toBe(204);
     expect(String(r.headers['set-cookie'])).toMatch(new RegExp(`${SESSION_COOKIE}=; .*Max-Age=0`));
+  });
+
+  it('audits sign-in and sign-out, and a signed-out cookie stops working, also after a restart', async () => {
+    const { cookie, res } = await signIn(approverKey);
+    const keyId = (res.json() as { principal: { keyId: string } }).principal.keyId;
+    const signedIn = await t.request('GET', '/v1/audit/events?type=auth.signed_in&order=desc&limit=1', {
+      key: t.admin,
+    });
+    const inEvent = signedIn.json().records[0].event;
+    expect(inEvent).toMatchObject({
+      actor: { kind: 'human', id: 'lee@acme.example' },
+      data: { keyId, role: 'approver', expiresAt: expect.any(String) },
+    });
+    const sessionId = inEvent.data.session as string;
+    expect(cookie).toContain(`.${sessionId}.`);
+
+    const out = await t.request('DELETE', '/v1/auth/session', { headers: withCookie(cookie) });
+    expect(out.statusCode).toBe(204);
+    // A copy of the cookie kept elsewhere no longer works.
+    const reuse = await t.request('GET', '/v1/auth/session', { headers: withCookie(cookie) });
+    expect(reuse.statusCode).toBe(401);
+    expect(reuse.json().error.message).toMatch(/signed out/);
+    const signedOut = await t.request('GET', '/v1/audit/events?type=auth.signed_out', { key: t.admin });
+    expect(
+      signedOut.json().records.map((r: { event: { data: { session: string } } }) => r.event.data.session),
+    ).toEqual([sessionId]);
+    // Signing out twice records nothing more.
+    await t.request('DELETE', '/v1/auth/session', { headers: withCookie(cookie) });
+    expect(
+      (await t.request('GET', '/v1/audit/events?type=auth.signed_out', { key: t.admin })).json().records,
+    ).toHaveLength(1);
+    // An instance that starts later reads the sign-outs of the last session lifetime from the trail.
+    const later = new SignedOutSessions();
+    await later.load(t.server.ctx.engine.store);
+    expect(later.has(sessionId)).toBe(true);
   });
 });
 

@@ -105,6 +105,8 @@ function summaryRows(r: Soc2Report): string[][] {
     ['Policy changes', a.policyChanges.total],
     ['API keys created', a.keysCreated.total],
     ['API keys revoked', a.keysRevoked.total],
+    ['Dashboard sign-ins', a.signIns.total],
+    ['… signed out before they expired', a.signOuts],
     ['Grants added', a.grantsAdded.total],
     ['Grants revoked', a.grantsRevoked.total],
     ['Grants expired', a.grantsExpired.total],

@@ -70,6 +70,13 @@ export function accessBlocks(r: Soc2Report): Block[] {
       (x) => [...refCells(x), x.by, x.keyId, or(x.principal), or(x.role), cut(or(x.reason))],
       'No API keys revoked in the period.',
     ),
+    h3('Dashboard sign-ins'),
+    table(
+      ['Seq', 'Time', 'Person', 'Role', 'Key id', 'From', 'Until'],
+      a.signIns,
+      (x) => [...refCells(x), x.by, or(x.role), or(x.keyId), or(x.address), time(x.expiresAt)],
+      'No dashboard sign-ins in the period.',
+    ),
     h3('Checkpoint signing keys registered'),
     table(
       ['Seq', 'Time', 'Event', 'Key id'],

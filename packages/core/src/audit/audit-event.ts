@@ -40,6 +40,8 @@ export const AUDIT_EVENT_TYPES = [
   'budget.raised',
   'breaker.tripped',
   'notification.sent',
+  'auth.signed_in',
+  'auth.signed_out',
 ] as const;
 
 /** One audit event type. */

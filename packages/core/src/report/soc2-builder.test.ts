@@ -52,6 +52,43 @@ const decided = (
   });
 
 describe('the SOC 2 report builder', () => {
+  it('lists dashboard sign-ins under CC6 and counts sign-outs', () => {
+    const lee = { kind: 'human', id: 'lee@acme.example' } as const;
+    const signIn = (session: string) =>
+      rec({
+        type: 'auth.signed_in',
+        actor: lee,
+        data: {
+          keyId: 'key_1',
+          role: 'approver',
+          session,
+          address: '10.0.0.7',
+          expiresAt: '2026-05-02T18:00:00.000Z',
+        },
+      });
+    const r = buildSoc2Report(
+      PERIOD,
+      {
+        context: [],
+        events: [
+          signIn('s1'),
+          signIn('s2'),
+          rec({ type: 'auth.signed_out', actor: lee, data: { keyId: 'key_1', session: 's1' } }),
+          rec({ type: 'auth.signed_in', actor: lee, ts: '2026-05-09T00:00:00.000Z', data: {} }),
+        ].filter((x) => x.event.ts < PERIOD.to),
+      },
+      FACTS,
+    );
+    expect(r.access.signIns.total).toBe(2);
+    expect(r.access.signIns.items[0]).toMatchObject({
+      by: 'human:lee@acme.example',
+      keyId: 'key_1',
+      role: 'approver',
+      address: '10.0.0.7',
+    });
+    expect(r.access.signOuts).toBe(1);
+  });
+
   it('flags a requester who approved or voted on their own request, in any spelling', () => {
     const r = buildSoc2Report(
       PERIOD,

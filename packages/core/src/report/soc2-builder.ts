@@ -21,6 +21,7 @@ import type {
   PauseRow,
   PolicyChangeRow,
   RaiseRow,
+  SignInRow,
   SigningKeyRow,
   Soc2Report,
   SodViolation,
@@ -104,6 +105,8 @@ export class Soc2ReportBuilder {
   readonly #signingKeys: CappedList<SigningKeyRow>;
   readonly #grantsAdded: CappedList<GrantRow>;
   readonly #grantsRevoked: CappedList<GrantRevokedRow>;
+  readonly #signIns: CappedList<SignInRow>;
+  #signOuts = 0;
   // CC7
   readonly #blockedByAgent = new Tally();
   readonly #blockedByRule = new Tally();
@@ -141,6 +144,7 @@ export class Soc2ReportBuilder {
     this.#signingKeys = list();
     this.#grantsAdded = list();
     this.#grantsRevoked = list();
+    this.#signIns = list();
     this.#breakers = list();
     this.#denied = list();
     this.#expired = list();
@@ -199,6 +203,17 @@ export class Soc2ReportBuilder {
     'key.rotated': (r) => this.#signingKeys.push(signingKeyRow(r)),
     'grant.added': (r) => this.#grantsAdded.push(grantRow(r)),
     'grant.revoked': (r) => this.#grantsRevoked.push(grantRevokedRow(r)),
+    'auth.signed_in': (r) =>
+      this.#signIns.push({
+        ...refOf(r),
+        keyId: str(r.event, 'keyId'),
+        role: str(r.event, 'role'),
+        address: str(r.event, 'address'),
+        expiresAt: str(r.event, 'expiresAt'),
+      }),
+    'auth.signed_out': () => {
+      this.#signOuts += 1;
+    },
     'breaker.tripped': (r) => this.#breakers.push(breakerRow(r)),
     'approval.decided': (r) => this.#approvalDecided(r),
     'approval.voted': (r) => this.#vote(r),
@@ -359,6 +374,8 @@ export class Soc2ReportBuilder {
         grantsAdded: this.#grantsAdded.done(),
         grantsRevoked: this.#grantsRevoked.done(),
         grantsExpired: { items: expired.slice(0, this.#cap), total: expired.length },
+        signIns: this.#signIns.done(),
+        signOuts: this.#signOuts,
       },
       operations: {
         blocked: effects.block,

@@ -60,6 +60,9 @@ export interface AccessSection {
   readonly grantsAdded: Capped<GrantRow>;
   readonly grantsRevoked: Capped<GrantRevokedRow>;
   readonly grantsExpired: Capped<GrantRow>;
+  /** Dashboard sign-ins (`auth.signed_in`), and how many sign-ins were signed out in the period. */
+  readonly signIns: Capped<SignInRow>;
+  readonly signOuts: number;
 }
 
 /** The policy version in force at the end of the period (the last `policy.changed` up to then). */
@@ -94,6 +97,14 @@ export interface KeyCreatedRow extends EventRef {
   readonly principal: string;
   readonly principalKind: string;
   readonly role: string;
+  readonly expiresAt: string | null;
+}
+
+/** A person signed in to the dashboard with a key. */
+export interface SignInRow extends EventRef {
+  readonly keyId: string | null;
+  readonly role: string | null;
+  readonly address: string | null;
   readonly expiresAt: string | null;
 }
 

@@ -68,6 +68,11 @@ async function authenticate(
       },
     );
   }
+  if (ctx.signedOut.has(session.id)) {
+    throw new WardenError('UNAUTHENTICATED', 'this dashboard sign-in was signed out; sign in again', {
+      reason: 'session',
+    });
+  }
   const principal = await ctx.auth.authenticateKeyId(session.keyId);
   if (principal.kind !== 'human') {
     throw new WardenError('UNAUTHENTICATED', 'only a person can sign in to the dashboard', {
@@ -85,7 +90,7 @@ async function authenticate(
       );
     }
   }
-  return { ...principal, sessionExpiresAt: session.expiresAt.toISOString() };
+  return { ...principal, sessionExpiresAt: session.expiresAt.toISOString(), sessionId: session.id };
 }
 
 /**

@@ -27,6 +27,8 @@ const TOKEN = /^v1\.([A-Za-z0-9_-]{1,100})\.(\d{1,12})\.([A-Za-z0-9_-]{22})\.([A
 export interface DashboardSession {
   readonly keyId: string;
   readonly expiresAt: Date;
+  /** The token's random part: names this sign-in (in the audit trail, and when it is signed out). */
+  readonly id: string;
 }
 
 /** The signing key for sessions, derived from the engine's HMAC key so it is never stored anywhere. */
@@ -55,7 +57,7 @@ export function verifySessionToken(
   if (!sameText(mac(key, body), m[4] as string)) return undefined;
   const expiresAt = new Date(Number(m[2]) * 1000);
   if (expiresAt.getTime() <= now) return undefined;
-  return { keyId: m[1] as string, expiresAt };
+  return { keyId: m[1] as string, expiresAt, id: m[3] as string };
 }
 
 /** The CSRF token bound to one session token: a page learns it from the API, a forged form cannot. */

@@ -11,6 +11,8 @@ export interface Principal {
   readonly expiresAt: string | null;
   /** Set when the request came with the dashboard's sign-in cookie: when that sign-in ends. */
   readonly sessionExpiresAt?: string;
+  /** And which sign-in it is (see DashboardSession.id). */
+  readonly sessionId?: string;
 }
 
 /** The audit actor for a principal: a service acts as `system` under its own name. */

@@ -198,6 +198,13 @@ export class SseRegistry {
     return n;
   }
 
+  /** Closes the streams of one dashboard sign-in (it was signed out). */
+  closeSession(sessionId: string): void {
+    for (const s of this.#streams) {
+      if (s.principal.sessionId === sessionId) s.close('signed out of the dashboard', 'UNAUTHENTICATED');
+    }
+  }
+
   /** Closes every stream opened with a key (it was revoked). */
   closeKey(keyId: string): void {
     for (const s of this.#streams) {

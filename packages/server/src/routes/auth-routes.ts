@@ -4,12 +4,14 @@ import { z } from 'zod';
 import {
   createSessionToken,
   csrfTokenFor,
+  type DashboardSession,
   SESSION_TTL_MS,
   sessionCookie,
   sessionKey,
   sessionTokenOf,
+  verifySessionToken,
 } from '../auth/dashboard-session.js';
-import type { Principal } from '../auth/principal.js';
+import { actorOf, type Principal } from '../auth/principal.js';
 import { defineRoute } from '../http/route-spec.js';
 import type { ServerContext } from '../server-context.js';
 
@@ -81,6 +83,21 @@ export const authRoutes = [
       const expiresAt = new Date(Math.min(now + SESSION_TTL_MS, keyEnd));
       const key = sessionKey(ctx.engine.keys.hmacKey);
       const token = createSessionToken(key, principal.keyId, expiresAt);
+      const session = verifySessionToken(key, token, now) as DashboardSession;
+      // Signing in is access to the governance plane: it is in the audit trail (CC6), durable before reply.
+      await ctx.engine.commit({
+        events: [
+          ctx.engine.systemEvent('auth.signed_in', actorOf(principal), {
+            data: {
+              keyId: principal.keyId,
+              role: principal.role,
+              session: session.id,
+              expiresAt: expiresAt.toISOString(),
+              address: request.ip,
+            },
+          }),
+        ],
+      });
       reply.header(
         'set-cookie',
         sessionCookie(token, {
@@ -118,11 +135,29 @@ export const authRoutes = [
     method: 'DELETE',
     url: '/v1/auth/session',
     tag: 'auth',
-    summary: 'Sign out of the dashboard: clears the session cookie.',
+    summary:
+      'Sign out of the dashboard: the sign-in stops working on every instance (audited as auth.signed_out) and the cookie is cleared.',
     roles: 'public',
     response: { status: 204 },
     async handler({ ctx, request, reply }) {
       clearCookie(ctx, request, reply);
+      const token = request.headers.authorization ? undefined : sessionTokenOf(request.headers.cookie);
+      const session = verifySessionToken(sessionKey(ctx.engine.keys.hmacKey), token);
+      // Only a live sign-in is recorded: a stale or forged cookie is just cleared.
+      if (!session || ctx.signedOut.has(session.id)) return null;
+      const owner = await ctx.auth.authenticateKeyId(session.keyId).catch(() => undefined);
+      const expiresAt = session.expiresAt.toISOString();
+      ctx.signedOut.add(session.id, expiresAt);
+      ctx.sse.closeSession(session.id);
+      await ctx.engine.commit({
+        events: [
+          ctx.engine.systemEvent(
+            'auth.signed_out',
+            owner ? actorOf(owner) : { kind: 'system', id: `key:${session.keyId}` },
+            { data: { keyId: session.keyId, session: session.id, expiresAt } },
+          ),
+        ],
+      });
       return null;
     },
   }),
