@@ -61,6 +61,7 @@ export {
   type AuditQuery,
   type AuditQueryInput,
   AuditQuerySchema,
+  encodeCursor,
   parseAuditQuery,
 } from './store/audit-query.js';
 export { GroupCommitter } from './store/group-committer.js';

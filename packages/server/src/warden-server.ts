@@ -140,8 +140,8 @@ async function assemble(
   await hub.start(config.pollMs);
   const auth = new Authenticator(store);
   const sse = new SseRegistry(config.heartbeatMs, (keyId) => auth.stillValid(keyId));
-  const signedOut = new SignedOutSessions();
-  await signedOut.load(store);
+  const signedOut = new SignedOutSessions(store, { refreshMs: config.pollMs });
+  await signedOut.start();
   const stopCommits = engine.onCommit(() => void hub.kick());
   hub.onEvent((e) => {
     if (e.type === 'auth.signed_out') {

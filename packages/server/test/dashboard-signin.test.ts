@@ -189,9 +189,10 @@ describe('dashboard sign-in', () => {
       (await t.request('GET', '/v1/audit/events?type=auth.signed_out', { key: t.admin })).json().records,
     ).toHaveLength(1);
     // An instance that starts later reads the sign-outs of the last session lifetime from the trail.
-    const later = new SignedOutSessions();
-    await later.load(t.server.ctx.engine.store);
-    expect(later.has(sessionId)).toBe(true);
+    const later = new SignedOutSessions(t.server.ctx.engine.store);
+    await later.start();
+    expect(await later.isSignedOut(sessionId)).toBe(true);
+    expect(await later.isSignedOut('another-session')).toBe(false);
   });
 });
 

@@ -224,6 +224,26 @@ describe('two warden serve processes on one PostgreSQL database', () => {
     }
   });
 
+  it('a dashboard sign-in made on A works on B, and signing out on A ends it on B', async () => {
+    const signIn = await fetch(`${a.url}/v1/auth/session`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ key: adminKey }),
+    });
+    expect(signIn.status).toBe(200);
+    const cookie = (signIn.headers.get('set-cookie') ?? '').split(';')[0] as string;
+    const onB = () => fetch(`${b.url}/v1/auth/session`, { headers: { cookie } });
+    // Both instances derive the same signing key from the shared key file.
+    expect((await onB()).status).toBe(200);
+    expect((await fetch(`${a.url}/v1/auth/session`, { method: 'DELETE', headers: { cookie } })).status).toBe(
+      204,
+    );
+    // B learns the sign-out from the audit stream.
+    await eventually('B refuses the signed-out cookie', async () =>
+      (await onB()).status === 401 ? true : undefined,
+    );
+  });
+
   it('an SSE stream opened on A receives call.decided events for calls made on B', async () => {
     const stream = await SseClient.open(`${a.url}/v1/events?type=call.decided`, { key: adminKey });
     try {

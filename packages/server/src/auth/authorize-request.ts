@@ -68,7 +68,7 @@ async function authenticate(
       },
     );
   }
-  if (ctx.signedOut.has(session.id)) {
+  if (await ctx.signedOut.isSignedOut(session.id)) {
     throw new WardenError('UNAUTHENTICATED', 'this dashboard sign-in was signed out; sign in again', {
       reason: 'session',
     });

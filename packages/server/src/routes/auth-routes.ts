@@ -144,7 +144,7 @@ export const authRoutes = [
       const token = request.headers.authorization ? undefined : sessionTokenOf(request.headers.cookie);
       const session = verifySessionToken(sessionKey(ctx.engine.keys.hmacKey), token);
       // Only a live sign-in is recorded: a stale or forged cookie is just cleared.
-      if (!session || ctx.signedOut.has(session.id)) return null;
+      if (!session || (await ctx.signedOut.isSignedOut(session.id))) return null;
       const owner = await ctx.auth.authenticateKeyId(session.keyId).catch(() => undefined);
       const expiresAt = session.expiresAt.toISOString();
       ctx.signedOut.add(session.id, expiresAt);

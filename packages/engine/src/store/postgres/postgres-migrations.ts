@@ -361,6 +361,15 @@ CREATE INDEX audit_events_event_id ON audit_events (event_id);
 ALTER TABLE notifications ALTER COLUMN approval_id DROP NOT NULL;
 `,
   },
+  {
+    version: 5,
+    name: 'audit events by type',
+    sql: `
+-- Readers of one kind of event (policy replay, the SOC 2 report, usage charts, dashboard sign-outs)
+-- walk the chain by type: without this index each of those reads scans every event of its range.
+CREATE INDEX audit_events_type ON audit_events (type, seq);
+`,
+  },
 ];
 
 /** Any constant works: advisory lock keys are per database. This one spells "warden". */

@@ -270,4 +270,13 @@ ALTER TABLE notifications_v4 RENAME TO notifications;
 CREATE INDEX notifications_pending ON notifications (created_at, id) WHERE state = 'pending';
 `,
   },
+  {
+    version: 5,
+    name: 'audit events by type',
+    sql: `
+-- Readers of one kind of event (policy replay, the SOC 2 report, usage charts, dashboard sign-outs)
+-- walk the chain by type: without this index each of those reads scans every event of its range.
+CREATE INDEX audit_events_type ON audit_events (type, seq);
+`,
+  },
 ];
