@@ -170,6 +170,37 @@ describe('the dashboard in Chromium', () => {
     expect(refused.records.length).toBeGreaterThan(0);
   });
 
+  it('lets an admin who is not an eligible approver override, with a reason, and the agent proceeds', async () => {
+    const adminKey = await t.key('human', 'ada@acme.example', 'admin');
+    const ada = await signedIn(adminKey);
+    let approvalId = '';
+    const refund = agent.guard(
+      'billing.refund',
+      async (req: { amount: number }) => ({ refunded: req.amount }),
+      {
+        onApprovalPending: (p) => (approvalId = p.approvalId),
+      },
+    );
+    const waiting = refund({ amount: 130 });
+    const card = ada.locator('article.approval', { hasText: '"amount": 130' });
+    await card.waitFor({ timeout: 15_000 });
+    await card.getByRole('button', { name: 'Approve' }).click();
+    await expect.poll(() => card.locator('.refusal').textContent()).toMatch(/not among them/);
+    await card.getByRole('button', { name: 'Override: approve' }).click();
+    await expect.poll(() => card.locator('.refusal').textContent()).toMatch(/needs a reason/);
+    await card.getByLabel('Reason').fill('on-call lead is out; customer escalation');
+    await card.getByRole('button', { name: 'Override: approve' }).click();
+    await expect(waiting).resolves.toEqual({ refunded: 130 });
+    const decided = await api<{ records: { event: { data: { override?: boolean; outcome: string } } }[] }>(
+      'GET',
+      '/v1/audit/events?type=approval.decided&approver=ada@acme.example',
+    );
+    expect(decided.records.map((r) => r.event.data)).toEqual([
+      expect.objectContaining({ outcome: 'approved', override: true }),
+    ]);
+    expect(approvalId).toMatch(/^apr_/);
+  });
+
   it('resumes a session its budget paused, raising the budget, from the sessions page', async () => {
     const session = `ses-budget-${Date.now()}`;
     const worker = await createWarden({

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import type { Socket } from 'node:net';
+import { createServer, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { BUNDLED_PRICES, compilePolicySources, WardenError, withOverride } from '@warden/core';
 import {
@@ -61,6 +61,9 @@ export interface StartOptions {
  */
 export async function startServer(config: ServerConfig, options: StartOptions = {}): Promise<WardenServer> {
   const warn = options.onWarning ?? (() => {});
+  // A busy port is found before anything is created: a first start that failed after making the admin
+  // key would have shown it to nobody, and the next start would not make another.
+  if (options.listen !== false && config.port !== 0) await ensurePortFree(config.host, config.port);
   const store = await openStore(config.db);
   let engine: Engine | undefined;
   try {
@@ -88,6 +91,21 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     await store.close().catch(() => {});
     throw err;
   }
+}
+
+/** Fails with CONFIG_INVALID when the port cannot be bound (in use, or not allowed). */
+async function ensurePortFree(host: string, port: number): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', (err: NodeJS.ErrnoException) => {
+      reject(
+        err.code === 'EADDRINUSE'
+          ? new WardenError('CONFIG_INVALID', `port ${port} on ${host} is in use; pick another with --port`)
+          : err,
+      );
+    });
+    probe.listen({ port, host, exclusive: true }, () => probe.close(() => resolve()));
+  });
 }
 
 /** The port the app listens on, once it does. */

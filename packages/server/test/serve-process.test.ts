@@ -147,8 +147,16 @@ describe('warden serve (SQLite, a real process)', () => {
       expect(r.err).toMatch(new RegExp(`port ${port}\\b.*in use`));
       expect(r.out + r.err).not.toMatch(STACK_LINE);
       expect(r.out).not.toMatch(/Warden is listening/);
+      // Nothing was created: the retry on a free port is a first start that shows the admin key.
+      expect(existsSync(join(dir, 'busy.db'))).toBe(false);
     } finally {
       await new Promise((resolve) => blocker.close(resolve));
+    }
+    const retry = await spawnServe(['--db', join(dir, 'busy.db'), '--port', '0']);
+    try {
+      await eventually('the admin key on the retry', () => ADMIN_LINE.exec(retry.stdout())?.[1]);
+    } finally {
+      expect((await retry.stop()).code).toBe(0);
     }
   });
 

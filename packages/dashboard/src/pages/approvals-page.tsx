@@ -80,6 +80,7 @@ export function ApprovalsPage(props: { readonly me: SignedIn; readonly focus?: s
             focused={a.id === props.focus}
             canVote={canVote}
             me={props.me.principal.id}
+            admin={props.me.principal.role === 'admin'}
             onDone={() => {
               pending.reload();
               recent.reload();
@@ -129,6 +130,7 @@ function ApprovalCard(props: {
   readonly focused: boolean;
   readonly canVote: boolean;
   readonly me: string;
+  readonly admin: boolean;
   readonly onDone: () => void;
 }) {
   const a = props.approval;
@@ -141,6 +143,8 @@ function ApprovalCard(props: {
   const [reason, setReason] = useState('');
   const [busy, setBusy] = useState(false);
   const [refusal, setRefusal] = useState<string | undefined>();
+  // An admin refused as an approver (not in the rule's group, or the quorum needs others) may override.
+  const [canOverride, setCanOverride] = useState(false);
   const mine = a.votes.some((v) => v.principal.toLowerCase() === props.me.toLowerCase());
   const stake =
     a.triggeredBy?.toLowerCase() === props.me.toLowerCase()
@@ -159,6 +163,26 @@ function ApprovalCard(props: {
         `/v1/approvals/${encodeURIComponent(a.id)}/${kind}`,
         reason.trim() ? { reason: reason.trim() } : {},
       );
+      props.onDone();
+    } catch (err) {
+      setRefusal(err instanceof ApiError ? refusalText(err) : String(err));
+      const code = err instanceof ApiError ? err.code : '';
+      setCanOverride(props.admin && (code === 'APPROVAL_NOT_ELIGIBLE' || code === 'APPROVAL_ALREADY_VOTED'));
+    } finally {
+      setBusy(false);
+    }
+  }
+  async function override(decision: 'approve' | 'deny') {
+    if (reason.trim() === '') {
+      setRefusal('An override needs a reason: it is recorded with your name in the audit trail.');
+      return;
+    }
+    setBusy(true);
+    try {
+      await api('POST', `/v1/approvals/${encodeURIComponent(a.id)}/override`, {
+        decision,
+        reason: reason.trim(),
+      });
       props.onDone();
     } catch (err) {
       setRefusal(err instanceof ApiError ? refusalText(err) : String(err));
@@ -269,6 +293,19 @@ function ApprovalCard(props: {
         <p class="notice error refusal" role="alert">
           {refusal}
         </p>
+      ) : null}
+      {canOverride ? (
+        <div class="actions override">
+          <span class="muted">
+            As an admin you can decide alone instead: an override, with a reason, always audited.
+          </span>
+          <button type="button" class="approve" disabled={busy} onClick={() => override('approve')}>
+            Override: approve
+          </button>
+          <button type="button" class="deny" disabled={busy} onClick={() => override('deny')}>
+            Override: deny
+          </button>
+        </div>
       ) : null}
     </article>
   );
