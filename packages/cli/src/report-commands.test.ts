@@ -122,6 +122,16 @@ describe.each(DIALECTS)('warden report soc2 (%s)', (dialect) => {
 
 describe('report period and targets', () => {
   const io = { out: () => {}, err: () => {}, cwd: '/r' };
+  it('refuses days that do not exist instead of shifting the period', () => {
+    for (const [from, to] of [
+      ['2026-02-30', '2026-03-31'],
+      ['2026-13-45', '2026-12-31'],
+      ['2026-01-01', '2026-04-31'],
+      ['2026-02-29T10:00:00Z', '2026-03-01'],
+    ] as const) {
+      expect(() => reportPeriod(from, to)).toThrow(/is not a time/);
+    }
+  });
   it('a date --to includes its day; a time --to is excluded', () => {
     expect(reportPeriod('2026-03-01', '2026-03-31')).toEqual({
       from: '2026-03-01T00:00:00.000Z',

@@ -91,6 +91,7 @@ export * from './budget/budget-window.js';
 export * from './budget/price-table.js';
 export * from './budget/usage-series.js';
 export { canonicalHash, canonicalJson } from './canonical/canonical-json.js';
+export { isCalendarDate } from './config/calendar-date.js';
 export { envReference } from './config/env-reference.js';
 export { ERROR_CODES, type ErrorCode } from './errors/error-codes.js';
 export { isWardenError, WardenError } from './errors/warden-error.js';

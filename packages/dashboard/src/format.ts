@@ -45,3 +45,12 @@ export function json(value: unknown): string {
 export function shortId(id: string): string {
   return id.length > 16 ? `${id.slice(0, 4)}…${id.slice(-6)}` : id;
 }
+
+/** A call's duration for people: 420 µs, 3.2 ms, 85 ms, 1.4 s. */
+export function duration(ms: number): string {
+  if (!Number.isFinite(ms) || ms < 0) return '—';
+  if (ms < 1) return `${Math.round(ms * 1000)} µs`;
+  if (ms < 10) return `${ms.toFixed(1)} ms`;
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  return `${(ms / 1000).toFixed(1)} s`;
+}

@@ -320,6 +320,28 @@ describe('the dashboard in Chromium', () => {
     await screenshot(approver, 'policy-replay');
   });
 
+  it('fits a phone screen (a notification link opened on the go): no page scrolls sideways', async () => {
+    const context = await browser.newContext({ viewport: { width: 420, height: 860 } });
+    ctxs.push(context);
+    const phone = await context.newPage();
+    await phone.goto(`${base}/approvals`);
+    await phone.getByLabel('API key').fill(approverKey);
+    await phone.getByRole('button', { name: 'Sign in' }).click();
+    await phone.locator('nav.top').waitFor();
+    for (const path of ['/approvals', '/sessions', '/audit', '/budgets', '/policy']) {
+      await phone.goto(`${base}${path}`);
+      await phone.locator('main.page h1').waitFor();
+      await phone.waitForLoadState('networkidle').catch(() => undefined);
+      const overflow = (await phone.evaluate(
+        'document.documentElement.scrollWidth - document.documentElement.clientWidth',
+      )) as number;
+      expect(overflow, path).toBeLessThanOrEqual(1);
+    }
+    await phone.goto(`${base}/approvals`);
+    await phone.locator('main.page h1').waitFor();
+    await screenshot(phone, 'phone-approvals');
+  });
+
   it('signs out', async () => {
     await approver.getByRole('button', { name: 'Sign out' }).click();
     await approver.getByLabel('API key').waitFor();

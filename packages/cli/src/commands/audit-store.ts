@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { relative, resolve } from 'node:path';
-import { type Actor, compilePolicy, parseDuration, WardenError } from '@warden/core';
+import { type Actor, compilePolicy, isCalendarDate, parseDuration, WardenError } from '@warden/core';
 import {
   DEFAULT_DB,
   defaultKeyFile,
@@ -117,8 +117,8 @@ export function parseTimeFlag(flag: string, text: string | undefined, now = Date
   const t = text.trim();
   const ago = parseDuration(t);
   if (ago !== undefined) return new Date(now - ago).toISOString();
-  if (/^\d{4}-\d{2}-\d{2}$/.test(t)) return `${t}T00:00:00Z`;
-  if (ISO_TIME.test(t) && !Number.isNaN(Date.parse(t))) return t;
+  if (/^\d{4}-\d{2}-\d{2}$/.test(t) && isCalendarDate(t)) return `${t}T00:00:00Z`;
+  if (ISO_TIME.test(t) && isCalendarDate(t) && !Number.isNaN(Date.parse(t))) return t;
   throw new WardenError(
     'QUERY_INVALID',
     `${flag} "${text}" is not a time: write an ISO time (2026-05-01T09:00:00Z), a date (2026-05-01) or an age (7d, 12h, 1h30m)`,

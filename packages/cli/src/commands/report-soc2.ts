@@ -1,6 +1,6 @@
 import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { extname, resolve } from 'node:path';
-import { type ReportPeriod, type Soc2Report, WardenError } from '@warden/core';
+import { isCalendarDate, type ReportPeriod, type Soc2Report, WardenError } from '@warden/core';
 import { gatherSoc2Report, readPublicKeys } from '@warden/engine';
 import { type CliIo, EXIT } from '../cli-io.js';
 import { progressReporter } from '../cli-progress.js';
@@ -62,9 +62,10 @@ const DATE = /^\d{4}-\d{2}-\d{2}$/;
 export function reportPeriod(fromText: string, toText: string, now = Date.now()): ReportPeriod {
   const from = parseTimeFlag('--from', fromText, now) as string;
   const t = toText.trim();
-  const to = DATE.test(t)
-    ? new Date(Date.parse(`${t}T00:00:00Z`) + 86_400_000).toISOString()
-    : (parseTimeFlag('--to', t, now) as string);
+  const to =
+    DATE.test(t) && isCalendarDate(t)
+      ? new Date(Date.parse(`${t}T00:00:00Z`) + 86_400_000).toISOString()
+      : (parseTimeFlag('--to', t, now) as string);
   if (Date.parse(from) >= Date.parse(to)) {
     throw new WardenError('QUERY_INVALID', `--from (${fromText}) must be before --to (${toText})`);
   }

@@ -207,6 +207,24 @@ describe('policy replay', () => {
     );
   });
 
+  it('compares an approved call once: by its review, not again when it goes ahead on the approval', () => {
+    const held = recorded(
+      'refund',
+      { amount: 120 },
+      { effect: 'review', ruleId: 'refunds-review', approvalId: 'apr_1' },
+    );
+    const ran = recorded(
+      'refund',
+      { amount: 120 },
+      { effect: 'allow', policyEffect: 'review', ruleId: 'refunds-review', approvalId: 'apr_1' },
+    );
+    const report = replayEvents(compilePolicy(NEW), [held, ran], { window: WINDOW });
+    expect(report.totals).toMatchObject({ recorded: 2, replayed: 1, notCompared: 1 });
+    expect(report.notCompared).toEqual([{ code: 'APPROVAL_REDEEMED', count: 1 }]);
+    expect(report.notes.join('\n')).toMatch(/1 call\(s\) went ahead on an approval/);
+    expect(report.notes.join('\n')).not.toMatch(/decided by the engine/);
+  });
+
   it('flags calls whose new decision reads a value stored redacted or capped', () => {
     const redactedArg = recorded(
       'read.file',

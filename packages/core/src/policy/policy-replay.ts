@@ -38,12 +38,18 @@ export type RecordedBasis =
   | { readonly kind: 'engine'; readonly code: string };
 
 /** How a recorded `call.decided` event is compared (see {@link RecordedBasis}). */
+/** The code under which approved calls going ahead are counted (not compared: their review is). */
+export const REDEEMED = 'APPROVAL_REDEEMED';
+
 export function recordedBasis(event: AuditEvent): RecordedBasis {
   const d = event.decision;
   if (d === undefined || event.tool === undefined || event.agent === undefined) {
     return { kind: 'engine', code: d?.code ?? 'INCOMPLETE' };
   }
   if (d.code !== undefined) return { kind: 'engine', code: d.code };
+  // A call let through by its approval is the same call as the review decision recorded before it,
+  // which is compared: counting it again would report one refund as two.
+  if (d.approvalId !== undefined && d.effect === 'allow') return { kind: 'engine', code: REDEEMED };
   if (d.grantId !== undefined)
     return { kind: 'policy', decision: { effect: 'block', ruleId: null }, viaGrant: true };
   return { kind: 'policy', decision: { effect: d.policyEffect, ruleId: d.ruleId }, viaGrant: false };
@@ -260,10 +266,18 @@ export class PolicyReplayer {
         `${totals.viaGrant} call(s) ran under a grant. Grants are not part of the policy and lift only its default block, so these are compared as that block (no rule); whether a grant would still apply is not replayed.`,
       );
     }
-    if (totals.notCompared > 0) {
-      const codes = notCompared.map((c) => `${c.code} ${c.count}`).join(', ');
+    const redeemed = notCompared.find((c) => c.code === REDEEMED)?.count ?? 0;
+    if (redeemed > 0) {
       notes.push(
-        `${totals.notCompared} call(s) were decided by the engine without or over the policy (${codes}); the policy's own decision was not recorded, so they are not compared.`,
+        `${redeemed} call(s) went ahead on an approval (${REDEEMED}): each is compared once, by the review decision recorded when it was held.`,
+      );
+    }
+    const engine = notCompared.filter((c) => c.code !== REDEEMED);
+    if (engine.length > 0) {
+      const codes = engine.map((c) => `${c.code} ${c.count}`).join(', ');
+      const count = engine.reduce((n, c) => n + c.count, 0);
+      notes.push(
+        `${count} call(s) were decided by the engine without or over the policy (${codes}); the policy's own decision was not recorded, so they are not compared.`,
       );
     }
     if (totals.uncertain > 0) {

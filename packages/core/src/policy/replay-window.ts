@@ -1,3 +1,4 @@
+import { isCalendarDate } from '../config/calendar-date.js';
 import { WardenError } from '../errors/warden-error.js';
 import { parseDuration } from './duration.js';
 
@@ -16,8 +17,8 @@ export function resolveTime(what: string, text: string, now: number): string {
   const t = text.trim();
   const ago = parseDuration(t);
   if (ago !== undefined) return new Date(now - ago).toISOString();
-  if (DATE.test(t) && !Number.isNaN(Date.parse(`${t}T00:00:00Z`))) return `${t}T00:00:00.000Z`;
-  if (ISO_TIME.test(t) && !Number.isNaN(Date.parse(t))) return new Date(t).toISOString();
+  if (DATE.test(t) && isCalendarDate(t)) return `${t}T00:00:00.000Z`;
+  if (ISO_TIME.test(t) && isCalendarDate(t) && !Number.isNaN(Date.parse(t))) return new Date(t).toISOString();
   throw new WardenError(
     'QUERY_INVALID',
     `${what} "${text}" is not a time: write an age (7d, 12h, 1h30m), an ISO time (2026-05-01T09:00:00Z) or a date (2026-05-01)`,

@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import type { AuditRecord } from '../api/api-types.js';
-import { dateTime, json } from '../format.js';
+import { dateTime, duration, json } from '../format.js';
 import type { PagedEvents } from '../paged-events.js';
 
 /** What an event decided or how it ended, in a few words. */
@@ -11,7 +11,7 @@ export function eventSummary(r: AuditRecord): string {
     return `${e.decision.effect}${e.decision.ruleId ? ` · ${e.decision.ruleId}` : ''}${code}`;
   }
   if (e.outcome)
-    return `${e.outcome.status}${e.outcome.durationMs !== undefined ? ` · ${e.outcome.durationMs} ms` : ''}`;
+    return `${e.outcome.status}${e.outcome.durationMs !== undefined ? ` · ${duration(e.outcome.durationMs)}` : ''}`;
   const d = e.data ?? {};
   const said = ['outcome', 'reason', 'budgetId', 'breaker', 'approvalId']
     .map((k) => d[k])
