@@ -83,7 +83,7 @@ export function printWhatToLookAt(io: CliIo, at: DemoPlace, story: DemoStory, se
       `               warden-demo: the rules behind every line above (${policy}); replay a change there`,
       '',
       '  CLI (another terminal, in this repository)',
-      `    npm run warden -- audit query --db ${db}`,
+      `    npm run warden -- audit query --db ${db} --limit 500`,
       `    npm run warden -- audit verify --db ${db}`,
       `    npm run warden -- report soc2 --db ${db} --from 1d --to ${today} --out ${report}`,
       `    npm run warden -- policy replay --policy ${policy} --db ${db}   # or a changed copy of it: what would differ?`,

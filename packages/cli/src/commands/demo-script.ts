@@ -137,31 +137,19 @@ async function research(warden: Warden, say: DemoNarrator, o: DemoScriptOptions)
 }
 
 /**
- * A retry loop gone wrong: the agent polls a ticket's status through a guarded function, the same call
- * over and over, until the repeat breaker trips and pauses the session.
+ * A retry loop gone wrong: the agent polls a ticket's status, the same call over and over, until the
+ * repeat breaker trips and pauses the session.
  */
 async function retryLoop(warden: Warden, say: DemoNarrator, o: DemoScriptOptions): Promise<boolean> {
   const session = DEMO_SESSIONS.runaway;
   say.chapter(`A bug makes it poll one ticket's status in a loop (session ${session}; breaker: 5 repeats):`);
-  const ticketStatus = warden.guard('tickets.status', async (q: { ticket: number }) => ({
-    ticket: q.ticket,
-    status: 'waiting for customer',
-  }));
-  return warden.withContext({ session }, async () => {
-    for (let i = 1; i <= LOOP_GUARD; i++) {
-      throwIfAborted(o.signal);
-      try {
-        await ticketStatus({ ticket: 4711 });
-        say.step({ call: { tool: 'tickets.status', args: { ticket: 4711 } }, effect: 'allow' });
-      } catch (err) {
-        if (!isWardenError(err)) throw err;
-        const out = refused({ tool: 'tickets.status', args: { ticket: 4711 } }, err);
-        say.step(out);
-        return out.code === 'RUNAWAY_DETECTED';
-      }
-    }
-    return false;
-  });
+  const call = { tool: 'tickets.status', args: { ticket: 4711 } };
+  for (let i = 1; i <= LOOP_GUARD; i++) {
+    const out = await attempt(warden, call, o, { session });
+    say.step(out);
+    if (out.effect !== 'allow') return out.code === 'RUNAWAY_DETECTED';
+  }
+  return false;
 }
 
 /** One governed call through `warden.run`: its outcome, with the rule and reasons, never an exception. */

@@ -46,7 +46,15 @@ export function accessBlocks(r: Soc2Report): Block[] {
     table(
       ['Seq', 'Time', 'Changed by', 'Old version', 'New version', 'Name', 'Mode'],
       a.policyChanges,
-      (x) => [...refCells(x), x.by, version(x.oldVersion), version(x.newVersion), or(x.name), or(x.mode)],
+      // The first stored version names itself as the old one too: there was none before it.
+      (x) => [
+        ...refCells(x),
+        x.by,
+        x.oldVersion === x.newVersion ? '— (first stored)' : version(x.oldVersion),
+        version(x.newVersion),
+        or(x.name),
+        or(x.mode),
+      ],
       'No policy changes in the period.',
     ),
     h3('API keys issued'),
