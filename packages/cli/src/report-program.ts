@@ -13,7 +13,10 @@ export function addReportCommands(program: Command, io: CliIo, done: (code: numb
     )
     .requiredOption('--from <time>', 'start, inclusive: ISO time, a date (UTC midnight) or an age like 30d')
     .requiredOption('--to <time>', 'end: an ISO time (excluded) or a date (that whole UTC day included)')
-    .requiredOption('--out <file>', 'where to write; with both formats, FILE.html and FILE.md (see README)')
+    .requiredOption(
+      '--out <file>',
+      'where to write; with both formats FILE.html and FILE.md (a name ending in .html or .md is kept and the other written beside it)',
+    )
     .addOption(
       new Option('--db <location>', 'SQLite file or postgres:// URL').env('WARDEN_DB').default(DEFAULT_DB),
     )

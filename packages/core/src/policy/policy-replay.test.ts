@@ -207,6 +207,17 @@ describe('policy replay', () => {
     );
   });
 
+  it('says when the candidate does not name the agents whose calls it replays', () => {
+    const report = replayEvents(
+      compilePolicy(NEW),
+      [recorded('refund', { amount: 5 }, { effect: 'allow' }, { agent: 'stranger' })],
+      { window: WINDOW },
+    );
+    expect(report.notes.join('\n')).toMatch(
+      /1 replayed call\(s\) were by agents the new policy does not name \(stranger 1\)/,
+    );
+  });
+
   it('compares an approved call once: by its review, not again when it goes ahead on the approval', () => {
     const held = recorded(
       'refund',

@@ -156,6 +156,8 @@ export class PolicyReplayer {
   #uncertain = 0;
   #viaGrant = 0;
   #monitored = 0;
+  /** Replayed calls by agents the new policy does not name (only its `*` section applies), by agent. */
+  readonly #unnamed = new Map<string, number>();
 
   constructor(policy: CompiledPolicy, options: ReplayOptions) {
     this.#policy = policy;
@@ -176,6 +178,12 @@ export class PolicyReplayer {
     if (basis.viaGrant) this.#viaGrant++;
     if (event.decision?.mode === 'monitor') this.#monitored++;
     const call = recordedCall(event);
+    if (
+      !this.#policy.plans.has(call.agent) &&
+      (this.#unnamed.size < 1_000 || this.#unnamed.has(call.agent))
+    ) {
+      this.#unnamed.set(call.agent, (this.#unnamed.get(call.agent) ?? 0) + 1);
+    }
     const decision = evaluate(this.#policy, call);
     const now: ReplayDecision = { effect: decision.policyEffect, ruleId: decision.ruleId };
     const candidates = candidatesFor(planFor(this.#policy, call.agent), call.tool);
@@ -278,6 +286,14 @@ export class PolicyReplayer {
       const count = engine.reduce((n, c) => n + c.count, 0);
       notes.push(
         `${count} call(s) were decided by the engine without or over the policy (${codes}); the policy's own decision was not recorded, so they are not compared.`,
+      );
+    }
+    if (this.#unnamed.size > 0) {
+      const names = [...this.#unnamed].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+      const total = names.reduce((n, [, c]) => n + c, 0);
+      const shown = names.slice(0, 5).map(([agent, c]) => `${agent} ${c}`);
+      notes.push(
+        `${total} replayed call(s) were by agents the new policy does not name (${shown.join(', ')}${names.length > 5 ? ', …' : ''}): only its "*" rules and its default apply to them. Is this the policy those agents run under?`,
       );
     }
     if (totals.uncertain > 0) {
