@@ -17,7 +17,9 @@ export const DEMO_STEPS: readonly RegExp[] = [
   ),
   /14\. web\.search \{"q":"refund rules","page":9\} +block +BUDGET_EXCEEDED — budget demo-session-calls/,
   /15\. web\.search \{"q":"refund rules","page":10\} +block +SESSION_PAUSED — session research-4711 is paused/,
-  ...[16, 17, 18, 19, 20].map((n) => new RegExp(`${n}\\. tickets\\.status \\{"ticket":4711\\} +allow +demo-reads`)),
+  ...[16, 17, 18, 19, 20].map(
+    (n) => new RegExp(`${n}\\. tickets\\.status \\{"ticket":4711\\} +allow +demo-reads`),
+  ),
   /21\. tickets\.status \{"ticket":4711\} +block +RUNAWAY_DETECTED — runaway loop: tickets\.status called 6 times/,
 ];
 
