@@ -33,7 +33,8 @@ export function useLoad<T>(load: () => Promise<T>, deps: readonly unknown[]): Lo
 
 /**
  * Listens to the live event stream (Server-Sent Events, with the sign-in cookie) for some event types and
- * calls `onEvent` for each; the browser reconnects by itself. Returns whether the stream is connected.
+ * calls `onEvent` for each, and once with type `open` each time the stream (re)connects; the browser
+ * reconnects by itself. Returns whether the stream is connected.
  */
 export function useLiveEvents(
   types: readonly string[],
@@ -49,7 +50,12 @@ export function useLiveEvents(
     const source = new EventSource(
       `/v1/events?type=${encodeURIComponent(key)}${session ? `&session=${encodeURIComponent(session)}` : ''}`,
     );
-    source.onopen = () => setConnected(true);
+    // Whatever happened before the stream was open (the page's first load raced it, or the connection
+    // dropped and the browser reconnected) is caught up by one reload: `onEvent` hears type `open`.
+    source.onopen = () => {
+      setConnected(true);
+      handler.current('open', undefined);
+    };
     source.onerror = () => setConnected(false);
     const listener = (e: MessageEvent) => {
       let data: unknown;

@@ -75,7 +75,13 @@ describe('PostgresStore', () => {
     const versions = await withClient(url, (c) =>
       c.query('SELECT version FROM warden_migrations ORDER BY version'),
     );
-    expect(versions.rows).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }]);
+    expect(versions.rows).toEqual([
+      { version: 1 },
+      { version: 2 },
+      { version: 3 },
+      { version: 4 },
+      { version: 5 },
+    ]);
     const [a, b] = stores as [PostgresStore, PostgresStore, PostgresStore];
     await a.commit([{ events: [event()] }]);
     expect(await b.head()).toEqual(await a.head());
