@@ -117,6 +117,24 @@ describe.each(DIALECTS)('warden report soc2 (%s)', (dialect) => {
     );
     expect(bad.code).toBe(2);
     expect(bad.err).toContain('--from (2026-03-05) must be before --to (2026-03-04)');
+    const nowhere = await run(
+      [
+        'report',
+        'soc2',
+        '--db',
+        fx.location,
+        '--from',
+        '2026-03-03',
+        '--to',
+        '2026-03-03',
+        '--out',
+        'no/such/r',
+      ],
+      dir,
+    );
+    expect(nowhere.code).toBe(2);
+    expect(nowhere.err).toMatch(/cannot write .*no\/such\/r\.html: its folder does not exist/);
+    expect(nowhere.err).not.toContain('partial');
   });
 });
 

@@ -101,7 +101,17 @@ function writeAtomically(path: string, text: string): void {
     renameSync(tmp, path);
   } catch (err) {
     rmSync(tmp, { force: true });
-    throw new WardenError('USAGE', `cannot write ${path}: ${(err as Error).message}`);
+    // Say it about the file asked for, not the temporary one written first.
+    const code = (err as NodeJS.ErrnoException).code;
+    const why =
+      code === 'ENOENT'
+        ? 'its folder does not exist'
+        : code === 'EACCES' || code === 'EPERM'
+          ? 'permission denied'
+          : code === 'EISDIR'
+            ? 'it is a folder'
+            : (err as Error).message.replaceAll(tmp, path);
+    throw new WardenError('USAGE', `cannot write ${path}: ${why}`);
   }
 }
 
