@@ -41,11 +41,6 @@ export function json(value: unknown): string {
   return JSON.stringify(value, null, 2) ?? 'undefined';
 }
 
-/** A short id for tables: the prefix and the last characters. */
-export function shortId(id: string): string {
-  return id.length > 16 ? `${id.slice(0, 4)}…${id.slice(-6)}` : id;
-}
-
 /** A call's duration for people: 420 µs, 3.2 ms, 85 ms, 1.4 s. */
 export function duration(ms: number): string {
   if (!Number.isFinite(ms) || ms < 0) return '—';

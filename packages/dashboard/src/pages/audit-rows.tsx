@@ -20,7 +20,7 @@ export function eventSummary(r: AuditRecord): string {
 }
 
 /** One audit event as a table row; a click opens its whole JSON and chain position below it. */
-export function EventRow(props: { readonly record: AuditRecord }) {
+function EventRow(props: { readonly record: AuditRecord }) {
   const [open, setOpen] = useState(false);
   const r = props.record;
   const e = r.event;

@@ -15,12 +15,14 @@ export function PolicyPage() {
     () => api<{ versions: PolicyVersion[] }>('GET', '/v1/policy/versions?limit=50'),
     [],
   );
-  const lint = useLoad(async () => {
-    const p = await api<PolicyVersion>('GET', '/v1/policy');
-    return api<{ valid: boolean; diagnostics: Diagnostic[] }>('POST', '/v1/policy/validate', {
-      sources: p.sources,
-    });
-  }, []);
+  const sources = current.data?.sources;
+  const lint = useLoad(
+    async () =>
+      sources
+        ? api<{ valid: boolean; diagnostics: Diagnostic[] }>('POST', '/v1/policy/validate', { sources })
+        : undefined,
+    [current.data?.version],
+  );
   const [selected, setSelected] = useState<number>(0);
   const versions = history.data?.versions ?? [];
   const c = current.data;

@@ -16,19 +16,7 @@ export async function authorize(
   request: FastifyRequest,
   roles: readonly string[],
 ): Promise<Principal> {
-  // A valid key is never refused for its address's failures (a NAT or proxy shares one address). Past the
-  // limit, a bad key gets 429 instead of 401 and only keys this instance has seen are looked up, so
-  // guessing costs neither the database nor the cache anything.
-  const limited = !ctx.authFailures.allows(request.ip);
-  let principal: Principal;
-  try {
-    principal = await authenticate(ctx, request, limited);
-  } catch (err) {
-    if (err instanceof WardenError && err.code === 'UNAUTHENTICATED') {
-      ctx.authFailures.take(request.ip, 'failed authentications from this address');
-    }
-    throw err;
-  }
+  const principal = await countingFailures(ctx, request, (limited) => authenticate(ctx, request, limited));
   if (!roles.includes(principal.role)) {
     throw new WardenError(
       'FORBIDDEN',
@@ -41,6 +29,28 @@ export async function authorize(
   }
   ctx.keyLimiter?.take(principal.keyId, 'requests with this key');
   return principal;
+}
+
+/**
+ * Runs an authentication and counts its failure against the caller's address. A valid key is never
+ * refused for its address's failures (a NAT or proxy shares one address). Past the limit (`limited`), a
+ * bad key gets 429 instead of 401 and only keys this instance has seen are looked up, so guessing costs
+ * neither the database nor the cache anything.
+ */
+export async function countingFailures<T>(
+  ctx: ServerContext,
+  request: FastifyRequest,
+  authenticate: (limited: boolean) => Promise<T>,
+): Promise<T> {
+  const limited = !ctx.authFailures.allows(request.ip);
+  try {
+    return await authenticate(limited);
+  } catch (err) {
+    if (err instanceof WardenError && err.code === 'UNAUTHENTICATED') {
+      ctx.authFailures.take(request.ip, 'failed authentications from this address');
+    }
+    throw err;
+  }
 }
 
 /**

@@ -71,7 +71,7 @@ export function csrfMatches(key: Buffer, sessionToken: string, header: unknown):
 }
 
 /** One cookie's value from a Cookie header (the first, if a name repeats). */
-export function readCookie(header: string | undefined, name: string): string | undefined {
+function readCookie(header: string | undefined, name: string): string | undefined {
   if (!header || header.length > 16_384) return undefined;
   for (const part of header.split(';')) {
     const eq = part.indexOf('=');

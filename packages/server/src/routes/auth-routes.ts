@@ -1,6 +1,7 @@
 import { WardenError } from '@warden/core';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
+import { countingFailures } from '../auth/authorize-request.js';
 import {
   createSessionToken,
   csrfTokenFor,
@@ -61,16 +62,9 @@ export const authRoutes = [
     response: { status: 200, schema: SignedInSchema },
     errors: ['UNAUTHENTICATED', 'FORBIDDEN', 'RATE_LIMITED'],
     async handler({ body, ctx, request, reply }) {
-      const limited = !ctx.authFailures.allows(request.ip);
-      let principal: Principal;
-      try {
-        principal = await ctx.auth.authenticate(`Bearer ${body.key.trim()}`, { knownOnly: limited });
-      } catch (err) {
-        if (err instanceof WardenError && err.code === 'UNAUTHENTICATED') {
-          ctx.authFailures.take(request.ip, 'failed authentications from this address');
-        }
-        throw err;
-      }
+      const principal = await countingFailures(ctx, request, (limited) =>
+        ctx.auth.authenticate(`Bearer ${body.key.trim()}`, { knownOnly: limited }),
+      );
       if (principal.kind !== 'human') {
         throw new WardenError(
           'FORBIDDEN',

@@ -21,9 +21,16 @@ const UsageLineSchema = z.object({
 /** The teams an agent belongs to under the policy in force: the groups among its plan's sections. */
 function teamsOf(ctx: ServerContext): (agent: string) => readonly string[] {
   const policy = ctx.engine.policy;
+  // Asked once per event: each agent's teams are worked out once per request.
+  const known = new Map<string, readonly string[]>();
   return (agent) => {
-    const plan = policy.plans.get(agent) ?? policy.wildcardPlan;
-    return plan.sections.filter((s) => s.startsWith('groups.')).map((s) => s.slice('groups.'.length));
+    let teams = known.get(agent);
+    if (!teams) {
+      const plan = policy.plans.get(agent) ?? policy.wildcardPlan;
+      teams = plan.sections.filter((s) => s.startsWith('groups.')).map((s) => s.slice('groups.'.length));
+      known.set(agent, teams);
+    }
+    return teams;
   };
 }
 
