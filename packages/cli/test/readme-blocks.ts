@@ -78,9 +78,14 @@ export function parseReadme(markdown: string): ReadmeSection[] {
       if (marks.file) {
         section.steps.push({ kind: 'file', path: marks.file, content: `${body.join('\n')}\n`, line: i + 1 });
       } else if (SHELL_LANGS.has(lang)) {
-        for (const c of commandsOf(body, i + 2, lang === 'console')) {
+        const commands = commandsOf(body, i + 2, lang === 'console');
+        for (const c of commands) {
           section.steps.push({ kind: 'command', command: { ...c, ...marksFor(marks, c.text) } });
         }
+        const stale = [...marks.skips, ...marks.exits].find(
+          (m) => m.text !== undefined && !commands.some((c) => c.text.includes(m.text as string)),
+        );
+        if (stale) throw new Error(`README line ${i + 1}: no command of the block contains "${stale.text}"`);
       } else if (marks.skips.length > 0 || marks.exits.length > 0) {
         throw new Error(
           `README line ${i + 1}: a readme-test marker before a block that is not a shell block`,
@@ -159,7 +164,7 @@ function commandsOf(body: string[], firstLine: number, console: boolean): { text
       text = text.slice(2);
     }
     while (text.trimEnd().endsWith('\\') && j + 1 < body.length) {
-      text = `${text.trimEnd().slice(0, -1)} ${(body[++j] as string).trim()}`;
+      text = `${text.trimEnd().slice(0, -1).trimEnd()} ${(body[++j] as string).trim()}`;
     }
     if (text.trim() === '' || text.trim().startsWith('#')) continue;
     out.push({ text: text.trim(), line });
