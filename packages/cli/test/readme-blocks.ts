@@ -171,3 +171,28 @@ function commandsOf(body: string[], firstLine: number, console: boolean): { text
   }
   return out;
 }
+
+/** A TypeScript example of the README: its code and the line its fence opens on. */
+export interface ReadmeSnippet {
+  readonly line: number;
+  readonly code: string;
+}
+
+/** The ```ts / ```typescript blocks of the README, in order. */
+export function typescriptSnippets(markdown: string): ReadmeSnippet[] {
+  const lines = markdown.split('\n');
+  const out: ReadmeSnippet[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const fence = FENCE.exec(lines[i] as string);
+    if (!fence) continue;
+    const end = closingFence(lines, i, fence[1] as string, fence[2] as string);
+    if (['ts', 'typescript'].includes((fence[3] as string).toLowerCase())) {
+      out.push({
+        line: i + 1,
+        code: dedent(lines.slice(i + 1, end), (fence[1] as string).length).join('\n'),
+      });
+    }
+    i = end;
+  }
+  return out;
+}
