@@ -34,7 +34,7 @@ export class ReadmeTerminal {
   #env: NodeJS.ProcessEnv;
   #key: string | undefined;
   #approval: string | undefined;
-  #server: { child: ChildProcessByStdio<null, Readable, Readable>; output: () => string } | undefined;
+  #server: ChildProcessByStdio<null, Readable, Readable> | undefined;
 
   constructor(dir: string, port: number, env: NodeJS.ProcessEnv) {
     this.#dir = dir;
@@ -48,7 +48,7 @@ export class ReadmeTerminal {
 
   /** `text` as this test runs it; throws, saying why, when a user could not run it as written. */
   translate(text: string): string {
-    if (/^warden\s/.test(text)) {
+    if (/(?:^|[;&|(]\s*)warden\s/.test(withoutComment(text))) {
       throw new Error(
         'a bare `warden` is not on the PATH of a fresh clone; the README runs `npm run warden -- …`',
       );
@@ -59,8 +59,9 @@ export class ReadmeTerminal {
       );
     }
     let out = text.replace(/\b(localhost|127\.0\.0\.1):7400\b/g, `127.0.0.1:${this.#port}`);
-    out = out.replace(/\bnpm (?:run ([\w:-]+)|start)(?: --(?=\s|$))?/g, (_m, name: string | undefined) =>
-      this.#script(name ?? 'start'),
+    out = out.replace(
+      /\bnpm (?:run (?:(?:-s|--silent) )?([\w:-]+)|start)(?: --(?=\s|$))?/g,
+      (_m, name?: string) => this.#script(name ?? 'start'),
     );
     if (/\bnpm\s/.test(out))
       throw new Error(`it runs npm in a way this test cannot (${out}); mark the block`);
@@ -85,10 +86,10 @@ export class ReadmeTerminal {
     const server = this.#server;
     if (!server) return;
     this.#server = undefined;
-    if (server.child.exitCode !== null || server.child.signalCode !== null) return;
-    const ended = new Promise((resolve) => server.child.once('close', resolve));
-    killGroup(server.child, 'SIGINT');
-    const timer = setTimeout(() => killGroup(server.child, 'SIGKILL'), 15_000);
+    if (server.exitCode !== null || server.signalCode !== null) return;
+    const ended = new Promise((resolve) => server.once('close', resolve));
+    killGroup(server, 'SIGINT');
+    const timer = setTimeout(() => killGroup(server, 'SIGKILL'), 15_000);
     await ended;
     clearTimeout(timer);
   }
@@ -136,7 +137,7 @@ export class ReadmeTerminal {
     let output = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (output += d));
     child.stderr.setEncoding('utf8').on('data', (d: string) => (output += d));
-    this.#server = { child, output: () => output };
+    this.#server = child;
     const deadline = Date.now() + 60_000;
     while (!/Warden is listening on http/.test(output)) {
       if (child.exitCode !== null || Date.now() > deadline) {
