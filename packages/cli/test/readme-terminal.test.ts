@@ -1,0 +1,31 @@
+/** What the README command test changes in a command before running it, and what it refuses. */
+import { afterAll, describe, expect, it } from 'vitest';
+import { REPO } from '../../server/test-support/serve-process.js';
+import { ReadmeTerminal } from './readme-terminal.js';
+
+const terminal = new ReadmeTerminal(REPO, 5123, {});
+afterAll(() => terminal.close());
+
+describe('ReadmeTerminal.translate', () => {
+  it("runs the package.json script's command and a free port instead of 7400", () => {
+    expect(terminal.translate('npm run warden -- keys list   # all keys')).toBe(
+      'node packages/cli/dist/bin.js keys list   # all keys',
+    );
+    expect(terminal.translate('npm run -s warden -- policy schema')).toBe(
+      'node packages/cli/dist/bin.js policy schema',
+    );
+    expect(terminal.translate('npm start')).toBe('node scripts/start.mjs');
+    expect(terminal.translate('curl -s localhost:7400/healthz http://127.0.0.1:7400/x')).toBe(
+      'curl -s 127.0.0.1:5123/healthz http://127.0.0.1:5123/x',
+    );
+  });
+
+  it('refuses what a user could not run as written', () => {
+    expect(() => terminal.translate('warden audit verify')).toThrow(/bare `warden`/);
+    expect(() => terminal.translate('cp a b && warden policy lint b')).toThrow(/bare `warden`/);
+    expect(() => terminal.translate('npm ci && npm start')).toThrow(/runs npm in a way/);
+    expect(() => terminal.translate('npm run warden -- policy schema > s.json')).toThrow(/npm run -s/);
+    expect(() => terminal.translate('export KEY=wdn_…')).toThrow(/no earlier command printed one/);
+    expect(() => terminal.translate('npm run warden -- approvals show apr_…')).toThrow(/an approval id/);
+  });
+});
