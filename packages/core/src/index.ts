@@ -23,9 +23,14 @@ export {
   voidApproval,
   voteRefusal,
 } from './approval/approval-transitions.js';
+export { confusableSkeleton } from './approval/confusable-skeleton.js';
+export { CONFUSABLES_UNICODE_VERSION } from './approval/confusables-table.js';
 export {
+  dutyForms,
+  hasStake,
   normalName,
   type Stake,
+  sameDutyName,
   samePrincipal,
   selfApproval,
   stakeholders,
