@@ -88,6 +88,12 @@ export {
   VALUE_FLAGS,
   type ValueFlag,
 } from './audit/redaction.js';
+export {
+  keyActor,
+  RESERVED_PRINCIPAL_NAMES,
+  reservedPrincipalName,
+  WARDEN_ACTOR,
+} from './audit/system-actor.js';
 export * from './budget/breakers.js';
 export * from './budget/budget-line.js';
 export * from './budget/budget-plan.js';
