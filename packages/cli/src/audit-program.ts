@@ -49,7 +49,7 @@ export function addAuditCommands(program: Command, io: CliIo, done: (code: numbe
     .option('--rule <id>', 'the deciding rule')
     .option('--approver <who>', 'a human or agent among the approvers')
     .option('--triggered-by <who>', 'the human or job that started the task')
-    .option('--actor <id>', 'who did it: agent, human or system id')
+    .option('--actor <id>', 'who did it: agent, human, service or system id')
     .option('--limit <n>', `events per page (default ${DEFAULT_QUERY_LIMIT}, at most 10000)`)
     .option('--cursor <cursor>', 'continue after the previous page (printed as `more: --cursor …`)')
     .addOption(new Option('--format <format>', 'output').choices(['table', 'jsonl']).default('table'))

@@ -23,9 +23,14 @@ export {
   voidApproval,
   voteRefusal,
 } from './approval/approval-transitions.js';
+export { confusableSkeleton } from './approval/confusable-skeleton.js';
+export { CONFUSABLES_UNICODE_VERSION } from './approval/confusables-table.js';
 export {
+  dutyForms,
+  hasStake,
   normalName,
   type Stake,
+  sameDutyName,
   samePrincipal,
   selfApproval,
   stakeholders,
@@ -83,6 +88,12 @@ export {
   VALUE_FLAGS,
   type ValueFlag,
 } from './audit/redaction.js';
+export {
+  keyActor,
+  RESERVED_PRINCIPAL_NAMES,
+  reservedPrincipalName,
+  WARDEN_ACTOR,
+} from './audit/system-actor.js';
 export * from './budget/breakers.js';
 export * from './budget/budget-line.js';
 export * from './budget/budget-plan.js';

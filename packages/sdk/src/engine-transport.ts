@@ -22,6 +22,8 @@ export type ApprovalWaiter = (
 export interface EngineTransportOptions {
   /** The agent every call is made as: in embedded mode the one named in the options, on the server the key's. */
   readonly agent: string;
+  /** The API key the agent authenticated with (the server's MCP endpoint): recorded in every actor. */
+  readonly keyId?: string;
   /** Wait for approvals this way instead of re-reading the store. */
   readonly waitForApproval?: ApprovalWaiter;
   /** Close the engine with the transport (embedded mode, where the SDK opened it). */
@@ -48,11 +50,13 @@ export class EngineTransport implements WardenTransport {
   }
 
   async check(call: CallRequest, options: CheckRequestOptions = {}): Promise<CallDecision> {
-    return this.#engine.check({ ...call, agent: this.agent }, options);
+    const keyId = this.#options.keyId;
+    return this.#engine.check({ ...call, agent: this.agent }, { ...options, ...(keyId ? { keyId } : {}) });
   }
 
   async complete(callId: string, result: CallResult): Promise<void> {
-    await this.#engine.complete(callId, result, this.agent);
+    const keyId = this.#options.keyId;
+    await this.#engine.complete(callId, result, this.agent, keyId ? { keyId } : {});
   }
 
   async waitForApproval(approvalId: string, ms: number, signal?: AbortSignal): Promise<ApprovalState> {
@@ -65,7 +69,12 @@ export class EngineTransport implements WardenTransport {
 
   async cancelApproval(approvalId: string, reason: string): Promise<void> {
     await this.#own(approvalId);
-    await this.#engine.approvals.cancel(approvalId, { kind: 'agent', id: this.agent }, reason);
+    const keyId = this.#options.keyId;
+    await this.#engine.approvals.cancel(
+      approvalId,
+      { kind: 'agent', id: this.agent, ...(keyId ? { keyId } : {}) },
+      reason,
+    );
   }
 
   async visibleTools(tools: readonly string[], session?: string): Promise<readonly string[]> {

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { createServer, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { BUNDLED_PRICES, compilePolicySources, WardenError, withOverride } from '@warden/core';
+import { BUNDLED_PRICES, compilePolicySources, WARDEN_ACTOR, WardenError, withOverride } from '@warden/core';
 import {
   bootstrapAdminKey,
   type CreatedApiKey,
@@ -20,6 +20,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
 import { Authenticator } from './auth/authenticator.js';
 import { RateLimiter } from './auth/rate-limiter.js';
+import { reservedKeyWarnings } from './auth/reserved-key-names.js';
 import { SignedOutSessions } from './auth/signed-out-sessions.js';
 import { publicBaseUrl, type ServerConfig } from './config/server-config.js';
 import { EventHub } from './live/event-hub.js';
@@ -82,9 +83,10 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     });
     const stored = await store.currentPolicy();
     if (stored?.version !== policy.version) {
-      await engine.setPolicy(policy, { kind: 'system', id: 'warden' }, sources);
+      await engine.setPolicy(policy, WARDEN_ACTOR, sources);
     }
     const bootstrap = await bootstrapAdminKey(engine, options.adminKey);
+    for (const w of await reservedKeyWarnings(store)) warn(w);
     return await assemble(engine, store, config, { ...options, warn }, bootstrap, source);
   } catch (err) {
     await engine?.close().catch(() => {});

@@ -457,7 +457,7 @@ describe.each(['sqlite', 'postgres'] as const)('the API on %s', (dialect) => {
     const changed = await audit('type=policy.changed&limit=1000');
     const last = changed.find((r) => r.event.data?.newVersion === change.newVersion);
     expect(last?.event.data).toMatchObject({ oldVersion: policy.version, newVersion: change.newVersion });
-    expect(last?.event.actor).toEqual({ kind: 'human', id: 'admin' });
+    expect(last?.event.actor).toEqual({ kind: 'human', id: 'admin', keyId: expect.stringMatching(/^key_/) });
 
     // Back to the example policy, from its stored sources.
     const restore = await t.request('PUT', '/v1/policy', { key: t.admin, body: { sources: policy.sources } });

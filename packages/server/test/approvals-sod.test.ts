@@ -139,6 +139,9 @@ describe('separation of duties on every channel', () => {
     ['surrounding spaces', '  tina@x  '],
     ['an invisible character', 'tina\u200b@x'],
     ['compatibility forms', 'ｔｉｎａ@x'],
+    ['Cyrillic look-alike letters (і, а)', 't\u0456n\u0430@x'],
+    ['one Cyrillic і among Latin letters', 't\u0456na@x'],
+    ['a combining accent', 'ti\u0301na@x'],
   ])('the triggering human spelled with %s is still refused', async (_what, triggeredBy) => {
     const { id } = await review({ tool: 'change', args: { triggeredBy }, triggeredBy });
     expect(errorOf(await vote(id, keys['tina@x'] as string, 'approve'))).toEqual(SELF);
@@ -188,6 +191,40 @@ describe('separation of duties on every channel', () => {
     );
     const ok = await t.request('POST', '/v1/grants', { key: keys['olga@x'], body: grant });
     expect(ok.statusCode, ok.body).toBe(201);
+  });
+
+  it('a look-alike trigger (Cyrillic і) bars tina from overriding, resuming and granting too', async () => {
+    const lookalike = 't\u0456na@x';
+    const { id } = await review({
+      tool: 'change',
+      args: { n: 9 },
+      session: 'sod-lookalike',
+      triggeredBy: lookalike,
+    });
+    const override = await t.request('POST', `/v1/approvals/${id}/override`, {
+      key: keys['tina-admin'],
+      body: { decision: 'approve', reason: 'I am an admin' },
+    });
+    expect(errorOf(override)).toEqual(SELF);
+    const paused = await t.request('POST', '/v1/sessions/sod-lookalike/pause', {
+      key: keys['olga@x'],
+      body: { reason: 'looks odd' },
+    });
+    expect(paused.statusCode, paused.body).toBe(200);
+    const resume = await t.request('POST', '/v1/sessions/sod-lookalike/resume', {
+      key: keys['tina@x'],
+      body: { reason: 'it is fine' },
+    });
+    expect(errorOf(resume)).toEqual(SELF);
+    const grant = { agent: 'ops-bot', tool: 'ops.*', session: 'sod-lookalike', ttl: '1h', reason: 'need it' };
+    expect(errorOf(await t.request('POST', '/v1/grants', { key: keys['tina@x'], body: grant }))).toEqual(
+      SELF,
+    );
+    const recorded = await refusals((r) => r.event.session === 'sod-lookalike');
+    expect(recorded.map((r) => r.event.data?.code)).toEqual([
+      'APPROVAL_SELF_APPROVAL',
+      'APPROVAL_SELF_APPROVAL',
+    ]);
   });
 
   it('agents: the requester and delegating agents are refused; a named agent outside the chain approves', async () => {

@@ -196,6 +196,22 @@ describe('dashboard sign-in', () => {
   });
 });
 
+describe('signing out after the key was revoked', () => {
+  it('records the sign-out as the key itself, never as Warden', async () => {
+    const key = await t.key('human', 'rae@acme.example', 'approver');
+    const { cookie, res } = await signIn(key);
+    const keyId = (res.json() as { principal: { keyId: string } }).principal.keyId;
+    const revoked = await t.request('POST', `/v1/keys/${keyId}/revoke`, { key: t.admin, body: {} });
+    expect(revoked.statusCode, revoked.body).toBe(200);
+    const out = await t.request('DELETE', '/v1/auth/session', { headers: withCookie(cookie) });
+    expect(out.statusCode).toBe(204);
+    const events = (await t.request('GET', '/v1/audit/events?type=auth.signed_out', { key: t.admin })).json()
+      .records as { event: { actor: unknown; data: { keyId: string } } }[];
+    const mine = events.filter((r) => r.event.data.keyId === keyId);
+    expect(mine.map((r) => r.event.actor)).toEqual([{ kind: 'human', id: 'rae@acme.example', keyId }]);
+  });
+});
+
 describe('dashboard sign-in behind a TLS proxy (publicUrl https)', () => {
   let proxied: TestServer;
   beforeAll(async () => {

@@ -23,6 +23,8 @@ export interface Voter {
   readonly id: string;
   /** The key's role (agent, approver, admin, auditor). */
   readonly role: string;
+  /** The API key that is voting, recorded in the audit actor (absent only where no key is involved). */
+  readonly keyId?: string;
 }
 
 export interface ApprovalVote {

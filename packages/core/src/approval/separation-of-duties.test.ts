@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { WardenError } from '../errors/warden-error.js';
-import { normalName, type Stake, samePrincipal, selfApproval, stakeholders } from './separation-of-duties.js';
+import {
+  dutyForms,
+  normalName,
+  type Stake,
+  sameDutyName,
+  samePrincipal,
+  selfApproval,
+  stakeholders,
+} from './separation-of-duties.js';
 
 const STAKE: Stake = {
   agent: 'support-bot',
@@ -119,5 +127,72 @@ describe('selfApproval', () => {
 
   it('refuses nobody when there is no stake', () => {
     expect(selfApproval({ id: 'support-bot' }, 'approve')).toBeUndefined();
+  });
+});
+
+describe('look-alike names (UTS #39 skeleton, marks removed)', () => {
+  const tom: Stake = { agent: 'support-bot', triggeredBy: 'tom', delegationChain: [] };
+  const LOOKALIKES: readonly [string, string][] = [
+    ['t\u043em', 'Cyrillic о'],
+    ['t\u03bfm', 'Greek ο'],
+    ['\u0422om', 'Cyrillic capital Т'],
+    ['\u0422\u041e\u041c', 'all Cyrillic capitals'],
+    ['to\u0301m', 'combining acute'],
+    ['tom\u0301', 'trailing combining acute'],
+    ['t\u00f2m', 'precomposed ò'],
+    ['t\u0336o\u0336m\u0336', 'combining overlay on every letter'],
+    ['\uff54\uff4f\uff4d', 'fullwidth'],
+    ['t\u200bo\u200dm', 'zero-width space and joiner'],
+    ['TOM', 'upper case'],
+    ['T\u039fM', 'mixed Latin and Greek capitals'],
+    ['t0m', 'digit zero'],
+  ];
+
+  it('are one person both ways round, so a look-alike trigger cannot let tom decide', () => {
+    for (const [name, what] of LOOKALIKES) {
+      expect(sameDutyName(name, 'tom'), what).toBe(true);
+      const asTrigger: Stake = { ...tom, triggeredBy: name };
+      expect(selfApproval({ id: 'tom' }, 'approve', asTrigger)?.code, what).toBe('APPROVAL_SELF_APPROVAL');
+      expect(selfApproval({ id: name }, 'approve', tom)?.code, what).toBe('APPROVAL_SELF_APPROVAL');
+    }
+  });
+
+  it('catch look-alike agents and delegation chains too', () => {
+    const stake: Stake = { agent: '\u0455upport-bot', triggeredBy: null, delegationChain: ['pl\u0430nner'] };
+    expect(selfApproval({ id: 'support-bot' }, 'approve', stake)?.message).toContain('requesting agent');
+    expect(selfApproval({ id: 'planner' }, 'approve', stake)?.message).toContain('delegation chain');
+  });
+
+  it('keep ordinary different names apart', () => {
+    for (const [a, b] of [
+      ['tom', 'tim'],
+      ['alice', 'alicia'],
+      ['bob', 'rob'],
+      ['anna', 'hanna'],
+      ['li', 'lu'],
+    ] as const) {
+      expect(sameDutyName(a, b), `${a}/${b}`).toBe(false);
+      expect(selfApproval({ id: a }, 'approve', { ...tom, triggeredBy: b })).toBeUndefined();
+    }
+  });
+
+  it('join names UTS #39 calls confusable even in plain ASCII (rn and m): refusing, never admitting', () => {
+    expect(sameDutyName('tom', 'torn')).toBe(true);
+    expect(selfApproval({ id: 'torn' }, 'approve', tom)?.code).toBe('APPROVAL_SELF_APPROVAL');
+  });
+
+  it('dutyForms are stable, and a name of marks and invisibles alone is no one', () => {
+    expect(dutyForms('t\u043em')).toEqual(dutyForms('tom'));
+    const [tina] = dutyForms('Tina') as [string];
+    expect(dutyForms(tina)).toEqual([tina]);
+    expect(stakeholders({ agent: 'bot', triggeredBy: '\u0301\u200b', delegationChain: [] })).toEqual(
+      dutyForms('bot'),
+    );
+    expect(sameDutyName('\u0301', '\u200b')).toBe(false);
+  });
+
+  it('still refuses a plain Tina as before', () => {
+    expect(sameDutyName('Tina', 'tina')).toBe(true);
+    expect(sameDutyName('Ian', 'ian')).toBe(true);
   });
 });

@@ -1,4 +1,5 @@
 import { WardenError } from '../errors/warden-error.js';
+import { confusableSkeleton } from './confusable-skeleton.js';
 
 /**
  * Separation of duties: whoever asks can never decide. The stake of a request is the requesting agent,
@@ -21,6 +22,41 @@ export function normalName(name: string): string {
     .toLowerCase();
 }
 
+/**
+ * The forms in which separation of duties compares a name: the UTS #39 confusable skeleton with
+ * combining marks removed, folded as `normalName` folds. `tоm` (Cyrillic о), `ｔｏｍ`, `to\u200bm` and `tóm`
+ * all share a form with `tom`. Two forms, because the skeleton is case-sensitive: case folded first, `TOM`
+ * meets `tom` (`m` → `rn` but `M` stays); the skeleton first, a Cyrillic capital `Т` meets `T` (its small
+ * `т` looks like no Latin letter). Deliberately coarse: it also joins names that merely look alike
+ * (`rn` and `m`, `I` and `l`), which can only refuse a decider who had no stake, never let a requester
+ * decide. Stakes only: approver eligibility and vote counting keep `normalName`, so a look-alike never
+ * passes for a listed approver.
+ */
+export function dutyForms(name: string): string[] {
+  const folded = fixedForm(normalName(name));
+  const raw = fixedForm(name);
+  return raw === folded ? [folded] : [folded, raw];
+}
+
+/** Whether two names are the same person for separation of duties (they share a `dutyForms` form). */
+export function sameDutyName(a: string, b: string): boolean {
+  const forms = dutyForms(b);
+  return dutyForms(a).some((f) => f !== '' && forms.includes(f));
+}
+
+/** Skeleton, marks removed, folded; again until nothing changes (folding can make a new look-alike). */
+function fixedForm(name: string): string {
+  let s = name;
+  for (let i = 0; i < 4; i++) {
+    // Nonspacing and enclosing marks are drawn over the letter they follow and can be made all but
+    // invisible; spacing marks (Mc) stand as their own glyph and are kept.
+    const next = normalName(confusableSkeleton(s).replace(/[\p{Mn}\p{Me}]/gu, ''));
+    if (next === s) break;
+    s = next;
+  }
+  return s;
+}
+
 /** Who has a stake in a request or session: these can never decide it. */
 export interface Stake {
   readonly agent: string;
@@ -28,10 +64,15 @@ export interface Stake {
   readonly delegationChain: readonly string[];
 }
 
-/** Every name in a stake, without blanks. */
+/** Every name in a stake, in its `dutyForms` forms, without blanks: compare with `hasStake`. */
 export function stakeholders(...stakes: readonly Stake[]): string[] {
   const names = stakes.flatMap((s) => [s.agent, s.triggeredBy ?? '', ...s.delegationChain]);
-  return [...new Set(names.filter((n) => n.trim() !== '').map(normalName))];
+  return [...new Set(names.flatMap(dutyForms).filter((n) => n !== ''))];
+}
+
+/** Whether `name` is among `stake` (a `stakeholders` list), compared as separation of duties compares. */
+export function hasStake(stake: readonly string[], name: string): boolean {
+  return dutyForms(name).some((f) => stake.includes(f));
 }
 
 /**
@@ -43,11 +84,10 @@ export function selfApproval(
   what: string,
   ...stakes: readonly Stake[]
 ): WardenError | undefined {
-  const me = normalName(who.id);
-  if (!stakeholders(...stakes).includes(me)) return undefined;
-  const role = stakes.some((s) => normalName(s.agent) === me)
+  if (!hasStake(stakeholders(...stakes), who.id)) return undefined;
+  const role = stakes.some((s) => sameDutyName(s.agent, who.id))
     ? 'is the requesting agent'
-    : stakes.some((s) => s.triggeredBy !== null && normalName(s.triggeredBy) === me)
+    : stakes.some((s) => s.triggeredBy !== null && sameDutyName(s.triggeredBy, who.id))
       ? 'triggered the task'
       : 'is in the delegation chain';
   return new WardenError(

@@ -47,12 +47,22 @@ export const AUDIT_EVENT_TYPES = [
 /** One audit event type. */
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
 
-export const ACTOR_KINDS = ['agent', 'human', 'system'] as const;
+/** Add, never rename: `service` is newer, so a service key's events before it read `system`. */
+export const ACTOR_KINDS = ['agent', 'human', 'system', 'service'] as const;
 
 const id = z.string().min(1).max(500);
 
-/** Who did it: the agent for calls, the human for approvals and changes, `system` for Warden itself. */
-export const ActorSchema = z.strictObject({ kind: z.enum(ACTOR_KINDS), id });
+/**
+ * Who did it: the agent for calls, the human for approvals and changes, the service for a service key,
+ * and `system` for Warden itself alone. `keyId` names the API key that acted and is on every event made
+ * with a key (events from before it have none, and still verify); `system` never has one.
+ */
+export const ActorSchema = z
+  .strictObject({ kind: z.enum(ACTOR_KINDS), id, keyId: id.optional() })
+  .refine((a) => a.kind !== 'system' || a.keyId === undefined, {
+    message: 'a system actor is Warden itself and acts with no API key',
+    path: ['keyId'],
+  });
 
 /** The decision part of a `call.decided` event. */
 export const AuditDecisionSchema = z.strictObject({

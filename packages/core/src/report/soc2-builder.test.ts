@@ -135,6 +135,36 @@ describe('the SOC 2 report builder', () => {
     expect(r.operations.approvalsExpired.total).toBe(1);
   });
 
+  it('flags tom deciding a task triggered by a look-alike of tom, and checks service votes', () => {
+    const r = buildSoc2Report(
+      PERIOD,
+      {
+        context: [],
+        events: [
+          rec({
+            type: 'approval.decided',
+            actor: { kind: 'human', id: 'tom', keyId: 'key_t' },
+            agent: 'bot',
+            triggeredBy: 't\u043em',
+            approvers: ['tom'],
+            data: { approvalId: 'apr_1', outcome: 'approved' },
+          }),
+          rec({
+            type: 'approval.voted',
+            actor: { kind: 'service', id: 'ci\u0301', keyId: 'key_s' },
+            agent: 'ci',
+            data: { approvalId: 'apr_2', vote: 'approve' },
+          }),
+        ],
+      },
+      FACTS,
+    );
+    expect(r.separation.violations.items.map((v) => [v.type, v.approvalId, v.principal])).toEqual([
+      ['approval.decided', 'apr_1', 'tom'],
+      ['approval.voted', 'apr_2', 'ci\u0301'],
+    ]);
+  });
+
   it('keeps exact counts but only the first rows of a list, and the top names with the rest summed', () => {
     const events = [
       ...Array.from({ length: 7 }, (_, i) =>

@@ -1,4 +1,4 @@
-import { normalName, stakeholders } from '../approval/separation-of-duties.js';
+import { hasStake, normalName, stakeholders } from '../approval/separation-of-duties.js';
 import type { AuditEvent, AuditRecord } from '../audit/audit-event.js';
 import type {
   ApprovalRow,
@@ -130,7 +130,7 @@ export function requestStake(e: AuditEvent): string[] {
 
 /** The first of `people` who is also a requester (compared as separation of duties compares), if any. */
 export function firstConflict(people: readonly string[], stake: readonly string[]): string | undefined {
-  return people.find((p) => stake.includes(normalName(p)));
+  return people.find((p) => hasStake(stake, p));
 }
 
 /**

@@ -103,7 +103,8 @@ export interface AuditEvent {
   readonly id: string;
   readonly ts: string;
   readonly type: string;
-  readonly actor: { kind: string; id: string };
+  /** `keyId`: the API key that acted (events from before it was recorded have none; Warden's never do). */
+  readonly actor: { kind: string; id: string; keyId?: string };
   readonly agent?: string;
   readonly session?: string;
   readonly tool?: string;

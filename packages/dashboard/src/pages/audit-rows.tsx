@@ -33,7 +33,10 @@ function EventRow(props: { readonly record: AuditRecord }) {
         <td>
           <code>{e.type}</code>
         </td>
-        <td>{e.actor.id}</td>
+        <td title={e.actor.keyId ? `${e.actor.kind} · key ${e.actor.keyId}` : e.actor.kind}>
+          {e.actor.id}
+          {e.actor.kind === 'service' ? <span class="muted"> (service)</span> : null}
+        </td>
         <td>{e.tool ? <code>{e.tool}</code> : ''}</td>
         <td>
           {effect ? <span class={`pill ${effect}`}>{effect}</span> : null}{' '}

@@ -1,5 +1,5 @@
 import { hash, randomBytes } from 'node:crypto';
-import { type Actor, uuidv7, WardenError } from '@warden/core';
+import { type Actor, reservedPrincipalName, uuidv7, WARDEN_ACTOR, WardenError } from '@warden/core';
 import type { Engine } from '../engine/engine.js';
 import type { ApiKeyRecord, ApiRole, PrincipalKind } from '../store/store.js';
 
@@ -110,7 +110,7 @@ export async function bootstrapAdminKey(engine: Engine, secret?: string): Promis
     return await createApiKey(
       engine,
       { principalKind: 'human', principal: 'admin', role: 'admin', label: 'bootstrap admin key' },
-      { kind: 'system', id: 'warden' },
+      WARDEN_ACTOR,
       { onlyIfNone: true, ...(secret ? { secret } : {}) },
     );
   } catch (err) {
@@ -133,6 +133,14 @@ function checkSpec(spec: NewApiKey): void {
       'REQUEST_INVALID',
       `principal ${JSON.stringify(spec.principal)} must be 1-200 characters of letters, digits and _.:@/-`,
       { problems: ['principal: invalid name'] },
+    );
+  }
+  const reserved = reservedPrincipalName(spec.principal);
+  if (reserved !== undefined) {
+    throw new WardenError(
+      'REQUEST_INVALID',
+      `principal ${JSON.stringify(spec.principal)} is reserved: ${reserved === spec.principal ? 'it is' : `it reads like "${reserved}", which is`} the name Warden records its own acts under; choose another name`,
+      { problems: [`principal: reserved name (${reserved})`] },
     );
   }
   if ((spec.principalKind === 'agent') !== (spec.role === 'agent')) {

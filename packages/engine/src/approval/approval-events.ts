@@ -58,11 +58,15 @@ export function approvalEvent(
 }
 
 /** The `approval.requested` event: what is asked, bound to the exact arguments, and who may decide. */
-export function requestedEvent(a: ApprovalRecord, instance: string): AuditEvent {
+export function requestedEvent(
+  a: ApprovalRecord,
+  instance: string,
+  by: Actor = { kind: 'agent', id: a.agent },
+): AuditEvent {
   return approvalEvent(
     'approval.requested',
     a,
-    { kind: 'agent', id: a.agent },
+    by,
     instance,
     a.createdAt,
     {

@@ -224,8 +224,8 @@ describe.each(DIALECTS)('approval service (%s)', (dialect) => {
       const refused = (await approvalEvents(a.callId)).filter((e) => e.type === 'approval.refused');
       expect(refused.map((e) => [e.actor.id, e.data?.code])).toEqual(refusals.map(([v, c]) => [v.id, c]));
       expect(refused.every((e) => e.data?.approvalId === a.id)).toBe(true);
-      // A service key is recorded as a system actor, never as a person.
-      expect(refused[6]?.actor).toEqual({ kind: 'system', id: 'ci' });
+      // A service key is recorded as a service, never as a person, and never as Warden itself (system).
+      expect(refused[6]?.actor).toEqual({ kind: 'service', id: 'ci' });
     });
 
     it('refuses a second vote by the same person (any spelling) without recording it', async () => {

@@ -14,6 +14,7 @@ import {
   useApproval,
   type Voter,
   voteRefusal,
+  WARDEN_ACTOR,
   WardenError,
 } from '@warden/core';
 import type { Engine } from '../engine/engine.js';
@@ -24,9 +25,9 @@ import { sessionStake } from './session-stake.js';
 /** How often a change computed over a stale version is recomputed before giving up. */
 const MAX_RETRIES = 8;
 
-/** The audit actor for a voter: a service acts as `system` under its own name. */
+/** The audit actor for a voter: its kind, its name and the key it voted with. */
 export function voterActor(v: Voter): Actor {
-  return { kind: v.kind === 'service' ? 'system' : v.kind, id: v.id };
+  return { kind: v.kind, id: v.id, ...(v.keyId ? { keyId: v.keyId } : {}) };
 }
 
 /**
@@ -100,11 +101,14 @@ export class ApprovalService {
     return this.#change(id, by, async (a, now) => cancelApproval(a, by.id, reason, now));
   }
 
-  /** Marks an approved request used by `callId` (the approved call itself, or one redeeming it). */
-  async use(id: string, callId: string): Promise<ApprovalRecord> {
+  /**
+   * Marks an approved request used by `callId` (the approved call itself, or one redeeming it); `by` is
+   * the agent with the key it called with, when known.
+   */
+  async use(id: string, callId: string, by?: Actor): Promise<ApprovalRecord> {
     return this.#change(
       id,
-      (a) => ({ kind: 'agent', id: a.agent }),
+      (a) => by ?? { kind: 'agent', id: a.agent },
       async (a, now) => useApproval(a, callId, now),
     );
   }
@@ -131,11 +135,10 @@ export class ApprovalService {
    * left to do: another instance, or a vote, got there first.
    */
   async #settleDue(a: ApprovalRecord, at?: Date): Promise<{ record: ApprovalRecord; settled: boolean }> {
-    const system: Actor = { kind: 'system', id: 'warden' };
     try {
       const record = await this.#change(
         a.id,
-        system,
+        WARDEN_ACTOR,
         async (cur, now) => {
           const action = dueAction(cur, now);
           if (action === 'expire') return expireApproval(cur, now);
@@ -232,9 +235,17 @@ export class ApprovalService {
     }
     if (after.status === 'used' && before.status !== 'used') {
       events.push(
-        approvalEvent('approval.used', after, { kind: 'agent', id: after.agent }, instance, ts, {
-          usedByCall: after.usedByCall,
-        }),
+        // Used by the agent's call: its actor when the agent itself made the change, else the agent.
+        approvalEvent(
+          'approval.used',
+          after,
+          actor.kind === 'agent' ? actor : { kind: 'agent', id: after.agent },
+          instance,
+          ts,
+          {
+            usedByCall: after.usedByCall,
+          },
+        ),
       );
     }
     const mutations: Mutation[] = [{ kind: 'approval.save', approval: after, expectVersion: before.version }];

@@ -3,8 +3,8 @@ import {
   type Condition,
   compileCondition,
   compileGlob,
+  hasStake,
   isConditionProblem,
-  normalName,
   parseDuration,
   type Stake,
   selfApproval,
@@ -120,7 +120,7 @@ export class GrantService {
     });
     for (const g of grants) {
       if (g.session !== null && g.session !== session) continue;
-      if (stakeNames.includes(normalName(g.createdBy))) continue;
+      if (hasStake(stakeNames, g.createdBy)) continue;
       const c = this.#compile(g);
       if (!c.tool(call.tool)) continue;
       if (c.when) {

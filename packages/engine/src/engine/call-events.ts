@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
 import {
+  type Actor,
   type AuditEvent,
   canonicalJson,
   type Decision,
@@ -71,6 +72,13 @@ export interface DecidedCall {
   readonly delegationChain?: readonly string[];
   /** The arguments' fingerprint, when the engine already computed it. */
   readonly argsHmac?: string;
+  /** The API key the agent called with, recorded in the actor (absent for in-process SDK calls). */
+  readonly keyId?: string;
+}
+
+/** The actor of an agent's call and of what it does to its approval: the agent, and its key when known. */
+export function callActor(call: { readonly agent: string; readonly keyId?: string }): Actor {
+  return { kind: 'agent', id: call.agent, ...(call.keyId ? { keyId: call.keyId } : {}) };
 }
 
 /** A `call.decided` event: arguments redacted and capped, with the fingerprint of the originals. */
@@ -94,7 +102,7 @@ export function decidedEvent(
     id: call.callId,
     ts: call.ts,
     type: 'call.decided',
-    actor: { kind: 'agent', id: call.agent },
+    actor: callActor(call),
     instance: ctx.instance,
     agent: call.agent,
     session: call.session,
@@ -140,6 +148,8 @@ export function completedEvent(
   outcome: CallOutcome,
   ts: string,
   eventId: string,
+  /** Who completes it: the agent and the key it completed with (default: the decided call's actor). */
+  by: Actor = decided.actor,
 ): AuditEvent {
   const result =
     outcome.result === undefined
@@ -154,7 +164,7 @@ export function completedEvent(
     id: eventId,
     ts,
     type: 'call.completed',
-    actor: decided.actor,
+    actor: by,
     instance: ctx.instance,
     ...pick(decided, ['agent', 'session', 'tool', 'callId', 'triggeredBy', 'policyVersion']),
     outcome: {

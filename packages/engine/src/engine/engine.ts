@@ -31,6 +31,7 @@ import {
   useApproval,
   uuidv7,
   voidApproval,
+  WARDEN_ACTOR,
   WardenError,
 } from '@warden/core';
 import {
@@ -51,6 +52,7 @@ import type { CommitResult, CommitUnit, Mutation, SessionRecord, Store } from '.
 import {
   argsFingerprint,
   type CallOutcome,
+  callActor,
   callFingerprint,
   completedEvent,
   DEFAULT_LIMITS,
@@ -122,12 +124,16 @@ export interface CheckOptions {
    * the agent cannot complete it (it would report its own usage).
    */
   readonly meteredBy?: 'proxy';
+  /** The API key the agent called with: recorded in the actor of every event the call makes. */
+  readonly keyId?: string;
 }
 
 /** Options of one completion. */
 export interface CompleteOptions {
   /** The LLM metering proxy settling a request it forwarded (required for those). */
   readonly meteredBy?: 'proxy';
+  /** The API key the agent completed with: recorded in the actor of the completion. */
+  readonly keyId?: string;
 }
 
 /** The budget that refused a call (code BUDGET_EXCEEDED). */
@@ -272,7 +278,14 @@ export class Engine {
       const session = call.session === undefined ? undefined : await this.store.getSession(sessionId);
       // The fingerprint is computed once: the loop breakers and the decision event both need it.
       const argsHmac = argsFingerprint(this.keys.hmacKey, call.args);
-      const decided: DecidedCall = { ...call, callId, ts, session: sessionId, argsHmac };
+      const decided: DecidedCall = {
+        ...call,
+        callId,
+        ts,
+        session: sessionId,
+        argsHmac,
+        ...(options.keyId ? { keyId: options.keyId } : {}),
+      };
       const blocked = sessionBlock(session) ?? foreignSession(session, call);
       if (blocked)
         return await this.#record(decided, engineDecision(policy, blocked.code, blocked.reason), []);
@@ -333,14 +346,17 @@ export class Engine {
       );
     }
     const effect = decided.event.decision?.effect;
-    if (effect === 'review') await this.#useOwnApproval(callId, decided.event);
+    const by = options.keyId
+      ? callActor({ agent: decided.event.agent ?? '', keyId: options.keyId })
+      : undefined;
+    if (effect === 'review') await this.#useOwnApproval(callId, decided.event, by);
     else if (effect !== 'allow') {
       throw new WardenError('CALL_NOT_RUNNABLE', `call ${callId} was not allowed (${effect})`);
     }
     const ts = new Date().toISOString();
     const usage = this.budgets.price(outcome.usage);
     const priced = usage ? { ...outcome, usage } : outcome;
-    const event = completedEvent(this.#ctx, decided.event, priced, ts, uuidv7());
+    const event = completedEvent(this.#ctx, decided.event, priced, ts, uuidv7(), by);
     const settle = await this.budgets.settlement(decided.event, usage, ts);
     let result: CommitResult;
     try {
@@ -465,7 +481,7 @@ export class Engine {
     let approval = extra.approval;
     if (opening && approvalId) {
       approval = this.#openApproval(approvalId, event, decision, callFingerprint(this.keys.hmacKey, call));
-      const requested = requestedEvent(approval, this.instanceId);
+      const requested = requestedEvent(approval, this.instanceId, callActor(call));
       events.push(requested);
       all.push({ kind: 'approval.save', approval, expectVersion: null });
       all.push(...outboxFor(this.notificationTargets, requested, approvalId));
@@ -545,7 +561,7 @@ export class Engine {
           const ev = approvalEvent(
             'approval.voided',
             voided,
-            { kind: 'agent', id: a.agent },
+            callActor(call),
             this.instanceId,
             voided.updatedAt,
             {
@@ -582,16 +598,9 @@ export class Engine {
           reasons: [`approved by ${approvers.join(', ') || a.decidedBy || 'expiry'} (approval ${a.id})`],
           approvalId: a.id,
         };
-        const ev = approvalEvent(
-          'approval.used',
-          used,
-          { kind: 'agent', id: a.agent },
-          this.instanceId,
-          used.updatedAt,
-          {
-            usedByCall: call.callId,
-          },
-        );
+        const ev = approvalEvent('approval.used', used, callActor(call), this.instanceId, used.updatedAt, {
+          usedByCall: call.callId,
+        });
         // Budgets still apply: an approved call that would go over is refused and the approval stays unused.
         return await this.#admit(call, allow, ensure, estimate, {
           events: [ev],
@@ -614,6 +623,7 @@ export class Engine {
     approvalId: string,
     callId: string,
     estimate: UsageEstimate = {},
+    options: { readonly keyId?: string } = {},
   ): Promise<
     { readonly allowed: true } | { readonly allowed: false; readonly code: string; readonly reason: string }
   > {
@@ -661,7 +671,7 @@ export class Engine {
       return { allowed: false, code: gate.code, reason: gate.reason };
     }
     try {
-      await this.approvals.use(approvalId, callId);
+      await this.approvals.use(approvalId, callId, callActor({ agent: input.agent, ...options }));
     } catch (err) {
       if (gate.ok && gate.reservationId) {
         const call = { callId, ts: new Date().toISOString(), agent: input.agent, session: a.session };
@@ -673,7 +683,7 @@ export class Engine {
   }
 
   /** Completing a reviewed call uses its approval; refused unless the approval lets it run. */
-  async #useOwnApproval(callId: string, decided: AuditEvent): Promise<void> {
+  async #useOwnApproval(callId: string, decided: AuditEvent, by?: Actor): Promise<void> {
     // The approval the call opened, or the one it presented (a redeem that waited for the decision).
     const presented = decided.decision?.approvalId;
     const a = presented ? await this.store.approval(presented) : await this.store.approvalByCall(callId);
@@ -690,7 +700,7 @@ export class Engine {
           { approvalId: a.id },
         );
       }
-      await this.approvals.use(a.id, callId);
+      await this.approvals.use(a.id, callId, by);
       return;
     }
     throw new WardenError(
@@ -1116,7 +1126,7 @@ type BudgetGate =
       readonly budget?: BudgetRefusal;
     };
 
-const WARDEN: Actor = { kind: 'system', id: 'warden' };
+const WARDEN: Actor = WARDEN_ACTOR;
 
 function grantDecision(d: EngineDecision, grantId: string, by: string, reason: string): EngineDecision {
   return {

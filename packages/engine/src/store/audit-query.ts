@@ -14,7 +14,7 @@ export const AuditQuerySchema = z.strictObject({
   rule: z.string().min(1).optional().meta({ description: 'The deciding rule id.' }),
   approver: z.string().min(1).optional().meta({ description: 'A human or agent among the approvers.' }),
   triggeredBy: z.string().min(1).optional(),
-  actor: z.string().min(1).optional().meta({ description: 'Who did it: agent, human or system id.' }),
+  actor: z.string().min(1).optional().meta({ description: 'Who did it: agent, human, service or system.' }),
   eventId: z.string().min(1).optional().meta({ description: "One event, by its id (the body's `id`)." }),
   order: z
     .enum(['asc', 'desc'])

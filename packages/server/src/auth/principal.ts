@@ -1,4 +1,4 @@
-import type { Actor } from '@warden/core';
+import { type Actor, keyActor } from '@warden/core';
 import type { ApiRole, PrincipalKind } from '@warden/engine';
 
 /** Who is asking: resolved from the API key, never from the request body. */
@@ -15,7 +15,7 @@ export interface Principal {
   readonly sessionId?: string;
 }
 
-/** The audit actor for a principal: a service acts as `system` under its own name. */
+/** The audit actor for a principal: its kind, its name and the key it used (`system` is Warden's alone). */
 export function actorOf(p: Principal): Actor {
-  return { kind: p.kind === 'service' ? 'system' : p.kind, id: p.id };
+  return keyActor(p);
 }

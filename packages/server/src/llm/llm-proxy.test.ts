@@ -666,7 +666,7 @@ describe('the proxy meters, caps and settles on its own', () => {
       });
       const tries = complete.mock.calls.filter((c) => c[0] === callId);
       expect(tries).toHaveLength(2);
-      expect(tries[1]?.[3]).toEqual({ meteredBy: 'proxy' });
+      expect(tries[1]?.[3]).toEqual({ meteredBy: 'proxy', keyId: expect.stringMatching(/^key_/) });
     } finally {
       complete.mockRestore();
     }

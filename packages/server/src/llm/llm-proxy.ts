@@ -108,6 +108,7 @@ export class LlmProxy {
     const result = await this.#ctx.engine.check(call, {
       estimate: { model, inputTokens, outputTokens },
       meteredBy: 'proxy',
+      keyId: principal.keyId,
     });
     recordCheck(this.#ctx, call, result, { start, end: performance.now(), model });
     return result;
@@ -264,7 +265,10 @@ export class LlmProxy {
     const start = performance.now();
     let error: unknown;
     try {
-      await this.#ctx.engine.complete(x.callId, outcome, x.principal.id, { meteredBy: 'proxy' });
+      await this.#ctx.engine.complete(x.callId, outcome, x.principal.id, {
+        meteredBy: 'proxy',
+        keyId: x.principal.keyId,
+      });
     } catch (err) {
       error = err;
     }

@@ -24,6 +24,7 @@ export function createMcpGateway(
       new Warden(
         new EngineTransport(ctx.engine, {
           agent: caller.agent,
+          keyId: caller.keyId,
           waitForApproval: (id, ms, signal) => waitForApproval(ctx, id, ms, signal),
         }),
         { context: { session } },

@@ -88,9 +88,9 @@ export function approvalView(a: ApprovalRecord): z.infer<typeof ApprovalViewSche
   };
 }
 
-/** The voter a key stands for: its kind, name and role, never anything from the request body. */
+/** The voter a key stands for: its kind, name, role and key id, never anything from the request body. */
 export function voterOf(p: Principal): Voter {
-  return { kind: p.kind, id: p.id, role: p.role };
+  return { kind: p.kind, id: p.id, role: p.role, keyId: p.keyId };
 }
 
 /** A request an agent key may see: only its own agent's. Others get the same 404 as a missing one. */

@@ -1,4 +1,4 @@
-import { WardenError } from '@warden/core';
+import { keyActor, WARDEN_ACTOR, WardenError } from '@warden/core';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { countingFailures } from '../auth/authorize-request.js';
@@ -140,6 +140,8 @@ export const authRoutes = [
       // Only a live sign-in is recorded: a stale or forged cookie is just cleared.
       if (!session || (await ctx.signedOut.isSignedOut(session.id))) return null;
       const owner = await ctx.auth.authenticateKeyId(session.keyId).catch(() => undefined);
+      // A key revoked or expired since the sign-in is still named as itself, never as Warden.
+      const stored = owner ? undefined : await ctx.engine.store.apiKey(session.keyId);
       const expiresAt = session.expiresAt.toISOString();
       ctx.signedOut.add(session.id, expiresAt);
       ctx.sse.closeSession(session.id);
@@ -147,7 +149,11 @@ export const authRoutes = [
         events: [
           ctx.engine.systemEvent(
             'auth.signed_out',
-            owner ? actorOf(owner) : { kind: 'system', id: `key:${session.keyId}` },
+            owner
+              ? actorOf(owner)
+              : stored
+                ? keyActor({ kind: stored.principalKind, id: stored.principal, keyId: stored.id })
+                : WARDEN_ACTOR,
             { data: { keyId: session.keyId, session: session.id, expiresAt } },
           ),
         ],

@@ -140,6 +140,7 @@ export const callRoutes = [
         {
           ...(approvalId !== undefined ? { approvalId } : {}),
           ...(estimate ? { estimate } : {}),
+          keyId: principal.keyId,
         },
       );
       if (result.effect !== 'review' || !wait || !result.approval) return result;
@@ -158,6 +159,7 @@ export const callRoutes = [
         result,
         decided,
         estimate,
+        principal.keyId,
       );
     },
   }),
@@ -203,7 +205,9 @@ export const callRoutes = [
       let error: string | undefined;
       let call: AuditEvent | undefined;
       try {
-        const { auditSeq, decided } = await ctx.engine.complete(params.id, body, principal.id);
+        const { auditSeq, decided } = await ctx.engine.complete(params.id, body, principal.id, {
+          keyId: principal.keyId,
+        });
         call = decided;
         end = performance.timeOrigin + performance.now();
         ctx.metrics.completions.inc({ status: body.status });
@@ -242,13 +246,14 @@ async function resumeAfterApproval(
   result: CheckResult,
   a: ApprovalRecord,
   estimate: UsageEstimate | undefined,
+  keyId: string,
 ) {
   const approval = { id: a.id, status: a.status, expiresAt: a.expiresAt, decidedBy: a.decidedBy };
   if (a.status === 'pending') return { ...result, approval };
   if (approvalLetsRun(a)) {
     try {
       // Approved, but the session may have been paused meanwhile, or the policy changed: checked again.
-      const go = await ctx.engine.proceedApproved(call, a.id, result.callId, estimate);
+      const go = await ctx.engine.proceedApproved(call, a.id, result.callId, estimate, { keyId });
       if (!go.allowed) return { ...blocked(result, approval, go.reason), code: go.code };
       const by = a.override ? `${a.decidedBy} (override)` : (a.decidedBy ?? 'expiry');
       return {

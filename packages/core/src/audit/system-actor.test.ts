@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+import { AuditEventSchema } from './audit-event.js';
+import { keyActor, RESERVED_PRINCIPAL_NAMES, reservedPrincipalName, WARDEN_ACTOR } from './system-actor.js';
+
+const body = (actor: unknown) => ({
+  id: 'e1',
+  ts: '2026-12-07T00:00:00.000Z',
+  type: 'session.paused',
+  actor,
+});
+
+describe('actors', () => {
+  it('accept the bodies older versions wrote: no keyId, a service recorded as system', () => {
+    for (const actor of [
+      { kind: 'system', id: 'warden' },
+      { kind: 'system', id: 'ci-bot' },
+      { kind: 'human', id: 'lee' },
+      { kind: 'agent', id: 'support-bot' },
+    ]) {
+      expect(AuditEventSchema.safeParse(body(actor)).success).toBe(true);
+    }
+  });
+
+  it('accept a key actor of every kind with its key id', () => {
+    for (const kind of ['agent', 'human', 'service'] as const) {
+      const actor = keyActor({ kind, id: 'x', keyId: 'key_1' });
+      expect(actor).toEqual({ kind, id: 'x', keyId: 'key_1' });
+      expect(AuditEventSchema.safeParse(body(actor)).success).toBe(true);
+    }
+  });
+
+  it('refuse a system actor with a key: system is Warden itself, which acts with none', () => {
+    const r = AuditEventSchema.safeParse(body({ kind: 'system', id: 'warden', keyId: 'key_1' }));
+    expect(r.success).toBe(false);
+    expect(r.error?.issues[0]?.path).toEqual(['actor', 'keyId']);
+    expect(AuditEventSchema.safeParse(body(WARDEN_ACTOR)).success).toBe(true);
+  });
+});
+
+describe('reserved principal names', () => {
+  it('are warden and system, in any case and as look-alikes', () => {
+    expect(RESERVED_PRINCIPAL_NAMES).toEqual(['warden', 'system']);
+    for (const name of [
+      'warden',
+      'Warden',
+      'WARDEN',
+      'w\u0430rden',
+      'system',
+      'SYSTEM',
+      'systern',
+      '\u0455ystem',
+    ]) {
+      expect(reservedPrincipalName(name), name).toBeDefined();
+    }
+    expect(reservedPrincipalName('systern')).toBe('system');
+  });
+
+  it('leave other names alone, including ones that merely contain them', () => {
+    for (const name of ['admin', 'ci-bot', 'warden-ci', 'systems', 'wardens', 'support-bot', 'tom']) {
+      expect(reservedPrincipalName(name), name).toBeUndefined();
+    }
+  });
+});
