@@ -7,14 +7,16 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { encodeChat } from 'gpt-tokenizer/encoding/o200k_base';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createTestDatabase } from '../../engine/test-support/postgres-server.js';
+import {
+  type BillingUpstream,
+  promptOf,
+  startBillingUpstream,
+} from '../test-support/billing-llm-upstream.js';
 import { api, BIN, killAll, type Served, spawnServe } from '../test-support/serve-process.js';
 
 const LIMIT = 20_000;
@@ -30,72 +32,10 @@ agents:
       - { id: llm-session-tokens, metric: tokens, limit: ${LIMIT}, scope: session, window: session, tools: ['llm:*'] }
 `;
 
-type ChatMessage = { role: 'system' | 'user' | 'assistant'; content: string };
-
-/**
- * A stand-in for OpenAI's Chat Completions that bills as OpenAI does: prompt_tokens is the o200k count
- * of the messages in the chat format, completion_tokens what it generated, never over the request's cap.
- */
-function startBillingUpstream(): Promise<{ server: Server; url: string; billed: () => number }> {
-  let billed = 0;
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
-        model: string;
-        messages: ChatMessage[];
-        max_completion_tokens?: number;
-        max_tokens?: number;
-      };
-      const cap = body.max_completion_tokens ?? body.max_tokens ?? Number.POSITIVE_INFINITY;
-      const prompt = encodeChat(body.messages, 'gpt-4o', { disallowedSpecial: new Set() }).length;
-      // The whole cap, as a model that runs on until it is stopped.
-      const completion = Math.min(cap, 400);
-      billed += prompt + completion;
-      const answer = {
-        id: `chatcmpl-${randomBytes(6).toString('hex')}`,
-        object: 'chat.completion',
-        created: Math.floor(Date.now() / 1000),
-        model: `${body.model}-2024-08-06`,
-        choices: [
-          {
-            index: 0,
-            message: { role: 'assistant', content: 'word '.repeat(completion).trim(), refusal: null },
-            finish_reason: 'length',
-            logprobs: null,
-          },
-        ],
-        usage: { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion },
-      };
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(answer));
-    });
-  });
-  return new Promise((resolve) =>
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      resolve({ server, url: `http://127.0.0.1:${port}`, billed: () => billed });
-    }),
-  );
-}
-
-/** Prompts of every kind: English, code, and Japanese (where four characters a token counts far too few). */
-function promptOf(i: number): ChatMessage[] {
-  const texts = [
-    'Summarise the following notes for a busy reader. '.repeat(20 + (i % 7) * 5),
-    'const total = items.reduce((sum, item) => sum + item.price * item.qty, 0);\n'.repeat(10 + (i % 5) * 4),
-    '東京は日本の首都であり、世界でも有数の大都市です。'.repeat(15 + (i % 6) * 6),
-  ];
-  return [
-    { role: 'system', content: 'You are a careful assistant.' },
-    { role: 'user', content: texts[i % texts.length] as string },
-  ];
-}
-
 describe('LLM proxy: 64 concurrent requests on two instances never overshoot a tokens budget', () => {
   const adminKey = `wdn_${randomBytes(32).toString('base64url')}`;
   let dir: string;
-  let upstream: Awaited<ReturnType<typeof startBillingUpstream>>;
+  let upstream: BillingUpstream;
   let servers: Served[];
   let agentKey: string;
 

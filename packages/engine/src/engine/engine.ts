@@ -762,7 +762,8 @@ export class Engine {
 
   /**
    * Records an allowed call once its budgets admit it: with its reservation, or, when a budget would go
-   * over, as a block that pauses the session (in monitor mode: allowed, with what would have happened).
+   * over, as a block, which pauses the session when the budget is spent (in monitor mode: allowed, with
+   * what would have happened).
    * `extra` (e.g. using an approval) is written only when the call is admitted.
    */
   async #admit(
