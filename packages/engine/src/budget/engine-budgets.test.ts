@@ -320,6 +320,25 @@ describe.each(DIALECTS)('budgets in the engine (%s)', (dialect) => {
     expect(await tokens()).toMatchObject({ used: 1_150, reserved: 0 });
   });
 
+  it('a completion racing the sweep that charges its expired reservation settles on top of the charge', async () => {
+    const llm = { agent: 'worker', tool: 'llm:x', session: 's-race', args: { n: 1 } };
+    const r = await engine.check(llm, { estimate: { inputTokens: 300, outputTokens: 200 } });
+    const later = new Date(Date.now() + 11 * 60_000);
+    const settlement = engine.budgets.settlement.bind(engine.budgets);
+    // The sweep charges the reservation after the completion read it as held, before it commits.
+    vi.spyOn(engine.budgets, 'settlement').mockImplementationOnce(async (...args) => {
+      const s = await settlement(...args);
+      expect(await engine.budgets.sweep(later)).toEqual({ charged: 1 });
+      return s;
+    });
+    await engine.complete(r.callId, { status: 'ok', usage: { inputTokens: 500, outputTokens: 100 } });
+    const [tokens] = (await engine.store.budgetCounters({ scopeKeys: ['session:s-race'], limit: 5 })).filter(
+      (c) => c.metric === 'tokens',
+    );
+    expect(tokens).toMatchObject({ used: 600, reserved: 0 });
+    expect((await events(engine, 'call.completed', 's-race')).length).toBe(1);
+  });
+
   it('resets calendar budgets at local midnight across a DST change (Europe/Berlin)', async () => {
     vi.useFakeTimers({ toFake: ['Date'] });
     const at = async (iso: string) => {
