@@ -223,7 +223,9 @@ export class Warden {
       tool: `llm:${provider ?? 'unknown'}`,
       args: { model: usage.model, reported: true },
     };
-    const ok = await this.authorize(call, { ...options, estimate: { model: usage.model } });
+    // Already spent: nothing to reserve (an estimate naming no tokens would reserve the server's default).
+    const estimate = { model: usage.model, inputTokens: 0, outputTokens: 0 };
+    const ok = await this.authorize(call, { ...options, estimate });
     await this.#completions.record(ok.callId, { status: 'ok', usage: counted });
   }
 

@@ -9,6 +9,9 @@
  *   stays reserved.
  * - `budget.admitted_per_s` and `budget.throughput_ratio`: check + complete pairs per second with the
  *   budget, against the same work by an agent without budgets on the same servers in the same run.
+ * - `budget.proxy_overshoot`: 64 concurrent Chat Completions requests through the LLM proxy of both
+ *   servers, one session with a 20,000-token budget, against a stand-in upstream billing the prompt as
+ *   OpenAI's tokenizer counts it plus the whole output cap: settled tokens over the limit (must be 0).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,9 +20,11 @@ import { join } from 'node:path';
 import type { Benchmark, BenchmarkOptions } from '../../../bench/benchmark.js';
 import { openStore } from '../../engine/src/store/open-store.js';
 import { createTestDatabase, startPostgres } from '../../engine/test-support/postgres-server.js';
+import { promptOf, startBillingUpstream } from '../test-support/billing-llm-upstream.js';
 import { api, killAll, type Served, spawnServe } from '../test-support/serve-process.js';
 
 const CALLERS = 64;
+const PROXY_LIMIT = 20_000;
 
 function policy(limit: number): string {
   return `
@@ -33,6 +38,11 @@ agents:
   free:
     rules: [{ id: free-any, effect: allow, tools: ['*'] }]
     breakers: { repeat: false, pingPong: false, rate: false, tokenBurn: false }
+  chatter:
+    rules: [{ id: chatter-llm, effect: allow, tools: ['llm:*'] }]
+    breakers: { repeat: false, pingPong: false, rate: false, tokenBurn: false }
+    budgets:
+      - { id: proxy-tokens, metric: tokens, limit: ${PROXY_LIMIT}, scope: session, window: session }
 `;
 }
 
@@ -84,13 +94,16 @@ async function run({ quick, log }: BenchmarkOptions): Promise<Record<string, num
   const dir = mkdtempSync(join(tmpdir(), 'warden-bench-budget-'));
   log('starting a throwaway PostgreSQL cluster…');
   const pg = await startPostgres();
+  const upstream = await startBillingUpstream();
   const served: Served[] = [];
   try {
     const db = await createTestDatabase(pg.url, 'bench_budget');
     const policyFile = join(dir, 'policy.yaml');
     writeFileSync(policyFile, policy(limit));
     const admin = `wdn_${randomBytes(32).toString('base64url')}`;
-    const env = { WARDEN_ADMIN_KEY: admin };
+    const config = join(dir, 'warden.yaml');
+    writeFileSync(config, `llm:\n  openai:\n    baseUrl: ${upstream.url}\n    apiKey: sk-bench-0123456789\n`);
+    const env = { WARDEN_ADMIN_KEY: admin, WARDEN_CONFIG: config };
     served.push(await spawnServe(['--db', db, '--port', '0', '--policy', policyFile], env));
     served.push(await spawnServe(['--db', db, '--port', '0', '--policy', policyFile], env));
     const [a, b] = served as [Served, Served];
@@ -113,8 +126,25 @@ async function run({ quick, log }: BenchmarkOptions): Promise<Record<string, num
     );
     const freeMs = performance.now() - t0;
 
+    log(`${CALLERS} concurrent LLM requests through the proxies of both instances, one session…`);
+    const chatter = await agentKey(a.url, admin, 'chatter');
+    await Promise.all(
+      Array.from({ length: CALLERS }, (_, i) =>
+        fetch(`${(i % 2 ? a : b).url}/llm/openai/v1/chat/completions`, {
+          method: 'POST',
+          headers: {
+            authorization: `Bearer ${chatter}`,
+            'content-type': 'application/json',
+            'warden-session': 'proxy-race',
+          },
+          body: JSON.stringify({ model: 'gpt-4o-mini', messages: promptOf(i), max_completion_tokens: 400 }),
+        }).then((r) => r.arrayBuffer()),
+      ),
+    );
+
     const store = await openStore(db);
     try {
+      const [proxied] = await store.budgetCounters({ budgetId: 'proxy-tokens', limit: 1 });
       const counters = await store.budgetCounters({ budgetId: 'shared-tokens', limit: 10 });
       const totals = await store.ledgerTotals(counters.map((c) => c.key));
       const used = counters.reduce((x, c) => x + c.used, 0);
@@ -129,6 +159,8 @@ async function run({ quick, log }: BenchmarkOptions): Promise<Record<string, num
         admitted_per_s: Math.round((admitted / meteredMs) * 1000),
         baseline_per_s: Math.round(((each * CALLERS) / freeMs) * 1000),
         throughput_ratio: Number((admitted / meteredMs / ((each * CALLERS) / freeMs)).toFixed(3)),
+        proxy_overshoot: Math.max(0, (proxied?.used ?? 0) - PROXY_LIMIT),
+        proxy_used: proxied?.used ?? 0,
       };
     } finally {
       await store.close();
@@ -136,6 +168,7 @@ async function run({ quick, log }: BenchmarkOptions): Promise<Record<string, num
   } finally {
     await Promise.all(served.map((s) => s.stop()));
     await pg.stop();
+    await new Promise((r) => upstream.server.close(r));
     killAll();
     rmSync(dir, { recursive: true, force: true });
   }

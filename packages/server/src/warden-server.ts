@@ -77,6 +77,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
       approvalSweepMs: config.approvalSweepMs,
       budgetSweepMs: config.budgetSweepMs,
       reservationLeaseMs: config.reservationLeaseMs,
+      defaultTokenEstimate: config.defaultTokenEstimate,
       prices: withOverride(BUNDLED_PRICES, config.prices),
       notificationTargets: config.webhooks.map((w) => ({ name: w.name, events: w.events })),
       onError: (err) => warn(`${err.code}: ${err.message}`),

@@ -38,6 +38,7 @@ export const AUDIT_EVENT_TYPES = [
   'budget.alert',
   'budget.released',
   'budget.raised',
+  'budget.expired',
   'breaker.tripped',
   'notification.sent',
   'auth.signed_in',

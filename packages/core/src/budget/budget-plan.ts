@@ -82,17 +82,28 @@ export function amountOf(metric: BudgetMetric, c: Consumption, prices: PriceTabl
   return usdOf(c, prices);
 }
 
+/** What an estimate that names no tokens and no cost is taken to be, in input tokens. */
+export const DEFAULT_TOKEN_ESTIMATE = 4_096;
+
 /**
  * The lines with what to reserve for an estimate. A USD budget cannot count a model it cannot price:
- * PRICE_UNKNOWN, rather than letting the spend through as free.
+ * PRICE_UNKNOWN, rather than letting the spend through as free. An estimate naming no tokens and no cost
+ * is taken as `defaultTokens` input tokens: reserved at 0, any number of such calls would be admitted at
+ * once, each free to spend without bound (how far a budget can go over is bounded by what is reserved).
  */
 export function reserveAmounts(
   lines: readonly BudgetLine[],
   estimate: Consumption,
   prices: PriceTable,
+  defaultTokens = DEFAULT_TOKEN_ESTIMATE,
 ): BudgetLine[] {
+  const named =
+    estimate.inputTokens !== undefined ||
+    estimate.outputTokens !== undefined ||
+    estimate.costUsd !== undefined;
+  const e = named ? estimate : { ...estimate, inputTokens: defaultTokens };
   return lines.map((l) => {
-    const amount = amountOf(l.metric, estimate, prices);
+    const amount = amountOf(l.metric, e, prices);
     if (amount === undefined) throw priceUnknown(estimate.model ?? '', l.budgetId, prices.version);
     return { ...l, amount };
   });

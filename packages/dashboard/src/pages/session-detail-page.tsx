@@ -17,6 +17,7 @@ const LIVE = [
   'session.closed',
   'budget.exceeded',
   'budget.raised',
+  'budget.expired',
   'breaker.tripped',
 ];
 

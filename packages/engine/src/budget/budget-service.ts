@@ -10,6 +10,7 @@ import {
   budgetLines,
   type CompiledBudget,
   type Consumption,
+  DEFAULT_TOKEN_ESTIMATE,
   effectiveLimit,
   isWardenError,
   type MeteredCall,
@@ -48,8 +49,13 @@ export interface BudgetStatus {
 
 export interface BudgetServiceOptions {
   readonly prices?: PriceTable;
-  /** How long a reservation holds before the sweep releases it (a caller that crashed or hung up). */
+  /**
+   * How long a reservation holds before the sweep charges it at its estimate (a caller that crashed, hung
+   * up or never completes: it was admitted, so it may have spent it).
+   */
   readonly leaseMs?: number;
+  /** Input tokens reserved for a call whose estimate names no tokens and no cost. */
+  readonly defaultTokenEstimate?: number;
 }
 
 /** The reservation of a call: one per call, so completion and approval paths find it without a lookup. */
@@ -65,18 +71,20 @@ export function reservationIdOf(callId: string): string {
 export class BudgetService {
   readonly prices: PriceTable;
   readonly leaseMs: number;
+  readonly defaultTokenEstimate: number;
   readonly #engine: Engine;
 
   constructor(engine: Engine, options: BudgetServiceOptions = {}) {
     this.#engine = engine;
     this.prices = options.prices ?? BUNDLED_PRICES;
     this.leaseMs = options.leaseMs ?? 10 * 60_000;
+    this.defaultTokenEstimate = options.defaultTokenEstimate ?? DEFAULT_TOKEN_ESTIMATE;
   }
 
   /** The lines a call draws on with what to reserve for it; empty when no budget applies. PRICE_UNKNOWN. */
   plan(call: MeteredCall, estimate: Consumption, now: number): BudgetLine[] {
     const lines = budgetLines(this.#engine.policy.budgets, call, now);
-    return lines.length ? reserveAmounts(lines, estimate, this.prices) : lines;
+    return lines.length ? reserveAmounts(lines, estimate, this.prices, this.defaultTokenEstimate) : lines;
   }
 
   /** Reserves `lines` for call `callId`, atomically across instances. */
@@ -109,7 +117,9 @@ export class BudgetService {
 
   /**
    * The settle mutation of a completed call: its reservation's lines (or, for a call that reserved
-   * nothing, the lines it draws on now) with the actual usage. Undefined when no budget applies.
+   * nothing, the lines it draws on now) with the actual usage. A call completed after its lease ran out
+   * was already charged its estimate by the sweep: it adds only what it used beyond that (never less:
+   * counters only grow). Undefined when no budget applies.
    */
   async settlement(
     decided: AuditEvent,
@@ -133,13 +143,18 @@ export class BudgetService {
     if (lines.length === 0) return undefined;
     const reserved = new Map((held?.lines ?? []).map((l) => [l.key, l.amount]));
     const settled = settleAmounts(lines, usage ?? {}, this.prices, reserved);
+    // The call itself is not completed (complete() checked), so a settled reservation was charged on expiry.
+    const expired = held?.state === 'settled';
+    const charged = expired
+      ? settled.map((l) => ({ ...l, amount: Math.max(0, l.amount - (reserved.get(l.key) ?? 0)) }))
+      : settled;
     return {
       lines: settled,
       mutation: {
         kind: 'budget.settle',
-        reservationId: held ? held.id : null,
+        reservationId: held && !expired ? held.id : null,
         callId,
-        lines: settled,
+        lines: charged,
         priceVersion: this.prices.version,
         ts,
       },
@@ -202,14 +217,18 @@ export class BudgetService {
     }
   }
 
-  /** Releases reservations whose lease ran out (their caller crashed or hung up). */
-  async sweep(now = new Date()): Promise<{ released: number }> {
+  /**
+   * Charges reservations whose lease ran out at their estimate (`budget.expired`): the call was admitted
+   * and never completed, so it may have spent all of it. Releasing them instead would hand an agent that
+   * never completes its limit back every lease. A completion arriving later adds what it used beyond.
+   */
+  async sweep(now = new Date()): Promise<{ charged: number }> {
     const store = this.#engine.store;
     const expired = await store.expiredReservations(now.toISOString(), 200);
-    let released = 0;
+    let charged = 0;
     for (const r of expired) {
       const event = this.#engine.systemEvent(
-        'budget.released',
+        'budget.expired',
         { kind: 'system', id: 'warden' },
         {
           agent: r.agent,
@@ -218,6 +237,7 @@ export class BudgetService {
           data: {
             reservationId: r.id,
             leaseUntil: r.leaseUntil,
+            reason: 'charged at its estimate: the call was never completed before its lease ran out',
             lines: r.lines.map((l) => ({ budgetId: l.budgetId, scopeKey: l.scopeKey, amount: l.amount })),
           },
         },
@@ -225,14 +245,14 @@ export class BudgetService {
       try {
         await this.#engine.commit({
           events: [event],
-          mutations: [{ kind: 'budget.release', ids: [r.id], now: now.toISOString() }],
+          mutations: [{ kind: 'budget.expire', ids: [r.id], now: now.toISOString() }],
         });
-        released++;
+        charged++;
       } catch (err) {
         if (!isWardenError(err, 'BUDGET_CONFLICT')) throw err;
       }
     }
-    return { released };
+    return { charged };
   }
 
   /** Counters of the current windows, as people read them, filtered by agent, session or budget. */

@@ -34,6 +34,12 @@ agents:
       - { id: burner-any, effect: allow, tools: ['*'] }
     breakers:
       tokenBurn: { expectedPerMinute: 100, factor: 1, over: 1m }
+  tokener:
+    rules:
+      - { id: tokener-any, effect: allow, tools: ['*'] }
+    breakers: { repeat: false }
+    budgets:
+      - { id: session-tokens, metric: tokens, limit: 10000, scope: session, window: session }
   looper:
     rules:
       - { id: looper-any, effect: allow, tools: ['*'] }
@@ -100,6 +106,51 @@ describe.each(DIALECTS)('budgets in the engine (%s)', (dialect) => {
     const after = await engine.check(call('echo', 's-over', { i: 99 }));
     expect(after).toMatchObject({ effect: 'block', code: 'SESSION_PAUSED' });
     expect(after.reasons[0]).toContain('session-calls');
+  });
+
+  it('refuses an estimate that does not fit without pausing; spend reaching the limit pauses', async () => {
+    let n = 0;
+    const tok = (session: string, estimate?: { inputTokens: number }) =>
+      engine.check(
+        { agent: 'tokener', tool: 'llm:x', session, args: { n: n++ } },
+        estimate ? { estimate } : {},
+      );
+    const state = async (s: string) => (await engine.store.getSession(s))?.state;
+    const big = await tok('s-fit', { inputTokens: 6_000 });
+    const refused = await tok('s-fit', { inputTokens: 6_000 });
+    expect(refused).toMatchObject({ effect: 'block', code: 'BUDGET_EXCEEDED' });
+    expect(refused.budget).toMatchObject({ used: 0, reserved: 6_000, requested: 6_000 });
+    expect(await state('s-fit')).toBe('active');
+    expect((await events(engine, 'budget.exceeded', 's-fit'))[0]?.data).toMatchObject({ paused: false });
+    // A smaller call still fits.
+    const small = await tok('s-fit', { inputTokens: 3_000 });
+    expect(small.effect).toBe('allow');
+    await engine.complete(big.callId, { status: 'ok', usage: { inputTokens: 5_000 } });
+    await engine.complete(small.callId, { status: 'ok', usage: { inputTokens: 4_000 } });
+    expect(await state('s-fit')).toBe('active');
+    // 9,000 spent: a call asking 2,000 does not fit and the session goes on; one of 1,000 does.
+    expect(await tok('s-fit', { inputTokens: 2_000 })).toMatchObject({ code: 'BUDGET_EXCEEDED' });
+    expect(await state('s-fit')).toBe('active');
+    const last = await tok('s-fit', { inputTokens: 1_000 });
+    expect(last.effect).toBe('allow');
+    await engine.complete(last.callId, { status: 'ok', usage: { inputTokens: 1_000 } });
+    // Spend has reached the limit: the next refusal pauses the session.
+    expect(await tok('s-fit', { inputTokens: 1 })).toMatchObject({ code: 'BUDGET_EXCEEDED' });
+    expect(await state('s-fit')).toBe('paused');
+    expect((await events(engine, 'budget.exceeded', 's-fit')).at(-1)?.data).toMatchObject({ paused: true });
+  });
+
+  it('reserves the default token estimate for a call that names none, so concurrent calls cannot all pass', async () => {
+    const calls = Array.from({ length: 16 }, (_, i) =>
+      engine.check({ agent: 'tokener', tool: 'llm:x', session: 's-none', args: { i } }),
+    );
+    const results = await Promise.all(calls);
+    // 10,000 tokens hold two calls of 4,096: the other 14 are refused, and nothing is spent yet.
+    expect(results.filter((r) => r.effect === 'allow')).toHaveLength(2);
+    expect(results.filter((r) => r.code === 'BUDGET_EXCEEDED')).toHaveLength(14);
+    const [c] = await engine.store.budgetCounters({ scopeKeys: ['session:s-none'], limit: 5 });
+    expect(c).toMatchObject({ used: 0, reserved: 8_192 });
+    expect((await engine.store.getSession('s-none'))?.state).toBe('active');
   });
 
   it('settles actual usage: counters equal the ledger and nothing stays reserved', async () => {
@@ -238,17 +289,54 @@ describe.each(DIALECTS)('budgets in the engine (%s)', (dialect) => {
     });
   });
 
-  it('releases a reservation whose lease ran out, and a late completion still counts', async () => {
+  it('charges a reservation whose lease ran out at its estimate; a late completion adds only what it used beyond', async () => {
     const r = await engine.check(call('echo', 's-lease', { n: 1 }));
     const later = new Date(Date.now() + 11 * 60_000);
-    expect(await engine.budgets.sweep(later)).toEqual({ released: 1 });
-    expect(await engine.budgets.sweep(later)).toEqual({ released: 0 });
+    expect(await engine.budgets.sweep(later)).toEqual({ charged: 1 });
+    expect(await engine.budgets.sweep(later)).toEqual({ charged: 0 });
     let [counter] = await engine.store.budgetCounters({ scopeKeys: ['session:s-lease'], limit: 5 });
-    expect(counter).toMatchObject({ used: 0, reserved: 0 });
-    expect((await events(engine, 'budget.released', 's-lease')).length).toBe(1);
+    expect(counter).toMatchObject({ used: 1, reserved: 0 });
+    expect((await events(engine, 'budget.expired', 's-lease'))[0]?.data).toMatchObject({
+      reason: expect.stringMatching(/charged at its estimate/),
+    });
+    expect(await events(engine, 'budget.released', 's-lease')).toEqual([]);
     await engine.complete(r.callId, { status: 'ok' });
     [counter] = await engine.store.budgetCounters({ scopeKeys: ['session:s-lease'], limit: 5 });
     expect(counter).toMatchObject({ used: 1, reserved: 0 });
+
+    // Tokens: an expired reservation is charged its estimate, and a late completion its excess over it.
+    const llm = { agent: 'worker', tool: 'llm:x', session: 's-lease-t', args: { n: 2 } };
+    const estimate = { inputTokens: 300, outputTokens: 200 };
+    const t = await engine.check(llm, { estimate });
+    const small = await engine.check({ ...llm, args: { n: 3 } }, { estimate });
+    await engine.budgets.sweep(later);
+    const tokens = async () =>
+      (await engine.store.budgetCounters({ scopeKeys: ['session:s-lease-t'], limit: 5 })).find(
+        (c) => c.metric === 'tokens',
+      );
+    expect(await tokens()).toMatchObject({ used: 1_000, reserved: 0 });
+    await engine.complete(t.callId, { status: 'ok', usage: { inputTokens: 400, outputTokens: 250 } });
+    await engine.complete(small.callId, { status: 'ok', usage: { inputTokens: 10, outputTokens: 5 } });
+    expect(await tokens()).toMatchObject({ used: 1_150, reserved: 0 });
+  });
+
+  it('a completion racing the sweep that charges its expired reservation settles on top of the charge', async () => {
+    const llm = { agent: 'worker', tool: 'llm:x', session: 's-race', args: { n: 1 } };
+    const r = await engine.check(llm, { estimate: { inputTokens: 300, outputTokens: 200 } });
+    const later = new Date(Date.now() + 11 * 60_000);
+    const settlement = engine.budgets.settlement.bind(engine.budgets);
+    // The sweep charges the reservation after the completion read it as held, before it commits.
+    vi.spyOn(engine.budgets, 'settlement').mockImplementationOnce(async (...args) => {
+      const s = await settlement(...args);
+      expect(await engine.budgets.sweep(later)).toEqual({ charged: 1 });
+      return s;
+    });
+    await engine.complete(r.callId, { status: 'ok', usage: { inputTokens: 500, outputTokens: 100 } });
+    const [tokens] = (await engine.store.budgetCounters({ scopeKeys: ['session:s-race'], limit: 5 })).filter(
+      (c) => c.metric === 'tokens',
+    );
+    expect(tokens).toMatchObject({ used: 600, reserved: 0 });
+    expect((await events(engine, 'call.completed', 's-race')).length).toBe(1);
   });
 
   it('resets calendar budgets at local midnight across a DST change (Europe/Berlin)', async () => {

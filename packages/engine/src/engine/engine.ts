@@ -80,9 +80,11 @@ export interface EngineOptions {
   readonly approvalSweepMs?: number;
   /** The price table (bundled, or with the deployment's override on top). */
   readonly prices?: PriceTable;
-  /** How long a budget reservation holds before it is released as abandoned (default 10 minutes). */
+  /** How long a budget reservation holds before it is charged as abandoned (default 10 minutes). */
   readonly reservationLeaseMs?: number;
-  /** Release abandoned reservations this often (ms); off when unset (one-shot CLI engines). */
+  /** Input tokens reserved for a call whose estimate names no tokens and no cost (default 4,096). */
+  readonly defaultTokenEstimate?: number;
+  /** Charge abandoned reservations this often (ms); off when unset (one-shot CLI engines). */
   readonly budgetSweepMs?: number;
   /** Reports failures that have no caller to go to (a periodic checkpoint that could not be written). */
   readonly onError?: (err: WardenError) => void;
@@ -212,6 +214,7 @@ export class Engine {
     this.budgets = new BudgetService(this, {
       ...(options.prices ? { prices: options.prices } : {}),
       ...(options.reservationLeaseMs ? { leaseMs: options.reservationLeaseMs } : {}),
+      ...(options.defaultTokenEstimate ? { defaultTokenEstimate: options.defaultTokenEstimate } : {}),
     });
     this.#onError = options.onError ?? (() => {});
     this.notificationTargets = options.notificationTargets ?? [];
@@ -357,15 +360,22 @@ export class Engine {
     const usage = this.budgets.price(outcome.usage);
     const priced = usage ? { ...outcome, usage } : outcome;
     const event = completedEvent(this.#ctx, decided.event, priced, ts, uuidv7(), by);
-    const settle = await this.budgets.settlement(decided.event, usage, ts);
+    let settle = await this.budgets.settlement(decided.event, usage, ts);
     let result: CommitResult;
-    try {
-      result = await this.#commit({ events: [event], ...(settle ? { mutations: [settle.mutation] } : {}) });
-    } catch (err) {
-      // Settled by a concurrent completion of the same call.
-      if (isWardenError(err, 'BUDGET_CONFLICT'))
+    for (let attempt = 0; ; attempt++) {
+      try {
+        result = await this.#commit({ events: [event], ...(settle ? { mutations: [settle.mutation] } : {}) });
+        break;
+      } catch (err) {
+        if (!isWardenError(err, 'BUDGET_CONFLICT')) throw err;
+        // The lease sweep charged the reservation meanwhile: settle again, on top of that charge.
+        if (attempt === 0 && !(await this.store.findCall(callId)).completed) {
+          settle = await this.budgets.settlement(decided.event, usage, ts);
+          continue;
+        }
+        // Settled by a concurrent completion of the same call.
         throw new WardenError('CALL_ALREADY_COMPLETED', `call ${callId} was already completed`);
-      throw err;
+      }
     }
     await this.#afterCompletion(decided.event, usage, settle?.lines);
     return { auditSeq: (result.events[0] as { seq: number }).seq, decided: decided.event };
@@ -664,9 +674,14 @@ export class Engine {
           session: a.session,
           tool: input.tool,
           callId,
-          data: { ...(gate.budget ?? {}), reason: gate.reason },
+          data: { ...(gate.budget ?? {}), reason: gate.reason, paused: gate.spent === true },
         });
-        await this.#pauseLater(a.session, input.agent, gate.code, gate.reason, [exceeded]);
+        if (gate.spent) await this.#pauseLater(a.session, input.agent, gate.code, gate.reason, [exceeded]);
+        else
+          await this.#commit({
+            events: [exceeded],
+            mutations: outboxFor(this.notificationTargets, exceeded, null),
+          });
       }
       return { allowed: false, code: gate.code, reason: gate.reason };
     }
@@ -732,11 +747,16 @@ export class Engine {
     const outcome = await this.budgets.reserve(callId, call, lines, now);
     if (outcome.ok) return { ok: true, reservationId: reservationIdOf(callId) };
     const { line, used, reserved, limit } = outcome;
+    // Spent, the session pauses. Otherwise only this call's estimate does not fit beside what calls in
+    // flight hold (and may settle lower): it is refused, and a smaller call may still go ahead. For calls,
+    // admission is the spend, so a call that does not fit means the budget is spent.
+    const spent = line.metric === 'calls' || used >= limit;
     const unit = line.metric === 'usd' ? ' USD' : line.metric === 'tokens' ? ' tokens' : ' calls';
     const window = line.window === 'session' ? 'this session' : `the ${line.window} from ${line.windowStart}`;
     return {
       ok: false,
       code: 'BUDGET_EXCEEDED',
+      spent,
       reason: `budget ${line.budgetId} (${line.scopeKey}) would go over its limit of ${limit}${unit} for ${window}: ${used} used, ${reserved} reserved, ${line.amount} more asked`,
       budget: {
         budgetId: line.budgetId,
@@ -752,7 +772,8 @@ export class Engine {
 
   /**
    * Records an allowed call once its budgets admit it: with its reservation, or, when a budget would go
-   * over, as a block that pauses the session (in monitor mode: allowed, with what would have happened).
+   * over, as a block, which pauses the session when the budget is spent (in monitor mode: allowed, with
+   * what would have happened).
    * `extra` (e.g. using an approval) is written only when the call is admitted.
    */
   async #admit(
@@ -796,8 +817,12 @@ export class Engine {
       session: call.session,
       tool: call.tool,
       callId: call.callId,
-      data: { ...(gate.budget ?? {}), reason: gate.reason },
+      data: { ...(gate.budget ?? {}), reason: gate.reason, paused: gate.spent === true },
     });
+    if (!gate.spent) {
+      const mutations = outboxFor(this.notificationTargets, exceeded, null);
+      return this.#record(call, stop, ensure, { events: [exceeded], mutations });
+    }
     return this.#recordPausing(call, stop, ensure, [exceeded]);
   }
 
@@ -1123,6 +1148,8 @@ type BudgetGate =
       readonly ok: false;
       readonly code: 'BUDGET_EXCEEDED' | 'PRICE_UNKNOWN';
       readonly reason: string;
+      /** With BUDGET_EXCEEDED: whether the budget is spent (the session pauses) or only this call does not fit. */
+      readonly spent?: boolean;
       readonly budget?: BudgetRefusal;
     };
 

@@ -313,6 +313,44 @@ describe.each(DIALECTS)('Store contract: budgets (%s)', (dialect) => {
     expect(await counter(l.key)).toMatchObject({ reserved: 0 });
   });
 
+  it('charges a reservation whose lease ended at what it holds: used, a ledger row per line, settled', async () => {
+    const calls = line({ amount: 1 });
+    const tokens = line({ budgetId: 'tokens-hourly', metric: 'tokens', limit: 10_000, amount: 1_234.5 });
+    const old = reservation([calls, tokens], { leaseUntil: at(5) });
+    const young = reservation([calls], { leaseUntil: at(30) });
+    await fx.store.reserve(old);
+    await fx.store.reserve(young);
+    const expire = (ids: string[], now = at(10)) => apply([{ kind: 'budget.expire', ids, now }]);
+    await refused(() => expire([old.id, young.id]), 'BUDGET_CONFLICT', /leased until/);
+    expect(await counter(calls.key)).toMatchObject({ used: 0, reserved: 2 });
+
+    await expire([old.id]);
+    expect(await counter(calls.key)).toMatchObject({ used: 1, reserved: 1 });
+    expect(await counter(tokens.key)).toMatchObject({ used: 1_234.5, reserved: 0 });
+    expect(await fx.store.ledgerTotals([calls.key, tokens.key])).toEqual(
+      new Map([
+        [calls.key, 1],
+        [tokens.key, 1_234.5],
+      ]),
+    );
+    expect(await fx.store.reservation(old.id)).toMatchObject({ state: 'settled', updatedAt: at(10) });
+    // Charged once: neither a second expiry nor a settle of the same reservation counts it again.
+    await refused(() => expire([old.id], at(60)), 'BUDGET_CONFLICT', /already settled/);
+    await refused(() => apply([settle(old, [calls])]), 'BUDGET_CONFLICT', /already settled/);
+    // Two instances sweeping at once: one charges, the other is refused.
+    const other = await fx.reopen();
+    try {
+      const outcomes = await Promise.allSettled([
+        expire([young.id], at(30)),
+        apply([{ kind: 'budget.expire', ids: [young.id], now: at(30) }], other),
+      ]);
+      expect(outcomes.map((o) => o.status).sort()).toEqual(['fulfilled', 'rejected']);
+    } finally {
+      await other.close();
+    }
+    expect(await counter(calls.key)).toMatchObject({ used: 2, reserved: 0 });
+  });
+
   it('announces each alert threshold once per counter, and never a lower one after a higher', async () => {
     const l = line();
     await fx.store.reserve(reservation([l]));

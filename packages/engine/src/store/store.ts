@@ -200,6 +200,14 @@ export type Mutation =
    */
   | { readonly kind: 'budget.release'; readonly ids: readonly string[]; readonly now: string }
   /**
+   * Charges held reservations whose lease ended at or before `now` at what they hold: each line's amount
+   * leaves `reserved`, is added to `used` and written as a ledger row (price version null), and the
+   * reservation becomes `settled`. An admitted call that never completed may have spent it all, so its
+   * estimate counts (for a calls budget, admission is the spend). Refused with BUDGET_CONFLICT like
+   * `budget.release`, so the unit's budget.expired event is written by one instance only.
+   */
+  | { readonly kind: 'budget.expire'; readonly ids: readonly string[]; readonly now: string }
+  /**
    * Records that alert `threshold` (percent) was announced for counter `key` in its window; refused with
    * BUDGET_CONFLICT when that threshold or a higher one already was (so each alert goes out once).
    */

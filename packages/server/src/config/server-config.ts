@@ -92,10 +92,12 @@ export const ServerConfigSchema = z.strictObject({
   retentionDays: z.coerce.number().int().min(1).optional(),
   /** How often pending approval requests are checked for expiry and escalation, in ms. */
   approvalSweepMs: z.coerce.number().int().min(50).default(1_000),
-  /** How often abandoned budget reservations (lease ended) are released, in ms. */
+  /** How often abandoned budget reservations (lease ended) are charged at their estimate, in ms. */
   budgetSweepMs: z.coerce.number().int().min(50).default(5_000),
-  /** How long a budget reservation holds before it is released as abandoned, in ms. */
+  /** How long a budget reservation holds before it is charged at its estimate as abandoned, in ms. */
   reservationLeaseMs: z.coerce.number().int().min(1_000).default(600_000),
+  /** Input tokens reserved for a call whose estimate names no tokens and no cost. */
+  defaultTokenEstimate: z.coerce.number().int().min(1).default(4_096),
   /** Prices added to or corrected in the bundled table: { version, models: { name: { input, output, cachedInput } } } (USD per million tokens). */
   prices: PriceOverrideSchema.optional(),
   /** How often the webhook outbox is checked for notifications to deliver, in ms. */

@@ -61,7 +61,11 @@ const chatCompletions: LlmEndpoint = {
   completions: (b) => positiveInt(b.n) ?? 1,
   upstreamBody: (b, cap) => {
     // max_tokens is the deprecated spelling, refused by reasoning models: the cap goes in the new one.
-    const out = capped(b, chatCap(b), 'max_completion_tokens', cap, ['max_tokens']);
+    const own = chatCap(b);
+    const out = capped(b, own, 'max_completion_tokens', cap, ['max_tokens']);
+    // With both set, only the one reserved for goes upstream: the provider must not go by the other.
+    if (own !== undefined)
+      delete out[positiveInt(b.max_completion_tokens) ? 'max_tokens' : 'max_completion_tokens'];
     if (b.stream === true) out.stream_options = { ...asObject(b.stream_options), include_usage: true };
     return out;
   },

@@ -250,7 +250,7 @@ export class LlmProxy {
         if (last === undefined || isWardenError(last, 'CALL_ALREADY_COMPLETED')) {
           x.log.info({ callId: x.callId }, 'an LLM request was settled on a later try');
         } else {
-          // Unsettled, the reservation is released when its lease runs out: the usage is in the log.
+          // Unsettled, the reservation is charged at its estimate when its lease runs out; the usage is in the log.
           x.log.error(
             { err: last, callId: x.callId, agent: x.principal.id, usage: done.usage },
             'an LLM request could not be settled: its usage is not recorded',

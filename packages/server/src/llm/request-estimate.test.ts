@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { LLM_ENDPOINTS } from './llm-endpoints.js';
+import { promptTokens } from './prompt-tokens.js';
 import { estimateRequest } from './request-estimate.js';
 import { billedUsage } from './usage-meter.js';
 
@@ -9,7 +10,7 @@ const endpoint = (name: string) =>
 describe('estimateRequest', () => {
   const messages = [{ role: 'user', content: 'x'.repeat(400) }];
 
-  it('estimates input from the prompt fields (about four characters a token) and output from the cap', () => {
+  it('estimates input from the prompt fields (counted by the model’s tokenizer) and output from the cap', () => {
     const body = { model: 'gpt-4o', messages, temperature: 0.2, metadata: { big: 'y'.repeat(4000) } };
     const e = estimateRequest(body, {
       model: 'gpt-4o',
@@ -17,7 +18,7 @@ describe('estimateRequest', () => {
       completions: 2,
       defaultMaxOutput: 999,
     });
-    expect(e.inputTokens).toBe(Math.ceil(JSON.stringify({ messages }).length / 4));
+    expect(e.inputTokens).toBe(promptTokens('gpt-4o', { messages }));
     expect(e).toMatchObject({ model: 'gpt-4o', outputTokens: 100, maxOutputTokens: 50 });
     const uncapped = estimateRequest(body, {
       model: 'gpt-4o',
@@ -73,6 +74,13 @@ describe('the endpoints’ request fields', () => {
       max_completion_tokens: 100,
     });
     expect(chat.upstreamBody({ max_tokens: 20 }, 100)).toEqual({ max_tokens: 20 });
+    // Both set: only the cap reserved for goes upstream, so the provider cannot go by the other.
+    expect(chat.upstreamBody({ max_completion_tokens: 10, max_tokens: 20 }, 100)).toEqual({
+      max_completion_tokens: 10,
+    });
+    expect(chat.upstreamBody({ max_completion_tokens: 10.5, max_tokens: 20 }, 100)).toEqual({
+      max_tokens: 20,
+    });
     expect(chat.upstreamBody({ max_completion_tokens: 5000 }, 100)).toEqual({ max_completion_tokens: 5000 });
     const responses = endpoint('responses');
     expect(responses.upstreamBody({ input: 'x' }, 100)).toEqual({ input: 'x', max_output_tokens: 100 });

@@ -1,5 +1,5 @@
 import { canonicalHash } from '@warden/core';
-import { tokensOfChars } from './usage-meter.js';
+import { promptTokens } from './prompt-tokens.js';
 
 /** The request fields that become prompt tokens: conversation, instructions and tool definitions. */
 const PROMPT_FIELDS = ['system', 'instructions', 'messages', 'input', 'tools', 'functions'] as const;
@@ -7,7 +7,7 @@ const PROMPT_FIELDS = ['system', 'instructions', 'messages', 'input', 'tools', '
 /** What an LLM request may consume, and the facts about it a policy sees. */
 export interface RequestEstimate {
   readonly model: string;
-  /** About four characters per token of the prompt fields' JSON. */
+  /** The prompt's tokens: exact for OpenAI's models, else bounded by the prompt's bytes (prompt-tokens.ts). */
   readonly inputTokens: number;
   /** The request's own output cap (times `n` completions), or the deployment's default. */
   readonly outputTokens: number;
@@ -33,7 +33,7 @@ export function estimateRequest(
   const maxOutputTokens = o.maxOutputTokens ?? o.defaultMaxOutput;
   return {
     model: o.model,
-    inputTokens: tokensOfChars(JSON.stringify(prompt).length),
+    inputTokens: promptTokens(o.model, prompt),
     outputTokens: maxOutputTokens * o.completions,
     maxOutputTokens,
     promptHash: canonicalHash({ model: o.model, ...prompt }).slice(0, 16),

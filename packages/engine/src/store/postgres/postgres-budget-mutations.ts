@@ -14,7 +14,7 @@ import { columnText } from './postgres-event-payload.js';
 /** The mutations BudgetWriter applies. */
 export type BudgetMutation = Extract<
   Mutation,
-  { kind: 'budget.settle' | 'budget.release' | 'budget.alert' | 'budget.limit' }
+  { kind: 'budget.settle' | 'budget.release' | 'budget.expire' | 'budget.alert' | 'budget.limit' }
 >;
 
 const text = (s: string) => columnText(s) as string;
@@ -80,7 +80,8 @@ export class BudgetWriter {
     const ids = new Set<string>();
     for (const m of ms) {
       if (m.kind === 'budget.settle' && m.reservationId !== null) ids.add(text(m.reservationId));
-      if (m.kind === 'budget.release') for (const id of m.ids) ids.add(text(id));
+      if (m.kind === 'budget.release' || m.kind === 'budget.expire')
+        for (const id of m.ids) ids.add(text(id));
     }
     if (ids.size > 0) {
       const r = await this.#c.query<ReservationRow>(
@@ -108,7 +109,8 @@ export class BudgetWriter {
         if (m.reservationId !== null) reserved(m.reservationId);
       } else if (m.kind === 'budget.limit') create(m.line, m.ts);
       else if (m.kind === 'budget.alert') lockOnly(m.key);
-      else if (m.kind === 'budget.release') for (const id of m.ids) reserved(id);
+      else if (m.kind === 'budget.release' || m.kind === 'budget.expire')
+        for (const id of m.ids) reserved(id);
     }
     if (rows.size > 0)
       await this.#c.query('SELECT warden_budget_lock($1)', [JSON.stringify([...rows.values()])]);
@@ -120,6 +122,8 @@ export class BudgetWriter {
         return this.#settle(m);
       case 'budget.release':
         return this.#release(m);
+      case 'budget.expire':
+        return this.#expire(m);
       case 'budget.alert':
         return this.#alert(m);
       case 'budget.limit': {
@@ -159,18 +163,39 @@ export class BudgetWriter {
   }
 
   async #release(m: Extract<Mutation, { kind: 'budget.release' }>): Promise<void> {
-    const ids = [...new Set(m.ids.map(text))].sort(compareKeys);
-    const rows = ids.map((id) => {
-      const row = this.#reservations.get(id);
-      if (!row) throw budgetConflict(`no reservation has id ${id}`);
-      if (row.state !== 'held') throw budgetConflict(`reservation ${id} is already ${row.state}`);
-      if (row.lease_until > m.now)
-        throw budgetConflict(`reservation ${id} is leased until ${row.lease_until}`);
-      return row;
-    });
+    const rows = this.#leaseEnded(m.ids, m.now);
+    const ids = rows.map((r) => r.id);
     const amounts = rows.flatMap((r) => storedLines(r).map((l) => ({ key: text(l.key), amount: l.amount })));
     await this.#c.query(RELEASE_SQL, [JSON.stringify(amounts), m.now, ids]);
     for (const row of rows) this.#reservations.set(row.id, { ...row, state: 'released', updated_at: m.now });
+  }
+
+  /** Charges each reservation what it holds, as a settle of exactly that would. */
+  async #expire(m: Extract<Mutation, { kind: 'budget.expire' }>): Promise<void> {
+    for (const row of this.#leaseEnded(m.ids, m.now)) {
+      const lines = storedLines(row);
+      await this.#c.query(SETTLE_SQL, [
+        JSON.stringify(lines.map((l) => ({ key: text(l.key), unreserve: l.amount, used: l.amount }))),
+        m.now,
+        row.id,
+        row.call_id,
+        null,
+        JSON.stringify(lines.map((l) => ({ key: text(l.key), metric: l.metric, amount: l.amount }))),
+        row.id,
+      ]);
+      this.#reservations.set(row.id, { ...row, state: 'settled', updated_at: m.now });
+    }
+  }
+
+  /** The locked reservations `ids` (in key order), each held with its lease ended by `now`; else BUDGET_CONFLICT. */
+  #leaseEnded(ids: readonly string[], now: string): ReservationRow[] {
+    return [...new Set(ids.map(text))].sort(compareKeys).map((id) => {
+      const row = this.#reservations.get(id);
+      if (!row) throw budgetConflict(`no reservation has id ${id}`);
+      if (row.state !== 'held') throw budgetConflict(`reservation ${id} is already ${row.state}`);
+      if (row.lease_until > now) throw budgetConflict(`reservation ${id} is leased until ${row.lease_until}`);
+      return row;
+    });
   }
 
   async #alert(m: Extract<Mutation, { kind: 'budget.alert' }>): Promise<void> {

@@ -124,6 +124,7 @@ export class MutationWriter {
         return purgeBudgets(c, m.before);
       case 'budget.settle':
       case 'budget.release':
+      case 'budget.expire':
       case 'budget.alert':
       case 'budget.limit':
         return this.#budgets.apply(m);

@@ -18,7 +18,7 @@ import type { BudgetCounterQuery, Mutation, StateCounts } from '../store.js';
 /** The mutations SqliteBudgets applies. */
 export type BudgetMutation = Extract<
   Mutation,
-  { kind: 'budget.settle' | 'budget.release' | 'budget.alert' | 'budget.limit' }
+  { kind: 'budget.settle' | 'budget.release' | 'budget.expire' | 'budget.alert' | 'budget.limit' }
 >;
 
 /**
@@ -162,6 +162,9 @@ export class SqliteBudgets {
       case 'budget.release':
         this.#release(m);
         return;
+      case 'budget.expire':
+        this.#expire(m);
+        return;
       case 'budget.alert': {
         const r = this.#prep(
           'UPDATE budget_counters SET alerted = ?, updated_at = ? WHERE key = ? AND alerted < ?',
@@ -216,19 +219,37 @@ export class SqliteBudgets {
   }
 
   #release(m: Extract<Mutation, { kind: 'budget.release' }>): void {
-    const ids = [...new Set(m.ids)].sort(compareKeys);
-    const rows = ids.map((id) => {
-      const row = this.#reservationRow(id);
-      if (!row) throw budgetConflict(`no reservation has id ${id}`);
-      if (row.state !== 'held') throw budgetConflict(`reservation ${id} is already ${row.state}`);
-      if (row.lease_until > m.now)
-        throw budgetConflict(`reservation ${id} is leased until ${row.lease_until}`);
-      return row;
-    });
-    for (const row of rows) {
+    for (const row of this.#leaseEnded(m.ids, m.now)) {
       this.#unreserve(JSON.parse(row.lines) as BudgetLine[], m.now);
       this.#setState(row.id, 'released', m.now);
     }
+  }
+
+  #expire(m: Extract<Mutation, { kind: 'budget.expire' }>): void {
+    const use = this.#prep('UPDATE budget_counters SET used = used + ?, updated_at = ? WHERE key = ?');
+    const ledger = this.#prep(
+      'INSERT INTO budget_ledger (reservation_id, call_id, counter_key, metric, amount, price_version, ts) VALUES (?, ?, ?, ?, ?, NULL, ?)',
+    );
+    for (const row of this.#leaseEnded(m.ids, m.now)) {
+      const lines = JSON.parse(row.lines) as BudgetLine[];
+      this.#unreserve(lines, m.now);
+      for (const l of lines) {
+        use.run(l.amount, m.now, l.key);
+        ledger.run(row.id, row.call_id, l.key, l.metric, l.amount, m.now);
+      }
+      this.#setState(row.id, 'settled', m.now);
+    }
+  }
+
+  /** The held reservations `ids` (in key order), each of whose lease ended by `now`; else BUDGET_CONFLICT. */
+  #leaseEnded(ids: readonly string[], now: string): ReservationRow[] {
+    return [...new Set(ids)].sort(compareKeys).map((id) => {
+      const row = this.#reservationRow(id);
+      if (!row) throw budgetConflict(`no reservation has id ${id}`);
+      if (row.state !== 'held') throw budgetConflict(`reservation ${id} is already ${row.state}`);
+      if (row.lease_until > now) throw budgetConflict(`reservation ${id} is leased until ${row.lease_until}`);
+      return row;
+    });
   }
 
   /** Creates the counters of `lines` that do not exist yet, with the line's window and limit. */

@@ -555,6 +555,7 @@ export class SqliteStore implements Store {
         return;
       case 'budget.settle':
       case 'budget.release':
+      case 'budget.expire':
       case 'budget.alert':
       case 'budget.limit':
         this.#budgets.apply(m);
