@@ -3,6 +3,7 @@ import { createServer, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { BUNDLED_PRICES, compilePolicySources, WardenError, withOverride } from '@warden/core';
 import {
+  applyPolicy,
   bootstrapAdminKey,
   type CreatedApiKey,
   compileStored,
@@ -93,7 +94,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
       // Recorded as a change from the stored policy, as a PUT would be (not from the new one to itself).
       const previous = stored && compileOrUndefined(stored);
       if (previous) engine.adoptPolicy(previous);
-      await engine.setPolicy(policy, { kind: 'system', id: 'warden' }, sources);
+      await applyPolicy(engine, policy, { kind: 'system', id: 'warden' }, sources);
     }
     const bootstrap = await bootstrapAdminKey(engine, options.adminKey);
     return await assemble(engine, store, config, { ...options, warn, fileVersion }, bootstrap, source);
@@ -237,6 +238,8 @@ async function assemble(
     ? watchPolicy(engine, [config.policy], {
         ...(options.fileVersion ? { fileVersion: options.fileVersion } : {}),
         onError: (err) => warn(`policy file: ${err.message}`),
+        onAdopt: (version) =>
+          notice(`policy ${version} is in force (the same edit, stored by another instance)`),
         onReload: (r) =>
           notice(`policy ${r.newVersion} is in force, reloaded from ${config.policy} (was ${r.oldVersion})`),
       })

@@ -151,4 +151,28 @@ describe('warden serve --policy FILE: two processes on one PostgreSQL database',
       await Promise.all([a.stop(), b.stop()]);
     }
   }, 90_000);
+
+  it('both instances watching the same file: each edit is in force on both and recorded once', async () => {
+    const file = join(dir, 'both.yaml');
+    writeFileSync(file, FIRST);
+    const db = await createTestDatabase(inject('postgresUrl'), 'policyboth');
+    const args = ['--db', db, '--port', '0', '--keys', join(dir, 'both-keys.json'), '--policy', file];
+    const a = await spawnServe(args, ENV);
+    const b = await spawnServe(args, ENV);
+    try {
+      let text = FIRST;
+      for (const agent of ['one-bot', 'two-bot', 'three-bot']) {
+        text += `  ${agent}:\n    rules:\n      - { id: ${agent}, effect: allow, tools: [echo] }\n`;
+        writeFileSync(file, text);
+        const next = versionOf(text);
+        await waitForVersion(a, next);
+        await waitForVersion(b, next);
+        // Both saw the edit at the same moment; one of them recorded it, the other adopted it.
+        const changes = (await policyChanges(a)).filter((r) => r.event.data?.newVersion === next);
+        expect(changes).toHaveLength(1);
+      }
+    } finally {
+      await Promise.all([a.stop(), b.stop()]);
+    }
+  }, 90_000);
 });

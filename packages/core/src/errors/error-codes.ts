@@ -6,6 +6,8 @@ export const ERROR_CODES = {
   POLICY_INVALID:
     'The policy could not be compiled; details.diagnostics lists each problem with its location.',
   POLICY_NOT_FOUND: 'A policy file or folder does not exist or holds no YAML files.',
+  POLICY_CONFLICT:
+    'Another policy was stored while this change was being recorded (another instance, an API call); nothing was written.',
   CALL_INVALID: 'A tool call is malformed (missing agent or tool, wrong types).',
   USAGE: 'A command was invoked with missing or malformed options.',
   STORE_UNAVAILABLE:

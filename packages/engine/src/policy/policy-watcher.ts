@@ -9,6 +9,7 @@ import {
   WardenError,
 } from '@warden/core';
 import type { Engine } from '../engine/engine.js';
+import { applyPolicy } from './policy-apply.js';
 import { listYaml, loadPolicySources } from './policy-files.js';
 
 /** Compiles the policy in `paths` (files or folders); POLICY_INVALID lists every diagnostic. */
@@ -46,7 +47,10 @@ export function watchPolicy(
      * policy put in force since by other means (PUT /v1/policy).
      */
     fileVersion?: string;
+    /** A change this watcher recorded. */
     onReload?: (r: { oldVersion: string; newVersion: string }) => void;
+    /** A change another instance (watching the same files) recorded first, now in force here too. */
+    onAdopt?: (version: string) => void;
     onError?: (err: WardenError) => void;
   } = {},
 ): PolicyWatcher {
@@ -67,9 +71,10 @@ export function watchPolicy(
         const stored = sources.map((s) => ({ path: s.file, text: s.text }));
         // Applied first, reported after: the report is optional, the change is not (an `a?.(await b())`
         // here once skipped the change whenever no one listened for it).
-        const change = await engine.setPolicy(next, by, stored);
+        const applied = await applyPolicy(engine, next, by, stored);
         fileVersion = next.version;
-        options.onReload?.(change);
+        if (applied.recorded) options.onReload?.(applied);
+        else options.onAdopt?.(applied.newVersion);
       } catch (err) {
         options.onError?.(err instanceof WardenError ? err : new WardenError('INTERNAL', String(err)));
       }
