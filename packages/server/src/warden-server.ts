@@ -174,12 +174,14 @@ async function settlePolicy(
     const stored = `the stored policy ${current.version} (by ${current.createdBy} at ${current.createdAt})`;
     const history = await store.policyHistory(FILE_HISTORY_DEPTH);
     const appliedBefore = history.some((h) => h.version === policy.version);
-    if (appliedBefore && !config.policyOverwrite) {
+    // A stored policy this Warden cannot compile (a newer one wrote it) cannot be kept: the file goes in.
+    const kept = appliedBefore && !config.policyOverwrite ? compileOrUndefined(current) : undefined;
+    if (kept) {
       warn(
         `${config.policy} (policy ${policy.version}) has not changed since it was last applied, and ${stored} is newer: keeping the stored policy. Edit the file, or start with --policy-overwrite, to put the file's policy in force`,
       );
       return {
-        policy: compileStored(current),
+        policy: kept,
         sources: current.sources,
         source: 'database' as const,
         fileVersion: policy.version,
