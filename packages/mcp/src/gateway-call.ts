@@ -69,6 +69,7 @@ export async function handleCall(
   } catch (err) {
     if (!decided && isWardenError(err, 'WARDEN_UNREACHABLE')) {
       // Fail closed: with no decision the tool is not called, and the model is told why and what fixes it.
+      o.onError?.(`tools/call ${name}: ${err.message}`);
       return refusal(
         `${err.message} Start it, or fix warden.url in the gateway config. ${name} was not called.`,
         err.code,

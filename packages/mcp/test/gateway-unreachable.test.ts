@@ -4,6 +4,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { eventually } from '../../server/test-support/eventually.js';
 import { startTestServer, type TestServer } from '../../server/test-support/server-fixtures.js';
 import { FS_SERVER, freePort, mcpWorkspace, ROOT, WARDEN_BIN } from '../test-support/mcp-fixtures.js';
 
@@ -15,6 +16,8 @@ import { FS_SERVER, freePort, mcpWorkspace, ROOT, WARDEN_BIN } from '../test-sup
 describe('warden mcp with its Warden server unreachable', () => {
   let ws: ReturnType<typeof mcpWorkspace>;
   let client: Client | undefined;
+  /** What the gateway processes wrote to stderr (their log). */
+  let logged = '';
 
   beforeAll(() => {
     ws = mcpWorkspace();
@@ -54,6 +57,9 @@ describe('warden mcp with its Warden server unreachable', () => {
     });
     const c = new Client({ name: 'desktop-client', version: '1.0.0' });
     await c.connect(transport, { timeout: 60_000 });
+    transport.stderr?.on('data', (d: Buffer) => {
+      logged += d.toString();
+    });
     return c;
   }
 
@@ -73,11 +79,17 @@ describe('warden mcp with its Warden server unreachable', () => {
     expect(text(r)).toMatch(/fs__write_file was not called/);
     expect(text(r)).not.toMatch(/INTERNAL|the error is logged/);
     expect(existsSync(file)).toBe(false);
+    // The operator's log says it too.
+    await eventually('the gateway logging it', () =>
+      logged.includes(`tools/call fs__write_file: Warden at ${url} is unreachable`) ? true : undefined,
+    );
   }
 
   it('a port nothing listens on', async () => {
     const url = `http://127.0.0.1:${await freePort()}`;
     client = await gateway(url, 'wdn_not-checked-because-nothing-answers');
+    // Listing needs Warden too: the error says why the list is unavailable, not that something broke.
+    await expect(client.listTools()).rejects.toThrow(`Warden at ${url} is unreachable`);
     await expectUnreachable(client, url);
   }, 120_000);
 
