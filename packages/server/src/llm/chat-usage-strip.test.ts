@@ -28,4 +28,13 @@ describe('withoutNullUsage', () => {
       'data: {"choices":[{"x":{"a":1,"usage":null}}]}\n\n',
     );
   });
+
+  it('writes the chunk again without its usage when no cut leaves exactly that (data split over lines)', () => {
+    const split: SseEvent = {
+      event: undefined,
+      data: '{"id":"c3",\n"usage":null}',
+      raw: 'data: {"id":"c3",\ndata: "usage":null}\n\n',
+    };
+    expect(withoutNullUsage(split, { id: 'c3', usage: null })).toBe('data: {"id":"c3"}\n\n');
+  });
 });
