@@ -27,6 +27,10 @@ export function addServerCommands(program: Command, io: CliIo, done: (code: numb
     .option('--port <n>', 'port to listen on (env WARDEN_PORT; default 7400; 0 picks a free one)')
     .option('--host <host>', 'address to listen on (env WARDEN_HOST; default 127.0.0.1)')
     .option('--keys <file>', 'signing/HMAC key file (env WARDEN_KEYS; default beside the database)')
+    .option(
+      '--policy-overwrite',
+      'put the --policy file in force even when a newer policy was stored since it was last applied',
+    )
     .action(async (o: ServeOptions) => {
       done(await serve(o, io));
     });

@@ -52,6 +52,7 @@ export {
   readKeyRing,
   readPublicKeys,
 } from './keys/key-ring.js';
+export { type AppliedPolicy, applyPolicy } from './policy/policy-apply.js';
 export { listYaml, loadPolicySources, readBounded } from './policy/policy-files.js';
 export { compileStored, type PolicySync, syncPolicy } from './policy/policy-sync.js';
 export { loadPolicy, type PolicyWatcher, watchPolicy } from './policy/policy-watcher.js';

@@ -42,6 +42,7 @@ export async function handleCall(
     tell();
     ticker = setInterval(tell, o.progressEveryMs);
   };
+  let decided = false;
   try {
     const ok = await o.warden
       .authorize(
@@ -54,6 +55,7 @@ export async function handleCall(
         },
       )
       .finally(() => clearInterval(ticker));
+    decided = true;
     call.running();
     return await o.warden.runAuthorized(
       ok,
@@ -65,6 +67,15 @@ export async function handleCall(
       { failed: (r) => (r.isError ? errorText(r) : undefined), recordInBackground: !o.durableResults },
     );
   } catch (err) {
+    if (!decided && isWardenError(err, 'WARDEN_UNREACHABLE')) {
+      // Fail closed: with no decision the tool is not called, and the model is told why and what fixes it.
+      o.onError?.(`tools/call ${name}: ${err.message}`);
+      return refusal(
+        `${err.message} Start it, or fix warden.url in the gateway config. ${name} was not called.`,
+        err.code,
+        err.details,
+      );
+    }
     if (isWardenError(err)) return refusal(err.message, err.code, err.details);
     o.onError?.(`tools/call ${name}: ${(err as Error).message}`);
     return refusal(`the gateway could not complete ${name}; the error is logged`, 'INTERNAL');

@@ -140,7 +140,7 @@ export class HttpTransport implements WardenTransport {
         );
       }
       if (o.signal?.aborted) throw err;
-      throw new TypeError(`Warden at ${this.#base} is unreachable: ${(err as Error).message}`);
+      throw unreachable(this.#base, err);
     }
     const text = await res.text();
     let json: unknown;
@@ -161,6 +161,17 @@ export class HttpTransport implements WardenTransport {
       status: res.status,
     });
   }
+}
+
+/** WARDEN_UNREACHABLE for a request that never got an answer: the URL, the reason, what to check. */
+function unreachable(base: string, err: unknown): WardenError {
+  const cause = (err as { cause?: { code?: unknown; message?: unknown } }).cause;
+  const why = typeof cause?.code === 'string' ? cause.code : String(cause?.message ?? (err as Error).message);
+  return new WardenError(
+    'WARDEN_UNREACHABLE',
+    `Warden at ${base} is unreachable (${why}): is \`warden serve\` running there, and is that the right URL?`,
+    { url: base, cause: why },
+  );
 }
 
 interface ApprovalView {

@@ -2,7 +2,13 @@ import { isWardenError, WardenError } from '@warden/core';
 import type { CallResult, WardenTransport } from './warden-transport.js';
 
 /** Codes a later try may get past (a database or server briefly away). */
-const TRANSIENT = new Set(['STORE_UNAVAILABLE', 'SHUTTING_DOWN', 'RATE_LIMITED', 'INTERNAL']);
+const TRANSIENT = new Set([
+  'STORE_UNAVAILABLE',
+  'SHUTTING_DOWN',
+  'RATE_LIMITED',
+  'INTERNAL',
+  'WARDEN_UNREACHABLE',
+]);
 const RETRY_DELAYS_MS = [100, 400, 1_600, 6_400];
 
 /**

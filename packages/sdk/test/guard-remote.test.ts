@@ -93,7 +93,9 @@ describe.each(['sqlite', 'postgres'] as const)('guard against a Warden server (%
     );
     expect(err.code).toBe('UNAUTHENTICATED');
     const nowhere = await createWarden({ url: 'http://127.0.0.1:1', key: 'wdn_x' });
-    await expect(nowhere.guard('lookup_order', async () => (ran = true))()).rejects.toThrow(/unreachable/);
+    const gone = await refusalOf(nowhere.guard('lookup_order', async () => (ran = true))());
+    expect(gone.code).toBe('WARDEN_UNREACHABLE');
+    expect(gone.message).toMatch(/^Warden at http:\/\/127\.0\.0\.1:1 is unreachable \(bad port\)/);
     expect(ran).toBe(false);
     await expect(createWarden({ url: 'not a url', key: 'k' })).rejects.toThrow(/is not a URL/);
   });

@@ -3,6 +3,7 @@ import { createServer, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { BUNDLED_PRICES, compilePolicySources, WARDEN_ACTOR, WardenError, withOverride } from '@warden/core';
 import {
+  applyPolicy,
   bootstrapAdminKey,
   type CreatedApiKey,
   compileStored,
@@ -11,6 +12,7 @@ import {
   openEngine,
   openStore,
   type PolicySync,
+  type PolicyVersionRecord,
   type PolicyWatcher,
   type Store,
   syncPolicy,
@@ -54,6 +56,8 @@ export interface StartOptions {
   readonly listen?: boolean;
   readonly env?: NodeJS.ProcessEnv;
   readonly onWarning?: (message: string) => void;
+  /** Things an operator should see in the log that are not problems (a policy reloaded or adopted). */
+  readonly onNotice?: (message: string) => void;
 }
 
 /**
@@ -68,7 +72,12 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
   const store = await openStore(config.db);
   let engine: Engine | undefined;
   try {
-    const { policy, sources, source } = await settlePolicy(store, config);
+    const { policy, sources, source, fileVersion } = await settlePolicy(
+      store,
+      config,
+      warn,
+      options.onNotice,
+    );
     engine = await openEngine({
       store,
       policy,
@@ -84,15 +93,27 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
     });
     const stored = await store.currentPolicy();
     if (stored?.version !== policy.version) {
-      await engine.setPolicy(policy, WARDEN_ACTOR, sources);
+      // Recorded as a change from the stored policy, as a PUT would be (not from the new one to itself).
+      const previous = stored && compileOrUndefined(stored);
+      if (previous) engine.adoptPolicy(previous);
+      await applyPolicy(engine, policy, WARDEN_ACTOR, sources);
     }
     const bootstrap = await bootstrapAdminKey(engine, options.adminKey);
     for (const w of await reservedKeyWarnings(store)) warn(w);
-    return await assemble(engine, store, config, { ...options, warn }, bootstrap, source);
+    return await assemble(engine, store, config, { ...options, warn, fileVersion }, bootstrap, source);
   } catch (err) {
     await engine?.close().catch(() => {});
     await store.close().catch(() => {});
     throw err;
+  }
+}
+
+/** A stored policy compiled, or undefined when it no longer compiles (a newer Warden wrote it). */
+function compileOrUndefined(record: PolicyVersionRecord) {
+  try {
+    return compileStored(record);
+  } catch {
+    return undefined;
   }
 }
 
@@ -128,16 +149,50 @@ function trackUnusedConnections(app: FastifyInstance): Set<Socket> {
   return unused;
 }
 
-async function settlePolicy(store: Store, config: ServerConfig) {
+/** How many stored versions are searched for the policy file's own when deciding which one starts. */
+const FILE_HISTORY_DEPTH = 500;
+
+/**
+ * The policy to start with: the file (when given), else the stored one, else the example. A file that has
+ * not changed since it was last applied does not undo a newer stored policy (one put in force with
+ * PUT /v1/policy meanwhile) unless `policyOverwrite` says so; either way the log names both versions.
+ */
+async function settlePolicy(
+  store: Store,
+  config: ServerConfig,
+  warn: (m: string) => void,
+  notice: (m: string) => void = () => {},
+) {
+  const current = await store.currentPolicy();
   if (config.policy) {
     const files = loadPolicySources([config.policy], process.cwd());
-    return {
-      policy: compilePolicySources(files),
+    const policy = compilePolicySources(files);
+    const fromFile = {
+      policy,
       sources: files.map((f) => ({ path: f.file, text: f.text })),
       source: 'file' as const,
+      fileVersion: policy.version,
     };
+    if (!current || current.version === policy.version) return fromFile;
+    const stored = `the stored policy ${current.version} (by ${current.createdBy} at ${current.createdAt})`;
+    const history = await store.policyHistory(FILE_HISTORY_DEPTH);
+    const appliedBefore = history.some((h) => h.version === policy.version);
+    // A stored policy this Warden cannot compile (a newer one wrote it) cannot be kept: the file goes in.
+    const kept = appliedBefore && !config.policyOverwrite ? compileOrUndefined(current) : undefined;
+    if (kept) {
+      warn(
+        `${config.policy} (policy ${policy.version}) has not changed since it was last applied, and ${stored} is newer: keeping the stored policy. Edit the file, or start with --policy-overwrite, to put the file's policy in force`,
+      );
+      return {
+        policy: kept,
+        sources: current.sources,
+        source: 'database' as const,
+        fileVersion: policy.version,
+      };
+    }
+    notice(`policy ${policy.version} from ${config.policy} replaces ${stored}`);
+    return fromFile;
   }
-  const current = await store.currentPolicy();
   if (current)
     return { policy: compileStored(current), sources: current.sources, source: 'database' as const };
   const files = loadPolicySources([EXAMPLE_POLICY], EXAMPLE_POLICY);
@@ -152,7 +207,7 @@ async function assemble(
   engine: Engine,
   store: Store,
   config: ServerConfig,
-  options: StartOptions & { warn: (m: string) => void },
+  options: StartOptions & { warn: (m: string) => void; fileVersion?: string | undefined },
   bootstrap: CreatedApiKey | undefined,
   policySource: WardenServer['policySource'],
 ): Promise<WardenServer> {
@@ -178,12 +233,21 @@ async function assemble(
       sse.closeKey(id);
     }
   });
+  const notice = options.onNotice ?? (() => {});
   const policySync: PolicySync = syncPolicy(engine, {
     intervalMs: Math.max(config.pollMs * 4, 250),
     onError: (err) => warn(`policy sync: ${err.message}`),
+    onAdopt: (version) => notice(`policy ${version} is in force (stored by another instance)`),
   });
   const watcher: PolicyWatcher | undefined = config.policy
-    ? watchPolicy(engine, [config.policy], { onError: (err) => warn(`policy file: ${err.message}`) })
+    ? watchPolicy(engine, [config.policy], {
+        ...(options.fileVersion ? { fileVersion: options.fileVersion } : {}),
+        onError: (err) => warn(`policy file: ${err.message}`),
+        onAdopt: (version) =>
+          notice(`policy ${version} is in force (the same edit, stored by another instance)`),
+        onReload: (r) =>
+          notice(`policy ${r.newVersion} is in force, reloaded from ${config.policy} (was ${r.oldVersion})`),
+      })
     : undefined;
   const tracer = await createCallTracer(options.env ?? process.env, {
     onError: (err) => warn(`tracing export failed: ${(err as Error).message ?? String(err)}`),

@@ -11,6 +11,7 @@ export interface ServeOptions {
   readonly port?: string;
   readonly host?: string;
   readonly keys?: string;
+  readonly policyOverwrite?: boolean;
 }
 
 /**
@@ -29,11 +30,13 @@ export async function serve(
     port: o.port,
     host: o.host,
     keysFile: o.keys,
+    policyOverwrite: o.policyOverwrite,
   });
   const adminKey = process.env.WARDEN_ADMIN_KEY || undefined;
   const server = await startServer(config, {
     ...(adminKey ? { adminKey } : {}),
     onWarning: (m) => io.err(`warden: warning: ${m}\n`),
+    onNotice: (m) => io.err(`warden: ${m}\n`),
   });
   const policy = server.ctx.engine.policy;
   const where =

@@ -6,6 +6,8 @@ export const ERROR_CODES = {
   POLICY_INVALID:
     'The policy could not be compiled; details.diagnostics lists each problem with its location.',
   POLICY_NOT_FOUND: 'A policy file or folder does not exist or holds no YAML files.',
+  POLICY_CONFLICT:
+    'Another policy was stored while this change was being recorded (another instance, an API call); nothing was written.',
   CALL_INVALID: 'A tool call is malformed (missing agent or tool, wrong types).',
   USAGE: 'A command was invoked with missing or malformed options.',
   STORE_UNAVAILABLE:
@@ -65,6 +67,8 @@ export const ERROR_CODES = {
   MCP_UPSTREAM_UNAVAILABLE:
     'An upstream MCP server of the gateway could not be started or reached, or it failed the call; the message names it.',
   MCP_TOOL_UNKNOWN: 'The MCP gateway has no tool of that name (or the policy hides it from this agent).',
+  WARDEN_UNREACHABLE:
+    'A client (SDK, MCP gateway) could not reach its Warden server (refused, unknown host, network down); the message names the URL. Nothing was decided, so nothing ran: start `warden serve` there or fix the URL the client is given.',
   LEGAL_HOLD_ACTIVE: 'A legal hold is in place, so nothing may be purged.',
   QUERY_INVALID: 'An audit query or export has a malformed filter, time or cursor.',
   EXPORT_INVALID: 'An export or checkpoint file is malformed; the message names the line.',

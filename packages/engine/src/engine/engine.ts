@@ -396,12 +396,14 @@ export class Engine {
 
   /**
    * Replaces the policy; the change is recorded (old and new version, who) before it takes effect. With
-   * `sources`, the policy text is stored too, so other instances and restarts pick it up.
+   * `sources`, the policy text is stored too, so other instances and restarts pick it up; with
+   * `ifCurrent` too, only over that stored version (POLICY_CONFLICT otherwise).
    */
   async setPolicy(
     next: CompiledPolicy,
     by: Actor,
     sources?: readonly { path: string; text: string }[],
+    options: { ifCurrent?: string | null } = {},
   ): Promise<{ oldVersion: string; newVersion: string }> {
     const oldVersion = this.#policy.version;
     const ts = new Date().toISOString();
@@ -419,7 +421,9 @@ export class Engine {
     };
     await this.#commit({
       events: [event],
-      ...(record ? { mutations: [{ kind: 'policy.store' as const, policy: record }] } : {}),
+      ...(record
+        ? { mutations: [{ kind: 'policy.store' as const, policy: record, ifCurrent: options.ifCurrent }] }
+        : {}),
     });
     this.adoptPolicy(next);
     return { oldVersion, newVersion: next.version };

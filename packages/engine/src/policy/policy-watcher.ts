@@ -9,6 +9,7 @@ import {
   WardenError,
 } from '@warden/core';
 import type { Engine } from '../engine/engine.js';
+import { applyPolicy } from './policy-apply.js';
 import { listYaml, loadPolicySources } from './policy-files.js';
 
 /** Compiles the policy in `paths` (files or folders); POLICY_INVALID lists every diagnostic. */
@@ -40,22 +41,40 @@ export function watchPolicy(
   options: {
     by?: Actor;
     debounceMs?: number;
+    /**
+     * The version the files held when watching began. A change event that leaves the files compiling to
+     * the version they last held (a touch, a save without edits) is not a change, so it does not undo a
+     * policy put in force since by other means (PUT /v1/policy).
+     */
+    fileVersion?: string;
+    /** A change this watcher recorded. */
     onReload?: (r: { oldVersion: string; newVersion: string }) => void;
+    /** A change another instance (watching the same files) recorded first, now in force here too. */
+    onAdopt?: (version: string) => void;
     onError?: (err: WardenError) => void;
   } = {},
 ): PolicyWatcher {
   const by = options.by ?? { kind: 'system', id: 'policy-watcher' };
   let timer: NodeJS.Timeout | undefined;
   let running = Promise.resolve();
+  let fileVersion = options.fileVersion;
   const reload = () => {
     running = running.then(async () => {
       try {
         const sources = loadPolicySources(paths, process.cwd());
         const next = compilePolicySources(sources);
-        if (next.version === engine.policy.version) return;
+        if (next.version === fileVersion || next.version === engine.policy.version) {
+          fileVersion = next.version;
+          return;
+        }
         // Stored with its text, so every instance sharing the database and every restart picks it up.
         const stored = sources.map((s) => ({ path: s.file, text: s.text }));
-        options.onReload?.(await engine.setPolicy(next, by, stored));
+        // Applied first, reported after: the report is optional, the change is not (an `a?.(await b())`
+        // here once skipped the change whenever no one listened for it).
+        const applied = await applyPolicy(engine, next, by, stored);
+        fileVersion = next.version;
+        if (applied.recorded) options.onReload?.(applied);
+        else options.onAdopt?.(applied.newVersion);
       } catch (err) {
         options.onError?.(err instanceof WardenError ? err : new WardenError('INTERNAL', String(err)));
       }

@@ -1,4 +1,4 @@
-import type { AuditEvent, AuditRecord, ChainedRow } from '@warden/core';
+import { type AuditEvent, type AuditRecord, type ChainedRow, WardenError } from '@warden/core';
 import type { ApiKeyRecord, PolicyVersionRecord, SessionRecord, SessionUsage } from './store.js';
 
 /** A session as both dialects store it (snake_case columns, the delegation chain as JSON text). */
@@ -114,6 +114,16 @@ export function policyVersionValues(p: PolicyVersionRecord): string[] {
     p.createdAt,
     p.createdBy,
   ];
+}
+
+/** A conditional `policy.store` (its `ifCurrent`) against the newest stored version: POLICY_CONFLICT if it moved. */
+export function refuseUnlessCurrent(newest: string | null, ifCurrent: string | null): void {
+  if (newest === ifCurrent) return;
+  throw new WardenError(
+    'POLICY_CONFLICT',
+    `the stored policy is ${newest ?? 'none'}, not ${ifCurrent ?? 'none'} as expected: another change was stored first`,
+    { stored: newest, expected: ifCurrent },
+  );
 }
 
 /** A stored policy row as the Store returns it. */

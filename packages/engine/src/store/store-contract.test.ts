@@ -539,6 +539,32 @@ describe.each(DIALECTS)('Store contract (%s)', (dialect) => {
     expect(await fx.store.policyHistory(2)).toEqual([revert, v2]);
   });
 
+  it('stores a policy with ifCurrent only over that newest version, refusing the whole unit otherwise', async () => {
+    const record = (n: string): PolicyVersionRecord => ({
+      version: n.repeat(64),
+      name: n,
+      mode: 'enforce',
+      sources: [{ path: 'policy.yaml', text: `name: ${n}\n` }],
+      createdAt: '2026-01-01T00:00:00.000Z',
+      createdBy: 'watcher',
+    });
+    const store = (policy: PolicyVersionRecord, ifCurrent: string | null) =>
+      fx.store.commit([
+        {
+          mutations: [{ kind: 'policy.store', policy, ifCurrent }],
+          events: [decided({ type: 'policy.changed' })],
+        },
+      ]);
+    await store(record('a'), null);
+    // Two instances applying the same edit over 'a': the first is stored, the second refused.
+    await store(record('b'), 'a'.repeat(64));
+    const head = (await fx.store.head()).seq;
+    await expect(store(record('b'), 'a'.repeat(64))).rejects.toMatchObject({ code: 'POLICY_CONFLICT' });
+    await expect(store(record('c'), null)).rejects.toMatchObject({ code: 'POLICY_CONFLICT' });
+    expect((await fx.store.head()).seq).toBe(head);
+    expect((await fx.store.policyHistory(10)).map((p) => p.name)).toEqual(['b', 'a']);
+  });
+
   it('lists sessions most recently updated first, filtered, in pages without gaps or duplicates', async () => {
     const states: SessionState[] = ['active', 'paused', 'closed'];
     // Many share an updated_at, so pages split runs of equal timestamps (ordered by id, descending).

@@ -162,8 +162,16 @@ export type Mutation =
   | { readonly kind: 'api_key.create'; readonly key: ApiKeyRecord; readonly onlyIfNone?: boolean }
   /** Revokes a key: KEY_NOT_FOUND when there is none, KEY_REVOKED when it already is. */
   | { readonly kind: 'api_key.revoke'; readonly id: string; readonly by: string; readonly ts: string }
-  /** Records a policy as the one in force (the newest stored wins). */
-  | { readonly kind: 'policy.store'; readonly policy: PolicyVersionRecord }
+  /**
+   * Records a policy as the one in force (the newest stored wins). With `ifCurrent`, refused with
+   * POLICY_CONFLICT unless the newest stored version is `ifCurrent` (null: none is stored yet), so two
+   * instances applying the same edit at once record it once.
+   */
+  | {
+      readonly kind: 'policy.store';
+      readonly policy: PolicyVersionRecord;
+      readonly ifCurrent?: string | null;
+    }
   /**
    * Writes an approval request. `expectVersion: null` inserts (the id and the call id are unique);
    * otherwise refused with APPROVAL_CONFLICT unless the stored version is `expectVersion`. The stored

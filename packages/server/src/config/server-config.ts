@@ -61,6 +61,13 @@ export const ServerConfigSchema = z.strictObject({
   policy: z.string().min(1).optional().meta({
     description: 'A policy file or folder; watched for changes. Default: the stored or example policy.',
   }),
+  policyOverwrite: z
+    .union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')])
+    .default(false)
+    .meta({
+      description:
+        'Put the policy file in force at start even when a newer policy was stored since the file was last applied (PUT /v1/policy).',
+    }),
   port: z.coerce.number().int().min(0).max(65_535).default(7400),
   host: z.string().min(1).default('127.0.0.1'),
   keysFile: z

@@ -53,7 +53,7 @@ export class MessagesStreamMeter implements StreamMeter {
   failure: string | undefined;
   #raw: Record<string, unknown> = {};
 
-  take(event: SseEvent): boolean {
+  take(event: SseEvent): string | undefined {
     const e = eventJson(event);
     switch (stringAt(e, 'type') ?? event.event) {
       case 'message_start': {
@@ -76,7 +76,7 @@ export class MessagesStreamMeter implements StreamMeter {
         this.failure = stringAt(objectAt(e, 'error'), 'message') ?? 'the upstream reported an error';
         break;
     }
-    return true;
+    return event.raw;
   }
 
   /** Takes the non-null fields of a usage object; true when there were any. */

@@ -209,6 +209,54 @@ describe('OpenAI chat completions through the official client', () => {
     });
   });
 
+  it.each([
+    ['no stream_options', {}],
+    ['include_usage: false', { stream_options: { include_usage: false } }],
+    ['include_usage: true', { stream_options: { include_usage: true } }],
+  ])(
+    'streams exactly what the upstream sends for the client’s own request (%s), and settles the usage',
+    async (_, own) => {
+      const request = { model: 'gpt-4o-mini', messages, stream: true as const, ...own };
+      // What the upstream sends when asked with the client's own options, Warden in between or not.
+      const direct = await fetch(`${upstream.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(request),
+      });
+      const expected = await direct.text();
+      // What the official client receives through Warden, byte for byte, and the chunks it parses from it.
+      let received = Promise.resolve('');
+      const client = new OpenAI({
+        apiKey: coder,
+        baseURL: `${t.server.url}/llm/openai/v1`,
+        maxRetries: 0,
+        fetch: async (url, init) => {
+          const res = await fetch(url, init);
+          const [mine, theirs] = (res.body as ReadableStream<Uint8Array>).tee();
+          received = new Response(mine).text();
+          return new Response(theirs, { status: res.status, headers: res.headers });
+        },
+      });
+      const { data, response } = await client.chat.completions.create(request).withResponse();
+      const chunks: unknown[] = [];
+      for await (const chunk of data) chunks.push(chunk);
+      expect(await received).toBe(expected);
+      const sent = expected
+        .split('\n\n')
+        .filter((e) => e.startsWith('data: {'))
+        .map((e) => JSON.parse(e.slice('data: '.length)));
+      expect(chunks).toEqual(sent);
+      // Warden asked for the usage all the same, and settled it.
+      expect(lastUpstreamRequest().body).toMatchObject({ stream_options: { include_usage: true } });
+      const completed = await completedEvent(response.headers.get('warden-call-id') as string);
+      expect(completed.outcome).toMatchObject({
+        status: 'ok',
+        usage: { model: snapshotOf('gpt-4o-mini'), ...SETTLED.chat },
+        result: { stream: true, usage: 'reported' },
+      });
+    },
+  );
+
   it('relays the usage chunk to a client that asked for it, and keeps the session it is given', async () => {
     const first = await openai().chat.completions.create({ model: 'gpt-4o-mini', messages }).withResponse();
     const session = first.response.headers.get('warden-session') as string;

@@ -9,7 +9,11 @@ import {
 } from './openai-usage.js';
 import type { SseEvent } from './sse-parser.js';
 
-const data = (v: unknown, event?: string): SseEvent => ({ event, data: JSON.stringify(v), raw: '' });
+const data = (v: unknown, event?: string): SseEvent => ({
+  event,
+  data: JSON.stringify(v),
+  raw: `data: ${JSON.stringify(v)}\n\n`,
+});
 const chunk = (choices: unknown[], usage?: unknown) =>
   data({ object: 'chat.completion.chunk', model: 'gpt-4o-2024-08-06', choices, usage });
 
@@ -59,14 +63,19 @@ describe('whole responses', () => {
 });
 
 describe('ChatStreamMeter', () => {
-  it('takes the usage chunk, and holds it back from a client that did not ask for it', () => {
+  it('takes the usage, and holds back from a client that did not ask for it the usage chunk and usage: null', () => {
     const meter = new ChatStreamMeter(false);
-    expect(meter.take(chunk([{ index: 0, delta: { role: 'assistant', content: 'Hel' } }], null))).toBe(true);
-    expect(meter.take(chunk([{ index: 0, delta: { content: 'lo' } }], null))).toBe(true);
+    const first = [{ index: 0, delta: { role: 'assistant', content: 'Hel' } }];
+    expect(meter.take(chunk(first, null))).toBe(chunk(first).raw);
+    expect(meter.take(chunk([{ index: 0, delta: { content: 'lo' } }], null))).toBe(
+      chunk([{ index: 0, delta: { content: 'lo' } }]).raw,
+    );
     expect(meter.final).toBe(false);
     const usage = { prompt_tokens: 9, completion_tokens: 2, prompt_tokens_details: { cached_tokens: 0 } };
-    expect(meter.take(chunk([], usage))).toBe(false);
-    expect(meter.take({ event: undefined, data: '[DONE]', raw: 'data: [DONE]\n\n' })).toBe(true);
+    expect(meter.take(chunk([], usage))).toBeUndefined();
+    expect(meter.take({ event: undefined, data: '[DONE]', raw: 'data: [DONE]\n\n' })).toBe(
+      'data: [DONE]\n\n',
+    );
     expect(meter).toMatchObject({
       final: true,
       usage: { inputTokens: 9, outputTokens: 2, cachedTokens: 0 },
@@ -78,7 +87,10 @@ describe('ChatStreamMeter', () => {
 
   it('relays the usage chunk to a client that asked for it', () => {
     const meter = new ChatStreamMeter(true);
-    expect(meter.take(chunk([], { prompt_tokens: 1, completion_tokens: 1 }))).toBe(true);
+    const withNull = chunk([{ index: 0, delta: { content: 'x' } }], null);
+    expect(meter.take(withNull)).toBe(withNull.raw);
+    const last = chunk([], { prompt_tokens: 1, completion_tokens: 1 });
+    expect(meter.take(last)).toBe(last.raw);
     expect(meter.final).toBe(true);
   });
 

@@ -1,3 +1,4 @@
+import { withoutNullUsage } from './chat-usage-strip.js';
 import { eventJson, type SseEvent } from './sse-parser.js';
 import {
   asObject,
@@ -59,8 +60,8 @@ export function responsesBodyUsage(body: unknown): BodyUsage {
 
 /**
  * Meters a streamed Chat Completion. The proxy asks for `stream_options.include_usage`, so the last chunk
- * (empty `choices`) carries the usage; a client that did not ask for it does not get that chunk, so it
- * sees the stream it would have seen without Warden.
+ * (empty `choices`) carries the usage; a client that did not ask for it gets neither that chunk nor the
+ * `"usage": null` the option adds to every other one, so it sees the stream it would have seen without Warden.
  */
 export class ChatStreamMeter implements StreamMeter {
   usage: ReportedUsage | undefined;
@@ -75,9 +76,9 @@ export class ChatStreamMeter implements StreamMeter {
     this.#relayUsage = relayUsage;
   }
 
-  take(event: SseEvent): boolean {
+  take(event: SseEvent): string | undefined {
     const chunk = eventJson(event);
-    if (typeof chunk !== 'object' || chunk === null) return true;
+    if (typeof chunk !== 'object' || chunk === null) return event.raw;
     this.model ??= stringAt(chunk, 'model');
     const error = objectAt(chunk, 'error');
     if (error) this.failure = stringAt(error, 'message') ?? 'the upstream reported an error';
@@ -85,10 +86,14 @@ export class ChatStreamMeter implements StreamMeter {
     if (Array.isArray(choices))
       for (const c of choices) this.generatedChars += deltaChars(objectAt(c, 'delta'));
     const usage = chatUsage(objectAt(chunk, 'usage'));
-    if (!usage) return true;
+    if (!usage) {
+      // include_usage puts `"usage": null` on every chunk: a client that did not ask gets them without.
+      const added = !this.#relayUsage && (chunk as { usage?: unknown }).usage === null;
+      return added ? withoutNullUsage(event, chunk as Record<string, unknown>) : event.raw;
+    }
     this.usage = usage;
     this.final = true;
-    return this.#relayUsage || !Array.isArray(choices) || choices.length > 0;
+    return this.#relayUsage || !Array.isArray(choices) || choices.length > 0 ? event.raw : undefined;
   }
 }
 
@@ -122,10 +127,10 @@ export class ResponsesStreamMeter implements StreamMeter {
   model: string | undefined;
   failure: string | undefined;
 
-  take(event: SseEvent): boolean {
+  take(event: SseEvent): string | undefined {
     const e = eventJson(event);
     const type = stringAt(e, 'type') ?? event.event;
-    if (!type) return true;
+    if (!type) return event.raw;
     const delta = stringAt(e, 'delta');
     if (type.endsWith('.delta') && delta !== undefined) this.generatedChars += delta.length;
     const response = objectAt(e, 'response');
@@ -141,6 +146,6 @@ export class ResponsesStreamMeter implements StreamMeter {
         this.final = true;
       }
     }
-    return true;
+    return event.raw;
   }
 }

@@ -25,8 +25,9 @@ export async function relayEvents(
   const decoder = new TextDecoder();
   const send = async (events: readonly SseEvent[]) => {
     for (const e of events) {
-      if (!meter.take(e) || out.destroyed || out.writableEnded) continue;
-      if (!out.write(e.raw)) await drained(out);
+      const text = meter.take(e);
+      if (text === undefined || out.destroyed || out.writableEnded) continue;
+      if (!out.write(text)) await drained(out);
     }
   };
   if (!body) return { cut: false, clientGone: out.destroyed };

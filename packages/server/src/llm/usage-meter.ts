@@ -23,8 +23,11 @@ export interface BodyUsage {
 
 /** Watches one streamed response: its usage, how much it generated, whether it failed. */
 export interface StreamMeter {
-  /** Takes one event; false when the event must not reach the client (usage it did not ask for). */
-  take(event: SseEvent): boolean;
+  /**
+   * Takes one event; returns the text to relay: the event as received, or without what Warden added to the
+   * request (usage the client did not ask for), or undefined when the event must not reach the client.
+   */
+  take(event: SseEvent): string | undefined;
   /** The usage reported so far; undefined when none arrived. */
   readonly usage: ReportedUsage | undefined;
   /** Whether the provider's final usage arrived. */

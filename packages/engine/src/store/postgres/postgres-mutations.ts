@@ -5,6 +5,7 @@ import {
   apiKeyValues,
   POLICY_VERSION_COLUMNS,
   policyVersionValues,
+  refuseUnlessCurrent,
 } from '../row-mapping.js';
 import type { Mutation, SessionRecord } from '../store.js';
 import {
@@ -104,6 +105,13 @@ export class MutationWriter {
       case 'api_key.revoke':
         return revokeApiKey(c, m);
       case 'policy.store':
+        if (m.ifCurrent !== undefined) {
+          // Under the chain lock (needsChainLock): no other policy is stored between this read and the insert.
+          const newest = await c.query<{ version: string }>(
+            'SELECT version FROM policy_versions ORDER BY n DESC LIMIT 1',
+          );
+          refuseUnlessCurrent(newest.rows[0]?.version ?? null, m.ifCurrent);
+        }
         await c.query(
           `INSERT INTO policy_versions (${POLICY_VERSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)`,
           policyVersionValues(m.policy),

@@ -23,6 +23,7 @@ import {
   POLICY_VERSION_COLUMNS,
   type PolicyVersionRow,
   policyVersionValues,
+  refuseUnlessCurrent,
   type SessionRow,
   toApiKey,
   toPolicyVersion,
@@ -538,6 +539,12 @@ export class SqliteStore implements Store {
         revokeApiKey(db, m);
         return;
       case 'policy.store':
+        if (m.ifCurrent !== undefined) {
+          const newest = this.#prep('SELECT version FROM policy_versions ORDER BY n DESC LIMIT 1').get() as
+            | { version: string }
+            | undefined;
+          refuseUnlessCurrent(newest?.version ?? null, m.ifCurrent);
+        }
         this.#prep(`INSERT INTO policy_versions (${POLICY_VERSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)`).run(
           ...policyVersionValues(m.policy),
         );
