@@ -126,6 +126,7 @@ export class UnansweredDecisions {
           voidedSeq: decided.seq,
           voidedHash: decided.hash,
           voidedEventId: decided.event.id,
+          decidedAt: decided.event.ts,
           effect: d?.effect ?? null,
           code: d?.code ?? null,
           approvalId: d?.approvalId ?? null,

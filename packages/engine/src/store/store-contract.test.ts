@@ -263,6 +263,28 @@ describe.each(DIALECTS)('Store contract (%s)', (dialect) => {
     expect((await fx.store.findCall('nope')).decided).toBeUndefined();
   });
 
+  it('finds a voided call and keeps one call.voided per call', async () => {
+    const d = decided();
+    await fx.store.commit([{ events: [d] }]);
+    const voided = {
+      id: uuidv7(),
+      ts: d.ts,
+      type: 'call.voided' as const,
+      actor: { kind: 'system' as const, id: 'warden' },
+      callId: d.callId,
+      data: { voidedSeq: 1, effect: 'allow' },
+    };
+    await fx.store.commit([{ events: [voided] }]);
+    expect(await fx.store.findCall(d.callId as string)).toMatchObject({
+      decided: { seq: 1 },
+      completed: false,
+      voided: { seq: 2, event: { type: 'call.voided' } },
+    });
+    // A second void of the same call (another retry, another instance) is refused by the database.
+    await expect(fx.store.commit([{ events: [{ ...voided, id: uuidv7() }] }])).rejects.toBeInstanceOf(Error);
+    expect((await fx.store.head()).seq).toBe(2);
+  });
+
   it('applies a unit all or nothing: a refused mutation writes none of its events', async () => {
     const ts = new Date().toISOString();
     const refused = fx.store.commit([
