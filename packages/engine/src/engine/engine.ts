@@ -439,7 +439,7 @@ export class Engine {
     clearInterval(this.#budgetSweep);
     await this.#committer.idle();
     // A last chance to void decisions in doubt; what stays unresolved is named in the log.
-    await this.unanswered.resolve();
+    await this.unanswered.resolve(true);
     this.unanswered.stop();
     for (const callId of this.unanswered.unresolved()) {
       this.#onError(

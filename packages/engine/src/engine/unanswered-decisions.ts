@@ -6,8 +6,10 @@ import type { CommitDoubt } from '../store/store-errors.js';
 export const VOID_REASON =
   'the caller was answered STORE_UNAVAILABLE: the database did not acknowledge the commit of this decision, which landed anyway, so the call must not run';
 
-/** How often decisions in doubt are looked at again while some remain (also after every commit). */
+/** How often decisions in doubt are looked at again while some remain (also after commits, at most this often). */
 const RETRY_MS = 1_000;
+/** A decision that cannot be voided this many times (for a reason other than the store being down) is given up, loudly. */
+const MAX_ATTEMPTS = 10;
 
 /** What resolving needs from the engine: a narrow seam, not the whole Engine. */
 export interface UnansweredSeams {
@@ -32,8 +34,11 @@ export class UnansweredDecisions {
   readonly #seams: UnansweredSeams;
   /** Call id → the doubt of the commit that carried its decision (one doubt is shared by a batch). */
   readonly #pending = new Map<string, CommitDoubt>();
+  /** Failed attempts per call id, for reasons other than the store being unavailable. */
+  readonly #failures = new Map<string, number>();
   #running: Promise<void> | undefined;
   #timer: NodeJS.Timeout | undefined;
+  #lastPass = 0;
   /** How many decisions this engine has voided. */
   voided = 0;
 
@@ -57,15 +62,21 @@ export class UnansweredDecisions {
       ),
     );
     if (!this.#timer) {
-      this.#timer = setInterval(() => void this.resolve(), RETRY_MS);
+      this.#timer = setInterval(() => void this.resolve(true), RETRY_MS);
       this.#timer.unref();
     }
   }
 
-  /** Resolves every decision the database can now tell about; one pass at a time, never throws. */
-  resolve(): Promise<void> {
+  /**
+   * Resolves every decision the database can now tell about; one pass at a time, never throws. Unless
+   * `now`, a pass starts at most once per RETRY_MS, so a busy instance does not ask after every commit.
+   */
+  resolve(now = false): Promise<void> {
     if (this.#pending.size === 0) return Promise.resolve();
-    this.#running ??= this.#pass()
+    if (this.#running) return this.#running;
+    if (!now && Date.now() - this.#lastPass < RETRY_MS) return Promise.resolve();
+    this.#lastPass = Date.now();
+    this.#running = this.#pass()
       .catch((err) => {
         // Still unavailable: the next commit or the timer tries again.
         if (!isWardenError(err, 'STORE_UNAVAILABLE')) this.#seams.onError(asWardenError(err));
@@ -99,9 +110,35 @@ export class UnansweredDecisions {
       // The transaction may still commit: reading the trail now could miss it.
       if (outcome === 'in-progress') continue;
       // Whatever the status said, the trail decides: a transaction id can be reused after a crash.
-      await this.#settle(callId, outcome);
+      try {
+        await this.#settle(callId, outcome);
+      } catch (err) {
+        if (isWardenError(err, 'STORE_UNAVAILABLE')) throw err;
+        this.#giveUpAfter(callId, asWardenError(err));
+        continue;
+      }
       this.#pending.delete(callId);
+      this.#failures.delete(callId);
     }
+  }
+
+  /** Reports a failure to void; after MAX_ATTEMPTS the call is dropped, named in the last report. */
+  #giveUpAfter(callId: string, err: WardenError): void {
+    const attempts = (this.#failures.get(callId) ?? 0) + 1;
+    this.#failures.set(callId, attempts);
+    if (attempts < MAX_ATTEMPTS) {
+      this.#seams.onError(err);
+      return;
+    }
+    this.#pending.delete(callId);
+    this.#failures.delete(callId);
+    this.#seams.onError(
+      new WardenError(
+        err.code,
+        `gave up voiding the decision of call ${callId} after ${attempts} attempts (${err.message}); its caller was answered STORE_UNAVAILABLE`,
+        { callId },
+      ),
+    );
   }
 
   /** Voids the call's decision if it is in the trail and not voided yet. */
