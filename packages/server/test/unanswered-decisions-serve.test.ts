@@ -149,14 +149,14 @@ describe('warden serve on PostgreSQL: a call answered STORE_UNAVAILABLE is never
     expect(verify.code, verify.out + verify.err).toBe(0);
   }, 120_000);
 
-  it('PostgreSQL stopped with -m immediate under 16 concurrent callers, 3 times: every response matches the trail', async () => {
+  it('PostgreSQL stopped with -m immediate under 32 concurrent callers, 4 times: every response matches the trail', async () => {
     const answers: Answered[] = [];
     let running = true;
-    const clients = Array.from({ length: 16 }, async () => {
+    const clients = Array.from({ length: 32 }, async () => {
       while (running) answers.push((await call()).body);
     });
     const allowed = () => answers.filter((a) => a.effect === 'allow').length;
-    const outages = 3;
+    const outages = 4;
     try {
       for (let i = 0; i < outages; i++) {
         const before = allowed();
@@ -164,7 +164,7 @@ describe('warden serve on PostgreSQL: a call answered STORE_UNAVAILABLE is never
         await pg.stop('immediate');
         const during = answers.length;
         await eventually('calls answered while down', () =>
-          answers.length >= during + 16 ? true : undefined,
+          answers.length >= during + 32 ? true : undefined,
         );
         await pg.start();
       }
