@@ -118,7 +118,8 @@ export class PostgresStore implements Store {
   }
 
   async commitOutcome(doubt: CommitDoubt): Promise<CommitOutcome> {
-    if (doubt.xid === undefined) return 'aborted';
+    // No xid: the commit chained no events (it took no chain lock), so it held no decision to look for.
+    if (doubt.xid === undefined) return 'unknown';
     try {
       const rows = await this.#db.query<{ status: string | null }>(
         'asking how a commit ended',
