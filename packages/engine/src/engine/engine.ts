@@ -361,6 +361,12 @@ export class Engine {
       // Settled by a concurrent completion of the same call.
       if (isWardenError(err, 'BUDGET_CONFLICT'))
         throw new WardenError('CALL_ALREADY_COMPLETED', `call ${callId} was already completed`);
+      // Ended meanwhile (the database allows one completion or void per call): say which.
+      if (isWardenError(err, 'CALL_VOIDED') || isWardenError(err, 'CALL_ALREADY_COMPLETED')) {
+        const now = await this.store.findCall(callId);
+        if (now.voided) throw callVoided(callId, now.voided.seq);
+        throw new WardenError('CALL_ALREADY_COMPLETED', `call ${callId} was already completed`);
+      }
       throw err;
     }
     await this.#afterCompletion(decided.event, usage, settle?.lines);

@@ -185,14 +185,34 @@ export class UnansweredDecisions {
     try {
       await this.#seams.commit(unit(release));
     } catch (err) {
-      // Voided meanwhile (the unique index allows one call.voided per call): nothing more to do.
-      if (isWardenError(err, 'CALL_VOIDED')) return;
+      if (!release || !isWardenError(err, 'BUDGET_CONFLICT')) return this.#ended(callId, err);
       // Released meanwhile by the lease sweep: void without releasing.
-      if (!release || !isWardenError(err, 'BUDGET_CONFLICT')) throw err;
-      await this.#seams.commit(unit(false));
+      try {
+        await this.#seams.commit(unit(false));
+      } catch (again) {
+        return this.#ended(callId, again);
+      }
     }
     this.voided += 1;
     await this.#withdrawApproval(callId, d?.effect, d?.approvalId);
+  }
+
+  /**
+   * The void was refused because the call already ended (the database allows one completion or void per
+   * call): voided by another pass, or completed by an agent that ran it although it was told
+   * STORE_UNAVAILABLE, which is reported. Anything else is rethrown.
+   */
+  async #ended(callId: string, err: unknown): Promise<void> {
+    if (!isWardenError(err, 'CALL_VOIDED') && !isWardenError(err, 'CALL_ALREADY_COMPLETED')) throw err;
+    const now = await this.#seams.store.findCall(callId);
+    if (now.voided || !now.completed) return;
+    this.#seams.onError(
+      new WardenError(
+        'CALL_ALREADY_COMPLETED',
+        `call ${callId} was completed although its caller was answered STORE_UNAVAILABLE; its decision is not voided`,
+        { callId },
+      ),
+    );
   }
 
   /** A review the caller never heard of opened a request nobody will redeem: withdraw it. */

@@ -8,6 +8,7 @@ import {
   isWardenError,
   signCheckpoint,
   uuidv7,
+  WardenError,
 } from '@warden/core';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
@@ -280,9 +281,33 @@ describe.each(DIALECTS)('Store contract (%s)', (dialect) => {
       completed: false,
       voided: { seq: 2, event: { type: 'call.voided' } },
     });
-    // A second void of the same call (another retry, another instance) is refused by the database.
-    await expect(fx.store.commit([{ events: [{ ...voided, id: uuidv7() }] }])).rejects.toBeInstanceOf(Error);
+    // A second void of the same call (another retry, another instance) is refused by the database, and
+    // so is a completion racing the void: a call ends once.
+    await expect(fx.store.commit([{ events: [{ ...voided, id: uuidv7() }] }])).rejects.toBeInstanceOf(
+      WardenError,
+    );
+    const done = { ...d, id: uuidv7(), type: 'call.completed' as const, decision: undefined };
+    await expect(
+      fx.store.commit([{ events: [{ ...done, outcome: { status: 'ok' as const } }] }]),
+    ).rejects.toBeInstanceOf(WardenError);
     expect((await fx.store.head()).seq).toBe(2);
+    expect((await fx.store.findCall(d.callId as string)).completed).toBe(false);
+  });
+
+  it('refuses to void a completed call', async () => {
+    const d = decided();
+    const done = { ...d, id: uuidv7(), type: 'call.completed' as const, decision: undefined };
+    await fx.store.commit([{ events: [d, { ...done, outcome: { status: 'ok' as const } }] }]);
+    const voided = {
+      id: uuidv7(),
+      ts: d.ts,
+      type: 'call.voided' as const,
+      actor: { kind: 'system' as const, id: 'warden' },
+      callId: d.callId,
+    };
+    await expect(fx.store.commit([{ events: [voided] }])).rejects.toBeInstanceOf(WardenError);
+    expect(await fx.store.findCall(d.callId as string)).toMatchObject({ completed: true });
+    expect((await fx.store.findCall(d.callId as string)).voided).toBeUndefined();
   });
 
   it('applies a unit all or nothing: a refused mutation writes none of its events', async () => {

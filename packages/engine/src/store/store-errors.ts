@@ -16,7 +16,8 @@ const PG_CONNECTION_TEXT =
 const CONSTRAINTS: Record<string, [WardenError['code'], string]> = {
   audit_events_call_completed: ['CALL_ALREADY_COMPLETED', 'the call was already completed'],
   audit_events_call_decided: ['INTERNAL', 'a call id was decided twice'],
-  audit_events_call_voided: ['CALL_VOIDED', 'the call was already voided'],
+  // A call ends once: a second end is a completion or a void meeting the other (or a second void).
+  audit_events_call_end: ['CALL_VOIDED', 'the call was already completed or voided'],
   // SQLite names the column rather than the partial index; call ids are fresh UUIDv7s, so a clash on
   // call_id can only be a second completion.
   'audit_events.call_id': ['CALL_ALREADY_COMPLETED', 'the call was already completed'],
