@@ -88,7 +88,7 @@ export class UnansweredDecisions {
     return this.#running;
   }
 
-  /** Stops retrying; what is still in doubt is reported, call by call. */
+  /** Stops the retry timer (at close); `unresolved()` then names what is still in doubt. */
   stop(): void {
     clearInterval(this.#timer);
     this.#timer = undefined;
@@ -104,7 +104,8 @@ export class UnansweredDecisions {
     for (const [callId, doubt] of [...this.#pending]) {
       let outcome = outcomes.get(doubt);
       if (outcome === undefined) {
-        outcome = this.#seams.store.commitOutcome ? await this.#seams.store.commitOutcome(doubt) : 'aborted';
+        // A store that cannot be asked (none marks doubts today but PostgreSQL): the trail alone answers.
+        outcome = this.#seams.store.commitOutcome ? await this.#seams.store.commitOutcome(doubt) : 'unknown';
         outcomes.set(doubt, outcome);
       }
       // The transaction may still commit: reading the trail now could miss it.
