@@ -18,8 +18,11 @@ export interface PostgresServer {
   readonly url: string;
   readonly port: number;
   readonly dataDir: string;
-  /** Fast shutdown; the data stays. */
-  stop(): Promise<void>;
+  /**
+   * Fast shutdown by default; the data stays. `immediate` kills the server like a crash (no checkpoint,
+   * connections cut wherever they are, even mid-COMMIT); the next start recovers from the WAL.
+   */
+  stop(mode?: 'fast' | 'immediate'): Promise<void>;
   /** Start again on the same port with the same data. */
   start(): Promise<void>;
   /** Stop and remove the temp dir. */
@@ -109,8 +112,8 @@ class TempPostgresServer implements PostgresServer {
     this.#running = true;
   }
 
-  async stop(): Promise<void> {
-    if (this.#running) await this.#pgCtl('-m', 'fast', '-w', 'stop');
+  async stop(mode: 'fast' | 'immediate' = 'fast'): Promise<void> {
+    if (this.#running) await this.#pgCtl('-m', mode, '-w', 'stop');
     this.#running = false;
   }
 

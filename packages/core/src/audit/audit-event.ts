@@ -43,6 +43,8 @@ export const AUDIT_EVENT_TYPES = [
   'notification.sent',
   'auth.signed_in',
   'auth.signed_out',
+  /** A recorded decision the caller never received (it was answered STORE_UNAVAILABLE): not to be run. */
+  'call.voided',
 ] as const;
 
 /** One audit event type. */

@@ -18,6 +18,8 @@ export const ERROR_CODES = {
   CALL_NOT_FOUND: 'No decided call has this id.',
   CALL_NOT_RUNNABLE: 'The call was not allowed, so it cannot be completed.',
   CALL_ALREADY_COMPLETED: 'The call was already completed; a result is recorded once.',
+  CALL_VOIDED:
+    'The call was voided: its decision was recorded but the caller was answered STORE_UNAVAILABLE, so it may not run or be completed.',
   SESSION_PAUSED: 'The session is paused until a human resumes it.',
   SESSION_CLOSED: 'The session is closed; start a new one.',
   SESSION_FOREIGN:

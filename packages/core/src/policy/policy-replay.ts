@@ -165,11 +165,14 @@ export class PolicyReplayer {
     this.#samples = options.samplesPerGroup ?? DEFAULT_REPLAY_SAMPLES;
   }
 
-  /** Replays one recorded event; events other than `call.decided` are ignored. */
-  add(event: AuditEvent): void {
+  /**
+   * Replays one recorded event; events other than `call.decided` are ignored. A `voided` decision (its
+   * caller was answered STORE_UNAVAILABLE, see `call.voided`) is not compared: it never took effect.
+   */
+  add(event: AuditEvent, voided = false): void {
     if (event.type !== 'call.decided') return;
     this.#recorded++;
-    const basis = recordedBasis(event);
+    const basis = voided ? ({ kind: 'engine', code: 'VOIDED' } as const) : recordedBasis(event);
     if (basis.kind === 'engine') {
       this.#notCompared.set(basis.code, (this.#notCompared.get(basis.code) ?? 0) + 1);
       return;

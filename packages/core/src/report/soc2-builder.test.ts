@@ -194,6 +194,30 @@ describe('the SOC 2 report builder', () => {
     expect(r.decisions.series.find((b) => b.start === '2026-05-03T00:00:00.000Z')?.block).toBe(8);
   });
 
+  it('counts a voided decision as the block its caller was told, not as the allow recorded', () => {
+    const allowed = decided('allow', 'agent-9', '2026-05-04T01:00:00Z');
+    const kept = decided('allow', 'agent-9', '2026-05-04T01:00:01Z');
+    const voided = rec({
+      type: 'call.voided',
+      ts: '2026-05-04T01:00:02Z',
+      agent: 'agent-9',
+      callId: 'c1',
+      data: {
+        voidedSeq: allowed.seq,
+        effect: 'allow',
+        decidedAt: allowed.event.ts,
+        reason: 'STORE_UNAVAILABLE',
+      },
+    });
+    const r = buildSoc2Report(PERIOD, { context: [], events: [allowed, kept, voided] }, FACTS);
+    expect(r.decisions).toMatchObject({ allow: 1, block: 1, total: 2 });
+    expect(r.decisions.series.find((b) => b.start === '2026-05-04T00:00:00.000Z')).toMatchObject({
+      allow: 1,
+      block: 1,
+    });
+    expect(r.operations.blockedByRule.rows).toEqual([{ key: 'code STORE_UNAVAILABLE', count: 1 }]);
+  });
+
   it('uses context from before the period: the policy version, key roles, grants that expire in it', () => {
     const r = buildSoc2Report(
       PERIOD,

@@ -196,6 +196,7 @@ export class Soc2ReportBuilder {
   /** What each event type of the period adds to the report; other types are only counted. */
   readonly #handlers: Partial<Record<AuditEventType, (r: AuditRecord) => void>> = {
     'call.decided': (r) => this.#decision(r),
+    'call.voided': (r) => this.#voided(r),
     'policy.changed': (r) => this.#policyChanges.push(policyChangeRow(r)),
     'api_key.created': (r) => this.#keysCreated.push(this.#keyCreated(r)),
     'api_key.revoked': (r) => this.#keysRevoked.push(this.#keyRevoked(r)),
@@ -236,6 +237,30 @@ export class Soc2ReportBuilder {
     if (effect !== 'block') return;
     this.#blockedByAgent.add(e.agent ?? '(none)');
     this.#blockedByRule.add(blockCause(e));
+  }
+
+  /**
+   * A decision of the period whose caller was answered STORE_UNAVAILABLE: counted as what the caller was
+   * told, a block, not as the effect recorded.
+   */
+  #voided(r: AuditRecord): void {
+    const d = r.event.data ?? {};
+    const effect = d.effect;
+    if (effect !== 'allow' && effect !== 'review' && effect !== 'block') return;
+    if (typeof d.voidedSeq !== 'number' || this.#firstSeq === null || d.voidedSeq < this.#firstSeq) return;
+    if (effect === 'block') return;
+    this.#effects[effect] -= 1;
+    this.#effects.block += 1;
+    const bucket =
+      typeof d.decidedAt === 'string'
+        ? this.#series.get(bucketStart(d.decidedAt, this.granularity))
+        : undefined;
+    if (bucket) {
+      bucket[effect] -= 1;
+      bucket.block += 1;
+    }
+    this.#blockedByAgent.add(r.event.agent ?? '(none)');
+    this.#blockedByRule.add('code STORE_UNAVAILABLE');
   }
 
   #keyCreated(r: AuditRecord): KeyCreatedRow {

@@ -49,6 +49,7 @@ import type { KeyRing } from '../keys/key-ring.js';
 import { encodeCursor } from '../store/audit-query.js';
 import { GroupCommitter } from '../store/group-committer.js';
 import type { CommitResult, CommitUnit, Mutation, SessionRecord, Store } from '../store/store.js';
+import { commitInDoubt } from '../store/store-errors.js';
 import {
   argsFingerprint,
   type CallOutcome,
@@ -62,6 +63,7 @@ import {
   type StorageLimits,
 } from './call-events.js';
 import { Checkpointer } from './checkpointer.js';
+import { UnansweredDecisions } from './unanswered-decisions.js';
 
 export interface EngineOptions {
   readonly store: Store;
@@ -201,6 +203,8 @@ export class Engine {
   readonly #closeStore: boolean;
   readonly #retention: { stop(): void } | undefined;
   readonly #commitListeners = new Set<() => void>();
+  /** Decisions whose commit went unacknowledged: voided once the database says they landed. */
+  readonly unanswered: UnansweredDecisions;
   #policy: CompiledPolicy;
   #ctx: EventContext;
 
@@ -217,6 +221,13 @@ export class Engine {
       ...(options.defaultTokenEstimate ? { defaultTokenEstimate: options.defaultTokenEstimate } : {}),
     });
     this.#onError = options.onError ?? (() => {});
+    this.unanswered = new UnansweredDecisions({
+      store: this.store,
+      commit: (unit) => this.#commit(unit),
+      event: (type, fields) => this.systemEvent(type, WARDEN, fields),
+      cancelApproval: (id, reason) => this.approvals.cancel(id, WARDEN, reason),
+      onError: this.#onError,
+    });
     this.notificationTargets = options.notificationTargets ?? [];
     this.#closeStore = options.closeStore ?? false;
     this.#limits = { ...DEFAULT_LIMITS, ...options.limits };
@@ -325,7 +336,7 @@ export class Engine {
   }
 
   /**
-   * Records how an allowed call ended. Throws CALL_NOT_FOUND, CALL_NOT_RUNNABLE or CALL_ALREADY_COMPLETED.
+   * Records how an allowed call ended. Throws CALL_NOT_FOUND, CALL_NOT_RUNNABLE, CALL_ALREADY_COMPLETED or CALL_VOIDED.
    * With `agent`, another agent's call is CALL_NOT_FOUND: an agent learns nothing about others' calls.
    */
   async complete(
@@ -337,11 +348,12 @@ export class Engine {
     if (outcome.status !== 'ok' && outcome.status !== 'error') {
       throw new WardenError('CALL_INVALID', 'outcome.status must be "ok" or "error"');
     }
-    const { decided, completed } = await this.store.findCall(callId);
+    const { decided, completed, voided } = await this.store.findCall(callId);
     if (!decided || (agent !== undefined && decided.event.agent !== agent)) {
       throw new WardenError('CALL_NOT_FOUND', `no decided call has id ${callId}`);
     }
     if (completed) throw new WardenError('CALL_ALREADY_COMPLETED', `call ${callId} was already completed`);
+    if (voided) throw callVoided(callId, voided.seq);
     if (decided.event.decision?.meteredBy === 'proxy' && options.meteredBy !== 'proxy') {
       throw new WardenError(
         'CALL_NOT_RUNNABLE',
@@ -367,13 +379,18 @@ export class Engine {
         result = await this.#commit({ events: [event], ...(settle ? { mutations: [settle.mutation] } : {}) });
         break;
       } catch (err) {
-        if (!isWardenError(err, 'BUDGET_CONFLICT')) throw err;
+        const budgetConflict = isWardenError(err, 'BUDGET_CONFLICT');
+        const ended = isWardenError(err, 'CALL_VOIDED') || isWardenError(err, 'CALL_ALREADY_COMPLETED');
+        if (!budgetConflict && !ended) throw err;
+        const now = await this.store.findCall(callId);
+        if (now.voided) throw callVoided(callId, now.voided.seq);
         // The lease sweep charged the reservation meanwhile: settle again, on top of that charge.
-        if (attempt === 0 && !(await this.store.findCall(callId)).completed) {
+        if (budgetConflict && attempt === 0 && !now.completed) {
           settle = await this.budgets.settlement(decided.event, usage, ts);
           continue;
         }
-        // Settled by a concurrent completion of the same call.
+        // Ended meanwhile (the database allows one completion or void per call), or settled by a
+        // concurrent completion of the same call.
         throw new WardenError('CALL_ALREADY_COMPLETED', `call ${callId} was already completed`);
       }
     }
@@ -456,6 +473,19 @@ export class Engine {
     clearInterval(this.#sweep);
     clearInterval(this.#budgetSweep);
     await this.#committer.idle();
+    // A last chance to void decisions in doubt; what stays unresolved is named in the log.
+    await this.unanswered.resolve(true);
+    this.unanswered.stop();
+    for (const callId of this.unanswered.unresolved()) {
+      this.#onError(
+        new WardenError(
+          'STORE_UNAVAILABLE',
+          `closing with the decision of call ${callId} in doubt: if it landed, the trail says it was decided although its caller was answered STORE_UNAVAILABLE`,
+          { callId },
+        ),
+      );
+    }
+    await this.#committer.idle();
     await this.#checkpointer.close();
     if (this.#closeStore) await this.store.close();
   }
@@ -470,6 +500,8 @@ export class Engine {
     const result = await this.#committer.submit(unit);
     this.#checkpointer.noteEvents(unit.events.length);
     for (const fn of this.#commitListeners) fn();
+    // The database is back: learn what became of the decisions whose commit went unanswered.
+    if (this.unanswered.size > 0) void this.unanswered.resolve();
     return result;
   }
 
@@ -500,7 +532,15 @@ export class Engine {
       all.push({ kind: 'approval.save', approval, expectVersion: null });
       all.push(...outboxFor(this.notificationTargets, requested, approvalId));
     }
-    const result = await this.#commit({ events, ...(all.length ? { mutations: all } : {}) });
+    let result: CommitResult;
+    try {
+      result = await this.#commit({ events, ...(all.length ? { mutations: all } : {}) });
+    } catch (err) {
+      // The caller is about to be answered STORE_UNAVAILABLE; if the decision landed anyway, void it.
+      const doubt = commitInDoubt(err);
+      if (doubt) this.unanswered.track(call.callId, doubt);
+      throw err;
+    }
     return resultOf(call.callId, call.session, decision, (result.events[0] as { seq: number }).seq, approval);
   }
 
@@ -1188,6 +1228,14 @@ function guardedInterval(ms: number, fn: () => Promise<unknown>, onError: (e: Wa
   }, ms);
   timer.unref();
   return timer;
+}
+
+function callVoided(callId: string, seq: number): WardenError {
+  return new WardenError(
+    'CALL_VOIDED',
+    `call ${callId} was voided (audit event ${seq}): its caller was answered STORE_UNAVAILABLE, so it may not run or be completed`,
+    { voidedSeq: seq },
+  );
 }
 
 function asWardenError(err: unknown): WardenError {

@@ -166,6 +166,27 @@ describe.each(DIALECTS)('policy replay over a recorded trail (%s)', (dialect) =>
     expect(engine.policy.name).toBe('engine tests');
   });
 
+  it('does not compare a voided decision: its caller was answered STORE_UNAVAILABLE', async () => {
+    const ids = await seed();
+    const warden = { kind: 'system', id: 'warden' } as const;
+    await engine.commit({
+      events: [
+        engine.systemEvent('call.voided', warden, {
+          agent: 'billing-agent',
+          callId: ids.medium,
+          data: { effect: 'allow', reason: 'the caller was answered STORE_UNAVAILABLE' },
+        }),
+      ],
+    });
+    const report = await replayTrail(fx.store, compilePolicy(TIGHTENED), hourAround());
+    expect(report.totals).toMatchObject({ recorded: 10, replayed: 8, changed: 2, notCompared: 2 });
+    expect(report.changes.flatMap((g) => g.samples.map((s) => s.callId))).not.toContain(ids.medium);
+    expect(report.notCompared).toEqual([
+      { code: 'SESSION_PAUSED', count: 1 },
+      { code: 'VOIDED', count: 1 },
+    ]);
+  });
+
   it('finds no change when replayed under the policy that decided', async () => {
     await seed();
     const report = await replayTrail(fx.store, engine.policy, hourAround());

@@ -35,6 +35,7 @@ export async function replayTrail(
   });
   const pageSize = o.pageSize ?? 500;
   const limit = o.limit ?? Number.POSITIVE_INFINITY;
+  const voided = await voidedCalls(store, o);
   let read = 0;
   let cursor: string | undefined;
   for (;;) {
@@ -47,11 +48,34 @@ export async function replayTrail(
       ...(cursor !== undefined ? { cursor } : {}),
     });
     const page = await store.queryAudit(query);
-    for (const r of page.records) replayer.add(r.event);
+    for (const r of page.records) replayer.add(r.event, voided.has(r.event.callId ?? ''));
     read += page.records.length;
     o.onProgress?.(read);
     if (page.nextCursor === null) return replayer.report(true);
     if (read >= limit) return replayer.report(false);
+    cursor = page.nextCursor;
+  }
+}
+
+/**
+ * The calls of the range whose decision was voided (rare: a commit whose acknowledgement was lost). A
+ * void follows its decision, so it is looked for from the range's start with no end.
+ */
+async function voidedCalls(store: Store, o: ReplayTrailOptions): Promise<Set<string>> {
+  const out = new Set<string>();
+  let cursor: string | undefined;
+  for (;;) {
+    const page = await store.queryAudit(
+      parseAuditQuery({
+        type: 'call.voided',
+        from: o.from,
+        ...(o.agent !== undefined ? { agent: o.agent } : {}),
+        limit: 1_000,
+        ...(cursor !== undefined ? { cursor } : {}),
+      }),
+    );
+    for (const r of page.records) if (r.event.callId) out.add(r.event.callId);
+    if (page.nextCursor === null) return out;
     cursor = page.nextCursor;
   }
 }

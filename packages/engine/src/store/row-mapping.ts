@@ -1,5 +1,5 @@
 import { type AuditEvent, type AuditRecord, type ChainedRow, WardenError } from '@warden/core';
-import type { ApiKeyRecord, PolicyVersionRecord, SessionRecord, SessionUsage } from './store.js';
+import type { ApiKeyRecord, FoundCall, PolicyVersionRecord, SessionRecord, SessionUsage } from './store.js';
 
 /** A session as both dialects store it (snake_case columns, the delegation chain as JSON text). */
 export type SessionRow = {
@@ -30,6 +30,17 @@ export function toSession(r: SessionRow): SessionRecord {
 /** A chained row with its body parsed. */
 export function toRecord(r: ChainedRow): AuditRecord {
   return { seq: r.seq, prev: r.prev, hash: r.hash, event: JSON.parse(r.body) as AuditEvent };
+}
+
+/** A call's decided, completed and voided rows, as both dialects' findCall read them. */
+export function foundCall(rows: readonly (ChainedRow & { type: string })[]): FoundCall {
+  const decided = rows.find((r) => r.type === 'call.decided');
+  const voided = rows.find((r) => r.type === 'call.voided');
+  return {
+    decided: decided ? toRecord(decided) : undefined,
+    completed: rows.some((r) => r.type === 'call.completed'),
+    ...(voided ? { voided: toRecord(voided) } : {}),
+  };
 }
 
 /** An API key as both dialects store it (snake_case columns). */

@@ -8,6 +8,7 @@ import {
   isWardenError,
   signCheckpoint,
   uuidv7,
+  WardenError,
 } from '@warden/core';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
@@ -261,6 +262,52 @@ describe.each(DIALECTS)('Store contract (%s)', (dialect) => {
     await expect(again).rejects.toMatchObject({ code: 'CALL_ALREADY_COMPLETED' });
     expect((await fx.store.head()).seq).toBe(2);
     expect((await fx.store.findCall('nope')).decided).toBeUndefined();
+  });
+
+  it('finds a voided call and keeps one call.voided per call', async () => {
+    const d = decided();
+    await fx.store.commit([{ events: [d] }]);
+    const voided = {
+      id: uuidv7(),
+      ts: d.ts,
+      type: 'call.voided' as const,
+      actor: { kind: 'system' as const, id: 'warden' },
+      callId: d.callId,
+      data: { voidedSeq: 1, effect: 'allow' },
+    };
+    await fx.store.commit([{ events: [voided] }]);
+    expect(await fx.store.findCall(d.callId as string)).toMatchObject({
+      decided: { seq: 1 },
+      completed: false,
+      voided: { seq: 2, event: { type: 'call.voided' } },
+    });
+    // A second void of the same call (another retry, another instance) is refused by the database, and
+    // so is a completion racing the void: a call ends once.
+    await expect(fx.store.commit([{ events: [{ ...voided, id: uuidv7() }] }])).rejects.toBeInstanceOf(
+      WardenError,
+    );
+    const done = { ...d, id: uuidv7(), type: 'call.completed' as const, decision: undefined };
+    await expect(
+      fx.store.commit([{ events: [{ ...done, outcome: { status: 'ok' as const } }] }]),
+    ).rejects.toBeInstanceOf(WardenError);
+    expect((await fx.store.head()).seq).toBe(2);
+    expect((await fx.store.findCall(d.callId as string)).completed).toBe(false);
+  });
+
+  it('refuses to void a completed call', async () => {
+    const d = decided();
+    const done = { ...d, id: uuidv7(), type: 'call.completed' as const, decision: undefined };
+    await fx.store.commit([{ events: [d, { ...done, outcome: { status: 'ok' as const } }] }]);
+    const voided = {
+      id: uuidv7(),
+      ts: d.ts,
+      type: 'call.voided' as const,
+      actor: { kind: 'system' as const, id: 'warden' },
+      callId: d.callId,
+    };
+    await expect(fx.store.commit([{ events: [voided] }])).rejects.toBeInstanceOf(WardenError);
+    expect(await fx.store.findCall(d.callId as string)).toMatchObject({ completed: true });
+    expect((await fx.store.findCall(d.callId as string)).voided).toBeUndefined();
   });
 
   it('applies a unit all or nothing: a refused mutation writes none of its events', async () => {
@@ -718,7 +765,7 @@ describe.each(DIALECTS)('Store contract (%s)', (dialect) => {
 
       const store = await openStore(v1.location);
       try {
-        expect(await schemaVersions(dialect, v1.location)).toEqual([1, 2, 3, 4, 5]);
+        expect(await schemaVersions(dialect, v1.location)).toEqual([1, 2, 3, 4, 5, 7]);
         expect(await store.head()).toEqual({ seq: 2, hash: written?.events[1]?.hash });
         expect(await store.checkpoints()).toEqual([written?.checkpoint]);
         expect(await store.getSession('s-old')).toEqual(s);
@@ -748,7 +795,7 @@ describe.each(DIALECTS)('Store contract (%s)', (dialect) => {
       }
       // Opening again finds nothing to do.
       await (await openStore(v1.location)).close();
-      expect(await schemaVersions(dialect, v1.location)).toEqual([1, 2, 3, 4, 5]);
+      expect(await schemaVersions(dialect, v1.location)).toEqual([1, 2, 3, 4, 5, 7]);
     } finally {
       v1.dispose();
     }

@@ -16,6 +16,8 @@ const PG_CONNECTION_TEXT =
 const CONSTRAINTS: Record<string, [WardenError['code'], string]> = {
   audit_events_call_completed: ['CALL_ALREADY_COMPLETED', 'the call was already completed'],
   audit_events_call_decided: ['INTERNAL', 'a call id was decided twice'],
+  // A call ends once: a second end is a completion or a void meeting the other (or a second void).
+  audit_events_call_end: ['CALL_VOIDED', 'the call was already completed or voided'],
   // SQLite names the column rather than the partial index; call ids are fresh UUIDv7s, so a clash on
   // call_id can only be a second completion.
   'audit_events.call_id': ['CALL_ALREADY_COMPLETED', 'the call was already completed'],
@@ -45,4 +47,26 @@ export function toStoreError(err: unknown, doing: string): WardenError {
     });
   }
   return new WardenError('INTERNAL', `database error while ${doing}: ${message}`, { driverCode: code });
+}
+
+/**
+ * A commit whose acknowledgement was lost (the connection broke during COMMIT): it may have landed or
+ * not. `xid` is its PostgreSQL transaction id, for Store.commitOutcome once the database is back.
+ */
+export interface CommitDoubt {
+  readonly xid?: string;
+}
+
+// Kept beside the error rather than in its details, which may be shown to a caller.
+const doubts = new WeakMap<object, CommitDoubt>();
+
+/** Marks `err` as the failure of a commit whose outcome is unknown; returns it. */
+export function markCommitInDoubt(err: WardenError, doubt: CommitDoubt): WardenError {
+  doubts.set(err, doubt);
+  return err;
+}
+
+/** The doubt `err` carries when it is the failure of a commit whose outcome is unknown. */
+export function commitInDoubt(err: unknown): CommitDoubt | undefined {
+  return typeof err === 'object' && err !== null ? doubts.get(err) : undefined;
 }

@@ -13,6 +13,7 @@ import type {
   SignedCheckpoint,
 } from '@warden/core';
 import type { AuditQuery } from './audit-query.js';
+import type { CommitDoubt } from './store-errors.js';
 
 /**
  * The one storage seam. Both dialects implement it and one contract suite runs against both. Every
@@ -27,15 +28,22 @@ export interface Store {
   readonly localFile?: string;
   /**
    * Applies every unit in one transaction, chaining its events under the chain lock so all instances
-   * share one total order. All or nothing: on any failure nothing is written and it throws.
+   * share one total order. All or nothing: on any failure nothing is written and it throws, except that
+   * a failure of COMMIT itself leaves the outcome unknown: that error is STORE_UNAVAILABLE and
+   * `commitInDoubt(err)` returns what `commitOutcome` needs to learn, later, whether it landed.
    */
   commit(units: readonly CommitUnit[]): Promise<CommitResult[]>;
+  /**
+   * How a commit whose acknowledgement was lost ended (PostgreSQL, by its transaction id). Absent where a
+   * commit cannot be in doubt (SQLite: COMMIT runs in this process and a failed one is rolled back).
+   */
+  commitOutcome?(doubt: CommitDoubt): Promise<CommitOutcome>;
   head(): Promise<ChainHead>;
   /** Chained rows with seq > afterSeq, in order, at most `limit`. */
   readChain(afterSeq: number, limit: number): Promise<ChainedRow[]>;
   queryAudit(query: AuditQuery): Promise<AuditPage>;
-  /** The `call.decided` event of a call and whether it has been completed. */
-  findCall(callId: string): Promise<{ decided: AuditRecord | undefined; completed: boolean }>;
+  /** The `call.decided` event of a call, whether it has been completed, and its `call.voided` event. */
+  findCall(callId: string): Promise<FoundCall>;
   checkpoints(range?: { fromSeq?: number; toSeq?: number }): Promise<SignedCheckpoint[]>;
   getSession(id: string): Promise<SessionRecord | undefined>;
   legalHolds(): Promise<LegalHold[]>;
@@ -109,6 +117,20 @@ export interface Store {
   watch?(fn: () => void): Promise<() => void>;
   close(): Promise<void>;
 }
+
+/** What the trail holds about one call. */
+export interface FoundCall {
+  readonly decided: AuditRecord | undefined;
+  readonly completed: boolean;
+  /** Present when the decision was voided: the caller was never told it (see `call.voided`). */
+  readonly voided?: AuditRecord;
+}
+
+/**
+ * What became of a commit in doubt: `in-progress` means ask again later; `unknown` means the database
+ * can no longer tell (the transaction is too old), so only what the trail holds answers it.
+ */
+export type CommitOutcome = 'committed' | 'aborted' | 'in-progress' | 'unknown';
 
 /** What one caller wants written atomically: state changes plus the events recording them. */
 export interface CommitUnit {

@@ -14,6 +14,7 @@ const FINAL_CODES: ReadonlySet<string> = new Set([
   'CALL_NOT_FOUND',
   'CALL_NOT_RUNNABLE',
   'CALL_INVALID',
+  'CALL_VOIDED',
 ]);
 
 /** Whether a failed settlement would fail the same way on every try. */

@@ -198,7 +198,13 @@ export const callRoutes = [
     params: CallIdParams,
     body: CompleteRequestSchema,
     response: { status: 200, schema: z.object({ callId: z.string(), auditSeq: z.number().int() }) },
-    errors: ['CALL_NOT_FOUND', 'CALL_NOT_RUNNABLE', 'CALL_ALREADY_COMPLETED', 'STORE_UNAVAILABLE'],
+    errors: [
+      'CALL_NOT_FOUND',
+      'CALL_NOT_RUNNABLE',
+      'CALL_ALREADY_COMPLETED',
+      'CALL_VOIDED',
+      'STORE_UNAVAILABLE',
+    ],
     async handler({ params, body, principal, ctx }) {
       const start = performance.timeOrigin + performance.now();
       let end: number | undefined;

@@ -3,16 +3,24 @@ import type pg from 'pg';
 import { linkBodies } from '../commit-plan.js';
 import { EVENT_COLUMN_NAMES, EVENT_COLUMNS_RECORD, type EventPayload } from './postgres-event-payload.js';
 
+/** The chain head as locked, with the id of the transaction holding the lock. */
+export interface LockedHead extends ChainHead {
+  /** txid_current(), read in the same round trip: what to ask pg_xact_status if COMMIT goes unanswered. */
+  readonly xid: string;
+}
+
 /**
  * Takes the chain lock: the one audit_head row, locked until the transaction ends. Every instance's
  * commit queues here, which makes one total order; the row it returns is the latest committed head.
  */
-export async function lockChainHead(client: pg.ClientBase): Promise<{ seq: number; hash: string }> {
-  const r = await client.query<ChainHead>('SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE');
+export async function lockChainHead(client: pg.ClientBase): Promise<LockedHead> {
+  const r = await client.query<LockedHead>(
+    'SELECT seq, hash, txid_current()::text AS xid FROM audit_head WHERE id = 1 FOR UPDATE',
+  );
   const head = r.rows[0];
   if (!head)
     throw new WardenError('STORE_INVALID', 'the audit_head row is missing: the schema was tampered with');
-  return { seq: head.seq, hash: head.hash };
+  return { seq: head.seq, hash: head.hash, xid: head.xid };
 }
 
 /** The last checkpoint of the chain of checkpoints; read under the chain lock, so it is the latest. */

@@ -2,7 +2,7 @@ import { type AuditEvent, type SignedCheckpoint, WardenError } from '@warden/cor
 import type pg from 'pg';
 import { makeCheckpoint, type PreparedUnit } from '../commit-plan.js';
 import type { CommitResult, Mutation } from '../store.js';
-import { ChainAppend, lastCheckpoint, lockChainHead } from './postgres-chain-lock.js';
+import { ChainAppend, type LockedHead, lastCheckpoint, lockChainHead } from './postgres-chain-lock.js';
 import type { EventPayload } from './postgres-event-payload.js';
 import { CHAIN_CHANNEL } from './postgres-listener.js';
 import { MutationWriter } from './postgres-mutations.js';
@@ -38,15 +38,21 @@ function announced(e: AuditEvent): boolean {
 // as locked (a row updated meanwhile is read again by the lock step). NOTIFY is delivered at COMMIT.
 const LOCK_AND_ANNOUNCE_SQL = `
 WITH head AS MATERIALIZED (SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE)
-SELECT seq, hash, pg_notify('${CHAIN_CHANNEL}', (seq + $1::bigint)::text) FROM head`;
+SELECT seq, hash, txid_current()::text AS xid, pg_notify('${CHAIN_CHANNEL}', (seq + $1::bigint)::text) FROM head`;
 
 /** Takes the chain lock as lockChainHead does, and announces the head this commit will leave. */
-async function lockAndAnnounce(client: pg.ClientBase, added: number): Promise<{ seq: number; hash: string }> {
-  const r = await client.query<{ seq: number; hash: string }>(LOCK_AND_ANNOUNCE_SQL, [added]);
+async function lockAndAnnounce(client: pg.ClientBase, added: number): Promise<LockedHead> {
+  const r = await client.query<LockedHead>(LOCK_AND_ANNOUNCE_SQL, [added]);
   const head = r.rows[0];
   if (!head)
     throw new WardenError('STORE_INVALID', 'the audit_head row is missing: the schema was tampered with');
-  return { seq: head.seq, hash: head.hash };
+  return { seq: head.seq, hash: head.hash, xid: head.xid };
+}
+
+/** What one commit wrote, and its transaction id when it chained events (for a lost acknowledgement). */
+export interface CommittedUnits {
+  readonly results: CommitResult[];
+  readonly xid?: string;
 }
 
 /**
@@ -62,7 +68,7 @@ export async function commitUnits(
   client: pg.ClientBase,
   prepared: readonly PreparedUnit[],
   payload: EventPayload,
-): Promise<CommitResult[]> {
+): Promise<CommittedUnits> {
   const mutations = new MutationWriter(client);
   const firstLocked = prepared.findIndex((p) => p.unit.mutations?.some(needsChainLock));
   const locked = firstLocked === -1 ? prepared.length : firstLocked;
@@ -73,7 +79,7 @@ export async function commitUnits(
   if (!chained && firstLocked === -1) {
     await mutations.lockBudgets(budgets);
     for (const m of early.filter(isBudget)) await mutations.apply(m);
-    return prepared.map(() => ({ events: [] }));
+    return { results: prepared.map(() => ({ events: [] })) };
   }
 
   const announce = prepared.some((p) => p.unit.events.some(announced));
@@ -106,5 +112,5 @@ export async function commitUnits(
     results.push({ events, checkpoint });
   }
   await chain.flush(client);
-  return results;
+  return { results, xid: head.xid };
 }

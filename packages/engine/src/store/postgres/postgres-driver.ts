@@ -1,6 +1,6 @@
-import { isWardenError } from '@warden/core';
+import { isWardenError, WardenError } from '@warden/core';
 import pg from 'pg';
-import { toStoreError } from '../store-errors.js';
+import { markCommitInDoubt, toStoreError } from '../store-errors.js';
 
 /** How long to wait for a connection (new or from the pool) before reporting the store unavailable. */
 const CONNECT_TIMEOUT_MS = 3_000;
@@ -68,12 +68,15 @@ export class PostgresDriver {
   /**
    * Runs `fn` in one transaction on one connection and commits; on any failure rolls back and throws a
    * WardenError. A deadlock victim is run again (the whole of `fn`, so it must build its state inside).
+   * When COMMIT itself fails the transaction may have landed: that failure is STORE_UNAVAILABLE marked
+   * in doubt (commitInDoubt), whatever the driver said.
    */
   async transaction<T>(doing: string, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.#once(fn);
       } catch (err) {
+        if (err instanceof CommitUnacknowledged) throw inDoubt(err.cause, doing);
         if (attempt < DEADLOCK_ATTEMPTS && (err as { code?: unknown })?.code === DEADLOCK) continue;
         throw toStoreError(err, doing);
       }
@@ -96,14 +99,39 @@ export class PostgresDriver {
     try {
       await client.query('BEGIN');
       const result = await fn(client);
-      await client.query('COMMIT');
+      try {
+        await client.query('COMMIT');
+      } catch (err) {
+        // The server may have made the commit durable and lost only the reply (stopped, connection cut):
+        // the connection's state is unknown, so it is destroyed, not rolled back.
+        client.release(err instanceof Error ? err : new Error(String(err)));
+        throw new CommitUnacknowledged(err);
+      }
       client.release();
       return result;
     } catch (err) {
-      await rollback(client, err);
+      if (!(err instanceof CommitUnacknowledged)) await rollback(client, err);
       throw err;
     }
   }
+}
+
+/** COMMIT was sent and failed: the transaction may or may not have landed. */
+class CommitUnacknowledged extends Error {
+  constructor(cause: unknown) {
+    super('COMMIT was not acknowledged', { cause });
+  }
+}
+
+function inDoubt(cause: unknown, doing: string): WardenError {
+  const e = cause as { code?: unknown; message?: unknown };
+  const message = typeof e?.message === 'string' ? e.message : String(cause);
+  const err = new WardenError(
+    'STORE_UNAVAILABLE',
+    `the database did not acknowledge the commit while ${doing} (it may have landed): ${message}`,
+    { driverCode: typeof e?.code === 'string' ? e.code : '' },
+  );
+  return markCommitInDoubt(err, {});
 }
 
 /**

@@ -370,6 +370,17 @@ ALTER TABLE notifications ALTER COLUMN approval_id DROP NOT NULL;
 CREATE INDEX audit_events_type ON audit_events (type, seq);
 `,
   },
+  {
+    version: 7,
+    name: 'a call ends once: completed or voided',
+    sql: `
+-- A decision whose caller was answered STORE_UNAVAILABLE is voided once, whichever instance or retry
+-- tries again, and a call is either completed or voided, never both, whatever the race between the two
+-- (6 is taken by another change; versions are applied by number, gaps allowed).
+CREATE UNIQUE INDEX audit_events_call_end ON audit_events (call_id)
+  WHERE type IN ('call.completed', 'call.voided');
+`,
+  },
 ];
 
 /** Any constant works: advisory lock keys are per database. This one spells "warden". */

@@ -1,6 +1,5 @@
 import type {
   ApprovalRecord,
-  AuditRecord,
   BudgetCounter,
   ChainedRow,
   ChainHead,
@@ -8,11 +7,13 @@ import type {
   ReserveOutcome,
   SignedCheckpoint,
 } from '@warden/core';
+import { isWardenError, type WardenError } from '@warden/core';
 import { type AuditQuery, EQUALITY_FILTERS, encodeCursor, seqBound } from '../audit-query.js';
 import { prepareUnits } from '../commit-plan.js';
 import {
   API_KEY_COLUMNS,
   type ApiKeyRow,
+  foundCall,
   POLICY_VERSION_COLUMNS,
   type PolicyVersionRow,
   type SessionRow,
@@ -30,8 +31,10 @@ import type {
   ApprovalQuery,
   AuditPage,
   BudgetCounterQuery,
+  CommitOutcome,
   CommitResult,
   CommitUnit,
+  FoundCall,
   GrantQuery,
   GrantRecord,
   LegalHold,
@@ -44,7 +47,7 @@ import type {
   StateCounts,
   Store,
 } from '../store.js';
-import { toStoreError } from '../store-errors.js';
+import { type CommitDoubt, commitInDoubt, markCommitInDoubt, toStoreError } from '../store-errors.js';
 import * as approvals from './postgres-approvals.js';
 import * as budgets from './postgres-budgets.js';
 import { commitUnits } from './postgres-commit.js';
@@ -100,7 +103,39 @@ export class PostgresStore implements Store {
   async commit(units: readonly CommitUnit[]): Promise<CommitResult[]> {
     const prepared = prepareUnits(units);
     const payload = new EventPayload(prepared);
-    return this.#db.transaction('writing audit events', (client) => commitUnits(client, prepared, payload));
+    let xid: string | undefined;
+    try {
+      return await this.#db.transaction('writing audit events', async (client) => {
+        const committed = await commitUnits(client, prepared, payload);
+        xid = committed.xid;
+        return committed.results;
+      });
+    } catch (err) {
+      // COMMIT went unanswered: say which transaction it was, so its outcome can be asked for later.
+      if (commitInDoubt(err) && xid !== undefined) markCommitInDoubt(err as WardenError, { xid });
+      throw err;
+    }
+  }
+
+  async commitOutcome(doubt: CommitDoubt): Promise<CommitOutcome> {
+    // No xid: the commit chained no events (it took no chain lock), so it held no decision to look for.
+    if (doubt.xid === undefined) return 'unknown';
+    try {
+      const rows = await this.#db.query<{ status: string | null }>(
+        'asking how a commit ended',
+        'SELECT txid_status($1::bigint) AS status',
+        [doubt.xid],
+      );
+      const status = rows[0]?.status;
+      if (status === 'in progress') return 'in-progress';
+      if (status === 'committed' || status === 'aborted') return status;
+      // NULL: too old for the commit log to tell; what the trail holds is the answer.
+      return 'unknown';
+    } catch (err) {
+      // "in the future": the server restarted without ever making that transaction id durable.
+      if (isWardenError(err, 'INTERNAL') && /in the future/.test(err.message)) return 'aborted';
+      throw err;
+    }
   }
 
   async head(): Promise<ChainHead> {
@@ -161,20 +196,18 @@ export class PostgresStore implements Store {
     return { records: page, nextCursor: rows.length > q.limit && last ? encodeCursor(last.seq) : null };
   }
 
-  async findCall(callId: string): Promise<{ decided: AuditRecord | undefined; completed: boolean }> {
-    // Two branches, so each uses its partial unique index.
+  async findCall(callId: string): Promise<FoundCall> {
+    // One branch per type, so each uses its partial unique index.
     const rows = await this.#db.query<Row & { type: string }>(
       'finding a call',
       `SELECT seq, prev, hash, body, type FROM audit_events WHERE call_id = $1 AND type = 'call.decided'
        UNION ALL
-       SELECT seq, prev, hash, body, type FROM audit_events WHERE call_id = $1 AND type = 'call.completed'`,
+       SELECT seq, prev, hash, body, type FROM audit_events WHERE call_id = $1 AND type = 'call.completed'
+       UNION ALL
+       SELECT seq, prev, hash, body, type FROM audit_events WHERE call_id = $1 AND type = 'call.voided'`,
       [columnText(callId)],
     );
-    const decided = rows.find((r) => r.type === 'call.decided');
-    return {
-      decided: decided ? toRecord(decided) : undefined,
-      completed: rows.some((r) => r.type === 'call.completed'),
-    };
+    return foundCall(rows);
   }
 
   async checkpoints(range: { fromSeq?: number; toSeq?: number } = {}): Promise<SignedCheckpoint[]> {

@@ -279,4 +279,14 @@ CREATE INDEX notifications_pending ON notifications (created_at, id) WHERE state
 CREATE INDEX audit_events_type ON audit_events (type, seq);
 `,
   },
+  {
+    version: 7,
+    name: 'a call ends once: completed or voided',
+    sql: `
+-- A decision whose caller was answered STORE_UNAVAILABLE is voided once, and a call is either completed
+-- or voided, never both (6 is taken by another change; versions are applied by number, gaps allowed).
+CREATE UNIQUE INDEX audit_events_call_end ON audit_events (call_id)
+  WHERE call_id IS NOT NULL AND type IN ('call.completed', 'call.voided');
+`,
+  },
 ];

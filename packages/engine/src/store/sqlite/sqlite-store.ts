@@ -3,7 +3,6 @@ import { dirname, resolve } from 'node:path';
 import {
   type ApprovalRecord,
   type AuditEvent,
-  type AuditRecord,
   type BudgetCounter,
   type ChainedRow,
   type ChainHead,
@@ -20,6 +19,7 @@ import {
   API_KEY_COLUMNS,
   type ApiKeyRow,
   apiKeyValues,
+  foundCall,
   POLICY_VERSION_COLUMNS,
   type PolicyVersionRow,
   policyVersionValues,
@@ -41,6 +41,7 @@ import type {
   BudgetCounterQuery,
   CommitResult,
   CommitUnit,
+  FoundCall,
   GrantQuery,
   GrantRecord,
   LegalHold,
@@ -155,7 +156,7 @@ export class SqliteStore implements Store {
       insertCheckpoint: db.prepare('INSERT INTO checkpoints (seq, kind, signed) VALUES (?, ?, ?)'),
       session: db.prepare('SELECT * FROM sessions WHERE id = ?'),
       findCall: db.prepare(
-        "SELECT seq, prev, hash, body, type FROM audit_events WHERE call_id = ? AND type IN ('call.decided', 'call.completed')",
+        "SELECT seq, prev, hash, body, type FROM audit_events WHERE call_id = ? AND type IN ('call.decided', 'call.completed', 'call.voided')",
       ),
     };
   }
@@ -238,16 +239,10 @@ export class SqliteStore implements Store {
     return { records: page, nextCursor: rows.length > q.limit && last ? encodeCursor(last.seq) : null };
   }
 
-  async findCall(callId: string): Promise<{ decided: AuditRecord | undefined; completed: boolean }> {
-    const rows = this.#read(
-      'finding a call',
-      () => this.#stmt.findCall.all(callId) as (Row & { type: string })[],
+  async findCall(callId: string): Promise<FoundCall> {
+    return foundCall(
+      this.#read('finding a call', () => this.#stmt.findCall.all(callId) as (Row & { type: string })[]),
     );
-    const decided = rows.find((r) => r.type === 'call.decided');
-    return {
-      decided: decided ? toRecord(decided) : undefined,
-      completed: rows.some((r) => r.type === 'call.completed'),
-    };
   }
 
   async checkpoints(range: { fromSeq?: number; toSeq?: number } = {}): Promise<SignedCheckpoint[]> {
