@@ -65,7 +65,10 @@ function verifyExportFile(o: VerifyOptions, io: CliIo): VerifyReport {
     throw new WardenError('USAGE', '--from-export verifies a file offline and reads no database; drop --db');
   }
   if (o.deep) {
-    throw new WardenError('USAGE', '--deep checks the query columns of a database; an export has none, drop --deep');
+    throw new WardenError(
+      'USAGE',
+      '--deep checks the query columns of a database; an export has none, drop --deep',
+    );
   }
   if (!o.checkpoints || !o.publicKey) {
     throw new WardenError(

@@ -88,7 +88,9 @@ async function signHead(engine: Engine, onError: ((err: WardenError) => void) | 
     });
   } catch (err) {
     onError?.(
-      isWardenError(err) ? err : new WardenError('INTERNAL', `signing the head at start failed: ${String(err)}`),
+      isWardenError(err)
+        ? err
+        : new WardenError('INTERNAL', `signing the head at start failed: ${String(err)}`),
     );
   }
 }

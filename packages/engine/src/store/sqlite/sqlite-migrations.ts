@@ -300,6 +300,8 @@ CREATE TABLE audit_purges (
 );
 CREATE TRIGGER audit_purges_check BEFORE INSERT ON audit_purges
 BEGIN
+  SELECT RAISE(ABORT, 'purge records are append-only')
+   WHERE EXISTS (SELECT 1 FROM audit_purges WHERE record_seq = NEW.record_seq);
   SELECT RAISE(ABORT, 'a purge needs its retention.purged record as the newest event, naming its through_seq')
    WHERE NEW.record_seq IS NOT (SELECT max(seq) FROM audit_events)
       OR NOT EXISTS (SELECT 1 FROM audit_events WHERE seq = NEW.record_seq AND type = 'retention.purged'
@@ -327,6 +329,20 @@ CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events
 WHEN NOT EXISTS (SELECT 1 FROM audit_purges
                  WHERE record_seq = (SELECT max(seq) FROM audit_events) AND OLD.seq <= through_seq)
 BEGIN SELECT RAISE(ABORT, 'audit events are append-only; only a retention purge removes old events'); END;
+
+-- INSERT OR REPLACE deletes the row it conflicts with without firing delete triggers (unless a connection
+-- turns recursive_triggers on): refuse an insert that would replace an event or a checkpoint. The call
+-- check names audit_events.call_id, so a second completion is still reported as one (store-errors.ts).
+CREATE TRIGGER audit_events_no_replace BEFORE INSERT ON audit_events
+WHEN EXISTS (SELECT 1 FROM audit_events WHERE seq = NEW.seq)
+BEGIN SELECT RAISE(ABORT, 'audit events are append-only; an insert may not replace one'); END;
+CREATE TRIGGER audit_events_no_replace_call BEFORE INSERT ON audit_events
+WHEN NEW.call_id IS NOT NULL AND NEW.type IN ('call.decided', 'call.completed')
+ AND EXISTS (SELECT 1 FROM audit_events WHERE call_id = NEW.call_id AND type = NEW.type)
+BEGIN SELECT RAISE(ABORT, 'UNIQUE constraint failed: audit_events.call_id, audit_events.type (an insert may not replace an event)'); END;
+CREATE TRIGGER checkpoints_no_replace BEFORE INSERT ON checkpoints
+WHEN EXISTS (SELECT 1 FROM checkpoints WHERE id = NEW.id)
+BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only; an insert may not replace one'); END;
 `,
   },
 ];

@@ -556,7 +556,7 @@ export class SqliteStore implements Store {
         ).run(m.keyId, m.pem, m.ts);
         return;
       case 'audit.purge':
-        throw new WardenError('INTERNAL', 'a purge is applied after its unit\'s events (purgeUnit)');
+        throw new WardenError('INTERNAL', "a purge is applied after its unit's events (purgeUnit)");
       case 'api_key.create':
         createApiKey(db, m);
         return;
