@@ -34,7 +34,7 @@ export function testPolicy(yaml = TEST_POLICY_YAML): CompiledPolicy {
 
 /** An engine on the fixture's store with fresh keys (its public key registered, as openEngine does). */
 export async function testEngine(
-  fx: Pick<StoreFixture, 'store'>,
+  fx: StoreFixture,
   options: { keys?: KeyRing; policy?: CompiledPolicy; everyEvents?: number } = {},
 ): Promise<Awaited<ReturnType<typeof openEngine>>> {
   return openEngine({

@@ -112,6 +112,7 @@ describe.each(['sqlite', 'postgres'] as const)('kill -9 in the middle of appends
         location: db,
         reopen: () => openStore(db),
         tamper: async () => {},
+        plain: async () => {},
         dispose: async () => {},
       };
       const engine = await testEngine(fx, { keys: readKeyRing(keysFile) });
