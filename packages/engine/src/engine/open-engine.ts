@@ -29,7 +29,7 @@ export async function openEngine(options: OpenEngineOptions): Promise<Engine> {
   try {
     const keys = options.keys ?? loadOrCreateKeyRing(options.keysFile ?? defaultKeyFile(options.db));
     const engine = new Engine({ ...options, store, keys, closeStore: !options.store });
-    // Events a process killed before its last checkpoint left unsigned: seen now, signed below.
+    // Events a process killed before its next checkpoint left unsigned: seen now, signed below.
     const unsigned = await unsignedHead(store);
     const known = await store.publicKeys();
     const isKnown = known.some((k) => k.keyId === keys.keyId);

@@ -174,7 +174,7 @@ export class SqliteStore implements Store {
         .transaction(() => {
           const head = { ...this.#head() };
           return prepared.map(({ unit, bodies }) => {
-            // A purge deletes last, under its record and purge checkpoint (see purgeUnit).
+            // A purge deletes last, under its record and purge checkpoint (see purgeOf).
             const purge = purgeOf(unit);
             for (const m of unit.mutations ?? []) if (m !== purge) this.#apply(m);
             const rows = linkBodies(head, bodies);
@@ -556,7 +556,7 @@ export class SqliteStore implements Store {
         ).run(m.keyId, m.pem, m.ts);
         return;
       case 'audit.purge':
-        throw new WardenError('INTERNAL', "a purge is applied after its unit's events (purgeUnit)");
+        throw new WardenError('INTERNAL', "a purge is applied after its unit's events (purgeOf)");
       case 'api_key.create':
         createApiKey(db, m);
         return;
