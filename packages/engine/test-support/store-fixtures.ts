@@ -26,8 +26,6 @@ const SQLITE_GUARDS = [
   'audit_events_no_delete',
   'checkpoints_no_update',
   'checkpoints_no_delete',
-  'audit_events_no_replace',
-  'audit_events_no_replace_call',
   'checkpoints_no_replace',
 ];
 
