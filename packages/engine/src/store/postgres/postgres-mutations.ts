@@ -98,7 +98,10 @@ export class MutationWriter {
         );
         return;
       case 'audit.purge':
-        throw new WardenError('INTERNAL', "a purge is applied after its unit's events (purgeOf, purgeEvents)");
+        throw new WardenError(
+          'INTERNAL',
+          "a purge is applied after its unit's events (purgeOf, purgeEvents)",
+        );
       case 'api_key.create':
         return createApiKey(c, m);
       case 'api_key.revoke':
