@@ -31,6 +31,7 @@ export function addAuditCommands(program: Command, io: CliIo, done: (code: numbe
       'verify an export file offline instead (needs --checkpoints, --public-key)',
     )
     .option('--progress', 'report progress on stderr even when it is not a terminal')
+    .option('--deep', 'also re-derive every query column from its body (slower; catches edited columns)')
     .option('--json', 'print the verification report as JSON')
     .action(async (o: VerifyOptions, cmd: Command) => {
       done(await auditVerify({ ...o, dbGiven: cmd.getOptionValueSource('db') === 'cli' }, io));

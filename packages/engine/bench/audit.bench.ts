@@ -55,10 +55,16 @@ async function sqliteFigures({ quick, log }: BenchmarkOptions): Promise<Record<s
     const verifyMs = performance.now() - t;
     if (!report.ok || report.checked !== n)
       throw new Error(`verification failed: ${report.problem?.message}`);
+    log('audit: verifying the chain deeply (every query column re-derived from its body)…');
+    t = performance.now();
+    const deep = await verifyStore(reader, { publicKeys: [], deep: true });
+    const deepMs = performance.now() - t;
+    if (!deep.ok) throw new Error(`deep verification failed: ${deep.problem?.message}`);
     const shaPerS = sha256Baseline(20_000);
     await reader.close();
     const append = perSecond(n, appendMs);
     const verify = perSecond(n, verifyMs);
+    const verifyDeep = perSecond(n, deepMs);
     const plain = perSecond(Math.min(n, 200_000), plainMs);
     return {
       append_per_s: append,
@@ -67,6 +73,8 @@ async function sqliteFigures({ quick, log }: BenchmarkOptions): Promise<Record<s
       verify_per_s: verify,
       sha256_per_s: shaPerS,
       verify_vs_sha256_ratio: verify / shaPerS,
+      verify_deep_per_s: verifyDeep,
+      verify_deep_vs_verify_ratio: verifyDeep / verify,
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });

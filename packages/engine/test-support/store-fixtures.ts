@@ -16,6 +16,8 @@ export interface StoreFixture {
   readonly location: string;
   /** Runs SQL as an attacker with direct database access would: append-only triggers bypassed. */
   tamper(statements: readonly (readonly [string, ...unknown[]])[]): Promise<void>;
+  /** Runs one statement on a connection of its own as the app's database user could: triggers in force. */
+  plain(sql: string, ...params: unknown[]): Promise<void>;
   dispose(): Promise<void>;
 }
 
@@ -24,6 +26,7 @@ const SQLITE_GUARDS = [
   'audit_events_no_delete',
   'checkpoints_no_update',
   'checkpoints_no_delete',
+  'checkpoints_no_replace',
 ];
 
 /** The dialects every contract test runs against. */
@@ -48,6 +51,14 @@ export async function freshStore(dialect: (typeof DIALECTS)[number]): Promise<St
           db.close();
         }
       },
+      async plain(sql, ...params) {
+        const db = new Database(location);
+        try {
+          db.prepare(sql.replaceAll(/\$\d+/g, '?')).run(...params);
+        } finally {
+          db.close();
+        }
+      },
       async dispose() {
         await store.close();
         rmSync(dir, { recursive: true, force: true });
@@ -66,6 +77,9 @@ export async function freshStore(dialect: (typeof DIALECTS)[number]): Promise<St
         await client.query('SET session_replication_role = replica');
         for (const [sql, ...params] of statements) await client.query(sql, params);
       });
+    },
+    async plain(sql, ...params) {
+      await withClient(location, (client) => client.query(sql, params));
     },
     dispose: () => store.close(),
   };

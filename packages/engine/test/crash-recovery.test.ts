@@ -48,6 +48,45 @@ async function appendThenKill(db: string, keysFile: string, acks: number): Promi
   return acked;
 }
 
+/** Starts the worker in idle mode (a restart: it only opens the engine); resolves once it is ready. */
+async function restart(db: string, keysFile: string): Promise<{ kill(): Promise<string> }> {
+  const child = spawn(
+    process.execPath,
+    ['--conditions=@warden/source', '--import', 'tsx', 'test-support/append-worker.ts', db, keysFile, 'idle'],
+    { cwd: ENGINE_DIR, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let stderr = '';
+  child.stderr.on('data', (d) => {
+    stderr += d;
+  });
+  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.on('data', (d: Buffer) => {
+      if (d.toString().includes('ready')) resolve();
+    });
+    child.on('exit', (code) => reject(new Error(`restart exited (${code}): ${stderr}`)));
+  });
+  return {
+    async kill() {
+      child.kill('SIGKILL');
+      await exited;
+      return stderr;
+    },
+  };
+}
+
+/** Events after the last signed checkpoint. */
+async function unsignedEvents(db: string): Promise<number> {
+  const store = await openStore(db);
+  try {
+    const head = await store.head();
+    const last = (await store.checkpoints()).filter((c) => c.kind !== 'seal').at(-1);
+    return head.seq - (last?.seq ?? 0);
+  } finally {
+    await store.close();
+  }
+}
+
 describe.each(['sqlite', 'postgres'] as const)('kill -9 in the middle of appends (%s)', (dialect) => {
   it('loses no acknowledged event, and the chain verifies and continues after restart', {
     timeout: 120_000,
@@ -73,6 +112,7 @@ describe.each(['sqlite', 'postgres'] as const)('kill -9 in the middle of appends
         location: db,
         reopen: () => openStore(db),
         tamper: async () => {},
+        plain: async () => {},
         dispose: async () => {},
       };
       const engine = await testEngine(fx, { keys: readKeyRing(keysFile) });
@@ -83,5 +123,47 @@ describe.each(['sqlite', 'postgres'] as const)('kill -9 in the middle of appends
     } finally {
       await store.close();
     }
+  });
+});
+
+describe.each(['sqlite', 'postgres'] as const)('a restart after kill -9 (%s)', (dialect) => {
+  it('signs what the dead process left unsigned before any new event arrives, once', {
+    timeout: 120_000,
+  }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'warden-restart-'));
+    const db =
+      dialect === 'sqlite'
+        ? join(dir, 'warden.db')
+        : await createTestDatabase(inject('postgresUrl'), 'restart');
+    const keysFile = join(dir, 'keys.json');
+    // Two crashes, as in the report that found this: each leaves the events since its last checkpoint.
+    // Kills between two checkpoints (every 500 events), not just after one.
+    await appendThenKill(db, keysFile, 1_700);
+    await appendThenKill(db, keysFile, 1_300);
+    const unsignedAfterCrash = await unsignedEvents(db);
+    expect(unsignedAfterCrash).toBeGreaterThan(0);
+    const headBefore = (await openStore(db).then(async (s) => [await s.head(), await s.close()]))[0];
+
+    // PostgreSQL: three instances start at once; the chain lock lets exactly one of them sign.
+    const instances = await Promise.all(
+      Array.from({ length: dialect === 'postgres' ? 3 : 1 }, () => restart(db, keysFile)),
+    );
+    const unsignedAfterRestart = await unsignedEvents(db);
+    const store = await openStore(db);
+    try {
+      expect(await store.head()).toEqual(headBefore); // no new event arrived
+      const cps = await store.checkpoints();
+      expect(cps.at(-1)).toMatchObject({ seq: headBefore?.seq, hash: headBefore?.hash, kind: 'periodic' });
+      expect(cps.filter((c) => c.seq === headBefore?.seq)).toHaveLength(1);
+      expect(unsignedAfterRestart).toBe(0);
+      expect(await verifyStore(store)).toMatchObject({ ok: true, unsignedTail: 0 });
+    } finally {
+      await store.close();
+    }
+    const stderr = await Promise.all(instances.map((i) => i.kill()));
+    expect(stderr.join('')).not.toMatch(/error/);
+    console.log(
+      `restart (${dialect}): ${unsignedAfterCrash} events unsigned after two kill -9, ${unsignedAfterRestart} after restart`,
+    );
   });
 });

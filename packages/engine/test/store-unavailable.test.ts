@@ -28,6 +28,7 @@ describe('the store goes away (SQLite, locked by another process)', () => {
       location: file,
       reopen: () => openStore(file),
       tamper: async () => {},
+      plain: async () => {},
       dispose: () => store.close(),
     };
     const engine = await testEngine(fx);
@@ -61,6 +62,7 @@ describe('the store goes away (PostgreSQL, stopped and read-only)', () => {
       location: url,
       reopen: () => openStore(url),
       tamper: async () => {},
+      plain: async () => {},
       dispose: () => store.close(),
     });
   }, 60_000);

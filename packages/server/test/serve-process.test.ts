@@ -136,6 +136,40 @@ describe('warden serve (SQLite, a real process)', () => {
     expect(verify.code, verify.out + verify.err).toBe(0);
   }, 90_000);
 
+  it('SIGKILL after a burst, then a restart: a checkpoint covers the head before any new call', async () => {
+    const db = join(dir, 'killed.db');
+    const server = await spawnServe(['--db', db, '--port', '0'], { WARDEN_LOG_LEVEL: 'warn' });
+    const agent = await createKey(db, '--agent', 'support-bot');
+    const calls = await Promise.all(
+      Array.from({ length: 200 }, () =>
+        api(server.url, 'POST', '/v1/calls', {
+          key: agent.secret,
+          body: { tool: 'billing.refund', args: { amount: 20 } },
+        }),
+      ),
+    );
+    expect(calls.every((c) => c.status === 200)).toBe(true);
+    server.child.kill('SIGKILL');
+    expect((await server.exited).signal).toBe('SIGKILL');
+    const unsigned = async () => {
+      const store = await openStore(db);
+      try {
+        const report = await verifyStore(store);
+        expect(report.ok).toBe(true);
+        return { head: report.lastSeq, unsignedTail: report.unsignedTail };
+      } finally {
+        await store.close();
+      }
+    };
+    const afterCrash = await unsigned();
+    expect(afterCrash.unsignedTail).toBeGreaterThanOrEqual(200);
+
+    const again = await spawnServe(['--db', db, '--port', '0'], { WARDEN_LOG_LEVEL: 'warn' });
+    // Listening, and no call made yet: what the killed process wrote is signed already.
+    expect(await unsigned()).toEqual({ head: afterCrash.head, unsignedTail: 0 });
+    expect((await again.stop()).code).toBe(0);
+  }, 90_000);
+
   it('a port already in use: exits non-zero naming the port, without a stack trace', async () => {
     const blocker = createServer();
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));

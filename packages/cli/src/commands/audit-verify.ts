@@ -23,17 +23,22 @@ export interface VerifyOptions {
   readonly fromExport?: string;
   readonly json?: boolean;
   readonly progress?: boolean;
+  /** Also check every query column against its body (COLUMN_MISMATCH). */
+  readonly deep?: boolean;
 }
 
 /**
  * `warden audit verify`: recomputes the whole chain in the database (or, with --from-export, in an
- * export file, offline) and checks every signed checkpoint. Exit 0 intact, 1 broken (naming the first
+ * export file, offline) and checks every signed checkpoint; with --deep, also every query column. Exit 0 intact, 1 broken (naming the first
  * sequence number that cannot be trusted).
  */
 export async function auditVerify(o: VerifyOptions, io: CliIo): Promise<number> {
   const report = o.fromExport ? verifyExportFile(o, io) : await verifyDatabase(o, io);
   if (o.json) io.out(`${JSON.stringify(report, null, 2)}\n`);
-  else io.out(`${describeReport(report, o.fromExport ? 'export' : 'store')}\n`);
+  else {
+    const deep = o.deep && report.ok ? '; every query column matches its body' : '';
+    io.out(`${describeReport(report, o.fromExport ? 'export' : 'store')}${deep}\n`);
+  }
   return report.ok ? EXIT.ok : EXIT.failed;
 }
 
@@ -47,6 +52,7 @@ async function verifyDatabase(o: VerifyOptions, io: CliIo): Promise<VerifyReport
         ...(checkpoints ? { checkpoints } : {}),
         ...(publicKeys ? { publicKeys } : {}),
         ...(progress ? { onProgress: progress.report } : {}),
+        ...(o.deep ? { deep: true } : {}),
       }),
     );
   } finally {
@@ -57,6 +63,12 @@ async function verifyDatabase(o: VerifyOptions, io: CliIo): Promise<VerifyReport
 function verifyExportFile(o: VerifyOptions, io: CliIo): VerifyReport {
   if (o.dbGiven) {
     throw new WardenError('USAGE', '--from-export verifies a file offline and reads no database; drop --db');
+  }
+  if (o.deep) {
+    throw new WardenError(
+      'USAGE',
+      '--deep checks the query columns of a database; an export has none, drop --deep',
+    );
   }
   if (!o.checkpoints || !o.publicKey) {
     throw new WardenError(

@@ -378,6 +378,7 @@ describe('CHAIN_PROBLEMS', () => {
         'CHECKPOINT_CHAIN',
         'CHECKPOINT_MISMATCH',
         'CHECKPOINT_SIGNATURE',
+        'COLUMN_MISMATCH',
         'HASH_MISMATCH',
         'PREV_MISMATCH',
         'SEAL_MISMATCH',

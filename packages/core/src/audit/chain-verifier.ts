@@ -16,6 +16,8 @@ export const CHAIN_PROBLEMS = {
   CHECKPOINT_CHAIN: 'a checkpoint does not link to the checkpoint before it',
   ANCHOR_MISSING: 'the oldest events are gone and no signed anchor and purge record vouch for their removal',
   SEAL_MISMATCH: 'the export does not match the seal it came with',
+  COLUMN_MISMATCH:
+    'a query column does not match the signed body (deep verification): it was edited, which hides the event from filtered queries',
 } as const;
 
 export type ChainProblemCode = keyof typeof CHAIN_PROBLEMS;
@@ -25,6 +27,8 @@ export interface ChainProblem {
   readonly code: ChainProblemCode;
   readonly seq: number;
   readonly message: string;
+  /** COLUMN_MISMATCH only: the query column that differs from the body. */
+  readonly column?: string;
 }
 
 /** The outcome of a verification: a value, whatever was found. */

@@ -2,9 +2,10 @@ import { z } from 'zod';
 
 /**
  * The checkpoint format. Kept apart from the signing code so that verification threads, which only
- * need the types, do not load Zod.
+ * need the types, do not load Zod. A `purge` checkpoint is signed only in a retention purge's commit, over
+ * its `retention.purged` record: the database lets events be deleted only under one (schema 6).
  */
-export const CHECKPOINT_KINDS = ['periodic', 'on-demand', 'seal'] as const;
+export const CHECKPOINT_KINDS = ['periodic', 'on-demand', 'purge', 'seal'] as const;
 
 const hex64 = z.string().regex(/^[0-9a-f]{64}$/, 'a lowercase hex SHA-256');
 

@@ -1,7 +1,7 @@
 import { linkHash, type SignedCheckpoint, uuidv7 } from '@warden/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { testEngine } from '../../test-support/engine-fixtures.js';
-import { DIALECTS, freshStore, type StoreFixture } from '../../test-support/store-fixtures.js';
+import { DIALECTS, decided, freshStore, type StoreFixture } from '../../test-support/store-fixtures.js';
 import { verifyStore } from './verify-store.js';
 
 /**
@@ -121,6 +121,29 @@ describe.each(DIALECTS)('audit tamper detection (%s)', (dialect) => {
     expect((await verify()).problem).toMatchObject({ code: 'TRUNCATED', seq: 42 });
     // Without the kept checkpoints the database alone cannot tell: that is why they are exported.
     expect((await verifyStore(fx.store)).ok).toBe(true);
+  });
+
+  it('deep verification names each edited query column, approvers too on PostgreSQL', async () => {
+    // Every column set; U+0000 and a lone surrogate, which the columns store as the dialect can hold them.
+    const event = decided({ triggeredBy: 'bob', approvers: ['alice'], session: 's-\u0000\ud800' });
+    const [written] = await fx.store.commit([{ events: [event] }]);
+    const seq = written?.events[0]?.seq as number;
+    expect(await verifyStore(fx.store, { deep: true })).toMatchObject({ ok: true });
+    const columns = Object.keys(fx.store.expectedColumns(event));
+    expect(columns).toHaveLength(dialect === 'postgres' ? 12 : 11);
+    const stored = (await fx.store.readColumns(seq - 1, 1))[0]?.columns ?? {};
+    for (const column of columns) {
+      const edit = column === 'approvers' ? ['mallory'] : 'edited';
+      await fx.tamper([[`UPDATE audit_events SET ${column} = $1 WHERE seq = $2`, edit, seq]]);
+      expect(await verifyStore(fx.store)).toMatchObject({ ok: true });
+      expect((await verifyStore(fx.store, { deep: true })).problem).toMatchObject({
+        code: 'COLUMN_MISMATCH',
+        seq,
+        column,
+      });
+      await fx.tamper([[`UPDATE audit_events SET ${column} = $1 WHERE seq = $2`, stored[column], seq]]);
+    }
+    expect(await verifyStore(fx.store, { deep: true })).toMatchObject({ ok: true });
   });
 
   it('catches a forged checkpoint', async () => {

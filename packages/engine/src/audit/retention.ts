@@ -1,4 +1,4 @@
-import { type Actor, uuidv7, WardenError } from '@warden/core';
+import { type Actor, signCheckpoint, uuidv7, WardenError } from '@warden/core';
 import type { Engine } from '../engine/engine.js';
 import type { LegalHold, StateCounts } from '../store/store.js';
 
@@ -17,7 +17,7 @@ export interface PurgeOutcome {
 /**
  * Removes events older than `retentionDays` from the hot store. It purges only up to a signed
  * checkpoint (the anchor), so the remaining chain stays verifiable from it, and it records a
- * `retention.purged` event naming the anchor. In the same commit it deletes the approval state that ended
+ * `retention.purged` event naming the anchor, signed by a `purge` checkpoint. In the same commit it deletes the approval state that ended
  * before the cutoff (`state.purge`), so redacted arguments do not outlive the events about them; the
  * event's `data.state` holds how many rows of each table that was. Refused outright while any legal
  * hold is in place.
@@ -70,12 +70,20 @@ export async function purgeExpired(
       state,
     },
   });
+  // The record is signed by a purge checkpoint in the same commit, and only then are the events deleted:
+  // the database accepts a purge only so (schema 6).
   await engine.commit({
     mutations: [
       { kind: 'audit.purge', throughSeq: anchor.seq },
       { kind: 'state.purge', before: cutoff },
     ],
     events: [event],
+    checkpoint: {
+      kind: 'purge',
+      keyId: engine.keys.keyId,
+      ts: new Date().toISOString(),
+      sign: (body) => signCheckpoint(body, engine.keys.signingKey),
+    },
   });
   return { purged: anchor.seq - oldest.seq + 1, throughSeq: anchor.seq, cutoff, state };
 }

@@ -10,6 +10,7 @@ import {
   WardenError,
 } from '@warden/core';
 import type { Store } from '../store/store.js';
+import { verifyColumns } from './verify-columns.js';
 import type { SegmentTask } from './verify-worker.js';
 
 export interface VerifyStoreOptions {
@@ -24,6 +25,12 @@ export interface VerifyStoreOptions {
   readonly threads?: number;
   /** Chains shorter than this are verified on the calling thread (default 50,000). */
   readonly parallelFrom?: number;
+  /**
+   * Also re-derive every event's query columns from its body (COLUMN_MISMATCH names the first bad seq
+   * and column): an edited column hides an event from filtered queries without touching the chain.
+   * Read after the chain has verified; a second pass over every event.
+   */
+  readonly deep?: boolean;
 }
 
 /** Below this many events, starting threads costs more than it saves. */
@@ -33,7 +40,7 @@ const PARALLEL_MIN_EVENTS = 50_000;
  * Verifies the whole chain in a store: every hash recomputed, every sequence number present, every
  * checkpoint signature valid and matched. External checkpoints catch a truncation or a rewrite that
  * also removed the checkpoints from the database. A large SQLite chain is split into stretches that
- * worker threads verify in parallel.
+ * worker threads verify in parallel. `deep` also checks every query column against its body.
  */
 export async function verifyStore(store: Store, options: VerifyStoreOptions = {}): Promise<VerifyReport> {
   const publicKeys = options.publicKeys ?? (await storedKeys(store));
@@ -56,7 +63,10 @@ export async function verifyStore(store: Store, options: VerifyStoreOptions = {}
   } else {
     await verifySequentially(store, verifier, options);
   }
-  return verifier.finish();
+  const report = verifier.finish();
+  if (!options.deep || !report.ok) return report;
+  const problem = await verifyColumns(store, options.pageSize ? { pageSize: options.pageSize } : {});
+  return problem ? { ...report, ok: false, problem } : report;
 }
 
 async function verifySequentially(

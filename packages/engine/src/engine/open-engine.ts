@@ -1,4 +1,4 @@
-import { type CompiledPolicy, WardenError } from '@warden/core';
+import { type CompiledPolicy, isWardenError, signCheckpoint, WardenError } from '@warden/core';
 import { type KeyRing, loadOrCreateKeyRing } from '../keys/key-ring.js';
 import { defaultKeyFile, openStore } from '../store/open-store.js';
 import type { Store } from '../store/store.js';
@@ -29,6 +29,8 @@ export async function openEngine(options: OpenEngineOptions): Promise<Engine> {
   try {
     const keys = options.keys ?? loadOrCreateKeyRing(options.keysFile ?? defaultKeyFile(options.db));
     const engine = new Engine({ ...options, store, keys, closeStore: !options.store });
+    // Events a process killed before its next checkpoint left unsigned: seen now, signed below.
+    const unsigned = await unsignedHead(store);
     const known = await store.publicKeys();
     const isKnown = known.some((k) => k.keyId === keys.keyId);
     if (!isKnown && options.requireKnownKey && known.length > 0) {
@@ -51,9 +53,44 @@ export async function openEngine(options: OpenEngineOptions): Promise<Engine> {
         events: [event],
       });
     }
+    if (unsigned) await signHead(engine, options.onError);
     return engine;
   } catch (err) {
     if (!options.store) await store.close();
     throw err;
+  }
+}
+
+/** Whether the chain goes past its last checkpoint (a hint read outside the lock; see signHead). */
+async function unsignedHead(store: Store): Promise<boolean> {
+  const head = await store.head();
+  const last = (await store.checkpoints({ fromSeq: head.seq })).filter((c) => c.kind !== 'seal').at(-1);
+  return head.seq > 0 && (last?.seq ?? 0) < head.seq;
+}
+
+/**
+ * Signs a checkpoint over the head at start, so what a crashed process wrote does not stay unsigned until
+ * the next event. The store decides under the chain lock whether the head is still unsigned
+ * (`ifBehind`): instances starting together sign once. A failure is reported, not fatal: the engine
+ * still starts (a read-only database fails its writes closed).
+ */
+async function signHead(engine: Engine, onError: ((err: WardenError) => void) | undefined): Promise<void> {
+  try {
+    await engine.commit({
+      events: [],
+      checkpoint: {
+        kind: 'periodic',
+        ifBehind: true,
+        keyId: engine.keys.keyId,
+        ts: new Date().toISOString(),
+        sign: (body) => signCheckpoint(body, engine.keys.signingKey),
+      },
+    });
+  } catch (err) {
+    onError?.(
+      isWardenError(err)
+        ? err
+        : new WardenError('INTERNAL', `signing the head at start failed: ${String(err)}`),
+    );
   }
 }

@@ -6,8 +6,9 @@ import {
   checkpointDigest,
   linkHash,
   type SignedCheckpoint,
+  WardenError,
 } from '@warden/core';
-import type { CheckpointRequest, CommitUnit } from './store.js';
+import type { CheckpointRequest, CommitUnit, Mutation } from './store.js';
 
 /** A unit with its event bodies already serialised, so the chain lock is held only for hashing. */
 export interface PreparedUnit {
@@ -48,4 +49,32 @@ export function makeCheckpoint(
     keyId: req.keyId,
   };
   return req.sign(body);
+}
+
+type PurgeMutation = Extract<Mutation, { kind: 'audit.purge' }>;
+
+/**
+ * The unit's purge, if it has one, checked for the shape the database accepts (schema 6): one purge,
+ * its `retention.purged` record as the unit's last event, naming the same through seq, and a `purge`
+ * checkpoint signed over that record. The store applies it after writing both.
+ */
+export function purgeOf(unit: CommitUnit): PurgeMutation | undefined {
+  const purges = (unit.mutations ?? []).filter((m): m is PurgeMutation => m.kind === 'audit.purge');
+  if (purges.length === 0) return undefined;
+  const record = unit.events.at(-1);
+  const through = (record?.data as { throughSeq?: unknown } | undefined)?.throughSeq;
+  const purge = purges[0] as PurgeMutation;
+  if (
+    purges.length > 1 ||
+    record?.type !== 'retention.purged' ||
+    through !== purge.throughSeq ||
+    unit.checkpoint?.kind !== 'purge' ||
+    unit.checkpoint.ifBehind
+  ) {
+    throw new WardenError(
+      'INTERNAL',
+      'a purge commits with its retention.purged record (naming its throughSeq) as the last event and a purge checkpoint',
+    );
+  }
+  return purge;
 }

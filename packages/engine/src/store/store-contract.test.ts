@@ -382,44 +382,62 @@ describe.each(DIALECTS)('Store contract (%s)', (dialect) => {
     expect(await fx.store.publicKeys()).toEqual([{ keyId: keys.keyId, pem: keys.publicPem }]);
   });
 
+  /** A purge's unit as retention commits it: the mutation, its record last, a purge checkpoint. */
+  const purgeUnit = (throughSeq: number, anchorHash: string | undefined) => ({
+    mutations: [{ kind: 'audit.purge' as const, throughSeq }],
+    events: [decided({ type: 'retention.purged', data: { throughSeq, anchorHash } })],
+    checkpoint: cpRequest('purge'),
+  });
+
   it('purges only up to a checkpoint, never under a legal hold, and the rest still verifies', async () => {
     const old = Array.from({ length: 5 }, (_, i) =>
       decided({ ts: new Date(Date.UTC(2020, 0, 1, 0, i)).toISOString() }),
     );
-    await fx.store.commit([{ events: old, checkpoint: cpRequest() }]);
+    const [w] = await fx.store.commit([{ events: old, checkpoint: cpRequest() }]);
     await fx.store.commit([{ events: [decided()] }]);
     expect(await fx.store.lastSeqBefore('2021-01-01T00:00:00.000Z')).toBe(5);
     expect(await fx.store.lastSeqBefore('2020-01-01T00:02:00.000Z')).toBe(2);
     const hold = { id: 'h1', reason: 'case 42', placedBy: 'legal', placedAt: new Date().toISOString() };
     await fx.store.commit([{ mutations: [{ kind: 'legal_hold.place', hold }], events: [] }]);
     expect(await fx.store.legalHolds()).toEqual([hold]);
-    const purge = { kind: 'audit.purge' as const, throughSeq: 5 };
-    const record = decided({ type: 'retention.purged', data: { throughSeq: 5 } });
-    await expect(fx.store.commit([{ mutations: [purge], events: [record] }])).rejects.toMatchObject({
+    const anchorHash = w?.events[4]?.hash;
+    await expect(fx.store.commit([purgeUnit(5, anchorHash)])).rejects.toMatchObject({
       code: 'LEGAL_HOLD_ACTIVE',
     });
     await fx.store.commit([{ mutations: [{ kind: 'legal_hold.release', id: 'h1' }], events: [] }]);
+    await expect(fx.store.commit([purgeUnit(4, w?.events[3]?.hash)])).rejects.toThrow(/checkpoint/);
+    // Without its record and purge checkpoint a purge is refused before the database is asked.
     await expect(
-      fx.store.commit([{ mutations: [{ kind: 'audit.purge', throughSeq: 4 }], events: [] }]),
-    ).rejects.toThrow(/checkpoint/);
-    await fx.store.commit([{ mutations: [purge], events: [record] }]);
+      fx.store.commit([{ mutations: [{ kind: 'audit.purge', throughSeq: 5 }], events: [] }]),
+    ).rejects.toThrow(/retention.purged record/);
+    expect((await fx.store.head()).seq).toBe(6);
+    await fx.store.commit([purgeUnit(5, anchorHash)]);
     expect(await fx.store.oldestEvent()).toMatchObject({ seq: 6 });
+    expect((await fx.store.checkpoints()).at(-1)).toMatchObject({ kind: 'purge', seq: 7 });
     expect(await verify()).toMatchObject({ ok: true, firstSeq: 6, lastSeq: 7 });
   });
 
-  it('continues the chain after a purge of every event, from the anchoring checkpoint', async () => {
+  it('purges every event but its record, and continues the chain after it', async () => {
     const old = Array.from({ length: 3 }, (_, i) =>
       decided({ ts: new Date(Date.UTC(2020, 0, 1, 0, i)).toISOString() }),
     );
     const [r] = await fx.store.commit([{ events: old, checkpoint: cpRequest() }]);
-    await fx.store.commit([{ mutations: [{ kind: 'audit.purge', throughSeq: 3 }], events: [] }]);
-    expect(await fx.store.oldestEvent()).toBeUndefined();
-    expect(await fx.store.head()).toEqual({ seq: 3, hash: r?.events[2]?.hash });
-    const [next] = await fx.store.commit([
-      { events: [decided({ type: 'retention.purged', data: { throughSeq: 3 } })] },
-    ]);
-    expect(next?.events[0]?.seq).toBe(4);
+    const [p] = await fx.store.commit([purgeUnit(3, r?.events[2]?.hash)]);
+    expect(await fx.store.oldestEvent()).toMatchObject({ seq: 4 });
+    expect(await fx.store.head()).toEqual({ seq: 4, hash: p?.events[0]?.hash });
+    const [next] = await fx.store.commit([{ events: [decided()] }]);
+    expect(next?.events[0]?.seq).toBe(5);
     expect(await verify()).toMatchObject({ ok: true, firstSeq: 4 });
+  });
+
+  it('signs at the head only when it is past the last checkpoint (ifBehind)', async () => {
+    await fx.store.commit([{ events: [decided(), decided()] }]);
+    const behind = { ...cpRequest('periodic'), ifBehind: true };
+    const [first] = await fx.store.commit([{ events: [], checkpoint: behind }]);
+    expect(first?.checkpoint).toMatchObject({ seq: 2 });
+    const [again] = await fx.store.commit([{ events: [], checkpoint: behind }]);
+    expect(again?.checkpoint).toBeUndefined();
+    expect((await fx.store.checkpoints()).map((c) => c.seq)).toEqual([2]);
   });
 
   it('serialises two instances into one gap-free chain', async () => {
@@ -765,7 +783,7 @@ describe.each(DIALECTS)('Store contract (%s)', (dialect) => {
 
       const store = await openStore(v1.location);
       try {
-        expect(await schemaVersions(dialect, v1.location)).toEqual([1, 2, 3, 4, 5, 7]);
+        expect(await schemaVersions(dialect, v1.location)).toEqual([1, 2, 3, 4, 5, 6, 7]);
         expect(await store.head()).toEqual({ seq: 2, hash: written?.events[1]?.hash });
         expect(await store.checkpoints()).toEqual([written?.checkpoint]);
         expect(await store.getSession('s-old')).toEqual(s);
@@ -795,7 +813,7 @@ describe.each(DIALECTS)('Store contract (%s)', (dialect) => {
       }
       // Opening again finds nothing to do.
       await (await openStore(v1.location)).close();
-      expect(await schemaVersions(dialect, v1.location)).toEqual([1, 2, 3, 4, 5, 7]);
+      expect(await schemaVersions(dialect, v1.location)).toEqual([1, 2, 3, 4, 5, 6, 7]);
     } finally {
       v1.dispose();
     }

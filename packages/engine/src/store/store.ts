@@ -13,6 +13,7 @@ import type {
   SignedCheckpoint,
 } from '@warden/core';
 import type { AuditQuery } from './audit-query.js';
+import type { ColumnValue } from './event-columns.js';
 import type { CommitDoubt } from './store-errors.js';
 
 /**
@@ -41,6 +42,10 @@ export interface Store {
   head(): Promise<ChainHead>;
   /** Chained rows with seq > afterSeq, in order, at most `limit`. */
   readChain(afterSeq: number, limit: number): Promise<ChainedRow[]>;
+  /** Events after `afterSeq` with their query columns as stored (deep verification). */
+  readColumns(afterSeq: number, limit: number): Promise<StoredColumnsRow[]>;
+  /** The query columns this dialect's INSERT writes for `event`, by the very function it uses. */
+  expectedColumns(event: AuditEvent): Readonly<Record<string, ColumnValue>>;
   queryAudit(query: AuditQuery): Promise<AuditPage>;
   /** The `call.decided` event of a call, whether it has been completed, and its `call.voided` event. */
   findCall(callId: string): Promise<FoundCall>;
@@ -132,6 +137,13 @@ export interface FoundCall {
  */
 export type CommitOutcome = 'committed' | 'aborted' | 'in-progress' | 'unknown';
 
+/** One event's body and its query columns as stored, keyed by column name. */
+export interface StoredColumnsRow {
+  readonly seq: number;
+  readonly body: string;
+  readonly columns: Readonly<Record<string, unknown>>;
+}
+
 /** What one caller wants written atomically: state changes plus the events recording them. */
 export interface CommitUnit {
   readonly mutations?: readonly Mutation[];
@@ -142,7 +154,13 @@ export interface CommitUnit {
 
 /** Builds and signs a checkpoint body; called inside the transaction, under the chain lock. */
 export interface CheckpointRequest {
-  readonly kind: 'periodic' | 'on-demand';
+  /** `purge`: only with an `audit.purge`, over its record (see purgeOf). */
+  readonly kind: 'periodic' | 'on-demand' | 'purge';
+  /**
+   * Sign only when the head is past the last checkpoint, decided under the chain lock (the engine's
+   * start: instances starting together sign one checkpoint, not one each).
+   */
+  readonly ifBehind?: boolean;
   readonly sign: (body: CheckpointBody) => SignedCheckpoint;
   readonly keyId: string;
   readonly ts: string;
@@ -169,7 +187,11 @@ export type Mutation =
   | { readonly kind: 'legal_hold.place'; readonly hold: LegalHold }
   | { readonly kind: 'legal_hold.release'; readonly id: string }
   | { readonly kind: 'key.register'; readonly keyId: string; readonly pem: string; readonly ts: string }
-  /** Deletes events 1..throughSeq; refused while a legal hold exists or without a checkpoint at throughSeq. */
+  /**
+   * Deletes events 1..throughSeq; refused while a legal hold exists or without a checkpoint at throughSeq.
+   * Its unit carries the `retention.purged` record last and a `purge` checkpoint (see purgeOf); the
+   * store deletes after writing both.
+   */
   | { readonly kind: 'audit.purge'; readonly throughSeq: number }
   /**
    * Deletes approval state that has ended before `before` (a cutoff in the past; retention passes its

@@ -118,13 +118,15 @@ export const auditRoutes = [
     method: 'GET',
     url: '/v1/audit/verify',
     tag: 'audit',
-    summary: 'Verify the whole stored chain and its signed checkpoints; ok:false names the first bad seq.',
+    summary:
+      'Verify the whole stored chain and its signed checkpoints; ok:false names the first bad seq. deep=true also re-derives every query column from its body (COLUMN_MISMATCH names the seq and column).',
     roles: AUDITORS,
+    query: z.strictObject({ deep: z.enum(['true', 'false']).optional() }),
     response: {
       status: 200,
       schema: z.object({ ok: z.boolean(), checked: z.number(), problem: z.unknown().optional() }).loose(),
     },
-    handler: async ({ ctx }) => verifyStore(ctx.engine.store),
+    handler: async ({ query, ctx }) => verifyStore(ctx.engine.store, { deep: query.deep === 'true' }),
   }),
   defineRoute({
     method: 'GET',

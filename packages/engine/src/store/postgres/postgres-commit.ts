@@ -1,11 +1,11 @@
 import { type AuditEvent, type SignedCheckpoint, WardenError } from '@warden/core';
 import type pg from 'pg';
-import { makeCheckpoint, type PreparedUnit } from '../commit-plan.js';
+import { makeCheckpoint, type PreparedUnit, purgeOf } from '../commit-plan.js';
 import type { CommitResult, Mutation } from '../store.js';
 import { ChainAppend, type LockedHead, lastCheckpoint, lockChainHead } from './postgres-chain-lock.js';
 import type { EventPayload } from './postgres-event-payload.js';
 import { CHAIN_CHANNEL } from './postgres-listener.js';
-import { MutationWriter } from './postgres-mutations.js';
+import { MutationWriter, purgeEvents } from './postgres-mutations.js';
 
 /**
  * Mutations that must see every commit ordered before them, as in SQLite, where each transaction sees all
@@ -94,15 +94,14 @@ export async function commitUnits(
   let last = prepared.some((p) => p.unit.checkpoint) ? await lastCheckpoint(client) : undefined;
   const results: CommitResult[] = [];
   for (const [i, { unit, bodies }] of prepared.entries()) {
+    // A purge deletes last, once its record and purge checkpoint are written (see purgeOf).
+    const purge = purgeOf(unit);
     if (i >= locked) {
-      for (const m of unit.mutations ?? []) {
-        if (m.kind === 'audit.purge') await chain.flush(client);
-        await mutations.apply(m);
-      }
+      for (const m of unit.mutations ?? []) if (m !== purge) await mutations.apply(m);
       await mutations.flush();
     }
     const events = chain.append(bodies.length).map((r) => ({ seq: r.seq, hash: r.hash }));
-    if (!unit.checkpoint) {
+    if (!unit.checkpoint || (unit.checkpoint.ifBehind && (last?.seq ?? 0) >= chain.head.seq)) {
       results.push({ events });
       continue;
     }
@@ -110,6 +109,10 @@ export async function commitUnits(
     chain.addCheckpoint(checkpoint);
     last = checkpoint;
     results.push({ events, checkpoint });
+    if (purge) {
+      await chain.flush(client);
+      await purgeEvents(client, purge.throughSeq, chain.head.seq);
+    }
   }
   await chain.flush(client);
   return { results, xid: head.xid };

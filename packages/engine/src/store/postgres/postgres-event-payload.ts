@@ -1,5 +1,6 @@
 import { type AuditEvent, WardenError } from '@warden/core';
 import type { PreparedUnit } from '../commit-plan.js';
+import { type EventQueryValues, eventQueryColumns } from '../event-columns.js';
 
 /** Above this much body text a batch goes in several statements, to bound the size of one message. */
 const MAX_STATEMENT_BODY_CHARS = 32 << 20;
@@ -70,23 +71,28 @@ export class EventPayload {
   }
 }
 
+/** The query columns of one event under the record's short names (see EVENT_COLUMNS_RECORD). */
 function eventColumns(e: AuditEvent) {
+  const c = postgresColumnValues(e);
   return {
-    ts: columnText(e.ts),
-    ty: columnText(e.type),
-    ac: columnText(e.actor?.id),
-    ag: columnText(e.agent),
-    se: columnText(e.session),
-    tl: columnText(e.tool),
-    ci: columnText(e.callId),
-    ef: columnText(e.decision?.effect),
-    ru: columnText(e.decision?.ruleId),
-    tr: columnText(e.triggeredBy),
-    ap: Array.isArray(e.approvers)
-      ? e.approvers.filter((a) => typeof a === 'string').map(columnText)
-      : undefined,
-    ev: columnText(e.id),
+    ts: c.ts ?? undefined,
+    ty: c.type ?? undefined,
+    ac: c.actor ?? undefined,
+    ag: c.agent ?? undefined,
+    se: c.session ?? undefined,
+    tl: c.tool ?? undefined,
+    ci: c.call_id ?? undefined,
+    ef: c.effect ?? undefined,
+    ru: c.rule_id ?? undefined,
+    tr: c.triggered_by ?? undefined,
+    ap: c.approvers ?? undefined,
+    ev: c.event_id ?? undefined,
   };
+}
+
+/** The query columns PostgreSQL stores for an event: what the INSERT writes and deep verification expects. */
+export function postgresColumnValues(e: AuditEvent): EventQueryValues {
+  return eventQueryColumns(e, (v) => columnText(v) as string);
 }
 
 /**

@@ -371,12 +371,75 @@ CREATE INDEX audit_events_type ON audit_events (type, seq);
 `,
   },
   {
+    version: 6,
+    name: 'retention purges only under a signed, recorded, append-only permission',
+    sql: `
+-- As in SQLite's schema 6: audit_purge (a row any writer could set) gives way to audit_purges, append-only,
+-- whose rows are accepted only when the database shows a genuine purge (see sqlite-migrations.ts). body
+-- is read as json (not jsonb), which accepts every body a store writes.
+DROP TRIGGER audit_events_no_delete ON audit_events;
+DROP FUNCTION warden_audit_events_delete();
+DROP TABLE audit_purge;
+CREATE TABLE audit_purges (
+  record_seq bigint PRIMARY KEY,
+  through_seq bigint NOT NULL,
+  purged_at text NOT NULL
+);
+
+CREATE FUNCTION warden_audit_purge_check() RETURNS trigger LANGUAGE plpgsql AS $f$
+DECLARE
+  rec audit_events%ROWTYPE;
+  anchor text;
+BEGIN
+  SELECT * INTO rec FROM audit_events WHERE seq = NEW.record_seq;
+  IF NOT FOUND OR rec.seq IS DISTINCT FROM (SELECT max(seq) FROM audit_events) OR rec.type <> 'retention.purged'
+     OR (rec.body::json -> 'data' ->> 'throughSeq') IS DISTINCT FROM NEW.through_seq::text
+     OR NEW.through_seq >= NEW.record_seq THEN
+    RAISE EXCEPTION 'a purge needs its retention.purged record as the newest event, naming its through_seq';
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM checkpoints c
+                  WHERE c.seq = rec.seq AND c.kind = 'purge' AND c.signed::json ->> 'kind' = 'purge'
+                    AND c.signed::json ->> 'seq' = rec.seq::text AND c.signed::json ->> 'hash' = rec.hash) THEN
+    RAISE EXCEPTION 'a purge needs a purge checkpoint signed over its retention.purged record';
+  END IF;
+  anchor := rec.body::json -> 'data' ->> 'anchorHash';
+  IF NOT EXISTS (SELECT 1 FROM checkpoints c
+                  WHERE c.seq = NEW.through_seq AND c.kind <> 'seal' AND c.signed::json ->> 'kind' <> 'seal'
+                    AND c.signed::json ->> 'seq' = NEW.through_seq::text AND c.signed::json ->> 'hash' = anchor)
+     OR EXISTS (SELECT 1 FROM audit_events a WHERE a.seq = NEW.through_seq AND a.hash IS DISTINCT FROM anchor) THEN
+    RAISE EXCEPTION 'a purge must end at a signed checkpoint whose hash its record names';
+  END IF;
+  IF EXISTS (SELECT 1 FROM legal_holds) THEN
+    RAISE EXCEPTION 'a legal hold is in place; nothing is purged';
+  END IF;
+  RETURN NEW;
+END $f$;
+
+CREATE FUNCTION warden_audit_events_delete() RETURNS trigger LANGUAGE plpgsql AS $f$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM audit_purges
+                  WHERE record_seq = (SELECT max(seq) FROM audit_events) AND OLD.seq <= through_seq) THEN
+    RAISE EXCEPTION 'audit events are append-only; only a retention purge removes old events';
+  END IF;
+  RETURN OLD;
+END $f$;
+
+CREATE TRIGGER audit_purges_check BEFORE INSERT ON audit_purges
+FOR EACH ROW EXECUTE FUNCTION warden_audit_purge_check();
+CREATE TRIGGER audit_purges_no_update BEFORE UPDATE OR DELETE ON audit_purges
+FOR EACH ROW EXECUTE FUNCTION warden_reject('purge records are append-only');
+CREATE TRIGGER audit_purges_no_truncate BEFORE TRUNCATE ON audit_purges
+FOR EACH STATEMENT EXECUTE FUNCTION warden_reject('purge records are append-only');
+CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events
+FOR EACH ROW EXECUTE FUNCTION warden_audit_events_delete();
+`,
+  },
+  {
     version: 7,
     name: 'a call ends once: completed or voided',
     sql: `
 -- A decision whose caller was answered STORE_UNAVAILABLE is voided once, whichever instance or retry
--- tries again, and a call is either completed or voided, never both, whatever the race between the two
--- (6 is taken by another change; versions are applied by number, gaps allowed).
+-- tries again, and a call is either completed or voided, never both, whatever the race between the two.
 CREATE UNIQUE INDEX audit_events_call_end ON audit_events (call_id)
   WHERE type IN ('call.completed', 'call.voided');
 `,

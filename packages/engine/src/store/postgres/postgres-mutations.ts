@@ -99,7 +99,10 @@ export class MutationWriter {
         );
         return;
       case 'audit.purge':
-        return purgeEvents(c, m.throughSeq);
+        throw new WardenError(
+          'INTERNAL',
+          "a purge is applied after its unit's events (purgeOf, purgeEvents)",
+        );
       case 'api_key.create':
         return createApiKey(c, m);
       case 'api_key.revoke':
@@ -191,10 +194,12 @@ async function setSessionState(c: pg.ClientBase, m: StateChange): Promise<void> 
 }
 
 /**
- * Deletes events 1..throughSeq. Runs under the chain lock (checkpoints and holds are then current).
- * The delete trigger lets rows through only up to the bound set here, which is cleared before commit.
+ * Deletes events 1..throughSeq once the unit's record (at `recordSeq`, the head) and its purge checkpoint
+ * are written. Runs under the chain lock (checkpoints and holds are then current). The delete trigger
+ * lets rows through only under the audit_purges row inserted here, which its own trigger accepts only for
+ * a recorded, signed purge (schema 6); holds and the anchor are checked first for a clear error.
  */
-async function purgeEvents(c: pg.ClientBase, throughSeq: number): Promise<void> {
+export async function purgeEvents(c: pg.ClientBase, throughSeq: number, recordSeq: number): Promise<void> {
   const r = await c.query<{ holds: number; anchored: boolean }>(
     `SELECT (SELECT count(*) FROM legal_holds) AS holds,
             EXISTS (SELECT 1 FROM checkpoints WHERE seq = $1 AND kind <> 'seal') AS anchored`,
@@ -205,9 +210,12 @@ async function purgeEvents(c: pg.ClientBase, throughSeq: number): Promise<void> 
     throw new WardenError('LEGAL_HOLD_ACTIVE', `${holds} legal hold(s) in place; nothing is purged`);
   if (!anchored)
     throw new WardenError('INTERNAL', `no signed checkpoint at seq ${throughSeq} to anchor the purge`);
-  await c.query('UPDATE audit_purge SET through_seq = $1 WHERE id = 1', [throughSeq]);
+  await c.query('INSERT INTO audit_purges (record_seq, through_seq, purged_at) VALUES ($1, $2, $3)', [
+    recordSeq,
+    throughSeq,
+    new Date().toISOString(),
+  ]);
   await c.query('DELETE FROM audit_events WHERE seq <= $1', [throughSeq]);
-  await c.query('UPDATE audit_purge SET through_seq = NULL WHERE id = 1');
 }
 
 /**

@@ -81,6 +81,7 @@ describe('PostgresStore', () => {
       { version: 3 },
       { version: 4 },
       { version: 5 },
+      { version: 6 },
       { version: 7 },
     ]);
     const [a, b] = stores as [PostgresStore, PostgresStore, PostgresStore];

@@ -1,5 +1,6 @@
 import type {
   ApprovalRecord,
+  AuditEvent,
   BudgetCounter,
   ChainedRow,
   ChainHead,
@@ -10,6 +11,7 @@ import type {
 import { isWardenError, type WardenError } from '@warden/core';
 import { type AuditQuery, EQUALITY_FILTERS, encodeCursor, seqBound } from '../audit-query.js';
 import { prepareUnits } from '../commit-plan.js';
+import { type ColumnValue, EVENT_QUERY_COLUMNS } from '../event-columns.js';
 import {
   API_KEY_COLUMNS,
   type ApiKeyRow,
@@ -46,13 +48,14 @@ import type {
   SessionUsage,
   StateCounts,
   Store,
+  StoredColumnsRow,
 } from '../store.js';
 import { type CommitDoubt, commitInDoubt, markCommitInDoubt, toStoreError } from '../store-errors.js';
 import * as approvals from './postgres-approvals.js';
 import * as budgets from './postgres-budgets.js';
 import { commitUnits } from './postgres-commit.js';
 import { PostgresDriver, type PostgresPoolOptions, redactUrl } from './postgres-driver.js';
-import { columnText, EventPayload } from './postgres-event-payload.js';
+import { columnText, EventPayload, postgresColumnValues } from './postgres-event-payload.js';
 import { PostgresListener } from './postgres-listener.js';
 import { migratePostgres } from './postgres-migrations.js';
 
@@ -152,6 +155,19 @@ export class PostgresStore implements Store {
       'SELECT seq, prev, hash, body FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2',
       [afterSeq, limit],
     );
+  }
+
+  async readColumns(afterSeq: number, limit: number): Promise<StoredColumnsRow[]> {
+    const rows = await this.#db.query<{ seq: number; body: string } & Record<string, unknown>>(
+      'reading query columns',
+      `SELECT seq, body, ${EVENT_QUERY_COLUMNS.join(', ')}, approvers FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2`,
+      [afterSeq, limit],
+    );
+    return rows.map((r) => ({ seq: r.seq, body: r.body, columns: r }));
+  }
+
+  expectedColumns(event: AuditEvent): Readonly<Record<string, ColumnValue>> {
+    return postgresColumnValues(event);
   }
 
   async queryAudit(q: AuditQuery): Promise<AuditPage> {

@@ -280,11 +280,71 @@ CREATE INDEX audit_events_type ON audit_events (type, seq);
 `,
   },
   {
+    version: 6,
+    name: 'retention purges only under a signed, recorded, append-only permission',
+    sql: `
+-- Before 6, a DELETE of events was let through up to audit_purge.through_seq, a row any writer could set.
+-- Now a purge is a row of audit_purges, which is append-only and accepted only when the database itself
+-- shows a genuine purge: its retention.purged record is the newest event, names the range, and is
+-- covered by a purge checkpoint (signed only in a purge's commit) at exactly its seq and hash; the range
+-- ends at a non-seal checkpoint whose hash the record names; no legal hold is in place. A DELETE of an
+-- event passes only at or below the through_seq of the purge whose record is still the newest event, so
+-- a permission dies with the next event. SQL cannot check the Ed25519 signature: a forged purge
+-- checkpoint gets past this, but it cannot be removed and audit verify rejects it (CHECKPOINT_SIGNATURE).
+DROP TRIGGER audit_events_no_delete;
+DROP TABLE audit_purge;
+CREATE TABLE audit_purges (
+  record_seq INTEGER PRIMARY KEY,
+  through_seq INTEGER NOT NULL,
+  purged_at TEXT NOT NULL
+);
+CREATE TRIGGER audit_purges_check BEFORE INSERT ON audit_purges
+BEGIN
+  SELECT RAISE(ABORT, 'purge records are append-only')
+   WHERE EXISTS (SELECT 1 FROM audit_purges WHERE record_seq = NEW.record_seq);
+  SELECT RAISE(ABORT, 'a purge needs its retention.purged record as the newest event, naming its through_seq')
+   WHERE NEW.record_seq IS NOT (SELECT max(seq) FROM audit_events)
+      OR NOT EXISTS (SELECT 1 FROM audit_events WHERE seq = NEW.record_seq AND type = 'retention.purged'
+                     AND json_extract(body, '$.data.throughSeq') = NEW.through_seq)
+      OR NEW.through_seq >= NEW.record_seq;
+  SELECT RAISE(ABORT, 'a purge needs a purge checkpoint signed over its retention.purged record')
+   WHERE NOT EXISTS (SELECT 1 FROM checkpoints c JOIN audit_events e ON e.seq = NEW.record_seq
+                     WHERE c.seq = NEW.record_seq AND c.kind = 'purge'
+                       AND json_extract(c.signed, '$.kind') = 'purge'
+                       AND json_extract(c.signed, '$.seq') = e.seq AND json_extract(c.signed, '$.hash') = e.hash);
+  SELECT RAISE(ABORT, 'a purge must end at a signed checkpoint whose hash its record names')
+   WHERE NOT EXISTS (SELECT 1 FROM checkpoints c JOIN audit_events e ON e.seq = NEW.record_seq
+                     WHERE c.seq = NEW.through_seq AND c.kind <> 'seal' AND json_extract(c.signed, '$.kind') <> 'seal'
+                       AND json_extract(c.signed, '$.seq') = NEW.through_seq
+                       AND json_extract(c.signed, '$.hash') = json_extract(e.body, '$.data.anchorHash'))
+      OR EXISTS (SELECT 1 FROM audit_events a JOIN audit_events e ON e.seq = NEW.record_seq
+                 WHERE a.seq = NEW.through_seq AND a.hash IS NOT json_extract(e.body, '$.data.anchorHash'));
+  SELECT RAISE(ABORT, 'a legal hold is in place; nothing is purged') WHERE EXISTS (SELECT 1 FROM legal_holds);
+END;
+CREATE TRIGGER audit_purges_no_update BEFORE UPDATE ON audit_purges
+BEGIN SELECT RAISE(ABORT, 'purge records are append-only'); END;
+CREATE TRIGGER audit_purges_no_delete BEFORE DELETE ON audit_purges
+BEGIN SELECT RAISE(ABORT, 'purge records are append-only'); END;
+CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events
+WHEN NOT EXISTS (SELECT 1 FROM audit_purges
+                 WHERE record_seq = (SELECT max(seq) FROM audit_events) AND OLD.seq <= through_seq)
+BEGIN SELECT RAISE(ABORT, 'audit events are append-only; only a retention purge removes old events'); END;
+
+-- INSERT OR REPLACE deletes the row it conflicts with without firing delete triggers (unless a connection
+-- turns recursive_triggers on): refuse one that would replace a checkpoint. Not on audit_events: any
+-- BEFORE INSERT trigger there, even one that does nothing, cost a third of the append rate; a replaced
+-- event breaks the chain, which verification names (HASH_MISMATCH, SEQUENCE_GAP, CHECKPOINT_MISMATCH).
+CREATE TRIGGER checkpoints_no_replace BEFORE INSERT ON checkpoints
+WHEN EXISTS (SELECT 1 FROM checkpoints WHERE id = NEW.id)
+BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only; an insert may not replace one'); END;
+`,
+  },
+  {
     version: 7,
     name: 'a call ends once: completed or voided',
     sql: `
 -- A decision whose caller was answered STORE_UNAVAILABLE is voided once, and a call is either completed
--- or voided, never both (6 is taken by another change; versions are applied by number, gaps allowed).
+-- or voided, never both.
 CREATE UNIQUE INDEX audit_events_call_end ON audit_events (call_id)
   WHERE call_id IS NOT NULL AND type IN ('call.completed', 'call.voided');
 `,

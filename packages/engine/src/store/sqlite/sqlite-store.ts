@@ -14,7 +14,14 @@ import {
 } from '@warden/core';
 import Database from 'better-sqlite3';
 import { type AuditQuery, EQUALITY_FILTERS, encodeCursor, seqBound } from '../audit-query.js';
-import { linkBodies, makeCheckpoint, prepareUnits } from '../commit-plan.js';
+import { linkBodies, makeCheckpoint, prepareUnits, purgeOf } from '../commit-plan.js';
+import {
+  type ColumnValue,
+  EVENT_QUERY_COLUMNS,
+  eventQueryColumns,
+  sqliteColumnValues,
+  sqliteText,
+} from '../event-columns.js';
 import {
   API_KEY_COLUMNS,
   type ApiKeyRow,
@@ -54,6 +61,7 @@ import type {
   SessionUsage,
   StateCounts,
   Store,
+  StoredColumnsRow,
 } from '../store.js';
 import { toStoreError } from '../store-errors.js';
 import { SqliteApprovals } from './sqlite-approvals.js';
@@ -168,16 +176,21 @@ export class SqliteStore implements Store {
         .transaction(() => {
           const head = { ...this.#head() };
           return prepared.map(({ unit, bodies }) => {
-            for (const m of unit.mutations ?? []) this.#apply(m);
+            // A purge deletes last, under its record and purge checkpoint (see purgeOf).
+            const purge = purgeOf(unit);
+            for (const m of unit.mutations ?? []) if (m !== purge) this.#apply(m);
             const rows = linkBodies(head, bodies);
             for (const [i, r] of rows.entries()) {
               const e = unit.events[i] as AuditEvent;
-              this.#stmt.insert.run(r.seq, r.prev, r.hash, r.body, ...queryColumns(e));
+              this.#stmt.insert.run(r.seq, r.prev, r.hash, r.body, ...sqliteColumnValues(e));
             }
             const events = rows.map((r) => ({ seq: r.seq, hash: r.hash }));
             if (!unit.checkpoint) return { events };
-            const checkpoint = makeCheckpoint(head, this.#lastCheckpoint(), unit.checkpoint);
+            const last = this.#lastCheckpoint();
+            if (unit.checkpoint.ifBehind && (last?.seq ?? 0) >= head.seq) return { events };
+            const checkpoint = makeCheckpoint(head, last, unit.checkpoint);
             this.#stmt.insertCheckpoint.run(checkpoint.seq, checkpoint.kind, JSON.stringify(checkpoint));
+            if (purge) this.#purge(purge.throughSeq, head.seq);
             return { events, checkpoint };
           });
         })
@@ -193,6 +206,20 @@ export class SqliteStore implements Store {
 
   async readChain(afterSeq: number, limit: number): Promise<ChainedRow[]> {
     return this.#read('reading the chain', () => this.#stmt.chain.all(afterSeq, limit) as Row[]);
+  }
+
+  async readColumns(afterSeq: number, limit: number): Promise<StoredColumnsRow[]> {
+    const sql = `SELECT seq, body, ${EVENT_QUERY_COLUMNS.join(', ')} FROM audit_events WHERE seq > ? ORDER BY seq LIMIT ?`;
+    const rows = this.#read(
+      'reading query columns',
+      () => this.#prep(sql).all(afterSeq, limit) as (Row & Record<string, unknown>)[],
+    );
+    return rows.map((r) => ({ seq: r.seq, body: r.body, columns: r }));
+  }
+
+  expectedColumns(event: AuditEvent): Readonly<Record<string, ColumnValue>> {
+    const { approvers: _fromBody, ...columns } = eventQueryColumns(event, sqliteText);
+    return columns;
   }
 
   async queryAudit(q: AuditQuery): Promise<AuditPage> {
@@ -525,8 +552,7 @@ export class SqliteStore implements Store {
         ).run(m.keyId, m.pem, m.ts);
         return;
       case 'audit.purge':
-        this.#purge(m.throughSeq);
-        return;
+        throw new WardenError('INTERNAL', "a purge is applied after its unit's events (purgeOf)");
       case 'api_key.create':
         createApiKey(db, m);
         return;
@@ -565,16 +591,24 @@ export class SqliteStore implements Store {
     }
   }
 
-  #purge(throughSeq: number): void {
+  /**
+   * Deletes events 1..throughSeq once the unit's record and purge checkpoint are written: the permission
+   * row the delete trigger asks for is accepted only then (schema 6). Holds and the anchor are checked
+   * here first for a clear error; the triggers check them again.
+   */
+  #purge(throughSeq: number, recordSeq: number): void {
     const holds = this.#prep('SELECT count(*) AS n FROM legal_holds').get() as { n: number };
     if (holds.n > 0)
       throw new WardenError('LEGAL_HOLD_ACTIVE', `${holds.n} legal hold(s) in place; nothing is purged`);
     const anchor = this.#prep("SELECT 1 FROM checkpoints WHERE seq = ? AND kind != 'seal'").get(throughSeq);
     if (!anchor)
       throw new WardenError('INTERNAL', `no signed checkpoint at seq ${throughSeq} to anchor the purge`);
-    this.#prep('UPDATE audit_purge SET through_seq = ? WHERE id = 1').run(throughSeq);
+    this.#prep('INSERT INTO audit_purges (record_seq, through_seq, purged_at) VALUES (?, ?, ?)').run(
+      recordSeq,
+      throughSeq,
+      new Date().toISOString(),
+    );
     this.#prep('DELETE FROM audit_events WHERE seq <= ?').run(throughSeq);
-    this.#prep('UPDATE audit_purge SET through_seq = NULL WHERE id = 1').run();
   }
 }
 
@@ -600,21 +634,4 @@ function revokeApiKey(db: Database.Database, m: Extract<Mutation, { kind: 'api_k
     throw new WardenError('KEY_REVOKED', `API key ${m.id} was already revoked at ${row.revoked_at}`);
   }
   db.prepare('UPDATE api_keys SET revoked_at = ?, revoked_by = ? WHERE id = ?').run(m.ts, m.by, m.id);
-}
-
-/** The query columns of an event, in the INSERT's order, from the very event the body encodes. */
-function queryColumns(e: AuditEvent): (string | null)[] {
-  return [
-    e.ts,
-    e.type,
-    e.actor.id,
-    e.agent ?? null,
-    e.session ?? null,
-    e.tool ?? null,
-    e.callId ?? null,
-    e.decision?.effect ?? null,
-    e.decision?.ruleId ?? null,
-    e.triggeredBy ?? null,
-    e.id,
-  ];
 }
