@@ -62,6 +62,7 @@ export {
   type SignedCheckpoint,
   SignedCheckpointSchema,
 } from './audit/checkpoint-schema.js';
+export { redactEvent } from './audit/event-redaction.js';
 export {
   CSV_HEADER,
   EXPORT_FORMATS,
@@ -76,6 +77,7 @@ export {
   type RedactedValue,
   type Redaction,
   type RedactionOptions,
+  redactStored,
   redactValue,
   SECRET_KINDS,
   type SecretKind,

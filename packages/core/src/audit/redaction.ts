@@ -24,6 +24,7 @@ export const SECRET_KINDS = [
   'url_password',
   'card_number',
   'private_key',
+  'password',
   'field',
 ] as const;
 export type SecretKind = (typeof SECRET_KINDS)[number];
@@ -98,7 +99,16 @@ interface Limits {
   readonly maxBytes: number;
   readonly maxDepth: number;
   readonly maxStringBytes: number;
+  /** Containers redactValue returned are kept as they are (see {@link redactStored}). */
+  readonly trustRedacted?: boolean;
 }
+
+/**
+ * Containers that redactValue returned: already redacted (with at least the default fields), so the commit
+ * path does not walk them a second time. A brand on the object itself, so a copy or a value built any other
+ * way is walked again: the shortcut can save work, never skip a value that was not redacted.
+ */
+const REDACTED = new WeakSet<object>();
 
 const DEFAULT_MATCHER = new FieldMatcher(DEFAULT_SECRET_FIELDS);
 const DEFAULT_LIMITS: Limits = {
@@ -146,6 +156,7 @@ class Walker implements CapsHost {
   readonly redactions: Redaction[] = [];
   readonly #limits: Limits;
   readonly #redact: boolean;
+  readonly #trusted: boolean;
   readonly #path: (string | number)[] = [];
   readonly #ancestors: object[] = [];
   readonly #kinds: SecretKind[] = [];
@@ -154,6 +165,7 @@ class Walker implements CapsHost {
   constructor(limits: Limits) {
     this.#limits = limits;
     this.#redact = limits.fields !== null;
+    this.#trusted = limits.trustRedacted === true;
   }
 
   get exhausted(): boolean {
@@ -268,6 +280,10 @@ class Walker implements CapsHost {
     if (depth >= this.#limits.maxDepth) {
       this.flags |= TOO_DEEP;
       return this.#literal('[TOO_DEEP]');
+    }
+    if (this.#trusted && REDACTED.has(v)) {
+      this.bound += 2;
+      return v as JsonValue;
     }
     if (this.#ancestors.includes(v)) {
       this.flags |= CIRCULAR;
@@ -412,9 +428,29 @@ export function redactValue(value: unknown, options?: RedactionOptions): Redacte
     let out = w.value(value, 0) ?? null;
     if (w.bound > limits.maxBytes || w.exhausted)
       out = applyCaps(out, w, limits.maxBytes, limits.maxStringBytes);
+    if (typeof out === 'object' && out !== null) REDACTED.add(out);
     return { value: out, redactions: w.redactions, flags: w.flagList() };
   } catch {
     // Only a hostile environment gets here (e.g. an exhausted stack); nothing of the input is kept.
+    return { value: '[UNSERIALIZABLE]', redactions: w?.redactions ?? [], flags: ['non_json'] };
+  }
+}
+
+/**
+ * Redacts a value about to be stored, whole: every string and key at any depth, with `fields` on top of the
+ * defaults, but neither capped nor cut (what is stored beside it, ids and data, must stay whole). Containers
+ * that {@link redactValue} returned are taken as they are, so arguments redacted when the event was built
+ * are not walked twice. Never throws.
+ */
+export function redactStored(value: unknown, fields?: readonly string[]): RedactedValue {
+  let w: Walker | undefined;
+  try {
+    const matcher = fields && fields.length > 0 ? limitsFor({ fields }).fields : DEFAULT_MATCHER;
+    w = new Walker({ ...SAFE_LIMITS, fields: matcher, trustRedacted: true });
+    const out = w.value(value, 0) ?? null;
+    if (w.exhausted) w.markTruncated();
+    return { value: out, redactions: w.redactions, flags: w.flagList() };
+  } catch {
     return { value: '[UNSERIALIZABLE]', redactions: w?.redactions ?? [], flags: ['non_json'] };
   }
 }

@@ -48,6 +48,7 @@ import type { KeyRing } from '../keys/key-ring.js';
 import { encodeCursor } from '../store/audit-query.js';
 import { GroupCommitter } from '../store/group-committer.js';
 import type { CommitResult, CommitUnit, Mutation, SessionRecord, Store } from '../store/store.js';
+import { redactUnit } from '../store/unit-redaction.js';
 import {
   argsFingerprint,
   type CallOutcome,
@@ -437,7 +438,8 @@ export class Engine {
   }
 
   async #commit(unit: CommitUnit): Promise<CommitResult> {
-    const result = await this.#committer.submit(unit);
+    // Every event and state row passes here before it is hashed and stored: nothing is stored unredacted.
+    const result = await this.#committer.submit(redactUnit(unit, this.#policy.redactFields));
     this.#checkpointer.noteEvents(unit.events.length);
     for (const fn of this.#commitListeners) fn();
     return result;
