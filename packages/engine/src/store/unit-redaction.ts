@@ -48,8 +48,11 @@ function redactMutation(m: Mutation, fields: readonly string[]): Mutation {
       return label === m.key.label ? m : { ...m, key: { ...m.key, label } };
     }
     case 'grant.add': {
-      const reason = text(m.grant.reason, fields);
-      return reason === m.grant.reason ? m : { ...m, grant: { ...m.grant, reason } };
+      // Agent, tool glob and session are matched against calls whose ids cannot look like credentials
+      // (refused at check), so redacting them loses nothing. `when` stays: it is a condition to compile.
+      const { agent, tool, session, reason } = m.grant;
+      const r = redactStored({ agent, tool, session, reason }, fields);
+      return r.redactions.length === 0 ? m : { ...m, grant: { ...m.grant, ...(r.value as object) } };
     }
     case 'notification.finish': {
       const lastError = text(m.lastError, fields);
