@@ -123,3 +123,17 @@ describe('linear time', () => {
     }
   });
 });
+
+describe('ids are not card numbers', () => {
+  it('leaves UUIDs and hex ids whose digit runs pass Luhn', () => {
+    for (const id of [
+      'apr_01a25110-2693-7000-8893-2dbef1ebfe56',
+      'key_01a25110-2641-7000-96a8-36051682f70d',
+      '01a25110-2666-7000-88da-44fe6e84f3e7',
+      'v2511026937000889322',
+    ]) {
+      expect(redactValue(id).value).toBe(id);
+    }
+    expect(redactValue('card 2511-0269-3700-0886 ok').value).toBe('card [REDACTED:card_number] ok');
+  });
+});

@@ -262,9 +262,10 @@ const SECRET_PATTERNS: readonly SecretPattern[] = [
     source: `[?&](?:${ci('password')}|${ci('passwd')}|${ci('pwd')})=([^&#\\s]+)`,
   },
   // Card numbers: 13–19 digits, single spaces or dashes between groups; Luhn and issuer prefix checked.
+  // Not inside a word, a UUID or a hex id (`01a25110-2693-7000-8893-…` has Luhn-valid digit runs).
   {
     kind: 'card_number',
-    source: '(?<![0-9]|[0-9][.,])([0-9](?:[ -]?[0-9]){12,18})(?![0-9])',
+    source: '(?<![0-9A-Za-z]|[0-9][.,]|[0-9A-Za-z]-)([0-9](?:[ -]?[0-9]){12,18})(?![0-9A-Za-z])',
     accept: cardNumber,
   },
 ];
