@@ -1,7 +1,8 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { AuditEvent } from './audit-event.js';
 import { redactEvent } from './event-redaction.js';
-import { redactValue } from './redaction.js';
+import { needsRedaction, redactStored, redactValue } from './redaction.js';
 
 const SECRET = 'sk-live-CANARY0123456789abcdefXYZ';
 const HMAC = 'a'.repeat(64);
@@ -74,5 +75,35 @@ describe('redactEvent', () => {
     expect(safe.args).toBe(args);
     const copy = { ...(args as object), note: SECRET };
     expect(JSON.stringify(redactEvent(base({ args: copy })).args)).not.toContain(SECRET);
+  });
+});
+
+describe('needsRedaction', () => {
+  it('never says false when redactStored would change something (unusual values may say true)', () => {
+    const shapes = fc.oneof(
+      fc.jsonValue({ maxDepth: 3 }),
+      fc.constantFrom(SECRET, 'password=hunter2', { token: 'x' }, 4111111111111111, 'ok \ud800', [
+        new Date(0),
+      ]),
+    );
+    fc.assert(
+      fc.property(fc.array(shapes, { maxLength: 4 }), fc.dictionary(fc.string(), shapes), (list, dict) => {
+        for (const v of [list, dict]) {
+          const r = redactStored(v);
+          if (r.redactions.length > 0 || r.flags.length > 0) expect(needsRedaction(v)).toBe(true);
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('says false for plain JSON with nothing to remove', () => {
+    fc.assert(
+      fc.property(fc.jsonValue({ maxDepth: 3 }), (v) => {
+        const r = redactStored(v);
+        expect(needsRedaction(v)).toBe(r.redactions.length > 0 || r.flags.length > 0);
+      }),
+      { numRuns: 500 },
+    );
   });
 });

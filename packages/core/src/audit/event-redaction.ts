@@ -5,7 +5,7 @@
  * when they have that shape.
  */
 import { AUDIT_EVENT_TYPES, type AuditEvent } from './audit-event.js';
-import { redactStored, VALUE_FLAGS } from './redaction.js';
+import { needsRedaction, redactStored, VALUE_FLAGS } from './redaction.js';
 
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})$/;
 const HEX = /^[0-9a-f]{64}$/;
@@ -37,6 +37,8 @@ export function redactEvent(event: AuditEvent, fields?: readonly string[]): Audi
     if (EXACT[key]?.(value) === true) kept[key] = value;
     else scanned[key] = value;
   }
+  // The usual event holds no secret: a look without a copy decides whether to build one.
+  if (!needsRedaction(scanned, fields)) return event;
   const r = redactStored(scanned, fields);
   if (r.redactions.length === 0 && r.flags.length === 0) return event;
   const body = (typeof r.value === 'object' && r.value !== null ? r.value : {}) as Record<string, unknown>;
