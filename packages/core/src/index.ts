@@ -67,6 +67,7 @@ export {
   type SignedCheckpoint,
   SignedCheckpointSchema,
 } from './audit/checkpoint-schema.js';
+export { redactEvent } from './audit/event-redaction.js';
 export {
   CSV_HEADER,
   EXPORT_FORMATS,
@@ -81,6 +82,7 @@ export {
   type RedactedValue,
   type Redaction,
   type RedactionOptions,
+  redactStored,
   redactValue,
   SECRET_KINDS,
   type SecretKind,

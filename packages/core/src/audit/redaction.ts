@@ -24,6 +24,7 @@ export const SECRET_KINDS = [
   'url_password',
   'card_number',
   'private_key',
+  'password',
   'field',
 ] as const;
 export type SecretKind = (typeof SECRET_KINDS)[number];
@@ -98,7 +99,22 @@ interface Limits {
   readonly maxBytes: number;
   readonly maxDepth: number;
   readonly maxStringBytes: number;
+  /** Containers redactValue returned are kept as they are, plain ids unscanned (see {@link redactStored}). */
+  readonly trustRedacted: boolean;
 }
+
+/**
+ * Containers that redactValue returned: already redacted (with at least the default fields), so the commit
+ * path does not walk them a second time. A brand on the object itself, so a copy or a value built any other
+ * way is walked again: the shortcut can save work, never skip a value that was not redacted.
+ */
+const REDACTED = new WeakSet<object>();
+
+/** Warden's own ids (uuidv7, optionally `apr_`-style prefixed) and SHA-256 hex: no secret shape matches them. */
+const PLAIN_ID =
+  /^(?:[a-z]{1,12}_)?[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$|^[0-9a-f]{64}$/;
+/** Cheaper than a scan, and a scan could not change these: the commit path skips them. */
+const isPlainId = (s: string) => (s.length === 64 || (s.length >= 36 && s.length <= 49)) && PLAIN_ID.test(s);
 
 const DEFAULT_MATCHER = new FieldMatcher(DEFAULT_SECRET_FIELDS);
 const DEFAULT_LIMITS: Limits = {
@@ -106,13 +122,17 @@ const DEFAULT_LIMITS: Limits = {
   maxBytes: 65536,
   maxDepth: 32,
   maxStringBytes: 8192,
+  trustRedacted: false,
 };
 const SAFE_LIMITS: Limits = {
   fields: null,
   maxBytes: Infinity,
   maxDepth: SAFE_DEPTH,
   maxStringBytes: Infinity,
+  trustRedacted: false,
 };
+const STORED_LIMITS: Limits = { ...SAFE_LIMITS, fields: DEFAULT_MATCHER, trustRedacted: true };
+const storedLimits = new WeakMap<readonly string[], Limits>();
 const matchers = new WeakMap<readonly string[], FieldMatcher>();
 
 const count = (n: unknown, fallback: number) =>
@@ -130,6 +150,7 @@ function limitsFor(o: RedactionOptions | undefined): Limits {
     maxBytes: count(o.maxBytes, DEFAULT_LIMITS.maxBytes),
     maxDepth: Math.min(count(o.maxDepth, DEFAULT_LIMITS.maxDepth), SAFE_DEPTH),
     maxStringBytes: count(o.maxStringBytes, DEFAULT_LIMITS.maxStringBytes),
+    trustRedacted: false,
   };
 }
 
@@ -146,6 +167,7 @@ class Walker implements CapsHost {
   readonly redactions: Redaction[] = [];
   readonly #limits: Limits;
   readonly #redact: boolean;
+  readonly #trusted: boolean;
   readonly #path: (string | number)[] = [];
   readonly #ancestors: object[] = [];
   readonly #kinds: SecretKind[] = [];
@@ -154,6 +176,7 @@ class Walker implements CapsHost {
   constructor(limits: Limits) {
     this.#limits = limits;
     this.#redact = limits.fields !== null;
+    this.#trusted = limits.trustRedacted === true;
   }
 
   get exhausted(): boolean {
@@ -196,7 +219,7 @@ class Walker implements CapsHost {
       out = wellFormed(out).toWellFormed();
       this.flags |= INVALID_UTF8;
     }
-    if (this.#redact && out.length >= 8) out = this.scan(out);
+    if (this.#redact && out.length >= 8 && !(this.#trusted && isPlainId(out))) out = this.scan(out);
     this.bound += 6 * out.length + 2;
     return out;
   }
@@ -268,6 +291,10 @@ class Walker implements CapsHost {
     if (depth >= this.#limits.maxDepth) {
       this.flags |= TOO_DEEP;
       return this.#literal('[TOO_DEEP]');
+    }
+    if (this.#trusted && REDACTED.has(v)) {
+      this.bound += 2;
+      return v as JsonValue;
     }
     if (this.#ancestors.includes(v)) {
       this.flags |= CIRCULAR;
@@ -412,9 +439,99 @@ export function redactValue(value: unknown, options?: RedactionOptions): Redacte
     let out = w.value(value, 0) ?? null;
     if (w.bound > limits.maxBytes || w.exhausted)
       out = applyCaps(out, w, limits.maxBytes, limits.maxStringBytes);
+    if (typeof out === 'object' && out !== null) REDACTED.add(out);
     return { value: out, redactions: w.redactions, flags: w.flagList() };
   } catch {
     // Only a hostile environment gets here (e.g. an exhausted stack); nothing of the input is kept.
+    return { value: '[UNSERIALIZABLE]', redactions: w?.redactions ?? [], flags: ['non_json'] };
+  }
+}
+
+/** The matcher for a policy's extra fields on top of the defaults (cached per list). */
+function matcherFor(fields: readonly string[] | undefined): FieldMatcher {
+  return fields && fields.length > 0 ? (limitsFor({ fields }).fields as FieldMatcher) : DEFAULT_MATCHER;
+}
+
+/**
+ * Whether {@link redactStored} would change anything in `value`: the same checks without building a copy,
+ * so the commit path pays only the scans for the usual event that holds no secret. Unusual values (not
+ * plain JSON, invalid text, very deep) answer true and take the full path.
+ */
+export function needsRedaction(value: unknown, fields?: readonly string[]): boolean {
+  try {
+    return changes(value, matcherFor(fields), 0);
+  } catch {
+    return true;
+  }
+}
+
+const SCRATCH: SecretKind[] = [];
+/** Keys already seen holding no secret: events repeat the same few dozen keys. */
+const CLEAN_KEYS = new Set<string>();
+
+function keyChanges(k: string, matcher: FieldMatcher): boolean {
+  if (matcher.matches(k)) return true;
+  if (CLEAN_KEYS.has(k)) return false;
+  if (changes(k, matcher, 0)) return true;
+  if (CLEAN_KEYS.size >= 4096) CLEAN_KEYS.clear();
+  CLEAN_KEYS.add(k);
+  return false;
+}
+
+function changes(v: unknown, matcher: FieldMatcher, depth: number): boolean {
+  switch (typeof v) {
+    case 'string':
+      if (!wellFormed(v).isWellFormed()) return true;
+      if (v.length < 8 || isPlainId(v)) return false;
+      SCRATCH.length = 0;
+      return redactSecrets(v, SCRATCH) !== v;
+    case 'number':
+      return !Number.isFinite(v) || (v >= 1e12 && v < 1e19 && Number.isInteger(v) && isCardNumber(String(v)));
+    case 'boolean':
+    case 'undefined':
+      return false;
+    case 'object':
+      return v !== null && !REDACTED.has(v) && containerChanges(v, matcher, depth);
+    default:
+      return true;
+  }
+}
+
+function containerChanges(v: object, matcher: FieldMatcher, depth: number): boolean {
+  if (depth >= SAFE_DEPTH) return true;
+  if (Array.isArray(v)) {
+    for (const x of v) if (changes(x, matcher, depth + 1)) return true;
+    return false;
+  }
+  const proto = Object.getPrototypeOf(v);
+  if (proto !== Object.prototype && proto !== null) return true;
+  for (const k of Object.keys(v)) {
+    const x = (v as Record<string, unknown>)[k];
+    if (x === undefined) continue;
+    if (keyChanges(k, matcher) || changes(x, matcher, depth + 1)) return true;
+  }
+  return false;
+}
+
+/**
+ * Redacts a value about to be stored, whole: every string and key at any depth, with `fields` on top of the
+ * defaults, but neither capped nor cut (what is stored beside it, ids and data, must stay whole). Containers
+ * that {@link redactValue} returned are taken as they are, so arguments redacted when the event was built
+ * are not walked twice. Never throws.
+ */
+export function redactStored(value: unknown, fields?: readonly string[]): RedactedValue {
+  let w: Walker | undefined;
+  try {
+    let limits = STORED_LIMITS;
+    if (fields && fields.length > 0) {
+      limits = storedLimits.get(fields) ?? { ...STORED_LIMITS, fields: matcherFor(fields) };
+      storedLimits.set(fields, limits);
+    }
+    w = new Walker(limits);
+    const out = w.value(value, 0) ?? null;
+    if (w.exhausted) w.markTruncated();
+    return { value: out, redactions: w.redactions, flags: w.flagList() };
+  } catch {
     return { value: '[UNSERIALIZABLE]', redactions: w?.redactions ?? [], flags: ['non_json'] };
   }
 }

@@ -41,6 +41,20 @@ const KEY_MARKERS = [
 ].join('|');
 /** `=`, `:` or `"key": "` between a marker and its value. */
 const ASSIGN = `["']?[ \\t]*[:=][ \\t]*["']?`;
+/** ASSIGN, or just blanks (`aws_secret_access_key wJal…`, `Secret Access Key is wJal…`). */
+const ASSIGN_OR_BLANK = `["']?[ \\t]*(?:[:=][ \\t]*|${ci('is')}[ \\t]+)?["']?`;
+/** Names whose value is a password whatever it looks like (`password=letmein`, `"cvv": "123"`). */
+const PASSWORD_MARKERS = [
+  `${ci('passw')}(?:${ci('or')})?${ci('d')}`,
+  ci('pwd'),
+  ci('passphrase'),
+  `${ci('secret')}(?:${SEP}(?:${ci('access')}${SEP})?${ci('key')})?`,
+  `${ci('cv')}[VvCc]2?`,
+].join('|');
+/** Names whose value is a credential when it looks like one (`token=abc123`, not `token=none`). */
+const TOKEN_MARKERS = [ci('token'), `${ci('api')}${SEP}${ci('key')}`].join('|');
+/** A value given in free text: up to a blank, a quote, a list/URL delimiter or a closing bracket. */
+const FREE_VALUE = `([^\\s"'&,;)\\]}<>]+)`;
 
 const DIGIT = /[0-9]/;
 const UPPER = /[A-Z]/;
@@ -82,6 +96,40 @@ function basicCredentials(s: string): number {
   } catch {
     return 0;
   }
+}
+
+/** Words that stand for "no value" after a password marker (`password: required`), never a secret. */
+const NOT_A_PASSWORD = new Set([
+  'null',
+  'none',
+  'nil',
+  'undefined',
+  'true',
+  'false',
+  'required',
+  'empty',
+  'n/a',
+]);
+
+/** Values a shape of its own recognises (a JWT after `token=`): left to it, so it reports its kind. */
+const OWN_SHAPE =
+  /^(?:eyJ|sk-|[sr]k_|gh[pousr]_|github_pat_|xox|AIza|AKIA|ASIA|[A-Za-z][A-Za-z0-9+.-]*:\/\/)/;
+
+/** A password: anything but an empty or stand-in value (`null`, `***`, `xxx`). */
+function passwordValue(s: string): number {
+  const n = trimDots(s);
+  const t = s.slice(0, n);
+  if (n === 0 || NOT_A_PASSWORD.has(t.toLowerCase()) || /^(?:\*+|[xX]+|\.+)$/.test(t)) return 0;
+  return OWN_SHAPE.test(t) || t.startsWith('[REDACTED:') ? 0 : n;
+}
+
+/** A credential after `token:` or a password after `password:` in prose: not a plain lower-case word. */
+function credentialValue(s: string): number {
+  const n = trimDots(s);
+  const t = s.slice(0, n);
+  if (n < 4) return 0;
+  const random = DIGIT.test(t) || UPPER.test(t.slice(1)) || /[^A-Za-z._-]/.test(t) || n >= 32;
+  return random ? passwordValue(t) : 0;
 }
 
 /** Luhn checksum over a string of ASCII digits. */
@@ -164,7 +212,25 @@ const SECRET_PATTERNS: readonly SecretPattern[] = [
   // AWS secret keys: 40 base64 characters after aws_secret_access_key, "Secret Access Key:" and the like.
   {
     kind: 'aws_secret_key',
-    source: `(?<![A-Za-z0-9])(?:${ci('aws')}[_ -]?)?${ci('secret')}[_ -]?(?:${ci('access')}[_ -]?)?${ci('key')}${ASSIGN}([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])`,
+    source: `(?<![A-Za-z0-9])(?:${ci('aws')}[_ -]?)?${ci('secret')}[_ -]?(?:${ci('access')}[_ -]?)?${ci('key')}${ASSIGN_OR_BLANK}([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])`,
+  },
+  // Passwords after `password=`, `"pwd": "`, `secret=`, `cvv=` (a machine-written assignment): any value.
+  {
+    kind: 'password',
+    source: `(?<![A-Za-z0-9])(?:${PASSWORD_MARKERS})(?:[ \\t]*=[ \\t]*["']?|["'][ \\t]*[:=][ \\t]*["'])${FREE_VALUE}`,
+    accept: passwordValue,
+  },
+  // The same after `password: …` in prose, and credentials after `token=`, `api_key: …`: only values
+  // that do not read as a word (`password: required`, `api_key=your-api-key-here` stay).
+  {
+    kind: 'password',
+    source: `(?<![A-Za-z0-9])(?:${PASSWORD_MARKERS})[ \\t]*:[ \\t]*${FREE_VALUE}`,
+    accept: credentialValue,
+  },
+  {
+    kind: 'api_key',
+    source: `(?<![A-Za-z0-9])(?:${TOKEN_MARKERS})${ASSIGN}${FREE_VALUE}`,
+    accept: credentialValue,
   },
   // Generic: a random-looking value of 16+ characters after an API key / token marker.
   {
@@ -196,9 +262,10 @@ const SECRET_PATTERNS: readonly SecretPattern[] = [
     source: `[?&](?:${ci('password')}|${ci('passwd')}|${ci('pwd')})=([^&#\\s]+)`,
   },
   // Card numbers: 13–19 digits, single spaces or dashes between groups; Luhn and issuer prefix checked.
+  // Not inside a word, a UUID or a hex id (`01a25110-2693-7000-8893-…` has Luhn-valid digit runs).
   {
     kind: 'card_number',
-    source: '(?<![0-9]|[0-9][.,])([0-9](?:[ -]?[0-9]){12,18})(?![0-9])',
+    source: '(?<![0-9A-Za-z]|[0-9][.,]|[0-9A-Za-z]-)([0-9](?:[ -]?[0-9]){12,18})(?![0-9A-Za-z])',
     accept: cardNumber,
   },
 ];
@@ -211,6 +278,13 @@ if (new RegExp(`${COMBINED.source}|`).exec('')?.length !== GROUPS + 1) {
 const PLACEHOLDERS: readonly string[] = SECRET_PATTERNS.map((p) => placeholder(p.kind));
 
 const PEM_BEGIN = '-----BEGIN ';
+/**
+ * An AWS secret access key written after its key id (`AKIA… wJal…`, `AKIA…:wJal…`): 40 base64 characters a
+ * few separators after the id. Sticky, tried only right after an access key id matched.
+ */
+const AWS_SECRET_AFTER_ID = /([^A-Za-z0-9/+=\n]{1,10})([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])/y;
+const AWS_ACCESS_KEY = placeholder('aws_access_key');
+const AWS_SECRET_KEY = placeholder('aws_secret_key');
 
 /** Replaces PEM private key blocks; a block without its END line is redacted to the end of the text. */
 function redactPem(text: string, found: SecretKind[]): string {
@@ -258,11 +332,27 @@ export function redactSecrets(text: string, found: SecretKind[]): string {
     const start = m.index + m[0].length - candidate.length;
     out += src.slice(last, start) + (PLACEHOLDERS[g - 1] as string);
     last = start + length;
-    re.lastIndex = last;
     changed = true;
     found.push(pattern.kind);
+    if (PLACEHOLDERS[g - 1] === AWS_ACCESS_KEY) {
+      AWS_SECRET_AFTER_ID.lastIndex = last;
+      const pair = AWS_SECRET_AFTER_ID.exec(src);
+      if (pair) {
+        out += (pair[1] as string) + AWS_SECRET_KEY;
+        last = AWS_SECRET_AFTER_ID.lastIndex;
+        found.push('aws_secret_key');
+      }
+    }
+    re.lastIndex = last;
   }
   return changed ? out + src.slice(last) : src;
+}
+
+/** The kind of the first secret `text` holds, if any: for refusing ids that look like credentials. */
+export function secretIn(text: string): SecretKind | undefined {
+  const found: SecretKind[] = [];
+  redactSecrets(text, found);
+  return found[0];
 }
 
 /** Field names whose values are always secret (compared ignoring case, `_` and `-`). */
@@ -291,6 +381,14 @@ export const DEFAULT_SECRET_FIELDS: readonly string[] = Object.freeze([
   'set-cookie',
   'credentials',
   'aws_secret_access_key',
+  // Card verification codes. Not `cid`: as a field name it is far more often a content or correlation id.
+  'cvv',
+  'cvv2',
+  'cvc',
+  'cvc2',
+  'csc',
+  'card_security_code',
+  'security_code',
 ]);
 
 const normalizeName = (name: string) => name.toLowerCase().replace(/[-_]/g, '');

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { secretIn } from '../audit/secret-patterns.js';
 
 /**
  * Agent and tool names: letters, digits and `_ . : @ / -`, case-sensitive. Whitespace, control and
@@ -6,8 +7,27 @@ import { z } from 'zod';
  * blocks `db.drop`.
  */
 const CALL_NAME = /^[A-Za-z0-9_.:@/-]+$/;
+/**
+ * Ids a caller chooses are stored and matched as they are, so they cannot be redacted (a redacted session id
+ * would merge sessions): one that looks like a credential is refused instead, naming the field.
+ */
+const notSecret = (what: string) => (v: string, ctx: z.RefinementCtx) => {
+  const kind = v.length >= 8 ? secretIn(v) : undefined;
+  if (kind !== undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `${what} looks like a credential (${kind}); use an id that is not a secret`,
+    });
+  }
+};
+
 const callName = (what: string, max: number) =>
-  z.string().min(1).max(max).regex(CALL_NAME, `${what} may only contain letters, digits and _ . : @ / -`);
+  z
+    .string()
+    .min(1)
+    .max(max)
+    .regex(CALL_NAME, `${what} may only contain letters, digits and _ . : @ / -`)
+    .superRefine(notSecret(what));
 
 const MAX_ARG_DEPTH = 32;
 
@@ -46,7 +66,8 @@ const columnId = (what: string) =>
     .min(1, `${what} must not be empty`)
     .max(200)
     // biome-ignore lint/suspicious/noControlCharactersInRegex: the point is to refuse them.
-    .regex(/^[^\u0000-\u001f\u007f]*$/, `${what} must not contain control characters`);
+    .regex(/^[^\u0000-\u001f\u007f]*$/, `${what} must not contain control characters`)
+    .superRefine(notSecret(what));
 
 export const ToolCallSchema = z.strictObject({
   agent: callName('agent', 200),

@@ -50,6 +50,7 @@ import { encodeCursor } from '../store/audit-query.js';
 import { GroupCommitter } from '../store/group-committer.js';
 import type { CommitResult, CommitUnit, Mutation, SessionRecord, Store } from '../store/store.js';
 import { commitInDoubt } from '../store/store-errors.js';
+import { redactUnit } from '../store/unit-redaction.js';
 import {
   argsFingerprint,
   type CallOutcome,
@@ -497,7 +498,8 @@ export class Engine {
   }
 
   async #commit(unit: CommitUnit): Promise<CommitResult> {
-    const result = await this.#committer.submit(unit);
+    // Every event and state row passes here before it is hashed and stored: nothing is stored unredacted.
+    const result = await this.#committer.submit(redactUnit(unit, this.#policy.redactFields));
     this.#checkpointer.noteEvents(unit.events.length);
     for (const fn of this.#commitListeners) fn();
     // The database is back: learn what became of the decisions whose commit went unanswered.

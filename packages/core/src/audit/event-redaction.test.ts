@@ -1,0 +1,109 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import type { AuditEvent } from './audit-event.js';
+import { redactEvent } from './event-redaction.js';
+import { needsRedaction, redactStored, redactValue } from './redaction.js';
+
+const SECRET = 'sk-live-CANARY0123456789abcdefXYZ';
+const HMAC = 'a'.repeat(64);
+
+const base = (extra: Partial<AuditEvent>): AuditEvent => ({
+  id: '01890a5d-ac96-774b-bcce-b302099a8057',
+  ts: '2026-12-07T15:00:00.000Z',
+  type: 'call.decided',
+  actor: { kind: 'agent', id: 'bot' },
+  ...extra,
+});
+
+describe('redactEvent', () => {
+  it('redacts every field, at any depth, keys included, and says where', () => {
+    const event = base({
+      labels: { token: SECRET, team: 'ops' },
+      decision: {
+        effect: 'allow',
+        policyEffect: 'allow',
+        mode: 'enforce',
+        ruleId: null,
+        matchedRuleIds: [],
+        reasons: [`granted: ${SECRET}`],
+      },
+      outcome: { status: 'error', error: 'login failed: password=hunter2' },
+      data: { reason: `because ${SECRET}`, nested: [{ [`k ${SECRET}`]: 1 }] },
+      argsHmac: HMAC,
+      flags: ['truncated'],
+      redactions: [{ path: 'args.password', kind: 'field' }],
+    });
+    const safe = redactEvent(event);
+    expect(JSON.stringify(safe)).not.toContain(SECRET);
+    expect(JSON.stringify(safe)).not.toContain('hunter2');
+    expect(safe.labels).toEqual({ token: '[REDACTED:field]', team: 'ops' });
+    expect(safe.outcome?.error).toBe('login failed: password=[REDACTED:password]');
+    expect(safe.redactions?.map((r) => r.path)).toEqual([
+      'args.password',
+      'labels.token',
+      'decision.reasons[0]',
+      'outcome.error',
+      'data.reason',
+      'data.nested[0]["k [REDACTED:api_key]"]',
+    ]);
+    // What must stay exact does.
+    expect(safe).toMatchObject({ id: event.id, ts: event.ts, type: event.type, argsHmac: HMAC });
+    expect(safe.flags).toEqual(['truncated']);
+    // The caller's event is not changed.
+    expect(event.labels?.token).toBe(SECRET);
+  });
+
+  it('returns the event itself when there is nothing to remove', () => {
+    const event = base({ labels: { team: 'ops' }, data: { reason: 'ticket 42' } });
+    expect(redactEvent(event)).toBe(event);
+  });
+
+  it('scans a structural field that does not have its structural shape', () => {
+    const safe = redactEvent(base({ argsHmac: SECRET }));
+    expect(safe.argsHmac).toBe('[REDACTED:api_key]');
+  });
+
+  it('applies the policy fields on top of the defaults', () => {
+    expect(redactEvent(base({ labels: { ssn: '123-45-6789' } }), ['ssn']).labels).toEqual({
+      ssn: '[REDACTED:field]',
+    });
+  });
+
+  it('does not walk arguments redactValue already produced, and walks any other value', () => {
+    const args = redactValue({ path: '/tmp/x', password: 'hunter2' }).value;
+    const safe = redactEvent(base({ args, labels: { token: SECRET } }));
+    expect(safe.args).toBe(args);
+    const copy = { ...(args as object), note: SECRET };
+    expect(JSON.stringify(redactEvent(base({ args: copy })).args)).not.toContain(SECRET);
+  });
+});
+
+describe('needsRedaction', () => {
+  it('never says false when redactStored would change something (unusual values may say true)', () => {
+    const shapes = fc.oneof(
+      fc.jsonValue({ maxDepth: 3 }),
+      fc.constantFrom(SECRET, 'password=hunter2', { token: 'x' }, 4111111111111111, 'ok \ud800', [
+        new Date(0),
+      ]),
+    );
+    fc.assert(
+      fc.property(fc.array(shapes, { maxLength: 4 }), fc.dictionary(fc.string(), shapes), (list, dict) => {
+        for (const v of [list, dict]) {
+          const r = redactStored(v);
+          if (r.redactions.length > 0 || r.flags.length > 0) expect(needsRedaction(v)).toBe(true);
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('says false for plain JSON with nothing to remove', () => {
+    fc.assert(
+      fc.property(fc.jsonValue({ maxDepth: 3 }), (v) => {
+        const r = redactStored(v);
+        expect(needsRedaction(v)).toBe(r.redactions.length > 0 || r.flags.length > 0);
+      }),
+      { numRuns: 500 },
+    );
+  });
+});

@@ -1,0 +1,82 @@
+import { type ApprovalRecord, redactEvent, redactStored } from '@warden/core';
+import type { CommitUnit, Mutation } from './store.js';
+
+/**
+ * The redaction every commit passes before anything is hashed or written: each event whole (see
+ * redactEvent), and the human text that state rows carry beside them (reasons, votes, labels, delivery
+ * errors). Ids, hashes, times and the policy sources stay exact: they are validated where they enter
+ * (a caller's id that looks like a credential is refused, CALL_INVALID) or are Warden's own.
+ */
+export function redactUnit(unit: CommitUnit, fields: readonly string[]): CommitUnit {
+  let events = unit.events;
+  for (let i = 0; i < events.length; i++) {
+    const event = events[i] as CommitUnit['events'][number];
+    const safe = redactEvent(event, fields);
+    if (safe === event) continue;
+    if (events === unit.events) events = [...unit.events];
+    (events as CommitUnit['events'][number][])[i] = safe;
+  }
+  const mutations = unit.mutations?.map((m) => redactMutation(m, fields));
+  const changed = events !== unit.events || mutations?.some((m, i) => m !== unit.mutations?.[i]);
+  return changed ? { ...unit, events, ...(mutations ? { mutations } : {}) } : unit;
+}
+
+/** Text redacted as stored; null and undefined stay as they are. */
+function text<T extends string | null | undefined>(s: T, fields: readonly string[]): T {
+  if (typeof s !== 'string' || s.length < 3) return s;
+  const r = redactStored(s, fields);
+  return (r.redactions.length === 0 ? s : String(r.value)) as T;
+}
+
+/** A mutation with the free text of its row redacted; the same object when nothing changed. */
+function redactMutation(m: Mutation, fields: readonly string[]): Mutation {
+  switch (m.kind) {
+    case 'session.state': {
+      const reason = text(m.reason, fields);
+      return reason === m.reason ? m : { ...m, reason };
+    }
+    case 'session.ensure': {
+      const stateReason = text(m.session.stateReason, fields);
+      return stateReason === m.session.stateReason ? m : { ...m, session: { ...m.session, stateReason } };
+    }
+    case 'legal_hold.place': {
+      const reason = text(m.hold.reason, fields);
+      return reason === m.hold.reason ? m : { ...m, hold: { ...m.hold, reason } };
+    }
+    case 'api_key.create': {
+      const label = text(m.key.label, fields);
+      return label === m.key.label ? m : { ...m, key: { ...m.key, label } };
+    }
+    case 'grant.add': {
+      // Agent, tool glob and session are matched against calls whose ids cannot look like credentials
+      // (refused at check), so redacting them loses nothing. `when` stays: it is a condition to compile.
+      const { agent, tool, session, reason } = m.grant;
+      const r = redactStored({ agent, tool, session, reason }, fields);
+      return r.redactions.length === 0 ? m : { ...m, grant: { ...m.grant, ...(r.value as object) } };
+    }
+    case 'notification.finish': {
+      const lastError = text(m.lastError, fields);
+      return lastError === m.lastError ? m : { ...m, lastError };
+    }
+    case 'approval.save': {
+      const approval = redactApproval(m.approval, fields);
+      return approval === m.approval ? m : { ...m, approval };
+    }
+    default:
+      return m;
+  }
+}
+
+/** The request's human text: policy reasons (a grant's reason can be among them), votes, the outcome's reason. */
+function redactApproval(a: ApprovalRecord, fields: readonly string[]): ApprovalRecord {
+  const human = {
+    args: a.args,
+    target: a.target,
+    reasons: a.reasons,
+    votes: a.votes,
+    outcomeReason: a.outcomeReason,
+  };
+  const r = redactStored(human, fields);
+  if (r.redactions.length === 0) return a;
+  return { ...a, ...(r.value as Partial<ApprovalRecord>) };
+}
