@@ -494,12 +494,16 @@ describe('OpenAI Agents SDK adapter (embedded Warden, real run loop)', () => {
     await governed.invoke(runContext, JSON.stringify(edited), callDetails('lookup_order', edited));
     expect(runs).toEqual([edited]);
     const audit = await toolAudit(fx, 'lookup_order');
+    // The abandoned allow is ended as not run before the new decision: its token reservation (the default
+    // estimate, under the session's tokens budget) is released, not held until its lease charges it.
     expect(audit.map((e) => [e.type, e.args])).toEqual([
       ['call.decided', { id: 'o-1', amount: 0 }],
+      ['call.completed', undefined],
       ['call.decided', edited],
       ['call.completed', undefined],
     ]);
-    expect(audit[2]?.callId).toBe(audit[1]?.callId);
+    expect(audit[1]?.callId).toBe(audit[0]?.callId);
+    expect(audit[3]?.callId).toBe(audit[2]?.callId);
   });
 
   it('decides with the context given in the options: session and triggering human in the audit', async () => {

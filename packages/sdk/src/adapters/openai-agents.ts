@@ -178,6 +178,7 @@ class WardenToolGate<TParameters extends WardenToolParameters, Context, Result> 
   ): Promise<Authorized> {
     const call = this.#call(input);
     if (heldFor(held, call)) return authorizedOr(this.#warden, this.#tool, held.decision, '');
+    if (held?.decision.effect === 'allow') await this.#abandon(held.decision);
     const approvalId = this.#isReview(record) ? record.decision.approval?.id : undefined;
     if (!record || typeof approvalId !== 'string') {
       const context = runContext ? this.#context(runContext) : this.#warden.context();
@@ -192,6 +193,18 @@ class WardenToolGate<TParameters extends WardenToolParameters, Context, Result> 
       ...this.#estimate(input),
     });
     return authorizedOr(this.#warden, this.#tool, go, 'the run went on before a decision was made in Warden');
+  }
+
+  /**
+   * Ends an allowed decision whose call is not the one being executed (the model changed the arguments):
+   * recorded as not run, so the trail says so and its budget reservation is released now rather than
+   * charged at its estimate when the lease runs out.
+   */
+  async #abandon(decision: CallDecision): Promise<void> {
+    await this.#warden.complete(decision.callId, {
+      status: 'error',
+      error: 'not run: the arguments executed differ from the ones decided; the call was decided anew',
+    });
   }
 
   /**
