@@ -79,7 +79,9 @@ describe('warden serve --policy FILE at a restart (SQLite, real processes)', () 
     expect((await changedTo(second)).at(-1)).toBe(versionOf(V1));
     const said = (await second.stop()).err;
     expect(said).not.toContain('has not changed');
-    expect(said).toContain(`policy ${versionOf(V1)} from ${file} replaces the stored policy ${versionOf(V2)}`);
+    expect(said).toContain(
+      `policy ${versionOf(V1)} from ${file} replaces the stored policy ${versionOf(V2)}`,
+    );
   }, 90_000);
 
   it('a stored policy this Warden cannot compile stops the start; --policy-overwrite replaces it', async () => {
@@ -122,7 +124,9 @@ describe('warden serve --policy FILE at a restart: PostgreSQL shared with a runn
     const common = ['--db', db, '--port', '0', '--keys', join(dir, 'race-keys.json')];
     // The file is applied, then a newer policy is PUT: a restart with the unchanged file keeps it.
     const a = await spawnServe([...common, '--policy', file], ENV);
-    expect((await api(a.url, 'PUT', '/v1/policy', { key: ADMIN, body: { text: PUT_TEXT } })).status).toBe(200);
+    expect((await api(a.url, 'PUT', '/v1/policy', { key: ADMIN, body: { text: PUT_TEXT } })).status).toBe(
+      200,
+    );
     await a.stop();
     const b = await spawnServe(common, ENV);
     try {

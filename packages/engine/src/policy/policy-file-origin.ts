@@ -16,8 +16,6 @@ const FILE_ACTOR_IDS: ReadonlySet<string> = new Set([POLICY_FILE_ACTOR.id, 'poli
  * The newest version in `history` (newest first, as the store returns it) that a policy file put in
  * force: what "the version this file last applied" means at a restart.
  */
-export function lastFromPolicyFile(
-  history: readonly PolicyVersionRecord[],
-): PolicyVersionRecord | undefined {
+export function lastFromPolicyFile(history: readonly PolicyVersionRecord[]): PolicyVersionRecord | undefined {
   return history.find((h) => FILE_ACTOR_IDS.has(h.createdBy));
 }
