@@ -53,6 +53,7 @@ export {
   readPublicKeys,
 } from './keys/key-ring.js';
 export { type AppliedPolicy, applyPolicy } from './policy/policy-apply.js';
+export { lastFromPolicyFile, POLICY_FILE_ACTOR } from './policy/policy-file-origin.js';
 export { listYaml, loadPolicySources, readBounded } from './policy/policy-files.js';
 export { compileStored, type PolicySync, syncPolicy } from './policy/policy-sync.js';
 export { loadPolicy, type PolicyWatcher, watchPolicy } from './policy/policy-watcher.js';

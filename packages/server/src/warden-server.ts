@@ -8,9 +8,11 @@ import {
   type CreatedApiKey,
   compileStored,
   type Engine,
+  lastFromPolicyFile,
   loadPolicySources,
   openEngine,
   openStore,
+  POLICY_FILE_ACTOR,
   type PolicySync,
   type PolicyVersionRecord,
   type PolicyWatcher,
@@ -91,12 +93,14 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
       notificationTargets: config.webhooks.map((w) => ({ name: w.name, events: w.events })),
       onError: (err) => warn(`${err.code}: ${err.message}`),
     });
-    const stored = await store.currentPolicy();
-    if (stored?.version !== policy.version) {
+    // A kept stored policy is in force already and recorded: applying it again could put it over one
+    // another instance stored since settlePolicy read it (policy sync brings that one in instead).
+    const stored = source === 'database' ? undefined : await store.currentPolicy();
+    if (source !== 'database' && stored?.version !== policy.version) {
       // Recorded as a change from the stored policy, as a PUT would be (not from the new one to itself).
       const previous = stored && compileOrUndefined(stored);
       if (previous) engine.adoptPolicy(previous);
-      await applyPolicy(engine, policy, WARDEN_ACTOR, sources);
+      await applyPolicy(engine, policy, source === 'file' ? POLICY_FILE_ACTOR : WARDEN_ACTOR, sources);
     }
     const bootstrap = await bootstrapAdminKey(engine, options.adminKey);
     for (const w of await reservedKeyWarnings(store)) warn(w);
@@ -108,12 +112,26 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
   }
 }
 
-/** A stored policy compiled, or undefined when it no longer compiles (a newer Warden wrote it). */
+/** A stored policy compiled, or undefined when it does not compile (a newer Warden wrote it). */
 function compileOrUndefined(record: PolicyVersionRecord) {
   try {
     return compileStored(record);
   } catch {
     return undefined;
+  }
+}
+
+/** A stored policy compiled; STORE_INVALID when this Warden cannot compile it (a newer Warden stored it). */
+function compileOrRefuse(record: PolicyVersionRecord, file: string) {
+  try {
+    return compileStored(record);
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    throw new WardenError(
+      'STORE_INVALID',
+      `the stored policy ${record.version} (by ${record.createdBy} at ${record.createdAt}) cannot be compiled by this Warden, so a newer Warden probably stored it; upgrade Warden, or start with --policy-overwrite to replace it with ${file}:\n${why}`,
+      { version: record.version },
+    );
   }
 }
 
@@ -175,16 +193,22 @@ async function settlePolicy(
     };
     if (!current || current.version === policy.version) return fromFile;
     const stored = `the stored policy ${current.version} (by ${current.createdBy} at ${current.createdAt})`;
-    const history = await store.policyHistory(FILE_HISTORY_DEPTH);
-    const appliedBefore = history.some((h) => h.version === policy.version);
-    // A stored policy this Warden cannot compile (a newer one wrote it) cannot be kept: the file goes in.
-    const kept = appliedBefore && !config.policyOverwrite ? compileOrUndefined(current) : undefined;
-    if (kept) {
+    if (config.policyOverwrite) {
+      notice(`policy ${policy.version} from ${config.policy} replaces ${stored} (--policy-overwrite)`);
+      return fromFile;
+    }
+    // A stored policy this Warden cannot compile was written by a newer one (a rolling upgrade): putting the
+    // file over it would spread this older policy to every instance through policy sync. Only on request.
+    const compiled = compileOrRefuse(current, config.policy);
+    // The file is unchanged when it still holds the version it last put in force; everything stored after
+    // that came from elsewhere (PUT /v1/policy) and stays. A file reverted to an older version has changed.
+    const lastFromFile = lastFromPolicyFile(await store.policyHistory(FILE_HISTORY_DEPTH));
+    if (lastFromFile?.version === policy.version) {
       warn(
         `${config.policy} (policy ${policy.version}) has not changed since it was last applied, and ${stored} is newer: keeping the stored policy. Edit the file, or start with --policy-overwrite, to put the file's policy in force`,
       );
       return {
-        policy: kept,
+        policy: compiled,
         sources: current.sources,
         source: 'database' as const,
         fileVersion: policy.version,
