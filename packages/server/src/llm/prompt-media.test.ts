@@ -116,6 +116,7 @@ describe('request shapes billed beyond their text', () => {
       [{ model: 'gpt-4o', input: 'go on', previous_response_id: 'resp_1' }, 'previous_response_id'],
       [{ model: 'gpt-4o', input: 'go on', conversation: 'conv_1' }, 'conversation'],
       [{ model: 'gpt-4o', prompt: { id: 'pmpt_1' } }, 'prompt'],
+      [{ model: 'gpt-4o-search-preview', messages, web_search_options: {} }, 'web_search_options'],
       [{ model: 'gpt-4o', input: [{ type: 'item_reference', id: 'msg_1' }] }, 'item_reference'],
       [{ model: 'gpt-4o', input: 'news?', tools: [{ type: 'web_search' }] }, 'web_search'],
       [

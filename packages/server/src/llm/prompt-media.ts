@@ -41,12 +41,13 @@ const HOW =
 
 /**
  * Request fields that pull input Warden cannot see into the prompt: stored responses, conversations,
- * prompt templates and MCP servers, and containers whose files the model may read.
+ * prompt templates, web searches and MCP servers, and containers whose files the model may read.
  */
 const UNBOUNDED_FIELDS: Readonly<Record<string, string>> = {
   previous_response_id: 'the stored conversation of a previous response',
   conversation: 'the items of a stored conversation',
   prompt: 'a stored prompt template',
+  web_search_options: 'the pages of a web search',
   mcp_servers: 'the tools and results of remote MCP servers',
   container: 'the files of a code execution container',
 };
