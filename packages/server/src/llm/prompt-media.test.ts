@@ -37,10 +37,11 @@ describe('the tokenizer’s work per request is capped', () => {
     // Nothing long reached the tokenizer, and all it was given is within the request's allowance.
     expect(Math.max(...seen)).toBeLessThanOrEqual(TOKENIZE_STRING_MAX);
     expect(seen.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(TOKENIZE_REQUEST_MAX);
-    // Still an upper bound: two images at the maximum, the audio's bytes, every text no lower than exact.
+    // Still an upper bound: the image at the maximum, the data URL sent as text and the audio at their
+    // bytes, every other text no lower than exact.
     const texts = prompt.messages.slice(3) as { role: 'user'; content: string }[];
     const exact = encodeChat(texts, 'gpt-4o', { disallowedSpecial: new Set() }).length;
-    expect(counted).toBeGreaterThanOrEqual(2 * openAiImageMax('gpt-4o') + audio.length + exact);
+    expect(counted).toBeGreaterThanOrEqual(openAiImageMax('gpt-4o') + image.length + audio.length + exact);
   });
 });
 

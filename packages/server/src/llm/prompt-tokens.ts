@@ -89,7 +89,8 @@ class PromptCounter {
   /** Tokens of any JSON value, walked: images at the model's maximum, parts Warden cannot bound noted. */
   value(v: unknown): number {
     if (v === undefined || v === null) return 0;
-    if (typeof v === 'string') return v.startsWith('data:image/') ? this.imageMax : this.text(v);
+    // A data URL outside an image part is text to the provider: counted as text (its bytes, when long).
+    if (typeof v === 'string') return this.text(v);
     if (typeof v !== 'object') return this.text(String(v));
     if (Array.isArray(v)) return v.reduce((n: number, x) => n + this.value(x) + 1, 0);
     const part = v as Record<string, unknown>;
