@@ -141,6 +141,7 @@ describe('LLM proxy: shapes billed beyond their text stay within a tokens budget
     const line = await budgetLine(session);
     expect(line).toMatchObject({ used: upstream.billed() - before, reserved: 0, limit: LIMIT });
     expect(line?.used).toBeLessThanOrEqual(LIMIT);
+    console.info(`proxy shapes: used ${line?.used} of ${LIMIT} tokens, ${admitted} of 12 admitted`);
   }, 120_000);
 
   it('refuses, before the provider, a request whose input Warden cannot bound', async () => {
