@@ -7,6 +7,8 @@ export interface UsageEstimate {
   readonly inputTokens?: number;
   readonly outputTokens?: number;
   readonly costUsd?: number;
+  /** Usage already spent (what `recordUsage` reports): nothing is reserved for it. */
+  readonly spent?: true;
 }
 
 /** A tool call as the SDK sends it; the agent is always the client's own (bound to its key). */

@@ -223,8 +223,8 @@ export class Warden {
       tool: `llm:${provider ?? 'unknown'}`,
       args: { model: usage.model, reported: true },
     };
-    // Already spent: nothing to reserve (an estimate naming no tokens would reserve the server's default).
-    const estimate = { model: usage.model, inputTokens: 0, outputTokens: 0 };
+    // Already spent: nothing to reserve (an estimate of zeros alone would reserve the server's default).
+    const estimate = { model: usage.model, inputTokens: 0, outputTokens: 0, spent: true as const };
     const ok = await this.authorize(call, { ...options, estimate });
     await this.#completions.record(ok.callId, { status: 'ok', usage: counted });
   }

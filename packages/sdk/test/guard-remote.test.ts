@@ -83,6 +83,41 @@ describe.each(['sqlite', 'postgres'] as const)('guard against a Warden server (%
     expect((a.json() as { status: string }).status).toBe('cancelled');
   });
 
+  it('an all-zero estimate reserves the default; recordUsage, marked spent, reserves nothing', async () => {
+    const key = await srv.key('agent', 'support-bot', 'agent');
+    const zero = await srv.request('POST', '/v1/calls', {
+      key,
+      body: { tool: 'llm:openai', session: `zero-${dialect}`, estimate: { inputTokens: 0, costUsd: 0 } },
+    });
+    expect(zero.statusCode).toBe(200);
+    const held = await srv.request('GET', `/v1/budgets?session=zero-${dialect}`, { key: lee });
+    const line = (held.json() as { budgets: { budgetId: string; reserved: number }[] }).budgets.find(
+      (b) => b.budgetId === 'session-tokens',
+    );
+    expect(line?.reserved).toBe(4_096);
+    // 2,000 tokens spent leave 3,000 of 5,000: less than the default, yet the next report goes through.
+    await warden.withContext({ session: `spent-${dialect}` }, async () => {
+      await warden.recordUsage({
+        provider: 'openai',
+        model: 'gpt-4o-mini',
+        inputTokens: 1500,
+        outputTokens: 500,
+      });
+      await warden.recordUsage({
+        provider: 'openai',
+        model: 'gpt-4o-mini',
+        inputTokens: 1500,
+        outputTokens: 500,
+      });
+    });
+    const spent = await srv.request('GET', `/v1/budgets?session=spent-${dialect}`, { key: lee });
+    expect(
+      (spent.json() as { budgets: { budgetId: string; used: number; reserved: number }[] }).budgets.find(
+        (b) => b.budgetId === 'session-tokens',
+      ),
+    ).toMatchObject({ used: 4_000, reserved: 0 });
+  });
+
   it('a bad key or an unreachable server is a clear error, and nothing runs', async () => {
     const stranger = await createWarden({ url: srv.server.url, key: 'wdn_not-a-real-key' });
     let ran = false;

@@ -19,6 +19,16 @@ export interface Consumption {
   readonly outputTokens?: number;
   readonly cachedTokens?: number;
   readonly costUsd?: number;
+  /**
+   * Usage already spent and reported after the fact (the SDK's `recordUsage`): nothing to reserve, so an
+   * all-zero estimate is taken at its word instead of as the default.
+   */
+  readonly spent?: boolean;
+  /**
+   * Why the input cost cannot be bounded before the call runs (a request field naming stored context, a
+   * server-side tool): a tokens or USD budget refuses it (ESTIMATE_UNBOUNDED) rather than reserve a guess.
+   */
+  readonly unbounded?: string;
 }
 
 /** The budgets a call draws on, each as the counter of its scope and current window (amount 0). */
@@ -88,8 +98,10 @@ export const DEFAULT_TOKEN_ESTIMATE = 4_096;
 /**
  * The lines with what to reserve for an estimate. A USD budget cannot count a model it cannot price:
  * PRICE_UNKNOWN, rather than letting the spend through as free. An estimate naming no tokens and no cost
- * is taken as `defaultTokens` input tokens: reserved at 0, any number of such calls would be admitted at
- * once, each free to spend without bound (how far a budget can go over is bounded by what is reserved).
+ * (or naming only zeros) is taken as `defaultTokens` input tokens: reserved at 0, any number of such calls
+ * would be admitted at once, each free to spend without bound (how far a budget can go over is bounded by
+ * what is reserved). Only usage already `spent` reserves nothing. An `unbounded` estimate is refused by a
+ * tokens or USD budget: ESTIMATE_UNBOUNDED.
  */
 export function reserveAmounts(
   lines: readonly BudgetLine[],
@@ -97,10 +109,15 @@ export function reserveAmounts(
   prices: PriceTable,
   defaultTokens = DEFAULT_TOKEN_ESTIMATE,
 ): BudgetLine[] {
+  if (estimate.unbounded !== undefined) {
+    const line = lines.find((l) => l.metric !== 'calls');
+    if (line) throw estimateUnbounded(estimate.unbounded, line.budgetId);
+  }
   const named =
-    estimate.inputTokens !== undefined ||
-    estimate.outputTokens !== undefined ||
-    estimate.costUsd !== undefined;
+    estimate.spent === true ||
+    (estimate.inputTokens ?? 0) > 0 ||
+    (estimate.outputTokens ?? 0) > 0 ||
+    (estimate.costUsd ?? 0) > 0;
   const e = named ? estimate : { ...estimate, inputTokens: defaultTokens };
   return lines.map((l) => {
     const amount = amountOf(l.metric, e, prices);
@@ -120,6 +137,14 @@ export function settleAmounts(
   reserved: ReadonlyMap<string, number>,
 ): BudgetLine[] {
   return lines.map((l) => ({ ...l, amount: amountOf(l.metric, usage, prices) ?? reserved.get(l.key) ?? 0 }));
+}
+
+export function estimateUnbounded(why: string, budgetId: string): WardenError {
+  return new WardenError(
+    'ESTIMATE_UNBOUNDED',
+    `budget ${budgetId} counts tokens or US dollars, but this call's cost cannot be bounded before it runs: ${why}`,
+    { budgetId, reason: why },
+  );
 }
 
 export function priceUnknown(model: string, budgetId: string, version: string): WardenError {

@@ -54,6 +54,8 @@ export const ERROR_CODES = {
     'A loop breaker tripped (same call repeated, two tools ping-ponging, call rate or token burn too high); the session is paused.',
   PRICE_UNKNOWN:
     'A USD budget applies but the model has no known price; add it to the `prices` setting of the server configuration.',
+  ESTIMATE_UNBOUNDED:
+    'A tokens or USD budget applies but what the request may consume cannot be bounded before it runs (a field naming stored context or a server-side tool); the message names the field and how to proceed.',
   LLM_NOT_CONFIGURED:
     'No upstream is configured for this LLM provider; set llm.<provider>.apiKey in the server configuration.',
   LLM_UPSTREAM_UNAVAILABLE:

@@ -153,6 +153,39 @@ describe.each(DIALECTS)('budgets in the engine (%s)', (dialect) => {
     expect((await engine.store.getSession('s-none'))?.state).toBe('active');
   });
 
+  it('reserves the default for an all-zero estimate; only usage already spent reserves nothing', async () => {
+    const zero = (estimate: { inputTokens?: number; outputTokens?: number; costUsd?: number }) =>
+      engine.check({ agent: 'tokener', tool: 'llm:x', session: 's-zero', args: estimate }, { estimate });
+    expect((await zero({ inputTokens: 0 })).effect).toBe('allow');
+    expect((await zero({ costUsd: 0 })).effect).toBe('allow');
+    // Each holds the default 4,096 tokens: a third does not fit in 10,000.
+    expect((await zero({ inputTokens: 0, outputTokens: 0 })).code).toBe('BUDGET_EXCEEDED');
+    const [c] = await engine.store.budgetCounters({ scopeKeys: ['session:s-zero'], limit: 5 });
+    expect(c).toMatchObject({ used: 0, reserved: 8_192 });
+    const spent = await engine.check(
+      { agent: 'tokener', tool: 'llm:x', session: 's-spent', args: {} },
+      { estimate: { inputTokens: 0, outputTokens: 0, spent: true } },
+    );
+    expect(spent.effect).toBe('allow');
+    const [s] = await engine.store.budgetCounters({ scopeKeys: ['session:s-spent'], limit: 5 });
+    expect(s).toMatchObject({ used: 0, reserved: 0 });
+  });
+
+  it('refuses an unbounded estimate where a tokens or USD budget applies, not where none does', async () => {
+    const why = 'field previous_response_id names stored context';
+    const r = await engine.check(call('llm:openai', 's-unb'), {
+      estimate: { model: 'gpt-4o', inputTokens: 10, unbounded: why },
+    });
+    expect(r).toMatchObject({ effect: 'block', code: 'ESTIMATE_UNBOUNDED' });
+    expect(r.reasons[0]).toContain(why);
+    expect((await engine.store.getSession('s-unb'))?.state).toBe('active');
+    const free = await engine.check(
+      { agent: 'daily', tool: 'llm:openai', session: 's-unb2', args: {} },
+      { estimate: { model: 'gpt-4o', inputTokens: 10, unbounded: why } },
+    );
+    expect(free.effect).toBe('allow');
+  });
+
   it('settles actual usage: counters equal the ledger and nothing stays reserved', async () => {
     const r = await engine.check(call('llm:openai', 's-llm'), {
       estimate: { model: 'gpt-4o-mini', inputTokens: 1000, outputTokens: 1000 },

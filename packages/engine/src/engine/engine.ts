@@ -108,6 +108,7 @@ export type EngineBlockCode =
   | 'BUDGET_EXCEEDED'
   | 'RUNAWAY_DETECTED'
   | 'PRICE_UNKNOWN'
+  | 'ESTIMATE_UNBOUNDED'
   | 'INTERNAL';
 
 /** What a call or LLM request may consume, reserved against its budgets before it runs. */
@@ -116,6 +117,10 @@ export interface UsageEstimate {
   readonly inputTokens?: number;
   readonly outputTokens?: number;
   readonly costUsd?: number;
+  /** Usage already spent (reported after the fact): reserve nothing, even for an all-zero estimate. */
+  readonly spent?: boolean;
+  /** Why the cost cannot be bounded: refused by a tokens or USD budget (ESTIMATE_UNBOUNDED). */
+  readonly unbounded?: string;
 }
 
 /** Options of one check. */
@@ -787,6 +792,8 @@ export class Engine {
     } catch (err) {
       if (isWardenError(err, 'PRICE_UNKNOWN'))
         return { ok: false, code: 'PRICE_UNKNOWN', reason: err.message };
+      if (isWardenError(err, 'ESTIMATE_UNBOUNDED'))
+        return { ok: false, code: 'ESTIMATE_UNBOUNDED', reason: err.message };
       throw err;
     }
     if (lines.length === 0) return { ok: true };
@@ -856,7 +863,8 @@ export class Engine {
       ...engineDecision(this.#policy, gate.code, gate.reason),
       ...(gate.budget ? { budget: gate.budget } : {}),
     };
-    if (gate.code === 'PRICE_UNKNOWN') return this.#record(call, stop, ensure);
+    if (gate.code === 'PRICE_UNKNOWN' || gate.code === 'ESTIMATE_UNBOUNDED')
+      return this.#record(call, stop, ensure);
     const exceeded = this.systemEvent('budget.exceeded', WARDEN, {
       ts: call.ts,
       agent: call.agent,
@@ -1192,7 +1200,7 @@ type BudgetGate =
   | { readonly ok: true; readonly reservationId?: string }
   | {
       readonly ok: false;
-      readonly code: 'BUDGET_EXCEEDED' | 'PRICE_UNKNOWN';
+      readonly code: 'BUDGET_EXCEEDED' | 'PRICE_UNKNOWN' | 'ESTIMATE_UNBOUNDED';
       readonly reason: string;
       /** With BUDGET_EXCEEDED: whether the budget is spent (the session pauses) or only this call does not fit. */
       readonly spent?: boolean;

@@ -103,10 +103,10 @@ export class LlmProxy {
     stream: boolean,
   ): Promise<CheckResult> {
     const call = llmCall(request, principal, endpoint, estimate, stream);
-    const { model, inputTokens, outputTokens } = estimate;
+    const { model, inputTokens, outputTokens, unbounded } = estimate;
     const start = performance.now();
     const result = await this.#ctx.engine.check(call, {
-      estimate: { model, inputTokens, outputTokens },
+      estimate: { model, inputTokens, outputTokens, ...(unbounded ? { unbounded } : {}) },
       meteredBy: 'proxy',
       keyId: principal.keyId,
     });

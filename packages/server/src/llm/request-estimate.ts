@@ -1,8 +1,25 @@
 import { canonicalHash } from '@warden/core';
-import { promptTokens } from './prompt-tokens.js';
+import { unboundedField } from './prompt-media.js';
+import { countPrompt } from './prompt-tokens.js';
 
-/** The request fields that become prompt tokens: conversation, instructions and tool definitions. */
-const PROMPT_FIELDS = ['system', 'instructions', 'messages', 'input', 'tools', 'functions'] as const;
+/**
+ * The request fields that become prompt tokens: conversation, instructions, tool definitions and the
+ * output schema (Chat Completions' `response_format`, Responses' `text.format`, Anthropic's
+ * `output_format`/`output_config`), which the provider renders into the prompt.
+ */
+const PROMPT_FIELDS = [
+  'system',
+  'instructions',
+  'messages',
+  'input',
+  'tools',
+  'functions',
+  'tool_choice',
+  'response_format',
+  'text',
+  'output_format',
+  'output_config',
+] as const;
 
 /** What an LLM request may consume, and the facts about it a policy sees. */
 export interface RequestEstimate {
@@ -18,6 +35,8 @@ export interface RequestEstimate {
    * sees the same prompt sent again and again, not every LLM request as the same call.
    */
   readonly promptHash: string;
+  /** Why what the request may consume cannot be bounded (prompt-media.ts); a tokens or USD budget refuses it. */
+  readonly unbounded?: string;
 }
 
 /**
@@ -31,12 +50,18 @@ export function estimateRequest(
   const prompt: Record<string, unknown> = {};
   for (const field of PROMPT_FIELDS) if (body[field] !== undefined) prompt[field] = body[field];
   const maxOutputTokens = o.maxOutputTokens ?? o.defaultMaxOutput;
+  const counted = countPrompt(o.model, prompt);
+  // A predicted output's rejected tokens are billed as output, beyond the cap: at most all of them.
+  const predicted =
+    body.prediction == null ? 0 : countPrompt(o.model, { prediction: body.prediction }).tokens;
+  const unbounded = unboundedField(body) ?? counted.unbounded;
   return {
     model: o.model,
-    inputTokens: promptTokens(o.model, prompt),
-    outputTokens: maxOutputTokens * o.completions,
+    inputTokens: counted.tokens,
+    outputTokens: (maxOutputTokens + predicted) * o.completions,
     maxOutputTokens,
     promptHash: canonicalHash({ model: o.model, ...prompt }).slice(0, 16),
+    ...(unbounded ? { unbounded } : {}),
   };
 }
 

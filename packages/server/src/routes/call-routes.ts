@@ -31,6 +31,10 @@ const EstimateSchema = z
     inputTokens: tokens.optional(),
     outputTokens: tokens.optional(),
     costUsd: tokens.optional().meta({ description: 'A cost known in advance; wins over pricing the model.' }),
+    spent: z.literal(true).optional().meta({
+      description:
+        'The usage is already spent and reported after the fact: nothing is reserved. Without it, an estimate of only zeros reserves the default estimate.',
+    }),
   })
   .meta({
     id: 'UsageEstimate',
