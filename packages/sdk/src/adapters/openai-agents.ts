@@ -177,8 +177,9 @@ class WardenToolGate<TParameters extends WardenToolParameters, Context, Result> 
     record: WardenCallRecord | undefined,
   ): Promise<Authorized> {
     const call = this.#call(input);
+    const stale = held?.decision;
     if (heldFor(held, call)) return authorizedOr(this.#warden, this.#tool, held.decision, '');
-    if (held?.decision.effect === 'allow') await this.#abandon(held.decision);
+    if (stale?.effect === 'allow') await this.#abandon(stale);
     const approvalId = this.#isReview(record) ? record.decision.approval?.id : undefined;
     if (!record || typeof approvalId !== 'string') {
       const context = runContext ? this.#context(runContext) : this.#warden.context();
