@@ -154,8 +154,9 @@ export class BudgetService {
     if (lines.length === 0) return undefined;
     const reserved = new Map((held?.lines ?? []).map((l) => [l.key, l.amount]));
     const settled = settleAmounts(lines, usage ?? {}, this.prices, reserved);
-    // The call itself is not completed (complete() checked), so a settled reservation was charged on expiry.
-    const expired = held?.state === 'settled';
+    // Charged at its estimate by the sweep: only the excess is added. One settled by a completion of this
+    // call keeps its id, so the store refuses a second settlement of it (BUDGET_CONFLICT).
+    const expired = held?.state === 'expired';
     const charged = expired
       ? settled.map((l) => ({ ...l, amount: Math.max(0, l.amount - (reserved.get(l.key) ?? 0)) }))
       : settled;

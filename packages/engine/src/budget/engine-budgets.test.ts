@@ -393,6 +393,31 @@ describe.each(DIALECTS)('budgets in the engine (%s)', (dialect) => {
     expect(await tokens()).toMatchObject({ used: 1_150, reserved: 0 });
   });
 
+  it('a reservation settled by a completion is not read as expired: a second settlement of it is refused', async () => {
+    const llm = { agent: 'worker', tool: 'llm:x', session: 's-twice', args: { n: 1 } };
+    const r = await engine.check(llm, { estimate: { inputTokens: 300, outputTokens: 200 } });
+    const usage = { inputTokens: 500, outputTokens: 100 };
+    const { decided } = await engine.store.findCall(r.callId);
+    await engine.complete(r.callId, { status: 'ok', usage });
+    const tokens = async () =>
+      (await engine.store.budgetCounters({ scopeKeys: ['session:s-twice'], limit: 5 })).find(
+        (c) => c.metric === 'tokens',
+      );
+    expect(await tokens()).toMatchObject({ used: 600, reserved: 0 });
+    expect((await engine.store.reservation(r.reservationId as string))?.state).toBe('settled');
+    // What a concurrent completion of the same call computes after the first one settled it.
+    const again = await engine.budgets.settlement(
+      decided?.event as AuditEvent,
+      usage,
+      new Date().toISOString(),
+    );
+    expect(again?.mutation).toMatchObject({ kind: 'budget.settle', reservationId: r.reservationId });
+    await expect(engine.commit({ events: [], mutations: [again?.mutation as never] })).rejects.toMatchObject({
+      code: 'BUDGET_CONFLICT',
+    });
+    expect(await tokens()).toMatchObject({ used: 600, reserved: 0 });
+  });
+
   it('a completion racing the sweep that charges its expired reservation settles on top of the charge', async () => {
     const llm = { agent: 'worker', tool: 'llm:x', session: 's-race', args: { n: 1 } };
     const r = await engine.check(llm, { estimate: { inputTokens: 300, outputTokens: 200 } });
