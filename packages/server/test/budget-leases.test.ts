@@ -24,7 +24,7 @@ agents:
       - { id: runner-any, effect: allow, tools: ['*'] }
     budgets:
       - { id: session-calls, metric: calls, limit: 5, scope: session, window: session, tools: [work] }
-      - { id: session-tokens, metric: tokens, limit: 20000, scope: session, window: session, tools: ['llm:*'] }
+      - { id: session-tokens, metric: tokens, limit: 20000, scope: session, window: session, tools: ['llm:*'], alerts: [80] }
 `;
 
 interface Decision {
@@ -168,13 +168,33 @@ describe.each(['sqlite', 'postgres'] as const)(
       expect(await eventsOf('budget.expired', session)).toHaveLength(3);
     }, 60_000);
 
+    it('an expiry charge announces the threshold it crosses, as a completion would', async () => {
+      const session = `ses-alert-${dialect}`;
+      for (let i = 0; i < 2; i++) {
+        expect((await call(session, 'llm:x', { inputTokens: 9_000 })).effect).toBe('allow');
+      }
+      // Never completed: the sweep charges 18,000 of 20,000 tokens, 90 %.
+      await eventually('the expired reservations charged', async () => {
+        const got = await counter(session, 'session-tokens');
+        return got?.reserved === 0 ? got : undefined;
+      });
+      const alerts = await eventually('the 80 % alert', async () => {
+        const got = (await eventsOf('budget.alert', session)) as { event: { data: { threshold: number } } }[];
+        return got.length > 0 ? got : undefined;
+      });
+      expect(alerts.map((r) => r.event.data.threshold)).toEqual([80]);
+      expect(await sessionState(session)).toBe('active');
+    }, 60_000);
+
     it('a call naming no estimate reserves the default (4,096 tokens): 128 at once cannot all pass', async () => {
       const session = `ses-none-${dialect}`;
       const results = await Promise.all(Array.from({ length: 128 }, () => call(session, 'llm:x')));
       // 20,000 tokens hold four reservations of 4,096.
       expect(results.filter((d) => d.effect === 'allow')).toHaveLength(4);
       expect(results.filter((d) => d.code === 'BUDGET_EXCEEDED')).toHaveLength(124);
-      expect(await counter(session, 'session-tokens')).toMatchObject({ used: 0, reserved: 16_384 });
+      // Held, or (on a slow machine, past the 2 s lease) already charged at the estimate: 4 × 4,096 either way.
+      const c = (await counter(session, 'session-tokens')) as Counter;
+      expect(c.used + c.reserved).toBe(16_384);
       // Nothing is spent yet: refusing what does not fit leaves the session running.
       expect(await sessionState(session)).toBe('active');
     }, 60_000);
@@ -187,12 +207,17 @@ describe.each(['sqlite', 'postgres'] as const)(
       expect(refused).toMatchObject({ effect: 'block', code: 'BUDGET_EXCEEDED' });
       expect(refused.budget).toMatchObject({ used: 0, reserved: 15_000, requested: 10_000 });
       expect(await sessionState(session)).toBe('active');
+      // Refused in its own decision: no budget.exceeded (nor its notifications) for a call that only does not fit.
+      for (let i = 0; i < 3; i++)
+        expect((await call(session, 'llm:x', { inputTokens: 10_000 })).code).toBe('BUDGET_EXCEEDED');
+      expect(await eventsOf('budget.exceeded', session)).toHaveLength(0);
       const small = await call(session, 'llm:x', { inputTokens: 5_000 });
       expect(small.effect).toBe('allow');
       await complete(big.callId, { inputTokens: 15_000 });
       await complete(small.callId, { inputTokens: 5_000 });
       expect(await call(session, 'llm:x', { inputTokens: 1 })).toMatchObject({ code: 'BUDGET_EXCEEDED' });
       expect(await sessionState(session)).toBe('paused');
+      expect(await eventsOf('budget.exceeded', session)).toHaveLength(1);
     }, 60_000);
 
     it('estimates that run low overshoot by at most (actual − estimate) per call in flight', async () => {

@@ -69,7 +69,7 @@ export interface ReservationRecord {
   readonly session: string;
   readonly agent: string;
   readonly lines: readonly BudgetLine[];
-  readonly state: 'held' | 'settled' | 'released';
+  readonly state: 'held' | 'settled' | 'released' | 'expired';
   readonly createdAt: string;
   readonly leaseUntil: string;
   readonly updatedAt: string;

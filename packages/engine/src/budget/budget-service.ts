@@ -56,7 +56,15 @@ export interface BudgetServiceOptions {
   readonly leaseMs?: number;
   /** Input tokens reserved for a call whose estimate names no tokens and no cost. */
   readonly defaultTokenEstimate?: number;
+  /**
+   * What follows a charge to budget lines (thresholds announced, a breach pausing the session): the
+   * engine's, run by the sweep after each expiry charge as after a completion's settlement.
+   */
+  readonly afterCharge?: (lines: readonly BudgetLine[], call: ChargedTo, callId: string) => Promise<void>;
 }
+
+/** Whose spend a charge is: the session paused on a breach, and named in alerts. */
+export type ChargedTo = Pick<MeteredCall, 'agent' | 'session'>;
 
 /** The reservation of a call: one per call, so completion and approval paths find it without a lookup. */
 export function reservationIdOf(callId: string): string {
@@ -73,9 +81,12 @@ export class BudgetService {
   readonly leaseMs: number;
   readonly defaultTokenEstimate: number;
   readonly #engine: Engine;
+  readonly #afterCharge: NonNullable<BudgetServiceOptions['afterCharge']>;
 
   constructor(engine: Engine, options: BudgetServiceOptions = {}) {
     this.#engine = engine;
+    this.#afterCharge =
+      options.afterCharge ?? (async (lines, call) => void (await this.afterSettle(lines, call)));
     this.prices = options.prices ?? BUNDLED_PRICES;
     this.leaseMs = options.leaseMs ?? 10 * 60_000;
     this.defaultTokenEstimate = options.defaultTokenEstimate ?? DEFAULT_TOKEN_ESTIMATE;
@@ -143,8 +154,9 @@ export class BudgetService {
     if (lines.length === 0) return undefined;
     const reserved = new Map((held?.lines ?? []).map((l) => [l.key, l.amount]));
     const settled = settleAmounts(lines, usage ?? {}, this.prices, reserved);
-    // The call itself is not completed (complete() checked), so a settled reservation was charged on expiry.
-    const expired = held?.state === 'settled';
+    // Charged at its estimate by the sweep: only the excess is added. One settled by a completion of this
+    // call keeps its id, so the store refuses a second settlement of it (BUDGET_CONFLICT).
+    const expired = held?.state === 'expired';
     const charged = expired
       ? settled.map((l) => ({ ...l, amount: Math.max(0, l.amount - (reserved.get(l.key) ?? 0)) }))
       : settled;
@@ -166,7 +178,7 @@ export class BudgetService {
    * instance gets there first) and reports a hard breach (usage over the limit, when the actual usage
    * exceeded the estimate) so the caller can pause the session.
    */
-  async afterSettle(lines: readonly BudgetLine[], call: MeteredCall): Promise<BudgetCounter | undefined> {
+  async afterSettle(lines: readonly BudgetLine[], call: ChargedTo): Promise<BudgetCounter | undefined> {
     const store = this.#engine.store;
     const counters = await store.budgetCounters({ keys: lines.map((l) => l.key), limit: lines.length });
     let breached: BudgetCounter | undefined;
@@ -182,7 +194,7 @@ export class BudgetService {
     return breached;
   }
 
-  async #alert(c: BudgetCounter, threshold: number, call: MeteredCall): Promise<void> {
+  async #alert(c: BudgetCounter, threshold: number, call: ChargedTo): Promise<void> {
     const ts = new Date().toISOString();
     const event = this.#engine.systemEvent(
       'budget.alert',
@@ -250,7 +262,11 @@ export class BudgetService {
         charged++;
       } catch (err) {
         if (!isWardenError(err, 'BUDGET_CONFLICT')) throw err;
+        continue;
       }
+      // An expiry charge is spend like a settlement: its thresholds are announced and a breach pauses,
+      // or an agent that never completes would cross them unheard.
+      await this.#afterCharge(r.lines, { agent: r.agent, session: r.session }, r.callId);
     }
     return { charged };
   }

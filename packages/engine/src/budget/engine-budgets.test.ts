@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { testEngine, testPolicy } from '../../test-support/engine-fixtures.js';
 import { DIALECTS, freshStore, type StoreFixture } from '../../test-support/store-fixtures.js';
 import type { CheckResult, Engine } from '../engine/engine.js';
+import { openEngine } from '../engine/open-engine.js';
 import { resumeSession } from '../engine/session-control.js';
 import { generateKeyRing } from '../keys/key-ring.js';
 
@@ -40,6 +41,12 @@ agents:
     breakers: { repeat: false }
     budgets:
       - { id: session-tokens, metric: tokens, limit: 10000, scope: session, window: session }
+  expirer:
+    rules:
+      - { id: expirer-any, effect: allow, tools: ['*'] }
+    breakers: { repeat: false }
+    budgets:
+      - { id: expirer-tokens, metric: tokens, limit: 10000, scope: session, window: session, alerts: [40, 80] }
   looper:
     rules:
       - { id: looper-any, effect: allow, tools: ['*'] }
@@ -121,7 +128,13 @@ describe.each(DIALECTS)('budgets in the engine (%s)', (dialect) => {
     expect(refused).toMatchObject({ effect: 'block', code: 'BUDGET_EXCEEDED' });
     expect(refused.budget).toMatchObject({ used: 0, reserved: 6_000, requested: 6_000 });
     expect(await state('s-fit')).toBe('active');
-    expect((await events(engine, 'budget.exceeded', 's-fit'))[0]?.data).toMatchObject({ paused: false });
+    // The refusal is in the call's own decision; a budget.exceeded (and its notifications) means a pause.
+    expect(await events(engine, 'budget.exceeded', 's-fit')).toEqual([]);
+    const [decided] = await events(engine, 'call.decided', 's-fit').then((d) =>
+      d.filter((e) => e.callId === refused.callId),
+    );
+    expect(decided?.decision).toMatchObject({ effect: 'block', code: 'BUDGET_EXCEEDED' });
+    expect(decided?.decision?.reasons[0]).toMatch(/session-tokens .* 0 used, 6000 reserved, 6000 more asked/);
     // A smaller call still fits.
     const small = await tok('s-fit', { inputTokens: 3_000 });
     expect(small.effect).toBe('allow');
@@ -138,6 +151,66 @@ describe.each(DIALECTS)('budgets in the engine (%s)', (dialect) => {
     expect(await tok('s-fit', { inputTokens: 1 })).toMatchObject({ code: 'BUDGET_EXCEEDED' });
     expect(await state('s-fit')).toBe('paused');
     expect((await events(engine, 'budget.exceeded', 's-fit')).at(-1)?.data).toMatchObject({ paused: true });
+  });
+
+  it('calls refused without a pause notify nobody; the refusal that pauses notifies once', async () => {
+    const hooked = await openEngine({
+      store: fx.store,
+      keys: generateKeyRing(),
+      policy: testPolicy(POLICY),
+      checkpoint: { everyEvents: 10_000, everyMs: 3_600_000 },
+      notificationTargets: [{ name: 'ops', events: ['budget.exceeded', 'session.paused'] }],
+    });
+    try {
+      let n = 0;
+      const tok = (inputTokens: number) =>
+        hooked.check(
+          { agent: 'tokener', tool: 'llm:x', session: 's-flood', args: { n: n++ } },
+          { estimate: { inputTokens } },
+        );
+      const sent = async () => {
+        const now = new Date().toISOString();
+        const claimed = await fx.store.claimNotifications('t', now, now, 1_000, ['ops']);
+        return claimed.map((c) => c.eventType).sort();
+      };
+      const big = await tok(6_000);
+      // An agent looping calls that do not fit: twenty refusals, no notification.
+      for (let i = 0; i < 20; i++) expect(await tok(6_000)).toMatchObject({ code: 'BUDGET_EXCEEDED' });
+      expect(await sent()).toEqual([]);
+      await hooked.complete(big.callId, { status: 'ok', usage: { inputTokens: 10_000 } });
+      // Spent: the first refusal pauses the session, the rest meet the pause.
+      for (let i = 0; i < 20; i++) expect((await tok(1)).effect).toBe('block');
+      expect(await sent()).toEqual(['budget.exceeded', 'session.paused']);
+      expect(await events(hooked, 'budget.exceeded', 's-flood')).toHaveLength(1);
+    } finally {
+      await hooked.close();
+    }
+  });
+
+  it('an expiry charge announces the thresholds it crosses, and a breach pauses the session', async () => {
+    const exp = (n: number) =>
+      engine.check({ agent: 'expirer', tool: 'llm:x', session: 's-exp', args: { n } });
+    // Two calls naming no estimate hold the default 4,096 tokens each of 10,000, and never complete.
+    expect((await exp(1)).effect).toBe('allow');
+    expect((await exp(2)).effect).toBe('allow');
+    // The limit is lowered below what they hold while they are in flight.
+    const lowered = await engine.budgets.raise(
+      { id: 's-exp', agent: 'expirer' },
+      [{ budget: 'expirer-tokens', limit: 8_000 }],
+      ann,
+    );
+    await engine.commit(lowered);
+    const later = new Date(Date.now() + 11 * 60_000);
+    expect(await engine.budgets.sweep(later)).toEqual({ charged: 2 });
+    // 4,096 of 8,000 crosses 40 %; 8,192 crosses 80 % and the limit: the session pauses.
+    const alerts = await events(engine, 'budget.alert', 's-exp');
+    expect(alerts.map((e) => (e.data as { threshold: number }).threshold)).toEqual([40, 80]);
+    expect((await events(engine, 'budget.exceeded', 's-exp'))[0]?.data).toMatchObject({
+      budgetId: 'expirer-tokens',
+      used: 8_192,
+      limit: 8_000,
+    });
+    expect((await engine.store.getSession('s-exp'))?.state).toBe('paused');
   });
 
   it('reserves the default token estimate for a call that names none, so concurrent calls cannot all pass', async () => {
@@ -351,6 +424,31 @@ describe.each(DIALECTS)('budgets in the engine (%s)', (dialect) => {
     await engine.complete(t.callId, { status: 'ok', usage: { inputTokens: 400, outputTokens: 250 } });
     await engine.complete(small.callId, { status: 'ok', usage: { inputTokens: 10, outputTokens: 5 } });
     expect(await tokens()).toMatchObject({ used: 1_150, reserved: 0 });
+  });
+
+  it('a reservation settled by a completion is not read as expired: a second settlement of it is refused', async () => {
+    const llm = { agent: 'worker', tool: 'llm:x', session: 's-twice', args: { n: 1 } };
+    const r = await engine.check(llm, { estimate: { inputTokens: 300, outputTokens: 200 } });
+    const usage = { inputTokens: 500, outputTokens: 100 };
+    const { decided } = await engine.store.findCall(r.callId);
+    await engine.complete(r.callId, { status: 'ok', usage });
+    const tokens = async () =>
+      (await engine.store.budgetCounters({ scopeKeys: ['session:s-twice'], limit: 5 })).find(
+        (c) => c.metric === 'tokens',
+      );
+    expect(await tokens()).toMatchObject({ used: 600, reserved: 0 });
+    expect((await engine.store.reservation(r.reservationId as string))?.state).toBe('settled');
+    // What a concurrent completion of the same call computes after the first one settled it.
+    const again = await engine.budgets.settlement(
+      decided?.event as AuditEvent,
+      usage,
+      new Date().toISOString(),
+    );
+    expect(again?.mutation).toMatchObject({ kind: 'budget.settle', reservationId: r.reservationId });
+    await expect(engine.commit({ events: [], mutations: [again?.mutation as never] })).rejects.toMatchObject({
+      code: 'BUDGET_CONFLICT',
+    });
+    expect(await tokens()).toMatchObject({ used: 600, reserved: 0 });
   });
 
   it('a completion racing the sweep that charges its expired reservation settles on top of the charge', async () => {

@@ -43,7 +43,7 @@ import {
 import { ApprovalService } from '../approval/approval-service.js';
 import { GrantService } from '../approval/grant-service.js';
 import { type RetentionOptions, scheduleRetention } from '../audit/retention-schedule.js';
-import { BudgetService, reservationIdOf } from '../budget/budget-service.js';
+import { BudgetService, type ChargedTo, reservationIdOf } from '../budget/budget-service.js';
 import { type SeenCall, SessionHistory } from '../budget/session-history.js';
 import type { KeyRing } from '../keys/key-ring.js';
 import { encodeCursor } from '../store/audit-query.js';
@@ -225,6 +225,9 @@ export class Engine {
       ...(options.prices ? { prices: options.prices } : {}),
       ...(options.reservationLeaseMs ? { leaseMs: options.reservationLeaseMs } : {}),
       ...(options.defaultTokenEstimate ? { defaultTokenEstimate: options.defaultTokenEstimate } : {}),
+      // Reported, never thrown: the charge is already recorded, and the sweep goes on to the next one.
+      afterCharge: (lines, call, callId) =>
+        this.#afterCharge(lines, call, callId).catch((err) => this.#onError(asWardenError(err))),
     });
     this.#onError = options.onError ?? (() => {});
     this.unanswered = new UnansweredDecisions({
@@ -727,12 +730,10 @@ export class Engine {
           callId,
           data: { ...(gate.budget ?? {}), reason: gate.reason, paused: gate.spent === true },
         });
+        // Only a pause is news for a person: a call that merely does not fit is the caller's answer, and
+        // notifying each one would let an agent retrying such calls flood every webhook. Recorded, not sent.
         if (gate.spent) await this.#pauseLater(a.session, input.agent, gate.code, gate.reason, [exceeded]);
-        else
-          await this.#commit({
-            events: [exceeded],
-            mutations: outboxFor(this.notificationTargets, exceeded, null),
-          });
+        else await this.#commit({ events: [exceeded] });
       }
       return { allowed: false, code: gate.code, reason: gate.reason };
     }
@@ -865,18 +866,17 @@ export class Engine {
     };
     if (gate.code === 'PRICE_UNKNOWN' || gate.code === 'ESTIMATE_UNBOUNDED')
       return this.#record(call, stop, ensure);
+    // A call that merely does not fit is refused in its own decision (BUDGET_EXCEEDED, with the budget):
+    // no budget.exceeded and no notification per refusal, which an agent looping such calls would flood.
+    if (!gate.spent) return this.#record(call, stop, ensure);
     const exceeded = this.systemEvent('budget.exceeded', WARDEN, {
       ts: call.ts,
       agent: call.agent,
       session: call.session,
       tool: call.tool,
       callId: call.callId,
-      data: { ...(gate.budget ?? {}), reason: gate.reason, paused: gate.spent === true },
+      data: { ...(gate.budget ?? {}), reason: gate.reason, paused: true },
     });
-    if (!gate.spent) {
-      const mutations = outboxFor(this.notificationTargets, exceeded, null);
-      return this.#record(call, stop, ensure, { events: [exceeded], mutations });
-    }
     return this.#recordPausing(call, stop, ensure, [exceeded]);
   }
 
@@ -1084,25 +1084,7 @@ export class Engine {
     try {
       if (lines?.length) {
         const metered: MeteredCall = { agent, session, tool: decided.tool as string };
-        const breach = await this.budgets.afterSettle(lines, metered);
-        if (breach && !monitor) {
-          const limit = breach.limitOverride ?? breach.limit;
-          const reason = `budget ${breach.budgetId} (${breach.scopeKey}) went over its limit: ${breach.used} used of ${limit} ${breach.metric}; session ${session} is paused until a human resumes it`;
-          const exceeded = this.systemEvent('budget.exceeded', WARDEN, {
-            agent,
-            session,
-            callId: decided.callId as string,
-            data: {
-              budgetId: breach.budgetId,
-              scopeKey: breach.scopeKey,
-              metric: breach.metric,
-              limit,
-              used: breach.used,
-              reason,
-            },
-          });
-          await this.#pauseLater(session, agent, 'BUDGET_EXCEEDED', reason, [exceeded]);
-        }
+        await this.#afterCharge(lines, metered, decided.callId as string);
       }
       const tokens = (usage?.inputTokens ?? 0) + (usage?.outputTokens ?? 0);
       const settings = this.#policy.budgets.forAgent(agent).breakers;
@@ -1124,6 +1106,31 @@ export class Engine {
     } catch (err) {
       this.#onError(asWardenError(err));
     }
+  }
+
+  /**
+   * After spend was charged to budget lines (a completion's settlement, or the sweep charging an expired
+   * reservation its estimate): announces the thresholds crossed and pauses the session on a hard breach.
+   */
+  async #afterCharge(lines: readonly BudgetLine[], call: ChargedTo, callId: string): Promise<void> {
+    const breach = await this.budgets.afterSettle(lines, call);
+    if (!breach || this.#policy.mode === 'monitor') return;
+    const limit = breach.limitOverride ?? breach.limit;
+    const reason = `budget ${breach.budgetId} (${breach.scopeKey}) went over its limit: ${breach.used} used of ${limit} ${breach.metric}; session ${call.session} is paused until a human resumes it`;
+    const exceeded = this.systemEvent('budget.exceeded', WARDEN, {
+      agent: call.agent,
+      session: call.session,
+      callId,
+      data: {
+        budgetId: breach.budgetId,
+        scopeKey: breach.scopeKey,
+        metric: breach.metric,
+        limit,
+        used: breach.used,
+        reason,
+      },
+    });
+    await this.#pauseLater(call.session, call.agent, 'BUDGET_EXCEEDED', reason, [exceeded]);
   }
 
   async #invalid(

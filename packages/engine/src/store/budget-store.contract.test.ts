@@ -313,7 +313,7 @@ describe.each(DIALECTS)('Store contract: budgets (%s)', (dialect) => {
     expect(await counter(l.key)).toMatchObject({ reserved: 0 });
   });
 
-  it('charges a reservation whose lease ended at what it holds: used, a ledger row per line, settled', async () => {
+  it('charges a reservation whose lease ended at what it holds: used, a ledger row per line, expired', async () => {
     const calls = line({ amount: 1 });
     const tokens = line({ budgetId: 'tokens-hourly', metric: 'tokens', limit: 10_000, amount: 1_234.5 });
     const old = reservation([calls, tokens], { leaseUntil: at(5) });
@@ -333,10 +333,11 @@ describe.each(DIALECTS)('Store contract: budgets (%s)', (dialect) => {
         [tokens.key, 1_234.5],
       ]),
     );
-    expect(await fx.store.reservation(old.id)).toMatchObject({ state: 'settled', updatedAt: at(10) });
+    // Expired, not settled: a completion tells a charge on expiry from a settlement by a completion.
+    expect(await fx.store.reservation(old.id)).toMatchObject({ state: 'expired', updatedAt: at(10) });
     // Charged once: neither a second expiry nor a settle of the same reservation counts it again.
-    await refused(() => expire([old.id], at(60)), 'BUDGET_CONFLICT', /already settled/);
-    await refused(() => apply([settle(old, [calls])]), 'BUDGET_CONFLICT', /already settled/);
+    await refused(() => expire([old.id], at(60)), 'BUDGET_CONFLICT', /already expired/);
+    await refused(() => apply([settle(old, [calls])]), 'BUDGET_CONFLICT', /already expired/);
     // Two instances sweeping at once: one charges, the other is refused.
     const other = await fx.reopen();
     try {

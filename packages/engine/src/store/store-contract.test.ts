@@ -767,6 +767,49 @@ describe.each(DIALECTS)('Store contract (%s)', (dialect) => {
     });
   });
 
+  it('schema 8 marks reservations charged on expiry before it as expired, and keeps those settled', async () => {
+    // Rows as schema 7 left them: both settled; the expired one's ledger row names no price table.
+    const rows = `
+INSERT INTO budget_reservations (id, call_id, session, agent, lines, state, created_at, lease_until, updated_at)
+VALUES ('res_exp', 'c1', 's', 'a', '[]', 'settled', 't', 't', 't'),
+       ('res_set', 'c2', 's', 'a', '[]', 'settled', 't', 't', 't'),
+       ('res_held', 'c3', 's', 'a', '[]', 'held', 't', 't', 't');
+INSERT INTO budget_ledger (reservation_id, call_id, counter_key, metric, amount, price_version, ts)
+VALUES ('res_exp', 'c1', 'k', 'calls', 1, NULL, 't'), ('res_set', 'c2', 'k', 'calls', 1, 'p1', 't'),
+       (NULL, 'c9', 'k', 'calls', 1, NULL, 't');`;
+    let location: string;
+    let dispose = () => {};
+    if (dialect === 'sqlite') {
+      const dir = mkdtempSync(join(tmpdir(), 'warden-v7-'));
+      dispose = () => rmSync(dir, { recursive: true });
+      location = join(dir, 'warden.db');
+      const db = new Database(location);
+      migrateSqlite(db, SQLITE_MIGRATIONS.slice(0, 7));
+      db.exec(rows);
+      db.close();
+    } else {
+      location = await createTestDatabase(inject('postgresUrl'), 'v7');
+      await withClient(location, async (c) => {
+        await migratePostgres(c, POSTGRES_MIGRATIONS.slice(0, 7));
+        await c.query(rows);
+      });
+    }
+    try {
+      const store = await openStore(location);
+      try {
+        expect(await schemaVersions(dialect, location)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+        expect((await store.reservation('res_exp'))?.state).toBe('expired');
+        expect((await store.reservation('res_set'))?.state).toBe('settled');
+        expect((await store.reservation('res_held'))?.state).toBe('held');
+        expect((await store.ledgerTotals(['k'])).get('k')).toBe(3);
+      } finally {
+        await store.close();
+      }
+    } finally {
+      dispose();
+    }
+  });
+
   it('migrates a version-1 database, keeping its chain and sessions', async () => {
     const v1 = await version1Store(dialect);
     try {
@@ -783,7 +826,7 @@ describe.each(DIALECTS)('Store contract (%s)', (dialect) => {
 
       const store = await openStore(v1.location);
       try {
-        expect(await schemaVersions(dialect, v1.location)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+        expect(await schemaVersions(dialect, v1.location)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
         expect(await store.head()).toEqual({ seq: 2, hash: written?.events[1]?.hash });
         expect(await store.checkpoints()).toEqual([written?.checkpoint]);
         expect(await store.getSession('s-old')).toEqual(s);
@@ -813,7 +856,7 @@ describe.each(DIALECTS)('Store contract (%s)', (dialect) => {
       }
       // Opening again finds nothing to do.
       await (await openStore(v1.location)).close();
-      expect(await schemaVersions(dialect, v1.location)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+      expect(await schemaVersions(dialect, v1.location)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
     } finally {
       v1.dispose();
     }

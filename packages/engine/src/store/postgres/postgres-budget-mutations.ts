@@ -46,7 +46,7 @@ WITH d AS (
   SELECT $3, $4, l.key, l.metric, l.amount, $5, $2
     FROM json_to_recordset($6::json) AS l(key text, metric text, amount numeric)
 )
-UPDATE budget_reservations SET state = 'settled', updated_at = $2 WHERE id = $7`;
+UPDATE budget_reservations SET state = $8, updated_at = $2 WHERE id = $7`;
 
 const RELEASE_SQL = `
 WITH d AS (
@@ -143,7 +143,8 @@ export class BudgetWriter {
     const id = m.reservationId === null ? null : text(m.reservationId);
     // A reservation that no longer exists (purged) counts as released: the usage is still counted.
     const res = id === null ? undefined : this.#reservations.get(id);
-    if (res?.state === 'settled') throw budgetConflict(`reservation ${res.id} was already settled`);
+    if (res?.state === 'settled' || res?.state === 'expired')
+      throw budgetConflict(`reservation ${res.id} was already ${res.state}`);
     const unreserve = res?.state === 'held' ? storedLines(res) : [];
     const deltas = [
       ...unreserve.map((l) => ({ key: text(l.key), unreserve: l.amount, used: 0 })),
@@ -157,6 +158,7 @@ export class BudgetWriter {
       m.priceVersion === null ? null : text(m.priceVersion),
       JSON.stringify(m.lines.map((l) => ({ key: text(l.key), metric: l.metric, amount: l.amount }))),
       res ? id : null,
+      'settled',
     ]);
     // A released one becomes settled too, so a second settle is refused rather than counted again.
     if (res) this.#reservations.set(res.id, { ...res, state: 'settled', updated_at: m.ts });
@@ -182,8 +184,9 @@ export class BudgetWriter {
         null,
         JSON.stringify(lines.map((l) => ({ key: text(l.key), metric: l.metric, amount: l.amount }))),
         row.id,
+        'expired',
       ]);
-      this.#reservations.set(row.id, { ...row, state: 'settled', updated_at: m.now });
+      this.#reservations.set(row.id, { ...row, state: 'expired', updated_at: m.now });
     }
   }
 

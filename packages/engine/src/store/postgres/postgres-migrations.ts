@@ -444,6 +444,21 @@ CREATE UNIQUE INDEX audit_events_call_end ON audit_events (call_id)
   WHERE type IN ('call.completed', 'call.voided');
 `,
   },
+  {
+    version: 8,
+    name: 'a reservation charged on expiry is expired, not settled',
+    sql: `
+-- A reservation the lease sweep charged at its estimate was marked settled, like one a completion settled:
+-- a completion could not tell the two apart.
+ALTER TABLE budget_reservations DROP CONSTRAINT budget_reservations_state_check,
+  ADD CONSTRAINT budget_reservations_state_check CHECK (state IN ('held', 'settled', 'released', 'expired'));
+-- Those charged on expiry before: their ledger rows name them and no price table (a settle names one).
+-- (One pass over the ledger: it has no index on reservation_id.)
+UPDATE budget_reservations SET state = 'expired'
+ WHERE state = 'settled'
+   AND id IN (SELECT reservation_id FROM budget_ledger WHERE price_version IS NULL AND reservation_id IS NOT NULL);
+`,
+  },
 ];
 
 /** Any constant works: advisory lock keys are per database. This one spells "warden". */

@@ -83,6 +83,7 @@ describe('PostgresStore', () => {
       { version: 5 },
       { version: 6 },
       { version: 7 },
+      { version: 8 },
     ]);
     const [a, b] = stores as [PostgresStore, PostgresStore, PostgresStore];
     await a.commit([{ events: [event()] }]);

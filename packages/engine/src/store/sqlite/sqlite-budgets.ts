@@ -203,7 +203,8 @@ export class SqliteBudgets {
     checkLines(m.lines);
     // A reservation that no longer exists (purged) counts as released: the usage is still counted.
     const res = m.reservationId === null ? undefined : this.#reservationRow(m.reservationId);
-    if (res?.state === 'settled') throw budgetConflict(`reservation ${res.id} was already settled`);
+    if (res?.state === 'settled' || res?.state === 'expired')
+      throw budgetConflict(`reservation ${res.id} was already ${res.state}`);
     this.#ensure(m.lines, m.ts);
     if (res?.state === 'held') this.#unreserve(JSON.parse(res.lines) as BudgetLine[], m.ts);
     const use = this.#prep('UPDATE budget_counters SET used = used + ?, updated_at = ? WHERE key = ?');
@@ -237,7 +238,7 @@ export class SqliteBudgets {
         use.run(l.amount, m.now, l.key);
         ledger.run(row.id, row.call_id, l.key, l.metric, l.amount, m.now);
       }
-      this.#setState(row.id, 'settled', m.now);
+      this.#setState(row.id, 'expired', m.now);
     }
   }
 

@@ -349,4 +349,33 @@ CREATE UNIQUE INDEX audit_events_call_end ON audit_events (call_id)
   WHERE call_id IS NOT NULL AND type IN ('call.completed', 'call.voided');
 `,
   },
+  {
+    version: 8,
+    name: 'a reservation charged on expiry is expired, not settled',
+    sql: `
+-- A reservation the lease sweep charged at its estimate was marked settled, like one a completion settled:
+-- a completion could not tell the two apart. SQLite cannot change a CHECK in place: the table is rebuilt.
+CREATE TABLE budget_reservations_8 (
+  id TEXT PRIMARY KEY,
+  call_id TEXT NOT NULL,
+  session TEXT NOT NULL,
+  agent TEXT NOT NULL,
+  lines TEXT NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('held', 'settled', 'released', 'expired')),
+  created_at TEXT NOT NULL,
+  lease_until TEXT NOT NULL,
+  updated_at TEXT NOT NULL
+);
+INSERT INTO budget_reservations_8 (id, call_id, session, agent, lines, state, created_at, lease_until, updated_at)
+  SELECT id, call_id, session, agent, lines, state, created_at, lease_until, updated_at FROM budget_reservations;
+DROP TABLE budget_reservations;
+ALTER TABLE budget_reservations_8 RENAME TO budget_reservations;
+CREATE INDEX budget_reservations_lease ON budget_reservations (state, lease_until);
+-- Those charged on expiry before: their ledger rows name them and no price table (a settle names one).
+-- (One pass over the ledger: it has no index on reservation_id.)
+UPDATE budget_reservations SET state = 'expired'
+ WHERE state = 'settled'
+   AND id IN (SELECT reservation_id FROM budget_ledger WHERE price_version IS NULL AND reservation_id IS NOT NULL);
+`,
+  },
 ];
