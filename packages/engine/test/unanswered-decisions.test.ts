@@ -1,5 +1,5 @@
 import type { AuditRecord } from '@warden/core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { verifyStore } from '../src/audit/verify-store.js';
 import type { CheckResult, Engine } from '../src/engine/engine.js';
 import { openEngine } from '../src/engine/open-engine.js';
@@ -146,6 +146,44 @@ describe('decisions whose commit was never acknowledged (PostgreSQL)', () => {
     // Nothing is left reserved: the voided calls' reservations were given back, the next call settled.
     const counters = await engine.store.budgetCounters({ budgetId: 'agent-calls', limit: 10 });
     expect(counters.map((c) => [c.reserved, c.used])).toEqual([[0, 1]]);
+    expect((await verifyStore(engine.store)).ok).toBe(true);
+  });
+
+  it('a caller answered STORE_UNAVAILABLE cannot complete the call before the void runs', {
+    timeout: 120_000,
+  }, async () => {
+    // Another instance, without budgets: no commit of its own (a reservation given back) starts a void pass.
+    const unmetered = POLICY.slice(0, POLICY.indexOf('    budgets:'));
+    const engine = await openEngine({
+      store: await openStore(url),
+      keys: generateKeyRing(),
+      policy: testPolicy(unmetered),
+      checkpoint: { everyEvents: 100_000, everyMs: 3_600_000 },
+      closeStore: true,
+    });
+    onTestFinished(() => engine.close());
+    const held = await holdDecisionCommits(server.url, url);
+    const pending = engine.check(allowed);
+    let settled = false;
+    void pending.finally(() => {
+      settled = true;
+      // No retry timer: the void pass waits for the next commit, as it would on a busy instance.
+      engine.unanswered.stop();
+    });
+    while (!settled) {
+      await held.cutOff();
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await held.release();
+    const r = await pending;
+    expect(r).toMatchObject({ effect: 'block', code: 'STORE_UNAVAILABLE' });
+    expect(engine.unanswered.unresolved()).toContain(r.callId);
+    // The database is back and the void pass has not run yet: the caller tries to complete the call anyway.
+    await expect(engine.complete(r.callId, { status: 'ok' })).rejects.toMatchObject({ code: 'CALL_VOIDED' });
+    await until(() => engine.unanswered.size === 0);
+    const voided = await byCall(engine.store, 'call.voided');
+    expect(voided.get(r.callId)?.event.data).toMatchObject({ commitStatus: 'committed' });
+    expect((await engine.store.findCall(r.callId)).completed).toBeFalsy();
     expect((await verifyStore(engine.store)).ok).toBe(true);
   });
 

@@ -149,6 +149,35 @@ describe('warden serve on PostgreSQL: a call answered STORE_UNAVAILABLE is never
     expect(verify.code, verify.out + verify.err).toBe(0);
   }, 120_000);
 
+  it('an agent answered STORE_UNAVAILABLE that completes the call as soon as the database is back gets 409 CALL_VOIDED', async () => {
+    const held = await holdDecisionCommits(pg.url, db);
+    const pending = call();
+    let settled = false;
+    void pending.finally(() => {
+      settled = true;
+    });
+    while (!settled) {
+      await held.cutOff();
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await held.release();
+    const answer = (await pending).body;
+    expect(answer).toMatchObject({ effect: 'block', code: 'STORE_UNAVAILABLE' });
+    // At once, before the server's own void pass: the void must win, the completion must not be recorded.
+    const done = await api<{ error: { code: string } }>(
+      served.url,
+      'POST',
+      `/v1/calls/${answer.callId}/complete`,
+      { key: agentKey, body: { status: 'ok' } },
+    );
+    expect(done.status).toBe(409);
+    expect(done.body.error.code).toBe('CALL_VOIDED');
+    const found = await store.findCall(answer.callId);
+    expect(found.completed).toBe(false);
+    expect(found.voided).toBeDefined();
+    expect(await contradictions(store, [answer])).toEqual([]);
+  }, 120_000);
+
   it('PostgreSQL stopped with -m immediate under 32 concurrent callers, 4 times: every response matches the trail', async () => {
     const answers: Answered[] = [];
     let running = true;

@@ -7,6 +7,10 @@ import { generateKeyRing, type KeyRing } from '../keys/key-ring.js';
 import { purgeExpired } from './retention.js';
 import { verifyStore } from './verify-store.js';
 
+/** What the guarding triggers say (both dialects): append-only tables, and the conditions of a purge. */
+const GUARD_MESSAGE =
+  /are append-only|a purge needs its retention\.purged record|a purge needs a purge checkpoint|a purge must end at a signed checkpoint|a legal hold is in place/;
+
 /**
  * Someone with the app's database access (plain SQL, triggers in force: the sqlite3 shell on the file, a
  * psql session as the app's role) tries to delete audit events or checkpoints outside a retention purge.
@@ -35,28 +39,33 @@ describe.each(DIALECTS)('the database refuses hand-made purges (%s)', (dialect) 
     await fx?.dispose();
   });
 
-  /** Runs a statement as plain SQL; 'refused' when the database rejects it. */
+  /**
+   * Runs a statement as plain SQL; 'refused' when a guard (a trigger's message) rejects it. Any other
+   * failure (a malformed statement, a missing table) is rethrown: it would prove nothing about the guards.
+   */
   const attempt = async (sql: string, ...params: unknown[]) => {
     try {
       await fx.plain(sql, ...params);
       return 'done';
-    } catch {
-      return 'refused';
+    } catch (err) {
+      if (GUARD_MESSAGE.test(String((err as Error)?.message))) return 'refused';
+      throw err;
     }
   };
   const seqs = async () => (await fx.store.readChain(0, 1_000)).map((r) => r.seq);
   const upsert = (table: string, cols: string, values: string, key: string, set: string) =>
     dialect === 'sqlite'
       ? `INSERT OR REPLACE INTO ${table} (${cols}) VALUES (${values})`
-      : `INSERT INTO ${table} (${cols}) VALUES (${values}) ON CONFLICT (${key}) DO UPDATE SET ${set}`;
+      : // The ids are identity columns: a hand-made row must override them to clash with one.
+        `INSERT INTO ${table} (${cols}) OVERRIDING SYSTEM VALUE VALUES (${values}) ON CONFLICT (${key}) DO UPDATE SET ${set}`;
 
   it('refuses the old helper-table trick, a direct permission, and a plain DELETE', async () => {
     const before = await seqs();
     expect(before).toEqual(Array.from({ length: 15 }, (_, i) => i + 1));
-    // Schema 5 let this through: set the helper row, then DELETE.
-    expect(
-      await attempt(upsert('audit_purge', 'id, through_seq', '1, 1000000', 'id', 'through_seq = 1000000')),
-    ).toBe('refused');
+    // Schema 5 let this through: set the helper row, then DELETE. The helper table is gone.
+    await expect(
+      fx.plain(upsert('audit_purge', 'id, through_seq', '1, 1000000', 'id', 'through_seq = 1000000')),
+    ).rejects.toThrow(/no such table: audit_purge|relation "audit_purge" does not exist/);
     expect(await attempt('DELETE FROM audit_events WHERE seq <= 10')).toBe('refused');
     expect(
       await attempt(

@@ -363,6 +363,8 @@ export class Engine {
     }
     if (completed) throw new WardenError('CALL_ALREADY_COMPLETED', `call ${callId} was already completed`);
     if (voided) throw callVoided(callId, voided.seq);
+    // Its caller was answered STORE_UNAVAILABLE although the decision landed: void it first, never complete it.
+    if (this.unanswered.has(callId)) await this.#refuseUnanswered(callId);
     if (decided.event.decision?.meteredBy === 'proxy' && options.meteredBy !== 'proxy') {
       throw new WardenError(
         'CALL_NOT_RUNNABLE',
@@ -405,6 +407,17 @@ export class Engine {
     }
     await this.#afterCompletion(decided.event, usage, settle?.lines);
     return { auditSeq: (result.events[0] as { seq: number }).seq, decided: decided.event };
+  }
+
+  /** Voids a decision whose caller was answered STORE_UNAVAILABLE (as far as the database can tell now); always throws CALL_VOIDED. */
+  async #refuseUnanswered(callId: string): Promise<never> {
+    await this.unanswered.resolve(true);
+    const { voided } = await this.store.findCall(callId);
+    if (voided) throw callVoided(callId, voided.seq);
+    throw new WardenError(
+      'CALL_VOIDED',
+      `call ${callId} may not run or be completed: its caller was answered STORE_UNAVAILABLE, and its decision is voided once the database can tell it landed`,
+    );
   }
 
   /**

@@ -36,6 +36,8 @@ export class UnansweredDecisions {
   readonly #pending = new Map<string, CommitDoubt>();
   /** Failed attempts per call id, for reasons other than the store being unavailable. */
   readonly #failures = new Map<string, number>();
+  /** Passes per call id that found no decision in the trail although it may have landed. */
+  readonly #misses = new Map<string, number>();
   #running: Promise<void> | undefined;
   #timer: NodeJS.Timeout | undefined;
   #lastPass = 0;
@@ -94,6 +96,11 @@ export class UnansweredDecisions {
     this.#timer = undefined;
   }
 
+  /** Whether this call's decision is still in doubt here (its caller was answered STORE_UNAVAILABLE). */
+  has(callId: string): boolean {
+    return this.#pending.has(callId);
+  }
+
   /** The call ids still in doubt. */
   unresolved(): string[] {
     return [...this.#pending.keys()];
@@ -111,16 +118,51 @@ export class UnansweredDecisions {
       // The transaction may still commit: reading the trail now could miss it.
       if (outcome === 'in-progress') continue;
       // Whatever the status said, the trail decides: a transaction id can be reused after a crash.
+      let found: boolean;
       try {
-        await this.#settle(callId, outcome);
+        found = await this.#settle(callId, outcome);
       } catch (err) {
         if (isWardenError(err, 'STORE_UNAVAILABLE')) throw err;
         this.#giveUpAfter(callId, asWardenError(err));
         continue;
       }
+      if (!found && this.#keepLooking(callId, outcome)) continue;
       this.#pending.delete(callId);
       this.#failures.delete(callId);
+      this.#misses.delete(callId);
     }
+  }
+
+  /**
+   * No decision in the trail. Aborted: it never landed, done. Committed: the row is not visible yet (a
+   * synchronous standby still holds it back), so look again, and say so once if it stays unseen. Unknown:
+   * look again a bounded number of times, then give up loudly.
+   */
+  #keepLooking(callId: string, outcome: CommitOutcome): boolean {
+    if (outcome === 'aborted') return false;
+    const misses = (this.#misses.get(callId) ?? 0) + 1;
+    this.#misses.set(callId, misses);
+    if (misses < MAX_ATTEMPTS) return true;
+    if (outcome === 'committed') {
+      if (misses === MAX_ATTEMPTS) {
+        this.#seams.onError(
+          new WardenError(
+            'STORE_UNAVAILABLE',
+            `the decision of call ${callId} committed but is still not visible after ${misses} looks; it is voided once it is`,
+            { callId },
+          ),
+        );
+      }
+      return true;
+    }
+    this.#seams.onError(
+      new WardenError(
+        'STORE_UNAVAILABLE',
+        `gave up looking for the decision of call ${callId} after ${misses} looks (its commit's outcome is ${outcome}); if it landed, the trail says it was decided although its caller was answered STORE_UNAVAILABLE`,
+        { callId },
+      ),
+    );
+    return false;
   }
 
   /** Reports a failure to void; after MAX_ATTEMPTS the call is dropped, named in the last report. */
@@ -133,6 +175,7 @@ export class UnansweredDecisions {
     }
     this.#pending.delete(callId);
     this.#failures.delete(callId);
+    this.#misses.delete(callId);
     this.#seams.onError(
       new WardenError(
         err.code,
@@ -142,10 +185,11 @@ export class UnansweredDecisions {
     );
   }
 
-  /** Voids the call's decision if it is in the trail and not voided yet. */
-  async #settle(callId: string, outcome: CommitOutcome): Promise<void> {
+  /** Voids the call's decision if it is in the trail and not voided yet; false when it is not in the trail. */
+  async #settle(callId: string, outcome: CommitOutcome): Promise<boolean> {
     const found = await this.#seams.store.findCall(callId);
-    if (!found.decided || found.voided) return;
+    if (!found.decided) return false;
+    if (found.voided) return true;
     const decided = found.decided;
     const d = decided.event.decision;
     const reservationId = d?.reservationId;
@@ -186,16 +230,21 @@ export class UnansweredDecisions {
     try {
       await this.#seams.commit(unit(release));
     } catch (err) {
-      if (!release || !isWardenError(err, 'BUDGET_CONFLICT')) return this.#ended(callId, err);
+      if (!release || !isWardenError(err, 'BUDGET_CONFLICT')) {
+        await this.#ended(callId, err);
+        return true;
+      }
       // Released meanwhile by the lease sweep: void without releasing.
       try {
         await this.#seams.commit(unit(false));
       } catch (again) {
-        return this.#ended(callId, again);
+        await this.#ended(callId, again);
+        return true;
       }
     }
     this.voided += 1;
     await this.#withdrawApproval(callId, d?.effect, d?.approvalId);
+    return true;
   }
 
   /**

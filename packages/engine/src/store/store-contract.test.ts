@@ -8,7 +8,6 @@ import {
   isWardenError,
   signCheckpoint,
   uuidv7,
-  WardenError,
 } from '@warden/core';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
@@ -283,13 +282,13 @@ describe.each(DIALECTS)('Store contract (%s)', (dialect) => {
     });
     // A second void of the same call (another retry, another instance) is refused by the database, and
     // so is a completion racing the void: a call ends once.
-    await expect(fx.store.commit([{ events: [{ ...voided, id: uuidv7() }] }])).rejects.toBeInstanceOf(
-      WardenError,
-    );
+    await expect(fx.store.commit([{ events: [{ ...voided, id: uuidv7() }] }])).rejects.toMatchObject({
+      code: 'CALL_VOIDED',
+    });
     const done = { ...d, id: uuidv7(), type: 'call.completed' as const, decision: undefined };
     await expect(
       fx.store.commit([{ events: [{ ...done, outcome: { status: 'ok' as const } }] }]),
-    ).rejects.toBeInstanceOf(WardenError);
+    ).rejects.toMatchObject({ code: 'CALL_VOIDED' });
     expect((await fx.store.head()).seq).toBe(2);
     expect((await fx.store.findCall(d.callId as string)).completed).toBe(false);
   });
@@ -305,7 +304,9 @@ describe.each(DIALECTS)('Store contract (%s)', (dialect) => {
       actor: { kind: 'system' as const, id: 'warden' },
       callId: d.callId,
     };
-    await expect(fx.store.commit([{ events: [voided] }])).rejects.toBeInstanceOf(WardenError);
+    await expect(fx.store.commit([{ events: [voided] }])).rejects.toMatchObject({
+      code: 'CALL_ALREADY_COMPLETED',
+    });
     expect(await fx.store.findCall(d.callId as string)).toMatchObject({ completed: true });
     expect((await fx.store.findCall(d.callId as string)).voided).toBeUndefined();
   });

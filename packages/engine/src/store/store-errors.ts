@@ -1,4 +1,5 @@
 import { isWardenError, WardenError } from '@warden/core';
+import type { CommitUnit, FoundCall } from './store.js';
 
 /** SQLite result codes that mean "the database cannot be used right now", not "the request is wrong". */
 const SQLITE_UNAVAILABLE = /^SQLITE_(BUSY|LOCKED|READONLY|IOERR|CANTOPEN|FULL|PROTOCOL|NOTADB|CORRUPT)/;
@@ -53,6 +54,41 @@ export function toStoreError(err: unknown, doing: string): WardenError {
  * A commit whose acknowledgement was lost (the connection broke during COMMIT): it may have landed or
  * not. `xid` is its PostgreSQL transaction id, for Store.commitOutcome once the database is back.
  */
+/**
+ * A second end of a call, named by how the call did end: the unique index cannot say (PostgreSQL's covers
+ * completions and voids alike, SQLite names only the column), so the call is read back. CALL_VOIDED when
+ * it was voided, CALL_ALREADY_COMPLETED when it was completed; any other error, or a call that cannot be
+ * read, is returned as it is.
+ */
+export async function nameCallEnd(
+  err: unknown,
+  units: readonly CommitUnit[],
+  findCall: (callId: string) => Promise<FoundCall>,
+): Promise<unknown> {
+  if (!isWardenError(err, 'CALL_VOIDED') && !isWardenError(err, 'CALL_ALREADY_COMPLETED')) return err;
+  for (const unit of units) {
+    for (const e of unit.events) {
+      if ((e.type !== 'call.completed' && e.type !== 'call.voided') || !e.callId) continue;
+      const found = await findCall(e.callId).catch(() => undefined);
+      if (found?.voided) {
+        return new WardenError(
+          'CALL_VOIDED',
+          `call ${e.callId} was voided (audit event ${found.voided.seq})`,
+          {
+            callId: e.callId,
+          },
+        );
+      }
+      if (found?.completed) {
+        return new WardenError('CALL_ALREADY_COMPLETED', `call ${e.callId} was already completed`, {
+          callId: e.callId,
+        });
+      }
+    }
+  }
+  return err;
+}
+
 export interface CommitDoubt {
   readonly xid?: string;
 }

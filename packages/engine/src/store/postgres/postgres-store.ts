@@ -50,7 +50,13 @@ import type {
   Store,
   StoredColumnsRow,
 } from '../store.js';
-import { type CommitDoubt, commitInDoubt, markCommitInDoubt, toStoreError } from '../store-errors.js';
+import {
+  type CommitDoubt,
+  commitInDoubt,
+  markCommitInDoubt,
+  nameCallEnd,
+  toStoreError,
+} from '../store-errors.js';
 import * as approvals from './postgres-approvals.js';
 import * as budgets from './postgres-budgets.js';
 import { commitUnits } from './postgres-commit.js';
@@ -116,7 +122,7 @@ export class PostgresStore implements Store {
     } catch (err) {
       // COMMIT went unanswered: say which transaction it was, so its outcome can be asked for later.
       if (commitInDoubt(err) && xid !== undefined) markCommitInDoubt(err as WardenError, { xid });
-      throw err;
+      throw await nameCallEnd(err, units, (id) => this.findCall(id));
     }
   }
 

@@ -63,7 +63,7 @@ import type {
   Store,
   StoredColumnsRow,
 } from '../store.js';
-import { toStoreError } from '../store-errors.js';
+import { nameCallEnd, toStoreError } from '../store-errors.js';
 import { SqliteApprovals } from './sqlite-approvals.js';
 import { SqliteBudgets } from './sqlite-budgets.js';
 import { SQLITE_MIGRATIONS } from './sqlite-migrations.js';
@@ -196,7 +196,7 @@ export class SqliteStore implements Store {
         })
         .immediate();
     } catch (err) {
-      throw toStoreError(err, 'writing audit events');
+      throw await nameCallEnd(toStoreError(err, 'writing audit events'), units, (id) => this.findCall(id));
     }
   }
 

@@ -1,0 +1,98 @@
+import type { AuditEvent, AuditRecord, WardenError } from '@warden/core';
+import { describe, expect, it } from 'vitest';
+import type { CommitOutcome, CommitUnit, FoundCall } from '../store/store.js';
+import { UnansweredDecisions } from './unanswered-decisions.js';
+
+const CALL = 'call-1';
+
+/** A decision as the trail holds it. */
+const decided = {
+  seq: 7,
+  hash: 'h7',
+  event: {
+    id: 'evt-7',
+    type: 'call.decided',
+    ts: '2026-01-01T00:00:00.000Z',
+    agent: 'worker',
+    session: 's1',
+    tool: 'echo',
+    callId: CALL,
+    decision: { effect: 'allow' },
+  },
+} as unknown as AuditRecord;
+
+/**
+ * The ordering the real database cannot be made to show on demand: the commit's status says `outcome`
+ * while the trail shows no decision for the first `hiddenFor` reads (a synchronous standby holding it back).
+ */
+function harness(outcome: CommitOutcome, hiddenFor: number) {
+  let reads = 0;
+  const commits: CommitUnit[] = [];
+  const errors: WardenError[] = [];
+  const unanswered = new UnansweredDecisions({
+    store: {
+      commitOutcome: async () => outcome,
+      findCall: async (): Promise<FoundCall> => {
+        reads += 1;
+        return { decided: reads > hiddenFor ? decided : undefined, completed: false } as FoundCall;
+      },
+      reservation: async () => undefined,
+      approval: async () => undefined,
+    },
+    commit: async (unit) => {
+      commits.push(unit);
+      return { events: [] } as never;
+    },
+    event: (type, fields) => ({ ...fields, type, id: `evt-${type}` }) as AuditEvent,
+    cancelApproval: async () => undefined,
+    onError: (err) => errors.push(err),
+  });
+  unanswered.track(CALL, { xid: '42' });
+  unanswered.stop();
+  return { unanswered, commits, errors };
+}
+
+describe('decisions in doubt whose row is not visible yet', () => {
+  it('a committed decision not yet in the trail stays pending and is voided once it shows', async () => {
+    const { unanswered, commits } = harness('committed', 3);
+    for (let i = 0; i < 3; i++) {
+      await unanswered.resolve(true);
+      expect(unanswered.unresolved()).toEqual([CALL]);
+    }
+    await unanswered.resolve(true);
+    expect(unanswered.size).toBe(0);
+    expect(unanswered.voided).toBe(1);
+    expect(commits.map((u) => u.events.map((e) => e.type))).toEqual([['call.voided']]);
+    expect(commits[0]?.events[0]?.data).toMatchObject({ voidedSeq: 7, commitStatus: 'committed' });
+  });
+
+  it('a committed decision that stays unseen is kept, and said so once', async () => {
+    const { unanswered, errors } = harness('committed', Number.POSITIVE_INFINITY);
+    for (let i = 0; i < 15; i++) await unanswered.resolve(true);
+    expect(unanswered.unresolved()).toEqual([CALL]);
+    const stillUnseen = errors.filter((e) => e.message.includes('still not visible'));
+    expect(stillUnseen).toHaveLength(1);
+    expect(stillUnseen[0]?.details).toMatchObject({ callId: CALL });
+  });
+
+  it('an aborted decision is dropped at once: it never landed', async () => {
+    const { unanswered, commits } = harness('aborted', Number.POSITIVE_INFINITY);
+    await unanswered.resolve(true);
+    expect(unanswered.size).toBe(0);
+    expect(commits).toEqual([]);
+  });
+
+  it('an unknown outcome with no decision is looked for a bounded number of times, then given up loudly', async () => {
+    const { unanswered, errors, commits } = harness('unknown', Number.POSITIVE_INFINITY);
+    for (let i = 0; i < 9; i++) {
+      await unanswered.resolve(true);
+      expect(unanswered.unresolved()).toEqual([CALL]);
+    }
+    await unanswered.resolve(true);
+    expect(unanswered.size).toBe(0);
+    expect(commits).toEqual([]);
+    const gaveUp = errors.filter((e) => e.message.includes('gave up looking'));
+    expect(gaveUp).toHaveLength(1);
+    expect(gaveUp[0]).toMatchObject({ code: 'STORE_UNAVAILABLE', details: { callId: CALL } });
+  });
+});
