@@ -25,6 +25,7 @@ export {
 } from './approval/approval-transitions.js';
 export { confusableSkeleton } from './approval/confusable-skeleton.js';
 export { CONFUSABLES_UNICODE_VERSION } from './approval/confusables-table.js';
+export { invisibleCharacter, withoutBlanks } from './approval/name-characters.js';
 export {
   dutyForms,
   hasStake,
