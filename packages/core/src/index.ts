@@ -93,6 +93,10 @@ export {
   keyActor,
   RESERVED_PRINCIPAL_NAMES,
   reservedPrincipalName,
+  SYSTEM_ACTOR_IDS,
+  type SystemActorId,
+  systemActor,
+  systemActorProblem,
   WARDEN_ACTOR,
 } from './audit/system-actor.js';
 export * from './budget/breakers.js';
