@@ -278,6 +278,23 @@ describe.each(['sqlite', 'postgres'] as const)('who did it, through warden serve
     expect(tim.status).toBe(200);
   });
 
+  it('refuses a trigger with a blank look-alike (tom + U+2800) or a C1 control, so no review waits for tom', async () => {
+    for (const [triggeredBy, cp] of [
+      ['tom\u2800', 'U+2800'],
+      ['tom\u0085', 'U+0085'],
+    ]) {
+      const r = await api<{ error: { code: string; message: string } }>(server.url, 'POST', '/v1/calls', {
+        key: keys.agent?.secret,
+        body: { tool: 'billing.refund', args: { amount: 41 }, triggeredBy },
+      });
+      expect(r.status).toBe(400);
+      expect(r.body.error.code).toBe('REQUEST_INVALID');
+      expect(r.body.error.message).toContain(
+        `triggeredBy must contain only visible characters; it contains ${cp}`,
+      );
+    }
+  });
+
   it('keeps a key an older version let be named warden working, recorded as itself and named at start', async () => {
     const stopped = await server.stop();
     expect(stopped.code).toBe(0);
