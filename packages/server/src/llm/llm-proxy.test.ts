@@ -283,6 +283,8 @@ describe('the Warden-Triggered-By header', () => {
         url,
         {
           method: 'POST',
+          // A connection of its own: a pooled one would be reused by a later test that tracks its socket.
+          agent: false,
           headers: {
             authorization: `Bearer ${coder}`,
             'content-type': 'application/json',
