@@ -25,6 +25,7 @@ export {
 } from './approval/approval-transitions.js';
 export { confusableSkeleton } from './approval/confusable-skeleton.js';
 export { CONFUSABLES_UNICODE_VERSION } from './approval/confusables-table.js';
+export { invisibleCharacter, withoutBlanks } from './approval/name-characters.js';
 export {
   dutyForms,
   hasStake,
@@ -94,6 +95,10 @@ export {
   keyActor,
   RESERVED_PRINCIPAL_NAMES,
   reservedPrincipalName,
+  SYSTEM_ACTOR_IDS,
+  type SystemActorId,
+  systemActor,
+  systemActorProblem,
   WARDEN_ACTOR,
 } from './audit/system-actor.js';
 export * from './budget/breakers.js';

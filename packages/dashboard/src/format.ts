@@ -49,3 +49,15 @@ export function duration(ms: number): string {
   if (ms < 1000) return `${Math.round(ms)} ms`;
   return `${(ms / 1000).toFixed(1)} s`;
 }
+
+/**
+ * Who acted, with what kind of principal: `tom (human)`, `warden (system)`. The kind is always shown,
+ * because an id alone does not say it: a key made before names were reserved may be called `warden`,
+ * and an agent and a person may share a name.
+ */
+export function actorLabel(actor: { readonly kind: string; readonly id: string }): {
+  readonly id: string;
+  readonly kind: string;
+} {
+  return { id: actor.id, kind: `(${actor.kind})` };
+}

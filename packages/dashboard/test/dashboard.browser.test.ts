@@ -277,6 +277,9 @@ describe('the dashboard in Chromium', () => {
     expect(seqs).toEqual(expected.records.map((r) => r.seq).reverse());
     for (const cell of await rows.locator('td:nth-child(3)').allTextContents())
       expect(cell).toBe('call.decided');
+    // Who acted, with the kind of principal: an id alone does not tell Warden from a key named like it.
+    for (const cell of await rows.locator('td:nth-child(4)').allTextContents())
+      expect(cell).toBe('demo-agent (agent)');
     await rows.first().click();
     await poll(() => auditor.locator('tr.detail pre').textContent()).toMatch(/"effect": "review"/);
     await screenshot(auditor, 'audit');

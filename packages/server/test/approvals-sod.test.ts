@@ -137,7 +137,6 @@ describe('separation of duties on every channel', () => {
   it.each([
     ['upper case', 'TINA@X'],
     ['surrounding spaces', '  tina@x  '],
-    ['an invisible character', 'tina\u200b@x'],
     ['compatibility forms', 'ｔｉｎａ@x'],
     ['Cyrillic look-alike letters (і, а)', 't\u0456n\u0430@x'],
     ['one Cyrillic і among Latin letters', 't\u0456na@x'],
@@ -147,6 +146,27 @@ describe('separation of duties on every channel', () => {
     expect(errorOf(await vote(id, keys['tina@x'] as string, 'approve'))).toEqual(SELF);
     expect(errorOf(await viaLink(id, 'approve', keys['Tina@X'] as string))).toEqual(SELF);
   });
+
+  it.each([
+    ['a Braille pattern blank', 'tina\u2800@x', 'U+2800'],
+    ['a C1 control (NEL)', 'tina@x\u0085', 'U+0085'],
+    ['a Hangul filler', '\u3164tina@x', 'U+3164'],
+    ['a zero-width space', 'tina\u200b@x', 'U+200B'],
+  ])(
+    'a trigger holding %s is refused at the door, so no review waits for tina to approve',
+    async (_what, triggeredBy, cp) => {
+      const r = await t.request('POST', '/v1/calls', {
+        key: keys['ops-bot'],
+        body: { tool: 'change', args: { triggeredBy }, triggeredBy },
+      });
+      expect(errorOf(r)).toEqual([400, 'REQUEST_INVALID']);
+      expect((r.json() as { error: { message: string } }).error.message).toContain(
+        `triggeredBy must contain only visible characters; it contains ${cp}`,
+      );
+      const pending = await t.request('GET', '/v1/approvals?status=pending', { key: t.admin });
+      expect(pending.body).not.toContain(JSON.stringify(triggeredBy).slice(1, -1));
+    },
+  );
 
   it("the session's stake counts: its triggering human cannot decide a later call in it", async () => {
     await review({ tool: 'change', args: { n: 2 }, session: 'sod-session', triggeredBy: 'tina@x' });

@@ -103,12 +103,15 @@ describe.each(['sqlite', 'postgres'] as const)('who did it, through warden serve
     await server?.stop();
   });
 
-  it('refuses a key named warden, system or a look-alike, on the CLI and over HTTP', async () => {
+  it('refuses a key named warden, system, any other id Warden acts under, or a look-alike, on the CLI and over HTTP', async () => {
     for (const who of [
       ['--service', 'warden', '--role', 'admin'],
       ['--service', 'System', '--role', 'auditor'],
       ['--human', 'WARDEN', '--role', 'approver'],
       ['--agent', 'systern'],
+      // Every id Warden records its own acts under, and ASCII pairs that read as one letter.
+      ['--service', 'retention', '--role', 'admin'],
+      ['--agent', 'vvarden'],
     ]) {
       const r = await warden(['keys', 'create', ...who, '--db', db, '--keys', keysFile, '--json']);
       expect(r.code, r.err).not.toBe(0);
@@ -122,6 +125,18 @@ describe.each(['sqlite', 'postgres'] as const)('who did it, through warden serve
     expect(http.status).toBe(400);
     expect(http.body.error.code).toBe('REQUEST_INVALID');
     expect(http.body.error.message).toMatch(/"warden" is reserved/);
+    for (const [principal, reads] of [
+      ['policy-watcher', 'it is'],
+      ['warden-demo', 'it is'],
+      ['warclen', 'it reads like "warden", which is'],
+    ]) {
+      const r = await api<{ error: { code: string; message: string } }>(server.url, 'POST', '/v1/keys', {
+        key: adminSecret,
+        body: { principalKind: 'service', principal, role: 'admin' },
+      });
+      expect(r.status).toBe(400);
+      expect(r.body.error.message).toContain(`"${principal}" is reserved: ${reads} the name Warden`);
+    }
     const list = await api<{ keys: { principal: string }[] }>(server.url, 'GET', '/v1/keys', {
       key: adminSecret,
     });
@@ -132,7 +147,7 @@ describe.each(['sqlite', 'postgres'] as const)('who did it, through warden serve
       'tim',
       'tom',
     ]);
-  });
+  }, 120_000);
 
   it('records the key behind every act: agent, human and service keys by kind and key id', async () => {
     const agent = keys.agent as Key;
@@ -261,6 +276,23 @@ describe.each(['sqlite', 'postgres'] as const)('who did it, through warden serve
       body: {},
     });
     expect(tim.status).toBe(200);
+  });
+
+  it('refuses a trigger with a blank look-alike (tom + U+2800) or a C1 control, so no review waits for tom', async () => {
+    for (const [triggeredBy, cp] of [
+      ['tom\u2800', 'U+2800'],
+      ['tom\u0085', 'U+0085'],
+    ]) {
+      const r = await api<{ error: { code: string; message: string } }>(server.url, 'POST', '/v1/calls', {
+        key: keys.agent?.secret,
+        body: { tool: 'billing.refund', args: { amount: 41 }, triggeredBy },
+      });
+      expect(r.status).toBe(400);
+      expect(r.body.error.code).toBe('REQUEST_INVALID');
+      expect(r.body.error.message).toContain(
+        `triggeredBy must contain only visible characters; it contains ${cp}`,
+      );
+    }
   });
 
   it('keeps a key an older version let be named warden working, recorded as itself and named at start', async () => {

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, statSync } from 'node:
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { type Actor, WardenError } from '@warden/core';
+import { type Actor, systemActor, WardenError } from '@warden/core';
 import { createApiKey, type Engine } from '@warden/engine';
 import type { CliIo } from '../cli-io.js';
 import { DEMO_AGENT, DEMO_PEOPLE } from './demo-cast.js';
@@ -13,7 +13,7 @@ export const DEMO_PORT = 7400;
 /** The file names the demo writes in its folder. */
 export const DEMO_DB_FILE = 'warden.db';
 
-const DEMO_ACTOR: Actor = { kind: 'system', id: 'warden-demo' };
+const DEMO_ACTOR: Actor = systemActor('warden-demo');
 
 /**
  * The demo's folder: a new temporary one, or `dir` when it is missing or empty. A folder with anything in

@@ -191,6 +191,31 @@ describe('look-alike names (UTS #39 skeleton, marks removed)', () => {
     expect(sameDutyName('\u0301', '\u200b')).toBe(false);
   });
 
+  it('see through blanks that are not spaces: Braille blank, Hangul fillers, C1 controls, every space', () => {
+    for (const [name, what] of [
+      ['tom\u2800', 'Braille pattern blank'],
+      ['t\u2800om', 'inner Braille pattern blank'],
+      ['tom\u0085', 'C1 control NEL'],
+      ['to\u0080m', 'C1 control PAD'],
+      ['tom\u0007', 'C0 control BEL'],
+      ['to\u007fm', 'DEL'],
+      ['tom\u3164', 'Hangul filler'],
+      ['tom\uffa0', 'halfwidth Hangul filler'],
+      ['\u115ftom\u1160', 'Hangul choseong and jungseong fillers'],
+      ['t om', 'inner space'],
+      ['t\u00a0o\u3000m', 'no-break and ideographic spaces'],
+      ['to\u202em', 'right-to-left override'],
+      ['tom\u2028', 'line separator'],
+      ['tom\ue000', 'private use'],
+    ] as const) {
+      expect(sameDutyName(name, 'tom'), what).toBe(true);
+      expect(selfApproval({ id: 'tom' }, 'approve', { ...tom, triggeredBy: name })?.code, what).toBe(
+        'APPROVAL_SELF_APPROVAL',
+      );
+    }
+    expect(sameDutyName('\u2800\u0085', '\u3164')).toBe(false);
+  });
+
   it('still refuses a plain Tina as before', () => {
     expect(sameDutyName('Tina', 'tina')).toBe(true);
     expect(sameDutyName('Ian', 'ian')).toBe(true);

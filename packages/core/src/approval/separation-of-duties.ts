@@ -1,5 +1,6 @@
 import { WardenError } from '../errors/warden-error.js';
 import { confusableSkeleton } from './confusable-skeleton.js';
+import { withoutBlanks } from './name-characters.js';
 
 /**
  * Separation of duties: whoever asks can never decide. The stake of a request is the requesting agent,
@@ -44,13 +45,18 @@ export function sameDutyName(a: string, b: string): boolean {
   return dutyForms(a).some((f) => f !== '' && forms.includes(f));
 }
 
-/** Skeleton, marks removed, folded; again until nothing changes (folding can make a new look-alike). */
+/**
+ * Skeleton, marks removed, folded, blanks removed; again until nothing changes (folding can make a new
+ * look-alike). Blanks go before and after: a control, a space or a blank look-alike (`tom\u2800`,
+ * `tom\u0085`, `t om`) draws as nothing a reader can tell from `tom`, and the skeleton maps some
+ * characters to a space.
+ */
 function fixedForm(name: string): string {
-  let s = name;
+  let s = withoutBlanks(name);
   for (let i = 0; i < 4; i++) {
     // Nonspacing and enclosing marks are drawn over the letter they follow and can be made all but
     // invisible; spacing marks (Mc) stand as their own glyph and are kept.
-    const next = normalName(confusableSkeleton(s).replace(/[\p{Mn}\p{Me}]/gu, ''));
+    const next = withoutBlanks(normalName(confusableSkeleton(s).replace(/[\p{Mn}\p{Me}]/gu, '')));
     if (next === s) break;
     s = next;
   }

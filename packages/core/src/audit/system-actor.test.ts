@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { AuditEventSchema } from './audit-event.js';
-import { keyActor, RESERVED_PRINCIPAL_NAMES, reservedPrincipalName, WARDEN_ACTOR } from './system-actor.js';
+import {
+  keyActor,
+  RESERVED_PRINCIPAL_NAMES,
+  reservedPrincipalName,
+  SYSTEM_ACTOR_IDS,
+  systemActor,
+  systemActorProblem,
+  WARDEN_ACTOR,
+} from './system-actor.js';
 
 const body = (actor: unknown) => ({
   id: 'e1',
@@ -37,9 +45,47 @@ describe('actors', () => {
   });
 });
 
+describe('system actors', () => {
+  it("are Warden's own ids only: any other system id is refused for new events", () => {
+    for (const id of SYSTEM_ACTOR_IDS) expect(systemActorProblem(systemActor(id)), id).toBeUndefined();
+    expect(systemActorProblem({ kind: 'system', id: 'budget' })).toContain('not "budget"');
+    expect(systemActorProblem({ kind: 'human', id: 'budget' })).toBeUndefined();
+    expect(WARDEN_ACTOR).toEqual({ kind: 'system', id: 'warden' });
+  });
+});
+
 describe('reserved principal names', () => {
+  it('are every id Warden records its own acts under, and system, from the one list', () => {
+    expect(RESERVED_PRINCIPAL_NAMES).toEqual([
+      'warden',
+      'policy-watcher',
+      'retention',
+      'warden-demo',
+      'system',
+    ]);
+    for (const id of SYSTEM_ACTOR_IDS) expect(reservedPrincipalName(id), id).toBe(id);
+    for (const name of [
+      'Retention',
+      'POLICY-WATCHER',
+      'warden-dem\u043e',
+      'retenti0n',
+      'p\u043elicy-watcher',
+    ]) {
+      expect(reservedPrincipalName(name), name).toBeDefined();
+    }
+  });
+
+  it('catch ASCII letter pairs that read as one letter: vv as w, cl as d, rn as m', () => {
+    expect(reservedPrincipalName('vvarden')).toBe('warden');
+    expect(reservedPrincipalName('VVarden')).toBe('warden');
+    expect(reservedPrincipalName('warclen')).toBe('warden');
+    expect(reservedPrincipalName('vvarclen-demo')).toBe('warden-demo');
+    expect(reservedPrincipalName('systern')).toBe('system');
+    // A different letter is not a look-alike: wardem reads as wardem.
+    expect(reservedPrincipalName('wardem')).toBeUndefined();
+  });
+
   it('are warden and system, in any case and as look-alikes', () => {
-    expect(RESERVED_PRINCIPAL_NAMES).toEqual(['warden', 'system']);
     for (const name of [
       'warden',
       'Warden',
@@ -56,7 +102,18 @@ describe('reserved principal names', () => {
   });
 
   it('leave other names alone, including ones that merely contain them', () => {
-    for (const name of ['admin', 'ci-bot', 'warden-ci', 'systems', 'wardens', 'support-bot', 'tom']) {
+    for (const name of [
+      'admin',
+      'ci-bot',
+      'warden-ci',
+      'systems',
+      'wardens',
+      'support-bot',
+      'tom',
+      'clara',
+      'vv-bot',
+      'retained',
+    ]) {
       expect(reservedPrincipalName(name), name).toBeUndefined();
     }
   });

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { invisibleCharacter } from '../approval/name-characters.js';
 import { secretIn } from '../audit/secret-patterns.js';
 
 /**
@@ -69,6 +70,23 @@ const columnId = (what: string) =>
     .regex(/^[^\u0000-\u001f\u007f]*$/, `${what} must not contain control characters`)
     .superRefine(notSecret(what));
 
+/**
+ * The name of the person or job that started a task. Separation of duties compares it with the names of
+ * deciders, and people read it, so every character must be one a reader sees: no controls (C0, DEL or
+ * C1 such as U+0085, which a latin1 header can carry), format or private-use characters, unassigned code
+ * points, nor blank look-alikes such as U+2800. Spaces stay allowed (`Tom Smith`).
+ */
+const personName = (what: string) =>
+  columnId(what).superRefine((name, ctx) => {
+    const bad = invisibleCharacter(name);
+    if (bad !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `${what} must contain only visible characters; it contains ${bad}`,
+      });
+    }
+  });
+
 export const ToolCallSchema = z.strictObject({
   agent: callName('agent', 200),
   tool: callName('tool', 500),
@@ -76,7 +94,7 @@ export const ToolCallSchema = z.strictObject({
   session: columnId('session').optional(),
   target: z.string().max(500).optional(),
   labels: labels.optional(),
-  triggeredBy: columnId('triggeredBy').optional(),
+  triggeredBy: personName('triggeredBy').optional(),
   delegationChain: z.array(callName('delegationChain entries', 200)).max(64).optional(),
   now: z.coerce
     .date({ error: 'now must be an ISO 8601 time such as 2026-01-01T12:00:00Z' })

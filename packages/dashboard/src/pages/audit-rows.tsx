@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import type { AuditRecord } from '../api/api-types.js';
-import { dateTime, duration, json } from '../format.js';
+import { actorLabel, dateTime, duration, json } from '../format.js';
 import type { PagedEvents } from '../paged-events.js';
 
 /** What an event decided or how it ended, in a few words. */
@@ -34,8 +34,11 @@ function EventRow(props: { readonly record: AuditRecord }) {
           <code>{e.type}</code>
         </td>
         <td title={e.actor.keyId ? `${e.actor.kind} · key ${e.actor.keyId}` : e.actor.kind}>
-          {e.actor.id}
-          {e.actor.kind === 'service' ? <span class="muted"> (service)</span> : null}
+          {actorLabel(e.actor).id}
+          <span class="muted" data-actor-kind={e.actor.kind}>
+            {' '}
+            {actorLabel(e.actor).kind}
+          </span>
         </td>
         <td>{e.tool ? <code>{e.tool}</code> : ''}</td>
         <td>

@@ -1,4 +1,4 @@
-import { type Actor, signCheckpoint, uuidv7, WardenError } from '@warden/core';
+import { type Actor, signCheckpoint, systemActor, uuidv7, WardenError } from '@warden/core';
 import type { Engine } from '../engine/engine.js';
 import type { LegalHold, StateCounts } from '../store/store.js';
 
@@ -59,7 +59,7 @@ export async function purgeExpired(
   // stale approved request is used in between, or another purge deletes the rows first, the same race
   // in which the event's fromSeq would name events another purge already removed.
   const state = await store.finishedState(cutoff);
-  const by = options.by ?? { kind: 'system', id: 'retention' };
+  const by = options.by ?? systemActor('retention');
   const event = engine.systemEvent('retention.purged', by, {
     data: {
       throughSeq: anchor.seq,

@@ -1,4 +1,5 @@
 import type { AuditEvent, Voter } from '@warden/core';
+import { WARDEN_ACTOR } from '@warden/core';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { testEngine, testPolicy } from '../../test-support/engine-fixtures.js';
 import { DIALECTS, freshStore, type StoreFixture } from '../../test-support/store-fixtures.js';
@@ -351,7 +352,7 @@ describe.each(DIALECTS)('engine approvals (%s)', (dialect) => {
         triggeredBy: 'Alice',
         delegationChain: ['planner-bot'],
       });
-      await pauseSession(engine, 'sr', { kind: 'system', id: 'budget' }, 'over budget');
+      await pauseSession(engine, 'sr', WARDEN_ACTOR, 'over budget');
       const stakeholders = ['alice', 'ALICE', ' Alice ', 'al\u200bice', 'Pay-Agent', 'PLANNER-BOT'];
       for (const who of stakeholders) {
         await expect(resumeSession(engine, 'sr', { kind: 'human', id: who }, 'fine')).rejects.toMatchObject({
@@ -386,7 +387,7 @@ describe.each(DIALECTS)('engine approvals (%s)', (dialect) => {
       await expect(engine.approvals.vote(held.approval?.id as string, lina, 'approve')).rejects.toMatchObject(
         { code: 'APPROVAL_SELF_APPROVAL' },
       );
-      await pauseSession(engine, 'sm', { kind: 'system', id: 'budget' }, 'over budget');
+      await pauseSession(engine, 'sm', WARDEN_ACTOR, 'over budget');
       for (const who of ['carol', 'router-bot', 'lina']) {
         await expect(resumeSession(engine, 'sm', { kind: 'human', id: who }, 'fine')).rejects.toMatchObject({
           code: 'APPROVAL_SELF_APPROVAL',

@@ -1,6 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { WARDEN_ACTOR } from '@warden/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { testEngine, testPolicy } from '../../test-support/engine-fixtures.js';
 import { DIALECTS, freshStore, type StoreFixture } from '../../test-support/store-fixtures.js';
@@ -104,6 +105,18 @@ describe.each(DIALECTS)('engine (%s)', (dialect) => {
     });
   });
 
+  it("records no system actor outside Warden's own ids: one would read like Warden in the trail", async () => {
+    await engine.check({ agent: 'billing-agent', tool: 'echo', session: 's-sys' });
+    await expect(
+      pauseSession(engine, 's-sys', { kind: 'system', id: 'budget' }, 'over budget'),
+    ).rejects.toMatchObject({ code: 'INTERNAL', message: expect.stringContaining('not "budget"') });
+    expect((await events({ session: 's-sys' })).map((e) => e.type)).not.toContain('session.paused');
+    await pauseSession(engine, 's-sys', WARDEN_ACTOR, 'over budget');
+    expect(await engine.check({ agent: 'billing-agent', tool: 'echo', session: 's-sys' })).toMatchObject({
+      code: 'SESSION_PAUSED',
+    });
+  });
+
   it('blocks calls in a paused or closed session; only an uninvolved human resumes it', async () => {
     await engine.check({
       agent: 'billing-agent',
@@ -112,7 +125,7 @@ describe.each(DIALECTS)('engine (%s)', (dialect) => {
       triggeredBy: 'alice',
       delegationChain: ['planner'],
     });
-    await pauseSession(engine, 's2', { kind: 'system', id: 'budget' }, 'spent $2,000 in 10 minutes');
+    await pauseSession(engine, 's2', WARDEN_ACTOR, 'spent $2,000 in 10 minutes');
     const paused = await engine.check({ agent: 'billing-agent', tool: 'echo', session: 's2' });
     expect(paused).toMatchObject({ effect: 'block', code: 'SESSION_PAUSED' });
     expect(paused.reasons[0]).toContain('spent $2,000');

@@ -22,6 +22,7 @@ import {
   type PriceTable,
   type SignedCheckpoint,
   signCheckpoint,
+  systemActorProblem,
   type ToolCall,
   ToolCallSchema,
   type Trip,
@@ -519,6 +520,12 @@ export class Engine {
   }
 
   async #commit(unit: CommitUnit): Promise<CommitResult> {
+    // Only Warden's own ids are recorded as `system`: any other would read like Warden in the trail,
+    // under a name no key is refused (reserved names come from the same list).
+    for (const e of unit.events) {
+      const problem = systemActorProblem(e.actor);
+      if (problem !== undefined) throw new WardenError('INTERNAL', `${e.type} not recorded: ${problem}`);
+    }
     // Every event and state row passes here before it is hashed and stored: nothing is stored unredacted.
     const result = await this.#committer.submit(redactUnit(unit, this.#policy.redactFields));
     this.#checkpointer.noteEvents(unit.events.length);

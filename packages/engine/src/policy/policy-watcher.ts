@@ -6,6 +6,7 @@ import {
   type CompiledPolicy,
   compilePolicySources,
   formatDiagnostic,
+  systemActor,
   WardenError,
 } from '@warden/core';
 import type { Engine } from '../engine/engine.js';
@@ -54,7 +55,7 @@ export function watchPolicy(
     onError?: (err: WardenError) => void;
   } = {},
 ): PolicyWatcher {
-  const by = options.by ?? { kind: 'system', id: 'policy-watcher' };
+  const by = options.by ?? systemActor('policy-watcher');
   let timer: NodeJS.Timeout | undefined;
   let running = Promise.resolve();
   let fileVersion = options.fileVersion;

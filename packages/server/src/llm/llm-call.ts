@@ -1,4 +1,4 @@
-import { WardenError } from '@warden/core';
+import { invisibleCharacter, WardenError } from '@warden/core';
 import type { FastifyRequest } from 'fastify';
 import type { Principal } from '../auth/principal.js';
 import type { LlmEndpoint } from './llm-endpoints.js';
@@ -43,7 +43,7 @@ export function llmCall(
   stream: boolean,
 ): LlmCall {
   const session = headerValue(request, 'warden-session') ?? defaultSession(principal.keyId, new Date());
-  const triggeredBy = headerValue(request, 'warden-triggered-by');
+  const triggeredBy = triggeredByHeader(request);
   return {
     agent: principal.id,
     tool: `llm:${endpoint.provider}`,
@@ -83,4 +83,22 @@ export function headerValue(request: FastifyRequest, name: string): string | und
     if (value !== undefined && value !== '') return value;
   }
   return undefined;
+}
+
+/**
+ * The `Warden-Triggered-By` header, refused when it holds a character no reader could see: headers are
+ * read as latin1, so a C1 control such as U+0085 arrives in the name, and separation of duties must never
+ * compare a name nobody can read.
+ */
+export function triggeredByHeader(request: FastifyRequest): string | undefined {
+  const value = headerValue(request, 'warden-triggered-by');
+  const bad = value === undefined ? undefined : invisibleCharacter(value);
+  if (bad !== undefined) {
+    throw new WardenError(
+      'REQUEST_INVALID',
+      `the Warden-Triggered-By header must contain only visible characters; it contains ${bad}`,
+      { problems: [`Warden-Triggered-By: contains ${bad}`] },
+    );
+  }
+  return value;
 }

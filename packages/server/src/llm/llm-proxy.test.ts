@@ -275,6 +275,41 @@ describe('OpenAI chat completions through the official client', () => {
   });
 });
 
+describe('the Warden-Triggered-By header', () => {
+  it('is refused when it carries a C1 control (latin1 byte 0x85), naming the header and the code point', async () => {
+    const url = new URL(`${t.server.url}/llm/openai/v1/chat/completions`);
+    const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = httpRequest(
+        url,
+        {
+          method: 'POST',
+          // A connection of its own: a pooled one would be reused by a later test that tracks its socket.
+          agent: false,
+          headers: {
+            authorization: `Bearer ${coder}`,
+            'content-type': 'application/json',
+            // Node writes header values as latin1: this is the single byte 0x85 on the wire.
+            'warden-triggered-by': 'tom\u0085',
+          },
+        },
+        (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => {
+            body += c;
+          });
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        },
+      );
+      req.on('error', reject);
+      req.end(JSON.stringify({ model: 'gpt-4o-mini', messages }));
+    });
+    expect(answer.status, answer.body).toBe(400);
+    expect(answer.body).toContain('Warden-Triggered-By header must contain only visible characters');
+    expect(answer.body).toContain('U+0085');
+  });
+});
+
 describe('OpenAI responses through the official client', () => {
   it('settles a whole response from its usage', async () => {
     const { data, response } = await openai()

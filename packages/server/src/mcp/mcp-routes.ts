@@ -3,7 +3,7 @@ import { type GatewayConfig, McpHttpGateway } from '@warden/mcp';
 import { EngineTransport, Warden } from '@warden/sdk';
 import type { FastifyInstance } from 'fastify';
 import { authorize } from '../auth/authorize-request.js';
-import { headerValue } from '../llm/llm-call.js';
+import { headerValue, triggeredByHeader } from '../llm/llm-call.js';
 import { waitForApproval } from '../routes/approval-wait.js';
 import type { ServerContext } from '../server-context.js';
 
@@ -72,7 +72,7 @@ export function registerMcpRoutes(app: FastifyInstance, ctx: ServerContext): voi
       }
       const principal = await authorize(ctx, request, ['agent']);
       const session = headerValue(request, 'warden-session');
-      const triggeredBy = headerValue(request, 'warden-triggered-by');
+      const triggeredBy = triggeredByHeader(request);
       reply.hijack();
       try {
         await ctx.mcp.handle(request.raw, reply.raw, request.body, {
