@@ -1,3 +1,5 @@
+import { redactStored } from '../audit/redaction.js';
+import { placeholder } from '../audit/secret-patterns.js';
 import { WardenError } from '../errors/warden-error.js';
 import type { BudgetLine, BudgetMetric } from './budget-line.js';
 import type { BudgetPolicy, CompiledBudget } from './budget-policy.js';
@@ -59,9 +61,22 @@ function scopeKeyOf(b: CompiledBudget, call: MeteredCall): string | undefined {
       // A call without the label is outside every scope of this budget.
       const labels = call.labels;
       const v = b.tag !== undefined && labels && Object.hasOwn(labels, b.tag) ? labels[b.tag] : undefined;
-      return v === undefined ? undefined : `tag:${b.tag}=${v}`;
+      return v === undefined ? undefined : `tag:${b.tag}=${storedLabel(b.tag as string, v)}`;
     }
   }
+}
+
+/**
+ * A label value as the audit trail stores it: redacted the way an event's `labels` are (a secret-named label
+ * whole, secrets in the text), because the scope key is stored in budget tables the commit path's redaction
+ * never sees (reservations are written directly). Distinct secrets then share one counter: stricter, never
+ * looser. Idempotent, so lines rebuilt from a stored (redacted) event find the same counter.
+ */
+function storedLabel(tag: string, value: string): string {
+  const r = redactStored({ [tag]: value });
+  if (r.redactions.length === 0) return value;
+  const v = Object.values(r.value as Record<string, unknown>)[0];
+  return typeof v === 'string' ? v : placeholder('field');
 }
 
 /**
