@@ -431,9 +431,12 @@ export class FieldMatcher {
   readonly #names: Set<string>;
   readonly #maxKey: number;
   readonly #cache = new Map<string, boolean>();
+  /** The normalised names, sorted: equal for two matchers that match the same keys. */
+  readonly id: string;
 
   constructor(names: readonly string[]) {
     this.#names = new Set(names.map(normalizeName));
+    this.id = [...this.#names].sort().join('\n');
     this.#maxKey = 2 * Math.max(...[...this.#names].map((n) => n.length)) + 1;
   }
 
