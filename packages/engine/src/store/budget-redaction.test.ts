@@ -7,12 +7,15 @@ import type { Engine } from '../engine/engine.js';
 
 const POLICY = `
 name: budget redaction tests
+redaction:
+  fields: [customerRef]
 agents:
   bot:
     rules:
       - { id: any, effect: allow, tools: ['*'] }
     budgets:
       - { id: by-team, metric: calls, limit: 5, scope: tag, tag: team, window: day, alerts: [20] }
+      - { id: by-customer, metric: calls, limit: 5, scope: tag, tag: customerRef, window: day }
 `;
 
 /** Every row of every table of the store's database, as text: what an attacker with a dump would read. */
@@ -69,5 +72,15 @@ describe.each(DIALECTS)('a secret in a label under a tag budget is in no table (
     // Distinct secrets share one counter (stricter than one per value, never looser).
     const counters = await fx.store.budgetCounters({ budgetId: 'by-team', limit: 10 });
     expect(counters.map((c) => c.scopeKey)).toEqual(['tag:team=[REDACTED:api_key]']);
+  });
+
+  it("a label the policy's redaction.fields names is counted as [REDACTED:field]", async () => {
+    const ref = 'C-20261207-private-ref';
+    const r = await engine.check({ agent: 'bot', tool: 't', session: 's1', labels: { customerRef: ref } });
+    expect(r.effect).toBe('allow');
+    await engine.complete(r.callId, { status: 'ok' });
+    expect(await everyTable(dialect, fx.location)).not.toContain(ref);
+    const counters = await fx.store.budgetCounters({ budgetId: 'by-customer', limit: 10 });
+    expect(counters.map((c) => c.scopeKey)).toEqual(['tag:customerRef=[REDACTED:field]']);
   });
 });
