@@ -134,6 +134,13 @@ export const benchmarks: Benchmark[] = [
         `small args: median ${small} ns (batch mean ${batchMean.toFixed(0)} ns), with secrets: median ${secret} ns; ` +
           `timer overhead ${overhead} ns over ${n} calls each; whole call.decided event on commit: ${eventNs} ns`,
       );
+      // Hostile text: markers whose rejected values run on into the next marker (linear since the values
+      // are bounded), 160 KB through the commit path's redactEvent.
+      const hostile = { ...event, labels: { team: 'pwd=sk-'.repeat(Math.ceil(160_000 / 7)) } };
+      const h0 = hrtime();
+      sink += redactEvent(hostile) === hostile ? 0 : 1;
+      const hostileMs = Number(hrtime() - h0) / 1e6;
+      log(`160 KB hostile label through redactEvent: ${hostileMs.toFixed(1)} ms`);
       if (sink === -1) log('(unreachable: keeps the results alive)');
       return {
         small_args_ns: Math.max(0, small - overhead),
@@ -141,6 +148,7 @@ export const benchmarks: Benchmark[] = [
         decided_event_commit_ns: Math.max(0, eventNs - overhead),
         small_args_batch_mean_ns: Math.round(batchMean),
         timer_overhead_ns: overhead,
+        hostile_160kb_label_ms: Math.round(hostileMs * 10) / 10,
       };
     },
   },

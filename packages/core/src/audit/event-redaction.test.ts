@@ -107,3 +107,38 @@ describe('needsRedaction', () => {
     );
   });
 });
+
+describe('arguments redacted under another field list', () => {
+  it('are walked again when the commit redacts with fields the event build did not have', () => {
+    // Built under a policy without `customerSsn`; committed after a policy that lists it took over.
+    const args = redactValue({ customerSsn: '123-45-6789', amount: 5 }).value;
+    expect(needsRedaction({ args }, ['customerSsn'])).toBe(true);
+    const out = redactEvent(base({ args }), ['customerSsn']);
+    expect(out.args).toEqual({ customerSsn: '[REDACTED:field]', amount: 5 });
+    expect(out.redactions).toEqual([{ path: 'args.customerSsn', kind: 'field' }]);
+  });
+
+  it('are trusted when the lists match (same names in another order or case)', () => {
+    const args = redactValue({ customerSsn: '123-45-6789' }, { fields: ['customer_ssn', 'Iban'] }).value;
+    expect(args).toEqual({ customerSsn: '[REDACTED:field]' });
+    expect(redactStored({ args }, ['iban', 'CustomerSsn']).value).toEqual({ args });
+    expect((redactStored({ args }, ['iban', 'CustomerSsn']).value as { args: unknown }).args).toBe(args);
+  });
+});
+
+describe('the redactions record is kept unscanned only in its own shape', () => {
+  it.each([
+    ['a second key other than kind', [{ path: 'args.x', note: SECRET }]],
+    ['a kind that is no secret kind', [{ path: 'args.x', kind: SECRET }]],
+    ['a path that is not text', [{ path: { text: SECRET }, kind: 'field' }]],
+  ])('%s is scanned', (_, redactions) => {
+    const out = redactEvent(base({ redactions } as unknown as Partial<AuditEvent>));
+    expect(JSON.stringify(out)).not.toContain(SECRET);
+  });
+
+  it('Warden-shaped entries stay exactly as written', () => {
+    const redactions = [{ path: 'args.token', kind: 'field' as const }];
+    const event = base({ redactions });
+    expect(redactEvent(event)).toBe(event);
+  });
+});

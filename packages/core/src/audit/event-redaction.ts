@@ -5,12 +5,13 @@
  * when they have that shape.
  */
 import { AUDIT_EVENT_TYPES, type AuditEvent } from './audit-event.js';
-import { needsRedaction, redactStored, VALUE_FLAGS } from './redaction.js';
+import { needsRedaction, redactStored, SECRET_KINDS, VALUE_FLAGS } from './redaction.js';
 
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})$/;
 const HEX = /^[0-9a-f]{64}$/;
 const TYPES: ReadonlySet<unknown> = new Set(AUDIT_EVENT_TYPES);
 const FLAGS: ReadonlySet<unknown> = new Set(VALUE_FLAGS);
+const KINDS: ReadonlySet<unknown> = new Set(SECRET_KINDS);
 
 /** Fields kept exactly when they have the shape Warden writes them in (else they are scanned too). */
 const EXACT: Readonly<Record<string, (v: unknown) => boolean>> = {
@@ -19,10 +20,15 @@ const EXACT: Readonly<Record<string, (v: unknown) => boolean>> = {
   argsHmac: (v) => typeof v === 'string' && HEX.test(v),
   flags: (v) => Array.isArray(v) && v.every((f) => FLAGS.has(f)),
   // Warden's own record of what it removed: paths of already redacted keys, and kinds.
-  redactions: (v) =>
-    Array.isArray(v) &&
-    v.every((r) => typeof r === 'object' && r !== null && Object.keys(r).length === 2 && 'path' in r),
+  redactions: (v) => Array.isArray(v) && v.every(isRedaction),
 };
+
+/** `{ path, kind }` exactly, with a text path and a known secret kind: nothing else rides along unscanned. */
+function isRedaction(r: unknown): boolean {
+  if (typeof r !== 'object' || r === null || Array.isArray(r) || Object.keys(r).length !== 2) return false;
+  const { path, kind } = r as Record<string, unknown>;
+  return typeof path === 'string' && KINDS.has(kind);
+}
 
 /**
  * `event` with every secret in it replaced (any field, any depth; keys too), the redactions appended to

@@ -104,11 +104,15 @@ interface Limits {
 }
 
 /**
- * Containers that redactValue returned: already redacted (with at least the default fields), so the commit
- * path does not walk them a second time. A brand on the object itself, so a copy or a value built any other
- * way is walked again: the shortcut can save work, never skip a value that was not redacted.
+ * Containers that redactValue returned, with the id of the field list they were redacted with: the commit
+ * path does not walk them a second time when it redacts with the same list. A brand on the object itself,
+ * so a copy or a value built any other way is walked again, and so is one redacted under another list (a
+ * policy with more fields took over in between): the shortcut can save work, never skip a value that was
+ * not redacted.
  */
-const REDACTED = new WeakSet<object>();
+const REDACTED = new WeakMap<object, string>();
+/** Whether `v` was returned by redactValue under the same field list as `matcher`'s. */
+const redactedWith = (v: object, matcher: FieldMatcher) => REDACTED.get(v) === matcher.id;
 
 /** Warden's own ids (uuidv7, optionally `apr_`-style prefixed) and SHA-256 hex: no secret shape matches them. */
 const PLAIN_ID =
@@ -292,7 +296,7 @@ class Walker implements CapsHost {
       this.flags |= TOO_DEEP;
       return this.#literal('[TOO_DEEP]');
     }
-    if (this.#trusted && REDACTED.has(v)) {
+    if (this.#trusted && this.#limits.fields !== null && redactedWith(v, this.#limits.fields)) {
       this.bound += 2;
       return v as JsonValue;
     }
@@ -439,7 +443,7 @@ export function redactValue(value: unknown, options?: RedactionOptions): Redacte
     let out = w.value(value, 0) ?? null;
     if (w.bound > limits.maxBytes || w.exhausted)
       out = applyCaps(out, w, limits.maxBytes, limits.maxStringBytes);
-    if (typeof out === 'object' && out !== null) REDACTED.add(out);
+    if (typeof out === 'object' && out !== null && limits.fields) REDACTED.set(out, limits.fields.id);
     return { value: out, redactions: w.redactions, flags: w.flagList() };
   } catch {
     // Only a hostile environment gets here (e.g. an exhausted stack); nothing of the input is kept.
@@ -491,7 +495,7 @@ function changes(v: unknown, matcher: FieldMatcher, depth: number): boolean {
     case 'undefined':
       return false;
     case 'object':
-      return v !== null && !REDACTED.has(v) && containerChanges(v, matcher, depth);
+      return v !== null && !redactedWith(v, matcher) && containerChanges(v, matcher, depth);
     default:
       return true;
   }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { redactValue } from './redaction.js';
-import { redactSecrets, secretIn } from './secret-patterns.js';
+import { redactSecrets, scanWork, secretIn } from './secret-patterns.js';
 
 const AWS_ID = 'AKIAIOSFODNN7EXAMPLE';
 const AWS_SECRET = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
@@ -135,5 +135,34 @@ describe('ids are not card numbers', () => {
       expect(redactValue(id).value).toBe(id);
     }
     expect(redactValue('card 2511-0269-3700-0886 ok').value).toBe('card [REDACTED:card_number] ok');
+  });
+});
+
+describe('scan work stays linear when candidates are rejected', () => {
+  /** Characters the scanner matched for `unit` repeated to `chars` characters (rejected matches included). */
+  function work(unit: string, chars: number): number {
+    const before = scanWork();
+    redactSecrets(unit.repeat(Math.ceil(chars / unit.length)), []);
+    return scanWork() - before;
+  }
+
+  // Each unit is a marker followed by a value the marker's shape rejects (left to its own shape, or a
+  // placeholder), and the value runs on into the next marker: before the fix every marker matched to the
+  // end of the text, so 4x the input cost 16x the work.
+  it.each(['pwd=sk-', 'token=xox-', 'password:https://', 'secret=[REDACTED:x/'])('%j', (unit) => {
+    const n = 20_000;
+    const small = work(unit, n);
+    const large = work(unit, 4 * n);
+    expect(large / small).toBeLessThan(4.5);
+    expect(large).toBeLessThan(300 * 4 * n);
+  });
+
+  it('a password longer than the bounded value is still redacted whole', () => {
+    const long = `${'A1b2'.repeat(200)}`;
+    expect(redactSecrets(`password=${long} tail`, [])).toBe('password=[REDACTED:password] tail');
+  });
+
+  it('a marker nested in a rejected one is still found (access_token: token= after access_)', () => {
+    expect(redactSecrets('access_token=abcdefghij/klmnopqr', [])).toBe('access_token=[REDACTED:api_key]');
   });
 });

@@ -24,6 +24,8 @@ interface SecretPattern {
   readonly kind: SecretKind;
   readonly source: string;
   readonly accept?: (candidate: string) => number;
+  /** For a bounded value: matches what follows a candidate that reached the bound, redacted with it. */
+  readonly rest?: { readonly max: number; readonly re: RegExp };
 }
 
 /** Case-insensitive literal without the `i` flag, which would loosen the other alternatives. */
@@ -53,8 +55,17 @@ const PASSWORD_MARKERS = [
 ].join('|');
 /** Names whose value is a credential when it looks like one (`token=abc123`, not `token=none`). */
 const TOKEN_MARKERS = [ci('token'), `${ci('api')}${SEP}${ci('key')}`].join('|');
-/** A value given in free text: up to a blank, a quote, a list/URL delimiter or a closing bracket. */
-const FREE_VALUE = `([^\\s"'&,;)\\]}<>]+)`;
+/** Characters of a value given in free text: up to a blank, a quote, a list/URL delimiter or a closing bracket. */
+const FREE_CHAR = `[^\\s"'&,;)\\]}<>]`;
+/**
+ * Longest free value a match takes. The class holds `=` and `:`, so a value can run on over the next marker
+ * (`pwd=sk-pwd=sk-…`): unbounded, every rejected candidate re-read the text to its end (quadratic). A longer
+ * accepted value is redacted to its end all the same (see {@link SecretPattern.rest}).
+ */
+const MAX_FREE_VALUE = 256;
+const FREE_VALUE = `(${FREE_CHAR}{1,${MAX_FREE_VALUE}})`;
+/** The rest of a free value longer than MAX_FREE_VALUE: sticky, read once, from where the match stopped. */
+const FREE_REST_SPEC = { max: MAX_FREE_VALUE, re: new RegExp(`${FREE_CHAR}*`, 'y') };
 
 const DIGIT = /[0-9]/;
 const UPPER = /[A-Z]/;
@@ -219,6 +230,7 @@ const SECRET_PATTERNS: readonly SecretPattern[] = [
     kind: 'password',
     source: `(?<![A-Za-z0-9])(?:${PASSWORD_MARKERS})(?:[ \\t]*=[ \\t]*["']?|["'][ \\t]*[:=][ \\t]*["'])${FREE_VALUE}`,
     accept: passwordValue,
+    rest: FREE_REST_SPEC,
   },
   // The same after `password: …` in prose, and credentials after `token=`, `api_key: …`: only values
   // that do not read as a word (`password: required`, `api_key=your-api-key-here` stay).
@@ -226,11 +238,13 @@ const SECRET_PATTERNS: readonly SecretPattern[] = [
     kind: 'password',
     source: `(?<![A-Za-z0-9])(?:${PASSWORD_MARKERS})[ \\t]*:[ \\t]*${FREE_VALUE}`,
     accept: credentialValue,
+    rest: FREE_REST_SPEC,
   },
   {
     kind: 'api_key',
     source: `(?<![A-Za-z0-9])(?:${TOKEN_MARKERS})${ASSIGN}${FREE_VALUE}`,
     accept: credentialValue,
+    rest: FREE_REST_SPEC,
   },
   // Generic: a random-looking value of 16+ characters after an API key / token marker.
   {
@@ -309,6 +323,17 @@ function redactPem(text: string, found: SecretKind[]): string {
 }
 
 /**
+ * Characters matched by the combined scan since the process started, rejected candidates included: the work
+ * a hostile text can make the scan redo. Tests compare it across input sizes instead of timing the scan.
+ */
+let matchedChars = 0;
+
+/** See {@link matchedChars}. */
+export function scanWork(): number {
+  return matchedChars;
+}
+
+/**
  * Returns `text` with every secret replaced by its placeholder and appends the kind of each one to `found`
  * (in text order, PEM blocks first). Placeholders already in the text are left alone.
  */
@@ -320,18 +345,26 @@ export function redactSecrets(text: string, found: SecretKind[]): string {
   let last = 0;
   let changed = false;
   for (let m = re.exec(src); m !== null; m = re.exec(src)) {
+    matchedChars += m[0].length;
     let g = 1;
     while (m[g] === undefined) g++;
     const candidate = m[g] as string;
     const pattern = SECRET_PATTERNS[g - 1] as SecretPattern;
     const length = pattern.accept ? pattern.accept(candidate) : candidate.length;
     if (length === 0 || PLACEHOLDER.test(candidate)) {
+      // One character on, not past the marker: a marker can hold another (`access_token=` is rejected as a
+      // key marker's value and accepted after `token=`). Bounded values keep each retry short, so linear.
       re.lastIndex = m.index + 1;
       continue;
     }
     const start = m.index + m[0].length - candidate.length;
     out += src.slice(last, start) + (PLACEHOLDERS[g - 1] as string);
     last = start + length;
+    if (pattern.rest && length === pattern.rest.max) {
+      pattern.rest.re.lastIndex = last;
+      pattern.rest.re.exec(src);
+      last = pattern.rest.re.lastIndex;
+    }
     changed = true;
     found.push(pattern.kind);
     if (PLACEHOLDERS[g - 1] === AWS_ACCESS_KEY) {
@@ -398,9 +431,12 @@ export class FieldMatcher {
   readonly #names: Set<string>;
   readonly #maxKey: number;
   readonly #cache = new Map<string, boolean>();
+  /** The normalised names, sorted: equal for two matchers that match the same keys. */
+  readonly id: string;
 
   constructor(names: readonly string[]) {
     this.#names = new Set(names.map(normalizeName));
+    this.id = [...this.#names].sort().join('\n');
     this.#maxKey = 2 * Math.max(...[...this.#names].map((n) => n.length)) + 1;
   }
 

@@ -1,3 +1,5 @@
+import { redactStored } from '../audit/redaction.js';
+import { placeholder } from '../audit/secret-patterns.js';
 import { WardenError } from '../errors/warden-error.js';
 import type { BudgetLine, BudgetMetric } from './budget-line.js';
 import type { BudgetPolicy, CompiledBudget } from './budget-policy.js';
@@ -31,12 +33,20 @@ export interface Consumption {
   readonly unbounded?: string;
 }
 
-/** The budgets a call draws on, each as the counter of its scope and current window (amount 0). */
-export function budgetLines(policy: BudgetPolicy, call: MeteredCall, now: number): BudgetLine[] {
+/**
+ * The budgets a call draws on, each as the counter of its scope and current window (amount 0). `fields`
+ * are the policy's extra secret field names: a tag budget's label value is redacted with them.
+ */
+export function budgetLines(
+  policy: BudgetPolicy,
+  call: MeteredCall,
+  now: number,
+  fields?: readonly string[],
+): BudgetLine[] {
   const lines: BudgetLine[] = [];
   for (const b of policy.forAgent(call.agent).budgets) {
     if (b.tools && !b.tools(call.tool)) continue;
-    const scopeKey = scopeKeyOf(b, call);
+    const scopeKey = scopeKeyOf(b, call, fields);
     if (scopeKey === undefined) continue;
     const span = b.window === 'session' ? undefined : windowSpan(b.window, now, policy.timeZone);
     const windowStart = span ? new Date(span.start).toISOString() : 'session';
@@ -55,7 +65,11 @@ export function budgetLines(policy: BudgetPolicy, call: MeteredCall, now: number
   return lines.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
 }
 
-function scopeKeyOf(b: CompiledBudget, call: MeteredCall): string | undefined {
+function scopeKeyOf(
+  b: CompiledBudget,
+  call: MeteredCall,
+  fields: readonly string[] | undefined,
+): string | undefined {
   switch (b.scope) {
     case 'session':
       return `session:${call.session}`;
@@ -69,9 +83,22 @@ function scopeKeyOf(b: CompiledBudget, call: MeteredCall): string | undefined {
       // A call without the label is outside every scope of this budget.
       const labels = call.labels;
       const v = b.tag !== undefined && labels && Object.hasOwn(labels, b.tag) ? labels[b.tag] : undefined;
-      return v === undefined ? undefined : `tag:${b.tag}=${v}`;
+      return v === undefined ? undefined : `tag:${b.tag}=${storedLabel(b.tag as string, v, fields)}`;
     }
   }
+}
+
+/**
+ * A label value as the audit trail stores it: redacted the way an event's `labels` are (a secret-named label
+ * whole, secrets in the text), because the scope key is stored in budget tables the commit path's redaction
+ * never sees (reservations are written directly). Distinct secrets then share one counter: stricter, never
+ * looser. Idempotent, so lines rebuilt from a stored (redacted) event find the same counter.
+ */
+function storedLabel(tag: string, value: string, fields: readonly string[] | undefined): string {
+  const r = redactStored({ [tag]: value }, fields);
+  if (r.redactions.length === 0) return value;
+  const v = Object.values(r.value as Record<string, unknown>)[0];
+  return typeof v === 'string' ? v : placeholder('field');
 }
 
 /**

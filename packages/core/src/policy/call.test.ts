@@ -42,4 +42,14 @@ describe('ToolCallSchema', () => {
       'now: now must be an ISO 8601 time such as 2026-01-01T12:00:00Z',
     ]);
   });
+
+  it('caps label keys and values, naming the label', () => {
+    expect(issues({ agent: 'a', tool: 't', labels: { team: 'x'.repeat(1024) } })).toEqual([]);
+    expect(issues({ agent: 'a', tool: 't', labels: { team: 'x'.repeat(1025) } })).toEqual([
+      'labels.team: label "team" is longer than 1024 characters',
+    ]);
+    expect(issues({ agent: 'a', tool: 't', labels: { ['k'.repeat(129)]: 'v' } })[0]).toMatch(
+      /^labels: label name "k{20}…" is longer than 128 characters$/,
+    );
+  });
 });

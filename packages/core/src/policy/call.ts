@@ -51,10 +51,33 @@ function isSafeObject(v: unknown): v is Record<string, unknown> {
 const args = z.custom<Record<string, unknown>>(isSafeObject, {
   message: `args must be a JSON object, nested at most ${MAX_ARG_DEPTH} deep, with no "__proto__" keys`,
 });
-const labels = z.custom<Record<string, string>>(
-  (v) => isSafeObject(v) && Object.values(v).every((x) => typeof x === 'string'),
-  { message: 'labels must be an object of strings, with no "__proto__" key' },
-);
+/**
+ * Label sizes: labels go into every audit event and (under a tag budget) a budget scope key, and each stored
+ * text is scanned for secrets, so a caller cannot make one call cost megabytes of storage and scanning.
+ */
+export const MAX_LABEL_KEY = 128;
+export const MAX_LABEL_VALUE = 1024;
+const labels = z
+  .custom<Record<string, string>>(
+    (v) => isSafeObject(v) && Object.values(v).every((x) => typeof x === 'string'),
+    { message: 'labels must be an object of strings, with no "__proto__" key' },
+  )
+  .superRefine((v, ctx) => {
+    for (const [key, value] of Object.entries(v)) {
+      if (key.length > MAX_LABEL_KEY) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `label name "${key.slice(0, 20)}…" is longer than ${MAX_LABEL_KEY} characters`,
+        });
+      } else if (value.length > MAX_LABEL_VALUE) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [key],
+          message: `label "${key}" is longer than ${MAX_LABEL_VALUE} characters`,
+        });
+      }
+    }
+  });
 
 /** A tool call as Warden sees it. `agent` is bound to the caller's key upstream, never self-declared. */
 /**

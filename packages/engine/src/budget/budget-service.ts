@@ -94,7 +94,7 @@ export class BudgetService {
 
   /** The lines a call draws on with what to reserve for it; empty when no budget applies. PRICE_UNKNOWN. */
   plan(call: MeteredCall, estimate: Consumption, now: number): BudgetLine[] {
-    const lines = budgetLines(this.#engine.policy.budgets, call, now);
+    const lines = budgetLines(this.#engine.policy.budgets, call, now, this.#engine.policy.redactFields);
     return lines.length ? reserveAmounts(lines, estimate, this.prices, this.defaultTokenEstimate) : lines;
   }
 
@@ -150,6 +150,7 @@ export class BudgetService {
           ...(decided.labels ? { labels: decided.labels } : {}),
         },
         Date.parse(decided.ts),
+        this.#engine.policy.redactFields,
       );
     if (lines.length === 0) return undefined;
     const reserved = new Map((held?.lines ?? []).map((l) => [l.key, l.amount]));

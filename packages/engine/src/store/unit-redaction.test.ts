@@ -7,6 +7,8 @@ import { createApiKey } from '../access/api-keys.js';
 import { placeLegalHold } from '../audit/retention.js';
 import type { Engine } from '../engine/engine.js';
 import { pauseSession } from '../engine/session-control.js';
+import type { Mutation } from './store.js';
+import { redactUnit } from './unit-redaction.js';
 
 const POLICY = `
 name: unit redaction tests
@@ -101,5 +103,34 @@ describe.each(DIALECTS)('the commit path redacts what every service stores (%s)'
     expect(r.reasons.join(' ')).toMatch(/session: session looks like a credential \(api_key\)/);
     expect(r.session).not.toBe(secret);
     expect(await chain()).not.toContain(secret);
+  });
+});
+
+describe('every mutation kind is classified', () => {
+  it('a kind the redaction does not know is refused, not stored unredacted', () => {
+    const unknown = { kind: 'budget.note', text: canary('NOTE') } as unknown as Mutation;
+    expect(() => redactUnit({ events: [], mutations: [unknown] }, [])).toThrow(
+      /mutation kind "budget.note" is not classified for redaction/,
+    );
+  });
+
+  it('a notification enqueued with an error text has it redacted', () => {
+    const secret = canary('ENQUEUE');
+    const notification = {
+      id: 'n1',
+      target: 'hook',
+      eventType: 'approval.requested',
+      eventId: 'e1',
+      approvalId: null,
+      state: 'pending' as const,
+      attempts: 0,
+      createdAt: '2026-01-01T00:00:00.000Z',
+      leaseOwner: null,
+      leaseUntil: null,
+      lastError: `refused: token=${secret}`,
+      updatedAt: '2026-01-01T00:00:00.000Z',
+    };
+    const out = redactUnit({ events: [], mutations: [{ kind: 'notification.enqueue', notification }] }, []);
+    expect(JSON.stringify(out)).not.toContain(secret);
   });
 });
