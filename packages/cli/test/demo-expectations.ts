@@ -74,7 +74,7 @@ export async function expectDemoTrail(db: string): Promise<void> {
 
     const decided = events.filter((e) => e.type === 'approval.decided');
     expect(decided.map((e) => [e.actor, (e.data as { outcome?: string }).outcome])).toEqual([
-      [{ kind: 'human', id: 'auto-approver@demo.example' }, 'approved'],
+      [{ kind: 'human', id: 'auto-approver@demo.example', keyId: expect.any(String) }, 'approved'],
     ]);
     const paused = events.filter((e) => e.type === 'session.paused');
     expect(paused.map((e) => [e.session, (e.data as { code?: string }).code])).toEqual([
