@@ -204,7 +204,7 @@ describe.each(['sqlite', 'postgres'] as const)('who did it, through warden serve
     expect(records.filter((r) => r.event.actor.kind === 'system' && r.event.actor.keyId)).toEqual([]);
   });
 
-  it("records Warden's own acts (policy, bootstrap, expiry) as system warden with no key", async () => {
+  it("records Warden's own acts (policy, bootstrap, expiry) as system actors with no key", async () => {
     const deploy = await call({ tool: 'deploy', args: { env: 'prod' } });
     expect(deploy.body.effect).toBe('review');
     const approvalId = deploy.body.approval?.id as string;
@@ -226,7 +226,11 @@ describe.each(['sqlite', 'postgres'] as const)('who did it, through warden serve
     expect(expired?.event.actor).toEqual({ kind: 'system', id: 'warden' });
     const own = records.filter((r) => ['key.added', 'policy.changed'].includes(r.event.type));
     expect(own.length).toBeGreaterThanOrEqual(2);
-    for (const r of own) expect(r.event.actor).toEqual({ kind: 'system', id: 'warden' });
+    // The policy the file put in force at start is recorded under `policy-file`, one of Warden's own ids.
+    for (const r of own) {
+      const id = r.event.type === 'policy.changed' ? 'policy-file' : 'warden';
+      expect(r.event.actor).toEqual({ kind: 'system', id });
+    }
     const bootstrap = records.find(
       (r) => r.event.type === 'api_key.created' && r.event.data?.principal === 'admin',
     );

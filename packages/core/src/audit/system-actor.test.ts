@@ -58,6 +58,7 @@ describe('reserved principal names', () => {
   it('are every id Warden records its own acts under, and system, from the one list', () => {
     expect(RESERVED_PRINCIPAL_NAMES).toEqual([
       'warden',
+      'policy-file',
       'policy-watcher',
       'retention',
       'warden-demo',
