@@ -124,3 +124,34 @@ export async function decidedCallSeqs(store: Store): Promise<Map<string, number>
     after = (rows.at(-1) as { seq: number }).seq;
   }
 }
+
+/**
+ * Every row of every table of a store's database (a SQLite file or a PostgreSQL URL), as text: what anyone
+ * holding a dump would read. Tests that promise a value is stored nowhere search this.
+ */
+export async function everyTableText(location: string): Promise<string> {
+  if (!location.startsWith('postgres')) {
+    const db = new Database(location, { readonly: true });
+    try {
+      const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as {
+        name: string;
+      }[];
+      return tables
+        .map((t) => `${t.name}\n${JSON.stringify(db.prepare(`SELECT * FROM "${t.name}"`).all())}`)
+        .join('\n');
+    } finally {
+      db.close();
+    }
+  }
+  return withClient(location, async (client) => {
+    const { rows } = await client.query<{ table_name: string }>(
+      "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'",
+    );
+    const out: string[] = [];
+    for (const { table_name } of rows) {
+      const r = await client.query(`SELECT row_to_json(t)::text AS j FROM "${table_name}" t`);
+      out.push(table_name, ...r.rows.map((x) => x.j as string));
+    }
+    return out.join('\n');
+  });
+}

@@ -5,8 +5,8 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { everyTableText } from '../../engine/test-support/store-fixtures.js';
 import { api, BIN, killAll, spawnServe, warden } from '../test-support/serve-process.js';
 
 const POLICY = `
@@ -56,17 +56,9 @@ describe('labels through warden serve (a real process)', () => {
     expect(ok.status).toBe(200);
     expect((await server.stop()).code).toBe(0);
 
-    const sqlite = new Database(db, { readonly: true });
-    try {
-      const tables = sqlite.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as {
-        name: string;
-      }[];
-      const dump = tables.map((t) => JSON.stringify(sqlite.prepare(`SELECT * FROM "${t.name}"`).all()));
-      expect(dump.join('\n')).toContain('tag:team=[REDACTED:api_key]');
-      expect(dump.join('\n')).not.toContain(secret);
-    } finally {
-      sqlite.close();
-    }
+    const dump = await everyTableText(db);
+    expect(dump).toContain('tag:team=[REDACTED:api_key]');
+    expect(dump).not.toContain(secret);
     // The file as a whole, free pages and WAL included: nothing of the secret is left on disk.
     for (const f of [db, `${db}-wal`])
       if (existsSync(f)) expect(readFileSync(f).includes(secret)).toBe(false);

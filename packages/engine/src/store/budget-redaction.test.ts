@@ -1,8 +1,11 @@
-import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { testEngine, testPolicy } from '../../test-support/engine-fixtures.js';
-import { withClient } from '../../test-support/postgres-server.js';
-import { DIALECTS, freshStore, type StoreFixture } from '../../test-support/store-fixtures.js';
+import {
+  DIALECTS,
+  everyTableText,
+  freshStore,
+  type StoreFixture,
+} from '../../test-support/store-fixtures.js';
 import type { Engine } from '../engine/engine.js';
 
 const POLICY = `
@@ -17,32 +20,6 @@ agents:
       - { id: by-team, metric: calls, limit: 5, scope: tag, tag: team, window: day, alerts: [20] }
       - { id: by-customer, metric: calls, limit: 5, scope: tag, tag: customerRef, window: day }
 `;
-
-/** Every row of every table of the store's database, as text: what an attacker with a dump would read. */
-async function everyTable(dialect: (typeof DIALECTS)[number], location: string): Promise<string> {
-  if (dialect === 'sqlite') {
-    const db = new Database(location, { readonly: true });
-    try {
-      const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as {
-        name: string;
-      }[];
-      return tables.map((t) => JSON.stringify(db.prepare(`SELECT * FROM "${t.name}"`).all())).join('\n');
-    } finally {
-      db.close();
-    }
-  }
-  return withClient(location, async (client) => {
-    const { rows } = await client.query(
-      "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'",
-    );
-    const out: string[] = [];
-    for (const { table_name } of rows) {
-      const r = await client.query(`SELECT row_to_json(t)::text AS j FROM "${table_name}" t`);
-      out.push(...r.rows.map((x) => x.j as string));
-    }
-    return out.join('\n');
-  });
-}
 
 describe.each(DIALECTS)('a secret in a label under a tag budget is in no table (%s)', (dialect) => {
   let fx: StoreFixture;
@@ -65,7 +42,7 @@ describe.each(DIALECTS)('a secret in a label under a tag budget is in no table (
     const second = await engine.check({ agent: 'bot', tool: 't', session: 's1', labels: { team: other } });
     expect(second.effect).toBe('allow');
 
-    const dump = await everyTable(dialect, fx.location);
+    const dump = await everyTableText(fx.location);
     expect(dump).toContain('tag:team=[REDACTED:api_key]');
     expect(dump).not.toContain(secret);
     expect(dump).not.toContain(other);
@@ -79,7 +56,7 @@ describe.each(DIALECTS)('a secret in a label under a tag budget is in no table (
     const r = await engine.check({ agent: 'bot', tool: 't', session: 's1', labels: { customerRef: ref } });
     expect(r.effect).toBe('allow');
     await engine.complete(r.callId, { status: 'ok' });
-    expect(await everyTable(dialect, fx.location)).not.toContain(ref);
+    expect(await everyTableText(fx.location)).not.toContain(ref);
     const counters = await fx.store.budgetCounters({ budgetId: 'by-customer', limit: 10 });
     expect(counters.map((c) => c.scopeKey)).toEqual(['tag:customerRef=[REDACTED:field]']);
   });
