@@ -7,10 +7,14 @@ import { randomBytes } from 'node:crypto';
 import { appendFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type AuditRecord, compilePolicySources } from '@warden/core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createTestDatabase } from '../../engine/test-support/postgres-server.js';
 import { eventually } from '../test-support/eventually.js';
+import {
+  policyChanges as changesAs,
+  versionOf,
+  waitForVersion as waitForVersionAs,
+} from '../test-support/policy-process.js';
 import { api, BIN, killAll, type Served, spawnServe } from '../test-support/serve-process.js';
 
 const ADMIN = `wdn_${randomBytes(32).toString('base64url')}`;
@@ -20,37 +24,8 @@ const ADDED = '  new-bot:\n    rules:\n      - { id: nb, effect: allow, tools: [
 const PUT_TEXT = 'agents:\n  put-bot:\n    rules:\n      - { id: p, effect: allow, tools: [echo] }\n';
 
 let dir: string;
-
-/** The version `text` compiles to, as `warden policy lint` reports it. */
-function versionOf(text: string): string {
-  return compilePolicySources([{ file: 'p.yaml', text }]).version;
-}
-
-/** The version /readyz and GET /v1/policy report. */
-async function inForce(server: Served): Promise<{ ready: string; shown: string }> {
-  const ready = await api<{ checks: { policy: string } }>(server.url, 'GET', '/readyz');
-  const shown = await api<{ version: string }>(server.url, 'GET', '/v1/policy', { key: ADMIN });
-  return { ready: ready.body.checks.policy, shown: shown.body.version };
-}
-
-/** Waits until `server` reports `version` on /readyz and GET /v1/policy. */
-async function waitForVersion(server: Served, version: string): Promise<void> {
-  await eventually(`${server.url} reporting ${version}`, async () => {
-    const now = await inForce(server);
-    return now.shown === version && now.ready === `ok ${version.slice(0, 19)}` ? true : undefined;
-  });
-}
-
-async function policyChanges(server: Served): Promise<AuditRecord[]> {
-  const r = await api<{ records: AuditRecord[] }>(
-    server.url,
-    'GET',
-    '/v1/audit/events?type=policy.changed&limit=100',
-    { key: ADMIN },
-  );
-  expect(r.status).toBe(200);
-  return r.body.records;
-}
+const waitForVersion = (server: Served, version: string) => waitForVersionAs(server, version, ADMIN);
+const policyChanges = (server: Served) => changesAs(server, ADMIN);
 
 beforeAll(() => {
   if (!existsSync(BIN)) throw new Error(`${BIN} is missing: run \`npm run build\` first`);

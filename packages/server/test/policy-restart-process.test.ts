@@ -8,11 +8,16 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type AuditRecord, compilePolicySources } from '@warden/core';
+import { compilePolicySources } from '@warden/core';
 import { openEngine } from '@warden/engine';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createTestDatabase, withClient } from '../../engine/test-support/postgres-server.js';
 import { eventually } from '../test-support/eventually.js';
+import {
+  policyChanges,
+  versionOf,
+  waitForVersion as waitForVersionAs,
+} from '../test-support/policy-process.js';
 import { api, BIN, killAll, type Served, spawnServe } from '../test-support/serve-process.js';
 
 const ADMIN = `wdn_${randomBytes(32).toString('base64url')}`;
@@ -23,32 +28,11 @@ const PUT_TEXT = 'agents:\n  put-bot:\n    rules:\n      - { id: p, effect: allo
 const PUT_LATER = 'agents:\n  later-bot:\n    rules:\n      - { id: l, effect: allow, tools: [echo] }\n';
 
 let dir: string;
-
-function versionOf(text: string): string {
-  return compilePolicySources([{ file: 'p.yaml', text }]).version;
-}
-
-/** Waits until `server` reports `version` on /readyz and GET /v1/policy. */
-async function waitForVersion(server: Served, version: string): Promise<void> {
-  await eventually(`${server.url} reporting ${version}`, async () => {
-    const ready = await api<{ checks: { policy: string } }>(server.url, 'GET', '/readyz');
-    const shown = await api<{ version: string }>(server.url, 'GET', '/v1/policy', { key: ADMIN });
-    return shown.body.version === version && ready.body.checks.policy === `ok ${version.slice(0, 19)}`
-      ? true
-      : undefined;
-  });
-}
+const waitForVersion = (server: Served, version: string) => waitForVersionAs(server, version, ADMIN);
 
 /** The new versions of every recorded policy change, oldest first. */
 async function changedTo(server: Served): Promise<unknown[]> {
-  const r = await api<{ records: AuditRecord[] }>(
-    server.url,
-    'GET',
-    '/v1/audit/events?type=policy.changed&limit=100',
-    { key: ADMIN },
-  );
-  expect(r.status).toBe(200);
-  return r.body.records.map((x) => x.event.data?.newVersion);
+  return (await policyChanges(server, ADMIN)).map((x) => x.event.data?.newVersion);
 }
 
 beforeAll(() => {
