@@ -1,5 +1,5 @@
 /**
- * Reads the README the way a user does for the README command test: its sections in order, each with
+ * Reads the README (or a page of docs/) the way a user does for the README command test: its sections in order, each with
  * the fenced shell blocks (```sh, ```bash, ```shell, ```console) whose commands a user types, the files
  * the README tells them to write, and the `<!-- readme-test: … -->` markers that say what a block needs.
  *
@@ -56,8 +56,11 @@ interface BlockMarks {
   file?: string;
 }
 
-/** Splits the README into sections of steps; throws, naming the line, on a marker it does not understand. */
-export function parseReadme(markdown: string): ReadmeSection[] {
+/**
+ * Splits a page into sections of steps; throws, naming the page (`source`) and line, on a marker it does
+ * not understand.
+ */
+export function parseReadme(markdown: string, source = 'README'): ReadmeSection[] {
   const lines = markdown.split('\n');
   const sections: ReadmeSection[] = [{ title: '(top)', steps: [] }];
   let marks: BlockMarks = emptyMarks();
@@ -66,12 +69,12 @@ export function parseReadme(markdown: string): ReadmeSection[] {
     const trimmed = raw.trim();
     const marker = MARKER.exec(trimmed);
     if (marker) {
-      addMark(marks, marker[1] as string, i + 1);
+      addMark(marks, marker[1] as string, `${source} line ${i + 1}`);
       continue;
     }
     const fence = FENCE.exec(raw);
     if (fence) {
-      const end = closingFence(lines, i, fence[1] as string, fence[2] as string);
+      const end = closingFence(lines, i, fence[1] as string, fence[2] as string, source);
       const body = dedent(lines.slice(i + 1, end), (fence[1] as string).length);
       const section = sections[sections.length - 1] as ReadmeSection;
       const lang = (fence[3] as string).toLowerCase();
@@ -85,10 +88,11 @@ export function parseReadme(markdown: string): ReadmeSection[] {
         const stale = [...marks.skips, ...marks.exits].find(
           (m) => m.text !== undefined && !commands.some((c) => c.text.includes(m.text as string)),
         );
-        if (stale) throw new Error(`README line ${i + 1}: no command of the block contains "${stale.text}"`);
+        if (stale)
+          throw new Error(`${source} line ${i + 1}: no command of the block contains "${stale.text}"`);
       } else if (marks.skips.length > 0 || marks.exits.length > 0) {
         throw new Error(
-          `README line ${i + 1}: a readme-test marker before a block that is not a shell block`,
+          `${source} line ${i + 1}: a readme-test marker before a block that is not a shell block`,
         );
       }
       marks = emptyMarks();
@@ -97,7 +101,7 @@ export function parseReadme(markdown: string): ReadmeSection[] {
     }
     if (/^#{1,6}\s/.test(raw)) sections.push({ title: raw.replace(/^#+\s*/, ''), steps: [] });
     else if (trimmed !== '' && hasMarks(marks)) {
-      throw new Error(`README line ${i + 1}: a readme-test marker must come right before its block`);
+      throw new Error(`${source} line ${i + 1}: a readme-test marker must come right before its block`);
     }
   }
   return sections.filter((s) => s.steps.length > 0);
@@ -112,7 +116,7 @@ function hasMarks(m: BlockMarks): boolean {
 }
 
 /** Reads one marker into `marks`; anything else is an error, so a typo cannot silently skip nothing. */
-function addMark(marks: BlockMarks, text: string, line: number): void {
+function addMark(marks: BlockMarks, text: string, where: string): void {
   let m = /^skip(?:\s+"([^"]+)")?\s+\((.+)\)$/.exec(text);
   if (m) {
     marks.skips.push({ ...(m[1] ? { text: m[1] } : {}), reason: m[2] as string });
@@ -129,7 +133,7 @@ function addMark(marks: BlockMarks, text: string, line: number): void {
     return;
   }
   throw new Error(
-    `README line ${line}: unknown readme-test marker "${text}" (skip (reason), skip "TEXT" (reason), expect-exit N ["TEXT"], file PATH)`,
+    `${where}: unknown readme-test marker "${text}" (skip (reason), skip "TEXT" (reason), expect-exit N ["TEXT"], file PATH)`,
   );
 }
 
@@ -139,11 +143,17 @@ function marksFor(marks: BlockMarks, text: string): CommandMarks {
   return { ...(skip ? { skip: skip.reason } : {}), expectExit: exit?.code ?? 0 };
 }
 
-function closingFence(lines: string[], open: number, indent: string, ticks: string): number {
+function closingFence(
+  lines: string[],
+  open: number,
+  indent: string,
+  ticks: string,
+  source = 'README',
+): number {
   for (let j = open + 1; j < lines.length; j++) {
     if ((lines[j] as string).trim() === ticks && (lines[j] as string).startsWith(indent)) return j;
   }
-  throw new Error(`README line ${open + 1}: a fenced block that never closes`);
+  throw new Error(`${source} line ${open + 1}: a fenced block that never closes`);
 }
 
 function dedent(body: string[], width: number): string[] {
@@ -178,14 +188,14 @@ export interface ReadmeSnippet {
   readonly code: string;
 }
 
-/** The ```ts / ```typescript blocks of the README, in order. */
-export function typescriptSnippets(markdown: string): ReadmeSnippet[] {
+/** The ```ts / ```typescript blocks of a page, in order. */
+export function typescriptSnippets(markdown: string, source = 'README'): ReadmeSnippet[] {
   const lines = markdown.split('\n');
   const out: ReadmeSnippet[] = [];
   for (let i = 0; i < lines.length; i++) {
     const fence = FENCE.exec(lines[i] as string);
     if (!fence) continue;
-    const end = closingFence(lines, i, fence[1] as string, fence[2] as string);
+    const end = closingFence(lines, i, fence[1] as string, fence[2] as string, source);
     if (['ts', 'typescript'].includes((fence[3] as string).toLowerCase())) {
       out.push({
         line: i + 1,

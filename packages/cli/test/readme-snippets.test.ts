@@ -1,5 +1,5 @@
 /**
- * The README's TypeScript examples type-check against the built packages, as a user's project would
+ * The TypeScript examples of the README and of every page of docs/ (doc-pages.ts) type-check against the built packages, as a user's project would
  * compile them (strict, ESM, top-level await). An example leaves out what is the user's own (`stripe`,
  * `ticket`, the agent's `prompt`): a name it uses without defining is declared `any`, so what is checked
  * is every use of Warden's and the adapters' APIs. Needs the built packages (`npm run build`).
@@ -10,9 +10,17 @@ import { join } from 'node:path';
 import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO } from '../../server/test-support/serve-process.js';
+import { DOC_PAGES } from './doc-pages.js';
 import { typescriptSnippets } from './readme-blocks.js';
 
-const snippets = typescriptSnippets(readFileSync(join(REPO, 'README.md'), 'utf8'));
+/** Every example with the page it is on and a file name of its own. */
+const snippets = DOC_PAGES.flatMap((page) =>
+  typescriptSnippets(readFileSync(join(REPO, page), 'utf8'), page).map((s) => ({
+    ...s,
+    page,
+    file: `${page.replace(/\W+/g, '-')}-line-${s.line}.ts`,
+  })),
+);
 let dir: string;
 
 const OPTIONS: ts.CompilerOptions = {
@@ -38,13 +46,13 @@ afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-describe("the README's TypeScript examples", () => {
+describe('the TypeScript examples of the README and docs/', () => {
   it('has examples to check', () => {
     expect(snippets.length).toBeGreaterThan(3);
   });
 
   it('type-check against the built packages', () => {
-    const files = snippets.map((s) => join(dir, `readme-line-${s.line}.ts`));
+    const files = snippets.map((s) => join(dir, s.file));
     for (const [i, s] of snippets.entries()) writeFileSync(files[i] as string, `${s.code}\nexport {};\n`);
     const unknown = new Map<string, Set<string>>();
     for (const d of diagnose(files)) {
@@ -63,7 +71,7 @@ describe("the README's TypeScript examples", () => {
         d.file && d.start !== undefined ? d.file.getLineAndCharacterOfPosition(d.start) : undefined;
       const snippet = snippets[files.indexOf(d.file?.fileName ?? '')];
       const line = snippet && where ? snippet.line + 1 + where.line : '?';
-      return `README line ${line}: ${ts.flattenDiagnosticMessageText(d.messageText, ' ')}`;
+      return `${snippet?.page ?? '?'} line ${line}: ${ts.flattenDiagnosticMessageText(d.messageText, ' ')}`;
     });
     expect(problems).toEqual([]);
   }, 60_000);

@@ -29,3 +29,19 @@ describe('ReadmeTerminal.translate', () => {
     expect(() => terminal.translate('npm run warden -- approvals show apr_…')).toThrow(/an approval id/);
   });
 });
+
+describe('ReadmeTerminal with a database', () => {
+  it("runs a page's postgres:// URL against the database it was given, and refuses one without", async () => {
+    const withDb = new ReadmeTerminal(REPO, 5123, {}, { databaseUrl: 'postgres://postgres@127.0.0.1:1/x' });
+    try {
+      expect(withDb.translate('export WARDEN_DB=postgres://warden@localhost:5432/warden   # yours')).toBe(
+        'export WARDEN_DB=postgres://postgres@127.0.0.1:1/x   # yours',
+      );
+    } finally {
+      await withDb.close();
+    }
+    expect(() => terminal.translate('npm run warden -- audit verify --db postgres://db/w')).toThrow(
+      /no database/,
+    );
+  });
+});

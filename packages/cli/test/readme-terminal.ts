@@ -3,8 +3,9 @@
  * that `export` lines change, and at most one server in the background (the README's "in another
  * terminal"). Commands run in bash as the README writes them, with only what a user would fill in
  * themselves changed: `wdn_…` is the key a command printed last, `apr_…` the approval id last printed,
- * port 7400 is a free port (a test cannot count on 7400), and `npm run NAME` / `npm start` run the
- * package.json script's command directly (its `npm run build` prefix dropped: the test needs the build).
+ * port 7400 is a free port (a test cannot count on 7400), a `postgres://…` URL is the page's own
+ * throwaway database, and `npm run NAME` / `npm start` run the package.json script's command directly
+ * (its `npm run build` prefix dropped: the test needs the build).
  */
 import { type ChildProcessByStdio, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -24,22 +25,31 @@ export interface CommandRun {
 const KEY = /wdn_[A-Za-z0-9_-]{20,}/g;
 const APPROVAL = /apr_[A-Za-z0-9_-]{6,}/g;
 const BUILD_PREFIX = /^npm run build(?: --silent)? && /;
+const POSTGRES_URL = /\bpostgres(?:ql)?:\/\/[^\s'"]+/g;
+
+/** What a terminal is given beyond its folder, port and environment. */
+export interface TerminalOptions {
+  /** The database a `postgres://…` URL in a command stands for (a page that uses none needs none). */
+  readonly databaseUrl?: string;
+}
 
 /** A shell session in `dir` whose servers listen on `port`. */
 export class ReadmeTerminal {
   readonly #dir: string;
   readonly #port: number;
   readonly #scripts: Record<string, string>;
+  readonly #databaseUrl: string | undefined;
   readonly #envDir = mkdtempSync(join(tmpdir(), 'warden-readme-env-'));
   #env: NodeJS.ProcessEnv;
   #key: string | undefined;
   #approval: string | undefined;
   #server: ChildProcessByStdio<null, Readable, Readable> | undefined;
 
-  constructor(dir: string, port: number, env: NodeJS.ProcessEnv) {
+  constructor(dir: string, port: number, env: NodeJS.ProcessEnv, options: TerminalOptions = {}) {
     this.#dir = dir;
     this.#port = port;
     this.#env = env;
+    this.#databaseUrl = options.databaseUrl;
     const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as {
       scripts: Record<string, string>;
     };
@@ -59,6 +69,11 @@ export class ReadmeTerminal {
       );
     }
     let out = text.replace(/\b(localhost|127\.0\.0\.1):7400\b/g, `127.0.0.1:${this.#port}`);
+    out = out.replace(POSTGRES_URL, () => {
+      if (!this.#databaseUrl)
+        throw new Error('it names a postgres:// URL, but this terminal has no database');
+      return this.#databaseUrl;
+    });
     out = out.replace(
       /\bnpm (?:run (?:(?:-s|--silent) )?([\w:-]+)|start)(?: --(?=\s|$))?/g,
       (_m, name?: string) => this.#script(name ?? 'start'),
