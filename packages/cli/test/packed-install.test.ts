@@ -49,9 +49,12 @@ const packed = new Map<string, Packed>();
 let server: { url: string; db: string; child: ChildProcessByStdio<null, Readable, Readable> } | undefined;
 let agentKey: string;
 
-/** `npx warden …args` in the app project (`--no`: never fetched from the registry, only the installed bin). */
+/**
+ * `npx warden …args` in the app project. `--no`: only the installed bin, never a `warden` fetched from the
+ * registry; `--`: every option after it is the command's (`--version` is npx's own otherwise).
+ */
 const warden = (args: readonly string[], env = projectEnv()) =>
-  sh('npx', ['--no', 'warden', ...args], app, env);
+  sh('npx', ['--no', '--', 'warden', ...args], app, env);
 
 beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), 'warden-packed-'));
@@ -120,7 +123,7 @@ describe('the packed packages, installed from their tarballs', () => {
     '`npx warden serve` on a fresh SQLite file: the example policy, the dashboard, and an allowed call',
     async () => {
       const db = join(app, 'warden.db');
-      const child = spawn('npx', ['--no', 'warden', 'serve', '--db', db, '--port', '0'], {
+      const child = spawn('npx', ['--no', '--', 'warden', 'serve', '--db', db, '--port', '0'], {
         cwd: app,
         env: projectEnv(),
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -182,7 +185,8 @@ describe('the packed packages, installed from their tarballs', () => {
     '`npx warden policy lint` accepts the packaged example policy',
     async () => {
       const r = await warden(['policy', 'lint', join('node_modules', '@warden', 'server', 'example-policy')]);
-      expect(r.out).toMatch(/policy "acme-agents" .* no problems/);
+      // The verdict goes to stderr (stdout carries only diagnostics); the exit code is 0 or sh() throws.
+      expect(r.err).toMatch(/policy "acme-agents" .* no problems/);
     },
     2 * MINUTES,
   );
