@@ -29,9 +29,9 @@ afterAll(() => {
 
 describe('the demo policy', () => {
   it('lints clean and passes its own tests', async () => {
-    const lint = await run(['policy', 'lint', '--strict', 'examples/demo/policy.yaml'], REPO);
+    const lint = await run(['policy', 'lint', '--strict', 'packages/cli/demo/policy.yaml'], REPO);
     expect(lint.code, lint.out + lint.err).toBe(0);
-    const tests = await run(['policy', 'test', 'examples/demo/policy.test.yaml'], REPO);
+    const tests = await run(['policy', 'test', 'packages/cli/demo/policy.test.yaml'], REPO);
     expect(tests.code, tests.out + tests.err).toBe(0);
     expect(tests.out).toMatch(/6 passed, 0 failed/);
   });

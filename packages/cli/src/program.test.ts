@@ -29,7 +29,7 @@ const LINE = /^(\S+):(\d+):(\d+) (error|warning) ([A-Z_]+) (.+)$/;
 
 describe('warden policy lint', () => {
   it('passes the example policy with exit 0 and a summary', async () => {
-    const r = await run(['policy', 'lint', 'examples/policy']);
+    const r = await run(['policy', 'lint', 'packages/server/example-policy']);
     expect(r.code).toBe(0);
     expect(r.out).toBe('');
     expect(r.err).toMatch(/policy "acme-agents" version [0-9a-f]{12}, 26 rules, 4 agents — no problems/);
@@ -200,7 +200,7 @@ describe('warden policy explain', () => {
       'policy',
       'explain',
       '--policy',
-      'examples/policy',
+      'packages/server/example-policy',
       '--agent',
       'support-bot',
       '--tool',
@@ -221,7 +221,7 @@ describe('warden policy explain', () => {
       'policy',
       'explain',
       '--policy',
-      'examples/policy',
+      'packages/server/example-policy',
       '--agent',
       'x',
       '--tool',
@@ -241,7 +241,7 @@ describe('warden policy explain', () => {
       'policy',
       'explain',
       '--policy',
-      'examples/policy',
+      'packages/server/example-policy',
       '--agent',
       'a',
       '--tool',
@@ -251,7 +251,14 @@ describe('warden policy explain', () => {
     ]);
     expect(bad.code).toBe(2);
     expect(bad.err).toMatch(/--args is not valid JSON .*write e\.g\. --args '\{"amount": 120\}'/);
-    const missing = await run(['policy', 'explain', '--policy', 'examples/policy', '--tool', 't']);
+    const missing = await run([
+      'policy',
+      'explain',
+      '--policy',
+      'packages/server/example-policy',
+      '--tool',
+      't',
+    ]);
     expect(missing.code).toBe(2);
     expect(missing.err).toMatch(/required option '--agent <name>' not specified/);
   });
@@ -261,7 +268,7 @@ describe('warden policy explain', () => {
       'policy',
       'explain',
       '--policy',
-      'examples/policy',
+      'packages/server/example-policy',
       '--agent',
       'a',
       '--tool',

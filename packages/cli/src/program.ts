@@ -8,6 +8,7 @@ import { policySchema } from './commands/policy-schema.js';
 import { policyTest } from './commands/policy-test.js';
 import { addDemoCommands } from './demo-program.js';
 import { describeError } from './describe-error.js';
+import { PACKAGE_VERSION } from './package-version.js';
 import { addPolicyReplayCommand } from './policy-replay-program.js';
 import { addReportCommands } from './report-program.js';
 import { addServerCommands } from './server-program.js';
@@ -18,7 +19,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   let code: number = EXIT.ok;
   const program = new Command('warden')
     .description('Warden: the governance layer for AI agents')
-    .version('0.1.0')
+    .version(PACKAGE_VERSION)
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) })
     .showHelpAfterError('(run with --help for usage)');

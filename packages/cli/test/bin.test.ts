@@ -23,7 +23,7 @@ function warden(args: string[]) {
 
 describe('the warden process', () => {
   it('exits 0 on the example policy', () => {
-    expect(warden(['policy', 'lint', 'examples/policy']).code).toBe(0);
+    expect(warden(['policy', 'lint', 'packages/server/example-policy']).code).toBe(0);
   });
 
   it('a 10 MB file, a deeply nested one and binary junk: clear errors, exit 1, no stack traces, no hang', () => {

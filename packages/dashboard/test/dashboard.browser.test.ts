@@ -16,7 +16,7 @@ import { launchBrowser, screenshot } from '../test-support/browser.js';
 /** Waits for what a page shows: generous, because a loaded 2-core CI machine draws slowly (never a speed claim). */
 const poll = <T>(probe: () => T | Promise<T>) => expect.poll(probe, { timeout: 15_000 });
 
-const DEMO_POLICY = fileURLToPath(new URL('../../../examples/demo/policy.yaml', import.meta.url));
+const DEMO_POLICY = fileURLToPath(new URL('../../cli/demo/policy.yaml', import.meta.url));
 
 let t: TestServer;
 let base: string;

@@ -4,6 +4,7 @@ import { CallToolRequestSchema, ListToolsRequestSchema, type Tool } from '@model
 import type { CallContext, Warden } from '@warden/sdk';
 import { handleCall } from './gateway-call.js';
 import type { InFlightCalls } from './in-flight-calls.js';
+import { PACKAGE_VERSION } from './package-version.js';
 import { exposedName, policyName } from './tool-names.js';
 import type { UpstreamPool } from './upstream-pool.js';
 
@@ -31,7 +32,7 @@ export interface GatewayOptions {
  */
 export function createGatewayServer(o: GatewayOptions): McpServer {
   const server = new Server(
-    { name: 'warden-gateway', version: '0.1.0' },
+    { name: 'warden-gateway', version: PACKAGE_VERSION },
     {
       capabilities: { tools: { listChanged: true } },
       instructions:

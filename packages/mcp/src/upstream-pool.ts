@@ -10,6 +10,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import { WardenError } from '@warden/core';
 import type { UpstreamConfig } from './gateway-config.js';
+import { PACKAGE_VERSION } from './package-version.js';
 
 const DEFAULT_TIMEOUT_MS = 60_000;
 /**
@@ -189,7 +190,7 @@ export class UpstreamPool {
   }
 
   async #open(u: Upstream): Promise<Client> {
-    const client = new Client({ name: 'warden-mcp-gateway', version: '0.1.0' });
+    const client = new Client({ name: 'warden-mcp-gateway', version: PACKAGE_VERSION });
     const c = u.config;
     const transport =
       'command' in c

@@ -38,8 +38,7 @@ export async function createWarden(options: CreateWardenOptions): Promise<Warden
     if (!e || typeof e.agent !== 'string' || e.agent === '') {
       throw new WardenError('CONFIG_INVALID', 'embedded.agent is required: name the agent this process is');
     }
-    // Loaded on first use: a remote client never loads the database drivers.
-    const { openEngine, loadPolicySources } = await import('@warden/engine');
+    const { openEngine, loadPolicySources } = await loadEngine();
     const policy =
       typeof e.policy === 'string'
         ? compilePolicySources(loadPolicySources([e.policy], process.cwd()))
@@ -55,4 +54,22 @@ export async function createWarden(options: CreateWardenOptions): Promise<Warden
     return new Warden(new EngineTransport(engine, { agent: e.agent, ownsEngine: true }), options);
   }
   return new Warden(new HttpTransport(options), options);
+}
+
+/**
+ * The engine, loaded on first use: it is an optional peer dependency (it brings the SQLite and PostgreSQL
+ * drivers), so a remote client neither installs nor loads it. Missing, it is named with how to add it.
+ */
+async function loadEngine(): Promise<typeof import('@warden/engine')> {
+  try {
+    return await import('@warden/engine');
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    if (err.code !== 'ERR_MODULE_NOT_FOUND' || !/['"]@warden\/engine['"]/.test(err.message)) throw e;
+    throw new WardenError(
+      'CONFIG_INVALID',
+      'embedded mode needs the @warden/engine package, which is not installed: run `npm i @warden/engine` (or connect to a server with { url, key })',
+      { package: '@warden/engine' },
+    );
+  }
 }

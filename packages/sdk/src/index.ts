@@ -1,7 +1,6 @@
 export { isWardenError, WardenError } from '@warden/core';
 export { type CallContext, currentContext } from './call-context.js';
 export { type CreateWardenOptions, createWarden, type EmbeddedOptions } from './create-warden.js';
-export { type ApprovalWaiter, EngineTransport, type EngineTransportOptions } from './engine-transport.js';
 export { HttpTransport, type HttpTransportOptions } from './http-transport.js';
 export { DEFAULT_APPROVAL_TIMEOUT_MS, Warden } from './warden.js';
 export type {

@@ -1,5 +1,4 @@
 import type { ApprovalRecord, Usage } from '@warden/core';
-import type { BudgetRefusal } from '@warden/engine';
 
 /** What a call may consume at most, reserved in every budget that applies before it runs. */
 export interface UsageEstimate {
@@ -9,6 +8,21 @@ export interface UsageEstimate {
   readonly costUsd?: number;
   /** Usage already spent (what `recordUsage` reports): nothing is reserved for it. */
   readonly spent?: true;
+}
+
+/**
+ * The budget that refused a call (code BUDGET_EXCEEDED), as the HTTP API sends it. Kept here, not
+ * imported from `@warden/engine`, so a remote client's types never reach the engine (an optional peer);
+ * EngineTransport returning the engine's CheckResult as a CallDecision keeps the two in step.
+ */
+export interface BudgetRefusal {
+  readonly budgetId: string;
+  readonly scopeKey: string;
+  readonly metric: string;
+  readonly limit: number;
+  readonly used: number;
+  readonly reserved: number;
+  readonly requested: number;
 }
 
 /** A tool call as the SDK sends it; the agent is always the client's own (bound to its key). */

@@ -9,10 +9,12 @@ import { openApiDocument } from './http/openapi-document.js';
 import { type AnyRoute, STREAMED } from './http/route-spec.js';
 import { registerLlmRoutes } from './llm/llm-routes.js';
 import { registerMcpRoutes } from './mcp/mcp-routes.js';
+import { PACKAGE_VERSION } from './package-version.js';
 import { ROUTES } from './routes/route-table.js';
 import type { ServerContext } from './server-context.js';
 
-export const API_VERSION = '0.1.0';
+/** The API's version in /openapi.json: this package's own (package.json). */
+export const API_VERSION = PACKAGE_VERSION;
 
 /**
  * Builds the Fastify app over a server context: every route of the table with authentication, role

@@ -35,8 +35,8 @@ import { NotificationDispatcher } from './notify/notification-dispatcher.js';
 import type { ServerContext } from './server-context.js';
 import { createCallTracer } from './telemetry/call-tracer.js';
 
-/** The example policy shipped with Warden: what a server started with no policy runs. */
-export const EXAMPLE_POLICY = fileURLToPath(new URL('../../../examples/policy', import.meta.url));
+/** The example policy shipped in this package (`example-policy/`): what a server started with no policy runs. */
+export const EXAMPLE_POLICY = fileURLToPath(new URL('../example-policy', import.meta.url));
 
 /** A running server. */
 export interface WardenServer {

@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 
-/** The demo's policy (examples/demo): one agent with reads, a reviewed refund, a block, a budget and a breaker. */
-export const DEMO_POLICY = fileURLToPath(new URL('../../../../examples/demo/policy.yaml', import.meta.url));
+/** The demo's policy, shipped in this package (`demo/policy.yaml`): one agent with reads, a reviewed refund, a block, a budget and a breaker. */
+export const DEMO_POLICY = fileURLToPath(new URL('../../demo/policy.yaml', import.meta.url));
 
 /** The scripted agent, as the policy and its key name it. */
 export const DEMO_AGENT = 'demo-agent';

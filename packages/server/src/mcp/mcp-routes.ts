@@ -1,6 +1,7 @@
 import { WardenError } from '@warden/core';
 import { type GatewayConfig, McpHttpGateway } from '@warden/mcp';
-import { EngineTransport, Warden } from '@warden/sdk';
+import { Warden } from '@warden/sdk';
+import { EngineTransport } from '@warden/sdk/engine';
 import type { FastifyInstance } from 'fastify';
 import { authorize } from '../auth/authorize-request.js';
 import { headerValue, triggeredByHeader } from '../llm/llm-call.js';
