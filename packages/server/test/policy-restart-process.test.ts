@@ -18,7 +18,7 @@ import {
   versionOf,
   waitForVersion as waitForVersionAs,
 } from '../test-support/policy-process.js';
-import { api, BIN, killAll, type Served, spawnServe } from '../test-support/serve-process.js';
+import { api, BIN, killAll, logged, type Served, spawnServe } from '../test-support/serve-process.js';
 
 const ADMIN = `wdn_${randomBytes(32).toString('base64url')}`;
 const ENV = { WARDEN_ADMIN_KEY: ADMIN, WARDEN_LOG_LEVEL: 'warn' };
@@ -138,7 +138,9 @@ describe('warden serve --policy FILE at a restart: PostgreSQL shared with a runn
           await waitForVersion(again, versionOf(PUT_LATER));
           await waitForVersion(b, versionOf(PUT_LATER));
           expect((await changedTo(b)).slice(-2)).toEqual([versionOf(PUT_TEXT), versionOf(PUT_LATER)]);
-          expect(again.stderr()).toContain('has not changed since it was last applied');
+          expect(logged(again.stderr(), 'has not changed since it was last applied')).toEqual([
+            expect.objectContaining({ level: 'warn', storedVersion: versionOf(PUT_LATER) }),
+          ]);
         } finally {
           await again.stop();
         }
