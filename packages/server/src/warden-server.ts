@@ -348,7 +348,13 @@ async function assemble(
     keyLimiter: config.rateLimitPerKey > 0 ? new RateLimiter(config.rateLimitPerKey) : undefined,
     state: { shuttingDown: false },
   };
-  if (config.mcp) ctx.mcp = createMcpGateway(ctx, config.mcp, (m) => report.warn(m));
+  if (config.mcp) {
+    ctx.mcp = createMcpGateway(ctx, config.mcp, {
+      warn: (m) => report.warn(m),
+      // An upstream's own log: Warden cannot tell its severity, so info, marked as the upstream's.
+      upstreamStderr: (upstream, line) => log.info({ upstream, stream: 'stderr' }, line),
+    });
+  }
   const app = buildApp(ctx, { loggerInstance: log });
   const unused = trackUnusedConnections(app);
   let url = '';
