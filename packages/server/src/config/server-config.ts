@@ -124,6 +124,7 @@ export const ServerConfigSchema = z.strictObject({
   /** The longest `wait` a check may ask for, in ms. */
   maxWaitMs: z.coerce.number().int().min(0).default(300_000),
   // warn: request logs at info would dominate the output and cost throughput; errors are always logged.
+  // Notices (a policy reloaded or adopted) are info lines too.
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'silent']).default('warn'),
   publicUrl: z
     .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })

@@ -23,24 +23,24 @@ export function createServerLogger(
     // collectors map by default.
     formatters: { level: (label) => ({ level: label }) },
     base: { pid: process.pid, name: 'warden' },
+    serializers: { err: serializeError },
   };
   return pino(options, destination);
 }
 
 /**
- * Log fields for a failure: its stable `code` when it has one, and `err` (pino serialises type, message
- * and stack). Expected failures (a WardenError other than INTERNAL: a bad policy file, an unreachable
- * store) carry no stack, which would only say where Warden noticed, not what is wrong.
+ * `err` as pino writes it (type, message, stack), except that an expected failure (a WardenError other
+ * than INTERNAL: a bad policy file, an unreachable store) carries no stack, which would only say where
+ * Warden noticed, not what is wrong.
  */
+function serializeError(err: unknown): unknown {
+  if (isWardenError(err) && err.code !== 'INTERNAL') return { type: err.name, message: err.message };
+  return err instanceof Error ? pino.stdSerializers.err(err) : err;
+}
+
+/** Log fields for a failure: its stable `code` when it has one, and `err` (an Error, for the serializer). */
 export function errorFields(err: unknown): Record<string, unknown> {
-  if (isWardenError(err)) {
-    return err.code === 'INTERNAL'
-      ? { code: err.code, err }
-      : { code: err.code, err: { type: err.name, message: err.message } };
-  }
-  if (err instanceof Error) {
-    const code = (err as NodeJS.ErrnoException).code;
-    return { ...(typeof code === 'string' ? { code } : {}), err };
-  }
-  return { err: { message: String(err) } };
+  const error = err instanceof Error ? err : new Error(String(err));
+  const code = isWardenError(err) ? err.code : (err as NodeJS.ErrnoException | undefined)?.code;
+  return { ...(typeof code === 'string' ? { code } : {}), err: error };
 }

@@ -15,7 +15,9 @@ import { createHmac } from 'node:crypto';
  * configured secret signs, and the header lists one `v1,…` per secret, space-separated.
  */
 export const WEBHOOK_ID_HEADER = 'webhook-id';
+/** Unix seconds of the attempt (receivers refuse one too far from their clock: a replay). */
 export const WEBHOOK_TIMESTAMP_HEADER = 'webhook-timestamp';
+/** `v1,<base64>` per secret, space-separated. */
 export const WEBHOOK_SIGNATURE_HEADER = 'webhook-signature';
 
 /** The prefix that marks a secret as base64 bytes (Standard Webhooks' secret format). */
