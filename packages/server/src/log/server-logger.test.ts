@@ -55,7 +55,7 @@ describe('the server logger', () => {
     log.error(errorFields('a string'), 'odd');
     const [internal, refused, odd] = out.lines();
     expect(internal).toMatchObject({ code: 'INTERNAL', err: { type: 'WardenError', message: 'a bug' } });
-    expect((internal?.err as { stack: string }).stack).toMatch(/\n\s+at /);
+    expect(internal?.err).toMatchObject({ stack: expect.stringMatching(/\n\s+at /) });
     expect(refused).toMatchObject({
       code: 'ECONNREFUSED',
       err: { type: 'Error', message: 'connect ECONNREFUSED' },
