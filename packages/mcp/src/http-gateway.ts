@@ -51,7 +51,12 @@ export class McpHttpGateway {
   constructor(
     config: GatewayConfig,
     wardenFor: (caller: McpCaller, session: string) => Warden,
-    o: { onError?: (message: string) => void; onOpenSessions?: (count: number) => void } = {},
+    o: {
+      onError?: (message: string) => void;
+      onOpenSessions?: (count: number) => void;
+      /** Each line a stdio upstream writes to stderr (default: this process's stderr). */
+      onUpstreamStderr?: (server: string, line: string) => void;
+    } = {},
   ) {
     this.#config = config;
     this.#wardenFor = wardenFor;
@@ -60,6 +65,7 @@ export class McpHttpGateway {
     this.#pool = new UpstreamPool(config.servers, {
       onError: this.#onError,
       onToolsChanged: () => this.notifyToolsChanged(),
+      ...(o.onUpstreamStderr ? { onStderr: o.onUpstreamStderr } : {}),
     });
     this.#sweeper = setInterval(() => this.#sweep(), 60_000);
     this.#sweeper.unref();

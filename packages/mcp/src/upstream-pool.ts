@@ -1,3 +1,5 @@
+import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -47,15 +49,22 @@ export class UpstreamPool {
   readonly #upstreams = new Map<string, Upstream>();
   readonly #onError: (message: string) => void;
   readonly #onToolsChanged: () => void;
+  readonly #onStderr: ((server: string, line: string) => void) | undefined;
   #closed = false;
 
   constructor(
     servers: Readonly<Record<string, UpstreamConfig>>,
-    o: { onError?: (message: string) => void; onToolsChanged?: () => void } = {},
+    o: {
+      onError?: (message: string) => void;
+      onToolsChanged?: () => void;
+      /** Each line a stdio upstream writes to stderr; without it, its stderr is this process's. */
+      onStderr?: (server: string, line: string) => void;
+    } = {},
   ) {
     for (const [name, config] of Object.entries(servers)) this.#upstreams.set(name, { name, config });
     this.#onError = o.onError ?? (() => {});
     this.#onToolsChanged = o.onToolsChanged ?? (() => {});
+    this.#onStderr = o.onStderr;
   }
 
   /** The upstreams' names, in config order. */
@@ -199,10 +208,19 @@ export class UpstreamPool {
             args: c.args ?? [],
             ...(c.env ? { env: c.env } : {}),
             ...(c.cwd ? { cwd: c.cwd } : {}),
-            // The gateway's own stdout is its MCP channel; an upstream's logs go to stderr.
-            stderr: 'inherit',
+            // The gateway's own stdout is its MCP channel; an upstream's logs go to stderr, or line by
+            // line to onStderr (a server's log takes only its own lines).
+            stderr: this.#onStderr ? 'pipe' : 'inherit',
           })
         : new StreamableHTTPClientTransport(new URL(c.url), { requestInit: { headers: { ...c.headers } } });
+    const onStderr = this.#onStderr;
+    // A PassThrough, there from before the upstream starts, when stderr is 'pipe'.
+    const piped = transport instanceof StdioClientTransport ? (transport.stderr as Readable | null) : null;
+    if (onStderr && piped) {
+      createInterface({ input: piped, crlfDelay: Number.POSITIVE_INFINITY }).on('line', (line) => {
+        if (line.trim() !== '') onStderr(u.name, line);
+      });
+    }
     client.setNotificationHandler(ToolListChangedNotificationSchema, async () => {
       u.tools = undefined;
       this.#onToolsChanged();

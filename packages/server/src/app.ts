@@ -1,5 +1,5 @@
 import { WardenError } from '@warden/core';
-import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { z } from 'zod';
 import { authorize } from './auth/authorize-request.js';
 import type { Principal } from './auth/principal.js';
@@ -20,10 +20,20 @@ export const API_VERSION = PACKAGE_VERSION;
  * Builds the Fastify app over a server context: every route of the table with authentication, role
  * check and validation in front, one error handler, and /openapi.json. No socket: tests use inject().
  */
-export function buildApp(ctx: ServerContext, options: { logger?: boolean } = {}): FastifyInstance {
+export function buildApp(
+  ctx: ServerContext,
+  options: { logger?: boolean; loggerInstance?: FastifyBaseLogger } = {},
+): FastifyInstance {
   const app = Fastify({
-    logger:
-      options.logger === false || ctx.config.logLevel === 'silent' ? false : { level: ctx.config.logLevel },
+    // The server's own logger when given (so request logs and warnings are one stream of one shape).
+    ...(options.logger !== false && options.loggerInstance
+      ? { loggerInstance: options.loggerInstance }
+      : {
+          logger:
+            options.logger === false || ctx.config.logLevel === 'silent'
+              ? false
+              : { level: ctx.config.logLevel },
+        }),
     bodyLimit: ctx.config.bodyLimitBytes,
     // Slow clients: the whole request must arrive within requestTimeoutMs and its headers within
     // headersTimeoutMs (checked every second). Responses (live streams) are not limited by these.

@@ -29,6 +29,7 @@ import { SignedOutSessions } from './auth/signed-out-sessions.js';
 import { publicBaseUrl, type ServerConfig } from './config/server-config.js';
 import { EventHub } from './live/event-hub.js';
 import { SseRegistry } from './live/sse-stream.js';
+import { createServerLogger, errorFields, type ServerLogger } from './log/server-logger.js';
 import { createMcpGateway } from './mcp/mcp-routes.js';
 import { ServerMetrics } from './metrics/server-metrics.js';
 import { NotificationDispatcher } from './notify/notification-dispatcher.js';
@@ -47,6 +48,8 @@ export interface WardenServer {
   readonly bootstrap: CreatedApiKey | undefined;
   /** Where the policy in force came from. */
   readonly policySource: 'file' | 'database' | 'example';
+  /** The server's logger (also Fastify's): for whatever the host has to say while it runs. */
+  readonly log: ServerLogger;
   /** Stops taking work, lets in-flight requests finish, flushes the audit and signs a final checkpoint. */
   close(): Promise<void>;
 }
@@ -57,9 +60,48 @@ export interface StartOptions {
   /** Skip listening (tests drive the app with inject()). */
   readonly listen?: boolean;
   readonly env?: NodeJS.ProcessEnv;
+  /**
+   * Where warnings, notices and request logs go: default JSON lines on stderr at `config.logLevel`
+   * ({@link createServerLogger}).
+   */
+  readonly logger?: ServerLogger;
+  /** Receives warnings and errors as text instead of the log (`warden demo` prints them for a person). */
   readonly onWarning?: (message: string) => void;
-  /** Things an operator should see in the log that are not problems (a policy reloaded or adopted). */
+  /**
+   * Receives notices (a policy reloaded or adopted: not problems) as text instead of the log, where they
+   * are `info` lines.
+   */
   readonly onNotice?: (message: string) => void;
+}
+
+/** How the server reports what an operator should see: a message and fields for the log line. */
+interface Report {
+  /** Something went wrong in the background and Warden carried on (a sweep, a push, an export). */
+  error(message: string, fields?: Record<string, unknown>): void;
+  /** Something an operator should act on. */
+  warn(message: string, fields?: Record<string, unknown>): void;
+  /** Not a problem: a policy reloaded or adopted. */
+  notice(message: string, fields?: Record<string, unknown>): void;
+}
+
+/** Log lines, unless the host takes the text (onWarning, onNotice). */
+function reporter(log: ServerLogger, options: StartOptions): Report {
+  const text = (message: string, fields?: Record<string, unknown>) =>
+    typeof fields?.code === 'string' && !message.includes(fields.code)
+      ? `${fields.code}: ${message}`
+      : message;
+  const { onWarning, onNotice } = options;
+  return {
+    error: onWarning ? (m, f) => onWarning(text(m, f)) : (m, f) => log.error(f ?? {}, m),
+    warn: onWarning ? (m, f) => onWarning(text(m, f)) : (m, f) => log.warn(f ?? {}, m),
+    notice: onNotice ? (m, f) => onNotice(text(m, f)) : (m, f) => log.info(f ?? {}, m),
+  };
+}
+
+/** A failure's message and fields, for `report.error(…)` and `report.warn(…)`. */
+function failure(what: string, err: unknown): [string, Record<string, unknown>] {
+  const message = err instanceof Error ? err.message : String(err);
+  return [`${what}: ${message}`, errorFields(err)];
 }
 
 /**
@@ -67,19 +109,15 @@ export interface StartOptions {
  * bootstraps the first admin key, starts tailing the audit chain and listens.
  */
 export async function startServer(config: ServerConfig, options: StartOptions = {}): Promise<WardenServer> {
-  const warn = options.onWarning ?? (() => {});
+  const log = options.logger ?? createServerLogger(config.logLevel);
+  const report = reporter(log, options);
   // A busy port is found before anything is created: a first start that failed after making the admin
   // key would have shown it to nobody, and the next start would not make another.
   if (options.listen !== false && config.port !== 0) await ensurePortFree(config.host, config.port);
   const store = await openStore(config.db);
   let engine: Engine | undefined;
   try {
-    const { policy, sources, source, fileVersion } = await settlePolicy(
-      store,
-      config,
-      warn,
-      options.onNotice,
-    );
+    const { policy, sources, source, fileVersion } = await settlePolicy(store, config, report);
     engine = await openEngine({
       store,
       policy,
@@ -91,7 +129,7 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
       defaultTokenEstimate: config.defaultTokenEstimate,
       prices: withOverride(BUNDLED_PRICES, config.prices),
       notificationTargets: config.webhooks.map((w) => ({ name: w.name, events: w.events })),
-      onError: (err) => warn(`${err.code}: ${err.message}`),
+      onError: (err) => report.error(err.message, errorFields(err)),
     });
     // A kept stored policy is in force already and recorded: applying it again could put it over one
     // another instance stored since settlePolicy read it (policy sync brings that one in instead).
@@ -103,8 +141,8 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
       await applyPolicy(engine, policy, source === 'file' ? POLICY_FILE_ACTOR : WARDEN_ACTOR, sources);
     }
     const bootstrap = await bootstrapAdminKey(engine, options.adminKey);
-    for (const w of await reservedKeyWarnings(store)) warn(w);
-    return await assemble(engine, store, config, { ...options, warn, fileVersion }, bootstrap, source);
+    for (const w of await reservedKeyWarnings(store)) report.warn(w);
+    return await assemble(engine, store, config, { ...options, log, report, fileVersion }, bootstrap, source);
   } catch (err) {
     await engine?.close().catch(() => {});
     await store.close().catch(() => {});
@@ -175,12 +213,7 @@ const FILE_HISTORY_DEPTH = 500;
  * not changed since it was last applied does not undo a newer stored policy (one put in force with
  * PUT /v1/policy meanwhile) unless `policyOverwrite` says so; either way the log names both versions.
  */
-async function settlePolicy(
-  store: Store,
-  config: ServerConfig,
-  warn: (m: string) => void,
-  notice: (m: string) => void = () => {},
-) {
+async function settlePolicy(store: Store, config: ServerConfig, report: Report) {
   const current = await store.currentPolicy();
   if (config.policy) {
     const files = loadPolicySources([config.policy], process.cwd());
@@ -194,7 +227,13 @@ async function settlePolicy(
     if (!current || current.version === policy.version) return fromFile;
     const stored = `the stored policy ${current.version} (by ${current.createdBy} at ${current.createdAt})`;
     if (config.policyOverwrite) {
-      notice(`policy ${policy.version} from ${config.policy} replaces ${stored} (--policy-overwrite)`);
+      report.notice(
+        `policy ${policy.version} from ${config.policy} replaces ${stored} (--policy-overwrite)`,
+        {
+          policyVersion: policy.version,
+          storedVersion: current.version,
+        },
+      );
       return fromFile;
     }
     // A stored policy this Warden cannot compile was written by a newer one (a rolling upgrade): putting the
@@ -204,8 +243,9 @@ async function settlePolicy(
     // that came from elsewhere (PUT /v1/policy) and stays. A file reverted to an older version has changed.
     const lastFromFile = lastFromPolicyFile(await store.policyHistory(FILE_HISTORY_DEPTH));
     if (lastFromFile?.version === policy.version) {
-      warn(
+      report.warn(
         `${config.policy} (policy ${policy.version}) has not changed since it was last applied, and ${stored} is newer: keeping the stored policy. Edit the file, or start with --policy-overwrite, to put the file's policy in force`,
+        { policyFile: config.policy, fileVersion: policy.version, storedVersion: current.version },
       );
       return {
         policy: compiled,
@@ -214,7 +254,10 @@ async function settlePolicy(
         fileVersion: policy.version,
       };
     }
-    notice(`policy ${policy.version} from ${config.policy} replaces ${stored}`);
+    report.notice(`policy ${policy.version} from ${config.policy} replaces ${stored}`, {
+      policyVersion: policy.version,
+      storedVersion: current.version,
+    });
     return fromFile;
   }
   if (current)
@@ -231,12 +274,12 @@ async function assemble(
   engine: Engine,
   store: Store,
   config: ServerConfig,
-  options: StartOptions & { warn: (m: string) => void; fileVersion?: string | undefined },
+  options: StartOptions & { log: ServerLogger; report: Report; fileVersion?: string | undefined },
   bootstrap: CreatedApiKey | undefined,
   policySource: WardenServer['policySource'],
 ): Promise<WardenServer> {
-  const { warn } = options;
-  const hub = new EventHub(store, { onError: (err) => warn(`live events: ${(err as Error).message}`) });
+  const { log, report } = options;
+  const hub = new EventHub(store, { onError: (err) => report.error(...failure('live events', err)) });
   await hub.start(config.pollMs);
   const auth = new Authenticator(store);
   const sse = new SseRegistry(config.heartbeatMs, (keyId) => auth.stillValid(keyId));
@@ -257,24 +300,32 @@ async function assemble(
       sse.closeKey(id);
     }
   });
-  const notice = options.onNotice ?? (() => {});
   const policySync: PolicySync = syncPolicy(engine, {
     intervalMs: Math.max(config.pollMs * 4, 250),
-    onError: (err) => warn(`policy sync: ${err.message}`),
-    onAdopt: (version) => notice(`policy ${version} is in force (stored by another instance)`),
+    onError: (err) => report.warn(...failure('policy sync', err)),
+    onAdopt: (version) =>
+      report.notice(`policy ${version} is in force (stored by another instance)`, { policyVersion: version }),
   });
   const watcher: PolicyWatcher | undefined = config.policy
     ? watchPolicy(engine, [config.policy], {
         ...(options.fileVersion ? { fileVersion: options.fileVersion } : {}),
-        onError: (err) => warn(`policy file: ${err.message}`),
+        onError: (err) => {
+          const [message, fields] = failure('policy file', err);
+          report.warn(message, { ...fields, policyFile: config.policy });
+        },
         onAdopt: (version) =>
-          notice(`policy ${version} is in force (the same edit, stored by another instance)`),
+          report.notice(`policy ${version} is in force (the same edit, stored by another instance)`, {
+            policyVersion: version,
+          }),
         onReload: (r) =>
-          notice(`policy ${r.newVersion} is in force, reloaded from ${config.policy} (was ${r.oldVersion})`),
+          report.notice(
+            `policy ${r.newVersion} is in force, reloaded from ${config.policy} (was ${r.oldVersion})`,
+            { policyVersion: r.newVersion, previousVersion: r.oldVersion, policyFile: config.policy },
+          ),
       })
     : undefined;
   const tracer = await createCallTracer(options.env ?? process.env, {
-    onError: (err) => warn(`tracing export failed: ${(err as Error).message ?? String(err)}`),
+    onError: (err) => report.warn(...failure('tracing export failed', err)),
   });
   const metrics = new ServerMetrics({
     auditHeadSeq: async () => (await store.head()).seq,
@@ -297,13 +348,20 @@ async function assemble(
     keyLimiter: config.rateLimitPerKey > 0 ? new RateLimiter(config.rateLimitPerKey) : undefined,
     state: { shuttingDown: false },
   };
-  if (config.mcp) ctx.mcp = createMcpGateway(ctx, config.mcp, warn);
-  const app = buildApp(ctx);
+  if (config.mcp) {
+    ctx.mcp = createMcpGateway(ctx, config.mcp, {
+      warn: (m) => report.warn(m),
+      // An upstream's own log: Warden cannot tell its severity, so info, marked as the upstream's.
+      upstreamStderr: (upstream, line) => log.info({ upstream, stream: 'stderr' }, line),
+    });
+  }
+  const app = buildApp(ctx, { loggerInstance: log });
   const unused = trackUnusedConnections(app);
   let url = '';
   const notifier = new NotificationDispatcher(engine, config, {
     baseUrl: () => publicBaseUrl(config, listeningPort(app) ?? config.port),
-    onError: (err) => warn(`webhooks: ${(err as Error).message ?? String(err)}`),
+    onError: (err) => report.error(...failure('webhooks', err)),
+    onFailed: (f) => report.warn(`webhook ${f.webhook} could not be delivered: ${f.error}`, { ...f }),
   });
   if (options.listen !== false) {
     try {
@@ -355,6 +413,7 @@ async function assemble(
     ctx,
     bootstrap,
     policySource,
+    log,
     close: () => {
       closing ??= shutdown();
       return closing;

@@ -168,3 +168,38 @@ export async function api<T = Record<string, unknown>>(
   }
   return { status: res.status, body: body as T };
 }
+
+/** One line of a running server's log (its stderr): pino JSON with a named level and a message. */
+export interface LogLine {
+  readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
+  readonly msg: string;
+  readonly [field: string]: unknown;
+}
+
+/**
+ * Every complete line of `stderr` parsed as a log line; throws naming the first line that is not JSON
+ * with a string `level` and `msg` (a bare text line is exactly what the server must not print).
+ */
+export function logLines(stderr: string): LogLine[] {
+  const complete = stderr.slice(0, stderr.lastIndexOf('\n') + 1);
+  return complete
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(line);
+      } catch {
+        throw new Error(`not a JSON log line: ${line}`);
+      }
+      const o = parsed as Partial<LogLine> | null;
+      if (typeof o?.level !== 'string' || typeof o.msg !== 'string')
+        throw new Error(`a log line without a string level and msg: ${line}`);
+      return o as LogLine;
+    });
+}
+
+/** The log lines whose message contains `text`. */
+export function logged(stderr: string, text: string): LogLine[] {
+  return logLines(stderr).filter((l) => l.msg.includes(text));
+}

@@ -8,9 +8,9 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { verifyWebhook } from '../src/notify/webhook-signature.js';
 import { eventually } from '../test-support/eventually.js';
 import { startTestServer, type TestServer } from '../test-support/server-fixtures.js';
+import { verifyFailure } from '../test-support/standard-webhooks.js';
 
 const POLICY = fileURLToPath(new URL('./fixtures/approvals-policy', import.meta.url));
 const SECRET = 'whsec-test-0123456789abcdef';
@@ -49,7 +49,7 @@ function startReceiver(): Promise<{ server: Server; url: string; got: Delivery[]
     req.on('end', () => {
       const path = req.url ?? '';
       got.push({ path, headers: req.headers, raw, body: JSON.parse(raw) });
-      const id = `${path} ${req.headers['warden-delivery']}`;
+      const id = `${path} ${req.headers['webhook-id']}`;
       const first = !seen.has(id);
       seen.add(id);
       res.statusCode = path === '/broken' || (path === '/flaky' && first) ? 500 : 200;
@@ -113,7 +113,7 @@ describe('approval webhooks to a real receiver', () => {
       webhooks: [
         hook('json', 'json', { secret: SECRET }),
         hook('slack', 'slack', { events: ['approval.requested'] }),
-        hook('flaky', 'json', { events: ['approval.requested'] }),
+        hook('flaky', 'json', { events: ['approval.requested'], secret: SECRET }),
         hook('broken', 'json', { events: ['approval.requested'] }),
       ],
     });
@@ -139,11 +139,9 @@ describe('approval webhooks to a real receiver', () => {
     const [json] = to('/json', id, 'approval.requested');
     expect(json).toBeDefined();
     const d = json as Delivery;
-    expect(verifyWebhook(SECRET, d.headers['warden-signature'] as string, d.raw)).toBe(true);
-    expect(verifyWebhook('another-secret-0123456789', d.headers['warden-signature'] as string, d.raw)).toBe(
-      false,
-    );
-    expect(d.headers['warden-delivery']).toMatch(/\S/);
+    expect(verifyFailure(SECRET, d)).toBeUndefined();
+    expect(verifyFailure('another-secret-0123456789', d)).toBe('No matching signature found');
+    expect(d.headers['webhook-id']).toMatch(/\S/);
     expect(d.headers['content-type']).toContain('application/json');
     expect(d.body).toMatchObject({ type: 'approval.requested', approval: { id, status: 'pending' } });
     expect(d.body.links?.approve).toMatch(new RegExp(`^${PUBLIC_URL}/approve/`));
@@ -159,12 +157,14 @@ describe('approval webhooks to a real receiver', () => {
     const urls = Object.fromEntries(buttons.map((b) => [b.action_id, b.url]));
     expect(urls.warden_approve).toMatch(new RegExp(`^${PUBLIC_URL}/approve/`));
     expect(urls.warden_deny).toMatch(new RegExp(`^${PUBLIC_URL}/approve/`));
-    expect(slack?.headers['warden-signature']).toBeUndefined();
+    expect(slack?.headers['webhook-signature']).toBeUndefined();
 
     // The retry is the same delivery: the receiver can drop duplicates by its id.
     const flaky = to('/flaky', id);
     expect(flaky).toHaveLength(2);
-    expect(flaky[0]?.headers['warden-delivery']).toBe(flaky[1]?.headers['warden-delivery']);
+    expect(flaky[0]?.headers['webhook-id']).toBe(flaky[1]?.headers['webhook-id']);
+    // Each attempt is stamped and signed anew, and verifies on its own.
+    for (const attempt of flaky) expect(verifyFailure(SECRET, attempt)).toBeUndefined();
     expect(to('/broken', id)).toHaveLength(MAX_ATTEMPTS);
   });
 
@@ -207,7 +207,7 @@ describe('approval webhooks to a real receiver', () => {
     expect(done?.body).toMatchObject({ type: 'approval.decided', approval: { id, status: 'approved' } });
     expect(done?.body.links?.approve).toBeUndefined();
     expect(done?.body.links?.view).toMatch(new RegExp(`^${PUBLIC_URL}/approve/`));
-    expect(verifyWebhook(SECRET, done?.headers['warden-signature'] as string, done?.raw ?? '')).toBe(true);
+    expect(verifyFailure(SECRET, done)).toBeUndefined();
   });
 
   it('the deny link denies', async () => {

@@ -8,9 +8,9 @@ import type { AddressInfo } from 'node:net';
 import { type AuditEvent, uuidv7 } from '@warden/core';
 import type { NotificationRecord } from '@warden/engine';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { verifyWebhook } from '../src/notify/webhook-signature.js';
 import { eventually } from '../test-support/eventually.js';
 import { startTestServer, type TestServer } from '../test-support/server-fixtures.js';
+import { verifyFailure } from '../test-support/standard-webhooks.js';
 
 const SECRET = 'whsec-budget-0123456789abcdef';
 const PUBLIC_URL = 'http://warden.example.test/';
@@ -82,7 +82,7 @@ describe('budget and session webhooks to a real receiver', () => {
 
   const delivered = (n: NotificationRecord) =>
     eventually(`notification ${n.id} delivered`, () => {
-      const got = receiver.got.filter((d) => d.headers['warden-delivery'] === n.id);
+      const got = receiver.got.filter((d) => d.headers['webhook-id'] === n.id);
       return got.length > 0 ? (got[0] as Delivery) : undefined;
     });
 
@@ -142,10 +142,8 @@ describe('budget and session webhooks to a real receiver', () => {
 
     const j = await delivered(json as NotificationRecord);
     expect(j.path).toBe('/json');
-    expect(verifyWebhook(SECRET, j.headers['warden-signature'] as string, j.raw)).toBe(true);
-    expect(verifyWebhook('another-secret-0123456789', j.headers['warden-signature'] as string, j.raw)).toBe(
-      false,
-    );
+    expect(verifyFailure(SECRET, j)).toBeUndefined();
+    expect(verifyFailure('another-secret-0123456789', j)).toBe('No matching signature found');
     expect(j.body).toMatchObject({
       type: 'session.paused',
       id: json?.id,
@@ -167,7 +165,7 @@ describe('budget and session webhooks to a real receiver', () => {
       action_id: 'warden_view_session',
       url: `http://warden.example.test/sessions/${session}`,
     });
-    expect(s.headers['warden-signature']).toBeUndefined();
+    expect(s.headers['webhook-signature']).toBeUndefined();
 
     const audited = await outcomes(paused.id, 2);
     const byTarget = Object.fromEntries(audited.map((e) => [e.data?.target, e]));
@@ -202,7 +200,7 @@ describe('budget and session webhooks to a real receiver', () => {
     );
     const [json] = await enqueue([alert], [[alert, 'json']]);
     const j = await delivered(json as NotificationRecord);
-    expect(verifyWebhook(SECRET, j.headers['warden-signature'] as string, j.raw)).toBe(true);
+    expect(verifyFailure(SECRET, j)).toBeUndefined();
     expect(j.body).toMatchObject({
       type: 'budget.alert',
       event: {
@@ -226,6 +224,6 @@ describe('budget and session webhooks to a real receiver', () => {
     const [outcome] = await outcomes(ghost.id, 1);
     expect(outcome?.data).toMatchObject({ delivered: false, attempts: 0, eventType: 'budget.exceeded' });
     expect(String(outcome?.data?.error)).toContain('no longer exists');
-    expect(receiver.got.some((d) => d.headers['warden-delivery'] === lost.id)).toBe(false);
+    expect(receiver.got.some((d) => d.headers['webhook-id'] === lost.id)).toBe(false);
   });
 });

@@ -15,7 +15,7 @@ import { hashApiSecret, openStore } from '@warden/engine';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createTestDatabase } from '../../engine/test-support/postgres-server.js';
 import { eventually } from '../test-support/eventually.js';
-import { api, BIN, killAll, type Served, spawnServe, warden } from '../test-support/serve-process.js';
+import { api, BIN, killAll, logged, type Served, spawnServe, warden } from '../test-support/serve-process.js';
 
 const POLICY = fileURLToPath(new URL('./fixtures/identity-policy.yaml', import.meta.url));
 const TOM_CYRILLIC = 't\u043em';
@@ -347,10 +347,14 @@ describe.each(['sqlite', 'postgres'] as const)('who did it, through warden serve
       WARDEN_LOG_LEVEL: 'warn',
     });
     await eventually('the warning', () => (server.stderr().includes(id) ? true : undefined));
-    expect(server.stderr()).toContain(
-      `warning: API key ${id} (service "warden") carries a name reserved for Warden itself`,
+    // A structured log line at warn, and nothing else on stderr (logLines throws on a bare text line).
+    const [warning, ...more] = logged(
+      server.stderr(),
+      `API key ${id} (service "warden") carries a name reserved for Warden itself`,
     );
-    expect(server.stderr()).toContain(`\`warden keys revoke ${id}\``);
+    expect(more).toEqual([]);
+    expect(warning).toMatchObject({ level: 'warn', name: 'warden' });
+    expect(warning?.msg).toContain(`\`warden keys revoke ${id}\``);
     const session = (await call({ tool: 'crm.lookup', args: {} })).body.session;
     const pause = await api(server.url, 'POST', `/v1/sessions/${session}/pause`, {
       key: secret,

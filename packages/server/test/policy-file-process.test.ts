@@ -15,10 +15,11 @@ import {
   versionOf,
   waitForVersion as waitForVersionAs,
 } from '../test-support/policy-process.js';
-import { api, BIN, killAll, type Served, spawnServe } from '../test-support/serve-process.js';
+import { api, BIN, killAll, logged, type Served, spawnServe } from '../test-support/serve-process.js';
 
 const ADMIN = `wdn_${randomBytes(32).toString('base64url')}`;
-const ENV = { WARDEN_ADMIN_KEY: ADMIN, WARDEN_LOG_LEVEL: 'warn' };
+// Reloads and adoptions are notices: info lines in the log.
+const ENV = { WARDEN_ADMIN_KEY: ADMIN, WARDEN_LOG_LEVEL: 'info' };
 const FIRST = 'agents:\n  billing-agent:\n    rules:\n      - { id: one, effect: allow, tools: [echo] }\n';
 const ADDED = '  new-bot:\n    rules:\n      - { id: nb, effect: allow, tools: [echo] }\n';
 const PUT_TEXT = 'agents:\n  put-bot:\n    rules:\n      - { id: p, effect: allow, tools: [echo] }\n';
@@ -50,13 +51,17 @@ describe('warden serve --policy FILE (SQLite, a real process)', () => {
       const changes = await policyChanges(server);
       expect(changes.at(-1)?.event.data).toMatchObject({ oldVersion: versionOf(FIRST), newVersion: next });
       await eventually('the reload log line', () =>
-        server.stderr().includes(`policy ${next} is in force, reloaded from ${file}`) ? true : undefined,
+        logged(server.stderr(), `policy ${next} is in force, reloaded from ${file}`).length
+          ? true
+          : undefined,
       );
     } finally {
       await server.stop();
     }
-    // One line per reload, naming the new version.
-    expect(server.stderr().match(/reloaded from/g)).toEqual([`reloaded from`]);
+    // One info line per reload, naming the new version and the one it replaced.
+    expect(logged(server.stderr(), 'reloaded from')).toEqual([
+      expect.objectContaining({ level: 'info', policyVersion: next, previousVersion: versionOf(FIRST) }),
+    ]);
   });
 
   it('a restart with an unchanged file keeps a newer policy PUT since; a changed file or --policy-overwrite wins', async () => {
@@ -76,10 +81,17 @@ describe('warden serve --policy FILE (SQLite, a real process)', () => {
     // The file has not changed since it was applied: the newer stored policy stays, and the log says so.
     const second = await spawnServe(args, ENV);
     await waitForVersion(second, versionOf(PUT_TEXT));
-    const warned = (await second.stop()).err;
-    expect(warned).toContain(`warning: ${file} (policy ${versionOf(FIRST)}) has not changed`);
-    expect(warned).toContain(`the stored policy ${versionOf(PUT_TEXT)}`);
-    expect(warned).toContain('--policy-overwrite');
+    const [warned, ...again] = logged((await second.stop()).err, 'has not changed');
+    expect(again).toEqual([]);
+    expect(warned).toMatchObject({
+      level: 'warn',
+      policyFile: file,
+      fileVersion: versionOf(FIRST),
+      storedVersion: versionOf(PUT_TEXT),
+    });
+    expect(warned?.msg).toContain(`${file} (policy ${versionOf(FIRST)}) has not changed`);
+    expect(warned?.msg).toContain(`the stored policy ${versionOf(PUT_TEXT)}`);
+    expect(warned?.msg).toContain('--policy-overwrite');
 
     // Saying so puts the file in force again, recorded as a change.
     const forced = await spawnServe([...args, '--policy-overwrite'], ENV);
@@ -95,10 +107,17 @@ describe('warden serve --policy FILE (SQLite, a real process)', () => {
     writeFileSync(file, FIRST + ADDED);
     const edited = await spawnServe(args, ENV);
     await waitForVersion(edited, versionOf(FIRST + ADDED));
-    const said = (await edited.stop()).err;
-    expect(said).toContain(
+    const said = logged(
+      (await edited.stop()).err,
       `policy ${versionOf(FIRST + ADDED)} from ${file} replaces the stored policy ${versionOf(PUT_TEXT)}`,
     );
+    expect(said).toEqual([
+      expect.objectContaining({
+        level: 'info',
+        policyVersion: versionOf(FIRST + ADDED),
+        storedVersion: versionOf(PUT_TEXT),
+      }),
+    ]);
   }, 90_000);
 });
 
@@ -120,7 +139,9 @@ describe('warden serve --policy FILE: two processes on one PostgreSQL database',
       const changes = (await policyChanges(b)).filter((r) => r.event.data?.newVersion === next);
       expect(changes).toHaveLength(1);
       await eventually('B logging the adopted policy', () =>
-        b.stderr().includes(`policy ${next} is in force (stored by another instance)`) ? true : undefined,
+        logged(b.stderr(), `policy ${next} is in force (stored by another instance)`).length
+          ? true
+          : undefined,
       );
     } finally {
       await Promise.all([a.stop(), b.stop()]);

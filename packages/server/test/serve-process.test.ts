@@ -11,7 +11,16 @@ import { join } from 'node:path';
 import { openStore, verifyStore } from '@warden/engine';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decidedCallSeqs } from '../../engine/test-support/store-fixtures.js';
-import { api, BIN, killAll, type Served, spawnServe, warden } from '../test-support/serve-process.js';
+import {
+  api,
+  BIN,
+  killAll,
+  logged,
+  logLines,
+  type Served,
+  spawnServe,
+  warden,
+} from '../test-support/serve-process.js';
 import { SseClient } from '../test-support/sse-client.js';
 
 const STACK_LINE = /\n\s+at .*:\d+:\d+/;
@@ -90,7 +99,8 @@ describe('warden serve (SQLite, a real process)', () => {
 
   it('SIGTERM during a burst of 300 calls: exit 0, every acknowledged call is in a verifiable audit', async () => {
     const db = join(dir, 'burst.db');
-    const server = await spawnServe(['--db', db, '--port', '0'], { WARDEN_LOG_LEVEL: 'warn' });
+    // At info, so the shutdown's own log lines show (and the request logs of the burst with them).
+    const server = await spawnServe(['--db', db, '--port', '0'], { WARDEN_LOG_LEVEL: 'info' });
     const agent = await createKey(db, '--agent', 'support-bot');
 
     let signalled = false;
@@ -116,7 +126,14 @@ describe('warden serve (SQLite, a real process)', () => {
     const exit = await server.exited;
     expect(exit.code).toBe(0);
     expect(exit.err).not.toMatch(STACK_LINE);
-    expect(exit.err).toMatch(/the audit trail is flushed and checkpointed/);
+    // Stderr is the log: every line JSON (logLines throws on any other), the shutdown in it at info.
+    expect(logLines(exit.err).length).toBeGreaterThan(2);
+    expect(logged(exit.err, 'shutting down')).toEqual([
+      expect.objectContaining({ level: 'info', signal: 'SIGTERM' }),
+    ]);
+    expect(logged(exit.err, 'the audit trail is flushed and checkpointed')).toEqual([
+      expect.objectContaining({ level: 'info', name: 'warden' }),
+    ]);
 
     const acked = outcomes.filter((o) => o.status === 200) as { callId: string; auditSeq: number }[];
     expect(acked.length).toBeGreaterThan(0);

@@ -17,6 +17,12 @@ export interface ServeOptions {
 /**
  * `warden serve`: runs the server until SIGINT or SIGTERM, then drains in-flight requests, flushes the
  * audit and signs a final checkpoint. Resolves to the exit code.
+ *
+ * Two audiences, two streams. Stdout is the start-up banner, human text for the person who typed the
+ * command (where it listens, the policy, the one-time admin key, which must never reach a log pipeline).
+ * Stderr is the log: from the moment the server starts, everything it says (warnings, notices, request
+ * logs, shutdown) is a JSON line from its logger at the configured level, which a collector can parse
+ * without exceptions. A start that fails never became a server: that is a CLI error, printed as text.
  */
 export async function serve(
   o: ServeOptions,
@@ -33,11 +39,8 @@ export async function serve(
     policyOverwrite: o.policyOverwrite,
   });
   const adminKey = process.env.WARDEN_ADMIN_KEY || undefined;
-  const server = await startServer(config, {
-    ...(adminKey ? { adminKey } : {}),
-    onWarning: (m) => io.err(`warden: warning: ${m}\n`),
-    onNotice: (m) => io.err(`warden: ${m}\n`),
-  });
+  const server = await startServer(config, { ...(adminKey ? { adminKey } : {}) });
+  const { log } = server;
   const policy = server.ctx.engine.policy;
   const where =
     server.policySource === 'file'
@@ -68,7 +71,7 @@ export async function serve(
   }
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
-      io.err(`\nwarden: ${signal}: finishing in-flight calls and flushing the audit…\n`);
+      log.info({ signal }, 'shutting down: finishing in-flight calls and flushing the audit');
       resolve();
     };
     signals.once('SIGINT', () => stop('SIGINT'));
@@ -80,14 +83,17 @@ export async function serve(
     );
     const result = await Promise.race([server.close().then(() => 'closed' as const), timeout]);
     if (result === 'timeout') {
-      io.err(`warden: shutdown took longer than ${config.shutdownTimeoutMs} ms; exiting anyway\n`);
+      log.error(
+        { shutdownTimeoutMs: config.shutdownTimeoutMs },
+        `shutdown took longer than ${config.shutdownTimeoutMs} ms; exiting anyway`,
+      );
       // Whatever is still open (a stuck connection) would keep the process alive: leave now.
       process.exit(EXIT.failed);
     }
-    io.err('warden: stopped; the audit trail is flushed and checkpointed.\n');
+    log.info('stopped; the audit trail is flushed and checkpointed');
     return EXIT.ok;
   } catch (err) {
-    io.err(`warden: shutdown failed: ${describeError(err)}\n`);
+    log.error({ err }, `shutdown failed: ${describeError(err)}`);
     return EXIT.failed;
   }
 }

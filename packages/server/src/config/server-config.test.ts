@@ -145,6 +145,13 @@ describe('notification settings', () => {
       [{ ...hook, url: 'javascript:alert(1)' }, /webhooks\.0\.url .*must be an http/],
       [{ ...hook, url: 'not a url' }, /webhooks\.0\.url/],
       [{ ...hook, secret: 'short' }, /webhooks\.0\.secret .*at least 16 characters, or env:VARIABLE/],
+      [{ ...hook, secret: 'whsec_not_base64_0123456789' }, /webhooks\.0\.secret .*standard base64/],
+      [
+        { ...hook, secret: `whsec_${'A'.repeat(24)}` },
+        /webhooks\.0\.secret .*at least 24 bytes \(it holds 18\)/,
+      ],
+      [{ ...hook, secret: ['x'.repeat(16), 'short'] }, /webhooks\.0\.secret\.1 .*at least 16 characters/],
+      [{ ...hook, secret: [] }, /webhooks\.0\.secret/],
       [{ ...hook, format: 'teams' }, /webhooks\.0\.format/],
       [{ ...hook, events: ['approval.voted'] }, /webhooks\.0\.events\.0/],
       [{ ...hook, events: [] }, /webhooks\.0\.events/],
@@ -183,6 +190,19 @@ describe('notification settings', () => {
         );
       }
     }
+    expect(() =>
+      resolveServerConfig({ config }, { OPS_HOOK_SECRET: 'whsec_MDEyMzQ1Njc4OWFiY2RlZg==' }),
+    ).toThrow(/webhooks\.0\.secret .*\$OPS_HOOK_SECRET: a whsec_ secret must hold at least 24 bytes/);
+    // A list (key rotation) resolves each entry, and names the one that is wrong.
+    const rotating = withHooks([{ ...hook, secret: ['env:NEW_SECRET', 'an-old-literal-secret-123'] }]);
+    const whsec = `whsec_${Buffer.alloc(32, 7).toString('base64')}`;
+    expect(resolveServerConfig({ config: rotating }, { NEW_SECRET: whsec }).webhooks[0]?.secret).toEqual([
+      whsec,
+      'an-old-literal-secret-123',
+    ]);
+    expect(() => resolveServerConfig({ config: rotating }, {})).toThrow(
+      /webhooks\.0\.secret\.0 .*NEW_SECRET is not set/,
+    );
     // A literal secret that merely starts with "env:" but is not a variable reference is taken as it is.
     const literal = 'env:not a variable name!';
     expect(

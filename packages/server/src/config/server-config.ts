@@ -6,8 +6,20 @@ import { type GatewayConfig, resolveGatewayConfig } from '@warden/mcp';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { LlmConfigSchema, resolveLlmConfig } from '../llm/llm-config.js';
+import { whsecProblem } from '../notify/webhook-signature.js';
 
 const MIN_SECRET_LENGTH = 16;
+
+/** One signing secret: a literal (16+ characters, or a valid whsec_ secret) or an env:NAME reference. */
+const WebhookSecretSchema = z
+  .string()
+  .refine((s) => envReference(s) !== undefined || s.length >= MIN_SECRET_LENGTH, {
+    error: `must be at least ${MIN_SECRET_LENGTH} characters, or env:VARIABLE to read it from the environment`,
+  })
+  .superRefine((s, ctx) => {
+    const problem = whsecProblem(s);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
 
 /** One webhook that notifications (approvals, budget alerts, paused sessions) are POSTed to. */
 export const WebhookConfigSchema = z.strictObject({
@@ -18,12 +30,12 @@ export const WebhookConfigSchema = z.strictObject({
     .regex(/^[A-Za-z0-9_.-]+$/, 'use only letters, digits, _, . and -'),
   url: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }),
   secret: z
-    .string()
-    .refine((s) => envReference(s) !== undefined || s.length >= MIN_SECRET_LENGTH, {
-      error: `must be at least ${MIN_SECRET_LENGTH} characters, or env:VARIABLE to read it from the environment`,
-    })
+    .union([WebhookSecretSchema, z.array(WebhookSecretSchema).min(1).max(5)])
     .optional()
-    .meta({ description: 'Signs each delivery (Warden-Signature). `env:NAME` reads it from $NAME.' }),
+    .meta({
+      description:
+        'Signs each delivery (Standard Webhooks: webhook-id, webhook-timestamp, webhook-signature). A whsec_<base64> secret is used as its decoded bytes, any other as its UTF-8 bytes; `env:NAME` reads it from $NAME. A list signs with each (key rotation: the new secret first, the old one until receivers have the new).',
+    }),
   format: z.enum(['json', 'slack']).default('json'),
   events: z
     .array(z.enum(NOTIFIED_EVENTS))
@@ -112,6 +124,7 @@ export const ServerConfigSchema = z.strictObject({
   /** The longest `wait` a check may ask for, in ms. */
   maxWaitMs: z.coerce.number().int().min(0).default(300_000),
   // warn: request logs at info would dominate the output and cost throughput; errors are always logged.
+  // Notices (a policy reloaded or adopted) are info lines too.
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'silent']).default('warn'),
   publicUrl: z
     .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })
@@ -219,24 +232,38 @@ function invalidConfig(problems: string[]): never {
   });
 }
 
-/** Replaces each `env:NAME` secret with $NAME; an unset or too short variable is CONFIG_INVALID. */
+/**
+ * Replaces each `env:NAME` secret with $NAME; an unset, too short or malformed (whsec_) variable is
+ * CONFIG_INVALID.
+ */
 function resolveWebhookSecrets(
   hooks: readonly WebhookConfig[],
   env: NodeJS.ProcessEnv,
   sourceOf: (index: number) => string | undefined,
 ): WebhookConfig[] {
   const problems: string[] = [];
-  const resolved = hooks.map((h, i) => {
-    const name = h.secret ? envReference(h.secret) : undefined;
-    if (!name) return h;
+  const resolveOne = (secret: string, where: string): string => {
+    const name = envReference(secret);
+    if (!name) return secret;
     const value = env[name];
-    const where = `webhooks.${i}.secret (${sourceOf(i)})`;
-    if (value === undefined || value === '')
+    if (value === undefined || value === '') {
       problems.push(`${where}: the environment variable ${name} is not set`);
-    else if (value.length < MIN_SECRET_LENGTH) {
-      problems.push(`${where}: $${name} must be at least ${MIN_SECRET_LENGTH} characters`);
+      return secret;
     }
-    return { ...h, secret: value };
+    const whsec = whsecProblem(value);
+    if (value.length < MIN_SECRET_LENGTH)
+      problems.push(`${where}: $${name} must be at least ${MIN_SECRET_LENGTH} characters`);
+    else if (whsec) problems.push(`${where}: $${name}: ${whsec}`);
+    return value;
+  };
+  const resolved = hooks.map((h, i) => {
+    if (h.secret === undefined) return h;
+    const where = (j?: number) => `webhooks.${i}.secret${j === undefined ? '' : `.${j}`} (${sourceOf(i)})`;
+    const secret =
+      typeof h.secret === 'string'
+        ? resolveOne(h.secret, where())
+        : h.secret.map((s, j) => resolveOne(s, where(j)));
+    return { ...h, secret };
   });
   if (problems.length > 0) invalidConfig(problems);
   return resolved;

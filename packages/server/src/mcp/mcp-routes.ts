@@ -15,7 +15,11 @@ import type { ServerContext } from '../server-context.js';
 export function createMcpGateway(
   ctx: ServerContext,
   config: GatewayConfig,
-  warn: (message: string) => void,
+  log: {
+    warn: (message: string) => void;
+    /** A line a stdio upstream wrote to its stderr. */
+    upstreamStderr: (server: string, line: string) => void;
+  },
 ): McpHttpGateway {
   // While sessions are open, a policy or grant change (on any instance) tells them to list again.
   let stopListening: (() => void) | undefined;
@@ -31,7 +35,8 @@ export function createMcpGateway(
         { context: { session } },
       ),
     {
-      onError: (m) => warn(`MCP gateway: ${m}`),
+      onError: (m) => log.warn(`MCP gateway: ${m}`),
+      onUpstreamStderr: log.upstreamStderr,
       onOpenSessions: (count) => {
         if (count > 0 && !stopListening) {
           stopListening = ctx.hub.onEvent(

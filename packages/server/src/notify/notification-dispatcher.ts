@@ -33,6 +33,16 @@ interface Subject {
   readonly record: (ts: string, data: Record<string, unknown>) => AuditEvent;
 }
 
+/** A delivery that ended without success (after every attempt), for the log. */
+export interface FailedDelivery {
+  readonly webhook: string;
+  readonly notification: string;
+  readonly eventType: string;
+  readonly attempts: number;
+  readonly status?: number;
+  readonly error: string;
+}
+
 /** How a delivery ended. */
 interface Outcome {
   readonly ok: boolean;
@@ -53,6 +63,7 @@ export class NotificationDispatcher {
   readonly #config: ServerConfig;
   readonly #baseUrl: () => string;
   readonly #onError: (err: unknown) => void;
+  readonly #onFailed: (failed: FailedDelivery) => void;
   readonly #maxConcurrent: number;
   readonly #abort = new AbortController();
   readonly #inFlight = new Set<Promise<void>>();
@@ -63,12 +74,20 @@ export class NotificationDispatcher {
   constructor(
     engine: Engine,
     config: ServerConfig,
-    options: { baseUrl: () => string; onError?: (err: unknown) => void; maxConcurrent?: number },
+    options: {
+      baseUrl: () => string;
+      /** A failure of the dispatcher itself (a claim, a bug); the rows stay leased and are retried. */
+      onError?: (err: unknown) => void;
+      /** A delivery given up on (recorded as failed in the audit too). */
+      onFailed?: (failed: FailedDelivery) => void;
+      maxConcurrent?: number;
+    },
   ) {
     this.#engine = engine;
     this.#config = config;
     this.#baseUrl = options.baseUrl;
     this.#onError = options.onError ?? (() => {});
+    this.#onFailed = options.onFailed ?? (() => {});
     this.#maxConcurrent = Math.max(1, options.maxConcurrent ?? MAX_CONCURRENT);
   }
 
@@ -167,6 +186,17 @@ export class NotificationDispatcher {
     } catch (err) {
       // The lease ran out and another instance took the row over: its outcome is the one recorded.
       if (!isWardenError(err, 'APPROVAL_CONFLICT')) throw err;
+      return;
+    }
+    if (!r.ok) {
+      this.#onFailed({
+        webhook: n.target,
+        notification: n.id,
+        eventType: n.eventType,
+        attempts: r.attempts,
+        ...(r.status !== undefined ? { status: r.status } : {}),
+        error: r.error ?? 'not delivered',
+      });
     }
   }
 

@@ -1,5 +1,6 @@
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Webhook } from 'standardwebhooks';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   type DeliveryAttempt,
@@ -7,7 +8,6 @@ import {
   parseRetryAfter,
   type WebhookTarget,
 } from './webhook-sender.js';
-import { verifyWebhook } from './webhook-signature.js';
 
 interface Received {
   readonly headers: IncomingHttpHeaders;
@@ -52,7 +52,16 @@ const sequence =
   (res: ServerResponse, n: number) =>
     (steps[Math.min(n, steps.length - 1)] as (res: ServerResponse) => undefined)(res);
 
-const secret = 'whsec_test_0123456789abcdef';
+const secret = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
+/** What a receiver does: the standardwebhooks library's verify over the raw body and the headers. */
+const verifies = (key: string, r: Received | undefined) => {
+  try {
+    new Webhook(key).verify(r?.body ?? '', r?.headers as Record<string, string>);
+    return true;
+  } catch {
+    return false;
+  }
+};
 const payload = { id: 'evt_0195a0c0', body: { type: 'approval.requested', approval: { id: 'apr_1' } } };
 const target = (url: string, extra: Partial<WebhookTarget> = {}): WebhookTarget => ({
   name: 'ops',
@@ -80,17 +89,32 @@ describe('deliverWebhook against a real HTTP receiver', () => {
     expect(req?.headers).toMatchObject({
       'content-type': 'application/json',
       'user-agent': 'warden-webhooks',
-      'warden-delivery': payload.id,
+      'webhook-id': payload.id,
+      'webhook-timestamp': expect.stringMatching(/^\d+$/),
+      'webhook-signature': expect.stringMatching(/^v1,\S+$/),
     });
-    const signature = req?.headers['warden-signature'] as string;
-    expect(verifyWebhook(secret, signature, req?.body ?? '')).toBe(true);
-    expect(verifyWebhook('another_secret_0123456789', signature, req?.body ?? '')).toBe(false);
+    expect(Math.abs(Number(req?.headers['webhook-timestamp']) - Date.now() / 1000)).toBeLessThan(60);
+    expect(verifies(secret, req)).toBe(true);
+    expect(verifies('whsec_QW5vdGhlclNlY3JldDAxMjM0NTY3ODlhYmNk', req)).toBe(false);
   });
 
   it('sends no signature without a secret', async () => {
     const rx = await startReceiver(answer(204));
     expect(await deliverWebhook(target(rx.url), payload, fast)).toMatchObject({ ok: true, status: 204 });
-    expect(rx.received[0]?.headers['warden-signature']).toBeUndefined();
+    expect(rx.received[0]?.headers['webhook-signature']).toBeUndefined();
+    expect(rx.received[0]?.headers['webhook-id']).toBe(payload.id);
+  });
+
+  it('signs with every secret of a rotation, so receivers holding either one verify', async () => {
+    const rx = await startReceiver(answer(200));
+    const old = 'an-old-plain-secret-0123456789';
+    expect(await deliverWebhook(target(rx.url, { secret: [secret, old] }), payload, fast)).toMatchObject({
+      ok: true,
+    });
+    const [req] = rx.received;
+    expect(String(req?.headers['webhook-signature']).split(' ')).toHaveLength(2);
+    expect(verifies(secret, req)).toBe(true);
+    expect(verifies(`whsec_${Buffer.from(old).toString('base64')}`, req)).toBe(true);
   });
 
   it('retries a 500 and succeeds on the next attempt, with the same delivery id', async () => {
@@ -104,9 +128,8 @@ describe('deliverWebhook against a real HTTP receiver', () => {
     expect(attempts[0]).toMatchObject({ attempt: 1, status: 500, error: 'HTTP 500' });
     expect(attempts[0]?.retryInMs).toBeGreaterThanOrEqual(0);
     expect(attempts[0]?.retryInMs).toBeLessThanOrEqual(5);
-    expect(rx.received.map((r) => r.headers['warden-delivery'])).toEqual([payload.id, payload.id]);
-    for (const r of rx.received)
-      expect(verifyWebhook(secret, r.headers['warden-signature'] as string, r.body)).toBe(true);
+    expect(rx.received.map((r) => r.headers['webhook-id'])).toEqual([payload.id, payload.id]);
+    for (const r of rx.received) expect(verifies(secret, r)).toBe(true);
   });
 
   it('retries 408 and 503 too, and gives up after maxAttempts with the last status', async () => {

@@ -1,16 +1,24 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { WebhookFormat } from './webhook-payload.js';
-import { signWebhook } from './webhook-signature.js';
+import {
+  signWebhook,
+  WEBHOOK_ID_HEADER,
+  WEBHOOK_SIGNATURE_HEADER,
+  WEBHOOK_TIMESTAMP_HEADER,
+} from './webhook-signature.js';
 
-/** Where a webhook goes: a configured name, an http(s) URL, an optional signing secret and the body format. */
+/**
+ * Where a webhook goes: a configured name, an http(s) URL, optional signing secrets (several while
+ * rotating: each signs) and the body format.
+ */
 export interface WebhookTarget {
   readonly name: string;
   readonly url: string;
-  readonly secret?: string;
+  readonly secret?: string | readonly string[];
   readonly format: WebhookFormat;
 }
 
-/** One delivery: `id` is sent as Warden-Delivery (the same on every retry), `body` as JSON. */
+/** One delivery: `id` is sent as webhook-id (the same on every retry), `body` as JSON. */
 export interface WebhookPayload {
   readonly id: string;
   readonly body: object;
@@ -64,7 +72,8 @@ interface AttemptOutcome {
 }
 
 /**
- * POSTs `payload.body` as JSON to `target.url`, signed when the target has a secret, retrying network
+ * POSTs `payload.body` as JSON to `target.url` with the Standard Webhooks headers (webhook-id,
+ * webhook-timestamp, and webhook-signature when the target has a secret), retrying network
  * errors, timeouts, 408, 429 and 5xx with exponential backoff and full jitter. Never throws.
  */
 export async function deliverWebhook(
@@ -120,10 +129,14 @@ async function attemptOnce(
   const headers: Record<string, string> = {
     'content-type': 'application/json',
     'user-agent': 'warden-webhooks',
-    'warden-delivery': id,
+    [WEBHOOK_ID_HEADER]: id,
   };
-  // Signed per attempt: a retry minutes later still falls inside the receiver's tolerance.
-  if (target.secret) headers['warden-signature'] = signWebhook(target.secret, nowSec(), body);
+  // Stamped and signed per attempt: a retry minutes later still falls inside the receiver's tolerance,
+  // while the id stays the same so the receiver can drop a duplicate.
+  const timestamp = nowSec();
+  headers[WEBHOOK_TIMESTAMP_HEADER] = String(timestamp);
+  const secrets = typeof target.secret === 'string' ? [target.secret] : (target.secret ?? []);
+  if (secrets.length > 0) headers[WEBHOOK_SIGNATURE_HEADER] = signWebhook(secrets, id, timestamp, body);
   try {
     const fetchFn = options.fetch ?? globalThis.fetch;
     // Redirects are not followed: fetch would turn the POST into a GET, and a webhook URL should be final.

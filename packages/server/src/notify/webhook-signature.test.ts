@@ -1,80 +1,89 @@
-import { createHmac } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { Webhook } from 'standardwebhooks';
 import { describe, expect, it } from 'vitest';
-import { signWebhook, verifyWebhook } from './webhook-signature.js';
+import { signWebhook, webhookKey, whsecProblem } from './webhook-signature.js';
 
-const secret = 'whsec_0123456789abcdef';
+// Receivers verify with the `standardwebhooks` library, so that is what checks every signature here.
+const whsec = `whsec_${randomBytes(32).toString('base64')}`;
+const raw = 'a-plain-secret-0123456789';
+const id = 'ntf_0195a0c0-7d2e-7000-8000-000000000001';
 const body = '{"type":"approval.requested","id":"evt_1"}';
-const t = 1_750_000_000;
 
-describe('webhook signatures', () => {
-  it('signs as t=<seconds>,v1=<hex HMAC of "<t>.<body>"> and verifies its own signature', () => {
-    const header = signWebhook(secret, t, body);
-    const expected = createHmac('sha256', secret).update(`${t}.${body}`).digest('hex');
-    expect(header).toBe(`t=${t},v1=${expected}`);
-    expect(verifyWebhook(secret, header, body, { nowSec: t })).toBe(true);
-    expect(verifyWebhook(secret, header, Buffer.from(body), { nowSec: t + 10 })).toBe(true);
+/** The three Standard Webhooks headers of a delivery signed now. */
+function signedNow(secret: string | string[], at = Math.floor(Date.now() / 1000)) {
+  return {
+    'webhook-id': id,
+    'webhook-timestamp': String(at),
+    'webhook-signature': signWebhook(secret, id, at, body),
+  };
+}
+
+describe('Standard Webhooks signatures', () => {
+  it('signs "<id>.<timestamp>.<body>" exactly as the standardwebhooks library does for a whsec_ secret', () => {
+    const t = 1_750_000_000;
+    expect(signWebhook(whsec, id, t, body)).toBe(new Webhook(whsec).sign(id, new Date(t * 1000), body));
+    expect(new Webhook(whsec).verify(body, signedNow(whsec))).toEqual(JSON.parse(body));
+    expect(signWebhook(whsec, id, t, Buffer.from(body))).toBe(signWebhook(whsec, id, t, body));
   });
 
-  it('refuses a changed body, a changed timestamp, a wrong secret and a forged digest', () => {
-    const header = signWebhook(secret, t, body);
-    expect(verifyWebhook(secret, header, `${body} `, { nowSec: t })).toBe(false);
-    expect(verifyWebhook(secret, header.replace(`t=${t}`, `t=${t + 1}`), body, { nowSec: t })).toBe(false);
-    expect(verifyWebhook('another-secret-0123456789', header, body, { nowSec: t })).toBe(false);
-    const flipped = header.replace(/v1=(.)/, (_m, c: string) => `v1=${c === '0' ? '1' : '0'}`);
-    expect(verifyWebhook(secret, flipped, body, { nowSec: t })).toBe(false);
+  it('keys a secret without whsec_ by its UTF-8 bytes: the raw format, or whsec_ + its base64, verifies', () => {
+    const headers = signedNow(raw);
+    expect(new Webhook(raw, { format: 'raw' }).verify(body, headers)).toBeTruthy();
+    expect(new Webhook(`whsec_${Buffer.from(raw).toString('base64')}`).verify(body, headers)).toBeTruthy();
+    const unicode = 'ünïcode-secret-🔑-0123';
+    expect(
+      new Webhook(new TextEncoder().encode(unicode), { format: 'raw' }).verify(body, signedNow(unicode)),
+    ).toBeTruthy();
+    expect(webhookKey(raw)).toEqual(Buffer.from(raw, 'utf8'));
   });
 
-  it('refuses stale and future timestamps outside the tolerance', () => {
-    const header = signWebhook(secret, t, body);
-    expect(verifyWebhook(secret, header, body, { nowSec: t + 300 })).toBe(true);
-    expect(verifyWebhook(secret, header, body, { nowSec: t + 301 })).toBe(false);
-    expect(verifyWebhook(secret, header, body, { nowSec: t - 301 })).toBe(false);
-    expect(verifyWebhook(secret, header, body, { nowSec: t + 1000, toleranceSec: 2000 })).toBe(true);
-    // The default clock: a header signed now is fresh, one from 2025 is not.
-    expect(verifyWebhook(secret, signWebhook(secret, Math.floor(Date.now() / 1000), body), body)).toBe(true);
-    expect(verifyWebhook(secret, header, body)).toBe(false);
+  it('refuses a wrong secret, a changed body, id or timestamp', () => {
+    const headers = signedNow(whsec);
+    const other = `whsec_${randomBytes(32).toString('base64')}`;
+    expect(() => new Webhook(other).verify(body, headers)).toThrow(/No matching signature/);
+    expect(() => new Webhook(whsec).verify(`${body} `, headers)).toThrow(/No matching signature/);
+    expect(() => new Webhook(whsec).verify(body, { ...headers, 'webhook-id': 'ntf_other' })).toThrow(
+      /No matching signature/,
+    );
+    const t = Number(headers['webhook-timestamp']) - 1;
+    expect(() => new Webhook(whsec).verify(body, { ...headers, 'webhook-timestamp': String(t) })).toThrow(
+      /No matching signature/,
+    );
   });
 
-  it('accepts any matching v1, so both sides can rotate secrets', () => {
-    const next = 'whsec_next_fedcba9876543210';
-    const both = signWebhook([secret, next], t, body);
-    expect(both.match(/v1=/g)).toHaveLength(2);
-    expect(verifyWebhook(secret, both, body, { nowSec: t })).toBe(true);
-    expect(verifyWebhook(next, both, body, { nowSec: t })).toBe(true);
-    // A receiver holding old and new secrets accepts a sender that has switched to the new one.
-    expect(verifyWebhook([secret, next], signWebhook(next, t, body), body, { nowSec: t })).toBe(true);
-    expect(verifyWebhook(['nope-nope-nope-nope'], both, body, { nowSec: t })).toBe(false);
-    // Unknown schemes are ignored rather than refused.
-    expect(verifyWebhook(secret, `${both},v2=abc`, body, { nowSec: t })).toBe(true);
+  it('lists one v1 signature per secret while rotating, so a receiver with either secret verifies', () => {
+    const old = `whsec_${randomBytes(24).toString('base64')}`;
+    const headers = signedNow([whsec, old]);
+    expect(headers['webhook-signature'].split(' ')).toHaveLength(2);
+    expect(headers['webhook-signature']).toMatch(/^v1,[A-Za-z0-9+/]{43}= v1,[A-Za-z0-9+/]{43}=$/);
+    expect(new Webhook(whsec).verify(body, headers)).toBeTruthy();
+    expect(new Webhook(old).verify(body, headers)).toBeTruthy();
+    expect(() => new Webhook(`whsec_${randomBytes(32).toString('base64')}`).verify(body, headers)).toThrow();
   });
 
-  it('refuses malformed headers without throwing', () => {
-    const good = signWebhook(secret, t, body);
-    const digest = good.split('v1=')[1];
-    for (const header of [
-      undefined,
-      null,
-      '',
-      'garbage',
-      `v1=${digest}`,
-      `t=${t}`,
-      `t=abc,v1=${digest}`,
-      `t=-5,v1=${digest}`,
-      `t=${t},t=${t},v1=${digest}`,
-      `t=${t},v1=${digest?.slice(2)}`,
-      `t=${t},v1=${'z'.repeat(64)}`,
-      `t=${t},v1`,
-      `${good},${'x'.repeat(5000)}`,
-    ]) {
-      expect(verifyWebhook(secret, header, body, { nowSec: t }), String(header)).toBe(false);
-    }
-    expect(verifyWebhook('', good, body, { nowSec: t })).toBe(false);
-    expect(verifyWebhook([], good, body, { nowSec: t })).toBe(false);
-    expect(verifyWebhook(secret, ` t=${t} , v1=${digest} `, body, { nowSec: t })).toBe(true);
+  it('is refused by the library once the timestamp is older than its tolerance (a replay)', () => {
+    const old = signedNow(whsec, Math.floor(Date.now() / 1000) - 6 * 60);
+    expect(() => new Webhook(whsec).verify(body, old)).toThrow(/timestamp too old/);
   });
 
-  it('refuses to sign with a bad timestamp or no secret', () => {
-    expect(() => signWebhook(secret, 1.5, body)).toThrow(RangeError);
-    expect(() => signWebhook([], t, body)).toThrow(RangeError);
+  it('says what is wrong with a malformed whsec_ secret, and accepts anything else', () => {
+    expect(whsecProblem('whsec_test_0123456789abcdef')).toMatch(/standard base64/);
+    expect(whsecProblem('whsec_dGVzdA==dGVzdA==')).toMatch(/standard base64/);
+    expect(whsecProblem(`whsec_${randomBytes(16).toString('base64')}`)).toMatch(
+      /at least 24 bytes \(it holds 16\)/,
+    );
+    expect(whsecProblem(whsec)).toBeUndefined();
+    expect(whsecProblem(`whsec_${randomBytes(24).toString('base64').replace(/=+$/, '')}`)).toBeUndefined();
+    expect(whsecProblem(raw)).toBeUndefined();
+    expect(() => webhookKey('whsec_not base64!')).toThrow(RangeError);
+  });
+
+  it('refuses to sign with a bad timestamp, an id with a dot, or no secret', () => {
+    expect(() => signWebhook(whsec, id, -1, body)).toThrow(RangeError);
+    expect(() => signWebhook(whsec, id, 1.5, body)).toThrow(RangeError);
+    expect(() => signWebhook(whsec, 'ntf.1', 1, body)).toThrow(/without dots/);
+    expect(() => signWebhook(whsec, '', 1, body)).toThrow(/non-empty/);
+    expect(() => signWebhook([], id, 1, body)).toThrow(/at least one/);
+    expect(() => signWebhook('', id, 1, body)).toThrow(/empty/);
   });
 });

@@ -1,95 +1,82 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 
 /**
- * Webhook signatures. Every delivery to a target with a secret carries a header
+ * Webhook signatures, as the Standard Webhooks specification (https://www.standardwebhooks.com) has
+ * them, so receivers verify with an existing library in any language. Every delivery carries
  *
- *     Warden-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>
+ *     webhook-id: <the notification id; the same on every retry of one delivery>
+ *     webhook-timestamp: <unix seconds of this attempt>
+ *     webhook-signature: v1,<base64 HMAC-SHA256(key, "<id>.<timestamp>.<raw body>")> [v1,<…> …]
  *
- * To verify one, a receiver: splits the header on `,` and each part on the first `=`; takes `t` and every
- * `v1` (ignoring unknown keys, which later schemes may add); refuses the delivery when `t` is further than
- * its tolerance (5 minutes here) from its own clock, which stops replays; computes the HMAC over the exact
- * bytes received, prefixed with `t` and a dot; and accepts when it equals any `v1`, compared in constant
- * time. Several `v1` values appear while a secret is being rotated (one per secret); receivers may likewise
- * hold the old and the new secret at once. The Warden-Delivery header is the same for every retry of one
- * delivery, so receivers can drop duplicates by it.
+ * (the signature only when the webhook has a secret). The key is the secret's bytes: a `whsec_<base64>`
+ * secret is the base64-decoded bytes after the prefix (what every Standard Webhooks library does with
+ * it); any other secret is its UTF-8 bytes, which a receiver gets with the library's raw format, or by
+ * giving it `whsec_` + base64 of the secret (see {@link webhookKey}). While a secret is rotated, every
+ * configured secret signs, and the header lists one `v1,…` per secret, space-separated.
  */
-export const SIGNATURE_HEADER = 'warden-signature';
+export const WEBHOOK_ID_HEADER = 'webhook-id';
+/** Unix seconds of the attempt (receivers refuse one too far from their clock: a replay). */
+export const WEBHOOK_TIMESTAMP_HEADER = 'webhook-timestamp';
+/** `v1,<base64>` per secret, space-separated. */
+export const WEBHOOK_SIGNATURE_HEADER = 'webhook-signature';
+
+/** The prefix that marks a secret as base64 bytes (Standard Webhooks' secret format). */
+export const WHSEC_PREFIX = 'whsec_';
+
+/** Standard Webhooks asks for at least 24 random bytes in a `whsec_` secret. */
+export const MIN_WHSEC_BYTES = 24;
 
 /**
- * The Warden-Signature value for `body` (scheme on {@link SIGNATURE_HEADER}); pass several secrets while
- * rotating to emit one `v1` each.
+ * Why `secret` cannot be used as a `whsec_` secret, or undefined when it can (or is not one). Checked
+ * when the config is read, so a typo fails the start rather than every delivery.
+ */
+export function whsecProblem(secret: string): string | undefined {
+  if (!secret.startsWith(WHSEC_PREFIX)) return undefined;
+  const b64 = secret.slice(WHSEC_PREFIX.length);
+  const bytes = Buffer.from(b64, 'base64');
+  // Buffer.from skips what is not base64; a round trip shows whether anything was skipped.
+  if (
+    !/^[A-Za-z0-9+/]+={0,2}$/.test(b64) ||
+    bytes.toString('base64').replace(/=+$/, '') !== b64.replace(/=+$/, '')
+  )
+    return 'after whsec_ must come standard base64 (A-Z a-z 0-9 + /, = padding)';
+  if (bytes.length < MIN_WHSEC_BYTES)
+    return `a whsec_ secret must hold at least ${MIN_WHSEC_BYTES} bytes (it holds ${bytes.length})`;
+  return undefined;
+}
+
+/** The HMAC key of a secret: the decoded bytes of a `whsec_<base64>` secret, else its UTF-8 bytes. */
+export function webhookKey(secret: string): Buffer {
+  if (secret.length === 0) throw new RangeError('a webhook secret cannot be empty');
+  const problem = whsecProblem(secret);
+  if (problem) throw new RangeError(problem);
+  return secret.startsWith(WHSEC_PREFIX)
+    ? Buffer.from(secret.slice(WHSEC_PREFIX.length), 'base64')
+    : Buffer.from(secret, 'utf8');
+}
+
+/**
+ * The webhook-signature value for one attempt: `v1,<base64>` per secret, space-separated (several while
+ * rotating). The id must not contain a dot, which would make the signed content ambiguous.
  */
 export function signWebhook(
   secret: string | readonly string[],
+  id: string,
   timestampSec: number,
   body: string | Uint8Array,
 ): string {
   if (!Number.isSafeInteger(timestampSec) || timestampSec < 0) {
     throw new RangeError('the webhook timestamp must be a non-negative integer number of seconds');
   }
+  if (id.length === 0 || id.includes('.')) {
+    throw new RangeError(`the webhook id must be non-empty and without dots, not "${id}"`);
+  }
   const secrets = typeof secret === 'string' ? [secret] : secret;
   if (secrets.length === 0) throw new RangeError('at least one webhook secret is needed to sign');
-  const sigs = secrets.map((s) => `v1=${mac(s, timestampSec, body).toString('hex')}`);
-  return [`t=${timestampSec}`, ...sigs].join(',');
-}
-
-/** Options for {@link verifyWebhook}. */
-export interface VerifyWebhookOptions {
-  /** How far (seconds) the signed timestamp may be from now, either way. Default 300. */
-  readonly toleranceSec?: number;
-  /** The current time in unix seconds; default the clock. */
-  readonly nowSec?: number;
-}
-
-/**
- * True when `header` carries a fresh timestamp and a `v1` signature of `body` by `secret` (or by any of
- * several secrets, for rotation). Never throws: malformed headers are simply false.
- */
-export function verifyWebhook(
-  secret: string | readonly string[],
-  header: string | null | undefined,
-  body: string | Uint8Array,
-  options: VerifyWebhookOptions = {},
-): boolean {
-  const parsed = parseSignatureHeader(header);
-  if (!parsed) return false;
-  const tolerance = options.toleranceSec ?? 300;
-  const now = options.nowSec ?? Math.floor(Date.now() / 1000);
-  if (!(Math.abs(now - parsed.t) <= tolerance)) return false;
-  const secrets = typeof secret === 'string' ? [secret] : secret;
-  let ok = false;
-  // Every pair is compared, without stopping early, so timing does not say which one matched.
-  for (const s of secrets) {
-    if (typeof s !== 'string' || s.length === 0) continue;
-    const expected = mac(s, parsed.t, body);
-    for (const candidate of parsed.v1) if (timingSafeEqual(expected, candidate)) ok = true;
-  }
-  return ok;
-}
-
-function mac(secret: string, t: number, body: string | Uint8Array): Buffer {
-  return createHmac('sha256', secret).update(`${t}.`).update(body).digest();
-}
-
-const MAX_HEADER_LENGTH = 4_096;
-
-/** `t` and the decoded `v1` digests, or undefined when the header is malformed. */
-function parseSignatureHeader(header: string | null | undefined): { t: number; v1: Buffer[] } | undefined {
-  if (typeof header !== 'string' || header.length > MAX_HEADER_LENGTH) return undefined;
-  let t: number | undefined;
-  const v1: Buffer[] = [];
-  for (const part of header.split(',')) {
-    const eq = part.indexOf('=');
-    if (eq < 0) return undefined;
-    const key = part.slice(0, eq).trim();
-    const value = part.slice(eq + 1).trim();
-    if (key === 't') {
-      if (t !== undefined || !/^\d{1,12}$/.test(value)) return undefined;
-      t = Number(value);
-    } else if (key === 'v1') {
-      if (!/^[0-9a-fA-F]{64}$/.test(value)) return undefined;
-      v1.push(Buffer.from(value, 'hex'));
-    }
-  }
-  return t === undefined || v1.length === 0 ? undefined : { t, v1 };
+  return secrets
+    .map((s) => {
+      const mac = createHmac('sha256', webhookKey(s)).update(`${id}.${timestampSec}.`).update(body);
+      return `v1,${mac.digest('base64')}`;
+    })
+    .join(' ');
 }
