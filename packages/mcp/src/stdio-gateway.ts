@@ -1,4 +1,4 @@
-import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+import { StdioServerTransport } from '@modelcontextprotocol/server/stdio';
 import { uuidv7, WardenError } from '@warden/core';
 import { createWarden } from '@warden/sdk';
 import type { GatewayConfig } from './gateway-config.js';

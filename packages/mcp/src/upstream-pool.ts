@@ -1,13 +1,14 @@
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import type { Progress } from '@modelcontextprotocol/sdk/types.js';
 import {
   type CallToolResult,
-  McpError,
+  Client,
+  type Progress,
+  ProtocolError,
+  SdkError,
+  SdkErrorCode,
+  StreamableHTTPClientTransport,
   type Tool,
-  ToolListChangedNotificationSchema,
-} from '@modelcontextprotocol/sdk/types.js';
+} from '@modelcontextprotocol/client';
+import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { WardenError } from '@warden/core';
 import type { UpstreamConfig } from './gateway-config.js';
 
@@ -108,11 +109,14 @@ export class UpstreamPool {
     if (!u) throw new WardenError('MCP_TOOL_UNKNOWN', `the gateway has no upstream named ${server}`);
     const client = await this.#connect(u);
     try {
-      return (await client.callTool({ name: tool, arguments: args }, undefined, {
-        timeout: u.config.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-        ...(o.signal ? { signal: o.signal } : {}),
-        ...(o.onprogress ? { onprogress: o.onprogress, resetTimeoutOnProgress: true } : {}),
-      })) as CallToolResult;
+      return await client.callTool(
+        { name: tool, arguments: args },
+        {
+          timeout: u.config.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+          ...(o.signal ? { signal: o.signal } : {}),
+          ...(o.onprogress ? { onprogress: o.onprogress, resetTimeoutOnProgress: true } : {}),
+        },
+      );
     } catch (err) {
       if (o.signal?.aborted) throw err;
       this.#dropUnlessAnswered(u, client, err);
@@ -142,16 +146,11 @@ export class UpstreamPool {
   async #toolsOf(u: Upstream): Promise<readonly Tool[]> {
     const client = await this.#connect(u);
     if (u.tools) return u.tools;
-    const tools: Tool[] = [];
-    let cursor: string | undefined;
+    let tools: readonly Tool[];
     try {
-      do {
-        const page = await client.listTools(cursor ? { cursor } : undefined, {
-          timeout: u.config.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-        });
-        tools.push(...page.tools);
-        cursor = page.nextCursor;
-      } while (cursor);
+      // Without a cursor the client walks every page and returns them all.
+      tools = (await client.listTools(undefined, { timeout: u.config.timeoutMs ?? DEFAULT_TIMEOUT_MS }))
+        .tools;
     } catch (err) {
       this.#dropUnlessAnswered(u, client, err);
       throw err;
@@ -162,11 +161,11 @@ export class UpstreamPool {
 
   /**
    * After a failure the upstream did not answer itself (a lost HTTP session after a restart, a dead
-   * socket), the connection is dropped so the next use connects afresh. An MCP error is the upstream's
-   * own answer (a bad argument, a timeout it reported): the connection stays.
+   * socket), the connection is dropped so the next use connects afresh. A protocol error is the upstream's
+   * own answer (a bad argument), and a request that timed out leaves a live connection: it stays.
    */
   #dropUnlessAnswered(u: Upstream, client: Client, err: unknown): void {
-    if (err instanceof McpError || u.client !== client) return;
+    if (answered(err) || u.client !== client) return;
     u.client = undefined;
     u.tools = undefined;
     void client.close().catch(() => {});
@@ -202,7 +201,7 @@ export class UpstreamPool {
             stderr: 'inherit',
           })
         : new StreamableHTTPClientTransport(new URL(c.url), { requestInit: { headers: { ...c.headers } } });
-    client.setNotificationHandler(ToolListChangedNotificationSchema, async () => {
+    client.setNotificationHandler('notifications/tools/list_changed', async () => {
       u.tools = undefined;
       this.#onToolsChanged();
     });
@@ -231,4 +230,11 @@ export class UpstreamPool {
     u.client = client;
     return client;
   }
+}
+
+/** A JSON-RPC error the upstream sent, or a local timeout on a connection still open (v1's McpError covered both). */
+function answered(err: unknown): boolean {
+  return (
+    ProtocolError.isInstance(err) || (SdkError.isInstance(err) && err.code === SdkErrorCode.RequestTimeout)
+  );
 }

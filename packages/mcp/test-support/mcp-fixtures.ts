@@ -4,8 +4,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import type { Client } from '@modelcontextprotocol/client';
 import { expect } from 'vitest';
 import { eventually } from '../../server/test-support/eventually.js';
 import type { TestServer } from '../../server/test-support/server-fixtures.js';
@@ -134,7 +133,7 @@ export async function expectGrantToShowTool(
   approver: string,
 ): Promise<void> {
   let told = 0;
-  client.setNotificationHandler(ToolListChangedNotificationSchema, async () => {
+  client.setNotificationHandler('notifications/tools/list_changed', async () => {
     told++;
   });
   expect((await client.listTools()).tools.map((t) => t.name)).not.toContain('fs__directory_tree');

@@ -1,8 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { type CallToolResult, Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../../server/test-support/eventually.js';
 import { startTestServer, type TestServer } from '../../server/test-support/server-fixtures.js';
@@ -130,7 +128,6 @@ describe.each(['sqlite', 'postgres'] as const)('MCP gateway at /mcp (%s)', (dial
     const progress: string[] = [];
     const pending = client.callTool(
       { name: 'fs__write_file', arguments: { path: target, content: 'via /mcp' } },
-      undefined,
       {
         onprogress: (p) => progress.push(p.message ?? ''),
         resetTimeoutOnProgress: true,

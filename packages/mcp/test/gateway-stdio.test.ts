@@ -1,8 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { type CallToolResult, Client } from '@modelcontextprotocol/client';
+import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../../server/test-support/eventually.js';
 import { startTestServer, type TestServer } from '../../server/test-support/server-fixtures.js';
@@ -73,10 +72,13 @@ describe('warden mcp over stdio', () => {
 
   const text = (r: CallToolResult) => r.content.map((c) => (c.type === 'text' ? c.text : '')).join('\n');
   const call = (name: string, args: Record<string, unknown>, o = {}) =>
-    client.callTool({ name, arguments: args }, undefined, {
-      timeout: 60_000,
-      ...o,
-    }) as Promise<CallToolResult>;
+    client.callTool(
+      { name, arguments: args },
+      {
+        timeout: 60_000,
+        ...o,
+      },
+    ) as Promise<CallToolResult>;
 
   type Event = {
     type: string;
