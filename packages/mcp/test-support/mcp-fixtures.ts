@@ -53,7 +53,8 @@ agents:
         reason: files are never moved by an agent
       - id: everything-harmless
         effect: allow
-        tools: ["everything.echo", "everything.get-sum", "remote.echo", "remote.get-sum"]
+        tools: ["everything.echo", "everything.get-sum", "remote.echo", "remote.get-sum",
+                "everything.trigger-long-running-operation", "remote.trigger-long-running-operation"]
       - id: no-environment
         effect: block
         tools: ["everything.get-env", "remote.get-env"]

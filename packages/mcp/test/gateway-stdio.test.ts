@@ -196,6 +196,46 @@ describe('warden mcp over stdio', () => {
     expect(existsSync(target)).toBe(false);
   });
 
+  it('relays a stdio upstream’s own progress to the client', async () => {
+    const progress: { progress: number; total?: number }[] = [];
+    const r = await call(
+      'everything__trigger-long-running-operation',
+      { duration: 0.6, steps: 3 },
+      {
+        onprogress: (p: { progress: number; total?: number }) =>
+          progress.push({ progress: p.progress, total: p.total }),
+      },
+    );
+    expect(text(r)).toContain('Long running operation completed');
+    // Every step in order, each with the total. The last one may be missing: the SDK (v1 and v2 alike)
+    // drops a progress notification that arrives together with the result it precedes
+    // (modelcontextprotocol/typescript-sdk#2580), on the gateway's upstream side or the caller's.
+    const steps = [1, 2, 3].map((n) => ({ progress: n, total: 3 }));
+    expect(progress.length).toBeGreaterThan(0);
+    expect(progress).toEqual(steps.slice(0, progress.length));
+  });
+
+  it('a client that cancels a held write: the approval is withdrawn and nothing is written', async () => {
+    const target = join(ws.files, 'cancelled.txt');
+    const cancel = new AbortController();
+    const held = call('fs__write_file', { path: target, content: 'never' }, { signal: cancel.signal }).catch(
+      (err: Error) => err,
+    );
+    const approvalId = await eventually('the approval request', async () => {
+      const r = await srv.request('GET', '/v1/approvals?status=pending', { key: lee });
+      return (r.json() as { approvals: { id: string }[] }).approvals[0]?.id;
+    });
+    cancel.abort('the user pressed stop');
+    expect(await held).toBeInstanceOf(Error);
+    const status = await eventually('the request withdrawn', async () => {
+      const r = await srv.request('GET', `/v1/approvals/${approvalId}`, { key: lee });
+      const s = (r.json() as { status: string }).status;
+      return s === 'pending' ? undefined : s;
+    });
+    expect(status).toBe('cancelled');
+    expect(existsSync(target)).toBe(false);
+  });
+
   it('refuses a blocked tool with isError and the reason, even called by name while hidden', async () => {
     const from = join(ws.files, 'notes.txt');
     const r = await call('fs__move_file', { source: from, destination: join(ws.files, 'moved.txt') });
