@@ -58,6 +58,7 @@ export class McpHttpGateway {
     this.#onOpenSessions = o.onOpenSessions ?? (() => {});
     this.#pool = new UpstreamPool(config.servers, {
       onError: this.#onError,
+      ...(config.maxMessageBytes ? { maxMessageBytes: config.maxMessageBytes } : {}),
       onToolsChanged: () => this.notifyToolsChanged(),
     });
     this.#sweeper = setInterval(() => this.#sweep(), 60_000);

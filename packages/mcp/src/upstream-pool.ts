@@ -29,6 +29,8 @@ interface Upstream {
   tools?: readonly Tool[];
   failedAt?: number;
   lastError?: string;
+  /** Why the SDK closed the last connection (an oversized message, a broken pipe), to name in errors. */
+  closedBecause?: string;
 }
 
 /** Options of one forwarded call. */
@@ -47,15 +49,22 @@ export class UpstreamPool {
   readonly #upstreams = new Map<string, Upstream>();
   readonly #onError: (message: string) => void;
   readonly #onToolsChanged: () => void;
+  readonly #maxMessageBytes: number | undefined;
   #closed = false;
 
   constructor(
     servers: Readonly<Record<string, UpstreamConfig>>,
-    o: { onError?: (message: string) => void; onToolsChanged?: () => void } = {},
+    o: {
+      onError?: (message: string) => void;
+      onToolsChanged?: () => void;
+      /** The largest message read from a stdio upstream (bytes; default the SDK's 10 MB). */
+      maxMessageBytes?: number;
+    } = {},
   ) {
     for (const [name, config] of Object.entries(servers)) this.#upstreams.set(name, { name, config });
     this.#onError = o.onError ?? (() => {});
     this.#onToolsChanged = o.onToolsChanged ?? (() => {});
+    this.#maxMessageBytes = o.maxMessageBytes;
   }
 
   /** The upstreams' names, in config order. */
@@ -120,9 +129,10 @@ export class UpstreamPool {
     } catch (err) {
       if (o.signal?.aborted) throw err;
       this.#dropUnlessAnswered(u, client, err);
+      const because = u.closedBecause ? ` (${u.closedBecause})` : '';
       throw new WardenError(
         'MCP_UPSTREAM_UNAVAILABLE',
-        `upstream ${server} failed ${tool}: ${(err as Error).message}`,
+        `upstream ${server} failed ${tool}: ${(err as Error).message}${because}`,
         {
           server,
           tool,
@@ -199,13 +209,23 @@ export class UpstreamPool {
             ...(c.cwd ? { cwd: c.cwd } : {}),
             // The gateway's own stdout is its MCP channel; an upstream's logs go to stderr.
             stderr: 'inherit',
+            ...(this.#maxMessageBytes ? { maxBufferSize: this.#maxMessageBytes } : {}),
           })
         : new StreamableHTTPClientTransport(new URL(c.url), { requestInit: { headers: { ...c.headers } } });
     client.setNotificationHandler('notifications/tools/list_changed', async () => {
       u.tools = undefined;
       this.#onToolsChanged();
     });
+    // The SDK closes a stdio connection whose message is over its size limit, reporting it only here.
+    let oversized: string | undefined;
+    client.onerror = (err) => {
+      if (isOversized(err)) oversized = err.message;
+    };
     client.onclose = () => {
+      if (oversized && u.client === client) {
+        u.closedBecause = `${oversized}; raise maxMessageBytes in the gateway config to accept larger messages`;
+        this.#onError(`upstream ${u.name} closed: ${u.closedBecause}`);
+      }
       // A stdio upstream that exited: reconnect on next use.
       if (u.client === client) {
         u.client = undefined;
@@ -227,9 +247,15 @@ export class UpstreamPool {
       );
     }
     u.failedAt = undefined;
+    u.closedBecause = undefined;
     u.client = client;
     return client;
   }
+}
+
+/** The SDK's stdio read buffer refused a message over its size limit (the connection is then closed). */
+export function isOversized(err: Error): boolean {
+  return /ReadBuffer exceeded maximum size/.test(err.message);
 }
 
 /** A JSON-RPC error the upstream sent, or a local timeout on a connection still open (v1's McpError covered both). */

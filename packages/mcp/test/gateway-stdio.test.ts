@@ -44,6 +44,7 @@ describe('warden mcp over stdio', () => {
         'triggeredBy: maria',
         'progressEveryMs: 100',
         'listCheckEveryMs: 200',
+        `maxMessageBytes: ${1024 * 1024}`,
         'mcpServers:',
         '  fs:',
         `    command: ${JSON.stringify(process.execPath)}`,
@@ -253,6 +254,21 @@ describe('warden mcp over stdio', () => {
       'call.decided:block',
       'call.decided:block',
     ]);
+  });
+
+  it('an upstream message over maxMessageBytes fails the call naming the limit; the upstream is reconnected', async () => {
+    const big = join(ws.files, 'big.txt');
+    writeFileSync(big, 'x'.repeat(2 * 1024 * 1024));
+    const r = await call('fs__read_text_file', { path: big });
+    expect(r.isError).toBe(true);
+    expect(r._meta?.['warden/code']).toBe('MCP_UPSTREAM_UNAVAILABLE');
+    expect(text(r)).toContain(`exceeded maximum size of ${1024 * 1024} bytes`);
+    expect(text(r)).toContain('raise maxMessageBytes');
+    const again = await eventually('the upstream back', async () => {
+      const x = await call('fs__read_text_file', { path: join(ws.files, 'notes.txt') });
+      return x.isError ? undefined : x;
+    });
+    expect(text(again)).toContain('hello from the notes');
   });
 
   it('an unknown tool is an error result, not a crash, and the gateway keeps serving', async () => {
