@@ -29,7 +29,7 @@ interface Upstream {
   tools?: readonly Tool[];
   failedAt?: number;
   lastError?: string;
-  /** Why the SDK closed the last connection (an oversized message, a broken pipe), to name in errors. */
+  /** Why the SDK closed the last connection (a message over maxMessageBytes), to name in errors. */
   closedBecause?: string;
 }
 
