@@ -3,19 +3,18 @@
  * tools/list and tools/call with no decision and no record. What any MCP proxy process costs on this
  * machine, so the bench can tell the process hop from what Warden adds.
  */
-import { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
-import { CallToolRequestSchema, ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import { Server } from '@modelcontextprotocol/server';
+import { StdioServerTransport } from '@modelcontextprotocol/server/stdio';
 import { UpstreamPool } from '../src/upstream-pool.js';
 
 const [command, ...args] = process.argv.slice(2);
 if (!command) throw new Error('usage: bare-relay.ts COMMAND [ARGS…] (the upstream server)');
 const pool = new UpstreamPool({ up: { command, args } });
 const server = new Server({ name: 'bare-relay', version: '0.0.0' }, { capabilities: { tools: {} } });
-server.setRequestHandler(ListToolsRequestSchema, async () => ({
+server.setRequestHandler('tools/list', async () => ({
   tools: (await pool.tools()).map((t) => ({ ...t.tool, name: `up__${t.tool.name}` })),
 }));
-server.setRequestHandler(CallToolRequestSchema, async (request) =>
+server.setRequestHandler('tools/call', async (request) =>
   pool.call('up', request.params.name.replace(/^up__/, ''), request.params.arguments ?? {}),
 );
 process.stdin.once('end', () => void pool.close().then(() => process.exit(0)));

@@ -1,17 +1,9 @@
-import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
-import type {
-  CallToolRequest,
-  CallToolResult,
-  ServerNotification,
-  ServerRequest,
-} from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolRequest, CallToolResult, ServerContext } from '@modelcontextprotocol/server';
 import { isWardenError } from '@warden/core';
 import type { ApprovalPending } from '@warden/sdk';
 import type { GatewayOptions } from './gateway-server.js';
 import { InFlightCalls } from './in-flight-calls.js';
 import { policyName, splitExposed } from './tool-names.js';
-
-type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
 
 /**
  * One tools/call: decided by Warden (held open with progress while a person decides a review), then
@@ -20,7 +12,7 @@ type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
 export async function handleCall(
   o: GatewayOptions,
   request: CallToolRequest,
-  extra: Extra,
+  ctx: ServerContext,
 ): Promise<CallToolResult> {
   const { name, arguments: args = {} } = request.params;
   const target = splitExposed(name);
@@ -30,8 +22,8 @@ export async function handleCall(
       'MCP_TOOL_UNKNOWN',
     );
   }
-  const progress = progressReporter(request, extra);
-  const call = (o.calls ?? new InFlightCalls()).begin(extra.signal);
+  const progress = progressReporter(request, ctx);
+  const call = (o.calls ?? new InFlightCalls()).begin(ctx.mcpReq.signal);
   let ticker: NodeJS.Timeout | undefined;
   const startWaiting = (p: ApprovalPending) => {
     if (!progress) return;
@@ -88,7 +80,7 @@ export async function handleCall(
  * Progress for a client that asked for it (a progressToken). The spec wants each value greater than the
  * last: waiting counts seconds held, and the upstream's own progress continues from there.
  */
-function progressReporter(request: CallToolRequest, extra: Extra) {
+function progressReporter(request: CallToolRequest, ctx: ServerContext) {
   const token = request.params._meta?.progressToken;
   if (token === undefined) return undefined;
   const since = Date.now();
@@ -97,8 +89,8 @@ function progressReporter(request: CallToolRequest, extra: Extra) {
   const send = (value: number, message: string | undefined, total?: number) => {
     const progress = Math.max(value, last + 0.001);
     last = progress;
-    void extra
-      .sendNotification({
+    void ctx.mcpReq
+      .notify({
         method: 'notifications/progress',
         params: {
           progressToken: token,

@@ -70,6 +70,16 @@ describe('gateway config', () => {
     expect(problem(() => resolveGatewayConfig({ servers: { a: { url: 'not a url' } } }))).toContain(
       'servers.a',
     );
+    expect(
+      problem(() => resolveGatewayConfig({ servers: { a: { command: 'x' } }, maxMessageBytes: '10MB' })),
+    ).toContain('maxMessageBytes');
+  });
+
+  it('maxMessageBytes is kept when set, and left to the SDK default when not', () => {
+    expect(
+      resolveGatewayConfig({ servers: { a: { command: 'x' } }, maxMessageBytes: 1024 }).maxMessageBytes,
+    ).toBe(1024);
+    expect(resolveGatewayConfig({ servers: { a: { command: 'x' } } }).maxMessageBytes).toBeUndefined();
   });
 
   it('a missing or malformed file is a clear error, not a crash', () => {

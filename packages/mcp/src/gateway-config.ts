@@ -65,6 +65,11 @@ export const GatewayConfigSchema = z
      * commits just after the reply, and shutdown waits for it.
      */
     durableResults: z.boolean().optional(),
+    /**
+     * The largest single MCP message (bytes) read on a stdio channel: the stdio gateway's own stdin and
+     * each stdio upstream's output. Default 10 MB (the MCP SDK's); a larger one closes that channel.
+     */
+    maxMessageBytes: z.number().int().positive().optional(),
   })
   .refine((c) => !(c.servers && c.mcpServers), { message: 'use servers or mcpServers, not both' });
 
@@ -81,6 +86,8 @@ export interface GatewayConfig {
   readonly progressEveryMs: number;
   readonly durableResults: boolean;
   readonly listCheckEveryMs: number;
+  /** The largest message read on a stdio channel (bytes); unset: the MCP SDK's default, 10 MB. */
+  readonly maxMessageBytes?: number;
 }
 
 /** Reads and checks a gateway config file; every problem is named with its path. */
@@ -181,5 +188,6 @@ export function resolveGatewayConfig(
     progressEveryMs: c.progressEveryMs ?? 5_000,
     durableResults: c.durableResults ?? false,
     listCheckEveryMs: c.listCheckEveryMs ?? 15_000,
+    ...(c.maxMessageBytes ? { maxMessageBytes: c.maxMessageBytes } : {}),
   };
 }

@@ -1,6 +1,4 @@
-import type { Server as McpServer } from '@modelcontextprotocol/sdk/server/index.js';
-import { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import { CallToolRequestSchema, ListToolsRequestSchema, type Tool } from '@modelcontextprotocol/sdk/types.js';
+import { type Server as McpServer, Server, type Tool } from '@modelcontextprotocol/server';
 import type { CallContext, Warden } from '@warden/sdk';
 import { handleCall } from './gateway-call.js';
 import type { InFlightCalls } from './in-flight-calls.js';
@@ -39,8 +37,8 @@ export function createGatewayServer(o: GatewayOptions): McpServer {
         'Every tool call goes through Warden: some need a human approval first (the call is held open while it waits), some are refused with the reason.',
     },
   );
-  server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: await listVisible(o) }));
-  server.setRequestHandler(CallToolRequestSchema, (request, extra) => handleCall(o, request, extra));
+  server.setRequestHandler('tools/list', async () => ({ tools: await listVisible(o) }));
+  server.setRequestHandler('tools/call', (request, ctx) => handleCall(o, request, ctx));
   return server;
 }
 

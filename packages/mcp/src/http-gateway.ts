@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Server as McpServer } from '@modelcontextprotocol/sdk/server/index.js';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+import { NodeStreamableHTTPServerTransport } from '@modelcontextprotocol/node';
+import { isInitializeRequest, type Server as McpServer } from '@modelcontextprotocol/server';
 import type { Warden } from '@warden/sdk';
 import type { GatewayConfig } from './gateway-config.js';
 import { createGatewayServer } from './gateway-server.js';
@@ -20,7 +19,7 @@ export interface McpCaller {
 
 interface Session {
   readonly keyId: string;
-  readonly transport: StreamableHTTPServerTransport;
+  readonly transport: NodeStreamableHTTPServerTransport;
   readonly server: McpServer;
   readonly warden: Warden;
   lastUsed: number;
@@ -64,6 +63,7 @@ export class McpHttpGateway {
     this.#onOpenSessions = o.onOpenSessions ?? (() => {});
     this.#pool = new UpstreamPool(config.servers, {
       onError: this.#onError,
+      ...(config.maxMessageBytes ? { maxMessageBytes: config.maxMessageBytes } : {}),
       onToolsChanged: () => this.notifyToolsChanged(),
       ...(o.onUpstreamStderr ? { onStderr: o.onUpstreamStderr } : {}),
     });
@@ -115,7 +115,7 @@ export class McpHttpGateway {
       onError: this.#onError,
       calls: this.#calls,
     });
-    const transport = new StreamableHTTPServerTransport({
+    const transport = new NodeStreamableHTTPServerTransport({
       sessionIdGenerator: () => mcpSession,
       onsessioninitialized: (sid) => {
         this.#sessions.set(sid, {

@@ -1,3 +1,5 @@
+import { SdkError, SdkErrorCode } from '@modelcontextprotocol/server';
+
 /** One tools/call the gateway is handling. */
 export interface InFlightCall {
   /** Aborts the call: a wait for approval is withdrawn, an upstream call is cancelled. */
@@ -18,24 +20,36 @@ export class InFlightCalls {
     { controller: AbortController; running: boolean; finished: Promise<void> }
   >();
 
+  /**
+   * `outer` is the request's signal from the MCP SDK: it aborts when the client cancels the call, and
+   * also when the client's connection closes. A closed connection is treated like shutting down: a call
+   * still waiting for a decision is withdrawn, one already running upstream finishes and is recorded.
+   */
   begin(outer: AbortSignal): InFlightCall {
     const controller = new AbortController();
     let finish: () => void = () => {};
     const finished = new Promise<void>((resolve) => {
       finish = resolve;
     });
+    const onAbort = () => {
+      if (this.#calls.get(call)?.running && isConnectionClosed(outer.reason)) return;
+      controller.abort(outer.reason);
+    };
     const call: InFlightCall = {
-      signal: AbortSignal.any([outer, controller.signal]),
+      signal: controller.signal,
       running: () => {
         const entry = this.#calls.get(call);
         if (entry) entry.running = true;
       },
       done: () => {
+        outer.removeEventListener('abort', onAbort);
         this.#calls.delete(call);
         finish();
       },
     };
     this.#calls.set(call, { controller, running: false, finished });
+    if (outer.aborted) onAbort();
+    else outer.addEventListener('abort', onAbort, { once: true });
     return call;
   }
 
@@ -55,4 +69,9 @@ export class InFlightCalls {
     }
     clearTimeout(timer);
   }
+}
+
+/** The SDK aborts a request's handler with ConnectionClosed when its connection closes (v1 did not). */
+function isConnectionClosed(reason: unknown): boolean {
+  return SdkError.isInstance(reason) && reason.code === SdkErrorCode.ConnectionClosed;
 }

@@ -1,11 +1,11 @@
-import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+import { StdioServerTransport } from '@modelcontextprotocol/server/stdio';
 import { uuidv7, WardenError } from '@warden/core';
 import { createWarden } from '@warden/sdk';
 import type { GatewayConfig } from './gateway-config.js';
 import { createGatewayServer } from './gateway-server.js';
 import { InFlightCalls } from './in-flight-calls.js';
 import { watchToolList } from './tool-list-watch.js';
-import { UpstreamPool } from './upstream-pool.js';
+import { isOversized, UpstreamPool } from './upstream-pool.js';
 
 /** A running stdio gateway. */
 export interface StdioGateway {
@@ -45,6 +45,7 @@ export async function startStdioGateway(
   } as Parameters<typeof createWarden>[0]);
   const pool = new UpstreamPool(config.servers, {
     ...(o.onError ? { onError: o.onError } : {}),
+    ...(config.maxMessageBytes ? { maxMessageBytes: config.maxMessageBytes } : {}),
     onToolsChanged: () => void server.sendToolListChanged().catch(() => {}),
   });
   const calls = new InFlightCalls();
@@ -61,12 +62,20 @@ export async function startStdioGateway(
   const transport = new StdioServerTransport(
     o.stdin as NodeJS.ReadStream | undefined,
     o.stdout as NodeJS.WriteStream | undefined,
+    config.maxMessageBytes ? { maxBufferSize: config.maxMessageBytes } : {},
   );
   let hangUp: () => void = () => {};
   const closed = new Promise<void>((resolve) => {
     hangUp = resolve;
   });
   server.onclose = () => hangUp();
+  server.onerror = (err) => {
+    if (isOversized(err)) {
+      o.onError?.(
+        `the client sent a message larger than the gateway reads (${err.message}); the connection is closed. Raise maxMessageBytes in the gateway config to accept larger messages.`,
+      );
+    }
+  };
   (o.stdin ?? process.stdin).once('end', () => hangUp());
   await server.connect(transport);
   const watch = watchToolList(server, pool, warden, config.listCheckEveryMs, o.onError);

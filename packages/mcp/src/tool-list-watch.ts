@@ -1,4 +1,4 @@
-import type { Server as McpServer } from '@modelcontextprotocol/sdk/server/index.js';
+import type { Server as McpServer } from '@modelcontextprotocol/server';
 import type { Warden } from '@warden/sdk';
 import { policyName } from './tool-names.js';
 import type { UpstreamPool } from './upstream-pool.js';

@@ -1,15 +1,16 @@
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import type { Progress } from '@modelcontextprotocol/sdk/types.js';
 import {
   type CallToolResult,
-  McpError,
+  Client,
+  type Progress,
+  ProtocolError,
+  SdkError,
+  SdkErrorCode,
+  StreamableHTTPClientTransport,
   type Tool,
-  ToolListChangedNotificationSchema,
-} from '@modelcontextprotocol/sdk/types.js';
+} from '@modelcontextprotocol/client';
+import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { WardenError } from '@warden/core';
 import type { UpstreamConfig } from './gateway-config.js';
 import { PACKAGE_VERSION } from './package-version.js';
@@ -31,6 +32,8 @@ interface Upstream {
   tools?: readonly Tool[];
   failedAt?: number;
   lastError?: string;
+  /** Why the SDK closed the last connection (a message over maxMessageBytes), to name in errors. */
+  closedBecause?: string;
 }
 
 /** Options of one forwarded call. */
@@ -50,6 +53,7 @@ export class UpstreamPool {
   readonly #onError: (message: string) => void;
   readonly #onToolsChanged: () => void;
   readonly #onStderr: ((server: string, line: string) => void) | undefined;
+  readonly #maxMessageBytes: number | undefined;
   #closed = false;
 
   constructor(
@@ -59,12 +63,15 @@ export class UpstreamPool {
       onToolsChanged?: () => void;
       /** Each line a stdio upstream writes to stderr; without it, its stderr is this process's. */
       onStderr?: (server: string, line: string) => void;
+      /** The largest message read from a stdio upstream (bytes; default the SDK's 10 MB). */
+      maxMessageBytes?: number;
     } = {},
   ) {
     for (const [name, config] of Object.entries(servers)) this.#upstreams.set(name, { name, config });
     this.#onError = o.onError ?? (() => {});
     this.#onToolsChanged = o.onToolsChanged ?? (() => {});
     this.#onStderr = o.onStderr;
+    this.#maxMessageBytes = o.maxMessageBytes;
   }
 
   /** The upstreams' names, in config order. */
@@ -118,17 +125,21 @@ export class UpstreamPool {
     if (!u) throw new WardenError('MCP_TOOL_UNKNOWN', `the gateway has no upstream named ${server}`);
     const client = await this.#connect(u);
     try {
-      return (await client.callTool({ name: tool, arguments: args }, undefined, {
-        timeout: u.config.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-        ...(o.signal ? { signal: o.signal } : {}),
-        ...(o.onprogress ? { onprogress: o.onprogress, resetTimeoutOnProgress: true } : {}),
-      })) as CallToolResult;
+      return await client.callTool(
+        { name: tool, arguments: args },
+        {
+          timeout: u.config.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+          ...(o.signal ? { signal: o.signal } : {}),
+          ...(o.onprogress ? { onprogress: o.onprogress, resetTimeoutOnProgress: true } : {}),
+        },
+      );
     } catch (err) {
       if (o.signal?.aborted) throw err;
       this.#dropUnlessAnswered(u, client, err);
+      const because = u.closedBecause ? ` (${u.closedBecause})` : '';
       throw new WardenError(
         'MCP_UPSTREAM_UNAVAILABLE',
-        `upstream ${server} failed ${tool}: ${(err as Error).message}`,
+        `upstream ${server} failed ${tool}: ${(err as Error).message}${because}`,
         {
           server,
           tool,
@@ -152,16 +163,11 @@ export class UpstreamPool {
   async #toolsOf(u: Upstream): Promise<readonly Tool[]> {
     const client = await this.#connect(u);
     if (u.tools) return u.tools;
-    const tools: Tool[] = [];
-    let cursor: string | undefined;
+    let tools: readonly Tool[];
     try {
-      do {
-        const page = await client.listTools(cursor ? { cursor } : undefined, {
-          timeout: u.config.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-        });
-        tools.push(...page.tools);
-        cursor = page.nextCursor;
-      } while (cursor);
+      // Without a cursor the client walks every page and returns them all.
+      tools = (await client.listTools(undefined, { timeout: u.config.timeoutMs ?? DEFAULT_TIMEOUT_MS }))
+        .tools;
     } catch (err) {
       this.#dropUnlessAnswered(u, client, err);
       throw err;
@@ -172,11 +178,11 @@ export class UpstreamPool {
 
   /**
    * After a failure the upstream did not answer itself (a lost HTTP session after a restart, a dead
-   * socket), the connection is dropped so the next use connects afresh. An MCP error is the upstream's
-   * own answer (a bad argument, a timeout it reported): the connection stays.
+   * socket), the connection is dropped so the next use connects afresh. A protocol error is the upstream's
+   * own answer (a bad argument), and a request that timed out leaves a live connection: it stays.
    */
   #dropUnlessAnswered(u: Upstream, client: Client, err: unknown): void {
-    if (err instanceof McpError || u.client !== client) return;
+    if (answered(err) || u.client !== client) return;
     u.client = undefined;
     u.tools = undefined;
     void client.close().catch(() => {});
@@ -211,6 +217,7 @@ export class UpstreamPool {
             // The gateway's own stdout is its MCP channel; an upstream's logs go to stderr, or line by
             // line to onStderr (a server's log takes only its own lines).
             stderr: this.#onStderr ? 'pipe' : 'inherit',
+            ...(this.#maxMessageBytes ? { maxBufferSize: this.#maxMessageBytes } : {}),
           })
         : new StreamableHTTPClientTransport(new URL(c.url), { requestInit: { headers: { ...c.headers } } });
     const onStderr = this.#onStderr;
@@ -221,11 +228,20 @@ export class UpstreamPool {
         if (line.trim() !== '') onStderr(u.name, line);
       });
     }
-    client.setNotificationHandler(ToolListChangedNotificationSchema, async () => {
+    client.setNotificationHandler('notifications/tools/list_changed', async () => {
       u.tools = undefined;
       this.#onToolsChanged();
     });
+    // The SDK closes a stdio connection whose message is over its size limit, reporting it only here.
+    let oversized: string | undefined;
+    client.onerror = (err) => {
+      if (isOversized(err)) oversized = err.message;
+    };
     client.onclose = () => {
+      if (oversized && u.client === client) {
+        u.closedBecause = `${oversized}; raise maxMessageBytes in the gateway config to accept larger messages`;
+        this.#onError(`upstream ${u.name} closed: ${u.closedBecause}`);
+      }
       // A stdio upstream that exited: reconnect on next use.
       if (u.client === client) {
         u.client = undefined;
@@ -247,7 +263,20 @@ export class UpstreamPool {
       );
     }
     u.failedAt = undefined;
+    u.closedBecause = undefined;
     u.client = client;
     return client;
   }
+}
+
+/** The SDK's stdio read buffer refused a message over its size limit (the connection is then closed). */
+export function isOversized(err: Error): boolean {
+  return /ReadBuffer exceeded maximum size/.test(err.message);
+}
+
+/** A JSON-RPC error the upstream sent, or a local timeout on a connection still open (v1's McpError covered both). */
+function answered(err: unknown): boolean {
+  return (
+    ProtocolError.isInstance(err) || (SdkError.isInstance(err) && err.code === SdkErrorCode.RequestTimeout)
+  );
 }

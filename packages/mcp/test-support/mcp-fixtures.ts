@@ -4,8 +4,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import type { Client } from '@modelcontextprotocol/client';
 import { expect } from 'vitest';
 import { eventually } from '../../server/test-support/eventually.js';
 import type { TestServer } from '../../server/test-support/server-fixtures.js';
@@ -54,7 +53,8 @@ agents:
         reason: files are never moved by an agent
       - id: everything-harmless
         effect: allow
-        tools: ["everything.echo", "everything.get-sum", "remote.echo", "remote.get-sum"]
+        tools: ["everything.echo", "everything.get-sum", "remote.echo", "remote.get-sum",
+                "everything.trigger-long-running-operation", "remote.trigger-long-running-operation"]
       - id: no-environment
         effect: block
         tools: ["everything.get-env", "remote.get-env"]
@@ -134,7 +134,7 @@ export async function expectGrantToShowTool(
   approver: string,
 ): Promise<void> {
   let told = 0;
-  client.setNotificationHandler(ToolListChangedNotificationSchema, async () => {
+  client.setNotificationHandler('notifications/tools/list_changed', async () => {
     told++;
   });
   expect((await client.listTools()).tools.map((t) => t.name)).not.toContain('fs__directory_tree');

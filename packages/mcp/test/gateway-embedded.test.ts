@@ -1,13 +1,12 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { type CallToolResult, Client, InMemoryTransport } from '@modelcontextprotocol/client';
 import { createWarden, type Warden } from '@warden/sdk';
 import type { EngineTransport } from '@warden/sdk/engine';
 import { afterEach, describe, expect, it } from 'vitest';
 import { countEvents } from '../../sdk/test-support/sdk-fixtures.js';
 import { createGatewayServer } from '../src/gateway-server.js';
+import { InFlightCalls } from '../src/in-flight-calls.js';
 import { UpstreamPool } from '../src/upstream-pool.js';
 import { EVERYTHING_SERVER, FS_SERVER, mcpWorkspace } from '../test-support/mcp-fixtures.js';
 
@@ -40,9 +39,11 @@ describe('gateway on an embedded engine', () => {
         everything: { command: process.execPath, args: [EVERYTHING_SERVER, 'stdio'] },
       },
     );
+    const calls = new InFlightCalls();
     const server = createGatewayServer({
       pool,
       warden,
+      calls,
       context: warden.context(),
       approvalWaitMs: 5_000,
       progressEveryMs: 1_000,
@@ -62,10 +63,19 @@ describe('gateway on an embedded engine', () => {
       await warden.close();
     };
     closers.push(close);
-    return { client, engine, close, db: join(ws.dir, 'warden.db') };
+    return { client, engine, close, calls, db: join(ws.dir, 'warden.db') };
   }
 
   const completions = (db: string) => countEvents(db, 'call.completed');
+  const outcomes = async (db: string) => {
+    const { default: Database } = await import('better-sqlite3');
+    const conn = new Database(db, { readonly: true });
+    const rows = conn.prepare("SELECT body FROM audit_events WHERE type = 'call.completed'").all() as {
+      body: string;
+    }[];
+    conn.close();
+    return rows.map((r) => (JSON.parse(r.body) as { outcome: { status: string } }).outcome.status);
+  };
 
   it('closing the gateway waits for the results still being recorded: none is lost', async () => {
     const g = await gateway();
@@ -111,6 +121,28 @@ describe('gateway on an embedded engine', () => {
       arguments: { message: 'ok' },
     })) as CallToolResult;
     expect(echo.isError).toBeFalsy();
+  });
+
+  it('a client that hangs up while a call runs upstream: the call finishes and is recorded', async () => {
+    const g = await gateway();
+    let running: () => void = () => {};
+    const upstreamStarted = new Promise<void>((resolve) => {
+      running = resolve;
+    });
+    const pending = g.client
+      .callTool(
+        { name: 'everything__trigger-long-running-operation', arguments: { duration: 1, steps: 2 } },
+        { onprogress: () => running() },
+      )
+      .catch((err: Error) => err);
+    await upstreamStarted;
+    // The SDK aborts a closed connection's handlers; the gateway still lets a running call finish,
+    // as on shutdown: stopping it halfway could leave a write half done and its record wrong.
+    await g.client.close();
+    await pending;
+    await g.calls.settle(10_000);
+    await g.close();
+    expect(await outcomes(g.db)).toEqual(['ok']);
   });
 
   it('an upstream error result is recorded as an error with its text', async () => {

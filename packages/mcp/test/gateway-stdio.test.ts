@@ -1,8 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { type CallToolResult, Client } from '@modelcontextprotocol/client';
+import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../../server/test-support/eventually.js';
 import { startTestServer, type TestServer } from '../../server/test-support/server-fixtures.js';
@@ -45,6 +44,7 @@ describe('warden mcp over stdio', () => {
         'triggeredBy: maria',
         'progressEveryMs: 100',
         'listCheckEveryMs: 200',
+        `maxMessageBytes: ${1024 * 1024}`,
         'mcpServers:',
         '  fs:',
         `    command: ${JSON.stringify(process.execPath)}`,
@@ -73,10 +73,13 @@ describe('warden mcp over stdio', () => {
 
   const text = (r: CallToolResult) => r.content.map((c) => (c.type === 'text' ? c.text : '')).join('\n');
   const call = (name: string, args: Record<string, unknown>, o = {}) =>
-    client.callTool({ name, arguments: args }, undefined, {
-      timeout: 60_000,
-      ...o,
-    }) as Promise<CallToolResult>;
+    client.callTool(
+      { name, arguments: args },
+      {
+        timeout: 60_000,
+        ...o,
+      },
+    ) as Promise<CallToolResult>;
 
   type Event = {
     type: string;
@@ -194,6 +197,46 @@ describe('warden mcp over stdio', () => {
     expect(existsSync(target)).toBe(false);
   });
 
+  it('relays a stdio upstream’s own progress to the client', async () => {
+    const progress: { progress: number; total?: number }[] = [];
+    const r = await call(
+      'everything__trigger-long-running-operation',
+      { duration: 0.6, steps: 3 },
+      {
+        onprogress: (p: { progress: number; total?: number }) =>
+          progress.push({ progress: p.progress, total: p.total }),
+      },
+    );
+    expect(text(r)).toContain('Long running operation completed');
+    // Every step in order, each with the total. The last one may be missing: the SDK (v1 and v2 alike)
+    // drops a progress notification that arrives together with the result it precedes
+    // (modelcontextprotocol/typescript-sdk#2580), on the gateway's upstream side or the caller's.
+    const steps = [1, 2, 3].map((n) => ({ progress: n, total: 3 }));
+    expect(progress.length).toBeGreaterThan(0);
+    expect(progress).toEqual(steps.slice(0, progress.length));
+  });
+
+  it('a client that cancels a held write: the approval is withdrawn and nothing is written', async () => {
+    const target = join(ws.files, 'cancelled.txt');
+    const cancel = new AbortController();
+    const held = call('fs__write_file', { path: target, content: 'never' }, { signal: cancel.signal }).catch(
+      (err: Error) => err,
+    );
+    const approvalId = await eventually('the approval request', async () => {
+      const r = await srv.request('GET', '/v1/approvals?status=pending', { key: lee });
+      return (r.json() as { approvals: { id: string }[] }).approvals[0]?.id;
+    });
+    cancel.abort('the user pressed stop');
+    expect(await held).toBeInstanceOf(Error);
+    const status = await eventually('the request withdrawn', async () => {
+      const r = await srv.request('GET', `/v1/approvals/${approvalId}`, { key: lee });
+      const s = (r.json() as { status: string }).status;
+      return s === 'pending' ? undefined : s;
+    });
+    expect(status).toBe('cancelled');
+    expect(existsSync(target)).toBe(false);
+  });
+
   it('refuses a blocked tool with isError and the reason, even called by name while hidden', async () => {
     const from = join(ws.files, 'notes.txt');
     const r = await call('fs__move_file', { source: from, destination: join(ws.files, 'moved.txt') });
@@ -211,6 +254,21 @@ describe('warden mcp over stdio', () => {
       'call.decided:block',
       'call.decided:block',
     ]);
+  });
+
+  it('an upstream message over maxMessageBytes fails the call naming the limit; the upstream is reconnected', async () => {
+    const big = join(ws.files, 'big.txt');
+    writeFileSync(big, 'x'.repeat(2 * 1024 * 1024));
+    const r = await call('fs__read_text_file', { path: big });
+    expect(r.isError).toBe(true);
+    expect(r._meta?.['warden/code']).toBe('MCP_UPSTREAM_UNAVAILABLE');
+    expect(text(r)).toContain(`exceeded maximum size of ${1024 * 1024} bytes`);
+    expect(text(r)).toContain('raise maxMessageBytes');
+    const again = await eventually('the upstream back', async () => {
+      const x = await call('fs__read_text_file', { path: join(ws.files, 'notes.txt') });
+      return x.isError ? undefined : x;
+    });
+    expect(text(again)).toContain('hello from the notes');
   });
 
   it('an unknown tool is an error result, not a crash, and the gateway keeps serving', async () => {

@@ -1,8 +1,7 @@
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { type CallToolResult, Client } from '@modelcontextprotocol/client';
+import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../../server/test-support/eventually.js';
 import { startTestServer, type TestServer } from '../../server/test-support/server-fixtures.js';
@@ -65,7 +64,7 @@ describe('warden mcp with its Warden server unreachable', () => {
 
   const text = (r: CallToolResult) => r.content.map((c) => (c.type === 'text' ? c.text : '')).join('\n');
   const call = (c: Client, name: string, args: Record<string, unknown>) =>
-    c.callTool({ name, arguments: args }, undefined, { timeout: 60_000 }) as Promise<CallToolResult>;
+    c.callTool({ name, arguments: args }, { timeout: 60_000 }) as Promise<CallToolResult>;
 
   /** The refusal every call gets while Warden is away: the code, the URL, the fix; the tool not run. */
   async function expectUnreachable(c: Client, url: string): Promise<void> {
