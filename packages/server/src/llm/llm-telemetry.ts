@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import type { TraceContext } from '@warden/core';
 import type { CallOutcome, CheckResult } from '@warden/engine';
 import type { ServerContext } from '../server-context.js';
 import type { LlmCall } from './llm-call.js';
@@ -8,12 +9,13 @@ export function recordCheck(
   ctx: ServerContext,
   call: LlmCall,
   result: CheckResult,
-  t: { start: number; end: number; model: string },
+  t: { start: number; end: number; model: string; parent: TraceContext | undefined },
 ): void {
   ctx.metrics.decisions.inc({ effect: result.effect, rule: result.ruleId ?? '', code: result.code ?? '' });
   ctx.metrics.checkSeconds.observe({ effect: result.effect }, (t.end - t.start) / 1000);
   ctx.tracer?.record({
     name: 'warden.check',
+    parent: t.parent,
     startMs: performance.timeOrigin + t.start,
     endMs: performance.timeOrigin + t.end,
     attributes: {
@@ -39,11 +41,13 @@ export function recordSettlement(
     outcome: Pick<CallOutcome, 'status' | 'usage'>;
     start: number;
     error: string | undefined;
+    parent: TraceContext | undefined;
   },
 ): void {
   if (!s.error) ctx.metrics.completions.inc({ status: s.outcome.status });
   ctx.tracer?.record({
     name: 'warden.complete',
+    parent: s.parent,
     startMs: performance.timeOrigin + s.start,
     endMs: performance.timeOrigin + performance.now(),
     attributes: {
