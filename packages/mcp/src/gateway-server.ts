@@ -2,6 +2,7 @@ import type { Server as McpServer } from '@modelcontextprotocol/sdk/server/index
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { CallToolRequestSchema, ListToolsRequestSchema, type Tool } from '@modelcontextprotocol/sdk/types.js';
 import type { CallContext, Warden } from '@warden/sdk';
+import type { GatewayTracing } from './call-trace.js';
 import { handleCall } from './gateway-call.js';
 import type { InFlightCalls } from './in-flight-calls.js';
 import { exposedName, policyName } from './tool-names.js';
@@ -22,6 +23,8 @@ export interface GatewayOptions {
   readonly onError?: (message: string) => void;
   /** Where calls in hand are tracked, so shutting down can settle them. */
   readonly calls?: InFlightCalls;
+  /** Spans for each call under the caller's `_meta` trace; without it the caller's context passes through. */
+  readonly tracing?: GatewayTracing;
 }
 
 /**

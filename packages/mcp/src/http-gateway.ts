@@ -4,6 +4,7 @@ import type { Server as McpServer } from '@modelcontextprotocol/sdk/server/index
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { Warden } from '@warden/sdk';
+import type { GatewayTracing } from './call-trace.js';
 import type { GatewayConfig } from './gateway-config.js';
 import { createGatewayServer } from './gateway-server.js';
 import { InFlightCalls } from './in-flight-calls.js';
@@ -47,12 +48,18 @@ export class McpHttpGateway {
   readonly #onOpenSessions: (count: number) => void;
   readonly #sweeper: NodeJS.Timeout;
   readonly #calls = new InFlightCalls();
+  readonly #tracing: GatewayTracing | undefined;
 
   constructor(
     config: GatewayConfig,
     wardenFor: (caller: McpCaller, session: string) => Warden,
-    o: { onError?: (message: string) => void; onOpenSessions?: (count: number) => void } = {},
+    o: {
+      onError?: (message: string) => void;
+      onOpenSessions?: (count: number) => void;
+      tracing?: GatewayTracing;
+    } = {},
   ) {
+    this.#tracing = o.tracing;
     this.#config = config;
     this.#wardenFor = wardenFor;
     this.#onError = o.onError ?? (() => {});
@@ -108,6 +115,7 @@ export class McpHttpGateway {
       durableResults: this.#config.durableResults,
       onError: this.#onError,
       calls: this.#calls,
+      ...(this.#tracing ? { tracing: this.#tracing } : {}),
     });
     const transport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => mcpSession,

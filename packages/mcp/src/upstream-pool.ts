@@ -8,7 +8,7 @@ import {
   type Tool,
   ToolListChangedNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
-import { WardenError } from '@warden/core';
+import { type TraceHeaders, WardenError } from '@warden/core';
 import type { UpstreamConfig } from './gateway-config.js';
 
 const DEFAULT_TIMEOUT_MS = 60_000;
@@ -35,6 +35,8 @@ export interface ForwardOptions {
   readonly signal?: AbortSignal;
   /** Upstream progress, relayed to the client. */
   readonly onprogress?: (p: Progress) => void;
+  /** The W3C trace context for the request's `_meta` (SEP-414 keys: traceparent, tracestate). */
+  readonly meta?: TraceHeaders;
 }
 
 /**
@@ -108,7 +110,8 @@ export class UpstreamPool {
     if (!u) throw new WardenError('MCP_TOOL_UNKNOWN', `the gateway has no upstream named ${server}`);
     const client = await this.#connect(u);
     try {
-      return (await client.callTool({ name: tool, arguments: args }, undefined, {
+      const params = { name: tool, arguments: args, ...(o.meta ? { _meta: { ...o.meta } } : {}) };
+      return (await client.callTool(params, undefined, {
         timeout: u.config.timeoutMs ?? DEFAULT_TIMEOUT_MS,
         ...(o.signal ? { signal: o.signal } : {}),
         ...(o.onprogress ? { onprogress: o.onprogress, resetTimeoutOnProgress: true } : {}),
