@@ -6,7 +6,7 @@ import type {
   ServerRequest,
 } from '@modelcontextprotocol/sdk/types.js';
 import { isWardenError, parseTraceContext, type TraceContext, traceHeaders } from '@warden/core';
-import type { ApprovalPending } from '@warden/sdk';
+import { type ApprovalPending, withTraceContext } from '@warden/sdk';
 import type { ToolCallTrace } from './call-trace.js';
 import type { GatewayOptions } from './gateway-server.js';
 import { InFlightCalls } from './in-flight-calls.js';
@@ -26,7 +26,11 @@ export async function handleCall(
   const meta = request.params._meta;
   const caller = parseTraceContext(meta?.traceparent, meta?.tracestate);
   const trace = o.tracing?.toolCall({ name: request.params.name, caller, session: o.context.session });
-  if (!trace) return decideAndForward(o, request, extra, caller, undefined);
+  if (!trace) {
+    // Not tracing: the caller's context goes on unchanged, to Warden (over HTTP) and to the upstream.
+    const run = () => decideAndForward(o, request, extra, caller, undefined);
+    return caller ? withTraceContext(traceHeaders(caller), run) : run();
+  }
   let result: CallToolResult | undefined;
   try {
     result = await trace.run(() => decideAndForward(o, request, extra, caller, trace));

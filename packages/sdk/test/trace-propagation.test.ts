@@ -21,6 +21,7 @@ import {
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../../server/test-support/server-fixtures.js';
 import { HttpTransport } from '../src/http-transport.js';
+import { withTraceContext } from '../src/trace-propagation.js';
 import { Warden } from '../src/warden.js';
 import { SDK_POLICY } from '../test-support/sdk-fixtures.js';
 
@@ -132,6 +133,20 @@ describe('HttpTransport and the active trace', () => {
     for (const h of sent) {
       expect(h.get('traceparent')).toBe(`00-${TRACE}-${SPAN}-01`);
       expect(h.get('baggage')).toBe('tenant=acme');
+    }
+  });
+
+  it('sends a context passed on with withTraceContext (a proxy that does not trace) as it was given', async () => {
+    const given = { traceparent: `cc-${TRACE}-${SPAN}-00-future`, tracestate: 'other=1' };
+    const warden = client();
+    await withTraceContext(given, () =>
+      warden.run({ tool: 'lookup_order', args: { id: 'o-3' } }, async () => 'ok'),
+    );
+    await warden.close();
+    expect(sent.length).toBeGreaterThanOrEqual(2);
+    for (const h of sent) {
+      expect(h.get('traceparent')).toBe(given.traceparent);
+      expect(h.get('tracestate')).toBe('other=1');
     }
   });
 

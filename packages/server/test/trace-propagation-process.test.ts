@@ -10,6 +10,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import {
   context,
@@ -309,6 +310,54 @@ describe('warden serve without tracing passes the caller’s context on unchange
     expect(mcpUpstream.metas.at(-1)).toMatchObject({ traceparent: asSent, tracestate: AGENT_STATE });
     // And it exported nothing: every span the receiver holds for this trace would be the traced server's.
     expect(receiver.spans.filter((s) => s.traceId === agent.traceId)).toEqual([]);
+  });
+});
+
+describe('warden mcp (stdio, remote) passes its client’s _meta on: to the server’s spans and the upstream', () => {
+  it('the server’s check and completion are children of the caller’s span; the upstream gets it unchanged', async () => {
+    const config = join(dir, 'gateway.yaml');
+    writeFileSync(
+      config,
+      [
+        'warden:',
+        `  url: ${traced.url}`,
+        '  key: env:CODER_KEY',
+        'servers:',
+        `  remote: { url: "${mcpUpstream.url}" }`,
+        '',
+      ].join('\n'),
+    );
+    const client = new Client({ name: 'desktop-client', version: '1.0.0' });
+    await client.connect(
+      new StdioClientTransport({
+        command: process.execPath,
+        args: [BIN, 'mcp', '--config', config],
+        env: { ...(process.env as Record<string, string>), CODER_KEY: coder },
+        stderr: 'pipe',
+      }),
+      { timeout: 60_000 },
+    );
+    try {
+      const { agent } = await asAgent(async () => {
+        const { traceparent, tracestate } = agentHeaders();
+        const r = await client.callTool({
+          name: 'remote__echo',
+          arguments: { text: 'over stdio' },
+          _meta: { traceparent, tracestate },
+        });
+        expect(r.isError ?? false).toBe(false);
+      });
+      const check = await spanOf(agent.traceId, 'warden.check');
+      expect(check).toMatchObject({ parentSpanId: agent.spanId });
+      expect(check.attributes).toMatchObject({ 'warden.tool': 'remote.echo', 'warden.decision': 'allow' });
+      expect(await spanOf(agent.traceId, 'warden.complete')).toMatchObject({ parentSpanId: agent.spanId });
+      expect(mcpUpstream.metas.at(-1)).toMatchObject({
+        traceparent: `00-${agent.traceId}-${agent.spanId}-01`,
+        tracestate: AGENT_STATE,
+      });
+    } finally {
+      await client.close();
+    }
   });
 });
 
