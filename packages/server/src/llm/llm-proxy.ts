@@ -11,7 +11,14 @@ import { authenticateAgent } from './llm-auth.js';
 import { llmCall, requestBody } from './llm-call.js';
 import type { LlmUpstream } from './llm-config.js';
 import type { LlmEndpoint, LlmProvider } from './llm-endpoints.js';
-import { recordCheck, recordSettlement } from './llm-telemetry.js';
+import {
+  endAnswered,
+  endUpstreamSpan,
+  recordCheck,
+  recordSettlement,
+  startRequestSpan,
+  startUpstreamSpan,
+} from './llm-telemetry.js';
 import { isFinalSettleError, PendingSettlements } from './pending-settlements.js';
 import { LlmProxyError } from './provider-errors.js';
 import { refusalOf } from './refusal.js';
@@ -70,20 +77,11 @@ export class LlmProxy {
     if (!upstream) throw notConfigured(endpoint.provider);
     // Read even when Warden does not trace: a proxy that does not take part forwards the caller's context.
     const incoming = incomingTrace(request.headers);
-    const span = ctx.tracer?.start({
-      name: 'warden.llm',
-      kind: 'server',
-      parent: incoming,
-      attributes: {
-        'warden.agent': principal.id,
-        'warden.endpoint': endpoint.name,
-        'gen_ai.provider.name': endpoint.provider,
-      },
-    });
+    const span = startRequestSpan(ctx, principal.id, endpoint, incoming);
     try {
       return await this.#handle(endpoint, request, reply, { principal, upstream, span, incoming });
     } catch (err) {
-      span?.end(codeOf(err));
+      if (span) endAnswered(span, err instanceof LlmProxyError ? err.detail.status : 500, codeOf(err));
       throw err;
     }
   }
@@ -121,18 +119,7 @@ export class LlmProxy {
       log: request.log,
       trace,
       span,
-      client: ctx.tracer?.start({
-        name: `chat ${estimate.model}`,
-        kind: 'client',
-        parent: trace,
-        attributes: {
-          'gen_ai.operation.name': 'chat',
-          'gen_ai.provider.name': endpoint.provider,
-          'gen_ai.request.model': estimate.model,
-          'server.address': hostOf(upstream.baseUrl),
-          'warden.call_id': decided.callId,
-        },
-      }),
+      client: startUpstreamSpan(ctx, trace, endpoint, upstream, estimate.model, decided.callId),
     };
     const response = await this.#forward(x, upstream, request, body);
     reply.code(response.status).headers(clientHeaders(response.headers));
@@ -295,17 +282,10 @@ export class LlmProxy {
       result: { endpoint: x.endpoint.name, stream: x.stream, httpStatus, ...extra },
       durationMs: Math.round(performance.now() - x.startedMs),
     };
-    const failed = outcome.status === 'error' ? String(httpStatus) : undefined;
-    x.client?.set({
-      'http.response.status_code': httpStatus,
-      'gen_ai.usage.input_tokens': outcome.usage?.inputTokens,
-      'gen_ai.usage.output_tokens': outcome.usage?.outputTokens,
-      'error.type': failed,
-    });
-    x.client?.end(failed);
+    if (x.client) endUpstreamSpan(x.client, httpStatus, outcome);
     const err = await this.#complete(x, done);
-    x.span?.set({ 'http.response.status_code': httpStatus });
-    x.span?.end(err === undefined ? failed : codeOf(err));
+    const unsettled = err === undefined ? undefined : codeOf(err);
+    if (x.span) endAnswered(x.span, httpStatus, unsettled, unsettled);
     if (err === undefined) return;
     const where = { err, callId: x.callId };
     if (isFinalSettleError(err)) {
@@ -353,15 +333,6 @@ export class LlmProxy {
       error: error === undefined ? undefined : codeOf(error),
     });
     return error;
-  }
-}
-
-/** The upstream's host, for `server.address`. */
-function hostOf(baseUrl: string): string | undefined {
-  try {
-    return new URL(baseUrl).hostname;
-  } catch {
-    return undefined;
   }
 }
 

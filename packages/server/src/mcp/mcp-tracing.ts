@@ -12,7 +12,7 @@ import {
 import type { CallTracer } from '../telemetry/call-tracer.js';
 
 /** The span of the MCP tool call in progress: the parent of its check and completion spans. */
-const current = new AsyncLocalStorage<TraceContext>();
+const current = new AsyncLocalStorage<TraceContext | undefined>();
 
 /**
  * The `/mcp` gateway's spans, under the caller's `_meta` trace: `tools/call <name>` (server) for each

@@ -35,8 +35,8 @@ describe('CallTracer under a caller’s trace', () => {
     const server = tracer.start({ name: 'warden.llm', kind: 'server', parent, attributes: { a: 1 } });
     const client = tracer.start({ name: 'chat m', kind: 'client', parent: server.context, attributes: {} });
     // What goes upstream: the client span's own id, in the caller's trace, sampled, tracestate kept.
-    expect(client.context.traceparent).toBe(`00-${parent.traceId}-${client.context.spanId}-01`);
-    expect(client.context.tracestate).toBe('vendor=abc');
+    expect(client.context?.traceparent).toBe(`00-${parent.traceId}-${client.context?.spanId}-01`);
+    expect(client.context?.tracestate).toBe('vendor=abc');
     client.end('500');
     client.end(); // a second end changes nothing
     server.end();
@@ -47,12 +47,12 @@ describe('CallTracer under a caller’s trace', () => {
     expect(byName('warden.llm')).toMatchObject({
       traceId: parent.traceId,
       parentSpanId: parent.spanId,
-      spanId: server.context.spanId,
+      spanId: server.context?.spanId,
       kind: SPAN_KIND.SERVER,
       attributes: { a: 1 },
     });
     expect(byName('chat m')).toMatchObject({
-      parentSpanId: server.context.spanId,
+      parentSpanId: server.context?.spanId,
       kind: SPAN_KIND.CLIENT,
       statusCode: 2,
     });
@@ -66,7 +66,7 @@ describe('CallTracer under a caller’s trace', () => {
     const unsampled = caller('00');
     const quiet = tracer.start({ name: 'quiet', kind: 'server', parent: unsampled, attributes: {} });
     // The caller chose not to sample: Warden follows (the SDK's parent-based default) and says so onward.
-    expect(quiet.context.traceparent).toMatch(new RegExp(`^00-${unsampled.traceId}-[0-9a-f]{16}-00$`));
+    expect(quiet.context?.traceparent).toMatch(new RegExp(`^00-${unsampled.traceId}-[0-9a-f]{16}-00$`));
     quiet.end();
     await tracer.shutdown();
 

@@ -31,8 +31,11 @@ export interface SpanStart {
 
 /** An open span. */
 export interface LiveSpan {
-  /** This span as a parent: of Warden's spans inside it, and of the upstream's (its `traceparent`). */
-  readonly context: TraceContext;
+  /**
+   * This span as a parent: of Warden's spans inside it, and of the upstream's (its `traceparent`). The
+   * caller's context instead when the span could not be made; undefined when there is neither.
+   */
+  readonly context: TraceContext | undefined;
   /** Adds attributes (`undefined` values are skipped). */
   set(attributes: Attributes): void;
   /** Ends it (once; later calls do nothing), with status ERROR and this message when `error` is given. */
@@ -132,7 +135,13 @@ class OtelCallTracer implements CallTracer {
       // Nothing is recorded, but the caller's trace still reaches the upstream through this span's context.
       span = this.#api.trace.wrapSpanContext(this.#api.INVALID_SPAN_CONTEXT);
     }
-    return new OtelLiveSpan(span, input.parent, this.#api.SpanStatusCode.ERROR, this.#failures);
+    const valid = this.#api.trace.isSpanContextValid(span.spanContext());
+    return new OtelLiveSpan(
+      span,
+      valid ? undefined : input.parent,
+      this.#api.SpanStatusCode.ERROR,
+      this.#failures,
+    );
   }
 
   /** Starts a span under `parent` without touching the global context (Warden registers none). */
@@ -145,6 +154,7 @@ class OtelCallTracer implements CallTracer {
             traceId: parent.traceId,
             spanId: parent.spanId,
             traceFlags: parent.flags,
+            // Also for a parent of Warden's own: the SDK only needs its ids and flags to link the two.
             isRemote: true,
             ...(parent.tracestate ? { traceState: api.createTraceState(parent.tracestate) } : {}),
           });
@@ -159,15 +169,16 @@ class OtelCallTracer implements CallTracer {
 }
 
 class OtelLiveSpan implements LiveSpan {
-  readonly context: TraceContext;
+  readonly context: TraceContext | undefined;
   readonly #span: Span;
   readonly #errorCode: OtelApi.SpanStatusCode;
   readonly #failures: FailureReporter;
   #ended = false;
 
+  /** `fallback`: the caller's context, kept when the span could not be made (the upstream still joins). */
   constructor(
     span: Span,
-    parent: TraceContext | undefined,
+    fallback: TraceContext | undefined,
     errorCode: OtelApi.SpanStatusCode,
     failures: FailureReporter,
   ) {
@@ -175,11 +186,10 @@ class OtelLiveSpan implements LiveSpan {
     this.#errorCode = errorCode;
     this.#failures = failures;
     const own = span.spanContext();
-    // A span that could not be made keeps the caller's context, so the upstream still joins its trace.
+    const state = own.traceState?.serialize();
     this.context =
-      own.traceId === '00000000000000000000000000000000' && parent
-        ? parent
-        : {
+      fallback === undefined
+        ? {
             traceId: own.traceId,
             spanId: own.spanId,
             flags: own.traceFlags,
@@ -188,8 +198,9 @@ class OtelLiveSpan implements LiveSpan {
               spanId: own.spanId,
               flags: own.traceFlags,
             }),
-            ...(parent?.tracestate ? { tracestate: parent.tracestate } : {}),
-          };
+            ...(state ? { tracestate: state } : {}),
+          }
+        : fallback;
   }
 
   set(attributes: Attributes): void {
