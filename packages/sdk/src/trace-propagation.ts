@@ -30,10 +30,10 @@ function otelApi(): Promise<OtelApi | undefined> {
 
 /**
  * The trace headers of the context passed on (`withTraceContext`), else of the active OpenTelemetry
- * context, so Warden's spans join the agent's trace: what
- * the application's propagators inject (W3C `traceparent`/`tracestate` by default), or, with none
- * registered, the active span's `traceparent` written directly. Empty without `@opentelemetry/api`, with
- * no active span, or when a fetch instrumentation already injects them; never throws.
+ * context, so Warden's spans join the agent's trace: what the application's propagators inject (W3C
+ * `traceparent`/`tracestate` by default), or, with none registered, the active span's `traceparent`
+ * written directly. Empty without `@opentelemetry/api`, with no active span, or when a fetch
+ * instrumentation already injects them; never throws.
  */
 export async function activeTraceHeaders(): Promise<Record<string, string>> {
   // The undici instrumentation appends its own traceparent to every fetch without looking for one, and
