@@ -212,37 +212,56 @@ describe('warden serve joins the caller’s trace (a real process, a real OTLP e
     expect(check.traceId).not.toBe('a'.repeat(32));
   });
 
-  it('LLM proxy: the provider receives Warden’s client span as parent, in the agent’s trace', async () => {
-    const { agent, value: callId } = await asAgent(async () => {
-      const openai = new OpenAI({
-        apiKey: coder,
-        baseURL: `${traced.url}/llm/openai/v1`,
-        maxRetries: 0,
-        defaultHeaders: agentHeaders(),
+  it.each([
+    ['whole', false],
+    ['streamed', true],
+  ] as const)(
+    'LLM proxy (%s): the provider receives Warden’s client span as parent, in the agent’s trace',
+    async (_, stream) => {
+      const { agent, value: callId } = await asAgent(async () => {
+        const openai = new OpenAI({
+          apiKey: coder,
+          baseURL: `${traced.url}/llm/openai/v1`,
+          maxRetries: 0,
+          defaultHeaders: agentHeaders(),
+        });
+        const messages = [{ role: 'user' as const, content: 'Say hello.' }];
+        if (!stream) {
+          const { response } = await openai.chat.completions
+            .create({ model: 'gpt-4o-mini', messages })
+            .withResponse();
+          return response.headers.get('warden-call-id') as string;
+        }
+        const { data, response } = await openai.chat.completions
+          .create({ model: 'gpt-4o-mini', messages, stream: true })
+          .withResponse();
+        for await (const _chunk of data) {
+          // Read to the end, as a client does.
+        }
+        return response.headers.get('warden-call-id') as string;
       });
-      const { response } = await openai.chat.completions
-        .create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Say hello.' }] })
-        .withResponse();
-      return response.headers.get('warden-call-id') as string;
-    });
 
-    const request = await spanOf(agent.traceId, 'warden.llm');
-    expect(request).toMatchObject({ parentSpanId: agent.spanId, kind: SPAN_KIND.SERVER });
-    expect(request.attributes).toMatchObject({ 'warden.call_id': callId, 'gen_ai.provider.name': 'openai' });
-    const client = await spanOf(agent.traceId, 'chat gpt-4o-mini');
-    expect(client).toMatchObject({ parentSpanId: request.spanId, kind: SPAN_KIND.CLIENT });
-    expect(client.attributes).toMatchObject({
-      'http.response.status_code': 200,
-      'gen_ai.usage.output_tokens': 7,
-    });
-    for (const name of ['warden.check', 'warden.complete']) {
-      expect(await spanOf(agent.traceId, name)).toMatchObject({ parentSpanId: request.spanId });
-    }
+      const request = await spanOf(agent.traceId, 'warden.llm');
+      expect(request).toMatchObject({ parentSpanId: agent.spanId, kind: SPAN_KIND.SERVER });
+      expect(request.attributes).toMatchObject({
+        'warden.call_id': callId,
+        'gen_ai.provider.name': 'openai',
+      });
+      const client = await spanOf(agent.traceId, 'chat gpt-4o-mini');
+      expect(client).toMatchObject({ parentSpanId: request.spanId, kind: SPAN_KIND.CLIENT });
+      expect(client.attributes).toMatchObject({
+        'http.response.status_code': 200,
+        'gen_ai.usage.output_tokens': 7,
+      });
+      for (const name of ['warden.check', 'warden.complete']) {
+        expect(await spanOf(agent.traceId, name)).toMatchObject({ parentSpanId: request.spanId });
+      }
 
-    const received = llm.requests.at(-1)?.headers;
-    expect(received?.traceparent).toBe(`00-${agent.traceId}-${client.spanId}-01`);
-    expect(received?.tracestate).toBe(AGENT_STATE);
-  });
+      const received = llm.requests.at(-1)?.headers;
+      expect(received?.traceparent).toBe(`00-${agent.traceId}-${client.spanId}-01`);
+      expect(received?.tracestate).toBe(AGENT_STATE);
+    },
+  );
 
   it('MCP gateway: _meta.traceparent is the parent; the upstream gets Warden’s client span in its _meta', async () => {
     const mcp = await connectMcp(traced.url, coder);
