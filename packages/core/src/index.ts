@@ -236,3 +236,11 @@ export type {
   Soc2Report,
   SodViolation,
 } from './report/soc2-report.js';
+export {
+  formatTraceparent,
+  parseTraceContext,
+  parseTraceparent,
+  type TraceContext,
+  type TraceHeaders,
+  traceHeaders,
+} from './trace/trace-context.js';

@@ -1,6 +1,7 @@
 import type { CallToolRequest, CallToolResult, ServerContext } from '@modelcontextprotocol/server';
-import { isWardenError } from '@warden/core';
-import type { ApprovalPending } from '@warden/sdk';
+import { isWardenError, parseTraceContext, type TraceContext, traceHeaders } from '@warden/core';
+import { type ApprovalPending, withTraceContext } from '@warden/sdk';
+import type { ToolCallTrace } from './call-trace.js';
 import type { GatewayOptions } from './gateway-server.js';
 import { InFlightCalls } from './in-flight-calls.js';
 import { policyName, splitExposed } from './tool-names.js';
@@ -13,6 +14,30 @@ export async function handleCall(
   o: GatewayOptions,
   request: CallToolRequest,
   ctx: ServerContext,
+): Promise<CallToolResult> {
+  const meta = request.params._meta;
+  const caller = parseTraceContext(meta?.traceparent, meta?.tracestate);
+  const trace = o.tracing?.toolCall({ name: request.params.name, caller, session: o.context.session });
+  if (!trace) {
+    // Not tracing: the caller's context goes on unchanged, to Warden (over HTTP) and to the upstream.
+    const run = () => decideAndForward(o, request, ctx, caller, undefined);
+    return caller ? withTraceContext(traceHeaders(caller), run) : run();
+  }
+  let result: CallToolResult | undefined;
+  try {
+    result = await trace.run(() => decideAndForward(o, request, ctx, caller, trace));
+    return result;
+  } finally {
+    trace.end(result === undefined ? 'INTERNAL' : failureType(result));
+  }
+}
+
+async function decideAndForward(
+  o: GatewayOptions,
+  request: CallToolRequest,
+  ctx: ServerContext,
+  caller: TraceContext | undefined,
+  trace: ToolCallTrace | undefined,
 ): Promise<CallToolResult> {
   const { name, arguments: args = {} } = request.params;
   const target = splitExposed(name);
@@ -51,11 +76,23 @@ export async function handleCall(
     call.running();
     return await o.warden.runAuthorized(
       ok,
-      () =>
-        o.pool.call(target.server, target.tool, args, {
-          signal: call.signal,
-          ...(progress ? { onprogress: (p) => progress.relay(p.progress, p.total, p.message) } : {}),
-        }),
+      async () => {
+        // With a tracer, the upstream's parent is the gateway's span; without, the caller's (passed on unchanged).
+        const hop = trace?.upstream(target.server, target.tool);
+        const meta = hop?.meta ?? traceHeaders(caller);
+        try {
+          const r = await o.pool.call(target.server, target.tool, args, {
+            signal: call.signal,
+            ...(progress ? { onprogress: (p) => progress.relay(p.progress, p.total, p.message) } : {}),
+            ...(meta.traceparent ? { meta } : {}),
+          });
+          hop?.end(r.isError ? 'tool_error' : undefined);
+          return r;
+        } catch (err) {
+          hop?.end(isWardenError(err) ? err.code : 'INTERNAL');
+          throw err;
+        }
+      },
       { failed: (r) => (r.isError ? errorText(r) : undefined), recordInBackground: !o.durableResults },
     );
   } catch (err) {
@@ -122,6 +159,13 @@ export function refusal(
     isError: true,
     _meta: { 'warden/code': code, ...Object.fromEntries(ids.map((k) => [`warden/${k}`, details[k]])) },
   };
+}
+
+/** What a result says went wrong, for a span: the gateway's code for a refusal, `tool_error` for the tool's own. */
+function failureType(r: CallToolResult): string | undefined {
+  if (!r.isError) return undefined;
+  const code = r._meta?.['warden/code'];
+  return typeof code === 'string' ? code : 'tool_error';
 }
 
 /** The text of an upstream's error result, for the audit's error field. */

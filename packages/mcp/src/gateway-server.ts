@@ -1,5 +1,6 @@
 import { type Server as McpServer, Server, type Tool } from '@modelcontextprotocol/server';
 import type { CallContext, Warden } from '@warden/sdk';
+import type { GatewayTracing } from './call-trace.js';
 import { handleCall } from './gateway-call.js';
 import type { InFlightCalls } from './in-flight-calls.js';
 import { PACKAGE_VERSION } from './package-version.js';
@@ -21,6 +22,8 @@ export interface GatewayOptions {
   readonly onError?: (message: string) => void;
   /** Where calls in hand are tracked, so shutting down can settle them. */
   readonly calls?: InFlightCalls;
+  /** Spans for each call under the caller's `_meta` trace; without it the caller's context passes through. */
+  readonly tracing?: GatewayTracing;
 }
 
 /**

@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { NodeStreamableHTTPServerTransport } from '@modelcontextprotocol/node';
 import { isInitializeRequest, type Server as McpServer } from '@modelcontextprotocol/server';
 import type { Warden } from '@warden/sdk';
+import type { GatewayTracing } from './call-trace.js';
 import type { GatewayConfig } from './gateway-config.js';
 import { createGatewayServer } from './gateway-server.js';
 import { InFlightCalls } from './in-flight-calls.js';
@@ -46,6 +47,7 @@ export class McpHttpGateway {
   readonly #onOpenSessions: (count: number) => void;
   readonly #sweeper: NodeJS.Timeout;
   readonly #calls = new InFlightCalls();
+  readonly #tracing: GatewayTracing | undefined;
 
   constructor(
     config: GatewayConfig,
@@ -55,8 +57,10 @@ export class McpHttpGateway {
       onOpenSessions?: (count: number) => void;
       /** Each line a stdio upstream writes to stderr (default: this process's stderr). */
       onUpstreamStderr?: (server: string, line: string) => void;
+      tracing?: GatewayTracing;
     } = {},
   ) {
+    this.#tracing = o.tracing;
     this.#config = config;
     this.#wardenFor = wardenFor;
     this.#onError = o.onError ?? (() => {});
@@ -114,6 +118,7 @@ export class McpHttpGateway {
       durableResults: this.#config.durableResults,
       onError: this.#onError,
       calls: this.#calls,
+      ...(this.#tracing ? { tracing: this.#tracing } : {}),
     });
     const transport = new NodeStreamableHTTPServerTransport({
       sessionIdGenerator: () => mcpSession,

@@ -1,3 +1,4 @@
+export type { GatewayTracing, ToolCallTrace, UpstreamHop } from './call-trace.js';
 export {
   type GatewayConfig,
   type GatewayConfigInput,

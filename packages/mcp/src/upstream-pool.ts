@@ -11,7 +11,7 @@ import {
   type Tool,
 } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
-import { WardenError } from '@warden/core';
+import { type TraceHeaders, WardenError } from '@warden/core';
 import type { UpstreamConfig } from './gateway-config.js';
 import { PACKAGE_VERSION } from './package-version.js';
 
@@ -41,6 +41,8 @@ export interface ForwardOptions {
   readonly signal?: AbortSignal;
   /** Upstream progress, relayed to the client. */
   readonly onprogress?: (p: Progress) => void;
+  /** The W3C trace context for the request's `_meta` (SEP-414 keys: traceparent, tracestate). */
+  readonly meta?: TraceHeaders;
 }
 
 /**
@@ -126,7 +128,7 @@ export class UpstreamPool {
     const client = await this.#connect(u);
     try {
       return await client.callTool(
-        { name: tool, arguments: args },
+        { name: tool, arguments: args, ...(o.meta ? { _meta: { ...o.meta } } : {}) },
         {
           timeout: u.config.timeoutMs ?? DEFAULT_TIMEOUT_MS,
           ...(o.signal ? { signal: o.signal } : {}),

@@ -1,4 +1,5 @@
 import { ERROR_CODES, type ErrorCode, WardenError } from '@warden/core';
+import { activeTraceHeaders } from './trace-propagation.js';
 import type {
   ApprovalState,
   CallDecision,
@@ -121,11 +122,14 @@ export class HttpTransport implements WardenTransport {
   ): Promise<unknown> {
     const timeout = AbortSignal.timeout(o.timeoutMs ?? this.#timeoutMs);
     const signal = o.signal ? AbortSignal.any([timeout, o.signal]) : timeout;
+    // The agent's active span (with @opentelemetry/api installed) becomes the parent of Warden's spans.
+    const trace = await activeTraceHeaders();
     let res: Response;
     try {
       res = await this.#fetch(`${this.#base}${path}`, {
         method,
         headers: {
+          ...trace,
           authorization: `Bearer ${this.#key}`,
           ...(body === undefined ? {} : { 'content-type': 'application/json' }),
         },

@@ -1,15 +1,24 @@
 import { performance } from 'node:perf_hooks';
 import { PassThrough } from 'node:stream';
-import { isWardenError, type Usage, WardenError } from '@warden/core';
+import { isWardenError, type TraceContext, traceHeaders, type Usage, WardenError } from '@warden/core';
 import type { CallOutcome, CheckResult } from '@warden/engine';
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
 import type { Principal } from '../auth/principal.js';
 import type { ServerContext } from '../server-context.js';
+import type { LiveSpan } from '../telemetry/call-tracer.js';
+import { incomingTrace } from '../telemetry/incoming-trace.js';
 import { authenticateAgent } from './llm-auth.js';
 import { llmCall, requestBody } from './llm-call.js';
 import type { LlmUpstream } from './llm-config.js';
 import type { LlmEndpoint, LlmProvider } from './llm-endpoints.js';
-import { recordCheck, recordSettlement } from './llm-telemetry.js';
+import {
+  endAnswered,
+  endUpstreamSpan,
+  recordCheck,
+  recordSettlement,
+  startRequestSpan,
+  startUpstreamSpan,
+} from './llm-telemetry.js';
 import { isFinalSettleError, PendingSettlements } from './pending-settlements.js';
 import { LlmProxyError } from './provider-errors.js';
 import { refusalOf } from './refusal.js';
@@ -33,6 +42,12 @@ interface Exchange {
   readonly stream: boolean;
   readonly startedMs: number;
   readonly log: FastifyBaseLogger;
+  /** The span Warden's spans for this request continue: its own request span, else the caller's. */
+  readonly trace: TraceContext | undefined;
+  /** Warden's span of this request (tracing on), ended once the call is settled. */
+  readonly span: LiveSpan | undefined;
+  /** The span of the request to the provider: its context is the `traceparent` the provider receives. */
+  readonly client: LiveSpan | undefined;
 }
 
 /**
@@ -60,6 +75,26 @@ export class LlmProxy {
     const principal = await authenticateAgent(ctx, request, endpoint.provider);
     const upstream = ctx.config.llm[endpoint.provider];
     if (!upstream) throw notConfigured(endpoint.provider);
+    // Read even when Warden does not trace: a proxy that does not take part forwards the caller's context.
+    const incoming = incomingTrace(request.headers);
+    const span = startRequestSpan(ctx, principal.id, endpoint, incoming);
+    try {
+      return await this.#handle(endpoint, request, reply, { principal, upstream, span, incoming });
+    } catch (err) {
+      if (span) endAnswered(span, err instanceof LlmProxyError ? err.detail.status : 500, codeOf(err));
+      throw err;
+    }
+  }
+
+  async #handle(
+    endpoint: LlmEndpoint,
+    request: FastifyRequest,
+    reply: FastifyReply,
+    t: { principal: Principal; upstream: LlmUpstream; span?: LiveSpan; incoming?: TraceContext },
+  ): Promise<FastifyReply> {
+    const { principal, upstream, span } = t;
+    const ctx = this.#ctx;
+    const trace = span?.context ?? t.incoming;
     const body = requestBody(request.body);
     const estimate = estimateRequest(body, {
       model: body.model,
@@ -68,7 +103,9 @@ export class LlmProxy {
       defaultMaxOutput: ctx.config.llm.maxOutputTokensDefault,
     });
     const stream = body.stream === true;
-    const decided = await this.#check(request, principal, endpoint, estimate, stream);
+    span?.set({ 'gen_ai.request.model': estimate.model });
+    const decided = await this.#check(request, principal, endpoint, estimate, stream, trace);
+    span?.set({ 'warden.call_id': decided.callId, 'warden.decision': decided.effect });
     // On every answer, refusals included: the client learns the session to send with its next request.
     reply.header('warden-call-id', decided.callId).header('warden-session', decided.session);
     if (decided.effect !== 'allow') throw refusalOf(decided, endpoint);
@@ -80,6 +117,9 @@ export class LlmProxy {
       callId: decided.callId,
       startedMs: performance.now(),
       log: request.log,
+      trace,
+      span,
+      client: startUpstreamSpan(ctx, trace, endpoint, upstream, estimate.model, decided.callId),
     };
     const response = await this.#forward(x, upstream, request, body);
     reply.code(response.status).headers(clientHeaders(response.headers));
@@ -101,6 +141,7 @@ export class LlmProxy {
     endpoint: LlmEndpoint,
     estimate: RequestEstimate,
     stream: boolean,
+    parent: TraceContext | undefined,
   ): Promise<CheckResult> {
     const call = llmCall(request, principal, endpoint, estimate, stream);
     const { model, inputTokens, outputTokens, unbounded } = estimate;
@@ -110,7 +151,7 @@ export class LlmProxy {
       meteredBy: 'proxy',
       keyId: principal.keyId,
     });
-    recordCheck(this.#ctx, call, result, { start, end: performance.now(), model });
+    recordCheck(this.#ctx, call, result, { start, end: performance.now(), model, parent });
     return result;
   }
 
@@ -125,7 +166,11 @@ export class LlmProxy {
     try {
       return await fetch(upstreamUrl(upstream, x.endpoint.path, request.url), {
         method: 'POST',
-        headers: upstreamHeaders(provider, upstream, request.headers),
+        headers: {
+          ...upstreamHeaders(provider, upstream, request.headers),
+          // Warden's client span when it traces; otherwise the caller's context unchanged (W3C: a proxy forwards it).
+          ...traceHeaders(x.client?.context ?? x.trace),
+        },
         body: JSON.stringify(x.endpoint.upstreamBody(body, x.estimate.maxOutputTokens)),
       });
     } catch (err) {
@@ -210,6 +255,9 @@ export class LlmProxy {
           { usage: billed.estimated ? 'estimated' : 'reported', clientGone: relayed.clientGone },
         );
       } finally {
+        // Ended by the settlement already; this covers a relay that failed before it.
+        x.client?.end('relay failed');
+        x.span?.end('relay failed');
         // A cut stream is cut for the client too, so it does not take half an answer for a whole one.
         if (cut) reply.raw.destroy();
         else out.end();
@@ -234,7 +282,10 @@ export class LlmProxy {
       result: { endpoint: x.endpoint.name, stream: x.stream, httpStatus, ...extra },
       durationMs: Math.round(performance.now() - x.startedMs),
     };
+    if (x.client) endUpstreamSpan(x.client, httpStatus, outcome);
     const err = await this.#complete(x, done);
+    const unsettled = err === undefined ? undefined : codeOf(err);
+    if (x.span) endAnswered(x.span, httpStatus, unsettled, unsettled);
     if (err === undefined) return;
     const where = { err, callId: x.callId };
     if (isFinalSettleError(err)) {
@@ -273,6 +324,7 @@ export class LlmProxy {
       error = err;
     }
     recordSettlement(this.#ctx, {
+      parent: x.trace,
       agent: x.principal.id,
       callId: x.callId,
       tool: `llm:${x.endpoint.provider}`,
@@ -285,6 +337,7 @@ export class LlmProxy {
 }
 
 function codeOf(err: unknown): string {
+  if (err instanceof LlmProxyError) return err.detail.code;
   return err instanceof WardenError ? err.code : 'INTERNAL';
 }
 

@@ -7,6 +7,7 @@ import { authorize } from '../auth/authorize-request.js';
 import { headerValue, triggeredByHeader } from '../llm/llm-call.js';
 import { waitForApproval } from '../routes/approval-wait.js';
 import type { ServerContext } from '../server-context.js';
+import { mcpTracing, TracedEngineTransport } from './mcp-tracing.js';
 
 /**
  * The MCP gateway on this server's engine: each MCP session acts as the agent of the key that opened it,
@@ -23,18 +24,23 @@ export function createMcpGateway(
 ): McpHttpGateway {
   // While sessions are open, a policy or grant change (on any instance) tells them to list again.
   let stopListening: (() => void) | undefined;
+  const tracer = ctx.tracer;
   const gateway: McpHttpGateway = new McpHttpGateway(
     config,
-    (caller, session) =>
-      new Warden(
-        new EngineTransport(ctx.engine, {
-          agent: caller.agent,
-          keyId: caller.keyId,
-          waitForApproval: (id, ms, signal) => waitForApproval(ctx, id, ms, signal),
-        }),
-        { context: { session } },
-      ),
+    (caller, session) => {
+      const options = {
+        agent: caller.agent,
+        keyId: caller.keyId,
+        waitForApproval: (id: string, ms: number, signal?: AbortSignal) =>
+          waitForApproval(ctx, id, ms, signal),
+      };
+      const transport = tracer
+        ? new TracedEngineTransport(tracer, ctx.engine, options)
+        : new EngineTransport(ctx.engine, options);
+      return new Warden(transport, { context: { session } });
+    },
     {
+      ...(tracer ? { tracing: mcpTracing(tracer) } : {}),
       onError: (m) => log.warn(`MCP gateway: ${m}`),
       onUpstreamStderr: log.upstreamStderr,
       onOpenSessions: (count) => {

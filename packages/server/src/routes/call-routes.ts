@@ -11,10 +11,12 @@ import {
   WardenError,
 } from '@warden/core';
 import type { CheckOptions, CheckResult, UsageEstimate } from '@warden/engine';
+import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { IdParams } from '../http/id-params.js';
 import { defineRoute } from '../http/route-spec.js';
 import type { ServerContext } from '../server-context.js';
+import { incomingTrace } from '../telemetry/incoming-trace.js';
 import { waitForApproval } from './approval-wait.js';
 
 const tokens = z.number().nonnegative().max(1e12);
@@ -124,7 +126,7 @@ export const callRoutes = [
     body: CheckRequestSchema,
     response: { status: 200, schema: CheckResponseSchema },
     errors: ['AGENT_MISMATCH', 'SHUTTING_DOWN'],
-    async handler({ body, principal, ctx, reply }) {
+    async handler({ body, principal, ctx, request, reply }) {
       if (body.agent !== undefined && body.agent !== principal.id) {
         throw new WardenError(
           'AGENT_MISMATCH',
@@ -146,6 +148,7 @@ export const callRoutes = [
           ...(estimate ? { estimate } : {}),
           keyId: principal.keyId,
         },
+        request.headers,
       );
       if (result.effect !== 'review' || !wait || !result.approval) return result;
       // The request side is already finished once its body is read: the response closing early says
@@ -209,7 +212,7 @@ export const callRoutes = [
       'CALL_VOIDED',
       'STORE_UNAVAILABLE',
     ],
-    async handler({ params, body, principal, ctx }) {
+    async handler({ params, body, principal, ctx, request }) {
       const start = performance.timeOrigin + performance.now();
       let end: number | undefined;
       let error: string | undefined;
@@ -228,6 +231,7 @@ export const callRoutes = [
       } finally {
         ctx.tracer?.record({
           name: 'warden.complete',
+          parent: incomingTrace(request.headers),
           startMs: start,
           endMs: end ?? performance.timeOrigin + performance.now(),
           attributes: {
@@ -294,6 +298,7 @@ async function check(
   ctx: ServerContext,
   call: Record<string, unknown>,
   options: CheckOptions,
+  headers: FastifyRequest['headers'],
 ): Promise<CheckResult> {
   const start = performance.now();
   const result = await ctx.engine.check(call, options);
@@ -302,6 +307,8 @@ async function check(
   ctx.metrics.checkSeconds.observe({ effect: result.effect }, (end - start) / 1000);
   ctx.tracer?.record({
     name: 'warden.check',
+    // The caller's span (W3C traceparent, which the SDK sends from the agent's active span) is the parent.
+    parent: incomingTrace(headers),
     startMs: performance.timeOrigin + start,
     endMs: performance.timeOrigin + end,
     attributes: {

@@ -1,6 +1,10 @@
 // Types only: the SDK itself is loaded lazily so a server without tracing never pays for it.
-import type { SpanKind, SpanStatusCode, Tracer } from '@opentelemetry/api';
+import type * as OtelApi from '@opentelemetry/api';
+import type { Span, Tracer } from '@opentelemetry/api';
 import type { BasicTracerProvider, SpanExporter } from '@opentelemetry/sdk-trace-base';
+import { formatTraceparent, type TraceContext } from '@warden/core';
+
+type Attributes = Readonly<Record<string, string | number | boolean | undefined>>;
 
 /** One finished tool-call check or completion, recorded after the fact. */
 export interface CallSpanInput {
@@ -9,15 +13,41 @@ export interface CallSpanInput {
   readonly startMs: number;
   readonly endMs: number;
   /** `undefined` values are skipped. */
-  readonly attributes: Readonly<Record<string, string | number | boolean | undefined>>;
+  readonly attributes: Attributes;
   /** Sets the span status to ERROR with this message. */
   readonly error?: string;
+  /** The span this one continues: the caller's (W3C traceparent) or a live span of Warden's; else a new trace. */
+  readonly parent?: TraceContext | undefined;
 }
 
-/** Records call spans into an OpenTelemetry pipeline. */
+/** A span opened now and ended later: one whose id must be known before it ends (to hand upstream). */
+export interface SpanStart {
+  readonly name: string;
+  /** `server` for a request Warden answers, `client` for one it sends upstream. */
+  readonly kind: 'server' | 'client' | 'internal';
+  readonly attributes: Attributes;
+  readonly parent?: TraceContext | undefined;
+}
+
+/** An open span. */
+export interface LiveSpan {
+  /**
+   * This span as a parent: of Warden's spans inside it, and of the upstream's (its `traceparent`). The
+   * caller's context instead when the span could not be made; undefined when there is neither.
+   */
+  readonly context: TraceContext | undefined;
+  /** Adds attributes (`undefined` values are skipped). */
+  set(attributes: Attributes): void;
+  /** Ends it (once; later calls do nothing), with status ERROR and this message when `error` is given. */
+  end(error?: string): void;
+}
+
+/** Records Warden's spans (checks, completions, proxied requests) into an OpenTelemetry pipeline. */
 export interface CallTracer {
   /** Queues one span; never throws and never waits on the network. */
   record(span: CallSpanInput): void;
+  /** Opens a span; never throws (a failure yields a span that records nothing but still propagates). */
+  start(span: SpanStart): LiveSpan;
   /** Flushes pending spans and releases the exporter; never rejects. */
   shutdown(): Promise<void>;
 }
@@ -61,38 +91,30 @@ export async function createCallTracer(
     resource,
     spanProcessors: [new sdk.BatchSpanProcessor(watchExports(exporter, failures))],
   });
-  return new OtelCallTracer(provider, api.SpanKind.INTERNAL, api.SpanStatusCode.ERROR, failures);
+  return new OtelCallTracer(provider, api, failures);
 }
 
 class OtelCallTracer implements CallTracer {
   readonly #provider: BasicTracerProvider;
   readonly #tracer: Tracer;
-  readonly #kind: SpanKind;
-  readonly #errorCode: SpanStatusCode;
+  readonly #api: typeof OtelApi;
   readonly #failures: FailureReporter;
   #shutdown: Promise<void> | undefined;
 
-  constructor(
-    provider: BasicTracerProvider,
-    kind: SpanKind,
-    errorCode: SpanStatusCode,
-    failures: FailureReporter,
-  ) {
+  constructor(provider: BasicTracerProvider, api: typeof OtelApi, failures: FailureReporter) {
     this.#provider = provider;
     this.#tracer = provider.getTracer(TRACER_NAME);
-    this.#kind = kind;
-    this.#errorCode = errorCode;
+    this.#api = api;
     this.#failures = failures;
   }
 
   record(input: CallSpanInput): void {
     if (this.#shutdown !== undefined) return;
     try {
-      const span = this.#tracer.startSpan(input.name, { kind: this.#kind, startTime: input.startMs });
-      for (const [key, value] of Object.entries(input.attributes)) {
-        if (value !== undefined) span.setAttribute(key, value);
-      }
-      if (input.error !== undefined) span.setStatus({ code: this.#errorCode, message: input.error });
+      const span = this.#open(input.name, this.#api.SpanKind.INTERNAL, input.parent, input.startMs);
+      setAttributes(span, input.attributes);
+      if (input.error !== undefined)
+        span.setStatus({ code: this.#api.SpanStatusCode.ERROR, message: input.error });
       // Ending only queues the span in the batch processor; the export happens off this call path.
       span.end(input.endMs);
     } catch (error) {
@@ -100,10 +122,111 @@ class OtelCallTracer implements CallTracer {
     }
   }
 
+  start(input: SpanStart): LiveSpan {
+    const kinds = this.#api.SpanKind;
+    const kind =
+      input.kind === 'server' ? kinds.SERVER : input.kind === 'client' ? kinds.CLIENT : kinds.INTERNAL;
+    let span: Span;
+    try {
+      span = this.#open(input.name, kind, input.parent);
+      setAttributes(span, input.attributes);
+    } catch (error) {
+      this.#failures.fail(error);
+      // Nothing is recorded, but the caller's trace still reaches the upstream through this span's context.
+      span = this.#api.trace.wrapSpanContext(this.#api.INVALID_SPAN_CONTEXT);
+    }
+    const valid = this.#api.trace.isSpanContextValid(span.spanContext());
+    return new OtelLiveSpan(
+      span,
+      valid ? undefined : input.parent,
+      this.#api.SpanStatusCode.ERROR,
+      this.#failures,
+    );
+  }
+
+  /** Starts a span under `parent` without touching the global context (Warden registers none). */
+  #open(name: string, kind: OtelApi.SpanKind, parent: TraceContext | undefined, startTime?: number): Span {
+    const api = this.#api;
+    const context =
+      parent === undefined
+        ? api.ROOT_CONTEXT
+        : api.trace.setSpanContext(api.ROOT_CONTEXT, {
+            traceId: parent.traceId,
+            spanId: parent.spanId,
+            traceFlags: parent.flags,
+            // Also for a parent of Warden's own: the SDK only needs its ids and flags to link the two.
+            isRemote: true,
+            ...(parent.tracestate ? { traceState: api.createTraceState(parent.tracestate) } : {}),
+          });
+    return this.#tracer.startSpan(name, { kind, ...(startTime !== undefined ? { startTime } : {}) }, context);
+  }
+
   shutdown(): Promise<void> {
     // The final flush rejects when the collector is unreachable; report it, never hand it to the caller.
     this.#shutdown ??= this.#provider.shutdown().catch((error: unknown) => this.#failures.fail(error));
     return this.#shutdown;
+  }
+}
+
+class OtelLiveSpan implements LiveSpan {
+  readonly context: TraceContext | undefined;
+  readonly #span: Span;
+  readonly #errorCode: OtelApi.SpanStatusCode;
+  readonly #failures: FailureReporter;
+  #ended = false;
+
+  /** `fallback`: the caller's context, kept when the span could not be made (the upstream still joins). */
+  constructor(
+    span: Span,
+    fallback: TraceContext | undefined,
+    errorCode: OtelApi.SpanStatusCode,
+    failures: FailureReporter,
+  ) {
+    this.#span = span;
+    this.#errorCode = errorCode;
+    this.#failures = failures;
+    const own = span.spanContext();
+    const state = own.traceState?.serialize();
+    this.context =
+      fallback === undefined
+        ? {
+            traceId: own.traceId,
+            spanId: own.spanId,
+            flags: own.traceFlags,
+            traceparent: formatTraceparent({
+              traceId: own.traceId,
+              spanId: own.spanId,
+              flags: own.traceFlags,
+            }),
+            ...(state ? { tracestate: state } : {}),
+          }
+        : fallback;
+  }
+
+  set(attributes: Attributes): void {
+    if (this.#ended) return;
+    try {
+      setAttributes(this.#span, attributes);
+    } catch (error) {
+      this.#failures.fail(error);
+    }
+  }
+
+  end(error?: string): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    try {
+      if (error !== undefined) this.#span.setStatus({ code: this.#errorCode, message: error });
+      this.#span.end();
+    } catch (err) {
+      this.#failures.fail(err);
+    }
+  }
+}
+
+function setAttributes(span: Span, attributes: Attributes): void {
+  for (const [key, value] of Object.entries(attributes)) {
+    if (value !== undefined) span.setAttribute(key, value);
   }
 }
 
