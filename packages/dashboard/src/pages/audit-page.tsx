@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, query } from '../api/api-client.js';
-import type { SignedIn } from '../api/api-types.js';
+import type { Checkpoint, SignedIn, VerifyReport } from '../api/api-types.js';
 import { ErrorNotice } from '../components/notices.js';
 import { dateTime } from '../format.js';
 import { useLoad } from '../hooks.js';
@@ -22,23 +22,6 @@ const FILTERS = [
   'actor',
 ] as const;
 type Filters = Partial<Record<(typeof FILTERS)[number], string>>;
-
-interface VerifyReport {
-  ok: boolean;
-  checked: number;
-  lastSeq: number | null;
-  lastCheckpointSeq: number | null;
-  unsignedTail: number;
-  problem?: { code: string; seq: number; message: string };
-}
-interface Checkpoint {
-  kind: string;
-  seq: number;
-  hash: string;
-  ts: string;
-  keyId: string;
-  signature: string;
-}
 
 function filtersOf(route: Route): Filters {
   const f: Filters = {};
