@@ -172,12 +172,9 @@ export const AuditVerifyResultSchema = z.object({
   headHash: z.string().nullable(),
   checkpointsChecked: z.number(),
   lastCheckpointSeq: z.number().int().nullable(),
-  unsignedTail: z
-    .number()
-    .meta({
-      description:
-        'Events after the last signed checkpoint: intact as far as the chain shows, not yet signed.',
-    }),
+  unsignedTail: z.number().meta({
+    description: 'Events after the last signed checkpoint: intact as far as the chain shows, not yet signed.',
+  }),
   problem: ChainProblemSchema.optional(),
   startPrev: z.string().optional(),
   purgedThrough: z.array(z.number().int()).optional(),

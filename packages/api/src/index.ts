@@ -17,6 +17,7 @@ import type {
   AuditPageSchema,
   AuditRecordSchema,
   AuditVerifyResultSchema,
+  CheckpointListSchema,
   SignedCheckpointSchema,
   UsageSchema,
 } from './audit-schemas.js';
@@ -43,6 +44,7 @@ import type {
   PolicyChangeSchema,
   PolicyInputSchema,
   PolicyValidationSchema,
+  PolicyVersionListSchema,
   PolicyVersionSchema,
   ReplayReportSchema,
 } from './policy-schemas.js';
@@ -110,7 +112,9 @@ export type AuditVerifyResult = ResponseOf<typeof AuditVerifyResultSchema>;
 /** A policy as sent: one YAML text, or several files. */
 export type PolicyInput = RequestOf<typeof PolicyInputSchema>;
 export type SignedCheckpointView = ResponseOf<typeof SignedCheckpointSchema>;
+export type CheckpointList = ResponseOf<typeof CheckpointListSchema>;
 export type PolicyVersion = ResponseOf<typeof PolicyVersionSchema>;
+export type PolicyVersionList = ResponseOf<typeof PolicyVersionListSchema>;
 export type Diagnostic = ResponseOf<typeof DiagnosticSchema>;
 export type PolicyChange = ResponseOf<typeof PolicyChangeSchema>;
 export type PolicyValidation = ResponseOf<typeof PolicyValidationSchema>;
