@@ -113,7 +113,7 @@ export { isCalendarDate } from './config/calendar-date.js';
 export { envReference } from './config/env-reference.js';
 export { ERROR_CODES, type ErrorCode } from './errors/error-codes.js';
 export { isWardenError, WardenError } from './errors/warden-error.js';
-export { type ToolCall, ToolCallSchema } from './policy/call.js';
+export { callFieldIssues, refineCallFields, type ToolCall, ToolCallSchema } from './policy/call.js';
 export {
   CEL_VARIABLES,
   type Condition,

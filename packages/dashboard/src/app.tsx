@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, api, onSessionEnded, setCsrfToken } from './api/api-client.js';
-import type { Approval, SignedIn } from './api/api-types.js';
+import type { ApprovalList, SignedIn } from './api/api-types.js';
 import { useLiveEvents, useLoad } from './hooks.js';
 import { ApprovalsPage } from './pages/approvals-page.js';
 import { AuditPage } from './pages/audit-page.js';
@@ -73,10 +73,7 @@ const NAV = [
 
 function Shell(props: { readonly me: SignedIn; readonly route: Route; readonly onSignOut: () => void }) {
   const { me, route } = props;
-  const pending = useLoad(
-    () => api<{ approvals: Approval[] }>('GET', '/v1/approvals?status=pending&limit=500'),
-    [],
-  );
+  const pending = useLoad(() => api<ApprovalList>('GET', '/v1/approvals?status=pending&limit=500'), []);
   useLiveEvents(['approval.requested', 'approval.decided'], pending.reload);
   const count = pending.data?.approvals.length ?? 0;
   const section = route.path === '/' ? '/approvals' : `/${route.path.split('/')[1] ?? ''}`;

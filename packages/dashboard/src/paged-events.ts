@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, api, query } from './api/api-client.js';
-import type { AuditRecord } from './api/api-types.js';
+import type { AuditPage, AuditRecord } from './api/api-types.js';
 
 type Filters = Record<string, string | undefined>;
 
@@ -19,7 +19,7 @@ export interface PagedEvents {
 const PAGE = 100;
 
 function fetchPage(filters: Filters, cursor?: string) {
-  return api<{ records: AuditRecord[]; nextCursor: string | null }>(
+  return api<AuditPage>(
     'GET',
     `/v1/audit/events${query({ ...filters, order: 'desc', limit: PAGE, cursor })}`,
   );
@@ -29,7 +29,7 @@ function fetchPage(filters: Filters, cursor?: string) {
 export function usePagedEvents(filters: Filters): PagedEvents {
   const key = JSON.stringify(filters);
   const [state, setState] = useState<{
-    records: AuditRecord[];
+    records: readonly AuditRecord[];
     next: string | null;
     loading: boolean;
     error?: ApiError;

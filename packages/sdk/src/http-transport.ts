@@ -1,3 +1,4 @@
+import type { ApprovalView, VisibleTools } from '@warden/api';
 import { ERROR_CODES, type ErrorCode, WardenError } from '@warden/core';
 import { activeTraceHeaders } from './trace-propagation.js';
 import type {
@@ -101,7 +102,7 @@ export class HttpTransport implements WardenTransport {
     const r = (await this.#send('POST', '/v1/tools/visible', {
       tools: callable,
       ...(session !== undefined ? { session } : {}),
-    })) as { agent: string; visible: string[] };
+    })) as VisibleTools;
     this.#agent ??= r.agent;
     return r.visible;
   }
@@ -176,13 +177,4 @@ function unreachable(base: string, err: unknown): WardenError {
     `Warden at ${base} is unreachable (${why}): is \`warden serve\` running there, and is that the right URL?`,
     { url: base, cause: why },
   );
-}
-
-interface ApprovalView {
-  readonly id: string;
-  readonly status: ApprovalState['status'];
-  readonly expiresAt: string;
-  readonly decidedBy?: string | null;
-  readonly outcomeReason?: string | null;
-  readonly onTimeout?: 'block' | 'allow';
 }

@@ -1,40 +1,23 @@
-import type { ApprovalRecord, Usage } from '@warden/core';
-
-/** What a call may consume at most, reserved in every budget that applies before it runs. */
-export interface UsageEstimate {
-  readonly model?: string;
-  readonly inputTokens?: number;
-  readonly outputTokens?: number;
-  readonly costUsd?: number;
-  /** Usage already spent (what `recordUsage` reports): nothing is reserved for it. */
-  readonly spent?: true;
-}
+import type {
+  ApprovalStatus,
+  CheckRequest,
+  CheckResponse,
+  CompleteRequest,
+  DeepReadonly,
+  UsageEstimate,
+} from '@warden/api';
 
 /**
- * The budget that refused a call (code BUDGET_EXCEEDED), as the HTTP API sends it. Kept here, not
- * imported from `@warden/engine`, so a remote client's types never reach the engine (an optional peer);
- * EngineTransport returning the engine's CheckResult as a CallDecision keeps the two in step.
+ * What a call may consume at most, reserved in every budget that applies before it runs; `spent: true`
+ * for usage already spent (what `recordUsage` reports): nothing is reserved for it. The API's type.
  */
-export interface BudgetRefusal {
-  readonly budgetId: string;
-  readonly scopeKey: string;
-  readonly metric: string;
-  readonly limit: number;
-  readonly used: number;
-  readonly reserved: number;
-  readonly requested: number;
-}
+export type { UsageEstimate };
 
-/** A tool call as the SDK sends it; the agent is always the client's own (bound to its key). */
-export interface CallRequest {
-  readonly tool: string;
-  readonly args?: Readonly<Record<string, unknown>>;
-  readonly session?: string;
-  readonly target?: string;
-  readonly labels?: Readonly<Record<string, string>>;
-  readonly triggeredBy?: string;
-  readonly delegationChain?: readonly string[];
-}
+/**
+ * A tool call as the SDK sends it (POST /v1/calls without the options): the agent is always the client's
+ * own (bound to its key).
+ */
+export type CallRequest = DeepReadonly<Omit<CheckRequest, 'agent' | 'wait' | 'approvalId' | 'estimate'>>;
 
 /** Options of one check. */
 export interface CheckRequestOptions {
@@ -43,41 +26,16 @@ export interface CheckRequestOptions {
   readonly estimate?: UsageEstimate;
 }
 
-/** The decision Warden returned for a call (the engine's CheckResult, as the HTTP API serialises it). */
-export interface CallDecision {
-  readonly callId: string;
-  readonly session: string;
-  readonly effect: 'allow' | 'review' | 'block';
-  readonly policyEffect: 'allow' | 'review' | 'block';
-  readonly ruleId: string | null;
-  readonly reasons: readonly string[];
-  readonly policyVersion: string;
-  /** Set when the engine blocked regardless of the policy (SESSION_PAUSED, BUDGET_EXCEEDED, …). */
-  readonly code?: string;
-  readonly approval?: {
-    readonly id: string;
-    readonly status: ApprovalRecord['status'];
-    readonly expiresAt: string;
-  };
-  readonly reservationId?: string;
-  /** With code BUDGET_EXCEEDED: the budget that would have gone over. */
-  readonly budget?: BudgetRefusal;
-  readonly auditSeq?: number;
-}
+/** The decision Warden returned for a call: the answer of POST /v1/calls, as @warden/api defines it. */
+export type CallDecision = CheckResponse;
 
-/** How a call ended, recorded once in the audit trail (redacted and capped there). */
-export interface CallResult {
-  readonly status: 'ok' | 'error';
-  readonly result?: unknown;
-  readonly error?: string;
-  readonly durationMs?: number;
-  readonly usage?: Usage;
-}
+/** How a call ended (POST /v1/calls/:id/complete), recorded once in the audit trail (redacted and capped there). */
+export type CallResult = DeepReadonly<CompleteRequest>;
 
 /** An approval request as the waiting agent sees it. */
 export interface ApprovalState {
   readonly id: string;
-  readonly status: ApprovalRecord['status'];
+  readonly status: ApprovalStatus;
   readonly expiresAt: string;
   readonly decidedBy?: string | null;
   readonly reason?: string | null;

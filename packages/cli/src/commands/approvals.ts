@@ -1,5 +1,5 @@
+import type { ApprovalList, ApprovalView } from '@warden/api';
 import {
-  type ApprovalRecord,
   type ApprovalRequirement,
   approvalLetsRun,
   formatDuration,
@@ -13,10 +13,7 @@ import { type ApiFlags, apiClient, withQuery } from './api-client.js';
 import { parseCount, shellArg } from './audit-store.js';
 
 /** An approval request as GET /v1/approvals/:id answers it (the stored request plus its progress). */
-export type ApprovalView = Omit<ApprovalRecord, 'version' | 'updatedAt' | 'requirements'> & {
-  readonly requirements: readonly ApprovalRequirement[];
-  readonly progress: readonly RequirementProgress[];
-};
+export type { ApprovalView };
 
 /**
  * Exit codes of `warden approvals wait`: 0 the call may run (approved), 1 it may not (denied, expired,
@@ -42,7 +39,7 @@ export async function approvalsList(o: ListOptions, io: CliIo): Promise<number> 
     limit: parseCount('--limit', o.limit, '50'),
     cursor: o.cursor,
   });
-  const page = await apiClient(o).get<{ approvals: ApprovalView[]; nextCursor: string | null }>(path);
+  const page = await apiClient(o).get<ApprovalList>(path);
   if (o.json) {
     io.out(`${JSON.stringify(page)}\n`);
     return EXIT.ok;

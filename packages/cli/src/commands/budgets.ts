@@ -1,5 +1,5 @@
+import type { BudgetList, BudgetStatus } from '@warden/api';
 import type { BudgetMetric } from '@warden/core';
-import type { BudgetStatus } from '@warden/engine';
 import { type CliIo, EXIT } from '../cli-io.js';
 import { renderTable } from '../table.js';
 import { type ApiFlags, apiClient, withQuery } from './api-client.js';
@@ -16,7 +16,7 @@ export interface BudgetsShowOptions extends ApiFlags {
 
 /** `warden budgets show`: where each budget stands in its current window, as a table with a usage bar. */
 export async function budgetsShow(o: BudgetsShowOptions, io: CliIo): Promise<number> {
-  const { budgets } = await apiClient(o).get<{ budgets: BudgetStatusView[] }>(
+  const { budgets } = await apiClient(o).get<BudgetList>(
     withQuery('/v1/budgets', { agent: o.agent, session: o.session, budget: o.budget }),
   );
   if (o.json) {

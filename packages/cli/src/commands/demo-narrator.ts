@@ -1,3 +1,4 @@
+import type { Effect } from '@warden/api';
 import type { ApprovalPending, GovernedCall } from '@warden/sdk';
 import type { CliIo } from '../cli-io.js';
 import { DEMO_PEOPLE } from './demo-cast.js';
@@ -5,7 +6,7 @@ import { DEMO_PEOPLE } from './demo-cast.js';
 /** How one call of the scripted agent ended: what Warden decided, by which rule or code, and why. */
 export interface StepOutcome {
   readonly call: GovernedCall;
-  readonly effect: 'allow' | 'review' | 'block';
+  readonly effect: Effect;
   readonly ruleId?: string | null;
   /** The engine's or the SDK's code for a refusal (CALL_BLOCKED, BUDGET_EXCEEDED, APPROVAL_DENIED, …). */
   readonly code?: string;

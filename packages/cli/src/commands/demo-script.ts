@@ -1,3 +1,4 @@
+import type { ApprovalView } from '@warden/api';
 import { isWardenError, type WardenError } from '@warden/core';
 import { type ApprovalPending, createWarden, type GovernedCall, type Warden } from '@warden/sdk';
 import type { CliIo } from '../cli-io.js';
@@ -103,7 +104,7 @@ async function heldRefund(warden: Warden, say: DemoNarrator, o: DemoScriptOption
 /** The rule that held the call, as its approval request names it (an agent may read its own requests). */
 async function ruleOf(o: DemoScriptOptions, approvalId: string): Promise<string | null> {
   try {
-    const a = await apiClient({ url: o.url, key: o.agentKey }).get<{ ruleId: string | null }>(
+    const a = await apiClient({ url: o.url, key: o.agentKey }).get<ApprovalView>(
       `/v1/approvals/${encodeURIComponent(approvalId)}`,
     );
     return a.ruleId;

@@ -1,10 +1,10 @@
-import type { GrantRecord } from '@warden/engine';
+import type { GrantList, GrantView } from '@warden/api';
 import { type CliIo, EXIT } from '../cli-io.js';
 import { renderTable } from '../table.js';
 import { type ApiFlags, apiClient, withQuery } from './api-client.js';
 
 /** A grant as the API answers it, with whether it is in force now. */
-export type GrantView = GrantRecord & { readonly active: boolean };
+export type { GrantView };
 
 export interface GrantAddOptions extends ApiFlags {
   readonly agent: string;
@@ -42,7 +42,7 @@ export async function grantsList(
   o: ApiFlags & { agent?: string; all?: boolean; json?: boolean },
   io: CliIo,
 ): Promise<number> {
-  const { grants } = await apiClient(o).get<{ grants: GrantView[] }>(
+  const { grants } = await apiClient(o).get<GrantList>(
     withQuery('/v1/grants', { agent: o.agent, all: o.all ? true : undefined }),
   );
   if (o.json) {

@@ -1,27 +1,16 @@
+import type { Session, SessionDetail, SessionList, SessionUsage } from '@warden/api';
 import { WardenError } from '@warden/core';
-import type { SessionRecord } from '@warden/engine';
 import { type CliIo, EXIT } from '../cli-io.js';
 import { renderTable } from '../table.js';
 import { type ApiFlags, apiClient, withQuery } from './api-client.js';
 import { parseCount, shellArg } from './audit-store.js';
-import { type BudgetStatusView, budgetTable, localTime } from './budgets.js';
+import { budgetTable, localTime } from './budgets.js';
 
 /** What a session has used, as GET /v1/sessions/:id answers it. */
-export interface SessionUsageView {
-  readonly calls: { readonly allow: number; readonly review: number; readonly block: number };
-  readonly completed: number;
-  readonly errors: number;
-  readonly inputTokens: number;
-  readonly outputTokens: number;
-  readonly costUsd: number;
-}
+export type SessionUsageView = SessionUsage;
 
 /** GET /v1/sessions/:id. */
-export interface SessionDetail {
-  readonly session: SessionRecord;
-  readonly usage: SessionUsageView;
-  readonly budgets: readonly BudgetStatusView[];
-}
+export type { SessionDetail };
 
 export interface SessionsListOptions extends ApiFlags {
   readonly paused?: boolean;
@@ -33,7 +22,7 @@ export interface SessionsListOptions extends ApiFlags {
 
 /** `warden sessions list`: sessions, most recently active first; only paused ones with --paused. */
 export async function sessionsList(o: SessionsListOptions, io: CliIo): Promise<number> {
-  const page = await apiClient(o).get<{ sessions: SessionRecord[]; nextCursor: string | null }>(
+  const page = await apiClient(o).get<SessionList>(
     withQuery('/v1/sessions', {
       state: o.paused ? 'paused' : undefined,
       agent: o.agent,
@@ -81,7 +70,7 @@ export async function sessionsPause(
   o: ApiFlags & { reason: string; json?: boolean },
   io: CliIo,
 ): Promise<number> {
-  const s = await apiClient(o).post<SessionRecord>(`/v1/sessions/${encodeURIComponent(id)}/pause`, {
+  const s = await apiClient(o).post<Session>(`/v1/sessions/${encodeURIComponent(id)}/pause`, {
     reason: o.reason,
   });
   if (o.json) io.out(`${JSON.stringify(s)}\n`);
@@ -99,7 +88,7 @@ export async function sessionsResume(
   io: CliIo,
 ): Promise<number> {
   const raise = (o.raise ?? []).map(parseRaise);
-  const s = await apiClient(o).post<SessionRecord>(`/v1/sessions/${encodeURIComponent(id)}/resume`, {
+  const s = await apiClient(o).post<Session>(`/v1/sessions/${encodeURIComponent(id)}/resume`, {
     reason: o.reason,
     ...(raise.length > 0 ? { raise } : {}),
   });

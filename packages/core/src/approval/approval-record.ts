@@ -1,3 +1,4 @@
+import { APPROVAL_STATUSES, type ApprovalStatus } from '@warden/api';
 import type { ApprovalRequirement } from '../policy/compiled-policy.js';
 
 /**
@@ -5,17 +6,8 @@ import type { ApprovalRequirement } from '../policy/compiled-policy.js';
  * consulting the policy again (the requirements and the approver groups as they were when it opened).
  */
 
-/** pending → approved | denied | expired | cancelled; approved → used | voided. */
-export const APPROVAL_STATUSES = [
-  'pending',
-  'approved',
-  'denied',
-  'expired',
-  'cancelled',
-  'used',
-  'voided',
-] as const;
-export type ApprovalStatus = (typeof APPROVAL_STATUSES)[number];
+/** pending → approved | denied | expired | cancelled; approved → used | voided (a wire word: see @warden/api). */
+export { APPROVAL_STATUSES, type ApprovalStatus };
 
 /** Who is voting, from the authenticated key, never from the request body. */
 export interface Voter {

@@ -1,3 +1,4 @@
+import { EXPORT_FORMATS, type ExportFormat } from '@warden/api';
 import { canonicalJson } from '../canonical/canonical-json.js';
 import { WardenError } from '../errors/warden-error.js';
 import type { AuditEvent, AuditRecord } from './audit-event.js';
@@ -8,8 +9,7 @@ import type { VerifiableRow } from './chain-verifier.js';
  * auditor can verify any export offline with the checkpoints file and the public key, whatever the
  * format: JSONL for tools, CSV for spreadsheets, OCSF (API Activity, class 6003) for a SIEM.
  */
-export const EXPORT_FORMATS = ['jsonl', 'csv', 'ocsf'] as const;
-export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+export { EXPORT_FORMATS, type ExportFormat };
 
 const CSV_COLUMNS = [
   'seq',

@@ -1,20 +1,27 @@
+import {
+  BUDGET_METRICS,
+  BUDGET_SCOPES,
+  BUDGET_WINDOWS,
+  type BudgetMetric,
+  type BudgetScope,
+  type BudgetWindow,
+} from '@warden/api';
+
 /**
  * The shapes budgets are accounted in. A budget (from the policy) becomes, for one call, one *line* per
  * scope instance and window it draws on: the counter that line names is what is reserved against,
  * settled into and compared with the limit. Counters live in the database, so every instance sees one.
  */
 
-export const BUDGET_METRICS = ['usd', 'tokens', 'calls'] as const;
-/** What a budget counts: US dollars, tokens (input + output), or tool calls. */
-export type BudgetMetric = (typeof BUDGET_METRICS)[number];
-
-export const BUDGET_SCOPES = ['session', 'agent', 'team', 'global', 'tag'] as const;
-/** Whose spending a budget caps: one session, one agent, a team (policy group), everyone, or a label value. */
-export type BudgetScope = (typeof BUDGET_SCOPES)[number];
-
-export const BUDGET_WINDOWS = ['session', 'hour', 'day', 'week', 'month'] as const;
-/** How long a budget's count runs before it starts again: the session's life or a calendar period. */
-export type BudgetWindow = (typeof BUDGET_WINDOWS)[number];
+/** Metrics, scopes and windows are wire words (budgets are reported over the API): see @warden/api. */
+export {
+  BUDGET_METRICS,
+  BUDGET_SCOPES,
+  BUDGET_WINDOWS,
+  type BudgetMetric,
+  type BudgetScope,
+  type BudgetWindow,
+};
 
 /** One counter a call draws on, and how much. */
 export interface BudgetLine {

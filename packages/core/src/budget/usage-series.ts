@@ -1,8 +1,8 @@
+import { USAGE_METRICS, type UsageMetric } from '@warden/api';
 import type { AuditEvent } from '../audit/audit-event.js';
 
 /** What a usage chart plots per bucket: completed calls, tokens (input + output) and cost. */
-export const USAGE_METRICS = ['calls', 'tokens', 'costUsd'] as const;
-export type UsageMetric = (typeof USAGE_METRICS)[number];
+export { USAGE_METRICS, type UsageMetric };
 
 /** One line of a usage chart: an agent or a team, one value per bucket and metric. */
 export interface UsageLine {

@@ -1,3 +1,4 @@
+import { EFFECTS } from '@warden/api';
 import { z } from 'zod';
 import { BUDGET_METRICS, BUDGET_SCOPES, BUDGET_WINDOWS } from '../budget/budget-line.js';
 import { DIAGNOSTIC_CODES, type DiagnosticCode } from './diagnostic.js';
@@ -31,7 +32,7 @@ const cel = z.string().min(1).meta({
     'A CEL condition over the call; it sees agent, session, tool, args, target, labels, triggeredBy, delegationChain and now.',
 });
 
-export const EFFECTS = ['allow', 'review', 'block'] as const;
+export { EFFECTS };
 
 /** Warnings a rule may accept (errors never can). */
 const ACCEPTABLE_WARNINGS = Object.entries(DIAGNOSTIC_CODES)

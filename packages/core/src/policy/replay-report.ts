@@ -1,79 +1,18 @@
-import { z } from 'zod';
-import { EFFECTS } from './policy-schema.js';
+import {
+  ReplayChangeSchema,
+  ReplayDecisionSchema,
+  ReplayReportSchema,
+  ReplaySampleSchema,
+} from '@warden/api';
+import type { z } from 'zod';
 
 /**
  * The report of a policy replay: the recorded calls of the audit trail decided again under another
  * policy. One schema for the CLI's JSON, the HTTP answer and its OpenAPI description.
  */
 
-const count = z.number().int().nonnegative();
-const effect = z.enum(EFFECTS);
-
-/** A policy decision as replay compares it: the policy's effect and the deciding rule (null: the default). */
-export const ReplayDecisionSchema = z.strictObject({
-  effect,
-  ruleId: z.string().nullable(),
-});
-
-/** One changed call kept as an example of its group. */
-export const ReplaySampleSchema = z.strictObject({
-  callId: z.string(),
-  ts: z.string(),
-  agent: z.string(),
-  tool: z.string(),
-  /** The new decision reads arguments or a target that were stored redacted or capped. */
-  uncertain: z.boolean(),
-  /** A grant had lifted the default block: the call ran, yet it is compared as the policy's block. */
-  viaGrant: z.boolean(),
-});
-
-/** The calls whose decision moves from one (effect, rule) to another, counted, with a few examples. */
-export const ReplayChangeSchema = z.strictObject({
-  from: ReplayDecisionSchema,
-  to: ReplayDecisionSchema,
-  count,
-  /** How many of them are uncertain (see ReplaySample.uncertain). */
-  uncertain: count,
-  /** The first calls of the group in trail order, at most `samplesPerGroup`. */
-  samples: z.array(ReplaySampleSchema),
-});
-
-export const ReplayReportSchema = z
-  .strictObject({
-    /** The policy the calls were replayed under. */
-    policy: z.strictObject({ name: z.string(), version: z.string(), mode: z.enum(['enforce', 'monitor']) }),
-    /** The recorded calls read: decided at or after `from` and before `to`, of `agent` when set. */
-    window: z.strictObject({ from: z.string(), to: z.string(), agent: z.string().nullable() }),
-    totals: z.strictObject({
-      /** `call.decided` events read. */
-      recorded: count,
-      /** Of those, the ones whose policy decision was recorded and compared. */
-      replayed: count,
-      unchanged: count,
-      /** Replayed calls whose effect or deciding rule would change. */
-      changed: count,
-      /** Of the changed, those whose effect changes (the others change rule only). */
-      effectChanged: count,
-      /** Replayed calls whose new decision reads redacted or capped values (see `notes`). */
-      uncertain: count,
-      /** Replayed calls a grant had let through, compared as the policy's default block. */
-      viaGrant: count,
-      /** Calls the engine decided without (or over) the policy: not compared, counted in `notCompared`. */
-      notCompared: count,
-    }),
-    /** Changed calls by effect transition (allow→block, …; allow→allow when only the rule changes). */
-    transitions: z.array(z.strictObject({ from: effect, to: effect, count })),
-    /** Calls not compared, by the engine's code (SESSION_PAUSED, BUDGET_EXCEEDED, …). */
-    notCompared: z.array(z.strictObject({ code: z.string(), count })),
-    /** The changed calls, grouped; most calls first. */
-    changes: z.array(ReplayChangeSchema),
-    samplesPerGroup: count,
-    /** False when the read stopped at the limit before the end of the window. */
-    complete: z.boolean(),
-    /** What was compared and how, in words, for whoever reads the report. */
-    notes: z.array(z.string()),
-  })
-  .meta({ id: 'PolicyReplayReport' });
+/** The report is also the answer of POST /v1/policy/replay: defined in @warden/api. */
+export { ReplayChangeSchema, ReplayDecisionSchema, ReplayReportSchema, ReplaySampleSchema };
 
 /** A policy decision as replay compares it. */
 export type ReplayDecision = z.infer<typeof ReplayDecisionSchema>;

@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, api, query } from '../api/api-client.js';
-import type { Approval, SignedIn } from '../api/api-types.js';
+import type { Approval, ApprovalList, SignedIn } from '../api/api-types.js';
 import { Empty, ErrorNotice } from '../components/notices.js';
 import { dateTime, json, relative, timeLeft } from '../format.js';
 import { useLiveEvents, useLoad, useNow, useThrottledReload } from '../hooks.js';
@@ -18,13 +18,10 @@ const LIVE_TYPES = [
 /** The approvals inbox: pending requests, live, each decided in one or two clicks; then the recent decisions. */
 export function ApprovalsPage(props: { readonly me: SignedIn; readonly focus?: string | undefined }) {
   const pending = useLoad(
-    () => api<{ approvals: Approval[] }>('GET', `/v1/approvals${query({ status: 'pending', limit: 200 })}`),
+    () => api<ApprovalList>('GET', `/v1/approvals${query({ status: 'pending', limit: 200 })}`),
     [],
   );
-  const recent = useLoad(
-    () => api<{ approvals: Approval[] }>('GET', `/v1/approvals${query({ limit: 100 })}`),
-    [],
-  );
+  const recent = useLoad(() => api<ApprovalList>('GET', `/v1/approvals${query({ limit: 100 })}`), []);
   const focused = useLoad(
     () =>
       props.focus

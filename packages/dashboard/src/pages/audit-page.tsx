@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, query } from '../api/api-client.js';
-import type { SignedIn } from '../api/api-types.js';
+import type { CheckpointList, SignedIn, VerifyReport } from '../api/api-types.js';
 import { ErrorNotice } from '../components/notices.js';
 import { dateTime } from '../format.js';
 import { useLoad } from '../hooks.js';
@@ -22,23 +22,6 @@ const FILTERS = [
   'actor',
 ] as const;
 type Filters = Partial<Record<(typeof FILTERS)[number], string>>;
-
-interface VerifyReport {
-  ok: boolean;
-  checked: number;
-  lastSeq: number | null;
-  lastCheckpointSeq: number | null;
-  unsignedTail: number;
-  problem?: { code: string; seq: number; message: string };
-}
-interface Checkpoint {
-  kind: string;
-  seq: number;
-  hash: string;
-  ts: string;
-  keyId: string;
-  signature: string;
-}
 
 function filtersOf(route: Route): Filters {
   const f: Filters = {};
@@ -139,7 +122,7 @@ function FilterForm(props: { readonly filters: Filters }) {
 /** Whether the stored chain verifies, and the latest signed checkpoint. */
 function ChainStatus() {
   const verify = useLoad(() => api<VerifyReport>('GET', '/v1/audit/verify'), []);
-  const cps = useLoad(() => api<{ checkpoints: Checkpoint[] }>('GET', '/v1/audit/checkpoints'), []);
+  const cps = useLoad(() => api<CheckpointList>('GET', '/v1/audit/checkpoints'), []);
   const latest = cps.data?.checkpoints.filter((c) => c.kind !== 'seal').at(-1);
   const v = verify.data;
   return (

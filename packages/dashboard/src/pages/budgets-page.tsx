@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { api, query } from '../api/api-client.js';
-import type { AuditRecord, BudgetStatus, UsageSeries } from '../api/api-types.js';
+import type { AuditPage, AuditRecord, BudgetList, BudgetStatus, UsageSeries } from '../api/api-types.js';
 import { BudgetBar } from '../components/budget-bar.js';
 import { LineChart } from '../components/line-chart.js';
 import { Empty, ErrorNotice } from '../components/notices.js';
@@ -32,14 +32,11 @@ export function BudgetsPage() {
       `/v1/usage${query({ from: from.toISOString(), to: to.toISOString(), by })}`,
     );
   }, [range, by]);
-  const budgets = useLoad(() => api<{ budgets: BudgetStatus[] }>('GET', '/v1/budgets'), []);
+  const budgets = useLoad(() => api<BudgetList>('GET', '/v1/budgets'), []);
   const alerts = useLoad(async () => {
     const pages = await Promise.all(
       ALERT_TYPES.map((type) =>
-        api<{ records: AuditRecord[] }>(
-          'GET',
-          `/v1/audit/events${query({ type, order: 'desc', limit: 20 })}`,
-        ),
+        api<AuditPage>('GET', `/v1/audit/events${query({ type, order: 'desc', limit: 20 })}`),
       ),
     );
     return pages

@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { api } from '../api/api-client.js';
-import type { Diagnostic, PolicyVersion } from '../api/api-types.js';
+import type { PolicyValidation, PolicyVersion, PolicyVersionList } from '../api/api-types.js';
 import { Empty, ErrorNotice } from '../components/notices.js';
 import { dateTime, relative } from '../format.js';
 import { useLoad } from '../hooks.js';
@@ -11,16 +11,10 @@ import { ReplayPanel } from './policy-replay.js';
 /** The policy: the version in force, its history with diffs, lint results, and replay of a candidate. */
 export function PolicyPage() {
   const current = useLoad(() => api<PolicyVersion>('GET', '/v1/policy'), []);
-  const history = useLoad(
-    () => api<{ versions: PolicyVersion[] }>('GET', '/v1/policy/versions?limit=50'),
-    [],
-  );
+  const history = useLoad(() => api<PolicyVersionList>('GET', '/v1/policy/versions?limit=50'), []);
   const sources = current.data?.sources;
   const lint = useLoad(
-    async () =>
-      sources
-        ? api<{ valid: boolean; diagnostics: Diagnostic[] }>('POST', '/v1/policy/validate', { sources })
-        : undefined,
+    async () => (sources ? api<PolicyValidation>('POST', '/v1/policy/validate', { sources }) : undefined),
     [current.data?.version],
   );
   const [selected, setSelected] = useState<number>(0);

@@ -1,38 +1,11 @@
 import { useState } from 'preact/hooks';
 import { ApiError, api } from '../api/api-client.js';
-import type { PolicyVersion } from '../api/api-types.js';
+import type { PolicyVersion, ReplayReport } from '../api/api-types.js';
 import { Empty } from '../components/notices.js';
 import { dateTime } from '../format.js';
 import { policyInput, policyText } from '../policy-sources.js';
 
-interface ReplayDecision {
-  effect: string;
-  ruleId: string | null;
-}
-/** The answer of POST /v1/policy/replay (core's ReplayReportSchema): the parts shown here. */
-interface ReplayReport {
-  policy: { name: string; version: string };
-  window: { from: string; to: string; agent: string | null };
-  totals: {
-    recorded: number;
-    replayed: number;
-    unchanged: number;
-    changed: number;
-    effectChanged: number;
-    uncertain: number;
-    notCompared: number;
-  };
-  transitions: { from: string; to: string; count: number }[];
-  changes: {
-    from: ReplayDecision;
-    to: ReplayDecision;
-    count: number;
-    uncertain: number;
-    samples: { callId: string; ts: string; agent: string; tool: string; uncertain: boolean }[];
-  }[];
-  complete: boolean;
-  notes: string[];
-}
+type ReplayDecision = ReplayReport['changes'][number]['from'];
 
 const rule = (d: ReplayDecision) => `${d.effect} · ${d.ruleId ?? 'default'}`;
 

@@ -1,5 +1,5 @@
 import { api, query } from '../api/api-client.js';
-import type { BudgetStatus, Session, SignedIn } from '../api/api-types.js';
+import type { BudgetList, BudgetStatus, Session, SessionList, SignedIn } from '../api/api-types.js';
 import { BudgetBar } from '../components/budget-bar.js';
 import { Empty, ErrorNotice } from '../components/notices.js';
 import { relative } from '../format.js';
@@ -26,10 +26,10 @@ export function budgetsFor(s: Session, all: readonly BudgetStatus[]): BudgetStat
 export function SessionsPage(props: { readonly me: SignedIn; readonly route: Route }) {
   const state = props.route.params.get('state') ?? '';
   const sessions = useLoad(
-    () => api<{ sessions: Session[] }>('GET', `/v1/sessions${query({ state, limit: 200 })}`),
+    () => api<SessionList>('GET', `/v1/sessions${query({ state, limit: 200 })}`),
     [state],
   );
-  const budgets = useLoad(() => api<{ budgets: BudgetStatus[] }>('GET', '/v1/budgets'), []);
+  const budgets = useLoad(() => api<BudgetList>('GET', '/v1/budgets'), []);
   const reload = useThrottledReload(() => {
     sessions.reload();
     budgets.reload();

@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import type { BudgetRefusal } from '@warden/api';
 import {
   type Actor,
   type ApprovalRecord,
@@ -147,16 +148,8 @@ export interface CompleteOptions {
   readonly keyId?: string;
 }
 
-/** The budget that refused a call (code BUDGET_EXCEEDED). */
-export interface BudgetRefusal {
-  readonly budgetId: string;
-  readonly scopeKey: string;
-  readonly metric: string;
-  readonly limit: number;
-  readonly used: number;
-  readonly reserved: number;
-  readonly requested: number;
-}
+/** The budget that refused a call (code BUDGET_EXCEEDED): a wire shape, defined in @warden/api. */
+export type { BudgetRefusal };
 
 /** The answer to `check`: what the caller must do, why, and where it is recorded. */
 export interface CheckResult {

@@ -1,33 +1,8 @@
-import { AUDIT_EVENT_TYPES, EFFECTS, WardenError } from '@warden/core';
-import { z } from 'zod';
+import { type AuditQuery, type AuditQueryInput, AuditQuerySchema } from '@warden/api';
+import { WardenError } from '@warden/core';
 
-/** Filters for an audit query; every one narrows. The same schema backs the CLI, the API and the store. */
-export const AuditQuerySchema = z.strictObject({
-  from: z.iso.datetime({ offset: true }).optional().meta({ description: 'Events at or after this time.' }),
-  to: z.iso.datetime({ offset: true }).optional().meta({ description: 'Events before this time.' }),
-  type: z.enum(AUDIT_EVENT_TYPES).optional(),
-  agent: z.string().min(1).optional(),
-  session: z.string().min(1).optional(),
-  tool: z.string().min(1).optional(),
-  callId: z.string().min(1).optional(),
-  decision: z.enum(EFFECTS).optional().meta({ description: 'The effect of call.decided events.' }),
-  rule: z.string().min(1).optional().meta({ description: 'The deciding rule id.' }),
-  approver: z.string().min(1).optional().meta({ description: 'A human or agent among the approvers.' }),
-  triggeredBy: z.string().min(1).optional(),
-  actor: z.string().min(1).optional().meta({ description: 'Who did it: agent, human, service or system.' }),
-  eventId: z.string().min(1).optional().meta({ description: "One event, by its id (the body's `id`)." }),
-  order: z
-    .enum(['asc', 'desc'])
-    .optional()
-    .meta({ description: 'Oldest first (chain order, the default) or newest first.' }),
-  limit: z.number().int().min(1).max(10_000).default(100),
-  cursor: z.string().optional().meta({ description: 'The nextCursor of the previous page.' }),
-});
-
-/** A validated query. */
-export type AuditQuery = z.output<typeof AuditQuerySchema>;
-/** A query as callers write it (limit optional). */
-export type AuditQueryInput = z.input<typeof AuditQuerySchema>;
+/** Filters for an audit query; every one narrows. The same schema backs the CLI, the API (see @warden/api) and the store. */
+export { type AuditQuery, type AuditQueryInput, AuditQuerySchema };
 
 /** Validates a query, throwing QUERY_INVALID with every problem named. */
 export function parseAuditQuery(input: unknown): AuditQuery {

@@ -1,3 +1,11 @@
+import {
+  API_ROLES,
+  type ApiRole,
+  PRINCIPAL_KINDS,
+  type PrincipalKind,
+  SESSION_STATES,
+  type SessionState,
+} from '@warden/api';
 import type {
   ApprovalRecord,
   ApprovalStatus,
@@ -300,8 +308,7 @@ export interface BudgetCounterQuery {
   readonly limit: number;
 }
 
-export const SESSION_STATES = ['active', 'paused', 'closed'] as const;
-export type SessionState = (typeof SESSION_STATES)[number];
+export { SESSION_STATES, type SessionState };
 
 export interface SessionRecord {
   readonly id: string;
@@ -327,11 +334,8 @@ export interface AuditPage {
   readonly nextCursor: string | null;
 }
 
-export const API_ROLES = ['agent', 'approver', 'admin', 'auditor'] as const;
-/** What a key may do: `agent` checks and completes its own calls; the others are people and services. */
-export type ApiRole = (typeof API_ROLES)[number];
-export const PRINCIPAL_KINDS = ['agent', 'human', 'service'] as const;
-export type PrincipalKind = (typeof PRINCIPAL_KINDS)[number];
+/** Roles and principal kinds are wire words (keys are created and listed over the API): see @warden/api. */
+export { API_ROLES, type ApiRole, PRINCIPAL_KINDS, type PrincipalKind };
 
 /** An API key as stored: never the secret, only its SHA-256. */
 export interface ApiKeyRecord {

@@ -1,14 +1,2 @@
-import { z } from 'zod';
-
-/**
- * The `{id}` of a session, call or key in a path. Control characters are refused here, before any
- * database sees them (PostgreSQL cannot compare text holding U+0000).
- */
-export const IdParams = z.strictObject({
-  id: z
-    .string()
-    .min(1)
-    .max(200)
-    // biome-ignore lint/suspicious/noControlCharactersInRegex: the point is to refuse them.
-    .regex(/^[^\u0000-\u001f\u007f]*$/, 'must not contain control characters'),
-});
+/** The `{id}` of a session, call or key in a path: part of the API contract (see @warden/api). */
+export { IdParamsSchema as IdParams } from '@warden/api';

@@ -1,17 +1,7 @@
-import { ERROR_CODES } from '@warden/core';
+import { ErrorBodySchema } from '@warden/api';
 import { z } from 'zod';
 import { HTTP_STATUS } from './error-status.js';
 import type { AnyRoute } from './route-spec.js';
-
-const ErrorSchema = z
-  .object({
-    error: z.object({
-      code: z.enum(Object.keys(ERROR_CODES) as [string, ...string[]]),
-      message: z.string(),
-      details: z.record(z.string(), z.unknown()),
-    }),
-  })
-  .meta({ id: 'Error' });
 
 type Json = Record<string, unknown>;
 
@@ -73,7 +63,7 @@ export function openApiDocument(routes: readonly AnyRoute[], version: string): R
     paths[path] ??= {};
     (paths[path] as Record<string, unknown>)[r.method.toLowerCase()] = operation(r, named);
   }
-  named.jsonSchema(ErrorSchema, 'output');
+  named.jsonSchema(ErrorBodySchema, 'output');
   return {
     openapi: '3.1.0',
     info: {

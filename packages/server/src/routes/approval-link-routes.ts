@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
+import { ApprovalViewSchema, LinkTokenParamsSchema } from '@warden/api';
 import { WardenError } from '@warden/core';
-import { z } from 'zod';
 import { defineRoute, STREAMED } from '../http/route-spec.js';
 import { verifyApprovalLinkToken } from '../notify/approval-links.js';
 import { linkKey } from '../notify/notification-dispatcher.js';
-import { ApprovalViewSchema, VOTE_ERRORS, VoteBody, viewFor, votable, voterOf } from './approval-routes.js';
+import { VOTE_ERRORS, VoteBody, viewFor, votable, voterOf } from './approval-routes.js';
 
-const TokenParams = z.strictObject({ token: z.string().min(10).max(1_000) });
+const TokenParams = LinkTokenParamsSchema;
 
 /**
  * Signed one-time links from notifications. A link names a request and an action, but never decides by

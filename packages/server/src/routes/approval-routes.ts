@@ -1,79 +1,21 @@
 import {
-  APPROVAL_STATUSES,
-  type ApprovalRecord,
-  samePrincipal,
-  tally,
-  type Voter,
-  WardenError,
-} from '@warden/core';
-import { z } from 'zod';
+  ApprovalListQuerySchema,
+  ApprovalListSchema,
+  type ApprovalView,
+  ApprovalViewSchema,
+  ApprovalWaitQuerySchema,
+  IdParamsSchema,
+  OverrideRequestSchema,
+  VoteRequestSchema,
+} from '@warden/api';
+import { type ApprovalRecord, samePrincipal, tally, type Voter, WardenError } from '@warden/core';
 import { actorOf, type Principal } from '../auth/principal.js';
-import { IdParams } from '../http/id-params.js';
 import { defineRoute } from '../http/route-spec.js';
 import type { ServerContext } from '../server-context.js';
 import { waitForApproval } from './approval-wait.js';
 
-const VoteSchema = z.object({
-  principal: z.string(),
-  kind: z.enum(['agent', 'human', 'service']),
-  role: z.string(),
-  vote: z.enum(['approve', 'deny']),
-  reason: z.string().optional(),
-  ts: z.string(),
-  via: z.string().optional(),
-});
-
-const ProgressSchema = z.object({
-  approvals: z.number(),
-  quorum: z.number(),
-  missingGroups: z.array(z.string()),
-  denials: z.number(),
-  denyThreshold: z.number(),
-  met: z.boolean(),
-});
-
-/** An approval request as the API shows it: the stored request plus where its votes stand. */
-export const ApprovalViewSchema = z
-  .object({
-    id: z.string(),
-    callId: z.string(),
-    status: z.enum(APPROVAL_STATUSES),
-    agent: z.string(),
-    session: z.string(),
-    tool: z.string(),
-    args: z.unknown().meta({ description: 'Redacted, as the audit trail stores them.' }),
-    argsHmac: z.string(),
-    argsFlags: z
-      .array(z.string())
-      .optional()
-      .meta({ description: 'Set when the stored arguments were capped or cut: not all of them are shown.' }),
-    target: z.string().nullable(),
-    ruleId: z.string().nullable(),
-    policyVersion: z.string(),
-    reasons: z.array(z.string()),
-    triggeredBy: z.string().nullable(),
-    delegationChain: z.array(z.string()),
-    requirements: z.array(z.unknown()),
-    groups: z.record(z.string(), z.array(z.string())),
-    requireReason: z.boolean(),
-    onTimeout: z.enum(['block', 'allow']),
-    createdAt: z.string(),
-    expiresAt: z.string(),
-    escalateAt: z.string().nullable(),
-    escalated: z.boolean(),
-    votes: z.array(VoteSchema),
-    progress: z.array(ProgressSchema),
-    decidedAt: z.string().nullable(),
-    decidedBy: z.string().nullable(),
-    outcomeReason: z.string().nullable(),
-    override: z.boolean(),
-    usedAt: z.string().nullable(),
-    usedByCall: z.string().nullable(),
-  })
-  .meta({ id: 'Approval' });
-
 /** The API view of a request. */
-export function approvalView(a: ApprovalRecord): z.infer<typeof ApprovalViewSchema> {
+export function approvalView(a: ApprovalRecord): ApprovalView {
   // callHmac binds the request to the whole call; it means nothing to a reader and stays inside.
   const { version: _version, updatedAt: _updated, callHmac: _call, argsFlags, ...rest } = a;
   return {
@@ -117,7 +59,7 @@ export async function votable(ctx: ServerContext, id: string, p: Principal): Pro
 }
 
 /** The view for `p`: an agent does not see who is in the approver groups. */
-export function viewFor(a: ApprovalRecord, p: Principal): z.infer<typeof ApprovalViewSchema> {
+export function viewFor(a: ApprovalRecord, p: Principal): ApprovalView {
   const view = approvalView(a);
   return p.role === 'agent' ? { ...view, groups: {} } : view;
 }
@@ -127,10 +69,9 @@ function channelOf(header: string | string[] | undefined): string {
   return header === 'cli' || header === 'dashboard' ? header : 'api';
 }
 
-const ApprovalParams = IdParams;
-const Reason = z.string().trim().max(2_000).optional().meta({ description: 'Recorded with the vote.' });
+const ApprovalParams = IdParamsSchema;
 /** The body of a vote: an optional reason (required where the rule says so). */
-export const VoteBody = z.strictObject({ reason: Reason });
+export const VoteBody = VoteRequestSchema;
 /** What a vote can be refused with, on any channel. */
 export const VOTE_ERRORS = [
   'APPROVAL_NOT_FOUND',
@@ -173,17 +114,8 @@ export const approvalRoutes = [
     tag: 'approvals',
     summary: 'List approval requests, newest first (pending ones by default filter `status=pending`).',
     roles: ['approver', 'admin', 'auditor'],
-    query: z.strictObject({
-      status: z.enum(APPROVAL_STATUSES).optional(),
-      agent: z.string().min(1).max(200).optional(),
-      session: z.string().min(1).max(200).optional(),
-      limit: z.coerce.number().int().min(1).max(1_000).default(100),
-      cursor: z.string().max(400).optional(),
-    }),
-    response: {
-      status: 200,
-      schema: z.object({ approvals: z.array(ApprovalViewSchema), nextCursor: z.string().nullable() }),
-    },
+    query: ApprovalListQuerySchema,
+    response: { status: 200, schema: ApprovalListSchema },
     errors: ['QUERY_INVALID'],
     async handler({ query, ctx }) {
       const page = await ctx.engine.approvals.list(query);
@@ -210,7 +142,7 @@ export const approvalRoutes = [
       'Long-poll: answers as soon as the request is decided (from any instance), or with it still pending after timeoutMs.',
     roles: ['agent', 'approver', 'admin'],
     params: ApprovalParams,
-    query: z.strictObject({ timeoutMs: z.coerce.number().int().min(0).default(30_000) }),
+    query: ApprovalWaitQuerySchema,
     response: { status: 200, schema: ApprovalViewSchema },
     errors: ['APPROVAL_NOT_FOUND'],
     async handler({ params, query, principal, ctx, request }) {
@@ -235,10 +167,7 @@ export const approvalRoutes = [
       'Admin override: decide alone, whatever the quorum, with a reason. Always audited; never by anyone with a stake.',
     roles: ['admin'],
     params: ApprovalParams,
-    body: z.strictObject({
-      decision: z.enum(['approve', 'deny']),
-      reason: z.string().trim().min(1, 'say why').max(2_000),
-    }),
+    body: OverrideRequestSchema,
     response: { status: 200, schema: ApprovalViewSchema },
     errors: VOTE_ERRORS,
     handler: async ({ params, body, principal, ctx }) =>

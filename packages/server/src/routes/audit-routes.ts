@@ -1,27 +1,26 @@
 import { PassThrough } from 'node:stream';
-import { EXPORT_FORMATS, SignedCheckpointSchema, WardenError } from '@warden/core';
-import { AuditQuerySchema, exportAudit, parseAuditQuery, verifyStore } from '@warden/engine';
-import { z } from 'zod';
+import {
+  AuditExportQuerySchema,
+  AuditPageSchema,
+  AuditQueryParamsSchema,
+  AuditRecordSchema,
+  AuditSeqParamsSchema,
+  AuditVerifyQuerySchema,
+  AuditVerifyResultSchema,
+  CheckpointListSchema,
+  CheckpointRangeQuerySchema,
+  type ExportFormat,
+  PublicKeyListSchema,
+  SignedCheckpointSchema,
+} from '@warden/api';
+import { WardenError } from '@warden/core';
+import { exportAudit, parseAuditQuery, verifyStore } from '@warden/engine';
 import { defineRoute } from '../http/route-spec.js';
-
-export const AuditRecordSchema = z
-  .object({
-    seq: z.number().int(),
-    prev: z.string(),
-    hash: z.string(),
-    event: z.record(z.string(), z.unknown()),
-  })
-  .meta({ id: 'AuditRecord' });
-
-/** The audit query as a query string: the same filters, with the page size coerced from text. */
-const AuditQueryParams = AuditQuerySchema.extend({
-  limit: z.coerce.number().int().min(1).max(1_000).default(100),
-});
 
 const READERS = ['approver', 'admin', 'auditor'] as const;
 const AUDITORS = ['admin', 'auditor'] as const;
 
-const MEDIA: Record<(typeof EXPORT_FORMATS)[number], string> = {
+const MEDIA: Record<ExportFormat, string> = {
   jsonl: 'application/x-ndjson',
   csv: 'text/csv; charset=utf-8',
   ocsf: 'application/x-ndjson',
@@ -34,11 +33,8 @@ export const auditRoutes = [
     tag: 'audit',
     summary: 'Query the audit trail with filters; page with nextCursor.',
     roles: READERS,
-    query: AuditQueryParams,
-    response: {
-      status: 200,
-      schema: z.object({ records: z.array(AuditRecordSchema), nextCursor: z.string().nullable() }),
-    },
+    query: AuditQueryParamsSchema,
+    response: { status: 200, schema: AuditPageSchema },
     errors: ['QUERY_INVALID'],
     handler: ({ query, ctx }) => ctx.engine.store.queryAudit(parseAuditQuery(query)),
   }),
@@ -48,7 +44,7 @@ export const auditRoutes = [
     tag: 'audit',
     summary: 'One audit event by its sequence number.',
     roles: READERS,
-    params: z.strictObject({ seq: z.coerce.number().int().min(1) }),
+    params: AuditSeqParamsSchema,
     response: { status: 200, schema: AuditRecordSchema },
     errors: ['EVENT_NOT_FOUND'],
     async handler({ params, ctx }) {
@@ -66,11 +62,7 @@ export const auditRoutes = [
     summary:
       'Stream a verified stretch of the chain as JSONL, CSV or OCSF. The checkpoints an auditor needs to verify it offline (the stored ones up to its end and a seal signed for exactly this stretch) follow in the HTTP trailer Warden-Checkpoints: base64url of a JSON array, one JSONL line each for `warden audit verify --checkpoints`.',
     roles: AUDITORS,
-    query: z.strictObject({
-      format: z.enum(EXPORT_FORMATS).default('jsonl'),
-      from: z.iso.datetime({ offset: true }).optional(),
-      to: z.iso.datetime({ offset: true }).optional(),
-    }),
+    query: AuditExportQuerySchema,
     response: { status: 200, stream: 'application/x-ndjson' },
     errors: ['CHAIN_BROKEN', 'QUERY_INVALID'],
     async handler({ query, ctx, reply }) {
@@ -121,11 +113,8 @@ export const auditRoutes = [
     summary:
       'Verify the whole stored chain and its signed checkpoints; ok:false names the first bad seq. deep=true also re-derives every query column from its body (COLUMN_MISMATCH names the seq and column).',
     roles: AUDITORS,
-    query: z.strictObject({ deep: z.enum(['true', 'false']).optional() }),
-    response: {
-      status: 200,
-      schema: z.object({ ok: z.boolean(), checked: z.number(), problem: z.unknown().optional() }).loose(),
-    },
+    query: AuditVerifyQuerySchema,
+    response: { status: 200, schema: AuditVerifyResultSchema },
     handler: async ({ query, ctx }) => verifyStore(ctx.engine.store, { deep: query.deep === 'true' }),
   }),
   defineRoute({
@@ -134,11 +123,8 @@ export const auditRoutes = [
     tag: 'audit',
     summary: 'Signed checkpoints (and export seals) in a range of seq.',
     roles: AUDITORS,
-    query: z.strictObject({
-      fromSeq: z.coerce.number().int().min(0).optional(),
-      toSeq: z.coerce.number().int().min(0).optional(),
-    }),
-    response: { status: 200, schema: z.object({ checkpoints: z.array(SignedCheckpointSchema) }) },
+    query: CheckpointRangeQuerySchema,
+    response: { status: 200, schema: CheckpointListSchema },
     handler: async ({ query, ctx }) => ({ checkpoints: await ctx.engine.store.checkpoints(query) }),
   }),
   defineRoute({
@@ -156,10 +142,7 @@ export const auditRoutes = [
     tag: 'audit',
     summary: 'The public keys that sign checkpoints, for verifying exports offline.',
     roles: AUDITORS,
-    response: {
-      status: 200,
-      schema: z.object({ keys: z.array(z.object({ keyId: z.string(), pem: z.string() })) }),
-    },
+    response: { status: 200, schema: PublicKeyListSchema },
     handler: async ({ ctx }) => ({ keys: await ctx.engine.store.publicKeys() }),
   }),
 ];

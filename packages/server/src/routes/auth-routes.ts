@@ -1,6 +1,6 @@
+import { SignedInSchema, SignInRequestSchema } from '@warden/api';
 import { keyActor, WARDEN_ACTOR, WardenError } from '@warden/core';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { z } from 'zod';
 import { countingFailures } from '../auth/authorize-request.js';
 import {
   createSessionToken,
@@ -15,23 +15,6 @@ import {
 import { actorOf, type Principal } from '../auth/principal.js';
 import { defineRoute } from '../http/route-spec.js';
 import type { ServerContext } from '../server-context.js';
-
-const SignedInSchema = z
-  .object({
-    principal: z.object({
-      id: z.string(),
-      kind: z.string(),
-      role: z.string(),
-      keyId: z.string(),
-      expiresAt: z.string().nullable(),
-    }),
-    csrfToken: z.string().nullable().meta({
-      description:
-        'Send it as x-warden-csrf with every request that changes something (cookie sign-in only).',
-    }),
-    expiresAt: z.string().nullable().meta({ description: 'When the sign-in ends.' }),
-  })
-  .meta({ id: 'DashboardSession' });
 
 const HUMAN_ROLES = ['approver', 'admin', 'auditor'] as const;
 
@@ -56,9 +39,7 @@ export const authRoutes = [
     summary:
       "Sign in to the dashboard with a person's API key: sets an HttpOnly, SameSite=Strict session cookie and returns the CSRF token. Agent and service keys are refused.",
     roles: 'public',
-    body: z.strictObject({
-      key: z.string().min(1).max(200).meta({ description: 'A human API key (wdn_…).' }),
-    }),
+    body: SignInRequestSchema,
     response: { status: 200, schema: SignedInSchema },
     errors: ['UNAUTHENTICATED', 'FORBIDDEN', 'RATE_LIMITED'],
     async handler({ body, ctx, request, reply }) {

@@ -1,119 +1,45 @@
 import { performance } from 'node:perf_hooks';
+import {
+  CheckRequestSchema,
+  type CheckResponse,
+  CheckResponseSchema,
+  CompleteRequestSchema,
+  CompleteResponseSchema,
+  IdParamsSchema,
+  VisibleToolsRequestSchema,
+  VisibleToolsSchema,
+} from '@warden/api';
 import type { ApprovalRecord } from '@warden/core';
 import {
-  APPROVAL_STATUSES,
   type AuditEvent,
-  AuditOutcomeSchema,
   approvalLetsRun,
+  callFieldIssues,
   isWardenError,
+  refineCallFields,
   type ToolCall,
-  ToolCallSchema,
   WardenError,
 } from '@warden/core';
 import type { CheckOptions, CheckResult, UsageEstimate } from '@warden/engine';
 import type { FastifyRequest } from 'fastify';
-import { z } from 'zod';
-import { IdParams } from '../http/id-params.js';
 import { defineRoute } from '../http/route-spec.js';
 import type { ServerContext } from '../server-context.js';
 import { incomingTrace } from '../telemetry/incoming-trace.js';
 import { waitForApproval } from './approval-wait.js';
 
-const tokens = z.number().nonnegative().max(1e12);
-
-/** What a call may consume: reserved in every budget that applies before the call is allowed. */
-const EstimateSchema = z
-  .strictObject({
-    model: z
-      .string()
-      .min(1)
-      .max(200)
-      .optional()
-      .meta({ description: 'Priced from the price table for USD budgets.' }),
-    inputTokens: tokens.optional(),
-    outputTokens: tokens.optional(),
-    costUsd: tokens.optional().meta({ description: 'A cost known in advance; wins over pricing the model.' }),
-    spent: z.literal(true).optional().meta({
-      description:
-        'The usage is already spent and reported after the fact: nothing is reserved. Without it, an estimate of only zeros reserves the default estimate.',
-    }),
-  })
-  .meta({
-    id: 'UsageEstimate',
-    description: 'What the call may consume at most; settled with the actual usage reported on completion.',
-  });
+const CallIdParams = IdParamsSchema;
 
 /**
- * A call as an agent sends it. `agent` may be left out (the key names it); `now` is not accepted: the
- * policy's clock is the server's, or an agent could step outside a time-window rule.
+ * The API's check request with the domain's rules for a call's fields (no credential-looking ids, only
+ * visible characters in a person's name), so such a call is refused before anything is recorded.
  */
-export const CheckRequestSchema = ToolCallSchema.omit({ now: true, agent: true })
-  .extend({
-    agent: ToolCallSchema.shape.agent
-      .optional()
-      .meta({ description: "Must equal the key's agent when given." }),
-    wait: z.number().int().min(0).optional().meta({
-      description:
-        'For a review decision: wait up to this many ms for the approval decision; approved, the call is allowed.',
-    }),
-    approvalId: z.string().min(1).max(200).optional().meta({
-      description:
-        'Redeem an approved request: allowed once, only for the same session, tool and arguments; a changed call voids it.',
-    }),
-    estimate: EstimateSchema.optional(),
-  })
-  .meta({ id: 'CheckRequest' });
-
-const EFFECT = z.enum(['allow', 'review', 'block']);
-
-export const CheckResponseSchema = z
-  .object({
-    callId: z.string(),
-    session: z.string(),
-    effect: EFFECT,
-    policyEffect: EFFECT,
-    ruleId: z.string().nullable(),
-    matchedRuleIds: z.array(z.string()),
-    reasons: z.array(z.string()),
-    policyVersion: z.string(),
-    approvals: z.array(z.unknown()).optional(),
-    code: z
-      .string()
-      .optional()
-      .meta({ description: 'Set when the engine blocked regardless of the policy.' }),
-    auditSeq: z.number().int().optional(),
-    approval: z
-      .object({
-        id: z.string(),
-        status: z.enum(APPROVAL_STATUSES),
-        expiresAt: z.string(),
-        decidedBy: z.string().nullable().optional(),
-      })
-      .optional()
-      .meta({ description: 'The approval request a review opened or this call redeemed, as it stands.' }),
-    grantId: z.string().optional().meta({ description: 'The grant that lifted the default block.' }),
-    reservationId: z
-      .string()
-      .optional()
-      .meta({ description: 'The budget reservation the allowed call holds until it completes.' }),
-    budget: z
-      .object({
-        budgetId: z.string(),
-        scopeKey: z.string(),
-        metric: z.string(),
-        limit: z.number(),
-        used: z.number(),
-        reserved: z.number(),
-        requested: z.number(),
-      })
-      .optional()
-      .meta({ description: 'With code BUDGET_EXCEEDED: the budget that would have gone over.' }),
-  })
-  .meta({ id: 'CheckResponse' });
-
-export const CompleteRequestSchema = AuditOutcomeSchema.meta({ id: 'CompleteRequest' });
-
-const CallIdParams = IdParams;
+const CheckBody = CheckRequestSchema.superRefine(refineCallFields);
+/** The tools named must be tool names the domain accepts too. */
+const VisibleToolsBody = VisibleToolsRequestSchema.superRefine((body, ctx) => {
+  body.tools.forEach((tool, i) => {
+    for (const { message } of callFieldIssues({ tool }))
+      ctx.addIssue({ code: 'custom', message, path: ['tools', i] });
+  });
+});
 
 export const callRoutes = [
   defineRoute({
@@ -123,7 +49,7 @@ export const callRoutes = [
     summary:
       'Decide a tool call: allow, review or block. The decision is durable in the audit trail before the answer.',
     roles: ['agent'],
-    body: CheckRequestSchema,
+    body: CheckBody,
     response: { status: 200, schema: CheckResponseSchema },
     errors: ['AGENT_MISMATCH', 'SHUTTING_DOWN'],
     async handler({ body, principal, ctx, request, reply }) {
@@ -177,19 +103,8 @@ export const callRoutes = [
     summary:
       "Of the tools named, those the policy does not certainly block for the key's agent (or an active grant covers): for least-privilege tool listings.",
     roles: ['agent'],
-    body: z
-      .strictObject({
-        tools: z.array(ToolCallSchema.shape.tool).max(10_000),
-        session: z.string().min(1).max(200).optional().meta({
-          description:
-            "Also show tools a grant of this session lifts (default: a grant of any of the agent's sessions).",
-        }),
-      })
-      .meta({ id: 'VisibleToolsRequest' }),
-    response: {
-      status: 200,
-      schema: z.object({ agent: z.string(), visible: z.array(z.string()) }).meta({ id: 'VisibleTools' }),
-    },
+    body: VisibleToolsBody,
+    response: { status: 200, schema: VisibleToolsSchema },
     errors: [],
     handler: async ({ body, principal, ctx }) => ({
       agent: principal.id,
@@ -204,7 +119,7 @@ export const callRoutes = [
     roles: ['agent'],
     params: CallIdParams,
     body: CompleteRequestSchema,
-    response: { status: 200, schema: z.object({ callId: z.string(), auditSeq: z.number().int() }) },
+    response: { status: 200, schema: CompleteResponseSchema },
     errors: [
       'CALL_NOT_FOUND',
       'CALL_NOT_RUNNABLE',
@@ -290,7 +205,7 @@ async function resumeAfterApproval(
   );
 }
 
-function blocked(result: CheckResult, approval: Record<string, unknown>, reason: string) {
+function blocked(result: CheckResult, approval: NonNullable<CheckResponse['approval']>, reason: string) {
   return { ...result, effect: 'block' as const, reasons: [...result.reasons, reason], approval };
 }
 

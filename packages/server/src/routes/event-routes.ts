@@ -1,27 +1,9 @@
-import { AUDIT_EVENT_TYPES, EFFECTS, WardenError } from '@warden/core';
-import { z } from 'zod';
+import { AUDIT_EVENT_TYPES, EventStreamQuerySchema } from '@warden/api';
+import { WardenError } from '@warden/core';
 import { defineRoute, STREAMED } from '../http/route-spec.js';
 import { SseStream } from '../live/sse-stream.js';
 
 const TYPE_SET = new Set<string>(AUDIT_EVENT_TYPES);
-
-const EventStreamQuery = z.strictObject({
-  type: z
-    .string()
-    .max(2_000)
-    .optional()
-    .meta({ description: 'Comma-separated event types, e.g. call.decided,session.paused.' }),
-  agent: z.string().min(1).max(200).optional(),
-  session: z.string().min(1).max(200).optional(),
-  tool: z.string().min(1).max(500).optional(),
-  decision: z.enum(EFFECTS).optional(),
-  lastEventId: z.coerce
-    .number()
-    .int()
-    .min(0)
-    .optional()
-    .meta({ description: 'Resume after this seq (the Last-Event-ID header does the same).' }),
-});
 
 export const eventRoutes = [
   defineRoute({
@@ -31,7 +13,7 @@ export const eventRoutes = [
     summary:
       "Server-Sent Events: each audit event as it is written (by any instance), filtered; resumable with Last-Event-ID. An agent key streams only its own agent's events (e.g. to hear its approvals decided).",
     roles: ['approver', 'admin', 'auditor', 'agent'],
-    query: EventStreamQuery,
+    query: EventStreamQuerySchema,
     response: { status: 200, stream: 'text/event-stream' },
     errors: ['RATE_LIMITED', 'AGENT_MISMATCH'],
     async handler({ query, principal, ctx, request, reply }) {

@@ -1,42 +1,17 @@
+import {
+  ApiKeyListSchema,
+  ApiKeySchema,
+  CreatedKeySchema,
+  CreateKeySchema,
+  IdParamsSchema,
+  RevokeKeyRequestSchema,
+} from '@warden/api';
 import { parseDuration, WardenError } from '@warden/core';
-import { API_ROLES, createApiKey, PRINCIPAL_KINDS, publicView, revokeApiKey } from '@warden/engine';
-import { z } from 'zod';
+import { createApiKey, publicView, revokeApiKey } from '@warden/engine';
 import { actorOf } from '../auth/principal.js';
-import { IdParams } from '../http/id-params.js';
 import { defineRoute } from '../http/route-spec.js';
 
-export const ApiKeySchema = z
-  .object({
-    id: z.string(),
-    prefix: z.string(),
-    principalKind: z.enum(PRINCIPAL_KINDS),
-    principal: z.string(),
-    role: z.enum(API_ROLES),
-    label: z.string().nullable(),
-    createdAt: z.string(),
-    createdBy: z.string(),
-    expiresAt: z.string().nullable(),
-    revokedAt: z.string().nullable(),
-    revokedBy: z.string().nullable(),
-  })
-  .meta({ id: 'ApiKey' });
-
-export const CreateKeySchema = z
-  .strictObject({
-    principalKind: z.enum(PRINCIPAL_KINDS),
-    principal: z.string().min(1).max(200),
-    role: z.enum(API_ROLES),
-    label: z.string().max(200).optional(),
-    expiresAt: z.iso.datetime({ offset: true }).optional(),
-    ttl: z
-      .string()
-      .max(20)
-      .optional()
-      .meta({ description: 'Instead of expiresAt: a duration such as 30d or 12h.' }),
-  })
-  .meta({ id: 'CreateKey' });
-
-const KeyParams = IdParams;
+const KeyParams = IdParamsSchema;
 
 export const keyRoutes = [
   defineRoute({
@@ -46,7 +21,7 @@ export const keyRoutes = [
     summary: 'Create an API key. The secret is in this response and nowhere else, ever.',
     roles: ['admin'],
     body: CreateKeySchema,
-    response: { status: 201, schema: z.object({ key: ApiKeySchema, secret: z.string() }) },
+    response: { status: 201, schema: CreatedKeySchema },
     async handler({ body, principal, ctx }) {
       const expiresAt = body.expiresAt ?? (body.ttl ? expiryFrom(body.ttl) : null);
       const { key, secret } = await createApiKey(
@@ -69,7 +44,7 @@ export const keyRoutes = [
     tag: 'keys',
     summary: 'List API keys (never their secrets).',
     roles: ['admin'],
-    response: { status: 200, schema: z.object({ keys: z.array(ApiKeySchema) }) },
+    response: { status: 200, schema: ApiKeyListSchema },
     handler: async ({ ctx }) => ({ keys: (await ctx.engine.store.apiKeys()).map(publicView) }),
   }),
   defineRoute({
@@ -79,7 +54,7 @@ export const keyRoutes = [
     summary: 'Revoke an API key on every instance; open live streams using it are closed.',
     roles: ['admin'],
     params: KeyParams,
-    body: z.strictObject({ reason: z.string().max(2_000).optional() }).optional(),
+    body: RevokeKeyRequestSchema,
     response: { status: 200, schema: ApiKeySchema },
     errors: ['KEY_NOT_FOUND', 'KEY_REVOKED'],
     async handler({ params, body, principal, ctx }) {

@@ -1,66 +1,27 @@
-import { analyzePolicy, ReplayReportSchema, replayWindow, WardenError } from '@warden/core';
+import {
+  PolicyChangeSchema,
+  type PolicyInput,
+  PolicyInputSchema,
+  PolicyValidationSchema,
+  PolicyVersionListSchema,
+  PolicyVersionSchema,
+  PolicyVersionsQuerySchema,
+  ReplayReportSchema,
+  ReplayRequestSchema,
+} from '@warden/api';
+import { analyzePolicy, replayWindow, WardenError } from '@warden/core';
 import { replayTrail } from '@warden/engine';
-import { z } from 'zod';
 import { actorOf } from '../auth/principal.js';
 import { defineRoute } from '../http/route-spec.js';
 
-const SourceSchema = z.strictObject({
-  path: z.string().min(1).max(500).meta({ description: 'A file name, shown in diagnostics.' }),
-  text: z.string().max(1024 * 1024),
-});
-
-/** A policy as sent: one YAML text, or several files (a folder policy). */
-export const PolicyInputSchema = z
-  .union([
-    z.strictObject({ text: z.string().max(1024 * 1024) }),
-    z.strictObject({ sources: z.array(SourceSchema).min(1).max(200) }),
-  ])
-  .meta({ id: 'PolicyInput' });
-
-const PolicyVersionSchema = z
-  .object({
-    version: z.string(),
-    name: z.string(),
-    mode: z.enum(['enforce', 'monitor']),
-    sources: z.array(z.object({ path: z.string(), text: z.string() })),
-    createdAt: z.string(),
-    createdBy: z.string(),
-  })
-  .meta({ id: 'PolicyVersion' });
-
-const DiagnosticSchema = z.object({ severity: z.string(), code: z.string(), message: z.string() }).loose();
-
-function sourcesOf(input: z.infer<typeof PolicyInputSchema>) {
+function sourcesOf(input: PolicyInput) {
   return 'text' in input ? [{ path: 'policy.yaml', text: input.text }] : input.sources;
 }
 
-function analyze(input: z.infer<typeof PolicyInputSchema>) {
+function analyze(input: PolicyInput) {
   const sources = sourcesOf(input);
   return { sources, ...analyzePolicy(sources.map((s) => ({ file: s.path, text: s.text }))) };
 }
-
-/** A replay: the candidate policy and which recorded calls to decide again under it. */
-const ReplayBodySchema = z.strictObject({
-  policy: PolicyInputSchema,
-  since: z
-    .string()
-    .max(100)
-    .optional()
-    .meta({ description: 'Calls at or after: an age (7d, 12h), an ISO time or a date. Default 7d.' }),
-  until: z
-    .string()
-    .max(100)
-    .optional()
-    .meta({ description: 'Calls before: an age, an ISO time or a date. Default now.' }),
-  agent: z.string().min(1).max(200).optional().meta({ description: "Only this agent's calls." }),
-  limit: z
-    .number()
-    .int()
-    .min(1)
-    .max(1_000_000)
-    .default(100_000)
-    .meta({ description: 'Recorded calls read at most; the report says complete: false when more remain.' }),
-});
 
 export const policyRoutes = [
   defineRoute({
@@ -90,14 +51,7 @@ export const policyRoutes = [
       'Replace the policy. It is compiled first (400 POLICY_INVALID lists every problem); the change is audited and reaches every instance.',
     roles: ['admin'],
     body: PolicyInputSchema,
-    response: {
-      status: 200,
-      schema: z.object({
-        oldVersion: z.string(),
-        newVersion: z.string(),
-        warnings: z.array(DiagnosticSchema),
-      }),
-    },
+    response: { status: 200, schema: PolicyChangeSchema },
     errors: ['POLICY_INVALID'],
     async handler({ body, principal, ctx }) {
       const { sources, policy, diagnostics } = analyze(body);
@@ -118,14 +72,7 @@ export const policyRoutes = [
     summary: 'Compile and lint a policy without applying it.',
     roles: ['approver', 'admin', 'auditor'],
     body: PolicyInputSchema,
-    response: {
-      status: 200,
-      schema: z.object({
-        valid: z.boolean(),
-        version: z.string().optional(),
-        diagnostics: z.array(DiagnosticSchema),
-      }),
-    },
+    response: { status: 200, schema: PolicyValidationSchema },
     async handler({ body }) {
       const { policy, diagnostics } = analyze(body);
       return { valid: policy !== undefined, ...(policy ? { version: policy.version } : {}), diagnostics };
@@ -138,7 +85,7 @@ export const policyRoutes = [
     summary:
       'Decide the calls recorded in the audit trail again under a candidate policy and report every decision that would change, grouped, with counts. Reads only: nothing is applied or recorded.',
     roles: ['approver', 'admin', 'auditor'],
-    body: ReplayBodySchema,
+    body: ReplayRequestSchema,
     response: { status: 200, schema: ReplayReportSchema },
     errors: ['POLICY_INVALID', 'QUERY_INVALID'],
     async handler({ body, ctx }) {
@@ -163,8 +110,8 @@ export const policyRoutes = [
     tag: 'policy',
     summary: 'Stored policy versions, newest first.',
     roles: ['approver', 'admin', 'auditor'],
-    query: z.strictObject({ limit: z.coerce.number().int().min(1).max(500).default(50) }),
-    response: { status: 200, schema: z.object({ versions: z.array(PolicyVersionSchema) }) },
+    query: PolicyVersionsQuerySchema,
+    response: { status: 200, schema: PolicyVersionListSchema },
     handler: async ({ query, ctx }) => ({ versions: await ctx.engine.store.policyHistory(query.limit) }),
   }),
 ];

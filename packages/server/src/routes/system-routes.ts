@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { HealthSchema, ReadinessSchema } from '@warden/api';
 import { defineRoute, STREAMED } from '../http/route-spec.js';
 
 export const systemRoutes = [
@@ -8,7 +8,7 @@ export const systemRoutes = [
     tag: 'system',
     summary: 'Liveness: the process is up and serving.',
     roles: 'public',
-    response: { status: 200, schema: z.object({ status: z.literal('ok') }) },
+    response: { status: 200, schema: HealthSchema },
     handler: async () => ({ status: 'ok' as const }),
   }),
   defineRoute({
@@ -17,10 +17,7 @@ export const systemRoutes = [
     tag: 'system',
     summary: 'Readiness: the store answers and a policy is loaded. 503 names what is not ready.',
     roles: 'public',
-    response: {
-      status: 200,
-      schema: z.object({ status: z.enum(['ready', 'not ready']), checks: z.record(z.string(), z.string()) }),
-    },
+    response: { status: 200, schema: ReadinessSchema },
     async handler({ ctx, reply }) {
       const checks: Record<string, string> = { policy: `ok ${ctx.engine.policy.version.slice(0, 19)}` };
       try {
@@ -32,7 +29,7 @@ export const systemRoutes = [
       if (ctx.state.shuttingDown) checks.server = 'shutting down';
       const ready = checks.store.startsWith('ok') && !ctx.state.shuttingDown;
       reply.code(ready ? 200 : 503);
-      return { status: ready ? 'ready' : 'not ready', checks };
+      return { status: ready ? ('ready' as const) : ('not ready' as const), checks };
     },
   }),
   defineRoute({

@@ -1,6 +1,6 @@
+import { UsageQuerySchema, UsageSeriesSchema } from '@warden/api';
 import { USAGE_METRICS, UsageSeriesBuilder, WardenError } from '@warden/core';
 import { parseAuditQuery } from '@warden/engine';
-import { z } from 'zod';
 import { defineRoute } from '../http/route-spec.js';
 import type { ServerContext } from '../server-context.js';
 
@@ -9,14 +9,6 @@ const DAY = 24 * HOUR;
 /** Events read for one chart at most (newest first); beyond this the answer says `truncated`. */
 const MAX_EVENTS = 100_000;
 const MAX_BUCKETS = 1_000;
-
-const UsageLineSchema = z.object({
-  key: z.string(),
-  calls: z.array(z.number()),
-  tokens: z.array(z.number()),
-  costUsd: z.array(z.number()),
-  total: z.object({ calls: z.number(), tokens: z.number(), costUsd: z.number() }),
-});
 
 /** The teams an agent belongs to under the policy in force: the groups among its plan's sections. */
 function teamsOf(ctx: ServerContext): (agent: string) => readonly string[] {
@@ -74,32 +66,8 @@ export const usageRoutes = [
     summary:
       'Usage over time from the audit trail: completed calls, tokens and cost per hour or day, per agent or per team (the groups of the policy in force).',
     roles: ['approver', 'admin', 'auditor'],
-    query: z.strictObject({
-      from: z.iso
-        .datetime({ offset: true })
-        .optional()
-        .meta({ description: 'Default: 24 hours before `to`.' }),
-      to: z.iso.datetime({ offset: true }).optional().meta({ description: 'Default: now.' }),
-      bucket: z
-        .enum(['hour', 'day'])
-        .optional()
-        .meta({ description: 'Default: hour up to 3 days, else day.' }),
-      by: z.enum(['agent', 'team']).default('agent'),
-    }),
-    response: {
-      status: 200,
-      schema: z.object({
-        from: z.string(),
-        to: z.string(),
-        bucket: z.enum(['hour', 'day']),
-        by: z.enum(['agent', 'team']),
-        metrics: z.array(z.enum(USAGE_METRICS)),
-        buckets: z.array(z.string()),
-        lines: z.array(UsageLineSchema),
-        eventsRead: z.number(),
-        truncated: z.boolean(),
-      }),
-    },
+    query: UsageQuerySchema,
+    response: { status: 200, schema: UsageSeriesSchema },
     errors: ['QUERY_INVALID'],
     async handler({ query, ctx }) {
       const toMs = query.to ? Date.parse(query.to) : Date.now();
