@@ -104,6 +104,17 @@ describe('the packed packages, installed from their tarballs', () => {
     }
   });
 
+  it(
+    '`npm publish --dry-run` succeeds for every workspace',
+    async () => {
+      // npm checks the manifest and builds the tarball as a real publish would, without uploading.
+      const { out } = await sh('npm', ['publish', '--dry-run', '--json', '--workspaces'], REPO);
+      const published = Object.keys(JSON.parse(out) as Record<string, unknown>).sort();
+      expect(published).toEqual([...packed.keys()].sort());
+    },
+    5 * MINUTES,
+  );
+
   it('source maps point at shipped sources', () => {
     for (const { manifest: m, files } of packed.values()) {
       for (const map of [...files].filter((f) => f.endsWith('.map'))) {
