@@ -80,6 +80,34 @@ describe('gateway config', () => {
       resolveGatewayConfig({ servers: { a: { command: 'x' } }, maxMessageBytes: 1024 }).maxMessageBytes,
     ).toBe(1024);
     expect(resolveGatewayConfig({ servers: { a: { command: 'x' } } }).maxMessageBytes).toBeUndefined();
+    expect(
+      resolveGatewayConfig({ servers: { a: { command: 'x' } }, maxMessageBytes: 256 * 1024 * 1024 })
+        .maxMessageBytes,
+    ).toBe(256 * 1024 * 1024);
+    expect(
+      problem(() =>
+        resolveGatewayConfig({ servers: { a: { command: 'x' } }, maxMessageBytes: 256 * 1024 * 1024 + 1 }),
+      ),
+    ).toMatch(/maxMessageBytes: must be at most 268435456 \(256 MiB\)/);
+  });
+
+  it('refuses user:pass@ in an upstream or Warden URL without echoing it, and points at headers', () => {
+    const upstream = problem(() =>
+      resolveGatewayConfig({
+        servers: { remote: { url: 'https://bot:hunter2@tools.example/mcp?token=t0ken' } },
+      }),
+    );
+    expect(upstream).toContain('servers.remote.url: must not contain a user name or password');
+    expect(upstream).toContain('headers: { Authorization: env:UPSTREAM_TOKEN }');
+    expect(upstream).not.toMatch(/hunter2|t0ken|bot/);
+    const wardenUrl = problem(() =>
+      resolveGatewayConfig({
+        warden: { url: 'http://admin:hunter2@localhost:7400', key: 'wdn_x' },
+        servers: { a: { command: 'x' } },
+      }),
+    );
+    expect(wardenUrl).toContain('warden.url: must not contain a user name or password');
+    expect(wardenUrl).not.toContain('hunter2');
   });
 
   it('a missing or malformed file is a clear error, not a crash', () => {

@@ -39,6 +39,23 @@ const WardenConnectionSchema = z.union([
 
 const duration = z.number().int().positive();
 
+/** The most `maxMessageBytes` may be: a message is buffered whole, so the limit bounds the memory one takes. */
+export const MAX_MESSAGE_BYTES_CAP = 256 * 1024 * 1024;
+
+/**
+ * Why a URL with user info (`user:pass@`) is refused. Such a URL ends up in error text (the SDK's, fetch's),
+ * and so in logs and refusals; credentials belong in `headers` with `env:NAME` values.
+ */
+function userInfoProblem(raw: string, path: string, fix: string): string | undefined {
+  try {
+    const u = new URL(raw);
+    if (u.username === '' && u.password === '') return undefined;
+  } catch {
+    return undefined;
+  }
+  return `${path}: must not contain a user name or password (user:pass@); ${fix}`;
+}
+
 /**
  * The gateway's config file (YAML or JSON). `servers` may also be spelled `mcpServers`, so a desktop
  * client's existing config can be pasted in as it is.
@@ -69,7 +86,14 @@ export const GatewayConfigSchema = z
      * The largest single MCP message (bytes) read on a stdio channel: the stdio gateway's own stdin and
      * each stdio upstream's output. Default 10 MB (the MCP SDK's); a larger one closes that channel.
      */
-    maxMessageBytes: z.number().int().positive().optional(),
+    maxMessageBytes: z
+      .number()
+      .int()
+      .positive()
+      .max(MAX_MESSAGE_BYTES_CAP, {
+        error: `must be at most ${MAX_MESSAGE_BYTES_CAP} (256 MiB): each message is held whole in memory while it is read`,
+      })
+      .optional(),
   })
   .refine((c) => !(c.servers && c.mcpServers), { message: 'use servers or mcpServers, not both' });
 
@@ -155,6 +179,12 @@ export function resolveGatewayConfig(
         ...(o.baseDir ? { cwd: s.cwd ? resolve(o.baseDir, s.cwd) : o.baseDir } : s.cwd ? { cwd: s.cwd } : {}),
       };
     } else {
+      const userInfo = userInfoProblem(
+        s.url,
+        `servers.${name}.url`,
+        'pass credentials in headers, e.g. headers: { Authorization: env:UPSTREAM_TOKEN }',
+      );
+      if (userInfo) problems.push(userInfo);
       const headers =
         s.headers &&
         Object.fromEntries(
@@ -165,6 +195,10 @@ export function resolveGatewayConfig(
   }
   if (Object.keys(servers).length === 0) problems.push('servers: name at least one upstream MCP server');
   let warden = c.warden;
+  if (warden && 'url' in warden) {
+    const userInfo = userInfoProblem(warden.url, 'warden.url', 'the gateway authenticates with warden.key');
+    if (userInfo) problems.push(userInfo);
+  }
   if (warden && 'key' in warden) warden = { ...warden, key: secret(warden.key, 'warden.key') };
   if (warden && 'embedded' in warden && o.baseDir) {
     const e = warden.embedded;

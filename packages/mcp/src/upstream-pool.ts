@@ -1,4 +1,3 @@
-import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import {
   type CallToolResult,
@@ -11,9 +10,11 @@ import {
   type Tool,
 } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
-import { type TraceHeaders, WardenError } from '@warden/core';
+import { isWardenError, type TraceHeaders, WardenError } from '@warden/core';
 import type { UpstreamConfig } from './gateway-config.js';
 import { PACKAGE_VERSION } from './package-version.js';
+import { forEachLine } from './stderr-lines.js';
+import { failureDetail } from './upstream-failure.js';
 
 const DEFAULT_TIMEOUT_MS = 60_000;
 /**
@@ -106,7 +107,10 @@ export class UpstreamPool {
           }
           return tools.map((tool) => ({ server: u.name, tool }));
         } catch (err) {
-          this.#onError(`upstream ${u.name}: ${(err as Error).message}`);
+          // A failure to connect is logged where it happens (in full) and the retry pause stays quiet.
+          if (!isWardenError(err, 'MCP_UPSTREAM_UNAVAILABLE')) {
+            this.#onError(`upstream ${u.name} could not list its tools: ${(err as Error).message}`);
+          }
           return [];
         } finally {
           clearTimeout(timer);
@@ -138,15 +142,16 @@ export class UpstreamPool {
     } catch (err) {
       if (o.signal?.aborted) throw err;
       this.#dropUnlessAnswered(u, client, err);
-      const because = u.closedBecause ? ` (${u.closedBecause})` : '';
-      throw new WardenError(
-        'MCP_UPSTREAM_UNAVAILABLE',
-        `upstream ${server} failed ${tool}: ${(err as Error).message}${because}`,
-        {
-          server,
-          tool,
-        },
-      );
+      // The agent gets what failed and a code; the upstream's own words (a stack trace, a URL with its
+      // token) go only to the log.
+      this.#onError(`upstream ${server} failed ${tool}: ${(err as Error).message}`);
+      const because = u.closedBecause
+        ? ` (${u.closedBecause})`
+        : ` (${failureDetail(err)}); the error is logged, try again later or ask the operator to check upstream ${server}`;
+      throw new WardenError('MCP_UPSTREAM_UNAVAILABLE', `upstream ${server} failed ${tool}${because}`, {
+        server,
+        tool,
+      });
     }
   }
 
@@ -195,9 +200,13 @@ export class UpstreamPool {
     if (u.client) return Promise.resolve(u.client);
     if (u.failedAt !== undefined && Date.now() - u.failedAt < RETRY_AFTER_MS) {
       return Promise.reject(
-        new WardenError('MCP_UPSTREAM_UNAVAILABLE', `upstream ${u.name} is unavailable: ${u.lastError}`, {
-          server: u.name,
-        }),
+        new WardenError(
+          'MCP_UPSTREAM_UNAVAILABLE',
+          `upstream ${u.name} is unavailable (${u.lastError}); the error is logged, try again later or ask the operator to check upstream ${u.name}`,
+          {
+            server: u.name,
+          },
+        ),
       );
     }
     u.connecting ??= this.#open(u).finally(() => {
@@ -207,6 +216,8 @@ export class UpstreamPool {
   }
 
   async #open(u: Upstream): Promise<Client> {
+    // The note is about the connection that closed; a new attempt, whatever its outcome, starts without it.
+    u.closedBecause = undefined;
     const client = new Client({ name: 'warden-mcp-gateway', version: PACKAGE_VERSION });
     const c = u.config;
     const transport =
@@ -226,7 +237,8 @@ export class UpstreamPool {
     // A PassThrough, there from before the upstream starts, when stderr is 'pipe'.
     const piped = transport instanceof StdioClientTransport ? (transport.stderr as Readable | null) : null;
     if (onStderr && piped) {
-      createInterface({ input: piped, crlfDelay: Number.POSITIVE_INFINITY }).on('line', (line) => {
+      // Lines are capped: an upstream's stderr is not ours to hold or log without limit.
+      forEachLine(piped, (line) => {
         if (line.trim() !== '') onStderr(u.name, line);
       });
     }
@@ -254,14 +266,13 @@ export class UpstreamPool {
       await client.connect(transport, { timeout: c.timeoutMs ?? DEFAULT_TIMEOUT_MS });
     } catch (err) {
       u.failedAt = Date.now();
-      u.lastError = (err as Error).message;
+      u.lastError = failureDetail(err);
       await client.close().catch(() => {});
+      this.#onError(`upstream ${u.name} could not be started or reached: ${(err as Error).message}`);
       throw new WardenError(
         'MCP_UPSTREAM_UNAVAILABLE',
-        `upstream ${u.name} could not be started or reached: ${u.lastError}`,
-        {
-          server: u.name,
-        },
+        `upstream ${u.name} could not be started or reached (${u.lastError}); the error is logged, try again later or ask the operator to check upstream ${u.name}`,
+        { server: u.name },
       );
     }
     u.failedAt = undefined;

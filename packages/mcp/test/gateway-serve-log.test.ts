@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../../server/test-support/eventually.js';
@@ -33,18 +34,29 @@ afterAll(() => {
 });
 
 describe('warden serve with a stdio MCP upstream', () => {
-  it("logs the upstream's stderr lines as info JSON lines naming it", async () => {
+  it("logs the upstream's stderr lines at the default level as warn JSON lines naming it, each capped", async () => {
     const db = join(ws.dir, 'gateway.db');
     const config = join(ws.dir, 'warden.yaml');
+    // The filesystem server, after a 100 KB line on its stderr.
+    const noisy = join(ws.dir, 'noisy.mjs');
+    writeFileSync(
+      noisy,
+      `process.stderr.write('n'.repeat(100_000) + ' END-OF-LONG-LINE\\n');\nawait import(${JSON.stringify(pathToFileURL(FS_SERVER).href)});\n`,
+    );
     writeFileSync(
       config,
       JSON.stringify({
-        mcp: { servers: { fs: { command: process.execPath, args: [FS_SERVER, ws.files] } } },
+        mcp: {
+          servers: {
+            fs: { command: process.execPath, args: [FS_SERVER, ws.files] },
+            noisy: { command: process.execPath, args: [noisy, ws.files] },
+          },
+        },
       }),
     );
+    // No WARDEN_LOG_LEVEL: the default (warn) must show what an upstream says.
     const server = await spawnServe(['--config', config, '--db', db, '--port', '0', '--policy', ws.policy], {
       WARDEN_ADMIN_KEY: `wdn_${randomBytes(32).toString('base64url')}`,
-      WARDEN_LOG_LEVEL: 'info',
     });
     const client = new Client({ name: 'log-test', version: '1.0.0' });
     try {
@@ -62,7 +74,15 @@ describe('warden serve with a stdio MCP upstream', () => {
         const lines = logged(server.stderr(), 'Secure MCP Filesystem Server running on stdio');
         return lines.length ? lines : undefined;
       });
-      expect(line).toMatchObject({ level: 'info', upstream: 'fs', stream: 'stderr', name: 'warden' });
+      expect(line).toMatchObject({ level: 'warn', upstream: 'fs', stream: 'stderr', name: 'warden' });
+      const [long] = await eventually('the noisy upstream line in the log', () => {
+        const lines = logLines(server.stderr()).filter(
+          (l) => l.upstream === 'noisy' && /^n+/.test(String(l.msg)),
+        );
+        return lines.length ? lines : undefined;
+      });
+      expect(long?.msg).toBe(`${'n'.repeat(8192)}… [line cut at 8192 bytes]`);
+      expect(server.stderr()).not.toContain('END-OF-LONG-LINE');
     } finally {
       await client.close().catch(() => {});
       const exit = await server.stop();

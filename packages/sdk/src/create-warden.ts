@@ -64,12 +64,26 @@ async function loadEngine(): Promise<typeof import('@warden/engine')> {
   try {
     return await import('@warden/engine');
   } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    if (err.code !== 'ERR_MODULE_NOT_FOUND' || !/['"]@warden\/engine['"]/.test(err.message)) throw e;
+    if (!isEngineMissing(e)) throw e;
     throw new WardenError(
       'CONFIG_INVALID',
       'embedded mode needs the @warden/engine package, which is not installed: run `npm i @warden/engine` (or connect to a server with { url, key })',
       { package: '@warden/engine' },
     );
   }
+}
+
+/**
+ * Whether `err` says @warden/engine itself cannot be found: ESM's ERR_MODULE_NOT_FOUND ("Cannot find
+ * package '@warden/engine' imported from …") or CommonJS's MODULE_NOT_FOUND ("Cannot find module
+ * '@warden/engine'", when the SDK is loaded through require or a bundler). A dependency of the engine that
+ * is missing ("Cannot find module 'pg'", with the engine in its require stack) is not: that error is
+ * passed on as it is, since installing the engine again would not fix it.
+ */
+export function isEngineMissing(err: unknown): boolean {
+  const { code, message } = (err ?? {}) as { code?: unknown; message?: unknown };
+  if (code !== 'ERR_MODULE_NOT_FOUND' && code !== 'MODULE_NOT_FOUND') return false;
+  // Only the first line names what is missing; CommonJS adds its require stack below it.
+  const first = typeof message === 'string' ? (message.split('\n', 1)[0] ?? '') : '';
+  return /^Cannot find (package|module) ['"]@warden\/engine['"]/.test(first);
 }

@@ -351,8 +351,10 @@ async function assemble(
   if (config.mcp) {
     ctx.mcp = createMcpGateway(ctx, config.mcp, {
       warn: (m) => report.warn(m),
-      // An upstream's own log: Warden cannot tell its severity, so info, marked as the upstream's.
-      upstreamStderr: (upstream, line) => log.info({ upstream, stream: 'stderr' }, line),
+      // An upstream's own log, marked as the upstream's. Warden cannot tell its severity, and stderr is
+      // where an upstream says why it crashed: warn, so the default level (warn) does not drop that.
+      // Upstreams write little there (a start-up line), and each line is capped at 8 KB.
+      upstreamStderr: (upstream, line) => log.warn({ upstream, stream: 'stderr' }, line),
     });
   }
   const app = buildApp(ctx, { loggerInstance: log });

@@ -159,4 +159,30 @@ describe('warden serve sending Standard Webhooks (a real process)', () => {
       expect(logLines(exit.err).every((l) => typeof l.time === 'number')).toBe(true);
     }
   }, 90_000);
+
+  it('refuses to start with credentials in a webhook URL or a non-ASCII raw secret, echoing neither', async () => {
+    const cases: [string[], RegExp][] = [
+      [
+        ['    url: https://hook-user:hunter2@hooks.example.com/services/T0/B0/SlackPathSecret'],
+        /webhooks\.0\.url .*must not contain a user name or password/,
+      ],
+      [
+        [
+          '    url: https://hooks.example.com/services/T0/B0/SlackPathSecret',
+          '    secret: pässwörd-0123456789-hunter2',
+        ],
+        /webhooks\.0\.secret .*printable ASCII.*whsec_/,
+      ],
+    ];
+    for (const [lines, message] of cases) {
+      const config = join(dir, `bad-${Math.random().toString(36).slice(2)}.yaml`);
+      writeFileSync(config, ['webhooks:', '  - name: ops', ...lines, ''].join('\n'));
+      const ran = await warden(['serve', '--config', config, '--db', join(dir, 'bad.db'), '--port', '0'], {
+        WARDEN_ADMIN_KEY: ADMIN,
+      });
+      expect(ran.code, ran.err).not.toBe(0);
+      expect(ran.err).toMatch(message);
+      expect(ran.out + ran.err).not.toMatch(/hunter2|SlackPathSecret/);
+    }
+  }, 60_000);
 });

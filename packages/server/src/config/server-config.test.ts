@@ -150,6 +150,12 @@ describe('notification settings', () => {
         { ...hook, secret: `whsec_${'A'.repeat(24)}` },
         /webhooks\.0\.secret .*at least 24 bytes \(it holds 18\)/,
       ],
+      [
+        { ...hook, url: 'https://hook-user:hunter2@hooks.example.com/services/SlackPathSecret' },
+        /webhooks\.0\.url .*must not contain a user name or password/,
+      ],
+      [{ ...hook, url: 'https://token@hooks.example.com/x' }, /webhooks\.0\.url .*user name or password/],
+      [{ ...hook, secret: 'pässwörd-0123456789' }, /webhooks\.0\.secret .*printable ASCII.*whsec_/],
       [{ ...hook, secret: ['x'.repeat(16), 'short'] }, /webhooks\.0\.secret\.1 .*at least 16 characters/],
       [{ ...hook, secret: [] }, /webhooks\.0\.secret/],
       [{ ...hook, format: 'teams' }, /webhooks\.0\.format/],
@@ -163,6 +169,13 @@ describe('notification settings', () => {
         message,
       );
     }
+    // The error names the field, never the URL's secret parts.
+    expect(() =>
+      resolveServerConfig(
+        { config: withHooks([{ ...hook, url: 'https://u:hunter2@hooks.example.com/SlackPathSecret' }]) },
+        {},
+      ),
+    ).toThrow(expect.objectContaining({ message: expect.not.stringMatching(/hunter2|SlackPathSecret/) }));
     expect(() => resolveServerConfig({ config: file('n.json', '{"webhooks": {"name": "x"}}') }, {})).toThrow(
       /webhooks/,
     );
@@ -193,6 +206,9 @@ describe('notification settings', () => {
     expect(() =>
       resolveServerConfig({ config }, { OPS_HOOK_SECRET: 'whsec_MDEyMzQ1Njc4OWFiY2RlZg==' }),
     ).toThrow(/webhooks\.0\.secret .*\$OPS_HOOK_SECRET: a whsec_ secret must hold at least 24 bytes/);
+    expect(() => resolveServerConfig({ config }, { OPS_HOOK_SECRET: 'ünïcödé-secret-0123456789' })).toThrow(
+      /webhooks\.0\.secret .*\$OPS_HOOK_SECRET: a secret not in whsec_ form must be printable ASCII/,
+    );
     // A list (key rotation) resolves each entry, and names the one that is wrong.
     const rotating = withHooks([{ ...hook, secret: ['env:NEW_SECRET', 'an-old-literal-secret-123'] }]);
     const whsec = `whsec_${Buffer.alloc(32, 7).toString('base64')}`;

@@ -6,9 +6,19 @@ import { type GatewayConfig, resolveGatewayConfig } from '@warden/mcp';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { LlmConfigSchema, resolveLlmConfig } from '../llm/llm-config.js';
-import { whsecProblem } from '../notify/webhook-signature.js';
+import { rawSecretProblem, whsecProblem } from '../notify/webhook-signature.js';
 
 const MIN_SECRET_LENGTH = 16;
+
+/** Whether a URL carries user info (`user:pass@`); an unparsable one is left to the URL check. */
+function hasUserInfo(raw: string): boolean {
+  try {
+    const u = new URL(raw);
+    return u.username !== '' || u.password !== '';
+  } catch {
+    return false;
+  }
+}
 
 /** One signing secret: a literal (16+ characters, or a valid whsec_ secret) or an env:NAME reference. */
 const WebhookSecretSchema = z
@@ -17,7 +27,7 @@ const WebhookSecretSchema = z
     error: `must be at least ${MIN_SECRET_LENGTH} characters, or env:VARIABLE to read it from the environment`,
   })
   .superRefine((s, ctx) => {
-    const problem = whsecProblem(s);
+    const problem = whsecProblem(s) ?? (envReference(s) === undefined ? rawSecretProblem(s) : undefined);
     if (problem) ctx.addIssue({ code: 'custom', message: problem });
   });
 
@@ -28,13 +38,19 @@ export const WebhookConfigSchema = z.strictObject({
     .min(1)
     .max(100)
     .regex(/^[A-Za-z0-9_.-]+$/, 'use only letters, digits, _, . and -'),
-  url: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }),
+  url: z
+    .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })
+    // The message names the problem, never the URL: its user info, path or query may be the secret.
+    .refine((u) => !hasUserInfo(u), {
+      error:
+        'must not contain a user name or password (user:pass@); fetch refuses such a URL, and errors would repeat it. Sign deliveries with `secret` instead',
+    }),
   secret: z
     .union([WebhookSecretSchema, z.array(WebhookSecretSchema).min(1).max(5)])
     .optional()
     .meta({
       description:
-        'Signs each delivery (Standard Webhooks: webhook-id, webhook-timestamp, webhook-signature). A whsec_<base64> secret is used as its decoded bytes, any other as its UTF-8 bytes; `env:NAME` reads it from $NAME. A list signs with each (key rotation: the new secret first, the old one until receivers have the new).',
+        'Signs each delivery (Standard Webhooks: webhook-id, webhook-timestamp, webhook-signature). A whsec_<base64> secret is used as its decoded bytes, any other (printable ASCII only) as its bytes; `env:NAME` reads it from $NAME. A list signs with each (key rotation: the new secret first, the old one until receivers have the new).',
     }),
   format: z.enum(['json', 'slack']).default('json'),
   events: z
@@ -250,7 +266,7 @@ function resolveWebhookSecrets(
       problems.push(`${where}: the environment variable ${name} is not set`);
       return secret;
     }
-    const whsec = whsecProblem(value);
+    const whsec = whsecProblem(value) ?? rawSecretProblem(value);
     if (value.length < MIN_SECRET_LENGTH)
       problems.push(`${where}: $${name} must be at least ${MIN_SECRET_LENGTH} characters`);
     else if (whsec) problems.push(`${where}: $${name}: ${whsec}`);

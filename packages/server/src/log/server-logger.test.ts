@@ -1,7 +1,8 @@
 import { Writable } from 'node:stream';
 import { WardenError } from '@warden/core';
+import Fastify from 'fastify';
 import { describe, expect, it } from 'vitest';
-import { createServerLogger, errorFields } from './server-logger.js';
+import { createServerLogger, errorFields, redactRequestUrl } from './server-logger.js';
 
 /** A destination that keeps every line pino writes. */
 function capture() {
@@ -62,5 +63,37 @@ describe('the server logger', () => {
     });
     expect(odd).toMatchObject({ err: { type: 'Error', message: 'a string' } });
     expect(odd?.code).toBeUndefined();
+  });
+});
+
+describe('request log lines', () => {
+  it('drop the query string and mask approval-link tokens, through a real Fastify app', async () => {
+    const out = capture();
+    const app = Fastify({ loggerInstance: createServerLogger('info', out.stream) });
+    app.get('/approve/:token', async () => 'ok');
+    app.post('/v1/approvals/links/:token', async () => ({ ok: true }));
+    app.get('/v1/keys', async () => []);
+    try {
+      await app.inject({ method: 'GET', url: '/approve/apl_SECRETTOKEN1?sig=SECRETQUERY' });
+      await app.inject({ method: 'POST', url: '/v1/approvals/links/apl_SECRETTOKEN2', payload: {} });
+      await app.inject({ method: 'GET', url: '/v1/keys?cursor=SECRETQUERY' });
+      const urls = out
+        .lines()
+        .map((l) => (l.req as { url?: string } | undefined)?.url)
+        .filter(Boolean);
+      expect(urls).toEqual(['/approve/<token>', '/v1/approvals/links/<token>', '/v1/keys']);
+      expect(JSON.stringify(out.lines())).not.toMatch(/SECRETTOKEN|SECRETQUERY/);
+      expect(out.lines()[0]?.req).toMatchObject({ method: 'GET', remoteAddress: '127.0.0.1' });
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('redactRequestUrl masks every token route, whatever follows, and keeps other paths', () => {
+    expect(redactRequestUrl('/approve/tok')).toBe('/approve/<token>');
+    expect(redactRequestUrl('/approve/tok/')).toBe('/approve/<token>/');
+    expect(redactRequestUrl('/v1/approvals/links/tok#frag')).toBe('/v1/approvals/links/<token>');
+    expect(redactRequestUrl('/v1/approvals/apr_1/approve?x=1')).toBe('/v1/approvals/apr_1/approve');
+    expect(redactRequestUrl('/v1/calls')).toBe('/v1/calls');
   });
 });

@@ -23,9 +23,43 @@ export function createServerLogger(
     // collectors map by default.
     formatters: { level: (label) => ({ level: label }) },
     base: { pid: process.pid, name: 'warden' },
-    serializers: { err: serializeError },
+    // `req` replaces Fastify's request serializer (ours win over its defaults): see serializeRequest.
+    serializers: { err: serializeError, req: serializeRequest },
   };
   return pino(options, destination);
+}
+
+/** The parts of a Fastify request a request log line shows. */
+interface LoggedRequest {
+  readonly method?: string;
+  readonly url?: string;
+  readonly host?: string;
+  readonly ip?: string;
+  readonly socket?: { readonly remotePort?: number };
+}
+
+/**
+ * A request as Fastify's own serializer writes it (method, url, host, remote address and port), except
+ * that the URL loses its query string and every approval-link token in its path (/approve/<token>,
+ * /v1/approvals/links/<token>): each is a bearer credential that decides an approval, and logs are read
+ * by more people, and kept longer, than the links are meant to live.
+ */
+function serializeRequest(req: LoggedRequest): Record<string, unknown> {
+  return {
+    method: req.method,
+    url: typeof req.url === 'string' ? redactRequestUrl(req.url) : req.url,
+    host: req.host,
+    remoteAddress: req.ip,
+    remotePort: req.socket?.remotePort,
+  };
+}
+
+/** A request URL for the log: no query string or fragment, token path segments replaced by `<token>`. */
+export function redactRequestUrl(url: string): string {
+  const path = url.split(/[?#]/, 1)[0] ?? '';
+  return path
+    .replace(/(\/approve\/)[^/]+/gi, '$1<token>')
+    .replace(/(\/approvals\/links\/)[^/]+/gi, '$1<token>');
 }
 
 /**

@@ -186,6 +186,32 @@ describe('deliverWebhook against a real HTTP receiver', () => {
     expect(result.error).not.toContain('\n');
   });
 
+  it('never echoes a webhook URL beyond its origin: credentials and a secret path stay out of the error', async () => {
+    const rx = await startReceiver(answer(200));
+    const port = new URL(rx.url).port;
+    const seen: DeliveryAttempt[] = [];
+    // undici refuses a URL with credentials, quoting the whole URL in its message.
+    const result = await deliverWebhook(
+      target(`http://hook-user:hunter2@127.0.0.1:${port}/services/T0/B0/SlackPathSecret?token=q1`),
+      payload,
+      { ...fast, maxAttempts: 2, onAttempt: (a) => seen.push(a) },
+    );
+    expect(result).toMatchObject({ ok: false, attempts: 2 });
+    for (const text of [result.error, ...seen.map((a) => a.error)]) {
+      expect(text).toMatch(/^network error: /);
+      expect(text).not.toMatch(/hunter2|hook-user|SlackPathSecret|token=q1/);
+    }
+    expect(result.error).toContain(`http://127.0.0.1:${port}`);
+    expect(rx.received).toHaveLength(0);
+    // A refused connection is named by its code alone (undici's message would carry the address).
+    await rx.close();
+    const refused = await deliverWebhook(target(`${rx.url}/SlackPathSecret`), payload, {
+      ...fast,
+      maxAttempts: 1,
+    });
+    expect(refused.error).toBe('network error: ECONNREFUSED');
+  });
+
   it('reads and drops large response bodies', async () => {
     const big = 'x'.repeat(1024 * 1024);
     const rx = await startReceiver(sequence(answer(500, {}, big), answer(200, {}, big)));

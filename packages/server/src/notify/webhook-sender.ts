@@ -215,17 +215,37 @@ function report(options: DeliveryOptions, attempt: DeliveryAttempt): void {
   }
 }
 
-/** undici says only "fetch failed"; the cause has the useful part (ECONNREFUSED, ENOTFOUND, a TLS error). */
+/**
+ * undici says only "fetch failed"; the cause's code is the useful part (ECONNREFUSED, ENOTFOUND, a TLS
+ * code). The raw message is never copied whole: undici puts the whole URL in some (a URL with
+ * credentials), and a webhook URL's path can be its secret (Slack), while this text reaches the log, the
+ * audit trail and the stored delivery state. Any URL left in the text is cut to its origin.
+ */
 function networkError(err: unknown): string {
-  const cause = (err as { cause?: { code?: string; message?: string } })?.cause;
-  const detail = cause?.message || cause?.code || (err as Error)?.message || String(err);
+  const cause = (err as { cause?: { code?: unknown; message?: unknown } })?.cause;
+  const code = typeof cause?.code === 'string' ? cause.code : (err as { code?: unknown })?.code;
+  if (typeof code === 'string' && /^[A-Z0-9_]+$/.test(code)) return `network error: ${code}`;
+  const detail = typeof cause?.message === 'string' && cause.message ? cause.message : oneLine(err);
   return oneLine(`network error: ${detail}`);
 }
 
+/** The first line of an error, at most 200 characters, with every URL in it cut to its origin. */
 function oneLine(err: unknown): string {
   const text = typeof err === 'string' ? err : err instanceof Error ? err.message : String(err);
-  const line = text.split('\n')[0] ?? '';
+  const line = redactUrls(text.split('\n')[0] ?? '');
   return line.length > 200 ? `${line.slice(0, 199)}…` : line;
+}
+
+/** Replaces each URL in `text` with its origin (no credentials, path or query). */
+export function redactUrls(text: string): string {
+  return text.replace(/[a-z][a-z0-9+.-]*:\/\/[^\s"'<>]+/gi, (raw) => {
+    try {
+      const origin = new URL(raw).origin;
+      return origin === 'null' ? '<url>' : origin;
+    } catch {
+      return '<url>';
+    }
+  });
 }
 
 function nowSec(): number {

@@ -45,6 +45,17 @@ export function whsecProblem(secret: string): string | undefined {
   return undefined;
 }
 
+/**
+ * Why `secret`, not in whsec_ form, cannot be used, or undefined when it can: it must be printable ASCII.
+ * Warden signs with its UTF-8 bytes, but a receiver's library reads a raw secret in its own way (the
+ * standardwebhooks package takes each character's code as a byte), so beyond ASCII the two disagree and
+ * every signature fails. Binary or non-ASCII keys belong in the whsec_ form.
+ */
+export function rawSecretProblem(secret: string): string | undefined {
+  if (secret.startsWith(WHSEC_PREFIX) || /^[\x20-\x7E]*$/.test(secret)) return undefined;
+  return 'a secret not in whsec_ form must be printable ASCII, so receivers derive the same key; use whsec_ + base64 of random bytes (e.g. whsec_$(openssl rand -base64 32))';
+}
+
 /** The HMAC key of a secret: the decoded bytes of a `whsec_<base64>` secret, else its UTF-8 bytes. */
 export function webhookKey(secret: string): Buffer {
   if (secret.length === 0) throw new RangeError('a webhook secret cannot be empty');
