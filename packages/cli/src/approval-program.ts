@@ -1,7 +1,7 @@
+import { type Command, Option, type OptionValues } from '@commander-js/extra-typings';
 import { APPROVAL_STATUSES } from '@warden/core';
-import { type Command, Option } from 'commander';
 import type { CliIo } from './cli-io.js';
-import { type ApiFlags, DEFAULT_URL } from './commands/api-client.js';
+import { DEFAULT_URL } from './commands/api-client.js';
 import {
   approvalsCancel,
   approvalsList,
@@ -9,12 +9,14 @@ import {
   approvalsShow,
   approvalsVote,
   approvalsWait,
-  type ListOptions,
 } from './commands/approvals.js';
-import { type GrantAddOptions, grantsAdd, grantsList, grantsRevoke } from './commands/grants.js';
+import { grantsAdd, grantsList, grantsRevoke } from './commands/grants.js';
 
 /** Every command here talks to a running server as the key's principal, so it needs both. */
-export function withApi(cmd: Command): Command {
+export function withApi<Args extends unknown[], Opts extends OptionValues, Globals extends OptionValues>(
+  cmd: Command<Args, Opts, Globals>,
+) {
+  // Generic so `--url`/`--key` join the options type each command's action is checked against.
   return cmd
     .addOption(new Option('--url <url>', 'the Warden server').env('WARDEN_URL').default(DEFAULT_URL))
     .addOption(
@@ -42,12 +44,12 @@ export function addApprovalCommands(program: Command, io: CliIo, done: Done): vo
     .option('--limit <n>', 'at most this many (default 100, at most 1000)')
     .option('--cursor <cursor>', 'continue after the previous page (printed as `more: --cursor …`)')
     .option('--json', 'print the page as JSON')
-    .action(async (o: ListOptions) => done(await approvalsList(o, io)));
+    .action(async (o) => done(await approvalsList(o, io)));
   withApi(approvals.command('show'))
     .description('show one request: requirements, votes, progress, arguments')
     .argument('<id>', 'the request id (apr_…)')
     .option('--json', 'print it as JSON')
-    .action(async (id: string, o: ApiFlags & { json?: boolean }) => done(await approvalsShow(id, o, io)));
+    .action(async (id, o) => done(await approvalsShow(id, o, io)));
   for (const vote of ['approve', 'deny'] as const) {
     withApi(approvals.command(vote))
       .description(
@@ -58,9 +60,7 @@ export function addApprovalCommands(program: Command, io: CliIo, done: Done): vo
       .argument('<id>', 'the request id (apr_…)')
       .option('--reason <text>', 'recorded with your vote (some rules require one)')
       .option('--json', 'print the request as JSON')
-      .action(async (id: string, o: ApiFlags & { reason?: string; json?: boolean }) =>
-        done(await approvalsVote(id, vote, o, io)),
-      );
+      .action(async (id, o) => done(await approvalsVote(id, vote, o, io)));
   }
   withApi(approvals.command('override'))
     .description('decide a request alone whatever its quorum (admin keys; always audited)')
@@ -69,25 +69,19 @@ export function addApprovalCommands(program: Command, io: CliIo, done: Done): vo
     .option('--deny', 'deny it')
     .requiredOption('--reason <text>', 'why the normal approvers were bypassed')
     .option('--json', 'print the request as JSON')
-    .action(async (id: string, o: Parameters<typeof approvalsOverride>[1]) =>
-      done(await approvalsOverride(id, o, io)),
-    );
+    .action(async (id, o) => done(await approvalsOverride(id, o, io)));
   withApi(approvals.command('cancel'))
     .description('withdraw a pending request (the requesting agent or an admin)')
     .argument('<id>', 'the request id (apr_…)')
     .option('--reason <text>', 'recorded in the audit trail')
     .option('--json', 'print the request as JSON')
-    .action(async (id: string, o: ApiFlags & { reason?: string; json?: boolean }) =>
-      done(await approvalsCancel(id, o, io)),
-    );
+    .action(async (id, o) => done(await approvalsCancel(id, o, io)));
   withApi(approvals.command('wait'))
     .description('wait for a decision: exit 0 approved, 1 not approved, 3 still pending')
     .argument('<id>', 'the request id (apr_…)')
     .option('--timeout <duration>', 'give up after this long', '30s')
     .option('--json', 'print the request as JSON')
-    .action(async (id: string, o: ApiFlags & { timeout: string; json?: boolean }) =>
-      done(await approvalsWait(id, o, io)),
-    );
+    .action(async (id, o) => done(await approvalsWait(id, o, io)));
   addGrantCommands(program, io, done);
 }
 
@@ -104,21 +98,17 @@ function addGrantCommands(program: Command, io: CliIo, done: Done): void {
     .option('--when <cel>', 'only for calls where this CEL condition holds')
     .requiredOption('--reason <text>', 'why the agent needs it (recorded)')
     .option('--json', 'print the grant as JSON')
-    .action(async (o: GrantAddOptions) => done(await grantsAdd(o, io)));
+    .action(async (o) => done(await grantsAdd(o, io)));
   withApi(grants.command('list'))
     .description('list grants in force, newest first')
     .option('--agent <name>', 'only this agent')
     .option('--all', 'include revoked and expired grants')
     .option('--json', 'print them as JSON')
-    .action(async (o: ApiFlags & { agent?: string; all?: boolean; json?: boolean }) =>
-      done(await grantsList(o, io)),
-    );
+    .action(async (o) => done(await grantsList(o, io)));
   withApi(grants.command('revoke'))
     .description('revoke a grant at once, on every instance')
     .argument('<id>', 'the grant id (grt_…)')
     .option('--reason <text>', 'recorded in the audit trail')
     .option('--json', 'print the grant as JSON')
-    .action(async (id: string, o: ApiFlags & { reason?: string; json?: boolean }) =>
-      done(await grantsRevoke(id, o, io)),
-    );
+    .action(async (id, o) => done(await grantsRevoke(id, o, io)));
 }

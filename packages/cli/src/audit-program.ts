@@ -1,13 +1,13 @@
+import { type Command, Option } from '@commander-js/extra-typings';
 import { EFFECTS, EXPORT_FORMATS } from '@warden/core';
 import { DEFAULT_DB } from '@warden/engine';
-import { type Command, Option } from 'commander';
 import type { CliIo } from './cli-io.js';
 import { auditCheckpoint } from './commands/audit-checkpoint.js';
-import { auditExport, type ExportOptions } from './commands/audit-export.js';
-import { auditHoldList, auditHoldPlace, auditHoldRelease, type HoldOptions } from './commands/audit-hold.js';
-import { auditPurge, type PurgeOptions } from './commands/audit-purge.js';
-import { auditQuery, DEFAULT_QUERY_LIMIT, type QueryOptions } from './commands/audit-query.js';
-import { auditVerify, type VerifyOptions } from './commands/audit-verify.js';
+import { auditExport } from './commands/audit-export.js';
+import { auditHoldList, auditHoldPlace, auditHoldRelease } from './commands/audit-hold.js';
+import { auditPurge } from './commands/audit-purge.js';
+import { auditQuery, DEFAULT_QUERY_LIMIT } from './commands/audit-query.js';
+import { auditVerify } from './commands/audit-verify.js';
 
 const dbOption = () =>
   new Option('--db <location>', 'SQLite file or postgres:// URL').env('WARDEN_DB').default(DEFAULT_DB);
@@ -33,7 +33,7 @@ export function addAuditCommands(program: Command, io: CliIo, done: (code: numbe
     .option('--progress', 'report progress on stderr even when it is not a terminal')
     .option('--deep', 'also re-derive every query column from its body (slower; catches edited columns)')
     .option('--json', 'print the verification report as JSON')
-    .action(async (o: VerifyOptions, cmd: Command) => {
+    .action(async (o, cmd) => {
       done(await auditVerify({ ...o, dbGiven: cmd.getOptionValueSource('db') === 'cli' }, io));
     });
   audit
@@ -54,7 +54,7 @@ export function addAuditCommands(program: Command, io: CliIo, done: (code: numbe
     .option('--limit <n>', `events per page (default ${DEFAULT_QUERY_LIMIT}, at most 10000)`)
     .option('--cursor <cursor>', 'continue after the previous page (printed as `more: --cursor …`)')
     .addOption(new Option('--format <format>', 'output').choices(['table', 'jsonl']).default('table'))
-    .action(async (o: QueryOptions) => {
+    .action(async (o) => {
       done(await auditQuery(o, io));
     });
   audit
@@ -68,7 +68,7 @@ export function addAuditCommands(program: Command, io: CliIo, done: (code: numbe
     .option('--out <file>', 'write the export here (default: stdout)')
     .option('--checkpoints-out <file>', 'checkpoints JSONL (default: <out>.checkpoints.jsonl)')
     .option('--public-key-out <file>', 'the signing public key, PEM (default: <out>.pub.pem)')
-    .action(async (o: ExportOptions) => {
+    .action(async (o) => {
       done(await auditExport(o, io));
     });
   audit
@@ -77,7 +77,7 @@ export function addAuditCommands(program: Command, io: CliIo, done: (code: numbe
     .addOption(dbOption())
     .addOption(keysOption())
     .option('--json', 'print the signed checkpoint as JSON')
-    .action(async (o: Parameters<typeof auditCheckpoint>[0]) => {
+    .action(async (o) => {
       done(await auditCheckpoint(o, io));
     });
   audit
@@ -87,7 +87,7 @@ export function addAuditCommands(program: Command, io: CliIo, done: (code: numbe
     .addOption(dbOption())
     .addOption(keysOption())
     .option('--by <name>', 'who is purging (default: your OS user name)')
-    .action(async (o: PurgeOptions) => {
+    .action(async (o) => {
       done(await auditPurge(o, io));
     });
   addHoldCommands(audit, io, done);
@@ -103,7 +103,7 @@ function addHoldCommands(audit: Command, io: CliIo, done: (code: number) => void
     .option('--by <name>', 'who places it (default: your OS user name)')
     .addOption(dbOption())
     .addOption(keysOption())
-    .action(async (o: HoldOptions) => {
+    .action(async (o) => {
       done(await auditHoldPlace(o, io));
     });
   hold
@@ -114,7 +114,7 @@ function addHoldCommands(audit: Command, io: CliIo, done: (code: number) => void
     .option('--by <name>', 'who releases it (default: your OS user name)')
     .addOption(dbOption())
     .addOption(keysOption())
-    .action(async (id: string, o: HoldOptions) => {
+    .action(async (id, o) => {
       done(await auditHoldRelease(id, o, io));
     });
   hold
@@ -122,7 +122,7 @@ function addHoldCommands(audit: Command, io: CliIo, done: (code: number) => void
     .description('list the legal holds in place')
     .addOption(dbOption())
     .option('--json', 'print them as JSON')
-    .action(async (o: { db: string; json?: boolean }) => {
+    .action(async (o) => {
       done(await auditHoldList(o, io));
     });
 }

@@ -1,6 +1,6 @@
-import type { Command } from 'commander';
+import type { Command } from '@commander-js/extra-typings';
 import type { CliIo } from './cli-io.js';
-import { type DemoOptions, demo } from './commands/demo.js';
+import { demo } from './commands/demo.js';
 
 /** Adds `warden demo`; `done` receives its exit code. */
 export function addDemoCommands(program: Command, io: CliIo, done: (code: number) => void): void {
@@ -17,7 +17,7 @@ export function addDemoCommands(program: Command, io: CliIo, done: (code: number
     .option('--dir <folder>', 'a new or empty folder for the database (default: a new temporary folder)')
     .option('--auto-approve', 'unattended: a demo approver approves the held refund after a moment')
     .option('--exit', 'stop once the story is told instead of serving until Ctrl-C')
-    .action(async (o: DemoOptions) => {
+    .action(async (o) => {
       done(await demo(o, io));
     });
 }

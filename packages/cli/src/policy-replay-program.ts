@@ -1,8 +1,8 @@
+import { type Command, Option } from '@commander-js/extra-typings';
 import { DEFAULT_REPLAY_SINCE } from '@warden/core';
 import { DEFAULT_DB } from '@warden/engine';
-import { type Command, Option } from 'commander';
 import type { CliIo } from './cli-io.js';
-import { policyReplay, type ReplayCliOptions } from './commands/policy-replay.js';
+import { policyReplay } from './commands/policy-replay.js';
 
 /** Adds `warden policy replay` to the `policy` command; `done` receives its exit code. */
 export function addPolicyReplayCommand(policy: Command, io: CliIo, done: (code: number) => void): void {
@@ -25,7 +25,7 @@ export function addPolicyReplayCommand(policy: Command, io: CliIo, done: (code: 
     .option('--limit <n>', 'read at most this many recorded calls (default: all in the window)')
     .option('--json', 'print the report as JSON')
     .option('--progress', 'report progress on stderr even when it is not a terminal')
-    .action(async (o: ReplayCliOptions) => {
+    .action(async (o) => {
       done(await policyReplay(o, io));
     });
 }

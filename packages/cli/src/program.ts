@@ -1,4 +1,4 @@
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError, Option } from '@commander-js/extra-typings';
 import { addApprovalCommands } from './approval-program.js';
 import { addAuditCommands } from './audit-program.js';
 import { type CliIo, EXIT } from './cli-io.js';
@@ -32,7 +32,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .option('--strict', 'treat warnings as failures')
     .option('--separate', 'lint each path as its own policy')
     .option('--json', 'print diagnostics as JSON')
-    .action((paths: string[], o: { strict?: boolean; separate?: boolean; json?: boolean }) => {
+    .action((paths, o) => {
       code = policyLint(paths, o, io);
     });
   policy
@@ -40,7 +40,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .description('run policy test files (*.test.yaml) and report each case')
     .argument('<path>', 'a test file or a folder of them')
     .option('--policy <path>', "policy file or folder to test (overrides the files' `policy:`)")
-    .action((path: string, o: { policy?: string }) => {
+    .action((path, o) => {
       code = policyTest(path, o, io);
     });
   policy
@@ -57,7 +57,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .option('--chain <agents>', 'delegation chain, comma-separated parent agents')
     .addOption(new Option('--now <iso-time>', 'evaluate as if at this time (ISO 8601)'))
     .option('--json', 'print the explanation as JSON')
-    .action((o: Parameters<typeof policyExplain>[0]) => {
+    .action((o) => {
       code = policyExplain(o, io);
     });
   policy

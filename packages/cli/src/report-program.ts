@@ -1,7 +1,7 @@
+import { type Command, Option } from '@commander-js/extra-typings';
 import { DEFAULT_DB } from '@warden/engine';
-import { type Command, Option } from 'commander';
 import type { CliIo } from './cli-io.js';
-import { REPORT_FORMATS, reportSoc2, type Soc2Options } from './commands/report-soc2.js';
+import { REPORT_FORMATS, reportSoc2 } from './commands/report-soc2.js';
 
 /** Adds `warden report …`; `done` receives each command's exit code. */
 export function addReportCommands(program: Command, io: CliIo, done: (code: number) => void): void {
@@ -30,7 +30,7 @@ export function addReportCommands(program: Command, io: CliIo, done: (code: numb
     .option('--top <n>', 'names in each top list (default 10)')
     .option('--rows <n>', 'rows kept per list; counts stay exact, the rest is "and N more" (default 200)')
     .option('--progress', 'report progress on stderr even when it is not a terminal')
-    .action(async (o: Soc2Options) => {
+    .action(async (o) => {
       done(await reportSoc2(o, io));
     });
 }

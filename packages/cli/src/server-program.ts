@@ -1,9 +1,9 @@
+import { type Command, Option } from '@commander-js/extra-typings';
 import { API_ROLES, DEFAULT_DB } from '@warden/engine';
-import { type Command, Option } from 'commander';
 import type { CliIo } from './cli-io.js';
-import { type KeyCreateOptions, keysCreate, keysList, keysRevoke } from './commands/keys.js';
-import { type McpOptions, mcp } from './commands/mcp.js';
-import { type ServeOptions, serve } from './commands/serve.js';
+import { keysCreate, keysList, keysRevoke } from './commands/keys.js';
+import { mcp } from './commands/mcp.js';
+import { serve } from './commands/serve.js';
 
 const dbOption = () =>
   new Option('--db <location>', 'SQLite file or postgres:// URL').env('WARDEN_DB').default(DEFAULT_DB);
@@ -31,7 +31,7 @@ export function addServerCommands(program: Command, io: CliIo, done: (code: numb
       '--policy-overwrite',
       'put the --policy file in force even when a newer policy was stored since it was last applied',
     )
-    .action(async (o: ServeOptions) => {
+    .action(async (o) => {
       done(await serve(o, io));
     });
   program
@@ -43,7 +43,7 @@ export function addServerCommands(program: Command, io: CliIo, done: (code: numb
       '--config <file>',
       'gateway config (YAML or JSON): warden connection and upstream servers',
     )
-    .action(async (o: McpOptions) => {
+    .action(async (o) => {
       done(await mcp(o, io));
     });
   const keys = program.command('keys').description('create, list and revoke API keys');
@@ -60,7 +60,7 @@ export function addServerCommands(program: Command, io: CliIo, done: (code: numb
     .option('--json', 'print the key and secret as JSON')
     .addOption(dbOption())
     .addOption(keysOption())
-    .action(async (o: KeyCreateOptions) => {
+    .action(async (o) => {
       done(await keysCreate(o, io));
     });
   keys
@@ -68,7 +68,7 @@ export function addServerCommands(program: Command, io: CliIo, done: (code: numb
     .description('list API keys (never their secrets)')
     .option('--json', 'one JSON object per line')
     .addOption(dbOption())
-    .action(async (o: { db: string; json?: boolean }) => {
+    .action(async (o) => {
       done(await keysList(o, io));
     });
   keys
@@ -79,7 +79,7 @@ export function addServerCommands(program: Command, io: CliIo, done: (code: numb
     .option('--by <who>', 'who is revoking it (default: the OS user)')
     .addOption(dbOption())
     .addOption(keysOption())
-    .action(async (id: string, o: { db: string; keys?: string; by?: string; reason?: string }) => {
+    .action(async (id, o) => {
       done(await keysRevoke(id, o, io));
     });
 }

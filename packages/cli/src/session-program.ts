@@ -1,15 +1,8 @@
-import type { Command } from 'commander';
+import type { Command } from '@commander-js/extra-typings';
 import { type Done, withApi } from './approval-program.js';
 import type { CliIo } from './cli-io.js';
-import type { ApiFlags } from './commands/api-client.js';
-import { type BudgetsShowOptions, budgetsShow } from './commands/budgets.js';
-import {
-  type SessionsListOptions,
-  sessionsList,
-  sessionsPause,
-  sessionsResume,
-  sessionsShow,
-} from './commands/sessions.js';
+import { budgetsShow } from './commands/budgets.js';
+import { sessionsList, sessionsPause, sessionsResume, sessionsShow } from './commands/sessions.js';
 
 /** `--raise a=1 --raise b=2` collects every value. */
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -26,20 +19,18 @@ export function addSessionCommands(program: Command, io: CliIo, done: Done): voi
     .option('--limit <n>', 'at most this many (default 100, at most 1000)')
     .option('--cursor <cursor>', 'continue after the previous page (printed as `more: --cursor …`)')
     .option('--json', 'print the page as JSON')
-    .action(async (o: SessionsListOptions) => done(await sessionsList(o, io)));
+    .action(async (o) => done(await sessionsList(o, io)));
   withApi(sessions.command('show'))
     .description('show one session: state, usage, and each budget it draws on')
     .argument('<id>', 'the session id')
     .option('--json', 'print it as JSON')
-    .action(async (id: string, o: ApiFlags & { json?: boolean }) => done(await sessionsShow(id, o, io)));
+    .action(async (id, o) => done(await sessionsShow(id, o, io)));
   withApi(sessions.command('pause'))
     .description('pause a session: its calls are blocked until someone resumes it')
     .argument('<id>', 'the session id')
     .requiredOption('--reason <text>', 'why (recorded, and sent to the webhooks)')
     .option('--json', 'print the session as JSON')
-    .action(async (id: string, o: ApiFlags & { reason: string; json?: boolean }) =>
-      done(await sessionsPause(id, o, io)),
-    );
+    .action(async (id, o) => done(await sessionsPause(id, o, io)));
   withApi(sessions.command('resume'))
     .description('resume a paused session as your key (nobody with a stake in it may)')
     .argument('<id>', 'the session id')
@@ -51,9 +42,7 @@ export function addSessionCommands(program: Command, io: CliIo, done: Done): voi
       [],
     )
     .option('--json', 'print the session as JSON')
-    .action(async (id: string, o: ApiFlags & { reason: string; raise: string[]; json?: boolean }) =>
-      done(await sessionsResume(id, o, io)),
-    );
+    .action(async (id, o) => done(await sessionsResume(id, o, io)));
 
   const budgets = program.command('budgets').description('where budgets stand (a client of `warden serve`)');
   withApi(budgets.command('show'))
@@ -62,5 +51,5 @@ export function addSessionCommands(program: Command, io: CliIo, done: Done): voi
     .option('--session <id>', 'budgets this session draws on')
     .option('--budget <id>', 'only this budget of the policy')
     .option('--json', 'print them as JSON')
-    .action(async (o: BudgetsShowOptions) => done(await budgetsShow(o, io)));
+    .action(async (o) => done(await budgetsShow(o, io)));
 }

@@ -84,7 +84,7 @@ for (const [i, lane] of lanes.entries()) {
 
 /** One page in a fresh checkout and terminal of its own: a test per section, in order. */
 function describePage(page: Page): void {
-  describe.sequential(page.path, () => {
+  describe(page.path, { concurrent: false }, () => {
     const tally = { run: 0, skipped: [] as string[], bySection: [] as string[] };
     let dir: string;
     let terminal: ReadmeTerminal;

@@ -229,8 +229,8 @@ export class LlmProxy {
 
   /**
    * A streamed answer: relayed event by event while it is metered on the side. The call is settled
-   * before the client's response ends, so a client that saw the end finds the usage recorded (unless that
-   * first try failed: the retries do not hold the response up).
+   * before the client's response ends (and before its `[DONE]`), so a client that saw the end finds the
+   * usage recorded (unless that first try failed: the retries do not hold the response up).
    */
   #relay(
     x: Exchange,
@@ -243,9 +243,11 @@ export class LlmProxy {
     reply.header('cache-control', 'no-cache').header('x-accel-buffering', 'no');
     const task = (async () => {
       let cut = true;
+      let held: string | undefined;
       try {
         const relayed = await relayEvents(response.body, out, meter);
         cut = relayed.cut;
+        held = relayed.held;
         const billed = billedUsage(meter, x.estimate);
         const failure = cut ? 'the upstream stream broke off before its end' : meter.failure;
         await this.#settle(
@@ -260,7 +262,7 @@ export class LlmProxy {
         x.span?.end('relay failed');
         // A cut stream is cut for the client too, so it does not take half an answer for a whole one.
         if (cut) reply.raw.destroy();
-        else out.end();
+        else out.end(out.destroyed ? undefined : held);
       }
     })();
     this.#pending.track(task);

@@ -8,6 +8,8 @@ export interface RelayOutcome {
   readonly cut: boolean;
   /** The client went away before the end. */
   readonly clientGone: boolean;
+  /** The `data: [DONE]` terminator, held back for the caller to send once the call is settled. */
+  readonly held: string | undefined;
 }
 
 /**
@@ -23,14 +25,21 @@ export async function relayEvents(
 ): Promise<RelayOutcome> {
   const parser = new SseParser();
   const decoder = new TextDecoder();
+  let held: string | undefined;
   const send = async (events: readonly SseEvent[]) => {
     for (const e of events) {
       const text = meter.take(e);
       if (text === undefined || out.destroyed || out.writableEnded) continue;
+      // OpenAI's client (v7) stops reading at `[DONE]`, not at the end of the body: hold it back so a
+      // client that saw it finds the call settled.
+      if (e.data === '[DONE]') {
+        held = (held ?? '') + text;
+        continue;
+      }
       if (!out.write(text)) await drained(out);
     }
   };
-  if (!body) return { cut: false, clientGone: out.destroyed };
+  if (!body) return { cut: false, clientGone: out.destroyed, held };
   const reader = body.getReader();
   try {
     for (;;) {
@@ -40,11 +49,11 @@ export async function relayEvents(
     }
     await send(parser.push(decoder.decode()));
     await send(parser.end());
-    return { cut: false, clientGone: out.destroyed };
+    return { cut: false, clientGone: out.destroyed, held };
   } catch {
     // The half-received rest goes to the meter (it counts if it parses) but not to the client.
     for (const e of parser.end()) meter.take(e);
-    return { cut: true, clientGone: out.destroyed };
+    return { cut: true, clientGone: out.destroyed, held: undefined };
   }
 }
 

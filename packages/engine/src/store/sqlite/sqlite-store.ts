@@ -67,6 +67,7 @@ import { nameCallEnd, toStoreError } from '../store-errors.js';
 import { SqliteApprovals } from './sqlite-approvals.js';
 import { SqliteBudgets } from './sqlite-budgets.js';
 import { SQLITE_MIGRATIONS } from './sqlite-migrations.js';
+import { assertSqliteRuntime } from './sqlite-runtime.js';
 
 /** How long a write waits for another process's lock before the store reports itself unavailable. */
 const BUSY_TIMEOUT_MS = 2_000;
@@ -75,6 +76,7 @@ const BUSY_TIMEOUT_MS = 2_000;
 export function openSqliteStore(path: string): SqliteStore {
   const file = path === ':memory:' ? path : resolve(path);
   try {
+    assertSqliteRuntime();
     if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
     const db = new Database(file, { timeout: BUSY_TIMEOUT_MS });
     db.pragma('journal_mode = WAL');
