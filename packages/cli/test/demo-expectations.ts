@@ -23,8 +23,11 @@ export const DEMO_STEPS: readonly RegExp[] = [
   /21\. tickets\.status \{"ticket":4711\} +block +RUNAWAY_DETECTED — runaway loop: tickets\.status called 6 times/,
 ];
 
-/** Asserts the story's lines appear in this order, and the closing guide after them. */
-export function expectDemoOutput(out: string): void {
+/**
+ * Asserts the story's lines appear in this order, and the closing guide after them; its commands start
+ * with `warden` as the reader runs it (`npm run warden --` in the repository, `npx warden` installed).
+ */
+export function expectDemoOutput(out: string, warden = 'npm run warden --'): void {
   let from = 0;
   for (const line of DEMO_STEPS) {
     const m = line.exec(out.slice(from));
@@ -37,7 +40,7 @@ export function expectDemoOutput(out: string): void {
   expect(out).toMatch(/Sessions +(http:\/\/127\.0\.0\.1:\d+)?\/sessions\?state=paused\n/);
   expect(out).toMatch(/\n +research-4711 and status-loop-4711 are paused: open one and press Resume/);
   for (const command of ['audit query', 'audit verify', 'report soc2', 'policy replay --policy'])
-    expect(out).toContain(`npm run warden -- ${command}`);
+    expect(out).toContain(`${warden} ${command}`);
   expect(out).toMatch(/^ {2}approver {2}ana@demo\.example +wdn_[A-Za-z0-9_-]{43} /m);
   expect(out).toMatch(/^ {2}admin {5}admin +wdn_[A-Za-z0-9_-]{43} /m);
 }

@@ -145,7 +145,8 @@ describe('the packed packages, installed from their tarballs', () => {
       child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
       child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
       const deadline = Date.now() + 2 * MINUTES;
-      while (!/Warden is listening on (http:\/\/\S+)/.test(out)) {
+      // A first start ends its banner with the next step: a key for an agent.
+      while (!/Warden is listening on (http:\/\/\S+)[\s\S]*keys create/.test(out)) {
         if (Date.now() > deadline || child.exitCode !== null)
           throw new Error(`serve did not start\n${out}\n${err}`);
         await new Promise((r) => setTimeout(r, 100));
@@ -156,6 +157,8 @@ describe('the packed packages, installed from their tarballs', () => {
         `from the example policy (${join('node_modules', '@warden', 'server', 'example-policy')})`,
       );
       expect(out).toMatch(/First start: an admin key was created[\s\S]*wdn_/);
+      // The hint is the installed CLI's command, not the repository's `npm run warden --`.
+      expect(out).toMatch(/\n {2}npx warden keys create --agent support-bot --db /);
 
       // The README's way: a key for the agent, made on the database.
       const created = await warden(['keys', 'create', '--db', db, '--agent', 'support-bot', '--json']);
@@ -185,7 +188,7 @@ describe('the packed packages, installed from their tarballs', () => {
     async () => {
       const dir = join(root, 'demo');
       const r = await warden(['demo', '--auto-approve', '--exit', '--port', '0', '--dir', dir]);
-      expectDemoOutput(r.out);
+      expectDemoOutput(r.out, 'npx warden');
       expect(r.out).toContain(join('node_modules', '@warden', 'cli', 'demo', 'policy.yaml'));
       await expectDemoTrail(join(dir, 'warden.db'));
     },

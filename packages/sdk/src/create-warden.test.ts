@@ -1,8 +1,7 @@
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isEngineMissing } from './create-warden.js';
 
@@ -10,28 +9,34 @@ import { isEngineMissing } from './create-warden.js';
 const dir = mkdtempSync(join(tmpdir(), 'warden-engine-missing-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function thrown(fn: () => unknown): Promise<unknown> {
-  try {
-    await fn();
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected an error');
+/**
+ * The error Node itself raises for `import` (ESM) or `require` (CommonJS) of `@warden/engine` from
+ * `from`, in a child process: the test runner resolves dynamic imports itself, so it cannot tell.
+ */
+function thrown(from: string, how: 'import' | 'require'): { code: string; message: string } {
+  const script =
+    how === 'import'
+      ? "import('@warden/engine').then(() => console.log('{}'), (e) => console.log(JSON.stringify({ code: e.code, message: e.message })));"
+      : "try { require('@warden/engine'); console.log('{}'); } catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message })); }";
+  const file = join(from, how === 'import' ? 'probe.mjs' : 'probe.cjs');
+  writeFileSync(file, script);
+  const out = execFileSync(process.execPath, [file], { cwd: from, encoding: 'utf8' });
+  const err = JSON.parse(out) as { code?: string; message?: string };
+  if (!err.code) throw new Error(`expected an error from ${how} of @warden/engine in ${from}`);
+  return err as { code: string; message: string };
 }
 
 describe('isEngineMissing', () => {
-  it('recognises the engine missing under ESM import and CommonJS require', async () => {
-    const importer = join(dir, 'importer.mjs');
-    writeFileSync(importer, "export default () => import('@warden/engine');\n");
-    const esm = await thrown(async () => (await import(pathToFileURL(importer).href)).default());
+  it('recognises the engine missing under ESM import and CommonJS require', () => {
+    const esm = thrown(dir, 'import');
     expect(esm).toMatchObject({ code: 'ERR_MODULE_NOT_FOUND' });
     expect(isEngineMissing(esm)).toBe(true);
-    const cjs = await thrown(() => createRequire(join(dir, 'x.cjs'))('@warden/engine'));
+    const cjs = thrown(dir, 'require');
     expect(cjs).toMatchObject({ code: 'MODULE_NOT_FOUND' });
     expect(isEngineMissing(cjs)).toBe(true);
   });
 
-  it('does not take a missing dependency of the engine for the engine', async () => {
+  it('does not take a missing dependency of the engine for the engine', () => {
     const engine = join(dir, 'with-engine', 'node_modules', '@warden', 'engine');
     mkdirSync(engine, { recursive: true });
     writeFileSync(
@@ -40,13 +45,11 @@ describe('isEngineMissing', () => {
     );
     writeFileSync(join(engine, 'index.mjs'), "import 'warden-missing-driver';\n");
     writeFileSync(join(engine, 'index.cjs'), "require('warden-missing-driver');\n");
-    const importer = join(dir, 'with-engine', 'importer.mjs');
-    writeFileSync(importer, "export default () => import('@warden/engine');\n");
-    const esm = await thrown(async () => (await import(pathToFileURL(importer).href)).default());
+    const esm = thrown(join(dir, 'with-engine'), 'import');
     expect(esm).toMatchObject({ code: 'ERR_MODULE_NOT_FOUND' });
     expect(String((esm as Error).message)).toContain('@warden/engine');
     expect(isEngineMissing(esm)).toBe(false);
-    const cjs = await thrown(() => createRequire(join(dir, 'with-engine', 'x.cjs'))('@warden/engine'));
+    const cjs = thrown(join(dir, 'with-engine'), 'require');
     expect(cjs).toMatchObject({ code: 'MODULE_NOT_FOUND' });
     expect(String((cjs as Error).message)).toContain('@warden/engine');
     expect(isEngineMissing(cjs)).toBe(false);

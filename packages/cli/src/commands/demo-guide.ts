@@ -4,6 +4,7 @@ import { shellArg, shownPath } from './audit-store.js';
 import { DEMO_AGENT, DEMO_PEOPLE, DEMO_POLICY, DEMO_SESSIONS } from './demo-cast.js';
 import type { DemoStory } from './demo-script.js';
 import type { DemoKeys } from './demo-setup.js';
+import { wardenCommand } from './warden-command.js';
 
 /** Where the demo runs, for the texts around the story. */
 export interface DemoPlace {
@@ -61,7 +62,7 @@ export function printWhatToLookAt(io: CliIo, at: DemoPlace, story: DemoStory, se
       : 'the three sessions of the story';
   const dashboard = serving
     ? `  Dashboard  ${at.url}  (sign in with the approver key, or the admin key)`
-    : `  Dashboard  serve the demo's database again first:  npm run warden -- serve --db ${db} --policy ${policy}`;
+    : `  Dashboard  serve the demo's database again first:  ${wardenCommand()} serve --db ${db} --policy ${policy}`;
   // While the demo serves, each page is a link; afterwards they are the same paths on the served database.
   const page = (path: string) => (serving ? `${at.url}${path}` : path);
   io.out(
@@ -82,12 +83,14 @@ export function printWhatToLookAt(io: CliIo, at: DemoPlace, story: DemoStory, se
       `    Policy     ${page('/policy')}`,
       `               warden-demo: the rules behind every line above (${policy}); replay a change there`,
       '',
-      '  CLI (another terminal, in this repository)',
-      `    npm run warden -- audit query --db ${db} --limit 500`,
-      `    npm run warden -- audit verify --db ${db}`,
-      `    npm run warden -- report soc2 --db ${db} --from 1d --to ${today} --out ${report}`,
-      `    npm run warden -- policy replay --policy ${policy} --db ${db}   # or a changed copy of it: what would differ?`,
-      ...(serving ? [`    WARDEN_URL=${at.url} WARDEN_KEY=<admin key> npm run warden -- sessions list`] : []),
+      '  CLI (another terminal)',
+      `    ${wardenCommand()} audit query --db ${db} --limit 500`,
+      `    ${wardenCommand()} audit verify --db ${db}`,
+      `    ${wardenCommand()} report soc2 --db ${db} --from 1d --to ${today} --out ${report}`,
+      `    ${wardenCommand()} policy replay --policy ${policy} --db ${db}   # or a changed copy of it: what would differ?`,
+      ...(serving
+        ? [`    WARDEN_URL=${at.url} WARDEN_KEY=<admin key> ${wardenCommand()} sessions list`]
+        : []),
       '',
       serving
         ? `The server keeps running for you to look around: Ctrl-C stops it (the database stays in ${at.dir}).`

@@ -2,6 +2,7 @@ import type { Effect } from '@warden/api';
 import type { ApprovalPending, GovernedCall } from '@warden/sdk';
 import type { CliIo } from '../cli-io.js';
 import { DEMO_PEOPLE } from './demo-cast.js';
+import { wardenCommand } from './warden-command.js';
 
 /** How one call of the scripted agent ended: what Warden decided, by which rule or code, and why. */
 export interface StepOutcome {
@@ -87,7 +88,7 @@ export class DemoNarrator {
         `${INDENT}┌─ Your turn. The agent waits for a person with the approver role; nothing has run yet.`,
         `${INDENT}│  Open ${approveAt}/approvals/${pending.approvalId} and sign in with the approver key of ${DEMO_PEOPLE.approver} (printed above),`,
         `${INDENT}│  then approve the $120 refund in the approvals inbox (or deny it: the story goes on).`,
-        `${INDENT}└─ Or from another terminal:  WARDEN_URL=${approveAt} WARDEN_KEY=<approver key> npm run warden -- approvals approve ${pending.approvalId}`,
+        `${INDENT}└─ Or from another terminal:  WARDEN_URL=${approveAt} WARDEN_KEY=<approver key> ${wardenCommand()} approvals approve ${pending.approvalId}`,
         '',
         '',
       ].join('\n'),

@@ -3,6 +3,7 @@ import { dashboardDir, EXAMPLE_POLICY, resolveServerConfig, startServer } from '
 import type { CliIo } from '../cli-io.js';
 import { EXIT } from '../cli-io.js';
 import { describeError } from '../describe-error.js';
+import { wardenCommand } from './warden-command.js';
 
 export interface ServeOptions {
   readonly config?: string;
@@ -66,7 +67,7 @@ export async function serve(
         : `\nFirst start: an admin key was created. It is shown this once; keep it somewhere safe:\n\n  ${server.bootstrap.secret}\n`,
     );
     io.out(
-      `\nNext, give an agent a key:\n  npm run warden -- keys create --agent support-bot --db ${shellDb(config.db)}\n`,
+      `\nNext, give an agent a key:\n  ${wardenCommand()} keys create --agent support-bot --db ${shellDb(config.db)}\n`,
     );
   }
   await new Promise<void>((resolve) => {

@@ -76,7 +76,7 @@ export function registerMcpRoutes(app: FastifyInstance, ctx: ServerContext): voi
       if (!ctx.mcp) {
         throw new WardenError(
           'NOT_FOUND',
-          'the MCP gateway is not configured on this server: add mcp.servers to the config file (see the README)',
+          'the MCP gateway is not configured on this server: add mcp.servers to the config file (see docs/mcp.md)',
         );
       }
       if (ctx.state.shuttingDown) {
