@@ -47,11 +47,11 @@ describe('isEngineMissing', () => {
     writeFileSync(join(engine, 'index.cjs'), "require('warden-missing-driver');\n");
     const esm = thrown(join(dir, 'with-engine'), 'import');
     expect(esm).toMatchObject({ code: 'ERR_MODULE_NOT_FOUND' });
-    expect(String((esm as Error).message)).toContain('@warden/engine');
+    expect(esm.message).toContain('@warden/engine');
     expect(isEngineMissing(esm)).toBe(false);
     const cjs = thrown(join(dir, 'with-engine'), 'require');
     expect(cjs).toMatchObject({ code: 'MODULE_NOT_FOUND' });
-    expect(String((cjs as Error).message)).toContain('@warden/engine');
+    expect(cjs.message).toContain('@warden/engine');
     expect(isEngineMissing(cjs)).toBe(false);
     expect(isEngineMissing(new Error("Cannot find module '@warden/engine'"))).toBe(false);
   });
