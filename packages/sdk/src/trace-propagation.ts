@@ -36,6 +36,21 @@ function otelApi(): Promise<OtelApi | undefined> {
  * instrumentation already injects them; never throws.
  */
 export async function activeTraceHeaders(): Promise<Record<string, string>> {
+  return headerSafe(await traceHeadersOfContext());
+}
+
+/** Visible ASCII and spaces, bounded: anything else would make fetch throw and fail the governed call. */
+const HEADER_VALUE = /^[\x20-\x7e]{1,8192}$/;
+
+/** Only the entries that are valid header values: tracing never fails or alters a call. */
+function headerSafe(headers: Record<string, unknown>): Record<string, string> {
+  const safe: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers))
+    if (typeof value === 'string' && HEADER_VALUE.test(value)) safe[name] = value;
+  return safe;
+}
+
+async function traceHeadersOfContext(): Promise<Record<string, string>> {
   // The undici instrumentation appends its own traceparent to every fetch without looking for one, and
   // two traceparents make the receiver drop both (open-telemetry/opentelemetry-js-contrib#2796): when
   // something instruments fetch, it propagates the context for us.

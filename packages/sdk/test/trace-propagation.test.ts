@@ -150,6 +150,22 @@ describe('HttpTransport and the active trace', () => {
     }
   });
 
+  it('drops a passed-on value that is not a valid header value instead of failing the call', async () => {
+    const given = { traceparent: `00-${TRACE}-${SPAN}-01\r\nX-Evil: 1`, tracestate: 'ok=1' };
+    const warden = client();
+    const result = await withTraceContext(given, () =>
+      warden.run({ tool: 'lookup_order', args: { id: 'o-4' } }, async () => 'ok'),
+    );
+    await warden.close();
+    expect(result).toBe('ok');
+    expect(sent.length).toBeGreaterThanOrEqual(2);
+    for (const h of sent) {
+      expect(h.get('traceparent')).toBeNull();
+      expect(h.get('x-evil')).toBeNull();
+      expect(h.get('tracestate')).toBe('ok=1');
+    }
+  });
+
   it('sends no trace headers outside a span', async () => {
     const warden = client();
     await warden.run({ tool: 'lookup_order', args: { id: 'o-2' } }, async () => 'ok');

@@ -33,12 +33,16 @@ describe('parseTraceparent', () => {
     expect(parseTraceparent(value)).toBeUndefined();
   });
 
-  it('reads the first four fields of a higher version and keeps the header as it came', () => {
+  it('reads the first four fields of a higher version and sends them onward as version 00', () => {
     const newer = `cc-${TRACE}-${SPAN}-01-what-the-future-holds`;
-    expect(parseTraceparent(newer)).toEqual({ traceId: TRACE, spanId: SPAN, flags: 1, traceparent: newer });
+    // Onward goes checked hex only: a caller's free-form tail never reaches a header or an upstream.
+    expect(parseTraceparent(newer)).toEqual({ traceId: TRACE, spanId: SPAN, flags: 1, traceparent: VALID });
+    expect(parseTraceparent(`cc-${TRACE}-${SPAN}-01-x\r\nX-Evil: 1`)?.traceparent).toBe(VALID);
     expect(parseTraceparent(`cc-${TRACE}-${SPAN}-01`)?.traceId).toBe(TRACE);
     // After the flags of a newer version comes a dash or nothing.
     expect(parseTraceparent(`cc-${TRACE}-${SPAN}-01x`)).toBeUndefined();
+    // A newer version's header is still bounded.
+    expect(parseTraceparent(`cc-${TRACE}-${SPAN}-01-${'a'.repeat(500)}`)).toBeUndefined();
   });
 });
 
@@ -66,6 +70,8 @@ describe('parseTraceContext', () => {
     }
     const many = Array.from({ length: 33 }, (_, i) => `k${i}=v`).join(',');
     expect(parseTraceContext(VALID, many)?.tracestate).toBeUndefined();
+    // Megabytes of separators are refused by length, before any splitting.
+    expect(parseTraceContext(VALID, `a=1${','.repeat(1_000_000)}`)?.tracestate).toBeUndefined();
   });
 
   it('ignores tracestate without a valid traceparent', () => {
@@ -81,9 +87,9 @@ describe('formatTraceparent and traceHeaders', () => {
     expect(parseTraceparent(header)?.spanId).toBe(SPAN);
   });
 
-  it('carries the context onward as received, tracestate included', () => {
+  it('carries the context onward (a newer version as version 00), tracestate included', () => {
     const newer = `cc-${TRACE}-${SPAN}-01-more`;
-    expect(traceHeaders(parseTraceContext(newer, 'a=1'))).toEqual({ traceparent: newer, tracestate: 'a=1' });
+    expect(traceHeaders(parseTraceContext(newer, 'a=1'))).toEqual({ traceparent: VALID, tracestate: 'a=1' });
     expect(traceHeaders(parseTraceContext(VALID))).toEqual({ traceparent: VALID });
     expect(traceHeaders(undefined)).toEqual({});
   });

@@ -12,7 +12,11 @@ export interface TraceContext {
   readonly spanId: string;
   /** The trace-flags byte; bit 0 is `sampled`. */
   readonly flags: number;
-  /** The `traceparent` to send onward: as received for a caller's context (W3C: forward it unchanged). */
+  /**
+   * The `traceparent` to send onward: a caller's version 00 header as received (W3C: forward it
+   * unchanged); a newer version's first four fields as version 00, so what goes onward is always 55
+   * characters of checked hex, never a caller's free-form tail.
+   */
   readonly traceparent: string;
   /** The vendor entries, validated, as one comma-joined value. */
   readonly tracestate?: string;
@@ -32,6 +36,8 @@ const ZERO_TRACE_ID = '0'.repeat(32);
 const ZERO_SPAN_ID = '0'.repeat(16);
 /** Version 00's length: 2 + 1 + 32 + 1 + 16 + 1 + 2. */
 const V00_LENGTH = 55;
+/** A newer version's header longer than this is not read (W3C leaves the length open; nothing needs more). */
+const MAX_TRACEPARENT_LENGTH = 512;
 
 /**
  * Parses a `traceparent` value strictly: version 00 is exactly 55 characters of lowercase hex with
@@ -42,7 +48,7 @@ export function parseTraceparent(value: unknown): Omit<TraceContext, 'tracestate
   if (typeof value !== 'string') return undefined;
   // HTTP allows optional whitespace around a header value; inside it nothing is tolerated.
   const v = value.trim();
-  if (v.length < V00_LENGTH) return undefined;
+  if (v.length < V00_LENGTH || v.length > MAX_TRACEPARENT_LENGTH) return undefined;
   const version = v.slice(0, 2);
   if (!HEX_VERSION.test(version) || version === 'ff') return undefined;
   if (version === '00' ? v.length !== V00_LENGTH : v.length > V00_LENGTH && v[V00_LENGTH] !== '-') {
@@ -55,7 +61,8 @@ export function parseTraceparent(value: unknown): Omit<TraceContext, 'tracestate
   if (!HEX_TRACE_ID.test(traceId) || traceId === ZERO_TRACE_ID) return undefined;
   if (!HEX_SPAN_ID.test(spanId) || spanId === ZERO_SPAN_ID) return undefined;
   if (!HEX_FLAGS.test(flags)) return undefined;
-  return { traceId, spanId, flags: Number.parseInt(flags, 16), traceparent: v };
+  const ids = { traceId, spanId, flags: Number.parseInt(flags, 16) };
+  return { ...ids, traceparent: version === '00' ? v : formatTraceparent(ids) };
 }
 
 /**
@@ -90,6 +97,8 @@ const TRACESTATE_KEY =
 /** Printable ASCII but `,` and `=`, up to 256 characters, not ending in a space. */
 const TRACESTATE_VALUE = /^[\x20-\x2b\x2d-\x3c\x3e-\x7e]{0,255}[\x21-\x2b\x2d-\x3c\x3e-\x7e]$/;
 const MAX_TRACESTATE_MEMBERS = 32;
+/** 32 members of at most 256 + 1 + 256 characters, and their separators: nothing valid is longer. */
+const MAX_TRACESTATE_LENGTH = MAX_TRACESTATE_MEMBERS * 514;
 
 /**
  * The list-members of `tracestate`, validated and re-joined; undefined when absent, empty or malformed
@@ -97,7 +106,8 @@ const MAX_TRACESTATE_MEMBERS = 32;
  */
 function parseTracestate(value: unknown): string | undefined {
   const raw = Array.isArray(value) ? value.join(',') : value;
-  if (typeof raw !== 'string') return undefined;
+  // Bounded before splitting: a caller's megabytes of commas never become an array.
+  if (typeof raw !== 'string' || raw.length > MAX_TRACESTATE_LENGTH) return undefined;
   const members: string[] = [];
   const keys = new Set<string>();
   for (const part of raw.split(',')) {
@@ -111,6 +121,7 @@ function parseTracestate(value: unknown): string | undefined {
     if (keys.has(key)) return undefined;
     keys.add(key);
     members.push(member);
+    if (members.length > MAX_TRACESTATE_MEMBERS) return undefined;
   }
   if (members.length === 0 || members.length > MAX_TRACESTATE_MEMBERS) return undefined;
   return members.join(',');

@@ -46,6 +46,12 @@ export async function relayEvents(
       const { done, value } = await reader.read();
       if (done) break;
       await send(parser.push(decoder.decode(value, { stream: true })));
+      if (held !== undefined) {
+        // `[DONE]` ends the stream (usage comes before it): an upstream that then idles must not keep
+        // the client waiting for the body to end, or have a complete answer settled as broken off.
+        await reader.cancel().catch(() => {});
+        return { cut: false, clientGone: out.destroyed, held };
+      }
     }
     await send(parser.push(decoder.decode()));
     await send(parser.end());

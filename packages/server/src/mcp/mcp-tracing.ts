@@ -1,10 +1,21 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { performance } from 'node:perf_hooks';
-import { isWardenError, type TraceContext, traceHeaders } from '@warden/core';
+import { callFieldIssues, isWardenError, type TraceContext, traceHeaders } from '@warden/core';
 import type { GatewayTracing } from '@warden/mcp';
 import type { CallDecision, CallRequest, CallResult, CheckRequestOptions } from '@warden/sdk';
 import { EngineTransport } from '@warden/sdk/engine';
 import type { CallTracer } from '../telemetry/call-tracer.js';
+
+/** Printable, bounded: the shape of a tool name the gateway can expose. */
+const TOOL_NAME = /^[\x21-\x7e]{1,200}$/;
+
+/**
+ * The client's tool name as a span may carry it: only once it has a tool name's shape and the domain's
+ * rules accept it (no credential-looking text, which the exporter could not redact); else none.
+ */
+function spanToolName(name: string): string | undefined {
+  return TOOL_NAME.test(name) && callFieldIssues({ tool: name }).length === 0 ? name : undefined;
+}
 
 /** The span of the MCP tool call in progress: the parent of its check and completion spans. */
 const current = new AsyncLocalStorage<TraceContext | undefined>();
@@ -18,14 +29,15 @@ const current = new AsyncLocalStorage<TraceContext | undefined>();
 export function mcpTracing(tracer: CallTracer): GatewayTracing {
   return {
     toolCall({ name, caller, session }) {
+      const tool = spanToolName(name);
       const span = tracer.start({
-        name: `tools/call ${name}`,
+        name: tool === undefined ? 'tools/call' : `tools/call ${tool}`,
         kind: 'server',
         parent: caller,
         attributes: {
           'mcp.method.name': 'tools/call',
           'gen_ai.operation.name': 'execute_tool',
-          'gen_ai.tool.name': name,
+          'gen_ai.tool.name': tool,
           'warden.session': session,
         },
       });
