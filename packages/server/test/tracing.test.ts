@@ -2,71 +2,9 @@
  * With OTEL_EXPORTER_OTLP_ENDPOINT set, a server exports one span per check and per completion over
  * OTLP/HTTP JSON, carrying what the API answered; closing the server flushes them.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { startOtlpReceiver } from '../test-support/otlp-receiver.js';
 import { startTestServer } from '../test-support/server-fixtures.js';
-
-interface OtlpKeyValue {
-  readonly key: string;
-  readonly value: {
-    stringValue?: string;
-    intValue?: string | number;
-    doubleValue?: number;
-    boolValue?: boolean;
-  };
-}
-interface OtlpSpan {
-  readonly name: string;
-  readonly attributes?: readonly OtlpKeyValue[];
-  readonly status?: { readonly code?: number };
-}
-interface ExportTraceServiceRequest {
-  readonly resourceSpans: readonly {
-    readonly scopeSpans: readonly { readonly spans: readonly OtlpSpan[] }[];
-  }[];
-}
-
-interface ReceivedSpan {
-  readonly name: string;
-  readonly attributes: Record<string, unknown>;
-  readonly statusCode: number;
-}
-
-/** A minimal OTLP/HTTP JSON collector on 127.0.0.1: POST /v1/traces only. */
-async function startReceiver(): Promise<{ server: Server; port: number; spans: ReceivedSpan[] }> {
-  const spans: ReceivedSpan[] = [];
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      if (req.method !== 'POST' || req.url !== '/v1/traces') {
-        res.writeHead(404).end();
-        return;
-      }
-      const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as ExportTraceServiceRequest;
-      for (const rs of body.resourceSpans) {
-        for (const ss of rs.scopeSpans) {
-          for (const span of ss.spans) {
-            const attributes = Object.fromEntries(
-              (span.attributes ?? []).map(({ key, value }) => [
-                key,
-                value.stringValue ??
-                  (value.intValue !== undefined
-                    ? Number(value.intValue)
-                    : (value.doubleValue ?? value.boolValue)),
-              ]),
-            );
-            spans.push({ name: span.name, attributes, statusCode: span.status?.code ?? 0 });
-          }
-        }
-      }
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { server, port: (server.address() as AddressInfo).port, spans };
-}
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -82,16 +20,9 @@ interface Decision {
 
 describe('tracing', () => {
   it('exports warden.check and warden.complete spans matching the API answers, flushed on close', async () => {
-    const receiver = await startReceiver();
-    cleanups.push(async () => {
-      receiver.server.closeAllConnections();
-      await new Promise((resolve) => receiver.server.close(resolve));
-    });
-    const fx = await startTestServer(
-      'sqlite',
-      {},
-      { env: { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${receiver.port}` } },
-    );
+    const receiver = await startOtlpReceiver();
+    cleanups.push(() => receiver.close());
+    const fx = await startTestServer('sqlite', {}, { env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url } });
     let closed = false;
     cleanups.push(async () => {
       if (!closed) await fx.close();
