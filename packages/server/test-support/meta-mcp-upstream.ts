@@ -1,6 +1,7 @@
 /**
  * An upstream MCP server built with the official SDK, over streamable HTTP on 127.0.0.1: one `echo` tool
  * that records the `params._meta` of every tools/call it receives (no real server from npm reveals it).
+ * Built on the 1.x SDK on purpose, as the MCP servers on npm still are: the gateway (v2) must serve them.
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';

@@ -9,9 +9,8 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import {
   context,
   createTraceState,
@@ -333,7 +332,8 @@ describe('warden serve without tracing passes the caller’s context on unchange
 });
 
 describe('warden mcp (stdio, remote) passes its client’s _meta on: to the server’s spans and the upstream', () => {
-  it('the server’s check and completion are children of the caller’s span; the upstream gets it unchanged', async () => {
+  /** `warden mcp` (the real process, over stdio) in front of the recording upstream, governed by `traced`. */
+  async function stdioGateway(): Promise<Client> {
     const config = join(dir, 'gateway.yaml');
     writeFileSync(
       config,
@@ -356,6 +356,11 @@ describe('warden mcp (stdio, remote) passes its client’s _meta on: to the serv
       }),
       { timeout: 60_000 },
     );
+    return client;
+  }
+
+  it('the server’s check and completion are children of the caller’s span; the upstream gets it unchanged', async () => {
+    const client = await stdioGateway();
     try {
       const { agent } = await asAgent(async () => {
         const { traceparent, tracestate } = agentHeaders();
@@ -374,6 +379,27 @@ describe('warden mcp (stdio, remote) passes its client’s _meta on: to the serv
         traceparent: `00-${agent.traceId}-${agent.spanId}-01`,
         tracestate: AGENT_STATE,
       });
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('a newer-version traceparent with a free-form tail is passed on as version 00 and never fails the call', async () => {
+    const client = await stdioGateway();
+    try {
+      const traceId = randomBytes(16).toString('hex');
+      const spanId = randomBytes(8).toString('hex');
+      // A CR/LF in the tail would be an invalid header value on the way to the Warden server.
+      const r = await client.callTool({
+        name: 'remote__echo',
+        arguments: { text: 'newer version' },
+        _meta: { traceparent: `cc-${traceId}-${spanId}-01-future\r\nX-Evil: 1` },
+      });
+      expect(r.isError ?? false).toBe(false);
+      expect(mcpUpstream.metas.at(-1)).toMatchObject({ traceparent: `00-${traceId}-${spanId}-01` });
+      const check = await spanOf(traceId, 'warden.check');
+      expect(check).toMatchObject({ parentSpanId: spanId });
+      expect(check.attributes).toMatchObject({ 'warden.decision': 'allow' });
     } finally {
       await client.close();
     }
