@@ -7,6 +7,7 @@
  * The model name steers a scenario:
  * - `…-hold`: the stream sends its text, then waits for `release()` before its usage and end;
  * - `…-die`: the stream sends its text, then the connection is destroyed (no usage);
+ * - `…-linger`: the stream sends everything, `[DONE]` included, then keeps its body open until `release()`;
  * - `…-fail`: a 500 in the provider's error shape.
  */
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
@@ -143,6 +144,7 @@ async function finish(model: string, res: ServerResponse, held: Waiter, last: re
   }
   if (model.endsWith('-hold')) await held();
   await sse(res, last);
+  if (model.endsWith('-linger')) await held();
   res.end();
 }
 

@@ -12,6 +12,7 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../test-support/eventually.js';
 import {
+  FAKE_TEXT,
   FAKE_USAGE,
   type FakeLlmUpstream,
   snapshotOf,
@@ -117,4 +118,42 @@ describe('warden serve: the LLM proxy streams what the client asked for (a real 
       });
     },
   );
+
+  it('a stream whose upstream keeps its body open after `[DONE]` ends for the client at `[DONE]`, settled ok', async () => {
+    const client = new OpenAI({ apiKey: coder, baseURL: `${server.url}/llm/openai/v1`, maxRetries: 0 });
+    try {
+      const { data, response } = await client.chat.completions
+        .create({
+          model: 'gpt-4o-mini-linger',
+          messages: [{ role: 'user', content: 'Say hello.' }],
+          stream: true,
+          stream_options: { include_usage: true },
+        })
+        .withResponse();
+      let text = '';
+      for await (const chunk of data) text += chunk.choices[0]?.delta.content ?? '';
+      expect(text).toBe(FAKE_TEXT);
+      const callId = response.headers.get('warden-call-id') as string;
+      const completed = await eventually('the settled call', async () => {
+        const r = await api<{ records: AuditRecord[] }>(
+          server.url,
+          'GET',
+          `/v1/audit/events?callId=${callId}&type=call.completed`,
+          { key: ADMIN },
+        );
+        return r.body.records[0]?.event;
+      });
+      // A complete answer, not one "broken off" when the idle upstream finally timed out.
+      expect(completed.outcome).toMatchObject({
+        status: 'ok',
+        usage: {
+          inputTokens: FAKE_USAGE.chat.prompt_tokens,
+          outputTokens: FAKE_USAGE.chat.completion_tokens,
+        },
+        result: { stream: true, usage: 'reported' },
+      });
+    } finally {
+      upstream.release();
+    }
+  });
 });
