@@ -292,6 +292,17 @@ describe('warden serve joins the caller’s trace (a real process, a real OTLP e
         traceparent: `00-${agent.traceId}-${hop.spanId}-01`,
         tracestate: AGENT_STATE,
       });
+
+      // A credential-looking tool name is refused, and its span does not carry it to the exporter.
+      const secretName = 'sk_live_4eC39HqLyjWDarjtT1zdp7dc';
+      const { agent: second } = await asAgent(async () => {
+        const { traceparent, tracestate } = agentHeaders();
+        const r = await mcp.callTool({ name: secretName, arguments: {}, _meta: { traceparent, tracestate } });
+        expect(r.isError).toBe(true);
+      });
+      const refused = await spanOf(second.traceId, 'tools/call');
+      expect(refused).toMatchObject({ parentSpanId: second.spanId, kind: SPAN_KIND.SERVER });
+      expect(JSON.stringify(receiver.spans)).not.toContain('sk_live_');
     } finally {
       await mcp.close();
     }
