@@ -38,8 +38,20 @@ async function byCall(store: Store, type: 'call.decided' | 'call.voided'): Promi
 }
 
 /** Waits (without a deadline of its own: the test's timeout is the cap) until `ok` holds. */
-async function until(ok: () => boolean | Promise<boolean>): Promise<void> {
-  while (!(await ok())) await new Promise((r) => setTimeout(r, 20));
+/**
+ * Waits for `ok`; after 90 s fails naming what it waited for and where things stood (`state`), so a rare
+ * stall says which stage stalled instead of running into the test's timeout with nothing to go on.
+ */
+async function until(
+  ok: () => boolean | Promise<boolean>,
+  what = 'the condition',
+  state: () => unknown = () => undefined,
+): Promise<void> {
+  const deadline = Date.now() + 90_000;
+  while (!(await ok())) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within 90 s; state: ${JSON.stringify(state())}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 /**
@@ -192,27 +204,51 @@ describe('decisions whose commit was never acknowledged (PostgreSQL)', () => {
   }, async () => {
     const responses: CheckResult[] = [];
     let running = true;
+    let checking = 0;
     const workers = Array.from({ length: 24 }, async () => {
-      while (running) responses.push(await engine.check(allowed));
+      while (running) {
+        checking++;
+        try {
+          responses.push(await engine.check(allowed));
+        } finally {
+          checking--;
+        }
+      }
     });
     const allowedSoFar = () => responses.filter((r) => r.effect === 'allow').length;
+    let stage = 'start';
+    const state = () => ({
+      stage,
+      responses: responses.length,
+      allowed: allowedSoFar(),
+      inDoubt: engine.unanswered.size,
+      checking,
+      last: responses.slice(-5).map((r) => r.code ?? r.effect),
+    });
     const outages = 6;
     try {
       for (let i = 0; i < outages; i++) {
         const before = allowedSoFar();
-        await until(() => allowedSoFar() >= before + 200);
+        stage = `outage ${i + 1}: allowing before the stop`;
+        await until(() => allowedSoFar() >= before + 200, stage, state);
         await server.stop('immediate');
         const failedBefore = responses.length;
-        await until(() => responses.length >= failedBefore + 24);
+        stage = `outage ${i + 1}: answering while stopped`;
+        await until(() => responses.length >= failedBefore + 24, stage, state);
+        stage = `outage ${i + 1}: restarting`;
         await server.start();
       }
       const before = allowedSoFar();
-      await until(() => allowedSoFar() >= before + 50);
+      stage = 'allowing after the last outage';
+      await until(() => allowedSoFar() >= before + 50, stage, state);
     } finally {
       running = false;
+      stage = 'the workers finishing their last checks';
+      await until(() => checking === 0, stage, state);
       await Promise.all(workers);
     }
-    await until(() => engine.unanswered.size === 0);
+    stage = 'settling the calls in doubt';
+    await until(() => engine.unanswered.size === 0, stage, state);
     const voids = await expectTrailMatches(engine.store, responses);
     const unavailable = responses.filter((r) => r.code === 'STORE_UNAVAILABLE').length;
     console.log(
