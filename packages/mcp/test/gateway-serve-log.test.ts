@@ -71,7 +71,10 @@ describe('warden serve with a stdio MCP upstream', () => {
       // Listing tools starts the upstream, which announces itself on its stderr.
       expect((await client.listTools()).tools.map((t) => t.name)).toContain('fs__read_text_file');
       const [line] = await eventually('the upstream stderr line in the log', () => {
-        const lines = logged(server.stderr(), 'Secure MCP Filesystem Server running on stdio');
+        // Both upstreams run the filesystem server, so both announce it: the fs upstream's line, whichever came first.
+        const lines = logged(server.stderr(), 'Secure MCP Filesystem Server running on stdio').filter(
+          (l) => l.upstream === 'fs',
+        );
         return lines.length ? lines : undefined;
       });
       expect(line).toMatchObject({ level: 'warn', upstream: 'fs', stream: 'stderr', name: 'warden' });
