@@ -30,6 +30,40 @@ export const AuditOutcomeSchema = z.strictObject({
   usage: UsageSchema.optional(),
 });
 
+/**
+ * How an identity named in an event was established. `api_key`: the key that authenticated the request
+ * (`keyId`). `oidc`: an ID token or sign-in verified against the identity provider's keys (`issuer`,
+ * `subject`). `task_token`: a Warden task token (`tokenId`, the token's `jti`; `taskId`) whose claims name
+ * it. `system`: Warden itself. `claimed`: a name the caller wrote in the request and nothing verified.
+ */
+export const IDENTITY_METHODS = ['api_key', 'oidc', 'task_token', 'system', 'claimed'] as const;
+
+/** One identity's proof, as recorded. Only the fields of its method are set. */
+export const IdentityProofSchema = z.strictObject({
+  method: z.enum(IDENTITY_METHODS),
+  keyId: z.string().min(1).max(500).optional(),
+  issuer: z.string().min(1).max(2_000).optional(),
+  subject: z.string().min(1).max(500).optional(),
+  tokenId: z.string().min(1).max(500).optional(),
+  taskId: z.string().min(1).max(500).optional(),
+});
+
+/**
+ * Who stands behind a call, and how each was verified (on `call.decided`, `task.*`, `identity.refused`):
+ * the agent (its key), the initiator (the person or trusted backend that started the task: `oidc` with
+ * issuer and subject, `api_key` for a service key with the initiator permission, or `claimed` for a bare
+ * `triggeredBy`), and each agent of the delegation chain (outermost first, as `delegationChain`).
+ */
+export const CallIdentitySchema = z.strictObject({
+  agent: IdentityProofSchema,
+  initiator: IdentityProofSchema.extend({ name: z.string().max(500).optional() }).optional(),
+  chain: z.array(IdentityProofSchema.extend({ agent: z.string().min(1).max(500) })).optional(),
+  /** The task token the call came with (its `jti`) and its task, when it came with one. */
+  taskToken: z
+    .strictObject({ tokenId: z.string().min(1).max(500), taskId: z.string().min(1).max(500) })
+    .optional(),
+});
+
 /** Add, never rename: `service` is newer, so a service key's events before it read `system`. */
 export const ACTOR_KINDS = ['agent', 'human', 'system', 'service'] as const;
 
@@ -41,7 +75,14 @@ const id = z.string().min(1).max(500);
  * with a key (events from before it have none, and still verify); `system` never has one.
  */
 export const ActorSchema = z
-  .strictObject({ kind: z.enum(ACTOR_KINDS), id, keyId: id.optional() })
+  .strictObject({
+    kind: z.enum(ACTOR_KINDS),
+    id,
+    keyId: id.optional(),
+    /** A person signed in through the identity provider (OIDC): its issuer and subject, verified. */
+    issuer: z.string().min(1).max(2_000).optional(),
+    subject: id.optional(),
+  })
   .refine((a) => a.kind !== 'system' || a.keyId === undefined, {
     message: 'a system actor is Warden itself and acts with no API key',
     path: ['keyId'],
@@ -85,6 +126,8 @@ export const AuditEventSchema = z.strictObject({
   labels: z.record(z.string(), z.string()).optional(),
   triggeredBy: id.optional(),
   delegationChain: z.array(z.string()).optional(),
+  /** How the agent, the initiator and each delegate were verified (see CallIdentitySchema). */
+  identity: CallIdentitySchema.optional(),
   args: z.unknown().optional(),
   /** HMAC-SHA256 of the unredacted arguments: binds an approval to the exact call without storing it. */
   argsHmac: z.string().optional(),

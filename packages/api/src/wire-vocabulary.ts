@@ -90,6 +90,14 @@ export const AUDIT_EVENT_TYPES = [
   'auth.signed_out',
   /** A recorded decision the caller never received (it was answered STORE_UNAVAILABLE): not to be run. */
   'call.voided',
+  /** A task started for an agent (POST /v1/tasks): its session, initiator and token id. */
+  'task.started',
+  /** A task token exchanged for a sub-agent's (RFC 8693): the child token id and the whole chain. */
+  'task.delegated',
+  /** A presented identity was refused: a forged, expired, replayed, foreign or shortened token, or a body that disagrees with its token. */
+  'identity.refused',
+  /** A person's roles or IdP groups changed at sign-in (read from the identity provider each time). */
+  'identity.roles_changed',
 ] as const;
 
 /** One audit event type. */

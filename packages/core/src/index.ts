@@ -47,7 +47,12 @@ export {
   type AuditEventType,
   AuditOutcomeSchema,
   type AuditRecord,
+  type CallIdentity,
+  CallIdentitySchema,
   type ChainedRow,
+  IDENTITY_METHODS,
+  type IdentityProof,
+  IdentityProofSchema,
   type Usage,
   UsageSchema,
 } from './audit/audit-event.js';

@@ -6,6 +6,9 @@ import {
   AuditEventSchema,
   type AuditEventType,
   AuditOutcomeSchema,
+  CallIdentitySchema,
+  IDENTITY_METHODS,
+  IdentityProofSchema,
   RedactionRecordSchema,
   UsageSchema,
 } from '@warden/api';
@@ -31,6 +34,9 @@ export {
   AuditEventSchema,
   type AuditEventType,
   AuditOutcomeSchema,
+  CallIdentitySchema,
+  IDENTITY_METHODS,
+  IdentityProofSchema,
   RedactionRecordSchema,
   UsageSchema,
 };
@@ -39,6 +45,10 @@ export {
 export type AuditEvent = z.infer<typeof AuditEventSchema>;
 /** Who did something. */
 export type Actor = z.infer<typeof ActorSchema>;
+/** How one identity in an event was verified (api key, OIDC issuer and subject, task token, or claimed). */
+export type IdentityProof = z.infer<typeof IdentityProofSchema>;
+/** Who stands behind a call and how each was verified: agent, initiator, delegation chain. */
+export type CallIdentity = z.infer<typeof CallIdentitySchema>;
 /** Usage reported with a completion. */
 export type Usage = z.infer<typeof UsageSchema>;
 
