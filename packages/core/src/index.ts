@@ -81,6 +81,17 @@ export {
   formatRecord,
   parseExport,
 } from './audit/export-format.js';
+export {
+  actorProof,
+  CLAIMED,
+  callParties,
+  type EventIdentity,
+  eventIdentities,
+  type IdentityRole,
+  proofDetail,
+  proofLabel,
+  unverifiedClaims,
+} from './audit/identity-proofs.js';
 export { uuidv7 } from './audit/ids.js';
 export {
   DEFAULT_SECRET_FIELDS,
