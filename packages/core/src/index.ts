@@ -208,6 +208,7 @@ export {
   type TallyRow,
   type TopList,
 } from './report/capped-list.js';
+export { PROOF_METHODS } from './report/identity-tally.js';
 export { policyAgentRules } from './report/policy-summary.js';
 export {
   bucketStart,
@@ -238,19 +239,24 @@ export type {
   EventSummary,
   GrantRevokedRow,
   GrantRow,
+  IdentityRow,
+  IdentitySection,
   IntegritySection,
   KeyCreatedRow,
   KeyRevokedRow,
+  MethodCounts,
   OperationsSection,
   PauseRow,
   PolicyAtEnd,
   PolicyChangeRow,
+  ProofMethod,
   RaiseRow,
   RefusalRow,
   SeparationSection,
   SigningKeyRow,
   Soc2Report,
   SodViolation,
+  UnverifiedDecisionRow,
 } from './report/soc2-report.js';
 export {
   formatTraceparent,

@@ -1,6 +1,7 @@
 import type { AuditEventType, AuditRecord } from '../audit/audit-event.js';
 import type { VerifyReport } from '../audit/chain-verifier.js';
 import { CappedList, Tally } from './capped-list.js';
+import { IdentityTally } from './identity-tally.js';
 import {
   bucketStart,
   bucketsOf,
@@ -107,6 +108,7 @@ export class Soc2ReportBuilder {
   readonly #grantsRevoked: CappedList<GrantRevokedRow>;
   readonly #signIns: CappedList<SignInRow>;
   #signOuts = 0;
+  readonly #identities: IdentityTally;
   // CC7
   readonly #blockedByAgent = new Tally();
   readonly #blockedByRule = new Tally();
@@ -155,6 +157,7 @@ export class Soc2ReportBuilder {
     this.#alerts = list();
     this.#pauses = list();
     this.#raised = list();
+    this.#identities = new IdentityTally(this.#cap, this.#top);
   }
 
   /** A context event (one of SOC2_CONTEXT_TYPES, at any time before the period's end). */
@@ -191,6 +194,7 @@ export class Soc2ReportBuilder {
     this.#lastSeq = r.seq;
     this.#byType.set(e.type, (this.#byType.get(e.type) ?? 0) + 1);
     this.#handlers[e.type]?.(r);
+    this.#identities.push(r);
   }
 
   /** What each event type of the period adds to the report; other types are only counted. */
@@ -401,6 +405,7 @@ export class Soc2ReportBuilder {
         grantsExpired: { items: expired.slice(0, this.#cap), total: expired.length },
         signIns: this.#signIns.done(),
         signOuts: this.#signOuts,
+        identities: this.#identities.done(),
       },
       operations: {
         blocked: effects.block,
