@@ -74,7 +74,7 @@ export function identityBlocks(r: Soc2Report): Block[] {
     { kind: 'heading', level: 3, text: 'Decisions that relied on unverified claims' },
     {
       kind: 'para',
-      text: 'Calls sent for review whose initiator or a delegate was only claimed, and approvals a person decided on such a request: separation of duties and approver eligibility compared names that nothing verified. Require task tokens (`identity: { requireTaskToken: true }` in the policy) to refuse such calls.',
+      text: 'Calls sent for review whose initiator or a delegate was only claimed, and approvals a person decided on such a request: separation of duties and approver eligibility compared names that nothing verified. A policy that requires task tokens (identity: { requireTaskToken: true }) refuses such calls.',
     },
     flagged.total === 0
       ? { kind: 'callout', tone: 'ok', text: 'No decision in the period relied on an unverified claim.' }
