@@ -4,7 +4,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testEngine } from '../../engine/test-support/engine-fixtures.js';
-import { type IdentitySeed, SEED_ISSUER, seedIdentities } from '../../engine/test-support/identity-seed.js';
+import {
+  type IdentitySeed,
+  SEED_ISSUER,
+  seedIdentities,
+  VERIFIED_IDENTITY,
+} from '../../engine/test-support/identity-seed.js';
 import { freshStore, type StoreFixture } from '../../engine/test-support/store-fixtures.js';
 import { tempDir } from './audit-fixtures.js';
 
@@ -82,6 +87,34 @@ describe('warden report soc2: CC6 identities by how they were verified (the real
     expect(flagged).toContain(`| approval.decided | approved | ${seed.claimedApproval} |`);
     expect(flagged).not.toContain(seed.verifiedApproval);
     expect(md).toMatch(/\| Decisions relying on unverified claims \| 2 \|/);
+  });
+
+  it('audit query marks an unverified initiator in its table; JSONL holds the recorded identity as stored', async () => {
+    const table = warden(['audit', 'query', '--db', fx.location, '--type', 'call.decided']);
+    expect(table.code).toBe(0);
+    const lines = table.out.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/ initiator +session$/);
+    expect(lines.find((l) => l.includes('s-claimed'))).toMatch(/ UNVERIFIED: alice +s-claimed$/);
+    expect(lines.find((l) => l.includes('s-verified'))).toMatch(/ SSO: alice@acme\.example +s-verified$/);
+    const jsonl = warden([
+      'audit',
+      'query',
+      '--db',
+      fx.location,
+      '--type',
+      'call.decided',
+      '--format',
+      'jsonl',
+    ]);
+    const events = jsonl.out
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { event: { callId: string; identity?: unknown } });
+    expect(events.find((r) => r.event.callId === seed.verifiedCallId)?.event.identity).toEqual(
+      VERIFIED_IDENTITY,
+    );
+    expect(events.find((r) => r.event.callId === seed.claimedCallId)?.event.identity).toBeUndefined();
+    expect(Object.keys(events[0] ?? {}).sort()).toEqual(['event', 'hash', 'prev', 'seq']);
   });
 
   it('counts identity refusals by reason and role changes; HTML marks claims as a warning', () => {

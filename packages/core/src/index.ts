@@ -90,6 +90,7 @@ export {
   type IdentityRole,
   proofDetail,
   proofLabel,
+  recordsCall,
   unverifiedClaims,
 } from './audit/identity-proofs.js';
 export { uuidv7 } from './audit/ids.js';

@@ -75,6 +75,21 @@ export function callParties(e: AuditEvent): EventIdentity[] {
   return out;
 }
 
+/**
+ * Whether the event records a call itself (or carries its identity): `call.*`, `task.*`,
+ * `identity.refused`. Approval and session events name the parties of their call again without
+ * recording how they were verified (the call's own events did), so readers count and show the parties
+ * of these events only.
+ */
+export function recordsCall(e: AuditEvent): boolean {
+  return (
+    e.identity !== undefined ||
+    e.type.startsWith('call.') ||
+    e.type.startsWith('task.') ||
+    e.type === 'identity.refused'
+  );
+}
+
 /** Every identity the event names: its actor first, then the parties of the call it is about. */
 export function eventIdentities(e: AuditEvent): EventIdentity[] {
   return [{ role: 'actor', name: e.actor.id, proof: actorProof(e.actor) }, ...callParties(e)];

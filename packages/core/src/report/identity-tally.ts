@@ -3,6 +3,7 @@ import {
   type EventIdentity,
   eventIdentities,
   proofDetail,
+  recordsCall,
   unverifiedClaims,
 } from '../audit/identity-proofs.js';
 import { CappedList, Tally } from './capped-list.js';
@@ -54,7 +55,7 @@ export class IdentityTally {
     const decision = e.type === 'call.decided' || e.type === 'approval.decided';
     // The parties of a call are counted on the call's own events; an approval or a session event names
     // them again without recording how they were verified (their requests did).
-    const identities = ownsParties(e) ? eventIdentities(e) : eventIdentities(e).slice(0, 1);
+    const identities = recordsCall(e) ? eventIdentities(e) : eventIdentities(e).slice(0, 1);
     const seen = new Set<string>();
     const methods = new Set<ProofMethod>();
     for (const id of identities) {
@@ -180,16 +181,6 @@ export class IdentityTally {
       rolesChanged: this.#rolesChanged,
     };
   }
-}
-
-/** Events that record the call itself (or carry its identity), whose parties the tally counts. */
-function ownsParties(e: AuditRecord['event']): boolean {
-  return (
-    e.identity !== undefined ||
-    e.type.startsWith('call.') ||
-    e.type.startsWith('task.') ||
-    e.type === 'identity.refused'
-  );
 }
 
 /** One identity as verified one way: a key, a person at an issuer, or a name. */
