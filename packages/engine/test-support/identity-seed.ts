@@ -33,7 +33,7 @@ export interface IdentitySeed {
  * Seeds a database through a real engine (the test policy: billing-agent's `stripe.refund` over 100 is
  * reviewed) with a review whose initiator and chain are only claimed, approved by a person with a key;
  * and, committed through the engine's commit path as a call with a task token records them, a review
- * with a verified initiator and chain decided by an SSO person, a task started, identity refusals and a
+ * with a verified initiator and chain (two hours ago) decided now by an SSO person, a task started, identity refusals and a
  * role change. Every event is parsed by the audit event schema first.
  */
 export async function seedIdentities(engine: Engine): Promise<IdentitySeed> {
@@ -59,6 +59,8 @@ export async function seedIdentities(engine: Engine): Promise<IdentitySeed> {
   const verifiedApproval = `apr_${uuidv7()}`;
   const verifiedCallId = uuidv7();
   const agent: Actor = { kind: 'agent', id: 'billing-agent', keyId: 'key_billing' };
+  // The verified task started and its call was reviewed two hours ago; the approval is decided now.
+  const earlier = new Date(Date.now() - 2 * 3_600_000).toISOString();
   const call = {
     agent: 'billing-agent',
     tool: 'stripe.refund',
@@ -75,6 +77,7 @@ export async function seedIdentities(engine: Engine): Promise<IdentitySeed> {
         'task.started',
         { kind: 'service', id: 'frontend', keyId: 'key_frontend' },
         {
+          ts: earlier,
           agent: 'planner',
           session: 's-verified',
           identity: {
@@ -86,6 +89,7 @@ export async function seedIdentities(engine: Engine): Promise<IdentitySeed> {
       ),
       ev('call.decided', agent, {
         ...call,
+        ts: earlier,
         args: { amount: 800 },
         identity: VERIFIED_IDENTITY,
         decision: {

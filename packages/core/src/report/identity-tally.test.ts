@@ -165,6 +165,36 @@ describe('CC6: identities by how they were verified', () => {
     expect(r.unverifiedDecisions.total).toBe(3);
   });
 
+  it('reads an approval requested before the period from its request, once it is looked up', () => {
+    const before = review('apr_before', {
+      ts: '2026-04-30T23:00:00.000Z',
+      callId: 'call_before',
+      triggeredBy: 'alice@acme.example',
+      identity: verified,
+    });
+    const approval = decided('apr_before', 'approved', {
+      callId: 'call_before',
+      triggeredBy: 'alice@acme.example',
+    });
+    const alone = buildSoc2Report(PERIOD, { context: [], events: [approval] }, FACTS).access.identities;
+    // Not looked up: the names the approval holds, which nothing verified.
+    expect(alone.unverifiedDecisions.items.map((d) => [d.approvalId, d.from])).toEqual([
+      ['apr_before', 'event'],
+    ]);
+    const looked = buildSoc2Report(PERIOD, { context: [], events: [approval], requests: [before] }, FACTS);
+    expect(looked.access.identities.unverifiedDecisions.total).toBe(0);
+    // A claimed request looked up is flagged from it.
+    const claimedBefore = review('apr_before', { callId: 'call_before', triggeredBy: 'mallory' });
+    const flagged = buildSoc2Report(
+      PERIOD,
+      { context: [], events: [approval], requests: [claimedBefore] },
+      FACTS,
+    );
+    expect(
+      flagged.access.identities.unverifiedDecisions.items.map((d) => [d.claimed.join(), d.from]),
+    ).toEqual([['initiator mallory', 'request']]);
+  });
+
   it('counts identity refusals by code and reason, and role changes', () => {
     const r = buildSoc2Report(PERIOD, { context: [], events }, FACTS).access.identities;
     expect(r.refusedTotal).toBe(3);

@@ -22,6 +22,8 @@ export const PROOF_METHODS: readonly ProofMethod[] = ['api_key', 'oidc', 'task_t
 /** Identities tracked one by one, and review decisions remembered for their approvals (memory bounded). */
 const MAX_IDENTITIES = 10_000;
 const MAX_REVIEWS = 100_000;
+/** Approvals whose request is looked up before the period (one store query each). */
+const MAX_LOOKUPS = 10_000;
 
 type MutableRow = { -readonly [K in keyof IdentityRow]: IdentityRow[K] } & { roleSet: Set<string> };
 
@@ -40,6 +42,10 @@ export class IdentityTally {
   /** Per approval a review opened in the period: the names it only claimed (empty: all verified). */
   readonly #reviews = new Map<string, string[]>();
   readonly #unverified: CappedList<UnverifiedDecisionRow>;
+  /** Approvals decided in the period whose request was not: their row, waiting for the request. */
+  readonly #awaiting = new Map<string, { row: UnverifiedDecisionRow; callId: string }>();
+  /** The claims of those requests, as looked up (`request`). */
+  readonly #looked = new Map<string, string[]>();
   readonly #refused = new Tally();
   #refusedTotal = 0;
   #rolesChanged = 0;
@@ -142,21 +148,49 @@ export class IdentityTally {
     if ((outcome !== 'approved' && outcome !== 'denied') || e.actor.kind === 'system') return;
     const approvalId = str(e, 'approvalId');
     const fromRequest = !e.identity && approvalId !== null ? this.#reviews.get(approvalId) : undefined;
-    const claimed = fromRequest ?? unverifiedClaims(e).map(describe);
-    if (claimed.length === 0) return;
-    this.#unverified.push({
+    const row: UnverifiedDecisionRow = {
       ...refOf(r),
       type: 'approval.decided',
       decided: outcome,
       approvalId,
       agent: e.agent ?? null,
       tool: e.tool ?? null,
-      claimed,
+      claimed: fromRequest ?? unverifiedClaims(e).map(describe),
       from: fromRequest ? 'request' : 'event',
-    });
+    };
+    // Requested before the period: what its request recorded is looked up before the report is done.
+    const awaits = !e.identity && !fromRequest && approvalId !== null && e.callId !== undefined;
+    if (awaits && this.#awaiting.size < MAX_LOOKUPS) {
+      this.#awaiting.set(approvalId, { row, callId: e.callId as string });
+      return;
+    }
+    if (row.claimed.length > 0) this.#unverified.push(row);
+  }
+
+  /** The call ids of the requests of approvals decided in the period but requested before it. */
+  get requestsToLookUp(): string[] {
+    return [...this.#awaiting.values()].map((a) => a.callId);
+  }
+
+  /** A request's `call.decided` (of `requestsToLookUp`): its claims decide whether its approval is flagged. */
+  request(r: AuditRecord): void {
+    const e = r.event;
+    const approvalId = e.decision?.approvalId;
+    if (e.type !== 'call.decided' || e.decision?.effect !== 'review' || !approvalId) return;
+    const waiting = this.#awaiting.get(approvalId);
+    if (waiting && waiting.callId === e.callId)
+      this.#looked.set(approvalId, unverifiedClaims(e).map(describe));
   }
 
   done(): IdentitySection {
+    // Approvals requested before the period, after the period's own rows: from their request when it
+    // was found, else from the names the approval holds.
+    for (const [approvalId, { row }] of this.#awaiting) {
+      const looked = this.#looked.get(approvalId);
+      const flagged = looked ? { ...row, claimed: looked, from: 'request' as const } : row;
+      if (flagged.claimed.length > 0) this.#unverified.push(flagged);
+    }
+    this.#awaiting.clear();
     const order = (m: ProofMethod) => PROOF_METHODS.indexOf(m);
     const rows = [...this.#rows.values()].sort(
       (a, b) =>

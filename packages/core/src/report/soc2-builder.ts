@@ -81,7 +81,9 @@ type MutablePause = { -readonly [K in keyof PauseRow]: PauseRow[K] };
 /**
  * Builds the SOC 2 report from the audit trail, streaming: first `context` with every event of the
  * SOC2_CONTEXT_TYPES up to the period's end (any order), then `push` with every event of the period
- * in chain order, then `finish`. Pure: no I/O, memory bounded by the caps whatever the period's size.
+ * in chain order, then `request` with the `call.decided` of each of `requestsToLookUp` (approvals
+ * decided in the period on requests made before it), then `finish`. Pure: no I/O, memory bounded by
+ * the caps whatever the period's size.
  */
 export class Soc2ReportBuilder {
   readonly period: ReportPeriod;
@@ -184,6 +186,16 @@ export class Soc2ReportBuilder {
   /** The policy version in force at the period's end, known once the context is in. */
   get policyVersionAtEnd(): string | null {
     return this.#policyAtEnd?.newVersion ?? null;
+  }
+
+  /** The call ids of requests made before the period whose approvals were decided in it (see `request`). */
+  get requestsToLookUp(): string[] {
+    return this.#identities.requestsToLookUp;
+  }
+
+  /** The `call.decided` of a request of `requestsToLookUp`, after the period's events and before `finish`. */
+  request(r: AuditRecord): void {
+    this.#identities.request(r);
   }
 
   /** An event of the period, in chain order. */
@@ -447,12 +459,18 @@ export class Soc2ReportBuilder {
 /** The whole report from events already in memory (tests, small periods): context first, then the period. */
 export function buildSoc2Report(
   period: ReportPeriod,
-  input: { context: Iterable<AuditRecord>; events: Iterable<AuditRecord> },
+  input: {
+    context: Iterable<AuditRecord>;
+    events: Iterable<AuditRecord>;
+    /** `call.decided` events of requests made before the period (see `requestsToLookUp`). */
+    requests?: Iterable<AuditRecord>;
+  },
   facts: Soc2Facts,
   limits?: Soc2Limits,
 ): Soc2Report {
   const builder = new Soc2ReportBuilder(period, limits);
   for (const r of input.context) builder.context(r);
   for (const r of input.events) builder.push(r);
+  for (const r of input.requests ?? []) builder.request(r);
   return builder.finish(facts);
 }

@@ -19,7 +19,7 @@ describe.each(DIALECTS)('CC6 identities gathered from a database (%s)', (dialect
     seed = await seedIdentities(engine);
     const now = Date.now();
     const period = {
-      from: new Date(now - 3_600_000).toISOString(),
+      from: new Date(now - 3 * 3_600_000).toISOString(),
       to: new Date(now + 3_600_000).toISOString(),
     };
     // A small page size: the identities are tallied across pages.
@@ -68,6 +68,22 @@ describe.each(DIALECTS)('CC6 identities gathered from a database (%s)', (dialect
       ],
     );
     expect(flagged.total).toBe(2);
+  });
+
+  it('an approval decided in the period on a verified request made before it is not flagged', async () => {
+    const now = Date.now();
+    const period = {
+      from: new Date(now - 3_600_000).toISOString(),
+      to: new Date(now + 3_600_000).toISOString(),
+    };
+    const late = await gatherSoc2Report(fx.store, { period });
+    // The verified request is outside this period (its identity rows with it), its approval inside.
+    expect(late.access.identities.identities.items.some((i) => i.name === 'alice@acme.example')).toBe(false);
+    expect(late.separation.decided.items.map((a) => a.approvalId)).toContain(seed.verifiedApproval);
+    expect(late.access.identities.unverifiedDecisions.items.map((d) => d.approvalId)).toEqual([
+      seed.claimedApproval,
+      seed.claimedApproval,
+    ]);
   });
 
   it('counts identity refusals by code and reason, and role changes', () => {
