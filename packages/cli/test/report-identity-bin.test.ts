@@ -59,6 +59,7 @@ describe('warden report soc2: CC6 identities by how they were verified (the real
     ]);
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
+    expect(r.out).toContain('identities: 2 decisions relied on unverified claims; identities refused: 3\n');
     md = readFileSync(join(dir, 'cc6.md'), 'utf8');
     html = readFileSync(join(dir, 'cc6.html'), 'utf8');
   }, 120_000);
