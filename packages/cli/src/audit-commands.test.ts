@@ -287,12 +287,15 @@ describe('warden audit query', () => {
     const r = await run('audit', 'query');
     expect(r.code).toBe(0);
     const lines = r.out.trimEnd().split('\n');
-    expect(lines[0]).toMatch(/^seq +time +type +actor +agent +tool +decision +rule +session$/);
+    expect(lines[0]).toMatch(/^seq +time +type +actor +agent +tool +decision +rule +initiator +session$/);
     expect(lines).toHaveLength(52);
-    expect(lines[2]).toMatch(/^1 +\S+Z +key\.added +warden +— +— +— +— +—$/);
+    expect(lines[2]).toMatch(/^1 +\S+Z +key\.added +warden +— +— +— +— +— +—$/);
     expect(lines[7]).toMatch(
-      /^6 +\S+ +call\.decided +billing-agent +billing-agent +stripe\.refund +review +refunds +s-1$/,
+      /^6 +\S+ +call\.decided +billing-agent +billing-agent +stripe\.refund +review +refunds +UNVERIFIED: alice +s-1$/,
     );
+    // The initiator is marked on the call's own events only: an approval names it again without its proof.
+    expect(lines.filter((l) => /approval\.requested/.test(l)).every((l) => / — +s-\d$/.test(l))).toBe(true);
+    expect(lines.some((l) => /approval\.requested/.test(l))).toBe(true);
     expect(r.err).toMatch(/^more: --cursor \S+\n$/);
   });
 

@@ -81,6 +81,18 @@ export {
   formatRecord,
   parseExport,
 } from './audit/export-format.js';
+export {
+  actorProof,
+  CLAIMED,
+  callParties,
+  type EventIdentity,
+  eventIdentities,
+  type IdentityRole,
+  proofDetail,
+  proofLabel,
+  recordsCall,
+  unverifiedClaims,
+} from './audit/identity-proofs.js';
 export { uuidv7 } from './audit/ids.js';
 export {
   DEFAULT_SECRET_FIELDS,
@@ -197,6 +209,7 @@ export {
   type TallyRow,
   type TopList,
 } from './report/capped-list.js';
+export { PROOF_METHODS } from './report/identity-tally.js';
 export { policyAgentRules } from './report/policy-summary.js';
 export {
   bucketStart,
@@ -227,19 +240,24 @@ export type {
   EventSummary,
   GrantRevokedRow,
   GrantRow,
+  IdentityRow,
+  IdentitySection,
   IntegritySection,
   KeyCreatedRow,
   KeyRevokedRow,
+  MethodCounts,
   OperationsSection,
   PauseRow,
   PolicyAtEnd,
   PolicyChangeRow,
+  ProofMethod,
   RaiseRow,
   RefusalRow,
   SeparationSection,
   SigningKeyRow,
   Soc2Report,
   SodViolation,
+  UnverifiedDecisionRow,
 } from './report/soc2-report.js';
 export {
   formatTraceparent,

@@ -245,6 +245,10 @@ describe('the dashboard in Chromium', () => {
     await poll(() => timeline.textContent()).toMatch(/session\.resumed/);
     expect(await timeline.textContent()).toMatch(/session\.paused/);
     expect(await timeline.textContent()).toMatch(/budget\.exceeded/);
+    // Each call of the timeline names who it was for and how that was verified: a claim here.
+    expect(await timeline.locator('[data-role="initiator"]').first().textContent()).toBe(
+      'sam@acme.example claimed, unverified',
+    );
     await screenshot(approver, 'session-detail');
   });
 
@@ -280,6 +284,10 @@ describe('the dashboard in Chromium', () => {
     // Who acted, with the kind of principal: an id alone does not tell Warden from a key named like it.
     for (const cell of await rows.locator('td:nth-child(4)').allTextContents())
       expect(cell).toBe('demo-agent (agent)');
+    // The calls were for sam, a name the agent wrote in its context: nothing verified it, and the row says so.
+    const parties = rows.first().getByTestId('call-parties');
+    expect(await parties.textContent()).toBe('sam@acme.example claimed, unverified');
+    expect(await parties.locator('[data-proof="claimed"]').getAttribute('class')).toBe('proof claimed');
     await rows.first().click();
     await poll(() => auditor.locator('tr.detail pre').textContent()).toMatch(/"effect": "review"/);
     await screenshot(auditor, 'audit');

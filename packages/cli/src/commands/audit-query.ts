@@ -1,4 +1,4 @@
-import { type AuditRecord, canonicalJson } from '@warden/core';
+import { type AuditRecord, callParties, canonicalJson, proofLabel, recordsCall } from '@warden/core';
 import { parseAuditQuery } from '@warden/engine';
 import { type CliIo, EXIT } from '../cli-io.js';
 import { renderTable } from '../table.js';
@@ -59,9 +59,9 @@ export async function auditQuery(o: QueryOptions, io: CliIo): Promise<number> {
   return EXIT.ok;
 }
 
-const HEADER = ['seq', 'time', 'type', 'actor', 'agent', 'tool', 'decision', 'rule', 'session'];
+const HEADER = ['seq', 'time', 'type', 'actor', 'agent', 'tool', 'decision', 'rule', 'initiator', 'session'];
 /** Session ids are UUIDs (36 characters): shown whole, so they can be pasted into --session. */
-const WIDTHS = [12, 20, 20, 24, 24, 32, 8, 28, 36];
+const WIDTHS = [12, 20, 20, 24, 24, 32, 8, 28, 36, 36];
 
 function row(r: AuditRecord): string[] {
   const e = r.event;
@@ -75,6 +75,20 @@ function row(r: AuditRecord): string[] {
     cell(e.tool),
     cell(e.decision?.effect),
     cell(e.decision?.ruleId),
+    initiator(r),
     cell(e.session),
   ];
+}
+
+/**
+ * Who the call was for, led by how that was verified so a cut cell keeps it: `UNVERIFIED: sam` for a
+ * name the caller wrote, `SSO: alice@acme.example`, `key: backend`, `task token: …`. Only on the events
+ * that record a call (approvals name their request's initiator again without its proof).
+ */
+function initiator(r: AuditRecord): string {
+  if (!recordsCall(r.event)) return '—';
+  const who = callParties(r.event).find((p) => p.role === 'initiator');
+  if (!who) return '—';
+  const how = who.proof.method === 'claimed' ? 'UNVERIFIED' : proofLabel(who.proof.method);
+  return `${how}: ${who.name}`;
 }

@@ -134,6 +134,7 @@ function summary(r: Soc2Report): string {
     `period ${r.period.from} – ${r.period.to}: ${events}`,
     `decisions: ${n(d.allow)} allow, ${n(d.review)} review, ${n(d.block)} block`,
     `approvals decided: ${n(s.decided.total)}; separation-of-duties violations: ${n(s.violations.total)}; self-approvals refused: ${n(s.refused.total)}`,
+    `identities: ${n(r.access.identities.unverifiedDecisions.total)} decisions relied on unverified claims; identities refused: ${n(r.access.identities.refusedTotal)}`,
     `budgets exceeded: ${n(r.budgets.exceeded.total)}; breakers tripped: ${n(r.operations.breakerTrips.total)}; sessions paused: ${n(r.budgets.pauses.total)}`,
     `chain: ${chain}; ${cover}`,
     '',

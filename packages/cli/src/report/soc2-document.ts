@@ -1,6 +1,7 @@
 import type { Soc2Report } from '@warden/core';
 import type { Block } from './report-blocks.js';
 import { count, plural, time, version } from './report-format.js';
+import { identityBlocks, identitySummaryRows } from './soc2-identity.js';
 import { accessBlocks, budgetBlocks, operationsBlocks, separationBlocks } from './soc2-sections.js';
 
 /**
@@ -35,6 +36,7 @@ export function soc2Document(r: Soc2Report): Block[] {
     },
     { kind: 'chart' },
     ...accessBlocks(r),
+    ...identityBlocks(r),
     ...operationsBlocks(r),
     ...separationBlocks(r),
     ...budgetBlocks(r),
@@ -106,6 +108,7 @@ function summaryRows(r: Soc2Report): string[][] {
     ['API keys created', a.keysCreated.total],
     ['API keys revoked', a.keysRevoked.total],
     ['Dashboard sign-ins', a.signIns.total],
+    ...identitySummaryRows(r),
     ['… signed out before they expired', a.signOuts],
     ['Grants added', a.grantsAdded.total],
     ['Grants revoked', a.grantsRevoked.total],
@@ -183,6 +186,8 @@ function reproduceBlocks(r: Soc2Report): Block[] {
         q('--type call.decided --decision block'),
         q('--type approval.decided'),
         q('--type approval.refused'),
+        q('--type identity.refused'),
+        q('--type identity.roles_changed'),
         q('--type policy.changed'),
         q('--type budget.exceeded'),
         q('--type breaker.tripped'),

@@ -1,6 +1,7 @@
 import type { AuditEventType, AuditRecord } from '../audit/audit-event.js';
 import type { VerifyReport } from '../audit/chain-verifier.js';
 import { CappedList, Tally } from './capped-list.js';
+import { IdentityTally } from './identity-tally.js';
 import {
   bucketStart,
   bucketsOf,
@@ -80,7 +81,9 @@ type MutablePause = { -readonly [K in keyof PauseRow]: PauseRow[K] };
 /**
  * Builds the SOC 2 report from the audit trail, streaming: first `context` with every event of the
  * SOC2_CONTEXT_TYPES up to the period's end (any order), then `push` with every event of the period
- * in chain order, then `finish`. Pure: no I/O, memory bounded by the caps whatever the period's size.
+ * in chain order, then `request` with the `call.decided` of each of `requestsToLookUp` (approvals
+ * decided in the period on requests made before it), then `finish`. Pure: no I/O, memory bounded by
+ * the caps whatever the period's size.
  */
 export class Soc2ReportBuilder {
   readonly period: ReportPeriod;
@@ -107,6 +110,7 @@ export class Soc2ReportBuilder {
   readonly #grantsRevoked: CappedList<GrantRevokedRow>;
   readonly #signIns: CappedList<SignInRow>;
   #signOuts = 0;
+  readonly #identities: IdentityTally;
   // CC7
   readonly #blockedByAgent = new Tally();
   readonly #blockedByRule = new Tally();
@@ -155,6 +159,7 @@ export class Soc2ReportBuilder {
     this.#alerts = list();
     this.#pauses = list();
     this.#raised = list();
+    this.#identities = new IdentityTally(this.#cap, this.#top);
   }
 
   /** A context event (one of SOC2_CONTEXT_TYPES, at any time before the period's end). */
@@ -183,6 +188,16 @@ export class Soc2ReportBuilder {
     return this.#policyAtEnd?.newVersion ?? null;
   }
 
+  /** The call ids of requests made before the period whose approvals were decided in it (see `request`). */
+  get requestsToLookUp(): string[] {
+    return this.#identities.requestsToLookUp;
+  }
+
+  /** The `call.decided` of a request of `requestsToLookUp`, after the period's events and before `finish`. */
+  request(r: AuditRecord): void {
+    this.#identities.request(r);
+  }
+
   /** An event of the period, in chain order. */
   push(r: AuditRecord): void {
     const e = r.event;
@@ -191,6 +206,7 @@ export class Soc2ReportBuilder {
     this.#lastSeq = r.seq;
     this.#byType.set(e.type, (this.#byType.get(e.type) ?? 0) + 1);
     this.#handlers[e.type]?.(r);
+    this.#identities.push(r);
   }
 
   /** What each event type of the period adds to the report; other types are only counted. */
@@ -401,6 +417,7 @@ export class Soc2ReportBuilder {
         grantsExpired: { items: expired.slice(0, this.#cap), total: expired.length },
         signIns: this.#signIns.done(),
         signOuts: this.#signOuts,
+        identities: this.#identities.done(),
       },
       operations: {
         blocked: effects.block,
@@ -442,12 +459,18 @@ export class Soc2ReportBuilder {
 /** The whole report from events already in memory (tests, small periods): context first, then the period. */
 export function buildSoc2Report(
   period: ReportPeriod,
-  input: { context: Iterable<AuditRecord>; events: Iterable<AuditRecord> },
+  input: {
+    context: Iterable<AuditRecord>;
+    events: Iterable<AuditRecord>;
+    /** `call.decided` events of requests made before the period (see `requestsToLookUp`). */
+    requests?: Iterable<AuditRecord>;
+  },
   facts: Soc2Facts,
   limits?: Soc2Limits,
 ): Soc2Report {
   const builder = new Soc2ReportBuilder(period, limits);
   for (const r of input.context) builder.context(r);
   for (const r of input.events) builder.push(r);
+  for (const r of input.requests ?? []) builder.request(r);
   return builder.finish(facts);
 }

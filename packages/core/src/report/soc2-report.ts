@@ -63,6 +63,70 @@ export interface AccessSection {
   /** Dashboard sign-ins (`auth.signed_in`), and how many sign-ins were signed out in the period. */
   readonly signIns: Capped<SignInRow>;
   readonly signOuts: number;
+  /** Every identity in the period's events, by how it was verified, and the decisions that relied on claims. */
+  readonly identities: IdentitySection;
+}
+
+/** How an identity was verified (IdentityProof's method): key, SSO, task token, Warden, or claimed. */
+export type ProofMethod = 'api_key' | 'oidc' | 'task_token' | 'system' | 'claimed';
+
+/**
+ * CC6: the identities named in the period's events (actors, agents, initiators, delegates), grouped by
+ * how each was verified, and the decisions that relied on claims nothing verified.
+ */
+export interface IdentitySection {
+  /** Every method, in a fixed order (verified first, `claimed` last), with its counts. */
+  readonly byMethod: readonly MethodCounts[];
+  /** One row per identity and method, by method then most events first. */
+  readonly identities: Capped<IdentityRow>;
+  /** Occurrences not listed per identity: names seen after the tracking limit (still in byMethod). */
+  readonly untracked: number;
+  /**
+   * Review decisions (`call.decided` review) whose initiator or a delegate was only claimed, and approval
+   * decisions made by a person on a request whose initiator or a delegate was only claimed.
+   */
+  readonly unverifiedDecisions: Capped<UnverifiedDecisionRow>;
+  /** `identity.refused` events, by code and reason. */
+  readonly refused: TopList;
+  readonly refusedTotal: number;
+  /** `identity.roles_changed` events: a person's role or groups changed at sign-in. */
+  readonly rolesChanged: number;
+}
+
+/** One method: distinct identities verified so, events naming one, and decisions among them. */
+export interface MethodCounts {
+  readonly method: ProofMethod;
+  readonly identities: number;
+  readonly events: number;
+  /** `call.decided` and `approval.decided` events naming an identity verified so. */
+  readonly decisions: number;
+}
+
+/** One identity as verified one way: its name, the evidence (key id, issuer and subject), where it stood. */
+export interface IdentityRow {
+  readonly method: ProofMethod;
+  readonly name: string;
+  /** The key id, or the issuer and subject; empty for a task token, Warden and a claim. */
+  readonly detail: string;
+  /** Where it stood in events: actor, agent, initiator, delegate. */
+  readonly roles: readonly string[];
+  readonly events: number;
+  readonly decisions: number;
+  readonly firstSeq: number;
+}
+
+/** A decision that relied on a claim: what was decided, and which names were only claimed. */
+export interface UnverifiedDecisionRow extends EventRef {
+  readonly type: 'call.decided' | 'approval.decided';
+  /** `review` for a call, the outcome (`approved`, `denied`) for an approval. */
+  readonly decided: string;
+  readonly approvalId: string | null;
+  readonly agent: string | null;
+  readonly tool: string | null;
+  /** `initiator alice`, `delegate planner`. */
+  readonly claimed: readonly string[];
+  /** Where the claims were read: the event's own record, or the request's `call.decided` (approvals). */
+  readonly from: 'event' | 'request';
 }
 
 /** The policy version in force at the end of the period (the last `policy.changed` up to then). */

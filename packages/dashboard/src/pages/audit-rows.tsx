@@ -2,6 +2,7 @@ import { useState } from 'preact/hooks';
 import type { AuditRecord } from '../api/api-types.js';
 import { actorLabel, dateTime, duration, json } from '../format.js';
 import type { PagedEvents } from '../paged-events.js';
+import { actorProof, CallParties, ProofBadge } from './identity-badges.js';
 
 /** What an event decided or how it ended, in a few words. */
 export function eventSummary(r: AuditRecord): string {
@@ -45,13 +46,25 @@ function EventRow(props: { readonly record: AuditRecord }) {
           {effect ? <span class={`pill ${effect}`}>{effect}</span> : null}{' '}
           {eventSummary(r).replace(/^(allow|review|block)( · )?/, '')}
         </td>
+        <td>
+          <CallParties event={e} />
+        </td>
       </tr>
       {open ? (
         <tr class="detail">
-          <td colSpan={6}>
+          <td colSpan={7}>
             <div class="chain-pos">
               seq {r.seq} · hash <code>{r.hash.slice(0, 16)}…</code> · prev{' '}
               <code>{r.prev.slice(0, 16)}…</code>
+            </div>
+            <div class="identities">
+              by {e.actor.id} <ProofBadge proof={actorProof(e.actor)} />
+              {e.agent && e.identity ? (
+                <>
+                  {' '}
+                  · agent {e.agent} <ProofBadge proof={e.identity.agent} />
+                </>
+              ) : null}
             </div>
             <pre class="json">{json(e)}</pre>
           </td>
@@ -80,6 +93,7 @@ export function EventTable(props: {
             <th>Who</th>
             <th>Tool</th>
             <th>Decision / outcome</th>
+            <th>For · via</th>
           </tr>
         </thead>
         <tbody>

@@ -52,6 +52,10 @@ export async function gatherSoc2Report(store: Store, o: Soc2GatherOptions): Prom
     if (++read % pageSize === 0) o.onProgress?.(read);
   }
   o.onProgress?.(read);
+  // Approvals decided in the period on requests made before it: how their requests were verified.
+  for (const callId of builder.requestsToLookUp) {
+    for await (const r of pages(store, { callId, type: 'call.decided' }, pageSize)) builder.request(r);
+  }
   const verify = await verifyStore(store, o.publicKeys ? { publicKeys: o.publicKeys } : {});
   const checkpoints = await checkpointFacts(store, first, last, verify.firstSeq ?? 1);
   const policy = await policyFacts(store, builder.policyVersionAtEnd);
