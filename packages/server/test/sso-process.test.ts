@@ -18,6 +18,10 @@ import { browse, CookieJar } from '../test-support/oidc-browser.js';
 import { type OidcProviderFixture, startOidcProvider } from '../test-support/oidc-provider.js';
 import { api, BIN, killAll, type Served, spawnServe, warden } from '../test-support/serve-process.js';
 
+/** A JSON answer, read loosely: the assertions say what it must hold. */
+// biome-ignore lint/suspicious/noExplicitAny: assertions below check the shape
+type Json = Record<string, any>;
+
 const POLICY = fileURLToPath(new URL('./fixtures/sso-policy.yaml', import.meta.url));
 const SECRET = 'warden-sso-process-secret-0123456789';
 
@@ -146,7 +150,7 @@ describe('SSO through warden serve and the real OpenID provider', () => {
       },
       ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
     });
-    return { status: res.status, body: (await res.json()) as Record<string, any> };
+    return { status: res.status, body: (await res.json()) as Json };
   }
 
   it('signs a person in through the IdP pages, lets them approve through their IdP group, and stops them after the IdP removes it', async () => {
@@ -229,7 +233,7 @@ describe('SSO through warden serve and the real OpenID provider', () => {
 
   it('signs the CLI in through the device flow: a working access token, and a refresh that reads the IdP again', async () => {
     idp.setGroups('dana', ['warden-approvers', 'dba']);
-    const started = await api<Record<string, any>>(base, 'POST', '/v1/auth/device');
+    const started = await api<Json>(base, 'POST', '/v1/auth/device');
     expect(started.status).toBe(200);
     expect(started.body.userCode).toMatch(/\w{4}-\w{4}/);
     const pending = await api(base, 'POST', '/v1/auth/device/token', {
@@ -238,7 +242,7 @@ describe('SSO through warden serve and the real OpenID provider', () => {
     expect(pending.body).toMatchObject({ status: 'pending' });
     // The person opens the verification page, types the code, signs in and consents.
     await browse(started.body.verificationUri, { login: 'dana', userCode: started.body.userCode });
-    const done = await api<Record<string, any>>(base, 'POST', '/v1/auth/device/token', {
+    const done = await api<Json>(base, 'POST', '/v1/auth/device/token', {
       body: { deviceCode: started.body.deviceCode },
     });
     expect(done.status, JSON.stringify(done.body)).toBe(200);
@@ -249,36 +253,36 @@ describe('SSO through warden serve and the real OpenID provider', () => {
     expect(Date.parse(done.body.expiresAt) - Date.now()).toBeLessThanOrEqual(3_600_000);
     const access = done.body.accessToken as string;
 
-    const me = await api<Record<string, any>>(base, 'GET', '/v1/auth/session', { key: access });
+    const me = await api<Json>(base, 'GET', '/v1/auth/session', { key: access });
     expect(me.body.principal).toMatchObject({ id: 'dana@acme.example', issuer: idp.issuer, subject: 'dana' });
     const approvalId = await heldDrop();
-    const approved = await api<Record<string, any>>(base, 'POST', `/v1/approvals/${approvalId}/approve`, {
+    const approved = await api<Json>(base, 'POST', `/v1/approvals/${approvalId}/approve`, {
       key: access,
       body: {},
     });
     expect(approved.status, JSON.stringify(approved.body)).toBe(200);
-    const forged = await api<Record<string, any>>(base, 'GET', '/v1/approvals', {
+    const forged = await api<Json>(base, 'GET', '/v1/approvals', {
       key: `${access.slice(0, -2)}xx`,
     });
     expect(forged.status).toBe(401);
 
     // The IdP makes dana an auditor: the refresh reads it, and her new token cannot approve.
     idp.setGroups('dana', ['warden-auditors']);
-    const refreshed = await api<Record<string, any>>(base, 'POST', '/v1/auth/refresh', {
+    const refreshed = await api<Json>(base, 'POST', '/v1/auth/refresh', {
       body: { refreshToken: done.body.refreshToken },
     });
     expect(refreshed.status, JSON.stringify(refreshed.body)).toBe(200);
     expect(refreshed.body.principal).toMatchObject({ role: 'auditor', approverGroups: [] });
     const next = await heldDrop();
     for (const key of [refreshed.body.accessToken as string, access]) {
-      const refused = await api<Record<string, any>>(base, 'POST', `/v1/approvals/${next}/approve`, {
+      const refused = await api<Json>(base, 'POST', `/v1/approvals/${next}/approve`, {
         key,
         body: {},
       });
       expect(refused.status).toBe(403);
       expect(refused.body.error.code).toBe('FORBIDDEN');
     }
-    const altered = await api<Record<string, any>>(base, 'POST', '/v1/auth/refresh', {
+    const altered = await api<Json>(base, 'POST', '/v1/auth/refresh', {
       body: { refreshToken: `${(done.body.refreshToken as string).slice(0, -4)}AAAA` },
     });
     expect(altered.status).toBe(401);
@@ -302,7 +306,7 @@ describe('keySignIn: false', () => {
         ['GET', '/v1/approvals', undefined],
         ['POST', '/v1/auth/session', { key: human }],
       ] as const) {
-        const r = await api<Record<string, any>>(base, method, path, {
+        const r = await api<Json>(base, method, path, {
           ...(path === '/v1/auth/session' ? {} : { key: human }),
           ...(body ? { body } : {}),
         });
@@ -310,7 +314,7 @@ describe('keySignIn: false', () => {
         expect(r.body.error.code).toBe('SSO_REQUIRED');
         expect(r.body.error.message).toContain('warden login');
       }
-      const call = await api<Record<string, any>>(base, 'POST', '/v1/calls', {
+      const call = await api<Json>(base, 'POST', '/v1/calls', {
         key: agent,
         body: { tool: 'crm.lookup', args: { id: 1 } },
       });
