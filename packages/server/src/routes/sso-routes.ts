@@ -231,6 +231,8 @@ export const ssoRoutes = [
       const session = verifySessionToken(key, token, now);
       if (!session) throw new WardenError('INTERNAL', 'a session token just made does not verify');
       await signIn(ctx, request, person, 'dashboard', session);
+      // Fastify appends Set-Cookie: the clearing one set above is replaced by this pair.
+      reply.removeHeader('set-cookie');
       reply.header('set-cookie', [
         signInStateCookie(hmacKey, undefined, https),
         sessionCookie(token, { maxAgeSeconds: (session.expiresAt.getTime() - now) / 1000, secure: https }),
