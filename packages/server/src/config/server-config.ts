@@ -6,6 +6,7 @@ import { type GatewayConfig, resolveGatewayConfig } from '@warden/mcp';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { LlmConfigSchema, resolveLlmConfig } from '../llm/llm-config.js';
+import { resolveSlackConfig, type SlackConfig, SlackConfigSchema } from '../notify/slack-config.js';
 import { rawSecretProblem, whsecProblem } from '../notify/webhook-signature.js';
 
 const MIN_SECRET_LENGTH = 16;
@@ -161,11 +162,14 @@ export const ServerConfigSchema = z.strictObject({
    * `warden mcp` config file; from the config file only.
    */
   mcp: z.unknown().optional(),
+  /** The Slack app (approval messages with buttons, votes from Slack); from the config file only. */
+  slack: SlackConfigSchema,
 });
 
-/** The resolved configuration; `mcp` is checked as a gateway config. */
-export type ServerConfig = Omit<z.output<typeof ServerConfigSchema>, 'mcp'> & {
+/** The resolved configuration; `mcp` is checked as a gateway config, `slack` has its secrets read. */
+export type ServerConfig = Omit<z.output<typeof ServerConfigSchema>, 'mcp' | 'slack'> & {
   readonly mcp?: GatewayConfig | undefined;
+  readonly slack?: SlackConfig | undefined;
 };
 export type ServerConfigInput = z.input<typeof ServerConfigSchema>;
 
@@ -216,7 +220,9 @@ export function resolveServerConfig(
   const llm = resolveLlmConfig(parsed.data.llm, env, sourceOf(['llm']));
   if (llm.problems.length > 0) invalidConfig(llm.problems);
   const mcp = resolveMcp(parsed.data.mcp, env, sourceOf(['mcp']), file ? dirname(resolve(file)) : undefined);
-  return normaliseDb({ ...parsed.data, webhooks, llm: llm.config, mcp });
+  const slack = resolveSlackConfig(parsed.data.slack, env, sourceOf(['slack']));
+  if (slack.problems.length > 0) invalidConfig(slack.problems);
+  return normaliseDb({ ...parsed.data, webhooks, llm: llm.config, mcp, slack: slack.config });
 }
 
 /** The gateway section, checked like a `warden mcp` config; its `warden` connection is this server itself. */

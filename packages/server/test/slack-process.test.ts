@@ -1,0 +1,259 @@
+/**
+ * Approving from Slack through a real `warden serve` (the built CLI) and a local stand-in for Slack
+ * (test-support/slack-standin.ts; Slack cannot be reached from here) that speaks its wire formats: a held
+ * call becomes a Block Kit message with Approve and Deny buttons (chat.postMessage, Bearer bot token);
+ * clicks come back as signed block_actions payloads; the Slack user is mapped to a Warden person (the
+ * users map, or users.info's email → a human key); separation of duties refuses the initiator; the
+ * message is updated with the outcome (chat.update); bad, stale and tampered requests are refused.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually } from '../test-support/eventually.js';
+import { api, BIN, killAll, logged, type Served, spawnServe, warden } from '../test-support/serve-process.js';
+import { type SlackStandin, type StandinMessage, startSlackStandin } from '../test-support/slack-standin.js';
+
+const POLICY = fileURLToPath(new URL('./fixtures/approvals-policy', import.meta.url));
+const ADMIN = `wdn_${randomBytes(32).toString('base64url')}`;
+const CHANNEL = 'C0APPROVALS';
+/** Slack users: Olga is found by her email, Tina through the map, Nora is nobody in Warden. */
+const OLGA = 'U0OLGA0001';
+const TINA = 'U0TINA0001';
+const NORA = 'U0NORA0001';
+
+interface Approval {
+  id: string;
+  status: string;
+  votes: { principal: string; vote: string; via?: string }[];
+}
+interface AuditEvent {
+  type: string;
+  actor: { kind: string; id: string; keyId?: string };
+  data: Record<string, unknown>;
+}
+
+let dir: string;
+let slack: SlackStandin;
+
+beforeAll(async () => {
+  if (!existsSync(BIN)) throw new Error(`${BIN} is missing: run \`npm run build\` first`);
+  dir = mkdtempSync(join(tmpdir(), 'warden-slack-'));
+  slack = await startSlackStandin({
+    channels: [CHANNEL],
+    users: [
+      { id: OLGA, name: 'olga', email: 'olga@x' },
+      { id: TINA, name: 'tina', email: 'tina.personal@example.com' },
+      { id: NORA, name: 'nora', email: 'nora@elsewhere.example' },
+    ],
+  });
+});
+
+afterAll(async () => {
+  killAll();
+  await slack?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+/** Writes the config, makes the keys and starts `warden serve` with the Slack app. */
+async function serve(
+  name: string,
+  token = slack.token,
+): Promise<{ server: Served; db: string; agent: string }> {
+  const db = join(dir, `${name}.db`);
+  const config = join(dir, `${name}.yaml`);
+  writeFileSync(
+    config,
+    [
+      'publicUrl: https://warden.example.com',
+      'webhookPollMs: 50',
+      'webhookBaseDelayMs: 10',
+      'webhookMaxAttempts: 2',
+      'logLevel: info',
+      'slack:',
+      '  botToken: env:TEST_SLACK_BOT_TOKEN',
+      '  signingSecret: env:TEST_SLACK_SIGNING_SECRET',
+      `  channel: ${CHANNEL}`,
+      `  apiBaseUrl: ${slack.apiBaseUrl}`,
+      '  users:',
+      `    ${TINA}: tina@x`,
+      '  mapBy: [map, email]',
+      '',
+    ].join('\n'),
+  );
+  const server = await spawnServe(['--config', config, '--db', db, '--port', '0', '--policy', POLICY], {
+    WARDEN_ADMIN_KEY: ADMIN,
+    TEST_SLACK_BOT_TOKEN: token,
+    TEST_SLACK_SIGNING_SECRET: slack.signingSecret,
+  });
+  const made = await warden(['keys', 'create', '--agent', 'ops-bot', '--db', db, '--json']);
+  expect(made.code, made.err).toBe(0);
+  for (const person of ['olga@x', 'tina@x']) {
+    const k = await warden(['keys', 'create', '--human', person, '--role', 'approver', '--db', db, '--json']);
+    expect(k.code, k.err).toBe(0);
+  }
+  return { server, db, agent: (JSON.parse(made.out) as { secret: string }).secret };
+}
+
+async function approval(url: string, id: string): Promise<Approval> {
+  return (await api<Approval>(url, 'GET', `/v1/approvals/${id}`, { key: ADMIN })).body;
+}
+
+async function audit(url: string, type: string): Promise<AuditEvent[]> {
+  const page = await api<{ records: { event: AuditEvent }[] }>(
+    url,
+    'GET',
+    `/v1/audit/events?type=${type}&limit=100`,
+    {
+      key: ADMIN,
+    },
+  );
+  return page.body.records.map((r) => r.event);
+}
+
+function buttons(m: StandinMessage): Record<string, unknown>[] {
+  return m.blocks.filter((b) => b.type === 'actions').flatMap((b) => b.elements as Record<string, unknown>[]);
+}
+
+describe('approving from Slack through warden serve (a real process, Slack stood in)', () => {
+  it('posts the request with buttons; the initiator and strangers are refused; a mapped approver lets the call go', async () => {
+    const { server, agent } = await serve('flow');
+    const interactions = `${server.url}/slack/interactions`;
+    let passed = false;
+    try {
+      const waiting = api<{ effect: string; approval?: { id: string; status: string } }>(
+        server.url,
+        'POST',
+        '/v1/calls',
+        {
+          key: agent,
+          body: {
+            tool: 'change',
+            args: { what: 'rotate the cache', token: 'sk-live-abcdefghijklmnopqrstuvwx' },
+            session: 'slack-flow',
+            triggeredBy: 'tina@x',
+            wait: 120_000,
+          },
+        },
+      );
+      waiting.catch(() => {}); // Awaited below; a failure before that must not be an unhandled rejection.
+      const posted = await eventually(
+        'the approval message in Slack',
+        () => slack.callsOf('chat.postMessage')[0],
+      );
+      expect(posted.headers.authorization).toBe(`Bearer ${slack.token}`);
+      expect(posted.headers['content-type']).toBe('application/json; charset=utf-8');
+      expect(posted.answer).toMatchObject({ ok: true, channel: CHANNEL });
+      expect(posted.answer.warning).toBeUndefined();
+      const message = slack.messages[0] as StandinMessage;
+      const pending = await eventually('the pending request', async () => {
+        const list = await api<{ approvals: Approval[] }>(server.url, 'GET', '/v1/approvals?status=pending', {
+          key: ADMIN,
+        });
+        return list.body.approvals[0];
+      });
+      // The section tells who, what and why; the arguments shown are the redacted ones.
+      const text = JSON.stringify(message.blocks);
+      for (const fact of [
+        'ops-bot',
+        'change',
+        'change-review',
+        'Any one ops person may approve a change.',
+        'tina@x',
+      ])
+        expect(text).toContain(fact);
+      expect(text).not.toContain('sk-live-abcdefghijklmnopqrstuvwx');
+      expect(buttons(message)).toEqual([
+        expect.objectContaining({ action_id: 'warden_approve', style: 'primary', value: pending.id }),
+        expect.objectContaining({ action_id: 'warden_deny', style: 'danger', value: pending.id }),
+        expect.objectContaining({
+          action_id: 'warden_open',
+          url: `https://warden.example.com/approvals/${pending.id}`,
+        }),
+      ]);
+      const notified = await eventually(
+        'approval.notified',
+        async () => (await audit(server.url, 'approval.notified'))[0],
+      );
+      expect(notified.data).toMatchObject({
+        approvalId: pending.id,
+        target: 'slack:app',
+        delivered: true,
+        slack: { channel: CHANNEL, ts: message.ts },
+      });
+
+      // Not from Slack: another secret, a stale timestamp, a captured request replayed with another body.
+      const olgaClick = slack.blockActions({ user: OLGA, message, actionId: 'warden_approve' });
+      const forged = await slack.sendInteraction(interactions, olgaClick, { secret: 'a'.repeat(32) });
+      expect(forged.status).toBe(401);
+      expect(JSON.parse(forged.text)).toMatchObject({ error: { code: 'SLACK_SIGNATURE_INVALID' } });
+      const stale = await slack.sendInteraction(interactions, olgaClick, {
+        timestamp: Math.floor(Date.now() / 1000) - 6 * 60,
+      });
+      expect(stale.status).toBe(401);
+      expect(JSON.parse(stale.text).error.message).toMatch(/s from now/);
+      const noraClick = slack.blockActions({ user: NORA, message, actionId: 'warden_approve' });
+      const nora = await slack.sendInteraction(interactions, noraClick);
+      expect(nora.status).toBe(200);
+      const tampered = nora.body.replace(encodeURIComponent(NORA), encodeURIComponent(OLGA));
+      expect(tampered).not.toBe(nora.body);
+      const replay = await fetch(interactions, { method: 'POST', headers: nora.headers, body: tampered });
+      expect(replay.status).toBe(401);
+      expect(logged(server.stderr(), 'refused a request to /slack/interactions').length).toBe(3);
+
+      // Nora is nobody in Warden: told so alone, and the refusal is recorded.
+      const noraTold = await eventually('the ephemeral to Nora', () =>
+        slack.callsOf('chat.postEphemeral').find((c) => c.args.user === NORA),
+      );
+      expect(noraTold.args).toMatchObject({ channel: CHANNEL });
+      expect(String(noraTold.args.text)).toMatch(/not a Warden person/);
+      // Tina triggered the task: separation of duties refuses her, though the map makes her tina@x.
+      const tina = await slack.sendInteraction(
+        interactions,
+        slack.blockActions({ user: TINA, message, actionId: 'warden_approve' }),
+      );
+      expect(tina.status).toBe(200);
+      const tinaTold = await eventually('the ephemeral to Tina', () =>
+        slack.callsOf('chat.postEphemeral').find((c) => c.args.user === TINA),
+      );
+      expect(String(tinaTold.args.text)).toMatch(/APPROVAL_SELF_APPROVAL/);
+      const refused = await audit(server.url, 'approval.refused');
+      expect(refused.map((e) => [e.actor.id, e.data.code])).toEqual(
+        expect.arrayContaining([
+          [`slack:${NORA}`, 'SLACK_USER_UNMAPPED'],
+          ['tina@x', 'APPROVAL_SELF_APPROVAL'],
+        ]),
+      );
+      expect((await approval(server.url, pending.id)).status).toBe('pending');
+      expect(slack.callsOf('chat.update')).toHaveLength(0);
+
+      // Olga (users.info → olga@x → her approver key) approves: the held call goes ahead.
+      const olga = await slack.sendInteraction(
+        interactions,
+        slack.blockActions({ user: OLGA, message, actionId: 'warden_approve' }),
+      );
+      expect(olga.status).toBe(200);
+      const decided = await waiting;
+      expect(decided.status).toBe(200);
+      expect(decided.body.effect).toBe('allow');
+      const after = await approval(server.url, pending.id);
+      expect(after.votes).toEqual([
+        expect.objectContaining({ principal: 'olga@x', vote: 'approve', via: 'slack' }),
+      ]);
+      const info = slack.callsOf('users.info').find((c) => c.args.user === OLGA);
+      expect(info?.headers['content-type']).toBe('application/x-www-form-urlencoded');
+      const update = await eventually('chat.update', () => slack.callsOf('chat.update')[0]);
+      expect(update.args).toMatchObject({ channel: CHANNEL, ts: message.ts });
+      expect(update.answer).toMatchObject({ ok: true });
+      expect(JSON.stringify(message.blocks)).toMatch(/Approved.*olga@x/);
+      expect(buttons(message).map((b) => b.action_id)).toEqual(['warden_open']);
+      passed = true;
+    } finally {
+      const exit = await server.stop();
+      // A failure above is the one to see; a server held up by the call it left waiting is not.
+      if (passed) expect(exit.code, exit.err).toBe(0);
+    }
+  }, 120_000);
+});
