@@ -18,7 +18,7 @@ const envOnly = (what: string) =>
   });
 
 /** A Slack user id (U…, or W… on Enterprise Grid), as Slack sends it in `user.id`. */
-const SlackUserId = z.string().regex(/^[UW][A-Z0-9]{2,30}$/, 'a Slack user id such as U024BE7LH');
+const SLACK_USER_ID = /^[UW][A-Z0-9]{2,30}$/;
 
 /** The `slack` section of the server configuration, as written. */
 export const SlackConfigSchema = z
@@ -40,9 +40,23 @@ export const SlackConfigSchema = z
       .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })
       .default('https://slack.com/api')
       .meta({ description: "Slack's Web API. Default https://slack.com/api." }),
-    users: z.record(SlackUserId, z.string().min(1).max(500)).default({}).meta({
-      description: 'Slack user id → Warden person name (the principal of their key or SSO record).',
-    }),
+    users: z
+      .record(z.string(), z.string().min(1).max(500))
+      .default({})
+      .superRefine((users, ctx) => {
+        for (const id of Object.keys(users)) {
+          if (!SLACK_USER_ID.test(id)) {
+            ctx.addIssue({
+              code: 'custom',
+              path: [id],
+              message: 'is not a Slack user id (U… or W…, as in a profile\'s "Copy member ID")',
+            });
+          }
+        }
+      })
+      .meta({
+        description: 'Slack user id → Warden person name (the principal of their key or SSO record).',
+      }),
     mapBy: z
       .array(z.enum(SLACK_MAP_BY))
       .min(1)
