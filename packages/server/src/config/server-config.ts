@@ -5,6 +5,7 @@ import { NOTIFIED_EVENTS } from '@warden/engine';
 import { type GatewayConfig, resolveGatewayConfig } from '@warden/mcp';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { AuthConfigSchema, resolveAuthSecrets } from '../auth/oidc/auth-config.js';
 import { LlmConfigSchema, resolveLlmConfig } from '../llm/llm-config.js';
 import { resolveSlackConfig, type SlackConfig, SlackConfigSchema } from '../notify/slack-config.js';
 import { rawSecretProblem, whsecProblem } from '../notify/webhook-signature.js';
@@ -162,6 +163,8 @@ export const ServerConfigSchema = z.strictObject({
    * `warden mcp` config file; from the config file only.
    */
   mcp: z.unknown().optional(),
+  /** Sign-in for people: SSO through an OpenID Connect IdP, and whether API keys may sign people in. */
+  auth: AuthConfigSchema,
   /** The Slack app (approval messages with buttons, votes from Slack); from the config file only. */
   slack: SlackConfigSchema,
 });
@@ -219,10 +222,12 @@ export function resolveServerConfig(
   const webhooks = resolveWebhookSecrets(parsed.data.webhooks, env, (i) => sourceOf(['webhooks', i]));
   const llm = resolveLlmConfig(parsed.data.llm, env, sourceOf(['llm']));
   if (llm.problems.length > 0) invalidConfig(llm.problems);
+  const auth = resolveAuthSecrets(parsed.data.auth, env, sourceOf(['auth']));
+  if (auth.problems.length > 0) invalidConfig(auth.problems);
   const mcp = resolveMcp(parsed.data.mcp, env, sourceOf(['mcp']), file ? dirname(resolve(file)) : undefined);
   const slack = resolveSlackConfig(parsed.data.slack, env, sourceOf(['slack']));
   if (slack.problems.length > 0) invalidConfig(slack.problems);
-  return normaliseDb({ ...parsed.data, webhooks, llm: llm.config, mcp, slack: slack.config });
+  return normaliseDb({ ...parsed.data, webhooks, llm: llm.config, auth: auth.auth, mcp, slack: slack.config });
 }
 
 /** The gateway section, checked like a `warden mcp` config; its `warden` connection is this server itself. */

@@ -58,11 +58,13 @@ export class SlackInteractions {
   readonly #engine: Engine;
   readonly #config: SlackConfig;
   readonly #notifier: SlackNotifier;
+  readonly #keySignIn: boolean;
 
-  constructor(engine: Engine, config: SlackConfig, notifier: SlackNotifier) {
+  constructor(engine: Engine, config: SlackConfig, notifier: SlackNotifier, options: { keySignIn: boolean }) {
     this.#engine = engine;
     this.#config = config;
     this.#notifier = notifier;
+    this.#keySignIn = options.keySignIn;
   }
 
   /** Handles one payload (the parsed `payload` form field). Throws only for a bug or a store failure. */
@@ -92,6 +94,7 @@ export class SlackInteractions {
       config: this.#config,
       api: this.#notifier.api,
       store: this.#engine.store,
+      keySignIn: this.#keySignIn,
     });
     if (!person.ok) {
       await this.#recordUnmapped(approval, userId, vote, person.reason);

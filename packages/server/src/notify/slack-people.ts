@@ -1,20 +1,7 @@
 import type { Voter } from '@warden/core';
-import type { ApiKeyRecord, Store } from '@warden/engine';
+import type { ApiKeyRecord, PersonRecord, Store } from '@warden/engine';
 import type { SlackApi } from './slack-api.js';
 import type { SlackConfig } from './slack-config.js';
-
-/**
- * A person of the SSO people store (engineer oidc's `store.personByEmail`), as far as voting needs it.
- * Read structurally so this works before and after that store exists.
- */
-interface SsoPerson {
-  readonly issuer: string;
-  readonly subject: string;
-  readonly name: string;
-  readonly email?: string | null;
-  readonly role: string | null;
-  readonly groups?: readonly string[];
-}
 
 /** Who a Slack user is in Warden, or why they are nobody. */
 export type SlackPerson =
@@ -32,7 +19,13 @@ const ROLE_ORDER = ['admin', 'approver', 'auditor'];
  */
 export async function slackPerson(
   userId: string,
-  deps: { config: SlackConfig; api: SlackApi; store: Store },
+  deps: {
+    config: SlackConfig;
+    api: SlackApi;
+    store: Store;
+    /** false when people may sign in only through SSO (`auth.keySignIn: false`): a human key maps no one. */
+    keySignIn: boolean;
+  },
 ): Promise<SlackPerson> {
   const tried: string[] = [];
   for (const how of deps.config.mapBy) {
@@ -43,23 +36,30 @@ export async function slackPerson(
         continue;
       }
       // An explicit mapping is final: falling through to the email could make them someone else.
-      return personNamed(deps.store, name, `slack.users maps ${userId} to ${name}`);
+      return personNamed(deps, name, `slack.users maps ${userId} to ${name}`);
     }
     const email = await slackEmail(deps.api, userId);
     if (!email.ok) {
       tried.push(email.reason);
       continue;
     }
-    const found = await personNamed(deps.store, email.email, `Slack email ${email.email}`);
+    const found = await personNamed(deps, email.email, `Slack email ${email.email}`);
     if (found.ok) return found;
     tried.push(found.reason);
   }
   return { ok: false, reason: `Slack user ${userId} is not a Warden person: ${tried.join('; ')}` };
 }
 
-/** The person named `name`: an SSO person with that email, else the newest human key of that principal. */
-async function personNamed(store: Store, name: string, how: string): Promise<SlackPerson> {
-  const sso = await ssoPerson(store, name);
+/**
+ * The person `name` names: an SSO person (by principal name, then by email), else, while people may sign
+ * in with keys, the human key of that principal with the strongest role.
+ */
+async function personNamed(
+  deps: { store: Store; keySignIn: boolean },
+  name: string,
+  how: string,
+): Promise<SlackPerson> {
+  const sso = await ssoPerson(deps.store, name);
   if (sso) {
     if (!sso.role) return { ok: false, reason: `${how}, an SSO person with no Warden role` };
     return {
@@ -69,11 +69,16 @@ async function personNamed(store: Store, name: string, how: string): Promise<Sla
         kind: 'human',
         id: sso.name,
         role: sso.role,
-        ...({ issuer: sso.issuer, subject: sso.subject, groups: [...(sso.groups ?? [])] } as object),
+        issuer: sso.issuer,
+        subject: sso.subject,
+        groups: [...sso.approverGroups],
       },
     };
   }
-  const key = await humanKey(store, name);
+  if (!deps.keySignIn) {
+    return { ok: false, reason: `${how}, who has no SSO record (people sign in only through SSO here)` };
+  }
+  const key = await humanKey(deps.store, name);
   if (!key) return { ok: false, reason: `${how}, who has no SSO record and no active human API key` };
   return {
     ok: true,
@@ -82,12 +87,9 @@ async function personNamed(store: Store, name: string, how: string): Promise<Sla
   };
 }
 
-/** An SSO person by email, when the people store exists (it arrives with SSO sign-in). */
-async function ssoPerson(store: Store, name: string): Promise<SsoPerson | undefined> {
-  const lookup = (store as unknown as { personByEmail?: (email: string) => Promise<SsoPerson | undefined> })
-    .personByEmail;
-  if (typeof lookup !== 'function' || !name.includes('@')) return undefined;
-  return (await lookup.call(store, name)) ?? undefined;
+/** An SSO person by principal name, or by email. */
+async function ssoPerson(store: Store, name: string): Promise<PersonRecord | undefined> {
+  return (await store.personByName(name)) ?? (name.includes('@') ? await store.personByEmail(name) : undefined);
 }
 
 /** The active human key of `principal` (case-insensitive) with the strongest role, the newest first. */

@@ -26,6 +26,8 @@ export function registerSlackRoutes(app: FastifyInstance, ctx: ServerContext): v
     ctx.engine,
     config,
     new SlackNotifier(ctx.engine, config, ctx.config.publicUrl),
+    // auth.keySignIn: false → people are SSO people only; their human keys are refused everywhere.
+    { keySignIn: ctx.config.auth.keySignIn !== false },
   );
   app.register(async (scope) => {
     scope.addContentTypeParser(
