@@ -11,6 +11,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { openStore, type PersonRecord } from '@warden/engine';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../test-support/eventually.js';
 import { api, BIN, killAll, logged, type Served, spawnServe, warden } from '../test-support/serve-process.js';
@@ -23,6 +24,20 @@ const CHANNEL = 'C0APPROVALS';
 const OLGA = 'U0OLGA0001';
 const TINA = 'U0TINA0001';
 const NORA = 'U0NORA0001';
+/** Dana signed in through SSO: her Slack email is her IdP email, and her IdP group ops makes her an approver. */
+const DANA = 'U0DANA0001';
+const DANA_PERSON: PersonRecord = {
+  issuer: 'https://idp.example.com',
+  subject: 'dana-0001',
+  name: 'dana@x',
+  email: 'dana@corp.example',
+  displayName: 'Dana',
+  role: 'approver',
+  groups: ['ops', 'staff'],
+  approverGroups: ['ops'],
+  firstSignedInAt: '2026-01-01T00:00:00.000Z',
+  lastSignedInAt: '2026-01-01T00:00:00.000Z',
+};
 
 interface Approval {
   id: string;
@@ -47,6 +62,7 @@ beforeAll(async () => {
       { id: OLGA, name: 'olga', email: 'olga@x' },
       { id: TINA, name: 'tina', email: 'tina.personal@example.com' },
       { id: NORA, name: 'nora', email: 'nora@elsewhere.example' },
+      { id: DANA, name: 'dana', email: 'dana@corp.example' },
     ],
   });
 });
@@ -256,4 +272,122 @@ describe('approving from Slack through warden serve (a real process, Slack stood
       if (passed) expect(exit.code, exit.err).toBe(0);
     }
   }, 120_000);
+
+  it('an SSO person found by her Slack email approves with her IdP group; a denial blocks the call and says by whom', async () => {
+    const { server, db, agent } = await serve('sso');
+    const interactions = `${server.url}/slack/interactions`;
+    let passed = false;
+    try {
+      // What an SSO sign-in writes (the people store); the sign-in itself is the oidc routes' to test.
+      const store = await openStore(db);
+      try {
+        await store.commit([{ mutations: [{ kind: 'person.upsert', person: DANA_PERSON }], events: [] }]);
+      } finally {
+        await store.close();
+      }
+      const call = (n: number) =>
+        api<{ effect: string }>(server.url, 'POST', '/v1/calls', {
+          key: agent,
+          body: { tool: 'change', args: { n }, session: `sso-${n}`, triggeredBy: 'tina@x', wait: 120_000 },
+        });
+      const newMessage = async (after: number) =>
+        eventually('a new message in Slack', () =>
+          slack.messages.length > after ? slack.messages.at(-1) : undefined,
+        );
+      let seen = slack.messages.length;
+      const first = call(1);
+      first.catch(() => {});
+      const m1 = await newMessage(seen);
+      seen = slack.messages.length;
+      const dana = await slack.sendInteraction(
+        interactions,
+        slack.blockActions({ user: DANA, message: m1, actionId: 'warden_approve' }),
+      );
+      expect(dana.status).toBe(200);
+      expect((await first).body.effect).toBe('allow');
+      // Her vote is hers: the IdP's issuer and subject, no key; the ops group came from the IdP, not the policy.
+      const approved = (await audit(server.url, 'approval.decided')).at(-1);
+      expect(approved?.actor).toMatchObject({ kind: 'human' });
+      expect(approved?.actor.keyId).toBeUndefined();
+      const votes = (
+        await api<{ approvals: (Approval & { votes: Record<string, unknown>[] })[] }>(
+          server.url,
+          'GET',
+          '/v1/approvals?session=sso-1&status=used',
+          { key: ADMIN },
+        )
+      ).body.approvals[0]?.votes;
+      expect(votes).toEqual([
+        expect.objectContaining({
+          principal: 'dana@x',
+          vote: 'approve',
+          via: 'slack',
+          issuer: DANA_PERSON.issuer,
+          subject: DANA_PERSON.subject,
+        }),
+      ]);
+      await eventually('the approval in the message', () =>
+        /Approved.*dana@x/.test(JSON.stringify(m1.blocks)) ? true : undefined,
+      );
+
+      const second = call(2);
+      second.catch(() => {});
+      const m2 = await newMessage(seen);
+      const olga = await slack.sendInteraction(
+        interactions,
+        slack.blockActions({ user: OLGA, message: m2, actionId: 'warden_deny' }),
+      );
+      expect(olga.status).toBe(200);
+      const denied = await second;
+      expect(denied.status).toBe(200);
+      expect(denied.body).toMatchObject({ effect: 'block', approval: { status: 'denied' } });
+      await eventually('the denial in the message', () =>
+        /Denied.*olga@x/.test(JSON.stringify(m2.blocks)) ? true : undefined,
+      );
+      expect(buttons(m2).map((b) => b.action_id)).toEqual(['warden_open']);
+      passed = true;
+    } finally {
+      const exit = await server.stop();
+      if (passed) expect(exit.code, exit.err).toBe(0);
+    }
+  }, 120_000);
+
+  it('a bot token Slack refuses (invalid_auth) is recorded as an undelivered notification and logged', async () => {
+    const { server, agent } = await serve('badtoken', 'xoxb-0000-1111-notTheAppsToken');
+    let passed = false;
+    try {
+      const before = slack.callsOf('chat.postMessage').length;
+      const held = await api<{ effect: string }>(server.url, 'POST', '/v1/calls', {
+        key: agent,
+        body: { tool: 'change', args: { n: 'bad token' }, session: 'bad-token' },
+      });
+      expect(held.body.effect).toBe('review');
+      const notified = await eventually(
+        'approval.notified',
+        async () => (await audit(server.url, 'approval.notified'))[0],
+      );
+      expect(notified.data).toMatchObject({
+        target: 'slack:app',
+        delivered: false,
+        attempts: 1,
+        error: 'Slack chat.postMessage: invalid_auth',
+      });
+      const refusedCalls = slack.callsOf('chat.postMessage').slice(before);
+      expect(refusedCalls.map((c) => c.answer)).toEqual([{ ok: false, error: 'invalid_auth' }]);
+      const [line] = await eventually('the warn line', () => {
+        const lines = logged(server.stderr(), 'could not be delivered');
+        return lines.length ? lines : undefined;
+      });
+      expect(line).toMatchObject({
+        level: 'warn',
+        webhook: 'slack:app',
+        error: 'Slack chat.postMessage: invalid_auth',
+      });
+      expect(server.stderr()).not.toContain('xoxb-0000-1111-notTheAppsToken');
+      passed = true;
+    } finally {
+      const exit = await server.stop();
+      if (passed) expect(exit.code, exit.err).toBe(0);
+    }
+  }, 60_000);
 });
