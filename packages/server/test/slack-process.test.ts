@@ -345,6 +345,36 @@ describe('approving from Slack through warden serve (a real process, Slack stood
         /Denied.*olga@x/.test(JSON.stringify(m2.blocks)) ? true : undefined,
       );
       expect(buttons(m2).map((b) => b.action_id)).toEqual(['warden_open']);
+
+      // Decided without Slack (the rule's one-second timeout): the message says so and loses its buttons.
+      seen = slack.messages.length;
+      const held = await api<{ effect: string }>(server.url, 'POST', '/v1/calls', {
+        key: agent,
+        body: { tool: 'restart', args: { what: 'web' }, session: 'sso-3' },
+      });
+      expect(held.body.effect).toBe('review');
+      const m3 = await newMessage(seen);
+      expect(buttons(m3).map((b) => b.action_id)).toContain('warden_approve');
+      await eventually('the expiry in the message', () =>
+        /Expired.*nobody decided in time/.test(JSON.stringify(m3.blocks)) ? true : undefined,
+      );
+      expect(buttons(m3).map((b) => b.action_id)).toEqual(['warden_open']);
+      // A click on a stale copy of the message is told the request is decided, and the message is set right.
+      const late = await slack.sendInteraction(
+        interactions,
+        slack.blockActions({
+          user: OLGA,
+          message: { ...m3, blocks: m3.history[0]?.blocks ?? [] },
+          actionId: 'warden_approve',
+        }),
+      );
+      expect(late.status).toBe(200);
+      const told = await eventually('the ephemeral about the decided request', () =>
+        slack
+          .callsOf('chat.postEphemeral')
+          .find((c) => c.args.user === OLGA && /APPROVAL_DECIDED/.test(String(c.args.text))),
+      );
+      expect(told.answer).toMatchObject({ ok: true });
       passed = true;
     } finally {
       const exit = await server.stop();

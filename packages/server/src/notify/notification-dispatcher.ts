@@ -232,9 +232,8 @@ export class NotificationDispatcher {
         };
     // Shutting down: leave the row claimed; the lease runs out and another instance delivers it.
     if (this.#abort.signal.aborted && !d.ok) return;
-    const message = d.channel && d.ts ? { slack: { channel: d.channel, ts: d.ts } } : {};
     try {
-      await this.#finish(n, 'slack-app', record, d, message);
+      await this.#finish(n, 'slack-app', record, d, 'data' in d ? d.data : {});
     } catch (err) {
       if (!isWardenError(err, 'APPROVAL_CONFLICT')) throw err;
       return;

@@ -48,49 +48,84 @@ export function slackRequestMessage(
   };
 }
 
-/** What a vote from Slack came to: who voted how, and where the request stands now. */
+/** The vote from Slack that led to this update, when one did. */
 export interface SlackVoteOutcome {
   readonly by: string;
   readonly vote: 'approve' | 'deny';
 }
 
 /**
- * The message after a vote from Slack (chat.update): a decided request says who decided and loses its
- * buttons; one still pending says who voted and how far it is, and keeps them for the next approver.
+ * The message as the request stands now (chat.update), after a vote from Slack or a decision anywhere
+ * else: a decided request says how and by whom and loses its buttons; one still pending says who voted and
+ * how far it is, and keeps them for the next approver. Derived from the record, so every path that updates
+ * the message writes the same thing.
  */
 export function slackOutcomeMessage(
   a: ApprovalRecord,
-  outcome: SlackVoteOutcome,
   ctx: SlackMessageContext = {},
+  last?: SlackVoteOutcome,
 ): SlackBlocksMessage {
-  const who = escapeSlack(outcome.by, 200);
-  const voted = outcome.vote === 'approve' ? 'approved' : 'denied';
-  let line: string;
-  let title: string;
-  if (a.status === 'approved' || a.status === 'used') {
-    title = `Approved: ${a.agent} may run ${a.tool}`;
-    line = `:white_check_mark: *Approved* — ${voted} by ${who} from Slack.`;
-  } else if (a.status === 'denied') {
-    title = `Denied: ${a.agent} may not run ${a.tool}`;
-    line = `:no_entry: *Denied* — ${voted} by ${who} from Slack.`;
-  } else if (a.status === 'pending') {
-    const p = tally(a).progress;
-    const need = p
-      .map(
-        (r) =>
-          `${r.approvals} of ${r.quorum} approvals${r.missingGroups.length ? ` (still needed: ${r.missingGroups.join(', ')})` : ''}`,
-      )
-      .join('; ');
-    title = `Approval needed: ${a.agent} wants to run ${a.tool}`;
-    line = `${who} ${voted} from Slack. Still pending: ${escapeSlack(need, 500)}.`;
-  } else {
-    title = `Approval ${a.status}: ${a.agent} → ${a.tool}`;
-    line = `The request is ${a.status}.`;
-  }
+  const { title, line } = outcomeText(a, last);
   return {
-    text: escapeSlack(`${title} (${voted} by ${outcome.by})`, SLACK_FIELD_LIMIT),
+    // The notification fallback: the same words without emoji codes or bold marks (already escaped).
+    text: clip(
+      `${escapeSlack(title)}. ${line.replace(/:[a-z_]+:\s*/g, '').replaceAll('*', '')}`,
+      SLACK_FIELD_LIMIT,
+    ),
     blocks: [...facts(a, title, ctx), mrkdwnSection(line), actions(a, ctx, a.status === 'pending')],
   };
+}
+
+function outcomeText(a: ApprovalRecord, last: SlackVoteOutcome | undefined): { title: string; line: string } {
+  const by = (vote: 'approve' | 'deny') => {
+    const who = a.votes
+      .filter((v) => v.vote === vote)
+      .map((v) => `${v.principal}${v.via ? ` (${v.via})` : ''}`);
+    return escapeSlack(who.join(', ') || 'nobody', 800);
+  };
+  const because = a.outcomeReason ? `: ${escapeSlack(a.outcomeReason, 800)}` : '';
+  const decider = escapeSlack(a.decidedBy ?? 'someone', 200);
+  switch (a.status) {
+    case 'approved':
+    case 'used':
+      return {
+        title: `Approved: ${a.agent} may run ${a.tool}`,
+        line: a.override
+          ? `:white_check_mark: *Approved* by an admin override of ${decider}${because}`
+          : `:white_check_mark: *Approved* by ${by('approve')}${because}`,
+      };
+    case 'denied':
+      return {
+        title: `Denied: ${a.agent} may not run ${a.tool}`,
+        line: a.override
+          ? `:no_entry: *Denied* by an admin override of ${decider}${because}`
+          : `:no_entry: *Denied* by ${by('deny')}${because}`,
+      };
+    case 'expired':
+      return {
+        title: `Expired: ${a.agent} → ${a.tool}`,
+        line: `:hourglass: *Expired*: nobody decided in time, so the call ${a.onTimeout === 'allow' ? 'may run (onTimeout: allow)' : 'is blocked'}.`,
+      };
+    case 'cancelled':
+      return { title: `Withdrawn: ${a.agent} → ${a.tool}`, line: `*Withdrawn* by ${decider}${because}` };
+    case 'pending': {
+      const need = tally(a)
+        .progress.map(
+          (r) =>
+            `${r.approvals} of ${r.quorum} approvals${r.missingGroups.length ? ` (still needed: ${r.missingGroups.join(', ')})` : ''}`,
+        )
+        .join('; ');
+      const voted = last
+        ? `${escapeSlack(last.by, 200)} ${last.vote === 'approve' ? 'approved' : 'denied'} from Slack. `
+        : '';
+      return {
+        title: `Approval needed: ${a.agent} wants to run ${a.tool}`,
+        line: `${voted}Still pending: ${escapeSlack(need, 500)}.`,
+      };
+    }
+    default:
+      return { title: `Approval ${a.status}: ${a.agent} → ${a.tool}`, line: `The request is *${a.status}*.` };
+  }
 }
 
 /** The header, the facts as fields, the reasons, an arguments excerpt and the ids. */

@@ -4,8 +4,11 @@ import { z } from 'zod';
 /** The outbox target name of the Slack app: a webhook name cannot contain `:`, so none can take it. */
 export const SLACK_TARGET = 'slack:app';
 
-/** The approval events the Slack app posts a message with Approve and Deny buttons for. */
-export const SLACK_EVENTS = ['approval.requested', 'approval.escalated'] as const;
+/**
+ * The approval events the Slack app acts on: a request (or its escalation) is posted with Approve and Deny
+ * buttons; a decision updates the messages posted for it.
+ */
+export const SLACK_EVENTS = ['approval.requested', 'approval.escalated', 'approval.decided'] as const;
 
 /** How a Slack user may be mapped to a Warden person, tried in the order given. */
 export const SLACK_MAP_BY = ['map', 'email'] as const;

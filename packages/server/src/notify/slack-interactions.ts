@@ -2,7 +2,12 @@ import { type ApprovalRecord, isWardenError } from '@warden/core';
 import { approvalEvent, type Engine } from '@warden/engine';
 import { z } from 'zod';
 import { callWithRetries } from './slack-api.js';
-import { SLACK_APPROVE_ACTION, SLACK_DENY_ACTION, slackOutcomeMessage } from './slack-blocks.js';
+import {
+  SLACK_APPROVE_ACTION,
+  SLACK_DENY_ACTION,
+  type SlackVoteOutcome,
+  slackOutcomeMessage,
+} from './slack-blocks.js';
 import type { SlackConfig } from './slack-config.js';
 import type { SlackNotifier } from './slack-notifier.js';
 import { slackPerson } from './slack-people.js';
@@ -110,6 +115,10 @@ export class SlackInteractions {
       after = await this.#engine.approvals.vote(approvalId, person.voter, vote, { via: 'slack' });
     } catch (err) {
       if (!isWardenError(err)) throw err;
+      // Decided meanwhile (elsewhere, or it expired): the message should not offer buttons any more.
+      if (err.code === 'APPROVAL_DECIDED' && channel && ts) {
+        await this.#update(channel, ts, await this.#engine.approvals.get(approvalId));
+      }
       // Separation of duties and eligibility refusals are recorded (approval.refused) by the service.
       await this.#ephemeral(
         channel,
@@ -118,20 +127,19 @@ export class SlackInteractions {
       );
       return { outcome: 'refused', approvalId, code: err.code, reason: err.message };
     }
-    if (channel && ts) {
-      const message = slackOutcomeMessage(
-        after,
-        { by: person.voter.id, vote },
-        await this.#notifier.context(after),
-      );
-      await callWithRetries(
-        this.#notifier.api,
-        'chat.update',
-        { channel, ts, text: message.text, blocks: message.blocks },
-        FOLLOW_UP,
-      );
-    }
+    if (channel && ts) await this.#update(channel, ts, after, { by: person.voter.id, vote });
     return { outcome: 'voted', approvalId, by: person.voter.id, status: after.status };
+  }
+
+  /** Writes where the request stands into the message (chat.update). */
+  async #update(channel: string, ts: string, a: ApprovalRecord, last?: SlackVoteOutcome): Promise<void> {
+    const message = slackOutcomeMessage(a, await this.#notifier.context(a), last);
+    await callWithRetries(
+      this.#notifier.api,
+      'chat.update',
+      { channel, ts, text: message.text, blocks: message.blocks },
+      FOLLOW_UP,
+    );
   }
 
   /** An unmapped clicker never reaches the ApprovalService, so their refusal is recorded here. */

@@ -1,8 +1,8 @@
 import type { ApprovalRecord, AuditEvent } from '@warden/core';
 import type { Engine, NotificationRecord } from '@warden/engine';
 import { callWithRetries, SlackApi } from './slack-api.js';
-import { type SlackMessageContext, slackRequestMessage } from './slack-blocks.js';
-import type { SlackConfig } from './slack-config.js';
+import { type SlackMessageContext, slackOutcomeMessage, slackRequestMessage } from './slack-blocks.js';
+import { SLACK_TARGET, type SlackConfig } from './slack-config.js';
 
 /** How a Slack delivery ended, in the dispatcher's terms, plus where the message landed. */
 export interface SlackDelivery {
@@ -10,9 +10,14 @@ export interface SlackDelivery {
   readonly attempts: number;
   readonly status: number | undefined;
   readonly error: string | null;
-  /** The channel id and message ts Slack answered: what chat.update needs later. */
-  readonly channel?: string;
-  readonly ts?: string;
+  /** What the audit record adds: the message posted (`slack: { channel, ts }`, what chat.update needs), or updated. */
+  readonly data?: Record<string, unknown>;
+}
+
+/** The message of a post, as `approval.notified` records it. */
+interface PostedMessage {
+  readonly channel: string;
+  readonly ts: string;
 }
 
 /**
@@ -38,6 +43,7 @@ export class SlackNotifier {
     approval: ApprovalRecord,
     options: { maxAttempts: number; baseDelayMs: number; signal: AbortSignal },
   ): Promise<SlackDelivery> {
+    if (n.eventType === 'approval.decided') return this.#closeMessages(approval, options);
     if (n.eventType !== 'approval.requested' && n.eventType !== 'approval.escalated') {
       return {
         ok: false,
@@ -46,14 +52,9 @@ export class SlackNotifier {
         error: `the Slack app does not post ${n.eventType}`,
       };
     }
-    // A request decided before its message went out gets no buttons nobody could use.
+    // A request decided before its message went out is not posted: its buttons could do nothing.
     if (approval.status !== 'pending') {
-      return {
-        ok: false,
-        attempts: 0,
-        status: undefined,
-        error: `approval ${approval.id} is ${approval.status}; nothing to ask`,
-      };
+      return { ok: true, attempts: 0, status: undefined, error: null, data: { skipped: approval.status } };
     }
     const message = slackRequestMessage(approval, n.eventType, await this.context(approval));
     const r = await callWithRetries(
@@ -69,9 +70,65 @@ export class SlackNotifier {
       attempts: r.attempts,
       status: r.status,
       error: r.ok ? null : `Slack chat.postMessage: ${r.error ?? 'failed'}`,
-      ...(channel ? { channel } : {}),
-      ...(ts ? { ts } : {}),
+      ...(channel && ts ? { data: { slack: { channel, ts } } } : {}),
     };
+  }
+
+  /**
+   * A request decided anywhere (a vote in Slack, the CLI, the dashboard, an expiry): every message posted
+   * for it says the outcome and loses its buttons (chat.update). The messages are found in the audit
+   * trail, from their own `approval.notified` records.
+   */
+  async #closeMessages(
+    approval: ApprovalRecord,
+    options: { maxAttempts: number; baseDelayMs: number; signal: AbortSignal },
+  ): Promise<SlackDelivery> {
+    const posted = await this.#postedMessages(approval);
+    const message = slackOutcomeMessage(approval, await this.context(approval));
+    let attempts = 0;
+    const failed: string[] = [];
+    let status: number | undefined;
+    for (const m of posted) {
+      const r = await callWithRetries(
+        this.api,
+        'chat.update',
+        { channel: m.channel, ts: m.ts, text: message.text, blocks: message.blocks },
+        options,
+      );
+      attempts += r.attempts;
+      status = r.status;
+      if (!r.ok) failed.push(`${m.ts}: ${r.error ?? 'failed'}`);
+    }
+    return {
+      ok: failed.length === 0,
+      attempts,
+      status,
+      error: failed.length === 0 ? null : `Slack chat.update: ${failed.join('; ')}`,
+      data: { slack: { updated: posted.map((m) => m.ts) } },
+    };
+  }
+
+  /** The messages posted for `a`, from the `approval.notified` events of its call. */
+  async #postedMessages(a: ApprovalRecord): Promise<PostedMessage[]> {
+    const page = await this.#engine.store.queryAudit({
+      type: 'approval.notified',
+      callId: a.callId,
+      limit: 100,
+    });
+    const out: PostedMessage[] = [];
+    for (const { event } of page.records) {
+      const data = event.data as {
+        approvalId?: unknown;
+        target?: unknown;
+        slack?: { channel?: unknown; ts?: unknown };
+      };
+      const { channel, ts } = data.slack ?? {};
+      if (data.approvalId !== a.id || data.target !== SLACK_TARGET) continue;
+      if (typeof channel === 'string' && typeof ts === 'string' && !out.some((m) => m.ts === ts)) {
+        out.push({ channel, ts });
+      }
+    }
+    return out;
   }
 
   /** The dashboard link (publicUrl set) and how the triggering human was verified (from the decision). */

@@ -89,7 +89,9 @@ async function personNamed(
 
 /** An SSO person by principal name, or by email. */
 async function ssoPerson(store: Store, name: string): Promise<PersonRecord | undefined> {
-  return (await store.personByName(name)) ?? (name.includes('@') ? await store.personByEmail(name) : undefined);
+  return (
+    (await store.personByName(name)) ?? (name.includes('@') ? await store.personByEmail(name) : undefined)
+  );
 }
 
 /** The active human key of `principal` (case-insensitive) with the strongest role, the newest first. */
