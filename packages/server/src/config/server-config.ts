@@ -227,7 +227,14 @@ export function resolveServerConfig(
   const mcp = resolveMcp(parsed.data.mcp, env, sourceOf(['mcp']), file ? dirname(resolve(file)) : undefined);
   const slack = resolveSlackConfig(parsed.data.slack, env, sourceOf(['slack']));
   if (slack.problems.length > 0) invalidConfig(slack.problems);
-  return normaliseDb({ ...parsed.data, webhooks, llm: llm.config, auth: auth.auth, mcp, slack: slack.config });
+  return normaliseDb({
+    ...parsed.data,
+    webhooks,
+    llm: llm.config,
+    auth: auth.auth,
+    mcp,
+    slack: slack.config,
+  });
 }
 
 /** The gateway section, checked like a `warden mcp` config; its `warden` connection is this server itself. */
