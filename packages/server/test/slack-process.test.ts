@@ -225,6 +225,18 @@ describe('approving from Slack through warden serve (a real process, Slack stood
       );
       expect(noraTold.args).toMatchObject({ channel: CHANNEL });
       expect(String(noraTold.args.text)).toMatch(/not a Warden person/);
+      // Someone users.info does not know (user_not_found) is nobody too; Slack refusing to tell them
+      // (user_not_in_channel) is a warn line, not silence.
+      const ghost = await slack.sendInteraction(
+        interactions,
+        slack.blockActions({ user: 'U0GHOST001', message, actionId: 'warden_deny' }),
+      );
+      expect(ghost.status).toBe(200);
+      const [unheard] = await eventually('the failed ephemeral in the log', () => {
+        const lines = logged(server.stderr(), 'Slack chat.postEphemeral failed after a click');
+        return lines.length ? lines : undefined;
+      });
+      expect(unheard).toMatchObject({ level: 'warn', error: 'user_not_in_channel', approvalId: pending.id });
       // Tina triggered the task: separation of duties refuses her, though the map makes her tina@x.
       const tina = await slack.sendInteraction(
         interactions,
@@ -239,9 +251,15 @@ describe('approving from Slack through warden serve (a real process, Slack stood
       expect(refused.map((e) => [e.actor.id, e.data.code])).toEqual(
         expect.arrayContaining([
           [`slack:${NORA}`, 'SLACK_USER_UNMAPPED'],
+          ['slack:U0GHOST001', 'SLACK_USER_UNMAPPED'],
           ['tina@x', 'APPROVAL_SELF_APPROVAL'],
         ]),
       );
+      expect(refused.find((e) => e.actor.id === 'slack:U0GHOST001')?.data).toMatchObject({
+        vote: 'deny',
+        via: 'slack',
+        reason: expect.stringMatching(/users\.info failed \(user_not_found\)/),
+      });
       expect((await approval(server.url, pending.id)).status).toBe('pending');
       expect(slack.callsOf('chat.update')).toHaveLength(0);
 

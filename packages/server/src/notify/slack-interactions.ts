@@ -64,12 +64,23 @@ export class SlackInteractions {
   readonly #config: SlackConfig;
   readonly #notifier: SlackNotifier;
   readonly #keySignIn: boolean;
+  readonly #warn: (message: string, fields: Record<string, unknown>) => void;
 
-  constructor(engine: Engine, config: SlackConfig, notifier: SlackNotifier, options: { keySignIn: boolean }) {
+  constructor(
+    engine: Engine,
+    config: SlackConfig,
+    notifier: SlackNotifier,
+    options: {
+      keySignIn: boolean;
+      /** A follow-up Slack refused (chat.update, chat.postEphemeral): the vote stands, the log says so. */
+      warn: (message: string, fields: Record<string, unknown>) => void;
+    },
+  ) {
     this.#engine = engine;
     this.#config = config;
     this.#notifier = notifier;
     this.#keySignIn = options.keySignIn;
+    this.#warn = options.warn;
   }
 
   /** Handles one payload (the parsed `payload` form field). Throws only for a bug or a store failure. */
@@ -92,7 +103,12 @@ export class SlackInteractions {
     const ts = p.container?.message_ts ?? p.message?.ts;
     const approval = await this.#engine.store.approval(approvalId);
     if (!approval) {
-      await this.#ephemeral(channel, userId, `Warden has no approval request ${approvalId} (purged?).`);
+      await this.#ephemeral(
+        channel,
+        userId,
+        `Warden has no approval request ${approvalId} (purged?).`,
+        approvalId,
+      );
       return { outcome: 'refused', approvalId, code: 'APPROVAL_NOT_FOUND', reason: 'no such request' };
     }
     const person = await slackPerson(userId, {
@@ -107,6 +123,7 @@ export class SlackInteractions {
         channel,
         userId,
         `Warden did not record your ${vote}: ${person.reason}. Ask a Warden admin to map your Slack user (slack.users) or give your email a Warden key or SSO sign-in.`,
+        approvalId,
       );
       return { outcome: 'refused', approvalId, code: 'SLACK_USER_UNMAPPED', reason: person.reason };
     }
@@ -124,6 +141,7 @@ export class SlackInteractions {
         channel,
         userId,
         `Warden refused your ${vote} as ${person.voter.id}: ${err.message} (${err.code}).`,
+        approvalId,
       );
       return { outcome: 'refused', approvalId, code: err.code, reason: err.message };
     }
@@ -134,12 +152,21 @@ export class SlackInteractions {
   /** Writes where the request stands into the message (chat.update). */
   async #update(channel: string, ts: string, a: ApprovalRecord, last?: SlackVoteOutcome): Promise<void> {
     const message = slackOutcomeMessage(a, await this.#notifier.context(a), last);
-    await callWithRetries(
+    const r = await callWithRetries(
       this.#notifier.api,
       'chat.update',
       { channel, ts, text: message.text, blocks: message.blocks },
       FOLLOW_UP,
     );
+    if (!r.ok) this.#followUpFailed('chat.update', r.error, a.id);
+  }
+
+  #followUpFailed(method: string, error: string | undefined, approvalId: string): void {
+    this.#warn(`Slack ${method} failed after a click: ${error ?? 'failed'}`, {
+      approvalId,
+      method,
+      error,
+    });
   }
 
   /** An unmapped clicker never reaches the ApprovalService, so their refusal is recorded here. */
@@ -156,8 +183,19 @@ export class SlackInteractions {
   }
 
   /** Tells the clicker alone (an ephemeral message in the channel). */
-  async #ephemeral(channel: string | undefined, user: string, text: string): Promise<void> {
+  async #ephemeral(
+    channel: string | undefined,
+    user: string,
+    text: string,
+    approvalId: string,
+  ): Promise<void> {
     if (!channel) return;
-    await callWithRetries(this.#notifier.api, 'chat.postEphemeral', { channel, user, text }, FOLLOW_UP);
+    const r = await callWithRetries(
+      this.#notifier.api,
+      'chat.postEphemeral',
+      { channel, user, text },
+      FOLLOW_UP,
+    );
+    if (!r.ok) this.#followUpFailed('chat.postEphemeral', r.error, approvalId);
   }
 }

@@ -27,7 +27,10 @@ export function registerSlackRoutes(app: FastifyInstance, ctx: ServerContext): v
     config,
     new SlackNotifier(ctx.engine, config, ctx.config.publicUrl),
     // auth.keySignIn: false → people are SSO people only; their human keys are refused everywhere.
-    { keySignIn: ctx.config.auth.keySignIn !== false },
+    {
+      keySignIn: ctx.config.auth.keySignIn !== false,
+      warn: (message, fields) => app.log.warn(fields, message),
+    },
   );
   app.register(async (scope) => {
     scope.addContentTypeParser(
