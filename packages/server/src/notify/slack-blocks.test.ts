@@ -1,6 +1,7 @@
 import type { ApprovalRecord } from '@warden/core';
 import { describe, expect, it } from 'vitest';
 import { slackOutcomeMessage, slackRequestMessage } from './slack-blocks.js';
+import { initiatorProofText } from './slack-notifier.js';
 
 const LONG = 'x'.repeat(600);
 const ONE_APPROVER: ApprovalRecord['requirements'][number] = {
@@ -135,5 +136,20 @@ describe('Slack Block Kit messages', () => {
     );
     const stillOpen = pending.blocks.find((b) => b.type === 'actions') as Block;
     expect(stillOpen.elements.map((e: Block) => e.action_id)).toEqual(['warden_approve', 'warden_deny']);
+  });
+
+  it('says how the human who triggered the call was verified, as the decision recorded it', () => {
+    expect(initiatorProofText(undefined)).toBeUndefined();
+    expect(initiatorProofText({ method: 'claimed' })).toBe('claimed, unverified');
+    expect(initiatorProofText({ method: 'oidc', issuer: 'https://idp.example.com', subject: 's' })).toBe(
+      'verified by SSO: https://idp.example.com',
+    );
+    expect(initiatorProofText({ method: 'api_key', keyId: 'key_1' })).toBe(
+      'vouched for by service key key_1',
+    );
+    const m = slackRequestMessage(base, 'approval.requested', { initiatorProof: 'claimed, unverified' });
+    expect(JSON.stringify(m.blocks)).toContain(
+      '*Triggered by*\\nmallory &lt;!here&gt; (claimed, unverified)',
+    );
   });
 });

@@ -1,4 +1,4 @@
-import type { ApprovalRecord, AuditEvent } from '@warden/core';
+import type { ApprovalRecord, AuditEvent, IdentityProof } from '@warden/core';
 import type { Engine, NotificationRecord } from '@warden/engine';
 import { callWithRetries, SlackApi } from './slack-api.js';
 import { type SlackMessageContext, slackOutcomeMessage, slackRequestMessage } from './slack-blocks.js';
@@ -147,23 +147,27 @@ export class SlackNotifier {
     try {
       const page = await this.#engine.store.queryAudit({ callId: a.callId, type: 'call.decided', limit: 1 });
       const event = page.records.find((r) => r.event.callId === a.callId)?.event as AuditEvent | undefined;
-      const initiator = event?.identity?.initiator;
-      if (!initiator) return undefined;
-      switch (initiator.method) {
-        case 'oidc':
-          return `verified by SSO${initiator.issuer ? `: ${initiator.issuer}` : ''}`;
-        case 'api_key':
-          return `vouched for by service key ${initiator.keyId ?? ''}`.trim();
-        case 'task_token':
-          return 'verified by task token';
-        case 'claimed':
-          return 'claimed, unverified';
-        default:
-          return initiator.method;
-      }
+      return initiatorProofText(event?.identity?.initiator);
     } catch {
       // The message goes out without it rather than not at all.
       return undefined;
     }
+  }
+}
+
+/** How the call's initiator was verified, in a few words for the message; undefined when not recorded. */
+export function initiatorProofText(initiator: IdentityProof | undefined): string | undefined {
+  if (!initiator) return undefined;
+  switch (initiator.method) {
+    case 'oidc':
+      return `verified by SSO${initiator.issuer ? `: ${initiator.issuer}` : ''}`;
+    case 'api_key':
+      return `vouched for by service key ${initiator.keyId ?? ''}`.trim();
+    case 'task_token':
+      return 'verified by task token';
+    case 'claimed':
+      return 'claimed, unverified';
+    default:
+      return initiator.method;
   }
 }
