@@ -62,6 +62,8 @@ export interface SlackStandin {
   readonly messages: StandinMessage[];
   /** Calls of one method. */
   callsOf(method: string): RecordedCall[];
+  /** Adds a workspace member (users.info knows them, ephemeral messages reach them). */
+  addUser(user: StandinUser): void;
   /** The exact `block_actions` payload Slack sends for `click`. */
   blockActions(click: Click): Record<string, unknown>;
   /**
@@ -216,6 +218,9 @@ export async function startSlackStandin(o: {
     calls,
     messages,
     callsOf: (method) => calls.filter((c) => c.method === method),
+    addUser: (user) => {
+      users.set(user.id, user);
+    },
     blockActions,
     async sendInteraction(url, payload, sign = {}) {
       const body = new URLSearchParams({ payload: JSON.stringify(payload) }).toString();

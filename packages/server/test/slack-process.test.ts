@@ -8,12 +8,15 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openStore, type PersonRecord } from '@warden/engine';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../test-support/eventually.js';
+import { browse, CookieJar } from '../test-support/oidc-browser.js';
+import { type OidcProviderFixture, startOidcProvider } from '../test-support/oidc-provider.js';
 import { api, BIN, killAll, logged, type Served, spawnServe, warden } from '../test-support/serve-process.js';
 import { type SlackStandin, type StandinMessage, startSlackStandin } from '../test-support/slack-standin.js';
 
@@ -113,17 +116,17 @@ async function serve(
   return { server, db, agent: (JSON.parse(made.out) as { secret: string }).secret };
 }
 
-async function approval(url: string, id: string): Promise<Approval> {
-  return (await api<Approval>(url, 'GET', `/v1/approvals/${id}`, { key: ADMIN })).body;
+async function approval(url: string, id: string, key = ADMIN): Promise<Approval> {
+  return (await api<Approval>(url, 'GET', `/v1/approvals/${id}`, { key })).body;
 }
 
-async function audit(url: string, type: string): Promise<AuditEvent[]> {
+async function audit(url: string, type: string, key = ADMIN): Promise<AuditEvent[]> {
   const page = await api<{ records: { event: AuditEvent }[] }>(
     url,
     'GET',
     `/v1/audit/events?type=${type}&limit=100`,
     {
-      key: ADMIN,
+      key,
     },
   );
   return page.body.records.map((r) => r.event);
@@ -296,7 +299,7 @@ describe('approving from Slack through warden serve (a real process, Slack stood
     const interactions = `${server.url}/slack/interactions`;
     let passed = false;
     try {
-      // What an SSO sign-in writes (the people store); the sign-in itself is the oidc routes' to test.
+      // What an SSO sign-in writes (the people store); the last test signs in through the real provider.
       const store = await openStore(db);
       try {
         await store.commit([{ mutations: [{ kind: 'person.upsert', person: DANA_PERSON }], events: [] }]);
@@ -438,4 +441,168 @@ describe('approving from Slack through warden serve (a real process, Slack stood
       if (passed) expect(exit.code, exit.err).toBe(0);
     }
   }, 60_000);
+});
+
+describe('approving from Slack as an SSO person (warden serve, the real OpenID provider, Slack stood in)', () => {
+  const SECRET = 'warden-slack-sso-secret-0123456789';
+  /** Slack users whose Slack emails are their IdP emails. */
+  const SAM = 'U0SAM00001';
+  const KIM = 'U0KIM00001';
+  let idp: OidcProviderFixture | undefined;
+
+  afterAll(async () => {
+    await idp?.close();
+  });
+
+  async function freePort(): Promise<number> {
+    const probe = createServer();
+    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+    const port = (probe.address() as { port: number }).port;
+    await new Promise<void>((r) => probe.close(() => r()));
+    return port;
+  }
+
+  it('maps a Slack user to the person who signed in with that email; an IdP group removed at the next sign-in stops them; keys map no one when only SSO signs people in', async () => {
+    slack.addUser({ id: SAM, name: 'sam', email: 'sam@acme.example' });
+    slack.addUser({ id: KIM, name: 'kim', email: 'olga@x' });
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    idp = await startOidcProvider({
+      accounts: { sam: { email: 'sam@acme.example', name: 'Sam', groups: ['warden-approvers', 'ops'] } },
+      clients: [
+        { clientId: 'warden', clientSecret: SECRET, redirectUris: [`${base}/v1/auth/oidc/callback`] },
+      ],
+    });
+    const db = join(dir, 'sso-signin.db');
+    const config = join(dir, 'sso-signin.json');
+    writeFileSync(
+      config,
+      JSON.stringify({
+        db,
+        port,
+        policy: POLICY,
+        webhookPollMs: 50,
+        logLevel: 'warn',
+        auth: {
+          keySignIn: false,
+          oidc: {
+            issuer: idp.issuer,
+            clientId: 'warden',
+            clientSecret: 'env:TEST_OIDC_SECRET',
+            roles: { approver: ['warden-approvers'] },
+            approverGroups: ['ops'],
+          },
+        },
+        slack: {
+          botToken: 'env:TEST_SLACK_BOT_TOKEN',
+          signingSecret: 'env:TEST_SLACK_SIGNING_SECRET',
+          channel: CHANNEL,
+          apiBaseUrl: slack.apiBaseUrl,
+        },
+      }),
+    );
+    const server = await spawnServe(['--config', config], {
+      WARDEN_ADMIN_KEY: ADMIN,
+      TEST_OIDC_SECRET: SECRET,
+      TEST_SLACK_BOT_TOKEN: slack.token,
+      TEST_SLACK_SIGNING_SECRET: slack.signingSecret,
+    });
+    const interactions = `${server.url}/slack/interactions`;
+    let passed = false;
+    try {
+      const made = await warden(['keys', 'create', '--agent', 'ops-bot', '--db', db, '--json']);
+      expect(made.code, made.err).toBe(0);
+      const agent = (JSON.parse(made.out) as { secret: string }).secret;
+      // Human keys (the bootstrap admin's too) are refused here: a service key reads for the test.
+      const svc = await warden([
+        'keys',
+        'create',
+        '--service',
+        'test-reader',
+        '--role',
+        'admin',
+        '--db',
+        db,
+        '--json',
+      ]);
+      expect(svc.code, svc.err).toBe(0);
+      const reader = (JSON.parse(svc.out) as { secret: string }).secret;
+      // olga@x has a human key, but people sign in only through SSO here: her key maps nobody.
+      const k = await warden(['keys', 'create', '--human', 'olga@x', '--role', 'approver', '--db', db]);
+      expect(k.code, k.err).toBe(0);
+      const signIn = async () => {
+        const jar = new CookieJar();
+        await browse(
+          `${base}/v1/auth/oidc/login?returnTo=%2Fapprovals`,
+          { login: 'sam' },
+          { jar, stop: (l) => l.startsWith(base) && !l.startsWith(`${base}/v1/auth/oidc/`) },
+        );
+        expect(jar.get(base, 'warden_session')).toBeTruthy();
+      };
+      await signIn();
+      const held = async (n: number) => {
+        const seen = slack.messages.length;
+        const r = await api<{ effect: string; approval: { id: string } }>(server.url, 'POST', '/v1/calls', {
+          key: agent,
+          body: { tool: 'change', args: { n }, session: `sso-signin-${n}` },
+        });
+        expect(r.body.effect).toBe('review');
+        const message = await eventually('the message', () =>
+          slack.messages.length > seen ? slack.messages.at(-1) : undefined,
+        );
+        return { id: r.body.approval.id, message };
+      };
+      const click = async (user: string, message: StandinMessage) =>
+        (
+          await slack.sendInteraction(
+            interactions,
+            slack.blockActions({ user, message, actionId: 'warden_approve' }),
+          )
+        ).status;
+      const toldTo = (user: string, text: RegExp) =>
+        eventually(`what ${user} was told`, () =>
+          slack
+            .callsOf('chat.postEphemeral')
+            .find((c) => c.args.user === user && text.test(String(c.args.text))),
+        );
+
+      const first = await held(1);
+      expect(await click(KIM, first.message)).toBe(200);
+      await toldTo(KIM, /people sign in only through SSO here/);
+      expect(await click(SAM, first.message)).toBe(200);
+      await eventually('approved by Sam', async () =>
+        (await approval(server.url, first.id, reader)).status === 'approved' ? true : undefined,
+      );
+      const votes = (
+        await api<{ votes: Record<string, unknown>[] }>(server.url, 'GET', `/v1/approvals/${first.id}`, {
+          key: reader,
+        })
+      ).body.votes;
+      expect(votes).toEqual([
+        expect.objectContaining({
+          principal: 'sam@acme.example',
+          via: 'slack',
+          issuer: idp.issuer,
+          subject: 'sam',
+          groups: ['ops'],
+        }),
+      ]);
+
+      // The IdP takes Sam out of ops; at his next sign-in Warden knows, and Slack cannot make him an approver.
+      idp.setGroups('sam', ['warden-approvers']);
+      await signIn();
+      const second = await held(2);
+      expect(await click(SAM, second.message)).toBe(200);
+      await toldTo(SAM, /APPROVAL_NOT_ELIGIBLE/);
+      expect((await approval(server.url, second.id, reader)).status).toBe('pending');
+      const refused = await audit(server.url, 'approval.refused', reader);
+      expect(refused.map((e) => e.data.code)).toEqual(
+        expect.arrayContaining(['SLACK_USER_UNMAPPED', 'APPROVAL_NOT_ELIGIBLE']),
+      );
+      passed = true;
+    } finally {
+      const exit = await server.stop();
+      if (passed) expect(exit.code, exit.err).toBe(0);
+    }
+  }, 180_000);
 });
