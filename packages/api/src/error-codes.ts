@@ -46,6 +46,10 @@ export const ERROR_CODES = {
   GRANT_INVALID: 'A grant is malformed: unknown agent pattern, bad tool glob, bad condition or a bad expiry.',
   LINK_INVALID:
     'An approval link is malformed, altered or expired; open the approval from the dashboard or ask for a new link.',
+  SLACK_SIGNATURE_INVALID:
+    "A request to /slack/interactions is not from Slack: the X-Slack-Signature or X-Slack-Request-Timestamp header is missing, stale (over 5 minutes) or does not match the body signed with the app's signing secret.",
+  SLACK_USER_UNMAPPED:
+    'A Slack user who clicked Approve or Deny is not a Warden person: not in the slack.users map, and their Slack email is no SSO person and no human API key (or the person has no role).',
   BUDGET_EXCEEDED:
     'A budget would go over its limit; details name the budget, scope, used, reserved and limit. A hard breach pauses the session.',
   BUDGET_CONFLICT:

@@ -11,6 +11,7 @@ import { registerLlmRoutes } from './llm/llm-routes.js';
 import { registerMcpRoutes } from './mcp/mcp-routes.js';
 import { PACKAGE_VERSION } from './package-version.js';
 import { ROUTES } from './routes/route-table.js';
+import { registerSlackRoutes } from './routes/slack-routes.js';
 import type { ServerContext } from './server-context.js';
 
 /** The API's version in /openapi.json: this package's own (package.json). */
@@ -92,6 +93,8 @@ export function buildApp(
   registerLlmRoutes(app, ctx);
   // So is the MCP gateway: its transport owns the request and the response.
   registerMcpRoutes(app, ctx);
+  // Slack's interactivity requests: form bodies signed by Slack, not API-key requests.
+  registerSlackRoutes(app, ctx);
   // The dashboard: static pages at the root; they call this API with the sign-in cookie.
   registerDashboard(app);
   return app;

@@ -35,6 +35,7 @@ import { createServerLogger, errorFields, type ServerLogger } from './log/server
 import { createMcpGateway } from './mcp/mcp-routes.js';
 import { ServerMetrics } from './metrics/server-metrics.js';
 import { NotificationDispatcher } from './notify/notification-dispatcher.js';
+import { SLACK_EVENTS, SLACK_TARGET } from './notify/slack-config.js';
 import type { ServerContext } from './server-context.js';
 import { createCallTracer } from './telemetry/call-tracer.js';
 
@@ -130,7 +131,10 @@ export async function startServer(config: ServerConfig, options: StartOptions = 
       reservationLeaseMs: config.reservationLeaseMs,
       defaultTokenEstimate: config.defaultTokenEstimate,
       prices: withOverride(BUNDLED_PRICES, config.prices),
-      notificationTargets: config.webhooks.map((w) => ({ name: w.name, events: w.events })),
+      notificationTargets: [
+        ...config.webhooks.map((w) => ({ name: w.name, events: w.events })),
+        ...(config.slack ? [{ name: SLACK_TARGET, events: [...SLACK_EVENTS] }] : []),
+      ],
       onError: (err) => report.error(err.message, errorFields(err)),
     });
     // A kept stored policy is in force already and recorded: applying it again could put it over one

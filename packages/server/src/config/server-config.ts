@@ -7,6 +7,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { AuthConfigSchema, resolveAuthSecrets } from '../auth/oidc/auth-config.js';
 import { LlmConfigSchema, resolveLlmConfig } from '../llm/llm-config.js';
+import { resolveSlackConfig, type SlackConfig, SlackConfigSchema } from '../notify/slack-config.js';
 import { rawSecretProblem, whsecProblem } from '../notify/webhook-signature.js';
 
 const MIN_SECRET_LENGTH = 16;
@@ -164,11 +165,14 @@ export const ServerConfigSchema = z.strictObject({
   mcp: z.unknown().optional(),
   /** Sign-in for people: SSO through an OpenID Connect IdP, and whether API keys may sign people in. */
   auth: AuthConfigSchema,
+  /** The Slack app (approval messages with buttons, votes from Slack); from the config file only. */
+  slack: SlackConfigSchema,
 });
 
-/** The resolved configuration; `mcp` is checked as a gateway config. */
-export type ServerConfig = Omit<z.output<typeof ServerConfigSchema>, 'mcp'> & {
+/** The resolved configuration; `mcp` is checked as a gateway config, `slack` has its secrets read. */
+export type ServerConfig = Omit<z.output<typeof ServerConfigSchema>, 'mcp' | 'slack'> & {
   readonly mcp?: GatewayConfig | undefined;
+  readonly slack?: SlackConfig | undefined;
 };
 export type ServerConfigInput = z.input<typeof ServerConfigSchema>;
 
@@ -221,7 +225,16 @@ export function resolveServerConfig(
   const auth = resolveAuthSecrets(parsed.data.auth, env, sourceOf(['auth']));
   if (auth.problems.length > 0) invalidConfig(auth.problems);
   const mcp = resolveMcp(parsed.data.mcp, env, sourceOf(['mcp']), file ? dirname(resolve(file)) : undefined);
-  return normaliseDb({ ...parsed.data, webhooks, llm: llm.config, auth: auth.auth, mcp });
+  const slack = resolveSlackConfig(parsed.data.slack, env, sourceOf(['slack']));
+  if (slack.problems.length > 0) invalidConfig(slack.problems);
+  return normaliseDb({
+    ...parsed.data,
+    webhooks,
+    llm: llm.config,
+    auth: auth.auth,
+    mcp,
+    slack: slack.config,
+  });
 }
 
 /** The gateway section, checked like a `warden mcp` config; its `warden` connection is this server itself. */

@@ -6,6 +6,8 @@ import type { ServerConfig, WebhookConfig } from '../config/server-config.js';
 import { approvalView } from '../routes/approval-routes.js';
 import { createApprovalLinkToken } from './approval-links.js';
 import { buildEventWebhookBody, isEventNotificationKind } from './event-payload.js';
+import { SLACK_TARGET } from './slack-config.js';
+import { SlackNotifier } from './slack-notifier.js';
 import { type ApprovalLinks, type ApprovalNotificationKind, buildWebhookBody } from './webhook-payload.js';
 import { deliverWebhook } from './webhook-sender.js';
 
@@ -67,6 +69,8 @@ export class NotificationDispatcher {
   readonly #maxConcurrent: number;
   readonly #abort = new AbortController();
   readonly #inFlight = new Set<Promise<void>>();
+  /** The Slack app, when configured: its outbox rows (target SLACK_TARGET) are posted with the Web API. */
+  readonly #slack: SlackNotifier | undefined;
   #timer: NodeJS.Timeout | undefined;
   /** The claim under way, if any: stop() waits for it, so nothing is started after it returns. */
   #claiming: Promise<void> | undefined;
@@ -89,11 +93,12 @@ export class NotificationDispatcher {
     this.#onError = options.onError ?? (() => {});
     this.#onFailed = options.onFailed ?? (() => {});
     this.#maxConcurrent = Math.max(1, options.maxConcurrent ?? MAX_CONCURRENT);
+    this.#slack = config.slack ? new SlackNotifier(engine, config.slack, config.publicUrl) : undefined;
   }
 
   /** Polls the outbox every `intervalMs` while webhooks are configured. */
   start(intervalMs: number): void {
-    if (this.#config.webhooks.length === 0) return;
+    if (this.#config.webhooks.length === 0 && !this.#slack) return;
     this.#timer = setInterval(() => void this.runOnce(), intervalMs);
     this.#timer.unref();
   }
@@ -136,7 +141,7 @@ export class NotificationDispatcher {
         now.toISOString(),
         new Date(now.getTime() + leaseMs).toISOString(),
         limit,
-        this.#config.webhooks.map((w) => w.name),
+        [...this.#config.webhooks.map((w) => w.name), ...(this.#slack ? [SLACK_TARGET] : [])],
       );
       for (const n of claimed) this.#track(this.#deliver(n));
     } catch (err) {
@@ -150,6 +155,7 @@ export class NotificationDispatcher {
   }
 
   async #deliver(n: NotificationRecord): Promise<void> {
+    if (n.target === SLACK_TARGET && this.#slack) return this.#deliverSlack(n, this.#slack);
     const target = this.#config.webhooks.find((w) => w.name === n.target);
     // Only configured targets are claimed, so this is a bug, not a bad row: leave the row to its lease
     // (another instance, or this one restarted, retries it) rather than failing it for good.
@@ -182,7 +188,7 @@ export class NotificationDispatcher {
       if (this.#abort.signal.aborted && !r.ok) return;
     }
     try {
-      await this.#finish(n, target, subject.record, r);
+      await this.#finish(n, target.format, subject.record, r);
     } catch (err) {
       // The lease ran out and another instance took the row over: its outcome is the one recorded.
       if (!isWardenError(err, 'APPROVAL_CONFLICT')) throw err;
@@ -196,6 +202,50 @@ export class NotificationDispatcher {
         attempts: r.attempts,
         ...(r.status !== undefined ? { status: r.status } : {}),
         error: r.error ?? 'not delivered',
+      });
+    }
+  }
+
+  /**
+   * A Slack app row: chat.postMessage with Approve and Deny buttons, with the same lease, retries and
+   * audit (`approval.notified`, with the message's channel and ts) as a webhook.
+   */
+  async #deliverSlack(n: NotificationRecord, slack: SlackNotifier): Promise<void> {
+    if (this.#abort.signal.aborted) return;
+    const id = n.approvalId;
+    const approval = id === null ? undefined : await this.#engine.store.approval(id);
+    const record: Subject['record'] = (ts, data) =>
+      approval
+        ? approvalEvent('approval.notified', approval, SYSTEM, this.#engine.instanceId, ts, data)
+        : this.#deliveryEvent(n, ts, { ...(id ? { approvalId: id } : {}), ...data }, {});
+    const d = approval
+      ? await slack.deliver(n, approval, {
+          maxAttempts: this.#config.webhookMaxAttempts,
+          baseDelayMs: this.#config.webhookBaseDelayMs,
+          signal: this.#abort.signal,
+        })
+      : {
+          ok: false,
+          attempts: 0,
+          status: undefined,
+          error: id ? `approval ${id} no longer exists` : 'the Slack app posts approval requests only',
+        };
+    // Shutting down: leave the row claimed; the lease runs out and another instance delivers it.
+    if (this.#abort.signal.aborted && !d.ok) return;
+    try {
+      await this.#finish(n, 'slack-app', record, d, 'data' in d ? d.data : {});
+    } catch (err) {
+      if (!isWardenError(err, 'APPROVAL_CONFLICT')) throw err;
+      return;
+    }
+    if (!d.ok) {
+      this.#onFailed({
+        webhook: n.target,
+        notification: n.id,
+        eventType: n.eventType,
+        attempts: d.attempts,
+        ...(d.status !== undefined ? { status: d.status } : {}),
+        error: d.error ?? 'not delivered',
       });
     }
   }
@@ -269,20 +319,22 @@ export class NotificationDispatcher {
 
   async #finish(
     n: NotificationRecord,
-    target: WebhookConfig,
+    format: string,
     record: Subject['record'],
     r: Outcome,
+    extra: Record<string, unknown> = {},
   ): Promise<void> {
     const ts = new Date().toISOString();
     const data = {
       notification: n.id,
       target: n.target,
-      format: target.format,
+      format,
       eventType: n.eventType,
       delivered: r.ok,
       attempts: r.attempts,
       ...(r.status !== undefined ? { status: r.status } : {}),
       ...(r.error ? { error: r.error } : {}),
+      ...extra,
     };
     await this.#engine.commit({
       mutations: [
