@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { CliIo } from '../cli-io.js';
 import { apiClient } from './api-client.js';
-import { credentialsPath, loadSignIn, saveSignIn, serverKey } from './credentials.js';
+import { credentialsPath, loadSignIn, type SavedSignIn, saveSignIn, serverKey } from './credentials.js';
 import { login, logout } from './login.js';
 
 type Answer = { status: number; body: unknown };
@@ -92,6 +92,12 @@ const ok = (n: number, expiresInMs = 3_600_000) => ({
     expiresAt: new Date(Date.now() + expiresInMs).toISOString(),
     principal: PERSON,
   },
+});
+
+/** The sign-in `ok(n)` would save. */
+const saved = (n: number, expiresInMs?: number): SavedSignIn => ({
+  ...(ok(n, expiresInMs).body as Omit<SavedSignIn, 'savedAt'>),
+  savedAt: new Date().toISOString(),
 });
 
 /** A token route answering `answers` in turn. */
@@ -174,7 +180,7 @@ describe('the API client with a saved sign-in', () => {
   it('sends the saved token, renews it near its end and saves the renewal; logout forgets it', async () => {
     routes['GET /v1/approvals'] = () => ({ status: 200, body: { approvals: [] } });
     routes['POST /v1/auth/refresh'] = inTurn(ok(2));
-    saveSignIn(url, { ...(ok(1, 30_000).body as never), savedAt: new Date().toISOString() });
+    saveSignIn(url, saved(1, 30_000));
     expect(() => apiClient({ url: `${url}/` })).not.toThrow(); // one server, with or without the slash
 
     await apiClient({ url }).get('/v1/approvals');
@@ -206,7 +212,7 @@ describe('the API client with a saved sign-in', () => {
       status: 401,
       body: { error: { code: 'ID_TOKEN_INVALID', message: 'the refresh token was revoked' } },
     });
-    saveSignIn(url, { ...(ok(1).body as never), savedAt: new Date().toISOString() });
+    saveSignIn(url, saved(1));
     await expect(apiClient({ url }).get('/v1/approvals')).resolves.toEqual({ approvals: [] });
     expect(seen.map((s) => s.route)).toEqual([
       'GET /v1/approvals',
@@ -214,7 +220,7 @@ describe('the API client with a saved sign-in', () => {
       'GET /v1/approvals',
     ]);
 
-    saveSignIn(url, { ...(ok(4, 1_000).body as never), savedAt: new Date().toISOString() });
+    saveSignIn(url, saved(4, 1_000));
     await expect(apiClient({ url }).get('/v1/approvals')).rejects.toThrow(
       /has ended and could not be renewed \(the refresh token was revoked\): run `warden login --url/,
     );
@@ -222,8 +228,8 @@ describe('the API client with a saved sign-in', () => {
 
   it('keeps sign-ins per server, refuses a damaged file by name, honours XDG_CONFIG_HOME', () => {
     const other = 'http://127.0.0.1:1/prefix/';
-    saveSignIn(url, { ...(ok(1).body as never), savedAt: 'x' });
-    saveSignIn(other, { ...(ok(2).body as never), savedAt: 'x' });
+    saveSignIn(url, saved(1));
+    saveSignIn(other, saved(2));
     expect(loadSignIn(url)?.accessToken).toBe('access-1');
     expect(loadSignIn('http://127.0.0.1:1/prefix')?.accessToken).toBe('access-2');
     expect(serverKey(other)).toBe('http://127.0.0.1:1/prefix');
