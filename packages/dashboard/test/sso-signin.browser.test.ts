@@ -1,0 +1,129 @@
+/**
+ * The dashboard's SSO sign-in end to end: real headless Chromium, a real `warden serve` process configured
+ * with `auth.oidc`, and the real OpenID provider (`oidc-provider`, on loopback) with its own login and
+ * consent pages. A person signs in through the provider, lands on the approvals page as themself ("via
+ * SSO"), approves a held call and the waiting agent (the real SDK) proceeds; removed from the IdP group the
+ * rule needs, they sign out and in again and approving is refused in the page. Screenshots go to
+ * test-output/screenshots. Needs the built CLI.
+ */
+import { createWarden, type Warden } from '@warden/sdk';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type SsoServer, startSsoServer } from '../../cli/test/sso-server.js';
+import { killAll } from '../../server/test-support/serve-process.js';
+import { launchBrowser, screenshot } from '../test-support/browser.js';
+
+/** Waits for what a page shows: generous, because a loaded 2-core CI machine draws slowly (never a speed claim). */
+const poll = <T>(probe: () => T | Promise<T>) => expect.poll(probe, { timeout: 15_000 });
+
+let sso: SsoServer;
+let browser: Browser;
+let agent: Warden;
+let context: BrowserContext;
+let page: Page;
+
+beforeAll(async () => {
+  sso = await startSsoServer();
+  agent = await createWarden({ url: sso.url, key: await sso.agentKey() });
+  browser = await launchBrowser();
+  context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  page = await context.newPage();
+}, 120_000);
+
+afterAll(async () => {
+  await context?.close().catch(() => undefined);
+  await browser?.close();
+  await agent?.close();
+  killAll();
+  await sso?.close();
+});
+
+/**
+ * From the dashboard's sign-in page through the provider's own pages: its login form (the development
+ * login takes the account id and any password) and its consent page, when it asks for them.
+ */
+async function signInWithSso(login: string, shot?: string): Promise<void> {
+  await page.getByRole('link', { name: 'Sign in with SSO' }).click();
+  await page.waitForURL((u) => u.origin === sso.provider.issuer);
+  for (let step = 0; step < 6 && new URL(page.url()).origin === sso.provider.issuer; step++) {
+    const loginField = page.locator('input[name="login"]');
+    if (await loginField.isVisible().catch(() => false)) {
+      if (shot) await screenshot(page, `${shot}-provider-login`);
+      await loginField.fill(login);
+      await page.locator('input[name="password"]').fill('any password');
+    } else if (shot) {
+      await screenshot(page, `${shot}-provider-consent`);
+    }
+    await Promise.all([
+      page.waitForURL((u) => u.toString() !== page.url(), { timeout: 15_000 }).catch(() => undefined),
+      page.locator('button[type="submit"], [type="submit"]').first().click(),
+    ]);
+  }
+  await page.waitForURL((u) => u.origin === sso.url);
+  await page.locator('nav.top').waitFor();
+}
+
+describe('the dashboard signing people in through SSO (Chromium, real OpenID provider)', () => {
+  it('offers SSO and the key form, signs in through the provider and shows the person via SSO', async () => {
+    await page.goto(`${sso.url}/approvals`);
+    const link = page.getByRole('link', { name: 'Sign in with SSO' });
+    await link.waitFor();
+    expect(await link.getAttribute('href')).toBe('/v1/auth/oidc/login?returnTo=%2Fapprovals');
+    await page.getByLabel('API key').waitFor(); // keySignIn: true keeps the key form
+    await screenshot(page, 'sso-signin');
+
+    await signInWithSso('lee', 'sso-signin');
+    expect(new URL(page.url()).pathname).toBe('/approvals');
+    await poll(() => page.locator('nav.top .who').textContent()).toMatch(
+      /Lee Park \(lee@acme\.example\).*approver.*via SSO/,
+    );
+    const session = (await context.cookies()).find((c) => c.name === 'warden_session');
+    expect(session).toMatchObject({ httpOnly: true });
+  });
+
+  it('approves a held call as the person and the waiting agent proceeds', async () => {
+    let ran = 0;
+    const write = agent.guard('db.write', async (req: { sql: string }) => {
+      ran++;
+      return { wrote: req.sql };
+    });
+    const waiting = write({ sql: 'update orders set state = 2' });
+    const card = page.locator('article.approval', { hasText: 'db.write' });
+    await card.waitFor({ timeout: 15_000 });
+    expect(await card.textContent()).toContain('Writes to the database need a DBA.');
+    await screenshot(page, 'sso-approvals-pending');
+    await card.getByLabel('Reason').fill('checked the statement');
+    await card.getByRole('button', { name: 'Approve' }).click();
+    await expect(waiting).resolves.toEqual({ wrote: 'update orders set state = 2' });
+    expect(ran).toBe(1);
+    await card.waitFor({ state: 'detached' });
+    await poll(() => page.getByTestId('decided').textContent()).toMatch(/approved.*lee@acme\.example/);
+  });
+
+  it('removed from the IdP group, after signing out and in again the person cannot approve', async () => {
+    sso.provider.setGroups('lee', ['staff']);
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('link', { name: 'Sign in with SSO' }).waitFor();
+    await signInWithSso('lee');
+    await poll(() => page.locator('nav.top .who').textContent()).toMatch(/via SSO/);
+
+    const abort = new AbortController();
+    const write = agent.guard('db.write', async () => 'ran', { signal: abort.signal, approvalTimeoutMs: 60_000 });
+    const waiting = write({ sql: 'delete from orders' }).catch((err: Error) => err);
+    const card = page.locator('article.approval', { hasText: 'delete from orders' });
+    await card.waitFor({ timeout: 15_000 });
+    await card.getByRole('button', { name: 'Approve' }).click();
+    await poll(() => card.locator('.refusal').textContent()).toMatch(/not among them|dba/);
+    await screenshot(page, 'sso-approve-refused');
+    abort.abort();
+    expect(await waiting).toBeInstanceOf(Error);
+  });
+
+  it('shows an SSO error sent back to /signin in words', async () => {
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.goto(`${sso.url}/signin?error=access_denied&error_description=${encodeURIComponent('End-User aborted interaction')}`);
+    await poll(() => page.getByRole('alert').textContent()).toBe(
+      'The sign-in was cancelled or denied at your identity provider. End-User aborted interaction',
+    );
+  });
+});
