@@ -108,7 +108,10 @@ describe('the dashboard signing people in through SSO (Chromium, real OpenID pro
     await poll(() => page.locator('nav.top .who').textContent()).toMatch(/via SSO/);
 
     const abort = new AbortController();
-    const write = agent.guard('db.write', async () => 'ran', { signal: abort.signal, approvalTimeoutMs: 60_000 });
+    const write = agent.guard('db.write', async (_req: { sql: string }) => 'ran', {
+      signal: abort.signal,
+      approvalTimeoutMs: 60_000,
+    });
     const waiting = write({ sql: 'delete from orders' }).catch((err: Error) => err);
     const card = page.locator('article.approval', { hasText: 'delete from orders' });
     await card.waitFor({ timeout: 15_000 });
@@ -121,7 +124,9 @@ describe('the dashboard signing people in through SSO (Chromium, real OpenID pro
 
   it('shows an SSO error sent back to /signin in words', async () => {
     await page.getByRole('button', { name: 'Sign out' }).click();
-    await page.goto(`${sso.url}/signin?error=access_denied&error_description=${encodeURIComponent('End-User aborted interaction')}`);
+    await page.goto(
+      `${sso.url}/signin?error=access_denied&error_description=${encodeURIComponent('End-User aborted interaction')}`,
+    );
     await poll(() => page.getByRole('alert').textContent()).toBe(
       'The sign-in was cancelled or denied at your identity provider. End-User aborted interaction',
     );
