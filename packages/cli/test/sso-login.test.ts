@@ -10,8 +10,14 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../../server/test-support/eventually.js';
 import { browse } from '../../server/test-support/oidc-browser.js';
-import { api, BIN, killAll, spawnCollect, warden } from '../../server/test-support/serve-process.js';
-import { childEnv } from '../../server/test-support/serve-process.js';
+import {
+  api,
+  BIN,
+  childEnv,
+  killAll,
+  spawnCollect,
+  warden,
+} from '../../server/test-support/serve-process.js';
 import { type SsoServer, startSsoServer } from './sso-server.js';
 
 let sso: SsoServer;
@@ -51,20 +57,24 @@ async function signIn(login: string) {
   const printed = await eventually(
     'warden login printing the verification URL and code',
     () => {
+      if (cli.child.exitCode !== null) {
+        throw new Error(`warden login exited ${cli.child.exitCode}:\n${cli.out()}\n${cli.err()}`);
+      }
       const m = /open\n\s+(\S+)\nand enter the code\n\s+(\S+)\n\(or open (\S+) ,/.exec(cli.err());
       return m ? { uri: m[1] as string, userCode: m[2] as string, complete: m[3] as string } : undefined;
     },
     30_000,
   );
   expect(printed.uri.startsWith(sso.provider.issuer)).toBe(true);
-  expect(printed.complete).toContain(encodeURIComponent(printed.userCode).replace(/%2D/g, '-'));
+  expect(printed.complete).toContain('user_code=');
   // The person opens the plain verification page and types the code, as the CLI told them.
   const visit = await browse(printed.uri, { login, userCode: printed.userCode });
   expect(visit.final.status, visit.final.body).toBeLessThan(400);
   return cli.exited;
 }
 
-describe('warden login against a real server and OpenID provider', () => {
+// Each test runs several CLI processes and waits out the device flow's polling interval.
+describe('warden login against a real server and OpenID provider', { timeout: 120_000 }, () => {
   it('signs in by device code, saves the sign-in 0600, and the API commands work as the person', async () => {
     const ran = await signIn('lee');
     expect(ran.code, ran.err).toBe(0);
@@ -83,9 +93,15 @@ describe('warden login against a real server and OpenID provider', () => {
     const list = await warden(['approvals', 'list', '--url', sso.url], env);
     expect(list.code, list.err).toBe(0);
     expect(list.out).toContain(id);
-    const approve = await warden(['approvals', 'approve', id, '--url', sso.url, '--reason', 'checked', '--json'], env);
+    const approve = await warden(
+      ['approvals', 'approve', id, '--url', sso.url, '--reason', 'checked', '--json'],
+      env,
+    );
     expect(approve.code, approve.err).toBe(0);
-    expect(JSON.parse(approve.out)).toMatchObject({ status: 'approved', votes: [{ voter: 'lee@acme.example' }] });
+    expect(JSON.parse(approve.out)).toMatchObject({
+      status: 'approved',
+      votes: [{ voter: 'lee@acme.example' }],
+    });
   });
 
   it('renews the token when it is due, reading the IdP groups again: out of dba, lee cannot approve', async () => {
@@ -94,7 +110,10 @@ describe('warden login against a real server and OpenID provider', () => {
     // The saved token says it ends now: the next command renews it first (POST /v1/auth/refresh).
     writeFileSync(
       credentials(),
-      JSON.stringify({ version: 1, servers: { [sso.url]: { ...before, expiresAt: new Date().toISOString() } } }),
+      JSON.stringify({
+        version: 1,
+        servers: { [sso.url]: { ...before, expiresAt: new Date().toISOString() } },
+      }),
       { mode: 0o600 },
     );
     const id = await heldCall();
@@ -115,7 +134,9 @@ describe('warden login against a real server and OpenID provider', () => {
       credentials(),
       JSON.stringify({
         version: 1,
-        servers: { [sso.url]: { ...saved, refreshToken: 'not-a-refresh-token', expiresAt: new Date().toISOString() } },
+        servers: {
+          [sso.url]: { ...saved, refreshToken: 'not-a-refresh-token', expiresAt: new Date().toISOString() },
+        },
       }),
       { mode: 0o600 },
     );

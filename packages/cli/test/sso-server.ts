@@ -28,6 +28,9 @@ defaults:
     approvers: { roles: [approver] }
     timeout: 30m
     onTimeout: block
+# Its members come from the IdP (auth.oidc.approverGroups), none are named here.
+approverGroups:
+  dba: []
 agents:
   ops-bot:
     rules:
@@ -73,7 +76,9 @@ export async function startSsoServer(o: { keySignIn?: boolean } = {}): Promise<S
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const provider = await startOidcProvider({
-    accounts: Object.fromEntries(Object.entries(PEOPLE).map(([id, p]) => [id, { ...p, groups: [...p.groups] }])),
+    accounts: Object.fromEntries(
+      Object.entries(PEOPLE).map(([id, p]) => [id, { ...p, groups: [...p.groups] }]),
+    ),
     clients: [{ ...DEFAULT_OIDC_CLIENT, redirectUris: [`${url}/v1/auth/oidc/callback`] }],
   });
   const db = join(dir, 'warden.db');
