@@ -16,6 +16,7 @@ import {
   childEnv,
   killAll,
   spawnCollect,
+  spawnServe,
   warden,
 } from '../../server/test-support/serve-process.js';
 import { type SsoServer, startSsoServer } from './sso-server.js';
@@ -100,7 +101,16 @@ describe('warden login against a real server and OpenID provider', { timeout: 12
     expect(approve.code, approve.err).toBe(0);
     expect(JSON.parse(approve.out)).toMatchObject({
       status: 'approved',
-      votes: [{ voter: 'lee@acme.example' }],
+      votes: [
+        // Cast as the person, verified: the IdP's issuer and subject, and the IdP group that made lee eligible.
+        {
+          principal: 'lee@acme.example',
+          issuer: sso.provider.issuer,
+          subject: 'lee',
+          groups: ['dba'],
+          via: 'cli',
+        },
+      ],
     });
   });
 
@@ -123,7 +133,9 @@ describe('warden login against a real server and OpenID provider', { timeout: 12
     expect(Date.parse(after.expiresAt)).toBeGreaterThan(Date.now() + 60_000);
     expect(statSync(credentials()).mode & 0o777).toBe(0o600);
     expect(refused.code).toBe(2);
-    expect(refused.err).toMatch(/dba/);
+    expect(refused.err).toContain(
+      'lee@acme.example (role approver) is not among the approvers this request needs: it needs 1 of group dba [APPROVAL_NOT_ELIGIBLE]',
+    );
 
     sso.provider.setGroups('lee', ['staff', 'dba']);
   });
@@ -150,5 +162,20 @@ describe('warden login against a real server and OpenID provider', { timeout: 12
     const none = await warden(['approvals', 'list', '--url', sso.url], env);
     expect(none.code).toBe(2);
     expect(none.err).toContain('or sign in with `warden login');
+  });
+
+  it('says so when the server has no SSO configured', async () => {
+    const plain = await spawnServe(['--db', join(sso.dir, 'plain.db'), '--port', '0'], {
+      WARDEN_LOG_LEVEL: 'warn',
+    });
+    try {
+      const ran = await warden(['login', '--url', plain.url], env);
+      expect(ran.code).toBe(2);
+      expect(ran.err).toContain(
+        `the Warden server at ${plain.url} does not offer SSO sign-in (no \`auth.oidc\` in its configuration)`,
+      );
+    } finally {
+      await plain.stop();
+    }
   });
 });
