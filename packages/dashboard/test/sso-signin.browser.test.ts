@@ -42,9 +42,14 @@ afterAll(async () => {
  * From the dashboard's sign-in page through the provider's own pages: its login form (the development
  * login takes the account id and any password) and its consent page, when it asks for them.
  */
-async function signInWithSso(login: string, shot?: string): Promise<void> {
-  await page.getByRole('link', { name: 'Sign in with SSO' }).click();
-  await page.waitForURL((u) => u.origin === sso.provider.issuer);
+async function signInWithSso(login: string, shot?: string): Promise<number> {
+  let pages = 0;
+  // The provider shows its pages, or (still signed in there) sends the browser straight back.
+  await Promise.all([
+    page.waitForEvent('framenavigated'),
+    page.getByRole('link', { name: 'Sign in with SSO' }).click(),
+  ]);
+  await page.waitForLoadState();
   for (let step = 0; step < 6 && new URL(page.url()).origin === sso.provider.issuer; step++) {
     const loginField = page.locator('input[name="login"]');
     if (await loginField.isVisible().catch(() => false)) {
@@ -54,16 +59,20 @@ async function signInWithSso(login: string, shot?: string): Promise<void> {
     } else if (shot) {
       await screenshot(page, `${shot}-provider-consent`);
     }
-    await Promise.all([
-      page.waitForURL((u) => u.toString() !== page.url(), { timeout: 15_000 }).catch(() => undefined),
-      page.locator('button[type="submit"], [type="submit"]').first().click(),
-    ]);
+    pages++;
+    // Each submit answers with a redirect to the next page (consent, then back to Warden).
+    const before = page.url();
+    await page.locator('[type="submit"]').first().click();
+    await page.waitForURL((u) => u.toString() !== before);
   }
   await page.waitForURL((u) => u.origin === sso.url);
   await page.locator('nav.top').waitFor();
+  return pages;
 }
 
-describe('the dashboard signing people in through SSO (Chromium, real OpenID provider)', () => {
+describe('the dashboard signing people in through SSO (Chromium, real OpenID provider)', {
+  timeout: 90_000,
+}, () => {
   it('offers SSO and the key form, signs in through the provider and shows the person via SSO', async () => {
     await page.goto(`${sso.url}/approvals`);
     const link = page.getByRole('link', { name: 'Sign in with SSO' });
@@ -72,11 +81,14 @@ describe('the dashboard signing people in through SSO (Chromium, real OpenID pro
     await page.getByLabel('API key').waitFor(); // keySignIn: true keeps the key form
     await screenshot(page, 'sso-signin');
 
-    await signInWithSso('lee', 'sso-signin');
+    // The provider's own pages: its login form, then its consent page.
+    expect(await signInWithSso('lee', 'sso-signin')).toBeGreaterThanOrEqual(2);
     expect(new URL(page.url()).pathname).toBe('/approvals');
     await poll(() => page.locator('nav.top .who').textContent()).toMatch(
       /lee@acme\.example.*approver.*via SSO/,
     );
+    // The live stream accepts the person's session too.
+    await poll(() => page.locator('.live').textContent()).toBe('● live');
     const session = (await context.cookies()).find((c) => c.name === 'warden_session');
     expect(session).toMatchObject({ httpOnly: true });
   });
@@ -122,13 +134,23 @@ describe('the dashboard signing people in through SSO (Chromium, real OpenID pro
     expect(await waiting).toBeInstanceOf(Error);
   });
 
-  it('shows an SSO error sent back to /signin in words', async () => {
-    await page.getByRole('button', { name: 'Sign out' }).click();
-    await page.goto(
-      `${sso.url}/signin?error=access_denied&error_description=${encodeURIComponent('End-User aborted interaction')}`,
-    );
-    await poll(() => page.getByRole('alert').textContent()).toBe(
-      'The sign-in was cancelled or denied at your identity provider. End-User aborted interaction',
-    );
+  it('a sign-in cancelled at the provider comes back to the sign-in page, in words', async () => {
+    // A fresh browser: the provider shows its login page, where the person cancels.
+    const fresh = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    try {
+      const other = await fresh.newPage();
+      await other.goto(`${sso.url}/approvals`);
+      await other.getByRole('link', { name: 'Sign in with SSO' }).click();
+      await other.locator('input[name="login"]').waitFor();
+      await other.getByRole('link', { name: /cancel/i }).click();
+      await other.waitForURL((u) => u.origin === sso.url && u.pathname === '/signin');
+      await poll(() => other.getByRole('alert').textContent()).toBe(
+        'Signing in with SSO failed: the identity provider ended the sign-in: access_denied (End-User aborted interaction)',
+      );
+      await other.getByRole('link', { name: 'Sign in with SSO' }).waitFor(); // and may try again
+      await screenshot(other, 'sso-signin-cancelled');
+    } finally {
+      await fresh.close();
+    }
   });
 });

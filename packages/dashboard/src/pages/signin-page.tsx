@@ -113,19 +113,15 @@ export function ssoLoginHref(loginUrl: string | null | undefined, here: Location
 
 /**
  * The readable message of a failed SSO sign-in the server's callback sent back as `/signin?error=…`
- * (OAuth's `error` and `error_description`, or Warden's `message`).
+ * (`error` a Warden code or an OAuth one, the words in `message`, or OAuth's `error_description`).
  */
 export function ssoErrorOf(search: string): string | undefined {
   const q = new URLSearchParams(search);
   const code = q.get('error');
   const text = q.get('message') ?? q.get('error_description');
-  if (!code && !text) return undefined;
-  const known: Record<string, string> = {
-    access_denied: 'The sign-in was cancelled or denied at your identity provider.',
-    login_required: 'Your identity provider asked you to sign in again.',
-    SSO_REQUIRED: 'This server signs people in through SSO only.',
-    ID_TOKEN_INVALID: 'Your identity provider’s answer could not be verified.',
-  };
-  const lead = (code && known[code]) ?? 'Signing in with SSO failed.';
-  return text ? `${lead} ${text}` : `${lead}${code && !known[code] ? ` (${code})` : ''}`;
+  if (text) return `Signing in with SSO failed: ${text}`;
+  if (!code) return undefined;
+  return code === 'access_denied'
+    ? 'Signing in with SSO failed: the sign-in was cancelled or denied at your identity provider.'
+    : `Signing in with SSO failed (${code}).`;
 }
