@@ -153,4 +153,19 @@ describe('the dashboard signing people in through SSO (Chromium, real OpenID pro
       await fresh.close();
     }
   });
+
+  it('with keySignIn false offers only SSO: no key form', async () => {
+    const ssoOnly = await startSsoServer({ keySignIn: false });
+    const fresh = await browser.newContext();
+    try {
+      const other = await fresh.newPage();
+      await other.goto(`${ssoOnly.url}/`);
+      await other.getByRole('link', { name: 'Sign in with SSO' }).waitFor();
+      expect(await other.getByLabel('API key').count()).toBe(0);
+      await screenshot(other, 'sso-only-signin');
+    } finally {
+      await fresh.close();
+      await ssoOnly.close();
+    }
+  });
 });
