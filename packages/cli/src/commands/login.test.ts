@@ -152,8 +152,14 @@ describe('warden login (device flow client)', () => {
       body: { keySignIn: true, sso: { enabled: true } },
     });
     routes['POST /v1/auth/device/token'] = () => ({
-      status: 400,
-      body: { error: { code: 'EXPIRED_TOKEN', message: 'the device code has expired' } },
+      status: 403,
+      body: {
+        error: {
+          code: 'SSO_DENIED',
+          message: 'the device sign-in ended by the identity provider http://idp.example (expired_token)',
+          details: { reason: 'expired_token' },
+        },
+      },
     });
     await expect(login({ url }, io().cli, { sleep: async () => {} })).rejects.toThrow(
       /sign-in code expired before it was confirmed: run `warden login --url/,
@@ -161,10 +167,29 @@ describe('warden login (device flow client)', () => {
 
     routes['POST /v1/auth/device/token'] = () => ({
       status: 403,
-      body: { error: { code: 'ACCESS_DENIED', message: 'the person denied the request' } },
+      body: {
+        error: {
+          code: 'SSO_DENIED',
+          message: 'the device sign-in ended by the identity provider http://idp.example (access_denied)',
+          details: { reason: 'access_denied' },
+        },
+      },
     });
     await expect(login({ url }, io().cli, { sleep: async () => {} })).rejects.toThrow(
-      /denied at the identity provider/,
+      /the sign-in was denied at the identity provider \(the device sign-in ended .*\(access_denied\)\); run `warden login --url/,
+    );
+    // A refusal of the person (no Warden role for their groups) is not called a denial at the IdP.
+    routes['POST /v1/auth/device/token'] = () => ({
+      status: 403,
+      body: {
+        error: {
+          code: 'SSO_DENIED',
+          message: 'lee@acme.example has no Warden role: their IdP groups (marketing) map to none',
+        },
+      },
+    });
+    await expect(login({ url }, io().cli, { sleep: async () => {} })).rejects.toThrow(
+      /^the sign-in was refused: lee@acme\.example has no Warden role/,
     );
     // The device's own deadline: a server that only ever says pending is given up on at expiresIn.
     routes['POST /v1/auth/device'] = () => ({

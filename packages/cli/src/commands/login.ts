@@ -151,12 +151,15 @@ function expired(url: string): WardenError {
   );
 }
 
-/** The server refused the device code: denied at the IdP, expired, or the person may not use Warden. */
+/**
+ * The server refused the device code: the IdP said it expired or was denied (SSO_DENIED with the IdP's
+ * OAuth error as details.reason), or the person may not use Warden (the message says why).
+ */
 function deviceRefusal(url: string, err: unknown): unknown {
   if (!isWardenError(err) || typeof err.details.status !== 'number' || err.details.status >= 500) return err;
-  const what = `${String(err.details.serverCode ?? err.code)} ${err.message}`.toLowerCase();
-  if (/expired/.test(what)) return expired(url);
-  const denied = /denied|reject/.test(what);
+  const reason = typeof err.details.reason === 'string' ? err.details.reason : '';
+  if (reason === 'expired_token' || /expired/i.test(err.message)) return expired(url);
+  const denied = reason === 'access_denied' || /denied/i.test(err.message);
   return new WardenError(
     err.code,
     denied
