@@ -39,33 +39,41 @@ afterAll(async () => {
 });
 
 /**
- * From the dashboard's sign-in page through the provider's own pages: its login form (the development
- * login takes the account id and any password) and its consent page, when it asks for them.
+ * From the dashboard's sign-in page (in `on`, default the test's page) through the provider's own pages:
+ * its login form (the development login takes the account id and any password) and its consent page, when
+ * it asks for them, until the browser is back at Warden. Returns how many provider pages it went through.
  */
-async function signInWithSso(login: string, shot?: string): Promise<number> {
+async function throughProvider(login: string, o: { on?: Page; shot?: string } = {}): Promise<number> {
+  const p = o.on ?? page;
   let pages = 0;
   // The provider shows its pages, or (still signed in there) sends the browser straight back.
   await Promise.all([
-    page.waitForEvent('framenavigated'),
-    page.getByRole('link', { name: 'Sign in with SSO' }).click(),
+    p.waitForEvent('framenavigated'),
+    p.getByRole('link', { name: 'Sign in with SSO' }).click(),
   ]);
-  await page.waitForLoadState();
-  for (let step = 0; step < 6 && new URL(page.url()).origin === sso.provider.issuer; step++) {
-    const loginField = page.locator('input[name="login"]');
+  await p.waitForLoadState();
+  for (let step = 0; step < 6 && new URL(p.url()).origin === sso.provider.issuer; step++) {
+    const loginField = p.locator('input[name="login"]');
     if (await loginField.isVisible().catch(() => false)) {
-      if (shot) await screenshot(page, `${shot}-provider-login`);
+      if (o.shot) await screenshot(p, `${o.shot}-provider-login`);
       await loginField.fill(login);
-      await page.locator('input[name="password"]').fill('any password');
-    } else if (shot) {
-      await screenshot(page, `${shot}-provider-consent`);
+      await p.locator('input[name="password"]').fill('any password');
+    } else if (o.shot) {
+      await screenshot(p, `${o.shot}-provider-consent`);
     }
     pages++;
     // Each submit answers with a redirect to the next page (consent, then back to Warden).
-    const before = page.url();
-    await page.locator('[type="submit"]').first().click();
-    await page.waitForURL((u) => u.toString() !== before);
+    const before = p.url();
+    await p.locator('[type="submit"]').first().click();
+    await p.waitForURL((u) => u.toString() !== before);
   }
-  await page.waitForURL((u) => u.origin === sso.url);
+  await p.waitForURL((u) => u.origin === sso.url);
+  return pages;
+}
+
+/** Signs the test's page in through SSO and waits for the dashboard. */
+async function signInWithSso(login: string, shot?: string): Promise<number> {
+  const pages = await throughProvider(login, shot ? { shot } : {});
   await page.locator('nav.top').waitFor();
   return pages;
 }
@@ -132,6 +140,31 @@ describe('the dashboard signing people in through SSO (Chromium, real OpenID pro
     await screenshot(page, 'sso-approve-refused');
     abort.abort();
     expect(await waiting).toBeInstanceOf(Error);
+  });
+
+  it('left with no Warden role by the IdP, the next sign-in is refused in words and the open page signs out', async () => {
+    // Lee's groups now map to no role; lee signs in from another browser, which Warden refuses …
+    sso.provider.setGroups('lee', ['marketing']);
+    const other = await browser.newContext();
+    try {
+      const second = await other.newPage();
+      await second.goto(`${sso.url}/approvals`);
+      await throughProvider('lee', { on: second });
+      expect(new URL(second.url()).pathname).toBe('/signin');
+      await poll(() => second.getByRole('alert').textContent()).toMatch(
+        /^Signing in with SSO failed: lee@acme\.example signed in at the identity provider, but none of their groups \(marketing\) gives a Warden role/,
+      );
+      await screenshot(second, 'sso-signin-no-role');
+    } finally {
+      await other.close();
+    }
+    // … and the page lee still has open loses access at its next request: back to the sign-in page, saying why.
+    await page.getByRole('link', { name: 'Sessions' }).click();
+    await poll(() => page.getByRole('alert').first().textContent()).toMatch(
+      /You are signed out: lee@acme\.example has no Warden role/,
+    );
+    await page.getByRole('link', { name: 'Sign in with SSO' }).waitFor();
+    sso.provider.setGroups('lee', ['staff', 'dba']);
   });
 
   it('a sign-in cancelled at the provider comes back to the sign-in page, in words', async () => {
