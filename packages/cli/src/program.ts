@@ -8,6 +8,7 @@ import { policySchema } from './commands/policy-schema.js';
 import { policyTest } from './commands/policy-test.js';
 import { addDemoCommands } from './demo-program.js';
 import { describeError } from './describe-error.js';
+import { addLoginCommands } from './login-program.js';
 import { PACKAGE_VERSION } from './package-version.js';
 import { addPolicyReplayCommand } from './policy-replay-program.js';
 import { addReportCommands } from './report-program.js';
@@ -76,6 +77,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     code = c;
   });
   addApprovalCommands(program, io, (c) => {
+    code = c;
+  });
+  addLoginCommands(program, io, (c) => {
     code = c;
   });
   addSessionCommands(program, io, (c) => {

@@ -90,7 +90,8 @@ function Shell(props: { readonly me: SignedIn; readonly route: Route; readonly o
           </a>
         ))}
         <span class="who">
-          {me.principal.id} <span class="pill role">{me.principal.role}</span>
+          <span class="person">{personLabel(me)}</span> <span class="pill role">{me.principal.role}</span>
+          {viaSso(me) ? <span class="pill via">via SSO</span> : null}
           <button type="button" class="link" onClick={props.onSignOut}>
             Sign out
           </button>
@@ -101,6 +102,21 @@ function Shell(props: { readonly me: SignedIn; readonly route: Route; readonly o
       </main>
     </div>
   );
+}
+
+/** What a person's sign-in may say beyond the key fields (an SSO sign-in names its issuer and the person). */
+type PersonFields = { readonly issuer?: string; readonly displayName?: string };
+
+/** "Lee Park (lee@acme.example)" for an SSO person with a display name; else the principal id. */
+function personLabel(me: SignedIn): string {
+  const p = me.principal as SignedIn['principal'] & PersonFields;
+  return p.displayName && p.displayName !== p.id ? `${p.displayName} (${p.id})` : p.id;
+}
+
+/** Signed in through the identity provider: the principal names an issuer, or its sign-in id is an SSO one. */
+function viaSso(me: SignedIn): boolean {
+  const p = me.principal as SignedIn['principal'] & PersonFields;
+  return Boolean(p.issuer) || p.keyId.startsWith('sso_');
 }
 
 function Page(props: { readonly me: SignedIn; readonly route: Route }) {

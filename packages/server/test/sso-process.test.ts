@@ -234,11 +234,13 @@ describe.each(['sqlite', 'postgres'] as const)(
 
     it('refuses a person whose IdP groups map to no role, saying so', async () => {
       const { final } = await dashboardSignIn('vic');
-      expect(final.status).toBe(403);
-      const body = JSON.parse(final.body as string) as { error: { code: string; message: string } };
-      expect(body.error.code).toBe('SSO_DENIED');
-      expect(body.error.message).toContain('vic@acme.example');
-      expect(body.error.message).toContain('marketing');
+      // The browser is sent back to the dashboard's sign-in page, which shows the refusal in words.
+      expect(final.status).toBe(302);
+      const back = new URL(final.location as string);
+      expect(back.pathname).toBe('/signin');
+      expect(back.searchParams.get('error')).toBe('SSO_DENIED');
+      expect(back.searchParams.get('message')).toContain('vic@acme.example');
+      expect(back.searchParams.get('message')).toContain('marketing');
     }, 60_000);
 
     it('signs the CLI in through the device flow: a working access token, and a refresh that reads the IdP again', async () => {

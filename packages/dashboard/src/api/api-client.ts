@@ -10,6 +10,9 @@ export class ApiError extends Error {
   }
 }
 
+/** Refusals that mean the person's sign-in no longer works, whatever the page asked for. */
+const SIGN_IN_GONE = new Set(['UNAUTHENTICATED', 'SSO_DENIED', 'SSO_REQUIRED']);
+
 let csrfToken: string | null = null;
 let onSignedOut: ((reason: string) => void) | undefined;
 
@@ -66,8 +69,10 @@ export async function api<T>(method: string, path: string, body?: unknown): Prom
       e?.message ?? `HTTP ${res.status}`,
       e?.details ?? {},
     );
-    // The sign-in endpoints answer for themselves; anywhere else a 401 means the sign-in is gone.
-    if (err.code === 'UNAUTHENTICATED' && path !== '/v1/auth/session') onSignedOut?.(err.message);
+    // The sign-in endpoints answer for themselves; anywhere else a 401 means the sign-in is gone, as does
+    // SSO_DENIED (the IdP's groups no longer give this person a role) or SSO_REQUIRED (key sign-in was
+    // switched off).
+    if (SIGN_IN_GONE.has(err.code) && path !== '/v1/auth/session') onSignedOut?.(err.message);
     throw err;
   }
   return json as T;

@@ -15,6 +15,7 @@ import {
 import { actorOf, type Principal } from '../auth/principal.js';
 import { defineRoute } from '../http/route-spec.js';
 import type { ServerContext } from '../server-context.js';
+import { browserSignInErrors, SSO_CALLBACK_PATH } from './sso-browser-errors.js';
 import { ssoRoutes } from './sso-routes.js';
 
 const HUMAN_ROLES = ['approver', 'admin', 'auditor'] as const;
@@ -45,7 +46,8 @@ function clearCookie(ctx: ServerContext, request: FastifyRequest, reply: Fastify
  * SSO (sso-routes.ts), the IdP's word on the person is.
  */
 export const authRoutes = [
-  ...ssoRoutes,
+  // The IdP's redirect back is a browser's page load: a refusal goes to the sign-in page, in words.
+  ...ssoRoutes.map((r) => (r.url === SSO_CALLBACK_PATH ? browserSignInErrors(r) : r)),
   defineRoute({
     method: 'POST',
     url: '/v1/auth/session',
