@@ -8,6 +8,7 @@ import { safeReturnTo } from '../src/auth/oidc/sign-in-state.js';
 import { browse } from '../test-support/oidc-browser.js';
 import { type OidcProviderFixture, startOidcProvider } from '../test-support/oidc-provider.js';
 import { startTestServer, type TestServer } from '../test-support/server-fixtures.js';
+import { SseClient } from '../test-support/sse-client.js';
 
 const PUBLIC_URL = 'http://warden.invalid';
 const SECRET = 'warden-test-client-secret-0123456789';
@@ -22,17 +23,21 @@ beforeAll(async () => {
       { clientId: 'warden', clientSecret: SECRET, redirectUris: [`${PUBLIC_URL}/v1/auth/oidc/callback`] },
     ],
   });
-  t = await startTestServer('sqlite', {
-    publicUrl: PUBLIC_URL,
-    auth: {
-      oidc: {
-        issuer: idp.issuer,
-        clientId: 'warden',
-        clientSecret: SECRET,
-        roles: { admin: ['warden-admins'] },
+  t = await startTestServer(
+    'sqlite',
+    {
+      publicUrl: PUBLIC_URL,
+      auth: {
+        oidc: {
+          issuer: idp.issuer,
+          clientId: 'warden',
+          clientSecret: SECRET,
+          roles: { admin: ['warden-admins'] },
+        },
       },
     },
-  });
+    { listen: true },
+  );
 }, 60_000);
 
 afterAll(async () => {
@@ -79,6 +84,23 @@ describe("the dashboard's SSO sign-in", () => {
     expect(after.statusCode).toBe(401);
     const trail = await t.request('GET', '/v1/audit/events?type=auth.signed_out', { key: t.admin });
     expect(trail.json().records[0].event.actor).toMatchObject({ issuer: idp.issuer, subject: 'ana' });
+  });
+
+  it("streams live events to a person's session (a sign-in is no API key to look up)", async () => {
+    const { path, stateCookie } = await toCallback();
+    const back = await t.request('GET', path, { headers: { cookie: stateCookie } });
+    const session = ((back.headers['set-cookie'] as string[])[1] as string).split(';')[0] as string;
+    const live = await SseClient.open(`${t.server.url}/v1/events`, { headers: { cookie: session } });
+    try {
+      expect(live.status).toBe(200);
+      await t.key('agent', 'live-bot', 'agent');
+      await live.waitFor(
+        (c) => c.records().some((r) => r.event.type === 'api_key.created'),
+        'the api_key.created event',
+      );
+    } finally {
+      live.close();
+    }
   });
 
   it("refuses an answer without this browser's state, with another state, or an IdP error", async () => {

@@ -88,6 +88,8 @@ export class Authenticator {
 
   /** Asks the database, not the cache, whether a key is still good (neither revoked nor expired). */
   async stillValid(keyId: string, now = Date.now()): Promise<boolean> {
+    // A person's SSO sign-in (`sso_…`) is no key: it ends by sign-out (its streams close then) or expiry.
+    if (keyId.startsWith('sso_')) return true;
     const key = await this.#store.apiKey(keyId);
     return key !== undefined && !key.revokedAt && !(key.expiresAt && Date.parse(key.expiresAt) <= now);
   }

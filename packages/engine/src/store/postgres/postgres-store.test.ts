@@ -84,6 +84,7 @@ describe('PostgresStore', () => {
       { version: 6 },
       { version: 7 },
       { version: 8 },
+      { version: 9 },
     ]);
     const [a, b] = stores as [PostgresStore, PostgresStore, PostgresStore];
     await a.commit([{ events: [event()] }]);

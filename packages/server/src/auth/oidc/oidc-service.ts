@@ -24,6 +24,11 @@ export class OidcService {
     return this.config.issuer;
   }
 
+  /** The audiences POST /v1/tasks accepts: this server's client id and `taskAudiences`. */
+  get taskAudiences(): string[] {
+    return [this.config.clientId, ...this.config.taskAudiences];
+  }
+
   /**
    * Verifies an ID token from the configured issuer: ID_TOKEN_INVALID naming what is wrong (details.reason),
    * IDP_UNAVAILABLE when the issuer's discovery document or keys cannot be read. Audiences default to
