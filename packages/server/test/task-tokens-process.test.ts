@@ -15,6 +15,7 @@ import { deriveTaskSigningKey, signTaskToken, type TaskSigningKey, verifyTaskTok
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createTestDatabase } from '../../engine/test-support/postgres-server.js';
+import { eventually } from '../test-support/eventually.js';
 import { api, BIN, killAll, type Served, spawnServe, warden } from '../test-support/serve-process.js';
 
 const POLICY = fileURLToPath(new URL('./fixtures/task-policy.yaml', import.meta.url));
@@ -357,5 +358,30 @@ describe.each(['sqlite', 'postgres'] as const)('task tokens through warden serve
       const redeem = { tool: 'billing.refund', args: { amount: 5 }, approvalId: id };
       expect(await call('planner-bot', redeem, task.token)).toMatchObject({ effect: 'allow' });
     }
+  }, 60_000);
+
+  it('a call that waits for its approval with the token goes ahead once approved, with the initiator the token names', async () => {
+    const task = await startTask('planner-bot', 'dee');
+    const waiting = call(
+      'planner-bot',
+      { tool: 'billing.refund', args: { amount: 7 }, wait: 20_000 },
+      task.token,
+    );
+    const pending = await eventually('the held refund', async () => {
+      const r = await api<{ approvals: { id: string; session: string; triggeredBy: string | null }[] }>(
+        server.url,
+        'GET',
+        '/v1/approvals?status=pending',
+        { key: secret('tim') },
+      );
+      return r.body.approvals.find((a) => a.session === task.session);
+    });
+    expect(pending.triggeredBy).toBe('dee');
+    const vote = await api(server.url, 'POST', `/v1/approvals/${pending.id}/approve`, {
+      key: secret('tim'),
+      body: {},
+    });
+    expect(vote.status).toBe(200);
+    expect(await waiting).toMatchObject({ effect: 'allow', session: task.session });
   }, 60_000);
 });
