@@ -26,6 +26,17 @@ describe('the warden process', () => {
     expect(warden(['policy', 'lint', 'packages/server/example-policy']).code).toBe(0);
   });
 
+  it('warns where a review rule relies on claimed identities (no task token required), not in the examples', () => {
+    const file = join(tmpdir(), `warden-claims-${process.pid}.yaml`);
+    writeFileSync(file, 'agents:\n  bot:\n    rules:\n      - { id: pay, effect: review, tools: pay }\n');
+    const r = warden(['policy', 'lint', file]);
+    expect(r.out).toMatch(
+      /:4:\d+ warning REVIEW_UNVERIFIED_IDENTITY rule pay: .*bot does not require a task token/,
+    );
+    for (const example of ['packages/server/example-policy', 'packages/cli/demo/policy.yaml'])
+      expect(warden(['policy', 'lint', example]).out, example).not.toContain('REVIEW_UNVERIFIED_IDENTITY');
+  });
+
   it('a 10 MB file, a deeply nested one and binary junk: clear errors, exit 1, no stack traces, no hang', () => {
     const dir = tmpdir();
     const big = join(dir, `warden-big-${process.pid}.yaml`);

@@ -4,7 +4,9 @@
  * refusal in words, resume a paused session, filter the audit trail, the auditor's read-only view,
  * budgets and policy replay. Each page is screenshotted into test-output/screenshots.
  */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createWarden, type Warden } from '@warden/sdk';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
@@ -18,6 +20,19 @@ const poll = <T>(probe: () => T | Promise<T>) => expect.poll(probe, { timeout: 1
 
 const DEMO_POLICY = fileURLToPath(new URL('../../cli/demo/policy.yaml', import.meta.url));
 
+/**
+ * The demo's policy as this test's agent uses it: claiming who triggered its calls (the shipped demo
+ * policy believes that only from a task token; docs/tasks.md).
+ */
+function claimsAllowedDemoPolicy(): string {
+  const file = join(mkdtempSync(join(tmpdir(), 'warden-dashboard-policy-')), 'policy.yaml');
+  writeFileSync(
+    file,
+    readFileSync(DEMO_POLICY, 'utf8').replace('requireTaskToken: true', 'requireTaskToken: false'),
+  );
+  return file;
+}
+
 let t: TestServer;
 let base: string;
 let browser: Browser;
@@ -29,7 +44,7 @@ const ctxs: BrowserContext[] = [];
 
 beforeAll(async () => {
   // The demo's policy: a review rule for refunds over $50, a session budget of 8 calls, a repeat breaker.
-  t = await startTestServer('sqlite', { policy: DEMO_POLICY }, { listen: true });
+  t = await startTestServer('sqlite', { policy: claimsAllowedDemoPolicy() }, { listen: true });
   base = t.server.url;
   agentKey = await t.key('agent', 'demo-agent', 'agent');
   approverKey = await t.key('human', 'lee@acme.example', 'approver');

@@ -85,6 +85,7 @@ describe('PostgresStore', () => {
       { version: 7 },
       { version: 8 },
       { version: 9 },
+      { version: 10 },
     ]);
     const [a, b] = stores as [PostgresStore, PostgresStore, PostgresStore];
     await a.commit([{ events: [event()] }]);

@@ -402,4 +402,13 @@ CREATE INDEX people_email ON people (lower(email));
 CREATE INDEX people_name ON people (name);
 `,
   },
+  {
+    version: 10,
+    name: 'API key permissions',
+    sql: `
+-- What a key may do beyond its role, as a JSON array: 'initiator' lets a service key start tasks for a
+-- person it vouches for. Keys made before hold none.
+ALTER TABLE api_keys ADD COLUMN permissions TEXT NOT NULL DEFAULT '[]';
+`,
+  },
 ];
