@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { NodeStreamableHTTPServerTransport } from '@modelcontextprotocol/node';
 import { isInitializeRequest, type Server as McpServer } from '@modelcontextprotocol/server';
-import type { Warden } from '@warden/sdk';
+import { taskTokenProblem, type Warden } from '@warden/sdk';
 import type { GatewayTracing } from './call-trace.js';
 import type { GatewayConfig } from './gateway-config.js';
 import { createGatewayServer } from './gateway-server.js';
@@ -16,10 +16,17 @@ export interface McpCaller {
   /** `Warden-Session` and `Warden-Triggered-By` of the initialize request, when sent. */
   readonly session?: string;
   readonly triggeredBy?: string;
+  /**
+   * The `Warden-Task-Token` header of the request. On initialize it binds the MCP session to that task
+   * (every call carries it); a later request of the session naming another token is refused.
+   */
+  readonly taskToken?: string;
 }
 
 interface Session {
   readonly keyId: string;
+  /** The task token the session was opened with, if any: the only one its requests may carry. */
+  readonly taskToken: string | undefined;
   readonly transport: NodeStreamableHTTPServerTransport;
   readonly server: McpServer;
   readonly warden: Warden;
@@ -42,7 +49,7 @@ export class McpHttpGateway {
   readonly #config: GatewayConfig;
   readonly #pool: UpstreamPool;
   readonly #sessions = new Map<string, Session>();
-  readonly #wardenFor: (caller: McpCaller, session: string) => Warden;
+  readonly #wardenFor: (caller: McpCaller, session: string | undefined) => Warden;
   readonly #onError: (message: string) => void;
   readonly #onOpenSessions: (count: number) => void;
   readonly #sweeper: NodeJS.Timeout;
@@ -51,7 +58,7 @@ export class McpHttpGateway {
 
   constructor(
     config: GatewayConfig,
-    wardenFor: (caller: McpCaller, session: string) => Warden,
+    wardenFor: (caller: McpCaller, session: string | undefined) => Warden,
     o: {
       onError?: (message: string) => void;
       onOpenSessions?: (count: number) => void;
@@ -87,6 +94,18 @@ export class McpHttpGateway {
       const s = this.#sessions.get(id);
       if (!s || s.keyId !== caller.keyId)
         return jsonRpcError(res, 404, -32001, 'Session not found: initialize a new one');
+      // One MCP session is one task: a request naming another task's token (or a token, on a session
+      // opened without one) is refused; one naming none goes on under the session's own.
+      if (caller.taskToken !== undefined && caller.taskToken !== s.taskToken) {
+        return jsonRpcError(
+          res,
+          403,
+          -32001,
+          s.taskToken === undefined
+            ? 'TASK_TOKEN_MISMATCH: this MCP session was initialized without a task token; initialize a new session with the Warden-Task-Token header'
+            : 'TASK_TOKEN_MISMATCH: this MCP session is bound to the task token it was initialized with; send that one, or initialize a new session for the other task',
+        );
+      }
       this.#track(s, res, body);
       return s.transport.handleRequest(req, res, body);
     }
@@ -106,13 +125,28 @@ export class McpHttpGateway {
         `this key has ${MAX_SESSIONS_PER_KEY} open MCP sessions; close some (DELETE /mcp)`,
       );
     }
+    const tokenProblem = caller.taskToken === undefined ? undefined : taskTokenProblem(caller.taskToken);
+    if (tokenProblem !== undefined) {
+      return jsonRpcError(
+        res,
+        401,
+        -32001,
+        `TASK_TOKEN_INVALID: the Warden-Task-Token header: ${tokenProblem}`,
+      );
+    }
     const mcpSession = randomUUID();
-    const wardenSession = caller.session ?? `mcp-${mcpSession}`;
+    // Under a task token the session is the token's (a made-up one would disagree with it).
+    const wardenSession =
+      caller.session ?? (caller.taskToken === undefined ? `mcp-${mcpSession}` : undefined);
     const warden = this.#wardenFor(caller, wardenSession);
     const server = createGatewayServer({
       pool: this.#pool,
       warden,
-      context: { session: wardenSession, ...(caller.triggeredBy ? { triggeredBy: caller.triggeredBy } : {}) },
+      context: {
+        ...(wardenSession !== undefined ? { session: wardenSession } : {}),
+        ...(caller.triggeredBy ? { triggeredBy: caller.triggeredBy } : {}),
+        ...(caller.taskToken !== undefined ? { taskToken: caller.taskToken } : {}),
+      },
       approvalWaitMs: this.#config.approvalWaitMs,
       progressEveryMs: this.#config.progressEveryMs,
       durableResults: this.#config.durableResults,
@@ -125,6 +159,7 @@ export class McpHttpGateway {
       onsessioninitialized: (sid) => {
         this.#sessions.set(sid, {
           keyId: caller.keyId,
+          taskToken: caller.taskToken,
           transport,
           server,
           warden,

@@ -6,6 +6,7 @@ import type {
   CallRequest,
   CallResult,
   CheckRequestOptions,
+  WaitOptions,
   WardenTransport,
 } from './warden-transport.js';
 
@@ -59,7 +60,12 @@ export class EngineTransport implements WardenTransport {
     await this.#engine.complete(callId, result, this.agent, keyId ? { keyId } : {});
   }
 
-  async waitForApproval(approvalId: string, ms: number, signal?: AbortSignal): Promise<ApprovalState> {
+  async waitForApproval(
+    approvalId: string,
+    ms: number,
+    signal?: AbortSignal,
+    _options?: WaitOptions,
+  ): Promise<ApprovalState> {
     await this.#own(approvalId);
     const a = this.#options.waitForApproval
       ? await this.#options.waitForApproval(approvalId, ms, signal)

@@ -1,5 +1,11 @@
 import type { ApprovalView, VisibleTools } from '@warden/api';
 import { ERROR_CODES, type ErrorCode, WardenError } from '@warden/core';
+import {
+  type DelegatedToken,
+  type StartedTask,
+  type StartTaskOptions,
+  TASK_TOKEN_HEADER,
+} from './task-token.js';
 import { activeTraceHeaders } from './trace-propagation.js';
 import type {
   ApprovalState,
@@ -7,6 +13,7 @@ import type {
   CallRequest,
   CallResult,
   CheckRequestOptions,
+  WaitOptions,
   WardenTransport,
 } from './warden-transport.js';
 
@@ -20,6 +27,10 @@ export interface HttpTransportOptions {
   /** A fetch to use instead of the global one. */
   readonly fetch?: typeof fetch;
 }
+
+/** RFC 8693 §2.1: the grant type and the type of a task token as a subject token. */
+const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
+const JWT_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:jwt';
 
 /** What a tool name may be (the API refuses anything else). */
 const TOOL_NAME = /^[A-Za-z0-9_.:@/-]{1,500}$/;
@@ -62,19 +73,26 @@ export class HttpTransport implements WardenTransport {
   }
 
   async check(call: CallRequest, options: CheckRequestOptions = {}): Promise<CallDecision> {
-    return (await this.#send('POST', '/v1/calls', { ...call, ...options })) as CallDecision;
+    const { taskToken, ...body } = options;
+    return (await this.#send('POST', '/v1/calls', { ...call, ...body }, { taskToken })) as CallDecision;
   }
 
   async complete(callId: string, result: CallResult): Promise<void> {
     await this.#send('POST', `/v1/calls/${encodeURIComponent(callId)}/complete`, result);
   }
 
-  async waitForApproval(approvalId: string, ms: number, signal?: AbortSignal): Promise<ApprovalState> {
+  async waitForApproval(
+    approvalId: string,
+    ms: number,
+    signal?: AbortSignal,
+    options: WaitOptions = {},
+  ): Promise<ApprovalState> {
     const path = `/v1/approvals/${encodeURIComponent(approvalId)}/wait?timeoutMs=${Math.max(0, Math.round(ms))}`;
     try {
       const a = (await this.#send('GET', path, undefined, {
         timeoutMs: ms + this.#timeoutMs,
         signal,
+        taskToken: options.taskToken,
       })) as ApprovalView;
       return {
         id: a.id,
@@ -109,6 +127,39 @@ export class HttpTransport implements WardenTransport {
 
   async close(): Promise<void> {}
 
+  async startTask(options: StartTaskOptions): Promise<StartedTask> {
+    const { ttlSeconds, ...rest } = options;
+    return (await this.#send('POST', '/v1/tasks', {
+      ...rest,
+      ...(ttlSeconds !== undefined ? { ttl: ttlSeconds } : {}),
+    })) as StartedTask;
+  }
+
+  async delegateTask(subjectToken: string, actor: string, ttlSeconds?: number): Promise<DelegatedToken> {
+    const r = (await this.#send('POST', '/v1/tasks/token', {
+      grant_type: TOKEN_EXCHANGE_GRANT,
+      subject_token: subjectToken,
+      subject_token_type: JWT_TOKEN_TYPE,
+      actor,
+      ...(ttlSeconds !== undefined ? { ttl: ttlSeconds } : {}),
+    })) as { access_token: string; expires_in?: number };
+    return { token: r.access_token, ...(r.expires_in !== undefined ? { expiresIn: r.expires_in } : {}) };
+  }
+
+  /**
+   * The same server with another agent's key (the child of a delegation): a task token is its agent's
+   * alone, so the child presents it with its own key.
+   */
+  asAgent(agent: string, key?: string): HttpTransport {
+    if (key === undefined || key === '') {
+      throw new WardenError(
+        'CONFIG_INVALID',
+        `delegating to ${agent} over HTTP needs ${agent}'s own key: delegate(${JSON.stringify(agent)}, { key }) (a task token is presented by its agent's key)`,
+      );
+    }
+    return new HttpTransport({ url: this.#base, key, timeoutMs: this.#timeoutMs, fetch: this.#fetch });
+  }
+
   /** Learns the key's agent from the server (once). */
   async whoami(): Promise<string> {
     if (this.#agent === undefined) await this.visibleTools([]);
@@ -119,7 +170,7 @@ export class HttpTransport implements WardenTransport {
     method: string,
     path: string,
     body: unknown,
-    o: { timeoutMs?: number; signal?: AbortSignal | undefined } = {},
+    o: { timeoutMs?: number; signal?: AbortSignal | undefined; taskToken?: string | undefined } = {},
   ): Promise<unknown> {
     const timeout = AbortSignal.timeout(o.timeoutMs ?? this.#timeoutMs);
     const signal = o.signal ? AbortSignal.any([timeout, o.signal]) : timeout;
@@ -132,6 +183,7 @@ export class HttpTransport implements WardenTransport {
         headers: {
           ...trace,
           authorization: `Bearer ${this.#key}`,
+          ...(o.taskToken === undefined ? {} : { [TASK_TOKEN_HEADER]: o.taskToken }),
           ...(body === undefined ? {} : { 'content-type': 'application/json' }),
         },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),

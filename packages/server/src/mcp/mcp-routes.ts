@@ -37,7 +37,10 @@ export function createMcpGateway(
       const transport = tracer
         ? new TracedEngineTransport(tracer, ctx.engine, options)
         : new EngineTransport(ctx.engine, options);
-      return new Warden(transport, { context: { session } });
+      return new Warden(transport, {
+        ...(session !== undefined ? { context: { session } } : {}),
+        ...(caller.taskToken !== undefined ? { taskToken: caller.taskToken } : {}),
+      });
     },
     {
       ...(tracer ? { tracing: mcpTracing(tracer) } : {}),
@@ -85,6 +88,7 @@ export function registerMcpRoutes(app: FastifyInstance, ctx: ServerContext): voi
       const principal = await authorize(ctx, request, ['agent']);
       const session = headerValue(request, 'warden-session');
       const triggeredBy = triggeredByHeader(request);
+      const taskToken = headerValue(request, 'warden-task-token');
       reply.hijack();
       try {
         await ctx.mcp.handle(request.raw, reply.raw, request.body, {
@@ -92,6 +96,7 @@ export function registerMcpRoutes(app: FastifyInstance, ctx: ServerContext): voi
           agent: principal.id,
           ...(session ? { session } : {}),
           ...(triggeredBy ? { triggeredBy } : {}),
+          ...(taskToken ? { taskToken } : {}),
         });
       } catch (err) {
         request.log.error({ err }, 'MCP request failed');
