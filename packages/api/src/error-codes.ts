@@ -98,6 +98,12 @@ export const ERROR_CODES = {
   CONFIG_INVALID:
     'The server configuration (file, environment or flags) is malformed; the message names the setting.',
   SHUTTING_DOWN: 'The server is shutting down and accepts no new work; retry against another instance.',
+  TASK_TOKEN_INVALID:
+    'A task token (Warden-Task-Token, or a subject token of a token exchange) was refused: bad signature, another issuer or key, expired or not yet valid, presented by another agent, or a chain Warden did not issue; details.reason says which. Recorded as identity.refused.',
+  TASK_TOKEN_MISMATCH:
+    "A call's body disagrees with its task token (session, triggeredBy or delegationChain): the token's claims are the call's; leave them out of the body or send the token's. Recorded.",
+  IDENTITY_REQUIRED:
+    'Verified identity is required: the policy asks for a task token (identity.requireTaskToken) for a call naming an initiator or a delegation chain, or the call joins a session that only a token for it may join. Start a task (POST /v1/tasks) and send its token.',
   INTERNAL: 'An unexpected failure; the message says what was being done.',
 } as const;
 

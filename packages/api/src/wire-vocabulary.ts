@@ -27,6 +27,12 @@ export const API_ROLES = ['agent', 'approver', 'admin', 'auditor'] as const;
 /** What a key may do: `agent` checks and completes its own calls; the others are people and services. */
 export type ApiRole = (typeof API_ROLES)[number];
 export const PRINCIPAL_KINDS = ['agent', 'human', 'service'] as const;
+
+/**
+ * What a key may do beyond its role. `initiator`: a service key (a trusted backend that authenticated a
+ * person itself) may start tasks naming the person it vouches for (POST /v1/tasks without an ID token).
+ */
+export const API_KEY_PERMISSIONS = ['initiator'] as const;
 export type PrincipalKind = (typeof PRINCIPAL_KINDS)[number];
 
 export const BUDGET_METRICS = ['usd', 'tokens', 'calls'] as const;

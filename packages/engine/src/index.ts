@@ -46,6 +46,28 @@ export {
 export { type OpenEngineOptions, openEngine } from './engine/open-engine.js';
 export { closeSession, pauseSession, type ResumeOptions, resumeSession } from './engine/session-control.js';
 export {
+  DEFAULT_TASK_TTL_SECONDS,
+  type IssuedTaskToken,
+  MAX_TASK_TTL_SECONDS,
+  type Presenter,
+  TaskService,
+  type TaskStart,
+} from './identity/task-service.js';
+export {
+  deriveTaskSigningKey,
+  TASK_TOKEN_AUDIENCE,
+  TASK_TOKEN_ISSUER,
+  type TaskSigningKey,
+} from './identity/task-signing-key.js';
+export {
+  type ChainLink,
+  type RefusalReason,
+  signTaskToken,
+  type TaskClaims,
+  type TaskInitiator,
+  verifyTaskToken,
+} from './identity/task-token.js';
+export {
   generateKeyRing,
   type KeyRing,
   loadOrCreateKeyRing,
@@ -70,6 +92,7 @@ export { GroupCommitter } from './store/group-committer.js';
 export { DEFAULT_DB, defaultKeyFile, openStore } from './store/open-store.js';
 export {
   API_ROLES,
+  type ApiKeyPermission,
   type ApiKeyRecord,
   type ApiRole,
   type ApprovalPage,

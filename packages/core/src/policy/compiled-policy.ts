@@ -93,6 +93,14 @@ export interface CompiledPolicy {
   readonly redactFields: readonly string[];
   /** Budgets, their time zone and the breakers of each agent. */
   readonly budgets: BudgetPolicy;
+  /** Identity requirements: whether an agent's calls must carry a task token to name an initiator or chain. */
+  readonly identity: IdentityPolicy;
+}
+
+/** The compiled `identity` settings: `defaults.identity`, overridden by `agents.<name>` (or `agents.*`). */
+export interface IdentityPolicy {
+  /** Whether calls of `agent` naming an initiator or a delegation chain need a task token. */
+  requireTaskToken(agent: string): boolean;
 }
 
 export type { ApprovalSpec };

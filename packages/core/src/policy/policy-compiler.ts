@@ -219,5 +219,17 @@ function buildPolicy(
     usesNow: ctx.usesNow,
     redactFields: doc.redaction?.fields ?? [],
     budgets,
+    identity: compileIdentity(doc),
   };
+}
+
+/** `identity` settings: the agent's section, else the `*` section, else `defaults`; off when unset. */
+function compileIdentity(doc: CompiledPolicy['document']): CompiledPolicy['identity'] {
+  const fallback =
+    doc.agents?.['*']?.identity?.requireTaskToken ?? doc.defaults?.identity?.requireTaskToken ?? false;
+  const perAgent = new Map<string, boolean>();
+  for (const [name, a] of Object.entries(doc.agents ?? {})) {
+    if (a.identity?.requireTaskToken !== undefined) perAgent.set(name, a.identity.requireTaskToken);
+  }
+  return { requireTaskToken: (agent) => perAgent.get(agent) ?? fallback };
 }

@@ -214,6 +214,16 @@ export const GroupSchema = z.strictObject({
   budgets,
 });
 
+/** Which identities must be verified for a call (see docs/tasks.md). */
+export const IdentitySettingsSchema = z
+  .strictObject({
+    requireTaskToken: z.boolean().optional().meta({
+      description:
+        'A call naming an initiator (triggeredBy) or a delegation chain must carry a task token (Warden-Task-Token); without one it is blocked IDENTITY_REQUIRED. Default false.',
+    }),
+  })
+  .meta({ description: 'Identity requirements: set under defaults, or per agent to override them.' });
+
 export const AgentSchema = z.strictObject({
   description: z.string().max(1000).optional(),
   groups: z.array(name).optional().meta({ description: 'Groups (teams) whose rules this agent inherits.' }),
@@ -221,6 +231,9 @@ export const AgentSchema = z.strictObject({
   budgets,
   breakers: BreakersSchema.optional().meta({
     description: "Overrides defaults.breakers for this agent's sessions.",
+  }),
+  identity: IdentitySettingsSchema.optional().meta({
+    description: 'Overrides defaults.identity for this agent.',
   }),
 });
 
@@ -236,6 +249,7 @@ export const DefaultsSchema = z.strictObject({
   }),
   budgets,
   breakers: BreakersSchema.optional(),
+  identity: IdentitySettingsSchema.optional(),
 });
 
 /** One policy file. A policy may span several files; their sections are merged. */

@@ -1,7 +1,7 @@
 import { hash, randomBytes } from 'node:crypto';
 import { type Actor, reservedPrincipalName, uuidv7, WARDEN_ACTOR, WardenError } from '@warden/core';
 import type { Engine } from '../engine/engine.js';
-import type { ApiKeyRecord, ApiRole, PrincipalKind } from '../store/store.js';
+import type { ApiKeyPermission, ApiKeyRecord, ApiRole, PrincipalKind } from '../store/store.js';
 
 /** Every secret starts with this, so a leaked one is recognisable (and secret scanners can find it). */
 export const API_KEY_PREFIX = 'wdn_';
@@ -32,6 +32,8 @@ export interface NewApiKey {
   readonly label?: string | null;
   /** ISO time after which the key stops working. */
   readonly expiresAt?: string | null;
+  /** Beyond the role: `initiator` (service keys only) may start tasks for a person it vouches for. */
+  readonly permissions?: readonly ApiKeyPermission[];
 }
 
 /** A created key: the record as stored and the secret, which exists nowhere else from now on. */
@@ -73,6 +75,7 @@ export async function createApiKey(
     expiresAt: spec.expiresAt ?? null,
     revokedAt: null,
     revokedBy: null,
+    permissions: [...new Set(spec.permissions ?? [])],
   };
   const event = engine.systemEvent('api_key.created', by, {
     ...(spec.principalKind === 'agent' ? { agent: spec.principal } : {}),
@@ -150,6 +153,13 @@ function checkSpec(spec: NewApiKey): void {
         ? `an agent key always has the role agent (not ${spec.role}): agents never approve or administer`
         : `the agent role is for agent keys; give ${spec.principal} approver, admin or auditor`,
       { problems: ['role: does not fit the principal'] },
+    );
+  }
+  if (spec.permissions?.includes('initiator') && spec.principalKind !== 'service') {
+    throw new WardenError(
+      'REQUEST_INVALID',
+      `the initiator permission is for service keys (a trusted backend that signs people in itself), not ${spec.principalKind} keys`,
+      { problems: ['permissions: initiator needs principalKind service'] },
     );
   }
   if (spec.expiresAt != null && !(Date.parse(spec.expiresAt) > Date.now())) {

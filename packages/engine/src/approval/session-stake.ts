@@ -2,6 +2,15 @@ import type { Stake } from '@warden/core';
 import { parseAuditQuery } from '../store/audit-query.js';
 import type { Store } from '../store/store.js';
 
+/** Calls refused for who they claimed to be: their names are not the session's. */
+const REFUSED_BEFORE_RUNNING = new Set([
+  'CALL_INVALID',
+  'SESSION_FOREIGN',
+  'TASK_TOKEN_INVALID',
+  'TASK_TOKEN_MISMATCH',
+  'IDENTITY_REQUIRED',
+]);
+
 /** How many of a session's calls are read for its stake (a rare human action pays for it). */
 const MAX_CALLS_READ = 200_000;
 
@@ -27,7 +36,7 @@ export async function sessionStake(store: Store, id: string): Promise<Stake[]> {
       const e = r.event;
       // Only the session's own agent and its delegates: another agent's call aimed at this session (refused
       // as SESSION_FOREIGN, but recorded under its id) must not write names into someone else's stake.
-      if (e.decision?.code === 'CALL_INVALID' || e.decision?.code === 'SESSION_FOREIGN') continue;
+      if (REFUSED_BEFORE_RUNNING.has(e.decision?.code ?? '')) continue;
       if (e.agent !== session.agent && !(e.delegationChain ?? []).includes(session.agent)) continue;
       const key = `${e.agent}\u0000${e.triggeredBy ?? ''}\u0000${(e.delegationChain ?? []).join('\u0000')}`;
       if (seen.has(key)) continue;

@@ -2,6 +2,7 @@ import { createHmac } from 'node:crypto';
 import {
   type Actor,
   type AuditEvent,
+  type CallIdentity,
   canonicalJson,
   type Decision,
   type JsonValue,
@@ -74,6 +75,8 @@ export interface DecidedCall {
   readonly argsHmac?: string;
   /** The API key the agent called with, recorded in the actor (absent for in-process SDK calls). */
   readonly keyId?: string;
+  /** How the agent, the initiator and the chain were verified (recorded on the decision). */
+  readonly identity?: CallIdentity;
 }
 
 /** The actor of an agent's call and of what it does to its approval: the agent, and its key when known. */
@@ -112,6 +115,7 @@ export function decidedEvent(
     ...(call.labels ? { labels: call.labels } : {}),
     ...(call.triggeredBy ? { triggeredBy: call.triggeredBy } : {}),
     ...(call.delegationChain?.length ? { delegationChain: [...call.delegationChain] } : {}),
+    ...(call.identity ? { identity: call.identity } : {}),
     args: args.value,
     argsHmac: call.argsHmac ?? argsFingerprint(ctx.hmacKey, call.args),
     decision: {

@@ -47,6 +47,9 @@ import { GrantService } from '../approval/grant-service.js';
 import { type RetentionOptions, scheduleRetention } from '../audit/retention-schedule.js';
 import { BudgetService, type ChargedTo, reservationIdOf } from '../budget/budget-service.js';
 import { type SeenCall, SessionHistory } from '../budget/session-history.js';
+import { identityGate } from '../identity/identity-gate.js';
+import { TaskService } from '../identity/task-service.js';
+import type { TaskClaims } from '../identity/task-token.js';
 import type { KeyRing } from '../keys/key-ring.js';
 import { encodeCursor } from '../store/audit-query.js';
 import { GroupCommitter } from '../store/group-committer.js';
@@ -111,6 +114,9 @@ export type EngineBlockCode =
   | 'RUNAWAY_DETECTED'
   | 'PRICE_UNKNOWN'
   | 'ESTIMATE_UNBOUNDED'
+  | 'TASK_TOKEN_INVALID'
+  | 'TASK_TOKEN_MISMATCH'
+  | 'IDENTITY_REQUIRED'
   | 'INTERNAL';
 
 /** What a call or LLM request may consume, reserved against its budgets before it runs. */
@@ -138,6 +144,12 @@ export interface CheckOptions {
   readonly meteredBy?: 'proxy';
   /** The API key the agent called with: recorded in the actor of every event the call makes. */
   readonly keyId?: string;
+  /**
+   * The task token the call came with (Warden-Task-Token): the call's session, initiator and delegation
+   * chain are the token's; a body that disagrees is blocked TASK_TOKEN_MISMATCH, a bad token
+   * TASK_TOKEN_INVALID (both recorded, with `identity.refused`).
+   */
+  readonly taskToken?: string;
 }
 
 /** Options of one completion. */
@@ -194,6 +206,8 @@ export class Engine {
   readonly grants: GrantService;
   /** Budgets: reservations, settlement, alerts. */
   readonly budgets: BudgetService;
+  /** Task identity: task tokens, token exchange, verification. */
+  readonly tasks: TaskService;
   readonly #history = new SessionHistory();
   readonly #budgetSweep: NodeJS.Timeout | undefined;
   readonly #onError: (err: WardenError) => void;
@@ -215,6 +229,7 @@ export class Engine {
     this.#committer = new GroupCommitter(options.store);
     this.approvals = new ApprovalService(this);
     this.grants = new GrantService(this);
+    this.tasks = new TaskService(this);
     this.budgets = new BudgetService(this, {
       ...(options.prices ? { prices: options.prices } : {}),
       ...(options.reservationLeaseMs ? { leaseMs: options.reservationLeaseMs } : {}),
@@ -287,10 +302,13 @@ export class Engine {
     const callId = uuidv7();
     const parsed = ToolCallSchema.safeParse(input);
     if (!parsed.success) return this.#invalid(input, callId, ts, parsed.error.issues);
-    const call: ToolCall = { ...parsed.data, now };
-    const sessionId = call.session ?? uuidv7();
     const policy = this.#policy;
+    let call: ToolCall = { ...parsed.data, now };
+    let sessionId = call.session ?? uuidv7();
     try {
+      const gate = await identityGate(this.tasks, policy, call, options);
+      call = gate.call;
+      sessionId = call.session ?? sessionId;
       // A session id the engine just made cannot exist yet: no lookup.
       const session = call.session === undefined ? undefined : await this.store.getSession(sessionId);
       // The fingerprint is computed once: the loop breakers and the decision event both need it.
@@ -301,9 +319,21 @@ export class Engine {
         ts,
         session: sessionId,
         argsHmac,
+        identity: gate.identity,
         ...(options.keyId ? { keyId: options.keyId } : {}),
       };
-      const blocked = sessionBlock(session) ?? foreignSession(session, call);
+      if (!gate.ok) {
+        const refusal = gate.refusal
+          ? [this.tasks.refusalEvent(gate.refusal, { ...decided, callId }, callActor(decided))]
+          : [];
+        return await this.#record(decided, engineDecision(policy, gate.code, gate.reason), [], {
+          events: refusal,
+        });
+      }
+      const blocked =
+        sessionBlock(session) ??
+        foreignSession(session, call, gate.claims) ??
+        (await this.#taskSession(session, gate.claims));
       if (blocked)
         return await this.#record(decided, engineDecision(policy, blocked.code, blocked.reason), []);
       let decision: EngineDecision = evaluate(policy, { ...call, session: sessionId });
@@ -336,6 +366,23 @@ export class Engine {
     } catch (err) {
       return this.#unavailable(err, callId, sessionId, policy);
     }
+  }
+
+  /**
+   * A session a task started may be joined only with that task's token (or a child of it): a call
+   * without one cannot add its own claims to the task's trail or spend its budgets.
+   */
+  async #taskSession(
+    s: SessionRecord | undefined,
+    claims: TaskClaims | undefined,
+  ): Promise<{ code: EngineBlockCode; reason: string } | undefined> {
+    if (!s || claims?.session === s.id) return undefined;
+    const task = await this.tasks.sessionTask(s.id);
+    if (task === null) return undefined;
+    return {
+      code: 'IDENTITY_REQUIRED',
+      reason: `session ${s.id} was started by task ${task}; calls into it need a token of that task (Warden-Task-Token)`,
+    };
   }
 
   /**
@@ -1279,6 +1326,9 @@ const ENGINE_ONLY = new Set([
   'SESSION_FOREIGN',
   'CALL_INVALID',
   'RUNAWAY_DETECTED',
+  'TASK_TOKEN_INVALID',
+  'TASK_TOKEN_MISMATCH',
+  'IDENTITY_REQUIRED',
 ]);
 
 function engineDecision(policy: CompiledPolicy, code: EngineBlockCode, reason: string): EngineDecision {
@@ -1309,16 +1359,19 @@ function sessionBlock(s: SessionRecord | undefined): { code: EngineBlockCode; re
 
 /**
  * A session belongs to the agent that started it. Another agent may join it only as that agent's
- * delegate; otherwise it could spend the session's budget or hide its calls among another agent's.
+ * delegate, proven by a task token for the session (a token exchange from the session's task); a
+ * claimed delegationChain proves nothing, or any agent could spend the session's budget, trip its
+ * breakers or hide its calls among another agent's.
  */
 function foreignSession(
   s: SessionRecord | undefined,
   call: ToolCall,
+  claims: TaskClaims | undefined,
 ): { code: EngineBlockCode; reason: string } | undefined {
-  if (!s || s.agent === call.agent || (call.delegationChain ?? []).includes(s.agent)) return undefined;
+  if (!s || s.agent === call.agent || claims?.session === s.id) return undefined;
   return {
     code: 'SESSION_FOREIGN',
-    reason: `session ${s.id} belongs to agent ${s.agent}; ${call.agent} may join it only as its delegate (delegationChain)`,
+    reason: `session ${s.id} belongs to agent ${s.agent}; ${call.agent} may join it only with a task token for it (delegated by token exchange; a claimed delegationChain is not enough)`,
   };
 }
 

@@ -57,11 +57,12 @@ export type ApiKeyRow = {
   expires_at: string | null;
   revoked_at: string | null;
   revoked_by: string | null;
+  permissions: string;
 };
 
 /** The api_keys columns reads select and the INSERT writes, in the order of `apiKeyValues`. */
 export const API_KEY_COLUMNS =
-  'id, hash, prefix, principal_kind, principal, role, label, created_at, created_by, expires_at, revoked_at, revoked_by';
+  'id, hash, prefix, principal_kind, principal, role, label, created_at, created_by, expires_at, revoked_at, revoked_by, permissions';
 
 /** A key's column values, in API_KEY_COLUMNS order. */
 export function apiKeyValues(k: ApiKeyRecord): (string | null)[] {
@@ -78,6 +79,7 @@ export function apiKeyValues(k: ApiKeyRecord): (string | null)[] {
     k.expiresAt,
     k.revokedAt,
     k.revokedBy,
+    JSON.stringify(k.permissions ?? []),
   ];
 }
 
@@ -96,6 +98,7 @@ export function toApiKey(r: ApiKeyRow): ApiKeyRecord {
     expiresAt: r.expires_at,
     revokedAt: r.revoked_at,
     revokedBy: r.revoked_by,
+    permissions: JSON.parse(r.permissions ?? '[]') as ApiKeyRecord['permissions'] & {},
   };
 }
 

@@ -355,7 +355,12 @@ export interface ApiKeyRecord {
   readonly expiresAt: string | null;
   readonly revokedAt: string | null;
   readonly revokedBy: string | null;
+  /** What the key may do beyond its role (`initiator`: start tasks for a person it vouches for). */
+  readonly permissions?: readonly ApiKeyPermission[];
 }
+
+/** A permission a key may hold beyond its role. */
+export type ApiKeyPermission = 'initiator';
 
 /** One stored policy: the source files as written and the version (hash of the compiled policy). */
 export interface PolicyVersionRecord {

@@ -459,6 +459,15 @@ UPDATE budget_reservations SET state = 'expired'
    AND id IN (SELECT reservation_id FROM budget_ledger WHERE price_version IS NULL AND reservation_id IS NOT NULL);
 `,
   },
+  {
+    version: 10,
+    name: 'API key permissions',
+    sql: `
+-- What a key may do beyond its role, as a JSON array: 'initiator' lets a service key start tasks for a
+-- person it vouches for. Keys made before hold none.
+ALTER TABLE api_keys ADD COLUMN permissions text NOT NULL DEFAULT '[]';
+`,
+  },
 ];
 
 /** Any constant works: advisory lock keys are per database. This one spells "warden". */

@@ -622,7 +622,7 @@ function createApiKey(db: Database.Database, m: Extract<Mutation, { kind: 'api_k
   if (m.onlyIfNone && db.prepare('SELECT 1 FROM api_keys LIMIT 1').get()) {
     throw new WardenError('KEYS_EXIST', 'API keys already exist, so no admin key was bootstrapped');
   }
-  db.prepare(`INSERT INTO api_keys (${API_KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
+  db.prepare(`INSERT INTO api_keys (${API_KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
     ...apiKeyValues(m.key),
   );
 }

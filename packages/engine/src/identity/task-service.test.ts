@@ -1,0 +1,234 @@
+import { randomBytes } from 'node:crypto';
+import type { AuditEvent } from '@warden/core';
+import { decodeJwt, decodeProtectedHeader, SignJWT } from 'jose';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { testEngine, testPolicy } from '../../test-support/engine-fixtures.js';
+import { DIALECTS, freshStore, type StoreFixture } from '../../test-support/store-fixtures.js';
+import type { Engine } from '../engine/engine.js';
+import { parseAuditQuery } from '../store/audit-query.js';
+import { deriveTaskSigningKey, TASK_TOKEN_AUDIENCE, TASK_TOKEN_ISSUER } from './task-signing-key.js';
+import { signTaskToken, type TaskClaims, verifyTaskToken } from './task-token.js';
+
+const POLICY = `
+name: task tests
+agents:
+  planner:
+    rules:
+      - { id: planner-echo, effect: allow, tools: [echo] }
+  worker:
+    rules:
+      - { id: worker-echo, effect: allow, tools: [echo] }
+  strict-bot:
+    identity: { requireTaskToken: true }
+    rules:
+      - { id: strict-echo, effect: allow, tools: [echo] }
+`;
+
+const ALICE = { method: 'oidc' as const, issuer: 'https://idp.example', subject: 'u-1', name: 'alice' };
+const BACKEND = { kind: 'service' as const, id: 'backend', keyId: 'key_backend' };
+
+describe.each(DIALECTS)('task tokens (%s)', (dialect) => {
+  let fx: StoreFixture;
+  let engine: Engine;
+  beforeEach(async () => {
+    fx = await freshStore(dialect);
+    engine = await testEngine(fx, { policy: testPolicy(POLICY) });
+  });
+  afterEach(async () => {
+    await engine?.close();
+    await fx?.dispose();
+  });
+
+  const events = async (input: Record<string, unknown> = {}): Promise<AuditEvent[]> =>
+    (await fx.store.queryAudit(parseAuditQuery({ limit: 1000, ...input }))).records.map((r) => r.event);
+
+  it('starts a task: a signed token binding session, agent, initiator, an empty chain; the call takes them from it', async () => {
+    const task = await engine.tasks.start({ agent: 'planner', initiator: ALICE }, BACKEND);
+    const claims = decodeJwt(task.token);
+    expect(decodeProtectedHeader(task.token)).toMatchObject({ alg: 'EdDSA', kid: engine.tasks.keyId });
+    expect(claims).toMatchObject({
+      iss: TASK_TOKEN_ISSUER,
+      aud: TASK_TOKEN_AUDIENCE,
+      sub: 'u-1',
+      jti: task.tokenId,
+      task_id: task.taskId,
+      session: task.session,
+      agent: 'planner',
+      initiator: { method: 'oidc', issuer: ALICE.issuer, subject: 'u-1', name: 'alice' },
+      act: { sub: 'planner' },
+    });
+    expect((claims.exp as number) - (claims.iat as number)).toBe(3600);
+    expect(await fx.store.getSession(task.session)).toMatchObject({ agent: 'planner', triggeredBy: 'alice' });
+
+    const r = await engine.check(
+      { agent: 'planner', tool: 'echo' },
+      { taskToken: task.token, keyId: 'key_p' },
+    );
+    expect(r).toMatchObject({ effect: 'allow', session: task.session });
+    const [decided] = await events({ type: 'call.decided' });
+    expect(decided).toMatchObject({
+      triggeredBy: 'alice',
+      identity: {
+        agent: { method: 'api_key', keyId: 'key_p' },
+        initiator: { method: 'oidc', issuer: ALICE.issuer, subject: 'u-1', name: 'alice' },
+        chain: [],
+        taskToken: { tokenId: task.tokenId, taskId: task.taskId },
+      },
+    });
+    const [started] = await events({ type: 'task.started' });
+    expect(started).toMatchObject({ actor: BACKEND, session: task.session, data: { tokenId: task.tokenId } });
+    // A plain call records how its identities were (not) verified.
+    await engine.check({ agent: 'worker', tool: 'echo', triggeredBy: 'bob' }, { keyId: 'key_w' });
+    expect((await events({ type: 'call.decided', agent: 'worker' }))[0]?.identity).toEqual({
+      agent: { method: 'api_key', keyId: 'key_w' },
+      initiator: { method: 'claimed', name: 'bob' },
+    });
+  });
+
+  it("exchanges the parent's token for a child's whose act claims nest the chain; the child joins the session", async () => {
+    const task = await engine.tasks.start({ agent: 'planner', initiator: ALICE }, BACKEND);
+    const child = await engine.tasks.exchange(
+      { subjectToken: task.token, actor: 'worker' },
+      { agent: 'planner', keyId: 'key_p' },
+      { kind: 'agent', id: 'planner', keyId: 'key_p' },
+    );
+    expect(decodeJwt(child.token)).toMatchObject({
+      act: { sub: 'worker', act: { sub: 'planner', key_id: 'key_p' } },
+      parent_jti: task.tokenId,
+      session: task.session,
+    });
+    expect(child.delegationChain).toEqual(['planner']);
+    const r = await engine.check({ agent: 'worker', tool: 'echo' }, { taskToken: child.token });
+    expect(r).toMatchObject({ effect: 'allow', session: task.session });
+    const decided = (await events({ type: 'call.decided', agent: 'worker' }))[0];
+    expect(decided?.delegationChain).toEqual(['planner']);
+    expect(decided?.identity?.chain).toEqual([
+      { agent: 'planner', method: 'task_token', keyId: 'key_p', tokenId: child.tokenId, taskId: task.taskId },
+    ]);
+    expect((await events({ type: 'task.delegated' }))[0]).toMatchObject({
+      agent: 'worker',
+      delegationChain: ['planner'],
+      data: { parentTokenId: task.tokenId, tokenId: child.tokenId },
+    });
+    // Only the holder exchanges, and a chain never loops back.
+    await expect(
+      engine.tasks.exchange({ subjectToken: task.token, actor: 'x-bot' }, { agent: 'worker' }, BACKEND),
+    ).rejects.toMatchObject({ code: 'TASK_TOKEN_INVALID', details: { reason: 'agent' } });
+    await expect(
+      engine.tasks.exchange({ subjectToken: child.token, actor: 'planner' }, { agent: 'worker' }, BACKEND),
+    ).rejects.toMatchObject({ code: 'TASK_TOKEN_INVALID', details: { reason: 'chain' } });
+    expect((await events({ type: 'identity.refused' })).map((e) => e.data?.reason)).toEqual([
+      'agent',
+      'chain',
+    ]);
+  });
+
+  it('refuses forged, tampered, expired, foreign, replayed and none-signed tokens, and records each', async () => {
+    const task = await engine.tasks.start({ agent: 'planner', initiator: ALICE }, BACKEND);
+    const key = deriveTaskSigningKey(engine.keys.hmacKey);
+    const other = deriveTaskSigningKey(randomBytes(32));
+    const base: TaskClaims = await verifyTaskToken(key, task.token);
+    const [h, p, s] = task.token.split('.') as [string, string, string];
+    const payload = JSON.parse(Buffer.from(p, 'base64url').toString());
+    const tampered = `${h}.${Buffer.from(JSON.stringify({ ...payload, session: 'elsewhere' })).toString('base64url')}.${s}`;
+    const unsigned = `${Buffer.from(JSON.stringify({ alg: 'none', kid: key.kid })).toString('base64url')}.${p}.`;
+    const foreign = await new SignJWT({ ...payload })
+      .setProtectedHeader({ alg: 'EdDSA', kid: key.kid })
+      .setIssuer('https://evil.example')
+      .sign(key.privateKey);
+    const cases: [string, string, string][] = [
+      ['other key', await signTaskToken(other, base), 'key'],
+      ['other key, our kid', await signTaskToken({ ...other, kid: key.kid }, base), 'signature'],
+      ['tampered', tampered, 'signature'],
+      ['none', unsigned, 'algorithm'],
+      ['foreign issuer', foreign, 'issuer'],
+      [
+        'expired',
+        await signTaskToken(key, {
+          ...base,
+          issuedAt: new Date(Date.now() - 7_200_000),
+          expiresAt: new Date(Date.now() - 3_600_000),
+        }),
+        'expired',
+      ],
+      [
+        'not yet valid',
+        await signTaskToken(key, {
+          ...base,
+          issuedAt: new Date(Date.now() + 600_000),
+          expiresAt: new Date(Date.now() + 4_000_000),
+        }),
+        'not_yet_valid',
+      ],
+    ];
+    for (const [what, token, reason] of cases) {
+      const r = await engine.check({ agent: 'planner', tool: 'echo' }, { taskToken: token });
+      expect(r, what).toMatchObject({ effect: 'block', code: 'TASK_TOKEN_INVALID' });
+      await expect(engine.tasks.inspect(token, 'planner'), what).rejects.toMatchObject({ details: { reason } });
+    }
+    const replay = await engine.check({ agent: 'worker', tool: 'echo' }, { taskToken: task.token });
+    expect(replay).toMatchObject({ effect: 'block', code: 'TASK_TOKEN_INVALID' });
+    const refusals = await events({ type: 'identity.refused' });
+    expect(refusals.map((e) => e.data?.reason)).toEqual([...cases.map((c) => c[2]), 'agent']);
+    expect(refusals.every((e) => e.data?.tokenId === task.tokenId)).toBe(true);
+    const blocked = await events({ type: 'call.decided', decision: 'block' });
+    expect(blocked.map((e) => e.decision?.code)).toEqual(Array(cases.length + 1).fill('TASK_TOKEN_INVALID'));
+    // Nothing of a presented token is stored, only its jti.
+    const all = JSON.stringify(await events());
+    for (const [, token] of cases) expect(all).not.toContain(token.split('.')[2] || token.split('.')[1]);
+  });
+
+  it('blocks a body that disagrees with its token, and a session joined without a token for it', async () => {
+    const task = await engine.tasks.start({ agent: 'planner', initiator: ALICE }, BACKEND);
+    for (const body of [{ session: 'other' }, { triggeredBy: 'mallory' }, { delegationChain: ['boss'] }]) {
+      const r = await engine.check({ agent: 'planner', tool: 'echo', ...body }, { taskToken: task.token });
+      expect(r, JSON.stringify(body)).toMatchObject({ effect: 'block', code: 'TASK_TOKEN_MISMATCH' });
+    }
+    // The token's own values are fine.
+    expect(
+      await engine.check(
+        { agent: 'planner', tool: 'echo', session: task.session, triggeredBy: 'alice' },
+        { taskToken: task.token },
+      ),
+    ).toMatchObject({ effect: 'allow' });
+    expect((await events({ type: 'identity.refused' })).map((e) => e.data?.reason)).toEqual([
+      'mismatch',
+      'mismatch',
+      'mismatch',
+    ]);
+
+    // Claiming the owner as a parent no longer lets an agent into its session.
+    await engine.check({ agent: 'planner', tool: 'echo', session: 'owned' });
+    const intruder = await engine.check({
+      agent: 'worker',
+      tool: 'echo',
+      session: 'owned',
+      delegationChain: ['planner'],
+    });
+    expect(intruder).toMatchObject({ effect: 'block', code: 'SESSION_FOREIGN' });
+    // Nor into a task's session; not even its own agent without the token.
+    const joined = await engine.check({
+      agent: 'worker',
+      tool: 'echo',
+      session: task.session,
+      delegationChain: ['planner'],
+    });
+    expect(joined).toMatchObject({ effect: 'block', code: 'SESSION_FOREIGN' });
+    const own = await engine.check({ agent: 'planner', tool: 'echo', session: task.session });
+    expect(own).toMatchObject({ effect: 'block', code: 'IDENTITY_REQUIRED' });
+    expect(own.reasons[0]).toContain(task.taskId);
+  });
+
+  it('requires a token where the policy says so (identity.requireTaskToken)', async () => {
+    const claim = await engine.check({ agent: 'strict-bot', tool: 'echo', triggeredBy: 'alice' });
+    expect(claim).toMatchObject({ effect: 'block', code: 'IDENTITY_REQUIRED' });
+    expect(await engine.check({ agent: 'strict-bot', tool: 'echo' })).toMatchObject({ effect: 'allow' });
+    expect(await engine.check({ agent: 'planner', tool: 'echo', triggeredBy: 'alice' })).toMatchObject({
+      effect: 'allow',
+    });
+    const task = await engine.tasks.start({ agent: 'strict-bot', initiator: ALICE }, BACKEND);
+    expect(
+      await engine.check({ agent: 'strict-bot', tool: 'echo' }, { taskToken: task.token }),
+    ).toMatchObject({ effect: 'allow' });
+  });
+});
