@@ -70,6 +70,7 @@ export * from './policy-schemas.js';
 export * from './route-contract.js';
 export * from './session-schemas.js';
 export * from './system-schemas.js';
+export * from './task-schemas.js';
 export * from './wire-types.js';
 export * from './wire-vocabulary.js';
 

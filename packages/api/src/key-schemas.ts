@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { API_ROLES, PRINCIPAL_KINDS } from './wire-vocabulary.js';
+import { API_KEY_PERMISSIONS, API_ROLES, PRINCIPAL_KINDS } from './wire-vocabulary.js';
 
 /** Schemas of the API key routes (/v1/keys/…). */
 
@@ -16,6 +16,7 @@ export const ApiKeySchema = z
     expiresAt: z.string().nullable(),
     revokedAt: z.string().nullable(),
     revokedBy: z.string().nullable(),
+    permissions: z.array(z.enum(API_KEY_PERMISSIONS)).optional(),
   })
   .meta({ id: 'ApiKey' });
 
@@ -31,6 +32,10 @@ export const CreateKeySchema = z
       .max(20)
       .optional()
       .meta({ description: 'Instead of expiresAt: a duration such as 30d or 12h.' }),
+    permissions: z.array(z.enum(API_KEY_PERMISSIONS)).max(10).optional().meta({
+      description:
+        'Beyond the role. initiator (service keys only): may start tasks (POST /v1/tasks) for a person it vouches for.',
+    }),
   })
   .meta({ id: 'CreateKey' });
 

@@ -70,6 +70,13 @@ import {
   SessionSchema,
 } from './session-schemas.js';
 import { EventStreamQuerySchema, HealthSchema, ReadinessSchema } from './system-schemas.js';
+import {
+  StartedTaskSchema,
+  StartTaskRequestSchema,
+  TaskJwksSchema,
+  TokenExchangeRequestSchema,
+  TokenExchangeResponseSchema,
+} from './task-schemas.js';
 
 /** A route's answer on success: a JSON body, a streamed media type, or nothing (204). */
 export type ResponseContract =
@@ -238,4 +245,12 @@ export const API_ROUTES = [
     response: json(ApiKeySchema),
   },
   { method: 'GET', url: '/v1/events', query: EventStreamQuerySchema, response: stream('text/event-stream') },
+  { method: 'POST', url: '/v1/tasks', body: StartTaskRequestSchema, response: json(StartedTaskSchema, 201) },
+  {
+    method: 'POST',
+    url: '/v1/tasks/token',
+    body: TokenExchangeRequestSchema,
+    response: json(TokenExchangeResponseSchema),
+  },
+  { method: 'GET', url: '/v1/tasks/jwks', response: json(TaskJwksSchema) },
 ] as const satisfies readonly RouteContract[];

@@ -164,7 +164,9 @@ describe.each(DIALECTS)('task tokens (%s)', (dialect) => {
     for (const [what, token, reason] of cases) {
       const r = await engine.check({ agent: 'planner', tool: 'echo' }, { taskToken: token });
       expect(r, what).toMatchObject({ effect: 'block', code: 'TASK_TOKEN_INVALID' });
-      await expect(engine.tasks.inspect(token, 'planner'), what).rejects.toMatchObject({ details: { reason } });
+      await expect(engine.tasks.inspect(token, 'planner'), what).rejects.toMatchObject({
+        details: { reason },
+      });
     }
     const replay = await engine.check({ agent: 'worker', tool: 'echo' }, { taskToken: task.token });
     expect(replay).toMatchObject({ effect: 'block', code: 'TASK_TOKEN_INVALID' });
