@@ -1,4 +1,10 @@
-import type { ApprovalView, VisibleTools } from '@warden/api';
+import {
+  AGENT_ACTOR_TYPE,
+  type ApprovalView,
+  TASK_TOKEN_TYPE,
+  TOKEN_EXCHANGE_GRANT,
+  type VisibleTools,
+} from '@warden/api';
 import { ERROR_CODES, type ErrorCode, WardenError } from '@warden/core';
 import {
   type DelegatedToken,
@@ -27,10 +33,6 @@ export interface HttpTransportOptions {
   /** A fetch to use instead of the global one. */
   readonly fetch?: typeof fetch;
 }
-
-/** RFC 8693 §2.1: the grant type and the type of a task token as a subject token. */
-const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
-const JWT_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:jwt';
 
 /** What a tool name may be (the API refuses anything else). */
 const TOOL_NAME = /^[A-Za-z0-9_.:@/-]{1,500}$/;
@@ -139,8 +141,10 @@ export class HttpTransport implements WardenTransport {
     const r = (await this.#send('POST', '/v1/tasks/token', {
       grant_type: TOKEN_EXCHANGE_GRANT,
       subject_token: subjectToken,
-      subject_token_type: JWT_TOKEN_TYPE,
-      actor,
+      subject_token_type: TASK_TOKEN_TYPE,
+      // RFC 8693's actor: here the child agent, named (the parent's key authenticates the exchange).
+      actor_token: actor,
+      actor_token_type: AGENT_ACTOR_TYPE,
       ...(ttlSeconds !== undefined ? { ttl: ttlSeconds } : {}),
     })) as { access_token: string; expires_in?: number };
     return { token: r.access_token, ...(r.expires_in !== undefined ? { expiresIn: r.expires_in } : {}) };

@@ -1,7 +1,8 @@
+import { TASK_TOKEN_HEADER } from '@warden/api';
 import { WardenError } from '@warden/core';
 
 /** The header that carries a task token on every request that decides a call or waits for one. */
-export const TASK_TOKEN_HEADER = 'warden-task-token';
+export { TASK_TOKEN_HEADER };
 
 /** A compact JWS: three base64url parts (what every task token Warden signs looks like). */
 const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
@@ -59,12 +60,14 @@ export interface StartedTask {
   readonly agent: string;
   readonly expiresAt: string;
   readonly initiator: {
-    readonly method: string;
+    readonly method: 'oidc' | 'api_key';
     readonly subject: string;
-    readonly name?: string;
+    readonly name: string;
     readonly issuer?: string;
     readonly keyId?: string;
   };
+  /** The agents the task was delegated through, nearest first (empty for a task just started). */
+  readonly delegationChain: readonly string[];
 }
 
 /** A child's token from a token exchange (RFC 8693). */

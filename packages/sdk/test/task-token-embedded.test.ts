@@ -81,7 +81,7 @@ describe('task tokens in the embedded SDK', () => {
       initiator: { method: 'api_key', subject: 'u-ceo', name: 'the-ceo' },
     });
     let ran = false;
-    const lookup = fx.warden.guard('lookup_order', async () => {
+    const lookup = fx.warden.guard('lookup_order', async (_: { id: string }) => {
       ran = true;
     });
     const err = await refusalOf(fx.warden.withContext({ taskToken: forged }, () => lookup({ id: 'o-2' })));
