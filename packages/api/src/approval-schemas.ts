@@ -11,6 +11,10 @@ export const VoteSchema = z.object({
   reason: z.string().optional(),
   ts: z.string(),
   via: z.string().optional(),
+  /** An SSO person's IdP approver groups when they voted, and their issuer and subject. */
+  groups: z.array(z.string()).optional(),
+  issuer: z.string().optional(),
+  subject: z.string().optional(),
 });
 
 const ApproversSchema = z.object({

@@ -86,6 +86,14 @@ export const ERROR_CODES = {
   FORBIDDEN: "The key's role may not do this; details.role and details.allowed say which roles may.",
   CSRF_REJECTED:
     "A request made with the dashboard's sign-in cookie changes something but lacks the session's x-warden-csrf header or comes from another origin; reload the dashboard.",
+  ID_TOKEN_INVALID:
+    'An OpenID Connect ID token (or a Warden sign-in token) was refused: wrong issuer or audience, expired, a bad signature, a nonce that does not match, or a missing claim; details.reason names which. Sign in again.',
+  SSO_REQUIRED:
+    'People sign in only through SSO here (auth.keySignIn is false): a human API key is refused. Sign in with `warden login` or the dashboard; agent and service keys are unchanged.',
+  SSO_DENIED:
+    'The identity provider refused or ended the sign-in (denied, expired, a stale state), or the person has no Warden role mapped from their IdP groups; the message says which.',
+  IDP_UNAVAILABLE:
+    'The OpenID Connect identity provider could not be reached or answered something unusable; the message names the issuer and what failed.',
   AGENT_MISMATCH: 'An agent key may act only as its own agent; the call names a different one.',
   NOT_FOUND: 'No such endpoint or resource.',
   BODY_TOO_LARGE: 'The request body is larger than the server accepts (bodyLimit).',

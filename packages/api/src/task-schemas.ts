@@ -9,7 +9,7 @@ export const TASK_TOKEN_HEADER = 'warden-task-token';
 /** RFC 8693 §2.1 `grant_type` of a token exchange. */
 export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
 /** RFC 8693 §3 token type of a task token (a JWT). */
-export const TASK_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:jwt';
+export const TASK_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:jwt' as const;
 /** Token type naming an agent as the actor of an exchange (`actor_token` is then the agent's name). */
 export const AGENT_ACTOR_TYPE = 'urn:warden:params:oauth:token-type:agent';
 
@@ -43,7 +43,9 @@ export const StartTaskRequestSchema = z
         description:
           'Without idToken: the person a service key holding the initiator permission vouches for (it signed them in itself).',
       }),
-    session: ToolCallFields.session.optional().meta({ description: 'A new session id (default: Warden makes one).' }),
+    session: ToolCallFields.session
+      .optional()
+      .meta({ description: 'A new session id (default: Warden makes one).' }),
     labels: ToolCallFields.labels.optional(),
     ttl: ttl.optional().meta({ description: 'Token lifetime in seconds: default 3600, at most 86400.' }),
   })

@@ -90,6 +90,7 @@ export {
 } from './store/audit-query.js';
 export { GroupCommitter } from './store/group-committer.js';
 export { DEFAULT_DB, defaultKeyFile, openStore } from './store/open-store.js';
+export type { PersonRecord } from './store/people-rows.js';
 export {
   API_ROLES,
   type ApiKeyPermission,

@@ -56,6 +56,25 @@ export function buildApp(
   // JSON is the only body the API takes; without this, Fastify's text/plain parser would hand a route a
   // string instead of answering 415.
   app.removeContentTypeParser('text/plain');
+  // Form-encoded bodies for the token exchange only (RFC 8693 §2.1 speaks application/x-www-form-urlencoded);
+  // every other route takes JSON, and a form body there is still a 415.
+  app.addContentTypeParser(
+    'application/x-www-form-urlencoded',
+    { parseAs: 'string' },
+    (request, body, done) => {
+      if (request.url.split('?')[0] !== '/v1/tasks/token') {
+        done(
+          new WardenError(
+            'UNSUPPORTED_MEDIA_TYPE',
+            'the request body is not JSON; send Content-Type: application/json',
+          ),
+          undefined,
+        );
+        return;
+      }
+      done(null, Object.fromEntries(new URLSearchParams(body as string)));
+    },
+  );
   app.server.maxHeadersCount = 100;
 
   app.setErrorHandler((err, request, reply) => {

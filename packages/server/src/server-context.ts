@@ -1,6 +1,7 @@
 import type { Engine, PolicySync } from '@warden/engine';
 import type { McpHttpGateway } from '@warden/mcp';
 import type { Authenticator } from './auth/authenticator.js';
+import type { OidcService } from './auth/oidc/oidc-service.js';
 import type { RateLimiter } from './auth/rate-limiter.js';
 import type { SignedOutSessions } from './auth/signed-out-sessions.js';
 import type { ServerConfig } from './config/server-config.js';
@@ -16,6 +17,8 @@ export interface ServerContext {
   readonly auth: Authenticator;
   /** Dashboard sign-ins signed out before they expired, on any instance. */
   readonly signedOut: SignedOutSessions;
+  /** The OpenID Connect identity provider (`auth.oidc`); undefined when SSO is not configured. */
+  readonly oidc?: OidcService | undefined;
   readonly hub: EventHub;
   readonly sse: SseRegistry;
   readonly metrics: ServerMetrics;

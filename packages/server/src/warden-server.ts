@@ -23,6 +23,7 @@ import {
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
 import { Authenticator } from './auth/authenticator.js';
+import { OidcService } from './auth/oidc/oidc-service.js';
 import { RateLimiter } from './auth/rate-limiter.js';
 import { reservedKeyWarnings } from './auth/reserved-key-names.js';
 import { SignedOutSessions } from './auth/signed-out-sessions.js';
@@ -339,6 +340,7 @@ async function assemble(
     config,
     auth,
     signedOut,
+    oidc: config.auth.oidc ? new OidcService(config.auth.oidc) : undefined,
     hub,
     sse,
     metrics,

@@ -192,6 +192,26 @@ const SAMPLES: Record<string, (fresh: boolean) => Promise<Sample>> = {
     url: `/v1/grants/${fresh ? await newGrant() : 'grt_x'}/revoke`,
     body: {},
   }),
+  [key('POST', '/v1/tasks')]: async () => ({
+    url: '/v1/tasks',
+    body: { agent: 'support-bot', initiator: { subject: 'u-1', name: 'ann' } },
+  }),
+  [key('POST', '/v1/tasks/token')]: async (fresh) => ({
+    url: '/v1/tasks/token',
+    body: {
+      grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+      subject_token: fresh
+        ? (
+            await t.server.ctx.engine.tasks.start(
+              { agent: 'support-bot', initiator: { method: 'api_key', subject: 'u-1', name: 'ann' } },
+              { kind: 'service', id: 'matrix' },
+            )
+          ).token
+        : 'x.y.z',
+      actor: 'helper-bot',
+    },
+  }),
+  [key('GET', '/v1/tasks/jwks')]: async () => ({ url: '/v1/tasks/jwks' }),
 };
 
 /**
@@ -211,6 +231,14 @@ const HANDLER_REFUSALS: Record<string, Partial<Record<ApiRole, string>>> = {
   [key('POST', '/v1/approvals/links/:token')]: {
     agent: 'APPROVAL_SELF_APPROVAL',
     admin: 'APPROVAL_NOT_ELIGIBLE',
+  },
+  // Open to every key with an ID token; without one only a service key holding the initiator permission
+  // may start a task, and none of the matrix keys holds it.
+  [key('POST', '/v1/tasks')]: {
+    agent: 'FORBIDDEN',
+    approver: 'FORBIDDEN',
+    admin: 'FORBIDDEN',
+    auditor: 'FORBIDDEN',
   },
 };
 
@@ -263,6 +291,9 @@ const DOCUMENTED_ROLES: Record<string, readonly ApiRole[] | 'public'> = {
   [key('GET', '/v1/grants')]: READERS,
   [key('POST', '/v1/grants')]: ['approver', 'admin'],
   [key('POST', '/v1/grants/:id/revoke')]: ['approver', 'admin'],
+  [key('POST', '/v1/tasks')]: ['agent', 'approver', 'admin', 'auditor'],
+  [key('POST', '/v1/tasks/token')]: ['agent'],
+  [key('GET', '/v1/tasks/jwks')]: 'public',
 };
 
 /** Routes whose answer is a live stream: inject() would never finish, so allowed roles use a socket. */

@@ -17,6 +17,14 @@ export interface Voter {
   readonly role: string;
   /** The API key that is voting, recorded in the audit actor (absent only where no key is involved). */
   readonly keyId?: string;
+  /** A person signed in through the IdP: its issuer and subject (their verified identity). */
+  readonly issuer?: string;
+  readonly subject?: string;
+  /**
+   * The IdP approver groups the person had at their last sign-in: each counts as membership of the
+   * policy approver group of the same name.
+   */
+  readonly groups?: readonly string[];
 }
 
 export interface ApprovalVote {
@@ -28,6 +36,11 @@ export interface ApprovalVote {
   readonly ts: string;
   /** The channel the vote came through (api, cli, link, dashboard). */
   readonly via?: string;
+  /** An SSO person's IdP approver groups when they voted (kept, so a recount counts the vote alike). */
+  readonly groups?: readonly string[];
+  /** An SSO person's issuer and subject. */
+  readonly issuer?: string;
+  readonly subject?: string;
 }
 
 export interface ApprovalRecord {

@@ -88,6 +88,32 @@ describe('eligibleFor', () => {
     expect(eligibleFor({ groups: {}, escalated: false }, r, human('fiona'))).toBe(false);
   });
 
+  it("counts an SSO person's IdP approver groups as the policy groups of the same name", () => {
+    const r = req({ approvers: set({ groups: ['dba'] }) });
+    const sso = (groups: string[], role = 'approver'): Voter => ({
+      kind: 'human',
+      id: 'dana@example.com',
+      role,
+      issuer: 'https://idp.example.com',
+      subject: '00u1dana',
+      groups,
+    });
+    expect(eligibleFor(rec(), r, sso(['dba']))).toBe(true);
+    // Removed from the group in the IdP (the next sign-in says so): no longer eligible.
+    expect(eligibleFor(rec(), r, sso([]))).toBe(false);
+    expect(eligibleFor(rec(), r, sso(['finance-dba']))).toBe(false);
+    // A group still needs a voting role: an auditor in the IdP group cannot vote.
+    expect(eligibleFor(rec(), r, sso(['dba'], 'auditor'))).toBe(false);
+    // A recount uses the groups the vote recorded, and IdP groups cover a group that must each approve.
+    const each = req({ quorum: 1, requireEach: ['dba', 'finance'] });
+    const votes = [{ ...vote(sso(['dba'])), groups: ['dba'] }, vote(human('fiona'))];
+    expect(requirementProgress(rec(), each, votes)).toMatchObject({ missingGroups: [], met: true });
+    expect(requirementProgress(rec(), each, [vote(sso(['dba'])), vote(human('fiona'))])).toMatchObject({
+      missingGroups: ['dba'],
+      met: false,
+    });
+  });
+
   it('accepts members of a group that must each approve, even when not otherwise listed', () => {
     const r = req({ approvers: set({ principals: ['alice'] }), requireEach: ['security'] });
     expect(eligibleFor(rec(), r, human('sec-sue'))).toBe(true);

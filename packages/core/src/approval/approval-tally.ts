@@ -35,8 +35,14 @@ export function hasEscalated(a: Partial<Escalation>, r: ApprovalRequirement): bo
   return i >= 0 && a.escalatedRequirements.includes(i);
 }
 
-function memberOf(a: Pick<ApprovalRecord, 'groups'>, group: string, who: string): boolean {
-  return (a.groups[group] ?? []).some((m) => normalName(m) === who);
+function memberOf(
+  a: Pick<ApprovalRecord, 'groups'>,
+  group: string,
+  who: string,
+  idpGroups: readonly string[] = [],
+): boolean {
+  // An IdP approver group counts as the policy group of the same name (read at the person's sign-in).
+  return idpGroups.includes(group) || (a.groups[group] ?? []).some((m) => normalName(m) === who);
 }
 
 /**
@@ -47,7 +53,7 @@ function memberOf(a: Pick<ApprovalRecord, 'groups'>, group: string, who: string)
 export function eligibleFor(
   a: Pick<ApprovalRecord, 'groups'> & Partial<Escalation>,
   r: ApprovalRequirement,
-  voter: Pick<Voter, 'kind' | 'id' | 'role'>,
+  voter: Pick<Voter, 'kind' | 'id' | 'role' | 'groups'>,
 ): boolean {
   const set = effectiveApprovers(r, hasEscalated(a, r));
   const who = normalName(voter.id);
@@ -55,7 +61,7 @@ export function eligibleFor(
   if (voter.kind !== 'human' || !VOTING_ROLES.has(voter.role)) return false;
   if (set.roles.includes(voter.role)) return true;
   if (set.principals.some((p) => normalName(p) === who)) return true;
-  return [...set.groups, ...r.requireEach].some((g) => memberOf(a, g, who));
+  return [...set.groups, ...r.requireEach].some((g) => memberOf(a, g, who, voter.groups));
 }
 
 /** Progress of one requirement given the votes cast so far. */
@@ -65,17 +71,23 @@ export function requirementProgress(
   votes: readonly ApprovalVote[],
 ): RequirementProgress {
   const counted = (kind: ApprovalVote['vote']) => {
-    const names = new Set<string>();
+    const names = new Map<string, readonly string[]>();
     for (const v of votes) {
-      if (v.vote === kind && eligibleFor(a, r, { kind: v.kind, id: v.principal, role: v.role })) {
-        names.add(normalName(v.principal));
+      const voter = {
+        kind: v.kind,
+        id: v.principal,
+        role: v.role,
+        ...(v.groups ? { groups: v.groups } : {}),
+      };
+      if (v.vote === kind && eligibleFor(a, r, voter)) {
+        names.set(normalName(v.principal), v.groups ?? []);
       }
     }
     return names;
   };
   const approvers = counted('approve');
   const denials = counted('deny').size;
-  const missingGroups = unmatchedGroups(a, r.requireEach, [...approvers]);
+  const missingGroups = unmatchedGroups(a, r.requireEach, approvers);
   return {
     approvals: approvers.size,
     quorum: r.quorum,
@@ -125,13 +137,13 @@ export function describeApprovers(
 function unmatchedGroups(
   a: Pick<ApprovalRecord, 'groups'>,
   groups: readonly string[],
-  people: string[],
+  people: ReadonlyMap<string, readonly string[]>,
 ): string[] {
   if (groups.length === 0) return [];
   const owner = new Map<string, string>();
   const assign = (g: string, seen: Set<string>): boolean => {
-    for (const who of people) {
-      if (seen.has(who) || !memberOf(a, g, who)) continue;
+    for (const [who, idpGroups] of people) {
+      if (seen.has(who) || !memberOf(a, g, who, idpGroups)) continue;
       seen.add(who);
       const prev = owner.get(who);
       if (prev === undefined || assign(prev, seen)) {

@@ -169,6 +169,8 @@ export function castVote(
     ...(reason ? { reason } : {}),
     ts: opts.now.toISOString(),
     ...(opts.via ? { via: opts.via } : {}),
+    ...(voter.groups && voter.groups.length > 0 ? { groups: [...voter.groups] } : {}),
+    ...(voter.issuer && voter.subject ? { issuer: voter.issuer, subject: voter.subject } : {}),
   };
   const voted = { ...a, votes: [...a.votes, cast] };
   const { outcome } = tally(voted);

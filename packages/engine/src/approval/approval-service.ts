@@ -27,6 +27,8 @@ const MAX_RETRIES = 8;
 
 /** The audit actor for a voter: its kind, its name and the key it voted with. */
 export function voterActor(v: Voter): Actor {
+  // An SSO person is named by issuer and subject (their sign-in id is not a key).
+  if (v.issuer && v.subject) return { kind: v.kind, id: v.id, issuer: v.issuer, subject: v.subject };
   return { kind: v.kind, id: v.id, ...(v.keyId ? { keyId: v.keyId } : {}) };
 }
 

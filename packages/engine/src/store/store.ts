@@ -22,6 +22,7 @@ import type {
 } from '@warden/core';
 import type { AuditQuery } from './audit-query.js';
 import type { ColumnValue } from './event-columns.js';
+import type { PersonRecord } from './people-rows.js';
 import type { CommitDoubt } from './store-errors.js';
 
 /**
@@ -67,6 +68,12 @@ export interface Store {
   apiKey(id: string): Promise<ApiKeyRecord | undefined>;
   /** Every API key, oldest first. */
   apiKeys(): Promise<ApiKeyRecord[]>;
+  /** A person who signed in through the IdP, by issuer and subject. */
+  person(issuer: string, subject: string): Promise<PersonRecord | undefined>;
+  /** The person with this email (case-insensitive; the most recent sign-in when several issuers know it). */
+  personByEmail(email: string): Promise<PersonRecord | undefined>;
+  /** The person a principal id names (the most recent sign-in when several issuers know it). */
+  personByName(name: string): Promise<PersonRecord | undefined>;
   /** The policy most recently stored, if any. */
   currentPolicy(): Promise<PolicyVersionRecord | undefined>;
   /** Stored policies, newest first, at most `limit`. */
@@ -212,6 +219,8 @@ export type Mutation =
   | { readonly kind: 'state.purge'; readonly before: string }
   /** Stores a new key; with `onlyIfNone`, refused (KEYS_EXIST) when any key exists (admin bootstrap). */
   | { readonly kind: 'api_key.create'; readonly key: ApiKeyRecord; readonly onlyIfNone?: boolean }
+  /** Records a person's sign-in: inserted, or updated with the IdP's current word (first sign-in kept). */
+  | { readonly kind: 'person.upsert'; readonly person: PersonRecord }
   /** Revokes a key: KEY_NOT_FOUND when there is none, KEY_REVOKED when it already is. */
   | { readonly kind: 'api_key.revoke'; readonly id: string; readonly by: string; readonly ts: string }
   /**

@@ -79,6 +79,9 @@ function redactMutation(m: Mutation, fields: readonly string[]): Mutation {
     case 'budget.release':
     case 'budget.expire':
       return m;
+    // The IdP's word on a person (issuer, subject, email, groups): identities, not call content.
+    case 'person.upsert':
+      return m;
     // Counter keys: budgetLines builds them from labels already redacted (see storedLabel in budget-plan),
     // and reservations are written with the same keys outside this path, so they must stay byte-equal here.
     case 'budget.settle':

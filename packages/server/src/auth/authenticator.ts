@@ -124,5 +124,6 @@ function principalOf(key: ApiKeyRecord | undefined, now: number): Principal {
     id: key.principal,
     role: key.role,
     expiresAt: key.expiresAt,
+    ...(key.permissions?.length ? { permissions: key.permissions } : {}),
   };
 }

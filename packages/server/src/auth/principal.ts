@@ -1,5 +1,5 @@
 import { type Actor, keyActor } from '@warden/core';
-import type { ApiRole, PrincipalKind } from '@warden/engine';
+import type { ApiKeyPermission, ApiRole, PrincipalKind } from '@warden/engine';
 
 /** Who is asking: resolved from the API key, never from the request body. */
 export interface Principal {
@@ -9,6 +9,8 @@ export interface Principal {
   readonly id: string;
   readonly role: ApiRole;
   readonly expiresAt: string | null;
+  /** What the key may do beyond its role (`initiator`: start tasks for a person it vouches for). */
+  readonly permissions?: readonly ApiKeyPermission[];
   /** Set when the request came with the dashboard's sign-in cookie: when that sign-in ends. */
   readonly sessionExpiresAt?: string;
   /** And which sign-in it is (see DashboardSession.id). */

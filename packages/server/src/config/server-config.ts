@@ -5,6 +5,7 @@ import { NOTIFIED_EVENTS } from '@warden/engine';
 import { type GatewayConfig, resolveGatewayConfig } from '@warden/mcp';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { AuthConfigSchema, resolveAuthSecrets } from '../auth/oidc/auth-config.js';
 import { LlmConfigSchema, resolveLlmConfig } from '../llm/llm-config.js';
 import { rawSecretProblem, whsecProblem } from '../notify/webhook-signature.js';
 
@@ -161,6 +162,8 @@ export const ServerConfigSchema = z.strictObject({
    * `warden mcp` config file; from the config file only.
    */
   mcp: z.unknown().optional(),
+  /** Sign-in for people: SSO through an OpenID Connect IdP, and whether API keys may sign people in. */
+  auth: AuthConfigSchema,
 });
 
 /** The resolved configuration; `mcp` is checked as a gateway config. */
@@ -215,8 +218,10 @@ export function resolveServerConfig(
   const webhooks = resolveWebhookSecrets(parsed.data.webhooks, env, (i) => sourceOf(['webhooks', i]));
   const llm = resolveLlmConfig(parsed.data.llm, env, sourceOf(['llm']));
   if (llm.problems.length > 0) invalidConfig(llm.problems);
+  const auth = resolveAuthSecrets(parsed.data.auth, env, sourceOf(['auth']));
+  if (auth.problems.length > 0) invalidConfig(auth.problems);
   const mcp = resolveMcp(parsed.data.mcp, env, sourceOf(['mcp']), file ? dirname(resolve(file)) : undefined);
-  return normaliseDb({ ...parsed.data, webhooks, llm: llm.config, mcp });
+  return normaliseDb({ ...parsed.data, webhooks, llm: llm.config, auth: auth.auth, mcp });
 }
 
 /** The gateway section, checked like a `warden mcp` config; its `warden` connection is this server itself. */

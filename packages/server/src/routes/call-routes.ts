@@ -6,6 +6,7 @@ import {
   CompleteRequestSchema,
   CompleteResponseSchema,
   IdParamsSchema,
+  TASK_TOKEN_HEADER,
   VisibleToolsRequestSchema,
   VisibleToolsSchema,
 } from '@warden/api';
@@ -66,6 +67,7 @@ export const callRoutes = [
         });
       }
       const { wait, approvalId, estimate, ...call } = body;
+      const taskToken = taskTokenOf(request.headers);
       const result = await check(
         ctx,
         { ...call, agent: principal.id },
@@ -73,6 +75,7 @@ export const callRoutes = [
           ...(approvalId !== undefined ? { approvalId } : {}),
           ...(estimate ? { estimate } : {}),
           keyId: principal.keyId,
+          ...(taskToken !== undefined ? { taskToken } : {}),
         },
         request.headers,
       );
@@ -86,9 +89,22 @@ export const callRoutes = [
       const decided = await waitForApproval(ctx, result.approval.id, wait, gone.signal);
       // A caller that hung up never learns the call id: using the approval for it would waste it.
       if (gone.signal.aborted) return result;
+      // The call as it was decided: with a token, its initiator and chain are the token's.
+      const claims =
+        taskToken !== undefined ? await ctx.engine.tasks.inspect(taskToken, principal.id) : undefined;
       return resumeAfterApproval(
         ctx,
-        { ...call, agent: principal.id, session: result.session },
+        {
+          ...call,
+          agent: principal.id,
+          session: result.session,
+          ...(claims
+            ? {
+                triggeredBy: claims.initiator.name,
+                ...(claims.chain.length ? { delegationChain: claims.chain.map((l) => l.agent) } : {}),
+              }
+            : {}),
+        },
         result,
         decided,
         estimate,
@@ -207,6 +223,13 @@ async function resumeAfterApproval(
 
 function blocked(result: CheckResult, approval: NonNullable<CheckResponse['approval']>, reason: string) {
   return { ...result, effect: 'block' as const, reasons: [...result.reasons, reason], approval };
+}
+
+/** The task token a request carries (Warden-Task-Token), or undefined; an empty one is presented as is (refused). */
+export function taskTokenOf(headers: FastifyRequest['headers']): string | undefined {
+  const value = headers[TASK_TOKEN_HEADER];
+  if (value === undefined) return undefined;
+  return Array.isArray(value) ? value.join(',') : value;
 }
 
 async function check(

@@ -32,6 +32,7 @@ export const keyRoutes = [
           role: body.role,
           label: body.label ?? null,
           expiresAt,
+          ...(body.permissions ? { permissions: body.permissions } : {}),
         },
         actorOf(principal),
       );

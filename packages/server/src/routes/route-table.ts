@@ -11,6 +11,7 @@ import { keyRoutes } from './key-routes.js';
 import { policyRoutes } from './policy-routes.js';
 import { sessionRoutes } from './session-routes.js';
 import { systemRoutes } from './system-routes.js';
+import { taskRoutes } from './task-routes.js';
 import { usageRoutes } from './usage-routes.js';
 
 /**
@@ -31,4 +32,5 @@ export const ROUTES: readonly AnyRoute[] = [
   ...policyRoutes,
   ...keyRoutes,
   ...eventRoutes,
+  ...taskRoutes,
 ];

@@ -460,6 +460,30 @@ UPDATE budget_reservations SET state = 'expired'
 `,
   },
   {
+    version: 9,
+    name: 'people who sign in through the identity provider',
+    sql: `
+-- A person signed in through OpenID Connect, by (issuer, subject): their role and groups as the IdP said
+-- at their last sign-in. Requests read them from here, so a group removed in the IdP is gone everywhere
+-- at the person's next sign-in. groups and approver_groups are JSON arrays (as text, as in SQLite).
+CREATE TABLE people (
+  issuer text NOT NULL,
+  subject text NOT NULL,
+  name text NOT NULL,
+  email text,
+  display_name text,
+  role text CHECK (role IS NULL OR role IN ('approver', 'admin', 'auditor')),
+  groups text NOT NULL,
+  approver_groups text NOT NULL,
+  first_signed_in_at text NOT NULL,
+  last_signed_in_at text NOT NULL,
+  PRIMARY KEY (issuer, subject)
+);
+CREATE INDEX people_email ON people (lower(email));
+CREATE INDEX people_name ON people (name);
+`,
+  },
+  {
     version: 10,
     name: 'API key permissions',
     sql: `

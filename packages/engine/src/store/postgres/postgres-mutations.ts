@@ -1,5 +1,6 @@
 import { WardenError } from '@warden/core';
 import type pg from 'pg';
+import { numbered, personValues, UPSERT_PERSON_SQL } from '../people-rows.js';
 import {
   API_KEY_COLUMNS,
   apiKeyValues,
@@ -107,6 +108,9 @@ export class MutationWriter {
         return createApiKey(c, m);
       case 'api_key.revoke':
         return revokeApiKey(c, m);
+      case 'person.upsert':
+        await c.query(numbered(UPSERT_PERSON_SQL), personValues(m.person));
+        return;
       case 'policy.store':
         if (m.ifCurrent !== undefined) {
           // Under the chain lock (needsChainLock): no other policy is stored between this read and the insert.

@@ -13,6 +13,15 @@ import { type AuditQuery, EQUALITY_FILTERS, encodeCursor, seqBound } from '../au
 import { prepareUnits } from '../commit-plan.js';
 import { type ColumnValue, EVENT_QUERY_COLUMNS } from '../event-columns.js';
 import {
+  numbered,
+  PERSON_BY_EMAIL_SQL,
+  PERSON_BY_NAME_SQL,
+  PERSON_SQL,
+  type PersonRecord,
+  type PersonRow,
+  toPerson,
+} from '../people-rows.js';
+import {
   API_KEY_COLUMNS,
   type ApiKeyRow,
   foundCall,
@@ -271,6 +280,23 @@ export class PostgresStore implements Store {
 
   async apiKey(id: string): Promise<ApiKeyRecord | undefined> {
     return this.#apiKeyWhere('id', id);
+  }
+
+  async person(issuer: string, subject: string): Promise<PersonRecord | undefined> {
+    return this.#personWhere(PERSON_SQL, [issuer, subject]);
+  }
+
+  async personByEmail(email: string): Promise<PersonRecord | undefined> {
+    return this.#personWhere(PERSON_BY_EMAIL_SQL, [email]);
+  }
+
+  async personByName(name: string): Promise<PersonRecord | undefined> {
+    return this.#personWhere(PERSON_BY_NAME_SQL, [name]);
+  }
+
+  async #personWhere(sql: string, values: string[]): Promise<PersonRecord | undefined> {
+    const rows = await this.#db.query<PersonRow>('reading a person', numbered(sql), values.map(columnText));
+    return rows[0] ? toPerson(rows[0]) : undefined;
   }
 
   async apiKeys(): Promise<ApiKeyRecord[]> {

@@ -379,6 +379,30 @@ UPDATE budget_reservations SET state = 'expired'
 `,
   },
   {
+    version: 9,
+    name: 'people who sign in through the identity provider',
+    sql: `
+-- A person signed in through OpenID Connect, by (issuer, subject): their role and groups as the IdP said
+-- at their last sign-in. Requests read them from here, so a group removed in the IdP is gone everywhere
+-- at the person's next sign-in. groups and approver_groups are JSON arrays.
+CREATE TABLE people (
+  issuer TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  name TEXT NOT NULL,
+  email TEXT,
+  display_name TEXT,
+  role TEXT CHECK (role IS NULL OR role IN ('approver', 'admin', 'auditor')),
+  groups TEXT NOT NULL,
+  approver_groups TEXT NOT NULL,
+  first_signed_in_at TEXT NOT NULL,
+  last_signed_in_at TEXT NOT NULL,
+  PRIMARY KEY (issuer, subject)
+);
+CREATE INDEX people_email ON people (lower(email));
+CREATE INDEX people_name ON people (name);
+`,
+  },
+  {
     version: 10,
     name: 'API key permissions',
     sql: `

@@ -23,6 +23,16 @@ import {
   sqliteText,
 } from '../event-columns.js';
 import {
+  PERSON_BY_EMAIL_SQL,
+  PERSON_BY_NAME_SQL,
+  PERSON_SQL,
+  type PersonRecord,
+  type PersonRow,
+  personValues,
+  toPerson,
+  UPSERT_PERSON_SQL,
+} from '../people-rows.js';
+import {
   API_KEY_COLUMNS,
   type ApiKeyRow,
   apiKeyValues,
@@ -311,6 +321,23 @@ export class SqliteStore implements Store {
     return this.#apiKeyWhere('id', id);
   }
 
+  async person(issuer: string, subject: string): Promise<PersonRecord | undefined> {
+    return this.#personWhere(PERSON_SQL, issuer, subject);
+  }
+
+  async personByEmail(email: string): Promise<PersonRecord | undefined> {
+    return this.#personWhere(PERSON_BY_EMAIL_SQL, email);
+  }
+
+  async personByName(name: string): Promise<PersonRecord | undefined> {
+    return this.#personWhere(PERSON_BY_NAME_SQL, name);
+  }
+
+  #personWhere(sql: string, ...values: string[]): PersonRecord | undefined {
+    const row = this.#read('reading a person', () => this.#prep(sql).get(...values)) as PersonRow | undefined;
+    return row ? toPerson(row) : undefined;
+  }
+
   async apiKeys(): Promise<ApiKeyRecord[]> {
     const rows = this.#read('reading API keys', () =>
       this.#prep(`SELECT ${API_KEY_COLUMNS} FROM api_keys ORDER BY created_at, rowid`).all(),
@@ -560,6 +587,9 @@ export class SqliteStore implements Store {
         return;
       case 'api_key.revoke':
         revokeApiKey(db, m);
+        return;
+      case 'person.upsert':
+        this.#prep(UPSERT_PERSON_SQL).run(...personValues(m.person));
         return;
       case 'policy.store':
         if (m.ifCurrent !== undefined) {

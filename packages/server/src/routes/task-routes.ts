@@ -1,0 +1,170 @@
+import {
+  StartedTaskSchema,
+  StartTaskRequestSchema,
+  TASK_TOKEN_TYPE,
+  TaskJwksSchema,
+  TokenExchangeRequestSchema,
+  TokenExchangeResponseSchema,
+} from '@warden/api';
+import { type Actor, WardenError } from '@warden/core';
+import type { IssuedTaskToken, TaskInitiator } from '@warden/engine';
+import { actorOf, type Principal } from '../auth/principal.js';
+import { defineRoute } from '../http/route-spec.js';
+import type { ServerContext } from '../server-context.js';
+
+const ANY_KEY = ['agent', 'approver', 'admin', 'auditor'] as const;
+
+export const taskRoutes = [
+  defineRoute({
+    method: 'POST',
+    url: '/v1/tasks',
+    tag: 'tasks',
+    summary:
+      "Start a task for an agent: with the person's OIDC ID token, or as a service key holding the initiator permission. Answers a signed task token binding session, agent and initiator.",
+    roles: ANY_KEY,
+    body: StartTaskRequestSchema,
+    response: { status: 201, schema: StartedTaskSchema },
+    errors: ['ID_TOKEN_INVALID', 'SESSION_STATE', 'AGENT_MISMATCH'],
+    async handler({ body, principal, ctx }) {
+      // An agent key starts tasks for itself only; a backend may start them for any agent.
+      if (principal.kind === 'agent' && body.agent !== principal.id) {
+        throw new WardenError(
+          'AGENT_MISMATCH',
+          `this key belongs to agent ${principal.id}; it cannot start a task for ${body.agent}`,
+          { keyAgent: principal.id, bodyAgent: body.agent },
+        );
+      }
+      const { initiator, by } = await initiatorOf(ctx, principal, body);
+      const task = await ctx.engine.tasks.start(
+        {
+          agent: body.agent,
+          initiator,
+          ...(body.session ? { session: body.session } : {}),
+          ...(body.labels ? { labels: body.labels } : {}),
+          ...(body.ttl ? { ttlSeconds: body.ttl } : {}),
+        },
+        by,
+      );
+      return view(task);
+    },
+  }),
+  defineRoute({
+    method: 'POST',
+    url: '/v1/tasks/token',
+    tag: 'tasks',
+    summary:
+      "Token exchange (RFC 8693, form-encoded or JSON): the parent agent, with its own key, presents its task token as subject_token and names the child agent as the actor; answers the child's token, whose act claims nest the chain.",
+    roles: ['agent'],
+    body: TokenExchangeRequestSchema,
+    response: { status: 200, schema: TokenExchangeResponseSchema },
+    errors: ['TASK_TOKEN_INVALID'],
+    async handler({ body, principal, ctx }) {
+      const child = await ctx.engine.tasks.exchange(
+        {
+          subjectToken: body.subject_token,
+          actor: (body.actor ?? body.actor_token) as string,
+          ...(body.ttl ? { ttlSeconds: body.ttl } : {}),
+        },
+        { agent: principal.id, keyId: principal.keyId },
+        actorOf(principal),
+      );
+      return {
+        access_token: child.token,
+        issued_token_type: TASK_TOKEN_TYPE,
+        token_type: 'N_A' as const,
+        expires_in: Math.max(0, Math.floor((Date.parse(child.expiresAt) - Date.now()) / 1000)),
+        tokenId: child.tokenId,
+        taskId: child.taskId,
+        session: child.session,
+        agent: child.agent,
+        expiresAt: child.expiresAt,
+        delegationChain: [...child.delegationChain],
+      };
+    },
+  }),
+  defineRoute({
+    method: 'GET',
+    url: '/v1/tasks/jwks',
+    tag: 'tasks',
+    summary: 'The public key task tokens are signed with (a JWK Set), for verifying a token elsewhere.',
+    roles: 'public',
+    response: { status: 200, schema: TaskJwksSchema },
+    handler: async ({ ctx }) =>
+      ctx.engine.tasks.jwks() as {
+        keys: { kty: string; crv: string; x: string; kid: string; alg: string }[];
+      },
+  }),
+];
+
+/**
+ * Who starts the task, verified: the person of an ID token the identity provider signed, or — without
+ * one — a service key holding the initiator permission, vouching for the subject and name it sends.
+ */
+async function initiatorOf(
+  ctx: ServerContext,
+  principal: Principal,
+  body: { idToken?: string | undefined; initiator?: { subject: string; name: string } | undefined },
+): Promise<{ initiator: TaskInitiator; by: Actor }> {
+  if (body.idToken !== undefined) {
+    if (body.initiator !== undefined) {
+      throw new WardenError(
+        'REQUEST_INVALID',
+        'send idToken or initiator, not both: the ID token names the person',
+        {
+          problems: ['initiator: not with idToken'],
+        },
+      );
+    }
+    const oidc = ctx.oidc;
+    if (!oidc) {
+      throw new WardenError(
+        'ID_TOKEN_INVALID',
+        'no identity provider is configured (auth.oidc), so no ID token can be verified',
+        { reason: 'not_configured' },
+      );
+    }
+    const config = ctx.config.auth?.oidc;
+    const person = await oidc.verifyIdToken(body.idToken, {
+      ...(config ? { audiences: [config.clientId, ...(config.taskAudiences ?? [])] } : {}),
+    });
+    return {
+      initiator: { method: 'oidc', issuer: person.issuer, subject: person.subject, name: person.name },
+      by: actorOf(principal),
+    };
+  }
+  const permitted = principal.kind === 'service' && (principal.permissions ?? []).includes('initiator');
+  if (!permitted) {
+    throw new WardenError(
+      'FORBIDDEN',
+      "starting a task needs the person's ID token (idToken), or a service key holding the initiator permission (warden keys create --kind service --permission initiator)",
+      { role: principal.role, allowed: ['service key with permission initiator'] },
+    );
+  }
+  if (!body.initiator) {
+    throw new WardenError('REQUEST_INVALID', 'initiator { subject, name } is required without idToken', {
+      problems: ['initiator: required without idToken'],
+    });
+  }
+  return {
+    initiator: {
+      method: 'api_key',
+      subject: body.initiator.subject,
+      name: body.initiator.name,
+      keyId: principal.keyId,
+    },
+    by: actorOf(principal),
+  };
+}
+
+function view(t: IssuedTaskToken) {
+  return {
+    token: t.token,
+    tokenId: t.tokenId,
+    taskId: t.taskId,
+    session: t.session,
+    agent: t.agent,
+    expiresAt: t.expiresAt,
+    initiator: { ...t.initiator },
+    delegationChain: [...t.delegationChain],
+  };
+}
