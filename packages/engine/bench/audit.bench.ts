@@ -235,7 +235,8 @@ async function taskTokenChecks(
     const t = performance.now();
     const r = await engine.check(tokenCall, options);
     lat.push(performance.now() - t);
-    if (r.effect !== 'allow') throw new Error(`expected allow under the token, got ${r.effect}: ${r.reasons}`);
+    if (r.effect !== 'allow')
+      throw new Error(`expected allow under the token, got ${r.effect}: ${r.reasons}`);
   }
   return lat.sort((a, b) => a - b);
 }

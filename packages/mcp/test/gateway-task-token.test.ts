@@ -7,17 +7,20 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  type CallToolResult,
-  Client,
-  StreamableHTTPClientTransport,
-} from '@modelcontextprotocol/client';
+import { type CallToolResult, Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import type { AuditEvent, AuditRecord } from '@warden/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually } from '../../server/test-support/eventually.js';
-import { api, BIN, childEnv, killAll, type Served, spawnServe } from '../../server/test-support/serve-process.js';
 import { forgeTaskToken } from '../../sdk/test-support/forged-task-token.js';
+import { eventually } from '../../server/test-support/eventually.js';
+import {
+  api,
+  BIN,
+  childEnv,
+  killAll,
+  type Served,
+  spawnServe,
+} from '../../server/test-support/serve-process.js';
 import { FS_SERVER, mcpWorkspace, ROOT } from '../test-support/mcp-fixtures.js';
 
 const ADMIN = `wdn_${randomBytes(32).toString('base64url')}`;
@@ -80,7 +83,8 @@ beforeAll(async () => {
   backendKey = await key({
     principalKind: 'service',
     principal: 'support-portal',
-    role: 'agent',
+    // A service key's role is a person's; the initiator permission is what lets it start tasks.
+    role: 'auditor',
     permissions: ['initiator'],
   });
   deskKey = await key({ principalKind: 'agent', principal: 'desk-agent', role: 'agent' });
@@ -166,13 +170,18 @@ describe('warden mcp --task-token (stdio, a real process)', () => {
 
   it('a forged token in WARDEN_TASK_TOKEN: the call is an isError result TASK_TOKEN_INVALID and never forwarded', async () => {
     const task = await startTask('u-501', 'maria');
-    const forged = await forgeTaskToken(task.token, { initiator: { method: 'api_key', subject: 'u-ceo', name: 'ceo' } });
+    const forged = await forgeTaskToken(task.token, {
+      initiator: { method: 'api_key', subject: 'u-ceo', name: 'ceo' },
+    });
     const client = await stdioGateway([], { WARDEN_TASK_TOKEN: forged });
     const r = await read(client);
     expect(r.isError).toBe(true);
     expect(r._meta?.['warden/code']).toBe('TASK_TOKEN_INVALID');
     expect(text(r)).not.toContain('hello from the notes');
-    const refused = await eventually('the refusal', async () => (await events(task.session, 'identity.refused'))[0]);
+    const refused = await eventually(
+      'the refusal',
+      async () => (await events(task.session, 'identity.refused'))[0],
+    );
     expect(refused.data).toMatchObject({ code: 'TASK_TOKEN_INVALID', reason: 'signature' });
   });
 });
@@ -236,10 +245,16 @@ describe('/mcp with the Warden-Task-Token header (warden serve, a real process)'
         jsonrpc: '2.0',
         id: 1,
         method: 'initialize',
-        params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
+        params: {
+          protocolVersion: '2025-06-18',
+          capabilities: {},
+          clientInfo: { name: 'raw', version: '1' },
+        },
       }),
     });
     expect(garbage.status).toBe(401);
-    expect(((await garbage.json()) as { error: { message: string } }).error.message).toMatch(/^TASK_TOKEN_INVALID/);
+    expect(((await garbage.json()) as { error: { message: string } }).error.message).toMatch(
+      /^TASK_TOKEN_INVALID/,
+    );
   });
 });

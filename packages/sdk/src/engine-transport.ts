@@ -1,5 +1,6 @@
 import { type Actor, type ApprovalRecord, WardenError } from '@warden/core';
 import type { Engine } from '@warden/engine';
+import type { DelegatedToken, StartedTask, StartTaskOptions } from './task-token.js';
 import type {
   ApprovalState,
   CallDecision,
@@ -9,7 +10,6 @@ import type {
   WaitOptions,
   WardenTransport,
 } from './warden-transport.js';
-import type { DelegatedToken, StartedTask, StartTaskOptions } from './task-token.js';
 
 /** How often an in-process waiter re-reads a request, for decisions made by another process on the file. */
 const POLL_MS = 50;
@@ -125,7 +125,10 @@ export class EngineTransport implements WardenTransport {
       { agent: this.agent, ...(keyId ? { keyId } : {}) },
       this.#actor(),
     );
-    return { token: child.token, expiresIn: Math.max(0, Math.round((Date.parse(child.expiresAt) - Date.now()) / 1000)) };
+    return {
+      token: child.token,
+      expiresIn: Math.max(0, Math.round((Date.parse(child.expiresAt) - Date.now()) / 1000)),
+    };
   }
 
   /** The same engine as another agent (a delegation's child); the engine stays open with this one. */

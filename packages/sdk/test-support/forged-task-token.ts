@@ -6,7 +6,10 @@ import { decodeJwt, decodeProtectedHeader, SignJWT } from 'jose';
  * top (a more senior initiator, say), signed with an Ed25519 key that is not Warden's. What an agent
  * that saw one real token could make; every door must refuse it.
  */
-export async function forgeTaskToken(genuine: string, changes: Record<string, unknown> = {}): Promise<string> {
+export async function forgeTaskToken(
+  genuine: string,
+  changes: Record<string, unknown> = {},
+): Promise<string> {
   const header = decodeProtectedHeader(genuine);
   const claims = { ...decodeJwt(genuine), ...changes };
   const { privateKey } = generateKeyPairSync('ed25519');

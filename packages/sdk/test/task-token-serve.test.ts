@@ -63,7 +63,8 @@ beforeAll(async () => {
   const backend = await key({
     principalKind: 'service',
     principal: 'support-portal',
-    role: 'agent',
+    // A service key's role is a person's; the initiator permission is what lets it start tasks.
+    role: 'auditor',
     permissions: ['initiator'],
   });
   backendKey = backend.secret;
@@ -116,12 +117,19 @@ describe('the SDK carries task tokens to a real warden serve', () => {
       const refund = agent.guard('refund', async ({ amount }: { amount: number }) => amount);
       const held = refund({ amount: 30 });
       const id = await eventually('the pending request', async () => {
-        const r = await api<{ approvals: { id: string }[] }>(server.url, 'GET', '/v1/approvals?status=pending', {
-          key: lee,
-        });
+        const r = await api<{ approvals: { id: string }[] }>(
+          server.url,
+          'GET',
+          '/v1/approvals?status=pending',
+          {
+            key: lee,
+          },
+        );
         return r.body.approvals[0]?.id;
       });
-      expect((await api(server.url, 'POST', `/v1/approvals/${id}/approve`, { key: lee, body: {} })).status).toBe(200);
+      expect(
+        (await api(server.url, 'POST', `/v1/approvals/${id}/approve`, { key: lee, body: {} })).status,
+      ).toBe(200);
       expect(await held).toBe(30);
     } finally {
       await agent.close();
@@ -209,7 +217,9 @@ describe('the SDK carries task tokens to a real warden serve', () => {
     const agent = await createWarden({ url: server.url, key: agentKey, taskToken: task.token });
     try {
       const lookup = agent.guard('lookup_order', async ({ id }: { id: string }) => id);
-      const err = await refusalOf(agent.withContext({ session: 'somebody-elses' }, () => lookup({ id: 'o-3' })));
+      const err = await refusalOf(
+        agent.withContext({ session: 'somebody-elses' }, () => lookup({ id: 'o-3' })),
+      );
       expect(err.code).toBe('TASK_TOKEN_MISMATCH');
     } finally {
       await agent.close();
