@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { NodeStreamableHTTPServerTransport } from '@modelcontextprotocol/node';
 import { isInitializeRequest, type Server as McpServer } from '@modelcontextprotocol/server';
-import { taskTokenProblem, type Warden } from '@warden/sdk';
+import { isWardenError, taskTokenProblem, type Warden } from '@warden/sdk';
 import type { GatewayTracing } from './call-trace.js';
 import type { GatewayConfig } from './gateway-config.js';
 import { createGatewayServer } from './gateway-server.js';
@@ -55,6 +55,7 @@ export class McpHttpGateway {
   readonly #sweeper: NodeJS.Timeout;
   readonly #calls = new InFlightCalls();
   readonly #tracing: GatewayTracing | undefined;
+  readonly #verifyTaskToken: ((caller: McpCaller & { taskToken: string }) => Promise<void>) | undefined;
 
   constructor(
     config: GatewayConfig,
@@ -65,9 +66,15 @@ export class McpHttpGateway {
       /** Each line a stdio upstream writes to stderr (default: this process's stderr). */
       onUpstreamStderr?: (server: string, line: string) => void;
       tracing?: GatewayTracing;
+      /**
+       * Verifies the task token of an initialize request before the session opens (the server's engine
+       * does, recording a refusal); throws a WardenError to refuse it. Each call is verified again.
+       */
+      verifyTaskToken?: (caller: McpCaller & { taskToken: string }) => Promise<void>;
     } = {},
   ) {
     this.#tracing = o.tracing;
+    this.#verifyTaskToken = o.verifyTaskToken;
     this.#config = config;
     this.#wardenFor = wardenFor;
     this.#onError = o.onError ?? (() => {});
@@ -125,15 +132,8 @@ export class McpHttpGateway {
         `this key has ${MAX_SESSIONS_PER_KEY} open MCP sessions; close some (DELETE /mcp)`,
       );
     }
-    const tokenProblem = caller.taskToken === undefined ? undefined : taskTokenProblem(caller.taskToken);
-    if (tokenProblem !== undefined) {
-      return jsonRpcError(
-        res,
-        401,
-        -32001,
-        `TASK_TOKEN_INVALID: the Warden-Task-Token header: ${tokenProblem}`,
-      );
-    }
+    const refused = await this.#refuseToken(caller);
+    if (refused !== undefined) return jsonRpcError(res, 401, -32001, refused);
     const mcpSession = randomUUID();
     // Under a task token the session is the token's (a made-up one would disagree with it).
     const wardenSession =
@@ -175,6 +175,21 @@ export class McpHttpGateway {
     };
     await server.connect(transport);
     await transport.handleRequest(req, res, body);
+  }
+
+  /** Why the initialize request's task token is refused (a JSON-RPC error message), or undefined. */
+  async #refuseToken(caller: McpCaller): Promise<string | undefined> {
+    const token = caller.taskToken;
+    if (token === undefined) return undefined;
+    const problem = taskTokenProblem(token);
+    if (problem !== undefined) return `TASK_TOKEN_INVALID: the Warden-Task-Token header: ${problem}`;
+    try {
+      await this.#verifyTaskToken?.({ ...caller, taskToken: token });
+      return undefined;
+    } catch (err) {
+      if (isWardenError(err)) return `${err.code}: ${err.message}`;
+      throw err;
+    }
   }
 
   /**

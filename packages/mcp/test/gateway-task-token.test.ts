@@ -226,13 +226,22 @@ describe('/mcp with the Warden-Task-Token header (warden serve, a real process)'
     expect((await post(undefined)).status).toBe(200);
   });
 
-  it('a forged token: the call is an isError result TASK_TOKEN_INVALID; a value that is no token, a 401 at initialize', async () => {
+  it('a forged token is refused at initialize (401, a JSON-RPC error) and recorded; so is a value that is no token', async () => {
     const task = await startTask('u-603', 'omar');
     const forged = await forgeTaskToken(task.token, { session: 'someone-elses-session' });
-    const { client } = await httpClient({ 'warden-task-token': forged });
-    const r = await read(client);
-    expect(r.isError).toBe(true);
-    expect(r._meta?.['warden/code']).toBe('TASK_TOKEN_INVALID');
+    await expect(httpClient({ 'warden-task-token': forged })).rejects.toThrow(
+      /TASK_TOKEN_INVALID: .*signature/,
+    );
+    const refused = await eventually('the refusal', async () => {
+      const r = await api<{ records: AuditRecord[] }>(
+        server.url,
+        'GET',
+        '/v1/audit/events?agent=desk-agent&type=identity.refused&limit=100',
+        { key: ADMIN },
+      );
+      return r.body.records.map((x) => x.event).find((e) => e.data?.tokenId === task.tokenId);
+    });
+    expect(refused.data).toMatchObject({ code: 'TASK_TOKEN_INVALID', reason: 'signature' });
     const garbage = await fetch(`${server.url}/mcp`, {
       method: 'POST',
       headers: {

@@ -1,5 +1,9 @@
 import type { AuditEvent } from '@warden/core';
+import { generateText, isStepCount, tool, wrapLanguageModel } from 'ai';
+import { MockLanguageModelV4 } from 'ai/test';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { wardenMiddleware, wardenTools } from '../src/adapters/ai-sdk.js';
 import { forgeTaskToken } from '../test-support/forged-task-token.js';
 import { type EmbeddedFixture, embeddedWarden, refusalOf, SDK_POLICY } from '../test-support/sdk-fixtures.js';
 
@@ -89,6 +93,57 @@ describe('task tokens in the embedded SDK', () => {
     expect(ran).toBe(false);
     const refused = await events(task.session, 'identity.refused');
     expect(refused[0]?.data).toMatchObject({ code: 'TASK_TOKEN_INVALID', reason: 'signature' });
+  });
+
+  it('the AI SDK adapter inherits the token from withContext: its tool and model calls record the task', async () => {
+    const task = await fx.warden.startTask({ initiator: { subject: 'u-4', name: 'lina' } });
+    const usage = {
+      inputTokens: { total: 40, noCache: 40, cacheRead: undefined, cacheWrite: undefined },
+      outputTokens: { total: 10, text: 10, reasoning: undefined },
+    };
+    const inner = new MockLanguageModelV4({
+      provider: 'openai.chat',
+      modelId: 'gpt-4o-mini',
+      doGenerate: [
+        {
+          content: [
+            { type: 'tool-call', toolCallId: 'tc-1', toolName: 'lookup_order', input: '{"id":"o-4"}' },
+          ],
+          finishReason: { unified: 'tool-calls', raw: 'tool_calls' },
+          usage,
+          warnings: [],
+        },
+        {
+          content: [{ type: 'text', text: 'o-4 has shipped' }],
+          finishReason: { unified: 'stop', raw: 'stop' },
+          usage,
+          warnings: [],
+        },
+      ],
+    });
+    const tools = {
+      lookup_order: tool({
+        inputSchema: z.object({ id: z.string() }),
+        execute: async ({ id }) => ({ id, status: 'shipped' }),
+      }),
+    };
+    const result = await fx.warden.withContext({ taskToken: task.token }, () =>
+      generateText({
+        model: wrapLanguageModel({ model: inner, middleware: wardenMiddleware(fx.warden) }),
+        tools: wardenTools(fx.warden, tools),
+        prompt: 'Where is o-4?',
+        stopWhen: isStepCount(3),
+      }),
+    );
+    expect(result.text).toBe('o-4 has shipped');
+    const decided = await events(task.session, 'call.decided');
+    expect(decided.map((e) => e.tool).sort()).toEqual(['llm:openai', 'llm:openai', 'lookup_order']);
+    for (const e of decided) {
+      expect(e).toMatchObject({
+        triggeredBy: 'lina',
+        identity: { taskToken: { tokenId: task.tokenId }, initiator: { subject: 'u-4' } },
+      });
+    }
   });
 
   it('a value that cannot be a token is refused at once, naming where it came from', async () => {

@@ -44,6 +44,10 @@ export function createMcpGateway(
     },
     {
       ...(tracer ? { tracing: mcpTracing(tracer) } : {}),
+      // A bad token is refused when the session would open (and recorded), not at its first call.
+      verifyTaskToken: async (caller) => {
+        await ctx.engine.tasks.verify(caller.taskToken, { agent: caller.agent, keyId: caller.keyId });
+      },
       onError: (m) => log.warn(`MCP gateway: ${m}`),
       onUpstreamStderr: log.upstreamStderr,
       onOpenSessions: (count) => {
