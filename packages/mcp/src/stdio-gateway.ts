@@ -45,6 +45,13 @@ export async function startStdioGateway(
       'the gateway config needs a warden section: { url, key } of a Warden server (key: env:WARDEN_KEY), or { embedded: { db, policy, agent } }',
     );
   }
+  if (o.taskToken !== undefined && (config.session || config.triggeredBy)) {
+    // Every call would be refused as disagreeing with the token: say so once, at start.
+    throw new WardenError(
+      'CONFIG_INVALID',
+      `the gateway config names ${config.session ? 'session' : 'triggeredBy'}, and the task token names the task's own session and initiator: remove session and triggeredBy from the config to run under a task token`,
+    );
+  }
   // Under a task token the session is the token's (a made-up one would disagree with it).
   const session = config.session ?? (o.taskToken === undefined ? `mcp-${uuidv7()}` : undefined);
   const warden = await createWarden({

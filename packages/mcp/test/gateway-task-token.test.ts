@@ -20,6 +20,7 @@ import {
   killAll,
   type Served,
   spawnServe,
+  warden,
 } from '../../server/test-support/serve-process.js';
 import { FS_SERVER, mcpWorkspace, ROOT } from '../test-support/mcp-fixtures.js';
 
@@ -183,6 +184,31 @@ describe('warden mcp --task-token (stdio, a real process)', () => {
       async () => (await events(task.session, 'identity.refused'))[0],
     );
     expect(refused.data).toMatchObject({ code: 'TASK_TOKEN_INVALID', reason: 'signature' });
+  });
+});
+
+describe('warden mcp --task-token with a config that names its own session', () => {
+  it('refuses to start, naming the conflict (every call would disagree with the token)', async () => {
+    const task = await startTask('u-502', 'maria');
+    const config = join(ws.dir, 'gateway-session.yaml');
+    writeFileSync(
+      config,
+      [
+        'warden:',
+        `  url: ${server.url}`,
+        '  key: env:DESK_AGENT_KEY',
+        'session: desk-session',
+        'mcpServers:',
+        '  fs:',
+        `    command: ${JSON.stringify(process.execPath)}`,
+        `    args: [${JSON.stringify(FS_SERVER)}, ${JSON.stringify(ws.files)}]`,
+      ].join('\n'),
+    );
+    const ran = await warden(['mcp', '--config', config, '--task-token', task.token], {
+      DESK_AGENT_KEY: deskKey,
+    });
+    expect(ran.code).toBe(2);
+    expect(ran.err).toContain('remove session and triggeredBy from the config to run under a task token');
   });
 });
 

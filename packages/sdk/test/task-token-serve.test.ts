@@ -208,6 +208,15 @@ describe('the SDK carries task tokens to a real warden serve', () => {
       await agent.close();
     }
     expect(ran).toBe(false);
+    // Nor does a forged parent token buy a child one.
+    const forger = await createWarden({ url: server.url, key: agentKey, taskToken: forged });
+    try {
+      const err = await refusalOf(forger.delegate('researcher', { key: researcherKey }));
+      expect(err.code).toBe('TASK_TOKEN_INVALID');
+    } finally {
+      await forger.close();
+    }
+    expect(await events(task.session, 'task.delegated')).toHaveLength(0);
     const refused = await events(task.session, 'identity.refused');
     expect(refused[0]?.data).toMatchObject({ code: 'TASK_TOKEN_INVALID', reason: 'signature' });
   });
