@@ -21,7 +21,13 @@ import type {
   SignedCheckpointSchema,
   UsageSchema,
 } from './audit-schemas.js';
-import type { SignedInSchema } from './auth-schemas.js';
+import type {
+  AuthConfigViewSchema,
+  DeviceAuthorizationSchema,
+  DeviceTokenSchema,
+  SignedInSchema,
+  SignedInTokensSchema,
+} from './auth-schemas.js';
 import type {
   BudgetListSchema,
   BudgetStatusSchema,
@@ -121,6 +127,10 @@ export type PolicyChange = ResponseOf<typeof PolicyChangeSchema>;
 export type PolicyValidation = ResponseOf<typeof PolicyValidationSchema>;
 export type ReplayReportView = ResponseOf<typeof ReplayReportSchema>;
 export type SignedIn = ResponseOf<typeof SignedInSchema>;
+export type AuthConfigView = ResponseOf<typeof AuthConfigViewSchema>;
+export type DeviceAuthorization = ResponseOf<typeof DeviceAuthorizationSchema>;
+export type DeviceToken = ResponseOf<typeof DeviceTokenSchema>;
+export type SignedInTokens = ResponseOf<typeof SignedInTokensSchema>;
 export type Readiness = ResponseOf<typeof ReadinessSchema>;
 /** The body of every error response. */
 export type ErrorBody = ResponseOf<typeof ErrorBodySchema>;

@@ -21,7 +21,18 @@ import {
   PublicKeyListSchema,
   SignedCheckpointSchema,
 } from './audit-schemas.js';
-import { SignedInSchema, SignInRequestSchema } from './auth-schemas.js';
+import {
+  AuthConfigViewSchema,
+  DeviceAuthorizationSchema,
+  DeviceTokenRequestSchema,
+  DeviceTokenSchema,
+  OidcCallbackQuerySchema,
+  OidcLoginQuerySchema,
+  RefreshRequestSchema,
+  SignedInSchema,
+  SignedInTokensSchema,
+  SignInRequestSchema,
+} from './auth-schemas.js';
 import {
   BudgetListSchema,
   BudgetQuerySchema,
@@ -111,6 +122,22 @@ export const API_ROUTES = [
   { method: 'POST', url: '/v1/auth/session', body: SignInRequestSchema, response: json(SignedInSchema) },
   { method: 'GET', url: '/v1/auth/session', response: json(SignedInSchema) },
   { method: 'DELETE', url: '/v1/auth/session', response: { status: 204 } },
+  { method: 'GET', url: '/v1/auth/config', response: json(AuthConfigViewSchema) },
+  { method: 'GET', url: '/v1/auth/oidc/login', query: OidcLoginQuerySchema, response: { status: 302 } },
+  { method: 'GET', url: '/v1/auth/oidc/callback', query: OidcCallbackQuerySchema, response: { status: 302 } },
+  { method: 'POST', url: '/v1/auth/device', response: json(DeviceAuthorizationSchema) },
+  {
+    method: 'POST',
+    url: '/v1/auth/device/token',
+    body: DeviceTokenRequestSchema,
+    response: json(DeviceTokenSchema),
+  },
+  {
+    method: 'POST',
+    url: '/v1/auth/refresh',
+    body: RefreshRequestSchema,
+    response: json(SignedInTokensSchema),
+  },
   { method: 'POST', url: '/v1/calls', body: CheckRequestSchema, response: json(CheckResponseSchema) },
   {
     method: 'POST',

@@ -36,8 +36,46 @@ describe('warden keys', () => {
     }
     const list = await run('keys', 'list');
     expect(list.code).toBe(0);
-    expect(list.out).toMatch(/agent:support-bot\s+agent\s+active/);
+    expect(list.out).toMatch(/agent:support-bot\s+agent\s+—\s+active/);
     expect(list.out).not.toContain(secret);
+  });
+
+  it('gives a service key the initiator permission (schema 10), shown in the list; only service keys hold it', async () => {
+    const { db, run } = fresh();
+    const r = await run(
+      'keys',
+      'create',
+      '--service',
+      'portal',
+      '--role',
+      'auditor',
+      '--permission',
+      'initiator',
+    );
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toContain('permissions initiator');
+    const store = await openStore(db);
+    try {
+      expect((await store.apiKeys())[0]?.permissions).toEqual(['initiator']);
+    } finally {
+      await store.close();
+    }
+    expect((await run('keys', 'list')).out).toMatch(/service:portal\s+auditor\s+initiator\s+active/);
+    const agent = await run('keys', 'create', '--agent', 'bot', '--permission', 'initiator');
+    expect(agent.code).toBe(2);
+    expect(agent.err).toContain('the initiator permission is for service keys');
+    const unknown = await run(
+      'keys',
+      'create',
+      '--service',
+      'x',
+      '--role',
+      'auditor',
+      '--permission',
+      'root',
+    );
+    expect(unknown.code).not.toBe(0);
+    expect(unknown.err).toMatch(/initiator/);
   });
 
   it('refuses an agent key with another role, a human key without a role, and two principals', async () => {
@@ -84,7 +122,7 @@ describe('warden keys', () => {
     } finally {
       await store.close();
     }
-    expect((await run('keys', 'list')).out).toMatch(/human:bob\s+approver\s+revoked/);
+    expect((await run('keys', 'list')).out).toMatch(/human:bob\s+approver\s+—\s+revoked/);
   });
 
   it('never creates a database: a missing --db is a clear error', async () => {

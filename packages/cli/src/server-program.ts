@@ -1,4 +1,5 @@
 import { type Command, Option } from '@commander-js/extra-typings';
+import { API_KEY_PERMISSIONS } from '@warden/api';
 import { API_ROLES, DEFAULT_DB } from '@warden/engine';
 import type { CliIo } from './cli-io.js';
 import { keysCreate, keysList, keysRevoke } from './commands/keys.js';
@@ -60,6 +61,12 @@ export function addServerCommands(program: Command, io: CliIo, done: (code: numb
     .addOption(new Option('--role <role>', 'what the key may do').choices(API_ROLES))
     .option('--label <text>', 'a note shown in lists')
     .option('--expires <when>', 'a duration (30d, 12h) or an ISO time')
+    .addOption(
+      new Option(
+        '--permission <name...>',
+        'beyond the role; initiator (service keys): may start tasks for a person it vouches for',
+      ).choices(API_KEY_PERMISSIONS),
+    )
     .option('--by <who>', 'who is creating it (default: the OS user)')
     .option('--json', 'print the key and secret as JSON')
     .addOption(dbOption())

@@ -29,12 +29,14 @@ export { invisibleCharacter, withoutBlanks } from './approval/name-characters.js
 export {
   dutyForms,
   hasStake,
+  identityKeys,
   normalName,
   type Stake,
   sameDutyName,
   samePrincipal,
   selfApproval,
   stakeholders,
+  type VerifiedWho,
 } from './approval/separation-of-duties.js';
 export { type ChainHead, chainEvents, EMPTY_HEAD, GENESIS_HASH, linkHash } from './audit/audit-chain.js';
 export {

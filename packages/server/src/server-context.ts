@@ -2,6 +2,7 @@ import type { Engine, PolicySync } from '@warden/engine';
 import type { McpHttpGateway } from '@warden/mcp';
 import type { Authenticator } from './auth/authenticator.js';
 import type { OidcService } from './auth/oidc/oidc-service.js';
+import type { PersonDirectory } from './auth/person-directory.js';
 import type { RateLimiter } from './auth/rate-limiter.js';
 import type { SignedOutSessions } from './auth/signed-out-sessions.js';
 import type { ServerConfig } from './config/server-config.js';
@@ -19,6 +20,8 @@ export interface ServerContext {
   readonly signedOut: SignedOutSessions;
   /** The OpenID Connect identity provider (`auth.oidc`); undefined when SSO is not configured. */
   readonly oidc?: OidcService | undefined;
+  /** People signed in through the IdP: their current role and groups, read on each request (cached ≤2 s). */
+  readonly people: PersonDirectory;
   readonly hub: EventHub;
   readonly sse: SseRegistry;
   readonly metrics: ServerMetrics;

@@ -24,6 +24,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
 import { Authenticator } from './auth/authenticator.js';
 import { OidcService } from './auth/oidc/oidc-service.js';
+import { PersonDirectory } from './auth/person-directory.js';
 import { RateLimiter } from './auth/rate-limiter.js';
 import { reservedKeyWarnings } from './auth/reserved-key-names.js';
 import { SignedOutSessions } from './auth/signed-out-sessions.js';
@@ -282,7 +283,7 @@ async function assemble(
   const { log, report } = options;
   const hub = new EventHub(store, { onError: (err) => report.error(...failure('live events', err)) });
   await hub.start(config.pollMs);
-  const auth = new Authenticator(store);
+  const auth = new Authenticator(store, { humanKeys: config.auth.keySignIn });
   const sse = new SseRegistry(config.heartbeatMs, (keyId) => auth.stillValid(keyId));
   const signedOut = new SignedOutSessions(store, { refreshMs: config.pollMs });
   await signedOut.start();
@@ -341,6 +342,7 @@ async function assemble(
     auth,
     signedOut,
     oidc: config.auth.oidc ? new OidcService(config.auth.oidc) : undefined,
+    people: new PersonDirectory(store),
     hub,
     sse,
     metrics,

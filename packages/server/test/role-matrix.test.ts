@@ -9,6 +9,8 @@ import type { AnyRoute } from '../src/http/route-spec.js';
 import { createApprovalLinkToken } from '../src/notify/approval-links.js';
 import { linkKey } from '../src/notify/notification-dispatcher.js';
 import { ROUTES } from '../src/routes/route-table.js';
+import { browse } from '../test-support/oidc-browser.js';
+import { type OidcProviderFixture, startOidcProvider } from '../test-support/oidc-provider.js';
 import { startTestServer, type TestServer } from '../test-support/server-fixtures.js';
 
 const ROLES: readonly ApiRole[] = ['agent', 'approver', 'admin', 'auditor'];
@@ -17,9 +19,15 @@ const ROLES: readonly ApiRole[] = ['agent', 'approver', 'admin', 'auditor'];
 interface Sample {
   readonly url: string;
   readonly body?: unknown;
+  /** A cookie the browser holds (the SSO sign-in's state). */
+  readonly cookie?: string;
 }
 
 let t: TestServer;
+/** The identity provider the server signs people in with (SSO routes answer only when one is configured). */
+let idp: OidcProviderFixture;
+/** The server's public URL: the IdP redirects there (never followed: the matrix sends it by inject()). */
+const PUBLIC_URL = 'http://warden.invalid';
 const keys = {} as Record<ApiRole, string>;
 /** The bad credentials, as full Authorization header values (undefined: no header at all). */
 const badAuth: Record<string, { header: string | undefined; reason: string }> = {};
@@ -82,6 +90,33 @@ async function pausedSession(): Promise<string> {
   return session;
 }
 
+/** A browser's SSO sign-in up to the IdP's redirect back: the callback URL and the state cookie. */
+async function ssoCallback(): Promise<Sample> {
+  const login = await t.request('GET', '/v1/auth/oidc/login?returnTo=/approvals');
+  expect(login.statusCode, login.body).toBe(302);
+  const cookie = String(login.headers['set-cookie']).split(';')[0] as string;
+  const { final } = await browse(
+    String(login.headers.location),
+    { login: 'lee' },
+    {
+      stop: (l) => l.startsWith(PUBLIC_URL),
+    },
+  );
+  const back = new URL(final.location as string);
+  return { url: `${back.pathname}${back.search}`, cookie };
+}
+
+/** A CLI's SSO sign-in through the device flow: its Warden refresh token. */
+async function ssoRefreshToken(): Promise<string> {
+  const started = await t.request('POST', '/v1/auth/device');
+  expect(started.statusCode, started.body).toBe(200);
+  const { deviceCode, verificationUriComplete } = started.json() as Record<string, string>;
+  await browse(verificationUriComplete as string, { login: 'lee' });
+  const done = await t.request('POST', '/v1/auth/device/token', { body: { deviceCode } });
+  expect(done.json(), done.body).toMatchObject({ status: 'ok' });
+  return (done.json() as { refreshToken: string }).refreshToken;
+}
+
 /**
  * A valid, minimal request per route. `fresh` is true when the request is the one an allowed role makes
  * (and must succeed): routes that change state get a new object of their own then. Refused requests
@@ -94,6 +129,18 @@ const SAMPLES: Record<string, (fresh: boolean) => Promise<Sample>> = {
   [key('POST', '/v1/auth/session')]: async () => ({ url: '/v1/auth/session', body: { key: keys.approver } }),
   [key('GET', '/v1/auth/session')]: async () => ({ url: '/v1/auth/session' }),
   [key('DELETE', '/v1/auth/session')]: async () => ({ url: '/v1/auth/session' }),
+  [key('GET', '/v1/auth/config')]: async () => ({ url: '/v1/auth/config' }),
+  [key('GET', '/v1/auth/oidc/login')]: async () => ({ url: '/v1/auth/oidc/login?returnTo=/' }),
+  [key('GET', '/v1/auth/oidc/callback')]: () => ssoCallback(),
+  [key('POST', '/v1/auth/device')]: async () => ({ url: '/v1/auth/device' }),
+  [key('POST', '/v1/auth/device/token')]: async () => {
+    const started = await t.request('POST', '/v1/auth/device');
+    return { url: '/v1/auth/device/token', body: { deviceCode: started.json().deviceCode } };
+  },
+  [key('POST', '/v1/auth/refresh')]: async () => ({
+    url: '/v1/auth/refresh',
+    body: { refreshToken: await ssoRefreshToken() },
+  }),
   [key('GET', '/v1/usage')]: async () => ({ url: '/v1/usage?by=team' }),
   [key('POST', '/v1/calls')]: async () => ({
     url: '/v1/calls',
@@ -254,6 +301,12 @@ const DOCUMENTED_ROLES: Record<string, readonly ApiRole[] | 'public'> = {
   [key('POST', '/v1/auth/session')]: 'public',
   [key('GET', '/v1/auth/session')]: READERS,
   [key('DELETE', '/v1/auth/session')]: 'public',
+  [key('GET', '/v1/auth/config')]: 'public',
+  [key('GET', '/v1/auth/oidc/login')]: 'public',
+  [key('GET', '/v1/auth/oidc/callback')]: 'public',
+  [key('POST', '/v1/auth/device')]: 'public',
+  [key('POST', '/v1/auth/device/token')]: 'public',
+  [key('POST', '/v1/auth/refresh')]: 'public',
   [key('GET', '/v1/usage')]: READERS,
   [key('POST', '/v1/calls')]: ['agent'],
   [key('POST', '/v1/calls/:id/complete')]: ['agent'],
@@ -302,7 +355,10 @@ const STREAMING = new Set([key('GET', '/v1/events')]);
 function send(route: AnyRoute, sample: Sample, authorization: string | undefined) {
   return t.request(route.method, sample.url, {
     ...(sample.body !== undefined ? { body: sample.body } : {}),
-    ...(authorization !== undefined ? { headers: { authorization } } : {}),
+    headers: {
+      ...(authorization !== undefined ? { authorization } : {}),
+      ...(sample.cookie !== undefined ? { cookie: sample.cookie } : {}),
+    },
   });
 }
 
@@ -329,7 +385,32 @@ function errorCode(r: LightMyRequestResponse): string | undefined {
 }
 
 beforeAll(async () => {
-  t = await startTestServer('sqlite', { authFailuresPerMinute: 1_000_000 }, { listen: true });
+  idp = await startOidcProvider({
+    accounts: { lee: { email: 'lee@acme.example', groups: ['support-leads'] } },
+    clients: [
+      {
+        clientId: 'warden',
+        clientSecret: 'warden-test-client-secret-0123456789',
+        redirectUris: [`${PUBLIC_URL}/v1/auth/oidc/callback`],
+      },
+    ],
+  });
+  t = await startTestServer(
+    'sqlite',
+    {
+      authFailuresPerMinute: 1_000_000,
+      publicUrl: PUBLIC_URL,
+      auth: {
+        oidc: {
+          issuer: idp.issuer,
+          clientId: 'warden',
+          clientSecret: 'warden-test-client-secret-0123456789',
+          roles: { approver: ['support-leads'] },
+        },
+      },
+    },
+    { listen: true },
+  );
   expect(t.server.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
   keys.admin = t.admin;
   keys.agent = await t.key('agent', 'support-bot', 'agent');
@@ -370,6 +451,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await t?.close();
+  await idp?.close();
 });
 
 describe('the role matrix', () => {

@@ -1,5 +1,12 @@
 import { parseDuration, WardenError } from '@warden/core';
-import { type ApiRole, createApiKey, type PrincipalKind, publicView, revokeApiKey } from '@warden/engine';
+import {
+  type ApiKeyPermission,
+  type ApiRole,
+  createApiKey,
+  type PrincipalKind,
+  publicView,
+  revokeApiKey,
+} from '@warden/engine';
 import type { CliIo } from '../cli-io.js';
 import { EXIT } from '../cli-io.js';
 import { renderTable } from '../table.js';
@@ -12,6 +19,7 @@ export interface KeyCreateOptions extends StoreFlags {
   readonly role?: string;
   readonly label?: string;
   readonly expires?: string;
+  readonly permission?: readonly string[];
   readonly by?: string;
   readonly json?: boolean;
 }
@@ -35,7 +43,14 @@ export async function keysCreate(o: KeyCreateOptions, io: CliIo): Promise<number
   const created = await withEngine(o, io, (engine) =>
     createApiKey(
       engine,
-      { principalKind: kind, principal, role, label: o.label ?? null, expiresAt },
+      {
+        principalKind: kind,
+        principal,
+        role,
+        label: o.label ?? null,
+        expiresAt,
+        ...(o.permission?.length ? { permissions: o.permission as ApiKeyPermission[] } : {}),
+      },
       humanActor(o.by),
     ),
   );
@@ -44,7 +59,7 @@ export async function keysCreate(o: KeyCreateOptions, io: CliIo): Promise<number
     return EXIT.ok;
   }
   io.out(
-    `Created ${created.key.id} for ${kind} ${principal} (role ${role}${expiresAt ? `, expires ${expiresAt}` : ''}).\n`,
+    `Created ${created.key.id} for ${kind} ${principal} (role ${role}${o.permission?.length ? `, permissions ${o.permission.join(', ')}` : ''}${expiresAt ? `, expires ${expiresAt}` : ''}).\n`,
   );
   io.out(`The secret is shown this once; store it now:\n\n  ${created.secret}\n\n`);
   io.out('Use it as:  Authorization: Bearer <secret>\n');
@@ -67,17 +82,18 @@ export async function keysList(o: StoreFlags & { json?: boolean }, io: CliIo): P
         : 'active';
   io.out(
     `${renderTable(
-      ['id', 'starts', 'principal', 'role', 'state', 'expires', 'created'],
+      ['id', 'starts', 'principal', 'role', 'permissions', 'state', 'expires', 'created'],
       keys.map((k) => [
         k.id,
         `${k.prefix}…`,
         `${k.principalKind}:${k.principal}`,
         k.role,
+        k.permissions?.length ? k.permissions.join(',') : '—',
         state(k),
         k.expiresAt?.slice(0, 16) ?? '—',
         k.createdAt.slice(0, 16),
       ]),
-      [48, 16, 40, 10, 20, 16, 16],
+      [48, 16, 40, 10, 12, 20, 16, 16],
     )}\n`,
   );
   return EXIT.ok;

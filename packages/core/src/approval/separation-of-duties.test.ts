@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { WardenError } from '../errors/warden-error.js';
 import {
   dutyForms,
+  identityKeys,
   normalName,
   type Stake,
   sameDutyName,
@@ -219,5 +220,37 @@ describe('look-alike names (UTS #39 skeleton, marks removed)', () => {
   it('still refuses a plain Tina as before', () => {
     expect(sameDutyName('Tina', 'tina')).toBe(true);
     expect(sameDutyName('Ian', 'ian')).toBe(true);
+  });
+});
+
+describe('separation of duties over verified identities', () => {
+  const IDP = 'https://idp.example';
+  const task: Stake = {
+    agent: 'planner',
+    triggeredBy: 'alice',
+    delegationChain: ['router'],
+    identities: identityKeys({ issuer: IDP, subject: 'u-1' }).concat(identityKeys({ keyId: 'key_router' })),
+  };
+
+  it('refuses the initiator by issuer and subject under any name, and a chain agent by its key id', () => {
+    const err = selfApproval({ id: 'Someone Else', issuer: IDP, subject: 'u-1' }, 'decide it', task);
+    expect(err?.code).toBe('APPROVAL_SELF_APPROVAL');
+    expect(err?.details).toMatchObject({ verified: true });
+    expect(selfApproval({ id: 'renamed-bot', keyId: 'key_router' }, 'decide it', task)?.code).toBe(
+      'APPROVAL_SELF_APPROVAL',
+    );
+  });
+
+  it('lets another subject of the same issuer, or the same subject of another issuer, decide', () => {
+    expect(selfApproval({ id: 'bob', issuer: IDP, subject: 'u-2' }, 'decide it', task)).toBeUndefined();
+    expect(
+      selfApproval({ id: 'bob', issuer: 'https://other.example', subject: 'u-1' }, 'decide it', task),
+    ).toBeUndefined();
+  });
+
+  it('keeps the legacy name comparison: a look-alike of the initiator is still refused', () => {
+    expect(selfApproval({ id: 'аlice', issuer: IDP, subject: 'u-9' }, 'decide it', task)?.code).toBe(
+      'APPROVAL_SELF_APPROVAL',
+    );
   });
 });

@@ -68,6 +68,30 @@ export interface Stake {
   readonly agent: string;
   readonly triggeredBy: string | null;
   readonly delegationChain: readonly string[];
+  /**
+   * The verified identities behind the names (`identityKeys` forms): the initiator's issuer and subject
+   * (a person an ID token named) or the key that vouched for them, and the key ids of the requesting
+   * agent and of every agent of a token's chain. Compared exactly, whatever the names say.
+   */
+  readonly identities?: readonly string[];
+}
+
+/** Who acts, as far as it was verified: an IdP person (issuer and subject) and/or the key it used. */
+export interface VerifiedWho {
+  readonly issuer?: string | undefined;
+  readonly subject?: string | undefined;
+  readonly keyId?: string | undefined;
+}
+
+/**
+ * The comparable forms of a verified identity: `idp <issuer> <subject>` for a person an identity provider
+ * vouches for, `key <keyId>` for an API key. Exact strings: verified ids are not names, so no folding.
+ */
+export function identityKeys(who: VerifiedWho): string[] {
+  return [
+    ...(who.issuer && who.subject ? [`idp ${who.issuer} ${who.subject}`] : []),
+    ...(who.keyId ? [`key ${who.keyId}`] : []),
+  ];
 }
 
 /** Every name in a stake, in its `dutyForms` forms, without blanks: compare with `hasStake`. */
@@ -82,14 +106,23 @@ export function hasStake(stake: readonly string[], name: string): boolean {
 }
 
 /**
- * APPROVAL_SELF_APPROVAL when `who` has a stake; undefined otherwise. `what` names the act in the message
- * ("decide it", "resume session s1").
+ * APPROVAL_SELF_APPROVAL when `who` has a stake — by name (legacy names, by their confusable skeleton) or
+ * by verified identity (issuer and subject, key id), whatever name it acts under now; undefined otherwise.
+ * `what` names the act in the message ("decide it", "resume session s1").
  */
 export function selfApproval(
-  who: { readonly id: string },
+  who: { readonly id: string } & VerifiedWho,
   what: string,
   ...stakes: readonly Stake[]
 ): WardenError | undefined {
+  const mine = identityKeys(who);
+  if (mine.length > 0 && stakes.some((s) => s.identities?.some((i) => mine.includes(i)))) {
+    return new WardenError(
+      'APPROVAL_SELF_APPROVAL',
+      `separation of duties: ${who.id} is, by verified identity (${mine.join(', ')}), the initiator or an agent of this task, so cannot ${what}; another person must`,
+      { principal: who.id, verified: true },
+    );
+  }
   if (!hasStake(stakeholders(...stakes), who.id)) return undefined;
   const role = stakes.some((s) => sameDutyName(s.agent, who.id))
     ? 'is the requesting agent'

@@ -32,6 +32,10 @@ export const DIAGNOSTIC_CODES = {
   ],
   APPROVAL_IGNORED: ['warning', 'An approval requirement on an allow or block rule has no effect.'],
   MONITOR_MODE: ['warning', 'The policy is in monitor mode: every call is allowed and only recorded.'],
+  REVIEW_UNVERIFIED_IDENTITY: [
+    'warning',
+    "A review rule's separation of duties relies on claimed names: an agent it applies to does not require a task token (identity.requireTaskToken), so the initiator and chain it compares are whatever the call says.",
+  ],
 } as const;
 
 /** A stable diagnostic code. */

@@ -2,11 +2,15 @@ import { describe, expect, it } from 'vitest';
 import type { DiagnosticCode } from './diagnostic.js';
 import { analyzePolicy } from './policy-compiler.js';
 
-function warnings(text: string): { code: DiagnosticCode; line: number; message: string }[] {
+/**
+ * The warnings of a policy. REVIEW_UNVERIFIED_IDENTITY (every review rule of an agent without
+ * identity.requireTaskToken) is left out unless asked for, so each test sees the warning it is about.
+ */
+function warnings(text: string, all = false): { code: DiagnosticCode; line: number; message: string }[] {
   const { policy, diagnostics } = analyzePolicy([{ file: 'p.yaml', text }]);
   expect(policy, JSON.stringify(diagnostics)).toBeDefined();
   return diagnostics
-    .filter((d) => d.severity === 'warning')
+    .filter((d) => d.severity === 'warning' && (all || d.code !== 'REVIEW_UNVERIFIED_IDENTITY'))
     .map(({ code, line, message }) => ({ code, line, message }));
 }
 
@@ -17,6 +21,21 @@ describe('lint warnings', () => {
     expect(
       codes('agents:\n  bot:\n    rules:\n      - { id: r, effect: allow, tools: docs.read }\n'),
     ).toEqual([]);
+  });
+
+  it('a review rule whose separation of duties compares claimed names (no task token required)', () => {
+    const rules = '    rules:\n      - { id: pay, effect: review, tools: pay }\n';
+    const w = warnings(`agents:\n  bot:\n${rules}`, true);
+    expect(w).toMatchObject([{ code: 'REVIEW_UNVERIFIED_IDENTITY', line: 4 }]);
+    expect(w[0]?.message).toContain('bot does not require a task token');
+    expect(warnings(`agents:\n  bot:\n    identity: { requireTaskToken: true }\n${rules}`, true)).toEqual([]);
+    expect(
+      warnings(`defaults: { identity: { requireTaskToken: true } }\nagents:\n  bot:\n${rules}`, true),
+    ).toEqual([]);
+    // An agent may opt out of the default: its review rules are warned about again.
+    const optOut = `defaults: { identity: { requireTaskToken: true } }\nagents:\n  bot:\n    identity: { requireTaskToken: false }\n${rules}`;
+    expect(codes(optOut)).toEqual([]);
+    expect(warnings(optOut, true).map((x) => x.code)).toEqual(['REVIEW_UNVERIFIED_IDENTITY']);
   });
 
   it('default allow and monitor mode', () => {

@@ -90,6 +90,19 @@ export function lintPolicy(policy: CompiledPolicy): Diagnostic[] {
         at(rule, code, m, rule.spec.approval ? ['approval'] : ['effect']),
       );
     }
+    if (rule.effect === 'review') {
+      const unverified = (plansBySection.get(rule.section) ?? [])
+        .map((p) => p.agent)
+        .filter((agent) => !policy.identity.requireTaskToken(agent));
+      if (unverified.length > 0) {
+        at(
+          rule,
+          'REVIEW_UNVERIFIED_IDENTITY',
+          `its separation of duties compares the initiator and delegation chain a call claims: ${unverified.map((a) => (a === '*' ? 'agents the policy does not name' : a)).join(', ')} ${unverified.length === 1 ? 'does' : 'do'} not require a task token; set identity: { requireTaskToken: true } under defaults or the agent`,
+          ['effect'],
+        );
+      }
+    }
     const never = neverMatches(rule, plansBySection.get(rule.section)?.length ?? 0);
     if (never) {
       at(rule, 'RULE_NEVER_MATCHES', never);

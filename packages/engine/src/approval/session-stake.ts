@@ -1,4 +1,4 @@
-import type { Stake } from '@warden/core';
+import { type CallIdentity, identityKeys, type Stake } from '@warden/core';
 import { parseAuditQuery } from '../store/audit-query.js';
 import type { Store } from '../store/store.js';
 
@@ -27,6 +27,22 @@ export async function sessionStake(store: Store, id: string): Promise<Stake[]> {
     { agent: session.agent, triggeredBy: session.triggeredBy, delegationChain: session.delegationChain },
   ];
   const seen = new Set<string>();
+  const add = (stake: Stake) => {
+    const key = JSON.stringify(stake);
+    if (seen.has(key)) return;
+    seen.add(key);
+    stakes.push(stake);
+  };
+  // The task that started the session (if one did): its initiator's verified identity, before any call.
+  const started = await store.queryAudit(parseAuditQuery({ session: id, type: 'task.started', limit: 1 }));
+  for (const r of started.records) {
+    add({
+      agent: session.agent,
+      triggeredBy: session.triggeredBy,
+      delegationChain: [],
+      identities: verifiedIdentities(r.event.identity),
+    });
+  }
   let cursor: string | undefined;
   for (let read = 0; read < MAX_CALLS_READ; ) {
     const page = await store.queryAudit(
@@ -38,13 +54,12 @@ export async function sessionStake(store: Store, id: string): Promise<Stake[]> {
       // as SESSION_FOREIGN, but recorded under its id) must not write names into someone else's stake.
       if (REFUSED_BEFORE_RUNNING.has(e.decision?.code ?? '')) continue;
       if (e.agent !== session.agent && !(e.delegationChain ?? []).includes(session.agent)) continue;
-      const key = `${e.agent}\u0000${e.triggeredBy ?? ''}\u0000${(e.delegationChain ?? []).join('\u0000')}`;
-      if (seen.has(key)) continue;
-      seen.add(key);
-      stakes.push({
+      const identities = verifiedIdentities(e.identity);
+      add({
         agent: e.agent ?? session.agent,
         triggeredBy: e.triggeredBy ?? null,
         delegationChain: e.delegationChain ?? [],
+        ...(identities.length ? { identities } : {}),
       });
     }
     read += page.records.length;
@@ -52,4 +67,23 @@ export async function sessionStake(store: Store, id: string): Promise<Stake[]> {
     cursor = page.nextCursor;
   }
   return stakes;
+}
+
+/**
+ * The verified identities a recorded call names (its `identity`): the initiator's issuer and subject
+ * (method oidc) or the key that vouched for them (api_key), and the key ids of the agent and of every
+ * agent of a token's chain. Claimed names are left to the name comparison.
+ */
+function verifiedIdentities(identity: CallIdentity | undefined): string[] {
+  if (!identity) return [];
+  const i = identity.initiator;
+  return [
+    ...new Set([
+      ...(i && i.method !== 'claimed' ? identityKeys(i) : []),
+      ...(identity.agent.method === 'api_key' ? identityKeys({ keyId: identity.agent.keyId }) : []),
+      ...(identity.chain ?? [])
+        .filter((l) => l.method === 'task_token')
+        .flatMap((l) => identityKeys({ keyId: l.keyId })),
+    ]),
+  ];
 }

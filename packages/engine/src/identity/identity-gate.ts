@@ -81,7 +81,8 @@ export async function identityGate(
     const reason = `the call's ${bound.mismatch.join(' and ')} ${bound.mismatch.length === 1 ? 'disagrees' : 'disagree'} with its task token ${claims.tokenId}; leave ${bound.mismatch.length === 1 ? 'it' : 'them'} out or send the token's`;
     return {
       ok: false,
-      call,
+      // Recorded in the token's session: the token is genuine, so the refusal belongs to its task's trail.
+      call: { ...call, session: claims.session },
       identity,
       code: 'TASK_TOKEN_MISMATCH',
       reason,

@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { testEngine, testPolicy } from '../../test-support/engine-fixtures.js';
 import { DIALECTS, freshStore, type StoreFixture } from '../../test-support/store-fixtures.js';
 import type { Engine } from '../engine/engine.js';
+import { pauseSession, resumeSession } from '../engine/session-control.js';
 import { parseAuditQuery } from '../store/audit-query.js';
 import { deriveTaskSigningKey, TASK_TOKEN_AUDIENCE, TASK_TOKEN_ISSUER } from './task-signing-key.js';
 import { signTaskToken, type TaskClaims, verifyTaskToken } from './task-token.js';
@@ -15,6 +16,7 @@ agents:
   planner:
     rules:
       - { id: planner-echo, effect: allow, tools: [echo] }
+      - { id: planner-pay, effect: review, tools: [pay] }
   worker:
     rules:
       - { id: worker-echo, effect: allow, tools: [echo] }
@@ -233,4 +235,33 @@ describe.each(DIALECTS)('task tokens (%s)', (dialect) => {
       await engine.check({ agent: 'strict-bot', tool: 'echo' }, { taskToken: task.token }),
     ).toMatchObject({ effect: 'allow' });
   });
+
+  it("refuses the task's initiator at approval and resume by issuer and subject, under any name", async () => {
+    const task = await engine.tasks.start({ agent: 'planner', initiator: ALICE }, BACKEND);
+    const held = await engine.check({ agent: 'planner', tool: 'pay' }, { taskToken: task.token });
+    expect(held.effect).toBe('review');
+    const id = held.approval?.id as string;
+    // Alice signed in through the IdP again, under another display name: still the initiator.
+    const aliceAgain = {
+      kind: 'human' as const,
+      id: 'a.smith@corp.example',
+      role: 'approver',
+      ...pick(ALICE),
+    };
+    await expect(engine.approvals.vote(id, aliceAgain, 'approve')).rejects.toMatchObject({
+      code: 'APPROVAL_SELF_APPROVAL',
+      details: { verified: true },
+    });
+    await pauseSession(engine, task.session, { kind: 'human', id: 'ops' }, 'check');
+    await expect(
+      resumeSession(engine, task.session, { kind: 'human', id: 'someone-else', ...pick(ALICE) }, 'ok'),
+    ).rejects.toMatchObject({ code: 'APPROVAL_SELF_APPROVAL' });
+    // Another person of the same IdP (another subject) may decide.
+    const bob = { kind: 'human' as const, id: 'bob', role: 'approver', issuer: ALICE.issuer, subject: 'u-2' };
+    expect((await engine.approvals.vote(id, bob, 'approve')).status).toBe('approved');
+  });
 });
+
+function pick(p: { issuer: string; subject: string }) {
+  return { issuer: p.issuer, subject: p.subject };
+}

@@ -18,10 +18,25 @@ export class Authenticator {
   readonly #cache = new Map<string, Cached>();
   /** Hashes of keys that have existed: when an address is over its failure limit, only these are looked up. */
   readonly #known = new Set<string>();
+  /** False when people sign in only through SSO (auth.keySignIn: false): human keys are refused. */
+  readonly #humanKeys: boolean;
 
-  constructor(store: Store, options: { ttlMs?: number } = {}) {
+  constructor(store: Store, options: { ttlMs?: number; humanKeys?: boolean } = {}) {
     this.#store = store;
     this.#ttlMs = options.ttlMs ?? 2_000;
+    this.#humanKeys = options.humanKeys ?? true;
+  }
+
+  /** SSO_REQUIRED for a human key when people sign in only through SSO; the principal otherwise. */
+  #allowed(p: Principal): Principal {
+    if (p.kind === 'human' && !this.#humanKeys) {
+      throw new WardenError(
+        'SSO_REQUIRED',
+        `people sign in only through SSO here (auth.keySignIn is false), so the human API key ${p.keyId} is refused: sign in with \`warden login\` or the dashboard's SSO sign-in; agent and service keys are unchanged`,
+        { keyId: p.keyId },
+      );
+    }
+    return p;
   }
 
   /**
@@ -51,7 +66,7 @@ export class Authenticator {
         this.#cache.set(hash, hit);
       }
     }
-    return principalOf(hit.key, now);
+    return this.#allowed(principalOf(hit.key, now));
   }
 
   /**
@@ -68,7 +83,7 @@ export class Authenticator {
         this.#cache.set(cacheKey, hit);
       }
     }
-    return principalOf(hit.key, now);
+    return this.#allowed(principalOf(hit.key, now));
   }
 
   /** Asks the database, not the cache, whether a key is still good (neither revoked nor expired). */

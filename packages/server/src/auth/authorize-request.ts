@@ -8,6 +8,7 @@ import {
   sessionTokenOf,
   verifySessionToken,
 } from './dashboard-session.js';
+import { ACCESS_TOKEN_PREFIX, accessTokenKey, verifyPersonToken } from './person-tokens.js';
 import type { Principal } from './principal.js';
 
 /** Authenticates a request's key and checks its role; past the failure limit, only known keys are looked up. */
@@ -63,9 +64,12 @@ async function authenticate(
   request: FastifyRequest,
   limited: boolean,
 ): Promise<Principal> {
-  const cookie = request.headers.authorization ? undefined : sessionTokenOf(request.headers.cookie);
+  const header = request.headers.authorization;
+  const cookie = header ? undefined : sessionTokenOf(request.headers.cookie);
+  const access = header ? /^Bearer[ \t]+(wdp1\.\S+)[ \t]*$/i.exec(header)?.[1] : undefined;
+  if (access !== undefined) return personBearer(ctx, access);
   if (cookie === undefined) {
-    return ctx.auth.authenticate(request.headers.authorization, { knownOnly: limited });
+    return ctx.auth.authenticate(header, { knownOnly: limited });
   }
   const key = sessionKey(ctx.engine.keys.hmacKey);
   const session = verifySessionToken(key, cookie);
@@ -83,7 +87,13 @@ async function authenticate(
       reason: 'session',
     });
   }
-  const principal = await ctx.auth.authenticateKeyId(session.keyId);
+  const principal = session.person
+    ? await ctx.people.principal(session.person, {
+        id: session.id,
+        expiresAt: session.expiresAt,
+        issuer: ctx.oidc?.issuer,
+      })
+    : await ctx.auth.authenticateKeyId(session.keyId);
   if (principal.kind !== 'human') {
     throw new WardenError('UNAUTHENTICATED', 'only a person can sign in to the dashboard', {
       reason: 'session',
@@ -101,6 +111,23 @@ async function authenticate(
     }
   }
   return { ...principal, sessionExpiresAt: session.expiresAt.toISOString(), sessionId: session.id };
+}
+
+/** A person's CLI access token (`Authorization: Bearer wdp1.…`, from the device flow or a refresh). */
+async function personBearer(ctx: ServerContext, token: string): Promise<Principal> {
+  const claims = verifyPersonToken(accessTokenKey(ctx.engine.keys.hmacKey), ACCESS_TOKEN_PREFIX, token);
+  if (!claims) {
+    throw new WardenError(
+      'UNAUTHENTICATED',
+      'the access token has expired or is not valid; refresh it (POST /v1/auth/refresh) or run `warden login`',
+      { reason: 'access_token' },
+    );
+  }
+  return ctx.people.principal(claims.person, {
+    id: claims.id,
+    expiresAt: claims.expiresAt,
+    issuer: ctx.oidc?.issuer,
+  });
 }
 
 /**

@@ -1,4 +1,5 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createPersonToken, type PersonRef, verifyPersonToken } from './person-tokens.js';
 
 /**
  * Dashboard sign-in sessions. A person signs in once with their API key; the browser then holds a signed
@@ -7,7 +8,9 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
  * session made with it, on every instance. Every instance derives the same signing key from the engine's
  * key file, which all instances on one database already share.
  *
- * Token: `v1.<keyId>.<expires (unix s)>.<nonce>.<base64url HMAC-SHA256 of everything before>`.
+ * Token: `v1.<keyId>.<expires (unix s)>.<nonce>.<base64url HMAC-SHA256 of everything before>`. A person
+ * signed in through SSO holds the person form, `p1.<issuer and subject>.<expires>.<nonce>.<HMAC>` (see
+ * person-tokens.ts): it names the person, whose current role and groups every request reads.
  */
 export const SESSION_COOKIE = 'warden_session';
 /**
@@ -23,9 +26,15 @@ export const SESSION_TTL_MS = 8 * 3_600_000;
 const MAX_TOKEN_LENGTH = 512;
 const TOKEN = /^v1\.([A-Za-z0-9_-]{1,100})\.(\d{1,12})\.([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{43})$/;
 
+/** The prefix of the person form of a session token. */
+export const PERSON_SESSION_PREFIX = 'p1.';
+
 /** What a verified token says. */
 export interface DashboardSession {
+  /** The key signed in with; for a person signed in through SSO, their sign-in id (`sso_<id>`). */
   readonly keyId: string;
+  /** Set for a person signed in through SSO. */
+  readonly person?: PersonRef;
   readonly expiresAt: Date;
   /** The token's random part: names this sign-in (in the audit trail, and when it is signed out). */
   readonly id: string;
@@ -44,12 +53,21 @@ export function createSessionToken(key: Buffer, keyId: string, expiresAt: Date):
   return `${body}.${mac(key, body)}`;
 }
 
+/** A new session token for a person signed in through SSO, valid until `expiresAt`. */
+export function createPersonSessionToken(key: Buffer, person: PersonRef, expiresAt: Date): string {
+  return createPersonToken(key, PERSON_SESSION_PREFIX, person, expiresAt);
+}
+
 /** The session a token carries, or undefined when it is malformed, forged or expired. */
 export function verifySessionToken(
   key: Buffer,
   token: string | undefined,
   now = Date.now(),
 ): DashboardSession | undefined {
+  if (token?.startsWith(PERSON_SESSION_PREFIX)) {
+    const p = verifyPersonToken(key, PERSON_SESSION_PREFIX, token, now);
+    return p ? { keyId: `sso_${p.id}`, person: p.person, expiresAt: p.expiresAt, id: p.id } : undefined;
+  }
   if (!token || token.length > MAX_TOKEN_LENGTH) return undefined;
   const m = TOKEN.exec(token);
   if (!m) return undefined;
@@ -71,7 +89,7 @@ export function csrfMatches(key: Buffer, sessionToken: string, header: unknown):
 }
 
 /** One cookie's value from a Cookie header (the first, if a name repeats). */
-function readCookie(header: string | undefined, name: string): string | undefined {
+export function readCookie(header: string | undefined, name: string): string | undefined {
   if (!header || header.length > 16_384) return undefined;
   for (const part of header.split(';')) {
     const eq = part.indexOf('=');

@@ -15,9 +15,18 @@ export interface Principal {
   readonly sessionExpiresAt?: string;
   /** And which sign-in it is (see DashboardSession.id). */
   readonly sessionId?: string;
+  /** A person signed in through the IdP (their `keyId` is then their sign-in id, `sso_…`). */
+  readonly issuer?: string;
+  readonly subject?: string;
+  /** Their IdP groups usable as policy approver groups, as of their last sign-in. */
+  readonly approverGroups?: readonly string[];
 }
 
-/** The audit actor for a principal: its kind, its name and the key it used (`system` is Warden's alone). */
+/**
+ * The audit actor for a principal: its kind, its name and the key it used (`system` is Warden's alone);
+ * a person signed in through the IdP is named by issuer and subject instead of a key.
+ */
 export function actorOf(p: Principal): Actor {
+  if (p.issuer && p.subject) return { kind: p.kind, id: p.id, issuer: p.issuer, subject: p.subject };
   return keyActor(p);
 }

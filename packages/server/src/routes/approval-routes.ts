@@ -32,6 +32,17 @@ export function approvalView(a: ApprovalRecord): ApprovalView {
 
 /** The voter a key stands for: its kind, name, role and key id, never anything from the request body. */
 export function voterOf(p: Principal): Voter {
+  // A person signed in through the IdP votes as issuer + subject, with the approver groups of their last sign-in.
+  if (p.issuer && p.subject) {
+    return {
+      kind: p.kind,
+      id: p.id,
+      role: p.role,
+      issuer: p.issuer,
+      subject: p.subject,
+      groups: [...(p.approverGroups ?? [])],
+    };
+  }
   return { kind: p.kind, id: p.id, role: p.role, keyId: p.keyId };
 }
 

@@ -15,11 +15,21 @@ import {
 import { actorOf, type Principal } from '../auth/principal.js';
 import { defineRoute } from '../http/route-spec.js';
 import type { ServerContext } from '../server-context.js';
+import { ssoRoutes } from './sso-routes.js';
 
 const HUMAN_ROLES = ['approver', 'admin', 'auditor'] as const;
 
 function publicPrincipal(p: Principal) {
-  return { id: p.id, kind: p.kind, role: p.role, keyId: p.keyId, expiresAt: p.expiresAt };
+  return {
+    id: p.id,
+    kind: p.kind,
+    role: p.role,
+    keyId: p.keyId,
+    expiresAt: p.expiresAt,
+    ...(p.issuer && p.subject
+      ? { issuer: p.issuer, subject: p.subject, approverGroups: [...(p.approverGroups ?? [])] }
+      : {}),
+  };
 }
 
 function secure(ctx: ServerContext, request: FastifyRequest): boolean {
@@ -30,8 +40,12 @@ function clearCookie(ctx: ServerContext, request: FastifyRequest, reply: Fastify
   reply.header('set-cookie', sessionCookie('', { maxAgeSeconds: 0, secure: secure(ctx, request) }));
 }
 
-/** Sign-in for the dashboard: a person's API key is exchanged for an HttpOnly session cookie. */
+/**
+ * Sign-in for the dashboard: a person's API key is exchanged for an HttpOnly session cookie; or, through
+ * SSO (sso-routes.ts), the IdP's word on the person is.
+ */
 export const authRoutes = [
+  ...ssoRoutes,
   defineRoute({
     method: 'POST',
     url: '/v1/auth/session',
@@ -41,7 +55,7 @@ export const authRoutes = [
     roles: 'public',
     body: SignInRequestSchema,
     response: { status: 200, schema: SignedInSchema },
-    errors: ['UNAUTHENTICATED', 'FORBIDDEN', 'RATE_LIMITED'],
+    errors: ['UNAUTHENTICATED', 'FORBIDDEN', 'RATE_LIMITED', 'SSO_REQUIRED'],
     async handler({ body, ctx, request, reply }) {
       const principal = await countingFailures(ctx, request, (limited) =>
         ctx.auth.authenticate(`Bearer ${body.key.trim()}`, { knownOnly: limited }),
@@ -120,9 +134,17 @@ export const authRoutes = [
       const session = verifySessionToken(sessionKey(ctx.engine.keys.hmacKey), token);
       // Only a live sign-in is recorded: a stale or forged cookie is just cleared.
       if (!session || (await ctx.signedOut.isSignedOut(session.id))) return null;
-      const owner = await ctx.auth.authenticateKeyId(session.keyId).catch(() => undefined);
+      const owner = session.person
+        ? await ctx.people
+            .principal(session.person, {
+              id: session.id,
+              expiresAt: session.expiresAt,
+              issuer: session.person.issuer,
+            })
+            .catch(() => undefined)
+        : await ctx.auth.authenticateKeyId(session.keyId).catch(() => undefined);
       // A key revoked or expired since the sign-in is still named as itself, never as Warden.
-      const stored = owner ? undefined : await ctx.engine.store.apiKey(session.keyId);
+      const stored = owner || session.person ? undefined : await ctx.engine.store.apiKey(session.keyId);
       const expiresAt = session.expiresAt.toISOString();
       ctx.signedOut.add(session.id, expiresAt);
       ctx.sse.closeSession(session.id);
@@ -132,9 +154,11 @@ export const authRoutes = [
             'auth.signed_out',
             owner
               ? actorOf(owner)
-              : stored
-                ? keyActor({ kind: stored.principalKind, id: stored.principal, keyId: stored.id })
-                : WARDEN_ACTOR,
+              : session.person
+                ? { kind: 'human', id: session.person.subject, ...session.person }
+                : stored
+                  ? keyActor({ kind: stored.principalKind, id: stored.principal, keyId: stored.id })
+                  : WARDEN_ACTOR,
             { data: { keyId: session.keyId, session: session.id, expiresAt } },
           ),
         ],
