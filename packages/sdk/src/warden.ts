@@ -105,7 +105,13 @@ export class Warden {
       );
     }
     const agent = options.agent ?? (this.agent === '' ? undefined : this.agent);
-    return start.call(this.#transport, { ...options, ...(agent !== undefined ? { agent } : {}) });
+    if (agent === undefined) {
+      throw new WardenError(
+        'CONFIG_INVALID',
+        'startTask needs the agent the task is for: startTask({ agent, ... }) (a backend starts tasks for agents by name)',
+      );
+    }
+    return start.call(this.#transport, { ...options, agent });
   }
 
   /**

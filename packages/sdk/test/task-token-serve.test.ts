@@ -191,6 +191,27 @@ describe('the SDK carries task tokens to a real warden serve', () => {
     expect(await events(task.session, 'task.delegated')).toHaveLength(0);
   });
 
+  it('startTask names what it lacks, before asking the server; a key without the initiator permission is refused', async () => {
+    const backend = await createWarden({ url: server.url, key: backendKey });
+    const agent = await createWarden({ url: server.url, key: agentKey });
+    try {
+      await expect(backend.startTask({ initiator: { subject: 'u-1', name: 'maria' } })).rejects.toThrow(
+        /startTask needs the agent the task is for/,
+      );
+      await expect(backend.startTask({ agent: 'support-bot' })).rejects.toThrow(
+        /startTask needs who initiates the task/,
+      );
+      // An agent may not vouch for a person: that takes a backend's key with the initiator permission.
+      const err = await refusalOf(
+        agent.startTask({ agent: 'support-bot', initiator: { subject: 'u-ceo', name: 'the-ceo' } }),
+      );
+      expect(err.details.status).toBe(403);
+    } finally {
+      await backend.close();
+      await agent.close();
+    }
+  });
+
   it('a forged token is refused (TASK_TOKEN_INVALID) before the tool runs, and recorded as identity.refused', async () => {
     const task = await started('u-300');
     const forged = await forgeTaskToken(task.token, {
