@@ -106,7 +106,7 @@ export class McpHttpGateway {
       if (caller.taskToken !== undefined && caller.taskToken !== s.taskToken) {
         return jsonRpcError(
           res,
-          403,
+          409,
           -32001,
           s.taskToken === undefined
             ? 'TASK_TOKEN_MISMATCH: this MCP session was initialized without a task token; initialize a new session with the Warden-Task-Token header'
@@ -133,7 +133,7 @@ export class McpHttpGateway {
       );
     }
     const refused = await this.#refuseToken(caller);
-    if (refused !== undefined) return jsonRpcError(res, 401, -32001, refused);
+    if (refused !== undefined) return jsonRpcError(res, refused.status, -32001, refused.message);
     const mcpSession = randomUUID();
     // Under a task token the session is the token's (a made-up one would disagree with it).
     const wardenSession =
@@ -177,18 +177,26 @@ export class McpHttpGateway {
     await transport.handleRequest(req, res, body);
   }
 
-  /** Why the initialize request's task token is refused (a JSON-RPC error message), or undefined. */
-  async #refuseToken(caller: McpCaller): Promise<string | undefined> {
+  /**
+   * Why the initialize request's task token is refused (a JSON-RPC error: 401 for a bad token, 409 for
+   * headers that disagree with it), or undefined.
+   */
+  async #refuseToken(caller: McpCaller): Promise<{ status: number; message: string } | undefined> {
     const token = caller.taskToken;
     if (token === undefined) return undefined;
     const problem = taskTokenProblem(token);
-    if (problem !== undefined) return `TASK_TOKEN_INVALID: the Warden-Task-Token header: ${problem}`;
+    if (problem !== undefined) {
+      return { status: 401, message: `TASK_TOKEN_INVALID: the Warden-Task-Token header: ${problem}` };
+    }
     try {
       await this.#verifyTaskToken?.({ ...caller, taskToken: token });
       return undefined;
     } catch (err) {
-      if (isWardenError(err)) return `${err.code}: ${err.message}`;
-      throw err;
+      if (!isWardenError(err)) throw err;
+      return {
+        status: err.code === 'TASK_TOKEN_MISMATCH' ? 409 : 401,
+        message: `${err.code}: ${err.message}`,
+      };
     }
   }
 

@@ -226,7 +226,7 @@ describe('/mcp with the Warden-Task-Token header (warden serve, a real process)'
     });
   });
 
-  it('a later request of the session carrying another token is refused (403, a JSON-RPC error)', async () => {
+  it('a later request of the session carrying another token is refused (409, a JSON-RPC error)', async () => {
     const task = await startTask('u-601', 'omar');
     const other = await startTask('u-602', 'lee');
     const { transport } = await httpClient({ 'warden-task-token': task.token });
@@ -244,12 +244,37 @@ describe('/mcp with the Warden-Task-Token header (warden serve, a real process)'
         body: JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'tools/list' }),
       });
     const swapped = await post(other.token);
-    expect(swapped.status).toBe(403);
+    expect(swapped.status).toBe(409);
     const body = (await swapped.json()) as { error: { code: number; message: string } };
     expect(body.error.message).toMatch(/^TASK_TOKEN_MISMATCH: this MCP session is bound/);
     // The token it was opened with, or none, goes on under the session's own.
     expect((await post(task.token)).status).toBe(200);
     expect((await post(undefined)).status).toBe(200);
+    // A session header that disagrees with the token refuses the session before it opens (409).
+    const disagreeing = await fetch(`${server.url}/mcp`, {
+      method: 'POST',
+      headers: {
+        accept: 'application/json, text/event-stream',
+        'content-type': 'application/json',
+        authorization: `Bearer ${deskKey}`,
+        'warden-task-token': task.token,
+        'warden-session': 'another-session',
+      },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'initialize',
+        params: {
+          protocolVersion: '2025-06-18',
+          capabilities: {},
+          clientInfo: { name: 'raw', version: '1' },
+        },
+      }),
+    });
+    expect(disagreeing.status).toBe(409);
+    expect(((await disagreeing.json()) as { error: { message: string } }).error.message).toMatch(
+      /^TASK_TOKEN_MISMATCH: the Warden-Session header disagrees with the task token/,
+    );
   });
 
   it('a forged token is refused at initialize (401, a JSON-RPC error) and recorded; so is a value that is no token', async () => {

@@ -46,7 +46,23 @@ export function createMcpGateway(
       ...(tracer ? { tracing: mcpTracing(tracer) } : {}),
       // A bad token is refused when the session would open (and recorded), not at its first call.
       verifyTaskToken: async (caller) => {
-        await ctx.engine.tasks.verify(caller.taskToken, { agent: caller.agent, keyId: caller.keyId });
+        const claims = await ctx.engine.tasks.verify(caller.taskToken, {
+          agent: caller.agent,
+          keyId: caller.keyId,
+        });
+        // Headers that disagree with the token would have every call refused: refuse the session instead.
+        const off = [
+          caller.session !== undefined && caller.session !== claims.session && 'Warden-Session',
+          caller.triggeredBy !== undefined &&
+            caller.triggeredBy !== claims.initiator.name &&
+            'Warden-Triggered-By',
+        ].filter((h): h is string => typeof h === 'string');
+        if (off.length > 0) {
+          throw new WardenError(
+            'TASK_TOKEN_MISMATCH',
+            `the ${off.join(' and ')} header${off.length > 1 ? 's disagree' : ' disagrees'} with the task token (session ${claims.session}, initiator ${claims.initiator.name}): leave ${off.length > 1 ? 'them' : 'it'} out under a task token`,
+          );
+        }
       },
       onError: (m) => log.warn(`MCP gateway: ${m}`),
       onUpstreamStderr: log.upstreamStderr,
