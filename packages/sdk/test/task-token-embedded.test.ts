@@ -1,9 +1,11 @@
+import { tool as lcTool } from '@langchain/core/tools';
 import type { AuditEvent } from '@warden/core';
 import { generateText, isStepCount, tool, wrapLanguageModel } from 'ai';
 import { MockLanguageModelV4 } from 'ai/test';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { wardenMiddleware, wardenTools } from '../src/adapters/ai-sdk.js';
+import { wardenTool as langchainTool } from '../src/adapters/langchain.js';
 import { forgeTaskToken } from '../test-support/forged-task-token.js';
 import { type EmbeddedFixture, embeddedWarden, refusalOf, SDK_POLICY } from '../test-support/sdk-fixtures.js';
 
@@ -144,6 +146,26 @@ describe('task tokens in the embedded SDK', () => {
         identity: { taskToken: { tokenId: task.tokenId }, initiator: { subject: 'u-4' } },
       });
     }
+  });
+
+  it('a LangChain tool inherits the token from withContext as well', async () => {
+    const task = await fx.warden.startTask({ initiator: { subject: 'u-5', name: 'lina' } });
+    const lookup = langchainTool(
+      fx.warden,
+      lcTool(async ({ id }: { id: string }) => `order ${id} shipped`, {
+        name: 'lookup_order',
+        description: 'Looks an order up',
+        schema: z.object({ id: z.string() }),
+      }),
+    );
+    const out = await fx.warden.withContext({ taskToken: task.token }, () => lookup.invoke({ id: 'o-5' }));
+    expect(out).toBe('order o-5 shipped');
+    const [decided] = await events(task.session, 'call.decided');
+    expect(decided).toMatchObject({
+      tool: 'lookup_order',
+      triggeredBy: 'lina',
+      identity: { taskToken: { tokenId: task.tokenId } },
+    });
   });
 
   it('a value that cannot be a token is refused at once, naming where it came from', async () => {
