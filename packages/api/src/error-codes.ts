@@ -26,7 +26,7 @@ export const ERROR_CODES = {
   SESSION_PAUSED: 'The session is paused until a human resumes it.',
   SESSION_CLOSED: 'The session is closed; start a new one.',
   SESSION_FOREIGN:
-    "The session belongs to another agent; an agent may join another's session only as its delegate (delegationChain).",
+    "The session belongs to another agent; an agent may join another's session only as its delegate, with a task token for that session (a claimed delegationChain is not enough).",
   SESSION_NOT_FOUND: 'No session has this id.',
   SESSION_STATE: 'The session is not in a state that allows this change.',
   APPROVAL_SELF_APPROVAL:

@@ -49,7 +49,8 @@ export function expectDemoOutput(out: string, warden = 'npm run warden --'): voi
 const EVENT_COUNTS = {
   'key.added': 1,
   'policy.changed': 1,
-  'api_key.created': 4, // the bootstrap admin, the agent, the approver, the --auto-approve stand-in
+  'api_key.created': 5, // the bootstrap admin, the agent, the approver, the --auto-approve stand-in, the portal
+  'task.started': 3, // one task per session, started by the portal for the requester
   'call.decided': 22, // 21 numbered steps + the approved refund redeemed
   'call.completed': 17, // every call that ran
   'approval.requested': 1,

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ApiRole, PrincipalKind } from '@warden/engine';
@@ -6,7 +6,7 @@ import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { inject } from 'vitest';
 import { createTestDatabase } from '../../engine/test-support/postgres-server.js';
 import { resolveServerConfig, type ServerConfigInput } from '../src/config/server-config.js';
-import { startServer, type WardenServer } from '../src/warden-server.js';
+import { EXAMPLE_POLICY, startServer, type WardenServer } from '../src/warden-server.js';
 
 /** A server under test, driven through inject() (no socket) unless started with listen. */
 export interface TestServer {
@@ -31,6 +31,21 @@ export async function testDb(dialect: 'sqlite' | 'postgres', dir: string): Promi
   return dialect === 'sqlite' ? join(dir, 'warden.db') : createTestDatabase(inject('postgresUrl'), 'server');
 }
 
+/**
+ * The example policy as the server tests knew it before task tokens: calls may still claim who
+ * triggered them (identity.requireTaskToken off), which these tests of claimed, legacy names rely on.
+ * The shipped example requires task tokens; task-tokens-process.test.ts covers that.
+ */
+function claimsAllowedExample(dir: string): string {
+  const copy = join(dir, 'example-policy');
+  mkdirSync(copy);
+  for (const f of readdirSync(EXAMPLE_POLICY).filter((n) => n.endsWith('.yaml'))) {
+    const text = readFileSync(join(EXAMPLE_POLICY, f), 'utf8');
+    writeFileSync(join(copy, f), text.replace('requireTaskToken: true', 'requireTaskToken: false'));
+  }
+  return copy;
+}
+
 /** Starts a server on a fresh database with the example policy (or `config.policy`). */
 export async function startTestServer(
   dialect: 'sqlite' | 'postgres' = 'sqlite',
@@ -40,7 +55,14 @@ export async function startTestServer(
   const dir = mkdtempSync(join(tmpdir(), 'warden-server-'));
   const db = config.db ?? (await testDb(dialect, dir));
   const resolved = resolveServerConfig(
-    { port: 0, logLevel: 'silent', keysFile: join(dir, 'keys.json'), ...config, db } as never,
+    {
+      port: 0,
+      logLevel: 'silent',
+      keysFile: join(dir, 'keys.json'),
+      ...config,
+      db,
+      policy: config.policy ?? claimsAllowedExample(dir),
+    } as never,
     {},
   );
   const server = await startServer(resolved, { listen: options.listen ?? false, env: options.env ?? {} });

@@ -355,6 +355,7 @@ describe.each(['sqlite', 'postgres'] as const)('the API on %s', (dialect) => {
           'expiresAt',
           'id',
           'label',
+          'permissions',
           'prefix',
           'principal',
           'principalKind',

@@ -353,6 +353,9 @@ describe.each(['sqlite', 'postgres'] as const)('task tokens through warden serve
       });
       expect(tim.status).toBe(200);
       expect(tim.body.status).toBe('approved');
+      // Redeemed with the same token: the initiator it binds is the one the approval was granted for.
+      const redeem = { tool: 'billing.refund', args: { amount: 5 }, approvalId: id };
+      expect(await call('planner-bot', redeem, task.token)).toMatchObject({ effect: 'allow' });
     }
   }, 60_000);
 });

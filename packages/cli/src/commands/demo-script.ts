@@ -19,6 +19,8 @@ export interface DemoScriptOptions {
   readonly onReview?: (pending: ApprovalPending) => void;
   /** Say how to approve in the dashboard (false when nobody is expected to). */
   readonly askHuman: boolean;
+  /** Each session's task token (startDemoTasks): sent with every call in that session. */
+  readonly taskTokens: Readonly<Record<string, string>>;
 }
 
 /** How the story went, for the closing summary and the tests. */
@@ -41,11 +43,7 @@ const LOOP_GUARD = 25;
  * session budget running out and a retry loop stopped by the breaker.
  */
 export async function runDemoScript(o: DemoScriptOptions): Promise<DemoStory> {
-  const warden = await createWarden({
-    url: o.url,
-    key: o.agentKey,
-    context: { triggeredBy: DEMO_PEOPLE.requester },
-  });
+  const warden = await createWarden({ url: o.url, key: o.agentKey, fetch: withTaskTokens(o.taskTokens) });
   const say = new DemoNarrator(o.io);
   try {
     const approval = await ticketWork(warden, say, o);
@@ -56,6 +54,23 @@ export async function runDemoScript(o: DemoScriptOptions): Promise<DemoStory> {
   } finally {
     await warden.close();
   }
+}
+
+/**
+ * A fetch that sends each call's task token: the token of the session the call names. Who triggered
+ * the call (the requester) is the token's, so the calls claim nobody themselves.
+ */
+function withTaskTokens(tokens: Readonly<Record<string, string>>): typeof fetch {
+  return (input, init) => {
+    const session =
+      typeof init?.body === 'string' ? (JSON.parse(init.body) as { session?: unknown }).session : undefined;
+    const token = typeof session === 'string' ? tokens[session] : undefined;
+    if (!token) return fetch(input, init);
+    return fetch(input, {
+      ...init,
+      headers: { ...(init?.headers as Record<string, string>), 'warden-task-token': token },
+    });
+  };
 }
 
 /** Reads, a small refund, a large one held for review, and a blocked table drop. */

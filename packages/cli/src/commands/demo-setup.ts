@@ -75,6 +75,51 @@ export interface DemoKeys {
   readonly autoApprover?: string;
 }
 
+/**
+ * Starts the story's tasks the way an application does: the demo's portal (a service key holding the
+ * initiator permission) asks POST /v1/tasks for one task per session, each triggered by the requester.
+ * The answer is each session's task token, which the agent sends with its calls (Warden-Task-Token):
+ * the demo policy believes who triggered a call only from a token.
+ */
+export async function startDemoTasks(
+  url: string,
+  engine: Engine,
+  sessions: readonly string[],
+): Promise<Record<string, string>> {
+  const portal = await createApiKey(
+    engine,
+    {
+      principalKind: 'service',
+      principal: 'demo-portal',
+      role: 'auditor',
+      label: 'warden demo',
+      permissions: ['initiator'],
+    },
+    DEMO_ACTOR,
+  );
+  const tokens: Record<string, string> = {};
+  for (const session of sessions) {
+    const res = await fetch(`${url}/v1/tasks`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${portal.secret}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        agent: DEMO_AGENT,
+        session,
+        initiator: { subject: DEMO_PEOPLE.requester, name: DEMO_PEOPLE.requester },
+      }),
+    });
+    const body = (await res.json()) as { token?: string; error?: { message: string } };
+    if (!res.ok || !body.token) {
+      throw new WardenError(
+        'INTERNAL',
+        `the demo could not start its task: ${body.error?.message ?? res.status}`,
+      );
+    }
+    tokens[session] = body.token;
+  }
+  return tokens;
+}
+
 /** Creates the demo's keys on the fresh database (each recorded as `api_key.created`). */
 export async function createDemoKeys(engine: Engine, autoApprove: boolean): Promise<DemoKeys> {
   const make = async (principalKind: 'agent' | 'human', principal: string, role: 'agent' | 'approver') =>

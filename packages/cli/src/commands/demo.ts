@@ -4,10 +4,16 @@ import { resolveServerConfig, type ServerConfig, startServer, type WardenServer 
 import { type CliIo, EXIT } from '../cli-io.js';
 import { describeError } from '../describe-error.js';
 import { apiClient } from './api-client.js';
-import { DEMO_POLICY } from './demo-cast.js';
+import { DEMO_POLICY, DEMO_SESSIONS } from './demo-cast.js';
 import { printDemoIntro, printWhatToLookAt } from './demo-guide.js';
 import { DemoAborted, runDemoScript } from './demo-script.js';
-import { chooseDemoPort, createDemoKeys, DEMO_DB_FILE, prepareDemoDir } from './demo-setup.js';
+import {
+  chooseDemoPort,
+  createDemoKeys,
+  DEMO_DB_FILE,
+  prepareDemoDir,
+  startDemoTasks,
+} from './demo-setup.js';
 
 export interface DemoOptions {
   readonly port?: string;
@@ -86,9 +92,11 @@ async function tellStory(
   const at = { url: server.url, ...place };
   printDemoIntro(io, at, { ...keys, ...(server.bootstrap ? { admin: server.bootstrap.secret } : {}) });
   const auto = keys.autoApprover;
+  const taskTokens = await startDemoTasks(server.url, server.ctx.engine, Object.values(DEMO_SESSIONS));
   const story = await runDemoScript({
     url: server.url,
     agentKey: keys.agent,
+    taskTokens,
     io,
     signal,
     approvalTimeoutMs: auto ? AUTO_APPROVAL_MS : HUMAN_APPROVAL_MS,

@@ -1,0 +1,198 @@
+/**
+ * The task's initiator cannot approve it, by verified identity, through a real `warden serve` and the real
+ * OpenID provider: an application signs Alice in (its own client of the IdP) and starts a task with her
+ * ID token; the IdP later changes her email, so she signs in to the dashboard under another name — the
+ * same issuer and subject, refused at approval all the same; Bob approves. A foreign or wrong-audience ID
+ * token starts no task. Needs the built CLI (`npm run build`).
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { AuditRecord } from '@warden/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { browse, CookieJar } from '../test-support/oidc-browser.js';
+import { type OidcProviderFixture, startOidcProvider } from '../test-support/oidc-provider.js';
+import { api, BIN, killAll, type Served, spawnServe, warden } from '../test-support/serve-process.js';
+
+// biome-ignore lint/suspicious/noExplicitAny: assertions below check the shape
+type Json = Record<string, any>;
+
+const POLICY = fileURLToPath(new URL('./fixtures/task-policy.yaml', import.meta.url));
+const SECRET = 'warden-task-sso-secret-0123456789';
+
+let dir: string;
+let idp: OidcProviderFixture;
+let server: Served;
+let base: string;
+let admin: string;
+let agent: string;
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as { port: number }).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+beforeAll(async () => {
+  if (!existsSync(BIN)) throw new Error(`${BIN} is missing: run \`npm run build\` first`);
+  dir = mkdtempSync(join(tmpdir(), 'warden-task-sso-'));
+  const port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  idp = await startOidcProvider({
+    accounts: {
+      alice: { email: 'alice@acme.example', groups: ['warden-approvers'] },
+      bob: { email: 'bob@acme.example', groups: ['warden-approvers'] },
+    },
+    clients: [
+      { clientId: 'warden', clientSecret: SECRET, redirectUris: [`${base}/v1/auth/oidc/callback`] },
+      { clientId: 'portal', clientSecret: 'portal-secret-0123456789' },
+    ],
+  });
+  const db = join(dir, 'tasks.db');
+  const keysFile = join(dir, 'keys.json');
+  const config = join(dir, 'warden.json');
+  const oidc = {
+    issuer: idp.issuer,
+    clientId: 'warden',
+    clientSecret: 'env:WARDEN_TEST_OIDC_SECRET',
+    roles: { approver: ['warden-approvers'] },
+    taskAudiences: ['portal'],
+  };
+  writeFileSync(
+    config,
+    JSON.stringify({ db, port, keysFile, policy: POLICY, logLevel: 'warn', auth: { keySignIn: true, oidc } }),
+  );
+  admin = `wdn_${randomBytes(32).toString('base64url')}`;
+  server = await spawnServe(['--config', config], {
+    WARDEN_ADMIN_KEY: admin,
+    WARDEN_TEST_OIDC_SECRET: SECRET,
+  });
+  const r = await warden([
+    'keys',
+    'create',
+    '--agent',
+    'planner-bot',
+    '--db',
+    db,
+    '--keys',
+    keysFile,
+    '--json',
+  ]);
+  expect(r.code, r.err).toBe(0);
+  agent = (JSON.parse(r.out) as { secret: string }).secret;
+}, 120_000);
+
+afterAll(async () => {
+  await server?.stop();
+  killAll();
+  await idp?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+/** Signs in through the dashboard's SSO (the provider's own pages): the session cookie. */
+async function dashboardSignIn(login: string): Promise<string> {
+  const jar = new CookieJar();
+  await browse(
+    `${base}/v1/auth/oidc/login?returnTo=${encodeURIComponent('/approvals')}`,
+    { login },
+    { jar, stop: (l) => l.startsWith(base) && !l.startsWith(`${base}/v1/auth/oidc/`) },
+  );
+  return jar.get(base, 'warden_session') as string;
+}
+
+async function approveAs(cookie: string, approvalId: string) {
+  const who = await fetch(`${base}/v1/auth/session`, { headers: { cookie: `warden_session=${cookie}` } });
+  const session = (await who.json()) as { csrfToken: string };
+  const res = await fetch(`${base}/v1/approvals/${approvalId}/approve`, {
+    method: 'POST',
+    headers: {
+      cookie: `warden_session=${cookie}`,
+      'x-warden-csrf': session.csrfToken,
+      origin: base,
+      'content-type': 'application/json',
+    },
+    body: JSON.stringify({ reason: 'looks fine' }),
+  });
+  return { status: res.status, body: (await res.json()) as Json };
+}
+
+describe('the initiator of a task, verified by the IdP, through warden serve', () => {
+  it('refuses the initiator at approval under another name (same issuer and subject); another person approves', async () => {
+    // The portal (its own client of the IdP) signs Alice in and starts a task with her ID token.
+    const { idToken } = await idp.signIn('alice', { clientId: 'portal' });
+    const started = await api<Json>(base, 'POST', '/v1/tasks', {
+      key: agent,
+      body: { agent: 'planner-bot', idToken },
+    });
+    expect(started.status, JSON.stringify(started.body)).toBe(201);
+    expect(started.body.initiator).toMatchObject({
+      method: 'oidc',
+      issuer: idp.issuer,
+      subject: 'alice',
+      name: 'alice@acme.example',
+    });
+    const held = await fetch(`${base}/v1/calls`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${agent}`,
+        'warden-task-token': started.body.token,
+        'content-type': 'application/json',
+      },
+      body: JSON.stringify({ tool: 'billing.refund', args: { amount: 40 } }),
+    });
+    const decision = (await held.json()) as Json;
+    expect(decision.effect).toBe('review');
+
+    // The IdP changes Alice's email: she signs in as alice.smith@…, the same issuer and subject.
+    idp.setAccount('alice', { email: 'alice.smith@acme.example', groups: ['warden-approvers'] });
+    const alice = await dashboardSignIn('alice');
+    const who = await fetch(`${base}/v1/auth/session`, { headers: { cookie: `warden_session=${alice}` } });
+    expect(((await who.json()) as Json).principal).toMatchObject({
+      id: 'alice.smith@acme.example',
+      issuer: idp.issuer,
+      subject: 'alice',
+    });
+    const refused = await approveAs(alice, decision.approval.id);
+    expect(refused.status, JSON.stringify(refused.body)).toBe(403);
+    expect(refused.body.error).toMatchObject({ code: 'APPROVAL_SELF_APPROVAL', details: { verified: true } });
+
+    const bob = await dashboardSignIn('bob');
+    const approved = await approveAs(bob, decision.approval.id);
+    expect(approved.status, JSON.stringify(approved.body)).toBe(200);
+    expect(approved.body.status).toBe('approved');
+
+    const trail = await api<{ records: AuditRecord[] }>(base, 'GET', '/v1/audit/events?limit=1000', {
+      key: admin,
+    });
+    const decided = trail.body.records.find(
+      (r) => r.event.type === 'call.decided' && r.event.callId === decision.callId,
+    );
+    expect(decided?.event.identity?.initiator).toEqual({
+      method: 'oidc',
+      issuer: idp.issuer,
+      subject: 'alice',
+      name: 'alice@acme.example',
+    });
+  }, 120_000);
+
+  it('starts no task with an ID token from another issuer, for another audience, or expired', async () => {
+    const tokens = [
+      await idp.mintIdToken({ sub: 'alice', email: 'alice@acme.example' }, { key: 'foreign' }),
+      await idp.mintIdToken({ sub: 'alice', email: 'alice@acme.example' }, { audience: 'someone-else' }),
+      await idp.mintIdToken({ sub: 'alice', email: 'alice@acme.example' }, { expired: true }),
+    ];
+    for (const idToken of tokens) {
+      const r = await api<Json>(base, 'POST', '/v1/tasks', {
+        key: agent,
+        body: { agent: 'planner-bot', idToken },
+      });
+      expect(r.status).toBe(401);
+      expect(r.body.error.code).toBe('ID_TOKEN_INVALID');
+    }
+  }, 60_000);
+});
