@@ -301,7 +301,7 @@ export class Engine {
     const ts = now.toISOString();
     const callId = uuidv7();
     const parsed = ToolCallSchema.safeParse(input);
-    if (!parsed.success) return this.#invalid(input, callId, ts, parsed.error.issues);
+    if (!parsed.success) return this.#invalid(input, callId, ts, parsed.error.issues, options.keyId);
     const policy = this.#policy;
     let call: ToolCall = { ...parsed.data, now };
     let sessionId = call.session ?? uuidv7();
@@ -1198,6 +1198,7 @@ export class Engine {
     callId: string,
     ts: string,
     issues: readonly { path: PropertyKey[]; message: string }[],
+    keyId: string | undefined,
   ) {
     const raw = (typeof input === 'object' && input !== null ? input : {}) as Record<string, unknown>;
     const problems = issues.map((i) => `${i.path.map(String).join('.') || 'call'}: ${i.message}`);
@@ -1218,6 +1219,8 @@ export class Engine {
       session: sessionId,
       ...(typeof raw.tool === 'string' ? { tool: raw.tool.slice(0, 500) } : {}),
       args: raw.args,
+      // Nothing the body claims is believed; a token it came with is not even read.
+      identity: { agent: keyId ? { method: 'api_key', keyId } : { method: 'claimed' } },
     };
     try {
       return await this.#record(call, decision, []);

@@ -79,12 +79,19 @@ describe.each(DIALECTS)('task tokens (%s)', (dialect) => {
     });
     const [started] = await events({ type: 'task.started' });
     expect(started).toMatchObject({ actor: BACKEND, session: task.session, data: { tokenId: task.tokenId } });
+    // An invalid call believes nothing of its body either.
+    await engine.check({ agent: 'worker', tool: '', triggeredBy: 'bob' }, { keyId: 'key_w' });
+    expect((await events({ type: 'call.decided', decision: 'block' }))[0]?.identity).toEqual({
+      agent: { method: 'api_key', keyId: 'key_w' },
+    });
     // A plain call records how its identities were (not) verified.
     await engine.check({ agent: 'worker', tool: 'echo', triggeredBy: 'bob' }, { keyId: 'key_w' });
-    expect((await events({ type: 'call.decided', agent: 'worker' }))[0]?.identity).toEqual({
-      agent: { method: 'api_key', keyId: 'key_w' },
-      initiator: { method: 'claimed', name: 'bob' },
-    });
+    expect((await events({ type: 'call.decided', agent: 'worker', decision: 'allow' }))[0]?.identity).toEqual(
+      {
+        agent: { method: 'api_key', keyId: 'key_w' },
+        initiator: { method: 'claimed', name: 'bob' },
+      },
+    );
   });
 
   it("exchanges the parent's token for a child's whose act claims nest the chain; the child joins the session", async () => {
