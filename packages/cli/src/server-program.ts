@@ -44,6 +44,10 @@ export function addServerCommands(program: Command, io: CliIo, done: (code: numb
       '--config <file>',
       'gateway config (YAML or JSON): warden connection and upstream servers',
     )
+    .option(
+      '--task-token <token>',
+      "the task token every call of this connection carries (env WARDEN_TASK_TOKEN): the task's verified session, initiator and chain",
+    )
     .action(async (o) => {
       done(await mcp(o, io));
     });

@@ -5,11 +5,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { canonicalJson, evaluate } from '@warden/core';
+import { canonicalJson, evaluate, WARDEN_ACTOR } from '@warden/core';
 import Database from 'better-sqlite3';
 import type { Benchmark, BenchmarkOptions } from '../../../bench/benchmark.js';
 import { verifyStore } from '../src/audit/verify-store.js';
+import type { Engine } from '../src/engine/engine.js';
 import { openEngine } from '../src/engine/open-engine.js';
+import { deriveTaskSigningKey } from '../src/identity/task-signing-key.js';
+import { verifyTaskToken } from '../src/identity/task-token.js';
 import { generateKeyRing } from '../src/keys/key-ring.js';
 import { GroupCommitter } from '../src/store/group-committer.js';
 import { openStore } from '../src/store/open-store.js';
@@ -172,15 +175,12 @@ async function engineFigures({ quick, log }: BenchmarkOptions): Promise<Record<s
   try {
     const call = { agent: 'billing-agent', tool: 'stripe.refund', args: { amount: 50 }, session: 's1' };
     const n = quick ? 1_000 : 5_000;
-    log(`engine: ${n.toLocaleString('en')} sequential checks, each durable before it returns…`);
-    for (let i = 0; i < 100; i++) await engine.check(call);
-    const lat: number[] = [];
-    for (let i = 0; i < n; i++) {
-      const t = performance.now();
-      const r = await engine.check(call);
-      lat.push(performance.now() - t);
-      if (r.effect !== 'allow') throw new Error(`expected allow, got ${r.effect}: ${r.reasons}`);
-    }
+    log(
+      `engine: ${n.toLocaleString('en')} sequential checks without and ${n.toLocaleString('en')} under a task token, interleaved, each durable before it returns…`,
+    );
+    const { lat, tokenLat } = await sequentialChecks(engine, call, n);
+    log('engine: task token verification (EdDSA), uncached…');
+    const verifyUs = await tokenVerification(engine, call.agent, quick ? 2_000 : 10_000);
     log('engine: 256 callers at once…');
     const m = quick ? 20_000 : 100_000;
     let t = performance.now();
@@ -190,10 +190,13 @@ async function engineFigures({ quick, log }: BenchmarkOptions): Promise<Record<s
     t = performance.now();
     for (let i = 0; i < 100_000; i++) evaluate(policy, { ...call, now: new Date() });
     const evaluateUs = ((performance.now() - t) / 100_000) * 1000;
-    lat.sort((a, b) => a - b);
     const p50 = (lat[Math.floor(n / 2)] as number) * 1000;
+    const tokenP50 = (tokenLat[Math.floor(n / 2)] as number) * 1000;
     return {
       check_p50_us: Math.round(p50),
+      check_task_token_p50_us: Math.round(tokenP50),
+      task_token_overhead_ratio: Number((tokenP50 / p50).toFixed(3)),
+      task_token_verify_us: Number(verifyUs.toFixed(1)),
       check_p99_us: Math.round((lat[Math.floor(n * 0.99)] as number) * 1000),
       check_concurrent_per_s: concurrentPerS,
       evaluate_us: Number(evaluateUs.toFixed(2)),
@@ -203,6 +206,61 @@ async function engineFigures({ quick, log }: BenchmarkOptions): Promise<Record<s
     await engine.close();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Sequential durable checks of one allowed call, without and under a task token (the agent's usual case:
+ * one token for many calls; the token is verified once and its claims kept, so each call checks expiry,
+ * binds the call to the token and records its verified identity). The two alternate, each leading every
+ * other round, so drift and a noisy neighbour weigh on both alike. Sorted latencies (ms).
+ */
+async function sequentialChecks(
+  engine: Engine,
+  call: { agent: string; tool: string; args: Record<string, unknown>; session: string },
+  n: number,
+): Promise<{ lat: number[]; tokenLat: number[] }> {
+  const task = await engine.tasks.start(
+    { agent: call.agent, initiator: { method: 'api_key', subject: 'u-bench', name: 'bench-person' } },
+    WARDEN_ACTOR,
+  );
+  const { session: _session, ...tokenCall } = call;
+  const plain = () => engine.check(call);
+  const withToken = () => engine.check(tokenCall, { taskToken: task.token });
+  for (let i = 0; i < 100; i++) {
+    await plain();
+    await withToken();
+  }
+  const lat: number[] = [];
+  const tokenLat: number[] = [];
+  const timed = async (check: () => ReturnType<Engine['check']>, into: number[]) => {
+    const t = performance.now();
+    const r = await check();
+    into.push(performance.now() - t);
+    if (r.effect !== 'allow') throw new Error(`expected allow, got ${r.effect}: ${r.reasons}`);
+  };
+  for (let i = 0; i < n; i++) {
+    if (i % 2 === 0) {
+      await timed(plain, lat);
+      await timed(withToken, tokenLat);
+    } else {
+      await timed(withToken, tokenLat);
+      await timed(plain, lat);
+    }
+  }
+  return { lat: lat.sort((a, b) => a - b), tokenLat: tokenLat.sort((a, b) => a - b) };
+}
+
+/** Microseconds to verify a task token not seen before (signature, header and claims): a token's first use. */
+async function tokenVerification(engine: Engine, agent: string, n: number): Promise<number> {
+  const task = await engine.tasks.start(
+    { agent, initiator: { method: 'api_key', subject: 'u-bench', name: 'bench-person' } },
+    WARDEN_ACTOR,
+  );
+  const key = deriveTaskSigningKey(engine.keys.hmacKey);
+  for (let i = 0; i < 100; i++) await verifyTaskToken(key, task.token);
+  const t = performance.now();
+  for (let i = 0; i < n; i++) await verifyTaskToken(key, task.token);
+  return ((performance.now() - t) / n) * 1000;
 }
 
 export const benchmarks: Benchmark[] = [

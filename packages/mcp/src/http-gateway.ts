@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { NodeStreamableHTTPServerTransport } from '@modelcontextprotocol/node';
 import { isInitializeRequest, type Server as McpServer } from '@modelcontextprotocol/server';
-import type { Warden } from '@warden/sdk';
+import { isWardenError, taskTokenProblem, type Warden } from '@warden/sdk';
 import type { GatewayTracing } from './call-trace.js';
 import type { GatewayConfig } from './gateway-config.js';
 import { createGatewayServer } from './gateway-server.js';
@@ -16,10 +16,17 @@ export interface McpCaller {
   /** `Warden-Session` and `Warden-Triggered-By` of the initialize request, when sent. */
   readonly session?: string;
   readonly triggeredBy?: string;
+  /**
+   * The `Warden-Task-Token` header of the request. On initialize it binds the MCP session to that task
+   * (every call carries it); a later request of the session naming another token is refused.
+   */
+  readonly taskToken?: string;
 }
 
 interface Session {
   readonly keyId: string;
+  /** The task token the session was opened with, if any: the only one its requests may carry. */
+  readonly taskToken: string | undefined;
   readonly transport: NodeStreamableHTTPServerTransport;
   readonly server: McpServer;
   readonly warden: Warden;
@@ -42,25 +49,32 @@ export class McpHttpGateway {
   readonly #config: GatewayConfig;
   readonly #pool: UpstreamPool;
   readonly #sessions = new Map<string, Session>();
-  readonly #wardenFor: (caller: McpCaller, session: string) => Warden;
+  readonly #wardenFor: (caller: McpCaller, session: string | undefined) => Warden;
   readonly #onError: (message: string) => void;
   readonly #onOpenSessions: (count: number) => void;
   readonly #sweeper: NodeJS.Timeout;
   readonly #calls = new InFlightCalls();
   readonly #tracing: GatewayTracing | undefined;
+  readonly #verifyTaskToken: ((caller: McpCaller & { taskToken: string }) => Promise<void>) | undefined;
 
   constructor(
     config: GatewayConfig,
-    wardenFor: (caller: McpCaller, session: string) => Warden,
+    wardenFor: (caller: McpCaller, session: string | undefined) => Warden,
     o: {
       onError?: (message: string) => void;
       onOpenSessions?: (count: number) => void;
       /** Each line a stdio upstream writes to stderr (default: this process's stderr). */
       onUpstreamStderr?: (server: string, line: string) => void;
       tracing?: GatewayTracing;
+      /**
+       * Verifies the task token of an initialize request before the session opens (the server's engine
+       * does, recording a refusal); throws a WardenError to refuse it. Each call is verified again.
+       */
+      verifyTaskToken?: (caller: McpCaller & { taskToken: string }) => Promise<void>;
     } = {},
   ) {
     this.#tracing = o.tracing;
+    this.#verifyTaskToken = o.verifyTaskToken;
     this.#config = config;
     this.#wardenFor = wardenFor;
     this.#onError = o.onError ?? (() => {});
@@ -87,6 +101,18 @@ export class McpHttpGateway {
       const s = this.#sessions.get(id);
       if (!s || s.keyId !== caller.keyId)
         return jsonRpcError(res, 404, -32001, 'Session not found: initialize a new one');
+      // One MCP session is one task: a request naming another task's token (or a token, on a session
+      // opened without one) is refused; one naming none goes on under the session's own.
+      if (caller.taskToken !== undefined && caller.taskToken !== s.taskToken) {
+        return jsonRpcError(
+          res,
+          409,
+          -32001,
+          s.taskToken === undefined
+            ? 'TASK_TOKEN_MISMATCH: this MCP session was initialized without a task token; initialize a new session with the Warden-Task-Token header'
+            : 'TASK_TOKEN_MISMATCH: this MCP session is bound to the task token it was initialized with; send that one, or initialize a new session for the other task',
+        );
+      }
       this.#track(s, res, body);
       return s.transport.handleRequest(req, res, body);
     }
@@ -106,13 +132,21 @@ export class McpHttpGateway {
         `this key has ${MAX_SESSIONS_PER_KEY} open MCP sessions; close some (DELETE /mcp)`,
       );
     }
+    const refused = await this.#refuseToken(caller);
+    if (refused !== undefined) return jsonRpcError(res, refused.status, -32001, refused.message);
     const mcpSession = randomUUID();
-    const wardenSession = caller.session ?? `mcp-${mcpSession}`;
+    // Under a task token the session is the token's (a made-up one would disagree with it).
+    const wardenSession =
+      caller.session ?? (caller.taskToken === undefined ? `mcp-${mcpSession}` : undefined);
     const warden = this.#wardenFor(caller, wardenSession);
     const server = createGatewayServer({
       pool: this.#pool,
       warden,
-      context: { session: wardenSession, ...(caller.triggeredBy ? { triggeredBy: caller.triggeredBy } : {}) },
+      context: {
+        ...(wardenSession !== undefined ? { session: wardenSession } : {}),
+        ...(caller.triggeredBy ? { triggeredBy: caller.triggeredBy } : {}),
+        ...(caller.taskToken !== undefined ? { taskToken: caller.taskToken } : {}),
+      },
       approvalWaitMs: this.#config.approvalWaitMs,
       progressEveryMs: this.#config.progressEveryMs,
       durableResults: this.#config.durableResults,
@@ -125,6 +159,7 @@ export class McpHttpGateway {
       onsessioninitialized: (sid) => {
         this.#sessions.set(sid, {
           keyId: caller.keyId,
+          taskToken: caller.taskToken,
           transport,
           server,
           warden,
@@ -140,6 +175,29 @@ export class McpHttpGateway {
     };
     await server.connect(transport);
     await transport.handleRequest(req, res, body);
+  }
+
+  /**
+   * Why the initialize request's task token is refused (a JSON-RPC error: 401 for a bad token, 409 for
+   * headers that disagree with it), or undefined.
+   */
+  async #refuseToken(caller: McpCaller): Promise<{ status: number; message: string } | undefined> {
+    const token = caller.taskToken;
+    if (token === undefined) return undefined;
+    const problem = taskTokenProblem(token);
+    if (problem !== undefined) {
+      return { status: 401, message: `TASK_TOKEN_INVALID: the Warden-Task-Token header: ${problem}` };
+    }
+    try {
+      await this.#verifyTaskToken?.({ ...caller, taskToken: token });
+      return undefined;
+    } catch (err) {
+      if (!isWardenError(err)) throw err;
+      return {
+        status: err.code === 'TASK_TOKEN_MISMATCH' ? 409 : 401,
+        message: `${err.code}: ${err.message}`,
+      };
+    }
   }
 
   /**

@@ -9,8 +9,11 @@ import { isOversized, UpstreamPool } from './upstream-pool.js';
 
 /** A running stdio gateway. */
 export interface StdioGateway {
-  /** The Warden session every call of this gateway is recorded under. */
-  readonly session: string;
+  /**
+   * The Warden session every call of this gateway is recorded under; unset under a task token that
+   * names none here (the token's session is then the calls').
+   */
+  readonly session: string | undefined;
   /** Resolves when the client hangs up (stdin closes). */
   readonly closed: Promise<void>;
   /** Lists every upstream's tools once: which upstreams could not be started or reached. */
@@ -29,6 +32,11 @@ export async function startStdioGateway(
     onError?: (message: string) => void;
     stdin?: NodeJS.ReadableStream;
     stdout?: NodeJS.WritableStream;
+    /**
+     * The task token of this connection (`warden mcp --task-token`, `WARDEN_TASK_TOKEN`): every call
+     * carries it, so Warden records the task's verified initiator and chain and uses its session.
+     */
+    taskToken?: string;
   } = {},
 ): Promise<StdioGateway> {
   if (!config.warden) {
@@ -37,10 +45,22 @@ export async function startStdioGateway(
       'the gateway config needs a warden section: { url, key } of a Warden server (key: env:WARDEN_KEY), or { embedded: { db, policy, agent } }',
     );
   }
-  const session = config.session ?? `mcp-${uuidv7()}`;
+  if (o.taskToken !== undefined && (config.session || config.triggeredBy)) {
+    // Every call would be refused as disagreeing with the token: say so once, at start.
+    throw new WardenError(
+      'CONFIG_INVALID',
+      `the gateway config names ${config.session ? 'session' : 'triggeredBy'}, and the task token names the task's own session and initiator: remove session and triggeredBy from the config to run under a task token`,
+    );
+  }
+  // Under a task token the session is the token's (a made-up one would disagree with it).
+  const session = config.session ?? (o.taskToken === undefined ? `mcp-${uuidv7()}` : undefined);
   const warden = await createWarden({
     ...config.warden,
-    context: { session, ...(config.triggeredBy ? { triggeredBy: config.triggeredBy } : {}) },
+    context: {
+      ...(session !== undefined ? { session } : {}),
+      ...(config.triggeredBy ? { triggeredBy: config.triggeredBy } : {}),
+    },
+    ...(o.taskToken !== undefined ? { taskToken: o.taskToken } : {}),
     ...(o.onError ? { onError: (err) => o.onError?.(err.message) } : {}),
   } as Parameters<typeof createWarden>[0]);
   const pool = new UpstreamPool(config.servers, {

@@ -10,6 +10,12 @@ export interface CallContext {
   readonly triggeredBy?: string;
   readonly delegationChain?: readonly string[];
   readonly labels?: Readonly<Record<string, string>>;
+  /**
+   * A signed task token (from `startTask`, `delegate`, or handed to this agent by whoever started the
+   * task): Warden takes the session, the initiator and the delegation chain from it, verified, and
+   * refuses a call whose own fields disagree with it.
+   */
+  readonly taskToken?: string;
 }
 
 const storage = new AsyncLocalStorage<CallContext>();

@@ -1,11 +1,13 @@
-import { type ApprovalRecord, WardenError } from '@warden/core';
+import { type Actor, type ApprovalRecord, WardenError } from '@warden/core';
 import type { Engine } from '@warden/engine';
+import type { DelegatedToken, StartedTask, StartTaskOptions } from './task-token.js';
 import type {
   ApprovalState,
   CallDecision,
   CallRequest,
   CallResult,
   CheckRequestOptions,
+  WaitOptions,
   WardenTransport,
 } from './warden-transport.js';
 
@@ -59,7 +61,12 @@ export class EngineTransport implements WardenTransport {
     await this.#engine.complete(callId, result, this.agent, keyId ? { keyId } : {});
   }
 
-  async waitForApproval(approvalId: string, ms: number, signal?: AbortSignal): Promise<ApprovalState> {
+  async waitForApproval(
+    approvalId: string,
+    ms: number,
+    signal?: AbortSignal,
+    _options?: WaitOptions,
+  ): Promise<ApprovalState> {
     await this.#own(approvalId);
     const a = this.#options.waitForApproval
       ? await this.#options.waitForApproval(approvalId, ms, signal)
@@ -83,6 +90,55 @@ export class EngineTransport implements WardenTransport {
 
   async close(): Promise<void> {
     if (this.#options.ownsEngine) await this.#engine.close();
+  }
+
+  /**
+   * Starts a task on this engine. Embedded, the process holding the key file is the trusted backend:
+   * it vouches for the initiator itself (recorded as vouched for by a key, with none named); an ID token
+   * needs a server with an identity provider configured.
+   */
+  async startTask(options: StartTaskOptions): Promise<StartedTask> {
+    if (options.idToken !== undefined || options.initiator === undefined) {
+      throw new WardenError(
+        'CONFIG_INVALID',
+        'an embedded Warden cannot verify ID tokens (no identity provider is configured here): pass initiator { subject, name } instead, or start the task on a server (POST /v1/tasks)',
+      );
+    }
+    const { subject, name } = options.initiator;
+    const keyId = this.#options.keyId;
+    return this.#engine.tasks.start(
+      {
+        agent: options.agent ?? this.agent,
+        initiator: { method: 'api_key', subject, name: name ?? subject, ...(keyId ? { keyId } : {}) },
+        ...(options.session !== undefined ? { session: options.session } : {}),
+        ...(options.labels ? { labels: options.labels } : {}),
+        ...(options.ttlSeconds !== undefined ? { ttlSeconds: options.ttlSeconds } : {}),
+      },
+      this.#actor(),
+    );
+  }
+
+  async delegateTask(subjectToken: string, actor: string, ttlSeconds?: number): Promise<DelegatedToken> {
+    const keyId = this.#options.keyId;
+    const child = await this.#engine.tasks.exchange(
+      { subjectToken, actor, ...(ttlSeconds !== undefined ? { ttlSeconds } : {}) },
+      { agent: this.agent, ...(keyId ? { keyId } : {}) },
+      this.#actor(),
+    );
+    return {
+      token: child.token,
+      expiresIn: Math.max(0, Math.round((Date.parse(child.expiresAt) - Date.now()) / 1000)),
+    };
+  }
+
+  /** The same engine as another agent (a delegation's child); the engine stays open with this one. */
+  asAgent(agent: string): EngineTransport {
+    return new EngineTransport(this.#engine, { ...this.#options, agent, ownsEngine: false });
+  }
+
+  #actor(): Actor {
+    const keyId = this.#options.keyId;
+    return { kind: 'agent', id: this.agent, ...(keyId ? { keyId } : {}) };
   }
 
   /** An agent sees only its own requests: another's is the same APPROVAL_NOT_FOUND as a missing one. */

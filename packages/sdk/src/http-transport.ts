@@ -1,5 +1,17 @@
-import type { ApprovalView, VisibleTools } from '@warden/api';
+import {
+  AGENT_ACTOR_TYPE,
+  type ApprovalView,
+  TASK_TOKEN_TYPE,
+  TOKEN_EXCHANGE_GRANT,
+  type VisibleTools,
+} from '@warden/api';
 import { ERROR_CODES, type ErrorCode, WardenError } from '@warden/core';
+import {
+  type DelegatedToken,
+  type StartedTask,
+  type StartTaskOptions,
+  TASK_TOKEN_HEADER,
+} from './task-token.js';
 import { activeTraceHeaders } from './trace-propagation.js';
 import type {
   ApprovalState,
@@ -7,6 +19,7 @@ import type {
   CallRequest,
   CallResult,
   CheckRequestOptions,
+  WaitOptions,
   WardenTransport,
 } from './warden-transport.js';
 
@@ -62,19 +75,26 @@ export class HttpTransport implements WardenTransport {
   }
 
   async check(call: CallRequest, options: CheckRequestOptions = {}): Promise<CallDecision> {
-    return (await this.#send('POST', '/v1/calls', { ...call, ...options })) as CallDecision;
+    const { taskToken, ...body } = options;
+    return (await this.#send('POST', '/v1/calls', { ...call, ...body }, { taskToken })) as CallDecision;
   }
 
   async complete(callId: string, result: CallResult): Promise<void> {
     await this.#send('POST', `/v1/calls/${encodeURIComponent(callId)}/complete`, result);
   }
 
-  async waitForApproval(approvalId: string, ms: number, signal?: AbortSignal): Promise<ApprovalState> {
+  async waitForApproval(
+    approvalId: string,
+    ms: number,
+    signal?: AbortSignal,
+    options: WaitOptions = {},
+  ): Promise<ApprovalState> {
     const path = `/v1/approvals/${encodeURIComponent(approvalId)}/wait?timeoutMs=${Math.max(0, Math.round(ms))}`;
     try {
       const a = (await this.#send('GET', path, undefined, {
         timeoutMs: ms + this.#timeoutMs,
         signal,
+        taskToken: options.taskToken,
       })) as ApprovalView;
       return {
         id: a.id,
@@ -109,6 +129,41 @@ export class HttpTransport implements WardenTransport {
 
   async close(): Promise<void> {}
 
+  async startTask(options: StartTaskOptions): Promise<StartedTask> {
+    const { ttlSeconds, ...rest } = options;
+    return (await this.#send('POST', '/v1/tasks', {
+      ...rest,
+      ...(ttlSeconds !== undefined ? { ttl: ttlSeconds } : {}),
+    })) as StartedTask;
+  }
+
+  async delegateTask(subjectToken: string, actor: string, ttlSeconds?: number): Promise<DelegatedToken> {
+    const r = (await this.#send('POST', '/v1/tasks/token', {
+      grant_type: TOKEN_EXCHANGE_GRANT,
+      subject_token: subjectToken,
+      subject_token_type: TASK_TOKEN_TYPE,
+      // RFC 8693's actor: here the child agent, named (the parent's key authenticates the exchange).
+      actor_token: actor,
+      actor_token_type: AGENT_ACTOR_TYPE,
+      ...(ttlSeconds !== undefined ? { ttl: ttlSeconds } : {}),
+    })) as { access_token: string; expires_in?: number };
+    return { token: r.access_token, ...(r.expires_in !== undefined ? { expiresIn: r.expires_in } : {}) };
+  }
+
+  /**
+   * The same server with another agent's key (the child of a delegation): a task token is its agent's
+   * alone, so the child presents it with its own key.
+   */
+  asAgent(agent: string, key?: string): HttpTransport {
+    if (key === undefined || key === '') {
+      throw new WardenError(
+        'CONFIG_INVALID',
+        `delegating to ${agent} over HTTP needs ${agent}'s own key: delegate(${JSON.stringify(agent)}, { key }) (a task token is presented by its agent's key)`,
+      );
+    }
+    return new HttpTransport({ url: this.#base, key, timeoutMs: this.#timeoutMs, fetch: this.#fetch });
+  }
+
   /** Learns the key's agent from the server (once). */
   async whoami(): Promise<string> {
     if (this.#agent === undefined) await this.visibleTools([]);
@@ -119,7 +174,7 @@ export class HttpTransport implements WardenTransport {
     method: string,
     path: string,
     body: unknown,
-    o: { timeoutMs?: number; signal?: AbortSignal | undefined } = {},
+    o: { timeoutMs?: number; signal?: AbortSignal | undefined; taskToken?: string | undefined } = {},
   ): Promise<unknown> {
     const timeout = AbortSignal.timeout(o.timeoutMs ?? this.#timeoutMs);
     const signal = o.signal ? AbortSignal.any([timeout, o.signal]) : timeout;
@@ -132,6 +187,7 @@ export class HttpTransport implements WardenTransport {
         headers: {
           ...trace,
           authorization: `Bearer ${this.#key}`,
+          ...(o.taskToken === undefined ? {} : { [TASK_TOKEN_HEADER]: o.taskToken }),
           ...(body === undefined ? {} : { 'content-type': 'application/json' }),
         },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),

@@ -83,6 +83,11 @@ export interface ModelUsage {
 export interface WardenClientOptions {
   /** Defaults for every call; without a session, the client makes one (`sdk-<uuid>`) for its lifetime. */
   readonly context?: CallContext;
+  /**
+   * The task token every call of this client carries (the agent was handed it by whoever started the
+   * task): the session, initiator and delegation chain are then the token's, verified by Warden.
+   */
+  readonly taskToken?: string;
   /** Default wait for approvals (ms). */
   readonly approvalTimeoutMs?: number;
   /** Failures with no caller to go to: a completion that could not be recorded after the tool ran. */

@@ -6,6 +6,7 @@ import type {
   DeepReadonly,
   UsageEstimate,
 } from '@warden/api';
+import type { DelegatedToken, StartedTask, StartTaskOptions } from './task-token.js';
 
 /**
  * What a call may consume at most, reserved in every budget that applies before it runs; `spent: true`
@@ -24,6 +25,14 @@ export interface CheckRequestOptions {
   /** Redeem this approved request for the same call. */
   readonly approvalId?: string;
   readonly estimate?: UsageEstimate;
+  /** The task token the call is made under (sent as `Warden-Task-Token`; the engine's `taskToken`). */
+  readonly taskToken?: string;
+}
+
+/** Options of one approval wait. */
+export interface WaitOptions {
+  /** The task token of the waiting call (sent as `Warden-Task-Token`). */
+  readonly taskToken?: string;
 }
 
 /** The decision Warden returned for a call: the answer of POST /v1/calls, as @warden/api defines it. */
@@ -58,7 +67,12 @@ export interface WardenTransport {
   check(call: CallRequest, options?: CheckRequestOptions): Promise<CallDecision>;
   complete(callId: string, result: CallResult): Promise<void>;
   /** Waits up to `ms` for the request to leave `pending`; returns it as it then stands. */
-  waitForApproval(approvalId: string, ms: number, signal?: AbortSignal): Promise<ApprovalState>;
+  waitForApproval(
+    approvalId: string,
+    ms: number,
+    signal?: AbortSignal,
+    options?: WaitOptions,
+  ): Promise<ApprovalState>;
   /** Withdraws a pending request the agent no longer waits for. */
   cancelApproval(approvalId: string, reason: string): Promise<void>;
   /**
@@ -67,4 +81,10 @@ export interface WardenTransport {
    */
   visibleTools(tools: readonly string[], session?: string): Promise<readonly string[]>;
   close(): Promise<void>;
+  /** Starts a task for an agent (POST /v1/tasks; `engine.tasks.start` embedded). */
+  startTask?(options: StartTaskOptions): Promise<StartedTask>;
+  /** Exchanges the holder's task token for a token of `actor`, one link further down the chain (RFC 8693). */
+  delegateTask?(subjectToken: string, actor: string, ttlSeconds?: number): Promise<DelegatedToken>;
+  /** The same Warden, as another agent: its own key remotely, its name embedded. */
+  asAgent?(agent: string, key?: string): WardenTransport;
 }

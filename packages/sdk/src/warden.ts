@@ -3,6 +3,13 @@ import { uuidv7, WardenError } from '@warden/core';
 import { type CallContext, currentContext, mergeContext, runInContext } from './call-context.js';
 import { blockedError, notApprovedError } from './call-errors.js';
 import { PendingCompletions } from './pending-completions.js';
+import {
+  checkTaskToken,
+  type DelegatedToken,
+  readTaskToken,
+  type StartedTask,
+  type StartTaskOptions,
+} from './task-token.js';
 import type {
   Authorized,
   AuthorizeOptions,
@@ -33,12 +40,23 @@ const WAIT_SLICE_MS = 25_000;
 export class Warden {
   readonly #transport: WardenTransport;
   readonly #defaults: CallContext;
+  /** The session the client made up for itself (none was given): a task token's session replaces it. */
+  readonly #ownSession: string | undefined;
   readonly #approvalTimeoutMs: number;
   readonly #completions: PendingCompletions;
+  readonly #options: WardenClientOptions;
 
   constructor(transport: WardenTransport, options: WardenClientOptions = {}) {
+    const taskToken = options.taskToken ?? options.context?.taskToken;
+    if (taskToken !== undefined) checkTaskToken(taskToken, 'taskToken');
     this.#transport = transport;
-    this.#defaults = { ...options.context, session: options.context?.session ?? `sdk-${uuidv7()}` };
+    this.#options = options;
+    this.#ownSession = options.context?.session === undefined ? `sdk-${uuidv7()}` : undefined;
+    this.#defaults = {
+      ...options.context,
+      session: options.context?.session ?? this.#ownSession,
+      ...(taskToken !== undefined ? { taskToken } : {}),
+    };
     this.#approvalTimeoutMs = options.approvalTimeoutMs ?? DEFAULT_APPROVAL_TIMEOUT_MS;
     this.#completions = new PendingCompletions(transport, options.onError);
   }
@@ -53,13 +71,92 @@ export class Warden {
     return this.#transport.agent;
   }
 
-  /** The context a call made here and now would carry. */
-  context(over?: CallContext): CallContext {
-    return mergeContext(mergeContext(this.#defaults, currentContext()), over);
+  /** The task token this client's calls carry by default (`createWarden({ taskToken })`, `delegate`). */
+  get taskToken(): string | undefined {
+    return this.#defaults.taskToken;
   }
 
-  /** Runs `fn` with `context` in force for every call made inside it, however deep. */
+  /**
+   * The context a call made here and now would carry. Under a task token, the session the client made up
+   * for itself gives way to the token's: a call's session is its task's.
+   */
+  context(over?: CallContext): CallContext {
+    const ctx = mergeContext(mergeContext(this.#defaults, currentContext()), over);
+    if (ctx.taskToken === undefined || ctx.session === undefined || ctx.session !== this.#ownSession)
+      return ctx;
+    const { session: _own, ...rest } = ctx;
+    const session = readTaskToken(ctx.taskToken)?.session;
+    return session === undefined ? rest : { ...rest, session };
+  }
+
+  /**
+   * Starts a task: Warden verifies who initiates it (a person's OIDC `idToken`, or the `initiator` this
+   * client's service key vouches for, with the `initiator` permission) and returns a short-lived signed
+   * token binding the task's session, its agent and that initiator. Hand `token` to the agent
+   * (`createWarden({ taskToken })`, `warden mcp --task-token`, the `Warden-Task-Token` header).
+   */
+  async startTask(options: StartTaskOptions = {}): Promise<StartedTask> {
+    const start = this.#transport.startTask;
+    if (!start) throw unsupported('startTask');
+    if (options.idToken === undefined && options.initiator === undefined) {
+      throw new WardenError(
+        'CONFIG_INVALID',
+        'startTask needs who initiates the task: idToken (the person signed in with your identity provider) or initiator { subject, name } (vouched for by a service key with the initiator permission)',
+      );
+    }
+    const agent = options.agent ?? (this.agent === '' ? undefined : this.agent);
+    if (agent === undefined) {
+      throw new WardenError(
+        'CONFIG_INVALID',
+        'startTask needs the agent the task is for: startTask({ agent, ... }) (a backend starts tasks for agents by name)',
+      );
+    }
+    return start.call(this.#transport, { ...options, agent });
+  }
+
+  /**
+   * Delegates the task in force to a sub-agent (an RFC 8693 token exchange under this client's task
+   * token) and returns a client for that agent whose every call carries the child token: Warden records
+   * the whole chain, verified, and the task's session and initiator. Remotely, `key` is the child
+   * agent's own key (a token is its agent's alone); embedded, the child is this engine under its name.
+   */
+  async delegate(
+    childAgent: string,
+    options: { readonly key?: string; readonly ttlSeconds?: number; readonly context?: CallContext } = {},
+  ): Promise<Warden> {
+    const exchange = this.#transport.delegateTask;
+    const asAgent = this.#transport.asAgent;
+    if (!exchange || !asAgent) throw unsupported('delegate');
+    const parent = this.context(options.context).taskToken;
+    if (parent === undefined) {
+      throw new WardenError(
+        'CONFIG_INVALID',
+        `delegate(${JSON.stringify(childAgent)}) needs a task token in force: create the client with taskToken, or use withContext({ taskToken })`,
+      );
+    }
+    // Before the exchange: a child that could not present its token (no key of its own) gets none.
+    const transport = asAgent.call(this.#transport, childAgent, options.key);
+    const child: DelegatedToken = await exchange.call(
+      this.#transport,
+      parent,
+      childAgent,
+      options.ttlSeconds,
+    );
+    // The child is its own client: the task's session, initiator and chain come from its token.
+    const labels = this.#options.context?.labels;
+    return new Warden(transport, {
+      ...this.#options,
+      context: labels ? { labels } : {},
+      taskToken: child.token,
+    });
+  }
+
+  /**
+   * Runs `fn` with `context` in force for every call made inside it, however deep (a `taskToken` here
+   * makes every call inside carry that task's verified identity).
+   */
   withContext<T>(context: CallContext, fn: () => T): T {
+    if (context.taskToken !== undefined) checkTaskToken(context.taskToken, 'withContext taskToken');
     return runInContext(context, fn);
   }
 
@@ -74,18 +171,24 @@ export class Warden {
     return this.#transport.check(this.#request(call, options.context), {
       ...(options.estimate ? { estimate: options.estimate } : {}),
       ...(options.approvalId ? { approvalId: options.approvalId } : {}),
+      ...this.#token(options.context),
     });
   }
 
   /** Waits up to `timeoutMs` (default 15 minutes) for a request to be decided; returns it as it stands. */
   async waitForApproval(
     approvalId: string,
-    options: { readonly timeoutMs?: number; readonly signal?: AbortSignal } = {},
+    options: {
+      readonly timeoutMs?: number;
+      readonly signal?: AbortSignal;
+      readonly context?: CallContext;
+    } = {},
   ): Promise<ApprovalState> {
     const deadline = Date.now() + (options.timeoutMs ?? this.#approvalTimeoutMs);
+    const token = this.#token(options.context);
     for (;;) {
       const left = Math.max(0, Math.min(deadline - Date.now(), WAIT_SLICE_MS));
-      const state = await this.#transport.waitForApproval(approvalId, left, options.signal);
+      const state = await this.#transport.waitForApproval(approvalId, left, options.signal, token);
       if (state.status !== 'pending' || options.signal?.aborted || Date.now() >= deadline) return state;
     }
   }
@@ -103,7 +206,10 @@ export class Warden {
   async authorize(call: GovernedCall, options: AuthorizeOptions = {}): Promise<Authorized> {
     throwIfAborted(options.signal, call.tool);
     const request = this.#request(call, options.context);
-    const estimate = options.estimate ? { estimate: options.estimate } : {};
+    const estimate = {
+      ...(options.estimate ? { estimate: options.estimate } : {}),
+      ...this.#token(options.context),
+    };
     const d = await this.#transport.check(request, estimate);
     if (d.effect === 'allow') return { callId: d.callId, session: d.session, decision: d };
     if (d.effect === 'block' || !d.approval) throw blockedError(request, d);
@@ -240,6 +346,13 @@ export class Warden {
     await this.#transport.close();
   }
 
+  /** The task token in force for a call with this context, as transport options. */
+  #token(over: CallContext | undefined): { taskToken?: string } {
+    const taskToken = this.context(over).taskToken;
+    if (over?.taskToken !== undefined) checkTaskToken(over.taskToken, 'context.taskToken');
+    return taskToken === undefined ? {} : { taskToken };
+  }
+
   #request(call: GovernedCall, over: CallContext | undefined): CallRequest {
     const ctx = this.context(over);
     const labels = ctx.labels || call.labels ? { ...ctx.labels, ...call.labels } : undefined;
@@ -270,7 +383,11 @@ export class Warden {
     const limit =
       options.approvalTimeoutMs ?? Math.min(this.#approvalTimeoutMs, Math.max(untilExpiry, 0) + 1_000);
     const signal = options.signal;
-    const state = await this.waitForApproval(approvalId, { timeoutMs: limit, ...(signal ? { signal } : {}) });
+    const state = await this.waitForApproval(approvalId, {
+      timeoutMs: limit,
+      ...(signal ? { signal } : {}),
+      ...(options.context ? { context: options.context } : {}),
+    });
     if (state.status !== 'pending') return state;
     if (signal?.aborted) {
       await this.#withdraw(approvalId, 'the agent aborted the call');
@@ -295,6 +412,13 @@ export class Warden {
       // Decided (or expired) in the meantime: there is nothing left to withdraw.
     }
   }
+}
+
+function unsupported(what: string): WardenError {
+  return new WardenError(
+    'CONFIG_INVALID',
+    `${what} is not available on this transport (use createWarden's HTTP or embedded client)`,
+  );
 }
 
 /** A reporting callback that throws must not leave the call without its record: it counts as unset. */

@@ -527,4 +527,41 @@ describe('OpenAI Agents SDK adapter (embedded Warden, real run loop)', () => {
       ['call.completed', 'lookup_order', 'maria'],
     ]);
   });
+
+  it('under a task token: the saved run state holds no token, and the resumed run redeems under the task', async () => {
+    const task = await fx.warden.startTask({ initiator: { subject: 'u-9', name: 'maria' } });
+    const agentClient = await createWarden({
+      embedded: { db: fx.db, policy: fx.policyFile, agent: 'support-bot' },
+      taskToken: task.token,
+    });
+    const later = await createWarden({
+      embedded: { db: fx.db, policy: fx.policyFile, agent: 'support-bot' },
+      taskToken: task.token,
+    });
+    try {
+      const model = new ScriptedModel([[callTool('refund', { id: 'o-6', amount: 12 })]]);
+      const first = await runner.run(supportAgent(agentClient, 'refund', model).agent, 'refund o-6');
+      expect(first.interruptions).toHaveLength(1);
+      const saved = first.state.toString();
+      // A bearer token does not belong in a file the app saves: only the task's session is kept.
+      expect(saved).not.toContain(task.token);
+      expect(saved).toContain(task.session);
+      const approvalId = await approveWhenPending(fx.engine);
+      const after = supportAgent(later, 'refund', new ScriptedModel([[say('refunded under the task')]]));
+      const state = await RunState.fromString(after.agent, saved);
+      await resolveWardenApprovals(later, state, { timeoutMs: 1_000 });
+      expect((await runner.run(after.agent, state)).finalOutput).toBe('refunded under the task');
+      expect(after.runs).toEqual([{ id: 'o-6', amount: 12 }]);
+      const approval = await fx.engine.approvals.get(approvalId);
+      const [redeemed] = await callEvents(fx.engine, approval.usedByCall as string);
+      expect(redeemed).toMatchObject({
+        session: task.session,
+        triggeredBy: 'maria',
+        identity: { taskToken: { tokenId: task.tokenId }, initiator: { subject: 'u-9' } },
+      });
+    } finally {
+      await agentClient.close();
+      await later.close();
+    }
+  });
 });

@@ -5,6 +5,8 @@ import { EXIT } from '../cli-io.js';
 
 export interface McpOptions {
   readonly config: string;
+  /** The task token of this connection (else WARDEN_TASK_TOKEN). */
+  readonly taskToken?: string;
 }
 
 /**
@@ -14,9 +16,14 @@ export interface McpOptions {
  */
 export async function mcp(o: McpOptions, io: CliIo, signals: NodeJS.EventEmitter = process): Promise<number> {
   const config = loadGatewayConfig(resolve(io.cwd, o.config));
-  const gateway = await startStdioGateway(config, { onError: (m) => io.err(`warden mcp: ${m}\n`) });
+  const taskToken = o.taskToken ?? (process.env.WARDEN_TASK_TOKEN || undefined);
+  const gateway = await startStdioGateway(config, {
+    onError: (m) => io.err(`warden mcp: ${m}\n`),
+    ...(taskToken !== undefined ? { taskToken } : {}),
+  });
+  const session = gateway.session ?? "the task token's";
   io.err(
-    `warden mcp: gateway for ${Object.keys(config.servers).join(', ')} on stdio; Warden session ${gateway.session}\n`,
+    `warden mcp: gateway for ${Object.keys(config.servers).join(', ')} on stdio; Warden session ${session}${taskToken !== undefined ? ' (calls carry the task token)' : ''}\n`,
   );
   // Say at once which upstreams gave no tools: a client shows an empty list and no reason.
   void gateway

@@ -128,7 +128,10 @@ class WardenToolGate<TParameters extends WardenToolParameters, Context, Result> 
     const context = this.#context(runContext);
     const decision = await this.#warden.check(call, { context, ...this.#estimate(input) });
     if (decision.effect === 'review') {
-      records[callId] = { tool: this.#tool, context: { ...context, session: decision.session }, decision };
+      // The token stays out of the record: the run state is serialised, and a bearer token does not
+      // belong in a saved file; the redeem carries the token in force then (same task, same session).
+      const { taskToken: _token, ...kept } = context;
+      records[callId] = { tool: this.#tool, context: { ...kept, session: decision.session }, decision };
       return true;
     }
     this.#hold(runContext, callId, { decision, call: fingerprint(call) });

@@ -17,7 +17,8 @@ export interface LlmCall {
     readonly maxOutputTokens: number;
     readonly promptHash: string;
   };
-  readonly session: string;
+  /** Unset under a task token with no `Warden-Session` header: the token's session is the call's. */
+  readonly session?: string;
   readonly triggeredBy?: string;
 }
 
@@ -32,8 +33,10 @@ export function defaultSession(keyId: string, now: Date): string {
 
 /**
  * An LLM request as a tool call: the agent from its key, the session and the triggering human from the
- * `Warden-Session` and `Warden-Triggered-By` headers (both optional; without a session, the key's session
- * of the day), and the facts a rule may test (model, endpoint, streaming, output cap) as arguments.
+ * `Warden-Session` and `Warden-Triggered-By` headers (both optional; without a session, the task token's
+ * when one is sent, else the key's session of the day), and the facts a rule may test (model, endpoint,
+ * streaming, output cap) as arguments. A header that disagrees with the task token is the engine's to
+ * refuse, as a body that disagrees with it is.
  */
 export function llmCall(
   request: FastifyRequest,
@@ -42,7 +45,10 @@ export function llmCall(
   estimate: RequestEstimate,
   stream: boolean,
 ): LlmCall {
-  const session = headerValue(request, 'warden-session') ?? defaultSession(principal.keyId, new Date());
+  const named = headerValue(request, 'warden-session');
+  const session =
+    named ??
+    (taskTokenHeader(request) === undefined ? defaultSession(principal.keyId, new Date()) : undefined);
   const triggeredBy = triggeredByHeader(request);
   return {
     agent: principal.id,
@@ -54,9 +60,14 @@ export function llmCall(
       maxOutputTokens: estimate.maxOutputTokens,
       promptHash: estimate.promptHash,
     },
-    session,
+    ...(session === undefined ? {} : { session }),
     ...(triggeredBy === undefined ? {} : { triggeredBy }),
   };
+}
+
+/** The `Warden-Task-Token` header: the task whose verified identity the request is made under. */
+export function taskTokenHeader(request: FastifyRequest): string | undefined {
+  return headerValue(request, 'warden-task-token');
 }
 
 /** The request body: a JSON object naming its model (both providers require one). */

@@ -8,7 +8,7 @@ import type { ServerContext } from '../server-context.js';
 import type { LiveSpan } from '../telemetry/call-tracer.js';
 import { incomingTrace } from '../telemetry/incoming-trace.js';
 import { authenticateAgent } from './llm-auth.js';
-import { llmCall, requestBody } from './llm-call.js';
+import { llmCall, requestBody, taskTokenHeader } from './llm-call.js';
 import type { LlmUpstream } from './llm-config.js';
 import type { LlmEndpoint, LlmProvider } from './llm-endpoints.js';
 import {
@@ -144,12 +144,14 @@ export class LlmProxy {
     parent: TraceContext | undefined,
   ): Promise<CheckResult> {
     const call = llmCall(request, principal, endpoint, estimate, stream);
+    const taskToken = taskTokenHeader(request);
     const { model, inputTokens, outputTokens, unbounded } = estimate;
     const start = performance.now();
     const result = await this.#ctx.engine.check(call, {
       estimate: { model, inputTokens, outputTokens, ...(unbounded ? { unbounded } : {}) },
       meteredBy: 'proxy',
       keyId: principal.keyId,
+      ...(taskToken === undefined ? {} : { taskToken }),
     });
     recordCheck(this.#ctx, call, result, { start, end: performance.now(), model, parent });
     return result;

@@ -37,10 +37,33 @@ export function createMcpGateway(
       const transport = tracer
         ? new TracedEngineTransport(tracer, ctx.engine, options)
         : new EngineTransport(ctx.engine, options);
-      return new Warden(transport, { context: { session } });
+      return new Warden(transport, {
+        ...(session !== undefined ? { context: { session } } : {}),
+        ...(caller.taskToken !== undefined ? { taskToken: caller.taskToken } : {}),
+      });
     },
     {
       ...(tracer ? { tracing: mcpTracing(tracer) } : {}),
+      // A bad token is refused when the session would open (and recorded), not at its first call.
+      verifyTaskToken: async (caller) => {
+        const claims = await ctx.engine.tasks.verify(caller.taskToken, {
+          agent: caller.agent,
+          keyId: caller.keyId,
+        });
+        // Headers that disagree with the token would have every call refused: refuse the session instead.
+        const off = [
+          caller.session !== undefined && caller.session !== claims.session && 'Warden-Session',
+          caller.triggeredBy !== undefined &&
+            caller.triggeredBy !== claims.initiator.name &&
+            'Warden-Triggered-By',
+        ].filter((h): h is string => typeof h === 'string');
+        if (off.length > 0) {
+          throw new WardenError(
+            'TASK_TOKEN_MISMATCH',
+            `the ${off.join(' and ')} header${off.length > 1 ? 's disagree' : ' disagrees'} with the task token (session ${claims.session}, initiator ${claims.initiator.name}): leave ${off.length > 1 ? 'them' : 'it'} out under a task token`,
+          );
+        }
+      },
       onError: (m) => log.warn(`MCP gateway: ${m}`),
       onUpstreamStderr: log.upstreamStderr,
       onOpenSessions: (count) => {
@@ -85,6 +108,7 @@ export function registerMcpRoutes(app: FastifyInstance, ctx: ServerContext): voi
       const principal = await authorize(ctx, request, ['agent']);
       const session = headerValue(request, 'warden-session');
       const triggeredBy = triggeredByHeader(request);
+      const taskToken = headerValue(request, 'warden-task-token');
       reply.hijack();
       try {
         await ctx.mcp.handle(request.raw, reply.raw, request.body, {
@@ -92,6 +116,7 @@ export function registerMcpRoutes(app: FastifyInstance, ctx: ServerContext): voi
           agent: principal.id,
           ...(session ? { session } : {}),
           ...(triggeredBy ? { triggeredBy } : {}),
+          ...(taskToken ? { taskToken } : {}),
         });
       } catch (err) {
         request.log.error({ err }, 'MCP request failed');
