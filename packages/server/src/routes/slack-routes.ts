@@ -33,6 +33,11 @@ export function registerSlackRoutes(app: FastifyInstance, ctx: ServerContext): v
     },
   );
   app.register(async (scope) => {
+    // The app's form parser (the token exchange's, which refuses every other path) is inherited: this
+    // scope replaces it with one that keeps Slack's raw bytes for the signature.
+    if (scope.hasContentTypeParser('application/x-www-form-urlencoded')) {
+      scope.removeContentTypeParser('application/x-www-form-urlencoded');
+    }
     scope.addContentTypeParser(
       'application/x-www-form-urlencoded',
       { parseAs: 'buffer', bodyLimit: BODY_LIMIT },
