@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ACCESS_TOKEN_PREFIX, accessTokenKey, createPersonToken } from '../src/auth/person-tokens.js';
 import { browse, CookieJar } from '../test-support/oidc-browser.js';
 import { type OidcProviderFixture, startOidcProvider } from '../test-support/oidc-provider.js';
-import { api, BIN, killAll, spawnServe, warden } from '../test-support/serve-process.js';
+import { api, BIN, killAll, logged, spawnServe, warden } from '../test-support/serve-process.js';
 import { SseClient } from '../test-support/sse-client.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: assertions below check the shape
@@ -230,7 +230,11 @@ describe('SSO sign-in hardening through warden serve', () => {
 describe('unauthenticated sign-in steps over https behind a proxy', () => {
   let s: Stack;
   beforeAll(async () => {
-    s = await stack('limits', { authFailuresPerMinute: 3, publicUrl: 'https://warden.acme.example' });
+    s = await stack('limits', {
+      authFailuresPerMinute: 3,
+      publicUrl: 'https://warden.acme.example',
+      logLevel: 'info',
+    });
   }, 120_000);
   afterAll(async () => {
     await s?.server.stop();
@@ -243,6 +247,10 @@ describe('unauthenticated sign-in steps over https behind a proxy', () => {
     const fourth = await api<Json>(s.base, 'POST', '/v1/auth/device');
     expect(fourth.status).toBe(429);
     expect(fourth.body.error.code).toBe('RATE_LIMITED');
+    // Each start is logged with the address it came from.
+    const starts = logged(s.server.stderr(), 'device sign-in started');
+    expect(starts).toHaveLength(3);
+    expect(starts[0]).toMatchObject({ address: '127.0.0.1' });
     for (let i = 0; i < 3; i++) {
       const r = await api(s.base, 'POST', '/v1/auth/refresh', { body: { refreshToken: 'wdr1.forged' } });
       expect(r.status).toBe(401);
