@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import type { AuditRecord } from '@warden/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ACCESS_TOKEN_PREFIX, accessTokenKey, createPersonToken } from '../src/auth/person-tokens.js';
+import { eventually } from '../test-support/eventually.js';
 import { browse, CookieJar } from '../test-support/oidc-browser.js';
 import { type OidcProviderFixture, startOidcProvider } from '../test-support/oidc-provider.js';
 import { api, BIN, killAll, logged, spawnServe, warden } from '../test-support/serve-process.js';
@@ -71,7 +72,13 @@ async function stack(name: string, extra: Record<string, unknown> = {}, idpOptio
     WARDEN_ADMIN_KEY: admin,
     WARDEN_TEST_OIDC_SECRET: SECRET,
   });
-  return { idp, base, server, admin, keysFile };
+  /** Another instance on the same database and key file. */
+  const another = () =>
+    spawnServe(['--config', config, '--port', '0'], {
+      WARDEN_ADMIN_KEY: admin,
+      WARDEN_TEST_OIDC_SECRET: SECRET,
+    });
+  return { idp, base, server, admin, keysFile, another };
 }
 
 type Stack = Awaited<ReturnType<typeof stack>>;
@@ -158,12 +165,21 @@ describe('SSO sign-in hardening through warden serve', () => {
     const second = await deviceSignIn(s, 'dana');
     const { cookie } = await dashboardSignIn(s, 'dana');
 
-    // Sign-out of one bearer: refused from then on; the other token still works.
+    // Another instance on the same database hears of sign-outs and revocations from it.
+    const other = await s.another();
+    expect((await api(other.url, 'GET', '/v1/auth/session', { key: first.accessToken })).status).toBe(200);
+    // Sign-out of one bearer: refused from then on, on every instance; the other token still works.
     const out = await api(s.base, 'DELETE', '/v1/auth/session', { key: first.accessToken });
     expect(out.status).toBe(204);
-    const refused = await api<Json>(s.base, 'GET', '/v1/auth/session', { key: first.accessToken });
-    expect(refused.status).toBe(401);
-    expect(refused.body.error.message).toContain('signed out');
+    for (const base of [s.base, other.url]) {
+      // The other instance reads new sign-outs from the trail at most every pollMs.
+      const refused = await eventually('the sign-out on every instance', async () => {
+        const r = await api<Json>(base, 'GET', '/v1/auth/session', { key: first.accessToken });
+        return r.status === 200 ? undefined : r;
+      });
+      expect(refused.status, base).toBe(401);
+      expect(refused.body.error.message).toContain('signed out');
+    }
     expect((await api(s.base, 'GET', '/v1/auth/session', { key: second.accessToken })).status).toBe(200);
 
     // A stream opened with an access token ends when the token does (here one made to last 2 s).
@@ -196,9 +212,15 @@ describe('SSO sign-in hardening through warden serve', () => {
     expect(revoked.code, revoked.err).toBe(0);
     expect(revoked.out).toContain('dana@acme.example');
     expect(await ends(stream)).toBe(true);
-    const bearer = await api<Json>(s.base, 'GET', '/v1/approvals', { key: second.accessToken });
-    expect(bearer.status).toBe(403);
-    expect(bearer.body.error.code).toBe('SSO_DENIED');
+    for (const base of [s.base, other.url]) {
+      const bearer = await eventually('the revocation on every instance', async () => {
+        const r = await api<Json>(base, 'GET', '/v1/approvals', { key: second.accessToken });
+        return r.status === 200 ? undefined : r;
+      });
+      expect(bearer.status, base).toBe(403);
+      expect(bearer.body.error.code).toBe('SSO_DENIED');
+    }
+    await other.stop();
     expect((await asCookie(s, cookie as string, '/v1/approvals')).status).toBe(403);
     const trail = await api<{ records: AuditRecord[] }>(s.base, 'GET', '/v1/audit/events?limit=1000', {
       key: s.admin,
