@@ -72,6 +72,7 @@ export * from './error-codes.js';
 export * from './grant-schemas.js';
 export * from './id-params.js';
 export * from './key-schemas.js';
+export * from './people-schemas.js';
 export * from './policy-schemas.js';
 export * from './route-contract.js';
 export * from './session-schemas.js';

@@ -62,6 +62,7 @@ import {
   CreateKeySchema,
   RevokeKeyRequestSchema,
 } from './key-schemas.js';
+import { PersonViewSchema, RevokePersonRequestSchema } from './people-schemas.js';
 import {
   PolicyChangeSchema,
   PolicyInputSchema,
@@ -270,6 +271,13 @@ export const API_ROUTES = [
     params: IdParamsSchema,
     body: RevokeKeyRequestSchema,
     response: json(ApiKeySchema),
+  },
+  {
+    method: 'POST',
+    url: '/v1/people/:id/revoke',
+    params: IdParamsSchema,
+    body: RevokePersonRequestSchema,
+    response: json(PersonViewSchema),
   },
   { method: 'GET', url: '/v1/events', query: EventStreamQuerySchema, response: stream('text/event-stream') },
   { method: 'POST', url: '/v1/tasks', body: StartTaskRequestSchema, response: json(StartedTaskSchema, 201) },

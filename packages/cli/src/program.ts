@@ -2,6 +2,7 @@ import { Command, CommanderError, Option } from '@commander-js/extra-typings';
 import { addApprovalCommands } from './approval-program.js';
 import { addAuditCommands } from './audit-program.js';
 import { type CliIo, EXIT } from './cli-io.js';
+import { addPeopleCommands } from './commands/people.js';
 import { policyExplain } from './commands/policy-explain.js';
 import { policyLint } from './commands/policy-lint.js';
 import { policySchema } from './commands/policy-schema.js';
@@ -86,6 +87,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     code = c;
   });
   addReportCommands(program, io, (c) => (code = c));
+  addPeopleCommands(program, io, (c) => (code = c));
   addDemoCommands(program, io, (c) => {
     code = c;
   });

@@ -10,6 +10,8 @@ export interface OidcAccount {
   readonly email: string;
   readonly name?: string;
   readonly groups?: readonly string[];
+  /** The `email_verified` claim (default true); null leaves it out. */
+  readonly emailVerified?: boolean | string | null;
 }
 
 /** A relying party registered with the provider. */
@@ -43,7 +45,8 @@ export interface OidcProviderFixture {
   setAccount(accountId: string, account: OidcAccount): void;
   /**
    * An ID token made outside the provider's flows, for forged-token tests: `sub` defaults to the first
-   * account, `iat`/`exp` to now and in ten minutes (or an hour ago / ten minutes ago when `expired`).
+   * account, `iat`/`exp` to now and in ten minutes (or an hour ago / ten minutes ago when `expired`),
+   * `email_verified` to true when an `email` is given.
    */
   mintIdToken(claims: Record<string, unknown>, options?: MintOptions): Promise<string>;
   /**
@@ -90,6 +93,8 @@ export async function startOidcProvider(
     clients?: readonly OidcClientSpec[];
     /** Seconds an ID token lives (default 600). */
     idTokenTtl?: number;
+    /** Name the issuer with a trailing slash (`http://127.0.0.1:<port>/`), as Auth0 does. */
+    issuerTrailingSlash?: boolean;
   } = {},
 ): Promise<OidcProviderFixture> {
   const accounts = new Map<string, OidcAccount>(
@@ -101,14 +106,15 @@ export async function startOidcProvider(
 
   const server: Server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const issuer = options.issuerTrailingSlash ? `${origin}/` : origin;
 
   const provider = new Provider(issuer, {
     clients: clients.map((c) => ({
       client_id: c.clientId,
       client_secret: c.clientSecret,
       // The fixture's own callback (never served: `signIn` stops at the redirect) besides the client's.
-      redirect_uris: [...(c.redirectUris ?? []), `${issuer}${FIXTURE_CALLBACK}`],
+      redirect_uris: [...(c.redirectUris ?? []), `${origin}${FIXTURE_CALLBACK}`],
       grant_types: ['authorization_code', 'refresh_token', DEVICE_GRANT],
       response_types: ['code'],
       token_endpoint_auth_method: 'client_secret_basic',
@@ -124,7 +130,7 @@ export async function startOidcProvider(
           return {
             sub: id,
             email: now.email,
-            email_verified: true,
+            ...(now.emailVerified === null ? {} : { email_verified: now.emailVerified ?? true }),
             name: now.name ?? id,
             groups: [...(now.groups ?? [])],
           };
@@ -189,7 +195,9 @@ export async function startOidcProvider(
       const exp = mint.expired ? now - 600 : now + 600;
       const first = [...accounts.keys()][0] ?? 'alice';
       const audience = mint.audience ?? clients[0]?.clientId ?? 'warden';
-      return new SignJWT({ sub: first, iat, exp, ...claims })
+      // The provider marks its emails verified; a test leaves it out with `email_verified: undefined`.
+      const verified = 'email' in claims ? { email_verified: true } : {};
+      return new SignJWT({ sub: first, iat, exp, ...verified, ...claims })
         .setProtectedHeader({ alg: 'RS256', kid: key.kid as string, typ: 'JWT' })
         .setIssuer(mint.issuer ?? issuer)
         .setAudience(typeof audience === 'string' ? audience : [...audience])
@@ -199,8 +207,8 @@ export async function startOidcProvider(
       const client = clients.find((c) => c.clientId === (options.clientId ?? clients[0]?.clientId));
       if (!client) throw new Error(`no client ${options.clientId} in the test OpenID provider`);
       const verifier = randomBytes(32).toString('base64url');
-      const redirectUri = `${issuer}${FIXTURE_CALLBACK}`;
-      const url = new URL(`${issuer}/auth`);
+      const redirectUri = `${origin}${FIXTURE_CALLBACK}`;
+      const url = new URL(`${origin}/auth`);
       url.search = new URLSearchParams({
         client_id: client.clientId,
         response_type: 'code',
@@ -220,7 +228,7 @@ export async function startOidcProvider(
       );
       const code = final.location ? new URL(final.location).searchParams.get('code') : null;
       if (!code) throw new Error(`the test OpenID provider gave no code: ${JSON.stringify(final)}`);
-      const response = await fetch(`${issuer}/token`, {
+      const response = await fetch(`${origin}/token`, {
         method: 'POST',
         headers: {
           authorization: `Basic ${Buffer.from(`${encodeURIComponent(client.clientId)}:${encodeURIComponent(client.clientSecret)}`).toString('base64')}`,

@@ -203,6 +203,11 @@ const SAMPLES: Record<string, (fresh: boolean) => Promise<Sample>> = {
     expect(made.statusCode, made.body).toBe(201);
     return { url: `/v1/keys/${(made.json() as { key: { id: string } }).key.id}/revoke`, body: {} };
   },
+  [key('POST', '/v1/people/:id/revoke')]: async (fresh) => {
+    if (!fresh) return { url: '/v1/people/nobody/revoke', body: {} };
+    await ssoRefreshToken(); // lee has signed in through SSO: there is someone to revoke
+    return { url: '/v1/people/lee/revoke', body: { reason: 'matrix' } };
+  },
   [key('GET', '/v1/events')]: async () => ({ url: '/v1/events' }),
   [key('GET', '/v1/approvals')]: async () => ({ url: '/v1/approvals?status=pending' }),
   [key('GET', '/v1/approvals/:id')]: async () => ({ url: `/v1/approvals/${approvalId}` }),
@@ -331,6 +336,7 @@ const DOCUMENTED_ROLES: Record<string, readonly ApiRole[] | 'public'> = {
   [key('POST', '/v1/keys')]: ADMIN,
   [key('GET', '/v1/keys')]: ADMIN,
   [key('POST', '/v1/keys/:id/revoke')]: ADMIN,
+  [key('POST', '/v1/people/:id/revoke')]: ADMIN,
   [key('GET', '/v1/events')]: [...READERS, 'agent'],
   [key('GET', '/v1/approvals')]: READERS,
   [key('GET', '/v1/approvals/:id')]: [...READERS, 'agent'],

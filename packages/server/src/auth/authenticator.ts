@@ -1,5 +1,6 @@
 import { WardenError } from '@warden/core';
 import { type ApiKeyRecord, hashApiSecret, isApiSecretShape, type Store } from '@warden/engine';
+import type { PersonRef } from './person-tokens.js';
 import type { Principal } from './principal.js';
 
 interface Cached {
@@ -20,6 +21,8 @@ export class Authenticator {
   readonly #known = new Set<string>();
   /** False when people sign in only through SSO (auth.keySignIn: false): human keys are refused. */
   readonly #humanKeys: boolean;
+  /** The person behind each SSO sign-in id (`sso_…`) this instance has let in, for `stillValid`. */
+  readonly #people = new Map<string, PersonRef>();
 
   constructor(store: Store, options: { ttlMs?: number; humanKeys?: boolean } = {}) {
     this.#store = store;
@@ -86,10 +89,24 @@ export class Authenticator {
     return this.#allowed(principalOf(hit.key, now));
   }
 
-  /** Asks the database, not the cache, whether a key is still good (neither revoked nor expired). */
+  /** Remembers who an SSO sign-in (`sso_…`) is, so `stillValid` can ask about the person later. */
+  notePerson(p: Principal): void {
+    if (!p.keyId.startsWith('sso_') || !p.issuer || !p.subject) return;
+    if (this.#people.size >= 100_000) this.#people.delete(this.#people.keys().next().value as string);
+    this.#people.set(p.keyId, { issuer: p.issuer, subject: p.subject });
+  }
+
+  /**
+   * Asks the database, not the cache, whether a key is still good (neither revoked nor expired); for a
+   * person's SSO sign-in (`sso_…`), whether the person still has a role (an IdP group removal seen at a
+   * sign-in, or `warden people revoke`, sets none). A sign-in this instance never let in is not good.
+   */
   async stillValid(keyId: string, now = Date.now()): Promise<boolean> {
-    // A person's SSO sign-in (`sso_…`) is no key: it ends by sign-out (its streams close then) or expiry.
-    if (keyId.startsWith('sso_')) return true;
+    if (keyId.startsWith('sso_')) {
+      const ref = this.#people.get(keyId);
+      const person = ref ? await this.#store.person(ref.issuer, ref.subject) : undefined;
+      return person !== undefined && person.role !== null;
+    }
     const key = await this.#store.apiKey(keyId);
     return key !== undefined && !key.revokedAt && !(key.expiresAt && Date.parse(key.expiresAt) <= now);
   }

@@ -94,6 +94,7 @@ async function authenticate(
         issuer: ctx.oidc?.issuer,
       })
     : await ctx.auth.authenticateKeyId(session.keyId);
+  ctx.auth.notePerson(principal);
   if (principal.kind !== 'human') {
     throw new WardenError('UNAUTHENTICATED', 'only a person can sign in to the dashboard', {
       reason: 'session',
@@ -123,11 +124,20 @@ async function personBearer(ctx: ServerContext, token: string): Promise<Principa
       { reason: 'access_token' },
     );
   }
-  return ctx.people.principal(claims.person, {
+  // Signed out (DELETE /v1/auth/session with this bearer, on any instance): refused like a signed-out cookie.
+  if (await ctx.signedOut.isSignedOut(claims.id)) {
+    throw new WardenError('UNAUTHENTICATED', 'this access token was signed out; run `warden login` again', {
+      reason: 'access_token',
+    });
+  }
+  const principal = await ctx.people.principal(claims.person, {
     id: claims.id,
     expiresAt: claims.expiresAt,
     issuer: ctx.oidc?.issuer,
   });
+  ctx.auth.notePerson(principal);
+  // The sign-in id names the token, so a sign-out closes the live streams opened with it (sse closeSession).
+  return { ...principal, sessionId: claims.id };
 }
 
 /**

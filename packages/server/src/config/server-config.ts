@@ -5,7 +5,7 @@ import { NOTIFIED_EVENTS } from '@warden/engine';
 import { type GatewayConfig, resolveGatewayConfig } from '@warden/mcp';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { AuthConfigSchema, resolveAuthSecrets } from '../auth/oidc/auth-config.js';
+import { AuthConfigSchema, resolveAuthSecrets, ssoDeploymentProblems } from '../auth/oidc/auth-config.js';
 import { LlmConfigSchema, resolveLlmConfig } from '../llm/llm-config.js';
 import { resolveSlackConfig, type SlackConfig, SlackConfigSchema } from '../notify/slack-config.js';
 import { rawSecretProblem, whsecProblem } from '../notify/webhook-signature.js';
@@ -224,6 +224,8 @@ export function resolveServerConfig(
   if (llm.problems.length > 0) invalidConfig(llm.problems);
   const auth = resolveAuthSecrets(parsed.data.auth, env, sourceOf(['auth']));
   if (auth.problems.length > 0) invalidConfig(auth.problems);
+  const sso = ssoDeploymentProblems(auth.auth, parsed.data, (field) => sourceOf([field]));
+  if (sso.length > 0) invalidConfig(sso);
   const mcp = resolveMcp(parsed.data.mcp, env, sourceOf(['mcp']), file ? dirname(resolve(file)) : undefined);
   const slack = resolveSlackConfig(parsed.data.slack, env, sourceOf(['slack']));
   if (slack.problems.length > 0) invalidConfig(slack.problems);

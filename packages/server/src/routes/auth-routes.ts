@@ -12,9 +12,11 @@ import {
   sessionTokenOf,
   verifySessionToken,
 } from '../auth/dashboard-session.js';
+import { ACCESS_TOKEN_PREFIX, accessTokenKey, verifyPersonToken } from '../auth/person-tokens.js';
 import { actorOf, type Principal } from '../auth/principal.js';
 import { defineRoute } from '../http/route-spec.js';
 import type { ServerContext } from '../server-context.js';
+import { peopleRoutes } from './people-routes.js';
 import { browserSignInErrors, SSO_CALLBACK_PATH } from './sso-browser-errors.js';
 import { ssoRoutes } from './sso-routes.js';
 
@@ -48,6 +50,7 @@ function clearCookie(ctx: ServerContext, request: FastifyRequest, reply: Fastify
 export const authRoutes = [
   // The IdP's redirect back is a browser's page load: a refusal goes to the sign-in page, in words.
   ...ssoRoutes.map((r) => (r.url === SSO_CALLBACK_PATH ? browserSignInErrors(r) : r)),
+  ...peopleRoutes,
   defineRoute({
     method: 'POST',
     url: '/v1/auth/session',
@@ -127,13 +130,20 @@ export const authRoutes = [
     url: '/v1/auth/session',
     tag: 'auth',
     summary:
-      'Sign out of the dashboard: the sign-in stops working on every instance (audited as auth.signed_out) and the cookie is cleared.',
+      "Sign out of the dashboard (its cookie) or of the CLI (`Authorization: Bearer wdp1.…`, a person's access token): the sign-in stops working on every instance (audited as auth.signed_out), its live streams close, and the cookie is cleared.",
     roles: 'public',
     response: { status: 204 },
     async handler({ ctx, request, reply }) {
       clearCookie(ctx, request, reply);
+      const hmacKey = ctx.engine.keys.hmacKey;
+      const access = /^Bearer[ \t]+(wdp1\.\S+)[ \t]*$/i.exec(request.headers.authorization ?? '')?.[1];
+      const bearer = access
+        ? verifyPersonToken(accessTokenKey(hmacKey), ACCESS_TOKEN_PREFIX, access)
+        : undefined;
       const token = request.headers.authorization ? undefined : sessionTokenOf(request.headers.cookie);
-      const session = verifySessionToken(sessionKey(ctx.engine.keys.hmacKey), token);
+      const session: DashboardSession | undefined = bearer
+        ? { keyId: `sso_${bearer.id}`, person: bearer.person, expiresAt: bearer.expiresAt, id: bearer.id }
+        : verifySessionToken(sessionKey(hmacKey), token);
       // Only a live sign-in is recorded: a stale or forged cookie is just cleared.
       if (!session || (await ctx.signedOut.isSignedOut(session.id))) return null;
       const owner = session.person

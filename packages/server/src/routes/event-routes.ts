@@ -70,6 +70,14 @@ export const eventRoutes = [
         );
         timer.unref();
         raw.once('close', () => clearTimeout(timer));
+      } else if (principal.issuer && principal.expiresAt) {
+        // A person's access token (wdp1 bearer) ends at its expiry too: the stream with it.
+        const timer = setTimeout(
+          () => stream.close('the access token has expired; refresh it', 'UNAUTHENTICATED'),
+          Math.max(0, Date.parse(principal.expiresAt) - Date.now()),
+        );
+        timer.unref();
+        raw.once('close', () => clearTimeout(timer));
       }
       await stream.start(ctx.hub, ctx.engine.store, fromHeader ?? query.lastEventId, () =>
         ctx.auth.stillValid(principal.keyId),

@@ -17,7 +17,8 @@ import {
   sessionKey,
   verifySessionToken,
 } from '../auth/dashboard-session.js';
-import type { VerifiedPerson } from '../auth/oidc/id-token-verifier.js';
+import { normalIssuer } from '../auth/oidc/auth-config.js';
+import { SIGN_IN_MAX_AGE_SECONDS, type VerifiedPerson } from '../auth/oidc/id-token-verifier.js';
 import { pkcePair } from '../auth/oidc/oidc-relying-party.js';
 import type { OidcService } from '../auth/oidc/oidc-service.js';
 import { recordPersonSignIn, type SignInVia } from '../auth/oidc/person-sign-in.js';
@@ -37,12 +38,41 @@ import {
   REFRESH_TOKEN_TTL_MS,
   verifyPersonToken,
 } from '../auth/person-tokens.js';
+import { RateLimiter } from '../auth/rate-limiter.js';
 import { defineRoute } from '../http/route-spec.js';
 import type { ServerContext } from '../server-context.js';
 
 const LOGIN_URL = '/v1/auth/oidc/login';
 const CALLBACK_PATH = '/v1/auth/oidc/callback';
-const SSO_ERRORS = ['ID_TOKEN_INVALID', 'SSO_DENIED', 'IDP_UNAVAILABLE', 'NOT_FOUND'] as const;
+const SSO_ERRORS = [
+  'ID_TOKEN_INVALID',
+  'SSO_DENIED',
+  'IDP_UNAVAILABLE',
+  'NOT_FOUND',
+  'RATE_LIMITED',
+] as const;
+/** Refusals of an unauthenticated sign-in request that count against its address, like a bad key. */
+const FAILURES = new Set(['UNAUTHENTICATED', 'SSO_DENIED', 'ID_TOKEN_INVALID']);
+/** Device sign-ins one address may start: each one costs the IdP a pending grant. */
+const deviceStarts = new WeakMap<ServerContext, RateLimiter>();
+
+/**
+ * Runs an unauthenticated sign-in step (device start, device poll, refresh) under the caller's address's
+ * authentication failure limit: past it, RATE_LIMITED without asking the IdP; a refusal counts.
+ */
+async function limited<T>(ctx: ServerContext, request: FastifyRequest, step: () => Promise<T>): Promise<T> {
+  if (!ctx.authFailures.allows(request.ip)) {
+    ctx.authFailures.take(request.ip, 'failed sign-ins from this address');
+  }
+  try {
+    return await step();
+  } catch (err) {
+    if (err instanceof WardenError && FAILURES.has(err.code)) {
+      ctx.authFailures.take(request.ip, 'failed sign-ins from this address');
+    }
+    throw err;
+  }
+}
 
 function oidcOf(ctx: ServerContext): OidcService {
   if (!ctx.oidc) {
@@ -205,7 +235,7 @@ export const ssoRoutes = [
         );
       }
       // RFC 9207: an IdP that names itself must be ours (a mix-up attack names another).
-      if (query.iss !== undefined && query.iss.replace(/\/+$/, '') !== oidc.issuer) {
+      if (query.iss !== undefined && normalIssuer(query.iss) !== oidc.issuer) {
         throw new WardenError('SSO_DENIED', `the answer came from ${query.iss}, not ${oidc.issuer}`, {
           reason: 'issuer',
         });
@@ -220,7 +250,10 @@ export const ssoRoutes = [
         redirectUri: saved.redirectUri,
         verifier: saved.verifier,
       });
-      const person = await oidc.verifyIdToken(tokens.idToken, { nonce: saved.nonce });
+      const person = await oidc.verifyIdToken(tokens.idToken, {
+        nonce: saved.nonce,
+        maxAgeSeconds: SIGN_IN_MAX_AGE_SECONDS,
+      });
       const now = Date.now();
       const key = sessionKey(hmacKey);
       const token = createPersonSessionToken(
@@ -250,9 +283,20 @@ export const ssoRoutes = [
     roles: 'public',
     response: { status: 200, schema: DeviceAuthorizationSchema },
     errors: [...SSO_ERRORS],
-    async handler({ ctx, reply }) {
+    async handler({ ctx, request, reply }) {
       reply.header('cache-control', 'no-store');
-      return oidcOf(ctx).client.startDevice();
+      const oidc = oidcOf(ctx);
+      return limited(ctx, request, async () => {
+        let starts = deviceStarts.get(ctx);
+        if (!starts) {
+          starts = new RateLimiter(ctx.config.authFailuresPerMinute / 60, ctx.config.authFailuresPerMinute);
+          deviceStarts.set(ctx, starts);
+        }
+        starts.take(request.ip, 'device sign-ins started from this address');
+        const started = await oidc.client.startDevice();
+        request.log.info({ address: request.ip, userCode: started.userCode }, 'device sign-in started');
+        return started;
+      });
     },
   }),
   defineRoute({
@@ -268,11 +312,15 @@ export const ssoRoutes = [
     async handler({ body, ctx, request, reply }) {
       const oidc = oidcOf(ctx);
       reply.header('cache-control', 'no-store');
-      const poll = await oidc.client.pollDevice(body.deviceCode);
-      if (poll.pending) return { status: 'pending' as const, interval: poll.interval };
-      const person = await oidc.verifyIdToken(poll.tokens.idToken);
-      await signIn(ctx, request, person, 'device');
-      return tokensFor(ctx, person, poll.tokens.refreshToken);
+      return limited(ctx, request, async () => {
+        const poll = await oidc.client.pollDevice(body.deviceCode);
+        if (poll.pending) return { status: 'pending' as const, interval: poll.interval };
+        const person = await oidc.verifyIdToken(poll.tokens.idToken, {
+          maxAgeSeconds: SIGN_IN_MAX_AGE_SECONDS,
+        });
+        await signIn(ctx, request, person, 'device');
+        return tokensFor(ctx, person, poll.tokens.refreshToken);
+      });
     },
   }),
   defineRoute({
@@ -288,23 +336,25 @@ export const ssoRoutes = [
     async handler({ body, ctx, request, reply }) {
       const oidc = oidcOf(ctx);
       reply.header('cache-control', 'no-store');
-      const claims = openRefreshToken(ctx.engine.keys.hmacKey, body.refreshToken);
-      if (!claims || claims.person.issuer !== oidc.issuer) {
-        throw new WardenError(
-          'UNAUTHENTICATED',
-          'the refresh token is expired, altered or from another server; run `warden login` again',
-          { reason: 'refresh_token' },
-        );
-      }
-      const tokens = await oidc.client.refresh(claims.idpRefreshToken);
-      const person = await oidc.verifyIdToken(tokens.idToken);
-      if (person.subject !== claims.person.subject) {
-        throw new WardenError('ID_TOKEN_INVALID', 'the ID token of the refresh names another person', {
-          reason: 'subject',
-        });
-      }
-      await signIn(ctx, request, person, 'refresh');
-      return tokensFor(ctx, person, tokens.refreshToken);
+      return limited(ctx, request, async () => {
+        const claims = openRefreshToken(ctx.engine.keys.hmacKey, body.refreshToken);
+        if (!claims || normalIssuer(claims.person.issuer) !== oidc.issuer) {
+          throw new WardenError(
+            'UNAUTHENTICATED',
+            'the refresh token is expired, altered or from another server; run `warden login` again',
+            { reason: 'refresh_token' },
+          );
+        }
+        const tokens = await oidc.client.refresh(claims.idpRefreshToken);
+        const person = await oidc.verifyIdToken(tokens.idToken, { maxAgeSeconds: SIGN_IN_MAX_AGE_SECONDS });
+        if (person.subject !== claims.person.subject) {
+          throw new WardenError('ID_TOKEN_INVALID', 'the ID token of the refresh names another person', {
+            reason: 'subject',
+          });
+        }
+        await signIn(ctx, request, person, 'refresh');
+        return tokensFor(ctx, person, tokens.refreshToken);
+      });
     },
   }),
 ];

@@ -54,6 +54,7 @@ describe('the auth section of the server config', () => {
         scopes: ['openid', 'email', 'profile', 'groups'],
         personClaim: 'email',
         groupsClaim: 'groups',
+        trustUnverifiedEmail: false,
         roles: { admin: ['platform-admins'], approver: ['warden-approvers'], auditor: [] },
         approverGroups: ['dba', 'security'],
         taskAudiences: [],
@@ -86,5 +87,23 @@ describe('the auth section of the server config', () => {
     ]);
     const locked = problemsOf('auth:\n  keySignIn: false\n');
     expect(locked).toEqual([expect.stringMatching(/^auth\.keySignIn .*needs auth\.oidc/)]);
+  });
+
+  it('needs publicUrl off loopback and an https issuer off loopback, naming the field', () => {
+    const oidc = (issuer: string) => `auth:\n  oidc: { issuer: "${issuer}", clientId: w, clientSecret: s }\n`;
+    expect(problemsOf(`host: 0.0.0.0\n${oidc('https://idp.example.com')}`)).toEqual([
+      expect.stringMatching(/^publicUrl \(default\): auth\.oidc needs publicUrl .*0\.0\.0\.0/),
+    ]);
+    expect(
+      problemsOf(`host: 0.0.0.0\npublicUrl: https://w.example.com\n${oidc('https://idp.example.com')}`),
+    ).toEqual([]);
+    expect(problemsOf(oidc('http://idp.example.com'))).toEqual([
+      expect.stringMatching(/^auth\.oidc\.issuer \(.*\.yaml\): must be https:\/\//),
+    ]);
+    for (const loopback of ['http://127.0.0.1:9000', 'http://localhost:9000', 'http://[::1]:9000']) {
+      expect(problemsOf(oidc(loopback)), loopback).toEqual([]);
+    }
+    // Without SSO neither is needed.
+    expect(problemsOf('host: 0.0.0.0\n')).toEqual([]);
   });
 });

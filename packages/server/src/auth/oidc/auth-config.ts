@@ -3,6 +3,14 @@ import { z } from 'zod';
 
 const GroupList = z.array(z.string().min(1).max(200)).max(200).default([]);
 
+/**
+ * The one form of an issuer Warden compares and records: without a trailing slash (Auth0's issuer ends in
+ * `/`; the config, the discovery check, the callback's `iss` and every person's issuer use this form).
+ */
+export function normalIssuer(issuer: string): string {
+  return issuer.replace(/\/+$/, '');
+}
+
 /** The OpenID Connect relying party: the IdP, this server's client, and how claims become roles. */
 export const OidcConfigSchema = z.strictObject({
   issuer: z
@@ -11,7 +19,7 @@ export const OidcConfigSchema = z.strictObject({
       error:
         'must be the issuer URL, http(s)://… (its discovery document is at /.well-known/openid-configuration)',
     })
-    .transform((u) => u.replace(/\/+$/, '')),
+    .transform(normalIssuer),
   clientId: z.string().min(1).max(500),
   clientSecret: z.string().min(1).max(2_000).meta({
     description: 'The client secret, or env:NAME to read it from $NAME (recommended).',
@@ -21,6 +29,10 @@ export const OidcConfigSchema = z.strictObject({
     description: 'The claim that names the person in Warden (their principal id): email (default) or sub.',
   }),
   groupsClaim: z.string().min(1).max(200).default('groups'),
+  trustUnverifiedEmail: z.boolean().default(false).meta({
+    description:
+      "DANGEROUS: accept an email the IdP does not mark email_verified (as the person's name with personClaim email, and for Slack). Only for an IdP that issues verified emails alone.",
+  }),
   roles: z
     .strictObject({ admin: GroupList, approver: GroupList, auditor: GroupList })
     .partial()
@@ -80,4 +92,36 @@ export function resolveAuthSecrets(
     };
   }
   return { auth: { ...auth, oidc: { ...auth.oidc, clientSecret: value } }, problems: [] };
+}
+
+/** Whether a URL's host is loopback (127.0.0.0/8, ::1, localhost): plain http is fine only there. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return h === 'localhost' || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h);
+}
+
+/**
+ * What the rest of the server config must give SSO: a publicUrl (the IdP redirects the browser back to it;
+ * without one the redirect URI is taken from the request's Host header) unless the server listens on
+ * loopback, and an https issuer unless the IdP is on loopback. Problems name the field.
+ */
+export function ssoDeploymentProblems(
+  auth: AuthConfig,
+  server: { publicUrl?: string | undefined; host: string },
+  source: (field: string) => string | undefined,
+): string[] {
+  if (!auth.oidc) return [];
+  const problems: string[] = [];
+  if (!server.publicUrl && !isLoopbackHost(server.host)) {
+    problems.push(
+      `publicUrl (${source('publicUrl')}): auth.oidc needs publicUrl (the address people open, e.g. https://warden.example.com) when the server listens on ${server.host}, not loopback: the IdP's redirect back is built from it`,
+    );
+  }
+  const issuer = new URL(auth.oidc.issuer);
+  if (issuer.protocol !== 'https:' && !isLoopbackHost(issuer.hostname)) {
+    problems.push(
+      `auth.oidc.issuer (${source('auth')}): must be https:// (${auth.oidc.issuer} is plain http on a host that is not loopback)`,
+    );
+  }
+  return problems;
 }

@@ -2,6 +2,7 @@ import { isWardenError } from '@warden/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type OidcProviderFixture, startOidcProvider } from '../../../test-support/oidc-provider.js';
 import { AuthConfigSchema, type OidcConfig } from './auth-config.js';
+import { SIGN_IN_MAX_AGE_SECONDS } from './id-token-verifier.js';
 import { OidcService } from './oidc-service.js';
 
 let op: OidcProviderFixture;
@@ -103,6 +104,61 @@ describe('verifyIdToken against the real oidc-provider', () => {
     const none = `${Buffer.from('{"alg":"none"}').toString('base64url')}.${p}.`;
     expect(await reasonFor(oidc.verifyIdToken(none))).toBe('algorithm');
     expect(await reasonFor(oidc.verifyIdToken('not-a-token'))).toBe('malformed');
+  });
+
+  it('refuses an email the IdP does not mark verified, unless trustUnverifiedEmail; never keeps it', async () => {
+    for (const email_verified of [undefined, false, 'false']) {
+      const token = await op.mintIdToken({ email: 'alice@example.com', email_verified });
+      expect(await reasonFor(oidc.verifyIdToken(token)), String(email_verified)).toBe('email_unverified');
+    }
+    const stringTrue = await op.mintIdToken({ email: 'alice@example.com', email_verified: 'true' });
+    expect(await oidc.verifyIdToken(stringTrue)).toMatchObject({ name: 'alice@example.com' });
+    const unverified = await op.mintIdToken({ email: 'alice@example.com', email_verified: undefined });
+    const trusting = new OidcService({ ...configFor(op.issuer), trustUnverifiedEmail: true });
+    expect(await trusting.verifyIdToken(unverified)).toMatchObject({
+      name: 'alice@example.com',
+      email: 'alice@example.com',
+    });
+    // Named by subject, the person is let in, but an unverified email is not kept (Slack maps by it).
+    const bySub = new OidcService({ ...configFor(op.issuer), personClaim: 'sub' });
+    const person = await bySub.verifyIdToken(unverified);
+    expect(person.name).toBe('alice');
+    expect(person.email).toBeUndefined();
+  });
+
+  it('refuses several audiences without azp, and an azp that is not an accepted client', async () => {
+    const email = 'alice@example.com';
+    const several = await op.mintIdToken({ email }, { audience: ['warden', 'another-app'] });
+    expect(await reasonFor(oidc.verifyIdToken(several))).toBe('azp');
+    const toOther = await op.mintIdToken(
+      { email, azp: 'another-app' },
+      { audience: ['warden', 'another-app'] },
+    );
+    expect(await reasonFor(oidc.verifyIdToken(toOther))).toBe('azp');
+    const toUs = await op.mintIdToken({ email, azp: 'warden' }, { audience: ['warden', 'another-app'] });
+    expect(await reasonFor(oidc.verifyIdToken(toUs))).toBe('accepted');
+  });
+
+  it('refuses a token older than maxAgeSeconds (a sign-in takes a token just issued)', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const old = await op.mintIdToken({ email: 'alice@example.com', iat: now - 1_200, exp: now + 600 });
+    expect(await reasonFor(oidc.verifyIdToken(old, { maxAgeSeconds: SIGN_IN_MAX_AGE_SECONDS }))).toBe(
+      'too_old',
+    );
+    expect(await reasonFor(oidc.verifyIdToken(old))).toBe('accepted');
+  });
+
+  it('records the issuer as configured, without the trailing slash the IdP names itself with', async () => {
+    const slashed = await startOidcProvider({ issuerTrailingSlash: true });
+    try {
+      expect(slashed.issuer.endsWith('/')).toBe(true);
+      const service = new OidcService(configFor(slashed.issuer));
+      const person = await service.verifyIdToken(await slashed.mintIdToken({ email: 'alice@example.com' }));
+      expect(person.issuer).toBe(slashed.issuer.replace(/\/$/, ''));
+      expect(person.issuer).toBe(service.issuer);
+    } finally {
+      await slashed.close();
+    }
   });
 
   it('says plainly when the issuer cannot be reached', async () => {

@@ -30,6 +30,9 @@ export interface VerifyOptions {
   readonly maxAgeSeconds?: number;
 }
 
+/** How old an ID token may be at a sign-in (dashboard, device flow, refresh): it was just issued. */
+export const SIGN_IN_MAX_AGE_SECONDS = 600;
+
 /** Clock skew tolerated between Warden and the IdP. */
 export const CLOCK_SKEW_SECONDS = 60;
 
@@ -44,7 +47,7 @@ function invalid(reason: string, message: string, issuer?: string): WardenError 
  * Verifies an ID token against the configured issuer's published keys (jose): issuer, audience, expiry
  * (with a small clock skew), a signature algorithm the issuer announces (never `none` or HMAC), and the
  * nonce when one is given. Every refusal is ID_TOKEN_INVALID with details.reason (malformed, issuer,
- * audience, expired, not_yet_valid, too_old, signature, algorithm, nonce, claim).
+ * audience, azp, expired, not_yet_valid, too_old, signature, algorithm, nonce, claim, email_unverified).
  */
 export async function verifyIdToken(
   discovery: OidcDiscovery,
@@ -97,6 +100,18 @@ export async function verifyIdToken(
   } catch (err) {
     throw refusal(err, issuer, audiences);
   }
+  // OpenID Connect Core §3.1.3.7: a token for several audiences must say which party it was issued to.
+  const aud = Array.isArray(payload.aud) ? payload.aud : [payload.aud];
+  if (aud.length > 1 && payload.azp === undefined) {
+    throw invalid('azp', `it names several audiences (${aud.join(', ')}) but no azp`, issuer);
+  }
+  if (payload.azp !== undefined && !audiences.includes(String(payload.azp))) {
+    throw invalid(
+      'azp',
+      `it was issued to ${JSON.stringify(payload.azp)} (azp), not one of ${audiences.join(', ')}`,
+      issuer,
+    );
+  }
   if (options.nonce !== undefined && payload.nonce !== options.nonce) {
     throw invalid(
       'nonce',
@@ -104,12 +119,17 @@ export async function verifyIdToken(
       issuer,
     );
   }
-  return personOf(config, issuer, payload);
+  // The configured (normalised) issuer, not the token's spelling: people are looked up by it.
+  return personOf(config, config.issuer, payload);
 }
 
 function refusal(err: unknown, issuer: string, audiences: readonly string[]): WardenError {
   if (err instanceof WardenError) return err;
-  if (err instanceof errors.JWTExpired) return invalid('expired', `it expired (${err.message})`, issuer);
+  if (err instanceof errors.JWTExpired) {
+    // jose reports a token past maxTokenAge as expired by its `iat`.
+    if (err.claim === 'iat') return invalid('too_old', `it was issued too long ago (${err.message})`, issuer);
+    return invalid('expired', `it expired (${err.message})`, issuer);
+  }
   if (err instanceof errors.JWTClaimValidationFailed) {
     if (err.claim === 'aud') {
       return invalid(
@@ -148,6 +168,7 @@ function refusal(err: unknown, issuer: string, audiences: readonly string[]): Wa
 export function personOf(config: OidcConfig, issuer: string, claims: JWTPayload): VerifiedPerson {
   const subject = claims.sub as string;
   const email = typeof claims.email === 'string' ? claims.email : undefined;
+  const verified = claims.email_verified === true || claims.email_verified === 'true';
   if (config.personClaim === 'email') {
     if (!email) {
       throw invalid(
@@ -156,10 +177,16 @@ export function personOf(config: OidcConfig, issuer: string, claims: JWTPayload)
         issuer,
       );
     }
-    if (claims.email_verified === false) {
-      throw invalid('claim', `the IdP says the email ${email} is not verified`, issuer);
+    if (!verified && !config.trustUnverifiedEmail) {
+      throw invalid(
+        'email_unverified',
+        `the IdP does not say the email ${email} is verified (email_verified is ${JSON.stringify(claims.email_verified ?? null)}), so it cannot name a person; verify it at the IdP, use personClaim: sub, or (only for an IdP that issues verified emails alone) set auth.oidc.trustUnverifiedEmail: true`,
+        issuer,
+      );
     }
   }
+  // An unverified email is not kept (Slack maps people by it) unless the config trusts them all.
+  const trustedEmail = email && (verified || config.trustUnverifiedEmail) ? email : undefined;
   const raw = claims[config.groupsClaim];
   const groups = (Array.isArray(raw) ? raw : typeof raw === 'string' ? [raw] : []).filter(
     (g): g is string => typeof g === 'string' && g.length > 0,
@@ -170,7 +197,7 @@ export function personOf(config: OidcConfig, issuer: string, claims: JWTPayload)
     subject,
     name: config.personClaim === 'email' ? (email as string) : subject,
     ...(displayName ? { displayName } : {}),
-    ...(email ? { email } : {}),
+    ...(trustedEmail ? { email: trustedEmail } : {}),
     groups,
     role: roleOf(config, groups),
     approverGroups: config.approverGroups.filter((g) => groups.includes(g)),

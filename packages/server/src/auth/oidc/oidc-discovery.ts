@@ -1,5 +1,6 @@
 import { WardenError } from '@warden/core';
 import { createRemoteJWKSet, type JWTVerifyGetKey } from 'jose';
+import { normalIssuer } from './auth-config.js';
 
 /** The parts of an issuer's discovery document (OpenID Connect Discovery 1.0) Warden uses. */
 export interface OidcMetadata {
@@ -24,7 +25,7 @@ export class OidcDiscovery {
   #loading: Promise<{ metadata: OidcMetadata; jwks: JWTVerifyGetKey }> | undefined;
 
   constructor(issuer: string) {
-    this.#issuer = issuer.replace(/\/+$/, '');
+    this.#issuer = normalIssuer(issuer);
   }
 
   get issuer(): string {
@@ -72,7 +73,7 @@ export class OidcDiscovery {
       }
     }
     // OpenID Connect Discovery §4.3: the document must name exactly the issuer it was fetched for.
-    if ((m.issuer as string).replace(/\/+$/, '') !== this.#issuer) {
+    if (normalIssuer(m.issuer as string) !== this.#issuer) {
       throw unavailable(
         this.#issuer,
         `its discovery document names another issuer (${m.issuer}); set auth.oidc.issuer to exactly the issuer the IdP names`,

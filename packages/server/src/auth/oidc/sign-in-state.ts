@@ -4,6 +4,11 @@ import { derivedKey, open, seal } from '../sealed-box.js';
 
 /** The cookie that carries a browser sign-in's state, nonce and PKCE verifier between login and callback. */
 export const SIGN_IN_STATE_COOKIE = 'warden_oidc';
+/**
+ * Its name over HTTPS: the `__Host-` prefix makes the browser refuse it unless it is Secure, for this exact
+ * host and path `/`, so a sibling subdomain cannot plant a sign-in state of its own (a login CSRF).
+ */
+export const SECURE_SIGN_IN_STATE_COOKIE = `__Host-${SIGN_IN_STATE_COOKIE}`;
 /** How long a person has at the IdP before the sign-in must start again. */
 export const SIGN_IN_STATE_TTL_MS = 10 * 60_000;
 
@@ -38,8 +43,8 @@ export function newSignInState(p: Pick<SignInState, 'verifier' | 'returnTo' | 'r
 export function signInStateCookie(hmacKey: Buffer, state: SignInState | undefined, secure: boolean): string {
   const value = state ? seal(stateKey(hmacKey), 'oidc-sign-in', state) : '';
   return [
-    `${SIGN_IN_STATE_COOKIE}=${value}`,
-    'Path=/v1/auth/oidc',
+    secure ? `${SECURE_SIGN_IN_STATE_COOKIE}=${value}` : `${SIGN_IN_STATE_COOKIE}=${value}`,
+    secure ? 'Path=/' : 'Path=/v1/auth/oidc',
     'HttpOnly',
     'SameSite=Lax',
     `Max-Age=${state ? Math.floor(SIGN_IN_STATE_TTL_MS / 1000) : 0}`,
@@ -49,7 +54,8 @@ export function signInStateCookie(hmacKey: Buffer, state: SignInState | undefine
 
 /** The sign-in state a request's cookie carries, or undefined when it is missing, altered or expired. */
 export function readSignInState(hmacKey: Buffer, cookieHeader: string | undefined): SignInState | undefined {
-  const raw = readCookie(cookieHeader, SIGN_IN_STATE_COOKIE);
+  const raw =
+    readCookie(cookieHeader, SECURE_SIGN_IN_STATE_COOKIE) ?? readCookie(cookieHeader, SIGN_IN_STATE_COOKIE);
   if (!raw) return undefined;
   const s = open(stateKey(hmacKey), 'oidc-sign-in', raw) as Partial<SignInState> | undefined;
   if (
@@ -78,7 +84,12 @@ export function safeReturnTo(raw: string | undefined): string {
   try {
     const base = 'http://warden.invalid';
     const url = new URL(raw, base);
-    return url.origin === base ? `${url.pathname}${url.search}${url.hash}` : '/';
+    if (url.origin !== base) return '/';
+    // The RESULT is what lands in Location: dot segments (`/..//evil`, `/%2e%2e//evil`) collapse into a
+    // path that starts `//`, which a browser reads as another host. Check what is returned, not the input.
+    const path = `${url.pathname}${url.search}${url.hash}`;
+    if (!path.startsWith('/') || path.startsWith('//') || path.startsWith('/\\')) return '/';
+    return new URL(path, base).origin === base ? path : '/';
   } catch {
     return '/';
   }
