@@ -49,13 +49,15 @@ export const SlackConfigSchema = z
       .optional()
       .meta({
         description:
-          "The Slack workspace (T…) whose members may vote. A click from anyone else (a Slack Connect guest, another workspace) is refused. Required when mapBy includes email.",
+          'The Slack workspace (T…) whose members may vote. A click from anyone else (a Slack Connect guest, another workspace) is refused. Required when mapBy includes email.',
       }),
     enterpriseId: z
       .string()
       .regex(SLACK_ENTERPRISE_ID, { error: 'is not a Slack Enterprise Grid id (E…)' })
       .optional()
-      .meta({ description: 'On Enterprise Grid, the organisation (E…) the workspace belongs to: checked too.' }),
+      .meta({
+        description: 'On Enterprise Grid, the organisation (E…) the workspace belongs to: checked too.',
+      }),
     apiBaseUrl: z
       .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })
       .default('https://slack.com/api')

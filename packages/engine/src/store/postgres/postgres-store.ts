@@ -296,11 +296,9 @@ export class PostgresStore implements Store {
   }
 
   async peopleByEmail(email: string): Promise<PersonRecord[]> {
-    const rows = await this.#db.query<PersonRow>(
-      'reading people',
-      numbered(PEOPLE_BY_EMAIL_SQL),
-      [columnText(email)],
-    );
+    const rows = await this.#db.query<PersonRow>('reading people', numbered(PEOPLE_BY_EMAIL_SQL), [
+      columnText(email),
+    ]);
     return rows.map(toPerson);
   }
 
