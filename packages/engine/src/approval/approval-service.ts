@@ -34,8 +34,8 @@ export function voterActor(v: Voter): Actor {
   return { kind: v.kind, id: v.id, ...(v.keyId ? { keyId: v.keyId } : {}) };
 }
 
-/** A stake or an earlier vote under another name of the same voter (see `vote`'s `alsoKnownAs`). */
-function aliasRefusal(
+/** A stake under another name of the same voter (see `vote`'s `alsoKnownAs`). */
+function aliasStake(
   a: ApprovalRecord,
   voter: Voter,
   aliases: readonly string[],
@@ -44,14 +44,18 @@ function aliasRefusal(
   for (const alias of aliases) {
     const sod = selfApproval({ id: alias }, `decide approval ${a.id} (as ${voter.id})`, a, ...stakes);
     if (sod) return sod;
-    if (a.votes.some((v) => normalName(v.principal) === normalName(alias))) {
-      return new WardenError(
-        'APPROVAL_ALREADY_VOTED',
-        `${voter.id} has already voted on approval ${a.id} as ${alias}`,
-      );
-    }
   }
   return undefined;
+}
+
+/** A vote already cast under another name of the same voter: refused like a second vote under one name. */
+function aliasVoted(a: ApprovalRecord, voter: Voter, aliases: readonly string[]): WardenError | undefined {
+  const earlier = aliases.find((n) => a.votes.some((v) => normalName(v.principal) === normalName(n)));
+  if (earlier === undefined) return undefined;
+  return new WardenError(
+    'APPROVAL_ALREADY_VOTED',
+    `${voter.id} has already voted on approval ${a.id} as ${earlier}`,
+  );
 }
 
 /**
@@ -105,12 +109,15 @@ export class ApprovalService {
       const stakes = await this.#sessionStake(a);
       const refusal =
         a.status === 'pending'
-          ? (voteRefusal(a, voter, stakes) ?? aliasRefusal(a, voter, opts.alsoKnownAs ?? [], stakes))
+          ? (voteRefusal(a, voter, stakes) ?? aliasStake(a, voter, opts.alsoKnownAs ?? [], stakes))
           : undefined;
       if (refusal) {
         await this.#refused(a, voter, refusal, vote);
         throw refusal;
       }
+      // Like a second vote under the same name (castVote's check), not recorded as a refusal.
+      const twice = a.status === 'pending' ? aliasVoted(a, voter, opts.alsoKnownAs ?? []) : undefined;
+      if (twice) throw twice;
       return castVote(a, voter, vote, { ...opts, now, extraStakes: stakes });
     });
   }
