@@ -596,6 +596,11 @@ describe('approving from Slack through warden serve (a real process, Slack stood
       // The replay's answer came after its handling (well within the 2.5 s Slack is answered by).
       expect(slack.callsOf('users.info').length).toBe(lookups);
       expect((await refusals(a.id)).filter(([who]) => who === `slack:${MUTE}`)).toHaveLength(2);
+      const [ignored] = await eventually('the replay in the log', () => {
+        const lines = logged(server.stderr(), 'a replayed Slack click was ignored');
+        return lines.length ? lines : undefined;
+      });
+      expect(ignored).toMatchObject({ level: 'warn', approvalId: a.id, slackUser: MUTE });
 
       // Dave triggered this task as dave@x (his key's name); in Slack he is SSO person dave-0001: still him.
       const b = await held({ tool: 'change', args: { n: 2 }, session: 'guard-2', triggeredBy: 'dave@x' });

@@ -112,6 +112,12 @@ export class SlackInteractions {
     const channel = p.container?.channel_id ?? p.channel?.id;
     const ts = p.container?.message_ts ?? p.message?.ts;
     if (action.action_ts && this.#replayed(`${userId}\u0000${action.action_ts}`)) {
+      // A signed request sent again (within Slack's five minutes): no second users.info, refusal or vote.
+      this.#warn('a replayed Slack click was ignored', {
+        approvalId,
+        slackUser: userId,
+        actionTs: action.action_ts,
+      });
       return { outcome: 'ignored', why: `a replay of click ${action.action_ts} by ${userId}` };
     }
     const approval = await this.#engine.store.approval(approvalId);
