@@ -50,6 +50,12 @@ export const ERROR_CODES = {
     "A request to /slack/interactions is not from Slack: the X-Slack-Signature or X-Slack-Request-Timestamp header is missing, stale (over 5 minutes) or does not match the body signed with the app's signing secret.",
   SLACK_USER_UNMAPPED:
     'A Slack user who clicked Approve or Deny is not a Warden person: not in the slack.users map, and their Slack email is no SSO person and no human API key (or the person has no role).',
+  SLACK_FOREIGN_USER:
+    "A Slack click came from outside the app's workspace (slack.teamId / enterpriseId): another workspace or a Slack Connect organisation; it is refused, whatever the clicker's email.",
+  SLACK_SIGN_IN_STALE:
+    'A Slack click by an SSO person whose last sign-in is older than a dashboard session (8 h): their role may have changed at the identity provider; they sign in to Warden again first.',
+  SLACK_EMAIL_AMBIGUOUS:
+    'A Slack click by a user whose email more than one SSO person has: Warden cannot tell which person clicked; map the Slack user in slack.users.',
   BUDGET_EXCEEDED:
     'A budget would go over its limit; details name the budget, scope, used, reserved and limit. A hard breach pauses the session.',
   BUDGET_CONFLICT:

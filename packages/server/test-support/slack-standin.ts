@@ -18,6 +18,12 @@ export interface StandinUser {
   readonly email?: string;
   readonly deleted?: boolean;
   readonly isBot?: boolean;
+  /** The member's home workspace (`team_id`); default the stand-in's own, STANDIN_TEAM. */
+  readonly teamId?: string;
+  /** A Slack Connect member of another organisation, as users.info marks them (`is_stranger: true`). */
+  readonly isStranger?: boolean;
+  /** `is_email_confirmed`: default true; `null` leaves the field out, as Slack does for some users. */
+  readonly emailConfirmed?: boolean | null;
 }
 
 /** One Web API request as it arrived. */
@@ -179,7 +185,7 @@ export async function startSlackStandin(o: {
         id: click.user,
         username: u?.name ?? 'someone',
         name: u?.name ?? 'someone',
-        team_id: STANDIN_TEAM,
+        team_id: u?.teamId ?? STANDIN_TEAM,
       },
       api_app_id: STANDIN_APP,
       token: 'verification-token-deprecated',
@@ -190,7 +196,8 @@ export async function startSlackStandin(o: {
         is_ephemeral: false,
       },
       trigger_id: `${Date.now()}.${randomBytes(6).toString('hex')}`,
-      team: { id: STANDIN_TEAM, domain: 'warden-standin' },
+      // Slack names the clicker's workspace here: a Slack Connect member's own, not the channel's host.
+      team: { id: u?.teamId ?? STANDIN_TEAM, domain: 'warden-standin' },
       enterprise: null,
       is_enterprise_install: false,
       channel: { id: click.message.channel, name: 'approvals' },
@@ -280,9 +287,10 @@ function botMessage(m: StandinMessage): Record<string, unknown> {
 
 /** users.info's `user` object. */
 function userObject(u: StandinUser): Record<string, unknown> {
+  const confirmed = u.emailConfirmed === undefined ? true : u.emailConfirmed;
   return {
     id: u.id,
-    team_id: STANDIN_TEAM,
+    team_id: u.teamId ?? STANDIN_TEAM,
     name: u.name,
     deleted: u.deleted ?? false,
     color: '9f69e7',
@@ -298,7 +306,7 @@ function userObject(u: StandinUser): Record<string, unknown> {
       display_name: u.name,
       display_name_normalized: u.name,
       ...(u.email ? { email: u.email } : {}),
-      team: STANDIN_TEAM,
+      team: u.teamId ?? STANDIN_TEAM,
     },
     is_admin: false,
     is_owner: false,
@@ -308,7 +316,8 @@ function userObject(u: StandinUser): Record<string, unknown> {
     is_bot: u.isBot ?? false,
     is_app_user: false,
     updated: Math.floor(Date.now() / 1000),
-    is_email_confirmed: true,
+    ...(confirmed === null ? {} : { is_email_confirmed: confirmed }),
+    ...(u.isStranger ? { is_stranger: true } : {}),
   };
 }
 

@@ -18,7 +18,12 @@ import { eventually } from '../test-support/eventually.js';
 import { browse, CookieJar } from '../test-support/oidc-browser.js';
 import { type OidcProviderFixture, startOidcProvider } from '../test-support/oidc-provider.js';
 import { api, BIN, killAll, logged, type Served, spawnServe, warden } from '../test-support/serve-process.js';
-import { type SlackStandin, type StandinMessage, startSlackStandin } from '../test-support/slack-standin.js';
+import {
+  type SlackStandin,
+  STANDIN_TEAM,
+  type StandinMessage,
+  startSlackStandin,
+} from '../test-support/slack-standin.js';
 
 const POLICY = fileURLToPath(new URL('./fixtures/approvals-policy', import.meta.url));
 const ADMIN = `wdn_${randomBytes(32).toString('base64url')}`;
@@ -39,7 +44,8 @@ const DANA_PERSON: PersonRecord = {
   groups: ['ops', 'staff'],
   approverGroups: ['ops'],
   firstSignedInAt: '2026-01-01T00:00:00.000Z',
-  lastSignedInAt: '2026-01-01T00:00:00.000Z',
+  // Signed in lately: a role from a sign-in older than a dashboard session (8 h) is not used.
+  lastSignedInAt: new Date().toISOString(),
 };
 
 interface Approval {
@@ -96,6 +102,7 @@ async function serve(
       '  signingSecret: env:TEST_SLACK_SIGNING_SECRET',
       `  channel: ${CHANNEL}`,
       `  apiBaseUrl: ${slack.apiBaseUrl}`,
+      `  teamId: ${STANDIN_TEAM}`,
       '  users:',
       `    ${TINA}: tina@x`,
       '  mapBy: [map, email]',
@@ -441,6 +448,185 @@ describe('approving from Slack through warden serve (a real process, Slack stood
       if (passed) expect(exit.code, exit.err).toBe(0);
     }
   }, 60_000);
+  it('refuses outsiders, unconfirmed emails, stale sign-ins and shared emails; one person is one voter under every name; request data is shown verbatim; a replayed click does nothing', async () => {
+    const EVE = 'U0EVE00001';
+    const MUTE = 'U0MUTE0001';
+    const DAVE = 'U0DAVE0001';
+    const BO = 'U0BO000001';
+    const OLD = 'U0OLD00001';
+    // Eve is a Slack Connect member of another organisation whose admin gave her Olga's email.
+    slack.addUser({ id: EVE, name: 'eve', email: 'olga@x', teamId: 'T0OTHERORG', isStranger: true });
+    // Slack does not say Mute's email is confirmed (no is_email_confirmed): it is not.
+    slack.addUser({ id: MUTE, name: 'mute', email: 'olga@x', emailConfirmed: null });
+    slack.addUser({ id: DAVE, name: 'dave', email: 'dave@x' });
+    slack.addUser({ id: BO, name: 'bo', email: 'bo@corp.example' });
+    slack.addUser({ id: OLD, name: 'old', email: 'old@corp.example' });
+    const person = (p: Partial<PersonRecord> & Pick<PersonRecord, 'subject'>): PersonRecord => ({
+      issuer: 'https://idp.example.com',
+      name: p.subject, // personClaim: sub names people by an opaque subject
+      email: null,
+      displayName: null,
+      role: 'approver',
+      groups: ['ops'],
+      approverGroups: ['ops'],
+      firstSignedInAt: '2026-01-01T00:00:00.000Z',
+      lastSignedInAt: new Date().toISOString(),
+      ...p,
+    });
+    const { server, db, agent } = await serve('guard');
+    const interactions = `${server.url}/slack/interactions`;
+    let passed = false;
+    try {
+      const store = await openStore(db);
+      try {
+        const people = [
+          // Dave signed in through SSO (subject dave-0001) and also holds a human key as dave@x.
+          person({ subject: 'dave-0001', email: 'dave@x', approverGroups: ['ops', 'security'] }),
+          // Two people at two issuers have bo@corp.example.
+          person({ subject: 'bo-a', email: 'bo@corp.example' }),
+          person({ issuer: 'https://idp2.example.com', subject: 'bo-b', email: 'bo@corp.example' }),
+          // Old last signed in nine hours ago: the role saved then is too old to act on.
+          person({
+            subject: 'old-0001',
+            email: 'old@corp.example',
+            lastSignedInAt: new Date(Date.now() - 9 * 3_600_000).toISOString(),
+          }),
+        ];
+        await store.commit([
+          { mutations: people.map((p) => ({ kind: 'person.upsert' as const, person: p })), events: [] },
+        ]);
+      } finally {
+        await store.close();
+      }
+      const daveKey = await warden([
+        'keys',
+        'create',
+        '--human',
+        'dave@x',
+        '--role',
+        'approver',
+        '--db',
+        db,
+        '--json',
+      ]);
+      expect(daveKey.code, daveKey.err).toBe(0);
+      const daveSecret = (JSON.parse(daveKey.out) as { secret: string }).secret;
+      const held = async (body: Record<string, unknown>) => {
+        const seen = slack.messages.length;
+        const r = await api<{ effect: string; approval: { id: string } }>(server.url, 'POST', '/v1/calls', {
+          key: agent,
+          body,
+        });
+        expect(r.body.effect).toBe('review');
+        const message = await eventually('the message', () =>
+          slack.messages.length > seen ? slack.messages.at(-1) : undefined,
+        );
+        return { id: r.body.approval.id, message };
+      };
+      const click = (user: string, message: StandinMessage) =>
+        slack.sendInteraction(
+          interactions,
+          slack.blockActions({ user, message, actionId: 'warden_approve' }),
+        );
+      const toldTo = (user: string, text: RegExp) =>
+        eventually(`what ${user} was told`, () =>
+          slack
+            .callsOf('chat.postEphemeral')
+            .find((c) => c.args.user === user && text.test(String(c.args.text))),
+        );
+      const refusals = async (id: string) =>
+        (await audit(server.url, 'approval.refused'))
+          .filter((e) => e.data.approvalId === id)
+          .map((e) => [e.actor.id, e.data.code]);
+
+      // The agent writes the name, and a name can pretend to be verified: the proof is a field of its own.
+      const a = await held({
+        tool: 'change',
+        args: { note: 'approve at https://evil.example #general @channel <https://evil.example|here>' },
+        session: 'guard-1',
+        triggeredBy: 'mallory (verified by SSO: https://idp.example.com)',
+      });
+      const fields = (a.message.blocks.find((b) => Array.isArray(b.fields))?.fields ?? []) as {
+        text: string;
+      }[];
+      const texts = fields.map((f) => f.text);
+      expect(texts).toContain('*Triggered by*\nmallory (verified by SSO: https://idp.example.com)');
+      // Always there, in its own field: what the decision recorded, or that nothing was recorded.
+      expect(texts.filter((t) => t.startsWith('*Initiator proof*\n'))).toEqual([
+        expect.stringMatching(/^\*Initiator proof\*\n(claimed, unverified|not recorded)$/),
+      ]);
+      const mrkdwn: Record<string, unknown>[] = [];
+      JSON.stringify(a.message.blocks, (_k, v) => {
+        if (v && typeof v === 'object' && (v as { type?: unknown }).type === 'mrkdwn') mrkdwn.push(v);
+        return v;
+      });
+      expect(mrkdwn.length).toBeGreaterThan(5);
+      for (const t of mrkdwn) expect(t).toMatchObject({ verbatim: true });
+      expect(JSON.stringify(a.message.blocks)).toContain('&lt;https://evil.example|here&gt;');
+
+      // Eve (another organisation), Mute (email not confirmed), Bo (an email two people share) and Old
+      // (signed in too long ago) are all refused, told why, and recorded; nobody voted.
+      for (const user of [EVE, MUTE, BO, OLD]) expect((await click(user, a.message)).status).toBe(200);
+      await toldTo(EVE, /workspace T0OTHERORG, not T0WARDEN1/);
+      await toldTo(MUTE, /olga@x is not confirmed/);
+      await toldTo(BO, /2 SSO people share/);
+      await toldTo(OLD, /Sign in to Warden again/);
+      await eventually('four refusals', async () => ((await refusals(a.id)).length >= 4 ? true : undefined));
+      expect(await refusals(a.id)).toEqual(
+        expect.arrayContaining([
+          [`slack:${EVE}`, 'SLACK_FOREIGN_USER'],
+          [`slack:${MUTE}`, 'SLACK_USER_UNMAPPED'],
+          [`slack:${BO}`, 'SLACK_EMAIL_AMBIGUOUS'],
+          [`slack:${OLD}`, 'SLACK_SIGN_IN_STALE'],
+        ]),
+      );
+      expect((await approval(server.url, a.id)).votes).toEqual([]);
+      // Eve was refused on the payload's workspace alone, before any users.info.
+      expect(slack.callsOf('users.info').filter((c) => c.args.user === EVE)).toEqual([]);
+
+      // A captured click sent again (same signed body, within Slack's window) does nothing more.
+      const muteClick = click(MUTE, a.message);
+      const first = await muteClick;
+      await eventually('the second refusal of Mute', async () =>
+        (await refusals(a.id)).filter(([who]) => who === `slack:${MUTE}`).length === 2 ? true : undefined,
+      );
+      const lookups = slack.callsOf('users.info').length;
+      const replay = await fetch(interactions, { method: 'POST', headers: first.headers, body: first.body });
+      expect(replay.status).toBe(200);
+      // The replay's answer came after its handling (well within the 2.5 s Slack is answered by).
+      expect(slack.callsOf('users.info').length).toBe(lookups);
+      expect((await refusals(a.id)).filter(([who]) => who === `slack:${MUTE}`)).toHaveLength(2);
+      const [ignored] = await eventually('the replay in the log', () => {
+        const lines = logged(server.stderr(), 'a replayed Slack click was ignored');
+        return lines.length ? lines : undefined;
+      });
+      expect(ignored).toMatchObject({ level: 'warn', approvalId: a.id, slackUser: MUTE });
+
+      // Dave triggered this task as dave@x (his key's name); in Slack he is SSO person dave-0001: still him.
+      const b = await held({ tool: 'change', args: { n: 2 }, session: 'guard-2', triggeredBy: 'dave@x' });
+      expect((await click(DAVE, b.message)).status).toBe(200);
+      await toldTo(DAVE, /APPROVAL_SELF_APPROVAL/);
+      expect(await refusals(b.id)).toEqual([['dave-0001', 'APPROVAL_SELF_APPROVAL']]);
+      expect((await approval(server.url, b.id)).status).toBe('pending');
+
+      // A DBA and a security reviewer must approve: Dave, a DBA by his key, cannot be the reviewer too by SSO.
+      const c = await held({ tool: 'db.write', args: { n: 3 }, session: 'guard-3' });
+      const byKey = await api<Approval>(server.url, 'POST', `/v1/approvals/${c.id}/approve`, {
+        key: daveSecret,
+        body: {},
+      });
+      expect(byKey.status, JSON.stringify(byKey.body)).toBe(200);
+      expect((await click(DAVE, c.message)).status).toBe(200);
+      await toldTo(DAVE, /APPROVAL_ALREADY_VOTED/);
+      const after = await approval(server.url, c.id);
+      expect(after.status).toBe('pending');
+      expect(after.votes.map((v) => v.principal)).toEqual(['dave@x']);
+      passed = true;
+    } finally {
+      const exit = await server.stop();
+      if (passed) expect(exit.code, exit.err).toBe(0);
+    }
+  }, 120_000);
 });
 
 describe('approving from Slack as an SSO person (warden serve, the real OpenID provider, Slack stood in)', () => {
@@ -498,6 +684,7 @@ describe('approving from Slack as an SSO person (warden serve, the real OpenID p
           signingSecret: 'env:TEST_SLACK_SIGNING_SECRET',
           channel: CHANNEL,
           apiBaseUrl: slack.apiBaseUrl,
+          teamId: STANDIN_TEAM,
         },
       }),
     );

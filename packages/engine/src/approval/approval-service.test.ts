@@ -228,6 +228,29 @@ describe.each(DIALECTS)('approval service (%s)', (dialect) => {
       expect(refused[6]?.actor).toEqual({ kind: 'service', id: 'ci' });
     });
 
+    it('checks every other name of the voter (alsoKnownAs) for a stake and for an earlier vote', async () => {
+      // lee-sso is Lee's SSO name; the call was triggered by lee@corp, the name of Lee's key.
+      const a = await open('pay', { triggeredBy: 'lee@corp' });
+      const leeSso: Voter = { ...human('lee-sso'), groups: ['leads'] };
+      await expect(
+        engine.approvals.vote(a.id, leeSso, 'approve', { alsoKnownAs: ['lee@corp'] }),
+      ).rejects.toMatchObject({
+        code: 'APPROVAL_SELF_APPROVAL',
+        message: expect.stringMatching(/lee@corp triggered/),
+      });
+      const refused = (await approvalEvents(a.callId)).filter((e) => e.type === 'approval.refused');
+      expect(refused.map((e) => [e.actor.id, e.data?.code])).toEqual([['lee-sso', 'APPROVAL_SELF_APPROVAL']]);
+
+      const w = await open('wire');
+      await engine.approvals.vote(w.id, human('v1@corp'), 'approve');
+      await expect(
+        engine.approvals.vote(w.id, human('v1-sso'), 'approve', { alsoKnownAs: ['V1@corp'] }),
+      ).rejects.toMatchObject({ code: 'APPROVAL_ALREADY_VOTED' });
+      expect(await fx.store.approval(w.id)).toMatchObject({ version: 2, votes: [{ principal: 'v1@corp' }] });
+      // Without the other name the same person would count twice.
+      expect(await engine.approvals.vote(w.id, human('v1-sso'), 'approve')).toMatchObject({ version: 3 });
+    });
+
     it('refuses a second vote by the same person (any spelling) without recording it', async () => {
       const a = await open('wire');
       await engine.approvals.vote(a.id, human('v1'), 'approve');

@@ -9,8 +9,10 @@ import {
   escalateApproval,
   expireApproval,
   isWardenError,
+  normalName,
   overrideApproval,
   type Stake,
+  selfApproval,
   useApproval,
   type Voter,
   voteRefusal,
@@ -30,6 +32,30 @@ export function voterActor(v: Voter): Actor {
   // An SSO person is named by issuer and subject (their sign-in id is not a key).
   if (v.issuer && v.subject) return { kind: v.kind, id: v.id, issuer: v.issuer, subject: v.subject };
   return { kind: v.kind, id: v.id, ...(v.keyId ? { keyId: v.keyId } : {}) };
+}
+
+/** A stake under another name of the same voter (see `vote`'s `alsoKnownAs`). */
+function aliasStake(
+  a: ApprovalRecord,
+  voter: Voter,
+  aliases: readonly string[],
+  stakes: readonly Stake[],
+): WardenError | undefined {
+  for (const alias of aliases) {
+    const sod = selfApproval({ id: alias }, `decide approval ${a.id} (as ${voter.id})`, a, ...stakes);
+    if (sod) return sod;
+  }
+  return undefined;
+}
+
+/** A vote already cast under another name of the same voter: refused like a second vote under one name. */
+function aliasVoted(a: ApprovalRecord, voter: Voter, aliases: readonly string[]): WardenError | undefined {
+  const earlier = aliases.find((n) => a.votes.some((v) => normalName(v.principal) === normalName(n)));
+  if (earlier === undefined) return undefined;
+  return new WardenError(
+    'APPROVAL_ALREADY_VOTED',
+    `${voter.id} has already voted on approval ${a.id} as ${earlier}`,
+  );
 }
 
 /**
@@ -63,7 +89,17 @@ export class ApprovalService {
     id: string,
     voter: Voter,
     vote: ApprovalVote['vote'],
-    opts: { reason?: string; via?: string; once?: boolean } = {},
+    opts: {
+      reason?: string;
+      via?: string;
+      once?: boolean;
+      /**
+       * Other names the voter goes by (Slack: the email, the human key's principal, the SSO name): each is
+       * checked for a stake and for a vote already cast, so one person neither decides their own request
+       * nor counts twice under two names.
+       */
+      alsoKnownAs?: readonly string[];
+    } = {},
   ): Promise<ApprovalRecord> {
     return this.#change(id, voterActor(voter), async (a, now) => {
       // A one-time link: its channel tag may appear on one vote only, checked over the version committed.
@@ -71,11 +107,17 @@ export class ApprovalService {
         throw new WardenError('LINK_INVALID', 'this link was already used; open the request to decide');
       }
       const stakes = await this.#sessionStake(a);
-      const refusal = a.status === 'pending' ? voteRefusal(a, voter, stakes) : undefined;
+      const refusal =
+        a.status === 'pending'
+          ? (voteRefusal(a, voter, stakes) ?? aliasStake(a, voter, opts.alsoKnownAs ?? [], stakes))
+          : undefined;
       if (refusal) {
         await this.#refused(a, voter, refusal, vote);
         throw refusal;
       }
+      // Like a second vote under the same name (castVote's check), not recorded as a refusal.
+      const twice = a.status === 'pending' ? aliasVoted(a, voter, opts.alsoKnownAs ?? []) : undefined;
+      if (twice) throw twice;
       return castVote(a, voter, vote, { ...opts, now, extraStakes: stakes });
     });
   }

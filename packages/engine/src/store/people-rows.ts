@@ -85,6 +85,10 @@ export const UPSERT_PERSON_SQL = `INSERT INTO people (${PEOPLE_COLUMNS}) VALUES 
 export const PERSON_BY_EMAIL_SQL = `SELECT ${PEOPLE_COLUMNS} FROM people WHERE lower(email) = lower(?)
  ORDER BY last_signed_in_at DESC LIMIT 1`;
 
+/** Every person with this email (case-insensitive), the most recent sign-in first (at most a few). */
+export const PEOPLE_BY_EMAIL_SQL = `SELECT ${PEOPLE_COLUMNS} FROM people WHERE lower(email) = lower(?)
+ ORDER BY last_signed_in_at DESC LIMIT 10`;
+
 /** The person a principal id names (the most recent sign-in first). */
 export const PERSON_BY_NAME_SQL = `SELECT ${PEOPLE_COLUMNS} FROM people WHERE name = ?
  ORDER BY last_signed_in_at DESC LIMIT 1`;

@@ -70,6 +70,9 @@ describe.each(DIALECTS)('People store contract (%s)', (dialect) => {
     });
     await upsert(elsewhere);
     expect(await fx.store.personByEmail('alice@example.com')).toEqual(elsewhere);
+    // Slack refuses an email more than one person has: it must see them all.
+    expect(await fx.store.peopleByEmail('ALICE@example.com')).toEqual([elsewhere, person()]);
+    expect(await fx.store.peopleByEmail('bob@example.com')).toEqual([]);
     expect((await fx.store.person(person().issuer, person().subject))?.issuer).toBe(person().issuer);
   });
 

@@ -72,6 +72,8 @@ export interface Store {
   person(issuer: string, subject: string): Promise<PersonRecord | undefined>;
   /** The person with this email (case-insensitive; the most recent sign-in when several issuers know it). */
   personByEmail(email: string): Promise<PersonRecord | undefined>;
+  /** Every person with this email (case-insensitive; up to 10, the most recent sign-in first). */
+  peopleByEmail(email: string): Promise<PersonRecord[]>;
   /** The person a principal id names (the most recent sign-in when several issuers know it). */
   personByName(name: string): Promise<PersonRecord | undefined>;
   /** The policy most recently stored, if any. */

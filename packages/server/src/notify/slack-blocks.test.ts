@@ -148,8 +148,27 @@ describe('Slack Block Kit messages', () => {
       'vouched for by service key key_1',
     );
     const m = slackRequestMessage(base, 'approval.requested', { initiatorProof: 'claimed, unverified' });
-    expect(JSON.stringify(m.blocks)).toContain(
-      '*Triggered by*\\nmallory &lt;!here&gt; (claimed, unverified)',
-    );
+    // A field of its own: appended to the agent-written name, "(verified by SSO: …)" could be faked.
+    const fields = (m.blocks[1] as { fields: { text: string }[] }).fields.map((f) => f.text);
+    expect(fields).toContain('*Triggered by*\nmallory &lt;!here&gt;');
+    expect(fields).toContain('*Initiator proof*\nclaimed, unverified');
+    const unrecorded = slackRequestMessage(base, 'approval.requested');
+    expect(JSON.stringify(unrecorded.blocks)).toContain('*Initiator proof*\\nnot recorded');
+  });
+
+  it('sends every mrkdwn text verbatim, so Slack links no URL, channel or mention in request data', () => {
+    const a = { ...base, args: { note: 'see https://evil.example #general @channel' } };
+    for (const m of [
+      slackRequestMessage(a, 'approval.requested'),
+      slackOutcomeMessage({ ...a, status: 'denied', outcomeReason: 'https://evil.example' }),
+    ]) {
+      const texts: Record<string, unknown>[] = [];
+      JSON.stringify(m.blocks, (_k, v) => {
+        if (v && typeof v === 'object' && (v as { type?: unknown }).type === 'mrkdwn') texts.push(v);
+        return v;
+      });
+      expect(texts.length).toBeGreaterThan(5);
+      for (const t of texts) expect(t).toMatchObject({ verbatim: true });
+    }
   });
 });

@@ -134,12 +134,10 @@ function facts(a: ApprovalRecord, title: string, ctx: SlackMessageContext): Reco
     ['Agent', a.agent],
     ['Tool', a.tool],
     ['Rule', a.ruleId ?? '(default)'],
-    [
-      'Triggered by',
-      a.triggeredBy
-        ? `${a.triggeredBy}${ctx.initiatorProof ? ` (${ctx.initiatorProof})` : ''}`
-        : '(nobody named)',
-    ],
+    ['Triggered by', a.triggeredBy ?? '(nobody named)'],
+    // A field of its own, always there: appended to the agent-written name, a name ending in
+    // "(SSO: https://idp…)" would pass for a verified one.
+    ['Initiator proof', ctx.initiatorProof ?? 'not recorded'],
   ];
   if (a.delegationChain.length > 0) fields.push(['Delegated by', a.delegationChain.join(' → ')]);
   fields.push(['Session', a.session]);
@@ -155,8 +153,9 @@ function facts(a: ApprovalRecord, title: string, ctx: SlackMessageContext): Reco
         ...fields.map(([label, value]) => ({
           type: 'mrkdwn',
           text: `*${label}*\n${escapeSlack(value, 500)}`,
+          verbatim: true,
         })),
-        { type: 'mrkdwn', text: `*Expires*\n${expires}` },
+        { type: 'mrkdwn', text: `*Expires*\n${expires}`, verbatim: true },
       ].slice(0, 10),
     },
   ];
@@ -171,6 +170,7 @@ function facts(a: ApprovalRecord, title: string, ctx: SlackMessageContext): Reco
       {
         type: 'mrkdwn',
         text: `Approval \`${escapeSlack(a.id, 200)}\` · call \`${escapeSlack(a.callId, 200)}\``,
+        verbatim: true,
       },
     ],
   });
@@ -216,7 +216,7 @@ function actions(a: ApprovalRecord, ctx: SlackMessageContext, open: boolean): Re
   }
   // An actions block needs at least one element; a decided request without a link gets a context line.
   if (elements.length === 0) {
-    return { type: 'context', elements: [{ type: 'mrkdwn', text: `Status: *${a.status}*` }] };
+    return { type: 'context', elements: [{ type: 'mrkdwn', text: `Status: *${a.status}*`, verbatim: true }] };
   }
   return { type: 'actions', block_id: SLACK_ACTIONS_BLOCK, elements };
 }

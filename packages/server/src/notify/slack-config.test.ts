@@ -19,6 +19,7 @@ const GOOD = [
   'botToken: env:SLACK_BOT_TOKEN',
   'signingSecret: env:SLACK_SIGNING_SECRET',
   'channel: C0APPROVALS',
+  'teamId: T0ACME0001',
 ];
 
 const problem = (config: string, env: NodeJS.ProcessEnv = ENV) => {
@@ -42,6 +43,7 @@ describe('the slack section of the server configuration', () => {
       signingSecret: ENV.SLACK_SIGNING_SECRET,
       channel: 'C0APPROVALS',
       apiBaseUrl: 'https://slack.com/api',
+      teamId: 'T0ACME0001',
       users: { U024BE7LH: 'ana@example.com' },
       mapBy: ['map', 'email'],
     });
@@ -69,5 +71,16 @@ describe('the slack section of the server configuration', () => {
     expect(problem(configWith(...GOOD, 'mapBy: [email, email]'))).toMatch(/slack\.mapBy .*twice/);
     expect(problem(configWith(...GOOD, 'apiBaseUrl: ftp://slack.example'))).toMatch(/slack\.apiBaseUrl/);
     expect(problem(configWith(...GOOD, 'chanel: C0X'))).toMatch(/chanel/);
+    expect(problem(configWith(...GOOD.slice(0, 3), 'teamId: acme'))).toMatch(/slack\.teamId .*workspace id/);
+    expect(problem(configWith(...GOOD, 'enterpriseId: T0X1'))).toMatch(/slack\.enterpriseId/);
+  });
+
+  it('requires the workspace id when Slack emails map people: email mapping trusts that workspace only', () => {
+    expect(problem(configWith(...GOOD.slice(0, 3)))).toMatch(
+      /slack\.teamId .*required when mapBy includes email/,
+    );
+    expect(problem(configWith(...GOOD.slice(0, 3), 'mapBy: [email]'))).toMatch(/slack\.teamId/);
+    // The explicit map alone names Slack user ids one by one: no workspace needs trusting.
+    expect(problem(configWith(...GOOD.slice(0, 3), 'mapBy: [map]'))).toBe('accepted');
   });
 });

@@ -23,6 +23,10 @@ const envOnly = (what: string) =>
 /** A Slack user id (U…, or W… on Enterprise Grid), as Slack sends it in `user.id`. */
 const SLACK_USER_ID = /^[UW][A-Z0-9]{2,30}$/;
 
+/** A Slack workspace id (T…) and an Enterprise Grid organisation id (E…). */
+const SLACK_TEAM_ID = /^T[A-Z0-9]{2,30}$/;
+const SLACK_ENTERPRISE_ID = /^E[A-Z0-9]{2,30}$/;
+
 /** The `slack` section of the server configuration, as written. */
 export const SlackConfigSchema = z
   .strictObject({
@@ -39,6 +43,21 @@ export const SlackConfigSchema = z
       .min(1)
       .max(100)
       .meta({ description: 'Where approval requests are posted: a channel id (C…) the app is a member of.' }),
+    teamId: z
+      .string()
+      .regex(SLACK_TEAM_ID, { error: 'is not a Slack workspace id (T…, as auth.test answers team_id)' })
+      .optional()
+      .meta({
+        description:
+          'The Slack workspace (T…) whose members may vote. A click from anyone else (a Slack Connect guest, another workspace) is refused. Required when mapBy includes email.',
+      }),
+    enterpriseId: z
+      .string()
+      .regex(SLACK_ENTERPRISE_ID, { error: 'is not a Slack Enterprise Grid id (E…)' })
+      .optional()
+      .meta({
+        description: 'On Enterprise Grid, the organisation (E…) the workspace belongs to: checked too.',
+      }),
     apiBaseUrl: z
       .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })
       .default('https://slack.com/api')
@@ -70,6 +89,13 @@ export const SlackConfigSchema = z
           "How a Slack user becomes a Warden person, in order: `map` (the users map), `email` (users.info's profile email: an SSO person, or a human key named by it). Default [map, email].",
       }),
   })
+  // Email mapping trusts whoever may set a member's email: only the app's own workspace may, never a
+  // Slack Connect organisation, so which workspace a clicker belongs to must be known.
+  .refine((s) => s.teamId !== undefined || !s.mapBy.includes('email'), {
+    path: ['teamId'],
+    error:
+      "is required when mapBy includes email (the workspace id T…, from Slack's auth.test): without it a member of another organisation could vote as whoever their admin names in their email",
+  })
   .optional();
 
 /** The Slack app's settings with its secrets read from the environment. */
@@ -78,6 +104,9 @@ export interface SlackConfig {
   readonly signingSecret: string;
   readonly channel: string;
   readonly apiBaseUrl: string;
+  /** The workspace whose members may vote (required with email mapping). */
+  readonly teamId?: string;
+  readonly enterpriseId?: string;
   readonly users: Readonly<Record<string, string>>;
   readonly mapBy: readonly SlackMapBy[];
 }

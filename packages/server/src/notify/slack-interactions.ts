@@ -18,7 +18,9 @@ import { slackPerson } from './slack-people.js';
  */
 const BlockActionsSchema = z.looseObject({
   type: z.literal('block_actions'),
-  user: z.looseObject({ id: z.string().min(1).max(64) }),
+  user: z.looseObject({ id: z.string().min(1).max(64), team_id: z.string().max(64).optional() }),
+  team: z.looseObject({ id: z.string().max(64) }).nullish(),
+  enterprise: z.looseObject({ id: z.string().max(64) }).nullish(),
   container: z
     .looseObject({
       type: z.string().optional(),
@@ -34,6 +36,7 @@ const BlockActionsSchema = z.looseObject({
         action_id: z.string().max(255),
         value: z.string().max(2_000).optional(),
         type: z.string().optional(),
+        action_ts: z.string().max(64).optional(),
       }),
     )
     .min(1),
@@ -50,6 +53,11 @@ export type InteractionResult =
       readonly reason: string;
     };
 
+/** How long a click is remembered against replays: past Slack's 5-minute signature window, with room. */
+const SEEN_FOR_MS = 10 * 60_000;
+/** At most this many clicks are remembered (the oldest go first). */
+const SEEN_LIMIT = 10_000;
+
 /** Retries of the follow-up calls (chat.update, chat.postEphemeral): a click deserves an answer. */
 const FOLLOW_UP = { maxAttempts: 3, baseDelayMs: 200 };
 
@@ -65,6 +73,8 @@ export class SlackInteractions {
   readonly #notifier: SlackNotifier;
   readonly #keySignIn: boolean;
   readonly #warn: (message: string, fields: Record<string, unknown>) => void;
+  /** Clicks handled lately (user and action_ts → when): a replayed request is acknowledged and ignored. */
+  readonly #seen = new Map<string, number>();
 
   constructor(
     engine: Engine,
@@ -101,6 +111,15 @@ export class SlackInteractions {
     const userId = p.user.id;
     const channel = p.container?.channel_id ?? p.channel?.id;
     const ts = p.container?.message_ts ?? p.message?.ts;
+    if (action.action_ts && this.#replayed(`${userId}\u0000${action.action_ts}`)) {
+      // A signed request sent again (within Slack's five minutes): no second users.info, refusal or vote.
+      this.#warn('a replayed Slack click was ignored', {
+        approvalId,
+        slackUser: userId,
+        actionTs: action.action_ts,
+      });
+      return { outcome: 'ignored', why: `a replay of click ${action.action_ts} by ${userId}` };
+    }
     const approval = await this.#engine.store.approval(approvalId);
     if (!approval) {
       await this.#ephemeral(
@@ -111,25 +130,37 @@ export class SlackInteractions {
       );
       return { outcome: 'refused', approvalId, code: 'APPROVAL_NOT_FOUND', reason: 'no such request' };
     }
-    const person = await slackPerson(userId, {
-      config: this.#config,
-      api: this.#notifier.api,
-      store: this.#engine.store,
-      keySignIn: this.#keySignIn,
-    });
+    const foreign = this.#foreignWorkspace(p);
+    const person = foreign
+      ? ({ ok: false, code: 'SLACK_FOREIGN_USER', reason: foreign } as const)
+      : await slackPerson(userId, {
+          config: this.#config,
+          api: this.#notifier.api,
+          store: this.#engine.store,
+          keySignIn: this.#keySignIn,
+        });
     if (!person.ok) {
-      await this.#recordUnmapped(approval, userId, vote, person.reason);
+      await this.#recordUnmapped(approval, userId, vote, person.code, person.reason);
+      const advice =
+        person.code === 'SLACK_SIGN_IN_STALE'
+          ? 'Sign in to Warden again, then click again.'
+          : person.code === 'SLACK_USER_UNMAPPED'
+            ? 'Ask a Warden admin to map your Slack user (slack.users) or give your email a Warden key or SSO sign-in.'
+            : 'Ask a Warden admin to map your Slack user (slack.users).';
       await this.#ephemeral(
         channel,
         userId,
-        `Warden did not record your ${vote}: ${person.reason}. Ask a Warden admin to map your Slack user (slack.users) or give your email a Warden key or SSO sign-in.`,
+        `Warden did not record your ${vote}: ${person.reason}. ${advice}`,
         approvalId,
       );
-      return { outcome: 'refused', approvalId, code: 'SLACK_USER_UNMAPPED', reason: person.reason };
+      return { outcome: 'refused', approvalId, code: person.code, reason: person.reason };
     }
     let after: ApprovalRecord;
     try {
-      after = await this.#engine.approvals.vote(approvalId, person.voter, vote, { via: 'slack' });
+      after = await this.#engine.approvals.vote(approvalId, person.voter, vote, {
+        via: 'slack',
+        alsoKnownAs: person.alsoKnownAs,
+      });
     } catch (err) {
       if (!isWardenError(err)) throw err;
       // Decided meanwhile (elsewhere, or it expired): the message should not offer buttons any more.
@@ -147,6 +178,37 @@ export class SlackInteractions {
     }
     if (channel && ts) await this.#update(channel, ts, after, { by: person.voter.id, vote });
     return { outcome: 'voted', approvalId, by: person.voter.id, status: after.status };
+  }
+
+  /**
+   * Why the clicker is not of the app's workspace (`slack.teamId`, `slack.enterpriseId`), or undefined.
+   * Slack Connect shares channels with other organisations: their members can click too.
+   */
+  #foreignWorkspace(p: z.infer<typeof BlockActionsSchema>): string | undefined {
+    const { teamId, enterpriseId } = this.#config;
+    if (teamId !== undefined) {
+      if (p.team?.id !== teamId)
+        return `the click came from workspace ${p.team?.id ?? '(none)'}, not ${teamId}`;
+      if (p.user.team_id !== teamId) {
+        return `the Slack user belongs to workspace ${p.user.team_id ?? '(none)'}, not ${teamId}`;
+      }
+    }
+    if (enterpriseId !== undefined && p.enterprise?.id !== enterpriseId) {
+      return `the click came from Enterprise Grid organisation ${p.enterprise?.id ?? '(none)'}, not ${enterpriseId}`;
+    }
+    return undefined;
+  }
+
+  /** Whether this click was handled lately (remembers it if not). */
+  #replayed(key: string): boolean {
+    const now = Date.now();
+    for (const [k, at] of this.#seen) {
+      if (now - at <= SEEN_FOR_MS && this.#seen.size <= SEEN_LIMIT) break;
+      this.#seen.delete(k);
+    }
+    if (this.#seen.has(key)) return true;
+    this.#seen.set(key, now);
+    return false;
   }
 
   /** Writes where the request stands into the message (chat.update). */
@@ -170,14 +232,20 @@ export class SlackInteractions {
   }
 
   /** An unmapped clicker never reaches the ApprovalService, so their refusal is recorded here. */
-  async #recordUnmapped(a: ApprovalRecord, userId: string, vote: string, reason: string): Promise<void> {
+  async #recordUnmapped(
+    a: ApprovalRecord,
+    userId: string,
+    vote: string,
+    code: string,
+    reason: string,
+  ): Promise<void> {
     const event = approvalEvent(
       'approval.refused',
       a,
       { kind: 'human', id: `slack:${userId}` },
       this.#engine.instanceId,
       new Date().toISOString(),
-      { vote, code: 'SLACK_USER_UNMAPPED', reason, via: 'slack', slackUser: userId },
+      { vote, code, reason, via: 'slack', slackUser: userId },
     );
     await this.#engine.commit({ events: [event] });
   }

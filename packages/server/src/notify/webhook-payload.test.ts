@@ -154,6 +154,23 @@ describe('Slack messages', () => {
     expect(escapeSlack('a & b <c> d')).toBe('a &amp; b &lt;c&gt; d');
   });
 
+  it('send every mrkdwn text verbatim, so Slack links no bare URL, #channel or @mention in agent text', () => {
+    const hostile: ApprovalSummary = {
+      ...approval,
+      triggeredBy: 'https://evil.example #general @channel',
+      reasons: ['see https://evil.example'],
+    };
+    for (const kind of ['approval.requested', 'approval.decided'] as const) {
+      const texts: Record<string, unknown>[] = [];
+      JSON.stringify(buildSlackMessage({ kind, approval: { ...hostile, outcomeReason: 'x' } }), (_k, v) => {
+        if (v && typeof v === 'object' && (v as { type?: unknown }).type === 'mrkdwn') texts.push(v);
+        return v;
+      });
+      expect(texts.length).toBeGreaterThan(5);
+      for (const t of texts) expect(t).toMatchObject({ verbatim: true });
+    }
+  });
+
   it('cut long arguments to the limit without breaking an entity, and keep the code block closed', () => {
     const big = { ...approval, args: { blob: '<'.repeat(10_000), ticks: '```' } };
     const section = blocks({ kind: 'approval.requested', approval: big }).find((b) =>

@@ -151,7 +151,10 @@ export function buildSlackMessage(n: ApprovalNotification): SlackMessage {
   // The ids let people find the request in the CLI or the audit trail (`warden approvals show ID`).
   const notes = [`Approval \`${escapeSlack(a.id, 200)}\` · call \`${escapeSlack(a.callId, 200)}\``];
   if (a.requireReason && n.kind !== 'approval.decided') notes.push('A reason is required with the decision.');
-  blocks.push({ type: 'context', elements: notes.map((text) => ({ type: 'mrkdwn', text })) });
+  blocks.push({
+    type: 'context',
+    elements: notes.map((text) => ({ type: 'mrkdwn', text, verbatim: true })),
+  });
   const actions = slackButtons(n);
   if (actions.length > 0) blocks.push({ type: 'actions', elements: actions });
   return { text: escapeSlack(title, SLACK_FIELD_LIMIT), blocks };
@@ -183,13 +186,14 @@ function slackFields(a: ApprovalSummary): Record<string, unknown>[] {
   const facts = fields.map(([label, value]) => ({
     type: 'mrkdwn',
     text: `*${label}*\n${escapeSlack(value, SLACK_FIELD_LIMIT)}`,
+    verbatim: true,
   }));
   // Slack renders `<!date^…|fallback>` in each reader's own time zone; the fallback is the ISO time.
   const sec = Math.floor(Date.parse(a.expiresAt) / 1000);
   const expires = Number.isFinite(sec)
     ? `<!date^${sec}^{date_short_pretty} {time}|${escapeSlack(a.expiresAt, 100)}>`
     : escapeSlack(a.expiresAt, 100);
-  facts.push({ type: 'mrkdwn', text: `*Expires*\n${expires}` });
+  facts.push({ type: 'mrkdwn', text: `*Expires*\n${expires}`, verbatim: true });
   return facts.slice(0, 10);
 }
 
@@ -212,9 +216,12 @@ function slackButtons(n: ApprovalNotification): Record<string, unknown>[] {
   return buttons;
 }
 
-/** A section block of Slack mrkdwn text (escape user text first). */
+/**
+ * A section block of Slack mrkdwn text (escape user text first). Verbatim: Slack does not turn bare URLs,
+ * channel names or @mentions in agent-written text into links (escaping stops only `<…>` forms).
+ */
 export function mrkdwnSection(text: string): Record<string, unknown> {
-  return { type: 'section', text: { type: 'mrkdwn', text } };
+  return { type: 'section', text: { type: 'mrkdwn', text, verbatim: true } };
 }
 
 /** The arguments as indented JSON, escaped and cut to SLACK_ARGS_LIMIT characters. */

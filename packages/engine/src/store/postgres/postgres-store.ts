@@ -14,6 +14,7 @@ import { prepareUnits } from '../commit-plan.js';
 import { type ColumnValue, EVENT_QUERY_COLUMNS } from '../event-columns.js';
 import {
   numbered,
+  PEOPLE_BY_EMAIL_SQL,
   PERSON_BY_EMAIL_SQL,
   PERSON_BY_NAME_SQL,
   PERSON_SQL,
@@ -292,6 +293,13 @@ export class PostgresStore implements Store {
 
   async personByName(name: string): Promise<PersonRecord | undefined> {
     return this.#personWhere(PERSON_BY_NAME_SQL, [name]);
+  }
+
+  async peopleByEmail(email: string): Promise<PersonRecord[]> {
+    const rows = await this.#db.query<PersonRow>('reading people', numbered(PEOPLE_BY_EMAIL_SQL), [
+      columnText(email),
+    ]);
+    return rows.map(toPerson);
   }
 
   async #personWhere(sql: string, values: string[]): Promise<PersonRecord | undefined> {

@@ -23,6 +23,7 @@ import {
   sqliteText,
 } from '../event-columns.js';
 import {
+  PEOPLE_BY_EMAIL_SQL,
   PERSON_BY_EMAIL_SQL,
   PERSON_BY_NAME_SQL,
   PERSON_SQL,
@@ -331,6 +332,13 @@ export class SqliteStore implements Store {
 
   async personByName(name: string): Promise<PersonRecord | undefined> {
     return this.#personWhere(PERSON_BY_NAME_SQL, name);
+  }
+
+  async peopleByEmail(email: string): Promise<PersonRecord[]> {
+    const rows = this.#read('reading people', () =>
+      this.#prep(PEOPLE_BY_EMAIL_SQL).all(email),
+    ) as PersonRow[];
+    return rows.map(toPerson);
   }
 
   #personWhere(sql: string, ...values: string[]): PersonRecord | undefined {
