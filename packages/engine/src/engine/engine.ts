@@ -53,6 +53,7 @@ import type { TaskClaims } from '../identity/task-token.js';
 import type { KeyRing } from '../keys/key-ring.js';
 import { encodeCursor } from '../store/audit-query.js';
 import { GroupCommitter } from '../store/group-committer.js';
+import { isSessionExists } from '../store/session-exists.js';
 import type { CommitResult, CommitUnit, Mutation, SessionRecord, Store } from '../store/store.js';
 import { commitInDoubt } from '../store/store-errors.js';
 import { redactUnit } from '../store/unit-redaction.js';
@@ -297,6 +298,17 @@ export class Engine {
    * outcome or a store failure: an invalid call, a paused session or an unavailable store is a block.
    */
   async check(input: unknown, options: CheckOptions = {}): Promise<CheckResult> {
+    try {
+      return await this.#check(input, options, false);
+    } catch (err) {
+      if (!isSessionExists(err)) throw err;
+      // Its new session was created by someone else meanwhile (a task, another agent): decided again
+      // over the session as it now is, never assumed to be the caller's.
+      return this.#check(input, options, true);
+    }
+  }
+
+  async #check(input: unknown, options: CheckOptions, again: boolean): Promise<CheckResult> {
     const now = new Date();
     const ts = now.toISOString();
     const callId = uuidv7();
@@ -364,6 +376,7 @@ export class Engine {
       if (options.meteredBy) decision = { ...decision, meteredBy: options.meteredBy };
       return await this.#admit(decided, decision, ensure, options.estimate);
     } catch (err) {
+      if (!again && isSessionExists(err)) throw err;
       return this.#unavailable(err, callId, sessionId, policy);
     }
   }
@@ -1389,7 +1402,8 @@ function newSession(id: string, call: ToolCall, ts: string) {
     createdAt: ts,
     updatedAt: ts,
   };
-  return { kind: 'session.ensure' as const, session };
+  // Only if new: a session someone else creates between the lookup and the commit is not the caller's.
+  return { kind: 'session.ensure' as const, session, onlyIfNew: true };
 }
 
 function resultOf(

@@ -267,6 +267,112 @@ describe.each(DIALECTS)('task tokens (%s)', (dialect) => {
     const bob = { kind: 'human' as const, id: 'bob', role: 'approver', issuer: ALICE.issuer, subject: 'u-2' };
     expect((await engine.approvals.vote(id, bob, 'approve')).status).toBe('approved');
   });
+
+  it('knows a person a service key vouches for by issuer and subject: unknown, known by subject, or by email', async () => {
+    const ISS = 'https://idp.example';
+    const vouched = (subject: string, name: string) => ({
+      method: 'api_key' as const,
+      subject,
+      name,
+      keyId: 'key_portal',
+    });
+    const held = async (initiator: ReturnType<typeof vouched>) => {
+      const task = await engine.tasks.start({ agent: 'planner', initiator, idpIssuer: ISS }, BACKEND);
+      const r = await engine.check({ agent: 'planner', tool: 'pay' }, { taskToken: task.token });
+      expect(r.effect).toBe('review');
+      return { task, id: r.approval?.id as string };
+    };
+    // Unknown to Warden yet: the vouched subject is kept under the configured issuer.
+    const a = await held(vouched('u-42', 'Maria Lopez'));
+    expect(a.task.initiator).toMatchObject({
+      method: 'api_key',
+      issuer: ISS,
+      subject: 'u-42',
+      keyId: 'key_portal',
+    });
+    const [started] = await events({ type: 'task.started' });
+    expect(started?.identity?.initiator).toMatchObject({ issuer: ISS, subject: 'u-42', keyId: 'key_portal' });
+    const maria = {
+      kind: 'human' as const,
+      id: 'maria@acme.example',
+      role: 'approver',
+      issuer: ISS,
+      subject: 'u-42',
+    };
+    await expect(engine.approvals.vote(a.id, maria, 'approve')).rejects.toMatchObject({
+      code: 'APPROVAL_SELF_APPROVAL',
+      details: { verified: true },
+    });
+    // A human API key named as the initiator is refused by name (skeleton), whatever its case.
+    const byKey = { kind: 'human' as const, id: 'MARIA LOPEZ', role: 'approver', keyId: 'key_h' };
+    await expect(engine.approvals.vote(a.id, byKey, 'approve')).rejects.toMatchObject({
+      code: 'APPROVAL_SELF_APPROVAL',
+    });
+    // Known: she signed in through the IdP (subject u-77); the portal names her by email under its own id.
+    const ts = new Date().toISOString();
+    const person = {
+      issuer: ISS,
+      subject: 'u-77',
+      name: 'maria@acme.example',
+      email: 'maria@acme.example',
+      displayName: 'Maria Lopez',
+      role: 'approver' as const,
+      groups: [],
+      approverGroups: [],
+      firstSignedInAt: ts,
+      lastSignedInAt: ts,
+    };
+    await fx.store.commit([{ mutations: [{ kind: 'person.upsert', person }], events: [] }]);
+    const b = await held(vouched('portal-7', 'maria@acme.example'));
+    expect(b.task.initiator).toMatchObject({ issuer: ISS, subject: 'u-77' });
+    const renamed = { kind: 'human' as const, id: 'm.lopez', role: 'approver', issuer: ISS, subject: 'u-77' };
+    await expect(engine.approvals.vote(b.id, renamed, 'approve')).rejects.toMatchObject({
+      code: 'APPROVAL_SELF_APPROVAL',
+      details: { verified: true },
+    });
+    // Someone else of the IdP may decide.
+    const bob = { kind: 'human' as const, id: 'bob', role: 'approver', issuer: ISS, subject: 'u-2' };
+    expect((await engine.approvals.vote(b.id, bob, 'approve')).status).toBe('approved');
+  });
+
+  it('starts a task only in a session nobody else creates meanwhile: concurrent starts and calls', async () => {
+    for (let round = 0; round < 6; round++) {
+      const session = `race-${round}`;
+      // Two starts of the same session: exactly one lands.
+      const starts = await Promise.allSettled([
+        engine.tasks.start({ agent: 'planner', initiator: ALICE, session }, BACKEND),
+        engine.tasks.start({ agent: 'worker', initiator: ALICE, session }, BACKEND),
+      ]);
+      expect(starts.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+      const lost = starts.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+      expect(lost.reason).toMatchObject({ code: 'SESSION_STATE' });
+      // A start racing a plain call of another agent (or of its own agent without a token): never both in.
+      for (const agent of ['worker', 'planner']) {
+        const other = `race-${round}-${agent}`;
+        const [start, call] = await Promise.allSettled([
+          engine.tasks.start({ agent: 'planner', initiator: ALICE, session: other }, BACKEND),
+          engine.check({ agent, tool: 'echo', session: other }),
+        ]);
+        const callIn = call.status === 'fulfilled' && call.value.effect === 'allow';
+        expect(
+          start.status === 'fulfilled' && callIn,
+          `${other}: the task and a tokenless call share it`,
+        ).toBe(false);
+        const s = await fx.store.getSession(other);
+        const taskStarted = (await events({ session: other, type: 'task.started' })).length;
+        const allowed = await events({ session: other, type: 'call.decided', decision: 'allow' });
+        expect(taskStarted > 0 && allowed.length > 0, other).toBe(false);
+        expect(s).toBeDefined();
+      }
+    }
+    // Two agents' first calls into one new session: one of them owns it, the other is refused.
+    const calls = await Promise.all([
+      engine.check({ agent: 'planner', tool: 'echo', session: 'shared' }),
+      engine.check({ agent: 'worker', tool: 'echo', session: 'shared' }),
+    ]);
+    expect(calls.map((c) => c.effect).sort()).toEqual(['allow', 'block']);
+    expect(calls.find((c) => c.effect === 'block')).toMatchObject({ code: 'SESSION_FOREIGN' });
+  });
 });
 
 function pick(p: { issuer: string; subject: string }) {

@@ -8,6 +8,7 @@ import {
   WardenError,
 } from '@warden/core';
 import type { Engine } from '../engine/engine.js';
+import { isSessionExists } from '../store/session-exists.js';
 import type { SessionRecord } from '../store/store.js';
 import { deriveTaskSigningKey, type TaskSigningKey, taskJwks } from './task-signing-key.js';
 import {
@@ -33,6 +34,14 @@ export interface TaskStart {
   readonly labels?: Readonly<Record<string, string>>;
   /** Lifetime in seconds (default 1 h, at most 24 h). */
   readonly ttlSeconds?: number;
+  /**
+   * The configured identity provider's issuer. A person a service key vouches for (method `api_key`) is
+   * then resolved against the people who signed in through it, so separation of duties knows them by
+   * issuer and subject when they sign in by SSO.
+   */
+  readonly idpIssuer?: string;
+  /** Extra data for `task.started` (e.g. the hash of the ID token that started it). */
+  readonly startedData?: Readonly<Record<string, string>>;
 }
 
 /** A token Warden issued, with what it binds. */
@@ -101,13 +110,14 @@ export class TaskService {
         `session ${session} already exists; a task starts a session of its own (leave session out)`,
       );
     }
+    const initiator = await this.#resolveVouched(spec.initiator, spec.idpIssuer);
     const now = new Date();
     const claims: TaskClaims = {
       tokenId: uuidv7(),
       taskId: `task_${uuidv7()}`,
       session,
       agent,
-      initiator: spec.initiator,
+      initiator,
       chain: [],
       issuedAt: now,
       expiresAt: new Date(now.getTime() + ttl * 1000),
@@ -134,12 +144,48 @@ export class TaskService {
         taskId: claims.taskId,
         tokenId: claims.tokenId,
         expiresAt: claims.expiresAt.toISOString(),
+        ...(initiator.subject !== spec.initiator.subject ? { vouchedSubject: spec.initiator.subject } : {}),
         ...(spec.labels ? { labels: { ...spec.labels } } : {}),
+        ...spec.startedData,
       },
     });
-    await this.#engine.commit({ events: [event], mutations: [{ kind: 'session.ensure', session: record }] });
+    try {
+      // Only if new: a session another agent (or task) creates meanwhile is never this task's.
+      await this.#engine.commit({
+        events: [event],
+        mutations: [{ kind: 'session.ensure', session: record, onlyIfNew: true }],
+      });
+    } catch (err) {
+      if (!isSessionExists(err)) throw err;
+      throw new WardenError(
+        'SESSION_STATE',
+        `session ${session} already exists (it was created meanwhile); a task starts a session of its own`,
+        { session, exists: true },
+      );
+    }
     this.#sessionTasks.set(session, claims.taskId);
     return issued(token, claims);
+  }
+
+  /**
+   * The person a service key vouches for, as separation of duties must know them: with an identity
+   * provider configured, the person who signed in through it under the vouched subject, else the one the
+   * vouched name names (by email, then by principal id) — their issuer and subject; a person who has
+   * not signed in yet keeps the vouched subject under the configured issuer, so their first SSO sign-in
+   * under it matches. Only ever adds to who is refused: the key and the names are compared as before.
+   */
+  async #resolveVouched(initiator: TaskInitiator, idpIssuer: string | undefined): Promise<TaskInitiator> {
+    if (initiator.method !== 'api_key' || initiator.issuer || !idpIssuer) return initiator;
+    const store = this.#engine.store;
+    const person =
+      (await store.person(idpIssuer, initiator.subject)) ??
+      (initiator.name.includes('@') ? await store.personByEmail(initiator.name) : undefined) ??
+      (await store.personByName(initiator.name));
+    return {
+      ...initiator,
+      issuer: person?.issuer ?? idpIssuer,
+      subject: person?.subject ?? initiator.subject,
+    };
   }
 
   /**
