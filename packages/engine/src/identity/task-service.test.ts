@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { AuditEvent } from '@warden/core';
 import { decodeJwt, decodeProtectedHeader, SignJWT } from 'jose';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -333,6 +333,35 @@ describe.each(DIALECTS)('task tokens (%s)', (dialect) => {
     // Someone else of the IdP may decide.
     const bob = { kind: 'human' as const, id: 'bob', role: 'approver', issuer: ISS, subject: 'u-2' };
     expect((await engine.approvals.vote(b.id, bob, 'approve')).status).toBe('approved');
+  });
+
+  it('starts one task per ID token, on this instance or another one on the database', async () => {
+    const id = `sha256:${createHash('sha256').update('jti\nhttps://idp.example\nj-1').digest('hex')}`;
+    const idToken = { id, issuedAt: new Date(Date.now() - 60_000) };
+    const first = await engine.tasks.start({ agent: 'planner', initiator: ALICE, idToken }, BACKEND);
+    expect((await events({ type: 'task.started' }))[0]?.data).toMatchObject({ idTokenId: id });
+    await expect(
+      engine.tasks.start({ agent: 'planner', initiator: ALICE, idToken }, BACKEND),
+    ).rejects.toMatchObject({ code: 'ID_TOKEN_INVALID', details: { reason: 'replayed' } });
+    // Another instance (its own caches) reads it from the trail.
+    const other = await testEngine(fx, { policy: testPolicy(POLICY) });
+    try {
+      await expect(
+        other.tasks.start({ agent: 'worker', initiator: ALICE, idToken }, BACKEND),
+      ).rejects.toMatchObject({ message: expect.stringContaining(first.taskId) });
+      // Two starts with one token at once: one lands.
+      const again = {
+        id: `sha256:${createHash('sha256').update('token\nx').digest('hex')}`,
+        issuedAt: new Date(),
+      };
+      const both = await Promise.allSettled([
+        engine.tasks.start({ agent: 'planner', initiator: ALICE, idToken: again }, BACKEND),
+        engine.tasks.start({ agent: 'planner', initiator: ALICE, idToken: again }, BACKEND),
+      ]);
+      expect(both.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    } finally {
+      await other.close();
+    }
   });
 
   it('starts a task only in a session nobody else creates meanwhile: concurrent starts and calls', async () => {

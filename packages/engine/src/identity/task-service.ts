@@ -40,9 +40,16 @@ export interface TaskStart {
    * issuer and subject when they sign in by SSO.
    */
   readonly idpIssuer?: string;
-  /** Extra data for `task.started` (e.g. the hash of the ID token that started it). */
-  readonly startedData?: Readonly<Record<string, string>>;
+  /**
+   * The person's ID token the task is started with: `id` names it (a hash of its issuer and `jti`, or of
+   * the whole token) and `issuedAt` is its `iat`. Each ID token starts one task: `task.started` records
+   * `data.idTokenId`, and a second start with it is ID_TOKEN_INVALID (reason `replayed`).
+   */
+  readonly idToken?: { readonly id: string; readonly issuedAt: Date };
 }
+
+/** How far back a used ID token is looked for before its `iat` (clocks of the IdP and Warden disagree). */
+const ID_TOKEN_SKEW_MS = 5 * 60_000;
 
 /** A token Warden issued, with what it binds. */
 export interface IssuedTaskToken {
@@ -75,6 +82,8 @@ export class TaskService {
   readonly #verified = new Map<string, TaskClaims>();
   /** Which task started a session (null: none); fixed when the session is created, so it can be kept. */
   readonly #sessionTasks = new Map<string, string | null>();
+  /** ID tokens starting a task in this process right now (the trail answers for the others). */
+  readonly #startingWith = new Set<string>();
 
   constructor(engine: Engine) {
     this.#engine = engine;
@@ -96,6 +105,42 @@ export class TaskService {
    * with an empty chain. Records `task.started` in the session's creating commit.
    */
   async start(spec: TaskStart, by: Actor): Promise<IssuedTaskToken> {
+    const once = spec.idToken;
+    if (!once) return this.#start(spec, by);
+    if (this.#startingWith.has(once.id)) throw replayed('is starting another task right now');
+    this.#startingWith.add(once.id);
+    try {
+      await this.#refuseUsed(once);
+      return await this.#start(spec, by);
+    } finally {
+      this.#startingWith.delete(once.id);
+    }
+  }
+
+  /**
+   * ID_TOKEN_INVALID when an ID token already started a task: read from the trail (`task.started` since
+   * shortly before the token was issued, by the indexed type and time), so every instance on the
+   * database sees it. The verifier accepts an ID token only a few minutes after it was issued, which
+   * bounds the range read.
+   */
+  async #refuseUsed(once: { readonly id: string; readonly issuedAt: Date }): Promise<void> {
+    const from = new Date(once.issuedAt.getTime() - ID_TOKEN_SKEW_MS).toISOString();
+    let cursor: string | undefined;
+    for (;;) {
+      const page = await this.#engine.store.queryAudit({
+        type: 'task.started',
+        from,
+        limit: 1_000,
+        ...(cursor ? { cursor } : {}),
+      });
+      const used = page.records.find((r) => r.event.data?.idTokenId === once.id);
+      if (used) throw replayed(`already started task ${String(used.event.data?.taskId)}`);
+      if (!page.nextCursor) return;
+      cursor = page.nextCursor;
+    }
+  }
+
+  async #start(spec: TaskStart, by: Actor): Promise<IssuedTaskToken> {
     const agent = checkName('agent', spec.agent, ToolCallSchema.shape.agent);
     checkName('initiator.name', spec.initiator.name, ToolCallSchema.shape.triggeredBy);
     if (!spec.initiator.subject || spec.initiator.subject.length > 500) {
@@ -146,7 +191,7 @@ export class TaskService {
         expiresAt: claims.expiresAt.toISOString(),
         ...(initiator.subject !== spec.initiator.subject ? { vouchedSubject: spec.initiator.subject } : {}),
         ...(spec.labels ? { labels: { ...spec.labels } } : {}),
-        ...spec.startedData,
+        ...(spec.idToken ? { idTokenId: spec.idToken.id } : {}),
       },
     });
     try {
@@ -390,6 +435,14 @@ function checkName(
   const r = schema.safeParse(value);
   if (!r.success) throw invalid(field, r.error?.issues.map((i) => i.message).join('; ') ?? 'invalid');
   return value;
+}
+
+function replayed(what: string): WardenError {
+  return new WardenError(
+    'ID_TOKEN_INVALID',
+    `this ID token ${what}; each ID token starts one task: sign the person in again for another`,
+    { reason: 'replayed' },
+  );
 }
 
 function invalid(field: string, why: string): WardenError {
