@@ -335,10 +335,21 @@ export class Engine {
         ...(options.keyId ? { keyId: options.keyId } : {}),
       };
       if (!gate.ok) {
+        // A token that proves nothing does not let its caller write into another agent's session: the
+        // refusal is recorded in a session of its own, naming the one it claimed.
+        const elsewhere =
+          gate.code === 'TASK_TOKEN_INVALID' && session !== undefined && session.agent !== call.agent;
+        const at = elsewhere ? { ...decided, session: uuidv7() } : decided;
         const refusal = gate.refusal
-          ? [this.tasks.refusalEvent(gate.refusal, { ...decided, callId }, callActor(decided))]
+          ? [
+              this.tasks.refusalEvent(
+                gate.refusal,
+                { ...at, callId, ...(elsewhere ? { claimedSession: sessionId } : {}) },
+                callActor(decided),
+              ),
+            ]
           : [];
-        return await this.#record(decided, engineDecision(policy, gate.code, gate.reason), [], {
+        return await this.#record(at, engineDecision(policy, gate.code, gate.reason), [], {
           events: refusal,
         });
       }

@@ -181,12 +181,67 @@ describe.each(DIALECTS)('task tokens (%s)', (dialect) => {
     expect(replay).toMatchObject({ effect: 'block', code: 'TASK_TOKEN_INVALID' });
     const refusals = await events({ type: 'identity.refused' });
     expect(refusals.map((e) => e.data?.reason)).toEqual([...cases.map((c) => c[2]), 'agent']);
-    expect(refusals.every((e) => e.data?.tokenId === task.tokenId)).toBe(true);
+    // A jti read from a token whose signature did not verify is only claimed, never a tokenId.
+    expect(refusals.map((e) => (e.data?.tokenId ? 'verified' : e.data?.claimedTokenId))).toEqual([
+      task.tokenId,
+      task.tokenId,
+      task.tokenId,
+      task.tokenId,
+      'verified',
+      'verified',
+      'verified',
+      'verified',
+    ]);
+    expect(refusals.filter((e) => e.data?.tokenId).every((e) => e.data?.tokenId === task.tokenId)).toBe(true);
     const blocked = await events({ type: 'call.decided', decision: 'block' });
     expect(blocked.map((e) => e.decision?.code)).toEqual(Array(cases.length + 1).fill('TASK_TOKEN_INVALID'));
     // Nothing of a presented token is stored, only its jti.
     const all = JSON.stringify(await events());
     for (const [, token] of cases) expect(all).not.toContain(token.split('.')[2] || token.split('.')[1]);
+  });
+
+  it('keeps attacker text short and plain in refusals, and a bad token out of sessions the caller does not own', async () => {
+    const task = await engine.tasks.start({ agent: 'planner', initiator: ALICE }, BACKEND);
+    const [, p] = task.token.split('.') as [string, string, string];
+    const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+    const payload = JSON.parse(Buffer.from(p, 'base64url').toString());
+    const junk = `evil\n[audit] approved by admin\u202e${'x'.repeat(5_000)}`;
+    const cases = [
+      `${b64({ alg: 'EdDSA', kid: junk })}.${b64({ ...payload, jti: 'forged-jti' })}.c2ln`,
+      `${b64({ alg: junk, kid: engine.tasks.keyId })}.${p}.c2ln`,
+    ];
+    for (const token of cases) {
+      const r = await engine.check({ agent: 'planner', tool: 'echo' }, { taskToken: token });
+      expect(r).toMatchObject({ effect: 'block', code: 'TASK_TOKEN_INVALID' });
+      const reason = r.reasons[0] as string;
+      expect(reason.length).toBeLessThan(200);
+      expect(reason).not.toMatch(/[\n\u202e]/);
+    }
+    const refused = await events({ type: 'identity.refused' });
+    expect(refused.map((e) => [e.data?.tokenId, e.data?.claimedTokenId])).toEqual([
+      [undefined, 'forged-jti'],
+      [undefined, task.tokenId],
+    ]);
+    // A bad token aimed at another agent's session is recorded outside it, naming the session it claimed.
+    await engine.check({ agent: 'worker', tool: 'echo', session: 'workers-own' });
+    const r = await engine.check(
+      { agent: 'planner', tool: 'echo', session: 'workers-own' },
+      { taskToken: cases[0] as string },
+    );
+    expect(r).toMatchObject({ effect: 'block', code: 'TASK_TOKEN_INVALID' });
+    expect(r.session).not.toBe('workers-own');
+    const inWorkers = await events({ session: 'workers-own' });
+    expect(inWorkers.map((e) => e.type)).toEqual(['call.decided']);
+    expect((await events({ type: 'identity.refused' })).at(-1)).toMatchObject({
+      session: r.session,
+      data: { claimedSession: 'workers-own', claimedTokenId: 'forged-jti' },
+    });
+    // Its own session (or a new one) keeps the refusal where it was aimed.
+    const own = await engine.check(
+      { agent: 'planner', tool: 'echo', session: 'planners-own' },
+      { taskToken: cases[0] as string },
+    );
+    expect(own.session).toBe('planners-own');
   });
 
   it('blocks a body that disagrees with its token, and a session joined without a token for it', async () => {

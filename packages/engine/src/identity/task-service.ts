@@ -339,10 +339,13 @@ export class TaskService {
       readonly session?: string;
       readonly keyId?: string;
       readonly callId?: string;
+      /** The session the call named, when it is recorded outside it (another agent's session). */
+      readonly claimedSession?: string;
     },
     by?: Actor,
   ): AuditEvent {
     const tokenId = err.details.tokenId as string | undefined;
+    const claimedTokenId = err.details.claimedTokenId as string | undefined;
     return this.#engine.systemEvent('identity.refused', by ?? agentActor(at), {
       agent: at.agent,
       ...(at.session ? { session: at.session } : {}),
@@ -352,6 +355,8 @@ export class TaskService {
         reason: (err.details.reason as RefusalReason | undefined) ?? 'claims',
         message: err.message,
         ...(tokenId ? { tokenId } : {}),
+        ...(claimedTokenId ? { claimedTokenId } : {}),
+        ...(at.claimedSession ? { claimedSession: at.claimedSession } : {}),
       },
     });
   }
