@@ -419,6 +419,39 @@ describe.each(DIALECTS)('task tokens (%s)', (dialect) => {
     }
   });
 
+  it('session.ensure onlyIfNew refuses a session that exists or that another unit of the commit creates', async () => {
+    const ts = new Date().toISOString();
+    const record = (id: string, agent: string) => ({
+      id,
+      agent,
+      state: 'active' as const,
+      stateReason: null,
+      triggeredBy: null,
+      delegationChain: [],
+      createdAt: ts,
+      updatedAt: ts,
+    });
+    const ensure = (id: string, agent: string, onlyIfNew?: boolean) => ({
+      events: [],
+      mutations: [
+        { kind: 'session.ensure' as const, session: record(id, agent), ...(onlyIfNew ? { onlyIfNew } : {}) },
+      ],
+    });
+    await fx.store.commit([ensure('s-1', 'planner', true)]);
+    await expect(fx.store.commit([ensure('s-1', 'worker', true)])).rejects.toMatchObject({
+      code: 'SESSION_STATE',
+      details: { exists: true },
+    });
+    await fx.store.commit([ensure('s-1', 'worker')]); // a plain ensure stays idempotent
+    await expect(
+      fx.store.commit([ensure('s-2', 'planner'), ensure('s-2', 'worker', true)]),
+    ).rejects.toMatchObject({
+      details: { exists: true },
+    });
+    expect(await fx.store.getSession('s-2')).toBeUndefined();
+    expect(await fx.store.getSession('s-1')).toMatchObject({ agent: 'planner' });
+  });
+
   it('starts a task only in a session nobody else creates meanwhile: concurrent starts and calls', async () => {
     for (let round = 0; round < 6; round++) {
       const session = `race-${round}`;
