@@ -290,7 +290,8 @@ describe('/mcp with the Warden-Task-Token header (warden serve, a real process)'
         '/v1/audit/events?agent=desk-agent&type=identity.refused&limit=100',
         { key: ADMIN },
       );
-      return r.body.records.map((x) => x.event).find((e) => e.data?.tokenId === task.tokenId);
+      // Its signature does not verify: the jti it carries is only claimed.
+      return r.body.records.map((x) => x.event).find((e) => e.data?.claimedTokenId === task.tokenId);
     });
     expect(refused.data).toMatchObject({ code: 'TASK_TOKEN_INVALID', reason: 'signature' });
     const garbage = await fetch(`${server.url}/mcp`, {

@@ -184,7 +184,8 @@ describe('warden serve: the LLM proxy under a task token (the openai client)', (
         '/v1/audit/events?agent=coder&type=identity.refused&limit=100',
         { key: ADMIN },
       );
-      return r.body.records.map((x) => x.event).find((e) => e.data?.tokenId === task.tokenId);
+      // Its signature does not verify: the jti it carries is only claimed.
+      return r.body.records.map((x) => x.event).find((e) => e.data?.claimedTokenId === task.tokenId);
     });
     expect(refused.data).toMatchObject({ code: 'TASK_TOKEN_INVALID', reason: 'signature' });
   });

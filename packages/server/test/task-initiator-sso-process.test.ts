@@ -29,6 +29,8 @@ let server: Served;
 let base: string;
 let admin: string;
 let agent: string;
+let portal: string;
+let approverKey: string;
 
 async function freePort(): Promise<number> {
   const s = createServer();
@@ -47,6 +49,7 @@ beforeAll(async () => {
     accounts: {
       alice: { email: 'alice@acme.example', groups: ['warden-approvers'] },
       bob: { email: 'bob@acme.example', groups: ['warden-approvers'] },
+      maria: { email: 'maria@acme.example', groups: ['warden-approvers'] },
     },
     clients: [
       { clientId: 'warden', clientSecret: SECRET, redirectUris: [`${base}/v1/auth/oidc/callback`] },
@@ -85,6 +88,13 @@ beforeAll(async () => {
   ]);
   expect(r.code, r.err).toBe(0);
   agent = (JSON.parse(r.out) as { secret: string }).secret;
+  const key = async (...who: string[]) => {
+    const made = await warden(['keys', 'create', ...who, '--db', db, '--keys', keysFile, '--json']);
+    expect(made.code, made.err).toBe(0);
+    return (JSON.parse(made.out) as { secret: string }).secret;
+  };
+  portal = await key('--service', 'portal', '--role', 'auditor', '--permission', 'initiator');
+  approverKey = await key('--human', 'dora', '--role', 'approver');
 }, 120_000);
 
 afterAll(async () => {
@@ -178,6 +188,74 @@ describe('the initiator of a task, verified by the IdP, through warden serve', (
       subject: 'alice',
       name: 'alice@acme.example',
     });
+  }, 120_000);
+
+  it('refuses at approval the person a service key vouched for, once she signs in by SSO (her IdP subject)', async () => {
+    // The portal signed Maria in itself and vouches for her IdP subject under a display name.
+    const started = await api<Json>(base, 'POST', '/v1/tasks', {
+      key: portal,
+      body: { agent: 'planner-bot', initiator: { subject: 'maria', name: 'Maria Lopez' } },
+    });
+    expect(started.status, JSON.stringify(started.body)).toBe(201);
+    expect(started.body.initiator).toMatchObject({ method: 'api_key', issuer: idp.issuer, subject: 'maria' });
+    const held = await fetch(`${base}/v1/calls`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${agent}`,
+        'warden-task-token': started.body.token,
+        'content-type': 'application/json',
+      },
+      body: JSON.stringify({ tool: 'billing.refund', args: { amount: 40 } }),
+    });
+    const decision = (await held.json()) as Json;
+    expect(decision.effect).toBe('review');
+    // She signs in by SSO as maria@acme.example (issuer, subject maria): not the name the portal used.
+    const maria = await dashboardSignIn('maria');
+    const refused = await approveAs(maria, decision.approval.id);
+    expect(refused.status, JSON.stringify(refused.body)).toBe(403);
+    expect(refused.body.error).toMatchObject({ code: 'APPROVAL_SELF_APPROVAL', details: { verified: true } });
+    const trail = await api<{ records: AuditRecord[] }>(base, 'GET', '/v1/audit/events?type=task.started', {
+      key: admin,
+    });
+    const record = trail.body.records.find((r) => r.event.session === started.body.session);
+    expect(record?.event.identity?.initiator).toMatchObject({
+      method: 'api_key',
+      issuer: idp.issuer,
+      subject: 'maria',
+      keyId: expect.stringMatching(/.+/),
+    });
+  }, 120_000);
+
+  it('starts one task per ID token, only a fresh one, and only from the agent or a vouching service key', async () => {
+    const { idToken } = await idp.signIn('bob', { clientId: 'portal' });
+    const start = (key: string, token: string) =>
+      api<Json>(base, 'POST', '/v1/tasks', { key, body: { agent: 'planner-bot', idToken: token } });
+    // An approver's or the admin's key may not start a task with a person's ID token.
+    for (const key of [approverKey, admin]) {
+      const r = await start(key, idToken);
+      expect(r.status, JSON.stringify(r.body)).toBe(403);
+      expect(r.body.error.code).toBe('FORBIDDEN');
+    }
+    const first = await start(agent, idToken);
+    expect(first.status, JSON.stringify(first.body)).toBe(201);
+    // The same ID token again (by the agent or by the trusted backend) starts nothing.
+    for (const key of [agent, portal]) {
+      const again = await start(key, idToken);
+      expect(again.status, JSON.stringify(again.body)).toBe(401);
+      expect(again.body.error).toMatchObject({ code: 'ID_TOKEN_INVALID', details: { reason: 'replayed' } });
+    }
+    // Issued more than 5 minutes ago (still unexpired): refused.
+    const now = Math.floor(Date.now() / 1000);
+    const stale = await idp.mintIdToken(
+      { sub: 'bob', email: 'bob@acme.example', iat: now - 400, exp: now + 600 },
+      { audience: 'portal' },
+    );
+    const old = await start(agent, stale);
+    expect(old.status, JSON.stringify(old.body)).toBe(401);
+    expect(old.body.error.code).toBe('ID_TOKEN_INVALID');
+    // A fresh one from the vouching service key starts a task.
+    const fresh = await idp.mintIdToken({ sub: 'bob', email: 'bob@acme.example' }, { audience: 'portal' });
+    expect((await start(portal, fresh)).status).toBe(201);
   }, 120_000);
 
   it('starts no task with an ID token from another issuer, for another audience, or expired', async () => {

@@ -153,6 +153,29 @@ describe.each(['sqlite', 'postgres'] as const)('task tokens through warden serve
     await server?.stop();
   });
 
+  it('a task starts only in a session nobody creates meanwhile: concurrent starts and a tokenless call', async () => {
+    for (let round = 0; round < 8; round++) {
+      const session = `race-${dialect}-${round}`;
+      const start = (agent: string) =>
+        api<Started>(server.url, 'POST', '/v1/tasks', {
+          key: secret('portal'),
+          body: { agent, session, initiator: { subject: 'u-race', name: 'rae' } },
+        });
+      const [a, b, plain] = await Promise.all([
+        start('planner-bot'),
+        start('worker-bot'),
+        call('other-bot', { tool: 'crm.lookup', args: { round }, session }),
+      ]);
+      const started = [a, b].filter((r) => r.status === 201);
+      expect(started.length, session).toBeLessThanOrEqual(1);
+      for (const r of [a, b].filter((x) => x.status !== 201)) {
+        expect(r.status, JSON.stringify(r.body)).toBe(409);
+      }
+      // Never a task's session with another agent's tokenless call allowed in it.
+      expect(started.length === 1 && plain.effect === 'allow', session).toBe(false);
+    }
+  });
+
   it('starts a task, calls with its token, delegates by token exchange, and the child calls in the session', async () => {
     const refused = await api<{ error: { code: string } }>(server.url, 'POST', '/v1/tasks', {
       key: secret('plain-service'),
@@ -281,7 +304,13 @@ describe.each(['sqlite', 'postgres'] as const)('task tokens through warden serve
     }
     const refusals = (await events('identity.refused')).slice(-cases.length);
     expect(refusals.map((e) => e.data?.reason)).toEqual(cases.map((c) => c[3]));
-    expect(refusals.filter((e) => e.data?.tokenId === claims.tokenId).length).toBeGreaterThanOrEqual(5);
+    expect(
+      refusals.filter((e) => (e.data?.tokenId ?? e.data?.claimedTokenId) === claims.tokenId).length,
+    ).toBeGreaterThanOrEqual(5);
+    // A jti read from a token whose signature did not verify is a claim, never a token id.
+    for (const e of refusals.filter((r) => ['signature', 'algorithm'].includes(r.data?.reason as string))) {
+      expect(e.data?.tokenId).toBeUndefined();
+    }
     const blocked = (await events('call.decided')).filter((e) => e.decision?.code === 'TASK_TOKEN_INVALID');
     expect(blocked.length).toBeGreaterThanOrEqual(cases.length);
 

@@ -53,6 +53,7 @@ import type { TaskClaims } from '../identity/task-token.js';
 import type { KeyRing } from '../keys/key-ring.js';
 import { encodeCursor } from '../store/audit-query.js';
 import { GroupCommitter } from '../store/group-committer.js';
+import { isSessionExists } from '../store/session-exists.js';
 import type { CommitResult, CommitUnit, Mutation, SessionRecord, Store } from '../store/store.js';
 import { commitInDoubt } from '../store/store-errors.js';
 import { redactUnit } from '../store/unit-redaction.js';
@@ -297,6 +298,17 @@ export class Engine {
    * outcome or a store failure: an invalid call, a paused session or an unavailable store is a block.
    */
   async check(input: unknown, options: CheckOptions = {}): Promise<CheckResult> {
+    try {
+      return await this.#check(input, options, false);
+    } catch (err) {
+      if (!isSessionExists(err)) throw err;
+      // Its new session was created by someone else meanwhile (a task, another agent): decided again
+      // over the session as it now is, never assumed to be the caller's.
+      return this.#check(input, options, true);
+    }
+  }
+
+  async #check(input: unknown, options: CheckOptions, again: boolean): Promise<CheckResult> {
     const now = new Date();
     const ts = now.toISOString();
     const callId = uuidv7();
@@ -323,10 +335,21 @@ export class Engine {
         ...(options.keyId ? { keyId: options.keyId } : {}),
       };
       if (!gate.ok) {
+        // A token that proves nothing does not let its caller write into another agent's session: the
+        // refusal is recorded in a session of its own, naming the one it claimed.
+        const elsewhere =
+          gate.code === 'TASK_TOKEN_INVALID' && session !== undefined && session.agent !== call.agent;
+        const at = elsewhere ? { ...decided, session: uuidv7() } : decided;
         const refusal = gate.refusal
-          ? [this.tasks.refusalEvent(gate.refusal, { ...decided, callId }, callActor(decided))]
+          ? [
+              this.tasks.refusalEvent(
+                gate.refusal,
+                { ...at, callId, ...(elsewhere ? { claimedSession: sessionId } : {}) },
+                callActor(decided),
+              ),
+            ]
           : [];
-        return await this.#record(decided, engineDecision(policy, gate.code, gate.reason), [], {
+        return await this.#record(at, engineDecision(policy, gate.code, gate.reason), [], {
           events: refusal,
         });
       }
@@ -364,6 +387,7 @@ export class Engine {
       if (options.meteredBy) decision = { ...decision, meteredBy: options.meteredBy };
       return await this.#admit(decided, decision, ensure, options.estimate);
     } catch (err) {
+      if (!again && isSessionExists(err)) throw err;
       return this.#unavailable(err, callId, sessionId, policy);
     }
   }
@@ -1389,7 +1413,8 @@ function newSession(id: string, call: ToolCall, ts: string) {
     createdAt: ts,
     updatedAt: ts,
   };
-  return { kind: 'session.ensure' as const, session };
+  // Only if new: a session someone else creates between the lookup and the commit is not the caller's.
+  return { kind: 'session.ensure' as const, session, onlyIfNew: true };
 }
 
 function resultOf(

@@ -8,6 +8,7 @@ import {
   WardenError,
 } from '@warden/core';
 import type { Engine } from '../engine/engine.js';
+import { isSessionExists } from '../store/session-exists.js';
 import type { SessionRecord } from '../store/store.js';
 import { deriveTaskSigningKey, type TaskSigningKey, taskJwks } from './task-signing-key.js';
 import {
@@ -33,7 +34,22 @@ export interface TaskStart {
   readonly labels?: Readonly<Record<string, string>>;
   /** Lifetime in seconds (default 1 h, at most 24 h). */
   readonly ttlSeconds?: number;
+  /**
+   * The configured identity provider's issuer. A person a service key vouches for (method `api_key`) is
+   * then resolved against the people who signed in through it, so separation of duties knows them by
+   * issuer and subject when they sign in by SSO.
+   */
+  readonly idpIssuer?: string;
+  /**
+   * The person's ID token the task is started with: `id` names it (a hash of its issuer and `jti`, or of
+   * the whole token) and `issuedAt` is its `iat`. Each ID token starts one task: `task.started` records
+   * `data.idTokenId`, and a second start with it is ID_TOKEN_INVALID (reason `replayed`).
+   */
+  readonly idToken?: { readonly id: string; readonly issuedAt: Date };
 }
+
+/** How far back a used ID token is looked for before its `iat` (clocks of the IdP and Warden disagree). */
+const ID_TOKEN_SKEW_MS = 5 * 60_000;
 
 /** A token Warden issued, with what it binds. */
 export interface IssuedTaskToken {
@@ -66,6 +82,8 @@ export class TaskService {
   readonly #verified = new Map<string, TaskClaims>();
   /** Which task started a session (null: none); fixed when the session is created, so it can be kept. */
   readonly #sessionTasks = new Map<string, string | null>();
+  /** ID tokens starting a task in this process right now (the trail answers for the others). */
+  readonly #startingWith = new Set<string>();
 
   constructor(engine: Engine) {
     this.#engine = engine;
@@ -87,6 +105,42 @@ export class TaskService {
    * with an empty chain. Records `task.started` in the session's creating commit.
    */
   async start(spec: TaskStart, by: Actor): Promise<IssuedTaskToken> {
+    const once = spec.idToken;
+    if (!once) return this.#start(spec, by);
+    if (this.#startingWith.has(once.id)) throw replayed('is starting another task right now');
+    this.#startingWith.add(once.id);
+    try {
+      await this.#refuseUsed(once);
+      return await this.#start(spec, by);
+    } finally {
+      this.#startingWith.delete(once.id);
+    }
+  }
+
+  /**
+   * ID_TOKEN_INVALID when an ID token already started a task: read from the trail (`task.started` since
+   * shortly before the token was issued, by the indexed type and time), so every instance on the
+   * database sees it. The verifier accepts an ID token only a few minutes after it was issued, which
+   * bounds the range read.
+   */
+  async #refuseUsed(once: { readonly id: string; readonly issuedAt: Date }): Promise<void> {
+    const from = new Date(once.issuedAt.getTime() - ID_TOKEN_SKEW_MS).toISOString();
+    let cursor: string | undefined;
+    for (;;) {
+      const page = await this.#engine.store.queryAudit({
+        type: 'task.started',
+        from,
+        limit: 1_000,
+        ...(cursor ? { cursor } : {}),
+      });
+      const used = page.records.find((r) => r.event.data?.idTokenId === once.id);
+      if (used) throw replayed(`already started task ${String(used.event.data?.taskId)}`);
+      if (!page.nextCursor) return;
+      cursor = page.nextCursor;
+    }
+  }
+
+  async #start(spec: TaskStart, by: Actor): Promise<IssuedTaskToken> {
     const agent = checkName('agent', spec.agent, ToolCallSchema.shape.agent);
     checkName('initiator.name', spec.initiator.name, ToolCallSchema.shape.triggeredBy);
     if (!spec.initiator.subject || spec.initiator.subject.length > 500) {
@@ -101,13 +155,14 @@ export class TaskService {
         `session ${session} already exists; a task starts a session of its own (leave session out)`,
       );
     }
+    const initiator = await this.#resolveVouched(spec.initiator, spec.idpIssuer);
     const now = new Date();
     const claims: TaskClaims = {
       tokenId: uuidv7(),
       taskId: `task_${uuidv7()}`,
       session,
       agent,
-      initiator: spec.initiator,
+      initiator,
       chain: [],
       issuedAt: now,
       expiresAt: new Date(now.getTime() + ttl * 1000),
@@ -134,12 +189,48 @@ export class TaskService {
         taskId: claims.taskId,
         tokenId: claims.tokenId,
         expiresAt: claims.expiresAt.toISOString(),
+        ...(initiator.subject !== spec.initiator.subject ? { vouchedSubject: spec.initiator.subject } : {}),
         ...(spec.labels ? { labels: { ...spec.labels } } : {}),
+        ...(spec.idToken ? { idTokenId: spec.idToken.id } : {}),
       },
     });
-    await this.#engine.commit({ events: [event], mutations: [{ kind: 'session.ensure', session: record }] });
+    try {
+      // Only if new: a session another agent (or task) creates meanwhile is never this task's.
+      await this.#engine.commit({
+        events: [event],
+        mutations: [{ kind: 'session.ensure', session: record, onlyIfNew: true }],
+      });
+    } catch (err) {
+      if (!isSessionExists(err)) throw err;
+      throw new WardenError(
+        'SESSION_STATE',
+        `session ${session} already exists (it was created meanwhile); a task starts a session of its own`,
+        { session, exists: true },
+      );
+    }
     this.#sessionTasks.set(session, claims.taskId);
     return issued(token, claims);
+  }
+
+  /**
+   * The person a service key vouches for, as separation of duties must know them: with an identity
+   * provider configured, the person who signed in through it under the vouched subject, else the one the
+   * vouched name names (by email, then by principal id) — their issuer and subject; a person who has
+   * not signed in yet keeps the vouched subject under the configured issuer, so their first SSO sign-in
+   * under it matches. Only ever adds to who is refused: the key and the names are compared as before.
+   */
+  async #resolveVouched(initiator: TaskInitiator, idpIssuer: string | undefined): Promise<TaskInitiator> {
+    if (initiator.method !== 'api_key' || initiator.issuer || !idpIssuer) return initiator;
+    const store = this.#engine.store;
+    const person =
+      (await store.person(idpIssuer, initiator.subject)) ??
+      (initiator.name.includes('@') ? await store.personByEmail(initiator.name) : undefined) ??
+      (await store.personByName(initiator.name));
+    return {
+      ...initiator,
+      issuer: person?.issuer ?? idpIssuer,
+      subject: person?.subject ?? initiator.subject,
+    };
   }
 
   /**
@@ -248,10 +339,13 @@ export class TaskService {
       readonly session?: string;
       readonly keyId?: string;
       readonly callId?: string;
+      /** The session the call named, when it is recorded outside it (another agent's session). */
+      readonly claimedSession?: string;
     },
     by?: Actor,
   ): AuditEvent {
     const tokenId = err.details.tokenId as string | undefined;
+    const claimedTokenId = err.details.claimedTokenId as string | undefined;
     return this.#engine.systemEvent('identity.refused', by ?? agentActor(at), {
       agent: at.agent,
       ...(at.session ? { session: at.session } : {}),
@@ -261,6 +355,8 @@ export class TaskService {
         reason: (err.details.reason as RefusalReason | undefined) ?? 'claims',
         message: err.message,
         ...(tokenId ? { tokenId } : {}),
+        ...(claimedTokenId ? { claimedTokenId } : {}),
+        ...(at.claimedSession ? { claimedSession: at.claimedSession } : {}),
       },
     });
   }
@@ -344,6 +440,14 @@ function checkName(
   const r = schema.safeParse(value);
   if (!r.success) throw invalid(field, r.error?.issues.map((i) => i.message).join('; ') ?? 'invalid');
   return value;
+}
+
+function replayed(what: string): WardenError {
+  return new WardenError(
+    'ID_TOKEN_INVALID',
+    `this ID token ${what}; each ID token starts one task: sign the person in again for another`,
+    { reason: 'replayed' },
+  );
 }
 
 function invalid(field: string, why: string): WardenError {

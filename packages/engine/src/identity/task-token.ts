@@ -124,12 +124,31 @@ export async function signTaskToken(key: TaskSigningKey, claims: TaskClaims): Pr
     .sign(key.privateKey);
 }
 
-/** A refusal: TASK_TOKEN_INVALID with the reason and the token's jti when it could be read. */
-export function refused(reason: RefusalReason, message: string, tokenId?: string): WardenError {
+/**
+ * A refusal: TASK_TOKEN_INVALID with the reason and the token's jti — `tokenId` once its signature
+ * verified (a token Warden issued), `claimedTokenId` when it was only read from an unverified token
+ * (anyone can write one, so it must never pass for the id of a token Warden issued).
+ */
+export function refused(
+  reason: RefusalReason,
+  message: string,
+  tokenId?: string,
+  verified = true,
+): WardenError {
   return new WardenError('TASK_TOKEN_INVALID', `task token refused: ${message}`, {
     reason,
-    ...(tokenId ? { tokenId } : {}),
+    ...(tokenId ? (verified ? { tokenId } : { claimedTokenId: shown(tokenId, 200) }) : {}),
   });
+}
+
+/**
+ * An unverified header value as a refusal message may echo it: control and format characters removed,
+ * at most `max` characters (attacker text must not forge lines in a log or flood the trail).
+ */
+export function shown(value: unknown, max = 64): string {
+  const text = typeof value === 'string' ? value : JSON.stringify(value ?? null);
+  const clean = text.replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu, '');
+  return clean.length > max ? `${clean.slice(0, max)}…` : clean;
 }
 
 /** The jti of a token, read without trusting it (for the refusal record only), or undefined. */
@@ -157,16 +176,17 @@ export async function verifyTaskToken(key: TaskSigningKey, token: string): Promi
   try {
     header = decodeProtectedHeader(token);
   } catch {
-    throw refused('malformed', 'not a compact JWT', jti);
+    throw refused('malformed', 'not a compact JWT', jti, false);
   }
   if (header.alg !== 'EdDSA') {
-    throw refused('algorithm', `algorithm ${JSON.stringify(header.alg)} is not accepted (EdDSA only)`, jti);
+    throw refused('algorithm', `algorithm "${shown(header.alg)}" is not accepted (EdDSA only)`, jti, false);
   }
   if (header.kid !== key.kid) {
     throw refused(
       'key',
-      `signed under key ${JSON.stringify(header.kid)}, not this Warden's (${key.kid})`,
+      `signed under key "${shown(header.kid)}", not this Warden's (${key.kid})`,
       jti,
+      false,
     );
   }
   let payload: Record<string, unknown>;
@@ -180,7 +200,15 @@ export async function verifyTaskToken(key: TaskSigningKey, token: string): Promi
       clockTolerance: 5,
     }));
   } catch (err) {
-    throw joseRefusal(err, jti);
+    const refusal = joseRefusal(err, jti);
+    // jose checks the claims only once the signature verified: then the jti is one this Warden signed.
+    if (err instanceof errors.JWTExpired || err instanceof errors.JWTClaimValidationFailed) throw refusal;
+    // Not verified: its jti is only a claim.
+    const { tokenId, ...details } = refusal.details;
+    throw new WardenError('TASK_TOKEN_INVALID', refusal.message, {
+      ...details,
+      ...(typeof tokenId === 'string' ? { claimedTokenId: shown(tokenId, 200) } : {}),
+    });
   }
   const parsed = ClaimsSchema.safeParse(payload);
   if (!parsed.success) {

@@ -191,7 +191,12 @@ export interface CommitResult {
 
 /** State changes a unit can carry. Each dialect implements every kind. */
 export type Mutation =
-  | { readonly kind: 'session.ensure'; readonly session: SessionRecord }
+  /**
+   * Creates a session unless it exists. With `onlyIfNew`, refused (SESSION_STATE, `details.exists`) when
+   * it exists already or another unit of the commit creates it first: a task's session, or a call's new
+   * one, is never someone else's.
+   */
+  | { readonly kind: 'session.ensure'; readonly session: SessionRecord; readonly onlyIfNew?: boolean }
   | {
       readonly kind: 'session.state';
       readonly id: string;

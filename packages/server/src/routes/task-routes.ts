@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import {
   StartedTaskSchema,
   StartTaskRequestSchema,
@@ -8,6 +9,7 @@ import {
 } from '@warden/api';
 import { type Actor, WardenError } from '@warden/core';
 import type { IssuedTaskToken, TaskInitiator } from '@warden/engine';
+import { decodeJwt } from 'jose';
 import { actorOf, type Principal } from '../auth/principal.js';
 import { defineRoute } from '../http/route-spec.js';
 import type { ServerContext } from '../server-context.js';
@@ -34,11 +36,13 @@ export const taskRoutes = [
           { keyAgent: principal.id, bodyAgent: body.agent },
         );
       }
-      const { initiator, by } = await initiatorOf(ctx, principal, body);
+      const { initiator, by, idToken } = await initiatorOf(ctx, principal, body);
       const task = await ctx.engine.tasks.start(
         {
           agent: body.agent,
           initiator,
+          ...(idToken ? { idToken } : {}),
+          ...(initiator.method === 'api_key' && ctx.oidc ? { idpIssuer: await idpIssuer(ctx.oidc) } : {}),
           ...(body.session ? { session: body.session } : {}),
           ...(body.labels ? { labels: body.labels } : {}),
           ...(body.ttl ? { ttlSeconds: body.ttl } : {}),
@@ -104,8 +108,21 @@ async function initiatorOf(
   ctx: ServerContext,
   principal: Principal,
   body: { idToken?: string | undefined; initiator?: { subject: string; name: string } | undefined },
-): Promise<{ initiator: TaskInitiator; by: Actor }> {
+): Promise<{ initiator: TaskInitiator; by: Actor; idToken?: { id: string; issuedAt: Date } }> {
+  const vouches = principal.kind === 'service' && (principal.permissions ?? []).includes('initiator');
   if (body.idToken !== undefined) {
+    // A person's ID token is theirs to hand to the application they signed in to: only the agent the
+    // task is for (checked above) or a trusted backend may present one, not any key that got hold of it.
+    if (principal.kind !== 'agent' && !vouches) {
+      throw new WardenError(
+        'FORBIDDEN',
+        `a task is started with an ID token by the agent it is for (its own key) or by a service key holding the initiator permission; this ${principal.kind} key (${principal.role}) may not`,
+        {
+          role: principal.role,
+          allowed: ['agent key (for itself)', 'service key with permission initiator'],
+        },
+      );
+    }
     if (body.initiator !== undefined) {
       throw new WardenError(
         'REQUEST_INVALID',
@@ -126,14 +143,16 @@ async function initiatorOf(
     const config = ctx.config.auth?.oidc;
     const person = await oidc.verifyIdToken(body.idToken, {
       ...(config ? { audiences: [config.clientId, ...(config.taskAudiences ?? [])] } : {}),
+      // A fresh sign-in only: an ID token is a proof of authentication, not a standing credential.
+      maxAgeSeconds: ID_TOKEN_MAX_AGE_SECONDS,
     });
     return {
       initiator: { method: 'oidc', issuer: person.issuer, subject: person.subject, name: person.name },
       by: actorOf(principal),
+      idToken: idTokenOnce(body.idToken, person.issuer),
     };
   }
-  const permitted = principal.kind === 'service' && (principal.permissions ?? []).includes('initiator');
-  if (!permitted) {
+  if (!vouches) {
     throw new WardenError(
       'FORBIDDEN',
       "starting a task needs the person's ID token (idToken), or a service key holding the initiator permission (warden keys create --kind service --permission initiator)",
@@ -154,6 +173,33 @@ async function initiatorOf(
     },
     by: actorOf(principal),
   };
+}
+
+/** How long after it was issued an ID token may start a task. */
+const ID_TOKEN_MAX_AGE_SECONDS = 300;
+
+/**
+ * What names a verified ID token for "each starts one task": a SHA-256 of its issuer and `jti`, or of the
+ * whole token when it has no `jti` (never the token itself), and its `iat`.
+ */
+function idTokenOnce(token: string, issuer: string): { id: string; issuedAt: Date } {
+  const claims = decodeJwt(token);
+  const jti = typeof claims.jti === 'string' ? claims.jti : undefined;
+  // Hex under a neutral prefix: the trail's secret redaction would take `token: <base64>` for a secret.
+  const id = createHash('sha256')
+    .update(jti ? `jti\n${issuer}\n${jti}` : `token\n${token}`)
+    .digest('hex');
+  const iat = typeof claims.iat === 'number' ? claims.iat * 1000 : Date.now();
+  return { id: `sha256:${id}`, issuedAt: new Date(iat) };
+}
+
+/** The identity provider's issuer as its ID tokens name it (the configured one when it is unreachable). */
+async function idpIssuer(oidc: NonNullable<ServerContext['oidc']>): Promise<string> {
+  try {
+    return (await oidc.discovery.metadata()).issuer;
+  } catch {
+    return oidc.issuer;
+  }
 }
 
 function view(t: IssuedTaskToken) {

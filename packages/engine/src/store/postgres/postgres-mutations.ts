@@ -8,6 +8,7 @@ import {
   policyVersionValues,
   refuseUnlessCurrent,
 } from '../row-mapping.js';
+import { sessionExists } from '../session-exists.js';
 import type { Mutation, SessionRecord } from '../store.js';
 import {
   addGrant,
@@ -28,7 +29,7 @@ import { BudgetWriter, purgeBudgets } from './postgres-budget-mutations.js';
 export class MutationWriter {
   readonly #client: pg.ClientBase;
   readonly #budgets: BudgetWriter;
-  #ensures: SessionRecord[] = [];
+  #ensures: Ensure[] = [];
 
   constructor(client: pg.ClientBase) {
     this.#client = client;
@@ -51,9 +52,7 @@ export class MutationWriter {
    * session that only a later ensure of the list creates is refused, as it would be in order.
    */
   async applyAll(ms: readonly Mutation[]): Promise<void> {
-    const created = await this.#insertSessions(
-      ms.flatMap((m) => (m.kind === 'session.ensure' ? [m.session] : [])),
-    );
+    const created = await this.#insertSessions(ms.flatMap((m) => (m.kind === 'session.ensure' ? [m] : [])));
     const changing = ms.flatMap((m) => (m.kind === 'session.state' ? [m.id] : []));
     if (changing.length > 0) {
       await this.#client.query('SELECT 1 FROM sessions WHERE id = ANY ($1::text[]) ORDER BY id FOR UPDATE', [
@@ -72,7 +71,7 @@ export class MutationWriter {
 
   async apply(m: Mutation): Promise<void> {
     if (m.kind === 'session.ensure') {
-      this.#ensures.push(m.session);
+      this.#ensures.push(m);
       return;
     }
     await this.flush();
@@ -153,12 +152,18 @@ export class MutationWriter {
     await this.#insertSessions(sessions);
   }
 
-  /** Inserts the sessions that do not exist yet, the first of each id winning; returns the ids inserted. */
-  async #insertSessions(sessions: SessionRecord[]): Promise<Set<string>> {
-    if (sessions.length === 0) return new Set();
+  /**
+   * Inserts the sessions that do not exist yet, the first of each id winning; returns the ids inserted.
+   * An `onlyIfNew` ensure that did not insert its row (the session existed, or an earlier ensure of the
+   * run created it) refuses the commit.
+   */
+  async #insertSessions(ensures: Ensure[]): Promise<Set<string>> {
+    if (ensures.length === 0) return new Set();
     // Stable: the first record of an id stays first.
-    const sorted = [...sessions].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-    const col = <T>(f: (s: SessionRecord) => T) => sorted.map(f);
+    const sorted = [...ensures].sort((a, b) =>
+      a.session.id < b.session.id ? -1 : a.session.id > b.session.id ? 1 : 0,
+    );
+    const col = <T>(f: (s: SessionRecord) => T) => sorted.map((e) => f(e.session));
     const r = await this.#client.query<{ id: string }>(
       `INSERT INTO sessions (id, agent, state, state_reason, triggered_by, delegation_chain, created_at, updated_at)
        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])
@@ -175,9 +180,16 @@ export class MutationWriter {
         col((s) => s.updatedAt),
       ],
     );
-    return new Set(r.rows.map((row) => row.id));
+    const created = new Set(r.rows.map((row) => row.id));
+    for (const [i, e] of sorted.entries()) {
+      const first = i === 0 || sorted[i - 1]?.session.id !== e.session.id;
+      if (e.onlyIfNew && !(first && created.has(e.session.id))) throw sessionExists(e.session.id);
+    }
+    return created;
   }
 }
+
+type Ensure = Extract<Mutation, { kind: 'session.ensure' }>;
 
 type StateChange = Extract<Mutation, { kind: 'session.state' }>;
 

@@ -50,6 +50,7 @@ import {
   toSessionUsage,
   type UsageRow,
 } from '../row-mapping.js';
+import { sessionExists } from '../session-exists.js';
 import { decodeSessionCursor, SESSION_FILTERS, toSessionPage } from '../session-query.js';
 import type {
   ApiKeyRecord,
@@ -539,7 +540,7 @@ export class SqliteStore implements Store {
     switch (m.kind) {
       case 'session.ensure': {
         const s = m.session;
-        this.#prep(
+        const inserted = this.#prep(
           'INSERT INTO sessions (id, agent, state, state_reason, triggered_by, delegation_chain, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING',
         ).run(
           s.id,
@@ -551,6 +552,7 @@ export class SqliteStore implements Store {
           s.createdAt,
           s.updatedAt,
         );
+        if (m.onlyIfNew && inserted.changes === 0) throw sessionExists(s.id);
         return;
       }
       case 'session.state': {
