@@ -152,11 +152,13 @@ describe('SSO sign-in hardening through warden serve', () => {
     for (const login of ['uma', 'ulf']) {
       const { final, cookie } = await dashboardSignIn(s, login);
       expect(cookie, login).toBeUndefined();
-      expect(final.status, login).toBe(401);
-      const body = JSON.parse(final.body as string) as Json;
-      expect(body.error.code).toBe('ID_TOKEN_INVALID');
-      expect(body.error.message).toContain(`${login}@acme.example`);
-      expect(body.error.message).toContain('verified');
+      // A browser is sent back to the sign-in page, which shows the refusal in words.
+      expect(final.status, login).toBe(302);
+      const back = new URL(final.location as string);
+      expect(back.pathname).toBe('/signin');
+      expect(back.searchParams.get('error')).toBe('ID_TOKEN_INVALID');
+      expect(back.searchParams.get('message')).toContain(`${login}@acme.example`);
+      expect(back.searchParams.get('message')).toContain('verified');
     }
   }, 120_000);
 
