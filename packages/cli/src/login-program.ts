@@ -17,9 +17,9 @@ export function addLoginCommands(program: Command, io: CliIo, done: Done): void 
     .action(async (o) => done(await login(o, io)));
   program
     .command('logout')
-    .description('forget the sign-in saved for the server')
+    .description('sign the saved sign-in out on the server and forget it')
     .addOption(urlOption())
-    .action((o) => done(logout(o, io)));
+    .action(async (o) => done(await logout(o, io)));
   withApi(program.command('whoami'))
     .description('who the server says you are: the key, or the saved sign-in')
     .option('--json', 'print it as JSON')

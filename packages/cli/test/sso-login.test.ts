@@ -156,9 +156,18 @@ describe('warden login against a real server and OpenID provider', { timeout: 12
     expect(refused.code).toBe(2);
     expect(refused.err).toContain(`run \`warden login --url ${sso.url}\` again`);
 
+    const stillGood = await fetch(`${sso.url}/v1/auth/session`, {
+      headers: { authorization: `Bearer ${saved.accessToken as string}` },
+    });
+    expect(stillGood.status).toBe(200);
     const out = await warden(['logout', '--url', sso.url], env);
     expect(out.code, out.err).toBe(0);
     expect(out.out).toContain(`signed out of ${sso.url}`);
+    // Signed out on the server, not only forgotten here: the token it held no longer works.
+    const after = await fetch(`${sso.url}/v1/auth/session`, {
+      headers: { authorization: `Bearer ${saved.accessToken as string}` },
+    });
+    expect(after.status).toBe(401);
     const none = await warden(['approvals', 'list', '--url', sso.url], env);
     expect(none.code).toBe(2);
     expect(none.err).toContain('or sign in with `warden login');

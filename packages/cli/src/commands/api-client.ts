@@ -142,7 +142,7 @@ export async function refreshSignIn(
 export async function requestJson(
   base: URL,
   url: string,
-  method: 'GET' | 'POST',
+  method: 'GET' | 'POST' | 'DELETE',
   path: string,
   o: { body?: unknown; bearer?: string; timeoutMs?: number; fetchImpl?: typeof fetch },
 ): Promise<unknown> {
@@ -210,6 +210,8 @@ function unreachable(url: string, err: unknown, timeoutMs: number): WardenError 
 }
 
 async function parse(res: Response, url: string): Promise<unknown> {
+  // No Content: a success with nothing to say (a sign-out).
+  if (res.status === 204) return undefined;
   const text = await res.text();
   let body: unknown;
   try {

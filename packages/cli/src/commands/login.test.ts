@@ -221,9 +221,13 @@ describe('the API client with a saved sign-in', () => {
     await apiClient({ url, key: 'wdn_explicit' }).get('/v1/approvals');
     expect(seen.map((s) => s.auth)).toEqual(['Bearer access-2', 'Bearer wdn_explicit']);
 
+    seen.length = 0;
+    routes['DELETE /v1/auth/session'] = () => ({ status: 204, body: null });
     const o = io();
-    expect(logout({ url }, o.cli)).toBe(0);
+    expect(await logout({ url }, o.cli)).toBe(0);
     expect(o.out()).toContain(`signed out of ${url}`);
+    // The token is signed out on the server too, not only forgotten here.
+    expect(seen.map((s) => [s.route, s.auth])).toEqual([['DELETE /v1/auth/session', 'Bearer access-2']]);
     expect(loadSignIn(url)).toBeUndefined();
     expect(() => apiClient({ url })).toThrow(/or sign in with `warden login --url/);
   });

@@ -106,12 +106,28 @@ export async function login(o: LoginOptions, io: CliIo, deps: LoginDeps = {}): P
   return EXIT.ok;
 }
 
-/** `warden logout`: forgets the sign-in saved for the server (its access token lapses within the hour). */
-export function logout(o: LoginOptions, io: CliIo): number {
+/**
+ * `warden logout`: signs the saved access token out on the server (DELETE /v1/auth/session, so it stops
+ * working on every instance at once rather than lapsing within the hour), then forgets the sign-in. A
+ * server that cannot be reached is said, and the sign-in is forgotten all the same.
+ */
+export async function logout(o: LoginOptions, io: CliIo, deps: LoginDeps = {}): Promise<number> {
   const saved = loadSignIn(o.url);
   if (!saved) {
     io.err(`not signed in to ${serverKey(o.url)}\n`);
     return EXIT.ok;
+  }
+  try {
+    await requestJson(baseUrl(o.url), o.url, 'DELETE', '/v1/auth/session', {
+      bearer: saved.accessToken,
+      ...(deps.fetchImpl ? { fetchImpl: deps.fetchImpl } : {}),
+    });
+  } catch (err) {
+    // Already expired or signed out: nothing left to end on the server.
+    if (!(isWardenError(err) && err.code === 'UNAUTHENTICATED')) {
+      const why = err instanceof Error ? err.message : String(err);
+      io.err(`could not sign the token out on the server (${why}); it lapses at ${saved.expiresAt}\n`);
+    }
   }
   saveSignIn(o.url, undefined);
   io.out(`signed out of ${serverKey(o.url)} (was ${who(saved.principal)})\n`);
