@@ -1,5 +1,6 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { createPersonToken, type PersonRef, verifyPersonToken } from './person-tokens.js';
+import { mac, sameText } from './text-mac.js';
 
 /**
  * Dashboard sign-in sessions. A person signs in once with their API key; the browser then holds a signed
@@ -114,14 +115,4 @@ export function sessionCookie(token: string, options: { maxAgeSeconds: number; s
     `Max-Age=${Math.max(0, Math.floor(options.maxAgeSeconds))}`,
     ...(options.secure ? ['Secure'] : []),
   ].join('; ');
-}
-
-function mac(key: Buffer, text: string): string {
-  return createHmac('sha256', key).update(text).digest('base64url');
-}
-
-function sameText(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
 }

@@ -1,5 +1,6 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { derivedKey, open, seal } from './sealed-box.js';
+import { mac, sameText } from './text-mac.js';
 
 /** A person's verified identity at the IdP. */
 export interface PersonRef {
@@ -102,14 +103,4 @@ export function openRefreshToken(
   }
   if (!(Date.parse(c.expiresAt) > now)) return undefined;
   return c as RefreshClaims;
-}
-
-function mac(key: Buffer, text: string): string {
-  return createHmac('sha256', key).update(text).digest('base64url');
-}
-
-function sameText(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
 }
