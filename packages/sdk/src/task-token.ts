@@ -1,4 +1,4 @@
-import { TASK_TOKEN_HEADER } from '@warden/api';
+import { type ResponseOf, type StartedTaskSchema, TASK_TOKEN_HEADER } from '@warden/api';
 import { WardenError } from '@warden/core';
 
 /** The header that carries a task token on every request that decides a call or waits for one. */
@@ -51,24 +51,8 @@ export interface StartTaskOptions {
   readonly ttlSeconds?: number;
 }
 
-/** A task Warden started: the token to hand the agent, and what it binds. */
-export interface StartedTask {
-  readonly token: string;
-  readonly tokenId: string;
-  readonly taskId: string;
-  readonly session: string;
-  readonly agent: string;
-  readonly expiresAt: string;
-  readonly initiator: {
-    readonly method: 'oidc' | 'api_key';
-    readonly subject: string;
-    readonly name: string;
-    readonly issuer?: string;
-    readonly keyId?: string;
-  };
-  /** The agents the task was delegated through, nearest first (empty for a task just started). */
-  readonly delegationChain: readonly string[];
-}
+/** A task Warden started: the token to hand the agent, and what it binds (POST /v1/tasks's answer). */
+export type StartedTask = ResponseOf<typeof StartedTaskSchema>;
 
 /** A child's token from a token exchange (RFC 8693). */
 export interface DelegatedToken {
