@@ -139,14 +139,17 @@ export class PostgresStore implements Store {
     // No xid: the commit chained no events (it took no chain lock), so it held no decision to look for.
     if (doubt.xid === undefined) return 'unknown';
     try {
-      const rows = await this.#db.query<{ status: string | null }>(
+      // Visible: no snapshot taken from now on can miss what it wrote. Committed but not visible, it is
+      // still held back (a synchronous standby has not confirmed it), so it counts as in progress.
+      const rows = await this.#db.query<{ status: string | null; visible: boolean | null }>(
         'asking how a commit ended',
-        'SELECT txid_status($1::bigint) AS status',
+        'SELECT txid_status($1::bigint) AS status, pg_visible_in_snapshot($1::text::xid8, pg_current_snapshot()) AS visible',
         [doubt.xid],
       );
       const status = rows[0]?.status;
       if (status === 'in progress') return 'in-progress';
-      if (status === 'committed' || status === 'aborted') return status;
+      if (status === 'committed') return rows[0]?.visible ? 'committed' : 'in-progress';
+      if (status === 'aborted') return status;
       // NULL: too old for the commit log to tell; what the trail holds is the answer.
       return 'unknown';
     } catch (err) {
