@@ -1,4 +1,4 @@
-import type { AuditEvent, AuditRecord, WardenError } from '@warden/core';
+import { type AuditEvent, type AuditRecord, WardenError } from '@warden/core';
 import { describe, expect, it } from 'vitest';
 import type { CommitOutcome, CommitUnit, FoundCall } from '../store/store.js';
 import { UnansweredDecisions } from './unanswered-decisions.js';
