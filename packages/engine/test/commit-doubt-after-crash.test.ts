@@ -6,6 +6,7 @@ import { openEngine } from '../src/engine/open-engine.js';
 import { generateKeyRing } from '../src/keys/key-ring.js';
 import { openStore } from '../src/store/open-store.js';
 import { testPolicy } from '../test-support/engine-fixtures.js';
+import { commitLocallyByDefault, holdDecisionCommits } from '../test-support/lost-commit-acks.js';
 import {
   createTestDatabase,
   type PostgresServer,
@@ -77,6 +78,46 @@ describe('a commit in doubt whose transaction PostgreSQL lost in a crash (Postgr
       expect(errors.map((e) => e.message)).toEqual([
         "the commit of call call-lost's decision was not acknowledged; it is voided if it landed",
       ]);
+    } finally {
+      await engine.close();
+    }
+  });
+
+  it('a commit that landed but is still held back by the synchronous standby counts as in progress', {
+    timeout: 120_000,
+  }, async () => {
+    // 'committed' means every later read sees the transaction, so a decision missing under it never landed:
+    // one that landed but is not visible yet must never pass for committed.
+    const heldUrl = await createTestDatabase(server.url, 'doubtheld');
+    await commitLocallyByDefault(server.url, heldUrl);
+    const engine: Engine = await openEngine({
+      store: await openStore(heldUrl),
+      keys: generateKeyRing(),
+      policy: testPolicy(POLICY),
+      closeStore: true,
+    });
+    try {
+      const acks = await holdDecisionCommits(server.url, heldUrl);
+      const answer = engine.check({ agent: 'worker', tool: 'echo', args: {} });
+      let xid: string | undefined;
+      while (xid === undefined) {
+        const rows = await withClient(heldUrl, (c) =>
+          c.query<{ xid: string }>(
+            "SELECT backend_xid::text AS xid FROM pg_stat_activity WHERE wait_event = 'SyncRep'",
+          ),
+        );
+        xid = rows.rows[0]?.xid;
+        if (xid === undefined) await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(await engine.store.commitOutcome?.({ xid })).toBe('in-progress');
+      expect(await acks.cutOff()).toBe(1);
+      expect((await answer).code).toBe('STORE_UNAVAILABLE');
+      expect(await engine.store.commitOutcome?.({ xid })).toBe('committed');
+      engine.unanswered.stop();
+      await engine.unanswered.resolve(true);
+      expect(engine.unanswered.size).toBe(0);
+      expect(engine.unanswered.voided).toBe(1);
+      await acks.release();
     } finally {
       await engine.close();
     }

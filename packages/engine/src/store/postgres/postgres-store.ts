@@ -139,8 +139,9 @@ export class PostgresStore implements Store {
     // No xid: the commit chained no events (it took no chain lock), so it held no decision to look for.
     if (doubt.xid === undefined) return 'unknown';
     try {
-      // Visible: no snapshot taken from now on can miss what it wrote. Committed but not visible, it is
-      // still held back (a synchronous standby has not confirmed it), so it counts as in progress.
+      // 'committed' promises that every later read sees what it wrote (the engine then takes a decision
+      // missing from the trail as never landed: after a crash the id of a lost transaction is reused), so a
+      // commit not visible yet (held back for a synchronous standby) counts as in progress.
       const rows = await this.#db.query<{ status: string | null; visible: boolean | null }>(
         'asking how a commit ended',
         'SELECT txid_status($1::bigint) AS status, pg_visible_in_snapshot($1::text::xid8, pg_current_snapshot()) AS visible',
