@@ -1,4 +1,4 @@
-import type { AuditEvent, AuditRecord, WardenError } from '@warden/core';
+import { type AuditEvent, type AuditRecord, WardenError } from '@warden/core';
 import { describe, expect, it } from 'vitest';
 import type { CommitOutcome, CommitUnit, FoundCall } from '../store/store.js';
 import { UnansweredDecisions } from './unanswered-decisions.js';
@@ -23,15 +23,20 @@ const decided = {
 
 /**
  * The ordering the real database cannot be made to show on demand: the commit's status says `outcome`
- * while the trail shows no decision for the first `hiddenFor` reads (a synchronous standby holding it back).
+ * (or, given a function, what it answers to the nth question) while the trail shows no decision for the
+ * first `hiddenFor` reads.
  */
-function harness(outcome: CommitOutcome, hiddenFor: number) {
+function harness(outcome: CommitOutcome | ((asked: number) => CommitOutcome), hiddenFor: number) {
   let reads = 0;
+  let asked = 0;
   const commits: CommitUnit[] = [];
   const errors: WardenError[] = [];
   const unanswered = new UnansweredDecisions({
     store: {
-      commitOutcome: async () => outcome,
+      commitOutcome: async () => {
+        asked += 1;
+        return typeof outcome === 'function' ? outcome(asked) : outcome;
+      },
       findCall: async (): Promise<FoundCall> => {
         reads += 1;
         return { decided: reads > hiddenFor ? decided : undefined, completed: false } as FoundCall;
@@ -53,8 +58,9 @@ function harness(outcome: CommitOutcome, hiddenFor: number) {
 }
 
 describe('decisions in doubt whose row is not visible yet', () => {
-  it('a committed decision not yet in the trail stays pending and is voided once it shows', async () => {
-    const { unanswered, commits } = harness('committed', 3);
+  it('a decision whose commit is not visible yet stays pending and is voided once it shows', async () => {
+    // PostgreSQL: committed but still held back by a synchronous standby, which the store answers in-progress.
+    const { unanswered, commits } = harness((asked) => (asked <= 3 ? 'in-progress' : 'committed'), 0);
     for (let i = 0; i < 3; i++) {
       await unanswered.resolve(true);
       expect(unanswered.unresolved()).toEqual([CALL]);
@@ -66,13 +72,22 @@ describe('decisions in doubt whose row is not visible yet', () => {
     expect(commits[0]?.events[0]?.data).toMatchObject({ voidedSeq: 7, commitStatus: 'committed' });
   });
 
-  it('a committed decision that stays unseen is kept, and said so once', async () => {
-    const { unanswered, errors } = harness('committed', Number.POSITIVE_INFINITY);
+  it('a commit that stays in progress (or unseen) is kept, and said so once', async () => {
+    const { unanswered, errors } = harness('in-progress', Number.POSITIVE_INFINITY);
     for (let i = 0; i < 15; i++) await unanswered.resolve(true);
     expect(unanswered.unresolved()).toEqual([CALL]);
-    const stillUnseen = errors.filter((e) => e.message.includes('still not visible'));
+    const stillUnseen = errors.filter((e) => e.message.includes('still in progress or not visible'));
     expect(stillUnseen).toHaveLength(1);
     expect(stillUnseen[0]?.details).toMatchObject({ callId: CALL });
+  });
+
+  it('committed and visible but not in the trail: the id names another transaction, so it is dropped at once', async () => {
+    // After a crash PostgreSQL gives the id of a transaction it lost to the next one, which commits.
+    const { unanswered, commits, errors } = harness('committed', Number.POSITIVE_INFINITY);
+    await unanswered.resolve(true);
+    expect(unanswered.size).toBe(0);
+    expect(commits).toEqual([]);
+    expect(errors.filter((e) => !e.message.includes('was not acknowledged'))).toEqual([]);
   });
 
   it('an aborted decision is dropped at once: it never landed', async () => {
@@ -94,5 +109,37 @@ describe('decisions in doubt whose row is not visible yet', () => {
     const gaveUp = errors.filter((e) => e.message.includes('gave up looking'));
     expect(gaveUp).toHaveLength(1);
     expect(gaveUp[0]).toMatchObject({ code: 'STORE_UNAVAILABLE', details: { callId: CALL } });
+  });
+});
+
+describe('a doubt whose outcome cannot be asked', () => {
+  it('is answered by the trail, reported, and does not keep the other doubts pending', async () => {
+    const errors: WardenError[] = [];
+    const unanswered = new UnansweredDecisions({
+      store: {
+        commitOutcome: async (doubt) => {
+          if (doubt.xid === 'bad')
+            throw new WardenError('INTERNAL', 'database error while asking how a commit ended');
+          return 'aborted';
+        },
+        findCall: async (): Promise<FoundCall> => ({ decided: undefined, completed: false }),
+        reservation: async () => undefined,
+        approval: async () => undefined,
+      },
+      commit: async () => ({ events: [] }) as never,
+      event: (type, fields) => ({ ...fields, type, id: `evt-${type}` }) as AuditEvent,
+      cancelApproval: async () => undefined,
+      onError: (err) => errors.push(err),
+    });
+    unanswered.track('call-bad', { xid: 'bad' });
+    unanswered.track('call-ok', { xid: '43' });
+    unanswered.stop();
+    await unanswered.resolve(true);
+    expect(unanswered.unresolved()).toEqual(['call-bad']);
+    expect(errors.map((e) => e.code)).toContain('INTERNAL');
+    // Unknown: looked for in the trail a bounded number of times, then given up loudly.
+    for (let i = 0; i < 9; i++) await unanswered.resolve(true);
+    expect(unanswered.size).toBe(0);
+    expect(errors.filter((e) => e.message.includes('gave up looking'))).toHaveLength(1);
   });
 });

@@ -38,6 +38,8 @@ export class UnansweredDecisions {
   readonly #failures = new Map<string, number>();
   /** Passes per call id that found no decision in the trail although it may have landed. */
   readonly #misses = new Map<string, number>();
+  /** Passes per call id that found its commit still in progress (or not visible yet). */
+  readonly #waits = new Map<string, number>();
   #running: Promise<void> | undefined;
   #timer: NodeJS.Timeout | undefined;
   #lastPass = 0;
@@ -111,12 +113,14 @@ export class UnansweredDecisions {
     for (const [callId, doubt] of [...this.#pending]) {
       let outcome = outcomes.get(doubt);
       if (outcome === undefined) {
-        // A store that cannot be asked (none marks doubts today but PostgreSQL): the trail alone answers.
-        outcome = this.#seams.store.commitOutcome ? await this.#seams.store.commitOutcome(doubt) : 'unknown';
+        outcome = await this.#outcome(doubt);
         outcomes.set(doubt, outcome);
       }
-      // The transaction may still commit: reading the trail now could miss it.
-      if (outcome === 'in-progress') continue;
+      // The transaction may still commit, or is not visible yet: reading the trail now could miss it.
+      if (outcome === 'in-progress') {
+        this.#stillRunning(callId);
+        continue;
+      }
       // Whatever the status said, the trail decides: a transaction id can be reused after a crash.
       let found: boolean;
       try {
@@ -130,31 +134,53 @@ export class UnansweredDecisions {
       this.#pending.delete(callId);
       this.#failures.delete(callId);
       this.#misses.delete(callId);
+      this.#waits.delete(callId);
     }
   }
 
   /**
-   * No decision in the trail. Aborted: it never landed, done. Committed: the row is not visible yet (a
-   * synchronous standby still holds it back), so look again, and say so once if it stays unseen. Unknown:
-   * look again a bounded number of times, then give up loudly.
+   * How the commit ended, as the store tells (a store that cannot be asked: the trail alone answers). A
+   * store error other than being unavailable is reported and the trail answers too, so one doubt whose
+   * question fails cannot keep every other one pending.
+   */
+  async #outcome(doubt: CommitDoubt): Promise<CommitOutcome> {
+    if (!this.#seams.store.commitOutcome) return 'unknown';
+    try {
+      return await this.#seams.store.commitOutcome(doubt);
+    } catch (err) {
+      if (isWardenError(err, 'STORE_UNAVAILABLE')) throw err;
+      this.#seams.onError(asWardenError(err));
+      return 'unknown';
+    }
+  }
+
+  /**
+   * The commit is still running, or committed but not visible yet (a synchronous standby holds it back):
+   * it may yet land, so it stays pending, and is said so once if that lasts.
+   */
+  #stillRunning(callId: string): void {
+    const looks = (this.#waits.get(callId) ?? 0) + 1;
+    this.#waits.set(callId, looks);
+    if (looks !== MAX_ATTEMPTS) return;
+    this.#seams.onError(
+      new WardenError(
+        'STORE_UNAVAILABLE',
+        `the commit of call ${callId}'s decision is still in progress or not visible after ${looks} looks; it is voided once it lands`,
+        { callId },
+      ),
+    );
+  }
+
+  /**
+   * No decision in the trail. Aborted: it never landed, done. Committed: the store saw the transaction
+   * committed and visible, so the decision is not in it: its transaction id was lost in a crash and given
+   * to another transaction; done. Unknown: look again a bounded number of times, then give up loudly.
    */
   #keepLooking(callId: string, outcome: CommitOutcome): boolean {
-    if (outcome === 'aborted') return false;
+    if (outcome === 'aborted' || outcome === 'committed') return false;
     const misses = (this.#misses.get(callId) ?? 0) + 1;
     this.#misses.set(callId, misses);
     if (misses < MAX_ATTEMPTS) return true;
-    if (outcome === 'committed') {
-      if (misses === MAX_ATTEMPTS) {
-        this.#seams.onError(
-          new WardenError(
-            'STORE_UNAVAILABLE',
-            `the decision of call ${callId} committed but is still not visible after ${misses} looks; it is voided once it is`,
-            { callId },
-          ),
-        );
-      }
-      return true;
-    }
     this.#seams.onError(
       new WardenError(
         'STORE_UNAVAILABLE',
@@ -176,6 +202,7 @@ export class UnansweredDecisions {
     this.#pending.delete(callId);
     this.#failures.delete(callId);
     this.#misses.delete(callId);
+    this.#waits.delete(callId);
     this.#seams.onError(
       new WardenError(
         err.code,

@@ -149,8 +149,11 @@ export interface FoundCall {
 }
 
 /**
- * What became of a commit in doubt: `in-progress` means ask again later; `unknown` means the database
- * can no longer tell (the transaction is too old), so only what the trail holds answers it.
+ * What became of a commit in doubt: `in-progress` means ask again later (it may still land, or has landed
+ * but is not visible yet); `committed` means its transaction id names a committed transaction whose rows
+ * every later read sees, so a decision missing from the trail never landed (after a crash the id of a
+ * transaction that was lost is given to another); `unknown` means the database can no longer tell (the
+ * transaction is too old), so only what the trail holds answers it.
  */
 export type CommitOutcome = 'committed' | 'aborted' | 'in-progress' | 'unknown';
 

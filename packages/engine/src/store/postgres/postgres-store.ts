@@ -140,14 +140,18 @@ export class PostgresStore implements Store {
     // No xid: the commit chained no events (it took no chain lock), so it held no decision to look for.
     if (doubt.xid === undefined) return 'unknown';
     try {
-      const rows = await this.#db.query<{ status: string | null }>(
+      // 'committed' promises that every later read sees what it wrote (the engine then takes a decision
+      // missing from the trail as never landed: after a crash the id of a lost transaction is reused), so a
+      // commit not visible yet (held back for a synchronous standby) counts as in progress.
+      const rows = await this.#db.query<{ status: string | null; visible: boolean | null }>(
         'asking how a commit ended',
-        'SELECT txid_status($1::bigint) AS status',
+        'SELECT txid_status($1::bigint) AS status, pg_visible_in_snapshot($1::text::xid8, pg_current_snapshot()) AS visible',
         [doubt.xid],
       );
       const status = rows[0]?.status;
       if (status === 'in progress') return 'in-progress';
-      if (status === 'committed' || status === 'aborted') return status;
+      if (status === 'committed') return rows[0]?.visible ? 'committed' : 'in-progress';
+      if (status === 'aborted') return status;
       // NULL: too old for the commit log to tell; what the trail holds is the answer.
       return 'unknown';
     } catch (err) {
