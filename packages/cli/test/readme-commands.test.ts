@@ -19,7 +19,6 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -27,7 +26,7 @@ import { createTestDatabase } from '../../engine/test-support/postgres-server.js
 import { BIN, childEnv, REPO } from '../../server/test-support/serve-process.js';
 import { DOC_PAGES } from './doc-pages.js';
 import { parseReadme, type ReadmeCommand, type ReadmeFile, type ReadmeSection } from './readme-blocks.js';
-import { ReadmeTerminal, withoutComment } from './readme-terminal.js';
+import { freePort, ReadmeTerminal, withoutComment } from './readme-terminal.js';
 
 interface Page {
   readonly path: string;
@@ -192,15 +191,4 @@ function freshCheckout(into: string): void {
     if (name === 'examples') cpSync(join(REPO, name), join(into, name), { recursive: true });
     else symlinkSync(join(REPO, name), join(into, name));
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const server = createServer();
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => ok(port));
-    });
-  });
 }

@@ -1,6 +1,11 @@
 /** What the README command test changes in a command before running it, and what it refuses. */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { REPO } from '../../server/test-support/serve-process.js';
+import { BIN, childEnv, REPO } from '../../server/test-support/serve-process.js';
+import type { ReadmeCommand } from './readme-blocks.js';
 import { ReadmeTerminal } from './readme-terminal.js';
 
 const terminal = new ReadmeTerminal(REPO, 5123, {});
@@ -44,4 +49,31 @@ describe('ReadmeTerminal with a database', () => {
       /no database/,
     );
   });
+});
+
+describe('ReadmeTerminal starting a server', () => {
+  it('starts it on another free port when its port was taken before any command was told it', async () => {
+    // Another process of the test run took the terminal's port between the pick and the start.
+    const taken = createServer();
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
+    const port = (taken.address() as AddressInfo).port;
+    const dir = mkdtempSync(join(tmpdir(), 'warden-terminal-'));
+    writeFileSync(
+      join(dir, 'package.json'),
+      JSON.stringify({ scripts: { start: `node ${BIN} serve --db ./w.db --host 127.0.0.1` } }),
+    );
+    const t = new ReadmeTerminal(dir, port, childEnv({ NO_COLOR: '1' }));
+    try {
+      const started = await t.run({ text: 'npm start', line: 1 } as ReadmeCommand);
+      expect(started.code, started.output).toBe(0);
+      expect(started.output).not.toContain(`:${port}`);
+      // From then on, commands are given the port the server listens on.
+      const url = t.translate('curl -s localhost:7400/healthz');
+      expect(started.output).toContain(url.slice('curl -s '.length, url.indexOf('/healthz')));
+    } finally {
+      await t.close();
+      taken.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });

@@ -9,6 +9,7 @@
  */
 import { type ChildProcessByStdio, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -33,10 +34,27 @@ export interface TerminalOptions {
   readonly databaseUrl?: string;
 }
 
+/** A port nothing listens on now (the OS's pick); another process may still take it before we do. */
+export function freePort(): Promise<number> {
+  return new Promise((ok, fail) => {
+    const server = createServer();
+    server.once('error', fail);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => ok(port));
+    });
+  });
+}
+
+/** How often a server whose port was taken meanwhile is started again on another one. */
+const PORT_TAKEN_RETRIES = 3;
+
 /** A shell session in `dir` whose servers listen on `port`. */
 export class ReadmeTerminal {
   readonly #dir: string;
-  readonly #port: number;
+  #port: number;
+  /** Whether a command has been given the port: from then on it cannot change. */
+  #portShown = false;
   readonly #scripts: Record<string, string>;
   readonly #databaseUrl: string | undefined;
   readonly #envDir = mkdtempSync(join(tmpdir(), 'warden-readme-env-'));
@@ -68,7 +86,10 @@ export class ReadmeTerminal {
         '`npm run` prints its own header on stdout, into the file or pipe too; use `npm run -s`',
       );
     }
-    let out = text.replace(/\b(localhost|127\.0\.0\.1):7400\b/g, `127.0.0.1:${this.#port}`);
+    let out = text.replace(/\b(localhost|127\.0\.0\.1):7400\b/g, () => {
+      this.#portShown = true;
+      return `127.0.0.1:${this.#port}`;
+    });
     out = out.replace(POSTGRES_URL, () => {
       if (!this.#databaseUrl)
         throw new Error('it names a postgres:// URL, but this terminal has no database');
@@ -143,6 +164,17 @@ export class ReadmeTerminal {
 
   /** The README's server, in the background, as a user leaves it running in another terminal. */
   async #startServer(ran: string): Promise<CommandRun> {
+    for (let retry = 0; ; retry++) {
+      const started = await this.#startServerOnce(ran);
+      // The free port picked for this terminal was taken by another process of the test run before the
+      // server bound it (a port is only free when asked). No command has been told it yet: take another.
+      if (started.code === 0 || this.#portShown || retry >= PORT_TAKEN_RETRIES) return started;
+      if (!/port \d+ on [\d.]+ is in use/.test(started.output)) return started;
+      this.#port = await freePort();
+    }
+  }
+
+  async #startServerOnce(ran: string): Promise<CommandRun> {
     await this.stopServer();
     const child = spawn(
       'bash',
@@ -162,6 +194,7 @@ export class ReadmeTerminal {
       }
       await new Promise((r) => setTimeout(r, 50));
     }
+    this.#portShown = true;
     this.#remember(output);
     return { code: 0, output, ran };
   }
