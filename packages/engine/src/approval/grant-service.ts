@@ -16,6 +16,7 @@ import {
 } from '@warden/core';
 import type { Engine } from '../engine/engine.js';
 import type { GrantRecord } from '../store/store.js';
+import { aliasStake, type VoterAliases } from './approval-service.js';
 import { sessionStake } from './session-stake.js';
 
 /** A grant as an approver asks for it. */
@@ -51,14 +52,14 @@ export class GrantService {
   }
 
   /** Adds a grant; GRANT_INVALID names what is wrong. Someone with a stake in the session cannot grant in it. */
-  async add(spec: GrantSpec, by: Actor): Promise<GrantRecord> {
+  async add(spec: GrantSpec, by: Actor, aliases: VoterAliases = {}): Promise<GrantRecord> {
     if (by.kind !== 'human') {
       throw new WardenError(
         'APPROVAL_SELF_APPROVAL',
         `${by.kind === 'agent' ? 'an agent' : 'a service'} cannot grant tools; a person must`,
       );
     }
-    const record = await this.#validate(spec, by);
+    const record = await this.#validate(spec, by, aliases);
     const event = this.#engine.systemEvent('grant.added', by, {
       agent: record.agent,
       ...(record.session ? { session: record.session } : {}),
@@ -159,7 +160,7 @@ export class GrantService {
     return c;
   }
 
-  async #validate(spec: GrantSpec, by: Actor): Promise<GrantRecord> {
+  async #validate(spec: GrantSpec, by: Actor, aliases: VoterAliases): Promise<GrantRecord> {
     const problems: string[] = [];
     if (!ToolCallSchema.shape.agent.safeParse(spec.agent).success)
       problems.push(`agent "${spec.agent}" is not an agent name`);
@@ -194,7 +195,8 @@ export class GrantService {
     // A session that exists names its stake now; one not started yet is checked when the grant is used.
     const stakes = spec.session ? await sessionStake(this.#engine.store, spec.session) : [];
     if (stakes.length > 0) {
-      const sod = selfApproval(by, `grant tools in session ${spec.session}`, ...stakes);
+      const what = `grant tools in session ${spec.session}`;
+      const sod = selfApproval(by, what, ...stakes) ?? aliasStake(what, by, aliases, stakes);
       if (sod) throw sod;
     }
     const now = new Date();
