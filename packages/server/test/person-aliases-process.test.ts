@@ -194,6 +194,56 @@ describe('one person under an SSO sign-in and a human key, through warden serve'
     expect(still.body.status).toBe('pending');
   }, 120_000);
 
+  it('does not apply a grant its creator made for her own task under another name (no session given)', async () => {
+    // The portal vouches for Alice's IdP subject under a display name; her task's stake holds her identity.
+    const started = await api<Json>(base, 'POST', '/v1/tasks', {
+      key: portal,
+      body: { agent: 'planner-bot', initiator: { subject: 'alice', name: 'Alice Doe' } },
+    });
+    expect(started.status, JSON.stringify(started.body)).toBe(201);
+    const call = async () => {
+      const res = await fetch(`${base}/v1/calls`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${agent}`,
+          'warden-task-token': started.body.token,
+          'content-type': 'application/json',
+        },
+        body: JSON.stringify({ tool: 'crm.export', args: {} }),
+      });
+      return (await res.json()) as Json;
+    };
+    expect((await call()).effect).toBe('block');
+    // Alice signs in by SSO (as `alice`, not `Alice Doe`) and grants the tool for an hour, no session named.
+    const alice = await dashboardSignIn('alice');
+    const grant = await asDashboard(alice, '/v1/grants', {
+      agent: 'planner-bot',
+      tool: 'crm.export',
+      ttl: '1h',
+      reason: 'my export',
+    });
+    expect(grant.status, JSON.stringify(grant.body)).toBe(201);
+    const mine = await call();
+    expect(mine.effect, JSON.stringify(mine)).toBe('block');
+    // Another person's grant lifts the default block.
+    const bob = await dashboardSignIn('bob');
+    expect((await asDashboard(alice, `/v1/grants/${grant.body.id}/revoke`, { reason: 'done' })).status).toBe(
+      200,
+    );
+    const bobs = await asDashboard(bob, '/v1/grants', {
+      agent: 'planner-bot',
+      tool: 'crm.export',
+      ttl: '1h',
+      reason: 'reviewed',
+    });
+    expect(bobs.status, JSON.stringify(bobs.body)).toBe(201);
+    const granted = await call();
+    expect(granted.effect, JSON.stringify(granted)).toBe('allow');
+    expect((await asDashboard(bob, `/v1/grants/${bobs.body.id}/revoke`, { reason: 'done' })).status).toBe(
+      200,
+    );
+  }, 120_000);
+
   it('counts one vote for Alice by SSO and by her key on a request needing two approvers', async () => {
     const { decision } = await heldCall('billing.bulk_refund', { subject: 'carol' });
     const approvalId = decision.approval.id as string;
