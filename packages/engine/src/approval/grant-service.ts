@@ -182,7 +182,14 @@ export class GrantService {
     let creator = this.#creators.get(g.id);
     if (!creator) {
       const page = await this.#engine.store.queryAudit(
-        parseAuditQuery({ type: 'grant.added', agent: g.agent, from: g.createdAt, limit: 1_000 }),
+        // Recorded in the same request that made the record: within a minute of its createdAt.
+        parseAuditQuery({
+          type: 'grant.added',
+          agent: g.agent,
+          from: g.createdAt,
+          to: new Date(Date.parse(g.createdAt) + 60_000).toISOString(),
+          limit: 1_000,
+        }),
       );
       const added = page.records.find((r) => r.event.data?.grantId === g.id)?.event;
       if (!added) return true;
