@@ -15,6 +15,8 @@ export const VoteSchema = z.object({
   groups: z.array(z.string()).optional(),
   issuer: z.string().optional(),
   subject: z.string().optional(),
+  /** The API key a person voted with (an SSO person has none). */
+  keyId: z.string().optional(),
 });
 
 const ApproversSchema = z.object({

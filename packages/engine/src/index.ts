@@ -15,7 +15,7 @@ export {
   NOTIFIED_EVENTS,
   type NotificationTarget,
 } from './approval/approval-events.js';
-export { ApprovalService, voterActor } from './approval/approval-service.js';
+export { ApprovalService, type VoterAliases, voterActor } from './approval/approval-service.js';
 export { GrantService, type GrantSpec, MAX_GRANT_MS } from './approval/grant-service.js';
 export {
   type ExportOptions,

@@ -1,4 +1,17 @@
-import { chmodSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import {
+  closeSync,
+  constants,
+  fchmodSync,
+  fstatSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { WardenError } from '@warden/core';
@@ -52,13 +65,63 @@ export function serverKey(url: string): string {
   return `${u.origin}${u.pathname.replace(/\/+$/, '')}`;
 }
 
+/** The user's id, where the platform has one (not on Windows, where these checks do not apply). */
+const uid = typeof process.getuid === 'function' ? process.getuid() : undefined;
+
+/**
+ * The folder the tokens live in must be a real folder (not a link) of this user that nobody else can write
+ * to: another user who could would swap the file under us. Refused with what to do, like ssh does.
+ */
+function checkFolder(dir: string): void {
+  if (uid === undefined) return;
+  const st = lstatSync(dir);
+  if (!st.isDirectory()) {
+    throw new WardenError(
+      'USAGE',
+      `${dir} is not a folder (a link or a file): the credentials folder must be a real folder of yours`,
+    );
+  }
+  if (st.uid !== uid) {
+    throw new WardenError(
+      'USAGE',
+      `${dir} belongs to another user (uid ${st.uid}): the credentials folder must be yours`,
+    );
+  }
+  if ((st.mode & 0o022) !== 0) {
+    throw new WardenError(
+      'USAGE',
+      `${dir} can be written by others (mode ${(st.mode & 0o777).toString(8)}): run \`chmod 700 ${dir}\``,
+    );
+  }
+}
+
 function readAll(path: string): CredentialsFile {
   let text: string;
+  let fd: number;
   try {
-    text = readFileSync(path, 'utf8');
+    // Not through a link: the file is opened itself, then its owner and mode are read from what was opened.
+    fd = openSync(path, constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0));
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { version: 1, servers: {} };
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return { version: 1, servers: {} };
+    if (code === 'ELOOP')
+      throw new WardenError('USAGE', `${path} is a link: the credentials file must be a real file`);
     throw err;
+  }
+  try {
+    const st = fstatSync(fd);
+    if (uid !== undefined && (st.uid !== uid || (st.mode & 0o077) !== 0)) {
+      // Tokens others can read are as good as theirs: refuse, like ssh refuses a private key others can read.
+      throw new WardenError(
+        'USAGE',
+        st.uid !== uid
+          ? `${path} belongs to another user (uid ${st.uid}): delete it and run \`warden login\` again`
+          : `${path} can be read by others (mode ${(st.mode & 0o777).toString(8)}): run \`chmod 600 ${path}\`, and \`warden login\` again if others may have read it`,
+      );
+    }
+    text = readFileSync(fd, 'utf8');
+  } finally {
+    closeSync(fd);
   }
   let parsed: unknown;
   try {
@@ -105,14 +168,24 @@ export function saveSignIn(
   if (signIn) servers[serverKey(url)] = signIn;
   else delete servers[serverKey(url)];
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  checkFolder(dirname(path));
   if (Object.keys(servers).length === 0) {
     rmSync(path, { force: true });
     return path;
   }
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify({ version: 1, servers }, null, 2)}\n`, { mode: 0o600 });
-  // writeFileSync's mode is masked by the umask and ignored for an existing file; say it again.
-  chmodSync(tmp, 0o600);
+  // A name nobody can guess, created new ('wx': never through a link or over a file planted there).
+  const tmp = `${path}.${randomBytes(12).toString('hex')}.tmp`;
+  const fd = openSync(tmp, 'wx', 0o600);
+  try {
+    // The mode given to open is masked by the umask; say it again.
+    fchmodSync(fd, 0o600);
+    writeSync(fd, `${JSON.stringify({ version: 1, servers }, null, 2)}\n`);
+  } catch (err) {
+    closeSync(fd);
+    rmSync(tmp, { force: true });
+    throw err;
+  }
+  closeSync(fd);
   renameSync(tmp, path);
   return path;
 }

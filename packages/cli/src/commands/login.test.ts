@@ -5,11 +5,21 @@
  * `/v1/auth/device/token`, `/v1/auth/refresh`, errors as `{error:{code,message}}`). The whole flow against
  * the real server and OpenID provider is in packages/cli/test/sso-login.test.ts.
  */
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { CliIo } from '../cli-io.js';
 import { apiClient } from './api-client.js';
@@ -268,5 +278,38 @@ describe('the API client with a saved sign-in', () => {
     );
     writeFileSync(credentialsPath(), '{not json');
     expect(() => loadSignIn(url)).toThrow(/credentials.json is not valid JSON: delete it/);
+  });
+
+  it('refuses a credentials file others can read, a folder others can write or a link, and writes through a new file', () => {
+    saveSignIn(url, saved(1));
+    const path = credentialsPath();
+    const dir = dirname(path);
+    // No temporary file is left behind, and none has a name another user could plant ahead of time.
+    expect(readdirSync(dir)).toEqual(['credentials.json']);
+    chmodSync(path, 0o644);
+    expect(() => loadSignIn(url)).toThrow(
+      /credentials.json can be read by others \(mode 644\): run `chmod 600/,
+    );
+    chmodSync(path, 0o600);
+    expect(loadSignIn(url)?.accessToken).toBe('access-1');
+    chmodSync(dir, 0o777);
+    expect(() => saveSignIn(url, saved(2))).toThrow(
+      /warden can be written by others \(mode 777\): run `chmod 700/,
+    );
+    chmodSync(dir, 0o700);
+    // The folder a link to another one: refused.
+    const elsewhere = mkdtempSync(join(tmpdir(), 'warden-elsewhere-'));
+    rmSync(dir, { recursive: true });
+    symlinkSync(elsewhere, dir);
+    expect(() => saveSignIn(url, saved(3))).toThrow(/is not a folder \(a link or a file\)/);
+    expect(readdirSync(elsewhere)).toEqual([]);
+    rmSync(dir);
+    // The file a link (to a file someone else controls): not followed.
+    mkdirSync(dir, { mode: 0o700 });
+    const planted = join(elsewhere, 'planted.json');
+    writeFileSync(planted, JSON.stringify({ version: 1, servers: {} }), { mode: 0o600 });
+    symlinkSync(planted, path);
+    expect(() => loadSignIn(url)).toThrow(/credentials.json is a link/);
+    rmSync(elsewhere, { recursive: true, force: true });
   });
 });

@@ -41,6 +41,8 @@ export interface ApprovalVote {
   /** An SSO person's issuer and subject. */
   readonly issuer?: string;
   readonly subject?: string;
+  /** The API key it was cast with (a person voting with a key), so the same key cannot vote twice under another name. */
+  readonly keyId?: string;
 }
 
 export interface ApprovalRecord {

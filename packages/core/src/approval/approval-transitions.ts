@@ -170,7 +170,11 @@ export function castVote(
     ts: opts.now.toISOString(),
     ...(opts.via ? { via: opts.via } : {}),
     ...(voter.groups && voter.groups.length > 0 ? { groups: [...voter.groups] } : {}),
-    ...(voter.issuer && voter.subject ? { issuer: voter.issuer, subject: voter.subject } : {}),
+    ...(voter.issuer && voter.subject
+      ? { issuer: voter.issuer, subject: voter.subject }
+      : voter.keyId
+        ? { keyId: voter.keyId }
+        : {}),
   };
   const voted = { ...a, votes: [...a.votes, cast] };
   const { outcome } = tally(voted);

@@ -63,6 +63,44 @@ describe('redactEvent', () => {
     expect(safe.argsHmac).toBe('[REDACTED:api_key]');
   });
 
+  it('keeps verified identifiers of their exact shape (a Luhn-valid IdP subject) and scans names and claims', () => {
+    const KEY = 'key_01a2526d-5c7b-7000-b73a-fa1a21db9115';
+    const identity = {
+      agent: { method: 'api_key' as const, keyId: KEY },
+      initiator: {
+        method: 'oidc' as const,
+        issuer: 'https://acme.auth0.example/',
+        subject: 'twitter|4532015112830366',
+        name: 'card 4532015112830366',
+      },
+      chain: [{ method: 'claimed' as const, agent: 'helper', subject: '4532015112830366' }],
+      taskToken: {
+        tokenId: '01a2526d-61d9-7000-80b6-19c0d5b1a3c4',
+        taskId: `task_01a2526d-61d9-7000-80b6-19c0d5b1a3c4`,
+      },
+    };
+    const safe = redactEvent(base({ identity, labels: { token: SECRET } }));
+    expect(safe.identity?.initiator).toMatchObject({
+      issuer: 'https://acme.auth0.example/',
+      subject: 'twitter|4532015112830366',
+      name: 'card [REDACTED:card_number]',
+    });
+    expect(safe.identity?.agent).toEqual({ method: 'api_key', keyId: KEY });
+    expect(safe.identity?.taskToken).toEqual(identity.taskToken);
+    // A claimed identity is whatever the caller wrote: scanned whole.
+    expect(safe.identity?.chain?.[0]?.subject).toBe('[REDACTED:card_number]');
+    // Not of the shape (an issuer with a query, a subject with a space): scanned.
+    const odd = redactEvent(
+      base({
+        identity: {
+          agent: { method: 'api_key', keyId: SECRET },
+          initiator: { method: 'oidc', issuer: `https://idp.example/?k=${SECRET}`, subject: `a ${SECRET}` },
+        },
+      }),
+    );
+    expect(JSON.stringify(odd)).not.toContain(SECRET);
+  });
+
   it('applies the policy fields on top of the defaults', () => {
     expect(redactEvent(base({ labels: { ssn: '123-45-6789' } }), ['ssn']).labels).toEqual({
       ssn: '[REDACTED:field]',

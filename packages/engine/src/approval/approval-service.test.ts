@@ -251,6 +251,26 @@ describe.each(DIALECTS)('approval service (%s)', (dialect) => {
       expect(await engine.approvals.vote(w.id, human('v1-sso'), 'approve')).toMatchObject({ version: 3 });
     });
 
+    it('refuses a second vote by a verified identity (key id, issuer + subject) recorded on an earlier vote', async () => {
+      const w = await open('wire');
+      // v2 votes with a key; the same person, by SSO under another name, names that key as theirs.
+      await engine.approvals.vote(w.id, { ...human('v2@corp'), keyId: 'key_v2' }, 'approve');
+      expect((await fx.store.approval(w.id))?.votes[0]).toMatchObject({ keyId: 'key_v2' });
+      const sso: Voter = { ...human('v2'), issuer: 'https://idp', subject: 's-v2' };
+      await expect(
+        engine.approvals.vote(w.id, sso, 'approve', { alsoVerified: [{ keyId: 'key_v2' }] }),
+      ).rejects.toMatchObject({ code: 'APPROVAL_ALREADY_VOTED' });
+      // The other way round: an SSO vote, then the person's key naming that issuer + subject.
+      const x = await open('wire');
+      await engine.approvals.vote(x.id, sso, 'approve');
+      await expect(
+        engine.approvals.vote(x.id, { ...human('v2@corp'), keyId: 'key_v2' }, 'approve', {
+          alsoVerified: [{ issuer: 'https://idp', subject: 's-v2' }],
+        }),
+      ).rejects.toMatchObject({ code: 'APPROVAL_ALREADY_VOTED' });
+      expect(await fx.store.approval(x.id)).toMatchObject({ version: 2 });
+    });
+
     it('refuses a second vote by the same person (any spelling) without recording it', async () => {
       const a = await open('wire');
       await engine.approvals.vote(a.id, human('v1'), 'approve');

@@ -8,12 +8,15 @@ import {
   dueAction,
   escalateApproval,
   expireApproval,
+  identityKeys,
   isWardenError,
   normalName,
   overrideApproval,
   type Stake,
   selfApproval,
+  stakeOf,
   useApproval,
+  type VerifiedWho,
   type Voter,
   voteRefusal,
   WARDEN_ACTOR,
@@ -34,27 +37,55 @@ export function voterActor(v: Voter): Actor {
   return { kind: v.kind, id: v.id, ...(v.keyId ? { keyId: v.keyId } : {}) };
 }
 
-/** A stake under another name of the same voter (see `vote`'s `alsoKnownAs`). */
-function aliasStake(
-  a: ApprovalRecord,
-  voter: Voter,
-  aliases: readonly string[],
+/** The other names and verified identities of one person (see `vote`'s `alsoKnownAs`). */
+export interface VoterAliases {
+  /**
+   * Other names the voter goes by (an email, a human key's principal, an SSO name): each is checked for a
+   * stake and for a vote already cast, so one person neither decides their own request nor counts twice.
+   */
+  readonly alsoKnownAs?: readonly string[];
+  /** Their other verified identities (an SSO sign-in's issuer + subject, a human key's id): the same. */
+  readonly alsoVerified?: readonly VerifiedWho[];
+}
+
+/** A stake under another name or verified identity of the same voter. */
+export function aliasStake(
+  what: string,
+  voter: { readonly id: string },
+  aliases: VoterAliases,
   stakes: readonly Stake[],
 ): WardenError | undefined {
-  for (const alias of aliases) {
-    const sod = selfApproval({ id: alias }, `decide approval ${a.id} (as ${voter.id})`, a, ...stakes);
+  for (const alias of aliases.alsoKnownAs ?? []) {
+    const sod = selfApproval({ id: alias }, `${what} (as ${voter.id})`, ...stakes);
+    if (sod) return sod;
+  }
+  for (const who of aliases.alsoVerified ?? []) {
+    const sod = selfApproval({ ...who, id: voter.id }, what, ...stakes);
     if (sod) return sod;
   }
   return undefined;
 }
 
-/** A vote already cast under another name of the same voter: refused like a second vote under one name. */
-function aliasVoted(a: ApprovalRecord, voter: Voter, aliases: readonly string[]): WardenError | undefined {
-  const earlier = aliases.find((n) => a.votes.some((v) => normalName(v.principal) === normalName(n)));
+/**
+ * A vote already cast by the same person under another name, or by the same verified identity (issuer +
+ * subject, key id) under any name: refused like a second vote under one name.
+ */
+function aliasVoted(a: ApprovalRecord, voter: Voter, aliases: VoterAliases): WardenError | undefined {
+  const names = aliases.alsoKnownAs ?? [];
+  const mine = new Set(
+    [voter, ...(aliases.alsoVerified ?? [])].flatMap((w) =>
+      identityKeys({ issuer: w.issuer, subject: w.subject, keyId: w.keyId }),
+    ),
+  );
+  const earlier = a.votes.find(
+    (v) =>
+      names.some((n) => normalName(v.principal) === normalName(n)) ||
+      identityKeys({ issuer: v.issuer, subject: v.subject, keyId: v.keyId }).some((k) => mine.has(k)),
+  );
   if (earlier === undefined) return undefined;
   return new WardenError(
     'APPROVAL_ALREADY_VOTED',
-    `${voter.id} has already voted on approval ${a.id} as ${earlier}`,
+    `${voter.id} has already voted on approval ${a.id} as ${earlier.principal}`,
   );
 }
 
@@ -93,13 +124,7 @@ export class ApprovalService {
       reason?: string;
       via?: string;
       once?: boolean;
-      /**
-       * Other names the voter goes by (Slack: the email, the human key's principal, the SSO name): each is
-       * checked for a stake and for a vote already cast, so one person neither decides their own request
-       * nor counts twice under two names.
-       */
-      alsoKnownAs?: readonly string[];
-    } = {},
+    } & VoterAliases = {},
   ): Promise<ApprovalRecord> {
     return this.#change(id, voterActor(voter), async (a, now) => {
       // A one-time link: its channel tag may appear on one vote only, checked over the version committed.
@@ -109,16 +134,18 @@ export class ApprovalService {
       const stakes = await this.#sessionStake(a);
       const refusal =
         a.status === 'pending'
-          ? (voteRefusal(a, voter, stakes) ?? aliasStake(a, voter, opts.alsoKnownAs ?? [], stakes))
+          ? (voteRefusal(a, voter, stakes) ??
+            aliasStake(`decide approval ${a.id}`, voter, opts, [stakeOf(a), ...stakes]))
           : undefined;
       if (refusal) {
         await this.#refused(a, voter, refusal, vote);
         throw refusal;
       }
       // Like a second vote under the same name (castVote's check), not recorded as a refusal.
-      const twice = a.status === 'pending' ? aliasVoted(a, voter, opts.alsoKnownAs ?? []) : undefined;
+      const twice = a.status === 'pending' ? aliasVoted(a, voter, opts) : undefined;
       if (twice) throw twice;
-      return castVote(a, voter, vote, { ...opts, now, extraStakes: stakes });
+      const { alsoKnownAs: _names, alsoVerified: _ids, ...voteOpts } = opts;
+      return castVote(a, voter, vote, { ...voteOpts, now, extraStakes: stakes });
     });
   }
 
@@ -128,10 +155,17 @@ export class ApprovalService {
     admin: Voter,
     decision: 'approve' | 'deny',
     reason: string,
+    aliases: VoterAliases = {},
   ): Promise<ApprovalRecord> {
     return this.#change(id, voterActor(admin), async (a, now) => {
       const stakes = await this.#sessionStake(a);
       try {
+        // The admin's other names and identities are checked as a voter's are (see `vote`).
+        const alias =
+          a.status === 'pending'
+            ? aliasStake(`override approval ${a.id}`, admin, aliases, [stakeOf(a), ...stakes])
+            : undefined;
+        if (alias) throw alias;
         return overrideApproval(a, admin, decision, { reason, now, extraStakes: stakes });
       } catch (err) {
         if (isWardenError(err, 'APPROVAL_SELF_APPROVAL')) await this.#refused(a, admin, err, decision);

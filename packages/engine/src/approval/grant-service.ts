@@ -12,10 +12,13 @@ import {
   type ToolCall,
   ToolCallSchema,
   uuidv7,
+  type VerifiedWho,
   WardenError,
 } from '@warden/core';
 import type { Engine } from '../engine/engine.js';
+import { parseAuditQuery } from '../store/audit-query.js';
 import type { GrantRecord } from '../store/store.js';
+import { aliasStake, type VoterAliases } from './approval-service.js';
 import { sessionStake } from './session-stake.js';
 
 /** A grant as an approver asks for it. */
@@ -27,6 +30,20 @@ export interface GrantSpec {
   /** How long it lasts (`1h`); default 8h for a session grant. Required without a session. */
   readonly ttl?: string;
   readonly reason: string;
+}
+
+/** Only the verified fields (issuer + subject, key id) of an actor or recorded identity. */
+function verifiedOnly(w: VerifiedWho): VerifiedWho {
+  return {
+    ...(typeof w.issuer === 'string' && typeof w.subject === 'string'
+      ? { issuer: w.issuer, subject: w.subject }
+      : {}),
+    ...(typeof w.keyId === 'string' ? { keyId: w.keyId } : {}),
+  };
+}
+
+function stringsOf(v: unknown): string[] {
+  return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
 }
 
 /** The longest a grant may last: grants are for a task, not a standing permission (that is policy). */
@@ -45,20 +62,24 @@ interface CompiledGrant {
 export class GrantService {
   readonly #engine: Engine;
   readonly #compiled = new Map<string, CompiledGrant>();
+  readonly #creators = new Map<
+    string,
+    { readonly who: { readonly id: string } & VerifiedWho; readonly aliases: VoterAliases }
+  >();
 
   constructor(engine: Engine) {
     this.#engine = engine;
   }
 
   /** Adds a grant; GRANT_INVALID names what is wrong. Someone with a stake in the session cannot grant in it. */
-  async add(spec: GrantSpec, by: Actor): Promise<GrantRecord> {
+  async add(spec: GrantSpec, by: Actor, aliases: VoterAliases = {}): Promise<GrantRecord> {
     if (by.kind !== 'human') {
       throw new WardenError(
         'APPROVAL_SELF_APPROVAL',
         `${by.kind === 'agent' ? 'an agent' : 'a service'} cannot grant tools; a person must`,
       );
     }
-    const record = await this.#validate(spec, by);
+    const record = await this.#validate(spec, by, aliases);
     const event = this.#engine.systemEvent('grant.added', by, {
       agent: record.agent,
       ...(record.session ? { session: record.session } : {}),
@@ -68,6 +89,9 @@ export class GrantService {
         when: record.when,
         expiresAt: record.expiresAt,
         reason: record.reason,
+        // Who the creator also is (their other names and identities): `find` keeps them out of their own task.
+        ...(aliases.alsoKnownAs?.length ? { alsoKnownAs: [...aliases.alsoKnownAs] } : {}),
+        ...(aliases.alsoVerified?.length ? { alsoVerified: aliases.alsoVerified.map(verifiedOnly) } : {}),
       },
     });
     await this.#engine.commit({ mutations: [{ kind: 'grant.add', grant: record }], events: [event] });
@@ -105,7 +129,9 @@ export class GrantService {
 
   /**
    * The first active grant that covers the call, if any. A grant made by someone with a stake in the call
-   * (who triggered it, or an agent in its chain) never applies: nobody grants their own task.
+   * (who triggered it, or an agent in its chain) never applies: nobody grants their own task. The creator
+   * is compared by name and by verified identity (their issuer + subject or key id, and the other names
+   * and identities they had, as recorded with `grant.added`) against the session's whole stake.
    */
   async find(call: ToolCall, session: string, now: Date, stake: Stake): Promise<GrantRecord | undefined> {
     const grants = await this.#engine.store.listGrants({
@@ -118,6 +144,7 @@ export class GrantService {
       triggeredBy: call.triggeredBy ?? null,
       delegationChain: call.delegationChain ?? [],
     });
+    let stakes: Stake[] | undefined;
     for (const g of grants) {
       if (g.session !== null && g.session !== session) continue;
       if (hasStake(stakeNames, g.createdBy)) continue;
@@ -138,9 +165,52 @@ export class GrantService {
         // A condition that errs does not grant: fail closed.
         if (r !== true) continue;
       }
+      // Read only for a grant that would apply: the session's recorded stake, with verified identities.
+      stakes ??= [stake, ...(await sessionStake(this.#engine.store, session))];
+      if (await this.#creatorHasStake(g, stakes)) continue;
       return g;
     }
     return undefined;
+  }
+
+  /**
+   * Whether the grant's creator, by name, verified identity or another name or identity of theirs, has a
+   * stake. Who they were is read from the grant's `grant.added` event (once per grant: it never changes);
+   * a grant whose creation is not on record applies nowhere (fail closed).
+   */
+  async #creatorHasStake(g: GrantRecord, stakes: readonly Stake[]): Promise<boolean> {
+    let creator = this.#creators.get(g.id);
+    if (!creator) {
+      const page = await this.#engine.store.queryAudit(
+        // Recorded in the same request that made the record: within a minute of its createdAt.
+        parseAuditQuery({
+          type: 'grant.added',
+          agent: g.agent,
+          from: g.createdAt,
+          to: new Date(Date.parse(g.createdAt) + 60_000).toISOString(),
+          limit: 1_000,
+        }),
+      );
+      const added = page.records.find((r) => r.event.data?.grantId === g.id)?.event;
+      if (!added) return true;
+      const data = added.data ?? {};
+      creator = {
+        who: { id: g.createdBy, ...verifiedOnly(added.actor) },
+        aliases: {
+          alsoKnownAs: stringsOf(data.alsoKnownAs),
+          alsoVerified: Array.isArray(data.alsoVerified)
+            ? data.alsoVerified.map((v) => verifiedOnly((v ?? {}) as VerifiedWho))
+            : [],
+        },
+      };
+      if (this.#creators.size > 10_000) this.#creators.clear();
+      this.#creators.set(g.id, creator);
+    }
+    const what = `use grant ${g.id}`;
+    return (
+      selfApproval(creator.who, what, ...stakes) !== undefined ||
+      aliasStake(what, creator.who, creator.aliases, stakes) !== undefined
+    );
   }
 
   #compile(g: GrantRecord): CompiledGrant {
@@ -159,7 +229,7 @@ export class GrantService {
     return c;
   }
 
-  async #validate(spec: GrantSpec, by: Actor): Promise<GrantRecord> {
+  async #validate(spec: GrantSpec, by: Actor, aliases: VoterAliases): Promise<GrantRecord> {
     const problems: string[] = [];
     if (!ToolCallSchema.shape.agent.safeParse(spec.agent).success)
       problems.push(`agent "${spec.agent}" is not an agent name`);
@@ -194,7 +264,8 @@ export class GrantService {
     // A session that exists names its stake now; one not started yet is checked when the grant is used.
     const stakes = spec.session ? await sessionStake(this.#engine.store, spec.session) : [];
     if (stakes.length > 0) {
-      const sod = selfApproval(by, `grant tools in session ${spec.session}`, ...stakes);
+      const what = `grant tools in session ${spec.session}`;
+      const sod = selfApproval(by, what, ...stakes) ?? aliasStake(what, by, aliases, stakes);
       if (sod) throw sod;
     }
     const now = new Date();

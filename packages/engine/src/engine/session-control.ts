@@ -1,5 +1,6 @@
-import { type Actor, type AuditEvent, selfApproval, WardenError } from '@warden/core';
+import { type Actor, type AuditEvent, selfApproval, type VerifiedWho, WardenError } from '@warden/core';
 import { outboxFor } from '../approval/approval-events.js';
+import { aliasStake } from '../approval/approval-service.js';
 import { sessionStake } from '../approval/session-stake.js';
 import type { Mutation, SessionRecord, SessionState } from '../store/store.js';
 import type { Engine } from './engine.js';
@@ -22,6 +23,9 @@ export async function pauseSession(
 export interface ResumeOptions {
   /** New limits for budgets the session went over, for their current window (recorded as budget.raised). */
   readonly raise?: readonly { readonly budget: string; readonly limit: number }[];
+  /** The person's other names and verified identities, each checked for a stake (see ApprovalService.vote). */
+  readonly alsoKnownAs?: readonly string[];
+  readonly alsoVerified?: readonly VerifiedWho[];
 }
 
 /**
@@ -43,7 +47,10 @@ export async function resumeSession(
       `${by.kind === 'agent' ? 'an agent' : 'a service'} cannot resume a session; a person must`,
     );
   }
-  const sod = selfApproval(by, `resume session ${id}`, ...(await sessionStake(engine.store, id)));
+  const stakes = await sessionStake(engine.store, id);
+  const sod =
+    selfApproval(by, `resume session ${id}`, ...stakes) ??
+    aliasStake(`resume session ${id}`, by, options, stakes);
   if (sod) {
     // A refused resume is recorded like a refused vote: who tried, and why not.
     await engine.commit({

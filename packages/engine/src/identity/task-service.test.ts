@@ -323,6 +323,20 @@ describe.each(DIALECTS)('task tokens (%s)', (dialect) => {
     expect((await engine.approvals.vote(id, bob, 'approve')).status).toBe('approved');
   });
 
+  it('keeps an IdP subject that looks like a card number in the trail, so the initiator is still refused', async () => {
+    // An Auth0-style subject whose digits pass the Luhn check: redaction must not erase it from the stake.
+    const carded = { ...ALICE, subject: 'twitter|4532015112830366' };
+    const task = await engine.tasks.start({ agent: 'planner', initiator: carded }, BACKEND);
+    const [started] = await events({ type: 'task.started', session: task.session });
+    expect(started?.identity?.initiator?.subject).toBe('twitter|4532015112830366');
+    const held = await engine.check({ agent: 'planner', tool: 'pay' }, { taskToken: task.token });
+    const voter = { kind: 'human' as const, id: 'someone-else', role: 'approver', ...pick(carded) };
+    await expect(engine.approvals.vote(held.approval?.id as string, voter, 'approve')).rejects.toMatchObject({
+      code: 'APPROVAL_SELF_APPROVAL',
+      details: { verified: true },
+    });
+  });
+
   it('knows a person a service key vouches for by issuer and subject: unknown, known by subject, or by email', async () => {
     const ISS = 'https://idp.example';
     const vouched = (subject: string, name: string) => ({

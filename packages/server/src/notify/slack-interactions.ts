@@ -1,6 +1,7 @@
 import { type ApprovalRecord, isWardenError } from '@warden/core';
 import { approvalEvent, type Engine } from '@warden/engine';
 import { z } from 'zod';
+import { personAliases } from '../auth/person-aliases.js';
 import { callWithRetries } from './slack-api.js';
 import {
   SLACK_APPROVE_ACTION,
@@ -157,9 +158,12 @@ export class SlackInteractions {
     }
     let after: ApprovalRecord;
     try {
+      // The mapping's names, and every other name and identity the person has here (as on every channel).
+      const more = await personAliases(this.#engine.store, person.voter);
       after = await this.#engine.approvals.vote(approvalId, person.voter, vote, {
         via: 'slack',
-        alsoKnownAs: person.alsoKnownAs,
+        alsoKnownAs: [...new Set([...person.alsoKnownAs, ...more.alsoKnownAs])],
+        alsoVerified: more.alsoVerified,
       });
     } catch (err) {
       if (!isWardenError(err)) throw err;

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { ApprovalViewSchema, LinkTokenParamsSchema } from '@warden/api';
 import { WardenError } from '@warden/core';
+import { personAliases } from '../auth/person-aliases.js';
 import { defineRoute, STREAMED } from '../http/route-spec.js';
 import { verifyApprovalLinkToken } from '../notify/approval-links.js';
 import { linkKey } from '../notify/notification-dispatcher.js';
@@ -64,6 +65,7 @@ export const approvalLinkRoutes = [
         ...(body.reason ? { reason: body.reason } : {}),
         via: `link:${link.nonce}`,
         once: true,
+        ...(await personAliases(ctx.engine.store, principal)),
       });
       return viewFor(a, principal);
     },

@@ -9,6 +9,7 @@ import {
   VoteRequestSchema,
 } from '@warden/api';
 import { type ApprovalRecord, samePrincipal, tally, type Voter, WardenError } from '@warden/core';
+import { personAliases } from '../auth/person-aliases.js';
 import { actorOf, type Principal } from '../auth/principal.js';
 import { defineRoute } from '../http/route-spec.js';
 import type { ServerContext } from '../server-context.js';
@@ -112,6 +113,8 @@ function voteRoute(vote: 'approve' | 'deny') {
       const a = await ctx.engine.approvals.vote(params.id, voterOf(principal), vote, {
         ...(body.reason ? { reason: body.reason } : {}),
         via: channelOf(request.headers['warden-client']),
+        // The same person under their other names (an SSO sign-in, a human key) has the same stake and one vote.
+        ...(await personAliases(ctx.engine.store, principal)),
       });
       return viewFor(a, principal);
     },
@@ -183,7 +186,13 @@ export const approvalRoutes = [
     errors: VOTE_ERRORS,
     handler: async ({ params, body, principal, ctx }) =>
       approvalView(
-        await ctx.engine.approvals.override(params.id, voterOf(principal), body.decision, body.reason),
+        await ctx.engine.approvals.override(
+          params.id,
+          voterOf(principal),
+          body.decision,
+          body.reason,
+          await personAliases(ctx.engine.store, principal),
+        ),
       ),
   }),
   defineRoute({

@@ -8,6 +8,7 @@ import {
   RevokeGrantRequestSchema,
 } from '@warden/api';
 import type { GrantRecord } from '@warden/engine';
+import { personAliases } from '../auth/person-aliases.js';
 import { actorOf } from '../auth/principal.js';
 import { defineRoute } from '../http/route-spec.js';
 
@@ -47,7 +48,13 @@ export const grantRoutes = [
     response: { status: 201, schema: GrantViewSchema },
     errors: ['GRANT_INVALID', 'APPROVAL_SELF_APPROVAL'],
     handler: async ({ body, principal, ctx }) =>
-      grantView(await ctx.engine.grants.add(body, actorOf(principal))),
+      grantView(
+        await ctx.engine.grants.add(
+          body,
+          actorOf(principal),
+          await personAliases(ctx.engine.store, principal),
+        ),
+      ),
   }),
   defineRoute({
     method: 'POST',

@@ -9,6 +9,7 @@ import {
 } from '@warden/api';
 import { WardenError } from '@warden/core';
 import { pauseSession, resumeSession } from '@warden/engine';
+import { personAliases } from '../auth/person-aliases.js';
 import { actorOf } from '../auth/principal.js';
 import { defineRoute } from '../http/route-spec.js';
 
@@ -73,9 +74,10 @@ export const sessionRoutes = [
       'BUDGET_NOT_FOUND',
       'BUDGET_SHARED',
     ],
-    handler: ({ params, body, principal, ctx }) =>
+    handler: async ({ params, body, principal, ctx }) =>
       resumeSession(ctx.engine, params.id, actorOf(principal), body.reason, {
         ...(body.raise ? { raise: body.raise } : {}),
+        ...(await personAliases(ctx.engine.store, principal)),
       }),
   }),
 ];
