@@ -193,4 +193,21 @@ describe.each(DIALECTS)('grants (%s)', (dialect) => {
       effect: 'block',
     });
   });
+
+  it("stops applying once its creator triggers a call in the session, after the session's stake was read", async () => {
+    const g = await grant({}, { kind: 'human', id: 'dora' });
+    // The stake of s-work is read (and kept) from its second call: dora has none in it yet, so her grant
+    // lets the calls through.
+    for (let i = 0; i < 2; i++) {
+      expect(await check('crm.read', { session: 's-work', triggeredBy: 'bob', args: { i } })).toMatchObject({
+        effect: 'allow',
+        grantId: g.id,
+      });
+    }
+    // Halfway through, dora triggers a call of the task herself: from then on it is hers too.
+    await check('echo', { session: 's-work', triggeredBy: 'dora' });
+    expect(await check('crm.read', { session: 's-work', triggeredBy: 'bob' })).toMatchObject({
+      effect: 'block',
+    });
+  });
 });

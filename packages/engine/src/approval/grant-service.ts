@@ -19,7 +19,7 @@ import type { Engine } from '../engine/engine.js';
 import { parseAuditQuery } from '../store/audit-query.js';
 import type { GrantRecord } from '../store/store.js';
 import { aliasStake, type VoterAliases } from './approval-service.js';
-import { sessionStake } from './session-stake.js';
+import { SessionStakes, sessionStake } from './session-stake.js';
 
 /** A grant as an approver asks for it. */
 export interface GrantSpec {
@@ -66,6 +66,9 @@ export class GrantService {
     string,
     { readonly who: { readonly id: string } & VerifiedWho; readonly aliases: VoterAliases }
   >();
+
+  /** Read on every call a grant would let through, so kept up to date rather than read whole each time. */
+  #stakes: SessionStakes | undefined;
 
   constructor(engine: Engine) {
     this.#engine = engine;
@@ -166,7 +169,8 @@ export class GrantService {
         if (r !== true) continue;
       }
       // Read only for a grant that would apply: the session's recorded stake, with verified identities.
-      stakes ??= [stake, ...(await sessionStake(this.#engine.store, session))];
+      this.#stakes ??= new SessionStakes(this.#engine.store);
+      stakes ??= [stake, ...(await this.#stakes.of(session))];
       if (await this.#creatorHasStake(g, stakes)) continue;
       return g;
     }

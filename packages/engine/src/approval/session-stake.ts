@@ -1,5 +1,5 @@
 import { type CallIdentity, identityKeys, type Stake } from '@warden/core';
-import { parseAuditQuery } from '../store/audit-query.js';
+import { encodeCursor, parseAuditQuery } from '../store/audit-query.js';
 import type { Store } from '../store/store.js';
 
 /** Calls refused for who they claimed to be: their names are not the session's. */
@@ -21,52 +21,111 @@ const MAX_CALLS_READ = 200_000;
  * recorded decisions (an indexed range), only when a human acts: votes, resumes, grants.
  */
 export async function sessionStake(store: Store, id: string): Promise<Stake[]> {
+  const read = await startStake(store, id);
+  if (!read) return [];
+  await readDecisions(store, read);
+  return read.stakes;
+}
+
+/** A session's stake as read so far: the decisions after `afterSeq` are still to be read. */
+interface StakeRead {
+  readonly id: string;
+  readonly agent: string;
+  readonly stakes: Stake[];
+  readonly seen: Set<string>;
+  afterSeq: number;
+}
+
+/**
+ * Sessions' stakes kept up to date from their recorded decisions, each read once: a grant is checked on
+ * every call it lets through, and reading the whole session each time would cost the length of the
+ * session per call. The chain is appended in seq order (one writer at a time), so reading after the last
+ * seq read misses nothing. Bounded: the least recently used sessions are forgotten.
+ */
+export class SessionStakes {
+  readonly #store: Store;
+  readonly #reads = new Map<string, StakeRead>();
+  readonly #max: number;
+
+  constructor(store: Store, max = 10_000) {
+    this.#store = store;
+    this.#max = max;
+  }
+
+  /** The session's stake, every decision recorded until now included. */
+  async of(id: string): Promise<Stake[]> {
+    let read = this.#reads.get(id);
+    if (read) this.#reads.delete(id);
+    else read = await startStake(this.#store, id);
+    if (!read) return [];
+    await readDecisions(this.#store, read);
+    if (this.#reads.size >= this.#max) this.#reads.delete(this.#reads.keys().next().value as string);
+    this.#reads.set(id, read);
+    return [...read.stakes];
+  }
+}
+
+async function startStake(store: Store, id: string): Promise<StakeRead | undefined> {
   const session = await store.getSession(id);
-  if (!session) return [];
-  const stakes: Stake[] = [
-    { agent: session.agent, triggeredBy: session.triggeredBy, delegationChain: session.delegationChain },
-  ];
-  const seen = new Set<string>();
-  const add = (stake: Stake) => {
-    const key = JSON.stringify(stake);
-    if (seen.has(key)) return;
-    seen.add(key);
-    stakes.push(stake);
+  if (!session) return undefined;
+  const read: StakeRead = {
+    id,
+    agent: session.agent,
+    stakes: [
+      { agent: session.agent, triggeredBy: session.triggeredBy, delegationChain: session.delegationChain },
+    ],
+    seen: new Set<string>(),
+    afterSeq: 0,
   };
   // The task that started the session (if one did): its initiator's verified identity, before any call.
   const started = await store.queryAudit(parseAuditQuery({ session: id, type: 'task.started', limit: 1 }));
   for (const r of started.records) {
-    add({
+    addStake(read, {
       agent: session.agent,
       triggeredBy: session.triggeredBy,
       delegationChain: [],
       identities: verifiedIdentities(r.event.identity),
     });
   }
-  let cursor: string | undefined;
-  for (let read = 0; read < MAX_CALLS_READ; ) {
+  return read;
+}
+
+function addStake(read: StakeRead, stake: Stake): void {
+  const key = JSON.stringify(stake);
+  if (read.seen.has(key)) return;
+  read.seen.add(key);
+  read.stakes.push(stake);
+}
+
+/** Reads the session's decisions recorded after the last one read (at most MAX_CALLS_READ a time). */
+async function readDecisions(store: Store, read: StakeRead): Promise<void> {
+  for (let count = 0; count < MAX_CALLS_READ; ) {
     const page = await store.queryAudit(
-      parseAuditQuery({ session: id, type: 'call.decided', limit: 5_000, ...(cursor ? { cursor } : {}) }),
+      parseAuditQuery({
+        session: read.id,
+        type: 'call.decided',
+        limit: 5_000,
+        ...(read.afterSeq > 0 ? { cursor: encodeCursor(read.afterSeq) } : {}),
+      }),
     );
     for (const r of page.records) {
+      read.afterSeq = Math.max(read.afterSeq, r.seq);
       const e = r.event;
       // Only the session's own agent and its delegates: another agent's call aimed at this session (refused
       // as SESSION_FOREIGN, but recorded under its id) must not write names into someone else's stake.
       if (REFUSED_BEFORE_RUNNING.has(e.decision?.code ?? '')) continue;
-      if (e.agent !== session.agent && !(e.delegationChain ?? []).includes(session.agent)) continue;
+      if (e.agent !== read.agent && !(e.delegationChain ?? []).includes(read.agent)) continue;
       const identities = verifiedIdentities(e.identity);
-      add({
-        agent: e.agent ?? session.agent,
+      addStake(read, {
+        agent: e.agent ?? read.agent,
         triggeredBy: e.triggeredBy ?? null,
         delegationChain: e.delegationChain ?? [],
         ...(identities.length ? { identities } : {}),
       });
     }
-    read += page.records.length;
+    count += page.records.length;
     if (!page.nextCursor) break;
-    cursor = page.nextCursor;
   }
-  return stakes;
 }
 
 /**
