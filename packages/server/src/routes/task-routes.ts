@@ -26,7 +26,7 @@ export const taskRoutes = [
     roles: ANY_KEY,
     body: StartTaskRequestSchema,
     response: { status: 201, schema: StartedTaskSchema },
-    errors: ['ID_TOKEN_INVALID', 'SESSION_STATE', 'AGENT_MISMATCH'],
+    errors: ['ID_TOKEN_INVALID', 'IDP_UNAVAILABLE', 'FORBIDDEN', 'SESSION_STATE', 'AGENT_MISMATCH'],
     async handler({ body, principal, ctx }) {
       // An agent key starts tasks for itself only; a backend may start them for any agent.
       if (principal.kind === 'agent' && body.agent !== principal.id) {
