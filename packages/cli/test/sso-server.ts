@@ -6,8 +6,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -15,7 +13,7 @@ import {
   type OidcProviderFixture,
   startOidcProvider,
 } from '../../server/test-support/oidc-provider.js';
-import { BIN, type Served, spawnServe, warden } from '../../server/test-support/serve-process.js';
+import { BIN, freePort, type Served, spawnServe, warden } from '../../server/test-support/serve-process.js';
 
 /** The review rule every test call trips: a write to the database waits for a member of IdP group dba. */
 export const SSO_POLICY = `warden: 1
@@ -58,14 +56,6 @@ export interface SsoServer {
   /** A new agent key for `ops-bot` (made with `warden keys create` against the server's database). */
   agentKey(): Promise<string>;
   close(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address() as AddressInfo;
-  await new Promise((r) => s.close(r));
-  return port;
 }
 
 /** Starts the provider, then `warden serve` configured with `auth.oidc` for it. */

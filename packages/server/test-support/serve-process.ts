@@ -9,6 +9,7 @@ import {
   type ChildProcessWithoutNullStreams,
   spawn,
 } from 'node:child_process';
+import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
@@ -202,4 +203,16 @@ export function logLines(stderr: string): LogLine[] {
 /** The log lines whose message contains `text`. */
 export function logged(stderr: string, text: string): LogLine[] {
   return logLines(stderr).filter((l) => l.msg.includes(text));
+}
+
+/**
+ * A port nothing listens on now, for a server whose URL must be known before it starts (an OpenID
+ * provider's redirect URI). Another process may still take it before the server binds it.
+ */
+export async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+  const port = (probe.address() as AddressInfo).port;
+  await new Promise<void>((r) => probe.close(() => r()));
+  return port;
 }

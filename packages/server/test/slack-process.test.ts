@@ -8,7 +8,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,7 +16,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../test-support/eventually.js';
 import { browse, CookieJar } from '../test-support/oidc-browser.js';
 import { type OidcProviderFixture, startOidcProvider } from '../test-support/oidc-provider.js';
-import { api, BIN, killAll, logged, type Served, spawnServe, warden } from '../test-support/serve-process.js';
+import {
+  api,
+  BIN,
+  freePort,
+  killAll,
+  logged,
+  type Served,
+  spawnServe,
+  warden,
+} from '../test-support/serve-process.js';
 import {
   type SlackStandin,
   STANDIN_TEAM,
@@ -639,14 +647,6 @@ describe('approving from Slack as an SSO person (warden serve, the real OpenID p
   afterAll(async () => {
     await idp?.close();
   });
-
-  async function freePort(): Promise<number> {
-    const probe = createServer();
-    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
-    const port = (probe.address() as { port: number }).port;
-    await new Promise<void>((r) => probe.close(() => r()));
-    return port;
-  }
 
   it('maps a Slack user to the person who signed in with that email; an IdP group removed at the next sign-in stops them; keys map no one when only SSO signs people in', async () => {
     slack.addUser({ id: SAM, name: 'sam', email: 'sam@acme.example' });

@@ -7,7 +7,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,7 +16,7 @@ import { ACCESS_TOKEN_PREFIX, accessTokenKey, createPersonToken } from '../src/a
 import { eventually } from '../test-support/eventually.js';
 import { browse, CookieJar } from '../test-support/oidc-browser.js';
 import { type OidcProviderFixture, startOidcProvider } from '../test-support/oidc-provider.js';
-import { api, BIN, killAll, logged, spawnServe, warden } from '../test-support/serve-process.js';
+import { api, BIN, freePort, killAll, logged, spawnServe, warden } from '../test-support/serve-process.js';
 import { SseClient } from '../test-support/sse-client.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: assertions below check the shape
@@ -28,14 +27,6 @@ const SECRET = 'warden-sso-hardening-secret-0123456789';
 
 let dir: string;
 const idps: OidcProviderFixture[] = [];
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 const ACCOUNTS = {
   dana: { email: 'dana@acme.example', name: 'Dana', groups: ['warden-approvers', 'dba'] },

@@ -8,7 +8,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,7 +16,15 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createTestDatabase } from '../../engine/test-support/postgres-server.js';
 import { browse, CookieJar } from '../test-support/oidc-browser.js';
 import { type OidcProviderFixture, startOidcProvider } from '../test-support/oidc-provider.js';
-import { api, BIN, killAll, type Served, spawnServe, warden } from '../test-support/serve-process.js';
+import {
+  api,
+  BIN,
+  freePort,
+  killAll,
+  type Served,
+  spawnServe,
+  warden,
+} from '../test-support/serve-process.js';
 
 /** A JSON answer, read loosely: the assertions say what it must hold. */
 // biome-ignore lint/suspicious/noExplicitAny: assertions below check the shape
@@ -28,14 +35,6 @@ const SECRET = 'warden-sso-process-secret-0123456789';
 
 let dir: string;
 let idp: OidcProviderFixture;
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 /** Starts `warden serve` with a config file whose `auth` section is given. */
 async function serve(

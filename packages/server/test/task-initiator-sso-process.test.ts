@@ -7,7 +7,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,7 +14,15 @@ import type { AuditRecord } from '@warden/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { browse, CookieJar } from '../test-support/oidc-browser.js';
 import { type OidcProviderFixture, startOidcProvider } from '../test-support/oidc-provider.js';
-import { api, BIN, killAll, type Served, spawnServe, warden } from '../test-support/serve-process.js';
+import {
+  api,
+  BIN,
+  freePort,
+  killAll,
+  type Served,
+  spawnServe,
+  warden,
+} from '../test-support/serve-process.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: assertions below check the shape
 type Json = Record<string, any>;
@@ -31,14 +38,6 @@ let admin: string;
 let agent: string;
 let portal: string;
 let approverKey: string;
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 beforeAll(async () => {
   if (!existsSync(BIN)) throw new Error(`${BIN} is missing: run \`npm run build\` first`);
