@@ -9,11 +9,13 @@
  */
 import { type ChildProcessByStdio, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
+import { freePort } from '../../server/test-support/serve-process.js';
 import type { ReadmeCommand } from './readme-blocks.js';
+
+export { freePort };
 
 /** How a command ended and what it printed (stdout and stderr interleaved as they came). */
 export interface CommandRun {
@@ -32,18 +34,6 @@ const POSTGRES_URL = /\bpostgres(?:ql)?:\/\/[^\s'"]+/g;
 export interface TerminalOptions {
   /** The database a `postgres://…` URL in a command stands for (a page that uses none needs none). */
   readonly databaseUrl?: string;
-}
-
-/** A port nothing listens on now (the OS's pick); another process may still take it before we do. */
-export function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const server = createServer();
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => ok(port));
-    });
-  });
 }
 
 /** How often a server whose port was taken meanwhile is started again on another one. */
