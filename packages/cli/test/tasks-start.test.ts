@@ -146,6 +146,50 @@ describe('warden tasks start against a real server and OpenID provider', { timeo
     });
   });
 
+  it('with --key: a service key holding the initiator permission vouches for a person; a human key is refused', async () => {
+    const key = async (...who: string[]) => {
+      const made = await warden(['keys', 'create', ...who, '--db', sso.db, '--json']);
+      expect(made.code, made.err).toBe(0);
+      return (JSON.parse(made.out) as { secret: string }).secret;
+    };
+    const portal = await key('--service', 'portal', '--role', 'auditor', '--permission', 'initiator');
+    const vouched = await warden(
+      [
+        'tasks',
+        'start',
+        '--agent',
+        'ops-bot',
+        '--url',
+        sso.url,
+        '--key',
+        portal,
+        '--initiator-subject',
+        'u-42',
+        '--initiator-name',
+        'maria@acme.example',
+        '--json',
+      ],
+      env,
+    );
+    expect(vouched.code, vouched.err).toBe(0);
+    expect(JSON.parse(vouched.out).initiator).toMatchObject({
+      method: 'api_key',
+      name: 'maria@acme.example',
+    });
+    expect(vouched.err).toMatch(/as maria@acme\.example \(vouched for by key \S+\)/);
+
+    // A person's API key names them only as its creator typed it: sign in instead.
+    const human = await key('--human', 'lee@acme.example', '--role', 'approver');
+    const refused = await warden(
+      ['tasks', 'start', '--agent', 'ops-bot', '--url', sso.url, '--key', human],
+      env,
+    );
+    expect(refused.code).toBe(2);
+    expect(refused.out).toBe('');
+    expect(refused.err).toContain('a human API key');
+    expect(refused.err).toContain('Sign in with `warden login` (SSO)');
+  });
+
   it('says what is wrong: bad flags, a key from WARDEN_KEY the server refuses, no sign-in', async () => {
     const badTtl = await warden(
       ['tasks', 'start', '--agent', 'ops-bot', '--url', sso.url, '--ttl', '1d'],
