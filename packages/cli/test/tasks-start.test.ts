@@ -219,6 +219,9 @@ describe('warden tasks start against a real server and OpenID provider', { timeo
       XDG_CONFIG_HOME: join(sso.dir, 'nobody'),
     });
     expect(nobody.code).toBe(2);
-    expect(nobody.err).toContain(`sign in with \`warden login --url ${sso.url}\``);
+    expect(nobody.out).toBe('');
+    expect(nobody.err).toContain(
+      `sign in first with \`warden login --url ${sso.url}\`: the task is started with you as its initiator`,
+    );
   });
 });

@@ -2,6 +2,7 @@ import { isWardenError, WardenError } from '@warden/core';
 import { type CliIo, EXIT } from '../cli-io.js';
 import { type ApiFlags, apiClient } from './api-client.js';
 import { localTime } from './budgets.js';
+import { loadSignIn } from './credentials.js';
 
 /** What POST /v1/tasks answers (@warden/api's StartedTask), as far as the CLI reads it. */
 interface StartedTask {
@@ -50,6 +51,12 @@ export async function tasksStart(o: TasksStartOptions, io: CliIo): Promise<numbe
       ? { initiator: { subject: o.initiatorSubject, name: o.initiatorName } }
       : {}),
   };
+  if (!o.key?.trim() && !loadSignIn(o.url)) {
+    throw new WardenError(
+      'USAGE',
+      `sign in first with \`warden login --url ${o.url}\`: the task is started with you as its initiator (or set --key to a service key holding the initiator permission, with --initiator-subject and --initiator-name)`,
+    );
+  }
   let task: StartedTask;
   try {
     task = await apiClient(o).post<StartedTask>('/v1/tasks', body);
