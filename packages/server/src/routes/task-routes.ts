@@ -178,7 +178,7 @@ async function initiatorOf(
   if (!vouches) {
     throw new WardenError(
       'FORBIDDEN',
-      "starting a task needs the person's ID token (idToken), a person signed in by SSO (warden login, for themselves), or a service key holding the initiator permission (warden keys create --kind service --permission initiator)",
+      "starting a task needs the person's ID token (idToken), a person signed in by SSO (warden login, for themselves), or a service key holding the initiator permission (warden keys create --service NAME --role auditor --permission initiator)",
       {
         role: principal.role,
         allowed: ['a person signed in by SSO (for themselves)', 'service key with permission initiator'],
