@@ -204,6 +204,9 @@ describe('warden tasks start against a real server and OpenID provider', { timeo
     );
     expect(badLabel.code).toBe(2);
     expect(badLabel.err).toContain('--label "x" must be KEY=VALUE');
+    const badUrl = await warden(['tasks', 'start', '--agent', 'ops-bot', '--url', 'nope'], env);
+    expect(badUrl.code).toBe(2);
+    expect(badUrl.err).toContain('--url "nope" is not a URL');
 
     // The hook's agent key left in WARDEN_KEY wins over the sign-in: the refusal says to unset it.
     const agentEnv = await warden(['tasks', 'start', '--agent', 'ops-bot', '--url', sso.url], {

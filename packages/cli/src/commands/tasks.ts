@@ -1,6 +1,6 @@
 import { isWardenError, WardenError } from '@warden/core';
 import { type CliIo, EXIT } from '../cli-io.js';
-import { type ApiFlags, apiClient } from './api-client.js';
+import { type ApiFlags, apiClient, baseUrl } from './api-client.js';
 import { localTime } from './budgets.js';
 import { loadSignIn } from './credentials.js';
 
@@ -51,6 +51,7 @@ export async function tasksStart(o: TasksStartOptions, io: CliIo): Promise<numbe
       ? { initiator: { subject: o.initiatorSubject, name: o.initiatorName } }
       : {}),
   };
+  baseUrl(o.url); // a bad --url is a usage error naming it, before the saved sign-ins are looked up
   if (!o.key?.trim() && !loadSignIn(o.url)) {
     throw new WardenError(
       'USAGE',
