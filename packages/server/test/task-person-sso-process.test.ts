@@ -12,7 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AuditRecord } from '@warden/core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createTestDatabase } from '../../engine/test-support/postgres-server.js';
 import { browse, CookieJar } from '../test-support/oidc-browser.js';
 import { type OidcProviderFixture, startOidcProvider } from '../test-support/oidc-provider.js';
 import {
@@ -90,11 +91,11 @@ afterAll(async () => {
 });
 
 /** The CLI's sign-in (`warden login`) over HTTP: the device flow, confirmed at the provider's pages. */
-async function deviceSignIn(login: string): Promise<string> {
-  const started = await api<Json>(base, 'POST', '/v1/auth/device');
+async function deviceSignIn(login: string, url = base): Promise<string> {
+  const started = await api<Json>(url, 'POST', '/v1/auth/device');
   expect(started.status, JSON.stringify(started.body)).toBe(200);
   await browse(started.body.verificationUri, { login, userCode: started.body.userCode });
-  const done = await api<Json>(base, 'POST', '/v1/auth/device/token', {
+  const done = await api<Json>(url, 'POST', '/v1/auth/device/token', {
     body: { deviceCode: started.body.deviceCode },
   });
   expect(done.status, JSON.stringify(done.body)).toBe(200);
@@ -243,4 +244,53 @@ describe('a developer signed in by SSO starts a task as its initiator, through w
     const started = (await trail('task.started')).filter((e) => e.event.triggeredBy === 'rita@acme.example');
     expect(started).toHaveLength(1);
   }, 60_000);
+});
+
+describe('two instances on one PostgreSQL database', () => {
+  let a: Served;
+  let b: Served;
+
+  beforeAll(async () => {
+    const database = await createTestDatabase(inject('postgresUrl'), 'taskperson');
+    const oidc = {
+      issuer: idp.issuer,
+      clientId: 'warden',
+      clientSecret: 'env:WARDEN_TEST_OIDC_SECRET',
+      roles: { approver: ['warden-approvers'] },
+    };
+    const shared = { db: database, keysFile: join(dir, 'pg-keys.json'), policy: POLICY, logLevel: 'warn' };
+    const configs = ['pg-a.json', 'pg-b.json'].map((name) => join(dir, name));
+    for (const config of configs) {
+      writeFileSync(config, JSON.stringify({ ...shared, auth: { keySignIn: true, oidc } }));
+    }
+    const env = { WARDEN_ADMIN_KEY: admin, WARDEN_TEST_OIDC_SECRET: SECRET };
+    a = await spawnServe(['--config', configs[0] as string, '--port', '0'], env);
+    b = await spawnServe(['--config', configs[1] as string, '--port', '0'], env);
+  }, 120_000);
+
+  afterAll(async () => {
+    await a?.stop();
+    await b?.stop();
+  });
+
+  it('a person revoked on one instance starts no task on the other at once (the people store, not a cache)', async () => {
+    const access = await deviceSignIn('bob', a.url);
+    // Bob's sign-in works on b, which now holds him in its person cache.
+    const first = await api<Json>(b.url, 'POST', '/v1/tasks', {
+      key: access,
+      body: { agent: 'planner-bot' },
+    });
+    expect(first.status, JSON.stringify(first.body)).toBe(201);
+    const revoked = await api<Json>(a.url, 'POST', '/v1/people/bob@acme.example/revoke', {
+      key: admin,
+      body: { reason: 'left the team' },
+    });
+    expect(revoked.status, JSON.stringify(revoked.body)).toBe(200);
+    const refused = await api<Json>(b.url, 'POST', '/v1/tasks', {
+      key: access,
+      body: { agent: 'planner-bot' },
+    });
+    expect(refused.status, JSON.stringify(refused.body)).toBe(403);
+    expect(refused.body.error.code).toBe('SSO_DENIED');
+  }, 120_000);
 });
