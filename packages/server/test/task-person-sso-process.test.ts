@@ -3,8 +3,8 @@
  * serve` and the real OpenID provider: Lee signs in by the CLI's device flow (and by the dashboard's SSO),
  * starts tasks for agents with their access token, and is the verified initiator — issuer and subject from
  * the people store, recorded on `task.started` with `via: sso_sign_in`, carried by the agent's calls, and
- * refused at approval. Naming someone else, a human API key, and a revoked person start nothing. Needs
- * the built CLI (`npm run build`).
+ * refused at approval. Naming someone else, a human API key, and a revoked person start nothing — also
+ * on another instance of the same PostgreSQL database at once. Needs the built CLI (`npm run build`).
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
