@@ -41,7 +41,7 @@ export const StartTaskRequestSchema = z
       .optional()
       .meta({
         description:
-          'Without idToken: the person a service key holding the initiator permission vouches for (it signed them in itself).',
+          'Without idToken: the person a service key holding the initiator permission vouches for (it signed them in itself). A person signed in by SSO is the initiator themselves: leave it out (naming anyone else is FORBIDDEN).',
       }),
     session: ToolCallFields.session
       .optional()

@@ -15,6 +15,7 @@ import { addPolicyReplayCommand } from './policy-replay-program.js';
 import { addReportCommands } from './report-program.js';
 import { addServerCommands } from './server-program.js';
 import { addSessionCommands } from './session-program.js';
+import { addTaskCommands } from './task-program.js';
 
 /** Runs the `warden` command with `argv` (without node and script); resolves to the exit code. */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
@@ -86,6 +87,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   addSessionCommands(program, io, (c) => {
     code = c;
   });
+  addTaskCommands(program, io, (c) => (code = c));
   addReportCommands(program, io, (c) => (code = c));
   addPeopleCommands(program, io, (c) => (code = c));
   addDemoCommands(program, io, (c) => {

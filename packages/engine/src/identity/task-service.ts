@@ -46,6 +46,12 @@ export interface TaskStart {
    * `data.idTokenId`, and a second start with it is ID_TOKEN_INVALID (reason `replayed`).
    */
   readonly idToken?: { readonly id: string; readonly issuedAt: Date };
+  /**
+   * How the initiator was verified when neither an ID token nor a vouching key says it: `sso_sign_in`, a
+   * person signed in through the identity provider starting the task for themselves. Recorded as
+   * `data.via` on `task.started`.
+   */
+  readonly via?: 'sso_sign_in';
 }
 
 /** How far back a used ID token is looked for before its `iat` (clocks of the IdP and Warden disagree). */
@@ -192,6 +198,7 @@ export class TaskService {
         ...(initiator.subject !== spec.initiator.subject ? { vouchedSubject: spec.initiator.subject } : {}),
         ...(spec.labels ? { labels: { ...spec.labels } } : {}),
         ...(spec.idToken ? { idTokenId: spec.idToken.id } : {}),
+        ...(spec.via ? { via: spec.via } : {}),
       },
     });
     try {

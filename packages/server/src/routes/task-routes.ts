@@ -13,6 +13,7 @@ import { decodeJwt } from 'jose';
 import { actorOf, type Principal } from '../auth/principal.js';
 import { defineRoute } from '../http/route-spec.js';
 import type { ServerContext } from '../server-context.js';
+import { humanKeyRefused, isSignedInPerson, signedInInitiator } from './task-person-initiator.js';
 
 const ANY_KEY = ['agent', 'approver', 'admin', 'auditor'] as const;
 
@@ -22,11 +23,18 @@ export const taskRoutes = [
     url: '/v1/tasks',
     tag: 'tasks',
     summary:
-      "Start a task for an agent: with the person's OIDC ID token, or as a service key holding the initiator permission. Answers a signed task token binding session, agent and initiator.",
+      "Start a task for an agent: with the person's OIDC ID token, as a person signed in by SSO (for themselves), or as a service key holding the initiator permission. Answers a signed task token binding session, agent and initiator.",
     roles: ANY_KEY,
     body: StartTaskRequestSchema,
     response: { status: 201, schema: StartedTaskSchema },
-    errors: ['ID_TOKEN_INVALID', 'IDP_UNAVAILABLE', 'FORBIDDEN', 'SESSION_STATE', 'AGENT_MISMATCH'],
+    errors: [
+      'ID_TOKEN_INVALID',
+      'IDP_UNAVAILABLE',
+      'FORBIDDEN',
+      'SSO_DENIED',
+      'SESSION_STATE',
+      'AGENT_MISMATCH',
+    ],
     async handler({ body, principal, ctx }) {
       // An agent key starts tasks for itself only; a backend may start them for any agent.
       if (principal.kind === 'agent' && body.agent !== principal.id) {
@@ -36,12 +44,13 @@ export const taskRoutes = [
           { keyAgent: principal.id, bodyAgent: body.agent },
         );
       }
-      const { initiator, by, idToken } = await initiatorOf(ctx, principal, body);
+      const { initiator, by, idToken, via } = await initiatorOf(ctx, principal, body);
       const task = await ctx.engine.tasks.start(
         {
           agent: body.agent,
           initiator,
           ...(idToken ? { idToken } : {}),
+          ...(via ? { via } : {}),
           ...(initiator.method === 'api_key' && ctx.oidc ? { idpIssuer: await idpIssuer(ctx.oidc) } : {}),
           ...(body.session ? { session: body.session } : {}),
           ...(body.labels ? { labels: body.labels } : {}),
@@ -108,7 +117,12 @@ async function initiatorOf(
   ctx: ServerContext,
   principal: Principal,
   body: { idToken?: string | undefined; initiator?: { subject: string; name: string } | undefined },
-): Promise<{ initiator: TaskInitiator; by: Actor; idToken?: { id: string; issuedAt: Date } }> {
+): Promise<{
+  initiator: TaskInitiator;
+  by: Actor;
+  idToken?: { id: string; issuedAt: Date };
+  via?: 'sso_sign_in';
+}> {
   const vouches = principal.kind === 'service' && (principal.permissions ?? []).includes('initiator');
   if (body.idToken !== undefined) {
     // A person's ID token is theirs to hand to the application they signed in to: only the agent the
@@ -152,11 +166,23 @@ async function initiatorOf(
       idToken: idTokenOnce(body.idToken, person.issuer),
     };
   }
+  // A person signed in by SSO starts tasks as themselves: the IdP verified who they are at their sign-in.
+  if (isSignedInPerson(principal)) {
+    return {
+      initiator: await signedInInitiator(ctx, principal, body.initiator),
+      by: actorOf(principal),
+      via: 'sso_sign_in',
+    };
+  }
+  if (principal.kind === 'human') throw humanKeyRefused(principal);
   if (!vouches) {
     throw new WardenError(
       'FORBIDDEN',
-      "starting a task needs the person's ID token (idToken), or a service key holding the initiator permission (warden keys create --kind service --permission initiator)",
-      { role: principal.role, allowed: ['service key with permission initiator'] },
+      "starting a task needs the person's ID token (idToken), a person signed in by SSO (warden login, for themselves), or a service key holding the initiator permission (warden keys create --service NAME --role auditor --permission initiator)",
+      {
+        role: principal.role,
+        allowed: ['a person signed in by SSO (for themselves)', 'service key with permission initiator'],
+      },
     );
   }
   if (!body.initiator) {
