@@ -442,7 +442,7 @@ class Warden:
         return headers
 
     def close(self) -> None:
-        """Closes this thread's connection to the server."""
+        """Closes the connections to the server (a later call opens a new one)."""
         self._http.close()
 
     # -- internals --------------------------------------------------------------------------------------

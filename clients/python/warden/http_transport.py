@@ -23,7 +23,7 @@ _IDLE_REUSE_S = 4.0
 class HttpTransport:
     """One Warden server and one API key. Thread-safe: each thread has its own connection."""
 
-    __slots__ = ("_scheme", "_host", "_port", "_prefix", "_base", "_key", "_timeout", "_local")
+    __slots__ = ("_scheme", "_host", "_port", "_prefix", "_base", "_key", "_timeout", "_local", "_open", "_lock")
 
     def __init__(self, url: str, key: str, *, timeout: float = 30.0) -> None:
         if not isinstance(url, str) or url == "":
@@ -56,6 +56,9 @@ class HttpTransport:
         self._key = key
         self._timeout = float(timeout)
         self._local = threading.local()
+        # Every thread's connection, so close() ends them all (asyncio.to_thread runs in pool threads).
+        self._open: set[http.client.HTTPConnection] = set()
+        self._lock = threading.Lock()
 
     @property
     def base(self) -> str:
@@ -116,8 +119,11 @@ class HttpTransport:
         return _answer(status, text, where)
 
     def close(self) -> None:
-        """Closes this thread's connection (others close when their threads end)."""
-        self._drop()
+        """Closes every thread's connection (a later request opens a new one)."""
+        with self._lock:
+            conns, self._open = self._open, set()
+        for conn in conns:
+            conn.close()
 
     def _connection(self, timeout: float) -> http.client.HTTPConnection:
         conn: http.client.HTTPConnection | None = getattr(self._local, "conn", None)
@@ -129,6 +135,8 @@ class HttpTransport:
             cls = http.client.HTTPSConnection if self._scheme == "https" else http.client.HTTPConnection
             conn = cls(self._host, self._port, timeout=timeout)
             self._local.conn = conn
+            with self._lock:
+                self._open.add(conn)
         conn.timeout = timeout
         if conn.sock is not None:
             conn.sock.settimeout(timeout)
@@ -138,6 +146,8 @@ class HttpTransport:
         conn = getattr(self._local, "conn", None)
         self._local.conn = None
         if conn is not None:
+            with self._lock:
+                self._open.discard(conn)
             conn.close()
 
 
