@@ -156,6 +156,11 @@ describe('the Python client against warden serve', () => {
     ],
     ['bad input', 'BadInputTests.test_bad_input_is_refused_with_clear_errors'],
     ['the key never shown', 'BadInputTests.test_key_never_appears_in_repr_or_errors'],
+    [
+      'the wheel pip installs',
+      'PackagingTests.test_wheel_builds_with_the_standard_library_and_imports_alone',
+    ],
+    ['the sdist', 'PackagingTests.test_sdist_carries_what_a_build_needs'],
   ])('%s: %s passed', (_what, name) => {
     expect(run.results.get(name), run.output).toBe('ok');
   });
