@@ -161,6 +161,7 @@ describe('the Python client against warden serve', () => {
       'PackagingTests.test_wheel_builds_with_the_standard_library_and_imports_alone',
     ],
     ['the sdist', 'PackagingTests.test_sdist_carries_what_a_build_needs'],
+    ['type hints', 'TypingTests.test_every_public_annotation_is_complete_and_resolves'],
   ])('%s: %s passed', (_what, name) => {
     expect(run.results.get(name), run.output).toBe('ok');
   });

@@ -62,13 +62,52 @@ class AsyncWarden:
     def task_token(self) -> str | None:
         return self.sync.task_token
 
-    def context(self, **fields: Any) -> contextlib.AbstractContextManager[CallContext]:
+    def context(
+        self,
+        *,
+        session: str | None = None,
+        triggered_by: str | None = None,
+        delegation_chain: Sequence[str] | None = None,
+        labels: Mapping[str, str] | None = None,
+        task_token: str | None = None,
+    ) -> contextlib.AbstractContextManager[CallContext]:
         """``with warden.context(session=...)``: as ``Warden.context`` (it holds across ``await``)."""
-        return self.sync.context(**fields)
+        return self.sync.context(
+            session=session,
+            triggered_by=triggered_by,
+            delegation_chain=delegation_chain,
+            labels=labels,
+            task_token=task_token,
+        )
 
-    async def check(self, tool: str, args: Mapping[str, Any] | None = None, **options: Any) -> Decision:
+    async def check(
+        self,
+        tool: str,
+        args: Mapping[str, Any] | None = None,
+        *,
+        session: str | None = None,
+        target: str | None = None,
+        labels: Mapping[str, str] | None = None,
+        estimate: Estimate | None = None,
+        approval_id: str | None = None,
+        triggered_by: str | None = None,
+        delegation_chain: Sequence[str] | None = None,
+        task_token: str | None = None,
+    ) -> Decision:
         """As ``Warden.check``."""
-        return await asyncio.to_thread(self.sync.check, tool, args, **options)
+        return await asyncio.to_thread(
+            self.sync.check,
+            tool,
+            args,
+            session=session,
+            target=target,
+            labels=labels,
+            estimate=estimate,
+            approval_id=approval_id,
+            triggered_by=triggered_by,
+            delegation_chain=delegation_chain,
+            task_token=task_token,
+        )
 
     async def complete(
         self,
@@ -118,13 +157,50 @@ class AsyncWarden:
             context=context,
         )
 
-    def guard(self, tool: str | None = None, **options: Any) -> GuardDecorator:
-        """As ``Warden.guard``: decorates ``async def`` tools (and plain ones, which then block)."""
-        return self.sync.guard(tool, **options)
+    def guard(
+        self,
+        tool: str | None = None,
+        *,
+        args: Callable[..., Mapping[str, Any]] | None = None,
+        target: str | Callable[..., str] | None = None,
+        labels: Mapping[str, str] | None = None,
+        estimate: Estimate | Callable[..., Estimate] | None = None,
+        usage: Callable[[Any], Usage | None] | None = None,
+        approval_timeout: float | None = None,
+        on_approval_pending: Callable[[PendingApproval], None] | None = None,
+    ) -> GuardDecorator:
+        """As ``Warden.guard``: decorates ``async def`` tools (and plain ones, which then block the loop)."""
+        return self.sync.guard(
+            tool,
+            args=args,
+            target=target,
+            labels=labels,
+            estimate=estimate,
+            usage=usage,
+            approval_timeout=approval_timeout,
+            on_approval_pending=on_approval_pending,
+        )
 
-    async def start_task(self, **options: Any) -> StartedTask:
+    async def start_task(
+        self,
+        *,
+        agent: str | None = None,
+        initiator: Mapping[str, str] | None = None,
+        id_token: str | None = None,
+        session: str | None = None,
+        labels: Mapping[str, str] | None = None,
+        ttl: int | None = None,
+    ) -> StartedTask:
         """As ``Warden.start_task``."""
-        return await asyncio.to_thread(lambda: self.sync.start_task(**options))
+        return await asyncio.to_thread(
+            self.sync.start_task,
+            agent=agent,
+            initiator=initiator,
+            id_token=id_token,
+            session=session,
+            labels=labels,
+            ttl=ttl,
+        )
 
     async def delegate(self, child_agent: str, *, key: str, ttl: int | None = None) -> AsyncWarden:
         """As ``Warden.delegate``; the child is an ``AsyncWarden``."""

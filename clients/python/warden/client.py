@@ -277,7 +277,7 @@ class Warden:
             raise _blocked(tool, go)
         return Authorized(call_id=go.call_id, session=go.session, decision=go, approval_id=approval.id)
 
-    def record(self, call_id: str, outcome: Mapping[str, Any]) -> None:
+    def _record(self, call_id: str, outcome: Mapping[str, Any]) -> None:
         """Records a completion for a call that has run: transient failures are retried, a lasting one
         goes to ``on_error`` (the tool's result is not lost to the caller for want of a record)."""
         last: WardenError | None = None

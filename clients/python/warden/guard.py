@@ -76,9 +76,9 @@ def make_guard(
                 try:
                     value = await fn(*a, **kw)
                 except BaseException as err:
-                    await asyncio.to_thread(warden.record, ok.call_id, outcome(None, err, started))
+                    await asyncio.to_thread(warden._record, ok.call_id, outcome(None, err, started))
                     raise
-                await asyncio.to_thread(warden.record, ok.call_id, outcome(value, None, started))
+                await asyncio.to_thread(warden._record, ok.call_id, outcome(value, None, started))
                 return value
 
             return guarded_async  # type: ignore[return-value]
@@ -90,9 +90,9 @@ def make_guard(
             try:
                 value = fn(*a, **kw)
             except BaseException as err:
-                warden.record(ok.call_id, outcome(None, err, started))
+                warden._record(ok.call_id, outcome(None, err, started))
                 raise
-            warden.record(ok.call_id, outcome(value, None, started))
+            warden._record(ok.call_id, outcome(value, None, started))
             return value
 
         return guarded  # type: ignore[return-value]
