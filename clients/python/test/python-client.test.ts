@@ -136,6 +136,7 @@ describe('the Python client against warden serve', () => {
     ['block, guarded', 'DecisionTests.test_guard_blocked_call_raises_call_blocked_and_never_runs'],
     ["the tool's own error", 'DecisionTests.test_guard_records_the_tools_own_error_and_reraises'],
     ['context', 'DecisionTests.test_context_nests_and_explicit_arguments_win'],
+    ['usage', 'DecisionTests.test_guard_reports_usage_and_survives_a_bad_one'],
     ['review approved by a second person', 'ReviewTests.test_review_approved_by_second_person_runs'],
     ['review denied', 'ReviewTests.test_review_denied_raises_approval_denied_and_never_runs'],
     ['review timeout', 'ReviewTests.test_review_timeout_withdraws_request'],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import unittest
 
-from warden import CallBlocked, Decision, Warden
+from warden import CallBlocked, Decision, Warden, WardenError
 
 from .support import events, server, session
 
@@ -82,6 +82,31 @@ class DecisionTests(unittest.TestCase):
         done = events(s, "call.completed")[0]
         self.assertEqual(done["outcome"]["status"], "error")
         self.assertEqual(done["outcome"]["error"], "LookupError: no customer 404")
+
+    def test_guard_reports_usage_and_survives_a_bad_one(self) -> None:
+        problems: list[WardenError] = []
+        warden = Warden(server().url, server().agent_key, on_error=problems.append)
+        self.addCleanup(warden.close)
+
+        @warden.guard(tool="crm.lookup", usage=lambda r: {"tool_calls": len(r)})
+        def lookup(id: int) -> list[int]:
+            return [id, id]
+
+        @warden.guard(tool="crm.lookup", usage=lambda r: {"tokens": 5})  # type: ignore[typeddict-unknown-key]
+        def badly_reported(id: int) -> int:
+            return id
+
+        s = session("usage")
+        with warden.context(session=s):
+            self.assertEqual(lookup(3), [3, 3])
+            self.assertEqual(badly_reported(4), 4)
+        done = events(s, "call.completed")
+        self.assertEqual(done[0]["outcome"]["usage"], {"toolCalls": 2})
+        # The tool ran: its result is recorded without the usage, and the problem goes to on_error.
+        self.assertEqual(done[1]["outcome"]["result"], 4)
+        self.assertNotIn("usage", done[1]["outcome"])
+        self.assertEqual([p.code for p in problems], ["CONFIG_INVALID"])
+        self.assertIn("usage has no field 'tokens'", problems[0].message)
 
     def test_context_nests_and_explicit_arguments_win(self) -> None:
         outer, inner = session("outer"), session("inner")

@@ -72,6 +72,7 @@ class BadInputTests(unittest.TestCase):
         self.assert_refused(lambda: w.start_task(agent="x"), "needs who initiates the task")
         self.assert_refused(lambda: w.delegate("child", key=SECRET), "needs a task token in force")
         self.assert_refused(lambda: w.guard(tool=""), "tool must be a non-empty string")
+        self.assert_refused(lambda: w.guard(tool="x", approval_timeout=-1), "approval_timeout")
 
         @w.guard(tool="crm.lookup")
         def lookup(id: int) -> int:

@@ -228,6 +228,8 @@ class Warden:
         """Decides a call and, for a review, waits for the person's decision and redeems it. Returns only
         when the call may run; otherwise raises CallBlocked (or its engine code's class: BudgetExceeded,
         SessionPaused…), ApprovalDenied or ApprovalTimeout."""
+        if approval_timeout is not None:
+            _positive(approval_timeout, "approval_timeout")
         over = (context or CallContext()).over(make_context(labels=labels))
         body, token = self._request(tool, args, target, over)
         if estimate is not None:
@@ -321,6 +323,8 @@ class Warden:
             raise ConfigInvalid("CONFIG_INVALID", f"tool must be a non-empty string, got {tool!r}")
         if labels is not None:
             make_context(labels=labels)
+        if approval_timeout is not None:
+            _positive(approval_timeout, "approval_timeout")
         return make_guard(
             self,
             tool=tool,

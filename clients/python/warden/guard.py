@@ -65,7 +65,12 @@ def make_guard(
             ms = (time.perf_counter() - started) * 1000
             if err is not None:
                 return outcome_body(None, err, None, ms)
-            return outcome_body(value, None, _reported(usage, value), ms)
+            try:
+                return outcome_body(value, None, _reported(usage, value), ms)
+            except ConfigInvalid as bad:
+                # The tool has run: its result is recorded without the usage the callback got wrong.
+                warden._on_error(bad)
+                return outcome_body(value, None, None, ms)
 
         if inspect.iscoroutinefunction(fn):
 

@@ -135,8 +135,9 @@ class HttpTransport:
             cls = http.client.HTTPSConnection if self._scheme == "https" else http.client.HTTPConnection
             conn = cls(self._host, self._port, timeout=timeout)
             self._local.conn = conn
-            with self._lock:
-                self._open.add(conn)
+        with self._lock:
+            # Again after a close() from another thread: http.client reopens the socket on the next request.
+            self._open.add(conn)
         conn.timeout = timeout
         if conn.sock is not None:
             conn.sock.settimeout(timeout)
