@@ -7,7 +7,7 @@ import unittest
 
 from warden import AsyncWarden, CallBlocked, PendingApproval
 
-from .support import events, server, session, vote_soon
+from .support import api, events, server, session
 
 
 class AsyncTests(unittest.IsolatedAsyncioTestCase):
@@ -42,30 +42,30 @@ class AsyncTests(unittest.IsolatedAsyncioTestCase):
         self.assertEqual(ran, [])
 
     async def test_async_guard_review_approved_while_loop_keeps_running(self) -> None:
-        ticks = 0
-        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        pending = asyncio.Event()
+        ids: list[str] = []
 
-        async def ticker() -> None:
-            nonlocal ticks
-            while not stop.is_set():
-                ticks += 1
-                await asyncio.sleep(0.01)
+        def waiting(p: PendingApproval) -> None:  # called from the worker thread the wait runs in
+            ids.append(p.approval_id)
+            loop.call_soon_threadsafe(pending.set)
 
-        def waiting(p: PendingApproval) -> None:
-            vote_soon(p.approval_id, "approve", delay=0.3)
-
-        @self.warden.guard(tool="billing.refund", on_approval_pending=waiting)
+        @self.warden.guard(tool="billing.refund", on_approval_pending=waiting, approval_timeout=120)
         async def refund(amount: int) -> str:
             return f"refunded {amount}"
 
-        task = asyncio.create_task(ticker())
+        async def approver() -> int:
+            # Runs on the same loop while the guarded call waits: were the wait blocking the loop, this
+            # would never vote and the call would end in APPROVAL_TIMEOUT instead.
+            await pending.wait()
+            status, _ = await asyncio.to_thread(
+                api, "POST", f"/v1/approvals/{ids[0]}/approve", server().approver_key, {"reason": "test"}
+            )
+            return status
+
         s = session("async-review")
         with self.warden.context(session=s):
-            self.assertEqual(await refund(150), "refunded 150")
-        stop.set()
-        await task
-        # The loop ran other work while the call waited for the approver (the wait was off the loop).
-        self.assertGreater(ticks, 5)
+            self.assertEqual(await asyncio.gather(refund(150), approver()), ["refunded 150", 200])
         self.assertEqual(events(s, "call.completed")[0]["outcome"]["result"], "refunded 150")
 
     async def test_async_context_holds_across_await_and_tasks(self) -> None:
