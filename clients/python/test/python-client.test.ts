@@ -155,6 +155,7 @@ describe('the Python client against warden serve', () => {
       'unreachable server',
       'UnreachableTests.test_unreachable_server_raises_warden_unreachable_and_tool_never_runs',
     ],
+    ['a lost completion', 'UnreachableTests.test_a_completion_that_cannot_be_recorded_goes_to_on_error'],
     ['bad input', 'BadInputTests.test_bad_input_is_refused_with_clear_errors'],
     ['the key never shown', 'BadInputTests.test_key_never_appears_in_repr_or_errors'],
     [

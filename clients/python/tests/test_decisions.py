@@ -28,6 +28,9 @@ class DecisionTests(unittest.TestCase):
         self.assertEqual(done[0]["outcome"]["result"], {"name": "Ada"})
         self.assertEqual(done[0]["outcome"]["usage"], {"toolCalls": 1})
         self.assertEqual(events(s, "call.decided")[0]["labels"], {"team": "support"})
+        with self.assertRaises(WardenError) as again:
+            self.warden.complete(d.call_id, {"name": "Eve"})
+        self.assertEqual(again.exception.code, "CALL_ALREADY_COMPLETED")
 
     def test_blocked_check_is_a_decision_not_an_error(self) -> None:
         d = self.warden.check("billing.refund", {"amount": 900}, session=session("block"))

@@ -6,6 +6,8 @@ import asyncio
 import unittest
 
 from warden import AsyncWarden, ConfigInvalid, Warden, WardenError, WardenUnreachable
+from warden.completions import record_completion
+from warden.http_transport import HttpTransport
 
 from .support import closed_port
 
@@ -42,6 +44,15 @@ class UnreachableTests(unittest.TestCase):
             asyncio.run(AsyncWarden(url, SECRET).check("crm.lookup", {}))
         self.assertEqual(ran, [])
 
+    def test_a_completion_that_cannot_be_recorded_goes_to_on_error(self) -> None:
+        problems: list[WardenError] = []
+        http = HttpTransport(f"http://127.0.0.1:{closed_port()}", SECRET, timeout=5)
+        record_completion(http, "call-1", {"status": "ok", "result": 1}, problems.append)
+        self.assertEqual(len(problems), 1)
+        self.assertEqual(problems[0].code, "INTERNAL")
+        self.assertEqual(problems[0].details, {"callId": "call-1", "cause": "WARDEN_UNREACHABLE"})
+        self.assertIn("the result of call call-1 could not be recorded", problems[0].message)
+
     def test_unknown_host_is_unreachable_too(self) -> None:
         with self.assertRaises(WardenUnreachable):
             Warden("http://warden.invalid:7400", SECRET, timeout=5).check("crm.lookup", {})
@@ -67,10 +78,14 @@ class BadInputTests(unittest.TestCase):
         self.assert_refused(lambda: w.check("crm.lookup", [1, 2]), "must be a dict")  # type: ignore[arg-type]
         self.assert_refused(lambda: w.check("crm.lookup", {}, session=""), "session must be a non-empty string")
         self.assert_refused(lambda: w.check("crm.lookup", {}, labels={"a": 1}), "labels")  # type: ignore[dict-item]
-        self.assert_refused(lambda: w.check("crm.lookup", {}, estimate={"tokens": 5}), "estimate has no field 'tokens'")  # type: ignore[typeddict-unknown-key]
+        self.assert_refused(
+            lambda: w.check("crm.lookup", {}, estimate={"tokens": 5}),  # type: ignore[typeddict-unknown-key]
+            "estimate has no field 'tokens'",
+        )
         self.assert_refused(lambda: w.complete("c-1", usage={"input_tokens": -1}), "usage.input_tokens")
         self.assert_refused(lambda: w.start_task(agent="x"), "needs who initiates the task")
         self.assert_refused(lambda: w.delegate("child", key=SECRET), "needs a task token in force")
+        self.assert_refused(lambda: w.start_task(agent="x", initiator={"subject": "u"}, ttl=0), "ttl must be whole seconds")
         self.assert_refused(lambda: w.guard(tool=""), "tool must be a non-empty string")
         self.assert_refused(lambda: w.guard(tool="x", approval_timeout=-1), "approval_timeout")
 

@@ -58,7 +58,8 @@ class PackagingTests(unittest.TestCase):
             with tarfile.open(Path(out) / name) as tar:
                 names = set(tar.getnames())
             base = "warden_client-0.1.0"
-            for needed in ("pyproject.toml", "README.md", "build_backend/warden_build.py", "warden/py.typed", "PKG-INFO"):
+            needed_files = ("pyproject.toml", "README.md", "build_backend/warden_build.py", "warden/py.typed", "PKG-INFO")
+            for needed in needed_files:
                 self.assertIn(f"{base}/{needed}", names)
 
 

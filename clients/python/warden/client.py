@@ -7,36 +7,34 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-import urllib.parse
 import uuid
-from datetime import datetime
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from . import context as _context
+from .completions import record_completion
 from .context import CallContext, make_context
 from .decision import ApprovalState, Authorized, Decision, PendingApproval, StartedTask
-from .errors import (
-    ApprovalDenied,
-    ApprovalTimeout,
-    ConfigInvalid,
-    WardenError,
-    blocked_error,
-)
+from .errors import ConfigInvalid, WardenError
 from .guard import GuardDecorator, make_guard
 from .http_transport import HttpTransport
-from .task_token import TASK_TOKEN_HEADER, check_task_token, read_task_token
-from .wire import Estimate, Usage, json_args, outcome_body, wire_counts
+from .task_token import TASK_TOKEN_HEADER, read_task_token
+from .refusals import blocked, not_approved, timed_out
+from .tasks import exchange_body, start_task_body
+from .wire import (
+    Estimate,
+    Usage,
+    json_args,
+    outcome_body,
+    positive_seconds,
+    quote_segment,
+    seconds_until,
+    wire_counts,
+)
 
 #: How long a guarded call waits for its approval by default: the request's own expiry, at most 15 minutes.
 DEFAULT_APPROVAL_TIMEOUT_S = 15 * 60.0
 #: Long-polls are cut into pieces no longer than this (the server caps each wait).
 _WAIT_SLICE_S = 25.0
-_TOKEN_EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"
-_TASK_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:jwt"
-_AGENT_ACTOR_TYPE = "urn:warden:params:oauth:token-type:agent"
-#: Failures worth recording a completion again for; anything else will not change by retrying.
-_TRANSIENT = {"STORE_UNAVAILABLE", "SHUTTING_DOWN", "RATE_LIMITED", "WARDEN_UNREACHABLE"}
-_RETRY_DELAYS_S = (0.1, 0.4, 1.6)
 
 _log = logging.getLogger("warden")
 
@@ -72,7 +70,7 @@ class Warden:
         # The session made up for want of one gives way to a task token's (a call's session is its task's).
         self._own_session = None if session is not None else f"py-{uuid.uuid4()}"
         self._defaults = defaults.over(CallContext(session=self._own_session))
-        _positive(approval_timeout, "approval_timeout")
+        positive_seconds(approval_timeout, "approval_timeout")
         self._approval_timeout = float(approval_timeout)
         self._on_error = on_error or _log_error
         self._agent: str | None = None
@@ -187,7 +185,7 @@ class Warden:
         if not isinstance(call_id, str) or call_id == "":
             raise ConfigInvalid("CONFIG_INVALID", f"call_id must be the decision's call_id, got {call_id!r}")
         body = outcome_body(result, error, usage, duration_ms)
-        self._http.request("POST", f"/v1/calls/{_seg(call_id)}/complete", body)
+        self._http.request("POST", f"/v1/calls/{quote_segment(call_id)}/complete", body)
 
     def wait_for_approval(
         self, approval_id: str, timeout: float | None = None, *, task_token: str | None = None
@@ -196,12 +194,12 @@ class Warden:
         request to be decided; returns it as it then stands (still ``pending`` when nobody decided)."""
         if not isinstance(approval_id, str) or approval_id == "":
             raise ConfigInvalid("CONFIG_INVALID", f"approval_id must be a non-empty string, got {approval_id!r}")
-        limit = self._approval_timeout if timeout is None else _positive(timeout, "timeout", zero=True)
+        limit = self._approval_timeout if timeout is None else positive_seconds(timeout, "timeout", zero=True)
         token = self.effective_context(make_context(task_token=task_token)).task_token
         deadline = time.monotonic() + limit
         while True:
             left = max(0.0, min(deadline - time.monotonic(), _WAIT_SLICE_S))
-            path = f"/v1/approvals/{_seg(approval_id)}/wait?timeoutMs={round(left * 1000)}"
+            path = f"/v1/approvals/{quote_segment(approval_id)}/wait?timeoutMs={round(left * 1000)}"
             view = self._http.request("GET", path, task_token=token, timeout=left + self._http.timeout)
             state = ApprovalState.from_json(view)
             if state.status != "pending" or time.monotonic() >= deadline:
@@ -209,7 +207,7 @@ class Warden:
 
     def cancel_approval(self, approval_id: str, reason: str) -> None:
         """Withdraws a pending request this agent opened (nobody waits for it any more)."""
-        self._http.request("POST", f"/v1/approvals/{_seg(approval_id)}/cancel", {"reason": reason})
+        self._http.request("POST", f"/v1/approvals/{quote_segment(approval_id)}/cancel", {"reason": reason})
 
     # -- decide, wait, run, record ---------------------------------------------------------------------
 
@@ -229,7 +227,7 @@ class Warden:
         when the call may run; otherwise raises CallBlocked (or its engine code's class: BudgetExceeded,
         SessionPaused…), ApprovalDenied or ApprovalTimeout."""
         if approval_timeout is not None:
-            _positive(approval_timeout, "approval_timeout")
+            positive_seconds(approval_timeout, "approval_timeout")
         over = (context or CallContext()).over(make_context(labels=labels))
         body, token = self._request(tool, args, target, over)
         if estimate is not None:
@@ -238,7 +236,7 @@ class Warden:
         if d.effect == "allow":
             return Authorized(call_id=d.call_id, session=d.session, decision=d)
         if d.effect == "block" or d.approval is None:
-            raise _blocked(tool, d)
+            raise blocked(tool, d)
         approval = d.approval
         if on_approval_pending is not None:
             on_approval_pending(
@@ -246,62 +244,25 @@ class Warden:
             )
         limit = approval_timeout
         if limit is None:
-            limit = min(self._approval_timeout, max(_seconds_until(approval.expires_at), 0.0) + 1.0)
+            until_expiry = seconds_until(approval.expires_at, self._approval_timeout)
+            limit = min(self._approval_timeout, max(until_expiry, 0.0) + 1.0)
         state = self.wait_for_approval(approval.id, limit, task_token=token)
         if state.status == "pending":
             self._withdraw(approval.id, f"no decision within {limit:g} s")
-            raise ApprovalTimeout(
-                "APPROVAL_TIMEOUT",
-                f"Warden held {tool} for review and no decision came within {limit:g} s; the request was "
-                "withdrawn and nothing ran",
-                {"callId": d.call_id, "session": d.session, "approvalId": approval.id, "waitedS": limit},
-            )
+            raise timed_out(tool, d, approval.id, limit)
         if not state.lets_call_run:
-            by = f" by {state.decided_by}" if state.decided_by else ""
-            why = f": {state.reason}" if state.reason else ""
-            raise ApprovalDenied(
-                "APPROVAL_DENIED",
-                f"Warden did not approve {tool}: it was {state.status}{by}{why}",
-                {
-                    "callId": d.call_id,
-                    "session": d.session,
-                    "tool": tool,
-                    "approvalId": approval.id,
-                    "status": state.status,
-                    "decidedBy": state.decided_by,
-                },
-            )
+            raise not_approved(tool, d, state)
         # Redeemed as the same call in the same session: Warden checks it is the approved one.
         body["session"] = d.session
         body["approvalId"] = approval.id
         go = Decision.from_json(self._http.request("POST", "/v1/calls", body, task_token=token))
         if go.effect != "allow":
-            raise _blocked(tool, go)
+            raise blocked(tool, go)
         return Authorized(call_id=go.call_id, session=go.session, decision=go, approval_id=approval.id)
 
     def _record(self, call_id: str, outcome: Mapping[str, Any]) -> None:
-        """Records a completion for a call that has run: transient failures are retried, a lasting one
-        goes to ``on_error`` (the tool's result is not lost to the caller for want of a record)."""
-        last: WardenError | None = None
-        for attempt, delay in enumerate((0.0, *_RETRY_DELAYS_S)):
-            time.sleep(delay)
-            try:
-                self._http.request("POST", f"/v1/calls/{_seg(call_id)}/complete", dict(outcome))
-                return
-            except WardenError as err:
-                if attempt > 0 and err.code == "CALL_ALREADY_COMPLETED":
-                    return  # an earlier try landed after all
-                last = err
-                if err.code not in _TRANSIENT:
-                    break
-        assert last is not None
-        self._on_error(
-            WardenError(
-                "INTERNAL",
-                f"the result of call {call_id} could not be recorded: {last.message}",
-                {"callId": call_id, "cause": last.code},
-            )
-        )
+        """Records the completion of a call that has run (see ``completions.record_completion``)."""
+        record_completion(self._http, call_id, outcome, self._on_error)
 
     def guard(
         self,
@@ -324,7 +285,7 @@ class Warden:
         if labels is not None:
             make_context(labels=labels)
         if approval_timeout is not None:
-            _positive(approval_timeout, "approval_timeout")
+            positive_seconds(approval_timeout, "approval_timeout")
         return make_guard(
             self,
             tool=tool,
@@ -352,37 +313,15 @@ class Warden:
         """Starts a task: Warden verifies who initiates it (a person's OIDC ``id_token``, or the
         ``initiator={"subject": ..., "name": ...}`` this client's service key vouches for with the
         ``initiator`` permission) and returns a short-lived signed token for the agent to carry."""
-        if id_token is None and initiator is None:
-            raise ConfigInvalid(
-                "CONFIG_INVALID",
-                "start_task needs who initiates the task: id_token (the person signed in with your identity "
-                'provider) or initiator={"subject": ..., "name": ...} (vouched for by a service key with the '
-                "initiator permission)",
-            )
-        body: dict[str, Any] = {"agent": agent if agent is not None else self._agent_for_task()}
-        if id_token is not None:
-            body["idToken"] = id_token
-        if initiator is not None:
-            subject = initiator.get("subject") if isinstance(initiator, Mapping) else None
-            if not isinstance(subject, str) or subject == "":
-                raise ConfigInvalid(
-                    "CONFIG_INVALID", 'initiator needs a "subject": the person\'s stable id at your backend'
-                )
-            body["initiator"] = {"subject": subject, "name": initiator.get("name") or subject}
-        if session is not None:
-            body["session"] = session
-        if labels is not None:
-            body["labels"] = dict(make_context(labels=labels).labels or {})
-        if ttl is not None:
-            body["ttl"] = ttl
+        body = start_task_body(
+            agent if agent is not None else self._agent_for_task(), initiator, id_token, session, labels, ttl
+        )
         return StartedTask.from_json(self._http.request("POST", "/v1/tasks", body))
 
     def delegate(self, child_agent: str, *, key: str, ttl: int | None = None) -> Warden:
         """Delegates the task in force to a sub-agent by RFC 8693 token exchange (``POST /v1/tasks/token``)
         and returns a client for that agent, with its own ``key``, whose every call carries the child token:
         Warden records the whole chain, verified, in the task's session."""
-        if not isinstance(child_agent, str) or child_agent == "":
-            raise ConfigInvalid("CONFIG_INVALID", f"delegate needs the child agent's name, got {child_agent!r}")
         parent = self.effective_context().task_token
         if parent is None:
             raise ConfigInvalid(
@@ -390,17 +329,9 @@ class Warden:
                 f"delegate({child_agent!r}) needs a task token in force: create the client with task_token=, "
                 "or use `with warden.context(task_token=...)`",
             )
+        body = exchange_body(parent, child_agent, ttl)
         # Before the exchange: a child that could not present its token (no key of its own) gets none.
         child_http = self._http.with_key(key)
-        body: dict[str, Any] = {
-            "grant_type": _TOKEN_EXCHANGE_GRANT,
-            "subject_token": parent,
-            "subject_token_type": _TASK_TOKEN_TYPE,
-            "actor_token": child_agent,
-            "actor_token_type": _AGENT_ACTOR_TYPE,
-        }
-        if ttl is not None:
-            body["ttl"] = ttl
         answer = self._http.request("POST", "/v1/tasks/token", body)
         labels = self._defaults.labels
         return Warden(
@@ -490,36 +421,3 @@ class Warden:
             self.cancel_approval(approval_id, reason)
         except WardenError:
             pass  # decided (or expired) in the meantime: nothing left to withdraw
-
-
-def _blocked(tool: str, d: Decision) -> WardenError:
-    why = "; ".join(d.reasons) if d.reasons else "no rule allows it"
-    details: dict[str, Any] = {
-        "callId": d.call_id,
-        "session": d.session,
-        "tool": tool,
-        "ruleId": d.rule_id,
-        "reasons": list(d.reasons),
-    }
-    if d.approval is not None:
-        details["approvalId"] = d.approval.id
-    if d.budget is not None:
-        details["budget"] = dict(d.budget)
-    return blocked_error(d.code or "CALL_BLOCKED", f"Warden blocked {tool}: {why}", details)
-
-
-def _seg(value: str) -> str:
-    return urllib.parse.quote(value, safe="")
-
-
-def _positive(value: object, name: str, *, zero: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or (value == 0 and not zero):
-        raise ConfigInvalid("CONFIG_INVALID", f"{name} must be a positive number of seconds, got {value!r}")
-    return float(value)
-
-
-def _seconds_until(iso: str) -> float:
-    try:
-        return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() - time.time()
-    except ValueError:
-        return DEFAULT_APPROVAL_TIMEOUT_S

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import re
+import time
+import urllib.parse
+from datetime import datetime
 from typing import Any, Mapping, TypedDict
 
 from .errors import ConfigInvalid
@@ -109,3 +112,23 @@ def outcome_body(
     if usage is not None:
         body["usage"] = wire_counts(usage, "usage")
     return body
+
+
+def positive_seconds(value: object, name: str, *, zero: bool = False) -> float:
+    """``value`` as seconds, or ConfigInvalid naming ``name`` (zero only where ``zero`` allows it)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or (value == 0 and not zero):
+        raise ConfigInvalid("CONFIG_INVALID", f"{name} must be a positive number of seconds, got {value!r}")
+    return float(value)
+
+
+def seconds_until(iso: str, default: float) -> float:
+    """Seconds from now until an ISO 8601 time (``default`` when it cannot be read)."""
+    try:
+        return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() - time.time()
+    except ValueError:
+        return default
+
+
+def quote_segment(value: str) -> str:
+    """``value`` as one path segment of a URL."""
+    return urllib.parse.quote(value, safe="")
