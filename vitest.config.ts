@@ -8,6 +8,7 @@ export default defineConfig({
       'packages/*/src/**/*.test.ts',
       'packages/*/test/**/*.test.ts',
       'packages/*/test-support/**/*.test.ts',
+      'clients/python/test/**/*.test.ts',
     ],
     testTimeout: 30_000,
     // Hooks start servers and databases; on a loaded 2-vCPU machine that can take more than the default 10 s.
