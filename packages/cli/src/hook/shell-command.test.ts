@@ -253,6 +253,12 @@ describe('what cannot be parsed is an error value, never a throw', () => {
     expect(analyze(shallow).program).toBe('ls');
   });
 
+  it('a -c string nested in subshells up to the limit is an error value too', () => {
+    const wrap = (n: number) => `${'('.repeat(n)}sh -c ls${')'.repeat(n)}`;
+    expect(analyze(wrap(MAX_SHELL_NESTING - 1)).program).toBe('ls');
+    expect(analyze(wrap(MAX_SHELL_NESTING)).parseError).toMatch(/nests more than 16 deep/);
+  });
+
   it('bounds the number of commands', () => {
     expect(analyze('ls;'.repeat(600)).parseError).toMatch(/more than 500 commands/);
   });

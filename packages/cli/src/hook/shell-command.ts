@@ -1,12 +1,7 @@
 import { posix } from 'node:path';
 import { isInside, type PathContext, resolvePath } from './project-path.js';
-import {
-  parseShell,
-  type ShellPipeline,
-  type ShellRedirect,
-  type ShellScript,
-  type ShellSimple,
-} from './shell-parser.js';
+import { parseShell } from './shell-parser.js';
+import type { ShellPipeline, ShellRedirect, ShellScript, ShellSimple } from './shell-syntax.js';
 import { unwrapCommand } from './shell-wrappers.js';
 
 /** One simple command a shell string would start, after assignments and wrappers (sudo, env…) are peeled. */
@@ -88,7 +83,12 @@ export function analyzeShellCommand(command: string, where: PathContext): ShellA
     sudo: false,
     parseError: 'error' in parsed ? parsed.error : undefined,
   };
-  if ('script' in parsed) walkScript(parsed.script, 0, acc);
+  try {
+    if ('script' in parsed) walkScript(parsed.script, 0, acc);
+  } catch (err) {
+    // A bug here must not let a command through unread: it becomes a parse error, which policies block.
+    acc.parseError = `the command could not be analysed (${err instanceof Error ? err.message : String(err)})`;
+  }
   if (acc.parseError !== undefined) {
     const empty = { program: '', words: [], commands: [], pathsOutsideProject: [], writesOutsideProject: [] };
     return { ...empty, pipesToShell: false, sudo: false, parseError: acc.parseError };
