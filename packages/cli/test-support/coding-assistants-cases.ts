@@ -99,6 +99,12 @@ export const POLICY_CASES: readonly PolicyCase[] = [
     effect: 'allow',
     rule: allowShell,
   },
+  {
+    name: 'the committed .env template is not a secret',
+    use: sh('cat .env.example'),
+    effect: 'allow',
+    rule: allowShell,
+  },
   // Shell: blocked
   { name: 'cat .env', use: sh('cat .env'), effect: 'block', rule: creds },
   { name: 'grep through .env.local', use: sh('grep API_KEY .env.local'), effect: 'block', rule: creds },
@@ -309,6 +315,18 @@ export const POLICY_CASES: readonly PolicyCase[] = [
     name: 'reads .netrc (codex)',
     agent: 'codex',
     use: read('/home/dev/.netrc'),
+    effect: 'block',
+    rule: creds,
+  },
+  {
+    name: 'reads the .env template',
+    use: read('.env.sample'),
+    effect: 'allow',
+    rule: 'fs-read-inside-project',
+  },
+  {
+    name: 'a template next to the real file still blocks',
+    use: sh('cp .env.example .env'),
     effect: 'block',
     rule: creds,
   },
