@@ -259,6 +259,15 @@ describe('what cannot be parsed is an error value, never a throw', () => {
     expect(analyze(wrap(MAX_SHELL_NESTING)).parseError).toMatch(/nests more than 16 deep/);
   });
 
+  it('bounds the words recorded, which nested substitutions repeat', () => {
+    const nested = (n: number, inner: string): string =>
+      n === 0 ? inner : `echo "$(${nested(n - 1, inner)})"`;
+    const big = nested(MAX_SHELL_NESTING - 1, `echo ${'x'.repeat(30_000)}`);
+    expect(big.length).toBeLessThan(MAX_SHELL_COMMAND_LENGTH);
+    expect(analyze(big).parseError).toBe("the command's words add up to more than 256 KiB");
+    expect(analyze(nested(3, 'echo hi')).parseError).toBeUndefined();
+  });
+
   it('bounds the number of commands', () => {
     expect(analyze('ls;'.repeat(600)).parseError).toMatch(/more than 500 commands/);
   });

@@ -66,6 +66,22 @@ interface Acc {
   pipesToShell: boolean;
   sudo: boolean;
   parseError: string | undefined;
+  /** Characters of words recorded so far (words and commands), against {@link MAX_SHELL_WORD_CHARS}. */
+  chars: number;
+}
+
+/**
+ * Most characters of words one analysis records. Nested substitutions repeat their text in the word around
+ * them, so a 64 KiB command could otherwise make a call of megabytes (over the server's body limit).
+ */
+export const MAX_SHELL_WORD_CHARS = 256 * 1024;
+
+class TooLarge extends Error {}
+
+/** Counts recorded words against the bound; past it the analysis stops with a parse error. */
+function count(acc: Acc, words: readonly string[]): void {
+  for (const w of words) acc.chars += w.length + 4;
+  if (acc.chars > MAX_SHELL_WORD_CHARS) throw new TooLarge();
 }
 
 /** Parses and analyses a shell command string. Pure; never throws; bounded in time by the parser's limits. */
@@ -82,12 +98,17 @@ export function analyzeShellCommand(command: string, where: PathContext): ShellA
     pipesToShell: false,
     sudo: false,
     parseError: 'error' in parsed ? parsed.error : undefined,
+    chars: 0,
   };
   try {
     if ('script' in parsed) walkScript(parsed.script, 0, acc);
   } catch (err) {
-    // A bug here must not let a command through unread: it becomes a parse error, which policies block.
-    acc.parseError = `the command could not be analysed (${err instanceof Error ? err.message : String(err)})`;
+    if (err instanceof TooLarge) {
+      acc.parseError = `the command's words add up to more than ${MAX_SHELL_WORD_CHARS / 1024} KiB`;
+    } else {
+      // A bug here must not let a command through unread: it becomes a parse error, which policies block.
+      acc.parseError = `the command could not be analysed (${err instanceof Error ? err.message : String(err)})`;
+    }
   }
   if (acc.parseError !== undefined) {
     const empty = { program: '', words: [], commands: [], pathsOutsideProject: [], writesOutsideProject: [] };
@@ -151,6 +172,7 @@ function here(acc: Acc): PathContext {
 /** One simple command: its words, wrappers, `sh -c` string and substitutions. Returns its main commands. */
 function walkSimple(simple: ShellSimple, depth: number, acc: Acc): Facts[] {
   for (const w of simple.words) acc.words.push(w.text);
+  count(acc, acc.words.slice(acc.words.length - simple.words.length));
   const redirectOutside = noteRedirects(simple.redirects, acc);
   const unwrapped = unwrapCommand(simple.words.map((w) => w.text));
   if (unwrapped.sudo) acc.sudo = true;
@@ -189,6 +211,7 @@ function walkSimple(simple: ShellSimple, depth: number, acc: Acc): Facts[] {
         pathsOutsideProject: outside,
         readsCodeFromStdin: readsCode(program, argv),
       };
+      count(acc, argv);
       acc.commands.push(facts);
       main.push(facts);
       if (program === 'cd' || program === 'pushd' || program === 'popd') changeDirectory(program, argv, acc);
