@@ -174,6 +174,7 @@ describe('paths outside the project', () => {
     expect(outsideOf('(cd a/b) ; rm -rf ../../x')).toEqual([[], ['/home/dev/x']]);
     expect(outsideOf('echo $(cd /tmp) && ls')).toEqual([[], ['/tmp'], []]);
     expect(outsideOf('cd /tmp | ls')).toEqual([['/tmp'], []]);
+    expect(outsideOf("sh -c 'cd /tmp' && ls")).toEqual([['/tmp'], []]);
     expect(outsideOf('pushd /tmp && popd && ls')).toEqual([['/tmp'], ['/tmp'], []]);
   });
 

@@ -190,7 +190,8 @@ function walkSimple(simple: ShellSimple, depth: number, acc: Acc): Facts[] {
       if ('error' in inner) acc.parseError ??= `in the ${program} -c string: ${inner.error}`;
       else {
         const before = acc.commands.length;
-        walkScript(inner.script, depth + 1, acc);
+        // The string runs in a child shell: a `cd` in it does not move the commands after this one.
+        inSubshell(acc, () => walkScript(inner.script, depth + 1, acc));
         main.push(...acc.commands.slice(before));
       }
     } else {
