@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: the strings are shell commands, not templates
 import { describe, expect, it } from 'vitest';
 import { analyzeShellCommand, type ShellAnalysis } from './shell-command.js';
 import { MAX_SHELL_COMMAND_LENGTH, MAX_SHELL_NESTING, parseShell } from './shell-parser.js';
@@ -20,7 +21,6 @@ describe('words and quoting', () => {
 
   it("decodes $'…' strings and leaves variables and braces as written", () => {
     expect(argv(`echo $'a\\tb\\'c' $HOME \${X:-y} "$((1 + 2))"`)).toEqual([
-      // biome-ignore lint/suspicious/noTemplateCurlyInString: shell syntax, not a template
       ['echo', "a\tb'c", '$HOME', '${X:-y}', '$((1 + 2))'],
     ]);
   });
@@ -55,6 +55,22 @@ describe('commands across operators, groups and substitutions', () => {
     expect(a.program).toBe('echo');
     expect(a.commands[1]).toEqual({ program: 'rm', words: ['rm', '-rf', '/'], pathsOutsideProject: ['/'] });
     expect(a.pathsOutsideProject).toEqual(['/']);
+  });
+
+  it('substitutions inside ${…} and $((…)) are parsed too: they run', () => {
+    expect(programs('echo ${X:-$(rm -rf /)} $(( $(id -u) + `wc -l < f` )) "${Y/a/"$(pwd)"}"')).toEqual([
+      'echo',
+      'rm',
+      'id',
+      'wc',
+      'pwd',
+    ]);
+    expect(analyze('echo $((1 + 2)) ${#X} ${X:-a}').words).toEqual([
+      'echo',
+      '$((1 + 2))',
+      '${#X}',
+      '${X:-a}',
+    ]);
   });
 
   it('nested substitutions are parsed too', () => {
@@ -127,7 +143,6 @@ describe('paths outside the project', () => {
     expect(analyze('rm -rf ../x').pathsOutsideProject).toEqual([]); // /home/dev/proj/x
     expect(analyze('rm -rf ../../x').pathsOutsideProject).toEqual(['/home/dev/x']);
     expect(analyze('rm -rf "$HOME"').pathsOutsideProject).toEqual(['/home/dev']);
-    // biome-ignore lint/suspicious/noTemplateCurlyInString: shell syntax, not a template
     expect(analyze('ls ~ ~/.config ${HOME}/y').pathsOutsideProject).toEqual([
       '/home/dev',
       '/home/dev/.config',

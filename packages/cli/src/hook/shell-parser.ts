@@ -47,6 +47,8 @@ const REDIRECT = /^(\d*)(&>>|&>|>>|>\||>&|<<<|<<-|<<|<&|<>|>|<)/;
 class ShellParser {
   #pos = 0;
   #commands = 0;
+  /** `${ }` and `$(( ))` open around the current position (they nest without a new parser). */
+  #expansions = 0;
   #heredocs: { delimiter: string; stripTabs: boolean }[] = [];
 
   constructor(
@@ -277,12 +279,14 @@ class ShellParser {
     const start = this.#pos;
     const next = this.src[this.#pos + 1];
     if (next === '(' && this.src[this.#pos + 2] === '(') {
-      this.#pos = this.balancedEnd(this.#pos + 1, '(', ')');
+      this.#pos++;
+      this.expansion(subs, '(', ')');
     } else if (next === '(') {
       this.#pos += 2;
       subs.push(this.nested((p) => p.list(')')));
     } else if (next === '{') {
-      this.#pos = this.balancedEnd(this.#pos + 1, '{', '}');
+      this.#pos++;
+      this.expansion(subs, '{', '}');
     } else if (next === "'") {
       return this.ansiC();
     } else {
@@ -292,20 +296,32 @@ class ShellParser {
     return this.src.slice(start, this.#pos);
   }
 
-  /** The offset just past the bracket that closes the one at `from` (quotes inside are skipped). */
-  balancedEnd(from: number, open: string, close: string): number {
+  /**
+   * Moves past a `${ … }` or `$(( … ))` that starts at the current `open` bracket. Its text is kept as
+   * written, but the substitutions inside it are parsed: `${X:-$(rm -rf /)}` runs the rm.
+   */
+  expansion(subs: ShellScript[], open: string, close: string): void {
+    if (++this.#expansions > MAX_SHELL_NESTING)
+      this.fail(`the command nests more than ${MAX_SHELL_NESTING} deep`);
     let depth = 0;
-    for (let i = from; i < this.src.length; i++) {
-      const c = this.src[i];
-      if (c === '\\') i++;
-      else if (c === "'" || c === '"') {
-        const end = this.src.indexOf(c, i + 1);
-        if (end < 0) this.fail(`unbalanced ${c} quote`);
-        i = end;
-      } else if (c === open) depth++;
-      else if (c === close && --depth === 0) return i + 1;
+    for (;;) {
+      const c = this.src[this.#pos];
+      if (c === undefined) this.fail(`unbalanced "${open}": no "${close}" before the end of the command`);
+      if (c === '\\') this.#pos += 2;
+      else if (c === "'") {
+        const end = this.src.indexOf("'", this.#pos + 1);
+        if (end < 0) this.fail("unbalanced ' quote");
+        this.#pos = end + 1;
+      } else if (c === '"') this.doubleQuoted(subs);
+      else if (c === '$') this.dollar(subs);
+      else if (c === '`') this.backtick(subs);
+      else {
+        this.#pos++;
+        if (c === open) depth++;
+        else if (c === close && --depth === 0) break;
+      }
     }
-    return this.fail(`unbalanced "${open}": no "${close}" before the end of the command`);
+    this.#expansions--;
   }
 
   ansiC(): string {
