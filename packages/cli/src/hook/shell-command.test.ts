@@ -308,6 +308,9 @@ describe('what cannot be parsed is an error value, never a throw', () => {
   it('long adversarial inputs finish (no quadratic blow-up that hangs the hook)', () => {
     for (const s of [
       '$('.repeat(30_000),
+      '${'.repeat(30_000),
+      '$(('.repeat(20_000),
+      `echo \${x:-${'"$(a)"'.repeat(9_000)}}`,
       '`'.repeat(60_000),
       '"'.repeat(60_001),
       `echo ${'a'.repeat(60_000)}`,
