@@ -108,7 +108,7 @@ describe('a tool use of several calls', () => {
     expect(vote.status).toBe(200);
     expect(await run(session, 'ls\ndeploy api', '1')).toMatchObject({ stdout: '', exitCode: 0 });
     const decided = await eventsOf(w, session, 'call.decided');
-    expect(decided.map((e) => `${e.args?.command} ${e.decision?.effect}`)).toEqual([
+    expect(decided.map((e) => `${(e.args as { command?: string }).command} ${e.decision?.effect}`)).toEqual([
       'ls allow',
       'deploy api review',
       'ls allow',
