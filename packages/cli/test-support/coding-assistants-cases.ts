@@ -263,6 +263,18 @@ export const POLICY_CASES: readonly PolicyCase[] = [
   { name: 'a variable Warden cannot see', use: sh('rm -rf "$BUILD_DIR"'), effect: 'review', rule: unlisted },
   { name: 'sudo of a read-only command', use: sh('sudo ls /root'), effect: 'review', rule: unlisted },
   {
+    name: 'deleting everything in the project',
+    use: sh('rm -rf ./*'),
+    effect: 'review',
+    rule: 'shell-delete-whole-project',
+  },
+  {
+    name: 'deleting the .git folder',
+    use: sh('rm -rf .git'),
+    effect: 'review',
+    rule: 'shell-delete-whole-project',
+  },
+  {
     name: 'a push of HEAD (which may be main)',
     use: sh('git push origin HEAD'),
     effect: 'review',
