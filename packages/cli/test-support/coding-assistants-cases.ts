@@ -275,6 +275,12 @@ export const POLICY_CASES: readonly PolicyCase[] = [
     rule: 'shell-delete-whole-project',
   },
   {
+    name: 'xargs deleting what its input names',
+    use: sh('cat list.txt | xargs rm -rf'),
+    effect: 'review',
+    rule: 'shell-xargs-changes-files',
+  },
+  {
     name: 'a push of HEAD (which may be main)',
     use: sh('git push origin HEAD'),
     effect: 'review',
