@@ -161,9 +161,8 @@ let messageSeq = 0;
 function messageOf(model: string, turn: ScriptedTurn, index: number): Message {
   const content: Block[] = [];
   if (turn.text !== undefined) content.push({ type: 'text', text: turn.text });
-  (turn.toolUses ?? []).forEach((u, i) =>
-    content.push({ type: 'tool_use', id: toolUseId(index, i), name: u.name, input: u.input }),
-  );
+  for (const [i, u] of (turn.toolUses ?? []).entries())
+    content.push({ type: 'tool_use', id: toolUseId(index, i), name: u.name, input: u.input });
   return {
     id: `msg_standin_${++messageSeq}`,
     type: 'message',
