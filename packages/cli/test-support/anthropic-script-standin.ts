@@ -18,6 +18,8 @@ import type { AddressInfo } from 'node:net';
 export interface ScriptedToolUse {
   readonly name: string;
   readonly input: Readonly<Record<string, unknown>>;
+  /** Its `tool_use` id, to find its result by (default: a fresh `toolu_standin_<n>`). */
+  readonly id?: string;
 }
 
 /** One scripted assistant turn: tool calls (with optional text before them), or a final text. */
@@ -58,15 +60,12 @@ export interface AnthropicScriptStandin {
   turns(): RecordedRequest[];
   /** Every distinct tool result seen in any request (by tool_use id), in the order first seen. */
   toolResults(): SeenToolResult[];
-  /** The tool result for the scripted tool use with this id (ids are `toolu_standin_<turn>_<i>`). */
+  /** The tool result Claude Code sent back for the tool use with this id. */
   toolResult(id: string): SeenToolResult | undefined;
   /** Replaces the script (for the next requests). */
   setScript(script: Script): void;
   close(): Promise<void>;
 }
-
-/** The id of the i-th tool use of turn `turn` (both from 0). */
-export const toolUseId = (turn: number, i = 0) => `toolu_standin_${turn}_${i}`;
 
 /** Starts the stand-in on a free port of 127.0.0.1. */
 export async function startAnthropicScriptStandin(script: Script): Promise<AnthropicScriptStandin> {
@@ -125,7 +124,7 @@ async function answer(method: string, r: RecordedRequest, script: Script, res: S
   if (typeof r.body.model !== 'string')
     return json(res, apiError('invalid_request_error', 'model: Field required'), 400);
   const turn = isMainTurn(r) ? pickTurn(script, r) : { text: 'Scripted session' };
-  const message = messageOf(r.body.model, turn, assistantCount(r.body));
+  const message = messageOf(r.body.model, turn);
   if (r.body.stream === true) return stream(res, message);
   json(res, message);
 }
@@ -157,12 +156,18 @@ interface Message {
 }
 
 let messageSeq = 0;
+let toolUseSeq = 0;
 
-function messageOf(model: string, turn: ScriptedTurn, index: number): Message {
+function messageOf(model: string, turn: ScriptedTurn): Message {
   const content: Block[] = [];
   if (turn.text !== undefined) content.push({ type: 'text', text: turn.text });
-  for (const [i, u] of (turn.toolUses ?? []).entries())
-    content.push({ type: 'tool_use', id: toolUseId(index, i), name: u.name, input: u.input });
+  for (const u of turn.toolUses ?? [])
+    content.push({
+      type: 'tool_use',
+      id: u.id ?? `toolu_standin_${++toolUseSeq}`,
+      name: u.name,
+      input: u.input,
+    });
   return {
     id: `msg_standin_${++messageSeq}`,
     type: 'message',

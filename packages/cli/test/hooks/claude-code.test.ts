@@ -16,7 +16,6 @@ import {
   type AnthropicScriptStandin,
   type ScriptedTurn,
   startAnthropicScriptStandin,
-  toolUseId,
 } from '../../test-support/anthropic-script-standin.js';
 import {
   type ClaudeRun,

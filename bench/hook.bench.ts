@@ -1,0 +1,195 @@
+/**
+ * What `warden hook claude-code` adds to a coding assistant's tool call: the real Claude Code
+ * (node_modules/.bin/claude) runs a scripted task of N Bash tool calls (`true`) against a loopback
+ * stand-in of the Anthropic Messages API, alternately without hooks and with the Warden hook on
+ * PreToolUse and PostToolUse against a `warden serve` process (the built CLI), in the same run.
+ *
+ * - `hook.claude_added_ms_per_tool_call`: (p50 of the runs with the hook − p50 of the runs without) / N,
+ *   i.e. from the medians of whole runs; `hook.claude_run_with_p50_ms` and `…_without_p50_ms` are those.
+ * - `hook.process_p50_ms` / `_p99_ms`: one hook process alone (`node bin.js hook claude-code`, a
+ *   PreToolUse event for `true` on stdin, the server allowing it), spawn to exit.
+ *
+ * Sanity figures: `hook.calls_decided` (must be the number of tool calls made with the hook) and
+ * `hook.runs_failed` (must be 0).
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  type AnthropicScriptStandin,
+  type ScriptedTurn,
+  startAnthropicScriptStandin,
+} from '../packages/cli/test-support/anthropic-script-standin.js';
+import {
+  type ClaudeSandbox,
+  claudeEnv,
+  claudeSandbox,
+  runClaude,
+} from '../packages/cli/test-support/claude-code-process.js';
+import { api, BIN, killAll, spawnServe } from '../packages/server/test-support/serve-process.js';
+import type { Benchmark, BenchmarkOptions } from './benchmark.js';
+
+const AGENT = 'bench-claude';
+const POLICY = `warden: 1
+name: hook-bench
+defaults: { decision: block }
+agents:
+  ${AGENT}:
+    rules:
+      - { id: shell, effect: allow, tools: shell.exec }
+`;
+
+function pct(xs: readonly number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] ?? Number.NaN;
+}
+
+/** N turns of one Bash `true` each (one per turn, so none run concurrently), then a final text. */
+function script(calls: number): ScriptedTurn[] {
+  const turns: ScriptedTurn[] = [];
+  for (let i = 0; i < calls; i++) turns.push({ toolUses: [{ name: 'Bash', input: { command: 'true' } }] });
+  turns.push({ text: 'done' });
+  return turns;
+}
+
+/** A project whose .claude/settings.json runs the Warden hook before and after every tool. */
+function hookedProject(sandbox: ClaudeSandbox): string {
+  const project = join(sandbox.dir, 'hooked');
+  mkdirSync(join(project, '.claude'), { recursive: true });
+  const command = `node ${BIN} hook claude-code`;
+  const hook = [{ matcher: '*', hooks: [{ type: 'command', command, timeout: 60 }] }];
+  writeFileSync(
+    join(project, '.claude', 'settings.json'),
+    JSON.stringify({ hooks: { PreToolUse: hook, PostToolUse: hook } }),
+  );
+  return project;
+}
+
+/** One hook process on a PreToolUse event for `true`: milliseconds from spawn to exit. */
+function hookOnce(env: NodeJS.ProcessEnv, event: string): Promise<number> {
+  const start = performance.now();
+  const child = spawn(process.execPath, [BIN, 'hook', 'claude-code'], {
+    env,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => {
+    out += d;
+  });
+  child.stderr.setEncoding('utf8').on('data', (d: string) => {
+    err += d;
+  });
+  child.stdin.end(event);
+  return new Promise((resolve, reject) =>
+    child.once('close', (code) =>
+      code === 0 && !out.includes('"deny"')
+        ? resolve(performance.now() - start)
+        : reject(new Error(`the hook did not allow (exit ${code}): ${out} ${err}`)),
+    ),
+  );
+}
+
+async function measure({ quick, log }: BenchmarkOptions, sandbox: ClaudeSandbox) {
+  const calls = quick ? 3 : 10;
+  const rounds = quick ? 2 : 6;
+  const admin = `wdn_${randomBytes(32).toString('base64url')}`;
+  writeFileSync(join(sandbox.dir, 'policy.yaml'), POLICY);
+  const server = await spawnServe(
+    ['--db', join(sandbox.dir, 'warden.db'), '--policy', join(sandbox.dir, 'policy.yaml'), '--port', '0'],
+    { WARDEN_ADMIN_KEY: admin },
+  );
+  let standin: AnthropicScriptStandin | undefined;
+  try {
+    const created = await api<{ secret: string }>(server.url, 'POST', '/v1/keys', {
+      key: admin,
+      body: { principalKind: 'agent', principal: AGENT, role: 'agent' },
+    });
+    if (created.status !== 201)
+      throw new Error(`creating the agent key failed: ${JSON.stringify(created.body)}`);
+    const wardenEnv = { WARDEN_URL: server.url, WARDEN_AGENT_KEY: created.body.secret };
+    standin = await startAnthropicScriptStandin(script(calls));
+    const env = claudeEnv(sandbox, { baseUrl: standin.url, apiKey: 'sk-ant-bench' }, wardenEnv);
+    const hooked = hookedProject(sandbox);
+
+    const without: number[] = [];
+    const withHook: number[] = [];
+    const sessions: string[] = [];
+    let failed = 0;
+    const timed = async (cwd: string, into: number[]) => {
+      const start = performance.now();
+      const run = await runClaude({ prompt: 'Run the scripted commands.', cwd, env });
+      into.push(performance.now() - start);
+      if (run.code !== 0 || run.result?.is_error === true) failed++;
+      return run;
+    };
+    log(`warming up Claude Code and the hook…`);
+    await timed(sandbox.project, []);
+    await timed(hooked, []);
+    log(`Claude Code, ${calls} Bash calls a run, ${rounds} runs without and with the hook…`);
+    for (let i = 0; i < rounds; i++) {
+      await timed(sandbox.project, without);
+      const run = await timed(hooked, withHook);
+      if (run.sessionId) sessions.push(run.sessionId);
+    }
+    let decided = 0;
+    for (const s of sessions) {
+      const r = await api<{ records: unknown[] }>(
+        server.url,
+        'GET',
+        `/v1/audit/events?session=${encodeURIComponent(s)}&type=call.decided&tool=shell.exec&limit=1000`,
+        { key: admin },
+      );
+      decided += r.body.records?.length ?? 0;
+    }
+
+    const processRounds = quick ? 10 : 40;
+    log(`the hook process alone, ${processRounds} PreToolUse events…`);
+    const event = JSON.stringify({
+      session_id: 'bench-hook-process',
+      transcript_path: join(sandbox.home, 'transcript.jsonl'),
+      cwd: sandbox.project,
+      permission_mode: 'bypassPermissions',
+      hook_event_name: 'PreToolUse',
+      tool_name: 'Bash',
+      tool_input: { command: 'true' },
+      tool_use_id: 'toolu_bench',
+    });
+    const processMs: number[] = [];
+    await hookOnce({ ...env, ...wardenEnv }, event);
+    for (let i = 0; i < processRounds; i++) processMs.push(await hookOnce({ ...env, ...wardenEnv }, event));
+
+    const withP50 = pct(withHook, 50);
+    const withoutP50 = pct(without, 50);
+    return {
+      claude_added_ms_per_tool_call: (withP50 - withoutP50) / calls,
+      claude_run_with_p50_ms: withP50,
+      claude_run_without_p50_ms: withoutP50,
+      claude_tool_calls_per_run: calls,
+      process_p50_ms: pct(processMs, 50),
+      process_p99_ms: pct(processMs, 99),
+      calls_decided: decided,
+      calls_expected: rounds * calls,
+      runs_failed: failed,
+    };
+  } finally {
+    await standin?.close();
+    await server.stop();
+  }
+}
+
+export const benchmarks: Benchmark[] = [
+  {
+    name: 'hook',
+    async run(opts) {
+      const sandbox = claudeSandbox('warden-bench-hook-');
+      try {
+        return await measure(opts, sandbox);
+      } finally {
+        killAll();
+        rmSync(sandbox.dir, { recursive: true, force: true });
+      }
+    },
+  },
+];
