@@ -6,7 +6,7 @@
  * PreToolUse/PostToolUse settings run. Needs `npm run build` first.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AuditEvent, AuditRecord } from '@warden/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -92,8 +92,8 @@ function installHook(project: string): void {
   );
 }
 
-/** Runs Claude Code in the sandbox's project with the stand-in playing `script`. */
-async function claude(
+/** Starts Claude Code in the sandbox's project with the stand-in playing `script`. */
+function startClaude(
   script: readonly ScriptedTurn[],
   o: { viaProxy?: boolean; env?: NodeJS.ProcessEnv } = {},
 ): Promise<ClaudeRun> {
@@ -102,9 +102,44 @@ async function claude(
     ? { baseUrl: `${server.url}/llm/anthropic`, apiKey: agentKey }
     : { baseUrl: standin.url, apiKey: 'sk-ant-standin-not-a-key' };
   const env = claudeEnv(dir, model, { WARDEN_URL: server.url, WARDEN_AGENT_KEY: agentKey, ...o.env });
-  const run = await runClaude({ prompt: 'Do the scripted task.', cwd: dir.project, env });
+  return runClaude({ prompt: 'Do the scripted task.', cwd: dir.project, env });
+}
+
+/** Runs Claude Code to its end; it must exit 0. */
+async function claude(
+  script: readonly ScriptedTurn[],
+  o: { viaProxy?: boolean; env?: NodeJS.ProcessEnv } = {},
+): Promise<ClaudeRun> {
+  const run = await startClaude(script, o);
   expect(run.code, describeRun(run)).toBe(0);
   return run;
+}
+
+/** The tool result Claude Code sent the model for a scripted tool use. */
+function resultOf(id: string) {
+  const r = standin.toolResult(id);
+  if (!r)
+    throw new Error(
+      `Claude Code sent no result for ${id}; it sent: ${JSON.stringify(standin.toolResults())}`,
+    );
+  return r;
+}
+
+/** The one pending approval of the agent, once the hook's check has opened it. */
+async function pendingApproval(tool: string): Promise<{ id: string; session: string; args: unknown }> {
+  return eventually(
+    `a pending ${tool} approval`,
+    async () => {
+      const r = await api<{ approvals: { id: string; tool: string; session: string; args: unknown }[] }>(
+        server.url,
+        'GET',
+        `/v1/approvals?status=pending&agent=${AGENT}`,
+        { key: approverKey },
+      );
+      return r.body.approvals.find((a) => a.tool === tool);
+    },
+    30_000,
+  );
 }
 
 beforeAll(async () => {
@@ -137,6 +172,7 @@ beforeAll(async () => {
     role: 'auditor',
     permissions: ['initiator'],
   });
+  installHook(dir.project);
 }, 90_000);
 
 afterAll(async () => {
@@ -146,19 +182,163 @@ afterAll(async () => {
   if (dir) rmSync(dir.dir, { recursive: true, force: true });
 });
 
-describe('Claude Code through Warden’s LLM proxy', () => {
-  it('meters its model usage under its own session id', async () => {
-    const run = await claude([{ text: 'Nothing to do.' }], { viaProxy: true });
+describe('Claude Code governed by warden hook claude-code', () => {
+  it('a blocked shell command never runs and Claude reads Warden’s reason; an allowed one runs and is completed', async () => {
+    const outside = join(dir.dir, 'outside.txt');
+    const run = await claude([
+      {
+        toolUses: [
+          { id: 'toolu_blocked_shell', name: 'Bash', input: { command: `echo pwned > ${outside}` } },
+        ],
+      },
+      {
+        toolUses: [{ id: 'toolu_allowed_shell', name: 'Bash', input: { command: 'echo ok > allowed.txt' } }],
+      },
+      { text: 'Done.' },
+    ]);
+    expect(existsSync(outside)).toBe(false);
+    const blocked = resultOf('toolu_blocked_shell');
+    expect(blocked.isError).toBe(true);
+    expect(blocked.text).toContain('Shell commands stay inside the project.');
+    expect(readFileSync(join(dir.project, 'allowed.txt'), 'utf8')).toBe('ok\n');
+    expect(resultOf('toolu_allowed_shell').isError).toBe(false);
+
+    // Both decided in Claude Code's own session; the allowed one completed with its result.
     const session = run.sessionId as string;
-    expect(session).toMatch(/^[0-9a-f-]{36}$/);
-    const completed = await eventually('the model call completed', async () => {
+    const decided = await events(session, 'call.decided');
+    expect(decided.map((e) => [e.tool, e.decision?.effect, e.decision?.ruleId])).toEqual([
+      ['shell.exec', 'block', 'shell-outside-project'],
+      ['shell.exec', 'allow', 'shell'],
+    ]);
+    expect(decided[0]?.args).toMatchObject({ command: `echo pwned > ${outside}`, cwd: dir.project });
+    expect(decided[0]?.labels).toMatchObject({ assistant: 'claude-code', assistantSession: session });
+    const completed = await eventually('the allowed call completed', async () => {
       const found = await events(session, 'call.completed');
       return found.length > 0 ? found : undefined;
     });
-    expect(completed[0]).toMatchObject({ agent: AGENT, tool: 'llm:anthropic', session });
-    expect(completed[0]?.outcome).toMatchObject({
-      status: 'ok',
-      usage: { inputTokens: 40, outputTokens: 12 },
+    expect(completed).toHaveLength(1);
+    expect(completed[0]).toMatchObject({ callId: decided[1]?.callId, outcome: { status: 'ok' } });
+  });
+
+  it('a reviewed write waits for a second person’s approval, then runs and is completed', async () => {
+    const target = join(dir.project, 'deploy', 'prod.yaml');
+    const running = startClaude([
+      {
+        toolUses: [
+          {
+            id: 'toolu_reviewed_write',
+            name: 'Write',
+            input: { file_path: target, content: 'replicas: 3\n' },
+          },
+        ],
+      },
+      { text: 'Written.' },
+    ]);
+    const approval = await pendingApproval('fs.write');
+    expect(approval.args).toMatchObject({
+      path: target,
+      relativePath: 'deploy/prod.yaml',
+      insideProject: true,
     });
+    // Claude Code is waiting on its hook: nothing is written yet.
+    expect(existsSync(target)).toBe(false);
+    const voted = await api(server.url, 'POST', `/v1/approvals/${approval.id}/approve`, {
+      key: approverKey,
+      body: { reason: 'Looks right.' },
+    });
+    expect(voted.status, JSON.stringify(voted.body)).toBe(200);
+    const run = await running;
+    expect(run.code, describeRun(run)).toBe(0);
+    expect(readFileSync(target, 'utf8')).toBe('replicas: 3\n');
+    expect(resultOf('toolu_reviewed_write').isError).toBe(false);
+    expect(approval.session).toBe(run.sessionId);
+    const completed = await eventually('the approved write completed', async () =>
+      (await events(approval.session, 'call.completed')).find((e) => e.tool === 'fs.write'),
+    );
+    expect(completed.outcome).toMatchObject({ status: 'ok' });
+  });
+
+  it('a reviewed write the approver denies never runs, and Claude reads why', async () => {
+    const target = join(dir.project, 'deploy', 'staging.yaml');
+    const running = startClaude([
+      {
+        toolUses: [
+          { id: 'toolu_denied_write', name: 'Write', input: { file_path: target, content: 'replicas: 0\n' } },
+        ],
+      },
+      { text: 'Understood.' },
+    ]);
+    const approval = await pendingApproval('fs.write');
+    const voted = await api(server.url, 'POST', `/v1/approvals/${approval.id}/deny`, {
+      key: approverKey,
+      body: { reason: 'Not during the freeze.' },
+    });
+    expect(voted.status, JSON.stringify(voted.body)).toBe(200);
+    const run = await running;
+    expect(run.code, describeRun(run)).toBe(0);
+    expect(existsSync(target)).toBe(false);
+    const denied = resultOf('toolu_denied_write');
+    expect(denied.isError).toBe(true);
+    expect(denied.text).toMatch(/denied/i);
+    expect(await events(approval.session, 'call.completed')).toEqual([]);
+  });
+});
+
+describe('Claude Code’s model traffic through Warden’s LLM proxy', () => {
+  it('is metered in the same session as its tool calls: Claude Code’s own session id', async () => {
+    const run = await claude(
+      [
+        {
+          toolUses: [
+            { id: 'toolu_proxied_shell', name: 'Bash', input: { command: 'echo proxied > proxied.txt' } },
+          ],
+        },
+        { text: 'Done.' },
+      ],
+      { viaProxy: true },
+    );
+    expect(existsSync(join(dir.project, 'proxied.txt'))).toBe(true);
+    const session = run.sessionId as string;
+    expect(session).toMatch(/^[0-9a-f-]{36}$/);
+    const completed = await eventually('the model calls and the shell call completed', async () => {
+      const found = await events(session, 'call.completed');
+      return found.length >= 3 ? found : undefined;
+    });
+    const models = completed.filter((e) => e.tool === 'llm:anthropic');
+    // Two model turns (the tool call, then the final text), each with the usage the stand-in reported.
+    expect(models).toHaveLength(2);
+    for (const m of models) {
+      expect(m).toMatchObject({ agent: AGENT, session });
+      expect(m.outcome).toMatchObject({ status: 'ok', usage: { inputTokens: 40, outputTokens: 12 } });
+    }
+    expect(completed.filter((e) => e.tool === 'shell.exec')).toHaveLength(1);
+  });
+
+  it('under a developer’s task token, the hook and the proxy both use the task’s session', async () => {
+    const started = await api<{ token: string; session: string }>(server.url, 'POST', '/v1/tasks', {
+      key: initiatorKey,
+      body: { agent: AGENT, initiator: { subject: 'u-dev-1', name: 'dana' } },
+    });
+    expect(started.status, JSON.stringify(started.body)).toBe(201);
+    const task = started.body;
+    const run = await claude(
+      [
+        { toolUses: [{ id: 'toolu_task_shell', name: 'Bash', input: { command: 'echo task > task.txt' } }] },
+        { text: 'Done.' },
+      ],
+      {
+        viaProxy: true,
+        env: { WARDEN_TASK_TOKEN: task.token, ANTHROPIC_CUSTOM_HEADERS: `Warden-Task-Token: ${task.token}` },
+      },
+    );
+    expect(existsSync(join(dir.project, 'task.txt'))).toBe(true);
+    const decided = await events(task.session, 'call.decided');
+    expect(decided.map((e) => e.tool).sort()).toEqual(['llm:anthropic', 'llm:anthropic', 'shell.exec']);
+    for (const e of decided)
+      expect(e).toMatchObject({ agent: AGENT, session: task.session, triggeredBy: 'dana' });
+    const shell = decided.find((e) => e.tool === 'shell.exec');
+    expect(shell?.labels).toMatchObject({ assistant: 'claude-code', assistantSession: run.sessionId });
+    // Nothing landed in Claude Code's own session id.
+    expect(await events(run.sessionId as string, 'call.decided')).toEqual([]);
   });
 });
