@@ -6,12 +6,19 @@
  * PreToolUse/PostToolUse settings run. Needs `npm run build` first.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AuditEvent, AuditRecord } from '@warden/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../../../server/test-support/eventually.js';
-import { api, BIN, killAll, type Served, spawnServe } from '../../../server/test-support/serve-process.js';
+import {
+  api,
+  BIN,
+  killAll,
+  type Served,
+  spawnServe,
+  warden,
+} from '../../../server/test-support/serve-process.js';
 import {
   type AnthropicScriptStandin,
   type ScriptedTurn,
@@ -82,14 +89,21 @@ async function events(session: string, type: string): Promise<AuditEvent[]> {
   return r.body.records.map((x) => x.event);
 }
 
-/** The hook's settings for the project, as Claude Code reads them from .claude/settings.json. */
-function installHook(project: string): void {
-  const command = `node ${BIN} hook claude-code --review-timeout 40`;
-  const hook = [{ matcher: '*', hooks: [{ type: 'command', command, timeout: 60 }] }];
-  writeFileSync(
-    join(project, '.claude', 'settings.json'),
-    JSON.stringify({ hooks: { PreToolUse: hook, PostToolUse: hook } }),
-  );
+/** `warden hook install claude-code --project`, as a developer runs it in their project. */
+async function installHook(project: string): Promise<void> {
+  const r = await warden([
+    'hook',
+    'install',
+    'claude-code',
+    '--project',
+    '--project-dir',
+    project,
+    '--review-timeout',
+    '40',
+  ]);
+  expect(r.code, r.err).toBe(0);
+  const settings = JSON.parse(readFileSync(join(project, '.claude', 'settings.json'), 'utf8'));
+  expect(Object.keys(settings.hooks)).toEqual(expect.arrayContaining(['PreToolUse', 'PostToolUse']));
 }
 
 /** Starts Claude Code in the sandbox's project with the stand-in playing `script`. */
@@ -172,7 +186,7 @@ beforeAll(async () => {
     role: 'auditor',
     permissions: ['initiator'],
   });
-  installHook(dir.project);
+  await installHook(dir.project);
 }, 90_000);
 
 afterAll(async () => {
