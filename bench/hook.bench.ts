@@ -4,7 +4,7 @@
  * stand-in of the Anthropic Messages API, alternately without hooks and with the Warden hook on
  * PreToolUse and PostToolUse against a `warden serve` process (the built CLI), in the same run.
  *
- * - `hook.claude_added_ms_per_tool_call`: (p50 of the runs with the hook − p50 of the runs without) / N,
+ * - `hook.claude_added_per_tool_call_ms`: (p50 of the runs with the hook − p50 of the runs without) / N,
  *   i.e. from the medians of whole runs; `hook.claude_run_with_p50_ms` and `…_without_p50_ms` are those.
  * - `hook.process_p50_ms` / `_p99_ms`: one hook process alone (`node bin.js hook claude-code`, a
  *   PreToolUse event for `true` on stdin, the server allowing it), spawn to exit.
@@ -45,10 +45,14 @@ function pct(xs: readonly number[], p: number): number {
   return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] ?? Number.NaN;
 }
 
-/** N turns of one Bash `true` each (one per turn, so none run concurrently), then a final text. */
+/**
+ * N turns of one Bash `true <i>` each (one per turn, so none run concurrently; distinct, so Warden's
+ * repeat breaker never sees the same call twice), then a final text.
+ */
 function script(calls: number): ScriptedTurn[] {
   const turns: ScriptedTurn[] = [];
-  for (let i = 0; i < calls; i++) turns.push({ toolUses: [{ name: 'Bash', input: { command: 'true' } }] });
+  for (let i = 0; i < calls; i++)
+    turns.push({ toolUses: [{ name: 'Bash', input: { command: `true ${i}` } }] });
   turns.push({ text: 'done' });
   return turns;
 }
@@ -66,7 +70,7 @@ function hookedProject(sandbox: ClaudeSandbox): string {
   return project;
 }
 
-/** One hook process on a PreToolUse event for `true`: milliseconds from spawn to exit. */
+/** One hook process on a PreToolUse event: milliseconds from spawn to exit. */
 function hookOnce(env: NodeJS.ProcessEnv, event: string): Promise<number> {
   const start = performance.now();
   const child = spawn(process.execPath, [BIN, 'hook', 'claude-code'], {
@@ -92,7 +96,7 @@ function hookOnce(env: NodeJS.ProcessEnv, event: string): Promise<number> {
 }
 
 async function measure({ quick, log }: BenchmarkOptions, sandbox: ClaudeSandbox) {
-  const calls = quick ? 3 : 10;
+  const calls = quick ? 2 : 8;
   const rounds = quick ? 2 : 6;
   const admin = `wdn_${randomBytes(32).toString('base64url')}`;
   writeFileSync(join(sandbox.dir, 'policy.yaml'), POLICY);
@@ -124,9 +128,11 @@ async function measure({ quick, log }: BenchmarkOptions, sandbox: ClaudeSandbox)
       if (run.code !== 0 || run.result?.is_error === true) failed++;
       return run;
     };
-    log(`warming up Claude Code and the hook…`);
-    await timed(sandbox.project, []);
-    await timed(hooked, []);
+    if (!quick) {
+      log('warming up Claude Code and the hook…');
+      await timed(sandbox.project, []);
+      await timed(hooked, []);
+    }
     log(`Claude Code, ${calls} Bash calls a run, ${rounds} runs without and with the hook…`);
     for (let i = 0; i < rounds; i++) {
       await timed(sandbox.project, without);
@@ -144,26 +150,27 @@ async function measure({ quick, log }: BenchmarkOptions, sandbox: ClaudeSandbox)
       decided += r.body.records?.length ?? 0;
     }
 
-    const processRounds = quick ? 10 : 40;
+    const processRounds = quick ? 5 : 30;
     log(`the hook process alone, ${processRounds} PreToolUse events…`);
-    const event = JSON.stringify({
-      session_id: 'bench-hook-process',
-      transcript_path: join(sandbox.home, 'transcript.jsonl'),
-      cwd: sandbox.project,
-      permission_mode: 'bypassPermissions',
-      hook_event_name: 'PreToolUse',
-      tool_name: 'Bash',
-      tool_input: { command: 'true' },
-      tool_use_id: 'toolu_bench',
-    });
+    const event = (i: number) =>
+      JSON.stringify({
+        session_id: `bench-hook-process-${i}`,
+        transcript_path: join(sandbox.home, 'transcript.jsonl'),
+        cwd: sandbox.project,
+        permission_mode: 'bypassPermissions',
+        hook_event_name: 'PreToolUse',
+        tool_name: 'Bash',
+        tool_input: { command: 'true' },
+        tool_use_id: `toolu_bench_${i}`,
+      });
     const processMs: number[] = [];
-    await hookOnce({ ...env, ...wardenEnv }, event);
-    for (let i = 0; i < processRounds; i++) processMs.push(await hookOnce({ ...env, ...wardenEnv }, event));
+    await hookOnce(env, event(-1));
+    for (let i = 0; i < processRounds; i++) processMs.push(await hookOnce(env, event(i)));
 
     const withP50 = pct(withHook, 50);
     const withoutP50 = pct(without, 50);
     return {
-      claude_added_ms_per_tool_call: (withP50 - withoutP50) / calls,
+      claude_added_per_tool_call_ms: (withP50 - withoutP50) / calls,
       claude_run_with_p50_ms: withP50,
       claude_run_without_p50_ms: withoutP50,
       claude_tool_calls_per_run: calls,
