@@ -196,7 +196,8 @@ afterAll(async () => {
   if (dir) rmSync(dir.dir, { recursive: true, force: true });
 });
 
-describe('Claude Code governed by warden hook claude-code', () => {
+// Each test runs Claude Code and several hook processes; a loaded 2-core machine needs more than 30 s.
+describe('Claude Code governed by warden hook claude-code', { timeout: 75_000 }, () => {
   it('a blocked shell command never runs and Claude reads Warden’s reason; an allowed one runs and is completed', async () => {
     const outside = join(dir.dir, 'outside.txt');
     const run = await claude([
@@ -298,7 +299,7 @@ describe('Claude Code governed by warden hook claude-code', () => {
   });
 });
 
-describe('Claude Code’s model traffic through Warden’s LLM proxy', () => {
+describe('Claude Code’s model traffic through Warden’s LLM proxy', { timeout: 75_000 }, () => {
   it('is metered in the same session as its tool calls: Claude Code’s own session id', async () => {
     const run = await claude(
       [
