@@ -2,7 +2,7 @@
 import { processIo } from './cli-io.js';
 
 const argv = process.argv.slice(2);
-// A coding assistant runs `warden hook` around every tool use: it loads only the hook (see hook-cli.ts).
+// `warden hook` runs around every tool use of a coding assistant: it loads only what it needs.
 const code =
   argv[0] === 'hook'
     ? await (await import('./hook-cli.js')).runHookCli(argv, processIo())
