@@ -159,6 +159,24 @@ describe('paths outside the project', () => {
     expect(analyze('(echo x) > /tmp/g').writesOutsideProject).toEqual(['/tmp/g']);
   });
 
+  it('cd moves the directory later relative paths resolve against; a command run outside lists it', () => {
+    const outsideOf = (command: string) => analyze(command).commands.map((c) => c.pathsOutsideProject);
+    expect(outsideOf('cd .. && npm test')).toEqual([[], []]); // /home/dev/proj
+    expect(outsideOf('cd ../.. && rm -rf x')).toEqual([['/home/dev'], ['/home/dev']]);
+    expect(outsideOf('cd /tmp; ls ../x')).toEqual([['/tmp'], ['/tmp', '/x']]);
+    expect(outsideOf('cd; ls')).toEqual([[], ['/home/dev']]);
+    expect(outsideOf('cd "$X" && rm -rf y')).toEqual([[], ['$X']]);
+    expect(outsideOf('cd - && ls')).toEqual([[], ['-']]);
+  });
+
+  it('a cd in a subshell, substitution or pipeline stage does not move the commands after it', () => {
+    const outsideOf = (command: string) => analyze(command).commands.map((c) => c.pathsOutsideProject);
+    expect(outsideOf('(cd a/b) ; rm -rf ../../x')).toEqual([[], ['/home/dev/x']]);
+    expect(outsideOf('echo $(cd /tmp) && ls')).toEqual([[], ['/tmp'], []]);
+    expect(outsideOf('cd /tmp | ls')).toEqual([['/tmp'], []]);
+    expect(outsideOf('pushd /tmp && popd && ls')).toEqual([['/tmp'], ['/tmp'], []]);
+  });
+
   it('each command lists its own outside paths', () => {
     expect(analyze('cat /etc/hosts && rm -rf build').commands.map((c) => c.pathsOutsideProject)).toEqual([
       ['/etc/hosts'],

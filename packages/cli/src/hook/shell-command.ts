@@ -1,6 +1,12 @@
 import { posix } from 'node:path';
 import { isInside, type PathContext, resolvePath } from './project-path.js';
-import { parseShell, type ShellRedirect, type ShellScript, type ShellSimple } from './shell-parser.js';
+import {
+  parseShell,
+  type ShellPipeline,
+  type ShellRedirect,
+  type ShellScript,
+  type ShellSimple,
+} from './shell-parser.js';
 import { unwrapCommand } from './shell-wrappers.js';
 
 /** One simple command a shell string would start, after assignments and wrappers (sudo, env…) are peeled. */
@@ -47,8 +53,17 @@ interface Facts extends ShellCommandFacts {
   readonly readsCodeFromStdin: boolean;
 }
 
+/** The directory commands run in: known, or unknown after `cd "$X"` (then `unknown` is its text). */
+interface Dir {
+  readonly cwd: string;
+  readonly unknown?: string;
+}
+
 interface Acc {
   readonly where: PathContext;
+  /** Moved by `cd`/`pushd`/`popd`; restored after subshells, substitutions and pipeline stages. */
+  dir: Dir;
+  readonly pushed: Dir[];
   readonly commands: Facts[];
   readonly words: string[];
   readonly outside: Set<string>;
@@ -63,6 +78,8 @@ export function analyzeShellCommand(command: string, where: PathContext): ShellA
   const parsed = parseShell(command);
   const acc: Acc = {
     where,
+    dir: { cwd: where.cwd },
+    pushed: [],
     commands: [],
     words: [],
     outside: new Set(),
@@ -97,21 +114,38 @@ function walkScript(script: ShellScript, depth: number, acc: Acc): void {
     let downloaded = false;
     for (const stage of pipeline) {
       const before = acc.commands.length;
+      // Each stage of a real pipeline runs in a subshell: a `cd` there does not move the next command.
       const main =
-        stage.kind === 'group'
-          ? walkGroup(stage.body, stage.redirects, depth, acc)
-          : walkSimple(stage, depth, acc);
+        pipeline.length > 1
+          ? inSubshell(acc, () => walkStage(stage, depth, acc))
+          : walkStage(stage, depth, acc);
       if (downloaded && main.some((c) => c.readsCodeFromStdin)) acc.pipesToShell = true;
       if (acc.commands.slice(before).some((c) => DOWNLOADERS.has(c.program))) downloaded = true;
     }
   }
 }
 
-function walkGroup(body: ShellScript, redirects: readonly ShellRedirect[], depth: number, acc: Acc): Facts[] {
+function walkStage(stage: ShellPipeline[number], depth: number, acc: Acc): Facts[] {
+  if (stage.kind === 'simple') return walkSimple(stage, depth, acc);
   const before = acc.commands.length;
-  walkScript(body, depth + 1, acc);
-  noteRedirects(redirects, acc);
+  noteRedirects(stage.redirects, acc);
+  inSubshell(acc, () => walkScript(stage.body, depth + 1, acc));
   return acc.commands.slice(before);
+}
+
+/** Runs `walk` and then puts the directory back, as a subshell would. */
+function inSubshell<T>(acc: Acc, walk: () => T): T {
+  const dir = acc.dir;
+  const pushed = acc.pushed.length;
+  const out = walk();
+  acc.dir = dir;
+  acc.pushed.length = pushed;
+  return out;
+}
+
+/** The paths as the current command sees them: relative ones resolve against the current directory. */
+function here(acc: Acc): PathContext {
+  return { ...acc.where, cwd: acc.dir.cwd };
 }
 
 /** One simple command: its words, wrappers, `sh -c` string and substitutions. Returns its main commands. */
@@ -138,8 +172,15 @@ function walkSimple(simple: ShellSimple, depth: number, acc: Acc): Facts[] {
         main.push(...acc.commands.slice(before));
       }
     } else {
+      // A command running outside the project (after `cd /tmp`, or in an unknown directory) lists that
+      // directory too: any relative word it has may name a file there.
+      const dir = acc.dir.unknown ?? (isInside(acc.dir.cwd, acc.where.projectDir) ? undefined : acc.dir.cwd);
       const outside = [
-        ...new Set([...argv.slice(1).flatMap((w) => outsidePaths(w, acc.where)), ...redirectOutside]),
+        ...new Set([
+          ...(dir === undefined ? [] : [dir]),
+          ...argv.slice(1).flatMap((w) => outsidePaths(w, here(acc))),
+          ...redirectOutside,
+        ]),
       ];
       for (const p of outside) acc.outside.add(p);
       const facts: Facts = {
@@ -150,6 +191,7 @@ function walkSimple(simple: ShellSimple, depth: number, acc: Acc): Facts[] {
       };
       acc.commands.push(facts);
       main.push(facts);
+      if (program === 'cd' || program === 'pushd' || program === 'popd') changeDirectory(program, argv, acc);
     }
   }
   const wordsOffset = simple.words.length - argv.length;
@@ -157,7 +199,7 @@ function walkSimple(simple: ShellSimple, depth: number, acc: Acc): Facts[] {
     if (i === skipWord) return;
     for (const sub of w.substitutions) {
       const before = acc.commands.length;
-      walkScript(sub, depth + 1, acc);
+      inSubshell(acc, () => walkScript(sub, depth + 1, acc));
       const runsIt = i === wordsOffset || (first !== undefined && runsArgumentsAsCode(posix.basename(first)));
       if (runsIt && acc.commands.slice(before).some((c) => DOWNLOADERS.has(c.program)))
         acc.pipesToShell = true;
@@ -166,13 +208,31 @@ function walkSimple(simple: ShellSimple, depth: number, acc: Acc): Facts[] {
   return main;
 }
 
+/**
+ * Moves the current directory for the commands after a `cd`/`pushd`/`popd`. A target Warden cannot
+ * resolve (`cd "$X"`, `cd -`, `cd ~user`) makes the directory unknown, which lists it as outside.
+ */
+function changeDirectory(program: string, argv: readonly string[], acc: Acc): void {
+  if (program === 'popd') {
+    acc.dir = acc.pushed.pop() ?? { cwd: acc.dir.cwd, unknown: 'popd' };
+    return;
+  }
+  if (program === 'pushd') acc.pushed.push(acc.dir);
+  const target = argv.slice(1).find((w) => !/^-[LPe@]+$/.test(w)) ?? '~';
+  const unresolvable =
+    target === '-' ||
+    /^~[^/]/.test(target) ||
+    /[$`]/.test(target.replace(/^(\$HOME|\$\{HOME\})(?=\/|$)/, ''));
+  acc.dir = unresolvable ? { cwd: acc.dir.cwd, unknown: target } : { cwd: resolvePath(target, here(acc)) };
+}
+
 /** Records redirection targets; returns the file targets outside the project. */
 function noteRedirects(redirects: readonly ShellRedirect[], acc: Acc): string[] {
   const out: string[] = [];
   for (const r of redirects) {
     if (r.notAFile) continue;
     acc.words.push(r.target);
-    const abs = resolvePath(r.target, acc.where);
+    const abs = resolvePath(r.target, here(acc));
     if (PSEUDO_DEVICES.test(abs) || isInside(abs, acc.where.projectDir)) continue;
     out.push(abs);
     acc.outside.add(abs);
