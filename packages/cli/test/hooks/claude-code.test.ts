@@ -6,7 +6,7 @@
  * PreToolUse/PostToolUse settings run. Needs `npm run build` first.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AuditEvent, AuditRecord } from '@warden/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -30,38 +30,30 @@ import {
   claudeEnv,
   claudeSandbox,
   describeRun,
+  REPO,
   runClaude,
 } from '../../test-support/claude-code-process.js';
 
 const ADMIN = `wdn_${randomBytes(32).toString('base64url')}`;
 const AGENT = 'claude-dev';
+const APPROVER = 'pat@example.com'; // in the example policy's platform group
 
-/** A small policy in the shape of examples/coding-assistants: what the scenarios below need, no more. */
-const POLICY = `warden: 1
-name: claude-code-e2e
-defaults:
-  decision: block
-  approval:
-    approvers: { roles: [approver] }
-    quorum: 1
-    timeout: 10m
-agents:
+/**
+ * The policy served: examples/coding-assistants/policy.yaml as shipped, plus this file in the same
+ * folder — an agent in the example's coding-assistants group with two rules of its own: its model calls
+ * through the proxy, and a review of writes under deploy/ (the example reviews no file writes).
+ */
+const EXTRA_POLICY = `agents:
   ${AGENT}:
+    description: The Claude Code under test.
+    groups: [coding-assistants]
     rules:
       - { id: models, effect: allow, tools: "llm:anthropic" }
-      - id: shell-outside-project
-        effect: block
-        tools: shell.exec
-        when: size(args.pathsOutsideProject) > 0
-        reason: Shell commands stay inside the project.
-      - { id: shell, effect: allow, tools: shell.exec }
       - id: deploy-writes-reviewed
         effect: review
         tools: fs.write
-        when: args.relativePath.startsWith("deploy/")
-        reason: Deployment files need a second person.
-      - { id: writes-in-project, effect: allow, tools: fs.write, when: args.insideProject }
-      - { id: reads-in-project, effect: allow, tools: [fs.read, fs.search], when: args.insideProject }
+        when: args.insideProject && args.relativePath.startsWith("deploy/")
+        reason: Deployment files need a second person on the platform team.
 `;
 
 let dir: ClaudeSandbox;
@@ -160,7 +152,9 @@ beforeAll(async () => {
   if (!existsSync(BIN)) throw new Error(`${BIN} is missing: run \`npm run build\` first`);
   dir = claudeSandbox();
   standin = await startAnthropicScriptStandin([]);
-  writeFileSync(join(dir.dir, 'policy.yaml'), POLICY);
+  mkdirSync(join(dir.dir, 'policy'));
+  copyFileSync(join(REPO, 'examples/coding-assistants/policy.yaml'), join(dir.dir, 'policy', 'policy.yaml'));
+  writeFileSync(join(dir.dir, 'policy', 'claude-e2e.yaml'), EXTRA_POLICY);
   writeFileSync(
     join(dir.dir, 'warden.yaml'),
     `llm:\n  anthropic:\n    baseUrl: ${standin.url}\n    apiKey: env:UPSTREAM_ANTHROPIC_KEY\n`,
@@ -172,14 +166,14 @@ beforeAll(async () => {
       '--db',
       join(dir.dir, 'warden.db'),
       '--policy',
-      join(dir.dir, 'policy.yaml'),
+      join(dir.dir, 'policy'),
       '--port',
       '0',
     ],
     { WARDEN_ADMIN_KEY: ADMIN, UPSTREAM_ANTHROPIC_KEY: 'sk-ant-upstream-0123456789' },
   );
   agentKey = await key({ principalKind: 'agent', principal: AGENT, role: 'agent' });
-  approverKey = await key({ principalKind: 'human', principal: 'ann@acme.example', role: 'approver' });
+  approverKey = await key({ principalKind: 'human', principal: APPROVER, role: 'approver' });
   initiatorKey = await key({
     principalKind: 'service',
     principal: 'ide-backend',
@@ -198,8 +192,10 @@ afterAll(async () => {
 
 // Each test runs Claude Code and several hook processes; a loaded 2-core machine needs more than 30 s.
 describe('Claude Code governed by warden hook claude-code', { timeout: 75_000 }, () => {
-  it('a blocked shell command never runs and Claude reads Warden’s reason; an allowed one runs and is completed', async () => {
+  it('blocked tool calls never run and Claude reads Warden’s reason; an allowed one runs and is completed', async () => {
     const outside = join(dir.dir, 'outside.txt');
+    // Local settings could switch the hook off: the example policy keeps the assistant out of .claude.
+    const localSettings = join(dir.project, '.claude', 'settings.local.json');
     const run = await claude([
       {
         toolUses: [
@@ -207,32 +203,51 @@ describe('Claude Code governed by warden hook claude-code', { timeout: 75_000 },
         ],
       },
       {
+        toolUses: [
+          {
+            id: 'toolu_blocked_write',
+            name: 'Write',
+            input: { file_path: localSettings, content: '{"disableAllHooks": true}' },
+          },
+        ],
+      },
+      {
         toolUses: [{ id: 'toolu_allowed_shell', name: 'Bash', input: { command: 'echo ok > allowed.txt' } }],
       },
       { text: 'Done.' },
     ]);
+    // The redirection outside the project never happened, nor was the hook switched off.
     expect(existsSync(outside)).toBe(false);
-    const blocked = resultOf('toolu_blocked_shell');
-    expect(blocked.isError).toBe(true);
-    expect(blocked.text).toContain('Shell commands stay inside the project.');
+    expect(existsSync(localSettings)).toBe(false);
     expect(readFileSync(join(dir.project, 'allowed.txt'), 'utf8')).toBe('ok\n');
     expect(resultOf('toolu_allowed_shell').isError).toBe(false);
 
-    // Both decided in Claude Code's own session; the allowed one completed with its result.
+    // All three decided in Claude Code's own session, by the example policy's rules.
     const session = run.sessionId as string;
     const decided = await events(session, 'call.decided');
     expect(decided.map((e) => [e.tool, e.decision?.effect, e.decision?.ruleId])).toEqual([
-      ['shell.exec', 'block', 'shell-outside-project'],
-      ['shell.exec', 'allow', 'shell'],
+      ['shell.exec', 'block', 'shell-write-outside-project'],
+      ['fs.write', 'block', 'no-hook-tampering'],
+      ['shell.exec', 'allow', 'shell-known-commands'],
     ]);
     expect(decided[0]?.args).toMatchObject({ command: `echo pwned > ${outside}`, cwd: dir.project });
     expect(decided[0]?.labels).toMatchObject({ assistant: 'claude-code', assistantSession: session });
+    // What the model read for each block: Warden's reason and rule.
+    for (const [id, e] of [
+      ['toolu_blocked_shell', decided[0]],
+      ['toolu_blocked_write', decided[1]],
+    ] as const) {
+      const result = resultOf(id);
+      expect(result.isError).toBe(true);
+      expect(result.text).toContain(`rule ${e?.decision?.ruleId}`);
+      expect(result.text).toContain(e?.decision?.reasons?.[0]);
+    }
     const completed = await eventually('the allowed call completed', async () => {
       const found = await events(session, 'call.completed');
       return found.length > 0 ? found : undefined;
     });
     expect(completed).toHaveLength(1);
-    expect(completed[0]).toMatchObject({ callId: decided[1]?.callId, outcome: { status: 'ok' } });
+    expect(completed[0]).toMatchObject({ callId: decided[2]?.callId, outcome: { status: 'ok' } });
   });
 
   it('a reviewed write waits for a second person’s approval, then runs and is completed', async () => {
