@@ -1,11 +1,14 @@
 /**
  * What `warden hook claude-code` adds to a coding assistant's tool call: the real Claude Code
  * (node_modules/.bin/claude) runs a scripted task of N Bash tool calls (`true`) against a loopback
- * stand-in of the Anthropic Messages API, alternately without hooks and with the Warden hook on
- * PreToolUse and PostToolUse against a `warden serve` process (the built CLI), in the same run.
+ * stand-in of the Anthropic Messages API, in turn without hooks, with no-op hooks, and with the Warden
+ * hook on PreToolUse and PostToolUse against a `warden serve` process (the built CLI), in the same run.
  *
  * - `hook.claude_added_per_tool_call_ms`: (p50 of the runs with the hook − p50 of the runs without) / N,
  *   i.e. from the medians of whole runs; `hook.claude_run_with_p50_ms` and `…_without_p50_ms` are those.
+ *   Each tool call starts the hook twice (PreToolUse decides, PostToolUse completes).
+ * - `hook.claude_noop_hook_added_per_tool_call_ms`: the same with hooks that run `true`, i.e. what
+ *   Claude Code's hook mechanism costs by itself, whatever the hook.
  * - `hook.process_p50_ms` / `_p99_ms`: one hook process alone (`node bin.js hook claude-code`, a
  *   PreToolUse event for `true` on stdin, the server allowing it), spawn to exit.
  *
@@ -57,11 +60,10 @@ function script(calls: number): ScriptedTurn[] {
   return turns;
 }
 
-/** A project whose .claude/settings.json runs the Warden hook before and after every tool. */
-function hookedProject(sandbox: ClaudeSandbox): string {
-  const project = join(sandbox.dir, 'hooked');
+/** A project whose .claude/settings.json runs `command` before and after every tool. */
+function hookedProject(sandbox: ClaudeSandbox, name: string, command: string): string {
+  const project = join(sandbox.dir, name);
   mkdirSync(join(project, '.claude'), { recursive: true });
-  const command = `node ${BIN} hook claude-code`;
   const hook = [{ matcher: '*', hooks: [{ type: 'command', command, timeout: 60 }] }];
   writeFileSync(
     join(project, '.claude', 'settings.json'),
@@ -115,10 +117,13 @@ async function measure({ quick, log }: BenchmarkOptions, sandbox: ClaudeSandbox)
     const wardenEnv = { WARDEN_URL: server.url, WARDEN_AGENT_KEY: created.body.secret };
     standin = await startAnthropicScriptStandin(script(calls));
     const env = claudeEnv(sandbox, { baseUrl: standin.url, apiKey: 'sk-ant-bench' }, wardenEnv);
-    const hooked = hookedProject(sandbox);
+    const hooked = hookedProject(sandbox, 'hooked', `node ${BIN} hook claude-code`);
+    // The same hooks running `true`: what Claude Code's hook mechanism costs by itself.
+    const noop = hookedProject(sandbox, 'noop', 'true');
 
     const without: number[] = [];
     const withHook: number[] = [];
+    const withNoop: number[] = [];
     const sessions: string[] = [];
     let failed = 0;
     const timed = async (cwd: string, into: number[]) => {
@@ -133,9 +138,12 @@ async function measure({ quick, log }: BenchmarkOptions, sandbox: ClaudeSandbox)
       await timed(sandbox.project, []);
       await timed(hooked, []);
     }
-    log(`Claude Code, ${calls} Bash calls a run, ${rounds} runs without and with the hook…`);
+    log(
+      `Claude Code, ${calls} Bash calls a run, ${rounds} runs each without hooks, with no-op hooks and with Warden's…`,
+    );
     for (let i = 0; i < rounds; i++) {
       await timed(sandbox.project, without);
+      await timed(noop, withNoop);
       const run = await timed(hooked, withHook);
       if (run.sessionId) sessions.push(run.sessionId);
     }
@@ -173,6 +181,7 @@ async function measure({ quick, log }: BenchmarkOptions, sandbox: ClaudeSandbox)
       claude_added_per_tool_call_ms: (withP50 - withoutP50) / calls,
       claude_run_with_p50_ms: withP50,
       claude_run_without_p50_ms: withoutP50,
+      claude_noop_hook_added_per_tool_call_ms: (pct(withNoop, 50) - withoutP50) / calls,
       claude_tool_calls_per_run: calls,
       process_p50_ms: pct(processMs, 50),
       process_p99_ms: pct(processMs, 99),
