@@ -23,21 +23,27 @@ export const CLAUDE_BIN = join(REPO, 'node_modules/.bin/claude');
 /** The model the runs ask for (one Warden has a price for). */
 export const CLAUDE_MODEL = 'claude-sonnet-4-5';
 
-/** A throwaway home for Claude Code and a project directory for it to work in. */
+/** A throwaway home for Claude Code, a temporary folder and a project directory for it to work in. */
 export interface ClaudeSandbox {
   readonly dir: string;
   readonly home: string;
+  readonly tmp: string;
   readonly project: string;
 }
 
-/** Makes a temporary directory with `home/` and `project/` (real paths: Claude Code resolves symlinks). */
+/**
+ * Makes a temporary directory with `home/`, `tmp/` and `project/` (real paths: Claude Code resolves
+ * symlinks). Claude Code keeps notes and its messaging socket under TMPDIR: inside, they go with it.
+ */
 export function claudeSandbox(prefix = 'warden-claude-'): ClaudeSandbox {
   const dir = realpathSync(mkdtempSync(join(tmpdir(), prefix)));
   const home = join(dir, 'home');
+  const tmp = join(dir, 'tmp');
   const project = join(dir, 'project');
   mkdirSync(join(home, '.claude'), { recursive: true });
+  mkdirSync(tmp);
   mkdirSync(project);
-  return { dir, home, project };
+  return { dir, home, tmp, project };
 }
 
 /**
@@ -55,6 +61,7 @@ export function claudeEnv(
   return {
     ...inherited,
     HOME: sandbox.home,
+    TMPDIR: sandbox.tmp,
     CLAUDE_CONFIG_DIR: join(sandbox.home, '.claude'),
     ANTHROPIC_BASE_URL: model.baseUrl,
     ANTHROPIC_API_KEY: model.apiKey,
