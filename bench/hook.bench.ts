@@ -10,10 +10,11 @@
  * - `hook.claude_noop_hook_added_per_tool_call_ms`: the same with hooks that run `true`, i.e. what
  *   Claude Code's hook mechanism costs by itself, whatever the hook.
  * - `hook.process_p50_ms` / `_p99_ms`: one hook process alone (`node bin.js hook claude-code`, a
- *   PreToolUse event for `true` on stdin, the server allowing it), spawn to exit.
+ *   PreToolUse event for `true` on stdin, the server allowing it), spawn to exit;
+ *   `hook.process_post_p50_ms`: the PostToolUse that follows it (completing the call).
  *
- * Sanity figures: `hook.calls_decided` (must be the number of tool calls made with the hook) and
- * `hook.runs_failed` (must be 0).
+ * Sanity figures: `hook.calls_decided` and `hook.calls_completed` (each must be `hook.calls_expected`,
+ * the tool calls made with the hook) and `hook.runs_failed` (must be 0).
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -147,33 +148,42 @@ async function measure({ quick, log }: BenchmarkOptions, sandbox: ClaudeSandbox)
       const run = await timed(hooked, withHook);
       if (run.sessionId) sessions.push(run.sessionId);
     }
-    let decided = 0;
-    for (const s of sessions) {
-      const r = await api<{ records: unknown[] }>(
-        server.url,
-        'GET',
-        `/v1/audit/events?session=${encodeURIComponent(s)}&type=call.decided&tool=shell.exec&limit=1000`,
-        { key: admin },
-      );
-      decided += r.body.records?.length ?? 0;
-    }
+    const count = async (type: string) => {
+      let n = 0;
+      for (const session of sessions) {
+        const q = `session=${encodeURIComponent(session)}&type=${type}&tool=shell.exec&limit=1000`;
+        const r = await api<{ records: unknown[] }>(server.url, 'GET', `/v1/audit/events?${q}`, {
+          key: admin,
+        });
+        n += r.body.records?.length ?? 0;
+      }
+      return n;
+    };
+    const decided = await count('call.decided');
+    const completed = await count('call.completed');
 
     const processRounds = quick ? 5 : 30;
-    log(`the hook process alone, ${processRounds} PreToolUse events…`);
-    const event = (i: number) =>
+    log(`the hook process alone, ${processRounds} PreToolUse and PostToolUse events…`);
+    const event = (i: number, name: 'PreToolUse' | 'PostToolUse') =>
       JSON.stringify({
         session_id: `bench-hook-process-${i}`,
         transcript_path: join(sandbox.home, 'transcript.jsonl'),
         cwd: sandbox.project,
         permission_mode: 'bypassPermissions',
-        hook_event_name: 'PreToolUse',
+        hook_event_name: name,
         tool_name: 'Bash',
         tool_input: { command: 'true' },
         tool_use_id: `toolu_bench_${i}`,
+        ...(name === 'PostToolUse' ? { tool_response: { stdout: '', stderr: '', interrupted: false } } : {}),
       });
-    const processMs: number[] = [];
-    await hookOnce(env, event(-1));
-    for (let i = 0; i < processRounds; i++) processMs.push(await hookOnce(env, event(i)));
+    const preMs: number[] = [];
+    const postMs: number[] = [];
+    await hookOnce(env, event(-1, 'PreToolUse'));
+    await hookOnce(env, event(-1, 'PostToolUse'));
+    for (let i = 0; i < processRounds; i++) {
+      preMs.push(await hookOnce(env, event(i, 'PreToolUse')));
+      postMs.push(await hookOnce(env, event(i, 'PostToolUse')));
+    }
 
     const withP50 = pct(withHook, 50);
     const withoutP50 = pct(without, 50);
@@ -183,9 +193,11 @@ async function measure({ quick, log }: BenchmarkOptions, sandbox: ClaudeSandbox)
       claude_run_without_p50_ms: withoutP50,
       claude_noop_hook_added_per_tool_call_ms: (pct(withNoop, 50) - withoutP50) / calls,
       claude_tool_calls_per_run: calls,
-      process_p50_ms: pct(processMs, 50),
-      process_p99_ms: pct(processMs, 99),
+      process_p50_ms: pct(preMs, 50),
+      process_p99_ms: pct(preMs, 99),
+      process_post_p50_ms: pct(postMs, 50),
       calls_decided: decided,
+      calls_completed: completed,
       calls_expected: rounds * calls,
       runs_failed: failed,
     };
