@@ -185,7 +185,7 @@ describe('warden hook claude-code against a real warden serve', () => {
     expect(await hook(end, hookEnv(w))).toMatchObject({ code: 0, out: '' });
     const [completed] = await eventsOf(w, session, 'call.completed');
     expect(completed).toMatchObject({
-      outcome: { status: 'error', error: expect.stringContaining('session ended before the tool finished') },
+      outcome: { status: 'error', error: expect.stringContaining('no result reported before the assistant session ended') },
     });
   });
 
