@@ -99,6 +99,12 @@ export const POLICY_CASES: readonly PolicyCase[] = [
     effect: 'allow',
     rule: allowShell,
   },
+  {
+    name: 'the committed .env template is not a secret',
+    use: sh('cat .env.example'),
+    effect: 'allow',
+    rule: allowShell,
+  },
   // Shell: blocked
   { name: 'cat .env', use: sh('cat .env'), effect: 'block', rule: creds },
   { name: 'grep through .env.local', use: sh('grep API_KEY .env.local'), effect: 'block', rule: creds },
@@ -257,6 +263,18 @@ export const POLICY_CASES: readonly PolicyCase[] = [
   { name: 'a variable Warden cannot see', use: sh('rm -rf "$BUILD_DIR"'), effect: 'review', rule: unlisted },
   { name: 'sudo of a read-only command', use: sh('sudo ls /root'), effect: 'review', rule: unlisted },
   {
+    name: 'deleting everything in the project',
+    use: sh('rm -rf ./*'),
+    effect: 'review',
+    rule: 'shell-delete-whole-project',
+  },
+  {
+    name: 'deleting the .git folder',
+    use: sh('rm -rf .git'),
+    effect: 'review',
+    rule: 'shell-delete-whole-project',
+  },
+  {
     name: 'a push of HEAD (which may be main)',
     use: sh('git push origin HEAD'),
     effect: 'review',
@@ -309,6 +327,18 @@ export const POLICY_CASES: readonly PolicyCase[] = [
     name: 'reads .netrc (codex)',
     agent: 'codex',
     use: read('/home/dev/.netrc'),
+    effect: 'block',
+    rule: creds,
+  },
+  {
+    name: 'reads the .env template',
+    use: read('.env.sample'),
+    effect: 'allow',
+    rule: 'fs-read-inside-project',
+  },
+  {
+    name: 'a template next to the real file still blocks',
+    use: sh('cp .env.example .env'),
     effect: 'block',
     rule: creds,
   },

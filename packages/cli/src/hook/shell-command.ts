@@ -1,12 +1,7 @@
 import { posix } from 'node:path';
 import { isInside, type PathContext, resolvePath } from './project-path.js';
-import {
-  parseShell,
-  type ShellPipeline,
-  type ShellRedirect,
-  type ShellScript,
-  type ShellSimple,
-} from './shell-parser.js';
+import { parseShell } from './shell-parser.js';
+import type { ShellPipeline, ShellRedirect, ShellScript, ShellSimple } from './shell-syntax.js';
 import { unwrapCommand } from './shell-wrappers.js';
 
 /** One simple command a shell string would start, after assignments and wrappers (sudo, env…) are peeled. */
@@ -71,6 +66,22 @@ interface Acc {
   pipesToShell: boolean;
   sudo: boolean;
   parseError: string | undefined;
+  /** Characters of words recorded so far (words and commands), against {@link MAX_SHELL_WORD_CHARS}. */
+  chars: number;
+}
+
+/**
+ * Most characters of words one analysis records. Nested substitutions repeat their text in the word around
+ * them, so a 64 KiB command could otherwise make a call of megabytes (over the server's body limit).
+ */
+export const MAX_SHELL_WORD_CHARS = 256 * 1024;
+
+class TooLarge extends Error {}
+
+/** Counts recorded words against the bound; past it the analysis stops with a parse error. */
+function count(acc: Acc, words: readonly string[]): void {
+  for (const w of words) acc.chars += w.length + 4;
+  if (acc.chars > MAX_SHELL_WORD_CHARS) throw new TooLarge();
 }
 
 /** Parses and analyses a shell command string. Pure; never throws; bounded in time by the parser's limits. */
@@ -87,8 +98,18 @@ export function analyzeShellCommand(command: string, where: PathContext): ShellA
     pipesToShell: false,
     sudo: false,
     parseError: 'error' in parsed ? parsed.error : undefined,
+    chars: 0,
   };
-  if ('script' in parsed) walkScript(parsed.script, 0, acc);
+  try {
+    if ('script' in parsed) walkScript(parsed.script, 0, acc);
+  } catch (err) {
+    if (err instanceof TooLarge) {
+      acc.parseError = `the command's words add up to more than ${MAX_SHELL_WORD_CHARS / 1024} KiB`;
+    } else {
+      // A bug here must not let a command through unread: it becomes a parse error, which policies block.
+      acc.parseError = `the command could not be analysed (${err instanceof Error ? err.message : String(err)})`;
+    }
+  }
   if (acc.parseError !== undefined) {
     const empty = { program: '', words: [], commands: [], pathsOutsideProject: [], writesOutsideProject: [] };
     return { ...empty, pipesToShell: false, sudo: false, parseError: acc.parseError };
@@ -151,6 +172,7 @@ function here(acc: Acc): PathContext {
 /** One simple command: its words, wrappers, `sh -c` string and substitutions. Returns its main commands. */
 function walkSimple(simple: ShellSimple, depth: number, acc: Acc): Facts[] {
   for (const w of simple.words) acc.words.push(w.text);
+  count(acc, acc.words.slice(acc.words.length - simple.words.length));
   const redirectOutside = noteRedirects(simple.redirects, acc);
   const unwrapped = unwrapCommand(simple.words.map((w) => w.text));
   if (unwrapped.sudo) acc.sudo = true;
@@ -168,7 +190,8 @@ function walkSimple(simple: ShellSimple, depth: number, acc: Acc): Facts[] {
       if ('error' in inner) acc.parseError ??= `in the ${program} -c string: ${inner.error}`;
       else {
         const before = acc.commands.length;
-        walkScript(inner.script, depth + 1, acc);
+        // The string runs in a child shell: a `cd` in it does not move the commands after this one.
+        inSubshell(acc, () => walkScript(inner.script, depth + 1, acc));
         main.push(...acc.commands.slice(before));
       }
     } else {
@@ -189,6 +212,7 @@ function walkSimple(simple: ShellSimple, depth: number, acc: Acc): Facts[] {
         pathsOutsideProject: outside,
         readsCodeFromStdin: readsCode(program, argv),
       };
+      count(acc, argv);
       acc.commands.push(facts);
       main.push(facts);
       if (program === 'cd' || program === 'pushd' || program === 'popd') changeDirectory(program, argv, acc);
