@@ -73,9 +73,9 @@ describe('reviews through warden hook claude-code', () => {
     expect((await eventsOf(w, session, 'call.decided')).map((e) => e.decision?.effect)).toEqual(['review']);
   });
 
-  it('past --review-timeout it denies with the approval URL and keeps the request; the same call retried after approval is allowed and completed', async () => {
+  it('past --review-timeout it denies with the approval URL and keeps the request; the same command retried after approval (described anew) is allowed and completed', async () => {
     const session = randomUUID();
-    const first = preToolUse(session, 'Bash', { command: 'deploy api' });
+    const first = preToolUse(session, 'Bash', { command: 'deploy api', description: 'Deploy the API' });
     const late = await hook(first, hookEnv(w), ['--review-timeout', '1']);
     expect(late.code).toBe(0);
     const reason = denial(late.out) ?? '';
@@ -94,8 +94,12 @@ describe('reviews through warden hook claude-code', () => {
       body: {},
     });
     expect(vote.status, JSON.stringify(vote.body)).toBe(200);
-    // Claude Code retries with a new tool use id; same session, tool and command.
-    const retry = preToolUse(session, 'Bash', { command: 'deploy api' });
+    // Claude Code retries with a new tool use id; same session, tool and command, the model's
+    // description of it (prose, not what runs) worded anew.
+    const retry = preToolUse(session, 'Bash', {
+      command: 'deploy api',
+      description: 'Deploy the API service',
+    });
     const allowed = await hook(retry, hookEnv(w), ['--review-timeout', '1']);
     expect(allowed).toMatchObject({ code: 0, out: '' });
     expect(await hook(postToolUse(retry, { stdout: 'deployed', stderr: '' }), hookEnv(w))).toMatchObject({

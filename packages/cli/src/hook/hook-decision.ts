@@ -62,9 +62,14 @@ export async function decideCalls(calls: readonly HookCall[], deps: DecideDeps):
   return { kind: 'allow', callIds: settled.map((l) => (l as { callId: string }).callId) };
 }
 
-/** The key a held call is remembered by: its tool and canonical arguments (the session is the folder's). */
+/**
+ * The key a held call is remembered by: its tool and canonical arguments (the session is the folder's).
+ * A shell command's `description` is the model's prose about it, not what runs, and a retry may word it
+ * anew: it is left out, and the retry redeems with the arguments that were approved.
+ */
 export function callKey(call: HookCall): string {
-  return canonicalJson({ tool: call.tool, args: call.args });
+  const { description: _prose, ...rest } = call.args;
+  return canonicalJson({ tool: call.tool, args: call.tool === 'shell.exec' ? rest : call.args });
 }
 
 /** A remembered request as it stands now; undefined (and forgotten) when the server no longer knows it. */
@@ -87,9 +92,16 @@ async function firstLook(call: HookCall, deps: DecideDeps): Promise<Look> {
   const a = remembered ? await lookUp(remembered.approvalId, deps) : undefined;
   if (remembered && !a) deps.state.dropPending(key);
   if (remembered && a) {
+    const asked = remembered.args ? { ...call, args: remembered.args } : call;
     if (a.status === 'pending')
-      return { kind: 'held', call, approvalId: a.id, session: remembered.session, expiresAt: a.expiresAt };
-    if (approvalLetsCallRun(a)) return redeem(call, a.id, remembered.session, deps);
+      return {
+        kind: 'held',
+        call: asked,
+        approvalId: a.id,
+        session: remembered.session,
+        expiresAt: a.expiresAt,
+      };
+    if (approvalLetsCallRun(a)) return redeem(asked, a.id, remembered.session, deps);
     deps.state.dropPending(key);
     if (a.status === 'denied') return { kind: 'refused', call, reason: notApprovedReason(call, a) };
     // Expired, withdrawn or already used: ask again.
@@ -122,6 +134,7 @@ function fromDecision(call: HookCall, d: CallDecision, deps: DecideDeps): Look {
       approvalId: d.approval.id,
       session: d.session,
       tool: call.tool,
+      args: call.args,
       openedAt: new Date().toISOString(),
     });
     return {

@@ -118,6 +118,7 @@ async function post(
   config: HookConfig,
   state: HookState,
 ): Promise<HookVerdict> {
+  const transport = transportOf(config); // before taking the record: without a key it stays for later
   const calls = event.uses.map((u) => toWardenCall(u, event.ctx) as HookCall);
   const decided = state.takeCalls(useKey(event.toolUseId, calls));
   if (!decided)
@@ -129,14 +130,15 @@ async function post(
   const outcome = ok
     ? ({ status: 'ok', result: summary } as const)
     : ({ status: 'error', result: summary, error: errorText(summary) } as const);
-  const problems = await completeAll(transportOf(config), decided.callIds, outcome);
+  const problems = await completeAll(transport, decided.callIds, outcome);
   return { kind: 'none', ...(problems ? { message: problems } : {}) };
 }
 
 /** The session ended: calls allowed whose results never came are completed as such, so none stays open. */
 async function sessionEnd(config: HookConfig, state: HookState): Promise<HookVerdict> {
+  if (config.key === undefined) return { kind: 'none' };
   const leftover = state.takeAllCalls().flatMap((c) => c.callIds);
-  if (leftover.length === 0 || config.key === undefined) return { kind: 'none' };
+  if (leftover.length === 0) return { kind: 'none' };
   const problems = await completeAll(transportOf(config), leftover, {
     status: 'error',
     error:
