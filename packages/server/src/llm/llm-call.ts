@@ -32,11 +32,31 @@ export function defaultSession(keyId: string, now: Date): string {
 }
 
 /**
+ * Headers in which a coding assistant names its own session on every model request, one a line. Its
+ * `warden hook` checks the assistant's tool calls in that session, so its model traffic is metered in
+ * the same one. Read only to name the session, and only when the request names none (`Warden-Session`)
+ * and carries no task token (whose session wins).
+ */
+export const ASSISTANT_SESSION_HEADERS: readonly string[] = [
+  'x-claude-code-session-id', // Claude Code
+];
+
+/** The assistant's own session id, from the first of ASSISTANT_SESSION_HEADERS the request carries. */
+export function assistantSessionHeader(request: FastifyRequest): string | undefined {
+  for (const name of ASSISTANT_SESSION_HEADERS) {
+    const v = request.headers[name];
+    const value = Array.isArray(v) ? v[0] : v;
+    if (value !== undefined && value !== '') return value;
+  }
+  return undefined;
+}
+
+/**
  * An LLM request as a tool call: the agent from its key, the session and the triggering human from the
  * `Warden-Session` and `Warden-Triggered-By` headers (both optional; without a session, the task token's
- * when one is sent, else the key's session of the day), and the facts a rule may test (model, endpoint,
- * streaming, output cap) as arguments. A header that disagrees with the task token is the engine's to
- * refuse, as a body that disagrees with it is.
+ * when one is sent, else the assistant's own session header, else the key's session of the day), and the
+ * facts a rule may test (model, endpoint, streaming, output cap) as arguments. A header that disagrees
+ * with the task token is the engine's to refuse, as a body that disagrees with it is.
  */
 export function llmCall(
   request: FastifyRequest,
@@ -48,7 +68,9 @@ export function llmCall(
   const named = headerValue(request, 'warden-session');
   const session =
     named ??
-    (taskTokenHeader(request) === undefined ? defaultSession(principal.keyId, new Date()) : undefined);
+    (taskTokenHeader(request) === undefined
+      ? (assistantSessionHeader(request) ?? defaultSession(principal.keyId, new Date()))
+      : undefined);
   const triggeredBy = triggeredByHeader(request);
   return {
     agent: principal.id,

@@ -729,6 +729,32 @@ describe('the proxy meters, caps and settles on its own', () => {
     expect(otherSession).not.toBe(session);
   });
 
+  it('takes the session from a coding assistant’s own session header when the request names none', async () => {
+    const assistantSession = `0093813e-5e53-494f-bef3-${Date.now().toString(16).padStart(12, '0')}`;
+    const claude = new Anthropic({
+      apiKey: coder,
+      baseURL: `${t.server.url}/llm/anthropic`,
+      maxRetries: 0,
+      defaultHeaders: { 'x-claude-code-session-id': assistantSession },
+    });
+    const ask = () => claude.messages.create({ model: 'claude-haiku-4-5', max_tokens: 10, messages });
+    const first = await ask().withResponse();
+    expect(first.response.headers.get('warden-session')).toBe(assistantSession);
+    const { decided } = await trail(first.response.headers.get('warden-call-id') as string);
+    expect(decided).toMatchObject({ agent: 'coder', session: assistantSession });
+    // It only names the session: no initiator comes with it.
+    expect(decided?.triggeredBy).toBeUndefined();
+
+    // A Warden-Session header the client sends wins over the assistant's.
+    const named = await claude.messages
+      .create(
+        { model: 'claude-haiku-4-5', max_tokens: 10, messages },
+        { headers: { 'Warden-Session': 'named-s' } },
+      )
+      .withResponse();
+    expect(named.response.headers.get('warden-session')).toBe('named-s');
+  });
+
   it('tries a failed settlement again and records the upstream’s usage', async () => {
     const engine = t.server.ctx.engine;
     // The database unavailable for a moment: the first completion fails, the next ones reach the store.
