@@ -29,27 +29,18 @@ export const codexAdapter: HookAdapter = {
   assistant: 'codex',
   parse(stdin: string, _env: NodeJS.ProcessEnv): HookEvent {
     const input = parseObject(stdin);
-    const name = field(input, 'hook_event_name');
-    const cwd = field(input, 'cwd');
-    if (!isAbsolute(cwd)) throw invalid(`cwd must be an absolute path, not ${JSON.stringify(cwd)}`);
-    const ctx: ToolUseContext = {
-      assistant: 'codex',
-      sessionId: field(input, 'session_id'),
-      cwd,
-      projectDir: cwd,
-    };
-    if (name === 'PreToolUse' || name === 'PostToolUse') {
-      const tool = field(input, 'tool_name');
-      const toolUseId = typeof input.tool_use_id === 'string' ? input.tool_use_id : undefined;
-      const native = { name: tool, input: input.tool_input };
-      const uses = codexToolUses(tool, input.tool_input);
-      const base = { ctx, native, uses, ...(toolUseId ? { toolUseId } : {}) };
-      if (name === 'PreToolUse') return { type: 'pre', ...base };
-      return { type: 'post', ...base, result: codexResult(input.tool_response) };
+    const name = typeof input.hook_event_name === 'string' ? input.hook_event_name : '';
+    try {
+      return codexEvent(input, field(input, 'hook_event_name'));
+    } catch (err) {
+      // Tell the runner which kind of event could not be read: a `pre` must be denied (fail closed).
+      if (err instanceof WardenError)
+        throw new WardenError(err.code, err.message, {
+          ...err.details,
+          event: name === 'PreToolUse' ? 'pre' : name ? 'other' : undefined,
+        });
+      throw err;
     }
-    if (name === 'SessionStart') return { type: 'session-start', ctx, name };
-    if (name === 'UserPromptSubmit') return { type: 'prompt', ctx, name };
-    return { type: 'other', ctx, name };
   },
   render(event: HookEvent | undefined, verdict: HookVerdict) {
     if (verdict.kind === 'deny') {
@@ -65,9 +56,9 @@ export const codexAdapter: HookAdapter = {
       // Exit 2 with the reason on stderr blocks every Codex event that can block, whatever it is.
       return { stdout: '', stderr: `${reason}\n`, exitCode: 2 };
     }
-    if (verdict.kind === 'none' && verdict.message)
-      return { stdout: `${JSON.stringify({ systemMessage: verdict.message })}\n`, stderr: '', exitCode: 0 };
-    return { stdout: '', stderr: '', exitCode: 0 };
+    // Nothing on stdout: Codex adds a SessionStart's plain stdout to the model's context.
+    const message = verdict.kind === 'none' && verdict.message ? verdict.message : '';
+    return { stdout: '', stderr: message && !message.endsWith('\n') ? `${message}\n` : message, exitCode: 0 };
   },
   install: ({ scope, projectDir, home, command, timeoutSeconds }) =>
     installCodexHooks({
@@ -79,6 +70,29 @@ export const codexAdapter: HookAdapter = {
       timeoutSeconds,
     }),
 };
+
+function codexEvent(input: Record<string, unknown>, name: string): HookEvent {
+  const cwd = field(input, 'cwd');
+  if (!isAbsolute(cwd)) throw invalid(`cwd must be an absolute path, not ${JSON.stringify(cwd)}`);
+  const ctx: ToolUseContext = {
+    assistant: 'codex',
+    sessionId: field(input, 'session_id'),
+    cwd,
+    projectDir: cwd,
+  };
+  if (name === 'PreToolUse' || name === 'PostToolUse') {
+    const tool = field(input, 'tool_name');
+    const toolUseId = typeof input.tool_use_id === 'string' ? input.tool_use_id : undefined;
+    const native = { name: tool, input: input.tool_input };
+    const uses = codexToolUses(tool, input.tool_input);
+    const base = { ctx, native, uses, ...(toolUseId ? { toolUseId } : {}) };
+    if (name === 'PreToolUse') return { type: 'pre', ...base };
+    return { type: 'post', ...base, result: codexResult(input.tool_response) };
+  }
+  if (name === 'SessionStart') return { type: 'session-start', ctx, name };
+  if (name === 'UserPromptSubmit') return { type: 'prompt', ctx, name };
+  return { type: 'other', ctx, name };
+}
 
 const invalid = (message: string) => new WardenError('REQUEST_INVALID', `Codex hook input: ${message}`);
 
