@@ -15,8 +15,16 @@ import type { AddressInfo } from 'node:net';
 
 /** One output item the scripted model produces. */
 export type ScriptedItem =
-  /** A function tool call (Codex's `exec_command`, `view_image`, an MCP tool…); arguments as JSON. */
-  | { readonly type: 'function_call'; readonly name: string; readonly arguments: Record<string, unknown> }
+  /**
+   * A function tool call (Codex's `exec_command`, `view_image`…); arguments as JSON. A tool in a
+   * namespace names it: Codex offers MCP server `s`'s tools in namespace `mcp__s`.
+   */
+  | {
+      readonly type: 'function_call';
+      readonly name: string;
+      readonly arguments: Record<string, unknown>;
+      readonly namespace?: string;
+    }
   /** A freeform (custom) tool call: Codex's `apply_patch` takes the patch text as its input. */
   | { readonly type: 'custom_tool_call'; readonly name: string; readonly input: string }
   /** The built-in local shell tool: an argv array. */
@@ -144,6 +152,7 @@ function wire(item: ScriptedItem, n: string): Record<string, unknown> {
         type: 'function_call',
         id: `fc_${n}`,
         call_id: callId,
+        ...(item.namespace ? { namespace: item.namespace } : {}),
         name: item.name,
         arguments: JSON.stringify(item.arguments),
         status: 'completed',

@@ -9,6 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { AuditEvent, AuditRecord } from '@warden/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../../../server/test-support/eventually.js';
@@ -35,6 +36,7 @@ import {
   startResponsesScriptStandin,
 } from '../../test-support/openai-responses-script-standin.js';
 
+const NOTES_SERVER = fileURLToPath(new URL('../../test-support/mcp-stdio-notes.ts', import.meta.url));
 const ADMIN = `wdn_${randomBytes(32).toString('base64url')}`;
 const AGENT = 'codex-dev';
 
@@ -63,6 +65,10 @@ agents:
         when: args.relativePath.startsWith("deploy/")
         reason: Deployment files need a second person.
       - { id: writes-in-project, effect: allow, tools: fs.write, when: args.insideProject }
+      - id: notes-are-kept
+        effect: block
+        tools: notes.delete_note
+        reason: Notes are kept.
 `;
 
 /** What the scripted model does, by prompt: one tool call, then a closing message. */
@@ -81,6 +87,12 @@ const SCRIPTS: Record<string, ScriptedItem> = {
     type: 'custom_tool_call',
     name: 'apply_patch',
     input: '*** Begin Patch\n*** Add File: deploy/app.yaml\n+replicas: 3\n*** End Patch\n',
+  },
+  'delete the note': {
+    type: 'function_call',
+    namespace: 'mcp__notes',
+    name: 'delete_note',
+    arguments: { title: 'groceries' },
   },
   'write the other deployment': {
     type: 'custom_tool_call',
@@ -176,9 +188,13 @@ beforeAll(async () => {
     ],
     { WARDEN_ADMIN_KEY: ADMIN, UPSTREAM_OPENAI_KEY: 'sk-upstream-0123456789' },
   );
-  // The proxy's URL is known only now.
+  // The proxy's URL is known only now; and Codex gets an MCP server that records the calls it receives.
   const config = join(dir.codexHome, 'config.toml');
-  writeFileSync(config, readFileSync(config, 'utf8').replace('http://127.0.0.1:1', server.url));
+  const notes = `[mcp_servers.notes]\ncommand = ${JSON.stringify(process.execPath)}\nargs = ${JSON.stringify([NOTES_SERVER, join(dir.dir, 'notes-calls.jsonl')])}\n`;
+  writeFileSync(
+    config,
+    `${readFileSync(config, 'utf8').replace('http://127.0.0.1:1', server.url)}\n${notes}`,
+  );
   agentKey = await key({ principalKind: 'agent', principal: AGENT, role: 'agent' });
   approverKey = await key({ principalKind: 'human', principal: 'ann@acme.example', role: 'approver' });
   // The user's door: `warden hook install codex --user` writes hooks.json and trusts the hooks.
@@ -262,6 +278,24 @@ describe('Codex CLI governed by warden hook codex', () => {
     expect(run.code, describeCodexRun(run)).toBe(0);
     expect(existsSync(join(dir.project, 'deploy/denied.yaml'))).toBe(false);
     expect(standin.toolOutput(callIdOf(run)) ?? '').toContain('blocked by PreToolUse hook');
+  });
+});
+
+describe('Codex’s MCP tools under warden hook codex', () => {
+  it('an MCP tool call is decided as <server>.<tool>, and a blocked one never reaches the server', async () => {
+    const run = await codex('delete the note');
+    expect(run.code, describeCodexRun(run)).toBe(0);
+    const output = standin.toolOutput(callIdOf(run)) ?? '';
+    expect(output).toContain('blocked by PreToolUse hook');
+    expect(output).toContain('Notes are kept.');
+    expect(existsSync(join(dir.dir, 'notes-calls.jsonl'))).toBe(false);
+    const decided = await events(run.sessionId as string, 'call.decided');
+    expect(decided).toContainEqual(
+      expect.objectContaining({
+        tool: 'notes.delete_note',
+        decision: expect.objectContaining({ effect: 'block' }),
+      }),
+    );
   });
 });
 
