@@ -37,6 +37,8 @@ import {
 } from '../../test-support/openai-responses-script-standin.js';
 
 const NOTES_SERVER = fileURLToPath(new URL('../../test-support/mcp-stdio-notes.ts', import.meta.url));
+/** Each test runs the real Codex (killed after 60 s) and waits for the audit. */
+const RUN_TIMEOUT = 90_000;
 const ADMIN = `wdn_${randomBytes(32).toString('base64url')}`;
 const AGENT = 'codex-dev';
 
@@ -214,108 +216,132 @@ afterAll(async () => {
 });
 
 describe('Codex CLI governed by warden hook codex', () => {
-  it('a blocked shell command never runs, and Codex tells the model Warden’s reason', async () => {
-    const run = await codex('run the forbidden command');
-    expect(run.code, describeCodexRun(run)).toBe(0);
-    expect(existsSync(join(dir.project, 'blocked.txt'))).toBe(false);
-    const output = standin.toolOutput(callIdOf(run)) ?? '';
-    expect(output).toContain('blocked by PreToolUse hook');
-    expect(output).toContain('That command is forbidden here.');
-    const decided = await events(run.sessionId as string, 'call.decided');
-    expect(decided).toContainEqual(
-      expect.objectContaining({
-        agent: AGENT,
-        tool: 'shell.exec',
-        session: run.sessionId,
-        labels: expect.objectContaining({ assistant: 'codex', assistantSession: run.sessionId }),
-      }),
-    );
-  });
-
-  it('an allowed command runs and its result is completed in the audit', async () => {
-    const run = await codex('run an allowed command');
-    expect(run.code, describeCodexRun(run)).toBe(0);
-    expect(readFileSync(join(dir.project, 'allowed.txt'), 'utf8')).toBe('ok\n');
-    const completed = await eventually('the shell call completed', async () => {
-      const found = (await events(run.sessionId as string, 'call.completed')).filter(
-        (e) => e.tool === 'shell.exec',
+  it(
+    'a blocked shell command never runs, and Codex tells the model Warden’s reason',
+    async () => {
+      const run = await codex('run the forbidden command');
+      expect(run.code, describeCodexRun(run)).toBe(0);
+      expect(existsSync(join(dir.project, 'blocked.txt'))).toBe(false);
+      const output = standin.toolOutput(callIdOf(run)) ?? '';
+      expect(output).toContain('blocked by PreToolUse hook');
+      expect(output).toContain('That command is forbidden here.');
+      const decided = await events(run.sessionId as string, 'call.decided');
+      expect(decided).toContainEqual(
+        expect.objectContaining({
+          agent: AGENT,
+          tool: 'shell.exec',
+          session: run.sessionId,
+          labels: expect.objectContaining({ assistant: 'codex', assistantSession: run.sessionId }),
+        }),
       );
-      return found.length > 0 ? found : undefined;
-    });
-    expect(completed[0]?.outcome).toMatchObject({ status: 'ok' });
-  });
+    },
+    RUN_TIMEOUT,
+  );
 
-  it('a reviewed write waits for a second person’s approval, then runs and is completed', async () => {
-    const running = codex('write the deployment');
-    const session = await runningSession('write the deployment');
-    const id = await pendingApproval(session);
-    expect(existsSync(join(dir.project, 'deploy/app.yaml'))).toBe(false);
-    const vote = await api(server.url, 'POST', `/v1/approvals/${id}/approve`, {
-      key: approverKey,
-      body: { reason: 'planned rollout' },
-    });
-    expect(vote.status, JSON.stringify(vote.body)).toBe(200);
-    const run = await running;
-    expect(run.code, describeCodexRun(run)).toBe(0);
-    expect(readFileSync(join(dir.project, 'deploy/app.yaml'), 'utf8')).toBe('replicas: 3\n');
-    const completed = await eventually('the write completed', async () => {
-      const found = (await events(session, 'call.completed')).filter((e) => e.tool === 'fs.write');
-      return found.length > 0 ? found : undefined;
-    });
-    expect(completed[0]?.outcome).toMatchObject({ status: 'ok' });
-  });
+  it(
+    'an allowed command runs and its result is completed in the audit',
+    async () => {
+      const run = await codex('run an allowed command');
+      expect(run.code, describeCodexRun(run)).toBe(0);
+      expect(readFileSync(join(dir.project, 'allowed.txt'), 'utf8')).toBe('ok\n');
+      const completed = await eventually('the shell call completed', async () => {
+        const found = (await events(run.sessionId as string, 'call.completed')).filter(
+          (e) => e.tool === 'shell.exec',
+        );
+        return found.length > 0 ? found : undefined;
+      });
+      expect(completed[0]?.outcome).toMatchObject({ status: 'ok' });
+    },
+    RUN_TIMEOUT,
+  );
 
-  it('a write the approver denies never runs', async () => {
-    const running = codex('write the other deployment');
-    const session = await runningSession('write the other deployment');
-    const id = await pendingApproval(session);
-    const vote = await api(server.url, 'POST', `/v1/approvals/${id}/deny`, {
-      key: approverKey,
-      body: { reason: 'not today' },
-    });
-    expect(vote.status, JSON.stringify(vote.body)).toBe(200);
-    const run = await running;
-    expect(run.code, describeCodexRun(run)).toBe(0);
-    expect(existsSync(join(dir.project, 'deploy/denied.yaml'))).toBe(false);
-    expect(standin.toolOutput(callIdOf(run)) ?? '').toContain('blocked by PreToolUse hook');
-  });
+  it(
+    'a reviewed write waits for a second person’s approval, then runs and is completed',
+    async () => {
+      const running = codex('write the deployment');
+      const session = await runningSession('write the deployment');
+      const id = await pendingApproval(session);
+      expect(existsSync(join(dir.project, 'deploy/app.yaml'))).toBe(false);
+      const vote = await api(server.url, 'POST', `/v1/approvals/${id}/approve`, {
+        key: approverKey,
+        body: { reason: 'planned rollout' },
+      });
+      expect(vote.status, JSON.stringify(vote.body)).toBe(200);
+      const run = await running;
+      expect(run.code, describeCodexRun(run)).toBe(0);
+      expect(readFileSync(join(dir.project, 'deploy/app.yaml'), 'utf8')).toBe('replicas: 3\n');
+      const completed = await eventually('the write completed', async () => {
+        const found = (await events(session, 'call.completed')).filter((e) => e.tool === 'fs.write');
+        return found.length > 0 ? found : undefined;
+      });
+      expect(completed[0]?.outcome).toMatchObject({ status: 'ok' });
+    },
+    RUN_TIMEOUT,
+  );
+
+  it(
+    'a write the approver denies never runs',
+    async () => {
+      const running = codex('write the other deployment');
+      const session = await runningSession('write the other deployment');
+      const id = await pendingApproval(session);
+      const vote = await api(server.url, 'POST', `/v1/approvals/${id}/deny`, {
+        key: approverKey,
+        body: { reason: 'not today' },
+      });
+      expect(vote.status, JSON.stringify(vote.body)).toBe(200);
+      const run = await running;
+      expect(run.code, describeCodexRun(run)).toBe(0);
+      expect(existsSync(join(dir.project, 'deploy/denied.yaml'))).toBe(false);
+      expect(standin.toolOutput(callIdOf(run)) ?? '').toContain('blocked by PreToolUse hook');
+    },
+    RUN_TIMEOUT,
+  );
 });
 
 describe('Codex’s MCP tools under warden hook codex', () => {
-  it('an MCP tool call is decided as <server>.<tool>, and a blocked one never reaches the server', async () => {
-    const run = await codex('delete the note');
-    expect(run.code, describeCodexRun(run)).toBe(0);
-    const output = standin.toolOutput(callIdOf(run)) ?? '';
-    expect(output).toContain('blocked by PreToolUse hook');
-    expect(output).toContain('Notes are kept.');
-    expect(existsSync(join(dir.dir, 'notes-calls.jsonl'))).toBe(false);
-    const decided = await events(run.sessionId as string, 'call.decided');
-    expect(decided).toContainEqual(
-      expect.objectContaining({
-        tool: 'notes.delete_note',
-        decision: expect.objectContaining({ effect: 'block' }),
-      }),
-    );
-  });
+  it(
+    'an MCP tool call is decided as <server>.<tool>, and a blocked one never reaches the server',
+    async () => {
+      const run = await codex('delete the note');
+      expect(run.code, describeCodexRun(run)).toBe(0);
+      const output = standin.toolOutput(callIdOf(run)) ?? '';
+      expect(output).toContain('blocked by PreToolUse hook');
+      expect(output).toContain('Notes are kept.');
+      expect(existsSync(join(dir.dir, 'notes-calls.jsonl'))).toBe(false);
+      const decided = await events(run.sessionId as string, 'call.decided');
+      expect(decided).toContainEqual(
+        expect.objectContaining({
+          tool: 'notes.delete_note',
+          decision: expect.objectContaining({ effect: 'block' }),
+        }),
+      );
+    },
+    RUN_TIMEOUT,
+  );
 });
 
 describe('Codex through Warden’s LLM proxy', () => {
-  it('meters its model usage in the session its hook calls are decided in', async () => {
-    const run = await codex('run the forbidden command', 'warden');
-    expect(run.code, describeCodexRun(run)).toBe(0);
-    const session = run.sessionId as string;
-    expect(session).toMatch(/^[0-9a-f-]{36}$/);
-    const completed = await eventually('both model calls completed', async () => {
-      const found = (await events(session, 'call.completed')).filter((e) => e.tool === 'llm:openai');
-      return found.length >= 2 ? found : undefined;
-    });
-    expect(completed[0]).toMatchObject({ agent: AGENT, session });
-    expect(completed[0]?.outcome).toMatchObject({
-      status: 'ok',
-      usage: { inputTokens: STANDIN_USAGE.input_tokens, outputTokens: STANDIN_USAGE.output_tokens },
-    });
-    const decided = await events(session, 'call.decided');
-    expect(decided.map((e) => e.tool)).toContain('shell.exec');
-    expect(existsSync(join(dir.project, 'blocked.txt'))).toBe(false);
-  });
+  it(
+    'meters its model usage in the session its hook calls are decided in',
+    async () => {
+      const run = await codex('run the forbidden command', 'warden');
+      expect(run.code, describeCodexRun(run)).toBe(0);
+      const session = run.sessionId as string;
+      expect(session).toMatch(/^[0-9a-f-]{36}$/);
+      const completed = await eventually('both model calls completed', async () => {
+        const found = (await events(session, 'call.completed')).filter((e) => e.tool === 'llm:openai');
+        return found.length >= 2 ? found : undefined;
+      });
+      expect(completed[0]).toMatchObject({ agent: AGENT, session });
+      expect(completed[0]?.outcome).toMatchObject({
+        status: 'ok',
+        usage: { inputTokens: STANDIN_USAGE.input_tokens, outputTokens: STANDIN_USAGE.output_tokens },
+      });
+      const decided = await events(session, 'call.decided');
+      expect(decided.map((e) => e.tool)).toContain('shell.exec');
+      expect(existsSync(join(dir.project, 'blocked.txt'))).toBe(false);
+    },
+    RUN_TIMEOUT,
+  );
 });
