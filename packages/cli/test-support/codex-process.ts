@@ -27,8 +27,9 @@ export interface CodexSandbox {
 }
 
 /**
- * Makes the sandbox, with a config.toml naming two model providers: `standin` (the stand-in, directly)
- * and `warden` (Warden's LLM proxy, with the agent key from WARDEN_AGENT_KEY as its API key).
+ * Makes the sandbox, with a config.toml naming three model providers: `standin` (the stand-in, directly),
+ * `warden` (Warden's LLM proxy, with the agent key from WARDEN_AGENT_KEY as its API key) and
+ * `warden-task` (the same, also sending WARDEN_TASK_TOKEN as the `Warden-Task-Token` header).
  */
 export function codexSandbox(
   o: { standinUrl: string; wardenUrl: string },
@@ -61,6 +62,13 @@ export function codexSandbox(
       `base_url = "${o.wardenUrl}/llm/openai/v1"`,
       'wire_api = "responses"',
       'env_key = "WARDEN_AGENT_KEY"',
+      '',
+      '[model_providers.warden-task]',
+      'name = "Warden LLM proxy under a task token"',
+      `base_url = "${o.wardenUrl}/llm/openai/v1"`,
+      'wire_api = "responses"',
+      'env_key = "WARDEN_AGENT_KEY"',
+      'env_http_headers = { "Warden-Task-Token" = "WARDEN_TASK_TOKEN" }',
       '',
     ].join('\n'),
   );
@@ -95,8 +103,8 @@ export interface RunCodexOptions {
   readonly prompt: string;
   readonly cwd: string;
   readonly env: NodeJS.ProcessEnv;
-  /** `standin` (default) or `warden` (through the LLM proxy). */
-  readonly provider?: 'standin' | 'warden';
+  /** `standin` (default), `warden` (through the LLM proxy) or `warden-task` (the proxy, with the task token). */
+  readonly provider?: 'standin' | 'warden' | 'warden-task';
   /** Killed (SIGKILL) after this long; default 60 s. */
   readonly timeoutMs?: number;
 }

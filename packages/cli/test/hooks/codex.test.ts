@@ -80,6 +80,11 @@ const SCRIPTS: Record<string, ScriptedItem> = {
     name: 'exec_command',
     arguments: { cmd: 'echo forbidden > blocked.txt' },
   },
+  'run the task command': {
+    type: 'function_call',
+    name: 'exec_command',
+    arguments: { cmd: 'echo task > task.txt' },
+  },
   'run an allowed command': {
     type: 'function_call',
     name: 'exec_command',
@@ -108,6 +113,7 @@ let standin: ResponsesScriptStandin;
 let server: Served;
 let agentKey: string;
 let approverKey: string;
+let initiatorKey: string;
 
 async function key(body: Record<string, unknown>): Promise<string> {
   const r = await api<{ secret: string }>(server.url, 'POST', '/v1/keys', { key: ADMIN, body });
@@ -128,8 +134,12 @@ async function events(session: string, type: string): Promise<AuditEvent[]> {
 }
 
 /** Starts Codex on a prompt of SCRIPTS (its hook reaching Warden with the agent key). */
-function codex(prompt: string, provider: 'standin' | 'warden' = 'standin'): Promise<CodexRun> {
-  const env = codexEnv(dir, { WARDEN_URL: server.url, WARDEN_AGENT_KEY: agentKey });
+function codex(
+  prompt: string,
+  provider: 'standin' | 'warden' | 'warden-task' = 'standin',
+  extra: NodeJS.ProcessEnv = {},
+): Promise<CodexRun> {
+  const env = codexEnv(dir, { WARDEN_URL: server.url, WARDEN_AGENT_KEY: agentKey, ...extra });
   return runCodex({ prompt, cwd: dir.project, env, provider });
 }
 
@@ -195,10 +205,16 @@ beforeAll(async () => {
   const notes = `[mcp_servers.notes]\ncommand = ${JSON.stringify(process.execPath)}\nargs = ${JSON.stringify([NOTES_SERVER, join(dir.dir, 'notes-calls.jsonl')])}\n`;
   writeFileSync(
     config,
-    `${readFileSync(config, 'utf8').replace('http://127.0.0.1:1', server.url)}\n${notes}`,
+    `${readFileSync(config, 'utf8').replaceAll('http://127.0.0.1:1', server.url)}\n${notes}`,
   );
   agentKey = await key({ principalKind: 'agent', principal: AGENT, role: 'agent' });
   approverKey = await key({ principalKind: 'human', principal: 'ann@acme.example', role: 'approver' });
+  initiatorKey = await key({
+    principalKind: 'service',
+    principal: 'ide-backend',
+    role: 'auditor',
+    permissions: ['initiator'],
+  });
   // The user's door: `warden hook install codex --user` writes hooks.json and trusts the hooks.
   const installed = await warden(['hook', 'install', 'codex', '--user'], {
     HOME: dir.home,
@@ -341,6 +357,30 @@ describe('Codex through Warden’s LLM proxy', () => {
       const decided = await events(session, 'call.decided');
       expect(decided.map((e) => e.tool)).toContain('shell.exec');
       expect(existsSync(join(dir.project, 'blocked.txt'))).toBe(false);
+    },
+    RUN_TIMEOUT,
+  );
+
+  it(
+    'under a developer’s task token, the hook and the proxy both use the task’s session',
+    async () => {
+      const started = await api<{ token: string; session: string }>(server.url, 'POST', '/v1/tasks', {
+        key: initiatorKey,
+        body: { agent: AGENT, initiator: { subject: 'u-dev-1', name: 'dana' } },
+      });
+      expect(started.status, JSON.stringify(started.body)).toBe(201);
+      const task = started.body;
+      const run = await codex('run the task command', 'warden-task', { WARDEN_TASK_TOKEN: task.token });
+      expect(run.code, describeCodexRun(run)).toBe(0);
+      expect(readFileSync(join(dir.project, 'task.txt'), 'utf8')).toBe('task\n');
+      const decided = await events(task.session, 'call.decided');
+      expect(decided.map((e) => e.tool).sort()).toEqual(['llm:openai', 'llm:openai', 'shell.exec']);
+      for (const e of decided)
+        expect(e).toMatchObject({ agent: AGENT, session: task.session, triggeredBy: 'dana' });
+      const shell = decided.find((e) => e.tool === 'shell.exec');
+      expect(shell?.labels).toMatchObject({ assistant: 'codex', assistantSession: run.sessionId });
+      // Nothing landed in Codex's own session id.
+      expect(await events(run.sessionId as string, 'call.decided')).toEqual([]);
     },
     RUN_TIMEOUT,
   );
