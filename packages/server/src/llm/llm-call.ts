@@ -39,6 +39,7 @@ export function defaultSession(keyId: string, now: Date): string {
  */
 export const ASSISTANT_SESSION_HEADERS: readonly string[] = [
   'x-claude-code-session-id', // Claude Code
+  'session-id', // Codex CLI (its thread id, the `session_id` its hooks receive)
 ];
 
 /** The assistant's own session id, from the first of ASSISTANT_SESSION_HEADERS the request carries. */

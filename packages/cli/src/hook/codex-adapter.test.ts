@@ -1,0 +1,293 @@
+/**
+ * The Codex adapter against the hook input Codex CLI 0.171.0 was seen sending (captured from the real
+ * binary), its apply_patch format, and the settings it writes (the trust hash is the one Codex's own
+ * app-server reported as `currentHash` for the same hook). The real Codex runs in test/hooks/codex.test.ts.
+ */
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { codexAdapter, codexToolUses } from './codex-adapter.js';
+import { codexHookHash, installCodexHooks, withHookTrust } from './codex-install.js';
+import { patchWrites } from './codex-patch.js';
+
+const SESSION = '01a252b8-6eb9-7890-80dc-5c7e9e588a76';
+const common = {
+  session_id: SESSION,
+  turn_id: '01a252b8-6ed3-7820-bc81-1899b596b5cf',
+  transcript_path: '/home/dev/.codex/sessions/rollout.jsonl',
+  cwd: '/work/proj',
+  model: 'gpt-5.5',
+  permission_mode: 'bypassPermissions',
+};
+const PATCH =
+  '*** Begin Patch\n*** Add File: a.txt\n+hello\n*** Update File: b.txt\n@@\n-old\n+new\n*** Delete File: c.txt\n*** End Patch\n';
+
+describe('codexAdapter.parse: the input Codex 0.171.0 sends', () => {
+  it('PreToolUse Bash → a shell use in the Codex session, with cwd as project', () => {
+    const event = codexAdapter.parse(
+      JSON.stringify({
+        ...common,
+        hook_event_name: 'PreToolUse',
+        tool_name: 'Bash',
+        tool_input: { command: 'echo hi > out.txt' },
+        tool_use_id: 'call_1',
+      }),
+      {},
+    );
+    expect(event).toEqual({
+      type: 'pre',
+      ctx: { assistant: 'codex', sessionId: SESSION, cwd: '/work/proj', projectDir: '/work/proj' },
+      toolUseId: 'call_1',
+      native: { name: 'Bash', input: { command: 'echo hi > out.txt' } },
+      uses: [{ kind: 'shell', command: 'echo hi > out.txt' }],
+    });
+  });
+
+  it('PreToolUse apply_patch over three files → three writes', () => {
+    const event = codexAdapter.parse(
+      JSON.stringify({
+        ...common,
+        hook_event_name: 'PreToolUse',
+        tool_name: 'apply_patch',
+        tool_input: { command: PATCH },
+        tool_use_id: 'call_p1',
+      }),
+      {},
+    );
+    expect(event.type === 'pre' && event.uses).toEqual([
+      { kind: 'write', path: 'a.txt', operation: 'write', size: 6 },
+      { kind: 'write', path: 'b.txt', operation: 'patch', size: 4 },
+      { kind: 'write', path: 'c.txt', operation: 'delete', size: 0 },
+    ]);
+  });
+
+  it('PostToolUse carries the tool output as the result (apply_patch’s exit code decides ok)', () => {
+    const post = (tool_name: string, tool_input: unknown, tool_response: unknown) =>
+      codexAdapter.parse(
+        JSON.stringify({
+          ...common,
+          hook_event_name: 'PostToolUse',
+          tool_name,
+          tool_input,
+          tool_response,
+          tool_use_id: 'c',
+        }),
+        {},
+      );
+    expect(post('Bash', { command: 'echo out; exit 3' }, 'out\nerr\n')).toMatchObject({
+      type: 'post',
+      toolUseId: 'c',
+      result: { ok: true, summary: { output: 'out\nerr\n' } },
+    });
+    expect(
+      post('apply_patch', { command: PATCH }, 'Exit code: 1\nWall time: 0.1 seconds\nOutput:\nfailed'),
+    ).toMatchObject({
+      result: { ok: false, summary: { exitCode: 1 } },
+    });
+    expect(post('mcp__files__delete', { path: 'x' }, { content: [], isError: true })).toMatchObject({
+      uses: [{ kind: 'mcp', server: 'files', tool: 'delete', input: { path: 'x' } }],
+      result: { ok: false },
+    });
+  });
+
+  it('SessionStart and other events decide nothing', () => {
+    expect(
+      codexAdapter.parse(
+        JSON.stringify({ ...common, hook_event_name: 'SessionStart', source: 'startup' }),
+        {},
+      ),
+    ).toMatchObject({ type: 'session-start', name: 'SessionStart' });
+    expect(codexAdapter.parse(JSON.stringify({ ...common, hook_event_name: 'Stop' }), {})).toMatchObject({
+      type: 'other',
+    });
+  });
+
+  it.each([
+    ['not JSON', 'nope', /not JSON/],
+    ['an array', '[]', /not a JSON object/],
+    [
+      'no session',
+      JSON.stringify({ ...common, session_id: undefined, hook_event_name: 'PreToolUse' }),
+      /session_id/,
+    ],
+    [
+      'a relative cwd',
+      JSON.stringify({ ...common, cwd: 'proj', hook_event_name: 'PreToolUse' }),
+      /cwd must be an absolute/,
+    ],
+    [
+      'no tool name',
+      JSON.stringify({ ...common, hook_event_name: 'PreToolUse', tool_input: {} }),
+      /tool_name/,
+    ],
+    [
+      'a Bash without command',
+      JSON.stringify({ ...common, hook_event_name: 'PreToolUse', tool_name: 'Bash', tool_input: {} }),
+      /command/,
+    ],
+  ])('%s is REQUEST_INVALID naming the field', (_, stdin, message) => {
+    expect(() => codexAdapter.parse(stdin, {})).toThrow(
+      expect.objectContaining({ code: 'REQUEST_INVALID', message: expect.stringMatching(message) }),
+    );
+  });
+});
+
+describe('codexToolUses', () => {
+  it('maps argv shells, reads, web searches, sub-agents and anything else', () => {
+    expect(codexToolUses('shell', { command: ['bash', '-lc', 'ls -la'] })).toEqual([
+      { kind: 'shell', command: 'ls -la' },
+    ]);
+    expect(codexToolUses('local_shell', { command: ['rm', '-rf', "it's here"] })).toEqual([
+      { kind: 'shell', command: `rm -rf 'it'\\''s here'` },
+    ]);
+    expect(codexToolUses('view_image', { path: 'shot.png' })).toEqual([{ kind: 'read', path: 'shot.png' }]);
+    expect(codexToolUses('web_search', { query: 'warden' })).toEqual([{ kind: 'web', query: 'warden' }]);
+    expect(codexToolUses('spawn_agent', { agent_type: 'worker', message: 'fix it' })).toEqual([
+      { kind: 'delegate', subagent: 'worker', description: 'fix it' },
+    ]);
+    expect(codexToolUses('update_plan', { plan: [] })).toEqual([
+      { kind: 'other', name: 'update_plan', input: { plan: [] } },
+    ]);
+  });
+
+  it('a patch that does not parse is one other use naming why', () => {
+    expect(codexToolUses('apply_patch', { command: 'diff --git a b' })).toEqual([
+      {
+        kind: 'other',
+        name: 'apply_patch',
+        input: { command: 'diff --git a b', parseError: expect.stringContaining('Begin Patch') },
+      },
+    ]);
+  });
+});
+
+describe('patchWrites', () => {
+  it('a move deletes the source and writes the destination with the added lines', () => {
+    expect(
+      patchWrites(
+        '*** Begin Patch\n*** Update File: src/a.ts\n*** Move to: src/b.ts\n@@\n-x\n+yy\n*** End Patch',
+      ),
+    ).toEqual([
+      { kind: 'write', path: 'src/a.ts', operation: 'delete', size: 0 },
+      { kind: 'write', path: 'src/b.ts', operation: 'write', size: 3 },
+    ]);
+  });
+  it('a patch naming no file is refused', () => {
+    expect(() => patchWrites('*** Begin Patch\n*** End Patch')).toThrow(/names no file/);
+  });
+});
+
+describe('codexAdapter.render', () => {
+  const pre = codexAdapter.parse(
+    JSON.stringify({
+      ...common,
+      hook_event_name: 'PreToolUse',
+      tool_name: 'Bash',
+      tool_input: { command: 'ls' },
+      tool_use_id: 'c',
+    }),
+    {},
+  );
+  it('deny → Codex’s PreToolUse deny decision with the reason, exit 0', () => {
+    const out = codexAdapter.render(pre, { kind: 'deny', reason: 'blocked by rule no-rm' });
+    expect(out.exitCode).toBe(0);
+    expect(JSON.parse(out.stdout)).toEqual({
+      hookSpecificOutput: {
+        hookEventName: 'PreToolUse',
+        permissionDecision: 'deny',
+        permissionDecisionReason: 'blocked by rule no-rm',
+      },
+    });
+  });
+  it('allow → nothing on stdout (Codex refuses an "allow" without an input rewrite), exit 0', () => {
+    expect(codexAdapter.render(pre, { kind: 'allow' })).toEqual({ stdout: '', stderr: '', exitCode: 0 });
+  });
+  it('deny without a parsed event → exit 2 with the reason on stderr (Codex blocks on it)', () => {
+    expect(codexAdapter.render(undefined, { kind: 'deny', reason: 'Warden cannot be reached' })).toEqual({
+      stdout: '',
+      stderr: 'Warden cannot be reached\n',
+      exitCode: 2,
+    });
+  });
+});
+
+describe('installCodexHooks', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'warden-codex-install-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('the trust hash is the one Codex 0.171.0 reports for the same hook', () => {
+    // `codex app-server` → hooks/list gave this currentHash for {"type":"command","command":"/tmp/cx/hook.sh","timeout":30}.
+    expect(codexHookHash('pre_tool_use', { type: 'command', command: '/tmp/cx/hook.sh', timeout: 30 })).toBe(
+      'sha256:3aeb7824cecaf69cb8333c168ddaa7ac50b4c9b8ddfa92256d07e4987fb391e3',
+    );
+  });
+
+  it('merges into existing hooks and config, replaces its own hook in place, and trusts it', () => {
+    const codexHome = join(dir, 'codex');
+    const mine = { hooks: [{ type: 'command', command: 'notify-me' }] };
+    const first = () =>
+      installCodexHooks({
+        scope: 'user',
+        projectDir: dir,
+        codexHome,
+        command: 'warden hook codex',
+        timeoutSeconds: 60,
+      });
+    // The person's own hooks and settings exist first.
+    mkdirSync(codexHome);
+    writeFileSync(
+      join(codexHome, 'hooks.json'),
+      JSON.stringify({ description: 'mine', hooks: { PreToolUse: [mine] } }),
+    );
+    writeFileSync(
+      join(codexHome, 'config.toml'),
+      'model = "gpt-5.5"\n\n[hooks.state."elsewhere"]\nenabled = false\n',
+    );
+    first();
+    const { file, written } = first();
+    expect(file).toBe(join(codexHome, 'hooks.json'));
+    const hooks = JSON.parse(written);
+    expect(hooks.description).toBe('mine');
+    expect(hooks.hooks.PreToolUse).toEqual([
+      mine,
+      { hooks: [{ type: 'command', command: 'warden hook codex', timeout: 60 }] },
+    ]);
+    expect(hooks.hooks.PostToolUse).toHaveLength(1);
+    const config = readFileSync(join(codexHome, 'config.toml'), 'utf8');
+    expect(config.startsWith('model = "gpt-5.5"\n\n[hooks.state."elsewhere"]\nenabled = false\n')).toBe(true);
+    const hash = codexHookHash('pre_tool_use', {
+      type: 'command',
+      command: 'warden hook codex',
+      timeout: 60,
+    });
+    expect(config).toContain(
+      `[hooks.state.${JSON.stringify(`${file}:pre_tool_use:1:0`)}]\nenabled = true\ntrusted_hash = "${hash}"\n`,
+    );
+    expect(config.match(/pre_tool_use:1:0/g)).toHaveLength(1);
+  });
+
+  it('refuses a hooks.json that is not JSON, naming the file', () => {
+    const codexHome = join(dir, 'codex');
+    mkdirSync(codexHome);
+    writeFileSync(join(codexHome, 'hooks.json'), '{ nope');
+    expect(() =>
+      installCodexHooks({ scope: 'user', projectDir: dir, codexHome, command: 'c', timeoutSeconds: 5 }),
+    ).toThrow(
+      expect.objectContaining({
+        code: 'CONFIG_INVALID',
+        message: expect.stringContaining('hooks.json is not valid JSON'),
+      }),
+    );
+  });
+
+  it('withHookTrust replaces the lines of an existing table and keeps its others', () => {
+    const toml = '[hooks.state."k"]\ntrusted_hash = "old"\nnote = 1\n\n[other]\na = 1\n';
+    expect(withHookTrust(toml, [['k', 'new']])).toBe(
+      '[hooks.state."k"]\nenabled = true\ntrusted_hash = "new"\nnote = 1\n\n[other]\na = 1\n',
+    );
+  });
+});
