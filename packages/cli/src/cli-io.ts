@@ -5,6 +5,8 @@ export interface CliIo {
   readonly cwd: string;
   /** stderr is a terminal: long commands show progress there. */
   readonly errIsTty?: boolean;
+  /** All of stdin (`warden hook` reads the assistant's hook JSON there); default: the process's stdin. */
+  readonly readStdin?: () => Promise<string>;
 }
 
 /** The process's own streams. */

@@ -9,6 +9,7 @@ import { policySchema } from './commands/policy-schema.js';
 import { policyTest } from './commands/policy-test.js';
 import { addDemoCommands } from './demo-program.js';
 import { describeError } from './describe-error.js';
+import { addHookCommands } from './hook-program.js';
 import { addLoginCommands } from './login-program.js';
 import { PACKAGE_VERSION } from './package-version.js';
 import { addPolicyReplayCommand } from './policy-replay-program.js';
@@ -88,6 +89,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   });
   addReportCommands(program, io, (c) => (code = c));
   addPeopleCommands(program, io, (c) => (code = c));
+  addHookCommands(program, io, (c) => (code = c));
   addDemoCommands(program, io, (c) => {
     code = c;
   });

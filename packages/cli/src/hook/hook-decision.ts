@@ -1,0 +1,197 @@
+/**
+ * The `pre` of one native tool use: every Warden call it maps to is checked first (or, when the same
+ * call was held before, its remembered approval request looked at); any block denies at once and
+ * withdraws the reviews the others opened; otherwise each review is waited for, up to one deadline
+ * for the whole tool use, and an approved one is redeemed. Any call not allowed denies the tool use.
+ */
+import { canonicalJson } from '@warden/core';
+import {
+  type ApprovalState,
+  approvalLetsCallRun,
+  type CallDecision,
+  type WardenTransport,
+} from '@warden/sdk';
+import type { HookConfig } from './hook-config.js';
+import { PROGRESS_EVERY_MS } from './hook-config.js';
+import {
+  blockedReason,
+  type HookCall,
+  notApprovedReason,
+  stillPendingReason,
+  waitingLine,
+} from './hook-reasons.js';
+import type { HookState } from './hook-state.js';
+
+/** What deciding needs: the server, the settings, the session's state, and stderr for progress. */
+export interface DecideDeps {
+  readonly transport: WardenTransport;
+  readonly config: HookConfig;
+  readonly state: HookState;
+  /** The assistant's session id: the calls' session unless a task token gives one. */
+  readonly session: string;
+  readonly progress: (line: string) => void;
+  /** Set once Warden has answered anything in this run (fail-open never applies after that). */
+  answered: boolean;
+}
+
+/** The outcome of a tool use's calls: allowed with their ids, or refused with a reason for the model. */
+export type PreOutcome = { kind: 'allow'; callIds: string[] } | { kind: 'deny'; reason: string };
+
+type Look =
+  | { kind: 'allowed'; call: HookCall; callId: string }
+  | { kind: 'refused'; call: HookCall; reason: string }
+  | { kind: 'held'; call: HookCall; approvalId: string; session: string; expiresAt: string };
+
+/** Decides every call of one tool use (see the module comment). */
+export async function decideCalls(calls: readonly HookCall[], deps: DecideDeps): Promise<PreOutcome> {
+  const looks: Look[] = [];
+  for (const call of calls) looks.push(await firstLook(call, deps));
+  const refused = looks.filter((l) => l.kind === 'refused');
+  if (refused.length > 0) {
+    await abandon(looks, deps, 'another part of the same tool use was refused');
+    return { kind: 'deny', reason: refused.map((r) => r.reason).join('\n') };
+  }
+  const deadline = Date.now() + deps.config.reviewTimeoutMs;
+  const settled: Look[] = [];
+  for (const look of looks) settled.push(look.kind === 'held' ? await awaitHeld(look, deadline, deps) : look);
+  const notAllowed = settled.filter((l) => l.kind !== 'allowed');
+  if (notAllowed.length > 0) {
+    await abandon(settled, deps, 'another part of the same tool use was refused', false);
+    return { kind: 'deny', reason: notAllowed.map((l) => (l.kind === 'refused' ? l.reason : '')).join('\n') };
+  }
+  return { kind: 'allow', callIds: settled.map((l) => (l as { callId: string }).callId) };
+}
+
+/** The key a held call is remembered by: its tool and canonical arguments (the session is the folder's). */
+export function callKey(call: HookCall): string {
+  return canonicalJson({ tool: call.tool, args: call.args });
+}
+
+/** Checks a call, or picks up the approval request it was held under before. */
+async function firstLook(call: HookCall, deps: DecideDeps): Promise<Look> {
+  const key = callKey(call);
+  const remembered = deps.state.pending(key);
+  if (remembered) {
+    const a = await deps.transport.waitForApproval(remembered.approvalId, 0, undefined, tokenOpt(deps));
+    deps.answered = true;
+    if (a.status === 'pending')
+      return { kind: 'held', call, approvalId: a.id, session: remembered.session, expiresAt: a.expiresAt };
+    if (approvalLetsCallRun(a)) return redeem(call, a.id, remembered.session, deps);
+    deps.state.dropPending(key);
+    if (a.status === 'denied') return { kind: 'refused', call, reason: notApprovedReason(call, a) };
+    // Expired, withdrawn or already used: ask again.
+  }
+  const d = await check(call, deps);
+  return fromDecision(call, d, deps);
+}
+
+async function check(
+  call: HookCall,
+  deps: DecideDeps,
+  approvalId?: string,
+  session?: string,
+): Promise<CallDecision> {
+  // With a task token the token's session is the call's (sending another would be refused as a mismatch).
+  const s = deps.config.taskToken === undefined ? { session: session ?? deps.session } : {};
+  const d = await deps.transport.check(
+    { tool: call.tool, args: call.args, labels: call.labels, ...s },
+    { ...tokenOpt(deps), ...(approvalId ? { approvalId } : {}) },
+  );
+  deps.answered = true;
+  return d;
+}
+
+function fromDecision(call: HookCall, d: CallDecision, deps: DecideDeps): Look {
+  if (d.effect === 'allow') return { kind: 'allowed', call, callId: d.callId };
+  if (d.effect === 'review' && d.approval) {
+    // Remembered before waiting: if the assistant kills the hook mid-wait, a retry still finds it.
+    deps.state.savePending(callKey(call), {
+      approvalId: d.approval.id,
+      session: d.session,
+      tool: call.tool,
+      openedAt: new Date().toISOString(),
+    });
+    return {
+      kind: 'held',
+      call,
+      approvalId: d.approval.id,
+      session: d.session,
+      expiresAt: d.approval.expiresAt,
+    };
+  }
+  return { kind: 'refused', call, reason: blockedReason(call, d) };
+}
+
+/** Redeems an approved request: the same call, same session, with its id. */
+async function redeem(call: HookCall, approvalId: string, session: string, deps: DecideDeps): Promise<Look> {
+  deps.state.dropPending(callKey(call));
+  const d = await check(call, deps, approvalId, session);
+  return d.effect === 'allow'
+    ? { kind: 'allowed', call, callId: d.callId }
+    : { kind: 'refused', call, reason: blockedReason(call, d) };
+}
+
+/** Waits for a held call's request until `deadline`, printing progress; then redeems or refuses. */
+async function awaitHeld(
+  look: Extract<Look, { kind: 'held' }>,
+  deadline: number,
+  deps: DecideDeps,
+): Promise<Look> {
+  const { call, approvalId } = look;
+  const { url, reviewTimeoutMs } = deps.config;
+  const started = Date.now();
+  let a: ApprovalState = { id: approvalId, status: 'pending', expiresAt: look.expiresAt };
+  deps.progress(waitingLine(call, url, approvalId, 0, reviewTimeoutMs));
+  for (;;) {
+    const left = deadline - Date.now();
+    if (left <= 0) break;
+    a = await deps.transport.waitForApproval(
+      approvalId,
+      Math.min(left, PROGRESS_EVERY_MS),
+      undefined,
+      tokenOpt(deps),
+    );
+    if (a.status !== 'pending') break;
+    if (deadline - Date.now() > 0)
+      deps.progress(waitingLine(call, url, approvalId, Date.now() - started, reviewTimeoutMs));
+  }
+  if (a.status === 'pending') {
+    return {
+      kind: 'refused',
+      call,
+      reason: stillPendingReason(
+        call,
+        url,
+        { id: approvalId, expiresAt: a.expiresAt || look.expiresAt },
+        Math.round(reviewTimeoutMs / 1000),
+      ),
+    };
+  }
+  if (approvalLetsCallRun(a)) return redeem(call, approvalId, look.session, deps);
+  deps.state.dropPending(callKey(call));
+  return { kind: 'refused', call, reason: notApprovedReason(call, a) };
+}
+
+/**
+ * The tool use will not run: calls already allowed are completed as not run (so none stays open in
+ * the audit) and, when `withdraw`, requests opened here are withdrawn (nobody needs to decide them).
+ */
+async function abandon(
+  looks: readonly Look[],
+  deps: DecideDeps,
+  why: string,
+  withdraw = true,
+): Promise<void> {
+  for (const l of looks) {
+    if (l.kind === 'allowed')
+      await deps.transport.complete(l.callId, { status: 'error', error: `not run: ${why}` });
+    if (l.kind === 'held' && withdraw) {
+      await deps.transport.cancelApproval(l.approvalId, why).catch(() => undefined);
+      deps.state.dropPending(callKey(l.call));
+    }
+  }
+}
+
+function tokenOpt(deps: DecideDeps): { taskToken?: string } {
+  return deps.config.taskToken === undefined ? {} : { taskToken: deps.config.taskToken };
+}

@@ -1,0 +1,245 @@
+import { posix } from 'node:path';
+import { isInside, type PathContext, resolvePath } from './project-path.js';
+import { parseShell, type ShellRedirect, type ShellScript, type ShellSimple } from './shell-parser.js';
+import { unwrapCommand } from './shell-wrappers.js';
+
+/** One simple command a shell string would start, after assignments and wrappers (sudo, env…) are peeled. */
+export interface ShellCommandFacts {
+  /** The basename of the command's first word (`rm` for `/bin/rm`). */
+  readonly program: string;
+  /** The command's words after quote removal, the program's word first (`["git", "push", "-f"]`). */
+  readonly words: readonly string[];
+  /** Path-like arguments and redirection targets of this command that resolve outside the project. */
+  readonly pathsOutsideProject: readonly string[];
+}
+
+/** What a policy needs to know about a shell command string (the `shell.exec` call's arguments). */
+export interface ShellAnalysis {
+  /** The first command's program ('' when there is none). */
+  readonly program: string;
+  /** Every word of every command (wrappers, assignments and nested commands included) and every file a
+   *  redirection names, so "does any word name a credential file" is one condition. */
+  readonly words: readonly string[];
+  /** Every simple command, across pipes, lists, subshells, `$( )`, backticks and `sh -c` strings. */
+  readonly commands: readonly ShellCommandFacts[];
+  /** Path-like words (absolute, `~`, `$HOME`, `..`) and redirection targets resolving outside the project. */
+  readonly pathsOutsideProject: readonly string[];
+  /** Files that output redirections (`>`, `>>`, `2>`, `&>`, `>|`) write outside the project. */
+  readonly writesOutsideProject: readonly string[];
+  /** True when downloaded content runs as code: `curl … | sh`, `bash <(curl …)`, `sh -c "$(wget …)"`. */
+  readonly pipesToShell: boolean;
+  /** True when any command runs under sudo (or doas). */
+  readonly sudo: boolean;
+  /** Why the string could not be parsed; the rest is empty then, and a policy should block. */
+  readonly parseError?: string;
+}
+
+/** Harmless pseudo-devices: redirecting to or reading them is not touching files outside the project. */
+const PSEUDO_DEVICES = /^\/dev\/(null|zero|u?random|stdin|stdout|stderr|tty|fd\/\d+)$/;
+const DOWNLOADERS = new Set(['curl', 'wget', 'fetch', 'aria2c', 'http', 'https', 'xh', 'lwp-request']);
+const SHELLS = /^(sh|bash|zsh|dash|ksh|mksh|ash|fish|csh|tcsh)$/;
+const INTERPRETERS =
+  /^(python[0-9.]*|perl[0-9.]*|ruby[0-9.]*|node|nodejs|deno|bun|php[0-9.]*|pwsh|powershell|lua[0-9.]*)$/;
+/** Commands that run their arguments as code in the current shell. */
+const EVALUATORS = new Set(['eval', 'source', '.']);
+
+interface Facts extends ShellCommandFacts {
+  readonly readsCodeFromStdin: boolean;
+}
+
+interface Acc {
+  readonly where: PathContext;
+  readonly commands: Facts[];
+  readonly words: string[];
+  readonly outside: Set<string>;
+  readonly writesOutside: Set<string>;
+  pipesToShell: boolean;
+  sudo: boolean;
+  parseError: string | undefined;
+}
+
+/** Parses and analyses a shell command string. Pure; never throws; bounded in time by the parser's limits. */
+export function analyzeShellCommand(command: string, where: PathContext): ShellAnalysis {
+  const parsed = parseShell(command);
+  const acc: Acc = {
+    where,
+    commands: [],
+    words: [],
+    outside: new Set(),
+    writesOutside: new Set(),
+    pipesToShell: false,
+    sudo: false,
+    parseError: 'error' in parsed ? parsed.error : undefined,
+  };
+  if ('script' in parsed) walkScript(parsed.script, 0, acc);
+  if (acc.parseError !== undefined) {
+    const empty = { program: '', words: [], commands: [], pathsOutsideProject: [], writesOutsideProject: [] };
+    return { ...empty, pipesToShell: false, sudo: false, parseError: acc.parseError };
+  }
+  return {
+    program: acc.commands[0]?.program ?? '',
+    words: acc.words,
+    commands: acc.commands.map(({ program, words, pathsOutsideProject }) => ({
+      program,
+      words,
+      pathsOutsideProject,
+    })),
+    pathsOutsideProject: [...acc.outside],
+    writesOutsideProject: [...acc.writesOutside],
+    pipesToShell: acc.pipesToShell,
+    sudo: acc.sudo,
+  };
+}
+
+/** Walks every pipeline; a downloader stage followed by a stage that reads code from stdin is flagged. */
+function walkScript(script: ShellScript, depth: number, acc: Acc): void {
+  for (const pipeline of script) {
+    let downloaded = false;
+    for (const stage of pipeline) {
+      const before = acc.commands.length;
+      const main =
+        stage.kind === 'group'
+          ? walkGroup(stage.body, stage.redirects, depth, acc)
+          : walkSimple(stage, depth, acc);
+      if (downloaded && main.some((c) => c.readsCodeFromStdin)) acc.pipesToShell = true;
+      if (acc.commands.slice(before).some((c) => DOWNLOADERS.has(c.program))) downloaded = true;
+    }
+  }
+}
+
+function walkGroup(body: ShellScript, redirects: readonly ShellRedirect[], depth: number, acc: Acc): Facts[] {
+  const before = acc.commands.length;
+  walkScript(body, depth + 1, acc);
+  noteRedirects(redirects, acc);
+  return acc.commands.slice(before);
+}
+
+/** One simple command: its words, wrappers, `sh -c` string and substitutions. Returns its main commands. */
+function walkSimple(simple: ShellSimple, depth: number, acc: Acc): Facts[] {
+  for (const w of simple.words) acc.words.push(w.text);
+  const redirectOutside = noteRedirects(simple.redirects, acc);
+  const unwrapped = unwrapCommand(simple.words.map((w) => w.text));
+  if (unwrapped.sudo) acc.sudo = true;
+  const main: Facts[] = [];
+  const argv = unwrapped.argv;
+  const first = argv[0];
+  let skipWord = -1; // an `sh -c` string's substitutions are walked when the string itself is parsed
+  if (first !== undefined) {
+    const program = posix.basename(first) || first;
+    const scriptAt = SHELLS.test(program) ? shellScriptIndex(argv) : undefined;
+    const script = scriptAt === undefined ? undefined : (argv[scriptAt] as string);
+    if (scriptAt !== undefined) skipWord = simple.words.length - argv.length + scriptAt;
+    if (script !== undefined) {
+      const inner = parseShell(script, depth + 1);
+      if ('error' in inner) acc.parseError ??= `in the ${program} -c string: ${inner.error}`;
+      else {
+        const before = acc.commands.length;
+        walkScript(inner.script, depth + 1, acc);
+        main.push(...acc.commands.slice(before));
+      }
+    } else {
+      const outside = [
+        ...new Set([...argv.slice(1).flatMap((w) => outsidePaths(w, acc.where)), ...redirectOutside]),
+      ];
+      for (const p of outside) acc.outside.add(p);
+      const facts: Facts = {
+        program,
+        words: argv,
+        pathsOutsideProject: outside,
+        readsCodeFromStdin: readsCode(program, argv),
+      };
+      acc.commands.push(facts);
+      main.push(facts);
+    }
+  }
+  const wordsOffset = simple.words.length - argv.length;
+  simple.words.forEach((w, i) => {
+    if (i === skipWord) return;
+    for (const sub of w.substitutions) {
+      const before = acc.commands.length;
+      walkScript(sub, depth + 1, acc);
+      const runsIt = i === wordsOffset || (first !== undefined && runsArgumentsAsCode(posix.basename(first)));
+      if (runsIt && acc.commands.slice(before).some((c) => DOWNLOADERS.has(c.program)))
+        acc.pipesToShell = true;
+    }
+  });
+  return main;
+}
+
+/** Records redirection targets; returns the file targets outside the project. */
+function noteRedirects(redirects: readonly ShellRedirect[], acc: Acc): string[] {
+  const out: string[] = [];
+  for (const r of redirects) {
+    if (r.notAFile) continue;
+    acc.words.push(r.target);
+    const abs = resolvePath(r.target, acc.where);
+    if (PSEUDO_DEVICES.test(abs) || isInside(abs, acc.where.projectDir)) continue;
+    out.push(abs);
+    acc.outside.add(abs);
+    if (r.op.includes('>')) acc.writesOutside.add(abs);
+  }
+  return out;
+}
+
+/** The absolute paths a word names outside the project (the word itself, or the value of `--opt=` / `of=`). */
+function outsidePaths(word: string, where: PathContext): string[] {
+  const candidates = [word];
+  const eq = word.indexOf('=');
+  if (eq > 0 && /^(-{1,2}[A-Za-z0-9-]+|[A-Za-z_][A-Za-z0-9_]*)=/.test(word))
+    candidates.push(word.slice(eq + 1));
+  const out: string[] = [];
+  for (const c of candidates) {
+    if (!pathLike(c)) continue;
+    // `~user/…` cannot be resolved without the user database: it is outside the project by definition.
+    const abs = /^~[^/]/.test(c) ? c : resolvePath(c, where);
+    if (!PSEUDO_DEVICES.test(abs) && !isInside(abs, where.projectDir)) out.push(abs);
+  }
+  return out;
+}
+
+function pathLike(s: string): boolean {
+  if (s.includes('://')) return false;
+  return (
+    s.startsWith('/') ||
+    s.startsWith('~') ||
+    /^\$(HOME|\{HOME\})(\/|$)/.test(s) ||
+    s === '..' ||
+    s.startsWith('../') ||
+    s.includes('/../') ||
+    s.endsWith('/..')
+  );
+}
+
+/** For `sh -c 'script'` (also `-lc`, `-ec`…): the script's index; undefined for a file or stdin. */
+function shellScriptIndex(argv: readonly string[]): number | undefined {
+  let wantsString = false;
+  for (let i = 1; i < argv.length; i++) {
+    const w = argv[i] as string;
+    if (w === '--') return wantsString && i + 1 < argv.length ? i + 1 : undefined;
+    if (!/^[-+]/.test(w)) return wantsString ? i : undefined;
+    if (/^-[A-Za-z]*c[A-Za-z]*$/.test(w)) wantsString = true;
+    else if (w === '-o' || w === '+o' || w === '-O' || w === '+O') i++;
+  }
+  return undefined;
+}
+
+/** True when an interpreter in a pipeline would read the code it runs from stdin. */
+function readsCode(program: string, argv: readonly string[]): boolean {
+  const shell = SHELLS.test(program);
+  if (!shell && !INTERPRETERS.test(program)) return false;
+  for (let i = 1; i < argv.length; i++) {
+    const w = argv[i] as string;
+    if (w === '-' || w === '/dev/stdin') return true;
+    if (w === '--') return argv[i + 1] === undefined || argv[i + 1] === '-';
+    if (!w.startsWith('-')) return false; // a script file
+    if (shell && /^-[A-Za-z]*s/.test(w)) return true;
+    if (shell && /^-[A-Za-z]*c/.test(w)) return false;
+    if (!shell && /^(-[ceEmpr]|--eval|--print|--command)$/.test(w)) return false;
+    if (/^(-o|-O|-W|-X|-I|-r)$/.test(w)) i++;
+  }
+  return true;
+}
+
+function runsArgumentsAsCode(program: string): boolean {
+  return EVALUATORS.has(program) || SHELLS.test(program) || INTERPRETERS.test(program);
+}

@@ -1,0 +1,408 @@
+/**
+ * A small parser for the POSIX-shell-ish command strings coding assistants run: enough structure for a
+ * policy to see every command a string would start (across pipes, lists, subshells and command
+ * substitutions), with its words after quote removal and its redirections. It never expands variables
+ * or globs, never throws, and gives up with an error on what it cannot read (an unbalanced quote or
+ * parenthesis, too deep a nesting, too long an input) so that a policy can fail closed on it.
+ */
+
+/** Longest command string parsed; longer ones are a parse error, so parsing stays fast. */
+export const MAX_SHELL_COMMAND_LENGTH = 64 * 1024;
+/** Deepest nesting of subshells, substitutions and `sh -c` strings; deeper is a parse error. */
+export const MAX_SHELL_NESTING = 16;
+/** Most simple commands in one string (counting nested ones); more is a parse error. */
+export const MAX_SHELL_COMMANDS = 500;
+
+/** A redirection: `op` as written (`>`, `>>`, `2>`, `&>`, `<`, `<<`…), `target` after quote removal. */
+export interface ShellRedirect {
+  readonly op: string;
+  readonly target: string;
+  /** True for `>&N`/`<&N` (a file descriptor copy, not a file) and heredocs (the target is a delimiter). */
+  readonly notAFile: boolean;
+}
+
+/** One word after quote removal (variables and globs are left as written), and what it substitutes. */
+export interface ShellWord {
+  readonly text: string;
+  /** Scripts of the `$( )`, backtick and `<( )` substitutions inside the word, in order. */
+  readonly substitutions: readonly ShellScript[];
+}
+
+/** A simple command: every word as written (assignments and wrappers included) and its redirections. */
+export interface ShellSimple {
+  readonly kind: 'simple';
+  readonly words: readonly ShellWord[];
+  readonly redirects: readonly ShellRedirect[];
+}
+
+/** A `( … )` subshell or `{ …; }`-free grouping, with redirections applied to the whole group. */
+export interface ShellGroup {
+  readonly kind: 'group';
+  readonly body: ShellScript;
+  readonly redirects: readonly ShellRedirect[];
+}
+
+/** The stages of one pipeline (`a | b | c`); a lone command is a pipeline of one. */
+export type ShellPipeline = readonly (ShellSimple | ShellGroup)[];
+/** The pipelines of a list, whatever joins them (`;`, `&&`, `||`, `&`, newlines). */
+export type ShellScript = readonly ShellPipeline[];
+
+/** A parsed script, or why it could not be parsed. */
+export type ShellParse = { readonly script: ShellScript } | { readonly error: string };
+
+/** Parses `source` at nesting `depth` (0 for a command string, more for an `sh -c` string inside one). */
+export function parseShell(source: string, depth = 0): ShellParse {
+  if (source.length > MAX_SHELL_COMMAND_LENGTH) {
+    return { error: `the command is ${source.length} characters; the limit is ${MAX_SHELL_COMMAND_LENGTH}` };
+  }
+  const p = new ShellParser(source, depth);
+  try {
+    const script = p.list(undefined);
+    return { script };
+  } catch (err) {
+    if (err instanceof ShellSyntaxError) return { error: err.message };
+    // Anything else is a bug in this parser; still an answer, never a throw.
+    return { error: `the command could not be parsed (${err instanceof Error ? err.message : String(err)})` };
+  }
+}
+
+class ShellSyntaxError extends Error {}
+
+const BLANK = new Set([' ', '\t']);
+/** Characters that end an unquoted word. */
+const META = new Set([' ', '\t', '\n', ';', '&', '|', '(', ')', '<', '>']);
+const REDIRECT = /^(\d*)(&>>|&>|>>|>\||>&|<<<|<<-|<<|<&|<>|>|<)/;
+
+class ShellParser {
+  #pos = 0;
+  #commands = 0;
+  #heredocs: { delimiter: string; stripTabs: boolean }[] = [];
+
+  constructor(
+    readonly src: string,
+    readonly depth: number,
+  ) {
+    if (depth > MAX_SHELL_NESTING) this.fail(`the command nests more than ${MAX_SHELL_NESTING} deep`);
+  }
+
+  fail(message: string): never {
+    throw new ShellSyntaxError(message);
+  }
+
+  /** A list of pipelines up to `close` (a `)` or a backtick) or the end of the input. */
+  list(close: ')' | undefined): ShellScript {
+    const pipelines: ShellPipeline[] = [];
+    let needMore = false; // after `&&`, `||` or `|`: a command must follow
+    for (;;) {
+      this.skipBlanksAndComments();
+      const c = this.src[this.#pos];
+      if (c === undefined) {
+        if (close) this.fail(`unbalanced "(": no "${close}" before the end of the command`);
+        if (needMore) this.fail('the command ends after an operator that needs another command');
+        return pipelines;
+      }
+      if (c === ')') {
+        if (!close) this.fail('unbalanced ")": nothing opened it');
+        if (needMore) this.fail('an operator before ")" needs another command');
+        this.#pos++;
+        return pipelines;
+      }
+      if (c === '\n') {
+        this.#pos++;
+        this.readHeredocBodies();
+        continue;
+      }
+      if (c === ';' || (c === '&' && this.src[this.#pos + 1] !== '&' && this.src[this.#pos + 1] !== '>')) {
+        if (needMore) this.fail(`unexpected "${c}" after an operator`);
+        this.#pos += this.src.startsWith(';;', this.#pos) ? 2 : 1;
+        continue;
+      }
+      if (this.src.startsWith('&&', this.#pos) || this.src.startsWith('||', this.#pos) || c === '|') {
+        this.fail(
+          `unexpected "${this.src.slice(this.#pos, this.#pos + 2).trim()}" with no command before it`,
+        );
+      }
+      pipelines.push(this.pipeline());
+      this.skipBlanksAndComments();
+      if (this.src.startsWith('&&', this.#pos) || this.src.startsWith('||', this.#pos)) {
+        this.#pos += 2;
+        needMore = true;
+      } else {
+        needMore = false;
+      }
+    }
+  }
+
+  pipeline(): ShellPipeline {
+    const stages: (ShellSimple | ShellGroup)[] = [this.command()];
+    for (;;) {
+      this.skipBlanks();
+      if (this.src[this.#pos] !== '|' || this.src[this.#pos + 1] === '|') return stages;
+      this.#pos += this.src[this.#pos + 1] === '&' ? 2 : 1;
+      this.skipBlanksAndNewlines();
+      const c = this.src[this.#pos];
+      if (c === undefined || c === ')' || c === ';' || c === '&' || c === '|') {
+        this.fail('a pipe "|" needs a command after it');
+      }
+      stages.push(this.command());
+    }
+  }
+
+  command(): ShellSimple | ShellGroup {
+    if (++this.#commands > MAX_SHELL_COMMANDS) this.fail(`more than ${MAX_SHELL_COMMANDS} commands`);
+    if (this.src[this.#pos] === '(') {
+      this.#pos++;
+      const body = this.nested((p) => p.list(')'));
+      return { kind: 'group', body, redirects: this.redirectsOnly() };
+    }
+    const words: ShellWord[] = [];
+    const redirects: ShellRedirect[] = [];
+    for (;;) {
+      this.skipBlanks();
+      const c = this.src[this.#pos];
+      if (c === undefined || c === '\n' || c === ';' || c === ')') break;
+      if (c === '&' && this.src[this.#pos + 1] !== '>') break;
+      if (c === '|') break;
+      if ((c === '<' || c === '>') && this.src[this.#pos + 1] === '(') {
+        words.push(this.processSubstitution());
+        continue;
+      }
+      const r = this.redirect();
+      if (r) {
+        redirects.push(r);
+        continue;
+      }
+      if (c === '(') this.fail('unexpected "(" inside a command (function definitions are not supported)');
+      if (c === '#') {
+        this.skipComment();
+        continue;
+      }
+      words.push(this.word());
+    }
+    if (words.length === 0 && redirects.length === 0) this.fail(`expected a command at offset ${this.#pos}`);
+    return { kind: 'simple', words, redirects };
+  }
+
+  redirectsOnly(): ShellRedirect[] {
+    const out: ShellRedirect[] = [];
+    for (;;) {
+      this.skipBlanks();
+      const r = this.redirect();
+      if (!r) return out;
+      out.push(r);
+    }
+  }
+
+  redirect(): ShellRedirect | undefined {
+    const m = REDIRECT.exec(this.src.slice(this.#pos, this.#pos + 8));
+    if (!m) return undefined;
+    const op = m[0];
+    this.#pos += op.length;
+    this.skipBlanks();
+    const c = this.src[this.#pos];
+    if (c === undefined || META.has(c)) this.fail(`the redirection "${op}" has no target`);
+    const target = this.word().text;
+    const opName = m[2] ?? '';
+    if (opName === '<<' || opName === '<<-') {
+      this.#heredocs.push({ delimiter: target, stripTabs: opName === '<<-' });
+      return { op, target, notAFile: true };
+    }
+    const dup = (opName === '>&' || opName === '<&') && /^(\d+-?|-)$/.test(target);
+    return { op, target, notAFile: dup || opName === '<<<' };
+  }
+
+  /** After a newline: the bodies of pending heredocs, up to each delimiter line (or the end: tolerated). */
+  readHeredocBodies(): void {
+    for (const h of this.#heredocs.splice(0)) {
+      for (;;) {
+        if (this.#pos >= this.src.length) return;
+        let end = this.src.indexOf('\n', this.#pos);
+        if (end < 0) end = this.src.length;
+        const line = this.src.slice(this.#pos, end);
+        this.#pos = Math.min(end + 1, this.src.length);
+        if ((h.stripTabs ? line.replace(/^\t+/, '') : line) === h.delimiter) break;
+      }
+    }
+  }
+
+  processSubstitution(): ShellWord {
+    const start = this.#pos;
+    this.#pos += 2;
+    const body = this.nested((p) => p.list(')'));
+    return { text: this.src.slice(start, this.#pos), substitutions: [body] };
+  }
+
+  nested<T>(parse: (inner: ShellParser) => T): T {
+    if (this.depth + 1 > MAX_SHELL_NESTING)
+      this.fail(`the command nests more than ${MAX_SHELL_NESTING} deep`);
+    const inner = new ShellParser(this.src, this.depth + 1);
+    inner.#pos = this.#pos;
+    inner.#commands = this.#commands;
+    const out = parse(inner);
+    this.#pos = inner.#pos;
+    this.#commands = inner.#commands;
+    return out;
+  }
+
+  /** One word: unquoted runs, '…', "…", $'…', backslash escapes, $( ), ${ }, $(( )), backticks. */
+  word(): ShellWord {
+    let text = '';
+    const subs: ShellScript[] = [];
+    for (;;) {
+      const c = this.src[this.#pos];
+      if (c === undefined || META.has(c)) break;
+      if (c === '\\') {
+        const next = this.src[this.#pos + 1];
+        this.#pos += 2;
+        if (next !== undefined && next !== '\n') text += next;
+      } else if (c === "'") {
+        const end = this.src.indexOf("'", this.#pos + 1);
+        if (end < 0) this.fail("unbalanced ' quote");
+        text += this.src.slice(this.#pos + 1, end);
+        this.#pos = end + 1;
+      } else if (c === '"') {
+        text += this.doubleQuoted(subs);
+      } else if (c === '$') {
+        text += this.dollar(subs);
+      } else if (c === '`') {
+        text += this.backtick(subs);
+      } else {
+        text += c;
+        this.#pos++;
+      }
+    }
+    return { text, substitutions: subs };
+  }
+
+  doubleQuoted(subs: ShellScript[]): string {
+    this.#pos++;
+    let text = '';
+    for (;;) {
+      const c = this.src[this.#pos];
+      if (c === undefined) this.fail('unbalanced " quote');
+      if (c === '"') {
+        this.#pos++;
+        return text;
+      }
+      if (c === '\\') {
+        const next = this.src[this.#pos + 1];
+        this.#pos += 2;
+        if (next === undefined) this.fail('unbalanced " quote');
+        if (next === '\n') continue;
+        text += '$`"\\'.includes(next) ? next : `\\${next}`;
+      } else if (c === '$' && this.src[this.#pos + 1] !== "'") {
+        text += this.dollar(subs);
+      } else if (c === '`') {
+        text += this.backtick(subs);
+      } else {
+        text += c;
+        this.#pos++;
+      }
+    }
+  }
+
+  /** `$( )` (parsed), `$(( ))` and `${ }` (kept as written), `$'…'` (decoded), or a lone `$`. */
+  dollar(subs: ShellScript[]): string {
+    const start = this.#pos;
+    const next = this.src[this.#pos + 1];
+    if (next === '(' && this.src[this.#pos + 2] === '(') {
+      this.#pos = this.balancedEnd(this.#pos + 1, '(', ')');
+    } else if (next === '(') {
+      this.#pos += 2;
+      subs.push(this.nested((p) => p.list(')')));
+    } else if (next === '{') {
+      this.#pos = this.balancedEnd(this.#pos + 1, '{', '}');
+    } else if (next === "'") {
+      return this.ansiC();
+    } else {
+      this.#pos++;
+      return '$';
+    }
+    return this.src.slice(start, this.#pos);
+  }
+
+  /** The offset just past the bracket that closes the one at `from` (quotes inside are skipped). */
+  balancedEnd(from: number, open: string, close: string): number {
+    let depth = 0;
+    for (let i = from; i < this.src.length; i++) {
+      const c = this.src[i];
+      if (c === '\\') i++;
+      else if (c === "'" || c === '"') {
+        const end = this.src.indexOf(c, i + 1);
+        if (end < 0) this.fail(`unbalanced ${c} quote`);
+        i = end;
+      } else if (c === open) depth++;
+      else if (c === close && --depth === 0) return i + 1;
+    }
+    return this.fail(`unbalanced "${open}": no "${close}" before the end of the command`);
+  }
+
+  ansiC(): string {
+    let text = '';
+    this.#pos += 2;
+    const escapes: Record<string, string> = { n: '\n', t: '\t', r: '\r', '\\': '\\', "'": "'", '"': '"' };
+    for (;;) {
+      const c = this.src[this.#pos];
+      if (c === undefined) this.fail("unbalanced $' quote");
+      this.#pos++;
+      if (c === "'") return text;
+      if (c === '\\') {
+        const e = this.src[this.#pos++];
+        if (e === undefined) this.fail("unbalanced $' quote");
+        text += escapes[e] ?? e;
+      } else {
+        text += c;
+      }
+    }
+  }
+
+  backtick(subs: ShellScript[]): string {
+    const start = this.#pos;
+    let inner = '';
+    for (let i = this.#pos + 1; i < this.src.length; i++) {
+      const c = this.src[i];
+      if (c === '\\' && i + 1 < this.src.length) {
+        const e = this.src[i + 1] as string;
+        inner += '$`\\'.includes(e) ? e : `\\${e}`;
+        i++;
+      } else if (c === '`') {
+        this.#pos = i + 1;
+        const parsed = parseShell(inner, this.depth + 1);
+        if ('error' in parsed) this.fail(parsed.error);
+        subs.push(parsed.script);
+        return this.src.slice(start, this.#pos);
+      } else {
+        inner += c;
+      }
+    }
+    return this.fail('unbalanced ` backtick');
+  }
+
+  skipBlanks(): void {
+    for (;;) {
+      const c = this.src[this.#pos];
+      if (c !== undefined && BLANK.has(c)) this.#pos++;
+      else if (c === '\\' && this.src[this.#pos + 1] === '\n') this.#pos += 2;
+      else return;
+    }
+  }
+
+  skipBlanksAndNewlines(): void {
+    for (;;) {
+      this.skipBlanks();
+      if (this.src[this.#pos] !== '\n') return;
+      this.#pos++;
+      this.readHeredocBodies();
+    }
+  }
+
+  skipBlanksAndComments(): void {
+    this.skipBlanks();
+    if (this.src[this.#pos] === '#') this.skipComment();
+  }
+
+  skipComment(): void {
+    const end = this.src.indexOf('\n', this.#pos);
+    this.#pos = end < 0 ? this.src.length : end;
+  }
+}
