@@ -65,10 +65,13 @@ export interface GeminiScriptStandin {
   readonly requests: RecordedRequest[];
   /** The main-conversation requests (those declaring tools). */
   turns(): RecordedRequest[];
-  /** Every distinct functionResponse seen in any request (by call id), in the order first seen. */
-  functionResponses(): SeenFunctionResponse[];
+  /**
+   * Every distinct functionResponse seen (by call id), in the order first seen, in the requests from
+   * index `since` on (default all: pass `requests.length` taken before a run to see only that run's).
+   */
+  functionResponses(since?: number): SeenFunctionResponse[];
   /** The functionResponse for the scripted call with this id (ids are `standin_<turn>_<i>`). */
-  functionResponse(id: string): SeenFunctionResponse | undefined;
+  functionResponse(id: string, since?: number): SeenFunctionResponse | undefined;
   /** Replaces the script (for the next requests). */
   setScript(script: Script): void;
   close(): Promise<void>;
@@ -103,9 +106,9 @@ export async function startGeminiScriptStandin(script: Script): Promise<GeminiSc
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
-  const functionResponses = () => {
+  const functionResponses = (since = 0) => {
     const seen = new Map<string, SeenFunctionResponse>();
-    for (const r of requests)
+    for (const r of requests.slice(since))
       for (const f of functionResponsesIn(r.body)) if (!seen.has(f.id)) seen.set(f.id, f);
     return [...seen.values()];
   };
@@ -114,7 +117,7 @@ export async function startGeminiScriptStandin(script: Script): Promise<GeminiSc
     requests,
     turns: () => requests.filter(isMainTurn),
     functionResponses,
-    functionResponse: (id) => functionResponses().find((f) => f.id === id),
+    functionResponse: (id, since) => functionResponses(since).find((f) => f.id === id),
     setScript(next) {
       current = next;
     },

@@ -1,10 +1,11 @@
 /** The hook adapters, one line per assistant: `warden hook <assistant>` accepts exactly these. */
 import { WardenError } from '@warden/core';
 import { claudeCodeAdapter } from './claude-code-adapter.js';
+import { geminiAdapter } from './gemini-adapter.js';
 import type { HookAdapter } from './hook-adapter.js';
 
 /** Every registered adapter, by assistant name. */
-export const HOOK_ADAPTERS: readonly HookAdapter[] = [claudeCodeAdapter];
+export const HOOK_ADAPTERS: readonly HookAdapter[] = [claudeCodeAdapter, geminiAdapter];
 
 /** The adapter of `name`; a USAGE error naming the known assistants otherwise. */
 export function hookAdapter(name: string): HookAdapter {

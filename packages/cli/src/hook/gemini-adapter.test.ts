@@ -115,8 +115,8 @@ describe('parseGeminiHook', () => {
     expect(e.type).toBe('post');
     if (e.type !== 'post') return;
     expect(e.result.ok).toBe(true);
-    expect(String(e.result.summary.output).length).toBeLessThan(600);
-    expect(e.result.summary.outputChars).toBe(2000);
+    expect(String(e.result.summary.output).length).toBeLessThan(300);
+    expect(e.result.summary.outputLength).toBe(2000);
     const failed = parseGeminiHook(
       JSON.stringify({
         ...base,
@@ -163,6 +163,21 @@ describe('parseGeminiHook', () => {
     }
     expect(isWardenError(thrown, 'REQUEST_INVALID')).toBe(true);
     expect((thrown as Error).message).toMatch(message);
+    // What the runner needs to fail closed: a BeforeTool (or an input it cannot tell) is a `pre`.
+    expect((thrown as { details: { event: string } }).details.event).toBe('pre');
+  });
+
+  it('marks an unreadable AfterTool as not a `pre`, so the runner does not deny it', () => {
+    let thrown: unknown;
+    try {
+      parseGeminiHook(
+        JSON.stringify({ ...base, hook_event_name: 'AfterTool', tool_name: 'x', tool_input: {} }),
+        env,
+      );
+    } catch (err) {
+      thrown = err;
+    }
+    expect(thrown).toMatchObject({ code: 'REQUEST_INVALID', details: { event: 'other' } });
   });
 });
 
@@ -175,12 +190,18 @@ describe('renderGeminiHook', () => {
     });
   });
 
-  it('answers no objection as {} and a message as a systemMessage', () => {
-    expect(renderGeminiHook(undefined, { kind: 'allow' }).stdout).toBe('{}\n');
+  it('answers no objection as {} and a message as a systemMessage (and on stderr)', () => {
+    expect(renderGeminiHook(undefined, { kind: 'allow' })).toEqual({
+      stdout: '{}\n',
+      stderr: '',
+      exitCode: 0,
+    });
     expect(renderGeminiHook(undefined, { kind: 'none' }).stdout).toBe('{}\n');
-    expect(renderGeminiHook(undefined, { kind: 'none', message: 'Warden: session s1' }).stdout).toBe(
-      '{"systemMessage":"Warden: session s1"}\n',
-    );
+    expect(renderGeminiHook(undefined, { kind: 'none', message: 'warden: no call\n' })).toEqual({
+      stdout: '{"systemMessage":"warden: no call"}\n',
+      stderr: 'warden: no call\n',
+      exitCode: 0,
+    });
   });
 });
 
@@ -231,6 +252,8 @@ describe('install', () => {
       },
     ]);
     expect(s.hooks.AfterTool).toHaveLength(1);
+    // Only the BeforeTool hook waits for a person; the others record, within a short limit.
+    expect(s.hooks.AfterTool[0].hooks[0].timeout).toBe(30_000);
     expect(s.hooks.SessionStart[0].matcher).toBeUndefined();
     expect(s.hooks.SessionEnd).toHaveLength(1);
   });
@@ -245,7 +268,9 @@ describe('install', () => {
       timeoutSeconds: 60,
     });
     expect(file).toBe(join(home, '.gemini', 'settings.json'));
-    expect(JSON.parse(readFileSync(file, 'utf8')).hooks.BeforeTool[0].hooks[0].timeout).toBe(60_000);
+    const s = JSON.parse(readFileSync(file, 'utf8'));
+    expect(s.hooks.BeforeTool[0].hooks[0].timeout).toBe(60_000);
+    expect(s.hooksConfig).toBeUndefined();
   });
 
   it('refuses settings it cannot read, naming the file, and writes nothing', () => {

@@ -11,11 +11,9 @@ import { isAbsolute, resolve } from 'node:path';
 import { WardenError } from '@warden/core';
 import { installGeminiHooks } from './gemini-settings.js';
 import { type GeminiMcpContext, geminiToolUses } from './gemini-tools.js';
-import type { HookAdapter, HookEvent, HookVerdict } from './hook-adapter.js';
+import type { HookAdapter, HookEvent, HookOutput, HookVerdict, ToolResult } from './hook-adapter.js';
+import { summarizeResult } from './tool-result-summary.js';
 import type { ToolUseContext } from './tool-use.js';
-
-/** How much of a tool's output a post event keeps (the server redacts and caps too). */
-const OUTPUT_CAP = 500;
 
 /** The Gemini CLI hook adapter. */
 export const geminiAdapter: HookAdapter = {
@@ -31,11 +29,28 @@ export function parseGeminiHook(stdin: string, env: NodeJS.ProcessEnv): HookEven
   try {
     input = JSON.parse(stdin);
   } catch {
-    throw invalid('the hook input on stdin is not JSON');
+    throw invalid(
+      stdin.trim() === ''
+        ? 'no hook input on stdin (expected Gemini CLI’s hook JSON)'
+        : 'the hook input on stdin is not JSON',
+      'pre',
+    );
   }
   if (typeof input !== 'object' || input === null || Array.isArray(input))
-    throw invalid('the hook input on stdin must be a JSON object');
+    throw invalid('the hook input on stdin must be a JSON object', 'pre');
   const o = input as Record<string, unknown>;
+  try {
+    return parseEvent(o, env);
+  } catch (err) {
+    // Tell the runner which kind of event could not be read: a BeforeTool must be denied (fail closed).
+    const name = o.hook_event_name;
+    const event = name === 'BeforeTool' || typeof name !== 'string' ? 'pre' : 'other';
+    if (err instanceof WardenError) throw new WardenError(err.code, err.message, { ...err.details, event });
+    throw err;
+  }
+}
+
+function parseEvent(o: Record<string, unknown>, env: NodeJS.ProcessEnv): HookEvent {
   const event = field(o, 'hook_event_name');
   const cwd = typeof o.cwd === 'string' && o.cwd !== '' ? o.cwd : env.GEMINI_CWD;
   if (!cwd || !isAbsolute(cwd)) throw invalid(`the hook input's cwd must be an absolute path`);
@@ -77,21 +92,20 @@ function toolEvent(event: 'BeforeTool' | 'AfterTool', o: Record<string, unknown>
 }
 
 /** AfterTool's `tool_response` ({ llmContent, returnDisplay, error? }) as a short result summary. */
-function toolResult(response: unknown): { ok: boolean; summary: Record<string, unknown> } {
-  if (typeof response !== 'object' || response === null)
+function toolResult(response: unknown): ToolResult {
+  if (typeof response !== 'object' || response === null || Array.isArray(response))
     throw invalid(`the hook input's tool_response must be an object (AfterTool)`);
   const r = response as Record<string, unknown>;
-  const error = r.error as { message?: unknown; type?: unknown } | undefined;
-  const output = text(r.llmContent);
-  const summary: Record<string, unknown> = {
-    output: output.length > OUTPUT_CAP ? `${output.slice(0, OUTPUT_CAP)}…` : output,
-    ...(output.length > OUTPUT_CAP ? { outputChars: output.length } : {}),
+  const error = r.error as { message?: unknown; type?: unknown } | null | undefined;
+  const failed = typeof error === 'object' && error !== null;
+  return {
+    ok: !failed,
+    summary: summarizeResult({
+      output: text(r.llmContent),
+      ...(failed ? { error: typeof error.message === 'string' ? error.message : 'error' } : {}),
+      ...(failed && typeof error.type === 'string' ? { errorType: error.type } : {}),
+    }),
   };
-  if (error) {
-    summary.error = typeof error.message === 'string' ? error.message.slice(0, OUTPUT_CAP) : 'error';
-    if (typeof error.type === 'string') summary.errorType = error.type;
-  }
-  return { ok: !error, summary };
 }
 
 /** llmContent is a string, or Gemini content parts: their text joined. */
@@ -103,16 +117,20 @@ function text(content: unknown): string {
     .join('');
 }
 
-/** A verdict as Gemini CLI's hook output: JSON on stdout, always exit 0. */
-export function renderGeminiHook(
-  _event: HookEvent | undefined,
-  verdict: HookVerdict,
-): { stdout: string; stderr: string; exitCode: number } {
-  let out: Record<string, unknown>;
-  if (verdict.kind === 'deny') out = { decision: 'deny', reason: verdict.reason };
-  else if (verdict.kind === 'none' && verdict.message) out = { systemMessage: verdict.message };
-  else out = {};
-  return { stdout: `${JSON.stringify(out)}\n`, stderr: '', exitCode: 0 };
+/**
+ * A verdict as Gemini CLI's hook output: JSON on stdout, always exit 0. A message of an event that
+ * decides nothing is shown to the user (`systemMessage`) and written to stderr for the logs.
+ */
+export function renderGeminiHook(_event: HookEvent | undefined, verdict: HookVerdict): HookOutput {
+  if (verdict.kind === 'deny')
+    return {
+      stdout: `${JSON.stringify({ decision: 'deny', reason: verdict.reason })}\n`,
+      stderr: '',
+      exitCode: 0,
+    };
+  const message = verdict.kind === 'none' ? (verdict.message ?? '').trim() : '';
+  if (message === '') return { stdout: '{}\n', stderr: '', exitCode: 0 };
+  return { stdout: `${JSON.stringify({ systemMessage: message })}\n`, stderr: `${message}\n`, exitCode: 0 };
 }
 
 function field(o: Record<string, unknown>, name: string): string {
@@ -122,6 +140,6 @@ function field(o: Record<string, unknown>, name: string): string {
   return value;
 }
 
-function invalid(message: string): WardenError {
-  return new WardenError('REQUEST_INVALID', `Gemini CLI hook: ${message}`);
+function invalid(message: string, event?: 'pre'): WardenError {
+  return new WardenError('REQUEST_INVALID', `Gemini CLI hook: ${message}`, event ? { event } : {});
 }

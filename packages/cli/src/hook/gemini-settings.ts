@@ -7,6 +7,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { WardenError } from '@warden/core';
+import type { HookInstallOptions } from './hook-adapter.js';
 
 /** The name Warden's hook entries carry in settings.json (Gemini CLI's `/hooks` commands show it). */
 export const GEMINI_HOOK_NAME = 'warden';
@@ -16,11 +17,14 @@ export const GEMINI_HOOK_NAME = 'warden';
  * MCP tools included), and the session's start and end.
  */
 const EVENTS = [
-  ['BeforeTool', '*'],
-  ['AfterTool', '*'],
-  ['SessionStart', undefined],
-  ['SessionEnd', undefined],
+  ['BeforeTool', '*', true],
+  ['AfterTool', '*', false],
+  ['SessionStart', undefined, false],
+  ['SessionEnd', undefined, false],
 ] as const;
+
+/** Events that never wait for a person get this limit: they only record. */
+const RECORD_TIMEOUT_SECONDS = 30;
 
 interface HookGroup {
   matcher?: string;
@@ -29,13 +33,7 @@ interface HookGroup {
 }
 
 /** Writes Warden's hooks into the chosen settings.json, merging; returns the file and what it now holds. */
-export function installGeminiHooks(options: {
-  scope: 'project' | 'user';
-  projectDir: string;
-  home: string;
-  command: string;
-  timeoutSeconds: number;
-}): { file: string; written: string } {
+export function installGeminiHooks(options: HookInstallOptions): { file: string; written: string } {
   const file = join(
     options.scope === 'project' ? options.projectDir : options.home,
     '.gemini',
@@ -43,7 +41,8 @@ export function installGeminiHooks(options: {
   );
   const settings = readSettings(file);
   const hooks = objectAt(settings, 'hooks', file);
-  for (const [event, matcher] of EVENTS) {
+  for (const [event, matcher, waits] of EVENTS) {
+    const seconds = waits ? options.timeoutSeconds : Math.min(options.timeoutSeconds, RECORD_TIMEOUT_SECONDS);
     const groups = hooks[event] ?? [];
     if (!Array.isArray(groups)) throw malformed(file, `hooks.${event} is not an array`);
     const kept = (groups as HookGroup[]).filter((g) => !g?.hooks?.some((h) => h?.name === GEMINI_HOOK_NAME));
@@ -56,7 +55,7 @@ export function installGeminiHooks(options: {
           command: options.command,
           // Gemini CLI counts in milliseconds; a hook it times out is let through, so the runner's own
           // limit (the review wait) stays below this one.
-          timeout: options.timeoutSeconds * 1000,
+          timeout: seconds * 1000,
           description: 'Warden governs this tool use (policy, review, audit)',
         },
       ],
@@ -64,12 +63,14 @@ export function installGeminiHooks(options: {
     hooks[event] = kept;
   }
   // Hooks switched off, or Warden's named as disabled, would leave the assistant ungoverned silently.
-  const hooksConfig = objectAt(settings, 'hooksConfig', file);
-  if (hooksConfig.enabled === false) hooksConfig.enabled = true;
-  if (Array.isArray(hooksConfig.disabled))
-    hooksConfig.disabled = hooksConfig.disabled.filter(
-      (d) => d !== GEMINI_HOOK_NAME && d !== options.command,
-    );
+  if (settings.hooksConfig !== undefined) {
+    const hooksConfig = objectAt(settings, 'hooksConfig', file);
+    if (hooksConfig.enabled === false) hooksConfig.enabled = true;
+    if (Array.isArray(hooksConfig.disabled))
+      hooksConfig.disabled = hooksConfig.disabled.filter(
+        (d) => d !== GEMINI_HOOK_NAME && d !== options.command,
+      );
+  }
   const written = `${JSON.stringify(settings, null, 2)}\n`;
   mkdirSync(dirname(file), { recursive: true });
   writeFileSync(file, written);
