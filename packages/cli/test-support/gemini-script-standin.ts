@@ -42,6 +42,8 @@ export const STANDIN_MODEL_VERSION = 'gemini-2.5-flash-standin';
 
 /** A request as it arrived: the path without its query, the model and method from it, headers, body. */
 export interface RecordedRequest {
+  /** The URL as requested, query included. */
+  readonly url: string;
   readonly path: string;
   readonly model: string;
   /** `streamGenerateContent`, `generateContent`, `countTokens`… */
@@ -97,7 +99,14 @@ export async function startGeminiScriptStandin(script: Script): Promise<GeminiSc
       }
       const path = (req.url ?? '').split('?')[0] as string;
       const m = /^\/v1(?:beta|alpha)?\/models\/([^/:]+):([A-Za-z]+)$/.exec(path);
-      const recorded = { path, model: m?.[1] ?? '', method: m?.[2] ?? '', headers: req.headers, body };
+      const recorded = {
+        url: req.url ?? '',
+        path,
+        model: m?.[1] ?? '',
+        method: m?.[2] ?? '',
+        headers: req.headers,
+        body,
+      };
       requests.push(recorded);
       if (req.method !== 'POST' || !m)
         return json(res, apiError(404, 'NOT_FOUND', `no route ${req.method} ${path}`), 404);
