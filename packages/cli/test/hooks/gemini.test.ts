@@ -7,6 +7,7 @@
  * Needs the built CLI (`npm run build`).
  */
 import { type ChildProcessByStdio, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,11 +28,14 @@ import {
   type GeminiScriptStandin,
   type RecordedRequest,
   type ScriptedTurn,
+  STANDIN_MODEL_VERSION,
   startGeminiScriptStandin,
 } from '../../test-support/gemini-script-standin.js';
 
 const GEMINI = join(REPO, 'node_modules/@google/gemini-cli/bundle/gemini.js');
 const MODEL = 'gemini-2.5-flash';
+/** The deployment's Gemini API key, which only Warden's proxy holds. */
+const UPSTREAM_KEY = 'AIza-deployment-key-for-the-standin';
 
 const POLICY = `warden: 1
 name: gemini-hook-test
@@ -74,6 +78,10 @@ const SCRIPTS: Record<string, readonly ScriptedTurn[]> = {
     { calls: [{ name: 'write_file', args: { file_path: 'reviewed.txt', content: 'approved content\n' } }] },
     { text: 'Written.' },
   ],
+  metered: [
+    { calls: [{ name: 'run_shell_command', args: { command: 'echo metered > metered.txt' } }] },
+    { text: 'Done.' },
+  ],
   denied: [
     { calls: [{ name: 'write_file', args: { file_path: 'denied.txt', content: 'never\n' } }] },
     { text: 'The write was refused.' },
@@ -105,14 +113,22 @@ beforeAll(async () => {
   if (!existsSync(BIN)) throw new Error(`${BIN} is missing: run \`npm run build\` first`);
   dir = mkdtempSync(join(tmpdir(), 'warden-gemini-'));
   writeFileSync(join(dir, 'policy.yaml'), POLICY);
+  standin = await startGeminiScriptStandin((turn, r) => SCRIPTS[scenarioOf(r)]?.[turn] ?? { text: 'done' });
+  // The metering proxy's Gemini upstream is the stand-in, with the deployment's own provider key.
+  writeFileSync(
+    join(dir, 'warden.yaml'),
+    `llm:\n  gemini: { baseUrl: "${standin.url}", apiKey: env:GEMINI_UPSTREAM_KEY }\n`,
+  );
   admin = `wdn_${'a'.repeat(43)}`;
   server = await spawnServe(
-    ['--db', join(dir, 'warden.db'), '--port', '0', '--policy', join(dir, 'policy.yaml')],
-    { WARDEN_ADMIN_KEY: admin, WARDEN_LOG_LEVEL: 'warn' },
+    [
+      ...['--config', join(dir, 'warden.yaml'), '--db', join(dir, 'warden.db')],
+      ...['--port', '0', '--policy', join(dir, 'policy.yaml')],
+    ],
+    { WARDEN_ADMIN_KEY: admin, WARDEN_LOG_LEVEL: 'warn', GEMINI_UPSTREAM_KEY: UPSTREAM_KEY },
   );
   agentKey = await key(['--agent', 'gemini-dev']);
   approverKey = await key(['--human', 'ann@example.com', '--role', 'approver']);
-  standin = await startGeminiScriptStandin((turn, r) => SCRIPTS[scenarioOf(r)]?.[turn] ?? { text: 'done' });
 }, 90_000);
 
 afterAll(async () => {
@@ -134,7 +150,7 @@ interface GeminiRun {
 }
 
 /** A fresh project (with Warden's hooks installed) and HOME, and Gemini CLI run there on one prompt. */
-async function runGemini(scenario: string): Promise<GeminiRun> {
+async function runGemini(scenario: string, o: { proxy?: { session: string } } = {}): Promise<GeminiRun> {
   const project = join(dir, `project-${scenario}`);
   const home = join(dir, `home-${scenario}`);
   mkdirSync(join(home, '.gemini'), { recursive: true });
@@ -158,8 +174,15 @@ async function runGemini(scenario: string): Promise<GeminiRun> {
   expect(settings.hooks.BeforeTool[0].hooks[0].command).toMatch(/ hook gemini$/);
   const env = childEnv({
     HOME: home,
-    GEMINI_API_KEY: 'standin-key',
-    GOOGLE_GEMINI_BASE_URL: standin.url,
+    // Through the proxy: Warden's base URL, the agent's Warden key as the API key, and the session
+    // Gemini CLI is told to use sent as Warden-Session on every model request.
+    ...(o.proxy
+      ? {
+          GEMINI_API_KEY: agentKey,
+          GOOGLE_GEMINI_BASE_URL: `${server.url}/llm/gemini`,
+          GEMINI_CLI_CUSTOM_HEADERS: `Warden-Session: ${o.proxy.session}`,
+        }
+      : { GEMINI_API_KEY: 'standin-key', GOOGLE_GEMINI_BASE_URL: standin.url }),
     GEMINI_CLI_TRUST_WORKSPACE: 'true',
     WARDEN_URL: server.url,
     WARDEN_AGENT_KEY: agentKey,
@@ -170,7 +193,10 @@ async function runGemini(scenario: string): Promise<GeminiRun> {
   const since = standin.requests.length;
   const child: ChildProcessByStdio<null, Readable, Readable> = spawn(
     process.execPath,
-    [GEMINI, '-p', `scenario:${scenario}`, '--yolo', '-m', MODEL, '-o', 'json'],
+    [
+      ...[GEMINI, '-p', `scenario:${scenario}`, '--yolo', '-m', MODEL, '-o', 'json'],
+      ...(o.proxy ? ['--session-id', o.proxy.session] : []),
+    ],
     { cwd: project, env, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let out = '';
@@ -195,7 +221,7 @@ interface AuditRecord {
     session?: string;
     args?: Record<string, unknown>;
     decision?: { effect: string; ruleId?: string };
-    outcome?: { status: string; result?: unknown };
+    outcome?: { status: string; result?: unknown; usage?: unknown };
   };
 }
 
@@ -272,5 +298,30 @@ describe('warden hook gemini, with the real Gemini CLI', () => {
     expect(existsSync(join(run.project, 'denied.txt'))).toBe(false);
     const denied = standin.functionResponses(run.since).find((f) => f.name === 'write_file');
     expect(denied?.text).toMatch(/Tool execution blocked/);
+  }, 60_000);
+
+  it("meters Gemini CLI's model traffic through the proxy, in the same session as its hook calls", async () => {
+    const session = randomUUID();
+    const run = await runGemini('metered', { proxy: { session } });
+    expect(run.code, run.err).toBe(0);
+    expect(run.session).toBe(session);
+    expect(readFileSync(join(run.project, 'metered.txt'), 'utf8')).toBe('metered\n');
+    // The provider saw the deployment's key, never the agent's.
+    const upstream = standin.requests.slice(run.since);
+    expect(upstream.length).toBeGreaterThanOrEqual(2);
+    for (const r of upstream) {
+      expect(r.headers['x-goog-api-key']).toBe(UPSTREAM_KEY);
+      expect(JSON.stringify(r.headers)).not.toContain(agentKey);
+    }
+    const events = await trail(session);
+    const llm = events.filter((e) => e.type === 'call.completed' && e.tool === 'llm:gemini');
+    expect(llm.length).toBe(upstream.length);
+    for (const e of llm)
+      expect(e.outcome).toMatchObject({
+        status: 'ok',
+        usage: { model: STANDIN_MODEL_VERSION, inputTokens: 40, outputTokens: 17 },
+      });
+    const shell = events.filter((e) => e.type === 'call.completed' && e.tool === 'shell.exec');
+    expect(shell.map((e) => e.outcome?.status)).toEqual(['ok']);
   }, 60_000);
 });
