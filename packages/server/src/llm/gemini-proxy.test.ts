@@ -184,6 +184,18 @@ describe('the Gemini API through the proxy', () => {
     expect(upstream.requests.length).toBe(before);
   });
 
+  it('passes countTokens through for an agent, unmetered, with the deployment key', async () => {
+    const before = await t.server.ctx.engine.store.queryAudit({ tool: 'llm:gemini', limit: 1000 });
+    const res = await post('/v1beta/models/gemini-2.5-flash:countTokens', { contents });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ totalTokens: 40 });
+    expect(upstream.requests.at(-1)?.headers['x-goog-api-key']).toBe(UPSTREAM_KEY);
+    const after = await t.server.ctx.engine.store.queryAudit({ tool: 'llm:gemini', limit: 1000 });
+    expect(after.records.length).toBe(before.records.length);
+    const keyless = await post('/v1beta/models/gemini-2.5-flash:countTokens', { contents }, {});
+    expect(keyless.status).toBe(401);
+  });
+
   it('never passes a key sent in the query string on to the provider', async () => {
     const res = await post(`/v1beta/models/gemini-2.5-flash:generateContent?key=${coder}`, { contents });
     expect(res.status).toBe(200);

@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { errorResponse } from '../http/error-status.js';
 import type { ServerContext } from '../server-context.js';
+import { forwardCountTokens, GEMINI_COUNT_TOKENS } from './gemini-count-tokens.js';
 import { geminiEndpoint, LLM_ENDPOINTS, LLM_PROVIDERS, type LlmProvider } from './llm-endpoints.js';
 import { LlmProxy } from './llm-proxy.js';
 import { LlmProxyError, type ProxyError, providerErrorBody } from './provider-errors.js';
@@ -22,7 +23,7 @@ export function registerLlmRoutes(app: FastifyInstance, ctx: ServerContext): voi
         );
         const known =
           provider === 'gemini'
-            ? `POST /llm/gemini/v1beta/models/<model>:generateContent and :streamGenerateContent`
+            ? `POST /llm/gemini/v1beta/models/<model>:generateContent and :streamGenerateContent (and :countTokens, unmetered)`
             : endpoints.map((e) => `POST /llm/${provider}${e.path}`).join(', ');
         const notFound = (request: FastifyRequest, reply: FastifyReply) => {
           const path = request.url.split('?')[0];
@@ -36,9 +37,11 @@ export function registerLlmRoutes(app: FastifyInstance, ctx: ServerContext): voi
         if (provider === 'gemini') {
           // The model and method are in the path (`models/gemini-2.5-pro:streamGenerateContent`).
           scope.post('/*', { bodyLimit: ctx.config.llm.bodyLimitBytes }, (request, reply) => {
-            const endpoint = geminiEndpoint(`/${(request.params as { '*': string })['*']}`);
-            if (!endpoint) return notFound(request, reply);
-            return proxy.handle(endpoint, request, reply);
+            const path = `/${(request.params as { '*': string })['*']}`;
+            const endpoint = geminiEndpoint(path);
+            if (endpoint) return proxy.handle(endpoint, request, reply);
+            if (GEMINI_COUNT_TOKENS.test(path)) return forwardCountTokens(ctx, request, reply, path);
+            return notFound(request, reply);
           });
         }
         for (const endpoint of endpoints) {
