@@ -49,8 +49,11 @@ export function addHookCommands(program: Command, io: CliIo, done: (code: number
     .option('--project-dir <path>', 'the project root (default: the current folder)')
     .option('--url <url>', 'the Warden server the hook calls (written into the command)')
     .option('--review-timeout <seconds>', 'the review wait written into the command (default 240)')
-    .action((assistant, o) => {
+    .action((assistant, own) => {
       try {
+        // Commander hands `--url` and `--review-timeout` to `hook` itself wherever they stand (the root
+        // command does not use positional options), so install reads them from there too.
+        const o = { ...hook.opts(), ...own };
         const r = installHooks(assistant, o, process.env, io.cwd, process.argv[1] ?? '');
         io.out(
           `Wrote ${r.file} (the hook runs \`${r.command}\`, time limit ${r.timeoutSeconds} s):\n${r.written}`,

@@ -4,7 +4,7 @@
  * withdraws the reviews the others opened; otherwise each review is waited for, up to one deadline
  * for the whole tool use, and an approved one is redeemed. Any call not allowed denies the tool use.
  */
-import { canonicalJson } from '@warden/core';
+import { canonicalJson, isWardenError } from '@warden/core';
 import {
   type ApprovalState,
   approvalLetsCallRun,
@@ -62,21 +62,46 @@ export async function decideCalls(calls: readonly HookCall[], deps: DecideDeps):
   return { kind: 'allow', callIds: settled.map((l) => (l as { callId: string }).callId) };
 }
 
-/** The key a held call is remembered by: its tool and canonical arguments (the session is the folder's). */
+/**
+ * The key a held call is remembered by: its tool and canonical arguments (the session is the folder's).
+ * A shell command's `description` is the model's prose about it, not what runs, and a retry may word it
+ * anew: it is left out, and the retry redeems with the arguments that were approved.
+ */
 export function callKey(call: HookCall): string {
-  return canonicalJson({ tool: call.tool, args: call.args });
+  const { description: _prose, ...rest } = call.args;
+  return canonicalJson({ tool: call.tool, args: call.tool === 'shell.exec' ? rest : call.args });
+}
+
+/** A remembered request as it stands now; undefined (and forgotten) when the server no longer knows it. */
+async function lookUp(approvalId: string, deps: DecideDeps): Promise<ApprovalState | undefined> {
+  try {
+    const a = await deps.transport.waitForApproval(approvalId, 0, undefined, tokenOpt(deps));
+    deps.answered = true;
+    return a;
+  } catch (err) {
+    // Another server or a fresh database than the one that opened it: ask again.
+    if (isWardenError(err) && err.code === 'APPROVAL_NOT_FOUND') return undefined;
+    throw err;
+  }
 }
 
 /** Checks a call, or picks up the approval request it was held under before. */
 async function firstLook(call: HookCall, deps: DecideDeps): Promise<Look> {
   const key = callKey(call);
   const remembered = deps.state.pending(key);
-  if (remembered) {
-    const a = await deps.transport.waitForApproval(remembered.approvalId, 0, undefined, tokenOpt(deps));
-    deps.answered = true;
+  const a = remembered ? await lookUp(remembered.approvalId, deps) : undefined;
+  if (remembered && !a) deps.state.dropPending(key);
+  if (remembered && a) {
+    const asked = remembered.args ? { ...call, args: remembered.args } : call;
     if (a.status === 'pending')
-      return { kind: 'held', call, approvalId: a.id, session: remembered.session, expiresAt: a.expiresAt };
-    if (approvalLetsCallRun(a)) return redeem(call, a.id, remembered.session, deps);
+      return {
+        kind: 'held',
+        call: asked,
+        approvalId: a.id,
+        session: remembered.session,
+        expiresAt: a.expiresAt,
+      };
+    if (approvalLetsCallRun(a)) return redeem(asked, a.id, remembered.session, deps);
     deps.state.dropPending(key);
     if (a.status === 'denied') return { kind: 'refused', call, reason: notApprovedReason(call, a) };
     // Expired, withdrawn or already used: ask again.
@@ -109,6 +134,7 @@ function fromDecision(call: HookCall, d: CallDecision, deps: DecideDeps): Look {
       approvalId: d.approval.id,
       session: d.session,
       tool: call.tool,
+      args: call.args,
       openedAt: new Date().toISOString(),
     });
     return {

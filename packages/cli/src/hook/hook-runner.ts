@@ -4,7 +4,7 @@
  * fails closed: anything that keeps Warden from deciding denies a `pre`, saying what and how to fix it
  * (with fail-open, only Warden being unreachable allows, with a warning). Never a stack trace.
  */
-import { canonicalJson, isWardenError, type WardenError } from '@warden/core';
+import { canonicalJson, isWardenError, WardenError } from '@warden/core';
 import { HttpTransport, type WardenTransport } from '@warden/sdk';
 import { describeError } from '../describe-error.js';
 import type { HookAdapter, HookEvent, HookOutput, HookVerdict } from './hook-adapter.js';
@@ -118,6 +118,7 @@ async function post(
   config: HookConfig,
   state: HookState,
 ): Promise<HookVerdict> {
+  const transport = transportOf(config); // before taking the record: without a key it stays for later
   const calls = event.uses.map((u) => toWardenCall(u, event.ctx) as HookCall);
   const decided = state.takeCalls(useKey(event.toolUseId, calls));
   if (!decided)
@@ -129,17 +130,19 @@ async function post(
   const outcome = ok
     ? ({ status: 'ok', result: summary } as const)
     : ({ status: 'error', result: summary, error: errorText(summary) } as const);
-  const problems = await completeAll(transportOf(config), decided.callIds, outcome);
+  const problems = await completeAll(transport, decided.callIds, outcome);
   return { kind: 'none', ...(problems ? { message: problems } : {}) };
 }
 
 /** The session ended: calls allowed whose results never came are completed as such, so none stays open. */
 async function sessionEnd(config: HookConfig, state: HookState): Promise<HookVerdict> {
+  if (config.key === undefined) return { kind: 'none' };
   const leftover = state.takeAllCalls().flatMap((c) => c.callIds);
-  if (leftover.length === 0 || config.key === undefined) return { kind: 'none' };
+  if (leftover.length === 0) return { kind: 'none' };
   const problems = await completeAll(transportOf(config), leftover, {
     status: 'error',
-    error: 'no result reported: the assistant session ended before the tool finished',
+    error:
+      'no result reported before the assistant session ended (the tool may not have run: refused by the assistant, or interrupted)',
   });
   return { kind: 'none', ...(problems ? { message: problems } : {}) };
 }
@@ -170,7 +173,11 @@ function useKey(toolUseId: string | undefined, calls: readonly HookCall[]): stri
 
 function transportOf(config: HookConfig): WardenTransport {
   if (config.key === undefined) {
-    throw Object.assign(new Error('no agent key'), { hookNoKey: true });
+    throw new WardenError(
+      'CONFIG_INVALID',
+      'No agent key: set WARDEN_AGENT_KEY in the environment the assistant runs in (create one with `warden keys create --agent NAME --role agent`)',
+      { setting: 'WARDEN_AGENT_KEY' },
+    );
   }
   return new HttpTransport({ url: config.url, key: config.key, timeoutMs: REQUEST_TIMEOUT_MS });
 }
@@ -179,16 +186,14 @@ function transportOf(config: HookConfig): WardenTransport {
 function isUnreachable(err: unknown): boolean {
   if (!isWardenError(err)) return false;
   if (err.code === 'WARDEN_UNREACHABLE' || err.code === 'SHUTTING_DOWN') return true;
-  const status = (err as WardenError).details?.status;
+  const status = err.details.status;
   return err.code === 'STORE_UNAVAILABLE' || (typeof status === 'number' && status >= 500);
 }
 
 /** The deny reason when Warden could not decide: what went wrong and how to fix it. */
 function failureReason(err: unknown, config: HookConfig): string {
   const notRun = 'The tool use was not run (the Warden hook fails closed).';
-  if ((err as { hookNoKey?: boolean }).hookNoKey) {
-    return `${notRun} No agent key: set WARDEN_AGENT_KEY in the environment the assistant runs in (create one with \`warden keys create --agent NAME --role agent\`).`;
-  }
+  if (isWardenError(err) && err.details.setting === 'WARDEN_AGENT_KEY') return `${notRun} ${err.message}.`;
   if (isUnreachable(err)) {
     return `${notRun} Warden could not be reached at ${config.url}: ${describeError(err)}. Start it (\`warden serve\`) or set WARDEN_URL to where it runs; WARDEN_HOOK_FAIL_OPEN=1 allows tool uses while it is down.`;
   }

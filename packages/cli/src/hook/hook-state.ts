@@ -32,6 +32,8 @@ export interface PendingApproval {
   /** The Warden session the request belongs to (the redeeming check must name it). */
   readonly session: string;
   readonly tool: string;
+  /** The arguments it was opened for: a retry redeems with exactly these. */
+  readonly args?: Record<string, unknown>;
   readonly openedAt: string;
 }
 
