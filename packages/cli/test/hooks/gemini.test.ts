@@ -82,6 +82,10 @@ const SCRIPTS: Record<string, readonly ScriptedTurn[]> = {
     { calls: [{ name: 'run_shell_command', args: { command: 'echo metered > metered.txt' } }] },
     { text: 'Done.' },
   ],
+  redacted: [
+    { calls: [{ name: 'run_shell_command', args: { command: 'echo redacted > redacted.txt' } }] },
+    { text: 'Done.' },
+  ],
   denied: [
     { calls: [{ name: 'write_file', args: { file_path: 'denied.txt', content: 'never\n' } }] },
     { text: 'The write was refused.' },
@@ -150,7 +154,10 @@ interface GeminiRun {
 }
 
 /** A fresh project (with Warden's hooks installed) and HOME, and Gemini CLI run there on one prompt. */
-async function runGemini(scenario: string, o: { proxy?: { session: string } } = {}): Promise<GeminiRun> {
+async function runGemini(
+  scenario: string,
+  o: { proxy?: { session: string }; security?: Record<string, unknown> } = {},
+): Promise<GeminiRun> {
   const project = join(dir, `project-${scenario}`);
   const home = join(dir, `home-${scenario}`);
   mkdirSync(join(home, '.gemini'), { recursive: true });
@@ -159,19 +166,26 @@ async function runGemini(scenario: string, o: { proxy?: { session: string } } = 
   writeFileSync(
     join(home, '.gemini', 'settings.json'),
     JSON.stringify({
-      security: { auth: { selectedType: 'gemini-api-key' } },
+      security: { auth: { selectedType: 'gemini-api-key' }, ...o.security },
       privacy: { usageStatisticsEnabled: false },
       telemetry: { enabled: false },
       general: { enableAutoUpdate: false, enableAutoUpdateNotification: false },
     }),
   );
   // As a user installs it: the project's .gemini/settings.json, written by `warden hook install`.
-  const installed = await warden(['hook', 'install', 'gemini', '--project', '--project-dir', project], {
-    HOME: home,
-  });
+  const installed = await warden(
+    [
+      ...['hook', 'install', 'gemini', '--project', '--project-dir', project],
+      ...['--url', server.url, '--review-timeout', '45'],
+    ],
+    { HOME: home },
+  );
   expect(installed.code, installed.err).toBe(0);
   const settings = JSON.parse(readFileSync(join(project, '.gemini', 'settings.json'), 'utf8'));
-  expect(settings.hooks.BeforeTool[0].hooks[0].command).toMatch(/ hook gemini$/);
+  expect(settings.hooks.BeforeTool[0].hooks[0]).toMatchObject({
+    command: expect.stringMatching(/ hook gemini --url \S+ --review-timeout 45$/),
+    timeout: 105_000,
+  });
   const env = childEnv({
     HOME: home,
     // Through the proxy: Warden's base URL, the agent's Warden key as the API key, and the session
@@ -184,7 +198,6 @@ async function runGemini(scenario: string, o: { proxy?: { session: string } } = 
         }
       : { GEMINI_API_KEY: 'standin-key', GOOGLE_GEMINI_BASE_URL: standin.url }),
     GEMINI_CLI_TRUST_WORKSPACE: 'true',
-    WARDEN_URL: server.url,
     WARDEN_AGENT_KEY: agentKey,
   });
   // Under GitHub Actions Gemini CLI strips every variable not on its allow-list from a hook's environment.
@@ -323,5 +336,18 @@ describe('warden hook gemini, with the real Gemini CLI', () => {
       });
     const shell = events.filter((e) => e.type === 'call.completed' && e.tool === 'shell.exec');
     expect(shell.map((e) => e.outcome?.status)).toEqual(['ok']);
+  }, 60_000);
+
+  it('with Gemini CLI redacting secrets from hook environments, fails closed unless Warden’s variables are allowed', async () => {
+    const redacting = { environmentVariableRedaction: { enabled: true } };
+    const stripped = await runGemini('redacted', { security: redacting });
+    expect(stripped.code, stripped.err).toBe(0);
+    expect(existsSync(join(stripped.project, 'redacted.txt'))).toBe(false);
+    expect(standin.functionResponse(callId(0), stripped.since)?.text).toMatch(/WARDEN_AGENT_KEY/);
+    const allowed = await runGemini('redacted', {
+      security: { environmentVariableRedaction: { enabled: true, allowed: ['WARDEN_AGENT_KEY'] } },
+    });
+    expect(allowed.code, allowed.err).toBe(0);
+    expect(readFileSync(join(allowed.project, 'redacted.txt'), 'utf8')).toBe('redacted\n');
   }, 60_000);
 });
