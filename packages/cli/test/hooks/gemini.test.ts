@@ -249,16 +249,16 @@ async function trail(session: string): Promise<AuditRecord['event'][]> {
   return r.body.records.map((x) => x.event);
 }
 
-/** Waits for the one pending approval of a call to `tool` and votes on it as ann, the approver. */
-async function vote(tool: string, action: 'approve' | 'deny'): Promise<void> {
+/** Waits for the pending review of the write to `file` and votes on it as ann, the approver. */
+async function vote(file: string, action: 'approve' | 'deny'): Promise<void> {
   for (let i = 0; i < 400; i++) {
-    const r = await api<{ approvals: { id: string; tool?: string; call?: { tool?: string } }[] }>(
+    const r = await api<{ approvals: { id: string; tool: string; args: { relativePath?: string } }[] }>(
       server.url,
       'GET',
       '/v1/approvals?status=pending',
       { key: approverKey },
     );
-    const pending = r.body.approvals.find((a) => (a.tool ?? a.call?.tool) === tool) ?? r.body.approvals[0];
+    const pending = r.body.approvals.find((a) => a.tool === 'fs.write' && a.args.relativePath === file);
     if (pending) {
       const v = await api(server.url, 'POST', `/v1/approvals/${pending.id}/${action}`, {
         key: approverKey,
@@ -269,7 +269,7 @@ async function vote(tool: string, action: 'approve' | 'deny'): Promise<void> {
     }
     await new Promise((res) => setTimeout(res, 100));
   }
-  throw new Error(`no pending approval for ${tool} appeared`);
+  throw new Error(`no pending review of a write to ${file} appeared`);
 }
 
 describe('warden hook gemini, with the real Gemini CLI', () => {
@@ -294,7 +294,7 @@ describe('warden hook gemini, with the real Gemini CLI', () => {
 
   it('holds a reviewed write until a second person approves it, then it runs and is completed', async () => {
     const running = runGemini('approved');
-    await vote('fs.write', 'approve');
+    await vote('reviewed.txt', 'approve');
     const run = await running;
     expect(run.code, run.err).toBe(0);
     expect(readFileSync(join(run.project, 'reviewed.txt'), 'utf8')).toBe('approved content\n');
@@ -305,12 +305,12 @@ describe('warden hook gemini, with the real Gemini CLI', () => {
 
   it('never runs a write the reviewer denies, and tells the model why', async () => {
     const running = runGemini('denied');
-    await vote('fs.write', 'deny');
+    await vote('denied.txt', 'deny');
     const run = await running;
     expect(run.code, run.err).toBe(0);
     expect(existsSync(join(run.project, 'denied.txt'))).toBe(false);
     const denied = standin.functionResponses(run.since).find((f) => f.name === 'write_file');
-    expect(denied?.text).toMatch(/Tool execution blocked/);
+    expect(denied?.text).toMatch(/Tool execution blocked: .*not this file/s);
   }, 60_000);
 
   it("meters Gemini CLI's model traffic through the proxy, in the same session as its hook calls", async () => {
