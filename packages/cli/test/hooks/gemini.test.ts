@@ -249,8 +249,8 @@ async function trail(session: string): Promise<AuditRecord['event'][]> {
   return r.body.records.map((x) => x.event);
 }
 
-/** Waits for the pending review of the write to `file` and votes on it as ann, the approver. */
-async function vote(file: string, action: 'approve' | 'deny'): Promise<void> {
+/** Waits for the pending review of the write to `file`; its approval id. */
+async function pendingReview(file: string): Promise<string> {
   for (let i = 0; i < 400; i++) {
     const r = await api<{ approvals: { id: string; tool: string; args: { relativePath?: string } }[] }>(
       server.url,
@@ -259,17 +259,19 @@ async function vote(file: string, action: 'approve' | 'deny'): Promise<void> {
       { key: approverKey },
     );
     const pending = r.body.approvals.find((a) => a.tool === 'fs.write' && a.args.relativePath === file);
-    if (pending) {
-      const v = await api(server.url, 'POST', `/v1/approvals/${pending.id}/${action}`, {
-        key: approverKey,
-        body: action === 'deny' ? { reason: 'not this file' } : {},
-      });
-      expect(v.status, JSON.stringify(v.body)).toBe(200);
-      return;
-    }
+    if (pending) return pending.id;
     await new Promise((res) => setTimeout(res, 100));
   }
   throw new Error(`no pending review of a write to ${file} appeared`);
+}
+
+/** Votes on an approval as ann, the approver: a second person, not the agent. */
+async function vote(id: string, action: 'approve' | 'deny'): Promise<void> {
+  const v = await api(server.url, 'POST', `/v1/approvals/${id}/${action}`, {
+    key: approverKey,
+    body: action === 'deny' ? { reason: 'not this file' } : {},
+  });
+  expect(v.status, JSON.stringify(v.body)).toBe(200);
 }
 
 describe('warden hook gemini, with the real Gemini CLI', () => {
@@ -294,7 +296,10 @@ describe('warden hook gemini, with the real Gemini CLI', () => {
 
   it('holds a reviewed write until a second person approves it, then it runs and is completed', async () => {
     const running = runGemini('approved');
-    await vote('reviewed.txt', 'approve');
+    const id = await pendingReview('reviewed.txt');
+    // Gemini CLI is held in the hook: the file is not there while the review is pending.
+    expect(existsSync(join(dir, 'project-approved', 'reviewed.txt'))).toBe(false);
+    await vote(id, 'approve');
     const run = await running;
     expect(run.code, run.err).toBe(0);
     expect(readFileSync(join(run.project, 'reviewed.txt'), 'utf8')).toBe('approved content\n');
@@ -305,7 +310,7 @@ describe('warden hook gemini, with the real Gemini CLI', () => {
 
   it('never runs a write the reviewer denies, and tells the model why', async () => {
     const running = runGemini('denied');
-    await vote('denied.txt', 'deny');
+    await vote(await pendingReview('denied.txt'), 'deny');
     const run = await running;
     expect(run.code, run.err).toBe(0);
     expect(existsSync(join(run.project, 'denied.txt'))).toBe(false);
