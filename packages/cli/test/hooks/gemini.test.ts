@@ -33,6 +33,8 @@ import {
 } from '../../test-support/gemini-script-standin.js';
 
 const GEMINI = join(REPO, 'node_modules/@google/gemini-cli/bundle/gemini.js');
+/** A real MCP server from npm (its tools include echo and get-env). */
+const EVERYTHING = join(REPO, 'node_modules/@modelcontextprotocol/server-everything/dist/index.js');
 const MODEL = 'gemini-2.5-flash';
 /** The deployment's Gemini API key, which only Warden's proxy holds. */
 const UPSTREAM_KEY = 'AIza-deployment-key-for-the-standin';
@@ -62,6 +64,13 @@ agents:
         effect: review
         tools: "fs.write"
         reason: Every file write needs a second person.
+      - id: mcp-echo
+        effect: allow
+        tools: "my_tools.echo"
+      - id: mcp-no-env
+        effect: block
+        tools: "my_tools.get-env"
+        reason: The environment holds secrets.
       - id: the-rest
         effect: allow
         tools: ["fs.read", "fs.search", "assistant.*", "llm:*"]
@@ -80,6 +89,11 @@ const SCRIPTS: Record<string, readonly ScriptedTurn[]> = {
   ],
   metered: [
     { calls: [{ name: 'run_shell_command', args: { command: 'echo metered > metered.txt' } }] },
+    { text: 'Done.' },
+  ],
+  mcp: [
+    { calls: [{ name: 'mcp_my_tools_get-env', args: {} }] },
+    { calls: [{ name: 'mcp_my_tools_echo', args: { message: 'through Warden' } }] },
     { text: 'Done.' },
   ],
   redacted: [
@@ -156,7 +170,7 @@ interface GeminiRun {
 /** A fresh project (with Warden's hooks installed) and HOME, and Gemini CLI run there on one prompt. */
 async function runGemini(
   scenario: string,
-  o: { proxy?: { session: string }; security?: Record<string, unknown> } = {},
+  o: { proxy?: { session: string }; security?: Record<string, unknown>; mcp?: boolean } = {},
 ): Promise<GeminiRun> {
   const project = join(dir, `project-${scenario}`);
   const home = join(dir, `home-${scenario}`);
@@ -170,6 +184,7 @@ async function runGemini(
       privacy: { usageStatisticsEnabled: false },
       telemetry: { enabled: false },
       general: { enableAutoUpdate: false, enableAutoUpdateNotification: false },
+      ...(o.mcp ? { mcpServers: { my_tools: { command: process.execPath, args: [EVERYTHING] } } } : {}),
     }),
   );
   // As a user installs it: the project's .gemini/settings.json, written by `warden hook install`.
@@ -354,5 +369,23 @@ describe('warden hook gemini, with the real Gemini CLI', () => {
     });
     expect(allowed.code, allowed.err).toBe(0);
     expect(readFileSync(join(allowed.project, 'redacted.txt'), 'utf8')).toBe('redacted\n');
+  }, 60_000);
+
+  // The server's name has an underscore: only Gemini CLI's mcp_context tells `mcp_my_tools_echo` apart.
+  it("decides an MCP tool as <server>.<tool> from Gemini CLI's mcp_context", async () => {
+    const run = await runGemini('mcp', { mcp: true });
+    expect(run.code, run.err).toBe(0);
+    expect(standin.functionResponse(callId(0), run.since)?.text).toMatch(
+      /Tool execution blocked: .*The environment holds secrets\./s,
+    );
+    expect(standin.functionResponse(callId(1), run.since)?.text).toContain('Echo: through Warden');
+    const events = await trail(run.session);
+    const decided = events.filter((e) => e.type === 'call.decided');
+    expect(decided.map((e) => [e.tool, e.decision?.effect])).toEqual([
+      ['my_tools.get-env', 'block'],
+      ['my_tools.echo', 'allow'],
+    ]);
+    const echo = events.find((e) => e.type === 'call.completed' && e.tool === 'my_tools.echo');
+    expect(echo?.outcome?.status).toBe('ok');
   }, 60_000);
 });
