@@ -120,8 +120,12 @@ describe('warden hook claude-code against a real warden serve', () => {
       await hook(preToolUse(randomUUID(), 'Bash', { command: 'ls' }), env, ['--fail-open']),
       await hook(preToolUse(randomUUID(), 'Bash', { command: 'ls' }), { ...env, WARDEN_HOOK_FAIL_OPEN: '1' }),
     ]) {
-      expect(open).toMatchObject({ code: 0, out: '' });
-      expect(open.err).toContain('allowed WITHOUT a Warden decision because fail-open is on');
+      // No decision (Claude Code's own rules apply), a warning the person sees.
+      expect(open.code).toBe(0);
+      expect(JSON.parse(open.out)).toEqual({
+        systemMessage: expect.stringContaining('allowed WITHOUT a Warden decision because fail-open is on'),
+      });
+      expect(open.err).toContain('allowed WITHOUT a Warden decision');
     }
   });
 
@@ -185,7 +189,10 @@ describe('warden hook claude-code against a real warden serve', () => {
     expect(await hook(end, hookEnv(w))).toMatchObject({ code: 0, out: '' });
     const [completed] = await eventsOf(w, session, 'call.completed');
     expect(completed).toMatchObject({
-      outcome: { status: 'error', error: expect.stringContaining('no result reported before the assistant session ended') },
+      outcome: {
+        status: 'error',
+        error: expect.stringContaining('no result reported before the assistant session ended'),
+      },
     });
   });
 
