@@ -182,11 +182,7 @@ export function renderClaudeAnswer(event: HookEvent | undefined, verdict: HookVe
   }
   if (verdict.kind === 'allow' && verdict.warning) {
     // No decision, so Claude Code's own rules apply; `systemMessage` shows the person the warning.
-    return {
-      stdout: `${JSON.stringify({ systemMessage: verdict.warning })}\n`,
-      stderr: `${verdict.warning}\n`,
-      exitCode: 0,
-    };
+    return { stdout: `${JSON.stringify({ systemMessage: verdict.warning })}\n`, stderr: '', exitCode: 0 };
   }
   const message = verdict.kind === 'none' && verdict.message ? verdict.message : '';
   return { stdout: '', stderr: message && !message.endsWith('\n') ? `${message}\n` : message, exitCode: 0 };

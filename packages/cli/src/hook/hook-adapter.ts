@@ -34,7 +34,8 @@ export type HookEvent =
 export type HookVerdict =
   /**
    * Warden does not object: defer to the assistant's own permissions (never widen them). `warning`:
-   * allowed without a decision (fail-open); the adapter shows it to the person where it can.
+   * allowed without a decision (fail-open); the runner prints it on stderr, and the adapter shows it to
+   * the person where its protocol can.
    */
   | { kind: 'allow'; warning?: string }
   /** Refused; `reason` is for the model to read (Warden's reason, the rule, an approval URL…). */

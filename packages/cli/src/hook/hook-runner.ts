@@ -48,7 +48,11 @@ export async function runHook(
           }
         : { kind: 'none', message: `warden: ${describeError(err)}` };
   }
-  return adapter.render(event, verdict);
+  const out = adapter.render(event, verdict);
+  // A fail-open allow is always said on stderr too, whatever the adapter shows.
+  return verdict.kind === 'allow' && verdict.warning
+    ? { ...out, stderr: `${verdict.warning}\n${out.stderr}` }
+    : out;
 }
 
 async function handle(
