@@ -157,7 +157,13 @@ describe('warden hook claude-code against a real warden serve', () => {
     const empty = await hook('', hookEnv(w));
     expect(empty.code).toBe(2);
     expect(empty.err).toContain('no hook input on stdin');
-    for (const r of [notJson, missing, noSessionRun, empty]) noStack(r.err);
+    const badFlag = await hook(preToolUse(randomUUID(), 'Bash', { command: 'ls' }), hookEnv(w), [
+      '--review-timeout',
+      '0',
+    ]);
+    expect(badFlag.code).toBe(2);
+    expect(badFlag.err).toContain('--review-timeout "0" is not a number of seconds between 1 and 3600');
+    for (const r of [notJson, missing, noSessionRun, empty, badFlag]) noStack(r.err);
   });
 
   it('names the known assistants for an unknown one (exit 2)', async () => {
