@@ -263,6 +263,24 @@ export const POLICY_CASES: readonly PolicyCase[] = [
   { name: 'a variable Warden cannot see', use: sh('rm -rf "$BUILD_DIR"'), effect: 'review', rule: unlisted },
   { name: 'sudo of a read-only command', use: sh('sudo ls /root'), effect: 'review', rule: unlisted },
   {
+    name: 'deleting everything in the project',
+    use: sh('rm -rf ./*'),
+    effect: 'review',
+    rule: 'shell-delete-whole-project',
+  },
+  {
+    name: 'deleting the .git folder',
+    use: sh('rm -rf .git'),
+    effect: 'review',
+    rule: 'shell-delete-whole-project',
+  },
+  {
+    name: 'xargs deleting what its input names',
+    use: sh('cat list.txt | xargs rm -rf'),
+    effect: 'review',
+    rule: 'shell-xargs-changes-files',
+  },
+  {
     name: 'a push of HEAD (which may be main)',
     use: sh('git push origin HEAD'),
     effect: 'review',

@@ -53,7 +53,12 @@ describe('commands across operators, groups and substitutions', () => {
   it('a $( ) substitution cannot hide a command', () => {
     const a = analyze('echo "$(rm -rf /)"');
     expect(a.program).toBe('echo');
-    expect(a.commands[1]).toEqual({ program: 'rm', words: ['rm', '-rf', '/'], pathsOutsideProject: ['/'] });
+    expect(a.commands[1]).toEqual({
+      program: 'rm',
+      words: ['rm', '-rf', '/'],
+      pathsOutsideProject: ['/'],
+      wrappers: [],
+    });
     expect(a.pathsOutsideProject).toEqual(['/']);
   });
 
@@ -109,6 +114,12 @@ describe('assignments and wrappers', () => {
     expect(analyze('sudo -u root -E env A=1 -u B nice -n 5 nohup time -p /bin/rm -rf x').program).toBe('rm');
     expect(analyze('exec -a name command -p timeout -s KILL 5s xargs -0 -n 1 grep x').program).toBe('grep');
     expect(analyze('nice -10 make').program).toBe('make');
+  });
+
+  it('lists the wrappers peeled, outermost first', () => {
+    expect(analyze('sudo -E nice -n 5 ls').commands[0]?.wrappers).toEqual(['sudo', 'nice']);
+    expect(analyze('cat list | xargs -0 rm -rf').commands[1]?.wrappers).toEqual(['xargs']);
+    expect(analyze('FOO=1 ls').commands[0]?.wrappers).toEqual([]);
   });
 
   it('sudo and doas set sudo, also with nothing after them', () => {
@@ -233,7 +244,12 @@ describe('downloads run as code', () => {
 describe('a few commands policies care about', () => {
   it('git push --force origin main', () => {
     expect(analyze('git push --force origin main').commands).toEqual([
-      { program: 'git', words: ['git', 'push', '--force', 'origin', 'main'], pathsOutsideProject: [] },
+      {
+        program: 'git',
+        words: ['git', 'push', '--force', 'origin', 'main'],
+        pathsOutsideProject: [],
+        wrappers: [],
+      },
     ]);
   });
 });

@@ -12,6 +12,8 @@ export interface ShellCommandFacts {
   readonly words: readonly string[];
   /** Path-like arguments and redirection targets of this command that resolve outside the project. */
   readonly pathsOutsideProject: readonly string[];
+  /** The wrappers peeled off it, outermost first: under `xargs` its real arguments come from stdin. */
+  readonly wrappers: readonly string[];
 }
 
 /** What a policy needs to know about a shell command string (the `shell.exec` call's arguments). */
@@ -117,10 +119,11 @@ export function analyzeShellCommand(command: string, where: PathContext): ShellA
   return {
     program: acc.commands[0]?.program ?? '',
     words: acc.words,
-    commands: acc.commands.map(({ program, words, pathsOutsideProject }) => ({
+    commands: acc.commands.map(({ program, words, pathsOutsideProject, wrappers }) => ({
       program,
       words,
       pathsOutsideProject,
+      wrappers,
     })),
     pathsOutsideProject: [...acc.outside],
     writesOutsideProject: [...acc.writesOutside],
@@ -210,6 +213,7 @@ function walkSimple(simple: ShellSimple, depth: number, acc: Acc): Facts[] {
         program,
         words: argv,
         pathsOutsideProject: outside,
+        wrappers: unwrapped.wrappers,
         readsCodeFromStdin: readsCode(program, argv),
       };
       count(acc, argv);
