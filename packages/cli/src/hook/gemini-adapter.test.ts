@@ -197,6 +197,14 @@ describe('renderGeminiHook', () => {
       exitCode: 0,
     });
     expect(renderGeminiHook(undefined, { kind: 'none' }).stdout).toBe('{}\n');
+    // Allowed without a decision (fail-open): still no decision, the warning shown to the person.
+    expect(renderGeminiHook(undefined, { kind: 'allow', warning: 'warden: WARNING: unreachable\n' })).toEqual(
+      {
+        stdout: '{"systemMessage":"warden: WARNING: unreachable"}\n',
+        stderr: '',
+        exitCode: 0,
+      },
+    );
     expect(renderGeminiHook(undefined, { kind: 'none', message: 'warden: no call\n' })).toEqual({
       stdout: '{"systemMessage":"warden: no call"}\n',
       stderr: 'warden: no call\n',

@@ -128,6 +128,10 @@ export function renderGeminiHook(_event: HookEvent | undefined, verdict: HookVer
       stderr: '',
       exitCode: 0,
     };
+  // A fail-open allow is shown to the person too (the runner already printed it on stderr).
+  const warning = verdict.kind === 'allow' ? (verdict.warning ?? '').trim() : '';
+  if (warning !== '')
+    return { stdout: `${JSON.stringify({ systemMessage: warning })}\n`, stderr: '', exitCode: 0 };
   const message = verdict.kind === 'none' ? (verdict.message ?? '').trim() : '';
   if (message === '') return { stdout: '{}\n', stderr: '', exitCode: 0 };
   return { stdout: `${JSON.stringify({ systemMessage: message })}\n`, stderr: `${message}\n`, exitCode: 0 };
