@@ -17,6 +17,7 @@ import {
   api,
   BIN,
   childEnv,
+  freePort,
   killAll,
   REPO,
   type Served,
@@ -96,6 +97,10 @@ const SCRIPTS: Record<string, readonly ScriptedTurn[]> = {
     { calls: [{ name: 'mcp_my_tools_echo', args: { message: 'through Warden' } }] },
     { text: 'Done.' },
   ],
+  unreachable: [
+    { calls: [{ name: 'run_shell_command', args: { command: 'echo ran > unreachable.txt' } }] },
+    { text: 'Done.' },
+  ],
   redacted: [
     { calls: [{ name: 'run_shell_command', args: { command: 'echo redacted > redacted.txt' } }] },
     { text: 'Done.' },
@@ -170,7 +175,13 @@ interface GeminiRun {
 /** A fresh project (with Warden's hooks installed) and HOME, and Gemini CLI run there on one prompt. */
 async function runGemini(
   scenario: string,
-  o: { proxy?: { session: string }; security?: Record<string, unknown>; mcp?: boolean } = {},
+  o: {
+    proxy?: { session: string };
+    security?: Record<string, unknown>;
+    mcp?: boolean;
+    /** The Warden URL the hook is installed with (default the server's). */
+    wardenUrl?: string;
+  } = {},
 ): Promise<GeminiRun> {
   const project = join(dir, `project-${scenario}`);
   const home = join(dir, `home-${scenario}`);
@@ -191,7 +202,7 @@ async function runGemini(
   const installed = await warden(
     [
       ...['hook', 'install', 'gemini', '--project', '--project-dir', project],
-      ...['--url', server.url, '--review-timeout', '45'],
+      ...['--url', o.wardenUrl ?? server.url, '--review-timeout', '45'],
     ],
     { HOME: home },
   );
@@ -356,6 +367,15 @@ describe('warden hook gemini, with the real Gemini CLI', () => {
       });
     const shell = events.filter((e) => e.type === 'call.completed' && e.tool === 'shell.exec');
     expect(shell.map((e) => e.outcome?.status)).toEqual(['ok']);
+  }, 60_000);
+
+  it('fails closed when Warden cannot be reached, and says so to the model', async () => {
+    const run = await runGemini('unreachable', { wardenUrl: `http://127.0.0.1:${await freePort()}` });
+    expect(run.code, run.err).toBe(0);
+    expect(existsSync(join(run.project, 'unreachable.txt'))).toBe(false);
+    expect(standin.functionResponse(callId(0), run.since)?.text).toMatch(
+      /Tool execution blocked: .*Warden could not be reached at http:\/\/127\.0\.0\.1:\d+/s,
+    );
   }, 60_000);
 
   it('with Gemini CLI redacting secrets from hook environments, fails closed unless Warden’s variables are allowed', async () => {
