@@ -120,8 +120,12 @@ describe('warden hook claude-code against a real warden serve', () => {
       await hook(preToolUse(randomUUID(), 'Bash', { command: 'ls' }), env, ['--fail-open']),
       await hook(preToolUse(randomUUID(), 'Bash', { command: 'ls' }), { ...env, WARDEN_HOOK_FAIL_OPEN: '1' }),
     ]) {
-      expect(open).toMatchObject({ code: 0, out: '' });
-      expect(open.err).toContain('allowed WITHOUT a Warden decision because fail-open is on');
+      // No decision (Claude Code's own rules apply), a warning the person sees.
+      expect(open.code).toBe(0);
+      expect(JSON.parse(open.out)).toEqual({
+        systemMessage: expect.stringContaining('allowed WITHOUT a Warden decision because fail-open is on'),
+      });
+      expect(open.err).toContain('allowed WITHOUT a Warden decision');
     }
   });
 
@@ -153,7 +157,13 @@ describe('warden hook claude-code against a real warden serve', () => {
     const empty = await hook('', hookEnv(w));
     expect(empty.code).toBe(2);
     expect(empty.err).toContain('no hook input on stdin');
-    for (const r of [notJson, missing, noSessionRun, empty]) noStack(r.err);
+    const badFlag = await hook(preToolUse(randomUUID(), 'Bash', { command: 'ls' }), hookEnv(w), [
+      '--review-timeout',
+      '0',
+    ]);
+    expect(badFlag.code).toBe(2);
+    expect(badFlag.err).toContain('--review-timeout "0" is not a number of seconds between 1 and 3600');
+    for (const r of [notJson, missing, noSessionRun, empty, badFlag]) noStack(r.err);
   });
 
   it('names the known assistants for an unknown one (exit 2)', async () => {
@@ -185,7 +195,10 @@ describe('warden hook claude-code against a real warden serve', () => {
     expect(await hook(end, hookEnv(w))).toMatchObject({ code: 0, out: '' });
     const [completed] = await eventsOf(w, session, 'call.completed');
     expect(completed).toMatchObject({
-      outcome: { status: 'error', error: expect.stringContaining('no result reported before the assistant session ended') },
+      outcome: {
+        status: 'error',
+        error: expect.stringContaining('no result reported before the assistant session ended'),
+      },
     });
   });
 

@@ -2,10 +2,11 @@
 import { WardenError } from '@warden/core';
 import { claudeCodeAdapter } from './claude-code-adapter.js';
 import { codexAdapter } from './codex-adapter.js';
+import { geminiAdapter } from './gemini-adapter.js';
 import type { HookAdapter } from './hook-adapter.js';
 
 /** Every registered adapter, by assistant name. */
-export const HOOK_ADAPTERS: readonly HookAdapter[] = [claudeCodeAdapter, codexAdapter];
+export const HOOK_ADAPTERS: readonly HookAdapter[] = [claudeCodeAdapter, codexAdapter, geminiAdapter];
 
 /** The adapter of `name`; a USAGE error naming the known assistants otherwise. */
 export function hookAdapter(name: string): HookAdapter {

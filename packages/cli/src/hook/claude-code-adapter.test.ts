@@ -197,6 +197,12 @@ describe('the Claude Code adapter answers in Claude Code’s hook protocol', () 
     expect(renderClaudeAnswer(event, { kind: 'allow' })).toEqual({ stdout: '', stderr: '', exitCode: 0 });
   });
 
+  it('an allow with a warning (fail-open) is still no decision, with a systemMessage for the person', () => {
+    const out = renderClaudeAnswer(event, { kind: 'allow', warning: 'Warden is down' });
+    expect(out.exitCode).toBe(0);
+    expect(JSON.parse(out.stdout)).toEqual({ systemMessage: 'Warden is down' });
+  });
+
   it('a deny of unreadable input is exit 2 with the reason on stderr; other events print nothing on stdout', () => {
     expect(renderClaudeAnswer(undefined, { kind: 'deny', reason: 'bad input' })).toEqual({
       stdout: '',

@@ -165,7 +165,8 @@ function multiEditSize(input: Json): number {
  * The answer Claude Code reads. Deny of a tool use: the decision JSON on stdout, exit 0. Deny without
  * an event we could read: exit 2 with the reason on stderr — Claude Code blocks a PreToolUse on exit 2
  * and shows stderr, whatever the event was. Allow and other events: nothing on stdout (a SessionStart's
- * stdout would be added to the model's context), messages on stderr, exit 0.
+ * stdout would be added to the model's context), messages on stderr, exit 0; an allow with a warning
+ * (fail-open) adds only a `systemMessage` for the person.
  */
 export function renderClaudeAnswer(event: HookEvent | undefined, verdict: HookVerdict): HookOutput {
   if (verdict.kind === 'deny') {
@@ -178,6 +179,10 @@ export function renderClaudeAnswer(event: HookEvent | undefined, verdict: HookVe
       },
     };
     return { stdout: `${JSON.stringify(answer)}\n`, stderr: '', exitCode: 0 };
+  }
+  if (verdict.kind === 'allow' && verdict.warning) {
+    // No decision, so Claude Code's own rules apply; `systemMessage` shows the person the warning.
+    return { stdout: `${JSON.stringify({ systemMessage: verdict.warning })}\n`, stderr: '', exitCode: 0 };
   }
   const message = verdict.kind === 'none' && verdict.message ? verdict.message : '';
   return { stdout: '', stderr: message && !message.endsWith('\n') ? `${message}\n` : message, exitCode: 0 };

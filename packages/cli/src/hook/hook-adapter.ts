@@ -32,8 +32,12 @@ export type HookEvent =
 
 /** The runner's answer to an event. */
 export type HookVerdict =
-  /** Warden does not object: defer to the assistant's own permissions (never widen them). */
-  | { kind: 'allow' }
+  /**
+   * Warden does not object: defer to the assistant's own permissions (never widen them). `warning`:
+   * allowed without a decision (fail-open); the runner prints it on stderr, and the adapter shows it to
+   * the person where its protocol can.
+   */
+  | { kind: 'allow'; warning?: string }
   /** Refused; `reason` is for the model to read (Warden's reason, the rule, an approval URL…). */
   | { kind: 'deny'; reason: string }
   /** Events that decide nothing (post, session start…); `message` goes to stderr. */

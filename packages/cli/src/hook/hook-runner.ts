@@ -35,13 +35,10 @@ export async function runHook(
     const other = isWardenError(err) && err.details?.event === 'other';
     return adapter.render(undefined, other ? { kind: 'none', message } : { kind: 'deny', reason: message });
   }
-  let warning = '';
   let verdict: HookVerdict;
   try {
     pruneHookState(config.stateDir);
-    const r = await handle(event, config, progress);
-    verdict = r.verdict;
-    warning = r.warning ?? '';
+    verdict = await handle(event, config, progress);
   } catch (err) {
     verdict =
       event.type === 'pre'
@@ -52,20 +49,23 @@ export async function runHook(
         : { kind: 'none', message: `warden: ${describeError(err)}` };
   }
   const out = adapter.render(event, verdict);
-  return { ...out, stderr: warning + out.stderr };
+  // A fail-open allow is always said on stderr too, whatever the adapter shows.
+  return verdict.kind === 'allow' && verdict.warning
+    ? { ...out, stderr: `${verdict.warning}\n${out.stderr}` }
+    : out;
 }
 
 async function handle(
   event: HookEvent,
   config: HookConfig,
   progress: (line: string) => void,
-): Promise<{ verdict: HookVerdict; warning?: string }> {
+): Promise<HookVerdict> {
   const state = new HookState(config.stateDir, event.ctx.assistant, event.ctx.sessionId);
   if (event.type === 'pre') return pre(event, config, state, progress);
-  if (event.type === 'post') return { verdict: await post(event, config, state) };
-  if (event.type === 'session-end') return { verdict: await sessionEnd(config, state) };
+  if (event.type === 'post') return post(event, config, state);
+  if (event.type === 'session-end') return sessionEnd(config, state);
   // Session start, prompts and other events decide nothing: the calls themselves are governed.
-  return { verdict: { kind: 'none' } };
+  return { kind: 'none' };
 }
 
 async function pre(
@@ -73,13 +73,11 @@ async function pre(
   config: HookConfig,
   state: HookState,
   progress: (line: string) => void,
-): Promise<{ verdict: HookVerdict; warning?: string }> {
+): Promise<HookVerdict> {
   if (event.uses.length === 0)
     return {
-      verdict: {
-        kind: 'deny',
-        reason: `Warden found nothing to decide in ${event.native.name}, so it was not run.`,
-      },
+      kind: 'deny',
+      reason: `Warden found nothing to decide in ${event.native.name}, so it was not run.`,
     };
   const calls = event.uses.map((u) => toWardenCall(u, event.ctx) as HookCall);
   let deps: DecideDeps | undefined;
@@ -93,22 +91,20 @@ async function pre(
       answered: false,
     };
     const outcome = await decideCalls(calls, deps);
-    if (outcome.kind === 'deny') return { verdict: outcome };
+    if (outcome.kind === 'deny') return outcome;
     state.saveCalls(useKey(event.toolUseId, calls), {
       callIds: outcome.callIds,
       tools: calls.map((c) => c.tool),
       decidedAt: new Date().toISOString(),
     });
-    return { verdict: { kind: 'allow' } };
+    return { kind: 'allow' };
   } catch (err) {
     const unreachable = isUnreachable(err);
     if (unreachable && config.failOpen && !deps?.answered) {
-      return {
-        verdict: { kind: 'allow' },
-        warning: `warden: WARNING: ${describeError(err)}; allowed WITHOUT a Warden decision because fail-open is on (--fail-open or WARDEN_HOOK_FAIL_OPEN=1)\n`,
-      };
+      const warning = `warden: WARNING: ${describeError(err)}; allowed WITHOUT a Warden decision because fail-open is on (--fail-open or WARDEN_HOOK_FAIL_OPEN=1)`;
+      return { kind: 'allow', warning };
     }
-    return { verdict: { kind: 'deny', reason: failureReason(err, config) } };
+    return { kind: 'deny', reason: failureReason(err, config) };
   }
 }
 

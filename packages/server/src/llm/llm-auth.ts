@@ -8,6 +8,7 @@ import type { LlmProvider } from './llm-endpoints.js';
 const KEY_HEADER: Readonly<Record<LlmProvider, string>> = {
   openai: 'Authorization: Bearer <key>',
   anthropic: 'x-api-key: <key>',
+  gemini: 'x-goog-api-key: <key>',
 };
 
 /**
@@ -49,10 +50,20 @@ export async function authenticateAgent(
   return principal;
 }
 
-/** The key as an Authorization header value: Anthropic's clients send `x-api-key`, OpenAI's a bearer. */
+/** The header each provider's clients send the API key in, when it is not a bearer Authorization. */
+const API_KEY_HEADER: Readonly<Partial<Record<LlmProvider, string>>> = {
+  anthropic: 'x-api-key',
+  gemini: 'x-goog-api-key',
+};
+
+/**
+ * The key as an Authorization header value: Anthropic's clients send `x-api-key`, Google's Gemini
+ * clients `x-goog-api-key`, OpenAI's a bearer (which the others' clients may send instead).
+ */
 function authorizationOf(request: FastifyRequest, provider: LlmProvider): string | undefined {
-  const apiKey = request.headers['x-api-key'];
-  if (provider === 'anthropic' && typeof apiKey === 'string' && apiKey.trim() !== '') {
+  const name = API_KEY_HEADER[provider];
+  const apiKey = name === undefined ? undefined : request.headers[name];
+  if (typeof apiKey === 'string' && apiKey.trim() !== '') {
     return `Bearer ${apiKey.trim()}`;
   }
   const authorization = request.headers.authorization;

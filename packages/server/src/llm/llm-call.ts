@@ -93,20 +93,27 @@ export function taskTokenHeader(request: FastifyRequest): string | undefined {
   return headerValue(request, 'warden-task-token');
 }
 
-/** The request body: a JSON object naming its model (both providers require one). */
-export function requestBody(body: unknown): Record<string, unknown> & { model: string } {
+/**
+ * The request body and its model: a JSON object naming its model (OpenAI and Anthropic require one in
+ * the body; Gemini names it in the path, `pathModel`, and the body is left as the client sent it).
+ */
+export function requestBody(
+  body: unknown,
+  pathModel?: string,
+): { body: Record<string, unknown>; model: string } {
   const b = asObject(body);
   if (!b) {
     throw new WardenError('REQUEST_INVALID', 'the body must be a JSON object', {
       problems: ['body: not an object'],
     });
   }
+  if (pathModel !== undefined) return { body: b, model: pathModel };
   if (typeof b.model !== 'string' || b.model === '' || b.model.length > 200) {
     throw new WardenError('REQUEST_INVALID', 'body.model must name the model (at most 200 characters)', {
       problems: ['body.model: required, a string of 1 to 200 characters'],
     });
   }
-  return b as Record<string, unknown> & { model: string };
+  return { body: b, model: b.model };
 }
 
 /** A Warden header, also accepted with the `x-` prefix some proxies and clients insist on. */

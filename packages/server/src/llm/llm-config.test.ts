@@ -49,9 +49,14 @@ describe('the llm setting', () => {
         {},
       ),
     ).toThrow(/llm\.openai\.baseUrl .*without \/v1/);
-    expect(() => resolveServerConfig({ config: configFile({ gemini: { apiKey: 'k' } }) }, {})).toThrow(
-      /gemini/,
+    expect(() => resolveServerConfig({ config: configFile({ mistral: { apiKey: 'k' } }) }, {})).toThrow(
+      /mistral/,
     );
+    // Gemini is a provider: its upstream defaults to Google's Gemini API.
+    expect(resolveServerConfig({ config: configFile({ gemini: { apiKey: 'k' } }) }, {}).llm.gemini).toEqual({
+      baseUrl: 'https://generativelanguage.googleapis.com',
+      apiKey: 'k',
+    });
     try {
       resolveServerConfig({ config: configFile({ maxOutputTokensDefault: 0 }) }, {});
       expect.unreachable();

@@ -24,6 +24,7 @@ export const LlmConfigSchema = z
   .strictObject({
     openai: upstreamSchema('https://api.openai.com').optional(),
     anthropic: upstreamSchema('https://api.anthropic.com').optional(),
+    gemini: upstreamSchema('https://generativelanguage.googleapis.com').optional(),
     /** The output tokens reserved for a request that sets no cap of its own. */
     maxOutputTokensDefault: z.coerce.number().int().min(1).max(10_000_000).default(4_096),
     /** LLM requests carry whole conversations and images: their own body limit. */
@@ -49,7 +50,7 @@ export function resolveLlmConfig(
   source: string | undefined,
 ): { config: LlmConfig; problems: string[] } {
   const problems: string[] = [];
-  const resolve = (name: 'openai' | 'anthropic'): LlmUpstream | undefined => {
+  const resolve = (name: 'openai' | 'anthropic' | 'gemini'): LlmUpstream | undefined => {
     const upstream = llm[name];
     if (!upstream) return undefined;
     const baseUrl = upstream.baseUrl.replace(/\/+$/, '');
@@ -63,10 +64,12 @@ export function resolveLlmConfig(
   };
   const openai = resolve('openai');
   const anthropic = resolve('anthropic');
+  const gemini = resolve('gemini');
   const config: LlmConfig = {
     ...llm,
     ...(openai ? { openai } : {}),
     ...(anthropic ? { anthropic } : {}),
+    ...(gemini ? { gemini } : {}),
   };
   return { config, problems };
 }

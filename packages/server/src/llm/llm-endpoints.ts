@@ -1,19 +1,24 @@
 import { MessagesStreamMeter, messagesBodyUsage } from './anthropic-usage.js';
+import { GeminiStreamMeter, geminiBodyUsage } from './gemini-usage.js';
 import { ChatStreamMeter, chatBodyUsage, ResponsesStreamMeter, responsesBodyUsage } from './openai-usage.js';
 import { positiveInt } from './request-estimate.js';
 import { asObject, type BodyUsage, type StreamMeter } from './usage-meter.js';
 
 /** The providers Warden meters; each has its own upstream, key and error format. */
-export const LLM_PROVIDERS = ['openai', 'anthropic'] as const;
+export const LLM_PROVIDERS = ['openai', 'anthropic', 'gemini'] as const;
 export type LlmProvider = (typeof LLM_PROVIDERS)[number];
 
 /** One metered endpoint: how to read its requests and responses. */
 export interface LlmEndpoint {
   readonly provider: LlmProvider;
   /** `args.endpoint` of the call Warden decides: the official SDK's method name. */
-  readonly name: 'chat.completions' | 'responses' | 'messages';
+  readonly name: 'chat.completions' | 'responses' | 'messages' | 'generateContent' | 'streamGenerateContent';
   /** The path after `/llm/<provider>`, which is also the path at the upstream. */
   readonly path: string;
+  /** The model, when the endpoint names it in its path (Gemini's `models/<model>:…`), not the body. */
+  readonly pathModel?: string;
+  /** Whether the answer streams, when the endpoint says so (Gemini's method) rather than `body.stream`. */
+  readonly streams?: boolean;
   /** The request's own cap on output tokens; undefined when it sets none. */
   maxOutputTokens(body: Readonly<Record<string, unknown>>): number | undefined;
   /** How many answers the request asks for. */
@@ -100,3 +105,37 @@ const messages: LlmEndpoint = {
 
 /** Every metered endpoint. */
 export const LLM_ENDPOINTS: readonly LlmEndpoint[] = [chatCompletions, responses, messages];
+
+/** Gemini's methods Warden meters, by the name after the model in the path. */
+const GEMINI_METHODS = ['generateContent', 'streamGenerateContent'] as const;
+
+/** The Gemini API path of a metered method: `/<version>/models/<model>:<method>`. */
+export const GEMINI_PATH = /^\/(v1|v1beta|v1alpha)\/models\/([A-Za-z0-9][A-Za-z0-9._-]{0,199}):([A-Za-z]+)$/;
+
+/**
+ * The Gemini API endpoint of a request path (without the query), or undefined when the path is not a
+ * metered method. The model is in the path, and so is whether it streams (`streamGenerateContent`,
+ * asked as `?alt=sse`, which is passed on as the client sent it).
+ */
+export function geminiEndpoint(path: string): LlmEndpoint | undefined {
+  const m = GEMINI_PATH.exec(path);
+  const method = GEMINI_METHODS.find((x) => x === m?.[3]);
+  if (!m || !method) return undefined;
+  const cap = (b: Readonly<Record<string, unknown>>) =>
+    positiveInt(asObject(b.generationConfig)?.maxOutputTokens);
+  return {
+    provider: 'gemini',
+    name: method,
+    path,
+    pathModel: m[2] as string,
+    streams: method === 'streamGenerateContent',
+    maxOutputTokens: cap,
+    completions: (b) => positiveInt(asObject(b.generationConfig)?.candidateCount) ?? 1,
+    upstreamBody: (b, outputCap) =>
+      cap(b) !== undefined
+        ? { ...b }
+        : { ...b, generationConfig: { ...asObject(b.generationConfig), maxOutputTokens: outputCap } },
+    streamMeter: () => new GeminiStreamMeter(),
+    bodyUsage: geminiBodyUsage,
+  };
+}

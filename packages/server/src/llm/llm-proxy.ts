@@ -95,14 +95,14 @@ export class LlmProxy {
     const { principal, upstream, span } = t;
     const ctx = this.#ctx;
     const trace = span?.context ?? t.incoming;
-    const body = requestBody(request.body);
+    const { body, model } = requestBody(request.body, endpoint.pathModel);
     const estimate = estimateRequest(body, {
-      model: body.model,
+      model,
       maxOutputTokens: endpoint.maxOutputTokens(body),
       completions: endpoint.completions(body),
       defaultMaxOutput: ctx.config.llm.maxOutputTokensDefault,
     });
-    const stream = body.stream === true;
+    const stream = endpoint.streams ?? body.stream === true;
     span?.set({ 'gen_ai.request.model': estimate.model });
     const decided = await this.#check(request, principal, endpoint, estimate, stream, trace);
     span?.set({ 'warden.call_id': decided.callId, 'warden.decision': decided.effect });

@@ -1,14 +1,16 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { errorResponse } from '../http/error-status.js';
 import type { ServerContext } from '../server-context.js';
-import { LLM_ENDPOINTS, LLM_PROVIDERS, type LlmProvider } from './llm-endpoints.js';
+import { forwardCountTokens, GEMINI_COUNT_TOKENS } from './gemini-count-tokens.js';
+import { geminiEndpoint, LLM_ENDPOINTS, LLM_PROVIDERS, type LlmProvider } from './llm-endpoints.js';
 import { LlmProxy } from './llm-proxy.js';
 import { LlmProxyError, type ProxyError, providerErrorBody } from './provider-errors.js';
 
 /**
  * Registers the LLM metering proxy under `/llm/<provider>`: one scope per provider, so every answer
  * from it (a refusal, a bad key, malformed JSON, an unknown path) is in that provider's error shape,
- * which its official client parses. The base URL an agent sets is `/llm/openai/v1` or `/llm/anthropic`.
+ * which its official client parses. The base URL an agent sets is `/llm/openai/v1`, `/llm/anthropic` or
+ * `/llm/gemini`.
  */
 export function registerLlmRoutes(app: FastifyInstance, ctx: ServerContext): void {
   const proxy = new LlmProxy(ctx);
@@ -19,15 +21,29 @@ export function registerLlmRoutes(app: FastifyInstance, ctx: ServerContext): voi
         scope.setErrorHandler((err: FastifyError, request, reply) =>
           answerError(provider, err, request, reply),
         );
-        scope.setNotFoundHandler((request, reply) => {
-          const known = endpoints.map((e) => `POST /llm/${provider}${e.path}`).join(', ');
+        const known =
+          provider === 'gemini'
+            ? `POST /llm/gemini/v1beta/models/<model>:generateContent and :streamGenerateContent (and :countTokens, unmetered)`
+            : endpoints.map((e) => `POST /llm/${provider}${e.path}`).join(', ');
+        const notFound = (request: FastifyRequest, reply: FastifyReply) => {
           const path = request.url.split('?')[0];
           answer(provider, reply, {
             status: 404,
             code: 'NOT_FOUND',
             message: `Warden meters ${known}; there is no ${request.method} ${path}`,
           });
-        });
+        };
+        scope.setNotFoundHandler(notFound);
+        if (provider === 'gemini') {
+          // The model and method are in the path (`models/gemini-2.5-pro:streamGenerateContent`).
+          scope.post('/*', { bodyLimit: ctx.config.llm.bodyLimitBytes }, (request, reply) => {
+            const path = `/${(request.params as { '*': string })['*']}`;
+            const endpoint = geminiEndpoint(path);
+            if (endpoint) return proxy.handle(endpoint, request, reply);
+            if (GEMINI_COUNT_TOKENS.test(path)) return forwardCountTokens(ctx, request, reply, path);
+            return notFound(request, reply);
+          });
+        }
         for (const endpoint of endpoints) {
           scope.post(endpoint.path, { bodyLimit: ctx.config.llm.bodyLimitBytes }, (request, reply) =>
             proxy.handle(endpoint, request, reply),

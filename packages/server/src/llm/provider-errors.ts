@@ -51,9 +51,26 @@ const ANTHROPIC_TYPES: Readonly<Record<number, string>> = {
   429: 'rate_limit_error',
 };
 
+/** The google.rpc.Code name Google's clients read for an HTTP status. */
+function googleStatus(status: number): string {
+  if (status >= 500)
+    return status === 504 ? 'DEADLINE_EXCEEDED' : status === 500 ? 'INTERNAL' : 'UNAVAILABLE';
+  return GOOGLE_STATUSES[status] ?? 'INVALID_ARGUMENT';
+}
+
+const GOOGLE_STATUSES: Readonly<Record<number, string>> = {
+  401: 'UNAUTHENTICATED',
+  403: 'PERMISSION_DENIED',
+  404: 'NOT_FOUND',
+  409: 'ABORTED',
+  429: 'RESOURCE_EXHAUSTED',
+};
+
 /**
- * The error body a provider's own clients parse: OpenAI's `{error: {message, type, param, code}}` or
- * Anthropic's `{type: 'error', error: {type, message, details: {error_code}}}`. The Warden code is the
+ * The error body a provider's own clients parse: OpenAI's `{error: {message, type, param, code}}`,
+ * Anthropic's `{type: 'error', error: {type, message, details: {error_code}}}` or Google's
+ * `{error: {code, message, status, details: [ErrorInfo]}}` (the Warden code is the ErrorInfo's reason,
+ * in domain `warden`). The Warden code is the
  * code those clients expose (`err.code`, `err.errorCode`) and starts the message, so a person reading
  * an agent's log sees who refused and why; the facts of a refusal ride along under `warden`.
  */
@@ -62,6 +79,12 @@ export function providerErrorBody(provider: LlmProvider, e: ProxyError): Record<
   const warden = e.warden ? { warden: e.warden } : {};
   if (provider === 'openai') {
     return { error: { message, type: openAiType(e.status, e.code), param: null, code: e.code, ...warden } };
+  }
+  if (provider === 'gemini') {
+    const info = { '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: e.code, domain: 'warden' };
+    return {
+      error: { code: e.status, message, status: googleStatus(e.status), details: [info], ...warden },
+    };
   }
   return {
     type: 'error',

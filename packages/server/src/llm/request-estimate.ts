@@ -5,7 +5,8 @@ import { countPrompt } from './prompt-tokens.js';
 /**
  * The request fields that become prompt tokens: conversation, instructions, tool definitions and the
  * output schema (Chat Completions' `response_format`, Responses' `text.format`, Anthropic's
- * `output_format`/`output_config`), which the provider renders into the prompt.
+ * `output_format`/`output_config`; Gemini's `contents`, `systemInstruction`, `toolConfig`), which the
+ * provider renders into the prompt.
  */
 const PROMPT_FIELDS = [
   'system',
@@ -19,6 +20,10 @@ const PROMPT_FIELDS = [
   'text',
   'output_format',
   'output_config',
+  // Gemini's: the conversation, the system instruction and the tool config.
+  'contents',
+  'systemInstruction',
+  'toolConfig',
 ] as const;
 
 /** What an LLM request may consume, and the facts about it a policy sees. */

@@ -9,6 +9,7 @@ import type { LlmProvider } from './llm-endpoints.js';
 const TO_UPSTREAM: Readonly<Record<LlmProvider, readonly string[]>> = {
   openai: ['accept', 'user-agent', 'openai-beta'],
   anthropic: ['accept', 'user-agent', 'anthropic-version', 'anthropic-beta'],
+  gemini: ['accept', 'user-agent', 'x-goog-api-client'],
 };
 
 /**
@@ -34,6 +35,7 @@ export function upstreamHeaders(
   // Streams are relayed as they arrive: a compressed body would be held back by the decompressor.
   headers['accept-encoding'] = 'identity';
   if (provider === 'openai') headers.authorization = `Bearer ${upstream.apiKey}`;
+  else if (provider === 'gemini') headers['x-goog-api-key'] = upstream.apiKey;
   else headers['x-api-key'] = upstream.apiKey;
   return headers;
 }
@@ -47,10 +49,18 @@ export function clientHeaders(upstream: Headers): Record<string, string> {
   return out;
 }
 
-/** The upstream URL for a request: the configured root, the endpoint's path and the client's query. */
+/**
+ * The upstream URL for a request: the configured root, the endpoint's path and the client's query,
+ * without a `key` parameter (Google's clients may send the API key there: it is the agent's Warden key).
+ */
 export function upstreamUrl(upstream: LlmUpstream, path: string, requestUrl: string): string {
   const q = requestUrl.indexOf('?');
-  return `${upstream.baseUrl}${path}${q >= 0 ? requestUrl.slice(q) : ''}`;
+  if (q < 0) return `${upstream.baseUrl}${path}`;
+  const query = new URLSearchParams(requestUrl.slice(q + 1));
+  if (!query.has('key')) return `${upstream.baseUrl}${path}${requestUrl.slice(q)}`;
+  query.delete('key');
+  const rest = query.toString();
+  return `${upstream.baseUrl}${path}${rest === '' ? '' : `?${rest}`}`;
 }
 
 /** Whether a response is a Server-Sent Events stream. */
