@@ -93,6 +93,18 @@ export const POLICY_CASES: readonly PolicyCase[] = [
     effect: 'allow',
     rule: allowShell,
   },
+  {
+    name: 'changes into a package to test it',
+    use: sh('cd packages/cli && npx vitest run'),
+    effect: 'allow',
+    rule: allowShell,
+  },
+  {
+    name: 'the committed .env template is not a secret',
+    use: sh('cat .env.example'),
+    effect: 'allow',
+    rule: allowShell,
+  },
   // Shell: blocked
   { name: 'cat .env', use: sh('cat .env'), effect: 'block', rule: creds },
   { name: 'grep through .env.local', use: sh('grep API_KEY .env.local'), effect: 'block', rule: creds },
@@ -161,6 +173,12 @@ export const POLICY_CASES: readonly PolicyCase[] = [
     use: sh("echo '{}' > .claude/settings.json"),
     effect: 'block',
     rule: 'no-hook-tampering',
+  },
+  {
+    name: 'rm -rf after a cd out of the project',
+    use: sh('cd .. && rm -rf proj'),
+    effect: 'block',
+    rule: 'shell-destroy-outside-project',
   },
   // Shell: reviewed
   {
@@ -244,6 +262,30 @@ export const POLICY_CASES: readonly PolicyCase[] = [
   { name: 'a plain push to main', use: sh('git push origin main'), effect: 'review', rule: unlisted },
   { name: 'a variable Warden cannot see', use: sh('rm -rf "$BUILD_DIR"'), effect: 'review', rule: unlisted },
   { name: 'sudo of a read-only command', use: sh('sudo ls /root'), effect: 'review', rule: unlisted },
+  {
+    name: 'deleting everything in the project',
+    use: sh('rm -rf ./*'),
+    effect: 'review',
+    rule: 'shell-delete-whole-project',
+  },
+  {
+    name: 'deleting the .git folder',
+    use: sh('rm -rf .git'),
+    effect: 'review',
+    rule: 'shell-delete-whole-project',
+  },
+  {
+    name: 'xargs deleting what its input names',
+    use: sh('cat list.txt | xargs rm -rf'),
+    effect: 'review',
+    rule: 'shell-xargs-changes-files',
+  },
+  {
+    name: 'a push of HEAD (which may be main)',
+    use: sh('git push origin HEAD'),
+    effect: 'review',
+    rule: unlisted,
+  },
   // Files
   {
     name: 'writes inside the project',
@@ -291,6 +333,18 @@ export const POLICY_CASES: readonly PolicyCase[] = [
     name: 'reads .netrc (codex)',
     agent: 'codex',
     use: read('/home/dev/.netrc'),
+    effect: 'block',
+    rule: creds,
+  },
+  {
+    name: 'reads the .env template',
+    use: read('.env.sample'),
+    effect: 'allow',
+    rule: 'fs-read-inside-project',
+  },
+  {
+    name: 'a template next to the real file still blocks',
+    use: sh('cp .env.example .env'),
     effect: 'block',
     rule: creds,
   },

@@ -104,7 +104,7 @@ describe('the coding-assistants example policy', () => {
     expect(test.status).toBe(0);
     const lint = warden(['policy', 'lint', '--strict', FOLDER]);
     expect(lint.stdout).toBe('');
-    expect(lint.stderr).toMatch(/21 rules, 3 agents — no problems/);
+    expect(lint.stderr).toMatch(/\d+ rules, 3 agents — no problems/);
     expect(lint.status).toBe(0);
   });
 });

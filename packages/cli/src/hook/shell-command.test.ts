@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: the strings are shell commands, not templates
 import { describe, expect, it } from 'vitest';
 import { analyzeShellCommand, type ShellAnalysis } from './shell-command.js';
 import { MAX_SHELL_COMMAND_LENGTH, MAX_SHELL_NESTING, parseShell } from './shell-parser.js';
@@ -20,7 +21,6 @@ describe('words and quoting', () => {
 
   it("decodes $'…' strings and leaves variables and braces as written", () => {
     expect(argv(`echo $'a\\tb\\'c' $HOME \${X:-y} "$((1 + 2))"`)).toEqual([
-      // biome-ignore lint/suspicious/noTemplateCurlyInString: shell syntax, not a template
       ['echo', "a\tb'c", '$HOME', '${X:-y}', '$((1 + 2))'],
     ]);
   });
@@ -53,8 +53,29 @@ describe('commands across operators, groups and substitutions', () => {
   it('a $( ) substitution cannot hide a command', () => {
     const a = analyze('echo "$(rm -rf /)"');
     expect(a.program).toBe('echo');
-    expect(a.commands[1]).toEqual({ program: 'rm', words: ['rm', '-rf', '/'], pathsOutsideProject: ['/'] });
+    expect(a.commands[1]).toEqual({
+      program: 'rm',
+      words: ['rm', '-rf', '/'],
+      pathsOutsideProject: ['/'],
+      wrappers: [],
+    });
     expect(a.pathsOutsideProject).toEqual(['/']);
+  });
+
+  it('substitutions inside ${…} and $((…)) are parsed too: they run', () => {
+    expect(programs('echo ${X:-$(rm -rf /)} $(( $(id -u) + `wc -l < f` )) "${Y/a/"$(pwd)"}"')).toEqual([
+      'echo',
+      'rm',
+      'id',
+      'wc',
+      'pwd',
+    ]);
+    expect(analyze('echo $((1 + 2)) ${#X} ${X:-a}').words).toEqual([
+      'echo',
+      '$((1 + 2))',
+      '${#X}',
+      '${X:-a}',
+    ]);
   });
 
   it('nested substitutions are parsed too', () => {
@@ -95,6 +116,12 @@ describe('assignments and wrappers', () => {
     expect(analyze('nice -10 make').program).toBe('make');
   });
 
+  it('lists the wrappers peeled, outermost first', () => {
+    expect(analyze('sudo -E nice -n 5 ls').commands[0]?.wrappers).toEqual(['sudo', 'nice']);
+    expect(analyze('cat list | xargs -0 rm -rf').commands[1]?.wrappers).toEqual(['xargs']);
+    expect(analyze('FOO=1 ls').commands[0]?.wrappers).toEqual([]);
+  });
+
   it('sudo and doas set sudo, also with nothing after them', () => {
     expect(analyze('sudo ls').sudo).toBe(true);
     expect(analyze('doas -u root ls').sudo).toBe(true);
@@ -127,7 +154,6 @@ describe('paths outside the project', () => {
     expect(analyze('rm -rf ../x').pathsOutsideProject).toEqual([]); // /home/dev/proj/x
     expect(analyze('rm -rf ../../x').pathsOutsideProject).toEqual(['/home/dev/x']);
     expect(analyze('rm -rf "$HOME"').pathsOutsideProject).toEqual(['/home/dev']);
-    // biome-ignore lint/suspicious/noTemplateCurlyInString: shell syntax, not a template
     expect(analyze('ls ~ ~/.config ${HOME}/y').pathsOutsideProject).toEqual([
       '/home/dev',
       '/home/dev/.config',
@@ -157,6 +183,25 @@ describe('paths outside the project', () => {
     expect(analyze('make &> ../../build.log').writesOutsideProject).toEqual(['/home/dev/build.log']);
     expect(analyze('echo x >| /tmp/f').writesOutsideProject).toEqual(['/tmp/f']);
     expect(analyze('(echo x) > /tmp/g').writesOutsideProject).toEqual(['/tmp/g']);
+  });
+
+  it('cd moves the directory later relative paths resolve against; a command run outside lists it', () => {
+    const outsideOf = (command: string) => analyze(command).commands.map((c) => c.pathsOutsideProject);
+    expect(outsideOf('cd .. && npm test')).toEqual([[], []]); // /home/dev/proj
+    expect(outsideOf('cd ../.. && rm -rf x')).toEqual([['/home/dev'], ['/home/dev']]);
+    expect(outsideOf('cd /tmp; ls ../x')).toEqual([['/tmp'], ['/tmp', '/x']]);
+    expect(outsideOf('cd; ls')).toEqual([[], ['/home/dev']]);
+    expect(outsideOf('cd "$X" && rm -rf y')).toEqual([[], ['$X']]);
+    expect(outsideOf('cd - && ls')).toEqual([[], ['-']]);
+  });
+
+  it('a cd in a subshell, substitution or pipeline stage does not move the commands after it', () => {
+    const outsideOf = (command: string) => analyze(command).commands.map((c) => c.pathsOutsideProject);
+    expect(outsideOf('(cd a/b) ; rm -rf ../../x')).toEqual([[], ['/home/dev/x']]);
+    expect(outsideOf('echo $(cd /tmp) && ls')).toEqual([[], ['/tmp'], []]);
+    expect(outsideOf('cd /tmp | ls')).toEqual([['/tmp'], []]);
+    expect(outsideOf("sh -c 'cd /tmp' && ls")).toEqual([['/tmp'], []]);
+    expect(outsideOf('pushd /tmp && popd && ls')).toEqual([['/tmp'], ['/tmp'], []]);
   });
 
   it('each command lists its own outside paths', () => {
@@ -199,7 +244,12 @@ describe('downloads run as code', () => {
 describe('a few commands policies care about', () => {
   it('git push --force origin main', () => {
     expect(analyze('git push --force origin main').commands).toEqual([
-      { program: 'git', words: ['git', 'push', '--force', 'origin', 'main'], pathsOutsideProject: [] },
+      {
+        program: 'git',
+        words: ['git', 'push', '--force', 'origin', 'main'],
+        pathsOutsideProject: [],
+        wrappers: [],
+      },
     ]);
   });
 });
@@ -235,6 +285,21 @@ describe('what cannot be parsed is an error value, never a throw', () => {
     expect(analyze(shallow).program).toBe('ls');
   });
 
+  it('a -c string nested in subshells up to the limit is an error value too', () => {
+    const wrap = (n: number) => `${'('.repeat(n)}sh -c ls${')'.repeat(n)}`;
+    expect(analyze(wrap(MAX_SHELL_NESTING - 1)).program).toBe('ls');
+    expect(analyze(wrap(MAX_SHELL_NESTING)).parseError).toMatch(/nests more than 16 deep/);
+  });
+
+  it('bounds the words recorded, which nested substitutions repeat', () => {
+    const nested = (n: number, inner: string): string =>
+      n === 0 ? inner : `echo "$(${nested(n - 1, inner)})"`;
+    const big = nested(MAX_SHELL_NESTING - 1, `echo ${'x'.repeat(30_000)}`);
+    expect(big.length).toBeLessThan(MAX_SHELL_COMMAND_LENGTH);
+    expect(analyze(big).parseError).toBe("the command's words add up to more than 256 KiB");
+    expect(analyze(nested(3, 'echo hi')).parseError).toBeUndefined();
+  });
+
   it('bounds the number of commands', () => {
     expect(analyze('ls;'.repeat(600)).parseError).toMatch(/more than 500 commands/);
   });
@@ -259,6 +324,9 @@ describe('what cannot be parsed is an error value, never a throw', () => {
   it('long adversarial inputs finish (no quadratic blow-up that hangs the hook)', () => {
     for (const s of [
       '$('.repeat(30_000),
+      '${'.repeat(30_000),
+      '$(('.repeat(20_000),
+      `echo \${x:-${'"$(a)"'.repeat(9_000)}}`,
       '`'.repeat(60_000),
       '"'.repeat(60_001),
       `echo ${'a'.repeat(60_000)}`,

@@ -1,6 +1,7 @@
 import { posix } from 'node:path';
 import { isInside, type PathContext, resolvePath } from './project-path.js';
-import { parseShell, type ShellRedirect, type ShellScript, type ShellSimple } from './shell-parser.js';
+import { parseShell } from './shell-parser.js';
+import type { ShellPipeline, ShellRedirect, ShellScript, ShellSimple } from './shell-syntax.js';
 import { unwrapCommand } from './shell-wrappers.js';
 
 /** One simple command a shell string would start, after assignments and wrappers (sudo, env…) are peeled. */
@@ -11,6 +12,8 @@ export interface ShellCommandFacts {
   readonly words: readonly string[];
   /** Path-like arguments and redirection targets of this command that resolve outside the project. */
   readonly pathsOutsideProject: readonly string[];
+  /** The wrappers peeled off it, outermost first: under `xargs` its real arguments come from stdin. */
+  readonly wrappers: readonly string[];
 }
 
 /** What a policy needs to know about a shell command string (the `shell.exec` call's arguments). */
@@ -47,8 +50,17 @@ interface Facts extends ShellCommandFacts {
   readonly readsCodeFromStdin: boolean;
 }
 
+/** The directory commands run in: known, or unknown after `cd "$X"` (then `unknown` is its text). */
+interface Dir {
+  readonly cwd: string;
+  readonly unknown?: string;
+}
+
 interface Acc {
   readonly where: PathContext;
+  /** Moved by `cd`/`pushd`/`popd`; restored after subshells, substitutions and pipeline stages. */
+  dir: Dir;
+  readonly pushed: Dir[];
   readonly commands: Facts[];
   readonly words: string[];
   readonly outside: Set<string>;
@@ -56,6 +68,22 @@ interface Acc {
   pipesToShell: boolean;
   sudo: boolean;
   parseError: string | undefined;
+  /** Characters of words recorded so far (words and commands), against {@link MAX_SHELL_WORD_CHARS}. */
+  chars: number;
+}
+
+/**
+ * Most characters of words one analysis records. Nested substitutions repeat their text in the word around
+ * them, so a 64 KiB command could otherwise make a call of megabytes (over the server's body limit).
+ */
+export const MAX_SHELL_WORD_CHARS = 256 * 1024;
+
+class TooLarge extends Error {}
+
+/** Counts recorded words against the bound; past it the analysis stops with a parse error. */
+function count(acc: Acc, words: readonly string[]): void {
+  for (const w of words) acc.chars += w.length + 4;
+  if (acc.chars > MAX_SHELL_WORD_CHARS) throw new TooLarge();
 }
 
 /** Parses and analyses a shell command string. Pure; never throws; bounded in time by the parser's limits. */
@@ -63,6 +91,8 @@ export function analyzeShellCommand(command: string, where: PathContext): ShellA
   const parsed = parseShell(command);
   const acc: Acc = {
     where,
+    dir: { cwd: where.cwd },
+    pushed: [],
     commands: [],
     words: [],
     outside: new Set(),
@@ -70,8 +100,18 @@ export function analyzeShellCommand(command: string, where: PathContext): ShellA
     pipesToShell: false,
     sudo: false,
     parseError: 'error' in parsed ? parsed.error : undefined,
+    chars: 0,
   };
-  if ('script' in parsed) walkScript(parsed.script, 0, acc);
+  try {
+    if ('script' in parsed) walkScript(parsed.script, 0, acc);
+  } catch (err) {
+    if (err instanceof TooLarge) {
+      acc.parseError = `the command's words add up to more than ${MAX_SHELL_WORD_CHARS / 1024} KiB`;
+    } else {
+      // A bug here must not let a command through unread: it becomes a parse error, which policies block.
+      acc.parseError = `the command could not be analysed (${err instanceof Error ? err.message : String(err)})`;
+    }
+  }
   if (acc.parseError !== undefined) {
     const empty = { program: '', words: [], commands: [], pathsOutsideProject: [], writesOutsideProject: [] };
     return { ...empty, pipesToShell: false, sudo: false, parseError: acc.parseError };
@@ -79,10 +119,11 @@ export function analyzeShellCommand(command: string, where: PathContext): ShellA
   return {
     program: acc.commands[0]?.program ?? '',
     words: acc.words,
-    commands: acc.commands.map(({ program, words, pathsOutsideProject }) => ({
+    commands: acc.commands.map(({ program, words, pathsOutsideProject, wrappers }) => ({
       program,
       words,
       pathsOutsideProject,
+      wrappers,
     })),
     pathsOutsideProject: [...acc.outside],
     writesOutsideProject: [...acc.writesOutside],
@@ -97,26 +138,44 @@ function walkScript(script: ShellScript, depth: number, acc: Acc): void {
     let downloaded = false;
     for (const stage of pipeline) {
       const before = acc.commands.length;
+      // Each stage of a real pipeline runs in a subshell: a `cd` there does not move the next command.
       const main =
-        stage.kind === 'group'
-          ? walkGroup(stage.body, stage.redirects, depth, acc)
-          : walkSimple(stage, depth, acc);
+        pipeline.length > 1
+          ? inSubshell(acc, () => walkStage(stage, depth, acc))
+          : walkStage(stage, depth, acc);
       if (downloaded && main.some((c) => c.readsCodeFromStdin)) acc.pipesToShell = true;
       if (acc.commands.slice(before).some((c) => DOWNLOADERS.has(c.program))) downloaded = true;
     }
   }
 }
 
-function walkGroup(body: ShellScript, redirects: readonly ShellRedirect[], depth: number, acc: Acc): Facts[] {
+function walkStage(stage: ShellPipeline[number], depth: number, acc: Acc): Facts[] {
+  if (stage.kind === 'simple') return walkSimple(stage, depth, acc);
   const before = acc.commands.length;
-  walkScript(body, depth + 1, acc);
-  noteRedirects(redirects, acc);
+  noteRedirects(stage.redirects, acc);
+  inSubshell(acc, () => walkScript(stage.body, depth + 1, acc));
   return acc.commands.slice(before);
+}
+
+/** Runs `walk` and then puts the directory back, as a subshell would. */
+function inSubshell<T>(acc: Acc, walk: () => T): T {
+  const dir = acc.dir;
+  const pushed = acc.pushed.length;
+  const out = walk();
+  acc.dir = dir;
+  acc.pushed.length = pushed;
+  return out;
+}
+
+/** The paths as the current command sees them: relative ones resolve against the current directory. */
+function here(acc: Acc): PathContext {
+  return { ...acc.where, cwd: acc.dir.cwd };
 }
 
 /** One simple command: its words, wrappers, `sh -c` string and substitutions. Returns its main commands. */
 function walkSimple(simple: ShellSimple, depth: number, acc: Acc): Facts[] {
   for (const w of simple.words) acc.words.push(w.text);
+  count(acc, acc.words.slice(acc.words.length - simple.words.length));
   const redirectOutside = noteRedirects(simple.redirects, acc);
   const unwrapped = unwrapCommand(simple.words.map((w) => w.text));
   if (unwrapped.sudo) acc.sudo = true;
@@ -134,22 +193,33 @@ function walkSimple(simple: ShellSimple, depth: number, acc: Acc): Facts[] {
       if ('error' in inner) acc.parseError ??= `in the ${program} -c string: ${inner.error}`;
       else {
         const before = acc.commands.length;
-        walkScript(inner.script, depth + 1, acc);
+        // The string runs in a child shell: a `cd` in it does not move the commands after this one.
+        inSubshell(acc, () => walkScript(inner.script, depth + 1, acc));
         main.push(...acc.commands.slice(before));
       }
     } else {
+      // A command running outside the project (after `cd /tmp`, or in an unknown directory) lists that
+      // directory too: any relative word it has may name a file there.
+      const dir = acc.dir.unknown ?? (isInside(acc.dir.cwd, acc.where.projectDir) ? undefined : acc.dir.cwd);
       const outside = [
-        ...new Set([...argv.slice(1).flatMap((w) => outsidePaths(w, acc.where)), ...redirectOutside]),
+        ...new Set([
+          ...(dir === undefined ? [] : [dir]),
+          ...argv.slice(1).flatMap((w) => outsidePaths(w, here(acc))),
+          ...redirectOutside,
+        ]),
       ];
       for (const p of outside) acc.outside.add(p);
       const facts: Facts = {
         program,
         words: argv,
         pathsOutsideProject: outside,
+        wrappers: unwrapped.wrappers,
         readsCodeFromStdin: readsCode(program, argv),
       };
+      count(acc, argv);
       acc.commands.push(facts);
       main.push(facts);
+      if (program === 'cd' || program === 'pushd' || program === 'popd') changeDirectory(program, argv, acc);
     }
   }
   const wordsOffset = simple.words.length - argv.length;
@@ -157,7 +227,7 @@ function walkSimple(simple: ShellSimple, depth: number, acc: Acc): Facts[] {
     if (i === skipWord) return;
     for (const sub of w.substitutions) {
       const before = acc.commands.length;
-      walkScript(sub, depth + 1, acc);
+      inSubshell(acc, () => walkScript(sub, depth + 1, acc));
       const runsIt = i === wordsOffset || (first !== undefined && runsArgumentsAsCode(posix.basename(first)));
       if (runsIt && acc.commands.slice(before).some((c) => DOWNLOADERS.has(c.program)))
         acc.pipesToShell = true;
@@ -166,13 +236,31 @@ function walkSimple(simple: ShellSimple, depth: number, acc: Acc): Facts[] {
   return main;
 }
 
+/**
+ * Moves the current directory for the commands after a `cd`/`pushd`/`popd`. A target Warden cannot
+ * resolve (`cd "$X"`, `cd -`, `cd ~user`) makes the directory unknown, which lists it as outside.
+ */
+function changeDirectory(program: string, argv: readonly string[], acc: Acc): void {
+  if (program === 'popd') {
+    acc.dir = acc.pushed.pop() ?? { cwd: acc.dir.cwd, unknown: 'popd' };
+    return;
+  }
+  if (program === 'pushd') acc.pushed.push(acc.dir);
+  const target = argv.slice(1).find((w) => !/^-[LPe@]+$/.test(w)) ?? '~';
+  const unresolvable =
+    target === '-' ||
+    /^~[^/]/.test(target) ||
+    /[$`]/.test(target.replace(/^(\$HOME|\$\{HOME\})(?=\/|$)/, ''));
+  acc.dir = unresolvable ? { cwd: acc.dir.cwd, unknown: target } : { cwd: resolvePath(target, here(acc)) };
+}
+
 /** Records redirection targets; returns the file targets outside the project. */
 function noteRedirects(redirects: readonly ShellRedirect[], acc: Acc): string[] {
   const out: string[] = [];
   for (const r of redirects) {
     if (r.notAFile) continue;
     acc.words.push(r.target);
-    const abs = resolvePath(r.target, acc.where);
+    const abs = resolvePath(r.target, here(acc));
     if (PSEUDO_DEVICES.test(abs) || isInside(abs, acc.where.projectDir)) continue;
     out.push(abs);
     acc.outside.add(abs);

@@ -6,6 +6,16 @@
  * parenthesis, too deep a nesting, too long an input) so that a policy can fail closed on it.
  */
 
+import type {
+  ShellGroup,
+  ShellParse,
+  ShellPipeline,
+  ShellRedirect,
+  ShellScript,
+  ShellSimple,
+  ShellWord,
+} from './shell-syntax.js';
+
 /** Longest command string parsed; longer ones are a parse error, so parsing stays fast. */
 export const MAX_SHELL_COMMAND_LENGTH = 64 * 1024;
 /** Deepest nesting of subshells, substitutions and `sh -c` strings; deeper is a parse error. */
@@ -13,52 +23,13 @@ export const MAX_SHELL_NESTING = 16;
 /** Most simple commands in one string (counting nested ones); more is a parse error. */
 export const MAX_SHELL_COMMANDS = 500;
 
-/** A redirection: `op` as written (`>`, `>>`, `2>`, `&>`, `<`, `<<`…), `target` after quote removal. */
-export interface ShellRedirect {
-  readonly op: string;
-  readonly target: string;
-  /** True for `>&N`/`<&N` (a file descriptor copy, not a file) and heredocs (the target is a delimiter). */
-  readonly notAFile: boolean;
-}
-
-/** One word after quote removal (variables and globs are left as written), and what it substitutes. */
-export interface ShellWord {
-  readonly text: string;
-  /** Scripts of the `$( )`, backtick and `<( )` substitutions inside the word, in order. */
-  readonly substitutions: readonly ShellScript[];
-}
-
-/** A simple command: every word as written (assignments and wrappers included) and its redirections. */
-export interface ShellSimple {
-  readonly kind: 'simple';
-  readonly words: readonly ShellWord[];
-  readonly redirects: readonly ShellRedirect[];
-}
-
-/** A `( … )` subshell or `{ …; }`-free grouping, with redirections applied to the whole group. */
-export interface ShellGroup {
-  readonly kind: 'group';
-  readonly body: ShellScript;
-  readonly redirects: readonly ShellRedirect[];
-}
-
-/** The stages of one pipeline (`a | b | c`); a lone command is a pipeline of one. */
-export type ShellPipeline = readonly (ShellSimple | ShellGroup)[];
-/** The pipelines of a list, whatever joins them (`;`, `&&`, `||`, `&`, newlines). */
-export type ShellScript = readonly ShellPipeline[];
-
-/** A parsed script, or why it could not be parsed. */
-export type ShellParse = { readonly script: ShellScript } | { readonly error: string };
-
 /** Parses `source` at nesting `depth` (0 for a command string, more for an `sh -c` string inside one). */
 export function parseShell(source: string, depth = 0): ShellParse {
   if (source.length > MAX_SHELL_COMMAND_LENGTH) {
     return { error: `the command is ${source.length} characters; the limit is ${MAX_SHELL_COMMAND_LENGTH}` };
   }
-  const p = new ShellParser(source, depth);
   try {
-    const script = p.list(undefined);
-    return { script };
+    return { script: new ShellParser(source, depth).list(undefined) };
   } catch (err) {
     if (err instanceof ShellSyntaxError) return { error: err.message };
     // Anything else is a bug in this parser; still an answer, never a throw.
@@ -76,6 +47,8 @@ const REDIRECT = /^(\d*)(&>>|&>|>>|>\||>&|<<<|<<-|<<|<&|<>|>|<)/;
 class ShellParser {
   #pos = 0;
   #commands = 0;
+  /** `${ }` and `$(( ))` open around the current position (they nest without a new parser). */
+  #expansions = 0;
   #heredocs: { delimiter: string; stripTabs: boolean }[] = [];
 
   constructor(
@@ -306,12 +279,14 @@ class ShellParser {
     const start = this.#pos;
     const next = this.src[this.#pos + 1];
     if (next === '(' && this.src[this.#pos + 2] === '(') {
-      this.#pos = this.balancedEnd(this.#pos + 1, '(', ')');
+      this.#pos++;
+      this.expansion(subs, '(', ')');
     } else if (next === '(') {
       this.#pos += 2;
       subs.push(this.nested((p) => p.list(')')));
     } else if (next === '{') {
-      this.#pos = this.balancedEnd(this.#pos + 1, '{', '}');
+      this.#pos++;
+      this.expansion(subs, '{', '}');
     } else if (next === "'") {
       return this.ansiC();
     } else {
@@ -321,20 +296,32 @@ class ShellParser {
     return this.src.slice(start, this.#pos);
   }
 
-  /** The offset just past the bracket that closes the one at `from` (quotes inside are skipped). */
-  balancedEnd(from: number, open: string, close: string): number {
+  /**
+   * Moves past a `${ … }` or `$(( … ))` that starts at the current `open` bracket. Its text is kept as
+   * written, but the substitutions inside it are parsed: `${X:-$(rm -rf /)}` runs the rm.
+   */
+  expansion(subs: ShellScript[], open: string, close: string): void {
+    if (++this.#expansions > MAX_SHELL_NESTING)
+      this.fail(`the command nests more than ${MAX_SHELL_NESTING} deep`);
     let depth = 0;
-    for (let i = from; i < this.src.length; i++) {
-      const c = this.src[i];
-      if (c === '\\') i++;
-      else if (c === "'" || c === '"') {
-        const end = this.src.indexOf(c, i + 1);
-        if (end < 0) this.fail(`unbalanced ${c} quote`);
-        i = end;
-      } else if (c === open) depth++;
-      else if (c === close && --depth === 0) return i + 1;
+    for (;;) {
+      const c = this.src[this.#pos];
+      if (c === undefined) this.fail(`unbalanced "${open}": no "${close}" before the end of the command`);
+      if (c === '\\') this.#pos += 2;
+      else if (c === "'") {
+        const end = this.src.indexOf("'", this.#pos + 1);
+        if (end < 0) this.fail("unbalanced ' quote");
+        this.#pos = end + 1;
+      } else if (c === '"') this.doubleQuoted(subs);
+      else if (c === '$') this.dollar(subs);
+      else if (c === '`') this.backtick(subs);
+      else {
+        this.#pos++;
+        if (c === open) depth++;
+        else if (c === close && --depth === 0) break;
+      }
     }
-    return this.fail(`unbalanced "${open}": no "${close}" before the end of the command`);
+    this.#expansions--;
   }
 
   ansiC(): string {

@@ -79,6 +79,8 @@ const ASSIGNMENT = /^[A-Za-z_][A-Za-z0-9_]*(\[[^\]]*\])?\+?=/;
 /** A command's words with keywords, assignments and wrappers peeled; `sudo` when one elevated it. */
 export interface UnwrappedCommand {
   readonly argv: readonly string[];
+  /** The wrappers peeled, outermost first (`["sudo", "xargs"]`). */
+  readonly wrappers: readonly string[];
   readonly sudo: boolean;
 }
 
@@ -88,6 +90,7 @@ export function unwrapCommand(words: readonly string[]): UnwrappedCommand {
   while (i < words.length && KEYWORDS.has(words[i] as string)) i++;
   while (i < words.length && ASSIGNMENT.test(words[i] as string)) i++;
   let sudo = false;
+  const wrappers: string[] = [];
   for (let guard = 0; guard < 64 && i < words.length; guard++) {
     const name = basename(words[i] as string);
     const spec = Object.hasOwn(WRAPPERS, name) ? WRAPPERS[name] : undefined;
@@ -95,9 +98,10 @@ export function unwrapCommand(words: readonly string[]): UnwrappedCommand {
     const next = skipWrapper(words, i + 1, spec);
     if (spec.elevates) sudo = true;
     if (next >= words.length) break; // nothing wrapped: the wrapper itself runs (`sudo -i`, `env`)
+    wrappers.push(name);
     i = next;
   }
-  return { argv: words.slice(i), sudo };
+  return { argv: words.slice(i), wrappers, sudo };
 }
 
 /** The index of the wrapped command's first word, after the wrapper's options and operands. */

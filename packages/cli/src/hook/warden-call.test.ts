@@ -28,8 +28,13 @@ describe('toWardenCall', () => {
         program: 'rm',
         words: ['sudo', 'rm', '-rf', '~/x', 'cat'],
         commands: [
-          { program: 'rm', words: ['rm', '-rf', '~/x'], pathsOutsideProject: ['/home/dev/x'] },
-          { program: 'cat', words: ['cat'], pathsOutsideProject: [] },
+          {
+            program: 'rm',
+            words: ['rm', '-rf', '~/x'],
+            pathsOutsideProject: ['/home/dev/x'],
+            wrappers: ['sudo'],
+          },
+          { program: 'cat', words: ['cat'], pathsOutsideProject: [], wrappers: [] },
         ],
         pathsOutsideProject: ['/home/dev/x'],
         writesOutsideProject: [],
