@@ -81,6 +81,16 @@ describe('warden hook claude-code against a real warden serve', () => {
     expect(String(completed[0].outcome.result.stdout).length).toBeLessThan(300);
   });
 
+  it('PostToolUseFailure completes the call as an error with what Claude Code reported', async () => {
+    const session = randomUUID();
+    const pre = preToolUse(session, 'Bash', { command: 'make test' });
+    expect(await hook(pre, hookEnv(w))).toMatchObject({ code: 0, out: '' });
+    const failure = { ...pre, hook_event_name: 'PostToolUseFailure', error: 'Exit code 2: 3 tests failed' };
+    expect(await hook(failure, hookEnv(w))).toMatchObject({ code: 0, out: '' });
+    const [completed] = await eventsOf(w, session, 'call.completed');
+    expect(completed).toMatchObject({ outcome: { status: 'error', error: 'Exit code 2: 3 tests failed' } });
+  });
+
   it('denies a blocked command with Warden’s reason and rule for the model to read', async () => {
     const session = randomUUID();
     const r = await hook(preToolUse(session, 'Bash', { command: 'rm -rf build' }), hookEnv(w));

@@ -76,7 +76,7 @@ describe('warden hook install claude-code', () => {
       { matcher: 'Write', hooks: [theirs] },
       { matcher: '*', hooks: [{ type: 'command', command, timeout: 30 }] },
     ]);
-    for (const event of ['PostToolUseFailure', 'SessionStart', 'SessionEnd'])
+    for (const event of ['PostToolUseFailure', 'PermissionDenied', 'SessionStart', 'SessionEnd'])
       expect(s.hooks[event]?.[0]?.hooks[0]?.command).toBe(command);
     // What it printed is what it wrote.
     expect(r.out).toContain(readFileSync(file, 'utf8'));

@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually } from '../../server/test-support/eventually.js';
 import { api } from '../../server/test-support/serve-process.js';
 import { claudeCodeAdapter } from '../src/hook/claude-code-adapter.js';
 import type { HookAdapter, HookEvent } from '../src/hook/hook-adapter.js';
@@ -41,6 +42,7 @@ function run(
   reviewTimeout = '240',
   event = 'PreToolUse',
   toolUseId = randomUUID(),
+  progress: (line: string) => void = () => {},
 ) {
   const input = {
     session_id: session,
@@ -57,7 +59,7 @@ function run(
     XDG_STATE_HOME: join(w.dir, 'state'),
   };
   const config = resolveHookConfig({ reviewTimeout }, env);
-  return runHook(perLine, JSON.stringify(input), config, env, () => {});
+  return runHook(perLine, JSON.stringify(input), config, env, progress);
 }
 
 function reasonOf(stdout: string): string {
@@ -94,6 +96,43 @@ describe('a tool use of several calls', () => {
       { key: w.approver },
     );
     expect(review.body.status).toBe('cancelled');
+  });
+
+  it('two reviewed, the first denied: denied at once, the second request withdrawn', async () => {
+    const session = randomUUID();
+    const lines: string[] = [];
+    const running = run(session, 'deploy a\ndeploy b', '240', 'PreToolUse', randomUUID(), (l) =>
+      lines.push(l),
+    );
+    const first = await eventually('the first wait', () => /approval (apr_[\w-]+)/.exec(lines.join(''))?.[1]);
+    const denied = await api(w.server.url, 'POST', `/v1/approvals/${first}/deny`, {
+      key: w.approver,
+      body: { reason: 'no' },
+    });
+    expect(denied.status).toBe(200);
+    const out = await running;
+    expect(reasonOf(out.stdout)).toContain(`request ${first} was denied by lee: no`);
+    const decided = await eventsOf(w, session, 'call.decided');
+    const second = decided[1]?.decision?.approvalId;
+    expect(second).not.toBe(first);
+    const r = await api<{ status: string }>(w.server.url, 'GET', `/v1/approvals/${second}`, {
+      key: w.approver,
+    });
+    expect(r.body.status).toBe('cancelled');
+  });
+
+  it('two reviewed past the limit: both kept and named; approved, the same tool use is allowed', async () => {
+    const session = randomUUID();
+    const late = await run(session, 'deploy c\ndeploy d', '1');
+    const ids = [...reasonOf(late.stdout).matchAll(/request (apr_[\w-]+)/g)].map((m) => m[1]);
+    expect(ids).toHaveLength(2);
+    for (const id of ids)
+      expect(
+        (await api(w.server.url, 'POST', `/v1/approvals/${id}/approve`, { key: w.approver, body: {} }))
+          .status,
+      ).toBe(200);
+    expect(await run(session, 'deploy c\ndeploy d', '1')).toMatchObject({ stdout: '', exitCode: 0 });
+    expect(await eventsOf(w, session, 'approval.used')).toHaveLength(2);
   });
 
   it('one reviewed past the limit: denied and kept; after the approval the same tool use is allowed', async () => {

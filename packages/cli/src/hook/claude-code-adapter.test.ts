@@ -135,6 +135,21 @@ describe('the Claude Code adapter maps each tool to canonical tool uses', () => 
       {},
     );
     expect(failed).toMatchObject({ type: 'post', result: { ok: false, summary: { error: 'exit 1' } } });
+    const refused = parseClaudeHook(
+      JSON.stringify({
+        ...base,
+        hook_event_name: 'PermissionDenied',
+        tool_name: 'Bash',
+        tool_input: { command: 'x' },
+        tool_use_id: 't',
+        reason: 'risky',
+      }),
+      {},
+    );
+    expect(refused).toMatchObject({
+      type: 'post',
+      result: { ok: false, summary: { error: "not run: Claude Code's auto mode denied it: risky" } },
+    });
   });
 
   it('reads the session events and names any other', () => {

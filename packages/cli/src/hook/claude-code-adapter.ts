@@ -14,6 +14,9 @@ import type { ToolUse, ToolUseContext } from './tool-use.js';
 
 type Json = Record<string, unknown>;
 
+/** The events that end a tool use the `PreToolUse` may have allowed: its call is completed with them. */
+const TOOL_ENDS: readonly string[] = ['PostToolUse', 'PostToolUseFailure', 'PermissionDenied'];
+
 /** The Claude Code adapter (`warden hook claude-code`). */
 export const claudeCodeAdapter: HookAdapter = {
   assistant: 'claude-code',
@@ -49,7 +52,7 @@ export function parseClaudeHook(stdin: string, env: NodeJS.ProcessEnv): HookEven
       cwd,
       projectDir: project ? resolve(cwd, project) : cwd,
     };
-    if (pre || name === 'PostToolUse' || name === 'PostToolUseFailure') return toolEvent(o, name, ctx);
+    if (pre || TOOL_ENDS.includes(name)) return toolEvent(o, name, ctx);
     const type = {
       SessionStart: 'session-start',
       SessionEnd: 'session-end',
@@ -77,17 +80,21 @@ function toolEvent(o: Json, name: string, ctx: ToolUseContext): HookEvent {
     ...(toolUseId ? { toolUseId } : {}),
   };
   if (name === 'PreToolUse') return { type: 'pre', ...base };
-  const result =
-    name === 'PostToolUseFailure'
-      ? {
-          ok: false,
-          summary: {
-            error: clipText(typeof o.error === 'string' ? o.error : 'the tool failed'),
-            ...(o.is_interrupt === true ? { interrupted: true } : {}),
-          },
-        }
-      : { ok: true, summary: summarizeResult(o.tool_response) };
-  return { type: 'post', ...base, result };
+  return { type: 'post', ...base, result: outcomeOf(o, name) };
+}
+
+/** How the tool ended: ran (PostToolUse), failed (PostToolUseFailure), or refused by auto mode first. */
+function outcomeOf(o: Json, name: string): { ok: boolean; summary: Record<string, unknown> } {
+  if (name === 'PostToolUse') return { ok: true, summary: summarizeResult(o.tool_response) };
+  if (name === 'PermissionDenied') {
+    const why = typeof o.reason === 'string' && o.reason !== '' ? `: ${o.reason}` : '';
+    return { ok: false, summary: { error: clipText(`not run: Claude Code's auto mode denied it${why}`) } };
+  }
+  const error = typeof o.error === 'string' ? o.error : 'the tool failed';
+  return {
+    ok: false,
+    summary: { error: clipText(error), ...(o.is_interrupt === true ? { interrupted: true } : {}) },
+  };
 }
 
 /** What a Claude Code tool does, as canonical tool uses (field names as Claude Code's tool schemas). */
@@ -193,6 +200,7 @@ const EVENTS: readonly { event: string; matcher?: string; waits?: boolean }[] = 
   { event: 'PreToolUse', matcher: '*', waits: true },
   { event: 'PostToolUse', matcher: '*' },
   { event: 'PostToolUseFailure', matcher: '*' },
+  { event: 'PermissionDenied', matcher: '*' },
   { event: 'SessionStart' },
   { event: 'SessionEnd' },
 ];

@@ -39,7 +39,8 @@ export type PreOutcome = { kind: 'allow'; callIds: string[] } | { kind: 'deny'; 
 
 type Look =
   | { kind: 'allowed'; call: HookCall; callId: string }
-  | { kind: 'refused'; call: HookCall; reason: string }
+  /** `open`: still awaiting its approval when the wait ended (the request is kept for a retry). */
+  | { kind: 'refused'; call: HookCall; reason: string; open?: boolean }
   | { kind: 'held'; call: HookCall; approvalId: string; session: string; expiresAt: string };
 
 /** Decides every call of one tool use (see the module comment). */
@@ -51,13 +52,26 @@ export async function decideCalls(calls: readonly HookCall[], deps: DecideDeps):
     await abandon(looks, deps, 'another part of the same tool use was refused');
     return { kind: 'deny', reason: refused.map((r) => r.reason).join('\n') };
   }
+  // One deadline for the whole tool use. A request denied ends it at once (the others are withdrawn);
+  // requests still open at the deadline are all kept, each named in the answer, for a retry to redeem.
   const deadline = Date.now() + deps.config.reviewTimeoutMs;
   const settled: Look[] = [];
-  for (const look of looks) settled.push(look.kind === 'held' ? await awaitHeld(look, deadline, deps) : look);
-  const notAllowed = settled.filter((l) => l.kind !== 'allowed');
-  if (notAllowed.length > 0) {
-    await abandon(settled, deps, 'another part of the same tool use was refused', false);
-    return { kind: 'deny', reason: notAllowed.map((l) => (l.kind === 'refused' ? l.reason : '')).join('\n') };
+  for (const [i, look] of looks.entries()) {
+    const s = look.kind === 'held' ? await awaitHeld(look, deadline, deps) : look;
+    if (s.kind === 'refused' && !s.open) {
+      await abandon(
+        [...settled, ...looks.slice(i + 1)],
+        deps,
+        'another part of the same tool use was refused',
+      );
+      return { kind: 'deny', reason: s.reason };
+    }
+    settled.push(s);
+  }
+  const open = settled.filter((l) => l.kind === 'refused');
+  if (open.length > 0) {
+    await abandon(settled, deps, 'another part of the same tool use is still awaiting approval', false);
+    return { kind: 'deny', reason: open.map((l) => (l.kind === 'refused' ? l.reason : '')).join('\n') };
   }
   return { kind: 'allow', callIds: settled.map((l) => (l as { callId: string }).callId) };
 }
@@ -168,22 +182,22 @@ async function awaitHeld(
   const started = Date.now();
   let a: ApprovalState = { id: approvalId, status: 'pending', expiresAt: look.expiresAt };
   deps.progress(waitingLine(call, url, approvalId, 0, reviewTimeoutMs));
+  // At least one look, even past the deadline (an earlier call of the tool use may have used it up).
   for (;;) {
-    const left = deadline - Date.now();
-    if (left <= 0) break;
+    const left = Math.max(0, deadline - Date.now());
     a = await deps.transport.waitForApproval(
       approvalId,
       Math.min(left, PROGRESS_EVERY_MS),
       undefined,
       tokenOpt(deps),
     );
-    if (a.status !== 'pending') break;
-    if (deadline - Date.now() > 0)
-      deps.progress(waitingLine(call, url, approvalId, Date.now() - started, reviewTimeoutMs));
+    if (a.status !== 'pending' || deadline - Date.now() <= 0) break;
+    deps.progress(waitingLine(call, url, approvalId, Date.now() - started, reviewTimeoutMs));
   }
   if (a.status === 'pending') {
     return {
       kind: 'refused',
+      open: true,
       call,
       reason: stillPendingReason(
         call,
