@@ -4,7 +4,9 @@
  * real wire format: `POST /v1beta/models/<model>:streamGenerateContent?alt=sse` as SSE `data:` events of
  * GenerateContentResponse chunks (candidates[0].content.parts with `text` or `functionCall`, the last
  * with finishReason and the full usageMetadata), `:generateContent` as one JSON response, `:countTokens`,
- * and the Google error shape (`{ error: { code, message, status } }`). Every request is recorded, so a
+ * and the Google error shape. As the real API does, the framing follows `alt`, not the method: a
+ * `streamGenerateContent` without `alt=sse` streams the chunks as one JSON array (`application/json`,
+ * `[{…}\n,\r\n{…}\n]`), and a `generateContent?alt=sse` answers as an event stream of one chunk (`{ error: { code, message, status } }`). Every request is recorded, so a
  * test can read the functionResponse parts Gemini CLI sent back (a hook's deny reason, a command's output).
  *
  * A script is a list of turns. A request of the main conversation (one that declares tools) gets the
@@ -163,9 +165,18 @@ async function answer(r: RecordedRequest, script: Script, res: ServerResponse) {
   } else {
     parts = [{ text: '{}' }];
   }
-  if (r.method === 'generateContent') return json(res, response(parts, 'STOP', STANDIN_USAGE));
+  const sse = new URLSearchParams(r.url.split('?')[1] ?? '').get('alt') === 'sse';
+  if (r.method === 'generateContent') {
+    if (!sse) return json(res, response(parts, 'STOP', STANDIN_USAGE));
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'x-goog-standin': '1' });
+    await event(res, response(parts, 'STOP', STANDIN_USAGE));
+    return res.end();
+  }
   // Streamed: text first (as the real API does, in its own chunk), then the calls, then the end.
-  res.writeHead(200, { 'content-type': 'text/event-stream', 'x-goog-standin': '1' });
+  res.writeHead(200, {
+    'content-type': sse ? 'text/event-stream' : 'application/json; charset=UTF-8',
+    'x-goog-standin': '1',
+  });
   res.flushHeaders();
   const partial = {
     promptTokenCount: STANDIN_USAGE.promptTokenCount,
@@ -173,8 +184,15 @@ async function answer(r: RecordedRequest, script: Script, res: ServerResponse) {
   };
   const texts = parts.filter((p) => 'text' in p);
   const calls = parts.filter((p) => 'functionCall' in p);
-  for (const p of texts) await event(res, response([p], undefined, partial));
-  await event(res, response(calls.length > 0 ? calls : [{ text: '' }], 'STOP', STANDIN_USAGE));
+  const chunks = [
+    ...texts.map((p) => response([p], undefined, partial)),
+    response(calls.length > 0 ? calls : [{ text: '' }], 'STOP', STANDIN_USAGE),
+  ];
+  for (const [i, chunk] of chunks.entries()) {
+    if (sse) await event(res, chunk);
+    else await write(res, `${i === 0 ? '[' : '\n,\r\n'}${JSON.stringify(chunk)}`);
+  }
+  if (!sse) res.write('\n]');
   res.end();
 }
 
@@ -189,7 +207,11 @@ function response(parts: unknown[], finishReason: string | undefined, usage: Rec
 }
 
 async function event(res: ServerResponse, chunk: unknown): Promise<void> {
-  res.write(`data: ${JSON.stringify(chunk)}\r\n\r\n`);
+  await write(res, `data: ${JSON.stringify(chunk)}\r\n\r\n`);
+}
+
+async function write(res: ServerResponse, text: string): Promise<void> {
+  res.write(text);
   // A pause, so the chunks arrive as separate reads.
   await new Promise((r) => setTimeout(r, 5));
 }

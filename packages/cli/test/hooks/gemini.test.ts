@@ -354,6 +354,8 @@ describe('warden hook gemini, with the real Gemini CLI', () => {
     const upstream = standin.requests.slice(run.since);
     expect(upstream.length).toBeGreaterThanOrEqual(2);
     for (const r of upstream) {
+      // @google/genai asks for SSE; Warden sends only the query it chose (alt=sse on the stream method).
+      expect(r.url).toMatch(/:(streamGenerateContent\?alt=sse|generateContent|countTokens)$/);
       expect(r.headers['x-goog-api-key']).toBe(UPSTREAM_KEY);
       expect(JSON.stringify(r.headers)).not.toContain(agentKey);
     }
@@ -367,6 +369,46 @@ describe('warden hook gemini, with the real Gemini CLI', () => {
       });
     const shell = events.filter((e) => e.type === 'call.completed' && e.tool === 'shell.exec');
     expect(shell.map((e) => e.outcome?.status)).toEqual(['ok']);
+  }, 60_000);
+
+  it('decides countTokens like any call and refuses the JSON-array stream, through the served proxy', async () => {
+    const outsider = await key(['--agent', 'gemini-outsider']);
+    const post = (path: string, k: string, headers: Record<string, string> = {}) =>
+      fetch(`${server.url}/llm/gemini/v1beta/models/${MODEL}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-goog-api-key': k, ...headers },
+        body: JSON.stringify({ contents: [{ role: 'user', parts: [{ text: 'How long is this?' }] }] }),
+      });
+    const before = standin.requests.length;
+    // An agent the policy does not let use llm:gemini (defaults: block) cannot count tokens either.
+    const refused = await post(':countTokens', outsider);
+    expect(refused.status).toBe(403);
+    expect(((await refused.json()) as { error: Record<string, unknown> }).error).toMatchObject({
+      code: 403,
+      status: 'PERMISSION_DENIED',
+      message: expect.stringContaining('POLICY_BLOCKED'),
+    });
+    // A stream asked for as a JSON array would go unmetered: refused before it is decided.
+    const array = await post(':streamGenerateContent', agentKey);
+    expect(array.status).toBe(400);
+    expect(((await array.json()) as { error: Record<string, unknown> }).error).toMatchObject({
+      status: 'INVALID_ARGUMENT',
+      message: expect.stringContaining('add ?alt=sse'),
+    });
+    expect(standin.requests.length).toBe(before);
+
+    const session = randomUUID();
+    const counted = await post(':countTokens', agentKey, { 'Warden-Session': session });
+    expect(counted.status).toBe(200);
+    expect(await counted.json()).toEqual({ totalTokens: 40 });
+    expect(standin.requests.at(-1)?.headers['x-goog-api-key']).toBe(UPSTREAM_KEY);
+    const events = await trail(session);
+    expect(events.filter((e) => e.type === 'call.decided')).toMatchObject([
+      { tool: 'llm:gemini', args: { endpoint: 'countTokens', model: MODEL }, decision: { effect: 'allow' } },
+    ]);
+    expect(events.filter((e) => e.type === 'call.completed')).toMatchObject([
+      { tool: 'llm:gemini', outcome: { status: 'ok', usage: { inputTokens: 0, outputTokens: 0 } } },
+    ]);
   }, 60_000);
 
   it('fails closed when Warden cannot be reached, and says so to the model', async () => {

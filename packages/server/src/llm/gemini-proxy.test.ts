@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AuditEvent } from '@warden/core';
+import { pauseSession } from '@warden/engine';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type GeminiScriptStandin,
@@ -184,16 +185,118 @@ describe('the Gemini API through the proxy', () => {
     expect(upstream.requests.length).toBe(before);
   });
 
-  it('passes countTokens through for an agent, unmetered, with the deployment key', async () => {
-    const before = await t.server.ctx.engine.store.queryAudit({ tool: 'llm:gemini', limit: 1000 });
+  it('decides countTokens like any call: allowed and recorded with no usage, nothing reserved', async () => {
     const res = await post('/v1beta/models/gemini-2.5-flash:countTokens', { contents });
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ totalTokens: 40 });
-    expect(upstream.requests.at(-1)?.headers['x-goog-api-key']).toBe(UPSTREAM_KEY);
-    const after = await t.server.ctx.engine.store.queryAudit({ tool: 'llm:gemini', limit: 1000 });
-    expect(after.records.length).toBe(before.records.length);
+    const seen = upstream.requests.at(-1);
+    expect(seen?.url).toBe('/v1beta/models/gemini-2.5-flash:countTokens');
+    expect(seen?.headers['x-goog-api-key']).toBe(UPSTREAM_KEY);
+    expect(seen?.body).toEqual({ contents });
+    const { decided, completed } = await trail(res.headers.get('warden-call-id') as string);
+    expect(decided).toMatchObject({
+      agent: 'coder',
+      tool: 'llm:gemini',
+      args: { model: 'gemini-2.5-flash', endpoint: 'countTokens', stream: false, maxOutputTokens: 0 },
+      decision: { effect: 'allow', ruleId: 'llm-allowed' },
+    });
+    expect(completed?.outcome).toMatchObject({
+      status: 'ok',
+      usage: { model: 'gemini-2.5-flash', inputTokens: 0, outputTokens: 0 },
+      result: { endpoint: 'countTokens', httpStatus: 200, usage: 'reported' },
+    });
     const keyless = await post('/v1beta/models/gemini-2.5-flash:countTokens', { contents }, {});
     expect(keyless.status).toBe(401);
+  });
+
+  it("refuses a blocked agent's countTokens, and one in a paused session, in the Google error shape", async () => {
+    const before = upstream.requests.length;
+    const blocked = await post('/v1beta/models/gemini-2.5-pro:countTokens', { contents });
+    expect(blocked.status).toBe(403);
+    expect(((await blocked.json()) as { error: Record<string, unknown> }).error).toMatchObject({
+      code: 403,
+      status: 'PERMISSION_DENIED',
+      message: expect.stringMatching(/^Warden POLICY_BLOCKED: .*by rule no-pro: Agents use flash\./),
+    });
+    const { decided } = await trail(blocked.headers.get('warden-call-id') as string);
+    expect(decided).toMatchObject({
+      args: { endpoint: 'countTokens', model: 'gemini-2.5-pro' },
+      decision: { effect: 'block', ruleId: 'no-pro' },
+    });
+
+    const session = { 'x-goog-api-key': coder, 'Warden-Session': 'gemini-paused' };
+    const first = await post('/v1beta/models/gemini-2.5-flash:countTokens', { contents }, session);
+    expect(first.status).toBe(200);
+    await pauseSession(t.server.ctx.engine, 'gemini-paused', { kind: 'human', id: 'ops' }, 'looks odd');
+    const paused = await post('/v1beta/models/gemini-2.5-flash:countTokens', { contents }, session);
+    expect(paused.status).toBe(409);
+    expect(((await paused.json()) as { error: Record<string, unknown> }).error).toMatchObject({
+      code: 409,
+      message: expect.stringContaining('SESSION_PAUSED'),
+    });
+    // Only the one allowed before the pause reached the provider.
+    expect(upstream.requests.length).toBe(before + 1);
+  });
+
+  it('refuses streamGenerateContent without alt=sse (a JSON array, unmeterable as a stream) before deciding it', async () => {
+    // The premise, from the stand-in as from the Gemini API: without alt=sse the stream is a JSON array.
+    const direct = await fetch(`${upstream.url}/v1beta/models/gemini-2.5-flash:streamGenerateContent`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ contents }),
+    });
+    expect(direct.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(((await direct.json()) as unknown[]).at(-1)).toMatchObject({
+      usageMetadata: { candidatesTokenCount: 12 },
+    });
+
+    const before = upstream.requests.length;
+    const audited = (await t.server.ctx.engine.store.queryAudit({ tool: 'llm:gemini', limit: 1000 })).records
+      .length;
+    for (const query of ['', '?alt=json', '?key=x&alt=proto']) {
+      const res = await post(`/v1beta/models/gemini-2.5-flash:streamGenerateContent${query}`, { contents });
+      expect(res.status).toBe(400);
+      expect(res.headers.get('x-should-retry')).toBe('false');
+      expect(((await res.json()) as { error: Record<string, unknown> }).error).toMatchObject({
+        code: 400,
+        status: 'INVALID_ARGUMENT',
+        message: expect.stringContaining('add ?alt=sse'),
+        details: [{ reason: 'LLM_STREAM_FORMAT_UNSUPPORTED', domain: 'warden' }],
+      });
+    }
+    expect(upstream.requests.length).toBe(before);
+    const after = await t.server.ctx.engine.store.queryAudit({ tool: 'llm:gemini', limit: 1000 });
+    expect(after.records.length).toBe(audited);
+  });
+
+  it('sends the stream upstream as alt=sse and nothing else of the query, whatever else the client adds', async () => {
+    const res = await post(
+      `/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse&key=${coder}&prettyPrint=false&fields=candidates`,
+      { contents },
+    );
+    expect(res.status).toBe(200);
+    await res.text();
+    expect(upstream.requests.at(-1)?.url).toBe(
+      '/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse',
+    );
+    const { completed } = await trail(res.headers.get('warden-call-id') as string);
+    expect(completed?.outcome).toMatchObject({ status: 'ok', usage: SETTLED });
+  });
+
+  it('strips alt from generateContent: the answer comes whole and is metered from its usage', async () => {
+    const res = await post('/v1beta/models/gemini-2.5-flash:generateContent?alt=sse', { contents });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(((await res.json()) as { usageMetadata: unknown }).usageMetadata).toMatchObject({
+      candidatesTokenCount: 12,
+    });
+    expect(upstream.requests.at(-1)?.url).toBe('/v1beta/models/gemini-2.5-flash:generateContent');
+    const { completed } = await trail(res.headers.get('warden-call-id') as string);
+    expect(completed?.outcome).toMatchObject({
+      status: 'ok',
+      usage: SETTLED,
+      result: { endpoint: 'generateContent', stream: false, usage: 'reported' },
+    });
   });
 
   it('never passes a key sent in the query string on to the provider', async () => {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { GeminiStreamMeter, geminiBodyUsage, geminiUsage } from './gemini-usage.js';
 import { GEMINI_PATH, geminiEndpoint } from './llm-endpoints.js';
 import { SseParser } from './sse-parser.js';
+import { upstreamUrl } from './upstream-request.js';
 
 describe('geminiUsage', () => {
   it('counts thoughts as output and tool-use prompt as input; cached tokens are part of the prompt', () => {
@@ -39,6 +40,45 @@ describe('geminiUsage', () => {
       generatedChars: 4 + 1 + JSON.stringify({ a: 1 }).length,
       model: 'gemini-2.5-flash-001',
     });
+  });
+});
+
+describe('geminiBodyUsage of a JSON-array stream (an upstream that ignored alt=sse)', () => {
+  it('reads it as the stream: the finished chunk’s usage, what every chunk generated', () => {
+    const chunk = (text: string, usage: Record<string, number>, finishReason?: string) => ({
+      candidates: [{ content: { parts: [{ text }] }, ...(finishReason ? { finishReason } : {}) }],
+      usageMetadata: usage,
+      modelVersion: 'gemini-2.5-flash-001',
+    });
+    const body = [
+      chunk('Hello ', { promptTokenCount: 10 }),
+      chunk('world', { promptTokenCount: 10, candidatesTokenCount: 3 }, 'STOP'),
+    ];
+    expect(geminiBodyUsage(body)).toEqual({
+      usage: { inputTokens: 10, outputTokens: 3 },
+      generatedChars: 11,
+      model: 'gemini-2.5-flash-001',
+    });
+    // Cut before a finished chunk: no usage to trust, only what was generated.
+    expect(geminiBodyUsage(body.slice(0, 1))).toMatchObject({ usage: undefined, generatedChars: 6 });
+  });
+});
+
+describe('upstreamUrl', () => {
+  const up = { baseUrl: 'https://up.example', apiKey: 'k' } as never;
+  it('passes only the allow-listed query on, never a key, and what the endpoint sets wins', () => {
+    expect(upstreamUrl(up, 'gemini', '/v1beta/m:x', '/llm/gemini/v1beta/m:x?key=wk&alt=json&foo=1')).toBe(
+      'https://up.example/v1beta/m:x',
+    );
+    expect(upstreamUrl(up, 'gemini', '/v1beta/m:x', '/v1beta/m:x?alt=json&key=wk', { alt: 'sse' })).toBe(
+      'https://up.example/v1beta/m:x?alt=sse',
+    );
+    expect(upstreamUrl(up, 'anthropic', '/v1/messages', '/llm/anthropic/v1/messages?beta=true&key=x')).toBe(
+      'https://up.example/v1/messages?beta=true',
+    );
+    expect(upstreamUrl(up, 'openai', '/v1/responses', '/llm/openai/v1/responses?x=1')).toBe(
+      'https://up.example/v1/responses',
+    );
   });
 });
 
@@ -110,9 +150,30 @@ describe('geminiEndpoint', () => {
     expect(geminiEndpoint('/v1/models/gemini-2.5-flash:generateContent')?.streams).toBe(false);
   });
 
+  it('asks upstream for SSE on the stream method only, refuses its JSON-array form, and bills no countTokens', () => {
+    const stream = geminiEndpoint('/v1beta/models/gemini-2.5-flash:streamGenerateContent');
+    expect(stream?.upstreamQuery).toEqual({ alt: 'sse' });
+    expect(stream?.refuseQuery?.('/x:streamGenerateContent?alt=sse')).toBeUndefined();
+    expect(stream?.refuseQuery?.('/x:streamGenerateContent')).toMatchObject({
+      status: 400,
+      code: 'LLM_STREAM_FORMAT_UNSUPPORTED',
+    });
+    const whole = geminiEndpoint('/v1beta/models/gemini-2.5-flash:generateContent');
+    expect(whole?.upstreamQuery).toBeUndefined();
+    expect(whole?.refuseQuery).toBeUndefined();
+    const count = geminiEndpoint('/v1beta/models/gemini-2.5-pro:countTokens');
+    expect(count).toMatchObject({
+      name: 'countTokens',
+      pathModel: 'gemini-2.5-pro',
+      unbilled: true,
+      streams: false,
+    });
+    expect(count?.upstreamBody({ contents: [] }, 1000)).toEqual({ contents: [] });
+    expect(count?.bodyUsage({ totalTokens: 40 }).usage).toEqual({ inputTokens: 0, outputTokens: 0 });
+  });
+
   it.each([
     '/v1beta/models/gemini-2.5-pro:embedContent',
-    '/v1beta/models/gemini-2.5-pro:countTokens',
     '/v1beta/tunedModels/x:generateContent',
     '/v1beta/models/../x:generateContent',
   ])('meters no other path (%s)', (path) => {

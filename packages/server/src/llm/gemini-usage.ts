@@ -53,8 +53,21 @@ function finished(response: unknown): boolean {
   return Array.isArray(candidates) && candidates.some((c) => stringAt(c, 'finishReason') !== undefined);
 }
 
-/** The usage in a whole generateContent response body. */
+/**
+ * The usage in a whole generateContent response body. A JSON array of responses (the stream's form
+ * without `alt=sse`, which Warden does not ask for; an upstream that ignored it) is read like the stream:
+ * the last usage reported, and what every chunk generated.
+ */
 export function geminiBodyUsage(body: unknown): BodyUsage {
+  if (Array.isArray(body)) {
+    const meter = new GeminiStreamMeter();
+    for (const chunk of body) meter.take({ event: undefined, data: JSON.stringify(chunk), raw: '' });
+    return {
+      usage: meter.final ? meter.usage : undefined,
+      generatedChars: meter.generatedChars,
+      model: meter.model,
+    };
+  }
   return {
     usage: geminiUsage(objectAt(body, 'usageMetadata')),
     generatedChars: generated(body),

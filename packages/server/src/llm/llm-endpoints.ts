@@ -1,7 +1,9 @@
 import { MessagesStreamMeter, messagesBodyUsage } from './anthropic-usage.js';
 import { GeminiStreamMeter, geminiBodyUsage } from './gemini-usage.js';
 import { ChatStreamMeter, chatBodyUsage, ResponsesStreamMeter, responsesBodyUsage } from './openai-usage.js';
+import type { ProxyError } from './provider-errors.js';
 import { positiveInt } from './request-estimate.js';
+import { queryOf } from './upstream-request.js';
 import { asObject, type BodyUsage, type StreamMeter } from './usage-meter.js';
 
 /** The providers Warden meters; each has its own upstream, key and error format. */
@@ -12,13 +14,28 @@ export type LlmProvider = (typeof LLM_PROVIDERS)[number];
 export interface LlmEndpoint {
   readonly provider: LlmProvider;
   /** `args.endpoint` of the call Warden decides: the official SDK's method name. */
-  readonly name: 'chat.completions' | 'responses' | 'messages' | 'generateContent' | 'streamGenerateContent';
+  readonly name:
+    | 'chat.completions'
+    | 'responses'
+    | 'messages'
+    | 'generateContent'
+    | 'streamGenerateContent'
+    | 'countTokens';
   /** The path after `/llm/<provider>`, which is also the path at the upstream. */
   readonly path: string;
   /** The model, when the endpoint names it in its path (Gemini's `models/<model>:…`), not the body. */
   readonly pathModel?: string;
   /** Whether the answer streams, when the endpoint says so (Gemini's method) rather than `body.stream`. */
   readonly streams?: boolean;
+  /**
+   * Set for a method that generates nothing and is not billed (Gemini's `countTokens`): decided like
+   * any call, but nothing is reserved against a budget and it settles with no usage.
+   */
+  readonly unbilled?: true;
+  /** Query parameters the endpoint sets upstream itself (Gemini's stream: `alt=sse`, so it can be metered). */
+  readonly upstreamQuery?: Readonly<Record<string, string>>;
+  /** Why the request's query cannot be served (before anything is decided), or undefined when it can. */
+  refuseQuery?(requestUrl: string): ProxyError | undefined;
   /** The request's own cap on output tokens; undefined when it sets none. */
   maxOutputTokens(body: Readonly<Record<string, unknown>>): number | undefined;
   /** How many answers the request asks for. */
@@ -106,29 +123,68 @@ const messages: LlmEndpoint = {
 /** Every metered endpoint. */
 export const LLM_ENDPOINTS: readonly LlmEndpoint[] = [chatCompletions, responses, messages];
 
-/** Gemini's methods Warden meters, by the name after the model in the path. */
-const GEMINI_METHODS = ['generateContent', 'streamGenerateContent'] as const;
+/** Gemini's methods Warden decides, by the name after the model in the path. */
+const GEMINI_METHODS = ['generateContent', 'streamGenerateContent', 'countTokens'] as const;
 
-/** The Gemini API path of a metered method: `/<version>/models/<model>:<method>`. */
+/** The Gemini API path of a decided method: `/<version>/models/<model>:<method>`. */
 export const GEMINI_PATH = /^\/(v1|v1beta|v1alpha)\/models\/([A-Za-z0-9][A-Za-z0-9._-]{0,199}):([A-Za-z]+)$/;
 
 /**
+ * A stream asked for without `?alt=sse` is a JSON array (`[{…},{…}]`) streamed as one body: refused,
+ * not converted. Every official client (`@google/genai`, which Gemini CLI bundles) asks for SSE, the
+ * one form Warden meters chunk by chunk; a converter would be a second framing to get exactly right for
+ * clients that do not exist here, and a request forwarded as asked would go unmetered.
+ */
+function sseRequired(requestUrl: string): ProxyError | undefined {
+  const alt = queryOf(requestUrl).get('alt');
+  if (alt === 'sse') return undefined;
+  return {
+    status: 400,
+    code: 'LLM_STREAM_FORMAT_UNSUPPORTED',
+    message: `Warden meters streamGenerateContent only as Server-Sent Events: add ?alt=sse to the URL (it has ${alt === null ? 'no alt' : `alt=${alt}`}; the JSON-array stream is not served)`,
+    retry: false,
+  };
+}
+
+/** countTokens: nothing generated, nothing billed; its answer (`totalTokens`) is no usage. */
+const noUsage = (): BodyUsage => ({
+  usage: { inputTokens: 0, outputTokens: 0 },
+  generatedChars: 0,
+  model: undefined,
+});
+
+/**
  * The Gemini API endpoint of a request path (without the query), or undefined when the path is not a
- * metered method. The model is in the path, and so is whether it streams (`streamGenerateContent`,
- * asked as `?alt=sse`, which is passed on as the client sent it).
+ * method Warden decides. The model is in the path, and so is whether it streams
+ * (`streamGenerateContent`, which Warden always asks for as `?alt=sse`). `countTokens` generates
+ * nothing and Google does not bill it, but it is a request under the deployment's key: it is decided
+ * like any call (a paused session, a kill switch, a rule that blocks the agent or model refuse it) and
+ * audited, with nothing reserved.
  */
 export function geminiEndpoint(path: string): LlmEndpoint | undefined {
   const m = GEMINI_PATH.exec(path);
   const method = GEMINI_METHODS.find((x) => x === m?.[3]);
   if (!m || !method) return undefined;
+  const base = { provider: 'gemini' as const, name: method, path, pathModel: m[2] as string };
+  if (method === 'countTokens')
+    return {
+      ...base,
+      streams: false,
+      unbilled: true,
+      maxOutputTokens: () => undefined,
+      completions: one,
+      upstreamBody: (b) => ({ ...b }),
+      streamMeter: () => new GeminiStreamMeter(),
+      bodyUsage: noUsage,
+    };
   const cap = (b: Readonly<Record<string, unknown>>) =>
     positiveInt(asObject(b.generationConfig)?.maxOutputTokens);
+  const streams = method === 'streamGenerateContent';
   return {
-    provider: 'gemini',
-    name: method,
-    path,
-    pathModel: m[2] as string,
-    streams: method === 'streamGenerateContent',
+    ...base,
+    streams,
+    // generateContent gets no `alt`: with `alt=sse` its whole answer would come as an event stream.
+    ...(streams ? { upstreamQuery: { alt: 'sse' }, refuseQuery: sseRequired } : {}),
     maxOutputTokens: cap,
     completions: (b) => positiveInt(asObject(b.generationConfig)?.candidateCount) ?? 1,
     upstreamBody: (b, outputCap) =>

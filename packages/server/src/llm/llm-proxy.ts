@@ -75,6 +75,8 @@ export class LlmProxy {
     const principal = await authenticateAgent(ctx, request, endpoint.provider);
     const upstream = ctx.config.llm[endpoint.provider];
     if (!upstream) throw notConfigured(endpoint.provider);
+    const unserved = endpoint.refuseQuery?.(request.url);
+    if (unserved) throw new LlmProxyError(unserved);
     // Read even when Warden does not trace: a proxy that does not take part forwards the caller's context.
     const incoming = incomingTrace(request.headers);
     const span = startRequestSpan(ctx, principal.id, endpoint, incoming);
@@ -96,12 +98,13 @@ export class LlmProxy {
     const ctx = this.#ctx;
     const trace = span?.context ?? t.incoming;
     const { body, model } = requestBody(request.body, endpoint.pathModel);
-    const estimate = estimateRequest(body, {
+    const estimated = estimateRequest(body, {
       model,
       maxOutputTokens: endpoint.maxOutputTokens(body),
       completions: endpoint.completions(body),
       defaultMaxOutput: ctx.config.llm.maxOutputTokensDefault,
     });
+    const estimate = endpoint.unbilled ? nothingToBill(estimated) : estimated;
     const stream = endpoint.streams ?? body.stream === true;
     span?.set({ 'gen_ai.request.model': estimate.model });
     const decided = await this.#check(request, principal, endpoint, estimate, stream, trace);
@@ -148,7 +151,14 @@ export class LlmProxy {
     const { model, inputTokens, outputTokens, unbounded } = estimate;
     const start = performance.now();
     const result = await this.#ctx.engine.check(call, {
-      estimate: { model, inputTokens, outputTokens, ...(unbounded ? { unbounded } : {}) },
+      estimate: {
+        model,
+        inputTokens,
+        outputTokens,
+        ...(unbounded ? { unbounded } : {}),
+        // An all-zero estimate otherwise reserves the engine's default: an unbilled method reserves nothing.
+        ...(endpoint.unbilled ? { spent: true } : {}),
+      },
       meteredBy: 'proxy',
       keyId: principal.keyId,
       ...(taskToken === undefined ? {} : { taskToken }),
@@ -166,15 +176,18 @@ export class LlmProxy {
   ): Promise<Response> {
     const provider = x.endpoint.provider;
     try {
-      return await fetch(upstreamUrl(upstream, x.endpoint.path, request.url), {
-        method: 'POST',
-        headers: {
-          ...upstreamHeaders(provider, upstream, request.headers),
-          // Warden's client span when it traces; otherwise the caller's context unchanged (W3C: a proxy forwards it).
-          ...traceHeaders(x.client?.context ?? x.trace),
+      return await fetch(
+        upstreamUrl(upstream, provider, x.endpoint.path, request.url, x.endpoint.upstreamQuery),
+        {
+          method: 'POST',
+          headers: {
+            ...upstreamHeaders(provider, upstream, request.headers),
+            // Warden's client span when it traces; otherwise the caller's context unchanged (W3C: a proxy forwards it).
+            ...traceHeaders(x.client?.context ?? x.trace),
+          },
+          body: JSON.stringify(x.endpoint.upstreamBody(body, x.estimate.maxOutputTokens)),
         },
-        body: JSON.stringify(x.endpoint.upstreamBody(body, x.estimate.maxOutputTokens)),
-      });
+      );
     } catch (err) {
       const why = fetchFailure(err);
       await this.#settle(x, 502, {
@@ -352,6 +365,11 @@ function notConfigured(provider: LlmProvider): LlmProxyError {
     message: `this Warden has no ${provider} upstream: set llm.${provider}.apiKey (and llm.${provider}.baseUrl for another upstream than the provider's own) in the server configuration`,
     retry: false,
   });
+}
+
+/** The estimate of a method that is not billed (countTokens): no tokens, whatever its prompt holds. */
+function nothingToBill(e: RequestEstimate): RequestEstimate {
+  return { model: e.model, inputTokens: 0, outputTokens: 0, maxOutputTokens: 0, promptHash: e.promptHash };
 }
 
 /** Nothing consumed: an upstream that refused or was not reached is not billed unless it says so. */

@@ -1,7 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { errorResponse } from '../http/error-status.js';
 import type { ServerContext } from '../server-context.js';
-import { forwardCountTokens, GEMINI_COUNT_TOKENS } from './gemini-count-tokens.js';
 import { geminiEndpoint, LLM_ENDPOINTS, LLM_PROVIDERS, type LlmProvider } from './llm-endpoints.js';
 import { LlmProxy } from './llm-proxy.js';
 import { LlmProxyError, type ProxyError, providerErrorBody } from './provider-errors.js';
@@ -23,7 +22,7 @@ export function registerLlmRoutes(app: FastifyInstance, ctx: ServerContext): voi
         );
         const known =
           provider === 'gemini'
-            ? `POST /llm/gemini/v1beta/models/<model>:generateContent and :streamGenerateContent (and :countTokens, unmetered)`
+            ? `POST /llm/gemini/v1beta/models/<model>:generateContent and :streamGenerateContent ?alt=sse, and :countTokens`
             : endpoints.map((e) => `POST /llm/${provider}${e.path}`).join(', ');
         const notFound = (request: FastifyRequest, reply: FastifyReply) => {
           const path = request.url.split('?')[0];
@@ -40,7 +39,6 @@ export function registerLlmRoutes(app: FastifyInstance, ctx: ServerContext): voi
             const path = `/${(request.params as { '*': string })['*']}`;
             const endpoint = geminiEndpoint(path);
             if (endpoint) return proxy.handle(endpoint, request, reply);
-            if (GEMINI_COUNT_TOKENS.test(path)) return forwardCountTokens(ctx, request, reply, path);
             return notFound(request, reply);
           });
         }

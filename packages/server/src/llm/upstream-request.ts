@@ -50,17 +50,42 @@ export function clientHeaders(upstream: Headers): Record<string, string> {
 }
 
 /**
- * The upstream URL for a request: the configured root, the endpoint's path and the client's query,
- * without a `key` parameter (Google's clients may send the API key there: it is the agent's Warden key).
+ * The query parameters of the client's that may go upstream, by provider: only those the official
+ * clients send and the provider reads as a format or version choice. Anything else stays here: a `key`
+ * (Google's clients may send the API key there: it is the agent's Warden key), and anything that would
+ * change what the deployment's key is used for or how the answer is framed (Gemini's `alt`, which the
+ * endpoint sets itself so the answer can be metered).
  */
-export function upstreamUrl(upstream: LlmUpstream, path: string, requestUrl: string): string {
-  const q = requestUrl.indexOf('?');
-  if (q < 0) return `${upstream.baseUrl}${path}`;
-  const query = new URLSearchParams(requestUrl.slice(q + 1));
-  if (!query.has('key')) return `${upstream.baseUrl}${path}${requestUrl.slice(q)}`;
-  query.delete('key');
+const QUERY_TO_UPSTREAM: Readonly<Record<LlmProvider, readonly string[]>> = {
+  openai: ['api-version'],
+  anthropic: ['beta'], // Claude Code's `/v1/messages?beta=true`
+  gemini: [],
+};
+
+/**
+ * The upstream URL for a request: the configured root, the endpoint's path, the client's allow-listed
+ * query parameters and the ones the endpoint sets (`set`, which win).
+ */
+export function upstreamUrl(
+  upstream: LlmUpstream,
+  provider: LlmProvider,
+  path: string,
+  requestUrl: string,
+  set: Readonly<Record<string, string>> = {},
+): string {
+  const incoming = queryOf(requestUrl);
+  const query = new URLSearchParams();
+  for (const name of QUERY_TO_UPSTREAM[provider])
+    for (const value of incoming.getAll(name)) query.append(name, value);
+  for (const [name, value] of Object.entries(set)) query.set(name, value);
   const rest = query.toString();
   return `${upstream.baseUrl}${path}${rest === '' ? '' : `?${rest}`}`;
+}
+
+/** The query parameters of a request URL (empty when it has none). */
+export function queryOf(requestUrl: string): URLSearchParams {
+  const q = requestUrl.indexOf('?');
+  return new URLSearchParams(q < 0 ? '' : requestUrl.slice(q + 1));
 }
 
 /** Whether a response is a Server-Sent Events stream. */
