@@ -151,14 +151,39 @@ describe('codexToolUses', () => {
     ]);
   });
 
-  it('a patch that does not parse is one other use naming why', () => {
-    expect(codexToolUses('apply_patch', { command: 'diff --git a b' })).toEqual([
-      {
-        kind: 'other',
-        name: 'apply_patch',
-        input: { command: 'diff --git a b', parseError: expect.stringContaining('Begin Patch') },
-      },
-    ]);
+  it('a patch that does not parse is refused (the hook denies it), naming why', () => {
+    expect(() => codexToolUses('apply_patch', { command: 'diff --git a b' })).toThrow(
+      /apply_patch: the patch could not be read whole.*Begin Patch/,
+    );
+  });
+
+  it('a PreToolUse whose patch does not parse is denied by the runner (event pre)', () => {
+    const bad = JSON.stringify({
+      ...common,
+      hook_event_name: 'PreToolUse',
+      tool_name: 'apply_patch',
+      tool_input: { command: '*** Begin Patch\n  *** Remove File: /home/u/x\n*** End Patch' },
+    });
+    expect(() => codexAdapter.parse(bad, {})).toThrow(
+      expect.objectContaining({
+        code: 'REQUEST_INVALID',
+        details: expect.objectContaining({ event: 'pre' }),
+      }),
+    );
+  });
+
+  it('a shell command runs in its workdir (relative to cwd): its paths are analysed there', () => {
+    const event = (tool_input: unknown) =>
+      codexAdapter.parse(
+        JSON.stringify({ ...common, hook_event_name: 'PreToolUse', tool_name: 'Bash', tool_input }),
+        {},
+      );
+    const abs = event({ cmd: 'rm -rf *', workdir: '/home/u' });
+    expect(abs.ctx).toMatchObject({ cwd: '/home/u', projectDir: common.cwd });
+    const rel = event({ command: ['bash', '-lc', 'ls'], workdir: '../other' });
+    expect(rel.ctx.cwd).toBe(join(common.cwd, '../other'));
+    expect(event({ command: 'ls' }).ctx.cwd).toBe(common.cwd);
+    expect(() => event({ command: 'ls', workdir: 7 })).toThrow(/workdir must be a string/);
   });
 });
 
@@ -172,6 +197,29 @@ describe('patchWrites', () => {
       { kind: 'write', path: 'src/a.ts', operation: 'delete', size: 0 },
       { kind: 'write', path: 'src/b.ts', operation: 'write', size: 3 },
     ]);
+  });
+  it('headers are matched trimmed, as Codex does: an indented Delete or Add File is seen', () => {
+    expect(
+      patchWrites(
+        '*** Begin Patch\n *** Delete File: /home/u/important\n\t*** Add File: /etc/x\n+a\n  *** End Patch  ',
+      ),
+    ).toEqual([
+      { kind: 'write', path: '/home/u/important', operation: 'delete', size: 0 },
+      { kind: 'write', path: '/etc/x', operation: 'write', size: 2 },
+    ]);
+  });
+  it('a line starting "*** " that is no header, or a patch without its end, is refused', () => {
+    expect(() =>
+      patchWrites('*** Begin Patch\n*** Add File: a\n+x\n  ***  Delete File: /home/u/y\n*** End Patch'),
+    ).toThrow(/line 4: .*not a patch header/);
+    expect(() => patchWrites('*** Begin Patch\n*** Add File: a\n+x')).toThrow(/End Patch/);
+    expect(() =>
+      patchWrites('*** Begin Patch\n*** Add File: a\n+x\n*** End Patch\n*** Delete File: b'),
+    ).toThrow(/after "\*\*\* End Patch"/);
+    // Markers that name no file are understood.
+    expect(
+      patchWrites('*** Begin Patch\n*** Update File: a\n@@\n-x\n+y\n*** End of File\n*** End Patch'),
+    ).toEqual([{ kind: 'write', path: 'a', operation: 'patch', size: 2 }]);
   });
   it('a patch naming no file is refused', () => {
     expect(() => patchWrites('*** Begin Patch\n*** End Patch')).toThrow(/names no file/);

@@ -12,7 +12,7 @@
  * invalid JSON or a timeout as a failed hook and RUNS the tool, so this adapter always answers.
  */
 import { homedir } from 'node:os';
-import { isAbsolute, join } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import { WardenError } from '@warden/core';
 import { installCodexHooks } from './codex-install.js';
 import { patchWrites } from './codex-patch.js';
@@ -23,6 +23,9 @@ import type { ToolUse, ToolUseContext } from './tool-use.js';
 const SUMMARY_CHARS = 2000;
 
 const SHELLS = new Set(['bash', 'sh', 'zsh', 'dash']);
+
+/** Codex's shell tools (the hook names them all `Bash`; older builds their own name). */
+const SHELL_TOOLS = new Set(['Bash', 'shell', 'local_shell', 'exec_command', 'shell_command']);
 
 /** The Codex adapter. */
 export const codexAdapter: HookAdapter = {
@@ -85,13 +88,30 @@ function codexEvent(input: Record<string, unknown>, name: string): HookEvent {
     const toolUseId = typeof input.tool_use_id === 'string' ? input.tool_use_id : undefined;
     const native = { name: tool, input: input.tool_input };
     const uses = codexToolUses(tool, input.tool_input);
-    const base = { ctx, native, uses, ...(toolUseId ? { toolUseId } : {}) };
+    const base = {
+      ctx: shellContext(ctx, tool, input.tool_input),
+      native,
+      uses,
+      ...(toolUseId ? { toolUseId } : {}),
+    };
     if (name === 'PreToolUse') return { type: 'pre', ...base };
     return { type: 'post', ...base, result: codexResult(input.tool_response) };
   }
   if (name === 'SessionStart') return { type: 'session-start', ctx, name };
   if (name === 'UserPromptSubmit') return { type: 'prompt', ctx, name };
   return { type: 'other', ctx, name };
+}
+
+/**
+ * A shell tool runs in its `workdir` when the model gives one (Codex's exec_command and shell tools;
+ * relative to the session's cwd): the command's paths are resolved there, as Gemini's `dir_path` is.
+ */
+function shellContext(ctx: ToolUseContext, tool: string, toolInput: unknown): ToolUseContext {
+  if (!SHELL_TOOLS.has(tool)) return ctx;
+  const workdir = asRecord(toolInput).workdir;
+  if (workdir === undefined || workdir === null || workdir === '') return ctx;
+  if (typeof workdir !== 'string') throw invalid(`${tool}: tool_input.workdir must be a string`);
+  return { ...ctx, cwd: resolve(ctx.cwd, workdir) };
 }
 
 const invalid = (message: string) => new WardenError('REQUEST_INVALID', `Codex hook input: ${message}`);
@@ -140,8 +160,10 @@ export function codexToolUses(tool: string, toolInput: unknown): ToolUse[] {
       try {
         return patchWrites(patch);
       } catch (e) {
-        // Codex verifies a patch before its hooks run, so this is rare; the policy decides on the whole.
-        return [{ kind: 'other', name: tool, input: { ...input, parseError: (e as Error).message } }];
+        // A patch not understood whole may write files Warden never saw: the hook denies it (fail closed).
+        throw invalid(
+          `apply_patch: the patch could not be read whole, so it is not run: ${(e as Error).message}`,
+        );
       }
     }
     case 'view_image':
