@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { codexAdapter, codexToolUses } from './codex-adapter.js';
+import { codexAdapter, codexToolUses, parseCodexHook } from './codex-adapter.js';
 import { codexHookHash, installCodexHooks, withHookTrust } from './codex-install.js';
 import { patchWrites } from './codex-patch.js';
 
@@ -24,7 +24,7 @@ const PATCH =
   '*** Begin Patch\n*** Add File: a.txt\n+hello\n*** Update File: b.txt\n@@\n-old\n+new\n*** Delete File: c.txt\n*** End Patch\n';
 
 describe('codexAdapter.parse: the input Codex 0.171.0 sends', () => {
-  it('PreToolUse Bash → a shell use in the Codex session, with cwd as project', () => {
+  it('PreToolUse Bash → a shell use in the Codex session; the project is the hook process’s directory', () => {
     const event = codexAdapter.parse(
       JSON.stringify({
         ...common,
@@ -37,7 +37,7 @@ describe('codexAdapter.parse: the input Codex 0.171.0 sends', () => {
     );
     expect(event).toEqual({
       type: 'pre',
-      ctx: { assistant: 'codex', sessionId: SESSION, cwd: '/work/proj', projectDir: '/work/proj' },
+      ctx: { assistant: 'codex', sessionId: SESSION, cwd: '/work/proj', projectDir: process.cwd() },
       toolUseId: 'call_1',
       native: { name: 'Bash', input: { command: 'echo hi > out.txt' } },
       uses: [{ kind: 'shell', command: 'echo hi > out.txt' }],
@@ -172,16 +172,23 @@ describe('codexToolUses', () => {
     );
   });
 
-  it('a shell command runs in its workdir (relative to cwd): its paths are analysed there', () => {
-    const event = (tool_input: unknown) =>
-      codexAdapter.parse(
-        JSON.stringify({ ...common, hook_event_name: 'PreToolUse', tool_name: 'Bash', tool_input }),
-        {},
+  it('a shell command runs in its workdir: paths are analysed there, the project stays the session’s', () => {
+    const event = (tool_input: unknown, cwd = common.cwd) =>
+      parseCodexHook(
+        JSON.stringify({ ...common, cwd, hook_event_name: 'PreToolUse', tool_name: 'Bash', tool_input }),
+        '/work/proj',
       );
-    const abs = event({ cmd: 'rm -rf *', workdir: '/home/u' });
-    expect(abs.ctx).toMatchObject({ cwd: '/home/u', projectDir: common.cwd });
-    const rel = event({ command: ['bash', '-lc', 'ls'], workdir: '../other' });
-    expect(rel.ctx.cwd).toBe(join(common.cwd, '../other'));
+    // What Codex 0.171 sends for exec_command {"cmd":"rm -rf *","workdir":"/home/u"}: the workdir as cwd.
+    expect(event({ command: 'rm -rf *' }, '/home/u').ctx).toMatchObject({
+      cwd: '/home/u',
+      projectDir: '/work/proj',
+    });
+    // A workdir in tool_input (other Codex builds), relative to the session's directory.
+    expect(event({ cmd: 'rm -rf *', workdir: '/home/u' }).ctx).toMatchObject({
+      cwd: '/home/u',
+      projectDir: '/work/proj',
+    });
+    expect(event({ command: ['bash', '-lc', 'ls'], workdir: '../other' }).ctx.cwd).toBe('/work/other');
     expect(event({ command: 'ls' }).ctx.cwd).toBe(common.cwd);
     expect(() => event({ command: 'ls', workdir: 7 })).toThrow(/workdir must be a string/);
   });
