@@ -9,6 +9,7 @@ import { describeError } from './describe-error.js';
 import { HOOK_ADAPTERS, hookAdapter } from './hook/adapters.js';
 import type { HookAdapter } from './hook/hook-adapter.js';
 import { resolveHookConfig } from './hook/hook-config.js';
+import { armHookGuard, guardDeadline, type HookGuard, hookTimeLimitSeconds } from './hook/hook-guard.js';
 import { installHooks } from './hook/hook-install.js';
 import { runHook } from './hook/hook-runner.js';
 
@@ -25,6 +26,10 @@ export function addHookCommands(program: Command, io: CliIo, done: (code: number
     .option(
       '--review-timeout <seconds>',
       'how long to wait for an approver before denying with the approval URL (default 240)',
+    )
+    .option(
+      '--hook-timeout <seconds>',
+      'the time limit the assistant gives the hook; it denies a little before (default: the review timeout + 60 s, what install registers)',
     )
     .option(
       '--fail-open',
@@ -71,9 +76,25 @@ export function addHookCommands(program: Command, io: CliIo, done: (code: number
 
 async function hookRun(
   adapter: HookAdapter,
-  o: { url?: string; reviewTimeout?: string; failOpen?: true },
+  o: { url?: string; reviewTimeout?: string; hookTimeout?: string; failOpen?: true },
   io: CliIo,
 ): Promise<number> {
+  let guard: HookGuard | undefined;
+  try {
+    // Only in the real hook process (it reads the process's stdin): the guard may end the process.
+    if (!io.readStdin) {
+      const limit = hookTimeLimitSeconds(o);
+      guard = armHookGuard(adapter, guardDeadline(performance.timeOrigin, limit), limit);
+    }
+  } catch (err) {
+    const out = adapter.render(undefined, {
+      kind: 'deny',
+      reason: `warden hook ${adapter.assistant}: ${describeError(err)}`,
+    });
+    if (out.stdout) io.out(out.stdout);
+    if (out.stderr) io.err(out.stderr);
+    return out.exitCode;
+  }
   let stdin: string;
   try {
     stdin = await (io.readStdin ?? readProcessStdin)();
@@ -81,6 +102,7 @@ async function hookRun(
     stdin = '';
     io.err(`warden: could not read stdin: ${describeError(err)}\n`);
   }
+  guard?.input(stdin, process.env);
   let out: { stdout: string; stderr: string; exitCode: number };
   try {
     const config = resolveHookConfig(o, process.env);
@@ -92,6 +114,7 @@ async function hookRun(
       reason: `warden hook ${adapter.assistant}: ${describeError(err)}`,
     });
   }
+  guard?.finish();
   if (out.stdout) io.out(out.stdout);
   if (out.stderr) io.err(out.stderr);
   return out.exitCode;

@@ -116,6 +116,20 @@ describe('warden hook claude-code against a real warden serve', () => {
     });
   });
 
+  it('a Grep is decided with what it searches: its glob under its path (outside the project here)', async () => {
+    const session = randomUUID();
+    const r = await hook(
+      preToolUse(session, 'Grep', { pattern: 'KEY', path: '/home/u', glob: '.ssh/*' }, '/tmp/proj'),
+      hookEnv(w, { CLAUDE_PROJECT_DIR: '/tmp/proj' }),
+    );
+    expect(r).toMatchObject({ code: 0, out: '' });
+    const [decided] = await eventsOf(w, session, 'call.decided');
+    expect(decided).toMatchObject({
+      tool: 'fs.search',
+      args: { pattern: 'KEY', path: '/home/u/.ssh/*', relativePath: '', insideProject: false },
+    });
+  });
+
   it('fails closed when Warden is down (a deny saying it could not be reached and how to fix it); --fail-open allows with a warning', async () => {
     const down = `http://127.0.0.1:${await freePort()}`;
     const env = hookEnv(w, { WARDEN_URL: down });

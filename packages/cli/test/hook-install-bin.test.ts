@@ -1,13 +1,25 @@
 /**
  * `warden hook install claude-code` as the real process: merges Warden's hooks into Claude Code's
  * settings without touching other settings or hooks, idempotently, never writing a key; the command is
- * `warden` when one is on PATH, else this CLI's absolute path.
+ * always the real absolute paths of Node and this CLI (never a `warden` found on PATH).
  */
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, warden } from '../../server/test-support/serve-process.js';
+import { shellQuote, wardenCommand } from '../src/hook/hook-install.js';
+
+const NODE = shellQuote(realpathSync(process.execPath));
 
 let dir: string;
 const KEY = `wdn_${'k'.repeat(43)}`;
@@ -68,7 +80,7 @@ describe('warden hook install claude-code', () => {
     const s = read(file);
     expect(s.model).toBe('opus');
     expect(s.permissions).toEqual({ allow: ['Bash(ls:*)'] });
-    const command = `${process.execPath} ${BIN} hook claude-code --url http://127.0.0.1:7400 --review-timeout 90`;
+    const command = `${NODE} ${realpathSync(BIN)} hook claude-code --url http://127.0.0.1:7400 --review-timeout 90`;
     expect(s.hooks.PreToolUse).toEqual([
       { matcher: '*', hooks: [{ type: 'command', command, timeout: 150 }] },
     ]);
@@ -109,13 +121,14 @@ describe('warden hook install claude-code', () => {
     expect(changed.hooks.PreToolUse).toHaveLength(1);
     expect(changed.hooks.PreToolUse?.[0]?.hooks[0]).toMatchObject({
       timeout: 90,
-      command: `${process.execPath} ${BIN} hook claude-code --review-timeout 30`,
+      command: `${NODE} ${realpathSync(BIN)} hook claude-code --review-timeout 30`,
     });
     expect(changed.hooks.PostToolUse?.[0]?.hooks[0]).toEqual(theirs);
   });
 
-  it('--user writes ~/.claude/settings.json; with warden on PATH the command is plain `warden hook claude-code`', async () => {
-    const bin = join(dir, 'bin');
+  it('--user writes ~/.claude/settings.json; a `warden` on PATH is never used (the absolute CLI is)', async () => {
+    // A project-writable PATH entry (node_modules/.bin) holding an agent's own `warden`.
+    const bin = join(dir, 'node_modules', '.bin');
     mkdirSync(bin, { recursive: true });
     writeFileSync(join(bin, 'warden'), '#!/bin/sh\n');
     chmodSync(join(bin, 'warden'), 0o755);
@@ -127,9 +140,19 @@ describe('warden hook install claude-code', () => {
     const s = read(join(dir, 'home', '.claude', 'settings.json'));
     expect(s.hooks.PreToolUse?.[0]?.hooks[0]).toEqual({
       type: 'command',
-      command: 'warden hook claude-code',
+      command: `${NODE} ${realpathSync(BIN)} hook claude-code`,
       timeout: 300,
     });
+  });
+
+  it('quotes a CLI path with spaces and resolves symlinks (wardenCommand)', () => {
+    const spaced = join(dir, "my wardens' dir");
+    mkdirSync(spaced, { recursive: true });
+    writeFileSync(join(spaced, 'bin.js'), '');
+    symlinkSync(join(spaced, 'bin.js'), join(dir, 'link.js'));
+    expect(wardenCommand(join(dir, 'link.js'))).toBe(
+      `${NODE} '${realpathSync(spaced)}/bin.js'`.replace("wardens' dir", "wardens'\\'' dir"),
+    );
   });
 
   it('refuses a settings file that is not JSON, naming it, and leaves it as it was', async () => {

@@ -1,6 +1,10 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { isWardenError } from '@warden/core';
 import { describe, expect, it } from 'vitest';
-import { parseLabels, parseTtl } from './tasks.js';
+import { exportLine, parseLabels, parseTtl } from './tasks.js';
 
 function usage(f: () => unknown): string {
   try {
@@ -31,5 +35,23 @@ describe('warden tasks start: its flags', () => {
     expect(usage(() => parseLabels(['x']))).toBe('--label "x" must be KEY=VALUE, e.g. --label repo=warden');
     expect(usage(() => parseLabels(['=v']))).toContain('--label "=v" must be KEY=VALUE');
     expect(usage(() => parseLabels(['a=1', 'a=2']))).toBe('--label a is given twice');
+  });
+});
+
+describe('warden tasks start --export', () => {
+  it('quotes the token so that eval in sh sets it exactly and runs nothing else', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'warden-export-'));
+    try {
+      for (const token of ['wdn_abc-_.', "x'; touch pwned; echo '", 'a b $(touch pwned) `id` "q" \\']) {
+        writeFileSync(join(dir, 'line'), exportLine(token));
+        const out = execFileSync('sh', ['-c', 'eval "$(cat line)"; printf %s "$WARDEN_TASK_TOKEN"'], {
+          cwd: dir,
+        });
+        expect(out.toString()).toBe(token);
+        expect(existsSync(join(dir, 'pwned'))).toBe(false);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

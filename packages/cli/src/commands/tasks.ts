@@ -73,7 +73,7 @@ export async function tasksStart(o: TasksStartOptions, io: CliIo): Promise<numbe
     throw err;
   }
   if (o.json) io.out(`${JSON.stringify(task)}\n`);
-  else if (o.export) io.out(`export WARDEN_TASK_TOKEN='${task.token}'\n`);
+  else if (o.export) io.out(exportLine(task.token));
   else io.out(`${task.token}\n`);
   const who =
     task.initiator.method === 'oidc' ? 'verified by SSO' : `vouched for by key ${task.initiator.keyId}`;
@@ -81,6 +81,19 @@ export async function tasksStart(o: TasksStartOptions, io: CliIo): Promise<numbe
     `started task ${task.taskId} for ${task.agent} as ${task.initiator.name} (${who}): session ${task.session}, expires ${localTime(task.expiresAt)}\n`,
   );
   return EXIT.ok;
+}
+
+/**
+ * The `--export` line, for `eval`: the token quoted for the shell, since it is the server's text and
+ * must never run as commands.
+ */
+export function exportLine(token: string): string {
+  return `export WARDEN_TASK_TOKEN=${shellQuote(token)}\n`;
+}
+
+/** `s` in single quotes for a POSIX shell (a `'` inside becomes `'\\''`). */
+function shellQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
 /** `--ttl 7200` → 7200; anything but a whole number of seconds from 1 to 86400 says the form. */

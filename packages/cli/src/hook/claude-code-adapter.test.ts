@@ -65,7 +65,24 @@ describe('the Claude Code adapter maps each tool to canonical tool uses', () => 
       [{ kind: 'write', path: 'n.ipynb', operation: 'notebook', size: 8 }],
     ],
     ['Read', { file_path: '/etc/passwd' }, [{ kind: 'read', path: '/etc/passwd' }]],
-    ['Glob', { pattern: '**/*.ts' }, [{ kind: 'search', pattern: '**/*.ts' }]],
+    ['Glob', { pattern: '**/*.ts' }, [{ kind: 'search', pattern: '**/*.ts', path: '**/*.ts' }]],
+    [
+      'Glob',
+      { pattern: '../../**/*.pem', path: 'src' },
+      [{ kind: 'search', pattern: '../../**/*.pem', path: '../**/*.pem' }],
+    ],
+    ['Glob', { pattern: '/etc/**', path: 'src' }, [{ kind: 'search', pattern: '/etc/**', path: '/etc/**' }]],
+    [
+      'Grep',
+      { pattern: 'KEY', path: '/home/u', glob: '.ssh/*' },
+      [{ kind: 'search', pattern: 'KEY', path: '/home/u/.ssh/*' }],
+    ],
+    ['Grep', { pattern: 'KEY', glob: '**/.env*' }, [{ kind: 'search', pattern: 'KEY', path: '**/.env*' }]],
+    [
+      'Grep',
+      { pattern: 'KEY', path: '/srv', type: 'py' },
+      [{ kind: 'search', pattern: 'KEY', path: '/srv/**/*.py' }],
+    ],
     ['Grep', { pattern: 'TODO', path: 'src' }, [{ kind: 'search', pattern: 'TODO', path: 'src' }]],
     [
       'WebFetch',

@@ -5,7 +5,7 @@
  * `hookSpecificOutput.permissionDecision: "deny"` with the reason Claude reads; an allow is no answer at
  * all (exit 0, no decision), so Claude's own permission rules still apply — Warden never widens them.
  */
-import { isAbsolute, join, resolve } from 'node:path';
+import { isAbsolute, join, posix, resolve } from 'node:path';
 import { WardenError } from '@warden/core';
 import type { HookAdapter, HookEvent, HookInstallOptions, HookOutput, HookVerdict } from './hook-adapter.js';
 import { mergeCommandHooks, readJsonSettings, writeJsonSettings } from './hook-settings.js';
@@ -126,10 +126,17 @@ export function claudeToolUses(tool: string, input: Json): ToolUse[] {
       ];
     case 'Read':
       return [{ kind: 'read', path: field('file_path') }];
-    case 'Glob':
+    case 'Glob': {
+      // The pattern is where Glob looks (`../../**/*.pem`, `/etc/**`): the path the policy sees holds it.
+      const pattern = field('pattern');
+      return [{ kind: 'search', pattern, path: searchedPath(optional('path'), pattern) }];
+    }
     case 'Grep': {
+      // Grep reads the files its `glob` (or rg file `type`) selects under `path`: both go into the path.
+      const glob = optional('glob') ?? (optional('type') ? `**/*.${optional('type')}` : undefined);
       const path = optional('path');
-      return [{ kind: 'search', pattern: field('pattern'), ...(path ? { path } : {}) }];
+      const searched = glob ? searchedPath(path, glob) : path;
+      return [{ kind: 'search', pattern: field('pattern'), ...(searched ? { path: searched } : {}) }];
     }
     case 'WebFetch':
       return [{ kind: 'web', url: field('url') }];
@@ -149,6 +156,11 @@ export function claudeToolUses(tool: string, input: Json): ToolUse[] {
     default:
       return [mcpOrOther(tool, input)];
   }
+}
+
+/** A glob under a directory as one path (`dir/glob`; an absolute glob stands alone). */
+function searchedPath(dir: string | undefined, glob: string): string {
+  return isAbsolute(glob) || !dir ? glob : posix.join(dir, glob);
 }
 
 /** `mcp__<server>__<tool>` → an MCP call (the server's name may hold single underscores). */

@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { codexAdapter, codexToolUses } from './codex-adapter.js';
+import { codexAdapter, codexToolUses, parseCodexHook } from './codex-adapter.js';
 import { codexHookHash, installCodexHooks, withHookTrust } from './codex-install.js';
 import { patchWrites } from './codex-patch.js';
 
@@ -24,7 +24,7 @@ const PATCH =
   '*** Begin Patch\n*** Add File: a.txt\n+hello\n*** Update File: b.txt\n@@\n-old\n+new\n*** Delete File: c.txt\n*** End Patch\n';
 
 describe('codexAdapter.parse: the input Codex 0.171.0 sends', () => {
-  it('PreToolUse Bash → a shell use in the Codex session, with cwd as project', () => {
+  it('PreToolUse Bash → a shell use in the Codex session; the project is the hook process’s directory', () => {
     const event = codexAdapter.parse(
       JSON.stringify({
         ...common,
@@ -37,7 +37,7 @@ describe('codexAdapter.parse: the input Codex 0.171.0 sends', () => {
     );
     expect(event).toEqual({
       type: 'pre',
-      ctx: { assistant: 'codex', sessionId: SESSION, cwd: '/work/proj', projectDir: '/work/proj' },
+      ctx: { assistant: 'codex', sessionId: SESSION, cwd: '/work/proj', projectDir: process.cwd() },
       toolUseId: 'call_1',
       native: { name: 'Bash', input: { command: 'echo hi > out.txt' } },
       uses: [{ kind: 'shell', command: 'echo hi > out.txt' }],
@@ -151,14 +151,46 @@ describe('codexToolUses', () => {
     ]);
   });
 
-  it('a patch that does not parse is one other use naming why', () => {
-    expect(codexToolUses('apply_patch', { command: 'diff --git a b' })).toEqual([
-      {
-        kind: 'other',
-        name: 'apply_patch',
-        input: { command: 'diff --git a b', parseError: expect.stringContaining('Begin Patch') },
-      },
-    ]);
+  it('a patch that does not parse is refused (the hook denies it), naming why', () => {
+    expect(() => codexToolUses('apply_patch', { command: 'diff --git a b' })).toThrow(
+      /apply_patch: the patch could not be read whole.*Begin Patch/,
+    );
+  });
+
+  it('a PreToolUse whose patch does not parse is denied by the runner (event pre)', () => {
+    const bad = JSON.stringify({
+      ...common,
+      hook_event_name: 'PreToolUse',
+      tool_name: 'apply_patch',
+      tool_input: { command: '*** Begin Patch\n  *** Remove File: /home/u/x\n*** End Patch' },
+    });
+    expect(() => codexAdapter.parse(bad, {})).toThrow(
+      expect.objectContaining({
+        code: 'REQUEST_INVALID',
+        details: expect.objectContaining({ event: 'pre' }),
+      }),
+    );
+  });
+
+  it('a shell command runs in its workdir: paths are analysed there, the project stays the session’s', () => {
+    const event = (tool_input: unknown, cwd = common.cwd) =>
+      parseCodexHook(
+        JSON.stringify({ ...common, cwd, hook_event_name: 'PreToolUse', tool_name: 'Bash', tool_input }),
+        '/work/proj',
+      );
+    // What Codex 0.171 sends for exec_command {"cmd":"rm -rf *","workdir":"/home/u"}: the workdir as cwd.
+    expect(event({ command: 'rm -rf *' }, '/home/u').ctx).toMatchObject({
+      cwd: '/home/u',
+      projectDir: '/work/proj',
+    });
+    // A workdir in tool_input (other Codex builds), relative to the session's directory.
+    expect(event({ cmd: 'rm -rf *', workdir: '/home/u' }).ctx).toMatchObject({
+      cwd: '/home/u',
+      projectDir: '/work/proj',
+    });
+    expect(event({ command: ['bash', '-lc', 'ls'], workdir: '../other' }).ctx.cwd).toBe('/work/other');
+    expect(event({ command: 'ls' }).ctx.cwd).toBe(common.cwd);
+    expect(() => event({ command: 'ls', workdir: 7 })).toThrow(/workdir must be a string/);
   });
 });
 
@@ -172,6 +204,29 @@ describe('patchWrites', () => {
       { kind: 'write', path: 'src/a.ts', operation: 'delete', size: 0 },
       { kind: 'write', path: 'src/b.ts', operation: 'write', size: 3 },
     ]);
+  });
+  it('headers are matched trimmed, as Codex does: an indented Delete or Add File is seen', () => {
+    expect(
+      patchWrites(
+        '*** Begin Patch\n *** Delete File: /home/u/important\n\t*** Add File: /etc/x\n+a\n  *** End Patch  ',
+      ),
+    ).toEqual([
+      { kind: 'write', path: '/home/u/important', operation: 'delete', size: 0 },
+      { kind: 'write', path: '/etc/x', operation: 'write', size: 2 },
+    ]);
+  });
+  it('a line starting "*** " that is no header, or a patch without its end, is refused', () => {
+    expect(() =>
+      patchWrites('*** Begin Patch\n*** Add File: a\n+x\n  ***  Delete File: /home/u/y\n*** End Patch'),
+    ).toThrow(/line 4: .*not a patch header/);
+    expect(() => patchWrites('*** Begin Patch\n*** Add File: a\n+x')).toThrow(/End Patch/);
+    expect(() =>
+      patchWrites('*** Begin Patch\n*** Add File: a\n+x\n*** End Patch\n*** Delete File: b'),
+    ).toThrow(/after "\*\*\* End Patch"/);
+    // Markers that name no file are understood.
+    expect(
+      patchWrites('*** Begin Patch\n*** Update File: a\n@@\n-x\n+y\n*** End of File\n*** End Patch'),
+    ).toEqual([{ kind: 'write', path: 'a', operation: 'patch', size: 2 }]);
   });
   it('a patch naming no file is refused', () => {
     expect(() => patchWrites('*** Begin Patch\n*** End Patch')).toThrow(/names no file/);

@@ -1,7 +1,8 @@
 /**
  * `warden hook codex`: OpenAI Codex CLI's command hooks (`PreToolUse`, `PostToolUse`, `SessionStart`; seen
  * working with Codex 0.171.0). Codex writes one JSON object to the hook's stdin — `session_id`, `turn_id`,
- * `cwd`, `hook_event_name`, `model`, and for tool events `tool_name`, `tool_input`, `tool_use_id` (and
+ * `cwd` (for a tool, its working directory: a shell command's `workdir`; the project is the directory
+ * Codex runs the hook in), `hook_event_name`, `model`, and for tool events `tool_name`, `tool_input`, `tool_use_id` (and
  * `tool_response` after the tool ran). Tool names: `Bash` for its shell tools (`exec_command`, `shell`,
  * `local_shell`; input `{ command }`), `apply_patch` (input `{ command: <patch text> }`),
  * `mcp__<server>__<tool>` with the tool's arguments, and the tool's own name otherwise.
@@ -12,7 +13,7 @@
  * invalid JSON or a timeout as a failed hook and RUNS the tool, so this adapter always answers.
  */
 import { homedir } from 'node:os';
-import { isAbsolute, join } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import { WardenError } from '@warden/core';
 import { installCodexHooks } from './codex-install.js';
 import { patchWrites } from './codex-patch.js';
@@ -24,24 +25,14 @@ const SUMMARY_CHARS = 2000;
 
 const SHELLS = new Set(['bash', 'sh', 'zsh', 'dash']);
 
+/** Codex's shell tools (the hook names them all `Bash`; older builds their own name). */
+const SHELL_TOOLS = new Set(['Bash', 'shell', 'local_shell', 'exec_command', 'shell_command']);
+
 /** The Codex adapter. */
 export const codexAdapter: HookAdapter = {
   assistant: 'codex',
-  parse(stdin: string, _env: NodeJS.ProcessEnv): HookEvent {
-    const input = parseObject(stdin);
-    const name = typeof input.hook_event_name === 'string' ? input.hook_event_name : '';
-    try {
-      return codexEvent(input, field(input, 'hook_event_name'));
-    } catch (err) {
-      // Tell the runner which kind of event could not be read: a `pre` must be denied (fail closed).
-      if (err instanceof WardenError)
-        throw new WardenError(err.code, err.message, {
-          ...err.details,
-          event: name === 'PreToolUse' ? 'pre' : name ? 'other' : undefined,
-        });
-      throw err;
-    }
-  },
+  // Codex runs its hooks in the session's directory: the project, whatever the tool's `cwd` says.
+  parse: (stdin: string, _env: NodeJS.ProcessEnv): HookEvent => parseCodexHook(stdin, process.cwd()),
   render(event: HookEvent | undefined, verdict: HookVerdict) {
     if (verdict.kind === 'deny') {
       const reason = verdict.reason.trim() || 'Warden denied this tool use.';
@@ -71,27 +62,67 @@ export const codexAdapter: HookAdapter = {
     }),
 };
 
-function codexEvent(input: Record<string, unknown>, name: string): HookEvent {
+/**
+ * One Codex hook input as a HookEvent. `sessionDir` is the session's directory (the hook process's
+ * own): Codex gives a tool event's `cwd` as the tool's working directory (a shell command's `workdir`),
+ * so the project is taken from where Codex runs the hook, never from the model's choice of folder.
+ */
+export function parseCodexHook(stdin: string, sessionDir: string): HookEvent {
+  const input = parseObject(stdin);
+  const name = typeof input.hook_event_name === 'string' ? input.hook_event_name : '';
+  try {
+    return codexEvent(input, field(input, 'hook_event_name'), sessionDir);
+  } catch (err) {
+    // Tell the runner which kind of event could not be read: a `pre` must be denied (fail closed).
+    if (err instanceof WardenError)
+      throw new WardenError(err.code, err.message, {
+        ...err.details,
+        event: name === 'PreToolUse' ? 'pre' : name ? 'other' : undefined,
+      });
+    throw err;
+  }
+}
+
+function codexEvent(input: Record<string, unknown>, name: string, sessionDir: string): HookEvent {
   const cwd = field(input, 'cwd');
   if (!isAbsolute(cwd)) throw invalid(`cwd must be an absolute path, not ${JSON.stringify(cwd)}`);
   const ctx: ToolUseContext = {
     assistant: 'codex',
     sessionId: field(input, 'session_id'),
     cwd,
-    projectDir: cwd,
+    projectDir: isAbsolute(sessionDir) ? sessionDir : cwd,
   };
   if (name === 'PreToolUse' || name === 'PostToolUse') {
     const tool = field(input, 'tool_name');
     const toolUseId = typeof input.tool_use_id === 'string' ? input.tool_use_id : undefined;
     const native = { name: tool, input: input.tool_input };
     const uses = codexToolUses(tool, input.tool_input);
-    const base = { ctx, native, uses, ...(toolUseId ? { toolUseId } : {}) };
+    const base = {
+      ctx: shellContext(ctx, tool, input.tool_input),
+      native,
+      uses,
+      ...(toolUseId ? { toolUseId } : {}),
+    };
     if (name === 'PreToolUse') return { type: 'pre', ...base };
     return { type: 'post', ...base, result: codexResult(input.tool_response) };
   }
   if (name === 'SessionStart') return { type: 'session-start', ctx, name };
   if (name === 'UserPromptSubmit') return { type: 'prompt', ctx, name };
   return { type: 'other', ctx, name };
+}
+
+/**
+ * A shell tool runs in its `workdir` when the model gives one (Codex's exec_command and shell tools):
+ * the command's paths are resolved there, as Gemini's `dir_path` is. Codex 0.171 already sends it as
+ * the input's `cwd`; a `workdir` in tool_input (older or later builds) is honoured too.
+ */
+function shellContext(ctx: ToolUseContext, tool: string, toolInput: unknown): ToolUseContext {
+  if (!SHELL_TOOLS.has(tool)) return ctx;
+  const workdir = asRecord(toolInput).workdir;
+  if (workdir === undefined || workdir === null || workdir === '') return ctx;
+  if (typeof workdir !== 'string') throw invalid(`${tool}: tool_input.workdir must be a string`);
+  // Relative to the session's directory, as Codex resolves it (the input's cwd may already be it).
+  return { ...ctx, cwd: resolve(ctx.projectDir, workdir) };
 }
 
 const invalid = (message: string) => new WardenError('REQUEST_INVALID', `Codex hook input: ${message}`);
@@ -140,8 +171,10 @@ export function codexToolUses(tool: string, toolInput: unknown): ToolUse[] {
       try {
         return patchWrites(patch);
       } catch (e) {
-        // Codex verifies a patch before its hooks run, so this is rare; the policy decides on the whole.
-        return [{ kind: 'other', name: tool, input: { ...input, parseError: (e as Error).message } }];
+        // A patch not understood whole may write files Warden never saw: the hook denies it (fail closed).
+        throw invalid(
+          `apply_patch: the patch could not be read whole, so it is not run: ${(e as Error).message}`,
+        );
       }
     }
     case 'view_image':

@@ -3,12 +3,20 @@
  * header line: `*** Add File: p` (followed by `+` lines, the new content), `*** Update File: p` (optionally
  * `*** Move to: q`, then `@@` hunks of ` `, `-` and `+` lines) and `*** Delete File: p`, between
  * `*** Begin Patch` and `*** End Patch`. One patch over three files is three writes, each decided.
+ *
+ * Codex trims each marker line (codex-rs/apply-patch/src/parser.rs: "lenient … leading/trailing
+ * whitespace around patch markers"), so this does too: an indented `*** Delete File: p` is applied by
+ * Codex and must be seen here. Any other trimmed line starting `*** ` is not understood, and a patch not
+ * understood whole throws (the hook then denies it).
  */
 import type { ToolUse } from './tool-use.js';
 
 type Write = Extract<ToolUse, { kind: 'write' }>;
 
 const HEADER = /^\*\*\* (Add File|Update File|Delete File|Move to): (.+)$/;
+
+/** Markers that name no file: the patch's ends and an update hunk's end-of-file anchor. */
+const MARKERS = new Set(['*** Begin Patch', '*** End Patch', '*** End of File']);
 
 /**
  * The writes a patch makes, in order: an added file is a `write` of its content's size, an updated one a
@@ -22,8 +30,16 @@ export function patchWrites(patch: string): Write[] {
     throw new Error('the patch does not start with "*** Begin Patch"');
   const writes: Write[] = [];
   let current: Write | undefined;
+  let ended = false;
   for (const [i, line] of lines.entries()) {
-    const header = HEADER.exec(line);
+    const marker = line.trim();
+    if (ended && marker !== '') throw new Error(`line ${i + 1}: text after "*** End Patch"`);
+    if (marker === '*** End Patch') ended = true;
+    const header = HEADER.exec(marker);
+    if (!header && marker.startsWith('*** ') && !MARKERS.has(marker))
+      throw new Error(
+        `line ${i + 1}: ${JSON.stringify(marker.slice(0, 80))} is not a patch header Warden understands`,
+      );
     if (header) {
       const [, kind, rawPath] = header as unknown as [string, string, string];
       const path = rawPath.trim();
@@ -45,6 +61,7 @@ export function patchWrites(patch: string): Write[] {
     if (current && current.operation !== 'delete' && line.startsWith('+'))
       current.size += Buffer.byteLength(line.slice(1), 'utf8') + 1;
   }
+  if (!ended) throw new Error('the patch does not end with "*** End Patch"');
   if (writes.length === 0) throw new Error('the patch names no file');
   return writes;
 }

@@ -3,9 +3,9 @@
  * then the adapter merges them into the assistant's settings. No secret is ever written: the hook reads
  * its key (WARDEN_AGENT_KEY) from the environment the assistant runs in.
  */
-import { accessSync, constants, realpathSync } from 'node:fs';
+import { realpathSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { delimiter, join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { WardenError } from '@warden/core';
 import { hookAdapter } from './adapters.js';
 import { HOOK_TIMEOUT_MARGIN_SECONDS, reviewTimeoutSeconds } from './hook-config.js';
@@ -42,7 +42,7 @@ export function installHooks(
   const review = reviewTimeoutSeconds(flags.reviewTimeout);
   const timeoutSeconds = Math.ceil(review) + HOOK_TIMEOUT_MARGIN_SECONDS;
   const command = [
-    wardenCommand(env, cliPath),
+    wardenCommand(cliPath),
     'hook',
     assistant,
     ...(flags.url ? ['--url', shellQuote(flags.url)] : []),
@@ -60,21 +60,12 @@ export function installHooks(
 }
 
 /**
- * `warden` when a `warden` is on PATH (the settings then follow upgrades, and a project's settings
- * file is the same on every developer's machine); otherwise the absolute path of this CLI run by this
- * Node (an `npx` or a repository checkout, which the assistant's shell could not find by name).
+ * The absolute, real paths of this Node and this CLI, quoted for the shell. Never a bare `warden`
+ * looked up on PATH: the assistant's PATH often holds folders the agent itself can write
+ * (`node_modules/.bin`, `.venv/bin`), where it could put a `warden` that allows everything.
  */
-export function wardenCommand(env: NodeJS.ProcessEnv, cliPath: string): string {
-  for (const dir of (env.PATH ?? '').split(delimiter)) {
-    if (dir === '') continue;
-    try {
-      accessSync(join(dir, 'warden'), constants.X_OK);
-      return 'warden';
-    } catch {
-      // not here
-    }
-  }
-  return `${shellQuote(process.execPath)} ${shellQuote(realpathSync(cliPath))}`;
+export function wardenCommand(cliPath: string): string {
+  return `${shellQuote(realpathSync(process.execPath))} ${shellQuote(realpathSync(cliPath))}`;
 }
 
 /** Quotes `s` for a POSIX shell when it needs it. */

@@ -79,6 +79,23 @@ export function waitingLine(
   );
 }
 
+/** A URL in text: scheme, then userinfo (`user:pass@`), the rest, a query and a fragment. */
+const URL_IN_TEXT =
+  /\b([a-z][a-z0-9+.-]*:\/\/)([^\s/?#@`'"<>]*@)?([^\s?#`'"<>]*)(\?[^\s#`'"<>]*)?(#[^\s`'"<>]*)?/gi;
+
+/**
+ * `text` with every URL's userinfo, query and fragment removed: what the hook tells the model and
+ * prints must never carry a credential put in WARDEN_URL (`https://user:pass@…`, `…?token=…`).
+ */
+export function redactUrls(text: string): string {
+  return text.replace(
+    URL_IN_TEXT,
+    (_m, scheme: string, _user, rest: string, query = '', fragment = '') =>
+      // Punctuation ending the sentence is not part of a query or fragment: it stays.
+      `${scheme}${rest}${/[.,:;!?)\]]+$/.exec(`${query}${fragment}`)?.[0] ?? ''}`,
+  );
+}
+
 function clip(text: string, max: number): string {
   const one = text.replace(/\s+/g, ' ').trim();
   return one.length > max ? `${one.slice(0, max - 1)}…` : one;

@@ -10,7 +10,7 @@ import { describeError } from '../describe-error.js';
 import type { HookAdapter, HookEvent, HookOutput, HookVerdict } from './hook-adapter.js';
 import type { HookConfig } from './hook-config.js';
 import { type DecideDeps, decideCalls } from './hook-decision.js';
-import type { HookCall } from './hook-reasons.js';
+import { type HookCall, redactUrls } from './hook-reasons.js';
 import { HookState, pruneHookState } from './hook-state.js';
 import { toWardenCall } from './warden-call.js';
 
@@ -38,7 +38,7 @@ export async function runHook(
   let verdict: HookVerdict;
   try {
     pruneHookState(config.stateDir);
-    verdict = await handle(event, config, progress);
+    verdict = await handle(event, config, (line) => progress(redactUrls(line)));
   } catch (err) {
     verdict =
       event.type === 'pre'
@@ -48,11 +48,20 @@ export async function runHook(
           }
         : { kind: 'none', message: `warden: ${describeError(err)}` };
   }
+  verdict = redactVerdict(verdict);
   const out = adapter.render(event, verdict);
   // A fail-open allow is always said on stderr too, whatever the adapter shows.
   return verdict.kind === 'allow' && verdict.warning
     ? { ...out, stderr: `${verdict.warning}\n${out.stderr}` }
     : out;
+}
+
+/** Every text of a verdict without URL credentials (the server's URL may carry them). */
+function redactVerdict(v: HookVerdict): HookVerdict {
+  if (v.kind === 'deny') return { ...v, reason: redactUrls(v.reason) };
+  if (v.kind === 'allow' && v.warning) return { ...v, warning: redactUrls(v.warning) };
+  if (v.kind === 'none' && v.message) return { ...v, message: redactUrls(v.message) };
+  return v;
 }
 
 async function handle(

@@ -7,7 +7,8 @@
  * the blocked command would. Needs `npm run build` first.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AuditEvent, AuditRecord } from '@warden/core';
@@ -73,8 +74,16 @@ agents:
         reason: Notes are kept.
 `;
 
+/** A folder outside the project that a command may name as its `workdir`. */
+const OUTSIDE = mkdtempSync(join(tmpdir(), 'warden-codex-outside-'));
+
 /** What the scripted model does, by prompt: one tool call, then a closing message. */
 const SCRIPTS: Record<string, ScriptedItem> = {
+  'run in another folder': {
+    type: 'function_call',
+    name: 'exec_command',
+    arguments: { cmd: 'echo out > outside.txt', workdir: OUTSIDE },
+  },
   'run the forbidden command': {
     type: 'function_call',
     name: 'exec_command',
@@ -229,6 +238,7 @@ afterAll(async () => {
   killAll();
   await standin?.close();
   if (dir) rmSync(dir.dir, { recursive: true, force: true });
+  rmSync(OUTSIDE, { recursive: true, force: true });
 });
 
 describe('Codex CLI governed by warden hook codex', () => {
@@ -250,6 +260,22 @@ describe('Codex CLI governed by warden hook codex', () => {
           labels: expect.objectContaining({ assistant: 'codex', assistantSession: run.sessionId }),
         }),
       );
+    },
+    RUN_TIMEOUT,
+  );
+
+  it(
+    'a command run in another folder (workdir) is analysed there, against the session’s project',
+    async () => {
+      const run = await codex('run in another folder');
+      expect(run.code, describeCodexRun(run)).toBe(0);
+      const [decided] = await events(run.sessionId as string, 'call.decided');
+      expect(decided?.args, describeCodexRun(run)).toMatchObject({
+        command: 'echo out > outside.txt',
+        cwd: OUTSIDE,
+        projectDir: dir.project,
+        pathsOutsideProject: expect.arrayContaining([join(OUTSIDE, 'outside.txt')]),
+      });
     },
     RUN_TIMEOUT,
   );
