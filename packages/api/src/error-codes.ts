@@ -1,5 +1,3 @@
-import { z } from 'zod';
-
 /**
  * Every stable error code Warden can raise, with what it means. Codes are public API: never rename one,
  * only add. The HTTP status mapping lives with the server; this table is the one place codes are defined
@@ -127,14 +125,3 @@ export const ERROR_CODES = {
 
 /** A stable, documented error code. */
 export type ErrorCode = keyof typeof ERROR_CODES;
-
-/** The body of every error response: a stable code, a message for people and details for programs. */
-export const ErrorBodySchema = z
-  .object({
-    error: z.object({
-      code: z.enum(Object.keys(ERROR_CODES) as [ErrorCode, ...ErrorCode[]]),
-      message: z.string(),
-      details: z.record(z.string(), z.unknown()),
-    }),
-  })
-  .meta({ id: 'Error' });

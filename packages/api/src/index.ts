@@ -42,7 +42,7 @@ import type {
   UsageEstimateSchema,
   VisibleToolsSchema,
 } from './call-schemas.js';
-import type { ErrorBodySchema } from './error-codes.js';
+import type { ErrorBodySchema } from './error-body-schema.js';
 import type { GrantListSchema, GrantViewSchema } from './grant-schemas.js';
 import type { ApiKeySchema, CreatedKeySchema } from './key-schemas.js';
 import type {
@@ -68,6 +68,7 @@ export * from './audit-schemas.js';
 export * from './auth-schemas.js';
 export * from './budget-schemas.js';
 export * from './call-schemas.js';
+export * from './error-body-schema.js';
 export * from './error-codes.js';
 export * from './grant-schemas.js';
 export * from './id-params.js';

@@ -108,3 +108,13 @@ export const AUDIT_EVENT_TYPES = [
 
 /** One audit event type. */
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
+
+/** The HTTP header a task token travels in, on every call (POST /v1/calls, the LLM proxy, /mcp). */
+export const TASK_TOKEN_HEADER = 'warden-task-token';
+
+/** RFC 8693 §2.1 `grant_type` of a token exchange. */
+export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
+/** RFC 8693 §3 token type of a task token (a JWT). */
+export const TASK_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:jwt' as const;
+/** Token type naming an agent as the actor of an exchange (`actor_token` is then the agent's name). */
+export const AGENT_ACTOR_TYPE = 'urn:warden:params:oauth:token-type:agent';

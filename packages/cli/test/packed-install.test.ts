@@ -184,6 +184,53 @@ describe('the packed packages, installed from their tarballs', () => {
   );
 
   it(
+    '`npx warden hook claude-code` answers from the shipped single-file bundle, against that server',
+    async () => {
+      expect(packed.get('@warden/cli')?.files).toContain('dist/hook.bundle.js');
+      expect(server, 'the server of the test before').toBeDefined();
+      // Claude Code's PreToolUse for an MCP tool: billing.refund of 20, which the example policy allows.
+      const input = JSON.stringify({
+        session_id: 'packed-hook',
+        transcript_path: join(root, 'transcript.jsonl'),
+        cwd: app,
+        permission_mode: 'default',
+        hook_event_name: 'PreToolUse',
+        tool_name: 'mcp__billing__refund',
+        tool_input: { amount: 20 },
+        tool_use_id: 'toolu_packed_1',
+      });
+      const env = projectEnv({
+        WARDEN_URL: server?.url,
+        WARDEN_AGENT_KEY: agentKey,
+        XDG_STATE_HOME: join(root, 'state'),
+      });
+      const child = spawn('npx', ['--no', '--', 'warden', 'hook', 'claude-code'], { cwd: app, env });
+      let out = '';
+      let err = '';
+      child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+      child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+      child.stdin.end(input);
+      const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+      // Allowed: exit 0 and no decision printed (a deny, e.g. Warden unreachable, is a JSON answer).
+      expect({ code, out, err }).toEqual({ code: 0, out: '', err: '' });
+      const trail = await warden([
+        'audit',
+        'query',
+        '--db',
+        server?.db as string,
+        '--type',
+        'call.decided',
+        '--tool',
+        'billing.refund',
+        '--format',
+        'jsonl',
+      ]);
+      expect(trail.out).toContain('packed-hook');
+    },
+    2 * MINUTES,
+  );
+
+  it(
     '`npx warden demo --auto-approve --exit` tells the story on the policy shipped in the CLI',
     async () => {
       const dir = join(root, 'demo');
