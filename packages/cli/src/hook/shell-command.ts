@@ -14,6 +14,11 @@ export interface ShellCommandFacts {
   readonly pathsOutsideProject: readonly string[];
   /** The wrappers peeled off it, outermost first: under `xargs` its real arguments come from stdin. */
   readonly wrappers: readonly string[];
+  /** True when a word or redirection of it has an unquoted `*`, `?` or `[…]`: bash replaces it with the
+   *  file names it matches (`cat .e*` reads `.env`), which Warden cannot see. */
+  readonly globs: boolean;
+  /** True when a word or redirection of it has an unquoted `{a,b}` or `{a..b}` (`cat .{e,}nv`). */
+  readonly braces: boolean;
 }
 
 /** What a policy needs to know about a shell command string (the `shell.exec` call's arguments). */
@@ -33,6 +38,10 @@ export interface ShellAnalysis {
   readonly pipesToShell: boolean;
   /** True when any command runs under sudo (or doas). */
   readonly sudo: boolean;
+  /** True when any word or redirection anywhere in the string is globbed (see {@link ShellCommandFacts}). */
+  readonly globs: boolean;
+  /** True when any word or redirection anywhere in the string is brace-expanded. */
+  readonly braces: boolean;
   /** Why the string could not be parsed; the rest is empty then, and a policy should block. */
   readonly parseError?: string;
 }
@@ -67,6 +76,8 @@ interface Acc {
   readonly writesOutside: Set<string>;
   pipesToShell: boolean;
   sudo: boolean;
+  globs: boolean;
+  braces: boolean;
   parseError: string | undefined;
   /** Characters of words recorded so far (words and commands), against {@link MAX_SHELL_WORD_CHARS}. */
   chars: number;
@@ -99,6 +110,8 @@ export function analyzeShellCommand(command: string, where: PathContext): ShellA
     writesOutside: new Set(),
     pipesToShell: false,
     sudo: false,
+    globs: false,
+    braces: false,
     parseError: 'error' in parsed ? parsed.error : undefined,
     chars: 0,
   };
@@ -114,21 +127,26 @@ export function analyzeShellCommand(command: string, where: PathContext): ShellA
   }
   if (acc.parseError !== undefined) {
     const empty = { program: '', words: [], commands: [], pathsOutsideProject: [], writesOutsideProject: [] };
-    return { ...empty, pipesToShell: false, sudo: false, parseError: acc.parseError };
+    const flags = { pipesToShell: false, sudo: false, globs: false, braces: false };
+    return { ...empty, ...flags, parseError: acc.parseError };
   }
   return {
     program: acc.commands[0]?.program ?? '',
     words: acc.words,
-    commands: acc.commands.map(({ program, words, pathsOutsideProject, wrappers }) => ({
+    commands: acc.commands.map(({ program, words, pathsOutsideProject, wrappers, globs, braces }) => ({
       program,
       words,
       pathsOutsideProject,
       wrappers,
+      globs,
+      braces,
     })),
     pathsOutsideProject: [...acc.outside],
     writesOutsideProject: [...acc.writesOutside],
     pipesToShell: acc.pipesToShell,
     sudo: acc.sudo,
+    globs: acc.globs,
+    braces: acc.braces,
   };
 }
 
@@ -153,8 +171,15 @@ function walkStage(stage: ShellPipeline[number], depth: number, acc: Acc): Facts
   if (stage.kind === 'simple') return walkSimple(stage, depth, acc);
   const before = acc.commands.length;
   noteRedirects(stage.redirects, acc);
+  // `( … ) > .e*`: the group's redirection expands for every command in it.
+  const globs = stage.redirects.some((r) => r.glob === true);
+  const braces = stage.redirects.some((r) => r.brace === true);
+  if (globs) acc.globs = true;
+  if (braces) acc.braces = true;
   inSubshell(acc, () => walkScript(stage.body, depth + 1, acc));
-  return acc.commands.slice(before);
+  const inner = acc.commands.slice(before);
+  for (const c of inner) Object.assign(c, { globs: c.globs || globs, braces: c.braces || braces });
+  return inner;
 }
 
 /** Runs `walk` and then puts the directory back, as a subshell would. */
@@ -179,6 +204,10 @@ function walkSimple(simple: ShellSimple, depth: number, acc: Acc): Facts[] {
   const redirectOutside = noteRedirects(simple.redirects, acc);
   const unwrapped = unwrapCommand(simple.words.map((w) => w.text));
   if (unwrapped.sudo) acc.sudo = true;
+  const globs = [...simple.words, ...simple.redirects].some((w) => w.glob === true);
+  const braces = [...simple.words, ...simple.redirects].some((w) => w.brace === true);
+  if (globs) acc.globs = true;
+  if (braces) acc.braces = true;
   const main: Facts[] = [];
   const argv = unwrapped.argv;
   const first = argv[0];
@@ -214,6 +243,8 @@ function walkSimple(simple: ShellSimple, depth: number, acc: Acc): Facts[] {
         words: argv,
         pathsOutsideProject: outside,
         wrappers: unwrapped.wrappers,
+        globs,
+        braces,
         readsCodeFromStdin: readsCode(program, argv),
       };
       count(acc, argv);
