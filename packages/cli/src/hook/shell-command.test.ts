@@ -46,7 +46,7 @@ describe("$'…' strings are decoded as bash decodes them", () => {
     ["echo $'\\cA\\c?\\ca'", '\x01\x7f\x01'],
     ["echo $'\\xc3\\xa9t\\u00e9'", 'été'],
   ])('%s', (command, word) => {
-    expect(analyze(command).commands[0]?.words[analyze(command).commands[0]!.words.length - 1]).toBe(word);
+    expect(analyze(command).commands[0]?.words.at(-1)).toBe(word);
   });
 
   it("sees rm -r $'\\x2e\\x2e' as rm -r .. (outside the project)", () => {
