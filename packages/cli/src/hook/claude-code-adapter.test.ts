@@ -67,6 +67,7 @@ describe('the Claude Code adapter maps each tool to canonical tool uses', () => 
     ['Read', { file_path: '/etc/passwd' }, [{ kind: 'read', path: '/etc/passwd' }]],
     ['Glob', { pattern: '**/*.ts' }, [{ kind: 'search', pattern: '**/*.ts' }]],
     ['Grep', { pattern: 'TODO', path: 'src' }, [{ kind: 'search', pattern: 'TODO', path: 'src' }]],
+    ['Grep', { pattern: 'KEY', glob: '.env*' }, [{ kind: 'search', pattern: 'KEY', include: '.env*' }]],
     [
       'WebFetch',
       { url: 'https://example.com/x', prompt: 'summarise' },

@@ -129,7 +129,16 @@ export function claudeToolUses(tool: string, input: Json): ToolUse[] {
     case 'Glob':
     case 'Grep': {
       const path = optional('path');
-      return [{ kind: 'search', pattern: field('pattern'), ...(path ? { path } : {}) }];
+      // Grep's `glob` picks the files whose contents it reads (`.env*`): the policy must see it.
+      const include = tool === 'Grep' ? optional('glob') : undefined;
+      return [
+        {
+          kind: 'search',
+          pattern: field('pattern'),
+          ...(path ? { path } : {}),
+          ...(include ? { include } : {}),
+        },
+      ];
     }
     case 'WebFetch':
       return [{ kind: 'web', url: field('url') }];
