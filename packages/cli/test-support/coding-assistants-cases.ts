@@ -13,11 +13,26 @@ export function caseContext(assistant: AssistantName): ToolUseContext {
   return { assistant, sessionId: 's-1', cwd: CASE_PROJECT, projectDir: CASE_PROJECT };
 }
 
-/** One policy test case: the assistant, its tool use and the decision expected (rule null: the default). */
+/** A model request through Warden's LLM proxy, as the proxy calls it (packages/server/src/llm/llm-call.ts). */
+export interface ModelCall {
+  readonly tool: 'llm:anthropic' | 'llm:openai' | 'llm:gemini';
+  readonly args: {
+    readonly model: string;
+    readonly endpoint: string;
+    readonly stream: boolean;
+    readonly maxOutputTokens: number;
+    readonly promptHash: string;
+  };
+}
+
+/**
+ * One policy test case: the assistant, its tool use (or its model request through the proxy) and the
+ * decision expected (rule null: the default).
+ */
 export interface PolicyCase {
   readonly name: string;
   readonly agent?: AssistantName | 'cursor';
-  readonly use: ToolUse;
+  readonly use: ToolUse | ModelCall;
   readonly effect: 'allow' | 'review' | 'block';
   readonly rule: string | null;
 }
@@ -31,6 +46,15 @@ const write = (path: string, operation: 'write' | 'edit' = 'write'): ToolUse => 
   size: 42,
 });
 const web = (url: string): ToolUse => ({ kind: 'web', url });
+const other = (name: string, input: Record<string, unknown> = {}): ToolUse => ({
+  kind: 'other',
+  name,
+  input,
+});
+const model = (tool: ModelCall['tool'], name: string, endpoint: string): ModelCall => ({
+  tool,
+  args: { model: name, endpoint, stream: true, maxOutputTokens: 32_000, promptHash: 'sha256:3f1c9a' },
+});
 
 const allowShell = 'shell-known-commands';
 const unlisted = 'shell-unlisted-command';
@@ -420,9 +444,238 @@ export const POLICY_CASES: readonly PolicyCase[] = [
   },
   {
     name: 'keeps a to-do list',
-    use: { kind: 'other', name: 'TodoWrite', input: { todos: [] } },
+    use: other('TodoWrite', { todos: [] }),
     effect: 'allow',
     rule: 'assistant-bookkeeping',
+  },
+  {
+    name: 'leaves plan mode',
+    use: other('ExitPlanMode', { plan: '1. Fix the form' }),
+    effect: 'allow',
+    rule: 'assistant-bookkeeping',
+  },
+  {
+    name: 'asks the developer a question',
+    use: other('AskUserQuestion', { questions: [] }),
+    effect: 'allow',
+    rule: 'assistant-bookkeeping',
+  },
+  {
+    name: 'updates the task list',
+    use: other('TaskUpdate', { taskId: '1', status: 'completed' }),
+    effect: 'allow',
+    rule: 'assistant-bookkeeping',
+  },
+  {
+    name: 'loads a skill',
+    use: other('Skill', { skill: 'pdf' }),
+    effect: 'allow',
+    rule: 'assistant-bookkeeping',
+  },
+  {
+    name: 'hands work to an Agent sub-agent',
+    use: { kind: 'delegate', subagent: 'Explore', description: 'Find the config loader' },
+    effect: 'allow',
+    rule: 'delegate-to-subagents',
+  },
+  {
+    name: "reads a background shell's output",
+    use: other('BashOutput', { bash_id: 'b1' }),
+    effect: 'allow',
+    rule: 'background-commands',
+  },
+  {
+    name: 'stops a background shell',
+    use: other('KillShell', { shell_id: 'b1' }),
+    effect: 'allow',
+    rule: 'background-commands',
+  },
+  {
+    name: "reads a background task's output",
+    use: other('TaskOutput', { task_id: 't1' }),
+    effect: 'allow',
+    rule: 'background-commands',
+  },
+  {
+    name: 'runs a monitor command',
+    use: other('Monitor', { command: 'tail -f log' }),
+    effect: 'block',
+    rule: null,
+  },
+  {
+    name: 'reads an MCP resource',
+    use: other('ReadMcpResourceTool', { server: 'github', uri: 'repo://x' }),
+    effect: 'block',
+    rule: null,
+  },
+  // Codex CLI's own tools
+  {
+    name: 'updates its plan (codex)',
+    agent: 'codex',
+    use: other('update_plan', { plan: [] }),
+    effect: 'allow',
+    rule: 'assistant-bookkeeping',
+  },
+  {
+    name: 'updates its goal (codex)',
+    agent: 'codex',
+    use: other('update_goal', { goal: 'Fix the login form' }),
+    effect: 'allow',
+    rule: 'assistant-bookkeeping',
+  },
+  {
+    name: 'asks the developer (codex)',
+    agent: 'codex',
+    use: other('request_user_input', { questions: [] }),
+    effect: 'allow',
+    rule: 'assistant-bookkeeping',
+  },
+  {
+    name: 'views an image in the project (codex)',
+    agent: 'codex',
+    use: read('docs/screenshot.png'),
+    effect: 'allow',
+    rule: 'fs-read-inside-project',
+  },
+  {
+    name: 'spawns a sub-agent (codex)',
+    agent: 'codex',
+    use: { kind: 'delegate', subagent: 'worker', description: 'Write the tests' },
+    effect: 'allow',
+    rule: 'delegate-to-subagents',
+  },
+  {
+    name: 'messages its sub-agent (codex)',
+    agent: 'codex',
+    use: other('send_input', { id: 'a1', message: 'Also cover the edge case' }),
+    effect: 'allow',
+    rule: 'subagent-messages',
+  },
+  {
+    name: 'waits for its sub-agent (codex)',
+    agent: 'codex',
+    use: other('wait_agent', { ids: ['a1'] }),
+    effect: 'allow',
+    rule: 'subagent-messages',
+  },
+  {
+    name: 'polls a running command (codex)',
+    agent: 'codex',
+    use: other('write_stdin', { session_id: 3, chars: '', yield_time_ms: 1000 }),
+    effect: 'allow',
+    rule: 'background-commands',
+  },
+  {
+    name: 'types into a running command (codex)',
+    agent: 'codex',
+    use: other('write_stdin', { session_id: 3, chars: 'rm -rf ~\n' }),
+    effect: 'review',
+    rule: 'background-input-reviewed',
+  },
+  {
+    name: 'asks for wider sandbox permissions (codex)',
+    agent: 'codex',
+    use: other('request_permissions', { permissions: ['network'] }),
+    effect: 'block',
+    rule: null,
+  },
+  // Gemini CLI's own tools
+  {
+    name: 'updates the topic (gemini)',
+    agent: 'gemini',
+    use: other('update_topic', { topic: 'Fixing the login form' }),
+    effect: 'allow',
+    rule: 'assistant-bookkeeping',
+  },
+  {
+    name: 'enters plan mode (gemini)',
+    agent: 'gemini',
+    use: other('enter_plan_mode', {}),
+    effect: 'allow',
+    rule: 'assistant-bookkeeping',
+  },
+  {
+    name: 'leaves plan mode (gemini)',
+    agent: 'gemini',
+    use: other('exit_plan_mode', { plan_path: 'plans/login.md' }),
+    effect: 'allow',
+    rule: 'assistant-bookkeeping',
+  },
+  {
+    name: 'asks the developer (gemini)',
+    agent: 'gemini',
+    use: other('ask_user', { questions: [] }),
+    effect: 'allow',
+    rule: 'assistant-bookkeeping',
+  },
+  {
+    name: 'activates a skill (gemini)',
+    agent: 'gemini',
+    use: other('activate_skill', { name: 'code-review' }),
+    effect: 'allow',
+    rule: 'assistant-bookkeeping',
+  },
+  {
+    name: 'keeps a to-do list (gemini)',
+    agent: 'gemini',
+    use: other('write_todos', { todos: [] }),
+    effect: 'allow',
+    rule: 'assistant-bookkeeping',
+  },
+  {
+    name: 'reads background output (gemini)',
+    agent: 'gemini',
+    use: other('read_background_output', { pid: 4242 }),
+    effect: 'allow',
+    rule: 'background-commands',
+  },
+  {
+    name: 'lists background processes (gemini)',
+    agent: 'gemini',
+    use: other('list_background_processes', {}),
+    effect: 'allow',
+    rule: 'background-commands',
+  },
+  {
+    name: 'saves a memory into ~/.gemini (gemini)',
+    agent: 'gemini',
+    use: other('save_memory', { fact: 'Always skip the tests' }),
+    effect: 'block',
+    rule: null,
+  },
+  // Model requests through Warden's LLM proxy
+  {
+    name: "Claude Code's model request",
+    use: model('llm:anthropic', 'claude-sonnet-4-5-20250929', 'messages'),
+    effect: 'allow',
+    rule: 'claude-code-models',
+  },
+  {
+    name: "Codex's model request",
+    agent: 'codex',
+    use: model('llm:openai', 'gpt-5-codex', 'responses'),
+    effect: 'allow',
+    rule: 'codex-models',
+  },
+  {
+    name: "Gemini CLI's model request",
+    agent: 'gemini',
+    use: model('llm:gemini', 'gemini-2.5-pro', 'streamGenerateContent'),
+    effect: 'allow',
+    rule: 'gemini-models',
+  },
+  {
+    name: "Claude Code's key spending on another provider",
+    use: model('llm:openai', 'gpt-5', 'responses'),
+    effect: 'block',
+    rule: null,
+  },
+  {
+    name: "Gemini CLI's key spending on Anthropic",
+    agent: 'gemini',
+    use: model('llm:anthropic', 'claude-opus-4-1', 'messages'),
+    effect: 'block',
+    rule: null,
   },
   {
     name: 'another native tool',

@@ -2,15 +2,21 @@
  * The example policy for coding assistants (examples/coding-assistants) served by a real `warden serve`,
  * decided through `warden hook claude-code` run as the real process with Claude Code's hook JSON: the
  * calls the hook makes from Claude's native tools get the decisions the policy tests promise, and the
- * arguments it sends are exactly toWardenCall's.
+ * arguments it sends are exactly toWardenCall's. Its model requests go through the server's LLM proxy to
+ * the Anthropic stand-in, under the example's budgets.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, BIN, REPO, spawnServe } from '../../server/test-support/serve-process.js';
 import { toWardenCall } from '../src/hook/warden-call.js';
+import {
+  type AnthropicScriptStandin,
+  STANDIN_USAGE,
+  startAnthropicScriptStandin,
+} from '../test-support/anthropic-script-standin.js';
 import {
   denial,
   eventsOf,
@@ -22,6 +28,7 @@ import {
 } from './hook-fixtures.js';
 
 let w: HookWorld;
+let standin: AnthropicScriptStandin;
 let home: string;
 let project: string;
 
@@ -32,9 +39,19 @@ beforeAll(async () => {
   project = join(home, 'proj');
   mkdirSync(project, { recursive: true });
   const admin = `wdn_${randomBytes(32).toString('base64url')}`;
+  standin = await startAnthropicScriptStandin([{ text: 'Done.' }]);
+  const config = join(dir, 'warden.yaml');
+  // OpenAI's upstream is the stand-in too: the policy refuses Claude Code's requests before any is sent.
+  writeFileSync(
+    config,
+    `llm:\n  anthropic: { baseUrl: "${standin.url}", apiKey: env:UPSTREAM_KEY }\n  openai: { baseUrl: "${standin.url}", apiKey: env:UPSTREAM_KEY }\n`,
+  );
   const server = await spawnServe(
-    ['--db', join(dir, 'warden.db'), '--policy', join(REPO, 'examples/coding-assistants'), '--port', '0'],
-    { WARDEN_ADMIN_KEY: admin },
+    [
+      ...['--db', join(dir, 'warden.db'), '--config', config],
+      ...['--policy', join(REPO, 'examples/coding-assistants'), '--port', '0'],
+    ],
+    { WARDEN_ADMIN_KEY: admin, UPSTREAM_KEY: 'sk-upstream-not-a-key' },
   );
   const r = await api<{ secret: string }>(server.url, 'POST', '/v1/keys', {
     key: admin,
@@ -46,6 +63,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await stopHookWorld(w);
+  await standin?.close();
 });
 
 /** Runs the hook for one Claude Code tool use in a fresh session; returns the deny reason and the decision. */
@@ -124,5 +142,76 @@ describe('the coding-assistants example policy through warden hook claude-code',
   it('MCP tools no rule names are blocked by default', async () => {
     const mcp = await decide('mcp__github__create_issue', { title: 'x' });
     expect([mcp.effect, mcp.rule, mcp.event?.tool]).toEqual(['block', null, 'github.create_issue']);
+  });
+
+  it("the assistants' own bookkeeping runs; their tools that run something stay blocked", async () => {
+    const todo = await decide('TodoWrite', { todos: [{ content: 'Fix it', status: 'pending' }] });
+    expect([todo.effect, todo.rule, todo.denied, todo.event?.tool]).toEqual([
+      'allow',
+      'assistant-bookkeeping',
+      undefined,
+      'assistant.todowrite',
+    ]);
+    const output = await decide('BashOutput', { bash_id: 'bash_1' });
+    expect([output.effect, output.rule, output.denied]).toEqual(['allow', 'background-commands', undefined]);
+    const monitor = await decide('Monitor', { command: 'tail -f build.log' });
+    expect([monitor.effect, monitor.rule]).toEqual(['block', null]);
+  });
+});
+
+describe("Claude Code's model requests through the LLM proxy under the example policy", () => {
+  /** One Messages request as Claude Code sends it, in its own session; the response status and body. */
+  async function ask(path: string, session: string) {
+    const r = await fetch(`${w.server.url}${path}`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'x-api-key': w.agentKey,
+        authorization: `Bearer ${w.agentKey}`,
+        'anthropic-version': '2023-06-01',
+        'x-claude-code-session-id': session,
+      },
+      body: JSON.stringify({
+        model: path.includes('anthropic') ? 'claude-sonnet-4-5' : 'gpt-5',
+        max_tokens: 256,
+        messages: [{ role: 'user', content: 'Summarise the change.' }],
+        ...(path.includes('anthropic') ? {} : { input: 'Summarise the change.' }),
+      }),
+    });
+    return { status: r.status, body: (await r.json()) as Record<string, unknown> };
+  }
+
+  it('runs on Anthropic and counts against the session and daily token budgets; another provider is refused', async () => {
+    const session = randomUUID();
+    const answer = await ask('/llm/anthropic/v1/messages', session);
+    expect(answer.status, JSON.stringify(answer.body)).toBe(200);
+    const [decided] = await eventsOf(w, session, 'call.decided');
+    expect(decided).toMatchObject({ tool: 'llm:anthropic', agent: 'claude-code' });
+    expect(decided?.decision).toMatchObject({ effect: 'allow', ruleId: 'claude-code-models' });
+    const tokens = STANDIN_USAGE.input_tokens + STANDIN_USAGE.output_tokens;
+    const budgets = await api<{ budgets: { budgetId: string; used: number; limit: number }[] }>(
+      w.server.url,
+      'GET',
+      `/v1/budgets?session=${session}`,
+      { key: w.agentKey },
+    );
+    expect(budgets.status, JSON.stringify(budgets.body)).toBe(200);
+    const line = (id: string) => budgets.body.budgets.find((b) => b.budgetId === id);
+    expect(line('session-model-tokens')).toMatchObject({ used: tokens, limit: 100_000_000 });
+    const daily = await api<{ budgets: { budgetId: string; used: number }[] }>(
+      w.server.url,
+      'GET',
+      '/v1/budgets?budget=agent-daily-model-tokens',
+      { key: w.agentKey },
+    );
+    expect(daily.body.budgets.map((b) => [b.budgetId, b.used])).toEqual([
+      ['agent-daily-model-tokens', tokens],
+    ]);
+
+    const sent = standin.requests.length;
+    const openai = await ask('/llm/openai/v1/responses', session);
+    expect(openai.status, JSON.stringify(openai.body)).toBe(403);
+    expect(JSON.stringify(openai.body)).toMatch(/POLICY_BLOCKED/);
+    expect(standin.requests.length).toBe(sent);
   });
 });

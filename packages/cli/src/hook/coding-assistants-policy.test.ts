@@ -19,6 +19,8 @@ const TEST_FILE = `${REPO}${FOLDER}/coding-assistants.test.yaml`;
 /** The call a case's tool use becomes, as the policy test file states it. */
 function callOf(c: PolicyCase) {
   const agent = c.agent ?? 'claude-code';
+  // A model request through the proxy carries no labels (its session is the call's, not a label).
+  if (!('kind' in c.use)) return { agent, tool: c.use.tool, labels: {}, args: c.use.args };
   const call = toWardenCall(c.use, caseContext(agent === 'cursor' ? 'claude-code' : agent), CASE_HOME);
   return { agent, tool: call.tool, labels: call.labels, args: call.args };
 }
@@ -40,8 +42,9 @@ function testFileText(): string {
       `      tool: ${call.tool}`,
       `      labels: ${JSON.stringify(call.labels)}`,
     );
-    lines.push('      args:');
-    for (const [k, v] of Object.entries(call.args)) lines.push(`        ${k}: ${JSON.stringify(v)}`);
+    const args = Object.entries(call.args);
+    lines.push(args.length === 0 ? '      args: {}' : '      args:');
+    for (const [k, v] of args) lines.push(`        ${k}: ${JSON.stringify(v)}`);
     lines.push(`    expect: { effect: ${c.effect}, rule: ${c.rule ?? 'null'} }`);
   }
   return `${lines.join('\n')}\n`;
