@@ -70,6 +70,18 @@ describe("$'…' strings are decoded as bash decodes them", () => {
   });
 });
 
+describe('variable assignments are reported, since they change what a listed command runs', () => {
+  it.each([
+    ['PATH=. ls', ['PATH=.']],
+    ['PATH=.; ls', ['PATH=.']],
+    ["GIT_PAGER='sh -c x' git log", ['GIT_PAGER=sh -c x']],
+    ['env LD_PRELOAD=./x.so A+=1 cat a', ['LD_PRELOAD=./x.so', 'A+=1']],
+    ['ls X=1 && nice -n 5 make', []],
+  ])('%s', (command, assignments) => {
+    expect(analyze(command).assignments).toEqual(assignments);
+  });
+});
+
 describe('globs and brace expansions are reported, since bash replaces them with what Warden cannot see', () => {
   it.each([
     ['cat .e*', true, false],

@@ -38,6 +38,11 @@ export interface ShellAnalysis {
   readonly pipesToShell: boolean;
   /** True when any command runs under sudo (or doas). */
   readonly sudo: boolean;
+  /**
+   * Every `NAME=value` word that sets a variable for a command or for the shell (`PATH=. ls`,
+   * `GIT_PAGER='sh -c …' git log`, `env X=1 cmd`, a lone `IFS=x`): it can change what a listed command runs.
+   */
+  readonly assignments: readonly string[];
   /** True when any word or redirection anywhere in the string is globbed (see {@link ShellCommandFacts}). */
   readonly globs: boolean;
   /** True when any word or redirection anywhere in the string is brace-expanded. */
@@ -52,6 +57,8 @@ const DOWNLOADERS = new Set(['curl', 'wget', 'fetch', 'aria2c', 'http', 'https',
 const SHELLS = /^(sh|bash|zsh|dash|ksh|mksh|ash|fish|csh|tcsh)$/;
 const INTERPRETERS =
   /^(python[0-9.]*|perl[0-9.]*|ruby[0-9.]*|node|nodejs|deno|bun|php[0-9.]*|pwsh|powershell|lua[0-9.]*)$/;
+/** `NAME=value` (also `NAME+=`, `NAME[i]=`): a variable assignment before or instead of a command. */
+const ASSIGNMENT = /^[A-Za-z_][A-Za-z0-9_]*(\[[^\]]*\])?\+?=/;
 /** Commands that run their arguments as code in the current shell. */
 const EVALUATORS = new Set(['eval', 'source', '.']);
 
@@ -78,6 +85,7 @@ interface Acc {
   sudo: boolean;
   globs: boolean;
   braces: boolean;
+  readonly assignments: string[];
   parseError: string | undefined;
   /** Characters of words recorded so far (words and commands), against {@link MAX_SHELL_WORD_CHARS}. */
   chars: number;
@@ -112,6 +120,7 @@ export function analyzeShellCommand(command: string, where: PathContext): ShellA
     sudo: false,
     globs: false,
     braces: false,
+    assignments: [],
     parseError: 'error' in parsed ? parsed.error : undefined,
     chars: 0,
   };
@@ -127,7 +136,7 @@ export function analyzeShellCommand(command: string, where: PathContext): ShellA
   }
   if (acc.parseError !== undefined) {
     const empty = { program: '', words: [], commands: [], pathsOutsideProject: [], writesOutsideProject: [] };
-    const flags = { pipesToShell: false, sudo: false, globs: false, braces: false };
+    const flags = { pipesToShell: false, sudo: false, assignments: [], globs: false, braces: false };
     return { ...empty, ...flags, parseError: acc.parseError };
   }
   return {
@@ -145,6 +154,7 @@ export function analyzeShellCommand(command: string, where: PathContext): ShellA
     writesOutsideProject: [...acc.writesOutside],
     pipesToShell: acc.pipesToShell,
     sudo: acc.sudo,
+    assignments: acc.assignments,
     globs: acc.globs,
     braces: acc.braces,
   };
@@ -210,6 +220,9 @@ function walkSimple(simple: ShellSimple, depth: number, acc: Acc): Facts[] {
   if (braces) acc.braces = true;
   const main: Facts[] = [];
   const argv = unwrapped.argv;
+  for (const w of simple.words.slice(0, simple.words.length - argv.length)) {
+    if (ASSIGNMENT.test(w.text)) acc.assignments.push(w.text);
+  }
   const first = argv[0];
   let skipWord = -1; // an `sh -c` string's substitutions are walked when the string itself is parsed
   if (first !== undefined) {

@@ -49,6 +49,7 @@ describe('toWardenCall', () => {
         writesOutsideProject: [],
         pipesToShell: false,
         sudo: true,
+        assignments: [],
         globs: false,
         braces: false,
         description: 'clean up',
