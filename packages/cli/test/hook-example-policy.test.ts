@@ -144,6 +144,41 @@ describe('the coding-assistants example policy through warden hook claude-code',
     expect([mcp.effect, mcp.rule, mcp.event?.tool]).toEqual(['block', null, 'github.create_issue']);
   });
 
+  it('the security review: escapes, globs, risky options, credential writes and MCP servers posing as native calls', async () => {
+    const decided = async (tool: string, input: Record<string, unknown>) => {
+      const d = await decide(tool, input);
+      return [d.effect, d.rule, d.event?.tool];
+    };
+    expect(await decided('Bash', { command: "rm -r $'\\x2e\\x2e'" })).toEqual([
+      'block',
+      'shell-destroy-outside-project',
+      'shell.exec',
+    ]);
+    expect(await decided('Bash', { command: 'cat .{e,}nv' })).toEqual([
+      'review',
+      'shell-globs-and-braces',
+      'shell.exec',
+    ]);
+    expect(await decided('Bash', { command: 'git fetch --upload-pack=x origin' })).toEqual([
+      'review',
+      'shell-risky-options',
+      'shell.exec',
+    ]);
+    expect(
+      await decided('Write', { file_path: join(project, '.env'), content: 'WARDEN_HOOK_FAIL_OPEN=1' }),
+    ).toEqual(['block', 'no-credential-files', 'fs.write']);
+    expect(await decided('Grep', { pattern: 'KEY', glob: '.env*' })).toEqual([
+      'review',
+      'fs-read-glob',
+      'fs.search',
+    ]);
+    expect(await decided('mcp__fs__read', { path: join(project, 'a.ts'), insideProject: true })).toEqual([
+      'block',
+      null,
+      'mcp.fs.read',
+    ]);
+  });
+
   it("the assistants' own bookkeeping runs; their tools that run something stay blocked", async () => {
     const todo = await decide('TodoWrite', { todos: [{ content: 'Fix it', status: 'pending' }] });
     expect([todo.effect, todo.rule, todo.denied, todo.event?.tool]).toEqual([

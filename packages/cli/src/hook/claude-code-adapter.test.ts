@@ -75,15 +75,24 @@ describe('the Claude Code adapter maps each tool to canonical tool uses', () => 
     [
       'Grep',
       { pattern: 'KEY', path: '/home/u', glob: '.ssh/*' },
-      [{ kind: 'search', pattern: 'KEY', path: '/home/u/.ssh/*' }],
+      [{ kind: 'search', pattern: 'KEY', path: '/home/u/.ssh/*', include: '.ssh/*' }],
     ],
-    ['Grep', { pattern: 'KEY', glob: '**/.env*' }, [{ kind: 'search', pattern: 'KEY', path: '**/.env*' }]],
+    [
+      'Grep',
+      { pattern: 'KEY', glob: '**/.env*' },
+      [{ kind: 'search', pattern: 'KEY', path: '**/.env*', include: '**/.env*' }],
+    ],
     [
       'Grep',
       { pattern: 'KEY', path: '/srv', type: 'py' },
       [{ kind: 'search', pattern: 'KEY', path: '/srv/**/*.py' }],
     ],
     ['Grep', { pattern: 'TODO', path: 'src' }, [{ kind: 'search', pattern: 'TODO', path: 'src' }]],
+    [
+      'Grep',
+      { pattern: 'KEY', glob: '.env*' },
+      [{ kind: 'search', pattern: 'KEY', path: '.env*', include: '.env*' }],
+    ],
     [
       'WebFetch',
       { url: 'https://example.com/x', prompt: 'summarise' },

@@ -136,7 +136,16 @@ export function claudeToolUses(tool: string, input: Json): ToolUse[] {
       const glob = optional('glob') ?? (optional('type') ? `**/*.${optional('type')}` : undefined);
       const path = optional('path');
       const searched = glob ? searchedPath(path, glob) : path;
-      return [{ kind: 'search', pattern: field('pattern'), ...(searched ? { path: searched } : {}) }];
+      // The glob also goes as `include`, so a credential name in it (`.env*`) is blocked outright.
+      const include = optional('glob');
+      return [
+        {
+          kind: 'search',
+          pattern: field('pattern'),
+          ...(searched ? { path: searched } : {}),
+          ...(include ? { include } : {}),
+        },
+      ];
     }
     case 'WebFetch':
       return [{ kind: 'web', url: field('url') }];

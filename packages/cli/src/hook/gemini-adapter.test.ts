@@ -56,6 +56,11 @@ describe('parseGeminiHook', () => {
     ['list_directory', { dir_path: '/etc' }, [{ kind: 'search', pattern: '*', path: '/etc' }]],
     ['glob', { pattern: '**/*.ts' }, [{ kind: 'search', pattern: '**/*.ts' }]],
     ['grep_search', { pattern: 'TODO', dir_path: 'src' }, [{ kind: 'search', pattern: 'TODO', path: 'src' }]],
+    [
+      'grep_search',
+      { pattern: 'KEY', include: '.env*' },
+      [{ kind: 'search', pattern: 'KEY', include: '.env*' }],
+    ],
     ['search_file_content', { pattern: 'x', path: 'lib' }, [{ kind: 'search', pattern: 'x', path: 'lib' }]],
     ['google_web_search', { query: 'warden' }, [{ kind: 'web', query: 'warden' }]],
     [

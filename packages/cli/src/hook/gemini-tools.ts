@@ -37,7 +37,16 @@ export function geminiToolUses(name: string, input: Input, mcp?: GeminiMcpContex
     case 'grep_search':
     case 'search_file_content': {
       const dir = input.dir_path ?? input.path;
-      return [{ kind: 'search', pattern: str('pattern'), ...optional('path', dir) }];
+      // grep_search's `include` picks the files whose contents it reads (`.env*`): the policy must see it.
+      const include = name === 'glob' ? undefined : input.include;
+      return [
+        {
+          kind: 'search',
+          pattern: str('pattern'),
+          ...optional('path', dir),
+          ...optional('include', include),
+        },
+      ];
     }
     case 'google_web_search':
       return [{ kind: 'web', query: str('query') }];

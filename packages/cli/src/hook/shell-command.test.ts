@@ -34,6 +34,94 @@ describe('words and quoting', () => {
   });
 });
 
+describe("$'…' strings are decoded as bash decodes them", () => {
+  it.each([
+    ["rm -r $'\\x2e\\x2e'", '..'],
+    ["cat $'\\056env'", '.env'],
+    ["cat $'\\u002eenv'", '.env'],
+    ["cat $'\\U0000002eenv'", '.env'],
+    ["echo $'\\x41\\x4'", 'A\x04'],
+    ["echo $'\\101\\1012'", 'AA2'],
+    ["echo $'\\a\\b\\e\\E\\f\\n\\r\\t\\v\\\\\\'\\\"\\?'", '\x07\b\x1b\x1b\f\n\r\t\v\\\'"?'],
+    ["echo $'\\cA\\c?\\ca'", '\x01\x7f\x01'],
+    ["echo $'\\xc3\\xa9t\\u00e9'", 'été'],
+  ])('%s', (command, word) => {
+    expect(analyze(command).commands[0]?.words.at(-1)).toBe(word);
+  });
+
+  it("sees rm -r $'\\x2e\\x2e' as rm -r .. (outside the project)", () => {
+    const a = analyze("rm -r $'\\x2e\\x2e'");
+    expect(a.commands[0]?.words).toEqual(['rm', '-r', '..']);
+    // The cwd is the project's `sub` folder, so two levels up leave the project.
+    expect(analyze("rm -r $'\\x2e\\x2e/\\056\\056'").pathsOutsideProject).toEqual(['/home/dev']);
+  });
+
+  it.each([
+    ["echo $'\\q'", 'escape "\\q" is not one Warden decodes'],
+    ["echo $'\\x'", 'has no hex digits'],
+    ["echo $'\\uzz'", 'has no hex digits'],
+    ["echo $'\\U110000'", 'names no character'],
+    ["echo $'\\ud800'", 'names no character'],
+    ["echo $'a\\0b'", 'NUL byte'],
+    ["echo $'\\xff'", 'not UTF-8'],
+    ["echo $'\\c'", '\\c needs a printable character'],
+  ])('fails closed on %s', (command, message) => {
+    expect(analyze(command).parseError).toContain(message);
+  });
+});
+
+describe('variable assignments are reported, since they change what a listed command runs', () => {
+  it.each([
+    ['PATH=. ls', ['PATH=.']],
+    ['PATH=.; ls', ['PATH=.']],
+    ["GIT_PAGER='sh -c x' git log", ['GIT_PAGER=sh -c x']],
+    ['env LD_PRELOAD=./x.so A+=1 cat a', ['LD_PRELOAD=./x.so', 'A+=1']],
+    ['ls X=1 && nice -n 5 make', []],
+  ])('%s', (command, assignments) => {
+    expect(analyze(command).assignments).toEqual(assignments);
+  });
+});
+
+describe('globs and brace expansions are reported, since bash replaces them with what Warden cannot see', () => {
+  it.each([
+    ['cat .e*', true, false],
+    ['cat .en?', true, false],
+    ['cat .[e]nv', true, false],
+    ['cat .[e"]"nv', true, false],
+    ['cat .{e,}nv', false, true],
+    ['rm -rf {.,.}./other', false, true],
+    ['echo {1..3}', false, true],
+    ['ln -s .cl?ude c', true, false],
+    ['cat < .e*', true, false],
+    ['(cat) < .{e,}nv', false, true],
+    ["sh -c 'cat .e*'", true, false],
+  ])('%s → globs %s, braces %s', (command, globs, braces) => {
+    const a = analyze(command);
+    expect(a.parseError).toBeUndefined();
+    expect({ globs: a.globs, braces: a.braces }).toEqual({ globs, braces });
+    expect(a.commands.some((c) => c.globs === globs && c.braces === braces)).toBe(true);
+  });
+
+  it.each([
+    'cat \'.e*\' ".e?" \\*',
+    "find . -name '*.ts'",
+    '[ -f x ] && echo {}',
+    'git log @{u} HEAD@{1}',
+    'echo \'{a,b}\' "{1..3}" x\\{a,b}',
+    'echo $HOME ${X:-*}',
+    '[[ -n x ]]',
+  ])('%s is neither', (command) => {
+    const a = analyze(command);
+    expect(a.parseError).toBeUndefined();
+    expect({ globs: a.globs, braces: a.braces }).toEqual({ globs: false, braces: false });
+  });
+
+  it('stays linear on many unclosed brackets and braces', () => {
+    expect(analyze(`echo ${'['.repeat(60_000)}`).globs).toBe(false);
+    expect(analyze(`echo ${'{,'.repeat(30_000)}`).braces).toBe(false);
+  });
+});
+
 describe('commands across operators, groups and substitutions', () => {
   it('splits on | && || ; & and newlines', () => {
     expect(programs('a | b && c || d; e & f\ng |& h')).toEqual(['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h']);
@@ -58,6 +146,8 @@ describe('commands across operators, groups and substitutions', () => {
       words: ['rm', '-rf', '/'],
       pathsOutsideProject: ['/'],
       wrappers: [],
+      globs: false,
+      braces: false,
     });
     expect(a.pathsOutsideProject).toEqual(['/']);
   });
@@ -249,6 +339,8 @@ describe('a few commands policies care about', () => {
         words: ['git', 'push', '--force', 'origin', 'main'],
         pathsOutsideProject: [],
         wrappers: [],
+        globs: false,
+        braces: false,
       },
     ]);
   });

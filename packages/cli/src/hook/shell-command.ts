@@ -14,6 +14,11 @@ export interface ShellCommandFacts {
   readonly pathsOutsideProject: readonly string[];
   /** The wrappers peeled off it, outermost first: under `xargs` its real arguments come from stdin. */
   readonly wrappers: readonly string[];
+  /** True when a word or redirection of it has an unquoted `*`, `?` or `[…]`: bash replaces it with the
+   *  file names it matches (`cat .e*` reads `.env`), which Warden cannot see. */
+  readonly globs: boolean;
+  /** True when a word or redirection of it has an unquoted `{a,b}` or `{a..b}` (`cat .{e,}nv`). */
+  readonly braces: boolean;
 }
 
 /** What a policy needs to know about a shell command string (the `shell.exec` call's arguments). */
@@ -33,6 +38,15 @@ export interface ShellAnalysis {
   readonly pipesToShell: boolean;
   /** True when any command runs under sudo (or doas). */
   readonly sudo: boolean;
+  /**
+   * Every `NAME=value` word that sets a variable for a command or for the shell (`PATH=. ls`,
+   * `GIT_PAGER='sh -c …' git log`, `env X=1 cmd`, a lone `IFS=x`): it can change what a listed command runs.
+   */
+  readonly assignments: readonly string[];
+  /** True when any word or redirection anywhere in the string is globbed (see {@link ShellCommandFacts}). */
+  readonly globs: boolean;
+  /** True when any word or redirection anywhere in the string is brace-expanded. */
+  readonly braces: boolean;
   /** Why the string could not be parsed; the rest is empty then, and a policy should block. */
   readonly parseError?: string;
 }
@@ -43,6 +57,8 @@ const DOWNLOADERS = new Set(['curl', 'wget', 'fetch', 'aria2c', 'http', 'https',
 const SHELLS = /^(sh|bash|zsh|dash|ksh|mksh|ash|fish|csh|tcsh)$/;
 const INTERPRETERS =
   /^(python[0-9.]*|perl[0-9.]*|ruby[0-9.]*|node|nodejs|deno|bun|php[0-9.]*|pwsh|powershell|lua[0-9.]*)$/;
+/** `NAME=value` (also `NAME+=`, `NAME[i]=`): a variable assignment before or instead of a command. */
+const ASSIGNMENT = /^[A-Za-z_][A-Za-z0-9_]*(\[[^\]]*\])?\+?=/;
 /** Commands that run their arguments as code in the current shell. */
 const EVALUATORS = new Set(['eval', 'source', '.']);
 
@@ -67,6 +83,9 @@ interface Acc {
   readonly writesOutside: Set<string>;
   pipesToShell: boolean;
   sudo: boolean;
+  globs: boolean;
+  braces: boolean;
+  readonly assignments: string[];
   parseError: string | undefined;
   /** Characters of words recorded so far (words and commands), against {@link MAX_SHELL_WORD_CHARS}. */
   chars: number;
@@ -99,6 +118,9 @@ export function analyzeShellCommand(command: string, where: PathContext): ShellA
     writesOutside: new Set(),
     pipesToShell: false,
     sudo: false,
+    globs: false,
+    braces: false,
+    assignments: [],
     parseError: 'error' in parsed ? parsed.error : undefined,
     chars: 0,
   };
@@ -114,21 +136,27 @@ export function analyzeShellCommand(command: string, where: PathContext): ShellA
   }
   if (acc.parseError !== undefined) {
     const empty = { program: '', words: [], commands: [], pathsOutsideProject: [], writesOutsideProject: [] };
-    return { ...empty, pipesToShell: false, sudo: false, parseError: acc.parseError };
+    const flags = { pipesToShell: false, sudo: false, assignments: [], globs: false, braces: false };
+    return { ...empty, ...flags, parseError: acc.parseError };
   }
   return {
     program: acc.commands[0]?.program ?? '',
     words: acc.words,
-    commands: acc.commands.map(({ program, words, pathsOutsideProject, wrappers }) => ({
+    commands: acc.commands.map(({ program, words, pathsOutsideProject, wrappers, globs, braces }) => ({
       program,
       words,
       pathsOutsideProject,
       wrappers,
+      globs,
+      braces,
     })),
     pathsOutsideProject: [...acc.outside],
     writesOutsideProject: [...acc.writesOutside],
     pipesToShell: acc.pipesToShell,
     sudo: acc.sudo,
+    assignments: acc.assignments,
+    globs: acc.globs,
+    braces: acc.braces,
   };
 }
 
@@ -153,8 +181,15 @@ function walkStage(stage: ShellPipeline[number], depth: number, acc: Acc): Facts
   if (stage.kind === 'simple') return walkSimple(stage, depth, acc);
   const before = acc.commands.length;
   noteRedirects(stage.redirects, acc);
+  // `( … ) > .e*`: the group's redirection expands for every command in it.
+  const globs = stage.redirects.some((r) => r.glob === true);
+  const braces = stage.redirects.some((r) => r.brace === true);
+  if (globs) acc.globs = true;
+  if (braces) acc.braces = true;
   inSubshell(acc, () => walkScript(stage.body, depth + 1, acc));
-  return acc.commands.slice(before);
+  const inner = acc.commands.slice(before);
+  for (const c of inner) Object.assign(c, { globs: c.globs || globs, braces: c.braces || braces });
+  return inner;
 }
 
 /** Runs `walk` and then puts the directory back, as a subshell would. */
@@ -179,8 +214,15 @@ function walkSimple(simple: ShellSimple, depth: number, acc: Acc): Facts[] {
   const redirectOutside = noteRedirects(simple.redirects, acc);
   const unwrapped = unwrapCommand(simple.words.map((w) => w.text));
   if (unwrapped.sudo) acc.sudo = true;
+  const globs = [...simple.words, ...simple.redirects].some((w) => w.glob === true);
+  const braces = [...simple.words, ...simple.redirects].some((w) => w.brace === true);
+  if (globs) acc.globs = true;
+  if (braces) acc.braces = true;
   const main: Facts[] = [];
   const argv = unwrapped.argv;
+  for (const w of simple.words.slice(0, simple.words.length - argv.length)) {
+    if (ASSIGNMENT.test(w.text)) acc.assignments.push(w.text);
+  }
   const first = argv[0];
   let skipWord = -1; // an `sh -c` string's substitutions are walked when the string itself is parsed
   if (first !== undefined) {
@@ -214,6 +256,8 @@ function walkSimple(simple: ShellSimple, depth: number, acc: Acc): Facts[] {
         words: argv,
         pathsOutsideProject: outside,
         wrappers: unwrapped.wrappers,
+        globs,
+        braces,
         readsCodeFromStdin: readsCode(program, argv),
       };
       count(acc, argv);

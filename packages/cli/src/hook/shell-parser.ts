@@ -39,9 +39,49 @@ export function parseShell(source: string, depth = 0): ShellParse {
 
 class ShellSyntaxError extends Error {}
 
+/**
+ * A quoted or expanded part of a word in the word's unquoted skeleton: a NUL, which nothing expands, plus a
+ * `]` when the part holds one, so that `.[e"]"nv` still counts as a glob (over-marking is the safe side).
+ */
+function mask(part: string): string {
+  return part.includes(']') ? '\0]' : '\0';
+}
+
+/**
+ * Marks a word whose unquoted characters (`bare`) bash would glob (`*`, `?`, or a `[` closed later in the
+ * word) or brace-expand (a `{` closed later with a `,` or `..` between). Over-marking is safe (the policy
+ * then asks a person); index arithmetic rather than a regular expression keeps it linear on hostile input.
+ */
+function globOrBrace(bare: string, word: ShellWord): ShellWord {
+  const open = bare.indexOf('[');
+  const glob = /[*?]/.test(bare) || (open >= 0 && bare.lastIndexOf(']') > open);
+  const brace0 = bare.indexOf('{');
+  const brace1 = bare.lastIndexOf('}');
+  const inside = brace0 >= 0 && brace1 > brace0 ? bare.slice(brace0, brace1) : '';
+  const brace = inside.includes(',') || inside.includes('..');
+  if (!glob && !brace) return word;
+  return { ...word, ...(glob ? { glob } : {}), ...(brace ? { brace } : {}) };
+}
+
 const BLANK = new Set([' ', '\t']);
 /** Characters that end an unquoted word. */
 const META = new Set([' ', '\t', '\n', ';', '&', '|', '(', ')', '<', '>']);
+/** The single-character escapes of `$'…'` strings, as bytes. */
+const ANSI_C_ESCAPES: Readonly<Record<string, number>> = {
+  a: 0x07,
+  b: 0x08,
+  e: 0x1b,
+  E: 0x1b,
+  f: 0x0c,
+  n: 0x0a,
+  r: 0x0d,
+  t: 0x09,
+  v: 0x0b,
+  '\\': 0x5c,
+  "'": 0x27,
+  '"': 0x22,
+  '?': 0x3f,
+};
 const REDIRECT = /^(\d*)(&>>|&>|>>|>\||>&|<<<|<<-|<<|<&|<>|>|<)/;
 
 class ShellParser {
@@ -174,14 +214,17 @@ class ShellParser {
     this.skipBlanks();
     const c = this.src[this.#pos];
     if (c === undefined || META.has(c)) this.fail(`the redirection "${op}" has no target`);
-    const target = this.word().text;
+    const targetWord = this.word();
+    const target = targetWord.text;
     const opName = m[2] ?? '';
     if (opName === '<<' || opName === '<<-') {
       this.#heredocs.push({ delimiter: target, stripTabs: opName === '<<-' });
       return { op, target, notAFile: true };
     }
     const dup = (opName === '>&' || opName === '<&') && /^(\d+-?|-)$/.test(target);
-    return { op, target, notAFile: dup || opName === '<<<' };
+    const notAFile = dup || opName === '<<<';
+    const { glob, brace } = notAFile ? {} : targetWord;
+    return { op, target, notAFile, ...(glob ? { glob } : {}), ...(brace ? { brace } : {}) };
   }
 
   /** After a newline: the bodies of pending heredocs, up to each delimiter line (or the end: tolerated). */
@@ -220,6 +263,9 @@ class ShellParser {
   /** One word: unquoted runs, '…', "…", $'…', backslash escapes, $( ), ${ }, $(( )), backticks. */
   word(): ShellWord {
     let text = '';
+    // The word's unquoted characters, with a NUL for each quoted, escaped or expanded part: what bash
+    // would brace-expand and glob.
+    let bare = '';
     const subs: ShellScript[] = [];
     for (;;) {
       const c = this.src[this.#pos];
@@ -228,23 +274,33 @@ class ShellParser {
         const next = this.src[this.#pos + 1];
         this.#pos += 2;
         if (next !== undefined && next !== '\n') text += next;
+        bare += mask(next ?? '');
       } else if (c === "'") {
         const end = this.src.indexOf("'", this.#pos + 1);
         if (end < 0) this.fail("unbalanced ' quote");
-        text += this.src.slice(this.#pos + 1, end);
+        const quoted = this.src.slice(this.#pos + 1, end);
+        text += quoted;
         this.#pos = end + 1;
+        bare += mask(quoted);
       } else if (c === '"') {
-        text += this.doubleQuoted(subs);
+        const quoted = this.doubleQuoted(subs);
+        text += quoted;
+        bare += mask(quoted);
       } else if (c === '$') {
-        text += this.dollar(subs);
+        const expanded = this.dollar(subs);
+        text += expanded;
+        bare += mask(expanded);
       } else if (c === '`') {
         text += this.backtick(subs);
+        bare += mask('');
       } else {
         text += c;
+        bare += c;
         this.#pos++;
       }
     }
-    return { text, substitutions: subs };
+    const word: ShellWord = { text, substitutions: subs };
+    return globOrBrace(bare, word);
   }
 
   doubleQuoted(subs: ShellScript[]): string {
@@ -324,23 +380,79 @@ class ShellParser {
     this.#expansions--;
   }
 
+  /**
+   * A `$'…'` string, decoded as bash does: `\xHH`, `\NNN` (octal), `\uHHHH`, `\UHHHHHHHH`, `\cX` and the
+   * single-letter escapes. The bytes are decoded as UTF-8. Anything Warden cannot decode exactly (another
+   * escape, a NUL, bytes that are not UTF-8) is a parse error: a policy must never see `x2e` where bash
+   * runs `.`.
+   */
   ansiC(): string {
-    let text = '';
     this.#pos += 2;
-    const escapes: Record<string, string> = { n: '\n', t: '\t', r: '\r', '\\': '\\', "'": "'", '"': '"' };
+    const bytes: number[] = [];
+    const text = (s: string) => bytes.push(...Buffer.from(s, 'utf8'));
     for (;;) {
       const c = this.src[this.#pos];
       if (c === undefined) this.fail("unbalanced $' quote");
-      this.#pos++;
-      if (c === "'") return text;
-      if (c === '\\') {
-        const e = this.src[this.#pos++];
-        if (e === undefined) this.fail("unbalanced $' quote");
-        text += escapes[e] ?? e;
+      if (c === "'") {
+        this.#pos++;
+        break;
+      }
+      if (c !== '\\') {
+        const cp = this.src.codePointAt(this.#pos) as number;
+        const ch = String.fromCodePoint(cp);
+        text(ch);
+        this.#pos += ch.length;
+        continue;
+      }
+      const e = this.src[this.#pos + 1];
+      if (e === undefined) this.fail("unbalanced $' quote");
+      this.#pos += 2;
+      const simple = ANSI_C_ESCAPES[e];
+      if (simple !== undefined) bytes.push(simple);
+      else if (e >= '0' && e <= '7') bytes.push(this.ansiCDigits(8, 2, Number.parseInt(e, 8)) & 0xff);
+      else if (e === 'x') bytes.push(this.ansiCNumber(16, 2, e));
+      else if (e === 'u' || e === 'U') {
+        const cp = this.ansiCNumber(16, e === 'u' ? 4 : 8, e);
+        if (cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+          this.fail(`$'…' escape \\${e} names no character (${cp.toString(16)})`);
+        text(String.fromCodePoint(cp));
+      } else if (e === 'c') {
+        const x = this.src[this.#pos];
+        if (x === undefined || x === "'" || x === '\\' || x.charCodeAt(0) > 0x7e || x.charCodeAt(0) < 0x20)
+          this.fail("$'…' escape \\c needs a printable character after it");
+        this.#pos++;
+        bytes.push(x === '?' ? 0x7f : x.toUpperCase().charCodeAt(0) & 0x1f);
       } else {
-        text += c;
+        this.fail(`$'…' escape "\\${e}" is not one Warden decodes`);
       }
     }
+    if (bytes.includes(0)) this.fail("$'…' string holds a NUL byte (bash would cut the word there)");
+    try {
+      return new TextDecoder('utf-8', { fatal: true }).decode(Uint8Array.from(bytes));
+    } catch {
+      return this.fail("$'…' string decodes to bytes that are not UTF-8");
+    }
+  }
+
+  /** The 1..`max` hex digits after `\x`, `\u` or `\U` as a number; none is a parse error. */
+  ansiCNumber(radix: number, max: number, name: string): number {
+    const start = this.#pos;
+    const value = this.ansiCDigits(radix, max, 0);
+    if (this.#pos === start) this.fail(`$'…' escape \\${name} has no hex digits after it`);
+    return value;
+  }
+
+  /** Reads up to `max` more digits of `radix` onto `value`. */
+  ansiCDigits(radix: number, max: number, value: number): number {
+    let v = value;
+    for (let k = 0; k < max; k++) {
+      const d = this.src[this.#pos];
+      const n = d === undefined ? Number.NaN : Number.parseInt(d, radix);
+      if (Number.isNaN(n)) break;
+      v = v * radix + n;
+      this.#pos++;
+    }
+    return v;
   }
 
   backtick(subs: ShellScript[]): string {

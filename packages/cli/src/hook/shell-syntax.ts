@@ -10,6 +10,10 @@ export interface ShellRedirect {
   readonly target: string;
   /** True for `>&N`/`<&N` (a file descriptor copy, not a file) and heredocs (the target is a delimiter). */
   readonly notAFile: boolean;
+  /** True when the target has an unquoted glob (bash expands it before opening the file). */
+  readonly glob?: boolean;
+  /** True when the target has an unquoted brace expansion. */
+  readonly brace?: boolean;
 }
 
 /** One word after quote removal (variables and globs are left as written), and what it substitutes. */
@@ -17,6 +21,10 @@ export interface ShellWord {
   readonly text: string;
   /** Scripts of the `$( )`, backtick and `<( )` substitutions inside the word, in order. */
   readonly substitutions: readonly ShellScript[];
+  /** True when an unquoted `*`, `?` or `[…]` makes bash match the word against file names. */
+  readonly glob?: boolean;
+  /** True when an unquoted `{a,b}` or `{a..b}` makes bash expand the word into several. */
+  readonly brace?: boolean;
 }
 
 /** A simple command: every word as written (assignments and wrappers included) and its redirections. */

@@ -26,8 +26,11 @@ export type ToolUse =
     }
   /** Read one file. */
   | { kind: 'read'; path: string }
-  /** Search file names or contents (Grep, Glob…); `path` is the directory searched, cwd when absent. */
-  | { kind: 'search'; pattern: string; path?: string }
+  /**
+   * Search file names or contents (Grep, Glob…); `path` is the directory searched, cwd when absent, and
+   * `include` a glob limiting the files searched (Grep's `glob`, grep_search's `include`).
+   */
+  | { kind: 'search'; pattern: string; path?: string; include?: string }
   /** Fetch a URL, or run a web search (`query`). */
   | { kind: 'web'; url?: string; query?: string }
   /** Call a tool on an MCP server the assistant is connected to. */

@@ -33,13 +33,25 @@ describe('toWardenCall', () => {
             words: ['rm', '-rf', '~/x'],
             pathsOutsideProject: ['/home/dev/x'],
             wrappers: ['sudo'],
+            globs: false,
+            braces: false,
           },
-          { program: 'cat', words: ['cat'], pathsOutsideProject: [], wrappers: [] },
+          {
+            program: 'cat',
+            words: ['cat'],
+            pathsOutsideProject: [],
+            wrappers: [],
+            globs: false,
+            braces: false,
+          },
         ],
         pathsOutsideProject: ['/home/dev/x'],
         writesOutsideProject: [],
         pipesToShell: false,
         sudo: true,
+        assignments: [],
+        globs: false,
+        braces: false,
         description: 'clean up',
       },
     });
@@ -91,6 +103,7 @@ describe('toWardenCall', () => {
       relativePath: '.',
       insideProject: true,
       projectDir: '/work/proj',
+      glob: false,
     });
   });
 
@@ -123,8 +136,46 @@ describe('toWardenCall', () => {
         relativePath: 'pkg',
         insideProject: true,
         projectDir: '/work/proj',
+        glob: false,
       },
     });
+  });
+
+  it('a read or search whose path or include is a glob says so (it may stand for .env)', () => {
+    expect(call({ kind: 'read', path: '.env*' }).args).toMatchObject({
+      path: '/work/proj/pkg/.env*',
+      glob: true,
+    });
+    expect(call({ kind: 'read', path: '.{e,}nv' }).args).toMatchObject({ glob: true });
+    expect(call({ kind: 'read', path: '.[e]nv' }).args).toMatchObject({ glob: true });
+    expect(call({ kind: 'read', path: '.en?' }).args).toMatchObject({ glob: true });
+    expect(call({ kind: 'search', pattern: 'KEY', include: '.env*' }).args).toMatchObject({
+      include: '.env*',
+      glob: true,
+    });
+    expect(call({ kind: 'search', pattern: 'KEY', path: 'src/*' }).args).toMatchObject({ glob: true });
+    expect(call({ kind: 'search', pattern: '**/*.ts' }).args).toMatchObject({ glob: false });
+  });
+
+  it('an MCP server named like a native call family is prefixed with mcp., so it cannot pose as fs.read', () => {
+    const input = { path: '/work/proj/a', insideProject: true };
+    for (const server of [
+      'fs',
+      'web',
+      'shell',
+      'agent',
+      'assistant',
+      'mcp',
+      'llm',
+      'llm-proxy',
+      'FS',
+      'fs.x',
+    ]) {
+      expect(call({ kind: 'mcp', server, tool: 'read', input }).tool).toBe(`mcp.${server}.read`);
+    }
+    expect(call({ kind: 'mcp', server: 'fs', tool: 'read', input }).args).toEqual(input);
+    expect(call({ kind: 'mcp', server: 'files', tool: 'read', input }).tool).toBe('files.read');
+    expect(call({ kind: 'mcp', server: 'webby', tool: 'get', input }).tool).toBe('webby.get');
   });
 
   it('web → web.fetch with the host lowercased and the scheme; an invalid URL keeps host ""', () => {
@@ -177,6 +228,8 @@ describe('toWardenCall', () => {
       { kind: 'web', url: '::' },
       { kind: 'delegate', subagent: 'x', description: 'y' },
       { kind: 'other', name: 'ÜberTool', input: {} },
+      { kind: 'mcp', server: 'fs', tool: 'read', input: {} },
+      { kind: 'search', pattern: 'x', include: '.env*' },
     ];
     for (const use of uses) {
       const c = call(use);

@@ -37,17 +37,17 @@ export function toWardenCall(use: ToolUse, ctx: ToolUseContext, home: string = h
         labels,
       };
     case 'read':
-      return { tool: 'fs.read', args: fileArgs(use.path, where), labels };
+      return { tool: 'fs.read', args: readArgs(use.path, where), labels };
     case 'search':
       return {
         tool: 'fs.search',
-        args: { pattern: use.pattern, ...fileArgs(use.path ?? ctx.cwd, where) },
+        args: searchArgs(use, where),
         labels,
       };
     case 'web':
       return { tool: 'web.fetch', args: webArgs(use), labels };
     case 'mcp':
-      return { tool: `${use.server}.${use.tool}`, args: { ...use.input }, labels };
+      return { tool: mcpToolName(use.server, use.tool), args: { ...use.input }, labels };
     case 'delegate':
       return {
         tool: 'agent.delegate',
@@ -59,6 +59,22 @@ export function toWardenCall(use: ToolUse, ctx: ToolUseContext, home: string = h
   }
 }
 
+/**
+ * The first name segments of Warden's own calls (`fs.read`, `shell.exec`, `assistant.todowrite`, the LLM
+ * proxy's `llm…`). An MCP server may be named anything, so one named `fs` must not make `fs.read`.
+ */
+const RESERVED_SERVER = /^(fs|web|shell|agent|assistant|mcp|llm.*)$/;
+
+/**
+ * An MCP tool's call name: `<server>.<tool>`, or `mcp.<server>.<tool>` when the server's name (its first
+ * dot-separated segment, in any case) is one of Warden's own, so no rule written for a native call can match
+ * an MCP server's tool, whose arguments the model writes.
+ */
+export function mcpToolName(server: string, tool: string): string {
+  const first = server.split('.')[0]?.toLowerCase() ?? '';
+  return RESERVED_SERVER.test(first) ? `mcp.${server}.${tool}` : `${server}.${tool}`;
+}
+
 /** A file's arguments: absolute path, path relative to the project ('' outside it), and containment. */
 function fileArgs(path: string, where: PathContext) {
   const abs = resolvePath(path, where);
@@ -68,6 +84,25 @@ function fileArgs(path: string, where: PathContext) {
     insideProject: isInside(abs, where.projectDir),
     projectDir: where.projectDir,
   };
+}
+
+/** `*`, `?`, `[` or `{` in a path a tool reads: it may stand for many files (`.env*`). */
+const GLOB_CHARS = /[*?[{]/;
+
+/**
+ * A read's arguments: its file's, and whether the path is a glob. Gemini's read_many_files reads every
+ * file `.env*` matches, which no rule on the path as written can tell from a harmless one.
+ */
+function readArgs(path: string, where: PathContext): Record<string, unknown> {
+  return { ...fileArgs(path, where), glob: GLOB_CHARS.test(path) };
+}
+
+/** A search's arguments: its directory's, plus the `include` glob (Grep's `glob`), which makes it a glob. */
+function searchArgs(use: Extract<ToolUse, { kind: 'search' }>, where: PathContext): Record<string, unknown> {
+  const dir = use.path ?? where.cwd;
+  const include = use.include === undefined ? {} : { include: use.include };
+  const glob = use.include !== undefined || GLOB_CHARS.test(dir);
+  return { pattern: use.pattern, ...fileArgs(dir, where), ...include, glob };
 }
 
 /** A fetch's URL with its lowercased host and scheme (both '' when the URL does not parse), or a search. */
