@@ -1,6 +1,6 @@
 // After the TypeScript build: makes the built CLI executable (npm links workspace bins at install time,
 // before dist/ exists) and bundles the hook's entry into one file.
-import { chmodSync, existsSync } from 'node:fs';
+import { chmodSync, existsSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
@@ -24,11 +24,15 @@ const noOpenTelemetry = {
 // `warden hook` starts as a new process twice per tool use of a coding assistant: bin.js loads this one
 // file (shipped in @warden/cli's dist/) rather than hook-cli.js's hundreds of modules. The engine and
 // its native database drivers (the embedded SDK's) stay outside it; the hook never loads them.
+// Also run as @warden/cli's `prepack`, so a packed CLI never ships a bundle older than its dist/.
 const entry = new URL('../packages/cli/dist/hook-cli.js', import.meta.url);
-if (existsSync(entry))
+const bundle = fileURLToPath(new URL('../packages/cli/dist/hook.bundle.js', import.meta.url));
+// bin.js prefers the bundle whenever it exists: one left from an earlier build must not outlive its entry.
+if (!existsSync(entry)) rmSync(bundle, { force: true });
+else
   await build({
     entryPoints: [fileURLToPath(entry)],
-    outfile: fileURLToPath(new URL('../packages/cli/dist/hook.bundle.js', import.meta.url)),
+    outfile: bundle,
     bundle: true,
     platform: 'node',
     format: 'esm',

@@ -3,11 +3,44 @@ import { existsSync } from 'node:fs';
 import { processIo } from './cli-io.js';
 
 const argv = process.argv.slice(2);
+if (argv[0] === 'hook') failClosed();
 const code =
   argv[0] === 'hook'
-    ? await (await hookCli()).runHookCli(argv, processIo())
+    ? await (await loadHookCli()).runHookCli(argv, processIo())
     : await (await import('./program.js')).runCli(argv, processIo());
 process.exitCode = code;
+
+/**
+ * Until the hook's own guard is armed, anything going wrong (a partial install, a missing package.json,
+ * a broken bundle) must still deny: a hook exiting 1 lets every assistant run the tool, while exit 2
+ * with a reason on stderr blocks it in Claude Code, Codex and Gemini CLI alike.
+ */
+function failClosed(): void {
+  process.exitCode = 2;
+  const on = (event: 'uncaughtException' | 'unhandledRejection') =>
+    process.on(event, (err: unknown) => {
+      // Once the hook's guard is armed it answers (in the assistant's own terms): leave it to that.
+      if (process.listenerCount(event) > 1) return;
+      process.stderr.write(`warden hook failed, so the tool use is blocked: ${oneLine(err)}\n`);
+      process.exit(2);
+    });
+  on('uncaughtException');
+  on('unhandledRejection');
+}
+
+async function loadHookCli(): Promise<typeof import('./hook-cli.js')> {
+  try {
+    return await hookCli();
+  } catch (err) {
+    process.stderr.write(`warden hook could not load, so the tool use is blocked: ${oneLine(err)}\n`);
+    process.exit(2);
+  }
+}
+
+function oneLine(err: unknown): string {
+  const text = err instanceof Error ? err.message : String(err);
+  return text.replace(/\s+/g, ' ').trim() || 'unknown error';
+}
 
 /**
  * `warden hook` runs around every tool use of a coding assistant, so it loads only what it needs: the

@@ -1,7 +1,8 @@
 /**
  * `warden hook install claude-code` as the real process: merges Warden's hooks into Claude Code's
  * settings without touching other settings or hooks, idempotently, never writing a key; the command is
- * always the real absolute paths of Node and this CLI (never a `warden` found on PATH).
+ * always the real absolute paths of Node and this CLI (never a `warden` found on PATH), with the time
+ * limit it registers spelled out as `--hook-timeout` (for every assistant).
  */
 import {
   chmodSync,
@@ -80,7 +81,7 @@ describe('warden hook install claude-code', () => {
     const s = read(file);
     expect(s.model).toBe('opus');
     expect(s.permissions).toEqual({ allow: ['Bash(ls:*)'] });
-    const command = `${NODE} ${realpathSync(BIN)} hook claude-code --url http://127.0.0.1:7400 --review-timeout 90`;
+    const command = `${NODE} ${realpathSync(BIN)} hook claude-code --url http://127.0.0.1:7400 --review-timeout 90 --hook-timeout 150`;
     expect(s.hooks.PreToolUse).toEqual([
       { matcher: '*', hooks: [{ type: 'command', command, timeout: 150 }] },
     ]);
@@ -121,7 +122,7 @@ describe('warden hook install claude-code', () => {
     expect(changed.hooks.PreToolUse).toHaveLength(1);
     expect(changed.hooks.PreToolUse?.[0]?.hooks[0]).toMatchObject({
       timeout: 90,
-      command: `${NODE} ${realpathSync(BIN)} hook claude-code --review-timeout 30`,
+      command: `${NODE} ${realpathSync(BIN)} hook claude-code --review-timeout 30 --hook-timeout 90`,
     });
     expect(changed.hooks.PostToolUse?.[0]?.hooks[0]).toEqual(theirs);
   });
@@ -140,7 +141,7 @@ describe('warden hook install claude-code', () => {
     const s = read(join(dir, 'home', '.claude', 'settings.json'));
     expect(s.hooks.PreToolUse?.[0]?.hooks[0]).toEqual({
       type: 'command',
-      command: `${NODE} ${realpathSync(BIN)} hook claude-code`,
+      command: `${NODE} ${realpathSync(BIN)} hook claude-code --hook-timeout 300`,
       timeout: 300,
     });
   });
@@ -164,6 +165,28 @@ describe('warden hook install claude-code', () => {
     expect(r.code).toBe(2);
     expect(r.err).toContain(`${file} is not valid JSON`);
     expect(readFileSync(file, 'utf8')).toBe('{ "hooks": ');
+  });
+
+  it('writes the time limit it registers into the command as --hook-timeout, for every assistant', async () => {
+    const project = join(dir, 'limits');
+    mkdirSync(project, { recursive: true });
+    for (const assistant of ['claude-code', 'codex', 'gemini']) {
+      const r = await warden(
+        ['hook', 'install', assistant, '--project-dir', project, '--review-timeout', '40'],
+        env(),
+      );
+      expect(r.code, r.err).toBe(0);
+      const [, file, command, limit] =
+        /^Wrote (\S+) \(the hook runs `(.+)`, time limit (\d+) s\)/.exec(r.out) ?? [];
+      expect(limit).toBe('100');
+      expect(command).toBe(
+        `${NODE} ${realpathSync(BIN)} hook ${assistant} --review-timeout 40 --hook-timeout 100`,
+      );
+      // The entry that decides (PreToolUse, Gemini CLI's BeforeTool) runs that command under that limit.
+      const written = JSON.stringify(read(file as string));
+      const timeout = assistant === 'gemini' ? 100_000 : 100;
+      expect(written).toContain(`"command":${JSON.stringify(command)},"timeout":${timeout}`);
+    }
   });
 
   it('refuses --project with --user, a bad --review-timeout and an unknown assistant (exit 2)', async () => {

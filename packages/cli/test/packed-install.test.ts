@@ -109,7 +109,10 @@ describe('the packed packages, installed from their tarballs', () => {
     async () => {
       // npm checks the manifest and builds the tarball as a real publish would, without uploading.
       const { out } = await sh('npm', ['publish', '--dry-run', '--json', '--workspaces'], REPO);
-      const published = Object.keys(JSON.parse(out) as Record<string, unknown>).sort();
+      // npm writes what it has so far as one JSON document each time it runs a lifecycle script
+      // (@warden/cli's prepack rebuilds the hook bundle), so the output is several top-level objects.
+      const documents = JSON.parse(`[${out.trim().replace(/^}\n{$/gm, '},{')}]`) as Record<string, unknown>[];
+      const published = documents.flatMap((d) => Object.keys(d)).sort();
       expect(published).toEqual([...packed.keys()].sort());
     },
     5 * MINUTES,

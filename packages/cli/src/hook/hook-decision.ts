@@ -20,7 +20,7 @@ import {
   stillPendingReason,
   waitingLine,
 } from './hook-reasons.js';
-import type { HookState } from './hook-state.js';
+import type { HookState, PendingApproval } from './hook-state.js';
 
 /** What deciding needs: the server, the settings, the session's state, and stderr for progress. */
 export interface DecideDeps {
@@ -102,10 +102,11 @@ async function lookUp(approvalId: string, deps: DecideDeps): Promise<ApprovalSta
 /** Checks a call, or picks up the approval request it was held under before. */
 async function firstLook(call: HookCall, deps: DecideDeps): Promise<Look> {
   const key = callKey(call);
-  const remembered = deps.state.pending(key);
+  const remembered = ownRecord(call, key, deps);
   const a = remembered ? await lookUp(remembered.approvalId, deps) : undefined;
   if (remembered && !a) deps.state.dropPending(key);
   if (remembered && a) {
+    // Same key as the call about to run (checked above): only the description may differ.
     const asked = remembered.args ? { ...call, args: remembered.args } : call;
     if (a.status === 'pending')
       return {
@@ -122,6 +123,22 @@ async function firstLook(call: HookCall, deps: DecideDeps): Promise<Look> {
   }
   const d = await check(call, deps);
   return fromDecision(call, d, deps);
+}
+
+/**
+ * The remembered request of `call`, only when the record is for that very call. The state folder is
+ * writable by anything running as the user (a `make` the policy allows), so a record filed under this
+ * call's key but naming another call's approval and arguments would otherwise send the approved call's
+ * arguments (which the server then accepts) while this one runs. Such a record is dropped and the call
+ * checked afresh; the server itself binds an approval to the tool, arguments and session presented.
+ */
+function ownRecord(call: HookCall, key: string, deps: DecideDeps): PendingApproval | undefined {
+  const remembered = deps.state.pending(key);
+  if (!remembered) return undefined;
+  const recorded = { ...call, tool: remembered.tool, args: remembered.args ?? call.args };
+  if (typeof remembered.approvalId === 'string' && callKey(recorded) === key) return remembered;
+  deps.state.dropPending(key);
+  return undefined;
 }
 
 async function check(

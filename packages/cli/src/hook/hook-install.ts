@@ -47,6 +47,9 @@ export function installHooks(
     assistant,
     ...(flags.url ? ['--url', shellQuote(flags.url)] : []),
     ...(flags.reviewTimeout ? ['--review-timeout', String(review)] : []),
+    // The limit registered with the assistant, spelled out: whoever lowers one sees the other to lower.
+    '--hook-timeout',
+    String(timeoutSeconds),
   ].join(' ');
   const home = env.HOME?.trim() || homedir();
   const { file, written } = adapter.install({

@@ -209,7 +209,7 @@ async function runGemini(
   expect(installed.code, installed.err).toBe(0);
   const settings = JSON.parse(readFileSync(join(project, '.gemini', 'settings.json'), 'utf8'));
   expect(settings.hooks.BeforeTool[0].hooks[0]).toMatchObject({
-    command: expect.stringMatching(/ hook gemini --url \S+ --review-timeout 45$/),
+    command: expect.stringMatching(/ hook gemini --url \S+ --review-timeout 45 --hook-timeout 105$/),
     timeout: 105_000,
   });
   const env = childEnv({
