@@ -1,4 +1,5 @@
 import type { AssistantName, ToolUse, ToolUseContext } from '../src/hook/tool-use.js';
+import { writeContent } from '../src/hook/write-content.js';
 
 /**
  * The cases of examples/coding-assistants/coding-assistants.test.yaml as tool uses: the policy test file's
@@ -44,6 +45,7 @@ const write = (path: string, operation: 'write' | 'edit' = 'write'): ToolUse => 
   path,
   operation,
   size: 42,
+  ...writeContent('export const answer = 42;\n'),
 });
 const web = (url: string): ToolUse => ({ kind: 'web', url });
 const other = (name: string, input: Record<string, unknown> = {}): ToolUse => ({
