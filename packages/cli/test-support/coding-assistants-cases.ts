@@ -1,4 +1,5 @@
 import type { AssistantName, ToolUse, ToolUseContext } from '../src/hook/tool-use.js';
+import { writeContent } from '../src/hook/write-content.js';
 
 /**
  * The cases of examples/coding-assistants/coding-assistants.test.yaml as tool uses: the policy test file's
@@ -44,6 +45,7 @@ const write = (path: string, operation: 'write' | 'edit' = 'write'): ToolUse => 
   path,
   operation,
   size: 42,
+  ...writeContent('export const answer = 42;\n'),
 });
 const web = (url: string): ToolUse => ({ kind: 'web', url });
 const other = (name: string, input: Record<string, unknown> = {}): ToolUse => ({
@@ -807,6 +809,45 @@ export const POLICY_CASES: readonly PolicyCase[] = [
     use: { kind: 'search', pattern: '**/*.ts' },
     effect: 'allow',
     rule: 'fs-read-inside-project',
+  },
+  // A value glued to a short option is a path too (`-t/dir`, `-st/dir`, `-C/dir`, `-F/file`).
+  ...[
+    'mv -t/home/dev .gitconfig',
+    'tree -o/home/dev/.bashrc',
+    'cp -t/home/dev/.config/autostart x',
+    'ln -st/home/dev .bashrc',
+    'grep -f/home/dev/.bash_history x',
+    'make -C/home/dev/other',
+    'git commit -F/home/dev/secret',
+  ].map((command) => ({
+    name: `glued option value outside the project: ${command}`,
+    use: sh(command),
+    effect: 'review' as const,
+    rule: unlisted,
+  })),
+  {
+    name: 'a credential file glued to a short option',
+    use: sh('grep -f.env x'),
+    effect: 'block',
+    rule: creds,
+  },
+  {
+    name: 'names a .husky hook',
+    use: sh('cat .husky/pre-commit'),
+    effect: 'review',
+    rule: 'shell-git-internals',
+  },
+  {
+    name: 'writes a .githooks hook',
+    use: write('.githooks/pre-commit'),
+    effect: 'review',
+    rule: 'fs-write-git-internals',
+  },
+  {
+    name: 'writes a .husky hook',
+    use: write('.husky/pre-push'),
+    effect: 'review',
+    rule: 'fs-write-git-internals',
   },
   ...(['fs', 'shell', 'web', 'agent', 'assistant', 'llm'] as const).map((server) => ({
     name: `an MCP server named ${server} cannot pose as a native call`,

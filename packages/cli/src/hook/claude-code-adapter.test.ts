@@ -2,6 +2,7 @@ import { isWardenError } from '@warden/core';
 import { describe, expect, it } from 'vitest';
 import { claudeToolUses, parseClaudeHook, renderClaudeAnswer } from './claude-code-adapter.js';
 import type { HookEvent } from './hook-adapter.js';
+import { editContent, writeContent } from './write-content.js';
 
 const base = {
   session_id: 'sess-1',
@@ -41,12 +42,20 @@ describe('the Claude Code adapter maps each tool to canonical tool uses', () => 
     [
       'Write',
       { file_path: '/work/app/a.ts', content: 'é' },
-      [{ kind: 'write', path: '/work/app/a.ts', operation: 'write', size: 2 }],
+      [{ kind: 'write', path: '/work/app/a.ts', operation: 'write', size: 2, ...writeContent('é') }],
     ],
     [
       'Edit',
       { file_path: 'b.ts', old_string: 'a', new_string: 'abc' },
-      [{ kind: 'write', path: 'b.ts', operation: 'edit', size: 3 }],
+      [
+        {
+          kind: 'write',
+          path: 'b.ts',
+          operation: 'edit',
+          size: 3,
+          ...editContent([{ old: 'a', new: 'abc' }]),
+        },
+      ],
     ],
     [
       'MultiEdit',
@@ -57,12 +66,33 @@ describe('the Claude Code adapter maps each tool to canonical tool uses', () => 
           { old_string: 'z', new_string: 'www' },
         ],
       },
-      [{ kind: 'write', path: 'c.ts', operation: 'edit', size: 5 }],
+      [
+        {
+          kind: 'write',
+          path: 'c.ts',
+          operation: 'edit',
+          size: 5,
+          ...editContent([
+            { old: 'x', new: 'yy' },
+            { old: 'z', new: 'www' },
+          ]),
+        },
+      ],
     ],
     [
       'NotebookEdit',
       { notebook_path: 'n.ipynb', new_source: 'print(1)' },
-      [{ kind: 'write', path: 'n.ipynb', operation: 'notebook', size: 8 }],
+      [
+        {
+          kind: 'write',
+          path: 'n.ipynb',
+          operation: 'notebook',
+          size: 8,
+          ...editContent([
+            { old: '', new: 'print(1)', extra: { cell_id: null, cell_type: null, edit_mode: null } },
+          ]),
+        },
+      ],
     ],
     ['Read', { file_path: '/etc/passwd' }, [{ kind: 'read', path: '/etc/passwd' }]],
     ['Glob', { pattern: '**/*.ts' }, [{ kind: 'search', pattern: '**/*.ts', path: '**/*.ts' }]],

@@ -5,12 +5,14 @@
  * `hookSpecificOutput.permissionDecision: "deny"` with the reason Claude reads; an allow is no answer at
  * all (exit 0, no decision), so Claude's own permission rules still apply — Warden never widens them.
  */
+
 import { isAbsolute, join, posix, resolve } from 'node:path';
 import { WardenError } from '@warden/core';
 import type { HookAdapter, HookEvent, HookInstallOptions, HookOutput, HookVerdict } from './hook-adapter.js';
 import { mergeCommandHooks, readJsonSettings, writeJsonSettings } from './hook-settings.js';
 import { clipText, summarizeResult } from './tool-result-summary.js';
 import type { ToolUse, ToolUseContext } from './tool-use.js';
+import { editContent, writeContent } from './write-content.js';
 
 type Json = Record<string, unknown>;
 
@@ -107,23 +109,57 @@ export function claudeToolUses(tool: string, input: Json): ToolUse[] {
       const description = optional('description');
       return [{ kind: 'shell', command: field('command'), ...(description ? { description } : {}) }];
     }
-    case 'Write':
-      return [{ kind: 'write', path: field('file_path'), operation: 'write', size: bytes(field('content')) }];
-    case 'Edit':
+    case 'Write': {
+      const content = field('content');
       return [
-        { kind: 'write', path: field('file_path'), operation: 'edit', size: bytes(field('new_string')) },
+        {
+          kind: 'write',
+          path: field('file_path'),
+          operation: 'write',
+          size: bytes(content),
+          ...writeContent(content),
+        },
       ];
+    }
+    case 'Edit': {
+      const edit = { old: field('old_string'), new: field('new_string'), extra: input.replace_all ?? null };
+      return [
+        {
+          kind: 'write',
+          path: field('file_path'),
+          operation: 'edit',
+          size: bytes(edit.new),
+          ...editContent([edit]),
+        },
+      ];
+    }
     case 'MultiEdit':
-      return [{ kind: 'write', path: field('file_path'), operation: 'edit', size: multiEditSize(input) }];
-    case 'NotebookEdit':
+      return [
+        {
+          kind: 'write',
+          path: field('file_path'),
+          operation: 'edit',
+          size: multiEditSize(input),
+          ...editContent(multiEdits(input)),
+        },
+      ];
+    case 'NotebookEdit': {
+      const source = optional('new_source') ?? '';
+      const extra = {
+        cell_id: input.cell_id ?? null,
+        cell_type: input.cell_type ?? null,
+        edit_mode: input.edit_mode ?? null,
+      };
       return [
         {
           kind: 'write',
           path: field('notebook_path'),
           operation: 'notebook',
-          size: bytes(optional('new_source') ?? ''),
+          size: bytes(source),
+          ...editContent([{ old: '', new: source, extra }]),
         },
       ];
+    }
     case 'Read':
       return [{ kind: 'read', path: field('file_path') }];
     case 'Glob': {
@@ -177,6 +213,16 @@ function mcpOrOther(tool: string, input: Json): ToolUse {
   const m = /^mcp__(.+?)__(.+)$/.exec(tool);
   if (m) return { kind: 'mcp', server: m[1] as string, tool: m[2] as string, input };
   return { kind: 'other', name: tool, input };
+}
+
+/** MultiEdit's edits as old/new pairs (their `replace_all` too), for the content hash. */
+function multiEdits(input: Json): { old: string; new: string; extra: unknown }[] {
+  return (input.edits as Json[]).map((e, i) => {
+    const old = e.old_string;
+    if (typeof old !== 'string')
+      throw invalid(`tool_input.edits[${i}].old_string is missing or not a string`);
+    return { old, new: e.new_string as string, extra: e.replace_all ?? null };
+  });
 }
 
 function multiEditSize(input: Json): number {

@@ -3,13 +3,17 @@
  * binary), its apply_patch format, and the settings it writes (the trust hash is the one Codex's own
  * app-server reported as `currentHash` for the same hook). The real Codex runs in test/hooks/codex.test.ts.
  */
+
+import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { codexAdapter, codexToolUses, parseCodexHook } from './codex-adapter.js';
 import { codexHookHash, installCodexHooks, withHookTrust } from './codex-install.js';
-import { patchWrites } from './codex-patch.js';
+import { patchWrites, rustTrim } from './codex-patch.js';
+
+const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
 
 const SESSION = '01a252b8-6eb9-7890-80dc-5c7e9e588a76';
 const common = {
@@ -55,7 +59,7 @@ describe('codexAdapter.parse: the input Codex 0.171.0 sends', () => {
       }),
       {},
     );
-    expect(event.type === 'pre' && event.uses).toEqual([
+    expect(event.type === 'pre' && event.uses).toMatchObject([
       { kind: 'write', path: 'a.txt', operation: 'write', size: 6 },
       { kind: 'write', path: 'b.txt', operation: 'patch', size: 4 },
       { kind: 'write', path: 'c.txt', operation: 'delete', size: 0 },
@@ -200,7 +204,7 @@ describe('patchWrites', () => {
       patchWrites(
         '*** Begin Patch\n*** Update File: src/a.ts\n*** Move to: src/b.ts\n@@\n-x\n+yy\n*** End Patch',
       ),
-    ).toEqual([
+    ).toMatchObject([
       { kind: 'write', path: 'src/a.ts', operation: 'delete', size: 0 },
       { kind: 'write', path: 'src/b.ts', operation: 'write', size: 3 },
     ]);
@@ -210,7 +214,7 @@ describe('patchWrites', () => {
       patchWrites(
         '*** Begin Patch\n *** Delete File: /home/u/important\n\t*** Add File: /etc/x\n+a\n  *** End Patch  ',
       ),
-    ).toEqual([
+    ).toMatchObject([
       { kind: 'write', path: '/home/u/important', operation: 'delete', size: 0 },
       { kind: 'write', path: '/etc/x', operation: 'write', size: 2 },
     ]);
@@ -226,7 +230,43 @@ describe('patchWrites', () => {
     // Markers that name no file are understood.
     expect(
       patchWrites('*** Begin Patch\n*** Update File: a\n@@\n-x\n+y\n*** End of File\n*** End Patch'),
-    ).toEqual([{ kind: 'write', path: 'a', operation: 'patch', size: 2 }]);
+    ).toMatchObject([{ kind: 'write', path: 'a', operation: 'patch', size: 2 }]);
+  });
+  it('each write carries the SHA-256 and a preview of its own section of the patch', () => {
+    const section = '*** Add File: a.txt\n+hello';
+    const [a, b] = patchWrites(`*** Begin Patch\n${section}\n*** Delete File: c\n*** End Patch`);
+    expect(a).toMatchObject({ contentSha256: sha256(section), preview: section });
+    expect(b).toMatchObject({ contentSha256: sha256('*** Delete File: c') });
+    // Same path, same size, different content: a different hash, so an approval of one does not redeem the other.
+    const [other] = patchWrites('*** Begin Patch\n*** Add File: a.txt\n+HELLO\n*** End Patch');
+    expect(other?.size).toBe(a?.size);
+    expect(other?.contentSha256).not.toBe(a?.contentSha256);
+  });
+  it('trims as Rust does: a U+0085 (NEL) before a header is seen as the header (or refused), never skipped', () => {
+    // JavaScript's trim() keeps U+0085; Codex's str::trim() strips it and applies the Add File.
+    const sneaky =
+      '*** Begin Patch\n*** Add File: a\n+x\n\u0085*** Add File: .codex/hooks.json\n+{}\n*** End Patch';
+    expect(() => patchWrites(sneaky)).toThrow(/line 4: .*control or Unicode whitespace/);
+    expect(rustTrim('\u0085\u00a0\u3000 x \u2029\u0085')).toBe('x');
+    expect(rustTrim('\ufeffx')).toBe('\ufeffx');
+  });
+  it.each([
+    ['a BOM before a header', '\ufeff*** Delete File: b'],
+    ['a zero-width space in a header', '*** Delete\u200b File: b'],
+    ['a no-break space in a header', '***\u00a0Delete File: b'],
+    ['a NEL inside a header', '*** Delete File:\u0085b'],
+    ['an unknown *** line', '*** Copy File: b'],
+    ['*** inside a non-content line', 'x *** Delete File: b'],
+    ['a context line that trims to ***', ' ***'],
+  ])('refuses %s', (_name, line) => {
+    expect(() => patchWrites(`*** Begin Patch\n*** Update File: a\n@@\n${line}\n+y\n*** End Patch`)).toThrow(
+      /line 4: /,
+    );
+  });
+  it('content lines may hold *** (markdown)', () => {
+    expect(
+      patchWrites('*** Begin Patch\n*** Add File: README.md\n+***\n+a ***bold*** b\n*** End Patch'),
+    ).toMatchObject([{ path: 'README.md', size: 19 }]);
   });
   it('a patch naming no file is refused', () => {
     expect(() => patchWrites('*** Begin Patch\n*** End Patch')).toThrow(/names no file/);

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { isWardenError } from '@warden/core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { geminiAdapter, parseGeminiHook, renderGeminiHook } from './gemini-adapter.js';
+import { editContent, writeContent } from './write-content.js';
 
 /** Inputs as Gemini CLI 0.61 wrote them to a hook's stdin (captured from a real run). */
 const base = {
@@ -37,12 +38,20 @@ describe('parseGeminiHook', () => {
     [
       'write_file',
       { file_path: 'a.txt', content: 'héllo' },
-      [{ kind: 'write', path: 'a.txt', operation: 'write', size: 6 }],
+      [{ kind: 'write', path: 'a.txt', operation: 'write', size: 6, ...writeContent('héllo') }],
     ],
     [
       'replace',
       { file_path: '/x/b.ts', old_string: 'a', new_string: 'bc' },
-      [{ kind: 'write', path: '/x/b.ts', operation: 'edit', size: 2 }],
+      [
+        {
+          kind: 'write',
+          path: '/x/b.ts',
+          operation: 'edit',
+          size: 2,
+          ...editContent([{ old: 'a', new: 'bc' }]),
+        },
+      ],
     ],
     ['read_file', { file_path: '.env' }, [{ kind: 'read', path: '.env' }]],
     [

@@ -8,6 +8,7 @@
  */
 import { WardenError } from '@warden/core';
 import type { ToolUse } from './tool-use.js';
+import { editContent, writeContent } from './write-content.js';
 
 /** The MCP facts Gemini CLI sends with a BeforeTool/AfterTool input for an MCP tool. */
 export interface GeminiMcpContext {
@@ -24,9 +25,31 @@ export function geminiToolUses(name: string, input: Input, mcp?: GeminiMcpContex
     case 'run_shell_command':
       return [{ kind: 'shell', command: str('command'), ...optional('description', input.description) }];
     case 'write_file':
-      return [{ kind: 'write', path: str('file_path'), operation: 'write', size: bytes(input.content) }];
-    case 'replace':
-      return [{ kind: 'write', path: str('file_path'), operation: 'edit', size: bytes(input.new_string) }];
+      return [
+        {
+          kind: 'write',
+          path: str('file_path'),
+          operation: 'write',
+          size: bytes(input.content),
+          ...writeContent(asText(input.content)),
+        },
+      ];
+    case 'replace': {
+      const edit = {
+        old: asText(input.old_string),
+        new: asText(input.new_string),
+        extra: input.expected_replacements ?? input.allow_multiple ?? null,
+      };
+      return [
+        {
+          kind: 'write',
+          path: str('file_path'),
+          operation: 'edit',
+          size: bytes(input.new_string),
+          ...editContent([edit]),
+        },
+      ];
+    }
     case 'read_file':
       return [{ kind: 'read', path: str('file_path') }];
     case 'read_many_files':
@@ -113,6 +136,11 @@ function optional<K extends string>(key: K, value: unknown): { [P in K]?: string
 }
 
 /** The UTF-8 size of what a write puts in the file (0 when the model sent no text). */
+/** A content argument as text for hashing: a non-string (never sent by Gemini CLI) as its JSON. */
+function asText(value: unknown): string {
+  return typeof value === 'string' ? value : (JSON.stringify(value) ?? '');
+}
+
 function bytes(text: unknown): number {
   return typeof text === 'string' ? Buffer.byteLength(text, 'utf8') : 0;
 }

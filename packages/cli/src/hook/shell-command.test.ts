@@ -262,6 +262,22 @@ describe('paths outside the project', () => {
     expect(analyze('ls ~root/x').pathsOutsideProject).toEqual(['~root/x']);
   });
 
+  it('reads values glued to short options (after one or two letters), after a colon and after the last =', () => {
+    const outside = (command: string) => analyze(command).pathsOutsideProject;
+    expect(outside('mv -t/home/dev .gitconfig')).toEqual(['/home/dev']);
+    expect(outside('tree -o/home/dev/.bashrc')).toEqual(['/home/dev/.bashrc']);
+    expect(outside('cp -t/home/dev/.config/autostart x')).toEqual(['/home/dev/.config/autostart']);
+    expect(outside('ln -st/home/dev .bashrc')).toEqual(['/home/dev']);
+    expect(outside('grep -f/home/dev/.bash_history x')).toEqual(['/home/dev/.bash_history']);
+    expect(outside('make -C/home/dev/other')).toEqual(['/home/dev/other']);
+    expect(outside('git commit -F/home/dev/secret')).toEqual(['/home/dev/secret']);
+    // Each reading is a candidate, so `-o~/a.out` also lists `/a.out` (over-reporting only reviews more).
+    expect(outside('gcc -I../../inc -o~/a.out x.c')).toEqual(['/home/dev/inc', '/home/dev/a.out', '/a.out']);
+    expect(outside('rsync -a src host:/etc/cron.d')).toEqual(['/etc/cron.d']);
+    expect(outside('java --opt=a=/etc/x -cp=lib:/opt/lib')).toEqual(['/etc/x', '/opt/lib']);
+    expect(outside('ls -la -n1 x:y')).toEqual([]);
+  });
+
   it('URLs and the program word itself are not paths', () => {
     expect(analyze('/usr/bin/curl https://example.com/a/../b').pathsOutsideProject).toEqual([]);
   });

@@ -313,12 +313,28 @@ function noteRedirects(redirects: readonly ShellRedirect[], acc: Acc): string[] 
   return out;
 }
 
-/** The absolute paths a word names outside the project (the word itself, or the value of `--opt=` / `of=`). */
+/**
+ * The absolute paths a word names outside the project: the word itself, the value of `--opt=` / `of=`
+ * (after the first and after the last `=`), the text after a `:` (`--x=a:/etc`, `host:/path`), and for a
+ * short option the value glued to it after one or two option letters (`-t/home/u`, `-st/home/u`,
+ * `-C/dir`, `-F/file`): Warden does not know each program's options, so each reading is a candidate.
+ */
 function outsidePaths(word: string, where: PathContext): string[] {
-  const candidates = [word];
+  const candidates = new Set([word]);
   const eq = word.indexOf('=');
-  if (eq > 0 && /^(-{1,2}[A-Za-z0-9-]+|[A-Za-z_][A-Za-z0-9_]*)=/.test(word))
-    candidates.push(word.slice(eq + 1));
+  if (eq > 0 && /^(-{1,2}[A-Za-z0-9-]+|[A-Za-z_][A-Za-z0-9_]*)=/.test(word)) {
+    candidates.add(word.slice(eq + 1));
+    candidates.add(word.slice(word.lastIndexOf('=') + 1));
+  }
+  if (/^-[^-]/.test(word)) {
+    candidates.add(word.slice(2));
+    candidates.add(word.slice(3));
+    const lastEq = word.lastIndexOf('=');
+    if (lastEq > 0) candidates.add(word.slice(lastEq + 1));
+  }
+  // After a `:`, but not a URL's `://` (a host is not a path).
+  for (let i = word.indexOf(':'); i >= 0; i = word.indexOf(':', i + 1))
+    if (!word.startsWith('//', i + 1)) candidates.add(word.slice(i + 1));
   const out: string[] = [];
   for (const c of candidates) {
     if (!pathLike(c)) continue;

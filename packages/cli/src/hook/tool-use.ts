@@ -17,12 +17,18 @@ export type AssistantName = (typeof ASSISTANTS)[number];
 export type ToolUse =
   /** Run a shell command string (Bash, shell, run_shell_command…). */
   | { kind: 'shell'; command: string; description?: string }
-  /** Create, change or delete one file; `size` is the bytes written (0 for a delete). */
+  /**
+   * Create, change or delete one file; `size` is the bytes written (0 for a delete), `contentSha256` the
+   * hex SHA-256 of the new content (of an edit's strings, of a patch's section: write-content.ts), which
+   * ties an approval to the content approved, and `preview` the start of the content for the approver.
+   */
   | {
       kind: 'write';
       path: string;
       operation: 'write' | 'edit' | 'notebook' | 'patch' | 'delete';
       size: number;
+      contentSha256: string;
+      preview: string;
     }
   /** Read one file. */
   | { kind: 'read'; path: string }

@@ -69,7 +69,8 @@ describe('toWardenCall', () => {
   });
 
   it('write → fs.write with the path resolved against cwd and made relative to the project', () => {
-    expect(call({ kind: 'write', path: '../src/a.ts', operation: 'edit', size: 12 })).toEqual({
+    const content = { contentSha256: 'ab'.repeat(32), preview: 'new text' };
+    expect(call({ kind: 'write', path: '../src/a.ts', operation: 'edit', size: 12, ...content })).toEqual({
       tool: 'fs.write',
       labels: LABELS,
       args: {
@@ -79,12 +80,21 @@ describe('toWardenCall', () => {
         projectDir: '/work/proj',
         operation: 'edit',
         size: 12,
+        contentSha256: 'ab'.repeat(32),
+        preview: 'new text',
       },
     });
   });
 
   it('containment checks a separator: /work/proj-evil is not inside /work/proj', () => {
-    const { args } = call({ kind: 'write', path: '/work/proj-evil/a', operation: 'write', size: 1 });
+    const { args } = call({
+      kind: 'write',
+      path: '/work/proj-evil/a',
+      operation: 'write',
+      size: 1,
+      contentSha256: '',
+      preview: '',
+    });
     expect(args).toMatchObject({ path: '/work/proj-evil/a', relativePath: '', insideProject: false });
   });
 
@@ -222,7 +232,7 @@ describe('toWardenCall', () => {
   it('every call it makes is one the server accepts', () => {
     const uses: ToolUse[] = [
       { kind: 'shell', command: 'curl x | sh' },
-      { kind: 'write', path: 'a', operation: 'patch', size: 3 },
+      { kind: 'write', path: 'a', operation: 'patch', size: 3, contentSha256: 'ab'.repeat(32), preview: 'x' },
       { kind: 'read', path: 'b' },
       { kind: 'search', pattern: '*.ts', path: '/' },
       { kind: 'web', url: '::' },

@@ -33,7 +33,13 @@ export function toWardenCall(use: ToolUse, ctx: ToolUseContext, home: string = h
     case 'write':
       return {
         tool: 'fs.write',
-        args: { ...fileArgs(use.path, where), operation: use.operation, size: use.size },
+        args: {
+          ...fileArgs(use.path, where),
+          operation: use.operation,
+          size: use.size,
+          contentSha256: use.contentSha256,
+          preview: use.preview,
+        },
         labels,
       };
     case 'read':

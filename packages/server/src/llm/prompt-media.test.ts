@@ -157,4 +157,24 @@ describe('request shapes billed beyond their text', () => {
         .unbounded,
     ).toBeUndefined();
   });
+  it('Gemini’s built-in tools (named by key, without a type) and its context cache are unbounded', () => {
+    const contents = [{ role: 'user', parts: [{ text: 'what is new?' }] }];
+    const gemini = (extra: Record<string, unknown>) =>
+      estimate({ model: 'gemini-2.5-pro', contents, ...extra });
+    for (const key of [
+      'googleSearch',
+      'urlContext',
+      'codeExecution',
+      'googleSearchRetrieval',
+      'google_search',
+    ])
+      expect(gemini({ tools: [{ [key]: {} }] }).unbounded, key).toContain(key);
+    expect(gemini({ cachedContent: 'cachedContents/abc' }).unbounded).toContain('cachedContent');
+    // Function declarations are counted as their JSON, bounded.
+    expect(
+      gemini({ tools: [{ functionDeclarations: [{ name: 'run_shell_command', description: 'x' }] }] })
+        .unbounded,
+    ).toBeUndefined();
+    expect(gemini({}).unbounded).toBeUndefined();
+  });
 });

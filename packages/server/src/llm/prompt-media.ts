@@ -50,7 +50,34 @@ const UNBOUNDED_FIELDS: Readonly<Record<string, string>> = {
   web_search_options: 'the pages of a web search',
   mcp_servers: 'the tools and results of remote MCP servers',
   container: 'the files of a code execution container',
+  // Gemini's stored context cache (both JSON spellings the API accepts).
+  cachedContent: 'a stored context cache',
+  cached_content: 'a stored context cache',
 };
+
+/**
+ * Gemini's built-in tools, named by a key instead of a `type` (`{ googleSearch: {} }`): Google runs them
+ * and bills what they read (search results, fetched pages, code output) as input. Both JSON spellings.
+ */
+const GEMINI_HOSTED_TOOLS = new Set([
+  'googleSearch',
+  'google_search',
+  'googleSearchRetrieval',
+  'google_search_retrieval',
+  'urlContext',
+  'url_context',
+  'codeExecution',
+  'code_execution',
+  'retrieval',
+  'fileSearch',
+  'file_search',
+  'googleMaps',
+  'google_maps',
+  'enterpriseWebSearch',
+  'enterprise_web_search',
+  'computerUse',
+  'computer_use',
+]);
 
 /** Why a request field makes the input unbounded, or undefined. */
 export function unboundedField(body: Readonly<Record<string, unknown>>): string | undefined {
@@ -69,7 +96,12 @@ export function unboundedField(body: Readonly<Record<string, unknown>>): string 
 export function toolCost(tool: unknown): number | string {
   if (typeof tool !== 'object' || tool === null) return 0;
   const type = (tool as { type?: unknown }).type;
-  if (type === undefined || type === 'function' || type === 'custom') return 0;
+  if (type === undefined) {
+    const hosted = Object.keys(tool).find((k) => GEMINI_HOSTED_TOOLS.has(k));
+    if (hosted === undefined) return 0;
+    return `Gemini tool \`${hosted}\` runs at the provider, which bills its results as input Warden cannot count; offer it as a function tool, or ${HOW.replace('send the context in the request itself, or ', '')}`;
+  }
+  if (type === 'function' || type === 'custom') return 0;
   if (typeof type === 'string' && ANTHROPIC_FIXED_TOOL.test(type)) return ANTHROPIC_FIXED_TOOL_TOKENS;
   return `tool type \`${String(type)}\` runs at the provider, which bills its results as input Warden cannot count; offer it as a function tool, or ${HOW.replace('send the context in the request itself, or ', '')}`;
 }
