@@ -8,10 +8,10 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api } from '../../server/test-support/serve-process.js';
-import { callKey } from '../dist/hook/hook-decision.js';
-import type { HookCall } from '../dist/hook/hook-reasons.js';
-import { HookState } from '../dist/hook/hook-state.js';
-import { toWardenCall } from '../dist/hook/warden-call.js';
+import { callKey } from '../src/hook/hook-decision.js';
+import type { HookCall } from '../src/hook/hook-reasons.js';
+import { HookState } from '../src/hook/hook-state.js';
+import { toWardenCall } from '../src/hook/warden-call.js';
 import {
   denial,
   eventsOf,
