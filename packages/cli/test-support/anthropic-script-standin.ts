@@ -11,8 +11,8 @@
  * turn and one stand-in serves several sequential runs of the same script. Side requests (no tools: a
  * title, a summary) get a short text answer. Past the end of the script, the answer is `done`.
  */
-import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
+import { jsonBody, pickScriptedTurn, startLoopbackServer } from './loopback-standin.js';
 
 /** One tool call the scripted model makes. */
 export interface ScriptedToolUse {
@@ -71,24 +71,13 @@ export interface AnthropicScriptStandin {
 export async function startAnthropicScriptStandin(script: Script): Promise<AnthropicScriptStandin> {
   const requests: RecordedRequest[] = [];
   let current = script;
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const text = Buffer.concat(chunks).toString('utf8');
-      let body: Record<string, unknown> = {};
-      try {
-        body = text === '' ? {} : (JSON.parse(text) as Record<string, unknown>);
-      } catch {
-        return json(res, apiError('invalid_request_error', 'the body is not JSON'), 400);
-      }
-      const recorded = { path: (req.url ?? '').split('?')[0] as string, headers: req.headers, body };
-      requests.push(recorded);
-      void answer(req.method ?? 'GET', recorded, current, res).catch(() => res.destroy());
-    });
+  const server = await startLoopbackServer((req, text, res) => {
+    const body = jsonBody(text);
+    if (body === undefined) return json(res, apiError('invalid_request_error', 'the body is not JSON'), 400);
+    const recorded = { path: (req.url ?? '').split('?')[0] as string, headers: req.headers, body };
+    requests.push(recorded);
+    void answer(req.method ?? 'GET', recorded, current, res).catch(() => res.destroy());
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
   const toolResults = () => {
     const seen = new Map<string, SeenToolResult>();
     for (const r of requests)
@@ -96,7 +85,7 @@ export async function startAnthropicScriptStandin(script: Script): Promise<Anthr
     return [...seen.values()];
   };
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: server.url,
     requests,
     turns: () => requests.filter(isMainTurn),
     toolResults,
@@ -104,10 +93,7 @@ export async function startAnthropicScriptStandin(script: Script): Promise<Anthr
     setScript(next) {
       current = next;
     },
-    async close() {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
+    close: () => server.close(),
   };
 }
 
@@ -130,9 +116,7 @@ async function answer(method: string, r: RecordedRequest, script: Script, res: S
 }
 
 function pickTurn(script: Script, r: RecordedRequest): ScriptedTurn {
-  const n = assistantCount(r.body);
-  if (typeof script === 'function') return script(n, r);
-  return script[n] ?? { text: 'done' };
+  return pickScriptedTurn(script, assistantCount(r.body), r);
 }
 
 function assistantCount(body: Record<string, unknown>): number {

@@ -10,11 +10,10 @@
  * mode. It refuses that mode as root unless IS_SANDBOX=1 says the machine is a sandbox (test containers
  * run as root).
  */
-import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, realpathSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { assistantDirs, describeJsonLinesRun, inheritedEnv, runJsonLines } from './assistant-process.js';
 
 /** The repository root. */
 export const REPO = fileURLToPath(new URL('../../../', import.meta.url));
@@ -36,13 +35,9 @@ export interface ClaudeSandbox {
  * symlinks). Claude Code keeps notes and its messaging socket under TMPDIR: inside, they go with it.
  */
 export function claudeSandbox(prefix = 'warden-claude-'): ClaudeSandbox {
-  const dir = realpathSync(mkdtempSync(join(tmpdir(), prefix)));
-  const home = join(dir, 'home');
+  const { dir, home, project } = assistantDirs(prefix, ['.claude']);
   const tmp = join(dir, 'tmp');
-  const project = join(dir, 'project');
-  mkdirSync(join(home, '.claude'), { recursive: true });
   mkdirSync(tmp);
-  mkdirSync(project);
   return { dir, home, tmp, project };
 }
 
@@ -55,11 +50,8 @@ export function claudeEnv(
   model: { baseUrl: string; apiKey: string },
   extra: NodeJS.ProcessEnv = {},
 ): NodeJS.ProcessEnv {
-  const inherited = Object.fromEntries(
-    Object.entries(process.env).filter(([k]) => !/^(WARDEN_|ANTHROPIC_|CLAUDE_|CLAUDECODE)/.test(k)),
-  );
   return {
-    ...inherited,
+    ...inheritedEnv(/^(WARDEN_|ANTHROPIC_|CLAUDE_|CLAUDECODE)/),
     HOME: sandbox.home,
     TMPDIR: sandbox.tmp,
     CLAUDE_CONFIG_DIR: join(sandbox.home, '.claude'),
@@ -98,7 +90,7 @@ export interface RunClaudeOptions {
 }
 
 /** Runs `claude -p` to its end. */
-export function runClaude(o: RunClaudeOptions): Promise<ClaudeRun> {
+export async function runClaude(o: RunClaudeOptions): Promise<ClaudeRun> {
   const args = [
     '-p',
     o.prompt,
@@ -111,40 +103,18 @@ export function runClaude(o: RunClaudeOptions): Promise<ClaudeRun> {
     CLAUDE_MODEL,
     ...(o.settings ? ['--settings', o.settings] : []),
   ];
-  const child = spawn(CLAUDE_BIN, args, { cwd: o.cwd, env: o.env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => {
-    out += d;
-  });
-  child.stderr.setEncoding('utf8').on('data', (d: string) => {
-    err += d;
-  });
-  const timer = setTimeout(() => child.kill('SIGKILL'), o.timeoutMs ?? 60_000);
-  return new Promise((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', (code, signal) => {
-      clearTimeout(timer);
-      const messages = out
-        .split('\n')
-        .filter((l) => l.startsWith('{'))
-        .map((l) => JSON.parse(l) as Record<string, unknown>);
-      const init = messages.find((m) => m.type === 'system' && m.subtype === 'init');
-      resolve({
-        code,
-        signal,
-        out,
-        err,
-        messages,
-        sessionId: init?.session_id as string | undefined,
-        result: messages.findLast((m) => m.type === 'result'),
-      });
-    });
-  });
+  const run = await runJsonLines(CLAUDE_BIN, args, o);
+  const { lines: messages, ...exit } = run;
+  const init = messages.find((m) => m.type === 'system' && m.subtype === 'init');
+  return {
+    ...exit,
+    messages,
+    sessionId: init?.session_id as string | undefined,
+    result: messages.findLast((m) => m.type === 'result'),
+  };
 }
 
 /** A short account of a run for assertion messages: exit, stderr and the last messages. */
 export function describeRun(run: ClaudeRun): string {
-  const tail = run.messages.slice(-4).map((m) => JSON.stringify(m).slice(0, 600));
-  return `claude exited ${run.code ?? run.signal}\nstderr: ${run.err.slice(-2000)}\n${tail.join('\n')}`;
+  return describeJsonLinesRun('claude', run, run.messages);
 }

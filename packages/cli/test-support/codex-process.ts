@@ -5,11 +5,10 @@
  * stand-in or Warden's LLM proxy, and the sandbox off (`danger-full-access`; `exec` never asks for
  * approval) so that Warden's PreToolUse hook alone decides.
  */
-import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, realpathSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { assistantDirs, describeJsonLinesRun, inheritedEnv, runJsonLines } from './assistant-process.js';
 
 /** The repository root. */
 export const REPO = fileURLToPath(new URL('../../../', import.meta.url));
@@ -35,12 +34,8 @@ export function codexSandbox(
   o: { standinUrl: string; wardenUrl: string },
   prefix = 'warden-codex-',
 ): CodexSandbox {
-  const dir = realpathSync(mkdtempSync(join(tmpdir(), prefix)));
-  const home = join(dir, 'home');
+  const { dir, home, project } = assistantDirs(prefix, ['.codex']);
   const codexHome = join(home, '.codex');
-  const project = join(dir, 'project');
-  mkdirSync(codexHome, { recursive: true });
-  mkdirSync(project);
   writeFileSync(
     join(codexHome, 'config.toml'),
     [
@@ -77,11 +72,8 @@ export function codexSandbox(
 
 /** Codex's environment: this process's without Warden, OpenAI or Codex settings, plus the sandbox's homes. */
 export function codexEnv(sandbox: CodexSandbox, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  const inherited = Object.fromEntries(
-    Object.entries(process.env).filter(([k]) => !/^(WARDEN_|OPENAI_|CODEX_)/.test(k)),
-  );
   return {
-    ...inherited,
+    ...inheritedEnv(/^(WARDEN_|OPENAI_|CODEX_)/),
     HOME: sandbox.home,
     CODEX_HOME: sandbox.codexHome,
     STANDIN_API_KEY: 'sk-standin-not-a-key',
@@ -110,7 +102,7 @@ export interface RunCodexOptions {
 }
 
 /** Runs `codex exec` to its end. */
-export function runCodex(o: RunCodexOptions): Promise<CodexRun> {
+export async function runCodex(o: RunCodexOptions): Promise<CodexRun> {
   const args = [
     'exec',
     '--json',
@@ -121,32 +113,12 @@ export function runCodex(o: RunCodexOptions): Promise<CodexRun> {
     `model_provider="${o.provider ?? 'standin'}"`,
     o.prompt,
   ];
-  const child = spawn(CODEX_BIN, args, { cwd: o.cwd, env: o.env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => {
-    out += d;
-  });
-  child.stderr.setEncoding('utf8').on('data', (d: string) => {
-    err += d;
-  });
-  const timer = setTimeout(() => child.kill('SIGKILL'), o.timeoutMs ?? 60_000);
-  return new Promise((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', (code, signal) => {
-      clearTimeout(timer);
-      const events = out
-        .split('\n')
-        .filter((l) => l.startsWith('{'))
-        .map((l) => JSON.parse(l) as Record<string, unknown>);
-      const started = events.find((e) => e.type === 'thread.started');
-      resolve({ code, signal, out, err, events, sessionId: started?.thread_id as string | undefined });
-    });
-  });
+  const { lines: events, ...exit } = await runJsonLines(CODEX_BIN, args, o);
+  const started = events.find((e) => e.type === 'thread.started');
+  return { ...exit, events, sessionId: started?.thread_id as string | undefined };
 }
 
 /** A short account of a run for assertion messages. */
 export function describeCodexRun(run: CodexRun): string {
-  const tail = run.events.slice(-4).map((e) => JSON.stringify(e).slice(0, 600));
-  return `codex exited ${run.code ?? run.signal}\nstderr: ${run.err.slice(-2000)}\n${tail.join('\n')}`;
+  return describeJsonLinesRun('codex', run, run.events);
 }

@@ -14,8 +14,8 @@
  * turn and one stand-in serves several sequential runs of the same script. Side requests (no tools: a
  * classifier, a summary) get a short `{}` text answer. Past the end of the script, the answer is `done`.
  */
-import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
+import { jsonBody, pickScriptedTurn, startLoopbackServer } from './loopback-standin.js';
 
 /** One function call the scripted model makes. */
 export interface ScriptedCall {
@@ -88,35 +88,25 @@ export const callId = (turn: number, i = 0) => `standin_${turn}_${i}`;
 export async function startGeminiScriptStandin(script: Script): Promise<GeminiScriptStandin> {
   const requests: RecordedRequest[] = [];
   let current = script;
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const text = Buffer.concat(chunks).toString('utf8');
-      let body: Record<string, unknown> = {};
-      try {
-        body = text === '' ? {} : (JSON.parse(text) as Record<string, unknown>);
-      } catch {
-        return json(res, apiError(400, 'INVALID_ARGUMENT', 'Invalid JSON payload received.'), 400);
-      }
-      const path = (req.url ?? '').split('?')[0] as string;
-      const m = /^\/v1(?:beta|alpha)?\/models\/([^/:]+):([A-Za-z]+)$/.exec(path);
-      const recorded = {
-        url: req.url ?? '',
-        path,
-        model: m?.[1] ?? '',
-        method: m?.[2] ?? '',
-        headers: req.headers,
-        body,
-      };
-      requests.push(recorded);
-      if (req.method !== 'POST' || !m)
-        return json(res, apiError(404, 'NOT_FOUND', `no route ${req.method} ${path}`), 404);
-      void answer(recorded, current, res).catch(() => res.destroy());
-    });
+  const server = await startLoopbackServer((req, text, res) => {
+    const body = jsonBody(text);
+    if (body === undefined)
+      return json(res, apiError(400, 'INVALID_ARGUMENT', 'Invalid JSON payload received.'), 400);
+    const path = (req.url ?? '').split('?')[0] as string;
+    const m = /^\/v1(?:beta|alpha)?\/models\/([^/:]+):([A-Za-z]+)$/.exec(path);
+    const recorded = {
+      url: req.url ?? '',
+      path,
+      model: m?.[1] ?? '',
+      method: m?.[2] ?? '',
+      headers: req.headers,
+      body,
+    };
+    requests.push(recorded);
+    if (req.method !== 'POST' || !m)
+      return json(res, apiError(404, 'NOT_FOUND', `no route ${req.method} ${path}`), 404);
+    void answer(recorded, current, res).catch(() => res.destroy());
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
   const functionResponses = (since = 0) => {
     const seen = new Map<string, SeenFunctionResponse>();
     for (const r of requests.slice(since))
@@ -124,7 +114,7 @@ export async function startGeminiScriptStandin(script: Script): Promise<GeminiSc
     return [...seen.values()];
   };
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: server.url,
     requests,
     turns: () => requests.filter(isMainTurn),
     functionResponses,
@@ -132,10 +122,7 @@ export async function startGeminiScriptStandin(script: Script): Promise<GeminiSc
     setScript(next) {
       current = next;
     },
-    async close() {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
+    close: () => server.close(),
   };
 }
 
@@ -155,7 +142,7 @@ async function answer(r: RecordedRequest, script: Script, res: ServerResponse) {
   let parts: Array<Record<string, unknown>>;
   if (isMainTurn(r)) {
     const index = contents.filter((c) => c.role === 'model').length;
-    const turn = typeof script === 'function' ? script(index, r) : (script[index] ?? { text: 'done' });
+    const turn: ScriptedTurn = pickScriptedTurn(script, index, r);
     parts = [
       ...(turn.text === undefined ? [] : [{ text: turn.text }]),
       ...(turn.calls ?? []).map((c, i) => ({

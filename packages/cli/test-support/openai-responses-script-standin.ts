@@ -10,8 +10,8 @@
  * header Codex sends, else the `prompt_cache_key`) has made before; returning nothing ends the turn with
  * a closing message.
  */
-import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
+import { startLoopbackServer } from './loopback-standin.js';
 
 /** One output item the scripted model produces. */
 export type ScriptedItem =
@@ -75,33 +75,27 @@ export async function startResponsesScriptStandin(script: Script): Promise<Respo
   const requests: RecordedRequest[] = [];
   const steps = new Map<string, number>();
   let ids = 0;
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const path = (req.url ?? '').split('?')[0] as string;
-      let body: Record<string, unknown>;
-      try {
-        body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>;
-      } catch {
-        return error(res, 400, 'the body is not JSON');
-      }
-      requests.push({ path, headers: req.headers, body });
-      if (req.method !== 'POST' || !path.endsWith('/responses')) return error(res, 404, `no route ${path}`);
-      if (body.stream !== true) return error(res, 400, 'this stand-in answers only streamed requests');
-      const conversation = String(req.headers['session-id'] ?? body.prompt_cache_key ?? '');
-      const step = steps.get(conversation) ?? 0;
-      steps.set(conversation, step + 1);
-      const items = (
-        script({ step, prompt: firstPrompt(body), body }) ?? [{ type: 'message', text: CLOSING_TEXT }]
-      ).map((item) => wire(item, `${++ids}`));
-      stream(res, String(body.model), items);
-    });
+  const server = await startLoopbackServer((req, text, res) => {
+    const path = (req.url ?? '').split('?')[0] as string;
+    let body: Record<string, unknown>;
+    try {
+      body = JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      return error(res, 400, 'the body is not JSON');
+    }
+    requests.push({ path, headers: req.headers, body });
+    if (req.method !== 'POST' || !path.endsWith('/responses')) return error(res, 404, `no route ${path}`);
+    if (body.stream !== true) return error(res, 400, 'this stand-in answers only streamed requests');
+    const conversation = String(req.headers['session-id'] ?? body.prompt_cache_key ?? '');
+    const step = steps.get(conversation) ?? 0;
+    steps.set(conversation, step + 1);
+    const items = (
+      script({ step, prompt: firstPrompt(body), body }) ?? [{ type: 'message', text: CLOSING_TEXT }]
+    ).map((item) => wire(item, `${++ids}`));
+    stream(res, String(body.model), items);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: server.url,
     requests,
     toolOutput(callId) {
       for (const { body } of requests)
@@ -110,10 +104,7 @@ export async function startResponsesScriptStandin(script: Script): Promise<Respo
             return outputText(item.output);
       return undefined;
     },
-    async close() {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
+    close: () => server.close(),
   };
 }
 

@@ -8,18 +8,9 @@
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually } from '../../server/test-support/eventually.js';
 import { browse } from '../../server/test-support/oidc-browser.js';
-import {
-  api,
-  BIN,
-  childEnv,
-  killAll,
-  spawnCollect,
-  spawnServe,
-  warden,
-} from '../../server/test-support/serve-process.js';
-import { type SsoServer, startSsoServer } from './sso-server.js';
+import { api, killAll, spawnServe, warden } from '../../server/test-support/serve-process.js';
+import { type SsoServer, startCliLogin, startSsoServer } from './sso-server.js';
 
 let sso: SsoServer;
 let env: NodeJS.ProcessEnv;
@@ -54,24 +45,13 @@ async function heldCall(): Promise<string> {
 
 /** Runs `warden login` and completes the provider's device pages as `login` with the printed code. */
 async function signIn(login: string) {
-  const cli = spawnCollect([BIN, 'login', '--url', sso.url], { env: childEnv(env) });
-  const printed = await eventually(
-    'warden login printing the verification URL and code',
-    () => {
-      if (cli.child.exitCode !== null) {
-        throw new Error(`warden login exited ${cli.child.exitCode}:\n${cli.out()}\n${cli.err()}`);
-      }
-      const m = /open\n\s+(\S+)\nand enter the code\n\s+(\S+)\n\(or open (\S+) ,/.exec(cli.err());
-      return m ? { uri: m[1] as string, userCode: m[2] as string, complete: m[3] as string } : undefined;
-    },
-    30_000,
-  );
+  const { printed, exited } = await startCliLogin(sso.url, env);
   expect(printed.uri.startsWith(sso.provider.issuer)).toBe(true);
   expect(printed.complete).toContain('user_code=');
   // The person opens the plain verification page and types the code, as the CLI told them.
   const visit = await browse(printed.uri, { login, userCode: printed.userCode });
   expect(visit.final.status, visit.final.body).toBeLessThan(400);
-  return cli.exited;
+  return exited;
 }
 
 // Each test runs several CLI processes and waits out the device flow's polling interval.

@@ -8,12 +8,22 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { eventually } from '../../server/test-support/eventually.js';
 import {
   DEFAULT_OIDC_CLIENT,
   type OidcProviderFixture,
   startOidcProvider,
 } from '../../server/test-support/oidc-provider.js';
-import { BIN, freePort, type Served, spawnServe, warden } from '../../server/test-support/serve-process.js';
+import {
+  BIN,
+  childEnv,
+  freePort,
+  type Ran,
+  type Served,
+  spawnCollect,
+  spawnServe,
+  warden,
+} from '../../server/test-support/serve-process.js';
 
 /** The review rule every test call trips: a write to the database waits for a member of IdP group dba. */
 export const SSO_POLICY = `warden: 1
@@ -117,4 +127,34 @@ export async function startSsoServer(o: { keySignIn?: boolean } = {}): Promise<S
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** What `warden login` printed on stderr: the verification page, the code, and the page with the code in. */
+export interface PrintedLogin {
+  readonly uri: string;
+  readonly userCode: string;
+  readonly complete: string;
+}
+
+/**
+ * Starts `warden login --url <url>` (the built CLI, with `env` over a clean environment) and waits until
+ * it has printed where to confirm the sign-in; `exited` is its end, once the person has confirmed.
+ */
+export async function startCliLogin(
+  url: string,
+  env: NodeJS.ProcessEnv,
+): Promise<{ printed: PrintedLogin; exited: Promise<Ran> }> {
+  const cli = spawnCollect([BIN, 'login', '--url', url], { env: childEnv(env) });
+  const printed = await eventually(
+    'warden login printing the verification URL and code',
+    () => {
+      if (cli.child.exitCode !== null) {
+        throw new Error(`warden login exited ${cli.child.exitCode}:\n${cli.out()}\n${cli.err()}`);
+      }
+      const m = /open\n\s+(\S+)\nand enter the code\n\s+(\S+)\n\(or open (\S+) ,/.exec(cli.err());
+      return m ? { uri: m[1] as string, userCode: m[2] as string, complete: m[3] as string } : undefined;
+    },
+    30_000,
+  );
+  return { printed, exited: cli.exited };
 }

@@ -10,17 +10,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { AuditRecord } from '@warden/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually } from '../../server/test-support/eventually.js';
 import { browse } from '../../server/test-support/oidc-browser.js';
-import {
-  api,
-  BIN,
-  childEnv,
-  killAll,
-  spawnCollect,
-  warden,
-} from '../../server/test-support/serve-process.js';
-import { type SsoServer, startSsoServer } from './sso-server.js';
+import { api, BIN, childEnv, killAll, warden } from '../../server/test-support/serve-process.js';
+import { type SsoServer, startCliLogin, startSsoServer } from './sso-server.js';
 
 let sso: SsoServer;
 let env: NodeJS.ProcessEnv;
@@ -40,20 +32,9 @@ afterAll(async () => {
 
 /** Runs `warden login` and completes the provider's device pages as `login` with the printed code. */
 async function signIn(login: string) {
-  const cli = spawnCollect([BIN, 'login', '--url', sso.url], { env: childEnv(env) });
-  const printed = await eventually(
-    'warden login printing the verification URL and code',
-    () => {
-      if (cli.child.exitCode !== null) {
-        throw new Error(`warden login exited ${cli.child.exitCode}:\n${cli.out()}\n${cli.err()}`);
-      }
-      const m = /open\n\s+(\S+)\nand enter the code\n\s+(\S+)\n/.exec(cli.err());
-      return m ? { uri: m[1] as string, userCode: m[2] as string } : undefined;
-    },
-    30_000,
-  );
+  const { printed, exited } = await startCliLogin(sso.url, env);
   await browse(printed.uri, { login, userCode: printed.userCode });
-  return cli.exited;
+  return exited;
 }
 
 /** The agent's call with the task token: a database write, held for a DBA. */

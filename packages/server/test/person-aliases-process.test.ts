@@ -1,27 +1,10 @@
-/**
- * One person is one person whatever they sign in with, through a real `warden serve` and the real OpenID
- * provider: Alice signs in by SSO (person claim `sub`: her Warden name is `alice`, her email
- * `alice@acme.example`) and also holds human keys named by her email. Her task (started with her ID token)
- * cannot be approved, overridden, resumed or granted in with her keys; on a request needing two approvers,
- * her SSO vote and her key's vote are one vote. Needs the built CLI (`npm run build`).
- */
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { browse, CookieJar } from '../test-support/oidc-browser.js';
-import { type OidcProviderFixture, startOidcProvider } from '../test-support/oidc-provider.js';
-import {
-  api,
-  BIN,
-  freePort,
-  killAll,
-  type Served,
-  spawnServe,
-  warden,
-} from '../test-support/serve-process.js';
+import type { OidcProviderFixture } from '../test-support/oidc-provider.js';
+import { api, BIN } from '../test-support/serve-process.js';
+import { type SsoServe, startSsoServe } from '../test-support/sso-serve.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: assertions below check the shape
 type Json = Record<string, any>;
@@ -29,9 +12,8 @@ type Json = Record<string, any>;
 const POLICY = fileURLToPath(new URL('./fixtures/alias-policy.yaml', import.meta.url));
 const SECRET = 'warden-alias-sso-secret-0123456789';
 
-let dir: string;
+let sso: SsoServe;
 let idp: OidcProviderFixture;
-let server: Served;
 let base: string;
 let admin: string;
 let agent: string;
@@ -42,55 +24,27 @@ let aliceAdmin: string;
 
 beforeAll(async () => {
   if (!existsSync(BIN)) throw new Error(`${BIN} is missing: run \`npm run build\` first`);
-  dir = mkdtempSync(join(tmpdir(), 'warden-aliases-'));
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  idp = await startOidcProvider({
+  sso = await startSsoServe({
+    prefix: 'warden-aliases-',
+    dbName: 'aliases.db',
+    policy: POLICY,
+    secret: SECRET,
     accounts: {
       alice: { email: 'alice@acme.example', groups: ['warden-approvers'] },
       bob: { email: 'bob@acme.example', groups: ['warden-approvers'] },
     },
-    clients: [
-      { clientId: 'warden', clientSecret: SECRET, redirectUris: [`${base}/v1/auth/oidc/callback`] },
-      { clientId: 'portal', clientSecret: 'portal-secret-0123456789' },
-    ],
+    clients: [{ clientId: 'portal', clientSecret: 'portal-secret-0123456789' }],
+    oidc: { personClaim: 'sub', taskAudiences: ['portal'] },
   });
-  const db = join(dir, 'aliases.db');
-  const keysFile = join(dir, 'keys.json');
-  const config = join(dir, 'warden.json');
-  const oidc = {
-    issuer: idp.issuer,
-    clientId: 'warden',
-    clientSecret: 'env:WARDEN_TEST_OIDC_SECRET',
-    personClaim: 'sub',
-    roles: { approver: ['warden-approvers'] },
-    taskAudiences: ['portal'],
-  };
-  writeFileSync(
-    config,
-    JSON.stringify({ db, port, keysFile, policy: POLICY, logLevel: 'warn', auth: { keySignIn: true, oidc } }),
-  );
-  admin = `wdn_${randomBytes(32).toString('base64url')}`;
-  server = await spawnServe(['--config', config], {
-    WARDEN_ADMIN_KEY: admin,
-    WARDEN_TEST_OIDC_SECRET: SECRET,
-  });
-  const key = async (...who: string[]) => {
-    const made = await warden(['keys', 'create', ...who, '--db', db, '--keys', keysFile, '--json']);
-    expect(made.code, made.err).toBe(0);
-    return (JSON.parse(made.out) as { secret: string }).secret;
-  };
-  agent = await key('--agent', 'planner-bot');
-  portal = await key('--service', 'portal', '--role', 'auditor', '--permission', 'initiator');
-  aliceApprover = await key('--human', 'alice@acme.example', '--role', 'approver');
-  aliceAdmin = await key('--human', 'alice@acme.example', '--role', 'admin');
+  ({ idp, base, admin } = sso);
+  agent = await sso.key('--agent', 'planner-bot');
+  portal = await sso.key('--service', 'portal', '--role', 'auditor', '--permission', 'initiator');
+  aliceApprover = await sso.key('--human', 'alice@acme.example', '--role', 'approver');
+  aliceAdmin = await sso.key('--human', 'alice@acme.example', '--role', 'admin');
 }, 120_000);
 
 afterAll(async () => {
-  await server?.stop();
-  killAll();
-  await idp?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  await sso?.close();
 });
 
 /** Signs in through the dashboard's SSO (the provider's own pages): the session cookie. */

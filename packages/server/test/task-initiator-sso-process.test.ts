@@ -1,28 +1,11 @@
-/**
- * The task's initiator cannot approve it, by verified identity, through a real `warden serve` and the real
- * OpenID provider: an application signs Alice in (its own client of the IdP) and starts a task with her
- * ID token; the IdP later changes her email, so she signs in to the dashboard under another name — the
- * same issuer and subject, refused at approval all the same; Bob approves. A foreign or wrong-audience ID
- * token starts no task. Needs the built CLI (`npm run build`).
- */
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { AuditRecord } from '@warden/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { browse, CookieJar } from '../test-support/oidc-browser.js';
-import { type OidcProviderFixture, startOidcProvider } from '../test-support/oidc-provider.js';
-import {
-  api,
-  BIN,
-  freePort,
-  killAll,
-  type Served,
-  spawnServe,
-  warden,
-} from '../test-support/serve-process.js';
+import type { OidcProviderFixture } from '../test-support/oidc-provider.js';
+import { api, BIN } from '../test-support/serve-process.js';
+import { type SsoServe, startSsoServe } from '../test-support/sso-serve.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: assertions below check the shape
 type Json = Record<string, any>;
@@ -30,9 +13,8 @@ type Json = Record<string, any>;
 const POLICY = fileURLToPath(new URL('./fixtures/task-policy.yaml', import.meta.url));
 const SECRET = 'warden-task-sso-secret-0123456789';
 
-let dir: string;
+let sso: SsoServe;
 let idp: OidcProviderFixture;
-let server: Served;
 let base: string;
 let admin: string;
 let agent: string;
@@ -41,66 +23,27 @@ let approverKey: string;
 
 beforeAll(async () => {
   if (!existsSync(BIN)) throw new Error(`${BIN} is missing: run \`npm run build\` first`);
-  dir = mkdtempSync(join(tmpdir(), 'warden-task-sso-'));
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  idp = await startOidcProvider({
+  sso = await startSsoServe({
+    prefix: 'warden-task-sso-',
+    dbName: 'tasks.db',
+    policy: POLICY,
+    secret: SECRET,
     accounts: {
       alice: { email: 'alice@acme.example', groups: ['warden-approvers'] },
       bob: { email: 'bob@acme.example', groups: ['warden-approvers'] },
       maria: { email: 'maria@acme.example', groups: ['warden-approvers'] },
     },
-    clients: [
-      { clientId: 'warden', clientSecret: SECRET, redirectUris: [`${base}/v1/auth/oidc/callback`] },
-      { clientId: 'portal', clientSecret: 'portal-secret-0123456789' },
-    ],
+    clients: [{ clientId: 'portal', clientSecret: 'portal-secret-0123456789' }],
+    oidc: { taskAudiences: ['portal'] },
   });
-  const db = join(dir, 'tasks.db');
-  const keysFile = join(dir, 'keys.json');
-  const config = join(dir, 'warden.json');
-  const oidc = {
-    issuer: idp.issuer,
-    clientId: 'warden',
-    clientSecret: 'env:WARDEN_TEST_OIDC_SECRET',
-    roles: { approver: ['warden-approvers'] },
-    taskAudiences: ['portal'],
-  };
-  writeFileSync(
-    config,
-    JSON.stringify({ db, port, keysFile, policy: POLICY, logLevel: 'warn', auth: { keySignIn: true, oidc } }),
-  );
-  admin = `wdn_${randomBytes(32).toString('base64url')}`;
-  server = await spawnServe(['--config', config], {
-    WARDEN_ADMIN_KEY: admin,
-    WARDEN_TEST_OIDC_SECRET: SECRET,
-  });
-  const r = await warden([
-    'keys',
-    'create',
-    '--agent',
-    'planner-bot',
-    '--db',
-    db,
-    '--keys',
-    keysFile,
-    '--json',
-  ]);
-  expect(r.code, r.err).toBe(0);
-  agent = (JSON.parse(r.out) as { secret: string }).secret;
-  const key = async (...who: string[]) => {
-    const made = await warden(['keys', 'create', ...who, '--db', db, '--keys', keysFile, '--json']);
-    expect(made.code, made.err).toBe(0);
-    return (JSON.parse(made.out) as { secret: string }).secret;
-  };
-  portal = await key('--service', 'portal', '--role', 'auditor', '--permission', 'initiator');
-  approverKey = await key('--human', 'dora', '--role', 'approver');
+  ({ idp, base, admin } = sso);
+  agent = await sso.key('--agent', 'planner-bot');
+  portal = await sso.key('--service', 'portal', '--role', 'auditor', '--permission', 'initiator');
+  approverKey = await sso.key('--human', 'dora', '--role', 'approver');
 }, 120_000);
 
 afterAll(async () => {
-  await server?.stop();
-  killAll();
-  await idp?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  await sso?.close();
 });
 
 /** Signs in through the dashboard's SSO (the provider's own pages): the session cookie. */

@@ -1,30 +1,13 @@
-/**
- * A developer signed in by SSO starts a task for an agent on their own behalf, through a real `warden
- * serve` and the real OpenID provider: Lee signs in by the CLI's device flow (and by the dashboard's SSO),
- * starts tasks for agents with their access token, and is the verified initiator — issuer and subject from
- * the people store, recorded on `task.started` with `via: sso_sign_in`, carried by the agent's calls, and
- * refused at approval. Naming someone else, a human API key, and a revoked person start nothing — also
- * on another instance of the same PostgreSQL database at once. Needs the built CLI (`npm run build`).
- */
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AuditRecord } from '@warden/core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createTestDatabase } from '../../engine/test-support/postgres-server.js';
 import { browse, CookieJar } from '../test-support/oidc-browser.js';
-import { type OidcProviderFixture, startOidcProvider } from '../test-support/oidc-provider.js';
-import {
-  api,
-  BIN,
-  freePort,
-  killAll,
-  type Served,
-  spawnServe,
-  warden,
-} from '../test-support/serve-process.js';
+import type { OidcProviderFixture } from '../test-support/oidc-provider.js';
+import { api, BIN, type Served, spawnServe, warden } from '../test-support/serve-process.js';
+import { type SsoServe, startSsoServe } from '../test-support/sso-serve.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: assertions below check the shape
 type Json = Record<string, any>;
@@ -32,62 +15,35 @@ type Json = Record<string, any>;
 const POLICY = fileURLToPath(new URL('./fixtures/task-policy.yaml', import.meta.url));
 const SECRET = 'warden-task-person-secret-0123456789';
 
+let sso: SsoServe;
 let dir: string;
 let idp: OidcProviderFixture;
-let server: Served;
 let base: string;
 let admin: string;
 let agent: string;
 let humanKey: string;
-let db: string;
-let keysFile: string;
 
 beforeAll(async () => {
   if (!existsSync(BIN)) throw new Error(`${BIN} is missing: run \`npm run build\` first`);
-  dir = mkdtempSync(join(tmpdir(), 'warden-task-person-'));
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  idp = await startOidcProvider({
+  sso = await startSsoServe({
+    prefix: 'warden-task-person-',
+    dbName: 'tasks.db',
+    policy: POLICY,
+    secret: SECRET,
     accounts: {
       lee: { email: 'lee@acme.example', name: 'Lee Park', groups: ['warden-approvers'] },
       bob: { email: 'bob@acme.example', groups: ['warden-approvers'] },
       rita: { email: 'rita@acme.example', groups: ['warden-approvers'] },
     },
-    clients: [{ clientId: 'warden', clientSecret: SECRET, redirectUris: [`${base}/v1/auth/oidc/callback`] }],
   });
-  db = join(dir, 'tasks.db');
-  keysFile = join(dir, 'keys.json');
-  const config = join(dir, 'warden.json');
-  const oidc = {
-    issuer: idp.issuer,
-    clientId: 'warden',
-    clientSecret: 'env:WARDEN_TEST_OIDC_SECRET',
-    roles: { approver: ['warden-approvers'] },
-  };
-  writeFileSync(
-    config,
-    JSON.stringify({ db, port, keysFile, policy: POLICY, logLevel: 'warn', auth: { keySignIn: true, oidc } }),
-  );
-  admin = `wdn_${randomBytes(32).toString('base64url')}`;
-  server = await spawnServe(['--config', config], {
-    WARDEN_ADMIN_KEY: admin,
-    WARDEN_TEST_OIDC_SECRET: SECRET,
-  });
-  const key = async (...who: string[]) => {
-    const made = await warden(['keys', 'create', ...who, '--db', db, '--keys', keysFile, '--json']);
-    expect(made.code, made.err).toBe(0);
-    return (JSON.parse(made.out) as { secret: string }).secret;
-  };
-  agent = await key('--agent', 'planner-bot');
+  ({ dir, idp, base, admin } = sso);
+  agent = await sso.key('--agent', 'planner-bot');
   // A person's API key named as Lee: only a claim, so it may not start a task as Lee (or anyone).
-  humanKey = await key('--human', 'lee@acme.example', '--role', 'approver');
+  humanKey = await sso.key('--human', 'lee@acme.example', '--role', 'approver');
 }, 120_000);
 
 afterAll(async () => {
-  await server?.stop();
-  killAll();
-  await idp?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  await sso?.close();
 });
 
 /** The CLI's sign-in (`warden login`) over HTTP: the device flow, confirmed at the provider's pages. */

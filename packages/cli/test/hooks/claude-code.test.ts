@@ -8,17 +8,10 @@
 import { randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { AuditEvent, AuditRecord } from '@warden/core';
+import type { AuditEvent } from '@warden/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../../../server/test-support/eventually.js';
-import {
-  api,
-  BIN,
-  killAll,
-  type Served,
-  spawnServe,
-  warden,
-} from '../../../server/test-support/serve-process.js';
+import { api, BIN, killAll, type Served, warden } from '../../../server/test-support/serve-process.js';
 import {
   type AnthropicScriptStandin,
   type ScriptedTurn,
@@ -33,6 +26,7 @@ import {
   REPO,
   runClaude,
 } from '../../test-support/claude-code-process.js';
+import { auditEvents, serveForHooks } from '../../test-support/hook-e2e-fixtures.js';
 
 const ADMIN = `wdn_${randomBytes(32).toString('base64url')}`;
 const AGENT = 'claude-dev';
@@ -63,22 +57,9 @@ let agentKey: string;
 let approverKey: string;
 let initiatorKey: string;
 
-async function key(body: Record<string, unknown>): Promise<string> {
-  const r = await api<{ secret: string }>(server.url, 'POST', '/v1/keys', { key: ADMIN, body });
-  expect(r.status, JSON.stringify(r.body)).toBe(201);
-  return r.body.secret;
-}
-
 /** Every audit event of a session, of one type. */
-async function events(session: string, type: string): Promise<AuditEvent[]> {
-  const r = await api<{ records: AuditRecord[] }>(
-    server.url,
-    'GET',
-    `/v1/audit/events?session=${encodeURIComponent(session)}&type=${type}&limit=200`,
-    { key: ADMIN },
-  );
-  expect(r.status, JSON.stringify(r.body)).toBe(200);
-  return r.body.records.map((x) => x.event);
+function events(session: string, type: string): Promise<AuditEvent[]> {
+  return auditEvents(server, ADMIN, session, type);
 }
 
 /** `warden hook install claude-code --project`, as a developer runs it in their project. */
@@ -155,31 +136,19 @@ beforeAll(async () => {
   mkdirSync(join(dir.dir, 'policy'));
   copyFileSync(join(REPO, 'examples/coding-assistants/policy.yaml'), join(dir.dir, 'policy', 'policy.yaml'));
   writeFileSync(join(dir.dir, 'policy', 'claude-e2e.yaml'), EXTRA_POLICY);
-  writeFileSync(
-    join(dir.dir, 'warden.yaml'),
-    `llm:\n  anthropic:\n    baseUrl: ${standin.url}\n    apiKey: env:UPSTREAM_ANTHROPIC_KEY\n`,
-  );
-  server = await spawnServe(
-    [
-      '--config',
-      join(dir.dir, 'warden.yaml'),
-      '--db',
-      join(dir.dir, 'warden.db'),
-      '--policy',
-      join(dir.dir, 'policy'),
-      '--port',
-      '0',
-    ],
-    { WARDEN_ADMIN_KEY: ADMIN, UPSTREAM_ANTHROPIC_KEY: 'sk-ant-upstream-0123456789' },
-  );
-  agentKey = await key({ principalKind: 'agent', principal: AGENT, role: 'agent' });
-  approverKey = await key({ principalKind: 'human', principal: APPROVER, role: 'approver' });
-  initiatorKey = await key({
-    principalKind: 'service',
-    principal: 'ide-backend',
-    role: 'auditor',
-    permissions: ['initiator'],
-  });
+  ({ server, agentKey, approverKey, initiatorKey } = await serveForHooks({
+    dir: dir.dir,
+    policy: join(dir.dir, 'policy'),
+    admin: ADMIN,
+    upstream: {
+      provider: 'anthropic',
+      url: standin.url,
+      keyEnv: 'UPSTREAM_ANTHROPIC_KEY',
+      key: 'sk-ant-upstream-0123456789',
+    },
+    agent: AGENT,
+    approver: APPROVER,
+  }));
   await installHook(dir.project);
 }, 90_000);
 

@@ -11,17 +11,10 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { AuditEvent, AuditRecord } from '@warden/core';
+import type { AuditEvent } from '@warden/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../../../server/test-support/eventually.js';
-import {
-  api,
-  BIN,
-  killAll,
-  type Served,
-  spawnServe,
-  warden,
-} from '../../../server/test-support/serve-process.js';
+import { api, BIN, killAll, type Served, warden } from '../../../server/test-support/serve-process.js';
 import {
   type CodexRun,
   type CodexSandbox,
@@ -30,6 +23,7 @@ import {
   describeCodexRun,
   runCodex,
 } from '../../test-support/codex-process.js';
+import { auditEvents, serveForHooks } from '../../test-support/hook-e2e-fixtures.js';
 import {
   type ResponsesScriptStandin,
   type ScriptedItem,
@@ -124,22 +118,9 @@ let agentKey: string;
 let approverKey: string;
 let initiatorKey: string;
 
-async function key(body: Record<string, unknown>): Promise<string> {
-  const r = await api<{ secret: string }>(server.url, 'POST', '/v1/keys', { key: ADMIN, body });
-  expect(r.status, JSON.stringify(r.body)).toBe(201);
-  return r.body.secret;
-}
-
 /** Every audit event of a session, of one type. */
-async function events(session: string, type: string): Promise<AuditEvent[]> {
-  const r = await api<{ records: AuditRecord[] }>(
-    server.url,
-    'GET',
-    `/v1/audit/events?session=${encodeURIComponent(session)}&type=${type}&limit=200`,
-    { key: ADMIN },
-  );
-  expect(r.status, JSON.stringify(r.body)).toBe(200);
-  return r.body.records.map((x) => x.event);
+function events(session: string, type: string): Promise<AuditEvent[]> {
+  return auditEvents(server, ADMIN, session, type);
 }
 
 /** Starts Codex on a prompt of SCRIPTS (its hook reaching Warden with the agent key). */
@@ -192,23 +173,19 @@ beforeAll(async () => {
   });
   dir = codexSandbox({ standinUrl: standin.url, wardenUrl: 'http://127.0.0.1:1' });
   writeFileSync(join(dir.dir, 'policy.yaml'), POLICY);
-  writeFileSync(
-    join(dir.dir, 'warden.yaml'),
-    `llm:\n  openai:\n    baseUrl: ${standin.url}\n    apiKey: env:UPSTREAM_OPENAI_KEY\n`,
-  );
-  server = await spawnServe(
-    [
-      '--config',
-      join(dir.dir, 'warden.yaml'),
-      '--db',
-      join(dir.dir, 'warden.db'),
-      '--policy',
-      join(dir.dir, 'policy.yaml'),
-      '--port',
-      '0',
-    ],
-    { WARDEN_ADMIN_KEY: ADMIN, UPSTREAM_OPENAI_KEY: 'sk-upstream-0123456789' },
-  );
+  ({ server, agentKey, approverKey, initiatorKey } = await serveForHooks({
+    dir: dir.dir,
+    policy: join(dir.dir, 'policy.yaml'),
+    admin: ADMIN,
+    upstream: {
+      provider: 'openai',
+      url: standin.url,
+      keyEnv: 'UPSTREAM_OPENAI_KEY',
+      key: 'sk-upstream-0123456789',
+    },
+    agent: AGENT,
+    approver: 'ann@acme.example',
+  }));
   // The proxy's URL is known only now; and Codex gets an MCP server that records the calls it receives.
   const config = join(dir.codexHome, 'config.toml');
   const notes = `[mcp_servers.notes]\ncommand = ${JSON.stringify(process.execPath)}\nargs = ${JSON.stringify([NOTES_SERVER, join(dir.dir, 'notes-calls.jsonl')])}\n`;
@@ -216,14 +193,6 @@ beforeAll(async () => {
     config,
     `${readFileSync(config, 'utf8').replaceAll('http://127.0.0.1:1', server.url)}\n${notes}`,
   );
-  agentKey = await key({ principalKind: 'agent', principal: AGENT, role: 'agent' });
-  approverKey = await key({ principalKind: 'human', principal: 'ann@acme.example', role: 'approver' });
-  initiatorKey = await key({
-    principalKind: 'service',
-    principal: 'ide-backend',
-    role: 'auditor',
-    permissions: ['initiator'],
-  });
   // The user's door: `warden hook install codex --user` writes hooks.json and trusts the hooks.
   const installed = await warden(['hook', 'install', 'codex', '--user'], {
     HOME: dir.home,
