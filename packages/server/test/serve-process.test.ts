@@ -184,7 +184,8 @@ describe('warden serve (SQLite, a real process)', () => {
     const again = await spawnServe(['--db', db, '--port', '0'], { WARDEN_LOG_LEVEL: 'warn' });
     // Listening, and no call made yet: what the killed process wrote is signed already.
     expect(await unsigned()).toEqual({ head: afterCrash.head, unsignedTail: 0 });
-    expect((await again.stop()).code).toBe(0);
+    const stopped = await again.stop();
+    expect(stopped.code, `signal ${stopped.signal}; stderr:\n${stopped.err}`).toBe(0);
   }, 90_000);
 
   it('a port already in use: exits non-zero naming the port, without a stack trace', async () => {
