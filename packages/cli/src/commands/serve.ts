@@ -42,6 +42,16 @@ export async function serve(
   const adminKey = process.env.WARDEN_ADMIN_KEY || undefined;
   const server = await startServer(config, { ...(adminKey ? { adminKey } : {}) });
   const { log } = server;
+  // Listen for the stop signals before saying we listen: a supervisor (or a test) that sends SIGTERM the
+  // moment it reads the banner must get a graceful shutdown, not Node's default (killed, nothing flushed).
+  let stopSignal: string | undefined;
+  let wake: (() => void) | undefined;
+  const onStop = (signal: string) => {
+    stopSignal ??= signal;
+    wake?.();
+  };
+  signals.once('SIGINT', () => onStop('SIGINT'));
+  signals.once('SIGTERM', () => onStop('SIGTERM'));
   const policy = server.ctx.engine.policy;
   const where =
     server.policySource === 'file'
@@ -71,13 +81,10 @@ export async function serve(
     );
   }
   await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
-      log.info({ signal }, 'shutting down: finishing in-flight calls and flushing the audit');
-      resolve();
-    };
-    signals.once('SIGINT', () => stop('SIGINT'));
-    signals.once('SIGTERM', () => stop('SIGTERM'));
+    if (stopSignal) resolve();
+    else wake = resolve;
   });
+  log.info({ signal: stopSignal }, 'shutting down: finishing in-flight calls and flushing the audit');
   try {
     const timeout = new Promise<'timeout'>((r) =>
       setTimeout(() => r('timeout'), config.shutdownTimeoutMs).unref(),
