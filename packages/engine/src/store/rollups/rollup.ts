@@ -39,6 +39,10 @@ export interface RollupCell {
 
 /** The bucket of the UTC hour `ts` (an ISO timestamp) falls in: 'YYYY-MM-DDTHH', ordered as text. */
 export function hourBucket(ts: string): string {
+  // Engine timestamps are already UTC ISO with milliseconds ('…T12:34:56.789Z'): their first 13 characters.
+  if (ts.length === 24 && ts.charCodeAt(23) === 90 /* Z */ && ts.charCodeAt(10) === 84 /* T */) {
+    return ts.slice(0, 13);
+  }
   return new Date(ts).toISOString().slice(0, 13);
 }
 
