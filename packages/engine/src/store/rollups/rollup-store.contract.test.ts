@@ -125,6 +125,9 @@ describe.each(DIALECTS)('Rollups (%s)', (dialect) => {
     expect(inRange.length).toBeGreaterThan(0);
     expect(inRange.length).toBeLessThan(all.length);
     expect(await fx.store.rollups({ name: USAGE_HOURLY, from, to })).toEqual(inRange);
+    const one = all.filter((c) => c.bucket === from);
+    expect(one.length).toBeGreaterThan(0);
+    expect(await fx.store.rollups({ name: USAGE_HOURLY, bucket: from, from: '0', to: '1' })).toEqual(one);
     const billing = dimsKey('billing-agent');
     expect(await fx.store.rollups({ name: USAGE_HOURLY, dims: billing })).toEqual(
       all.filter((c) => c.dims === billing),

@@ -36,11 +36,14 @@ export class SqliteRollups {
   read(q: RollupQuery): RollupCell[] {
     const where = ['name = ?'];
     const params: unknown[] = [q.name];
-    if (q.from !== undefined) {
+    if (q.bucket !== undefined) {
+      where.push('bucket = ?');
+      params.push(q.bucket);
+    } else if (q.from !== undefined) {
       where.push('bucket >= ?');
       params.push(q.from);
     }
-    if (q.to !== undefined) {
+    if (q.to !== undefined && q.bucket === undefined) {
       where.push('bucket < ?');
       params.push(q.to);
     }
