@@ -104,7 +104,11 @@ export async function checkCall(
     if (options.meteredBy) decision = { ...decision, meteredBy: options.meteredBy };
     return await admitBudget(deps, decided, decision, ensure, options.estimate);
   } catch (err) {
-    if (!again && isSessionExists(err)) throw err;
+    if (!again && isSessionExists(err)) {
+      // The session is someone else's after all: its history is read from the trail, without this call.
+      deps.history.forget(sessionId);
+      throw err;
+    }
     return unavailable(err, callId, sessionId, policy);
   }
 }
