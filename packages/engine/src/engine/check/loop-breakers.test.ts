@@ -44,6 +44,14 @@ describe.each(DIALECTS)('loop breakers of a session this instance starts (%s)', 
     expect(fourth.reasons[0]).toContain('search called 4 times');
   });
 
+  it('judges a session made up for a call without one on its trail when it is called again', async () => {
+    const first = await engine.check({ agent: 'looper', tool: 'search', args: { q: 'x' } });
+    await search(first.session);
+    await search(first.session);
+    const fourth = await search(first.session);
+    expect(fourth).toMatchObject({ effect: 'block', code: 'RUNAWAY_DETECTED' });
+  });
+
   it('judges a session another instance started on its trail, as before', async () => {
     await search('s-moved');
     await search('s-moved');

@@ -45,8 +45,8 @@ export async function loopBreakers(
   const judged = settings.repeat || settings.pingPong || settings.rate;
   if (!judged) {
     // The token-burn breaker still needs the history restarted at a resume (it drops older burns).
-    const since = session?.updatedAt ?? ts;
-    if (settings.tokenBurn && !history.current(sessionId, since)) history.seed(sessionId, since, [], 0);
+    if (session && settings.tokenBurn && !history.current(sessionId, session.updatedAt))
+      history.seed(sessionId, session.updatedAt, [], 0);
     return undefined;
   }
   const at = Date.parse(ts);
@@ -58,11 +58,14 @@ export async function loopBreakers(
   );
   const trace: SeenCall = { tool: call.tool, argsHmac, at, callId };
   if (!session) {
-    // A call that starts a session cannot be a loop yet. Its history starts here, as of the session row
-    // this call's commit creates (updatedAt = ts), so the session's next call finds it current and does
-    // not read the session back from the trail.
-    history.seed(sessionId, ts, [], 0);
-    history.push(sessionId, trace, need, maxAge);
+    // A call that starts a session cannot be a loop yet. When the caller named the session, its history
+    // starts here, as of the session row this call's commit creates (updatedAt = ts), so the session's
+    // next call finds it current and does not read it back from the trail. A session the engine made
+    // up for a call without one is seldom called again: it is not held.
+    if (call.session !== undefined) {
+      history.seed(sessionId, ts, [], 0);
+      history.push(sessionId, trace, need, maxAge);
+    }
     return undefined;
   }
   const from = new Date(Math.max(Date.parse(session.updatedAt), at - maxAge)).toISOString();
