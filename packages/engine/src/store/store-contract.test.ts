@@ -116,7 +116,10 @@ async function version1Store(
 }
 
 /** Every schema version of a dialect, in order: SQLite's 12 rebuilt its call index (PostgreSQL has none yet). */
-const schemaList = (dialect: string) => [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, ...(dialect === 'sqlite' ? [12] : [])];
+const schemaList = (dialect: string) => {
+  const versions = Array.from({ length: 10 }, (_, i) => i + 1);
+  return dialect === 'sqlite' ? [...versions, 12] : versions;
+};
 
 /** The versions recorded in warden_migrations, in order. */
 async function schemaVersions(dialect: (typeof DIALECTS)[number], location: string): Promise<number[]> {
