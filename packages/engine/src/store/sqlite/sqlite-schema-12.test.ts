@@ -1,6 +1,8 @@
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { type AuditEvent, isWardenError } from '@warden/core';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -13,6 +15,8 @@ import { openStore } from '../open-store.js';
 import type { Store } from '../store.js';
 import { SQLITE_MIGRATIONS } from './sqlite-migrations.js';
 import { migrateSqlite, SQLITE_PAGE_SIZE, SqliteStore } from './sqlite-store.js';
+
+const REPO = fileURLToPath(new URL('../../../../../', import.meta.url));
 
 /** What a store answers about a trail: every row, every call, and a few audit queries. */
 async function answers(store: Store, callIds: readonly string[]) {
@@ -31,6 +35,33 @@ async function answers(store: Store, callIds: readonly string[]) {
     byDecision: await query({ decision: 'review' }),
     byRule: await query({ rule: 'refunds-small' }),
   };
+}
+
+/** A schema-10 file holding a trail an engine wrote (checks, completions, reviews, blocks, a checkpoint). */
+async function schema10Trail(file: string): Promise<{ old: SqliteStore; callIds: string[] }> {
+  const db = new Database(file);
+  migrateSqlite(
+    db,
+    SQLITE_MIGRATIONS.filter((m) => m.version <= 10),
+  );
+  const old = new SqliteStore(db, file);
+  const engine = await openEngine({ store: old, keys: generateKeyRing(), policy: testPolicy() });
+  const callIds: string[] = [];
+  for (let i = 0; i < 40; i++) {
+    // Allowed (then completed), reviewed and blocked calls, over a few sessions.
+    const tool = i % 5 === 4 ? 'db.drop' : 'stripe.refund';
+    const r = await engine.check({
+      agent: 'billing-agent',
+      tool,
+      args: { amount: (i * 37) % 150 },
+      session: `s-${i % 3}`,
+    });
+    callIds.push(r.callId);
+    if (r.effect === 'allow' && i % 7 !== 0) await engine.complete(r.callId, { status: 'ok', result: { i } });
+    if (i === 20) await engine.checkpoint();
+  }
+  await engine.close();
+  return { old, callIds };
 }
 
 const indexes = (file: string) => {
@@ -57,29 +88,7 @@ describe('SQLite schema 12: the call index', () => {
 
   it('migrates a schema-10 trail made by an engine: the chain verifies and every query answers the same', async () => {
     const file = join(dir, 'warden.db');
-    const db = new Database(file);
-    migrateSqlite(
-      db,
-      SQLITE_MIGRATIONS.filter((m) => m.version <= 10),
-    );
-    const old = new SqliteStore(db, file);
-    const engine = await openEngine({ store: old, keys: generateKeyRing(), policy: testPolicy() });
-    const callIds: string[] = [];
-    for (let i = 0; i < 40; i++) {
-      // Allowed (then completed), reviewed and blocked calls, over a few sessions.
-      const tool = i % 5 === 4 ? 'db.drop' : 'stripe.refund';
-      const r = await engine.check({
-        agent: 'billing-agent',
-        tool,
-        args: { amount: (i * 37) % 150 },
-        session: `s-${i % 3}`,
-      });
-      callIds.push(r.callId);
-      if (r.effect === 'allow' && i % 7 !== 0)
-        await engine.complete(r.callId, { status: 'ok', result: { i } });
-      if (i === 20) await engine.checkpoint();
-    }
-    await engine.close();
+    const { old, callIds } = await schema10Trail(file);
     const before = await answers(old, callIds);
     expect(before.calls.filter((c) => c.completed).length).toBeGreaterThan(10);
     expect(before.byDecision.records.length).toBeGreaterThan(0);
@@ -107,6 +116,43 @@ describe('SQLite schema 12: the call index', () => {
       await store.close();
     }
   });
+
+  it('the warden process verifies a schema-10 trail it migrates, and queries it', async () => {
+    const file = join(dir, 'warden.db');
+    const { old, callIds } = await schema10Trail(file);
+    const head = await old.head();
+    const completions = (await answers(old, callIds)).byType.records;
+    await old.close();
+    const warden = (...args: string[]) =>
+      spawnSync(
+        process.execPath,
+        ['--conditions=@warden/source', '--import', 'tsx', 'packages/cli/src/bin.ts', ...args],
+        { cwd: REPO, encoding: 'utf8', timeout: 60_000 },
+      );
+    const verified = warden('audit', 'verify', '--db', file);
+    expect(verified.stderr).toBe('');
+    expect(verified.stdout).toMatch(new RegExp(`^intact: ${head.seq} events`));
+    expect(verified.status).toBe(0);
+    expect(indexes(file)).toContain('audit_events_call_decided');
+    const found = warden(
+      'audit',
+      'query',
+      '--db',
+      file,
+      '--type',
+      'call.completed',
+      '--format',
+      'jsonl',
+      '--limit',
+      '500',
+    );
+    expect(found.status).toBe(0);
+    const lines = found.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { seq: number });
+    expect(lines.map((l) => l.seq)).toEqual(completions.map((r) => r.seq));
+  }, 120_000);
 
   it('creates a new file with 8 KB pages and leaves an existing file at its own page size', async () => {
     const fresh = join(dir, 'fresh.db');
