@@ -441,4 +441,16 @@ CREATE TABLE rollups (
 `,
     backfill: (db) => backfillSqliteRollups(db),
   },
+  {
+    version: 12,
+    name: 'one decision per call, indexed by call id alone',
+    sql: `
+-- audit_events_call held every decision and completion under (call_id, type), 66 bytes an event, and no
+-- query could use it (its IN list is implied by none), so finding a call scanned every event of its
+-- types. A call's decision is now indexed by call id alone, and its end by audit_events_call_end (7),
+-- which already allows one completion per call: the same rules in about half the bytes, and a lookup.
+DROP INDEX audit_events_call;
+CREATE UNIQUE INDEX audit_events_call_decided ON audit_events (call_id) WHERE type = 'call.decided';
+`,
+  },
 ];

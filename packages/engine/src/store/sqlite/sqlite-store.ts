@@ -83,6 +83,9 @@ import { SqliteBudgets } from './sqlite-budgets.js';
 import { SQLITE_MIGRATIONS, type SqliteMigration } from './sqlite-migrations.js';
 import { assertSqliteRuntime } from './sqlite-runtime.js';
 
+/** The page size of a file the store creates (see openSqliteStore). */
+export const SQLITE_PAGE_SIZE = 8192;
+
 /** How long a write waits for another process's lock before the store reports itself unavailable. */
 const BUSY_TIMEOUT_MS = 2_000;
 
@@ -93,6 +96,9 @@ export function openSqliteStore(path: string): SqliteStore {
     assertSqliteRuntime();
     if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
     const db = new Database(file, { timeout: BUSY_TIMEOUT_MS });
+    // 8 KB pages for a new file (an existing one keeps its size): an event row is about 1.1 KB, so a 4 KB
+    // page held three and left a fifth of the table empty; 8 KB pages hold seven.
+    db.pragma(`page_size = ${SQLITE_PAGE_SIZE}`);
     db.pragma('journal_mode = WAL');
     // FULL: a commit is on disk before it is acknowledged, so an acknowledged event survives power loss.
     db.pragma('synchronous = FULL');
@@ -182,8 +188,11 @@ export class SqliteStore implements Store {
       ),
       insertCheckpoint: db.prepare('INSERT INTO checkpoints (seq, kind, signed) VALUES (?, ?, ?)'),
       session: db.prepare('SELECT * FROM sessions WHERE id = ?'),
+      // Each half matches its partial unique index (schema 12 and 7): one lookup each, no scan.
       findCall: db.prepare(
-        "SELECT seq, prev, hash, body, type FROM audit_events WHERE call_id = ? AND type IN ('call.decided', 'call.completed', 'call.voided')",
+        `SELECT seq, prev, hash, body, type FROM audit_events WHERE call_id = @id AND type = 'call.decided'
+         UNION ALL
+         SELECT seq, prev, hash, body, type FROM audit_events WHERE call_id = @id AND type IN ('call.completed', 'call.voided')`,
       ),
     };
   }
@@ -290,7 +299,10 @@ export class SqliteStore implements Store {
 
   async findCall(callId: string): Promise<FoundCall> {
     return foundCall(
-      this.#read('finding a call', () => this.#stmt.findCall.all(callId) as (Row & { type: string })[]),
+      this.#read(
+        'finding a call',
+        () => this.#stmt.findCall.all({ id: callId }) as (Row & { type: string })[],
+      ),
     );
   }
 
