@@ -62,6 +62,10 @@ export const UsageSeriesSchema = z.object({
   metrics: z.array(z.enum(USAGE_METRICS)),
   buckets: z.array(z.string()),
   lines: z.array(UsageLineSchema),
+  /** Events read from the trail: the completed calls of the partial hours at either end of the range. */
   eventsRead: z.number(),
+  /** Rollup cells read: the sums of whole hours and days, kept in the commit of the calls they count. */
+  cellsRead: z.number().optional(),
+  /** Always false: every call of the range is counted (kept for clients of older servers, which capped). */
   truncated: z.boolean(),
 });

@@ -801,7 +801,7 @@ VALUES ('res_exp', 'c1', 'k', 'calls', 1, NULL, 't'), ('res_set', 'c2', 'k', 'ca
     try {
       const store = await openStore(location);
       try {
-        expect(await schemaVersions(dialect, location)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+        expect(await schemaVersions(dialect, location)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
         expect((await store.reservation('res_exp'))?.state).toBe('expired');
         expect((await store.reservation('res_set'))?.state).toBe('settled');
         expect((await store.reservation('res_held'))?.state).toBe('held');
@@ -830,7 +830,7 @@ VALUES ('res_exp', 'c1', 'k', 'calls', 1, NULL, 't'), ('res_set', 'c2', 'k', 'ca
 
       const store = await openStore(v1.location);
       try {
-        expect(await schemaVersions(dialect, v1.location)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+        expect(await schemaVersions(dialect, v1.location)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
         expect(await store.head()).toEqual({ seq: 2, hash: written?.events[1]?.hash });
         expect(await store.checkpoints()).toEqual([written?.checkpoint]);
         expect(await store.getSession('s-old')).toEqual(s);
@@ -860,7 +860,7 @@ VALUES ('res_exp', 'c1', 'k', 'calls', 1, NULL, 't'), ('res_set', 'c2', 'k', 'ca
       }
       // Opening again finds nothing to do.
       await (await openStore(v1.location)).close();
-      expect(await schemaVersions(dialect, v1.location)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+      expect(await schemaVersions(dialect, v1.location)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
     } finally {
       v1.dispose();
     }

@@ -33,6 +33,8 @@ import {
   toPerson,
   UPSERT_PERSON_SQL,
 } from '../people-rows.js';
+import type { RollupCell, RollupQuery } from '../rollups/rollup.js';
+import { SqliteRollups } from '../rollups/sqlite-rollups.js';
 import {
   API_KEY_COLUMNS,
   type ApiKeyRow,
@@ -78,7 +80,7 @@ import type {
 import { nameCallEnd, toStoreError } from '../store-errors.js';
 import { SqliteApprovals } from './sqlite-approvals.js';
 import { SqliteBudgets } from './sqlite-budgets.js';
-import { SQLITE_MIGRATIONS } from './sqlite-migrations.js';
+import { SQLITE_MIGRATIONS, type SqliteMigration } from './sqlite-migrations.js';
 import { assertSqliteRuntime } from './sqlite-runtime.js';
 
 /** How long a write waits for another process's lock before the store reports itself unavailable. */
@@ -116,7 +118,7 @@ export function openSqliteStore(path: string): SqliteStore {
  */
 export function migrateSqlite(
   db: Database.Database,
-  migrations: readonly { version: number; name: string; sql: string }[] = SQLITE_MIGRATIONS,
+  migrations: readonly SqliteMigration[] = SQLITE_MIGRATIONS,
 ): void {
   db.exec(
     'CREATE TABLE IF NOT EXISTS warden_migrations (version INTEGER PRIMARY KEY, name TEXT, applied_at TEXT)',
@@ -138,6 +140,7 @@ export function migrateSqlite(
     for (const m of migrations) {
       if (done.has(m.version)) continue;
       db.exec(m.sql);
+      m.backfill?.(db);
       db.prepare('INSERT INTO warden_migrations VALUES (?, ?, ?)').run(
         m.version,
         m.name,
@@ -159,6 +162,7 @@ export class SqliteStore implements Store {
   readonly #stmt;
   readonly #approvals: SqliteApprovals;
   readonly #budgets: SqliteBudgets;
+  readonly #rollups: SqliteRollups;
 
   constructor(db: Database.Database, location: string) {
     this.#db = db;
@@ -166,6 +170,7 @@ export class SqliteStore implements Store {
     this.localFile = location === ':memory:' ? undefined : location;
     this.#approvals = new SqliteApprovals(db, (sql) => this.#prep(sql));
     this.#budgets = new SqliteBudgets(db, (sql) => this.#prep(sql));
+    this.#rollups = new SqliteRollups(db);
     this.#stmt = {
       head: db.prepare('SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1'),
       insert: db.prepare(
@@ -189,7 +194,7 @@ export class SqliteStore implements Store {
       return this.#db
         .transaction(() => {
           const head = { ...this.#head() };
-          return prepared.map(({ unit, bodies }) => {
+          const results = prepared.map(({ unit, bodies }): CommitResult => {
             // A purge deletes last, under its record and purge checkpoint (see purgeOf).
             const purge = purgeOf(unit);
             for (const m of unit.mutations ?? []) if (m !== purge) this.#apply(m);
@@ -207,6 +212,8 @@ export class SqliteStore implements Store {
             if (purge) this.#purge(purge.throughSeq, head.seq);
             return { events, checkpoint };
           });
+          this.#rollups.add(units);
+          return results;
         })
         .immediate();
     } catch (err) {
@@ -401,6 +408,10 @@ export class SqliteStore implements Store {
         .all({ session: id }),
     ) as UsageRow[];
     return toSessionUsage(rows);
+  }
+
+  async rollups(q: RollupQuery): Promise<RollupCell[]> {
+    return this.#read('reading rollups', () => this.#rollups.read(q));
   }
 
   async oldestEvent(): Promise<{ seq: number; ts: string } | undefined> {
