@@ -2,6 +2,7 @@ import type { ReportPeriod } from '@warden/core';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { testEngine } from '../../test-support/engine-fixtures.js';
 import { seedIdentities } from '../../test-support/identity-seed.js';
+import { busyHours } from '../../test-support/soc2-busy.js';
 import { SOC2_PERIOD, seedSoc2 } from '../../test-support/soc2-seed.js';
 import { DIALECTS, freshStore, type StoreFixture } from '../../test-support/store-fixtures.js';
 import type { Engine } from '../engine/engine.js';
@@ -30,7 +31,7 @@ describe.each(DIALECTS)('the SOC 2 report from rollups equals the recount (%s)',
     vi.setSystemTime(Date.parse('2026-03-02T07:00:00Z'));
     engine = await testEngine(fx);
     await seedSoc2(engine, (ms) => vi.setSystemTime(ms));
-    await busyHours(engine, Date.parse('2026-03-05T06:40:00Z'));
+    await busyHours(engine, Date.parse('2026-03-05T06:40:00Z'), (ms) => vi.setSystemTime(ms));
     vi.useRealTimers();
     ids = await freshStore(dialect);
     idEngine = await testEngine(ids);
@@ -104,33 +105,6 @@ describe.each(DIALECTS)('the SOC 2 report from rollups equals the recount (%s)',
     expect(fast).toEqual(recount);
   });
 });
-
-/**
- * Four hours of varied traffic from a few agents: allowed, completed, reviewed (some approved, some
- * left open), blocked by rule and by budget, with sessions paused and resumed by the budget breaker.
- */
-async function busyHours(engine: Engine, start: number): Promise<void> {
-  let t = start;
-  for (let i = 0; i < 160; i += 1) {
-    t += 97_000;
-    vi.setSystemTime(t);
-    const session = `busy-${i % 7}`;
-    const agent = i % 5 === 0 ? 'looper' : 'pay-agent';
-    const tool = i % 11 === 0 ? 'db.drop' : agent === 'looper' ? `tool.${i % 3}` : 'pay';
-    const amount = i % 6 === 0 ? 500 : 20;
-    const r = await engine.check({
-      agent,
-      tool,
-      args: { amount },
-      session,
-      ...(i % 4 === 0 ? { triggeredBy: `user-${i % 3}` } : {}),
-    });
-    if (r.effect === 'allow') await engine.complete(r.callId, { status: 'ok' });
-    if (r.effect === 'review' && r.approval && i % 12 === 0) {
-      await engine.approvals.vote(r.approval.id, { kind: 'human', id: 'lee', role: 'approver' }, 'approve');
-    }
-  }
-}
 
 /** The store, counting its rollup reads. */
 function countRollupReads(store: Store): { store: Store; reads: () => number } {
