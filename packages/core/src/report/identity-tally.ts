@@ -142,8 +142,17 @@ export class IdentityTally {
       c.decisions += sums.decisions;
     }
     for (const row of rows) {
-      const { key, roles, ...rest } = row;
-      this.#rows.set(key, { ...rest, roles: [], roleSet: new Set(roles) });
+      // The fields in the order #count creates them: the report is the same value, key for key.
+      this.#rows.set(row.key, {
+        method: row.method,
+        name: row.name,
+        detail: row.detail,
+        roles: [],
+        roleSet: new Set(row.roles),
+        events: row.events,
+        decisions: row.decisions,
+        firstSeq: row.firstSeq,
+      });
       const c = this.#methods.get(row.method);
       if (c) c.identities += 1;
     }
