@@ -22,7 +22,10 @@ export const SOC2_ROLLUPS = {
 /** The metric of an identity cell counting the events it stood in `role` in. */
 export const ROLE_METRIC = 'role:';
 
-/** What one event adds to the SOC 2 report's hourly cells (pure: the event alone). */
+/**
+ * What one event adds to the SOC 2 report's hourly cells (pure: the event alone). Zero metrics are
+ * left out: each metric is a row the commit upserts.
+ */
 export const soc2Deriver: RollupDeriver = (e: AuditEvent): readonly RollupDelta[] => {
   const bucket = hourBucket(e.ts);
   const out: RollupDelta[] = [{ name: SOC2_ROLLUPS.types, bucket, dims: dimsKey(e.type), metrics: { n: 1 } }];
@@ -34,7 +37,8 @@ export const soc2Deriver: RollupDeriver = (e: AuditEvent): readonly RollupDelta[
       out.push({ name: SOC2_ROLLUPS.blocked, bucket, dims, metrics: { n: 1 } });
     }
   }
-  const decision = e.type === 'call.decided' || e.type === 'approval.decided' ? 1 : 0;
+  const decision = e.type === 'call.decided' || e.type === 'approval.decided';
+  const counted = (): Record<string, number> => (decision ? { events: 1, decisions: 1 } : { events: 1 });
   const methods = new Set<ProofMethod>();
   const roles = new Map<string, Record<string, number>>();
   for (const id of countedIdentities(e)) {
@@ -42,7 +46,7 @@ export const soc2Deriver: RollupDeriver = (e: AuditEvent): readonly RollupDelta[
     const key = identityKey(id);
     let metrics = roles.get(key);
     if (!metrics) {
-      metrics = { events: 1, decisions: decision };
+      metrics = counted();
       roles.set(key, metrics);
     }
     metrics[`${ROLE_METRIC}${id.role}`] = 1;
@@ -52,7 +56,7 @@ export const soc2Deriver: RollupDeriver = (e: AuditEvent): readonly RollupDelta[
       name: SOC2_ROLLUPS.methods,
       bucket,
       dims: dimsKey(m),
-      metrics: { events: 1, decisions: decision },
+      metrics: counted(),
     });
   }
   for (const [key, metrics] of roles) {
