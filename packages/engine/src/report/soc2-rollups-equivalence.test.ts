@@ -5,6 +5,7 @@ import { seedIdentities } from '../../test-support/identity-seed.js';
 import { busyHours } from '../../test-support/soc2-busy.js';
 import { SOC2_PERIOD, seedSoc2 } from '../../test-support/soc2-seed.js';
 import { DIALECTS, freshStore, type StoreFixture } from '../../test-support/store-fixtures.js';
+import { purgeExpired } from '../audit/retention.js';
 import type { Engine } from '../engine/engine.js';
 import type { Store } from '../store/store.js';
 import { gatherSoc2Report, type Soc2GatherOptions } from './soc2-gather.js';
@@ -97,6 +98,30 @@ describe.each(DIALECTS)('the SOC 2 report from rollups equals the recount (%s)',
     ] as const) {
       const { fast, recount } = await both(period, more, store);
       expect(fast).toEqual(recount);
+    }
+  });
+
+  it('after a retention purge that cut an hour: the purged events are not counted', async () => {
+    const purged = await freshStore(dialect);
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      vi.setSystemTime(Date.parse('2026-03-05T06:00:00Z'));
+      const e = await testEngine(purged);
+      const setTime = (ms: number) => vi.setSystemTime(ms);
+      await busyHours(e, Date.parse('2026-03-05T06:40:00Z'), setTime); // until 10:58:40
+      await e.checkpoint(); // the anchor: the purge removes everything up to here, in hour 10
+      await busyHours(e, Date.parse('2026-03-05T10:59:00Z'), setTime);
+      const outcome = await purgeExpired(e, { retentionDays: 1, now: new Date('2026-03-06T11:30:00Z') });
+      expect(outcome.purged).toBeGreaterThan(100);
+      await e.close();
+      vi.useRealTimers();
+      const day = { from: '2026-03-05T00:00:00.000Z', to: '2026-03-06T00:00:00.000Z' };
+      const { fast, recount } = await both(day, {}, purged.store);
+      expect(recount.events.firstSeq).toBe(outcome.purged + 1);
+      expect(fast).toEqual(recount);
+    } finally {
+      vi.useRealTimers();
+      await purged.dispose();
     }
   });
 
