@@ -105,7 +105,7 @@ export {
 } from './store/rollups/rollup.js';
 export { type RollupRow, sumRollups } from './store/rollups/rollup-sums.js';
 export { SESSION_ROLLUP, sessionRollupQuery, sessionUsageOf } from './store/rollups/session-rollup.js';
-export { readUsage, type UsageRead, type UsageSink } from './store/rollups/usage-reader.js';
+export { readUsage, type UsageRead, type UsageSink, wholeHours } from './store/rollups/usage-reader.js';
 export { USAGE_DAILY, USAGE_HOURLY, type UsageSums, usageDeriver } from './store/rollups/usage-rollup.js';
 export {
   API_ROLES,

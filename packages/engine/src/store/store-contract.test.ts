@@ -71,14 +71,16 @@ function session(id: string, over: Partial<SessionRecord> = {}): SessionRecord {
 /**
  * A database at schema version 1 and a store over it that does not migrate it: the database as a
  * version-1 Warden wrote it. The commit path it uses is unchanged since but for one query column,
- * audit_events.event_id (schema 4): it is there while the store writes and dropped by `close`, so the
- * events are left as a version-1 Warden left them.
+ * audit_events.event_id (schema 4), and the rollups (schema 11): they are there while the store writes
+ * and dropped by `close`, so the events are left as a version-1 Warden left them.
  */
 async function version1Store(
   dialect: (typeof DIALECTS)[number],
 ): Promise<{ location: string; store: Store; close(): Promise<void>; dispose(): void }> {
-  const addColumn = 'ALTER TABLE audit_events ADD COLUMN event_id TEXT';
-  const dropColumn = 'ALTER TABLE audit_events DROP COLUMN event_id';
+  const addColumn = `ALTER TABLE audit_events ADD COLUMN event_id TEXT;
+CREATE TABLE rollups (name TEXT, bucket TEXT, dims TEXT, metric TEXT, value DOUBLE PRECISION,
+  PRIMARY KEY (name, bucket, dims, metric))`;
+  const dropColumn = 'ALTER TABLE audit_events DROP COLUMN event_id; DROP TABLE rollups';
   if (dialect === 'sqlite') {
     const dir = mkdtempSync(join(tmpdir(), 'warden-v1-'));
     const location = join(dir, 'warden.db');

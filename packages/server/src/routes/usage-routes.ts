@@ -1,6 +1,6 @@
 import { UsageQuerySchema, UsageSeriesSchema } from '@warden/api';
 import { USAGE_METRICS, UsageSeriesBuilder, WardenError } from '@warden/core';
-import { readUsage } from '@warden/engine';
+import { readUsage, wholeHours } from '@warden/engine';
 import { defineRoute } from '../http/route-spec.js';
 import type { ServerContext } from '../server-context.js';
 
@@ -30,7 +30,7 @@ export const usageRoutes = [
     url: '/v1/usage',
     tag: 'budgets',
     summary:
-      'Usage over time from the audit trail: completed calls, tokens and cost per hour or day, per agent or per team (the groups of the policy in force). Exact over any range: read from sums kept in the commit of the events they count.',
+      'Usage over time from the audit trail: completed calls, tokens and cost per hour or day, per agent or per team (the groups of the policy in force). Exact over any range of whole hours (from is rounded down and to up to the hour; the answer gives the range counted): read from sums kept in the commit of the calls they count.',
     roles: ['approver', 'admin', 'auditor'],
     query: UsageQuerySchema,
     response: { status: 200, schema: UsageSeriesSchema },
@@ -48,20 +48,21 @@ export const usageRoutes = [
         );
       }
       const keysOf = query.by === 'team' ? teamsOf(ctx) : (agent: string) => [agent];
-      const builder = new UsageSeriesBuilder({ fromMs, toMs, bucketMs, keysOf });
-      // Exact at any volume: whole days and hours from the rollups, the partial hours at the ends from
-      // the trail. Nothing is capped, so the answer is never truncated.
-      const read = await readUsage(ctx.engine.store, { fromMs, toMs, days: bucket === 'day' }, builder);
+      // Whole hours (from rounded down, to up; the answer says which), read from the rollups kept in
+      // the commit of the calls they count: exact at any volume, nothing capped, never truncated.
+      const range = wholeHours(fromMs, toMs);
+      const builder = new UsageSeriesBuilder({ ...range, bucketMs, keysOf });
+      const read = await readUsage(ctx.engine.store, { ...range, days: bucket === 'day' }, builder);
       const series = builder.result();
       return {
-        from: new Date(fromMs).toISOString(),
-        to: new Date(toMs).toISOString(),
+        from: new Date(range.fromMs).toISOString(),
+        to: new Date(range.toMs).toISOString(),
         bucket,
         by: query.by,
         metrics: [...USAGE_METRICS],
         buckets: [...series.buckets],
         lines: series.lines,
-        eventsRead: read.eventsRead,
+        eventsRead: 0,
         cellsRead: read.cellsRead,
         truncated: false,
       };

@@ -129,6 +129,7 @@ export class PostgresStore implements Store {
     try {
       return await this.#db.transaction('writing audit events', async (client) => {
         const committed = await commitUnits(client, prepared, payload);
+        // Rollups: the deltas of the events just chained, under the chain lock (store/rollups/).
         await addPostgresRollups(client, units);
         xid = committed.xid;
         return committed.results;

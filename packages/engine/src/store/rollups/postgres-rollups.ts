@@ -52,8 +52,11 @@ export function rollupSelect(q: RollupQuery): { sql: string; params: unknown[] }
     params.push(v);
     where.push(cond(`$${params.length}`));
   };
-  if (q.from !== undefined) add((p) => `bucket >= ${p}`, q.from);
-  if (q.to !== undefined) add((p) => `bucket < ${p}`, q.to);
+  if (q.bucket !== undefined) add((p) => `bucket = ${p}`, q.bucket);
+  else {
+    if (q.from !== undefined) add((p) => `bucket >= ${p}`, q.from);
+    if (q.to !== undefined) add((p) => `bucket < ${p}`, q.to);
+  }
   if (typeof q.dims === 'string') add((p) => `dims = ${p}`, q.dims);
   else if (q.dims !== undefined) add((p) => `starts_with(dims, ${p})`, q.dims.prefix);
   return {

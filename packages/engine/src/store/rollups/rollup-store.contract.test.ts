@@ -1,11 +1,12 @@
-import { type AuditEvent, uuidv7 } from '@warden/core';
+import { type AuditEvent, signCheckpoint, uuidv7 } from '@warden/core';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { withClient } from '../../../test-support/postgres-server.js';
 import { DIALECTS, decided, freshStore, type StoreFixture } from '../../../test-support/store-fixtures.js';
+import { generateKeyRing } from '../../keys/key-ring.js';
 import { GroupCommitter } from '../group-committer.js';
 import { openStore } from '../open-store.js';
-import type { Store } from '../store.js';
+import type { CheckpointRequest, Store } from '../store.js';
 import { backfillPostgresRollups } from './postgres-rollups.js';
 import { dimsKey, dimsPrefix, type RollupCell } from './rollup.js';
 import { sumRollups, toCells } from './rollup-sums.js';
@@ -126,6 +127,9 @@ describe.each(DIALECTS)('Rollups (%s)', (dialect) => {
     expect(inRange.length).toBeGreaterThan(0);
     expect(inRange.length).toBeLessThan(all.length);
     expect(await fx.store.rollups({ name: USAGE_HOURLY, from, to })).toEqual(inRange);
+    const one = all.filter((c) => c.bucket === from);
+    expect(one.length).toBeGreaterThan(0);
+    expect(await fx.store.rollups({ name: USAGE_HOURLY, bucket: from, from: '0', to: '1' })).toEqual(one);
     const billing = dimsKey('billing-agent');
     expect(await fx.store.rollups({ name: USAGE_HOURLY, dims: billing })).toEqual(
       all.filter((c) => c.dims === billing),
@@ -177,6 +181,32 @@ describe.each(DIALECTS)('Rollups (%s)', (dialect) => {
       .filter((c) => c.name === USAGE_DAILY)
       .reduce((n, c) => n + (c.metrics.calls ?? 0), 0);
     expect(calls).toBe((await trail(fx.store)).filter((e) => e.type === 'call.completed').length);
+  });
+
+  it('keep the sums of purged events: a retention purge removes events, not their summaries', async () => {
+    const keys = generateKeyRing();
+    const cp = (kind: CheckpointRequest['kind']): CheckpointRequest => ({
+      kind,
+      keyId: keys.keyId,
+      ts: new Date().toISOString(),
+      sign: (body) => signCheckpoint(body, keys.signingKey),
+    });
+    const units = Array.from({ length: 40 }, (_, i) => ({ events: call(i) }));
+    const written = await fx.store.commit([...units, { events: [], checkpoint: cp('on-demand') }]);
+    const before = await storedCells(fx.store);
+    expect(before).toEqual(await recount(fx.store));
+    const anchor = written.flatMap((w) => w.events).at(-1) as { seq: number; hash: string };
+    await fx.store.commit([
+      {
+        mutations: [{ kind: 'audit.purge', throughSeq: anchor.seq }],
+        events: [
+          decided({ type: 'retention.purged', data: { throughSeq: anchor.seq, anchorHash: anchor.hash } }),
+        ],
+        checkpoint: cp('purge'),
+      },
+    ]);
+    expect(await trail(fx.store)).toHaveLength(1);
+    expect(await storedCells(fx.store)).toEqual(before);
   });
 
   it('migration 11 backfills an existing trail, page by page, with sums written out as it goes', async () => {

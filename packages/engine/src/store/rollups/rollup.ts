@@ -19,9 +19,14 @@ export interface RollupDelta {
  */
 export type RollupDeriver = (event: AuditEvent) => readonly RollupDelta[];
 
-/** Which cells to read: one name, buckets in [from, to) (bucket strings), dims exactly or by prefix. */
+/**
+ * Which cells to read: one name, one bucket or buckets in [from, to) (bucket strings), dims exactly or by
+ * prefix. Give `bucket` when there is one (an all-time cell: ''): the read is then a key lookup.
+ */
 export interface RollupQuery {
   readonly name: string;
+  /** Exactly this bucket (takes precedence over from/to). */
+  readonly bucket?: string;
   /** The first bucket wanted ('YYYY-MM-DDTHH'), inclusive. */
   readonly from?: string;
   /** The bucket after the last one wanted, exclusive. */

@@ -34,9 +34,9 @@ export const sessionDeriver: RollupDeriver = (e: AuditEvent): readonly RollupDel
   return [{ name: SESSION_ROLLUP, bucket: '', dims, metrics }];
 };
 
-/** The rollup query for one session's cell. */
-export function sessionRollupQuery(session: string): { name: string; dims: string } {
-  return { name: SESSION_ROLLUP, dims: dimsKey(session) };
+/** The rollup query for one session's cell: a primary-key lookup. */
+export function sessionRollupQuery(session: string): { name: string; bucket: string; dims: string } {
+  return { name: SESSION_ROLLUP, bucket: '', dims: dimsKey(session) };
 }
 
 /** A session's usage from its cell (none yet: all zero). */

@@ -20,6 +20,8 @@ const UPSERT_SQL =
 export class SqliteRollups {
   readonly #db: Database.Database;
   #upsert: Database.Statement | undefined;
+  /** Read statements by SQL text: a handful of shapes, each compiled once. */
+  readonly #reads = new Map<string, Database.Statement>();
 
   constructor(db: Database.Database) {
     this.#db = db;
@@ -36,11 +38,14 @@ export class SqliteRollups {
   read(q: RollupQuery): RollupCell[] {
     const where = ['name = ?'];
     const params: unknown[] = [q.name];
-    if (q.from !== undefined) {
+    if (q.bucket !== undefined) {
+      where.push('bucket = ?');
+      params.push(q.bucket);
+    } else if (q.from !== undefined) {
       where.push('bucket >= ?');
       params.push(q.from);
     }
-    if (q.to !== undefined) {
+    if (q.to !== undefined && q.bucket === undefined) {
       where.push('bucket < ?');
       params.push(q.to);
     }
@@ -52,7 +57,12 @@ export class SqliteRollups {
       params.push(q.dims.prefix.length, q.dims.prefix);
     }
     const sql = `SELECT name, bucket, dims, metric, value FROM rollups WHERE ${where.join(' AND ')} ORDER BY bucket, dims, metric`;
-    return toCells(this.#db.prepare(sql).all(...params) as RollupRow[]);
+    let stmt = this.#reads.get(sql);
+    if (!stmt) {
+      stmt = this.#db.prepare(sql);
+      this.#reads.set(sql, stmt);
+    }
+    return toCells(stmt.all(...params) as RollupRow[]);
   }
 
   #statement(): Database.Statement {

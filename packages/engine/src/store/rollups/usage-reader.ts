@@ -1,33 +1,36 @@
-import type { AuditEvent } from '@warden/core';
-import { parseAuditQuery } from '../audit-query.js';
+import { WardenError } from '@warden/core';
 import type { Store } from '../store.js';
 import { bucketStartMs, dimsParts, hourBucket, type RollupCell } from './rollup.js';
 import { USAGE_DAILY, USAGE_HOURLY, type UsageSums } from './usage-rollup.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
-/** Events read per page for the partial hours at the ends of a range. */
-const EDGE_PAGE = 1_000;
 
-/** Where the usage of a range goes: sums of whole hours or days, and single completed calls. */
+/** Where the usage of a range goes: the sums of one agent's completed calls in one hour or UTC day. */
 export interface UsageSink {
   /** Sums of `agent`'s completed calls in the hour or UTC day starting at `t` (ms). */
   addSums(agent: string, t: number, sums: UsageSums): void;
-  /** One completed call (from the trail, at a partial hour). */
-  add(event: AuditEvent): void;
 }
 
-/** What a usage read cost: cells from the rollups, events from the trail. */
+/** What a usage read cost: the rollup cells read (the trail is not read). */
 export interface UsageRead {
   readonly cellsRead: number;
-  readonly eventsRead: number;
 }
 
 /**
- * Adds the usage of completed calls in [fromMs, toMs) to `sink`, exactly and without a cap: whole UTC
- * days (when `days`: the chart's buckets are days) and whole hours from the rollups, the partial hours at
- * either end from the trail's events. A read costs a cell per agent per day or hour plus the events of at
- * most two partial hours, whatever the volume of the range.
+ * The whole UTC hours covering [fromMs, toMs): `from` rounded down, `to` up. Rollups count whole hours,
+ * so a usage answer covers these and says so; reading the events of partial hours instead would cost a
+ * scan of the trail on SQLite, whose planner takes the type index over the time index for such a read.
+ */
+export function wholeHours(fromMs: number, toMs: number): { fromMs: number; toMs: number } {
+  return { fromMs: Math.floor(fromMs / HOUR) * HOUR, toMs: Math.ceil(toMs / HOUR) * HOUR };
+}
+
+/**
+ * Adds the usage of completed calls in [fromMs, toMs) (whole hours, see wholeHours) to `sink`, exactly
+ * and without a cap: whole UTC days from the daily rollup when `days` (the chart's buckets are days),
+ * every other hour from the hourly one. A read costs one cell per agent per day or hour, whatever the
+ * volume of the range.
  */
 export async function readUsage(
   store: Store,
@@ -35,22 +38,18 @@ export async function readUsage(
   sink: UsageSink,
 ): Promise<UsageRead> {
   const { fromMs, toMs } = range;
-  const hStart = Math.ceil(fromMs / HOUR) * HOUR;
-  const hEnd = Math.floor(toMs / HOUR) * HOUR;
-  if (hStart >= hEnd) return { cellsRead: 0, eventsRead: await addEvents(store, fromMs, toMs, sink) };
-  let eventsRead = await addEvents(store, fromMs, hStart, sink);
-  eventsRead += await addEvents(store, hEnd, toMs, sink);
-  const dStart = Math.ceil(hStart / DAY) * DAY;
-  const dEnd = Math.floor(hEnd / DAY) * DAY;
-  let cellsRead = 0;
-  if (range.days && dStart < dEnd) {
-    cellsRead += await addCells(store, USAGE_DAILY, dStart, dEnd, sink);
-    cellsRead += await addCells(store, USAGE_HOURLY, hStart, dStart, sink);
-    cellsRead += await addCells(store, USAGE_HOURLY, dEnd, hEnd, sink);
-  } else {
-    cellsRead += await addCells(store, USAGE_HOURLY, hStart, hEnd, sink);
+  if (fromMs % HOUR !== 0 || toMs % HOUR !== 0 || !(fromMs < toMs)) {
+    throw new WardenError('INTERNAL', 'readUsage takes a range of whole hours (see wholeHours)');
   }
-  return { cellsRead, eventsRead };
+  const dStart = Math.ceil(fromMs / DAY) * DAY;
+  const dEnd = Math.floor(toMs / DAY) * DAY;
+  if (!range.days || dStart >= dEnd) {
+    return { cellsRead: await addCells(store, USAGE_HOURLY, fromMs, toMs, sink) };
+  }
+  let cellsRead = await addCells(store, USAGE_DAILY, dStart, dEnd, sink);
+  cellsRead += await addCells(store, USAGE_HOURLY, fromMs, dStart, sink);
+  cellsRead += await addCells(store, USAGE_HOURLY, dEnd, toMs, sink);
+  return { cellsRead };
 }
 
 /** The cells of whole hours (or days) in [fromMs, toMs), both on boundaries of the rollup's bucket. */
@@ -81,22 +80,4 @@ function startOf(c: RollupCell): number {
 
 function sumsOf(c: RollupCell): UsageSums {
   return { calls: c.metrics.calls ?? 0, tokens: c.metrics.tokens ?? 0, costUsd: c.metrics.costUsd ?? 0 };
-}
-
-/** The completed calls of [fromMs, toMs) from the trail, page by page (only the sink holds sums). */
-async function addEvents(store: Store, fromMs: number, toMs: number, sink: UsageSink): Promise<number> {
-  if (fromMs >= toMs) return 0;
-  const from = new Date(fromMs).toISOString();
-  const to = new Date(toMs).toISOString();
-  let read = 0;
-  let cursor: string | undefined;
-  do {
-    const page = await store.queryAudit(
-      parseAuditQuery({ type: 'call.completed', from, to, limit: EDGE_PAGE, ...(cursor ? { cursor } : {}) }),
-    );
-    for (const r of page.records) sink.add(r.event);
-    read += page.records.length;
-    cursor = page.nextCursor ?? undefined;
-  } while (cursor);
-  return read;
 }

@@ -212,6 +212,7 @@ export class SqliteStore implements Store {
             if (purge) this.#purge(purge.throughSeq, head.seq);
             return { events, checkpoint };
           });
+          // Rollups: the deltas of the events just chained, in this transaction (store/rollups/).
           this.#rollups.add(units);
           return results;
         })
