@@ -11,7 +11,7 @@ import {
   SOC2_LIMITS,
   type Soc2Counts,
 } from '@warden/core';
-import { dimsParts, hourBucket, type RollupCell } from '../store/rollups/rollup.js';
+import { dimsKey, dimsParts, hourBucket, type RollupCell } from '../store/rollups/rollup.js';
 import { ROLE_METRIC, SOC2_ROLLUPS, soc2Deriver } from '../store/rollups/soc2-rollup.js';
 import type { Store } from '../store/store.js';
 import { auditPages } from './audit-pages.js';
@@ -30,13 +30,15 @@ export interface Soc2CountsRead {
  * through the same deriver. An hour at or before the oldest stored event is read event by event too:
  * a retention purge keeps the cells of the events it removes. Where an identity is first seen (its
  * name, detail, roles in order and first seq), the hour of its first cell is read. Undefined when the
- * counts would not equal the builder's: more identities or blocked names than the builder tracks.
+ * counts would not equal the builder's: rollups not kept for every event (see `complete`), more
+ * identities or blocked names than the builder tracks.
  */
 export async function readSoc2Counts(
   store: Store,
   period: ReportPeriod,
   pageSize: number,
 ): Promise<Soc2CountsRead | undefined> {
+  if (!(await complete(store))) return undefined;
   const from = Date.parse(period.from);
   const to = Date.parse(period.to);
   const oldest = await store.oldestEvent();
@@ -62,6 +64,7 @@ export async function readSoc2Counts(
     if (fullTo < to) await scan(fullTo, to);
     const range = { from: hourBucket(iso(fullFrom)), to: hourBucket(iso(fullTo)) };
     for (const name of Object.values(SOC2_ROLLUPS)) {
+      if (name === SOC2_ROLLUPS.chained) continue;
       for (const cell of await store.rollups({ name, ...range })) sums.add(cell);
     }
   }
@@ -93,6 +96,19 @@ export async function readSoc2Counts(
     },
     reviewRanges: reviewRanges(sums.decisions, period),
   };
+}
+
+/**
+ * Whether the SOC 2 rollups hold every event ever chained: their all-time count is the head's seq (read
+ * before and after it, so a commit in between cannot make a short count look whole). Not so on a
+ * database whose trail was purged before the rollups were backfilled, or whose rollups were kept by a
+ * version without this deriver: then the report recounts.
+ */
+async function complete(store: Store): Promise<boolean> {
+  const before = await store.head();
+  const [cell] = await store.rollups({ name: SOC2_ROLLUPS.chained, bucket: '', dims: dimsKey() });
+  const after = await store.head();
+  return before.seq === after.seq && (cell?.metrics.n ?? 0) === after.seq;
 }
 
 /** The seq of the period's first and last events (two one-row reads). */

@@ -206,7 +206,9 @@ describe.each(DIALECTS)('Rollups (%s)', (dialect) => {
       },
     ]);
     expect(await trail(fx.store)).toHaveLength(1);
-    expect(await storedCells(fx.store)).toEqual(before);
+    // The SOC 2 cells count every event, the retention.purged one too: compare the others.
+    const notSoc2 = (cells: RollupCell[]) => cells.filter((c) => !c.name.startsWith('soc2.'));
+    expect(notSoc2(await storedCells(fx.store))).toEqual(notSoc2(before));
   });
 
   it('migration 11 backfills an existing trail, page by page, with sums written out as it goes', async () => {

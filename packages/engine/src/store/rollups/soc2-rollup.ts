@@ -7,6 +7,11 @@ import { dimsKey, hourBucket, type RollupDelta, type RollupDeriver } from './rol
  * Soc2ReportBuilder.push counts for the same events.
  */
 export const SOC2_ROLLUPS = {
+  /**
+   * Every event chained, all time (bucket ''): equal to the head's seq exactly when the rollups were kept
+   * (or backfilled) for every event, so a reader can tell they are complete.
+   */
+  chained: 'soc2.chained',
   /** Events per type: dims [type], metric n. */
   types: 'soc2.types',
   /** Decisions per effect: dims [effect], metric n. */
@@ -28,7 +33,10 @@ export const ROLE_METRIC = 'role:';
  */
 export const soc2Deriver: RollupDeriver = (e: AuditEvent): readonly RollupDelta[] => {
   const bucket = hourBucket(e.ts);
-  const out: RollupDelta[] = [{ name: SOC2_ROLLUPS.types, bucket, dims: dimsKey(e.type), metrics: { n: 1 } }];
+  const out: RollupDelta[] = [
+    { name: SOC2_ROLLUPS.chained, bucket: '', dims: dimsKey(), metrics: { n: 1 } },
+    { name: SOC2_ROLLUPS.types, bucket, dims: dimsKey(e.type), metrics: { n: 1 } },
+  ];
   const effect = e.type === 'call.decided' ? e.decision?.effect : undefined;
   if (effect) {
     out.push({ name: SOC2_ROLLUPS.decisions, bucket, dims: dimsKey(effect), metrics: { n: 1 } });
