@@ -177,8 +177,10 @@ export class SqliteStore implements Store {
       ),
       insertCheckpoint: db.prepare('INSERT INTO checkpoints (seq, kind, signed) VALUES (?, ?, ?)'),
       session: db.prepare('SELECT * FROM sessions WHERE id = ?'),
+      // Two halves, each the exact predicate of a partial index (audit_events_call, audit_events_call_end):
+      // one IN list of all three types matches neither, and SQLite then scans every call event by type.
       findCall: db.prepare(
-        "SELECT seq, prev, hash, body, type FROM audit_events WHERE call_id = ? AND type IN ('call.decided', 'call.completed', 'call.voided')",
+        "SELECT seq, prev, hash, body, type FROM audit_events WHERE call_id = ? AND type IN ('call.decided', 'call.completed') UNION ALL SELECT seq, prev, hash, body, type FROM audit_events WHERE call_id = ? AND type IN ('call.completed', 'call.voided') AND type = 'call.voided'",
       ),
     };
   }
@@ -282,7 +284,7 @@ export class SqliteStore implements Store {
 
   async findCall(callId: string): Promise<FoundCall> {
     return foundCall(
-      this.#read('finding a call', () => this.#stmt.findCall.all(callId) as (Row & { type: string })[]),
+      this.#read('finding a call', () => this.#stmt.findCall.all(callId, callId) as (Row & { type: string })[]),
     );
   }
 
