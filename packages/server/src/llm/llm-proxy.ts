@@ -150,6 +150,7 @@ export class LlmProxy {
     const taskToken = taskTokenHeader(request);
     const { model, inputTokens, outputTokens, unbounded } = estimate;
     const start = performance.now();
+    this.#ctx.completions.beforeDecision();
     const result = await this.#ctx.engine.check(call, {
       estimate: {
         model,
@@ -190,7 +191,7 @@ export class LlmProxy {
       );
     } catch (err) {
       const why = fetchFailure(err);
-      await this.#settle(x, 502, {
+      this.#settleLater(x, 502, {
         status: 'error',
         error: `the upstream could not be reached: ${why}`,
         usage: noUsage(x.estimate),
@@ -203,14 +204,17 @@ export class LlmProxy {
     }
   }
 
-  /** A whole (not streamed) answer: read, settled, then passed to the client as it came. */
+  /**
+   * A whole (not streamed) answer: passed to the client as it came, then settled off the response path
+   * (the decision is durable before the request was forwarded; the completion shares a later commit).
+   */
   async #whole(x: Exchange, response: Response, reply: FastifyReply): Promise<FastifyReply> {
     let bytes: Buffer;
     try {
       bytes = Buffer.from(await response.arrayBuffer());
     } catch (err) {
       const why = fetchFailure(err);
-      await this.#settle(x, 502, {
+      this.#settleLater(x, 502, {
         status: 'error',
         error: `the upstream answer broke off: ${why}`,
         // The provider may well have finished; all Warden knows is the prompt it sent.
@@ -227,7 +231,9 @@ export class LlmProxy {
       response.ok || seen.usage
         ? billedUsage({ ...seen, final: seen.usage !== undefined }, x.estimate)
         : undefined;
-    await this.#settle(
+    // The answer goes first: the decision is durable already, the usage is recorded after it.
+    reply.send(bytes);
+    this.#settleLater(
       x,
       response.status,
       {
@@ -239,7 +245,20 @@ export class LlmProxy {
       },
       { usage: billed ? (billed.estimated ? 'estimated' : 'reported') : 'none' },
     );
-    return reply.send(bytes);
+    return reply;
+  }
+
+  /**
+   * Settles a call off the response path: its completion is held for the next decision's commit (see
+   * DeferredCompletions) and tracked, so shutdown waits for it. Nothing is awaited by the answer.
+   */
+  #settleLater(
+    x: Exchange,
+    httpStatus: number,
+    outcome: Omit<CallOutcome, 'durationMs' | 'result'>,
+    extra: Record<string, unknown> = {},
+  ): void {
+    this.#pending.track(this.#settle(x, httpStatus, outcome, extra, { deferred: true }));
   }
 
   /**
@@ -293,6 +312,7 @@ export class LlmProxy {
     httpStatus: number,
     outcome: Omit<CallOutcome, 'durationMs' | 'result'>,
     extra: Record<string, unknown> = {},
+    how: { deferred?: boolean } = {},
   ): Promise<void> {
     const done: CallOutcome = {
       ...outcome,
@@ -300,7 +320,9 @@ export class LlmProxy {
       durationMs: Math.round(performance.now() - x.startedMs),
     };
     if (x.client) endUpstreamSpan(x.client, httpStatus, outcome);
-    const err = await this.#complete(x, done);
+    const err = await (how.deferred
+      ? this.#ctx.completions.defer(() => this.#complete(x, done))
+      : this.#complete(x, done));
     const unsettled = err === undefined ? undefined : codeOf(err);
     if (x.span) endAnswered(x.span, httpStatus, unsettled, unsettled);
     if (err === undefined) return;

@@ -239,6 +239,8 @@ async function check(
   headers: FastifyRequest['headers'],
 ): Promise<CheckResult> {
   const start = performance.now();
+  // Completions held by the proxy and the gateway join this decision's commit.
+  ctx.completions.beforeDecision();
   const result = await ctx.engine.check(call, options);
   const end = performance.now();
   ctx.metrics.decisions.inc({ effect: result.effect, rule: result.ruleId ?? '', code: result.code ?? '' });
