@@ -45,9 +45,24 @@ beforeAll(async () => {
   writeFileSync(join(dir, 'policy.yaml'), POLICY);
   // A chat completions upstream speaking OpenAI's wire format (non-streaming).
   upstream = createServer((req, res) => {
-    req.resume();
+    let raw = '';
+    req.on('data', (chunk) => {
+      raw += chunk;
+    });
     req.on('end', () => {
       onUpstreamRequest();
+      if ((JSON.parse(raw) as { stream?: boolean }).stream) {
+        // Chat Completions streamed: a text chunk, the usage chunk (asked for by Warden), then [DONE].
+        const chunk = (o: object) =>
+          `data: ${JSON.stringify({ id: 'chatcmpl-1', object: 'chat.completion.chunk', created: 1, model: 'gpt-4o-mini-2025-01-01', ...o })}\n\n`;
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.end(
+          chunk({ choices: [{ index: 0, delta: { content: 'Hi.' }, finish_reason: null }] }) +
+            chunk({ choices: [], usage: USAGE }) +
+            'data: [DONE]\n\n',
+        );
+        return;
+      }
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(
         JSON.stringify({
@@ -120,11 +135,15 @@ function completionStored(conn: Database.Database, callId: string): boolean {
   );
 }
 
-function chat(base: string, key: string): Promise<Response> {
+function chat(base: string, key: string, stream = false): Promise<Response> {
   return fetch(`${base}/llm/openai/v1/chat/completions`, {
     method: 'POST',
     headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Say hi.' }] }),
+    body: JSON.stringify({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'Say hi.' }],
+      ...(stream ? { stream: true } : {}),
+    }),
   });
 }
 
@@ -172,11 +191,41 @@ describe('warden serve: the LLM proxy answers before its completion is durable',
     }
   }, 90_000);
 
+  it('ends a stream, [DONE] included, while the database is locked; the usage lands after', async () => {
+    const { server, db, key } = await serve('proxy-stream');
+    const lock = new Database(db);
+    try {
+      onUpstreamRequest = () => {
+        lock.prepare('BEGIN IMMEDIATE').run();
+      };
+      const res = await chat(server.url, key, true);
+      const text = await res.text();
+      onUpstreamRequest = () => {};
+      expect(res.status).toBe(200);
+      expect(text).toContain('data: [DONE]');
+      const callId = res.headers.get('warden-call-id') as string;
+      expect(lock.inTransaction).toBe(true);
+      expect(completionStored(lock, callId)).toBe(false);
+      expect(server.stderr()).not.toContain('could not be settled');
+      lock.prepare('ROLLBACK').run();
+      const done = await completed(server.url, callId);
+      expect(done.outcome).toMatchObject({
+        status: 'ok',
+        usage: { inputTokens: 31, outputTokens: 7 },
+        result: { stream: true, usage: 'reported' },
+      });
+    } finally {
+      if (lock.inTransaction) lock.prepare('ROLLBACK').run();
+      lock.close();
+      await server.stop();
+    }
+  }, 90_000);
+
   it('SIGTERM right after the answers: every completion is recorded before the process exits', async () => {
     const { server, db, key } = await serve('proxy-stop');
     const ids: string[] = [];
-    for (let i = 0; i < 5; i++) {
-      const res = await chat(server.url, key);
+    for (let i = 0; i < 6; i++) {
+      const res = await chat(server.url, key, i % 2 === 1);
       expect(res.status).toBe(200);
       await res.arrayBuffer();
       ids.push(res.headers.get('warden-call-id') as string);

@@ -23,7 +23,7 @@ import { isFinalSettleError, PendingSettlements } from './pending-settlements.js
 import { LlmProxyError } from './provider-errors.js';
 import { refusalOf } from './refusal.js';
 import { estimateRequest, type RequestEstimate } from './request-estimate.js';
-import { relayEvents } from './stream-relay.js';
+import { type RelayOutcome, relayEvents } from './stream-relay.js';
 import {
   clientHeaders,
   fetchFailure,
@@ -262,9 +262,8 @@ export class LlmProxy {
   }
 
   /**
-   * A streamed answer: relayed event by event while it is metered on the side. The call is settled
-   * before the client's response ends (and before its `[DONE]`), so a client that saw the end finds the
-   * usage recorded (unless that first try failed: the retries do not hold the response up).
+   * A streamed answer: relayed event by event while it is metered on the side. The client's stream ends
+   * as the upstream's does; the call is settled after that, off the response path like a whole answer.
    */
   #relay(
     x: Exchange,
@@ -276,28 +275,27 @@ export class LlmProxy {
     const meter = x.endpoint.streamMeter(body);
     reply.header('cache-control', 'no-cache').header('x-accel-buffering', 'no');
     const task = (async () => {
-      let cut = true;
-      let held: string | undefined;
+      let relayed: RelayOutcome | undefined;
       try {
-        const relayed = await relayEvents(response.body, out, meter);
-        cut = relayed.cut;
-        held = relayed.held;
-        const billed = billedUsage(meter, x.estimate);
-        const failure = cut ? 'the upstream stream broke off before its end' : meter.failure;
-        await this.#settle(
-          x,
-          response.status,
-          { status: failure ? 'error' : 'ok', ...(failure ? { error: failure } : {}), usage: billed.usage },
-          { usage: billed.estimated ? 'estimated' : 'reported', clientGone: relayed.clientGone },
-        );
+        relayed = await relayEvents(response.body, out, meter);
       } finally {
-        // Ended by the settlement already; this covers a relay that failed before it.
-        x.client?.end('relay failed');
-        x.span?.end('relay failed');
+        if (!relayed) {
+          // The relay itself failed: nothing says how the stream ended, so nothing is settled.
+          x.client?.end('relay failed');
+          x.span?.end('relay failed');
+        }
         // A cut stream is cut for the client too, so it does not take half an answer for a whole one.
-        if (cut) reply.raw.destroy();
-        else out.end(out.destroyed ? undefined : held);
+        if (!relayed || relayed.cut) reply.raw.destroy();
+        else out.end(out.destroyed ? undefined : relayed.held);
       }
+      const billed = billedUsage(meter, x.estimate);
+      const failure = relayed.cut ? 'the upstream stream broke off before its end' : meter.failure;
+      this.#settleLater(
+        x,
+        response.status,
+        { status: failure ? 'error' : 'ok', ...(failure ? { error: failure } : {}), usage: billed.usage },
+        { usage: billed.estimated ? 'estimated' : 'reported', clientGone: relayed.clientGone },
+      );
     })();
     this.#pending.track(task);
     return reply.send(out);
