@@ -284,7 +284,10 @@ export class SqliteStore implements Store {
 
   async findCall(callId: string): Promise<FoundCall> {
     return foundCall(
-      this.#read('finding a call', () => this.#stmt.findCall.all(callId, callId) as (Row & { type: string })[]),
+      this.#read(
+        'finding a call',
+        () => this.#stmt.findCall.all(callId, callId) as (Row & { type: string })[],
+      ),
     );
   }
 
