@@ -84,6 +84,14 @@ import { assertSqliteRuntime } from './sqlite-runtime.js';
 /** How long a write waits for another process's lock before the store reports itself unavailable. */
 const BUSY_TIMEOUT_MS = 2_000;
 
+/**
+ * A call's decision, completion and voiding. Two halves, each with the exact predicate of a partial index
+ * (audit_events_call, audit_events_call_end): one IN list of all three types matches neither, and SQLite
+ * then reads every call event through the type index (one completion cost a scan of the trail).
+ */
+export const FIND_CALL_SQL =
+  "SELECT seq, prev, hash, body, type FROM audit_events WHERE call_id = ? AND type IN ('call.decided', 'call.completed') UNION ALL SELECT seq, prev, hash, body, type FROM audit_events WHERE call_id = ? AND type IN ('call.completed', 'call.voided') AND type = 'call.voided'";
+
 /** Opens (creating if needed) a SQLite store at `path` and brings its schema up to date. */
 export function openSqliteStore(path: string): SqliteStore {
   const file = path === ':memory:' ? path : resolve(path);
@@ -177,11 +185,7 @@ export class SqliteStore implements Store {
       ),
       insertCheckpoint: db.prepare('INSERT INTO checkpoints (seq, kind, signed) VALUES (?, ?, ?)'),
       session: db.prepare('SELECT * FROM sessions WHERE id = ?'),
-      // Two halves, each the exact predicate of a partial index (audit_events_call, audit_events_call_end):
-      // one IN list of all three types matches neither, and SQLite then scans every call event by type.
-      findCall: db.prepare(
-        "SELECT seq, prev, hash, body, type FROM audit_events WHERE call_id = ? AND type IN ('call.decided', 'call.completed') UNION ALL SELECT seq, prev, hash, body, type FROM audit_events WHERE call_id = ? AND type IN ('call.completed', 'call.voided') AND type = 'call.voided'",
-      ),
+      findCall: db.prepare(FIND_CALL_SQL),
     };
   }
 
