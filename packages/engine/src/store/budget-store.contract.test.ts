@@ -4,13 +4,14 @@ import {
   type ErrorCode,
   isWardenError,
   type ReservationRecord,
+  type ReserveOutcome,
   uuidv7,
 } from '@warden/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { withClient } from '../../test-support/postgres-server.js';
 import { DIALECTS, decided, freshStore, type StoreFixture } from '../../test-support/store-fixtures.js';
 import { openStore } from './open-store.js';
-import type { Mutation, NotificationRecord, Store } from './store.js';
+import type { CommitUnit, Mutation, NotificationRecord, Store } from './store.js';
 
 const T0 = Date.parse('2026-03-01T12:00:00.000Z');
 /** An ISO timestamp `minutes` after T0 (fixed-width, so text order is time order). */
@@ -84,6 +85,46 @@ const budgetEvent = (type: AuditEvent['type'] = 'budget.released') => decided({ 
 /** Sums with 1e-9 rounding, as the expectation of counters built from decimal amounts. */
 const sum = (xs: readonly number[]) => Math.round(xs.reduce((a, b) => a + b, 0) * 1e9) / 1e9;
 
+/** The two ways a reservation is made: a reserve of its own, or inside a commit unit that carries it. */
+const RESERVE_DOORS = ['Store.reserve', 'a commit unit'] as const;
+
+/** A unit recording a call allowed with reservation `r`, and recording it blocked when refused. */
+function reservingUnit(r: ReservationRecord): CommitUnit {
+  const callId = r.callId;
+  return {
+    reserve: r,
+    events: [decided({ callId, id: callId })],
+    onRefused: (refused) => ({
+      events: [
+        decided({
+          callId,
+          id: callId,
+          decision: {
+            effect: 'block',
+            policyEffect: 'allow',
+            mode: 'enforce',
+            ruleId: null,
+            matchedRuleIds: [],
+            reasons: [`budget ${refused.line.budgetId} would go over`],
+            code: 'BUDGET_EXCEEDED',
+          },
+        }),
+      ],
+    }),
+  };
+}
+
+/** Reserves `r` through `door`, with what Store.reserve would answer. */
+async function reserveThrough(
+  door: (typeof RESERVE_DOORS)[number],
+  store: Store,
+  r: ReservationRecord,
+): Promise<ReserveOutcome> {
+  if (door === 'Store.reserve') return store.reserve(r);
+  const [result] = await store.commit([reservingUnit(r)]);
+  return result?.refused ?? { ok: true };
+}
+
 /** The budget store contract: the same against SQLite and a real PostgreSQL. */
 describe.each(DIALECTS)('Store contract: budgets (%s)', (dialect) => {
   let fx: StoreFixture;
@@ -110,105 +151,109 @@ describe.each(DIALECTS)('Store contract: budgets (%s)', (dialect) => {
     expect(await fx.store.head()).toEqual(head);
   };
 
-  it('reserves up to the limit and refuses past it, naming the line and the counter figures', async () => {
-    const l = line({ amount: 5 });
-    const held: ReservationRecord[] = [];
-    for (let i = 0; i < 4; i++) {
-      const r = reservation([l]);
-      expect(await fx.store.reserve(r)).toEqual({ ok: true });
-      held.push(r);
-    }
-    const over = reservation([line({ amount: 1 })]);
-    expect(await fx.store.reserve(over)).toEqual({
-      ok: false,
-      line: line({ amount: 1 }),
-      used: 0,
-      reserved: 20,
-      limit: 20,
+  // Store.reserve's rules, held by both doors: a reserve of its own, and a unit's reservation in a commit.
+  describe.each(RESERVE_DOORS)('reserving through %s', (door) => {
+    const reserve = (r: ReservationRecord) => reserveThrough(door, fx.store, r);
+    it('reserves up to the limit and refuses past it, naming the line and the counter figures', async () => {
+      const l = line({ amount: 5 });
+      const held: ReservationRecord[] = [];
+      for (let i = 0; i < 4; i++) {
+        const r = reservation([l]);
+        expect(await reserve(r)).toEqual({ ok: true });
+        held.push(r);
+      }
+      const over = reservation([line({ amount: 1 })]);
+      expect(await reserve(over)).toEqual({
+        ok: false,
+        line: line({ amount: 1 }),
+        used: 0,
+        reserved: 20,
+        limit: 20,
+      });
+      expect(await fx.store.reservation(over.id)).toBeUndefined();
+      expect(await fx.store.reservation(held[0]?.id as string)).toEqual(held[0]);
+      expect(await counter(l.key)).toEqual({
+        key: l.key,
+        budgetId: 'calls-hourly',
+        scopeKey: 'agent:billing-agent',
+        metric: 'calls',
+        window: 'hour',
+        windowStart: at(0),
+        windowEnd: at(60),
+        limit: 20,
+        limitOverride: null,
+        used: 0,
+        reserved: 20,
+        alerted: 0,
+        updatedAt: at(0),
+      });
     });
-    expect(await fx.store.reservation(over.id)).toBeUndefined();
-    expect(await fx.store.reservation(held[0]?.id as string)).toEqual(held[0]);
-    expect(await counter(l.key)).toEqual({
-      key: l.key,
-      budgetId: 'calls-hourly',
-      scopeKey: 'agent:billing-agent',
-      metric: 'calls',
-      window: 'hour',
-      windowStart: at(0),
-      windowEnd: at(60),
-      limit: 20,
-      limitOverride: null,
-      used: 0,
-      reserved: 20,
-      alerted: 0,
-      updatedAt: at(0),
+
+    it('admits an amount of 0 only while the counter is below its limit', async () => {
+      const l = (amount: number) => line({ limit: 3, amount });
+      expect(await reserve(reservation([l(2)]))).toEqual({ ok: true });
+      expect(await reserve(reservation([l(0)]))).toEqual({ ok: true });
+      expect(await reserve(reservation([l(1)]))).toEqual({ ok: true });
+      expect(await reserve(reservation([l(0)]))).toMatchObject({ ok: false, reserved: 3, limit: 3 });
+      expect((await counter(l(0).key))?.reserved).toBe(3);
     });
-  });
 
-  it('admits an amount of 0 only while the counter is below its limit', async () => {
-    const l = (amount: number) => line({ limit: 3, amount });
-    expect(await fx.store.reserve(reservation([l(2)]))).toEqual({ ok: true });
-    expect(await fx.store.reserve(reservation([l(0)]))).toEqual({ ok: true });
-    expect(await fx.store.reserve(reservation([l(1)]))).toEqual({ ok: true });
-    expect(await fx.store.reserve(reservation([l(0)]))).toMatchObject({ ok: false, reserved: 3, limit: 3 });
-    expect((await counter(l(0).key))?.reserved).toBe(3);
-  });
-
-  it('adds decimal amounts exactly enough that a sum equal to the limit is admitted', async () => {
-    const usd = (amount: number) => sessionLine('s-1', { limit: 0.3, amount });
-    expect(await fx.store.reserve(reservation([usd(0.1)]))).toEqual({ ok: true });
-    expect(await fx.store.reserve(reservation([usd(0.2)]))).toEqual({ ok: true });
-    expect(await fx.store.reserve(reservation([usd(0)]))).toMatchObject({ ok: false, reserved: 0.3 });
-    expect(await fx.store.reserve(reservation([usd(0.000001)]))).toMatchObject({ ok: false });
-    expect((await counter(usd(0).key))?.reserved).toBe(0.3);
-  });
-
-  it('reserves all lines or none: one line over leaves the others unchanged', async () => {
-    const a = line({ budgetId: 'a-calls', limit: 10, amount: 5 });
-    const b = line({ budgetId: 'b-calls', limit: 1, amount: 2 });
-    const c = line({ budgetId: 'c-calls', limit: 1, amount: 2 });
-    // Given out of key order: the first line over in key order is the one reported.
-    expect(await fx.store.reserve(reservation([c, a, b]))).toEqual({
-      ok: false,
-      line: b,
-      used: 0,
-      reserved: 0,
-      limit: 1,
+    it('adds decimal amounts exactly enough that a sum equal to the limit is admitted', async () => {
+      const usd = (amount: number) => sessionLine('s-1', { limit: 0.3, amount });
+      expect(await reserve(reservation([usd(0.1)]))).toEqual({ ok: true });
+      expect(await reserve(reservation([usd(0.2)]))).toEqual({ ok: true });
+      expect(await reserve(reservation([usd(0)]))).toMatchObject({ ok: false, reserved: 0.3 });
+      expect(await reserve(reservation([usd(0.000001)]))).toMatchObject({ ok: false });
+      expect((await counter(usd(0).key))?.reserved).toBe(0.3);
     });
-    for (const l of [a, b, c]) expect(await counter(l.key)).toMatchObject({ reserved: 0, used: 0 });
-    // A counter named twice holds the sum of its lines.
-    expect(await fx.store.reserve(reservation([a, { ...a, amount: 6 }]))).toMatchObject({
-      ok: false,
-      line: { ...a, amount: 11 },
-      limit: 10,
+
+    it('reserves all lines or none: one line over leaves the others unchanged', async () => {
+      const a = line({ budgetId: 'a-calls', limit: 10, amount: 5 });
+      const b = line({ budgetId: 'b-calls', limit: 1, amount: 2 });
+      const c = line({ budgetId: 'c-calls', limit: 1, amount: 2 });
+      // Given out of key order: the first line over in key order is the one reported.
+      expect(await reserve(reservation([c, a, b]))).toEqual({
+        ok: false,
+        line: b,
+        used: 0,
+        reserved: 0,
+        limit: 1,
+      });
+      for (const l of [a, b, c]) expect(await counter(l.key)).toMatchObject({ reserved: 0, used: 0 });
+      // A counter named twice holds the sum of its lines.
+      expect(await reserve(reservation([a, { ...a, amount: 6 }]))).toMatchObject({
+        ok: false,
+        line: { ...a, amount: 11 },
+        limit: 10,
+      });
+      expect(await reserve(reservation([a, { ...a, amount: 5 }]))).toEqual({ ok: true });
+      expect(await counter(a.key)).toMatchObject({ reserved: 10 });
     });
-    expect(await fx.store.reserve(reservation([a, { ...a, amount: 5 }]))).toEqual({ ok: true });
-    expect(await counter(a.key)).toMatchObject({ reserved: 10 });
-  });
 
-  it('refreshes the policy limit on reserve; a limit set by budget.limit wins over it', async () => {
-    const l = (limit: number, amount = 1) => line({ limit, amount });
-    await fx.store.reserve(reservation([l(10, 6)]));
-    expect(await counter(l(10).key)).toMatchObject({ limit: 10, limitOverride: null });
-    expect(await fx.store.reserve(reservation([l(12, 6)]))).toEqual({ ok: true });
-    expect(await counter(l(10).key)).toMatchObject({ limit: 12, reserved: 12 });
+    it('refreshes the policy limit on reserve; a limit set by budget.limit wins over it', async () => {
+      const l = (limit: number, amount = 1) => line({ limit, amount });
+      await reserve(reservation([l(10, 6)]));
+      expect(await counter(l(10).key)).toMatchObject({ limit: 10, limitOverride: null });
+      expect(await reserve(reservation([l(12, 6)]))).toEqual({ ok: true });
+      expect(await counter(l(10).key)).toMatchObject({ limit: 12, reserved: 12 });
 
-    await apply([{ kind: 'budget.limit', line: l(12), limit: 13, ts: at(2) }]);
-    expect(await counter(l(10).key)).toMatchObject({ limit: 12, limitOverride: 13, updatedAt: at(2) });
-    expect(await fx.store.reserve(reservation([l(100, 2)]))).toEqual({
-      ok: false,
-      line: l(100, 2),
-      used: 0,
-      reserved: 12,
-      limit: 13,
+      await apply([{ kind: 'budget.limit', line: l(12), limit: 13, ts: at(2) }]);
+      expect(await counter(l(10).key)).toMatchObject({ limit: 12, limitOverride: 13, updatedAt: at(2) });
+      expect(await reserve(reservation([l(100, 2)]))).toEqual({
+        ok: false,
+        line: l(100, 2),
+        used: 0,
+        reserved: 12,
+        limit: 13,
+      });
+      expect(await counter(l(10).key)).toMatchObject({ limit: 100, limitOverride: 13 });
+      expect(await reserve(reservation([l(100, 1)]))).toEqual({ ok: true });
+
+      // A limit set on a counter not used yet creates it.
+      const fresh = line({ budgetId: 'fresh', limit: 5 });
+      await apply([{ kind: 'budget.limit', line: fresh, limit: 50, ts: at(3) }]);
+      expect(await counter(fresh.key)).toMatchObject({ limit: 5, limitOverride: 50, used: 0, reserved: 0 });
     });
-    expect(await counter(l(10).key)).toMatchObject({ limit: 100, limitOverride: 13 });
-    expect(await fx.store.reserve(reservation([l(100, 1)]))).toEqual({ ok: true });
-
-    // A limit set on a counter not used yet creates it.
-    const fresh = line({ budgetId: 'fresh', limit: 5 });
-    await apply([{ kind: 'budget.limit', line: fresh, limit: 50, ts: at(3) }]);
-    expect(await counter(fresh.key)).toMatchObject({ limit: 5, limitOverride: 50, used: 0, reserved: 0 });
   });
 
   it('settles: reserved moves to used, a ledger row per line, and a second settle is refused', async () => {
