@@ -68,8 +68,8 @@ export interface CommittedUnits {
  * while queuing for the chain would close a cycle with it. From the first unit with a mutation that
  * needs the lock (a purge, an API key creation, a stored policy; all rare) the rest runs strictly in
  * order, with everything linked so far written first before a purge: it sees the same rows and holds as
- * in SQLite. A commit holding an event other than a call's is announced on CHAIN_CHANNEL with the same
- * lock query.
+ * in SQLite. A commit holding an event other than a call's is announced on CHAIN_CHANNEL with the head
+ * it leaves: in the lock query, or, when it reserves, once its units are decided.
  */
 export async function commitUnits(
   client: pg.ClientBase,
@@ -91,20 +91,19 @@ export async function commitUnits(
     return { results: given.map(() => ({ events: [] })) };
   }
 
-  const announce = given.some((p) => p.unit.events.some(announced));
-  const head = announce
+  // With a reservation, the units written (so the head left) are known only once it is decided.
+  const announceNow = reserving.length === 0 && given.some((p) => p.unit.events.some(announced));
+  const head = announceNow
     ? await lockAndAnnounce(client, givenPayload.bodies.length)
     : await lockChainHead(client);
   // Budget counters are locked only now, under the chain lock: a settlement holds a hot counter (an
   // agent's or the global budget) for the end of one commit, not while it queues for the chain, so the
   // reservations of other calls wait on it only briefly.
   await mutations.lockBudgets(budgets, reserving);
-  const { prepared, payload, refusals } = await admitReservations(
-    client,
-    given,
-    givenPayload,
-    announce ? undefined : head.seq,
-  );
+  const { prepared, payload, refusals } = await admitReservations(client, given, givenPayload);
+  if (!announceNow && prepared.some((p) => p.unit.events.some(announced))) {
+    await client.query('SELECT pg_notify($1, $2)', [CHAIN_CHANNEL, String(head.seq + payload.bodies.length)]);
+  }
   const locked = firstLocked === -1 ? prepared.length : firstLocked;
   const early = prepared.slice(0, locked).flatMap((p) => p.unit.mutations ?? []);
   await mutations.applyAll(early.filter((m) => !isBudget(m)));
@@ -142,14 +141,12 @@ export async function commitUnits(
 /**
  * Admits the reservations of the units that carry one (reserveInCommit, one round trip) and puts
  * `onRefused`'s unit in the place of each refused one, serialised here (the rare path), with the payload
- * rebuilt. A replacement holding an event others must hear of is announced when the lock query was not.
+ * rebuilt.
  */
 async function admitReservations(
   client: pg.ClientBase,
   given: readonly PreparedUnit[],
   payload: EventPayload,
-  /** The head before this commit, when the lock query announced nothing. */
-  unannounced: number | undefined,
 ): Promise<{
   prepared: readonly PreparedUnit[];
   payload: EventPayload;
@@ -168,10 +165,5 @@ async function admitReservations(
     const r = refusals.get(i);
     return r ? refusedUnit(p.unit, r) : p;
   });
-  const rebuilt = new EventPayload(prepared);
-  if (unannounced !== undefined && prepared.some((p) => p.unit.events.some(announced))) {
-    const after = unannounced + rebuilt.bodies.length;
-    await client.query('SELECT pg_notify($1, $2)', [CHAIN_CHANNEL, String(after)]);
-  }
-  return { prepared, payload: rebuilt, refusals };
+  return { prepared, payload: new EventPayload(prepared), refusals };
 }
