@@ -130,7 +130,7 @@ export class PostgresStore implements Store {
       return await this.#db.transaction('writing audit events', async (client) => {
         const committed = await commitUnits(client, prepared, payload);
         // Rollups: the deltas of the events just chained, under the chain lock (store/rollups/).
-        await addPostgresRollups(client, units);
+        await addPostgresRollups(client, committed.units);
         xid = committed.xid;
         return committed.results;
       });
