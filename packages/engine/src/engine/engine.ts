@@ -206,7 +206,17 @@ export class Engine {
    * outcome or a store failure: an invalid call, a paused session or an unavailable store is a block.
    */
   async check(input: unknown, options: CheckOptions = {}): Promise<CheckResult> {
-    return checkWithRetry(this.#deps, input, options);
+    return checkWithRetry(this.#deps, { validated: false, body: input }, options);
+  }
+
+  /**
+   * `check` for a call its caller has already validated (the HTTP API parses the body against the API's
+   * call schema refined with the domain's rules, which `ToolCallSchema` equals): the same steps and the
+   * same outcomes, without parsing the call a second time. Never pass it a body from outside unvalidated:
+   * `check` is the door for those.
+   */
+  async checkValidated(call: ToolCall, options: CheckOptions = {}): Promise<CheckResult> {
+    return checkWithRetry(this.#deps, { validated: true, call }, options);
   }
 
   /**

@@ -16,6 +16,15 @@ import { newSession, sessionGate } from './session-gate.js';
 import { recordInvalid, validateCall } from './validate-call.js';
 
 /**
+ * What a check decides: a body from outside, validated first; or a call its caller already validated
+ * against `ToolCallSchema` (or the API's request schema refined with the domain's rules), which is not
+ * parsed a second time.
+ */
+export type CheckInput =
+  | { readonly validated: false; readonly body: unknown }
+  | { readonly validated: true; readonly call: ToolCall };
+
+/**
  * Decides a call, as its steps: validate the call, establish who stands behind it (identity), let it
  * into its session (session gate), evaluate the policy, run the loop breakers, redeem an approval it
  * presents or lift a default block by a grant, admit it against its budgets, and record the decision
@@ -26,17 +35,22 @@ import { recordInvalid, validateCall } from './validate-call.js';
  */
 export async function checkCall(
   deps: CheckDeps,
-  input: unknown,
+  input: CheckInput,
   options: CheckOptions,
   again: boolean,
 ): Promise<CheckResult> {
   const now = new Date();
   const ts = now.toISOString();
   const callId = uuidv7();
-  const valid = validateCall(input);
-  if (!valid.ok) return recordInvalid(deps, input, callId, ts, valid.issues, options.keyId);
+  let parsed: ToolCall;
+  if (input.validated) parsed = input.call;
+  else {
+    const valid = validateCall(input.body);
+    if (!valid.ok) return recordInvalid(deps, input.body, callId, ts, valid.issues, options.keyId);
+    parsed = valid.call;
+  }
   const policy = deps.port.policy();
-  let call: ToolCall = { ...valid.call, now };
+  let call: ToolCall = { ...parsed, now };
   let sessionId = call.session ?? uuidv7();
   try {
     const gate = await identityGate(deps.tasks, policy, call, options);
@@ -90,7 +104,11 @@ export async function checkCall(
     if (options.meteredBy) decision = { ...decision, meteredBy: options.meteredBy };
     return await admitBudget(deps, decided, decision, ensure, options.estimate);
   } catch (err) {
-    if (!again && isSessionExists(err)) throw err;
+    if (!again && isSessionExists(err)) {
+      // The session is someone else's after all: its history is read from the trail, without this call.
+      deps.history.forget(sessionId);
+      throw err;
+    }
     return unavailable(err, callId, sessionId, policy);
   }
 }
@@ -102,7 +120,7 @@ export async function checkCall(
  */
 export async function checkWithRetry(
   deps: CheckDeps,
-  input: unknown,
+  input: CheckInput,
   options: CheckOptions,
 ): Promise<CheckResult> {
   try {

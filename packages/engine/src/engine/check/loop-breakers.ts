@@ -26,8 +26,9 @@ const ENGINE_ONLY = new Set([
 ]);
 
 /**
- * The loop detectors, run on every call of an existing session before it is decided: the call joins
- * the session's recent history either way, and a trip says why the session must pause.
+ * The loop detectors, run on every call before it is decided: the call joins its session's recent
+ * history either way, and a trip says why the session must pause. The history of a session this
+ * instance has not seen yet (a restart, another instance's session) is read from the audit trail once.
  */
 export async function loopBreakers(
   deps: CheckDeps,
@@ -38,15 +39,13 @@ export async function loopBreakers(
   callId: string,
   argsHmac: string,
 ): Promise<Trip | undefined> {
-  // A call that starts a session cannot be a loop yet; the next call seeds from the audit trail.
-  if (!session) return undefined;
   const history = deps.history;
   const store = deps.port.store;
   const settings = deps.port.policy().budgets.forAgent(call.agent).breakers;
   const judged = settings.repeat || settings.pingPong || settings.rate;
   if (!judged) {
     // The token-burn breaker still needs the history restarted at a resume (it drops older burns).
-    if (settings.tokenBurn && !history.current(sessionId, session.updatedAt))
+    if (session && settings.tokenBurn && !history.current(sessionId, session.updatedAt))
       history.seed(sessionId, session.updatedAt, [], 0);
     return undefined;
   }
@@ -57,6 +56,18 @@ export async function loopBreakers(
     settings.pingPong?.withinMs ?? 0,
     settings.rate ? 60_000 : 0,
   );
+  const trace: SeenCall = { tool: call.tool, argsHmac, at, callId };
+  if (!session) {
+    // A call that starts a session cannot be a loop yet. When the caller named the session, its history
+    // starts here, as of the session row this call's commit creates (updatedAt = ts), so the session's
+    // next call finds it current and does not read it back from the trail. A session the engine made
+    // up for a call without one is seldom called again: it is not held.
+    if (call.session !== undefined) {
+      history.seed(sessionId, ts, [], 0);
+      history.push(sessionId, trace, need, maxAge);
+    }
+    return undefined;
+  }
   const from = new Date(Math.max(Date.parse(session.updatedAt), at - maxAge)).toISOString();
   if (!history.current(sessionId, session.updatedAt)) {
     const page = await store.queryAudit({
@@ -80,7 +91,6 @@ export async function loopBreakers(
     const last = page.records.at(-1)?.seq;
     if (last !== undefined) history.merge(sessionId, seen(page.records), last, need, maxAge);
   }
-  const trace: SeenCall = { tool: call.tool, argsHmac, at, callId };
   const trip = detectRunaway(history.traces(sessionId), trace, settings);
   history.push(sessionId, trace, need, maxAge);
   return trip;

@@ -1,7 +1,7 @@
 import { type AuditEvent, type ReservationRecord, type SignedCheckpoint, WardenError } from '@warden/core';
 import type pg from 'pg';
 import { makeCheckpoint, type PreparedUnit, purgeOf, refusedUnit } from '../commit-plan.js';
-import type { CommitResult, Mutation, ReserveRefusal } from '../store.js';
+import type { CommitResult, CommitUnit, Mutation, ReserveRefusal } from '../store.js';
 import { reserveInCommit } from './postgres-budgets.js';
 import { ChainAppend, type LockedHead, lastCheckpoint, lockChainHead } from './postgres-chain-lock.js';
 import { EventPayload } from './postgres-event-payload.js';
@@ -53,6 +53,8 @@ async function lockAndAnnounce(client: pg.ClientBase, added: number): Promise<Lo
 /** What one commit wrote, and its transaction id when it chained events (for a lost acknowledgement). */
 export interface CommittedUnits {
   readonly results: CommitResult[];
+  /** The units written: a refused reservation's unit replaced by the one built for its refusal. */
+  readonly units: readonly CommitUnit[];
   readonly xid?: string;
 }
 
@@ -88,7 +90,7 @@ export async function commitUnits(
     await mutations.lockBudgets(budgets);
     await mutations.applyAll(all.filter((m) => !isBudget(m)));
     for (const m of budgets) await mutations.apply(m);
-    return { results: given.map(() => ({ events: [] })) };
+    return { results: given.map(() => ({ events: [] })), units: given.map((p) => p.unit) };
   }
 
   // With a reservation, the units written (so the head left) are known only once it is decided.
@@ -135,7 +137,7 @@ export async function commitUnits(
     }
   }
   await chain.flush(client);
-  return { results, xid: head.xid };
+  return { results, units: prepared.map((p) => p.unit), xid: head.xid };
 }
 
 /**
