@@ -15,6 +15,7 @@ import { DIALECTS, decided, freshStore, type StoreFixture } from '../../test-sup
 import { GroupCommitter } from './group-committer.js';
 import { openStore } from './open-store.js';
 import { CHAIN_CHANNEL } from './postgres/postgres-listener.js';
+import { sessionRollupQuery, sessionUsageOf } from './rollups/session-rollup.js';
 import type { CommitResult, CommitUnit, Mutation, NotificationRecord, RefusedUnit, Store } from './store.js';
 
 const T0 = Date.parse('2026-03-01T12:00:00.000Z');
@@ -363,6 +364,12 @@ describe.each(DIALECTS)('Store contract: budgets (%s)', (dialect) => {
       'BUDGET_EXCEEDED',
       'budget.released',
     ]);
+    // Rollups count what was written: the refusals' blocks, not the decisions they replaced.
+    expect(sessionUsageOf(await fx.store.rollups(sessionRollupQuery('s-1'))).calls).toEqual({
+      allow: 2,
+      review: 0,
+      block: 2,
+    });
     // A counter's raised limit holds inside a commit too.
     await apply([{ kind: 'budget.limit', line: l(0), limit: 4, ts: at(2) }]);
     expect((await fx.store.commit([reservingUnit(reservation([l(1)]))]))[0]?.refused).toBeUndefined();
