@@ -15,7 +15,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type AuditEvent, compilePolicy, uuidv7 } from '@warden/core';
+import { type AuditEvent, canonicalJson, compilePolicy, uuidv7 } from '@warden/core';
 import { type Engine, openEngine, openStore, parseAuditQuery, type Store } from '@warden/engine';
 
 export const TRAIL_AGENTS = 50;
@@ -69,6 +69,8 @@ export interface Trail {
   /** The 30 days the bulk covers, and the present at the end of the build. */
   readonly from: string;
   readonly to: string;
+  /** Mean canonical JSON size of the bulk's events (a sample of one in 64), the floor of storage. */
+  readonly canonicalBytes: number;
   /** Some session ids, spread over the trail, for session-detail reads. */
   readonly sampleSessions: readonly string[];
   readonly buildMs: number;
@@ -168,6 +170,8 @@ async function build(db: string, { events, dir, log }: TrailOptions): Promise<Tr
   const store = await openStore(db);
   let written = 0;
   let nextReport = 0;
+  let sampledBytes = 0;
+  let sampled = 0;
   const sampleSessions: string[] = [];
   try {
     let units: Parameters<Store['commit']>[0][number][] = [];
@@ -175,6 +179,12 @@ async function build(db: string, { events, dir, log }: TrailOptions): Promise<Tr
       if (units.length === 0) return;
       const batch = units;
       units = [];
+      for (let k = 0; k < batch.length; k += 64) {
+        for (const e of batch[k]?.events ?? []) {
+          sampledBytes += Buffer.byteLength(canonicalJson(e));
+          sampled++;
+        }
+      }
       await store.commit(batch);
       written += batch.reduce((n, u) => n + u.events.length, 0);
       if (written >= nextReport) {
@@ -221,7 +231,7 @@ async function build(db: string, { events, dir, log }: TrailOptions): Promise<Tr
             args: { prompt: `task ${i % 1009}`, n: i % 7 },
           };
       const first = round % CALLS_PER_SESSION === 0;
-      if (first && s % Math.max(1, Math.floor(sessions / 16)) === 0) sampleSessions.push(session);
+      if (first && s % Math.max(1, Math.floor(sessions / 8)) === 0) sampleSessions.push(session);
       units.push({
         ...(first
           ? {
@@ -296,6 +306,7 @@ async function build(db: string, { events, dir, log }: TrailOptions): Promise<Tr
     sessions,
     from: new Date(start).toISOString(),
     to: new Date().toISOString(),
+    canonicalBytes: Math.round(sampledBytes / Math.max(1, sampled)),
     sampleSessions,
     buildMs,
   };

@@ -17,12 +17,13 @@
  * - `mcp.audited_calls` / `mcp.serve_audited_calls`: completed calls each gateway's audit holds afterwards
  *   (each must equal the calls made).
  */
+
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { randomBytes } from 'node:crypto';
 import { Client, InMemoryTransport, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { createWarden } from '@warden/sdk';
