@@ -10,7 +10,8 @@
  *   budget; `pg.calls_per_s`, `pg.sqlite_calls_per_s`; `pg.budget_throughput_vs_sqlite` with the budget.
  *
  * Sides alternate (a full run measures each twice and keeps the better) so that a noisy neighbour weighs
- * on both. Sanity figure: `pg.not_allowed` (decisions other than allow; must be 0).
+ * on both; each measured run has a fresh database (a warmup of 512 calls, then 2,000 calls with --quick,
+ * 10,000 in a full run), so neither side reads a bigger trail than the other. Sanity figure: `pg.not_allowed` (decisions other than allow; must be 0).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -70,32 +71,49 @@ interface Sides {
   readonly metered: number;
 }
 
-/** Warms up, then measures free and metered alternately `rounds` times; the best of each. */
-async function sides(engine: Engine, n: number, rounds: number, log: (m: string) => void): Promise<Sides> {
-  await pairsPerSecond(engine, 'free', Math.min(2_000, n), 'warm');
-  await pairsPerSecond(engine, 'metered', Math.min(2_000, n), 'warm');
+/**
+ * Calls/s of `agent` on a database of its own (`fresh()` makes one), after a warmup: each measured run
+ * starts from the same empty trail, so neither side reads a bigger table than the other.
+ */
+async function onFreshDatabase(
+  fresh: () => Promise<string>,
+  agent: string,
+  n: number,
+  tag: string,
+): Promise<number> {
+  const engine = await openEngine({
+    db: await fresh(),
+    keys: generateKeyRing(),
+    policy: compilePolicy(POLICY, 'p.yaml'),
+  });
+  try {
+    await pairsPerSecond(engine, agent, 512, `${tag}-warm`);
+    return await pairsPerSecond(engine, agent, n, tag);
+  } finally {
+    await engine.close();
+  }
+}
+
+/** Free and metered alternately, `rounds` times (the first leading in even rounds); the best of each. */
+async function sides(fresh: () => Promise<string>, opts: BenchmarkOptions, what: string): Promise<Sides> {
+  const n = opts.quick ? 2_000 : 10_000;
+  const rounds = opts.quick ? 1 : 2;
+  opts.log(`${what}: ${n} check + complete by each side, ${IN_FLIGHT} in flight…`);
   let free = 0;
   let metered = 0;
   for (let r = 0; r < rounds; r++) {
-    const f = await pairsPerSecond(engine, 'free', n, `r${r}`);
-    const m = await pairsPerSecond(engine, 'metered', n, `r${r}`);
-    log(`round ${r + 1}/${rounds}: ${f}/s without a budget, ${m}/s with (load ${loadavg()[0]?.toFixed(2)})`);
+    const order = r % 2 ? (['metered', 'free'] as const) : (['free', 'metered'] as const);
+    const got: Record<string, number> = {};
+    for (const agent of order) got[agent] = await onFreshDatabase(fresh, agent, n, `r${r}`);
+    const f = got.free ?? 0;
+    const m = got.metered ?? 0;
+    opts.log(
+      `${what}: round ${r + 1}/${rounds}: ${f}/s without a budget, ${m}/s with (load ${loadavg()[0]?.toFixed(2)})`,
+    );
     free = Math.max(free, f);
     metered = Math.max(metered, m);
   }
   return { free, metered };
-}
-
-async function onDatabase(db: string, opts: BenchmarkOptions, what: string): Promise<Sides> {
-  const engine = await openEngine({ db, keys: generateKeyRing(), policy: compilePolicy(POLICY, 'p.yaml') });
-  try {
-    opts.log(`${what}: check + complete, ${IN_FLIGHT} in flight…`);
-    return await sides(engine, opts.quick ? 5_000 : 20_000, opts.quick ? 1 : 2, (m) =>
-      opts.log(`${what}: ${m}`),
-    );
-  } finally {
-    await engine.close();
-  }
 }
 
 interface Figures {
@@ -107,12 +125,13 @@ async function measure(opts: BenchmarkOptions): Promise<Figures> {
   const dir = mkdtempSync(join(tmpdir(), 'warden-bench-throughput-'));
   notAllowed = 0;
   try {
-    const lite = await onDatabase(join(dir, 'throughput.db'), opts, 'sqlite');
+    let files = 0;
+    const lite = await sides(async () => join(dir, `throughput-${files++}.db`), opts, 'sqlite');
     opts.log('starting a throwaway PostgreSQL cluster…');
     const server = await startPostgres();
     let pg: Sides;
     try {
-      pg = await onDatabase(await createTestDatabase(server.url, 'bench_throughput'), opts, 'postgres');
+      pg = await sides(() => createTestDatabase(server.url, 'bench_throughput'), opts, 'postgres');
     } finally {
       await server.destroy();
     }
