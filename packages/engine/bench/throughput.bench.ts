@@ -11,7 +11,9 @@
  *
  * Sides alternate (a full run measures each twice and keeps the better) so that a noisy neighbour weighs
  * on both; each measured run has a fresh database (a warmup of 512 calls, then 2,000 calls with --quick,
- * 10,000 in a full run), so neither side reads a bigger trail than the other. Sanity figure: `pg.not_allowed` (decisions other than allow; must be 0).
+ * 5,000 in a full run), so neither side reads a bigger trail than the other.
+ *
+ * Sanity figure: `pg.not_allowed` (decisions other than allow; must be 0).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -96,7 +98,7 @@ async function onFreshDatabase(
 
 /** Free and metered alternately, `rounds` times (the first leading in even rounds); the best of each. */
 async function sides(fresh: () => Promise<string>, opts: BenchmarkOptions, what: string): Promise<Sides> {
-  const n = opts.quick ? 2_000 : 10_000;
+  const n = opts.quick ? 2_000 : 5_000;
   const rounds = opts.quick ? 1 : 2;
   opts.log(`${what}: ${n} check + complete by each side, ${IN_FLIGHT} in flight…`);
   let free = 0;
