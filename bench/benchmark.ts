@@ -14,7 +14,7 @@ export interface Benchmark {
   readonly name: string;
   /**
    * Runs and returns flat figures. The key suffix gives the unit: `_ns`, `_ms`, `_ratio` or a name containing
-   * `ratio`/`speedup`; anything else is a count.
+   * `ratio`/`speedup`/`_vs_` (a ratio); anything else is a count.
    */
   run(opts: BenchmarkOptions): Promise<Record<string, number>>;
 }

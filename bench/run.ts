@@ -110,7 +110,7 @@ function unitOf(key: string): string {
   if (key.endsWith('_s')) return 's';
   if (key.endsWith('_bytes')) return 'bytes';
   if (key.endsWith('_mb')) return 'MB';
-  if (/ratio|speedup/.test(key)) return 'ratio';
+  if (/ratio|speedup|_vs_/.test(key)) return 'ratio';
   return 'count';
 }
 

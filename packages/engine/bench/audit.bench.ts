@@ -74,7 +74,7 @@ async function sqliteFigures({ quick, log }: BenchmarkOptions): Promise<Record<s
     return {
       append_per_s: append,
       plain_insert_per_s: plain,
-      append_vs_plain_insert_ratio: append / plain,
+      append_vs_insert_ratio: append / plain,
       verify_per_s: verify,
       sha256_per_s: shaPerS,
       verify_vs_sha256_ratio: verify / shaPerS,

@@ -7,8 +7,10 @@
  * - `budget.admitted`: calls admitted in all.
  * - `budget.counters_match_ledger`: 1 when every counter equals the sum of its ledger rows and nothing
  *   stays reserved.
- * - `budget.admitted_per_s` and `budget.throughput_ratio`: check + complete pairs per second with the
- *   budget, against the same work by an agent without budgets on the same servers in the same run.
+ * - `budget.admitted_per_s` and `budget.http_pg_throughput_ratio`: check + complete pairs per second with
+ *   the budget, against the same work by an agent without budgets on the same servers in the same run
+ *   (HTTP, two instances, PostgreSQL; `budget.throughput_ratio` is the in-process figure of
+ *   packages/engine/bench/throughput.bench.ts).
  * - `budget.proxy_overshoot`: 64 concurrent Chat Completions requests through the LLM proxy of both
  *   servers, one session with a 20,000-token budget, against a stand-in upstream billing the prompt as
  *   OpenAI's tokenizer counts it plus the whole output cap: settled tokens over the limit (must be 0).
@@ -158,7 +160,7 @@ async function run({ quick, log }: BenchmarkOptions): Promise<Record<string, num
         counters_match_ledger: match ? 1 : 0,
         admitted_per_s: Math.round((admitted / meteredMs) * 1000),
         baseline_per_s: Math.round(((each * CALLERS) / freeMs) * 1000),
-        throughput_ratio: Number((admitted / meteredMs / ((each * CALLERS) / freeMs)).toFixed(3)),
+        http_pg_throughput_ratio: Number((admitted / meteredMs / ((each * CALLERS) / freeMs)).toFixed(3)),
         proxy_overshoot: Math.max(0, (proxied?.used ?? 0) - PROXY_LIMIT),
         proxy_used: proxied?.used ?? 0,
       };
