@@ -6,6 +6,7 @@
  * person's approval and then runs, a denied one never runs, and the results are completed in the audit.
  * Needs the built CLI (`npm run build`).
  */
+
 import { type ChildProcessByStdio, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually } from '../../../server/test-support/eventually.js';
 import {
   api,
   BIN,
@@ -359,7 +361,12 @@ describe('warden hook gemini, with the real Gemini CLI', () => {
       expect(r.headers['x-goog-api-key']).toBe(UPSTREAM_KEY);
       expect(JSON.stringify(r.headers)).not.toContain(agentKey);
     }
-    const events = await trail(session);
+    // The proxy records usage after it answers: wait until every metered request is completed.
+    const events = await eventually('every proxied request completed', async () => {
+      const found = await trail(session);
+      const done = found.filter((e) => e.type === 'call.completed' && e.tool === 'llm:gemini');
+      return done.length >= upstream.length ? found : undefined;
+    });
     const llm = events.filter((e) => e.type === 'call.completed' && e.tool === 'llm:gemini');
     expect(llm.length).toBe(upstream.length);
     for (const e of llm)
@@ -402,7 +409,11 @@ describe('warden hook gemini, with the real Gemini CLI', () => {
     expect(counted.status).toBe(200);
     expect(await counted.json()).toEqual({ totalTokens: 40 });
     expect(standin.requests.at(-1)?.headers['x-goog-api-key']).toBe(UPSTREAM_KEY);
-    const events = await trail(session);
+    // Its completion is recorded after the answer (off the response path).
+    const events = await eventually('the countTokens call completed', async () => {
+      const found = await trail(session);
+      return found.some((e) => e.type === 'call.completed') ? found : undefined;
+    });
     expect(events.filter((e) => e.type === 'call.decided')).toMatchObject([
       { tool: 'llm:gemini', args: { endpoint: 'countTokens', model: MODEL }, decision: { effect: 'allow' } },
     ]);

@@ -1,7 +1,6 @@
 import {
   type AuditRecord,
   countedIdentities,
-  type EffectCounts,
   IDENTITY_LIMITS,
   type IdentityCount,
   identityKey,
@@ -18,10 +17,9 @@ import { auditPages } from './audit-pages.js';
 
 const HOUR = 3_600_000;
 
-/** The period's counts, and the ranges holding its review decisions (which the report lists). */
+/** The period's counts. */
 export interface Soc2CountsRead {
   readonly counts: Soc2Counts;
-  readonly reviewRanges: readonly ReportPeriod[];
 }
 
 /**
@@ -94,7 +92,6 @@ export async function readSoc2Counts(
       methods: sums.methods,
       identities: seen.rows(sums.identities),
     },
-    reviewRanges: reviewRanges(sums.decisions, period),
   };
 }
 
@@ -121,23 +118,6 @@ async function seqBounds(
     return null;
   };
   return { firstSeq: await one('asc'), lastSeq: await one('desc') };
-}
-
-/** The hours holding review decisions, joined where consecutive and clipped to the period. */
-function reviewRanges(decisions: ReadonlyMap<string, EffectCounts>, period: ReportPeriod): ReportPeriod[] {
-  const starts = [...decisions]
-    .filter(([, n]) => n.review > 0)
-    .map(([hour]) => Date.parse(hour))
-    .sort((a, b) => a - b);
-  const out: { from: number; to: number }[] = [];
-  for (const s of starts) {
-    const last = out.at(-1);
-    if (last && last.to === s) last.to = s + HOUR;
-    else out.push({ from: s, to: s + HOUR });
-  }
-  const lo = Date.parse(period.from);
-  const hi = Date.parse(period.to);
-  return out.map((r) => ({ from: iso(Math.max(r.from, lo)), to: iso(Math.min(r.to, hi)) }));
 }
 
 type Sums = { events: number; decisions: number };

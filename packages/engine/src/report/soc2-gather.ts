@@ -114,17 +114,16 @@ async function fromRollups(
   if (n('session.paused') >= SOC2_LIMITS.tracked) return undefined;
   const rare = new Map<number, AuditRecord>();
   const paused = new Set<string>();
+  // The listed types are always read from the chain, never skipped on a rollup's say-so: the rollups
+  // are not hash-chained, so an edited cell may change a count, never what the lists show.
   for (const type of SOC2_RARE_TYPES) {
-    if (n(type) === 0) continue;
     for await (const r of pages(store, { ...period, type }, pageSize)) {
       rare.set(r.seq, r);
       if (type === 'session.paused') paused.add(r.event.session ?? '');
     }
   }
-  for (const range of read.reviewRanges) {
-    for await (const r of pages(store, { ...range, type: 'call.decided', decision: 'review' }, pageSize)) {
-      rare.set(r.seq, r);
-    }
+  for await (const r of pages(store, { ...period, type: 'call.decided', decision: 'review' }, pageSize)) {
+    rare.set(r.seq, r);
   }
   if (paused.has('')) return undefined; // a pause without a session: resolved by no lookup
   for (const session of paused) {

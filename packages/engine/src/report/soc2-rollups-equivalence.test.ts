@@ -148,6 +148,18 @@ describe.each(DIALECTS)('the SOC 2 report from rollups equals the recount (%s)',
     expect(recount.events.total).toBe(0);
     expect(fast).toEqual(recount);
   });
+
+  // Last: it leaves a cell zeroed.
+  it('lists what the chain holds even when a rollup cell says there is none (the cells are not chained)', async () => {
+    const zero = () =>
+      fx.plain("UPDATE rollups SET value = 0 WHERE name = 'soc2.types' AND dims LIKE '%policy.changed%'");
+    const at = () => new Date('2026-12-01T00:00:00Z');
+    const recount = await gatherSoc2Report(fx.store, { period: SOC2_PERIOD, now: at, recount: true });
+    expect(recount.access.policyChanges.items.length).toBeGreaterThan(0);
+    await zero();
+    const fast = await gatherSoc2Report(fx.store, { period: SOC2_PERIOD, now: at });
+    expect(fast.access.policyChanges).toEqual(recount.access.policyChanges);
+  });
 });
 
 /** The store, counting its rollup reads. */

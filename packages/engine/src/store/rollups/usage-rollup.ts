@@ -20,10 +20,12 @@ export type UsageSums = {
 export const usageDeriver: RollupDeriver = (e: AuditEvent): readonly RollupDelta[] => {
   if (e.type !== 'call.completed' || !e.agent) return [];
   const usage = e.outcome?.usage;
+  // Only finite amounts: one absurd figure must not fail the commit it rides in (or migration 11's backfill).
+  const finite = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
   const metrics: UsageSums = {
     calls: 1,
-    tokens: (usage?.inputTokens ?? 0) + (usage?.outputTokens ?? 0),
-    costUsd: usage?.costUsd ?? 0,
+    tokens: finite(finite(usage?.inputTokens) + finite(usage?.outputTokens)),
+    costUsd: finite(usage?.costUsd),
   };
   const hour = hourBucket(e.ts);
   const dims = dimsKey(e.agent);
