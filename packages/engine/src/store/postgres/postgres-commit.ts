@@ -1,8 +1,8 @@
-import { type AuditEvent, type SignedCheckpoint, WardenError } from '@warden/core';
+import { type AuditEvent, type ChainHead, type SignedCheckpoint, WardenError } from '@warden/core';
 import type pg from 'pg';
 import { makeCheckpoint, type PreparedUnit, purgeOf } from '../commit-plan.js';
 import type { CommitResult, Mutation } from '../store.js';
-import { ChainAppend, type LockedHead, lastCheckpoint, lockChainHead } from './postgres-chain-lock.js';
+import { appendLinked, ChainAppend, type LockedHead, lastCheckpoint, lockChainHead } from './postgres-chain-lock.js';
 import type { EventPayload } from './postgres-event-payload.js';
 import { CHAIN_CHANNEL } from './postgres-listener.js';
 import { MutationWriter, purgeEvents } from './postgres-mutations.js';
@@ -53,6 +53,8 @@ async function lockAndAnnounce(client: pg.ClientBase, added: number): Promise<Lo
 export interface CommittedUnits {
   readonly results: CommitResult[];
   readonly xid?: string;
+  /** The head this commit leaves, when it chained events (what the next commit expects to link onto). */
+  readonly head?: ChainHead;
 }
 
 /**
@@ -68,14 +70,23 @@ export async function commitUnits(
   client: pg.ClientBase,
   prepared: readonly PreparedUnit[],
   payload: EventPayload,
+  expected?: ChainHead,
 ): Promise<CommittedUnits> {
   const mutations = new MutationWriter(client);
   const firstLocked = prepared.findIndex((p) => p.unit.mutations?.some(needsChainLock));
   const locked = firstLocked === -1 ? prepared.length : firstLocked;
   const early = prepared.slice(0, locked).flatMap((p) => p.unit.mutations ?? []);
-  await mutations.applyAll(early.filter((m) => !isBudget(m)));
   const budgets = prepared.flatMap((p) => p.unit.mutations ?? []).filter(isBudget);
   const chained = prepared.some((p) => p.bodies.length > 0 || p.unit.checkpoint !== undefined);
+  if (
+    firstLocked === -1 &&
+    payload.bodies.length > 0 &&
+    !prepared.some((p) => p.unit.checkpoint) &&
+    payload.chunks(0, payload.bodies.length).length === 1
+  ) {
+    return commitLinked(client, mutations, prepared, payload, early, budgets, expected);
+  }
+  await mutations.applyAll(early.filter((m) => !isBudget(m)));
   if (!chained && firstLocked === -1) {
     await mutations.lockBudgets(budgets);
     for (const m of early.filter(isBudget)) await mutations.apply(m);
@@ -116,4 +127,51 @@ export async function commitUnits(
   }
   await chain.flush(client);
   return { results, xid: head.xid };
+}
+
+/**
+ * The one-write path (events and state changes, no checkpoint, nothing that needs the lock first): the
+ * bodies are linked before the lock onto the head this instance expects, and the lock, the INSERT and the
+ * head's advance go in one statement (warden_append), sent on the heels of BEGIN and the session INSERT
+ * without waiting for their replies (the connection pipelines). So a commit waits for two round trips,
+ * this one and COMMIT, where it waited for five (BEGIN, sessions, lock, append, COMMIT). When another
+ * instance moved the head, the statement returns it still locked and the bodies are linked again onto
+ * it: one more round trip, and the old order. Other state changes are applied first, awaited, in the
+ * same order as before; budget rows are locked and changed after the chain lock, as before.
+ */
+async function commitLinked(
+  client: pg.ClientBase,
+  mutations: MutationWriter,
+  prepared: readonly PreparedUnit[],
+  payload: EventPayload,
+  early: readonly Mutation[],
+  budgets: readonly Mutation[],
+  expected: ChainHead | undefined,
+): Promise<CommittedUnits> {
+  const state = early.filter((m) => !isBudget(m));
+  // An ensure-only list sends its one INSERT synchronously and nothing after it: it need not be awaited
+  // before the append is sent behind it. Anything else may read and lock rows: awaited, as before.
+  const pipelined = state.every((m) => m.kind === 'session.ensure');
+  const applied = mutations.applyAll(state);
+  applied.catch(() => {});
+  if (!pipelined) await applied;
+  const announce = prepared.some((p) => p.unit.events.some(announced));
+  const text = payload.text(0, payload.bodies.length);
+  const sent = appendLinked(client, expected ?? { seq: -1, hash: '' }, payload, text, announce);
+  sent.catch(() => {});
+  await applied;
+  let appended = await sent;
+  if (!appended.written) {
+    appended = await appendLinked(client, appended.head, payload, text, announce);
+    if (!appended.written) throw new WardenError('INTERNAL', 'the chain head moved while it was locked');
+  }
+  await mutations.lockBudgets(budgets);
+  for (const m of budgets) await mutations.apply(m);
+  const results: CommitResult[] = [];
+  let at = 0;
+  for (const { bodies } of prepared) {
+    results.push({ events: appended.rows.slice(at, at + bodies.length).map((r) => ({ seq: r.seq, hash: r.hash })) });
+    at += bodies.length;
+  }
+  return { results, xid: appended.xid, head: appended.to };
 }

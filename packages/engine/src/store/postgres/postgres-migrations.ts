@@ -1,5 +1,6 @@
 import { WardenError } from '@warden/core';
 import type pg from 'pg';
+import { MIGRATION_12_SQL } from './postgres-partitioning.js';
 
 /**
  * PostgreSQL schema, one entry per version, mirroring the SQLite schema. Never edit a released entry:
@@ -491,6 +492,11 @@ CREATE INDEX people_name ON people (name);
 -- person it vouches for. Keys made before hold none.
 ALTER TABLE api_keys ADD COLUMN permissions text NOT NULL DEFAULT '[]';
 `,
+  },
+  {
+    version: 12,
+    name: 'audit events partitioned by month; one decision and one end per call in audit_calls',
+    sql: MIGRATION_12_SQL,
   },
 ];
 

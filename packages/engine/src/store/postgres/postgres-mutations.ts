@@ -231,7 +231,11 @@ export async function purgeEvents(c: pg.ClientBase, throughSeq: number, recordSe
     throughSeq,
     new Date().toISOString(),
   ]);
+  // Whole monthly partitions at or below throughSeq go at once (schema 12, same rule as the rows); the
+  // rest, the default partition's rows included, row by row. The call index rows go with their events.
+  await c.query('SELECT warden_drop_purged_partitions($1)', [throughSeq]);
   await c.query('DELETE FROM audit_events WHERE seq <= $1', [throughSeq]);
+  await c.query('DELETE FROM audit_calls WHERE seq <= $1', [throughSeq]);
 }
 
 /**

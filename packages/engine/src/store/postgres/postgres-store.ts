@@ -74,6 +74,7 @@ import { PostgresDriver, type PostgresPoolOptions, redactUrl } from './postgres-
 import { columnText, EventPayload, postgresColumnValues } from './postgres-event-payload.js';
 import { PostgresListener } from './postgres-listener.js';
 import { migratePostgres } from './postgres-migrations.js';
+import { PartitionsAhead } from './postgres-partitions-ahead.js';
 
 /**
  * Opens a PostgreSQL store and brings its schema up to date. Many Warden instances may share the database
@@ -98,7 +99,9 @@ export async function openPostgresStore(
     await driver.end().catch(() => {});
     throw toStoreError(err, `opening ${location}`);
   }
-  return new PostgresStore(driver, location, new PostgresListener(url));
+  const store = new PostgresStore(driver, location, new PostgresListener(url));
+  await store.partitions.before([]);
+  return store;
 }
 
 type Row = ChainedRow;
@@ -111,9 +114,14 @@ export class PostgresStore implements Store {
   readonly watch?: (fn: () => void) => Promise<() => void>;
   readonly #db: PostgresDriver;
   readonly #listener: PostgresListener | undefined;
+  /** Creates the monthly audit partitions ahead of the events that need them. */
+  readonly partitions: PartitionsAhead;
+  /** The head the last commit of this instance left: the next commit links onto it before the lock. */
+  #head: ChainHead | undefined;
 
   constructor(driver: PostgresDriver, location: string, listener?: PostgresListener) {
     this.#db = driver;
+    this.partitions = new PartitionsAhead(driver);
     this.location = location;
     this.#listener = listener;
     if (listener) this.watch = (fn) => listener.watch(fn);
@@ -124,11 +132,16 @@ export class PostgresStore implements Store {
     const payload = new EventPayload(prepared);
     let xid: string | undefined;
     try {
-      return await this.#db.transaction('writing audit events', async (client) => {
-        const committed = await commitUnits(client, prepared, payload);
+      await this.partitions.before(payload.events);
+      let head: ChainHead | undefined;
+      const results = await this.#db.transaction('writing audit events', async (client) => {
+        const committed = await commitUnits(client, prepared, payload, this.#head);
         xid = committed.xid;
+        head = committed.head;
         return committed.results;
       });
+      if (head) this.#head = head;
+      return results;
     } catch (err) {
       // COMMIT went unanswered: say which transaction it was, so its outcome can be asked for later.
       if (commitInDoubt(err) && xid !== undefined) markCommitInDoubt(err as WardenError, { xid });

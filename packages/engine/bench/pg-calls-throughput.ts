@@ -1,0 +1,88 @@
+/**
+ * check + complete throughput in process, 256 calls in flight, on PostgreSQL (one instance) and on a
+ * SQLite file of the same machine, with the PostgreSQL round trips counted (every message pg's client
+ * sends that waits for a reply: one per `query`). Run:
+ *   node --conditions=@warden/source --import tsx packages/engine/bench/pg-calls-throughput.ts [calls]
+ * Prints one JSON line: calls/s for each dialect, their ratio, and PostgreSQL round trips per commit
+ * (store.commit call) and per call.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { openEngine } from '../src/engine/open-engine.js';
+import { generateKeyRing } from '../src/keys/key-ring.js';
+import { openStore } from '../src/store/open-store.js';
+import type { Store } from '../src/store/store.js';
+import { testPolicy } from '../test-support/engine-fixtures.js';
+import { createTestDatabase, startPostgres } from '../test-support/postgres-server.js';
+
+const CALLS = Number(process.argv[2] ?? 20_000);
+const IN_FLIGHT = 256;
+
+let roundTrips = 0;
+const query = pg.Client.prototype.query;
+pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+  roundTrips++;
+  return (query as (...a: unknown[]) => unknown).apply(this, args);
+} as typeof query;
+
+async function run(store: Store, calls: number): Promise<{ perS: number; commits: number }> {
+  let commits = 0;
+  const commit = store.commit.bind(store);
+  store.commit = (units) => {
+    commits++;
+    return commit(units);
+  };
+  const engine = await openEngine({
+    store,
+    keys: generateKeyRing(),
+    policy: testPolicy(),
+    checkpoint: { everyEvents: 10_000, everyMs: 3_600_000 },
+  });
+  let next = 0;
+  const worker = async () => {
+    while (next < calls) {
+      const i = next++;
+      const r = await engine.check({ agent: 'billing-agent', tool: 'echo', args: { i } });
+      if (r.effect !== 'allow') throw new Error(`not allowed: ${JSON.stringify(r)}`);
+      await engine.complete(r.callId, { status: 'ok', result: { i } });
+    }
+  };
+  // Warm up, then measure.
+  await Promise.all(Array.from({ length: IN_FLIGHT }, worker));
+  next = 0;
+  commits = 0;
+  roundTrips = 0;
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: IN_FLIGHT }, worker));
+  const ms = performance.now() - t0;
+  const result = { perS: Math.round((calls / ms) * 1000), commits };
+  await engine.close();
+  return result;
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'warden-pg-calls-'));
+const server = await startPostgres();
+try {
+  const sqlite = await run(await openStore(join(dir, 'w.db')), CALLS);
+  const url = await createTestDatabase(server.url, 'calls');
+  const store = await openStore(url);
+  const postgres = await run(store, CALLS);
+  const trips = roundTrips;
+  await store.close();
+  console.log(
+    JSON.stringify({
+      calls: CALLS,
+      sqlite_per_s: sqlite.perS,
+      pg_per_s: postgres.perS,
+      pg_vs_sqlite: Number((postgres.perS / sqlite.perS).toFixed(3)),
+      pg_commits: postgres.commits,
+      pg_round_trips_per_commit: Number((trips / postgres.commits).toFixed(2)),
+      pg_round_trips_per_call: Number((trips / CALLS).toFixed(2)),
+    }),
+  );
+} finally {
+  await server.destroy();
+  rmSync(dir, { recursive: true, force: true });
+}
