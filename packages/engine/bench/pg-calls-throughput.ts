@@ -13,6 +13,7 @@ import pg from 'pg';
 import { openEngine } from '../src/engine/open-engine.js';
 import { generateKeyRing } from '../src/keys/key-ring.js';
 import { openStore } from '../src/store/open-store.js';
+import { openPostgresStore } from '../src/store/postgres/postgres-store.js';
 import type { Store } from '../src/store/store.js';
 import { testPolicy } from '../test-support/engine-fixtures.js';
 import { createTestDatabase, startPostgres } from '../test-support/postgres-server.js';
@@ -20,11 +21,26 @@ import { createTestDatabase, startPostgres } from '../test-support/postgres-serv
 const CALLS = Number(process.argv[2] ?? 20_000);
 const IN_FLIGHT = 256;
 
+// Statements of the write path (reads, plain SELECTs on the pool, are left out), and the waits they
+// cost: a statement sent while none of its connection's is unanswered starts a round trip; one sent
+// behind others (pipelined) rides on theirs.
+let statements = 0;
 let roundTrips = 0;
+const WRITE = /^\s*(BEGIN|COMMIT|ROLLBACK|INSERT|UPDATE|DELETE|WITH)|FOR UPDATE|warden_|pg_notify/i;
+const inFlight = new WeakMap<object, number>();
 const query = pg.Client.prototype.query;
 pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
-  roundTrips++;
-  return (query as (...a: unknown[]) => unknown).apply(this, args);
+  const config = args[0] as string | { text?: string };
+  const text = typeof config === 'string' ? config : (config?.text ?? '');
+  const result = (query as (...a: unknown[]) => unknown).apply(this, args);
+  if (!WRITE.test(text) || !(result instanceof Promise)) return result;
+  statements++;
+  const n = inFlight.get(this) ?? 0;
+  if (n === 0) roundTrips++;
+  inFlight.set(this, n + 1);
+  const done = () => inFlight.set(this, (inFlight.get(this) ?? 1) - 1);
+  result.then(done, done);
+  return result;
 } as typeof query;
 
 async function run(store: Store, calls: number): Promise<{ perS: number; commits: number }> {
@@ -54,6 +70,7 @@ async function run(store: Store, calls: number): Promise<{ perS: number; commits
   next = 0;
   commits = 0;
   roundTrips = 0;
+  statements = 0;
   const t0 = performance.now();
   await Promise.all(Array.from({ length: IN_FLIGHT }, worker));
   const ms = performance.now() - t0;
@@ -67,9 +84,15 @@ const server = await startPostgres();
 try {
   const sqlite = await run(await openStore(join(dir, 'w.db')), CALLS);
   const url = await createTestDatabase(server.url, 'calls');
-  const store = await openStore(url);
+  // WARDEN_BENCH_PG_STORE: another copy of store/postgres (e.g. the base commit's) to compare against.
+  const open = process.env.WARDEN_BENCH_PG_STORE
+    ? ((await import(process.env.WARDEN_BENCH_PG_STORE)) as { openPostgresStore: typeof openPostgresStore })
+        .openPostgresStore
+    : openPostgresStore;
+  const store = await open(url);
   const postgres = await run(store, CALLS);
   const trips = roundTrips;
+  const sent = statements;
   await store.close();
   console.log(
     JSON.stringify({
@@ -79,7 +102,8 @@ try {
       pg_vs_sqlite: Number((postgres.perS / sqlite.perS).toFixed(3)),
       pg_commits: postgres.commits,
       pg_round_trips_per_commit: Number((trips / postgres.commits).toFixed(2)),
-      pg_round_trips_per_call: Number((trips / CALLS).toFixed(2)),
+      pg_statements_per_commit: Number((sent / postgres.commits).toFixed(2)),
+      pg_units_per_commit: Number(((2 * CALLS) / postgres.commits).toFixed(1)),
     }),
   );
 } finally {

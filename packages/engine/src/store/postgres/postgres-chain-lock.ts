@@ -158,7 +158,8 @@ export function appendLinked(
   });
   return reply.then((r) => {
     const row = r.rows[0];
-    if (!row) throw new WardenError('STORE_INVALID', 'warden_append returned nothing: the schema was tampered with');
+    if (!row)
+      throw new WardenError('STORE_INVALID', 'warden_append returned nothing: the schema was tampered with');
     if (!row.appended || expected.seq < 0) {
       return { written: false, head: { seq: row.seq, hash: row.hash }, xid: row.xid };
     }

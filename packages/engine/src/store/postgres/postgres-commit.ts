@@ -2,7 +2,13 @@ import { type AuditEvent, type ChainHead, type SignedCheckpoint, WardenError } f
 import type pg from 'pg';
 import { makeCheckpoint, type PreparedUnit, purgeOf } from '../commit-plan.js';
 import type { CommitResult, Mutation } from '../store.js';
-import { appendLinked, ChainAppend, type LockedHead, lastCheckpoint, lockChainHead } from './postgres-chain-lock.js';
+import {
+  appendLinked,
+  ChainAppend,
+  type LockedHead,
+  lastCheckpoint,
+  lockChainHead,
+} from './postgres-chain-lock.js';
 import type { EventPayload } from './postgres-event-payload.js';
 import { CHAIN_CHANNEL } from './postgres-listener.js';
 import { MutationWriter, purgeEvents } from './postgres-mutations.js';
@@ -170,7 +176,9 @@ async function commitLinked(
   const results: CommitResult[] = [];
   let at = 0;
   for (const { bodies } of prepared) {
-    results.push({ events: appended.rows.slice(at, at + bodies.length).map((r) => ({ seq: r.seq, hash: r.hash })) });
+    results.push({
+      events: appended.rows.slice(at, at + bodies.length).map((r) => ({ seq: r.seq, hash: r.hash })),
+    });
     at += bodies.length;
   }
   return { results, xid: appended.xid, head: appended.to };

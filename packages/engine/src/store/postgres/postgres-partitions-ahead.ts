@@ -55,6 +55,11 @@ export class PartitionsAhead {
     }
   }
 
+  /** Forgets what was ensured (a purge may have dropped a partition): the next commit checks again. */
+  forget(): void {
+    this.#through = '';
+  }
+
   /** The last failure to create a partition, until one succeeds. */
   lastError: unknown;
 

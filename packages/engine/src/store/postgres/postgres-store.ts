@@ -141,6 +141,7 @@ export class PostgresStore implements Store {
         return committed.results;
       });
       if (head) this.#head = head;
+      if (units.some((u) => u.mutations?.some((m) => m.kind === 'audit.purge'))) this.partitions.forget();
       return results;
     } catch (err) {
       // COMMIT went unanswered: say which transaction it was, so its outcome can be asked for later.
