@@ -82,7 +82,10 @@ async function run(store: Store, calls: number): Promise<{ perS: number; commits
 const dir = mkdtempSync(join(tmpdir(), 'warden-pg-calls-'));
 const server = await startPostgres();
 try {
-  const sqlite = await run(await openStore(join(dir, 'w.db')), CALLS);
+  // WARDEN_BENCH_SKIP_SQLITE=1: PostgreSQL alone (an A/B of two store copies on a busy machine).
+  const sqlite = process.env.WARDEN_BENCH_SKIP_SQLITE
+    ? { perS: Number.NaN, commits: 0 }
+    : await run(await openStore(join(dir, 'w.db')), CALLS);
   const url = await createTestDatabase(server.url, 'calls');
   // WARDEN_BENCH_PG_STORE: another copy of store/postgres (e.g. the base commit's) to compare against.
   const open = process.env.WARDEN_BENCH_PG_STORE

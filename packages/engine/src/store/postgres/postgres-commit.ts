@@ -138,12 +138,13 @@ export async function commitUnits(
 /**
  * The one-write path (events and state changes, no checkpoint, nothing that needs the lock first): the
  * bodies are linked before the lock onto the head this instance expects, and the lock, the INSERT and the
- * head's advance go in one statement (warden_append), sent on the heels of BEGIN and the session INSERT
- * without waiting for their replies (the connection pipelines). So a commit waits for two round trips,
- * this one and COMMIT, where it waited for five (BEGIN, sessions, lock, append, COMMIT). When another
- * instance moved the head, the statement returns it still locked and the bodies are linked again onto
- * it: one more round trip, and the old order. Other state changes are applied first, awaited, in the
- * same order as before; budget rows are locked and changed after the chain lock, as before.
+ * head's advance go in one statement (warden_append), sent on the heels of BEGIN, with the session INSERT
+ * right behind it, without waiting for replies in between (the connection pipelines). So a commit waits
+ * for two round trips, this one and COMMIT, where it waited for five (BEGIN, sessions, lock, append,
+ * COMMIT). When another instance moved the head, the statement returns it still locked and the bodies
+ * are linked again onto it: one more round trip. Locks are taken chain first, then budget counters in
+ * key order, then sessions and approval requests as applyAll sorts them (the order commits with a
+ * reservation need); a list of session ensures alone, with no counter to lock, rides in the pipeline.
  */
 async function commitLinked(
   client: pg.ClientBase,
@@ -155,30 +156,31 @@ async function commitLinked(
   expected: ChainHead | undefined,
 ): Promise<CommittedUnits> {
   const state = early.filter((m) => !isBudget(m));
-  // An ensure-only list sends its one INSERT synchronously and nothing after it: it need not be awaited
-  // before the append is sent behind it. Anything else may read and lock rows: awaited, as before.
-  const pipelined = state.every((m) => m.kind === 'session.ensure');
-  const applied = mutations.applyAll(state);
-  applied.catch(() => {});
-  if (!pipelined) await applied;
   const announce = prepared.some((p) => p.unit.events.some(announced));
   const text = payload.text(0, payload.bodies.length);
   const sent = appendLinked(client, expected ?? { seq: -1, hash: '' }, payload, text, announce);
   sent.catch(() => {});
-  await applied;
+  // An ensure-only list sends its one INSERT synchronously and nothing after it, so it can follow the
+  // append on the wire; anything else may read and lock rows, and waits for the locks before it.
+  const pipelined = budgets.length === 0 && state.every((m) => m.kind === 'session.ensure');
+  const applied = pipelined ? mutations.applyAll(state) : undefined;
+  applied?.catch(() => {});
   let appended = await sent;
   if (!appended.written) {
     appended = await appendLinked(client, appended.head, payload, text, announce);
     if (!appended.written) throw new WardenError('INTERNAL', 'the chain head moved while it was locked');
   }
-  await mutations.lockBudgets(budgets);
-  for (const m of budgets) await mutations.apply(m);
+  if (applied) await applied;
+  else {
+    await mutations.lockBudgets(budgets);
+    await mutations.applyAll(state);
+    for (const m of budgets) await mutations.apply(m);
+  }
   const results: CommitResult[] = [];
   let at = 0;
   for (const { bodies } of prepared) {
-    results.push({
-      events: appended.rows.slice(at, at + bodies.length).map((r) => ({ seq: r.seq, hash: r.hash })),
-    });
+    const events = appended.rows.slice(at, at + bodies.length).map((r) => ({ seq: r.seq, hash: r.hash }));
+    results.push({ events });
     at += bodies.length;
   }
   return { results, xid: appended.xid, head: appended.to };
