@@ -60,9 +60,18 @@ export class PostgresDriver {
     this.#pool.on('connect', (client) => client.on('error', () => {}));
   }
 
-  /** Runs one statement on any pooled connection. */
-  async query<R extends pg.QueryResultRow>(doing: string, sql: string, params?: unknown[]): Promise<R[]> {
+  /**
+   * Runs one statement on any pooled connection. A `name` prepares it once per connection (parse and
+   * plan once, not per call): for the statements of the hot path.
+   */
+  async query<R extends pg.QueryResultRow>(
+    doing: string,
+    sql: string,
+    params?: unknown[],
+    name?: string,
+  ): Promise<R[]> {
     try {
+      if (name !== undefined) return (await this.#pool.query<R>({ name, text: sql, values: params })).rows;
       return (await this.#pool.query<R>(sql, params)).rows;
     } catch (err) {
       throw toStoreError(err, doing);

@@ -74,13 +74,15 @@ ALTER TABLE audit_events ATTACH PARTITION audit_events_default DEFAULT;
 CREATE TABLE audit_calls (
   call_id text COLLATE "C" NOT NULL,
   type text COLLATE "C" NOT NULL,
-  seq bigint NOT NULL
+  seq bigint NOT NULL,
+  -- The event's partition key, so findCall reads each event from its own partition.
+  ts text COLLATE "C"
 );
 CREATE UNIQUE INDEX audit_events_call_decided ON audit_calls (call_id) WHERE type = 'call.decided';
 CREATE UNIQUE INDEX audit_events_call_completed ON audit_calls (call_id) WHERE type = 'call.completed';
 CREATE UNIQUE INDEX audit_events_call_end ON audit_calls (call_id) WHERE type IN ('call.completed', 'call.voided');
-INSERT INTO audit_calls (call_id, type, seq)
-SELECT call_id, type, seq FROM audit_events
+INSERT INTO audit_calls (call_id, type, seq, ts)
+SELECT call_id, type, seq, ts FROM audit_events
  WHERE type IN ('call.decided', 'call.completed', 'call.voided') AND call_id IS NOT NULL;
 CREATE TRIGGER audit_calls_no_update BEFORE UPDATE ON audit_calls
 FOR EACH ROW EXECUTE FUNCTION warden_reject('audit call index rows are append-only');
@@ -91,7 +93,7 @@ FOR EACH STATEMENT EXECUTE FUNCTION warden_reject('audit call index rows are app
 
 CREATE FUNCTION warden_audit_call() RETURNS trigger LANGUAGE plpgsql AS $f$
 BEGIN
-  INSERT INTO audit_calls (call_id, type, seq) VALUES (NEW.call_id, NEW.type, NEW.seq);
+  INSERT INTO audit_calls (call_id, type, seq, ts) VALUES (NEW.call_id, NEW.type, NEW.seq, NEW.ts);
   RETURN NEW;
 END $f$;
 CREATE TRIGGER audit_events_call BEFORE INSERT ON audit_events

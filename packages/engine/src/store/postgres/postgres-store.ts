@@ -247,15 +247,15 @@ export class PostgresStore implements Store {
   }
 
   async findCall(callId: string): Promise<FoundCall> {
-    // One branch per type, so each uses its partial unique index.
+    // audit_calls (schema 12) names the call's events by seq and ts, so each is read from its own
+    // partition (run-time pruning on ts); prepared, as every completion asks.
     const rows = await this.#db.query<Row & { type: string }>(
       'finding a call',
-      `SELECT seq, prev, hash, body, type FROM audit_events WHERE call_id = $1 AND type = 'call.decided'
-       UNION ALL
-       SELECT seq, prev, hash, body, type FROM audit_events WHERE call_id = $1 AND type = 'call.completed'
-       UNION ALL
-       SELECT seq, prev, hash, body, type FROM audit_events WHERE call_id = $1 AND type = 'call.voided'`,
+      `SELECT e.seq, e.prev, e.hash, e.body, e.type FROM audit_calls c
+         JOIN audit_events e ON e.seq = c.seq AND e.ts = c.ts
+        WHERE c.call_id = $1`,
       [columnText(callId)],
+      'warden_find_call',
     );
     return foundCall(rows);
   }
@@ -274,6 +274,7 @@ export class PostgresStore implements Store {
       'reading a session',
       'SELECT * FROM sessions WHERE id = $1',
       [id],
+      'warden_get_session',
     );
     return rows[0] ? toSession(rows[0]) : undefined;
   }
