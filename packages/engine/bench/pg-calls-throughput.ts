@@ -6,7 +6,7 @@
  * Prints one JSON line: calls/s for each dialect, their ratio, and PostgreSQL round trips per commit
  * (store.commit call) and per call.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -43,7 +43,34 @@ pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
   return result;
 } as typeof query;
 
-async function run(store: Store, calls: number): Promise<{ perS: number; commits: number }> {
+const TICK_MS = 10; // USER_HZ = 100 on Linux
+
+/** CPU ms the PostgreSQL server has used: the postmaster, its reaped children and the live ones. */
+function serverCpuMs(dataDir: string | undefined): number {
+  if (!dataDir) return 0;
+  const pid = readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0] as string;
+  let ticks = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue;
+    }
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const [ppid, utime, stime, cutime, cstime] = [f[1], f[11], f[12], f[13], f[14]].map(Number) as number[];
+    if (entry === pid) ticks += (utime ?? 0) + (stime ?? 0) + (cutime ?? 0) + (cstime ?? 0);
+    else if (String(ppid) === pid) ticks += (utime ?? 0) + (stime ?? 0);
+  }
+  return ticks * TICK_MS;
+}
+
+async function run(
+  store: Store,
+  calls: number,
+  dataDir?: string,
+): Promise<{ perS: number; commits: number; nodeCpuUsPerCall: number; serverCpuUsPerCall: number }> {
   let commits = 0;
   const commit = store.commit.bind(store);
   store.commit = (units) => {
@@ -72,9 +99,17 @@ async function run(store: Store, calls: number): Promise<{ perS: number; commits
   roundTrips = 0;
   statements = 0;
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
+  const server0 = serverCpuMs(dataDir);
   await Promise.all(Array.from({ length: IN_FLIGHT }, worker));
   const ms = performance.now() - t0;
-  const result = { perS: Math.round((calls / ms) * 1000), commits };
+  const cpu = process.cpuUsage(cpu0);
+  const result = {
+    perS: Math.round((calls / ms) * 1000),
+    commits,
+    nodeCpuUsPerCall: Math.round((cpu.user + cpu.system) / calls),
+    serverCpuUsPerCall: Math.round(((serverCpuMs(dataDir) - server0) * 1000) / calls),
+  };
   await engine.close();
   return result;
 }
@@ -84,7 +119,7 @@ const server = await startPostgres();
 try {
   // WARDEN_BENCH_SKIP_SQLITE=1: PostgreSQL alone (an A/B of two store copies on a busy machine).
   const sqlite = process.env.WARDEN_BENCH_SKIP_SQLITE
-    ? { perS: Number.NaN, commits: 0 }
+    ? { perS: Number.NaN, commits: 0, nodeCpuUsPerCall: Number.NaN, serverCpuUsPerCall: Number.NaN }
     : await run(await openStore(join(dir, 'w.db')), CALLS);
   const url = await createTestDatabase(server.url, 'calls');
   // WARDEN_BENCH_PG_STORE: another copy of store/postgres (e.g. the base commit's) to compare against.
@@ -93,7 +128,7 @@ try {
         .openPostgresStore
     : openPostgresStore;
   const store = await open(url);
-  const postgres = await run(store, CALLS);
+  const postgres = await run(store, CALLS, server.dataDir);
   const trips = roundTrips;
   const sent = statements;
   await store.close();
@@ -106,6 +141,9 @@ try {
       pg_commits: postgres.commits,
       pg_round_trips_per_commit: Number((trips / postgres.commits).toFixed(2)),
       pg_statements_per_commit: Number((sent / postgres.commits).toFixed(2)),
+      sqlite_node_cpu_us_per_call: sqlite.nodeCpuUsPerCall,
+      pg_node_cpu_us_per_call: postgres.nodeCpuUsPerCall,
+      pg_server_cpu_us_per_call: postgres.serverCpuUsPerCall,
       pg_units_per_commit: Number(((2 * CALLS) / postgres.commits).toFixed(1)),
     }),
   );

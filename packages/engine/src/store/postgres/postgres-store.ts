@@ -251,8 +251,10 @@ export class PostgresStore implements Store {
     // partition (run-time pruning on ts); prepared, as every completion asks.
     const rows = await this.#db.query<Row & { type: string }>(
       'finding a call',
+      // LATERAL: a nested loop probing (seq, ts) per row, whatever the plan cached for the statement.
       `SELECT e.seq, e.prev, e.hash, e.body, e.type FROM audit_calls c
-         JOIN audit_events e ON e.seq = c.seq AND e.ts = c.ts
+         CROSS JOIN LATERAL (SELECT seq, prev, hash, body, type FROM audit_events
+                              WHERE seq = c.seq AND ts = c.ts) e
         WHERE c.call_id = $1`,
       [columnText(callId)],
       'warden_find_call',
