@@ -71,7 +71,7 @@ export class PartitionsAhead {
       if (m !== undefined && m > newest) newest = m;
     }
     const limit = addMonths(now, MAX_MONTHS_AHEAD);
-    const until = addMonths(newest < limit ? newest : limit, 1);
+    const until = addMonths([newest, limit].sort()[0] as string, 1);
     if (until <= this.#through) return;
     const rows = await this.#db.query<{ through: string }>(
       'creating audit partitions',
