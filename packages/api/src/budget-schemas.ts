@@ -38,8 +38,14 @@ export const BudgetQuerySchema = z.strictObject({
 export const BudgetListSchema = z.object({ budgets: z.array(BudgetStatusSchema) });
 
 export const UsageQuerySchema = z.strictObject({
-  from: z.iso.datetime({ offset: true }).optional().meta({ description: 'Default: 24 hours before `to`.' }),
-  to: z.iso.datetime({ offset: true }).optional().meta({ description: 'Default: now.' }),
+  from: z.iso
+    .datetime({ offset: true })
+    .optional()
+    .meta({ description: 'Default: 24 hours before `to`. Rounded down to the hour.' }),
+  to: z.iso
+    .datetime({ offset: true })
+    .optional()
+    .meta({ description: 'Default: now. Rounded up to the hour.' }),
   bucket: z.enum(['hour', 'day']).optional().meta({ description: 'Default: hour up to 3 days, else day.' }),
   by: z.enum(['agent', 'team']).default('agent'),
 });
@@ -55,6 +61,7 @@ export const UsageLineSchema = z.object({
 
 /** Usage over time: completed calls, tokens and cost per bucket, per agent or team. */
 export const UsageSeriesSchema = z.object({
+  /** The range counted: the one asked for, rounded out to whole hours. */
   from: z.string(),
   to: z.string(),
   bucket: z.enum(['hour', 'day']),
@@ -62,6 +69,10 @@ export const UsageSeriesSchema = z.object({
   metrics: z.array(z.enum(USAGE_METRICS)),
   buckets: z.array(z.string()),
   lines: z.array(UsageLineSchema),
+  /** Events read from the trail: 0 since the answer is read from rollups (see cellsRead). */
   eventsRead: z.number(),
+  /** Rollup cells read: the sums of whole hours and days, kept in the commit of the calls they count. */
+  cellsRead: z.number().optional(),
+  /** Always false: every call of the range is counted (kept for clients of older servers, which capped). */
   truncated: z.boolean(),
 });

@@ -1,6 +1,6 @@
 import { type ChildProcessByStdio, spawn } from 'node:child_process';
 import { hash } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
@@ -51,6 +51,8 @@ async function sqliteFigures({ quick, log }: BenchmarkOptions): Promise<Record<s
 
     // Verify as `warden audit verify` does: a fresh process opening the file the writer closed.
     await store.close();
+    // The file as the writer left it (its WAL folded in on close), per event: storage cost of the trail.
+    const bytesPerEvent = Math.round(statSync(join(dir, 'audit.db')).size / n);
     const reader = await openStore(join(dir, 'audit.db'), { mustExist: true });
     log('audit: verifying the chain…');
     t = performance.now();
@@ -78,6 +80,7 @@ async function sqliteFigures({ quick, log }: BenchmarkOptions): Promise<Record<s
       verify_vs_sha256_ratio: verify / shaPerS,
       verify_deep_per_s: verifyDeep,
       verify_deep_vs_verify_ratio: verifyDeep / verify,
+      bytes_per_event: bytesPerEvent,
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -91,6 +91,22 @@ export {
 export { GroupCommitter } from './store/group-committer.js';
 export { DEFAULT_DB, defaultKeyFile, openStore } from './store/open-store.js';
 export type { PersonRecord } from './store/people-rows.js';
+export { ROLLUP_DERIVERS } from './store/rollups/derivers.js';
+export {
+  bucketStartMs,
+  dimsKey,
+  dimsParts,
+  dimsPrefix,
+  hourBucket,
+  type RollupCell,
+  type RollupDelta,
+  type RollupDeriver,
+  type RollupQuery,
+} from './store/rollups/rollup.js';
+export { type RollupRow, sumRollups } from './store/rollups/rollup-sums.js';
+export { SESSION_ROLLUP, sessionRollupQuery, sessionUsageOf } from './store/rollups/session-rollup.js';
+export { readUsage, type UsageRead, type UsageSink, wholeHours } from './store/rollups/usage-reader.js';
+export { USAGE_DAILY, USAGE_HOURLY, type UsageSums, usageDeriver } from './store/rollups/usage-rollup.js';
 export {
   API_ROLES,
   type ApiKeyPermission,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { AuditEvent } from '../audit/audit-event.js';
-import { usageSeries } from './usage-series.js';
+import { UsageSeriesBuilder, usageSeries } from './usage-series.js';
 
 const HOUR = 3_600_000;
 const from = Date.parse('2026-03-01T00:00:00Z');
@@ -66,5 +66,17 @@ describe('usageSeries', () => {
     expect(() => usageSeries([], { fromMs: from, toMs: from, bucketMs: HOUR, keysOf: () => [] })).toThrow(
       RangeError,
     );
+  });
+
+  it('counts sums of an hour (a rollup cell) as the events they add up', () => {
+    const o = { fromMs: from, toMs: from + 3 * HOUR, bucketMs: HOUR, keysOf: (a: string) => [a, 'team'] };
+    const events = [
+      completed('bot-a', from + HOUR + 10, { inputTokens: 100, outputTokens: 20, costUsd: 0.5 }),
+      completed('bot-a', from + HOUR + 20, { inputTokens: 1, costUsd: 0.25 }),
+    ];
+    const summed = new UsageSeriesBuilder(o);
+    summed.addSums('bot-a', from + HOUR, { calls: 2, tokens: 121, costUsd: 0.75 });
+    summed.addSums('bot-a', from + 3 * HOUR, { calls: 5, tokens: 5, costUsd: 5 }); // outside: ignored
+    expect(summed.result()).toEqual(usageSeries(events, o));
   });
 });

@@ -51,18 +51,25 @@ export class UsageSeriesBuilder {
   /** Counts one event if it is a completed call inside the range; anything else is ignored. */
   add(e: AuditEvent): void {
     if (e.type !== 'call.completed' || !e.agent) return;
-    const t = Date.parse(e.ts);
-    if (!(t >= this.#o.fromMs && t < this.#o.toMs)) return;
-    const i = Math.floor((t - this.#start) / this.#o.bucketMs);
     const usage = e.outcome?.usage;
     const tokens = (usage?.inputTokens ?? 0) + (usage?.outputTokens ?? 0);
-    const cost = usage?.costUsd ?? 0;
-    for (const key of this.#o.keysOf(e.agent)) {
+    this.addSums(e.agent, Date.parse(e.ts), { calls: 1, tokens, costUsd: usage?.costUsd ?? 0 });
+  }
+
+  /**
+   * Counts sums already added up for `agent` at time `t` (ms), e.g. a rollup cell of the hour or day
+   * starting at `t`: all of it lands in the bucket holding `t`. Ignored outside the range.
+   */
+  addSums(agent: string, t: number, sums: { calls: number; tokens: number; costUsd: number }): void {
+    if (!(t >= this.#o.fromMs && t < this.#o.toMs)) return;
+    const i = Math.floor((t - this.#start) / this.#o.bucketMs);
+    const { tokens, costUsd: cost } = sums;
+    for (const key of this.#o.keysOf(agent)) {
       const l = this.#line(key);
-      l.calls[i] = (l.calls[i] ?? 0) + 1;
+      l.calls[i] = (l.calls[i] ?? 0) + sums.calls;
       l.tokens[i] = (l.tokens[i] ?? 0) + tokens;
       l.costUsd[i] = (l.costUsd[i] ?? 0) + cost;
-      l.total.calls += 1;
+      l.total.calls += sums.calls;
       l.total.tokens += tokens;
       l.total.costUsd += cost;
     }

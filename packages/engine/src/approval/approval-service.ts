@@ -22,7 +22,7 @@ import {
   WARDEN_ACTOR,
   WardenError,
 } from '@warden/core';
-import type { Engine } from '../engine/engine.js';
+import type { EnginePort } from '../engine/engine-port.js';
 import type { ApprovalPage, ApprovalQuery, Mutation } from '../store/store.js';
 import { approvalEvent, decidedApprovalEvent, outboxFor } from './approval-events.js';
 import { sessionStake } from './session-stake.js';
@@ -95,9 +95,9 @@ function aliasVoted(a: ApprovalRecord, voter: Voter, aliases: VoterAliases): War
  * on any number of instances, exactly one lands and the other is recomputed over it.
  */
 export class ApprovalService {
-  readonly #engine: Engine;
+  readonly #engine: EnginePort;
 
-  constructor(engine: Engine) {
+  constructor(engine: EnginePort) {
     this.#engine = engine;
   }
 

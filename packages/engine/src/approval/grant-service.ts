@@ -15,7 +15,7 @@ import {
   type VerifiedWho,
   WardenError,
 } from '@warden/core';
-import type { Engine } from '../engine/engine.js';
+import type { EnginePort } from '../engine/engine-port.js';
 import { parseAuditQuery } from '../store/audit-query.js';
 import type { GrantRecord } from '../store/store.js';
 import { aliasStake, type VoterAliases } from './approval-service.js';
@@ -60,7 +60,7 @@ interface CompiledGrant {
  * only lifts the default block (no rule matched); it never overrides a block rule and never skips a review.
  */
 export class GrantService {
-  readonly #engine: Engine;
+  readonly #engine: EnginePort;
   readonly #compiled = new Map<string, CompiledGrant>();
   readonly #creators = new Map<
     string,
@@ -70,7 +70,7 @@ export class GrantService {
   /** Read on every call a grant would let through, so kept up to date rather than read whole each time. */
   #stakes: SessionStakes | undefined;
 
-  constructor(engine: Engine) {
+  constructor(engine: EnginePort) {
     this.#engine = engine;
   }
 
@@ -83,7 +83,7 @@ export class GrantService {
       );
     }
     const record = await this.#validate(spec, by, aliases);
-    const event = this.#engine.systemEvent('grant.added', by, {
+    const event = this.#engine.event('grant.added', by, {
       agent: record.agent,
       ...(record.session ? { session: record.session } : {}),
       data: {
@@ -105,7 +105,7 @@ export class GrantService {
     const g = await this.#engine.store.grant(id);
     if (!g) throw new WardenError('GRANT_NOT_FOUND', `no grant has id ${id}`);
     const ts = new Date().toISOString();
-    const event = this.#engine.systemEvent('grant.revoked', by, {
+    const event = this.#engine.event('grant.revoked', by, {
       agent: g.agent,
       ...(g.session ? { session: g.session } : {}),
       data: { grantId: id, ...(reason ? { reason } : {}) },

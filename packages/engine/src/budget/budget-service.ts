@@ -23,7 +23,7 @@ import {
   WardenError,
 } from '@warden/core';
 import { outboxFor } from '../approval/approval-events.js';
-import type { Engine } from '../engine/engine.js';
+import type { EnginePort } from '../engine/engine-port.js';
 import type { Mutation } from '../store/store.js';
 
 /** A counter as people read it. */
@@ -80,10 +80,10 @@ export class BudgetService {
   readonly prices: PriceTable;
   readonly leaseMs: number;
   readonly defaultTokenEstimate: number;
-  readonly #engine: Engine;
+  readonly #engine: EnginePort;
   readonly #afterCharge: NonNullable<BudgetServiceOptions['afterCharge']>;
 
-  constructor(engine: Engine, options: BudgetServiceOptions = {}) {
+  constructor(engine: EnginePort, options: BudgetServiceOptions = {}) {
     this.#engine = engine;
     this.#afterCharge =
       options.afterCharge ?? (async (lines, call) => void (await this.afterSettle(lines, call)));
@@ -94,7 +94,7 @@ export class BudgetService {
 
   /** The lines a call draws on with what to reserve for it; empty when no budget applies. PRICE_UNKNOWN. */
   plan(call: MeteredCall, estimate: Consumption, now: number): BudgetLine[] {
-    const lines = budgetLines(this.#engine.policy.budgets, call, now, this.#engine.policy.redactFields);
+    const lines = budgetLines(this.#engine.policy().budgets, call, now, this.#engine.policy().redactFields);
     return lines.length ? reserveAmounts(lines, estimate, this.prices, this.defaultTokenEstimate) : lines;
   }
 
@@ -142,7 +142,7 @@ export class BudgetService {
     const lines =
       held?.lines ??
       budgetLines(
-        this.#engine.policy.budgets,
+        this.#engine.policy().budgets,
         {
           agent: decided.agent as string,
           session: decided.session as string,
@@ -150,7 +150,7 @@ export class BudgetService {
           ...(decided.labels ? { labels: decided.labels } : {}),
         },
         Date.parse(decided.ts),
-        this.#engine.policy.redactFields,
+        this.#engine.policy().redactFields,
       );
     if (lines.length === 0) return undefined;
     const reserved = new Map((held?.lines ?? []).map((l) => [l.key, l.amount]));
@@ -185,7 +185,7 @@ export class BudgetService {
     let breached: BudgetCounter | undefined;
     for (const c of counters) {
       const limit = effectiveLimit(c);
-      const budget = this.#engine.policy.budgets.budgets.get(c.budgetId);
+      const budget = this.#engine.policy().budgets.budgets.get(c.budgetId);
       const pct = (c.used / limit) * 100;
       const crossed = (budget?.alerts ?? []).filter((t) => pct >= t && t > c.alerted);
       const threshold = crossed.at(-1);
@@ -197,7 +197,7 @@ export class BudgetService {
 
   async #alert(c: BudgetCounter, threshold: number, call: ChargedTo): Promise<void> {
     const ts = new Date().toISOString();
-    const event = this.#engine.systemEvent(
+    const event = this.#engine.event(
       'budget.alert',
       { kind: 'system', id: 'warden' },
       {
@@ -240,7 +240,7 @@ export class BudgetService {
     const expired = await store.expiredReservations(now.toISOString(), 200);
     let charged = 0;
     for (const r of expired) {
-      const event = this.#engine.systemEvent(
+      const event = this.#engine.event(
         'budget.expired',
         { kind: 'system', id: 'warden' },
         {
@@ -293,7 +293,7 @@ export class BudgetService {
   }
 
   #agentScopes(agent: string): string[] {
-    const budgets = this.#engine.policy.budgets.forAgent(agent).budgets;
+    const budgets = this.#engine.policy().budgets.forAgent(agent).budgets;
     return [
       `agent:${agent}`,
       ...budgets.filter((b) => b.scope === 'team').map((b) => `team:${b.team}`),
@@ -302,7 +302,7 @@ export class BudgetService {
   }
 
   #status(c: BudgetCounter): BudgetStatus {
-    const budget = this.#engine.policy.budgets.budgets.get(c.budgetId);
+    const budget = this.#engine.policy().budgets.budgets.get(c.budgetId);
     const limit = c.limitOverride ?? budget?.limit ?? c.limit;
     return {
       key: c.key,
@@ -336,7 +336,7 @@ export class BudgetService {
     const now = Date.now();
     const mutations: Mutation[] = [];
     const events: AuditEvent[] = [];
-    const own = this.#engine.policy.budgets.forAgent(session.agent).budgets;
+    const own = this.#engine.policy().budgets.forAgent(session.agent).budgets;
     for (const r of raises) {
       const budget: CompiledBudget | undefined = own.find((b) => b.id === r.budget);
       if (!budget) {
@@ -383,7 +383,7 @@ export class BudgetService {
         const alerted = budget.alerts.filter((t) => (c.used / r.limit) * 100 >= t).at(-1) ?? 0;
         mutations.push({ kind: 'budget.limit', line, limit: r.limit, alerted, ts });
         events.push(
-          this.#engine.systemEvent('budget.raised', by, {
+          this.#engine.event('budget.raised', by, {
             ts,
             agent: session.agent,
             session: session.id,

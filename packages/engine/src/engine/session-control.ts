@@ -2,8 +2,15 @@ import { type Actor, type AuditEvent, selfApproval, type VerifiedWho, WardenErro
 import { outboxFor } from '../approval/approval-events.js';
 import { aliasStake } from '../approval/approval-service.js';
 import { sessionStake } from '../approval/session-stake.js';
+import type { BudgetService } from '../budget/budget-service.js';
 import type { Mutation, SessionRecord, SessionState } from '../store/store.js';
-import type { Engine } from './engine.js';
+import type { EnginePort } from './engine-port.js';
+
+/** What session control needs from the engine (an `Engine` has both). */
+export interface SessionControlDeps {
+  readonly port: EnginePort;
+  readonly budgets: Pick<BudgetService, 'raise'>;
+}
 
 /**
  * Pausing, resuming and closing sessions. Each change and its audit event commit together. Resuming
@@ -11,7 +18,7 @@ import type { Engine } from './engine.js';
  * and every agent up its delegation chain can never resume it.
  */
 export async function pauseSession(
-  engine: Engine,
+  engine: SessionControlDeps,
   id: string,
   by: Actor,
   reason: string,
@@ -33,13 +40,13 @@ export interface ResumeOptions {
  * (APPROVAL_SELF_APPROVAL) for anyone with a stake in it. The raise and the resume commit together.
  */
 export async function resumeSession(
-  engine: Engine,
+  engine: SessionControlDeps,
   id: string,
   by: Actor,
   reason: string,
   options: ResumeOptions = {},
 ): Promise<SessionRecord> {
-  const session = await engine.store.getSession(id);
+  const session = await engine.port.store.getSession(id);
   if (!session) throw new WardenError('SESSION_NOT_FOUND', `no session has id ${id}`);
   if (by.kind !== 'human') {
     throw new WardenError(
@@ -47,15 +54,15 @@ export async function resumeSession(
       `${by.kind === 'agent' ? 'an agent' : 'a service'} cannot resume a session; a person must`,
     );
   }
-  const stakes = await sessionStake(engine.store, id);
+  const stakes = await sessionStake(engine.port.store, id);
   const sod =
     selfApproval(by, `resume session ${id}`, ...stakes) ??
     aliasStake(`resume session ${id}`, by, options, stakes);
   if (sod) {
     // A refused resume is recorded like a refused vote: who tried, and why not.
-    await engine.commit({
+    await engine.port.commit({
       events: [
-        engine.systemEvent('approval.refused', by, {
+        engine.port.event('approval.refused', by, {
           session: id,
           data: { act: 'resume', code: sod.code, reason: sod.message },
         }),
@@ -71,7 +78,7 @@ export async function resumeSession(
 
 /** Closes a session for good; further calls in it are blocked. */
 export async function closeSession(
-  engine: Engine,
+  engine: SessionControlDeps,
   id: string,
   by: Actor,
   reason: string,
@@ -80,7 +87,7 @@ export async function closeSession(
 }
 
 async function change(
-  engine: Engine,
+  engine: SessionControlDeps,
   id: string,
   by: Actor,
   state: SessionState,
@@ -90,14 +97,14 @@ async function change(
   extra: { mutations: Mutation[]; events: AuditEvent[] } = { mutations: [], events: [] },
 ): Promise<SessionRecord> {
   const ts = new Date().toISOString();
-  const event = engine.systemEvent(type, by, { session: id, data: { reason } });
+  const event = engine.port.event(type, by, { session: id, data: { reason } });
   // A pause is news for the webhooks that follow it, whoever paused.
-  const outbox = type === 'session.paused' ? outboxFor(engine.notificationTargets, event, null) : [];
-  await engine.commit({
+  const outbox = type === 'session.paused' ? outboxFor(engine.port.notificationTargets, event, null) : [];
+  await engine.port.commit({
     mutations: [{ kind: 'session.state', id, state, from, reason, ts }, ...extra.mutations, ...outbox],
     events: [...extra.events, event],
   });
-  const after = await engine.store.getSession(id);
+  const after = await engine.port.store.getSession(id);
   if (!after) throw new WardenError('SESSION_NOT_FOUND', `no session has id ${id}`);
   return after;
 }

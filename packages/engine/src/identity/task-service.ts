@@ -7,7 +7,7 @@ import {
   uuidv7,
   WardenError,
 } from '@warden/core';
-import type { Engine } from '../engine/engine.js';
+import type { EnginePort } from '../engine/engine-port.js';
 import { isSessionExists } from '../store/session-exists.js';
 import type { SessionRecord } from '../store/store.js';
 import { deriveTaskSigningKey, type TaskSigningKey, taskJwks } from './task-signing-key.js';
@@ -82,7 +82,7 @@ export interface Presenter {
  * token).
  */
 export class TaskService {
-  readonly #engine: Engine;
+  readonly #engine: EnginePort;
   readonly #key: TaskSigningKey;
   /** Verified tokens (the claims never change; expiry is checked on every use). */
   readonly #verified = new Map<string, TaskClaims>();
@@ -91,9 +91,10 @@ export class TaskService {
   /** ID tokens starting a task in this process right now (the trail answers for the others). */
   readonly #startingWith = new Set<string>();
 
-  constructor(engine: Engine) {
+  /** `hmacKey`: the engine's HMAC key, from which the task-token signing key is derived. */
+  constructor(engine: EnginePort, hmacKey: Buffer) {
     this.#engine = engine;
-    this.#key = deriveTaskSigningKey(engine.keys.hmacKey);
+    this.#key = deriveTaskSigningKey(hmacKey);
   }
 
   /** The `kid` task tokens are signed under. */
@@ -185,7 +186,7 @@ export class TaskService {
       createdAt: ts,
       updatedAt: ts,
     };
-    const event = this.#engine.systemEvent('task.started', by, {
+    const event = this.#engine.event('task.started', by, {
       ts,
       agent,
       session,
@@ -284,7 +285,7 @@ export class TaskService {
       expiresAt: new Date(Math.min(now.getTime() + ttl * 1000, parent.expiresAt.getTime())),
     };
     const token = await signTaskToken(this.#key, claims);
-    const event = this.#engine.systemEvent('task.delegated', by, {
+    const event = this.#engine.event('task.delegated', by, {
       ts: now.toISOString(),
       agent: child,
       session: parent.session,
@@ -353,7 +354,7 @@ export class TaskService {
   ): AuditEvent {
     const tokenId = err.details.tokenId as string | undefined;
     const claimedTokenId = err.details.claimedTokenId as string | undefined;
-    return this.#engine.systemEvent('identity.refused', by ?? agentActor(at), {
+    return this.#engine.event('identity.refused', by ?? agentActor(at), {
       agent: at.agent,
       ...(at.session ? { session: at.session } : {}),
       ...(at.callId ? { callId: at.callId } : {}),

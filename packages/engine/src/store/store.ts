@@ -23,6 +23,7 @@ import type {
 import type { AuditQuery } from './audit-query.js';
 import type { ColumnValue } from './event-columns.js';
 import type { PersonRecord } from './people-rows.js';
+import type { RollupCell, RollupQuery } from './rollups/rollup.js';
 import type { CommitDoubt } from './store-errors.js';
 
 /**
@@ -84,6 +85,11 @@ export interface Store {
   listSessions(query: SessionQuery): Promise<SessionPage>;
   /** Call counts by effect and the usage reported with completions, from the session's audit events. */
   sessionUsage(id: string): Promise<SessionUsage>;
+  /**
+   * Rollup cells: sums of the events' deltas (rollups/derivers.ts) kept in the commit that chains them,
+   * exact and never truncated. Derived data: verification recounts from the chain, never from these.
+   */
+  rollups(query: RollupQuery): Promise<RollupCell[]>;
   /** The oldest event still stored, if any. */
   oldestEvent(): Promise<{ seq: number; ts: string } | undefined>;
   /** The last seq whose event is older than `before`, counting from the start (for retention). */

@@ -8,7 +8,7 @@ import {
   SessionSchema,
 } from '@warden/api';
 import { WardenError } from '@warden/core';
-import { pauseSession, resumeSession } from '@warden/engine';
+import { pauseSession, resumeSession, sessionRollupQuery, sessionUsageOf } from '@warden/engine';
 import { personAliases } from '../auth/person-aliases.js';
 import { actorOf } from '../auth/principal.js';
 import { defineRoute } from '../http/route-spec.js';
@@ -37,11 +37,13 @@ export const sessionRoutes = [
     async handler({ params, ctx }) {
       const session = await ctx.engine.store.getSession(params.id);
       if (!session) throw new WardenError('SESSION_NOT_FOUND', `no session has id ${params.id}`);
-      const [usage, budgets] = await Promise.all([
-        ctx.engine.store.sessionUsage(params.id),
+      // The session's figures from its rollup cell (kept in the commit of its calls): one row read,
+      // however long the session or the trail.
+      const [cells, budgets] = await Promise.all([
+        ctx.engine.store.rollups(sessionRollupQuery(params.id)),
         ctx.engine.budgets.status({ session: params.id }),
       ]);
-      return { session, usage, budgets };
+      return { session, usage: sessionUsageOf(cells), budgets };
     },
   }),
   defineRoute({

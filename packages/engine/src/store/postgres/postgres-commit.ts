@@ -77,6 +77,11 @@ export async function commitUnits(
   prepared: readonly PreparedUnit[],
   payload: EventPayload,
   expected?: ChainHead,
+  /**
+   * More writes under the chain lock once the events are chained (the rollups); called once. It must send
+   * its statement before its first await: on the one-write path it rides in the append's round trip.
+   */
+  underLock: () => Promise<void> = async () => {},
 ): Promise<CommittedUnits> {
   const mutations = new MutationWriter(client);
   const firstLocked = prepared.findIndex((p) => p.unit.mutations?.some(needsChainLock));
@@ -90,7 +95,7 @@ export async function commitUnits(
     !prepared.some((p) => p.unit.checkpoint) &&
     payload.chunks(0, payload.bodies.length).length === 1
   ) {
-    return commitLinked(client, mutations, prepared, payload, early, budgets, expected);
+    return commitLinked(client, mutations, prepared, payload, early, budgets, expected, underLock);
   }
   await mutations.applyAll(early.filter((m) => !isBudget(m)));
   if (!chained && firstLocked === -1) {
@@ -132,6 +137,7 @@ export async function commitUnits(
     }
   }
   await chain.flush(client);
+  await underLock();
   return { results, xid: head.xid };
 }
 
@@ -154,6 +160,7 @@ async function commitLinked(
   early: readonly Mutation[],
   budgets: readonly Mutation[],
   expected: ChainHead | undefined,
+  underLock: () => Promise<void>,
 ): Promise<CommittedUnits> {
   const state = early.filter((m) => !isBudget(m));
   const announce = prepared.some((p) => p.unit.events.some(announced));
@@ -165,16 +172,22 @@ async function commitLinked(
   const pipelined = budgets.length === 0 && state.every((m) => m.kind === 'session.ensure');
   const applied = pipelined ? mutations.applyAll(state) : undefined;
   applied?.catch(() => {});
+  // Behind the append, so under the chain lock even when the append found another head.
+  const extra = pipelined ? underLock() : undefined;
+  extra?.catch(() => {});
   let appended = await sent;
   if (!appended.written) {
     appended = await appendLinked(client, appended.head, payload, text, announce);
     if (!appended.written) throw new WardenError('INTERNAL', 'the chain head moved while it was locked');
   }
-  if (applied) await applied;
-  else {
+  if (applied) {
+    await applied;
+    await extra;
+  } else {
     await mutations.lockBudgets(budgets);
     await mutations.applyAll(state);
     for (const m of budgets) await mutations.apply(m);
+    await underLock();
   }
   const results: CommitResult[] = [];
   let at = 0;

@@ -1,6 +1,15 @@
 import { WardenError } from '@warden/core';
 import type pg from 'pg';
+import { backfillPostgresRollups } from '../rollups/postgres-rollups.js';
 import { MIGRATION_12_SQL } from './postgres-partitioning.js';
+
+/** One schema version: its SQL, and work done after it in the same transaction (a backfill). */
+export interface PostgresMigration {
+  readonly version: number;
+  readonly name: string;
+  readonly sql: string;
+  readonly backfill?: (client: pg.ClientBase) => Promise<void>;
+}
 
 /**
  * PostgreSQL schema, one entry per version, mirroring the SQLite schema. Never edit a released entry:
@@ -13,7 +22,7 @@ import { MIGRATION_12_SQL } from './postgres-partitioning.js';
  * are compared or sorted use the "C" collation, so they order byte-wise like SQLite, whatever the
  * database's default collation.
  */
-export const POSTGRES_MIGRATIONS: readonly { version: number; name: string; sql: string }[] = [
+export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
   {
     version: 1,
     name: 'audit chain, checkpoints, sessions, legal holds, keys',
@@ -494,6 +503,25 @@ ALTER TABLE api_keys ADD COLUMN permissions text NOT NULL DEFAULT '[]';
 `,
   },
   {
+    version: 11,
+    name: 'rollups: sums maintained in the commit of the events they summarise',
+    sql: `
+-- Derived data: every commit adds its events' deltas (rollups/derivers.ts) to the cells they fall in, in
+-- the same transaction, so usage charts and session figures read a few rows instead of the trail. Only
+-- the commit path and this backfill write it; verification never reads it. A retention purge keeps it:
+-- the sums of purged hours outlive their events. Keys compare bytewise ("C"): buckets order as text.
+CREATE TABLE rollups (
+  name text COLLATE "C" NOT NULL,
+  bucket text COLLATE "C" NOT NULL,
+  dims text COLLATE "C" NOT NULL,
+  metric text COLLATE "C" NOT NULL,
+  value double precision NOT NULL,
+  PRIMARY KEY (name, bucket, dims, metric)
+);
+`,
+    backfill: (client) => backfillPostgresRollups(client),
+  },
+  {
     version: 12,
     name: 'audit events partitioned by month; one decision and one end per call in audit_calls',
     sql: MIGRATION_12_SQL,
@@ -511,7 +539,7 @@ const MIGRATION_LOCK = 0x77617264656e;
  */
 export async function migratePostgres(
   client: pg.ClientBase,
-  migrations: readonly { version: number; name: string; sql: string }[] = POSTGRES_MIGRATIONS,
+  migrations: readonly PostgresMigration[] = POSTGRES_MIGRATIONS,
 ): Promise<void> {
   await client.query('BEGIN');
   try {
@@ -536,6 +564,7 @@ export async function migratePostgres(
     }
     for (const m of pending) {
       await client.query(m.sql);
+      await m.backfill?.(client);
       await client.query('INSERT INTO warden_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [
         m.version,
         m.name,

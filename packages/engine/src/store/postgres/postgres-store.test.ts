@@ -86,6 +86,7 @@ describe('PostgresStore', () => {
       { version: 8 },
       { version: 9 },
       { version: 10 },
+      { version: 11 },
       { version: 12 },
     ]);
     const [a, b] = stores as [PostgresStore, PostgresStore, PostgresStore];

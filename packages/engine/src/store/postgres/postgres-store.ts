@@ -22,6 +22,9 @@ import {
   type PersonRow,
   toPerson,
 } from '../people-rows.js';
+import { addPostgresRollups, rollupCells, rollupSelect } from '../rollups/postgres-rollups.js';
+import type { RollupCell, RollupQuery } from '../rollups/rollup.js';
+import type { RollupRow } from '../rollups/rollup-sums.js';
 import {
   API_KEY_COLUMNS,
   type ApiKeyRow,
@@ -135,7 +138,10 @@ export class PostgresStore implements Store {
       await this.partitions.before(payload.events);
       let head: ChainHead | undefined;
       const results = await this.#db.transaction('writing audit events', async (client) => {
-        const committed = await commitUnits(client, prepared, payload, this.#head);
+        const committed = await commitUnits(client, prepared, payload, this.#head, () =>
+          // Rollups: the deltas of the events just chained, under the chain lock (store/rollups/).
+          addPostgresRollups(client, units),
+        );
         xid = committed.xid;
         head = committed.head;
         return committed.results;
@@ -383,6 +389,11 @@ export class PostgresStore implements Store {
       [columnText(id)],
     );
     return toSessionUsage(rows);
+  }
+
+  async rollups(q: RollupQuery): Promise<RollupCell[]> {
+    const { sql, params } = rollupSelect(q);
+    return rollupCells(await this.#db.query<RollupRow>('reading rollups', sql, params));
   }
 
   async oldestEvent(): Promise<{ seq: number; ts: string } | undefined> {

@@ -1,3 +1,14 @@
+import type Database from 'better-sqlite3';
+import { backfillSqliteRollups } from '../rollups/sqlite-rollups.js';
+
+/** One schema version: its SQL, and work done after it in the same transaction (a backfill). */
+export interface SqliteMigration {
+  readonly version: number;
+  readonly name: string;
+  readonly sql: string;
+  readonly backfill?: (db: Database.Database) => void;
+}
+
 /**
  * SQLite schema, one entry per version; applied in order inside BEGIN IMMEDIATE, so several processes
  * opening the same file at once apply each version exactly once. Never edit a released entry: add one.
@@ -6,7 +17,7 @@
  * same event in the same INSERT (generated columns re-parsed the JSON once per index and halved the
  * append rate); the append-only triggers keep them from being edited afterwards.
  */
-export const SQLITE_MIGRATIONS: readonly { version: number; name: string; sql: string }[] = [
+export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
   {
     version: 1,
     name: 'audit chain, checkpoints, sessions, legal holds, keys',
@@ -409,6 +420,37 @@ CREATE INDEX people_name ON people (name);
 -- What a key may do beyond its role, as a JSON array: 'initiator' lets a service key start tasks for a
 -- person it vouches for. Keys made before hold none.
 ALTER TABLE api_keys ADD COLUMN permissions TEXT NOT NULL DEFAULT '[]';
+`,
+  },
+  {
+    version: 11,
+    name: 'rollups: sums maintained in the commit of the events they summarise',
+    sql: `
+-- Derived data: every commit adds its events' deltas (rollups/derivers.ts) to the cells they fall in, in
+-- the same transaction, so usage charts and session figures read a few rows instead of the trail. Only
+-- the commit path and this backfill write it; verification never reads it. A retention purge keeps it:
+-- the sums of purged hours outlive their events.
+CREATE TABLE rollups (
+  name TEXT NOT NULL,
+  bucket TEXT NOT NULL,
+  dims TEXT NOT NULL,
+  metric TEXT NOT NULL,
+  value REAL NOT NULL,
+  PRIMARY KEY (name, bucket, dims, metric)
+) WITHOUT ROWID;
+`,
+    backfill: (db) => backfillSqliteRollups(db),
+  },
+  {
+    version: 12,
+    name: 'one decision per call, indexed by call id alone',
+    sql: `
+-- audit_events_call held every decision and completion under (call_id, type), 66 bytes an event, and no
+-- query could use it (its IN list is implied by none), so finding a call scanned every event of its
+-- types. A call's decision is now indexed by call id alone, and its end by audit_events_call_end (7),
+-- which already allows one completion per call: the same rules in about half the bytes, and a lookup.
+DROP INDEX audit_events_call;
+CREATE UNIQUE INDEX audit_events_call_decided ON audit_events (call_id) WHERE type = 'call.decided';
 `,
   },
 ];
