@@ -30,6 +30,10 @@ export function addReportCommands(program: Command, io: CliIo, done: (code: numb
     .option('--top <n>', 'names in each top list (default 10)')
     .option('--rows <n>', 'rows kept per list; counts stay exact, the rest is "and N more" (default 200)')
     .option('--progress', 'report progress on stderr even when it is not a terminal')
+    .option(
+      '--recount',
+      "count every figure from the period's events one by one instead of the rollups kept with them (the same report, slower)",
+    )
     .action(async (o) => {
       done(await reportSoc2(o, io));
     });

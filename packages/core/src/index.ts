@@ -211,7 +211,14 @@ export {
   type TallyRow,
   type TopList,
 } from './report/capped-list.js';
-export { PROOF_METHODS } from './report/identity-tally.js';
+export {
+  countedIdentities,
+  IDENTITY_LIMITS,
+  type IdentityCount,
+  identityKey,
+  type MethodSums,
+  PROOF_METHODS,
+} from './report/identity-tally.js';
 export { policyAgentRules } from './report/policy-summary.js';
 export {
   bucketStart,
@@ -224,6 +231,9 @@ export {
 export {
   buildSoc2Report,
   SOC2_CONTEXT_TYPES,
+  SOC2_LIMITS,
+  SOC2_RARE_TYPES,
+  type Soc2Counts,
   type Soc2Facts,
   type Soc2Limits,
   Soc2ReportBuilder,
@@ -261,6 +271,7 @@ export type {
   SodViolation,
   UnverifiedDecisionRow,
 } from './report/soc2-report.js';
+export { blockCause } from './report/soc2-rows.js';
 export {
   formatTraceparent,
   parseTraceContext,

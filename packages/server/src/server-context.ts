@@ -5,6 +5,7 @@ import type { OidcService } from './auth/oidc/oidc-service.js';
 import type { PersonDirectory } from './auth/person-directory.js';
 import type { RateLimiter } from './auth/rate-limiter.js';
 import type { SignedOutSessions } from './auth/signed-out-sessions.js';
+import type { DeferredCompletions } from './completions/deferred-completions.js';
 import type { ServerConfig } from './config/server-config.js';
 import type { EventHub } from './live/event-hub.js';
 import type { SseRegistry } from './live/sse-stream.js';
@@ -33,6 +34,8 @@ export interface ServerContext {
   readonly keyLimiter: RateLimiter | undefined;
   /** The MCP gateway at /mcp, when the config names upstream servers. */
   mcp?: McpHttpGateway;
+  /** Completions of the proxy and the gateway, recorded after their answer with the next decision's commit. */
+  readonly completions: DeferredCompletions;
   /** Set once shutdown begins: new work is refused with SHUTTING_DOWN. */
   readonly state: { shuttingDown: boolean };
 }

@@ -28,6 +28,7 @@ import { PersonDirectory } from './auth/person-directory.js';
 import { RateLimiter } from './auth/rate-limiter.js';
 import { reservedKeyWarnings } from './auth/reserved-key-names.js';
 import { SignedOutSessions } from './auth/signed-out-sessions.js';
+import { DeferredCompletions } from './completions/deferred-completions.js';
 import { publicBaseUrl, type ServerConfig } from './config/server-config.js';
 import { EventHub } from './live/event-hub.js';
 import { SseRegistry } from './live/sse-stream.js';
@@ -355,6 +356,7 @@ async function assemble(
     authFailures: new RateLimiter(config.authFailuresPerMinute / 60, config.authFailuresPerMinute),
     keyLimiter: config.rateLimitPerKey > 0 ? new RateLimiter(config.rateLimitPerKey) : undefined,
     state: { shuttingDown: false },
+    completions: new DeferredCompletions(),
   };
   if (config.mcp) {
     ctx.mcp = createMcpGateway(ctx, config.mcp, {
@@ -392,6 +394,8 @@ async function assemble(
   let closing: Promise<void> | undefined;
   async function shutdown(): Promise<void> {
     ctx.state.shuttingDown = true;
+    // Completions held for the next decision's commit start now; the drains below wait for them.
+    ctx.completions.release();
     sse.closeAll('the server is shutting down; reconnect with Last-Event-ID');
     // MCP sessions hold their streams open; closing them lets the drain below finish.
     await ctx.mcp?.close();

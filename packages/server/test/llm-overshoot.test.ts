@@ -17,6 +17,7 @@ import {
   promptOf,
   startBillingUpstream,
 } from '../test-support/billing-llm-upstream.js';
+import { eventually } from '../test-support/eventually.js';
 import { api, BIN, killAll, type Served, spawnServe } from '../test-support/serve-process.js';
 
 const LIMIT = 20_000;
@@ -103,13 +104,17 @@ describe('LLM proxy: 64 concurrent requests on two instances never overshoot a t
     // A real race: some requests admitted, the rest refused by the budget (none failed otherwise).
     expect(admitted).toBeGreaterThan(0);
     expect(admitted + refused).toBe(64);
-    const r = await api<{ budgets: { used: number; reserved: number; limit: number }[] }>(
-      servers[1]?.url as string,
-      'GET',
-      `/v1/budgets?session=${session}`,
-      { key: adminKey },
-    );
-    const [line] = r.body.budgets;
+    // The proxy settles after it answers: every reservation settled, read from the other instance.
+    const line = await eventually('every reservation settled', async () => {
+      const r = await api<{ budgets: { used: number; reserved: number; limit: number }[] }>(
+        servers[1]?.url as string,
+        'GET',
+        `/v1/budgets?session=${session}`,
+        { key: adminKey },
+      );
+      const [l] = r.body.budgets;
+      return l?.reserved === 0 ? l : undefined;
+    });
     // What the upstream billed is what Warden counted, and it stayed within the limit.
     expect(line).toMatchObject({ used: upstream.billed(), reserved: 0, limit: LIMIT });
     expect(line?.used).toBeLessThanOrEqual(LIMIT);

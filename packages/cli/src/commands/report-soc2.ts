@@ -20,6 +20,8 @@ export interface Soc2Options {
   readonly top?: string;
   readonly rows?: string;
   readonly progress?: boolean;
+  /** Count from the period's events, not the rollups (an auditor's independent recount). */
+  readonly recount?: boolean;
 }
 
 /**
@@ -41,6 +43,7 @@ export async function reportSoc2(o: Soc2Options, io: CliIo): Promise<number> {
       ...(publicKeys ? { publicKeys } : {}),
       ...(top ? { top } : {}),
       ...(cap ? { cap } : {}),
+      ...(o.recount ? { recount: true } : {}),
     }),
   );
   progress?.done();

@@ -24,6 +24,31 @@ const MAX_IDENTITIES = 10_000;
 const MAX_REVIEWS = 100_000;
 /** Approvals whose request is looked up before the period (one store query each). */
 const MAX_LOOKUPS = 10_000;
+/** The limits above, for a reader that must know when counts from rollups would differ from `push`. */
+export const IDENTITY_LIMITS = {
+  identities: MAX_IDENTITIES,
+  reviews: MAX_REVIEWS,
+  lookups: MAX_LOOKUPS,
+} as const;
+
+/** Events and decisions counted for one proof method. */
+export interface MethodSums {
+  readonly events: number;
+  readonly decisions: number;
+}
+
+/** One identity's row as `push` counts it: the name, detail and roles as first seen, in that order. */
+export interface IdentityCount {
+  /** identityKey of the identity. */
+  readonly key: string;
+  readonly method: ProofMethod;
+  readonly name: string;
+  readonly detail: string;
+  readonly roles: readonly string[];
+  readonly events: number;
+  readonly decisions: number;
+  readonly firstSeq: number;
+}
 
 type MutableRow = { -readonly [K in keyof IdentityRow]: IdentityRow[K] } & { roleSet: Set<string> };
 
@@ -61,7 +86,7 @@ export class IdentityTally {
     const decision = e.type === 'call.decided' || e.type === 'approval.decided';
     // The parties of a call are counted on the call's own events; an approval or a session event names
     // them again without recording how they were verified (their requests did).
-    const identities = recordsCall(e) ? eventIdentities(e) : eventIdentities(e).slice(0, 1);
+    const identities = countedIdentities(e);
     const seen = new Set<string>();
     const methods = new Set<ProofMethod>();
     for (const id of identities) {
@@ -80,6 +105,16 @@ export class IdentityTally {
       c.events += 1;
       if (decision) c.decisions += 1;
     }
+    this.rare(r);
+  }
+
+  /**
+   * What an event adds besides the identity counts: the reviews and approvals that relied on claims,
+   * identity refusals and role changes. With `counts`, fed instead of `push` the events of those types
+   * (and every review decision of the period) in chain order.
+   */
+  rare(r: AuditRecord): void {
+    const e = r.event;
     if (e.type === 'call.decided') this.#review(r);
     else if (e.type === 'approval.decided') this.#approval(r);
     else if (e.type === 'identity.refused') {
@@ -87,6 +122,40 @@ export class IdentityTally {
       const why = [str(e, 'code') ?? e.decision?.code, str(e, 'reason')].filter((x) => !!x).join(': ');
       this.#refused.add((why || 'unknown').slice(0, 200));
     } else if (e.type === 'identity.roles_changed') this.#rolesChanged += 1;
+  }
+
+  /**
+   * The identity counts of the whole period at once, as `push` would have counted them (from rollups):
+   * per method, events and decisions; per identity, its row, in the order first seen (ties in the
+   * report's order keep it). At most MAX_IDENTITIES rows.
+   */
+  counts(methods: ReadonlyMap<ProofMethod, MethodSums>, rows: readonly IdentityCount[]): void {
+    if (rows.length > MAX_IDENTITIES) {
+      throw new Error(
+        `identity counts hold ${rows.length} identities; at most ${MAX_IDENTITIES} are tracked`,
+      );
+    }
+    for (const [method, sums] of methods) {
+      const c = this.#methods.get(method);
+      if (!c) continue;
+      c.events += sums.events;
+      c.decisions += sums.decisions;
+    }
+    for (const row of rows) {
+      // The fields in the order #count creates them: the report is the same value, key for key.
+      this.#rows.set(row.key, {
+        method: row.method,
+        name: row.name,
+        detail: row.detail,
+        roles: [],
+        roleSet: new Set(row.roles),
+        events: row.events,
+        decisions: row.decisions,
+        firstSeq: row.firstSeq,
+      });
+      const c = this.#methods.get(row.method);
+      if (c) c.identities += 1;
+    }
   }
 
   #count(key: string, id: EventIdentity, seq: number, decision: boolean): void {
@@ -217,8 +286,16 @@ export class IdentityTally {
   }
 }
 
+/**
+ * The identities of an event the tally counts: every party of a call's own events, only the actor of
+ * others (an approval or a session event names the call's parties again without their proofs).
+ */
+export function countedIdentities(e: AuditRecord['event']): EventIdentity[] {
+  return recordsCall(e) ? eventIdentities(e) : eventIdentities(e).slice(0, 1);
+}
+
 /** One identity as verified one way: a key, a person at an issuer, or a name. */
-function identityKey(id: EventIdentity): string {
+export function identityKey(id: EventIdentity): string {
   const p = id.proof;
   if (p.method === 'api_key') return `api_key\u0000${p.keyId ?? ''}\u0000${id.name}`;
   if (p.method === 'oidc') return `oidc\u0000${p.issuer ?? ''}\u0000${p.subject ?? ''}`;

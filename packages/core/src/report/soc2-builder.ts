@@ -1,7 +1,7 @@
 import type { AuditEventType, AuditRecord } from '../audit/audit-event.js';
 import type { VerifyReport } from '../audit/chain-verifier.js';
 import { CappedList, Tally } from './capped-list.js';
-import { IdentityTally } from './identity-tally.js';
+import { type IdentityCount, IdentityTally, type MethodSums } from './identity-tally.js';
 import {
   bucketStart,
   bucketsOf,
@@ -21,6 +21,7 @@ import type {
   KeyRevokedRow,
   PauseRow,
   PolicyChangeRow,
+  ProofMethod,
   RaiseRow,
   SignInRow,
   SigningKeyRow,
@@ -75,6 +76,53 @@ export const SOC2_CONTEXT_TYPES = [
 
 /** At most this many keys, grants and open pauses are remembered for lookups (memory stays bounded). */
 const MAX_TRACKED = 100_000;
+
+/**
+ * What `push` counts over every event of the period, given at once instead (from rollups): with
+ * `counts`, the period's events need not be pushed one by one, only those `rare` handles.
+ */
+export interface Soc2Counts {
+  readonly total: number;
+  readonly firstSeq: number | null;
+  readonly lastSeq: number | null;
+  readonly byType: ReadonlyMap<string, number>;
+  /** Decisions per effect and UTC hour (the hour's start, ISO): the series is summed from them. */
+  readonly decisions: ReadonlyMap<string, EffectCounts>;
+  /** Blocked decisions per agent ('(none)' without one) and per cause (blockCause). */
+  readonly blockedByAgent: ReadonlyMap<string, number>;
+  readonly blockedByRule: ReadonlyMap<string, number>;
+  /** Per proof method, the events naming it and the decisions among them. */
+  readonly methods: ReadonlyMap<ProofMethod, MethodSums>;
+  /** One row per identity, in the order first seen. */
+  readonly identities: readonly IdentityCount[];
+}
+
+/** The event types `rare` handles: everything the report lists or tallies except decisions' counts. */
+export const SOC2_RARE_TYPES = [
+  'call.voided',
+  'policy.changed',
+  'api_key.created',
+  'api_key.revoked',
+  'key.added',
+  'key.rotated',
+  'grant.added',
+  'grant.revoked',
+  'auth.signed_in',
+  'auth.signed_out',
+  'breaker.tripped',
+  'approval.decided',
+  'approval.voted',
+  'approval.refused',
+  'budget.exceeded',
+  'budget.alert',
+  'budget.raised',
+  'session.paused',
+  'identity.refused',
+  'identity.roles_changed',
+] as const satisfies readonly AuditEventType[];
+
+/** The limits beyond which counts given at once would not equal what `push` keeps (see Soc2Counts). */
+export const SOC2_LIMITS = { tracked: MAX_TRACKED, tallyKeys: 10_000 } as const;
 
 type MutablePause = { -readonly [K in keyof PauseRow]: PauseRow[K] };
 
@@ -183,6 +231,11 @@ export class Soc2ReportBuilder {
     }
   }
 
+  /** The seq of the period's first and last events (null without events). */
+  get seqRange(): { firstSeq: number | null; lastSeq: number | null } {
+    return { firstSeq: this.#firstSeq, lastSeq: this.#lastSeq };
+  }
+
   /** The policy version in force at the period's end, known once the context is in. */
   get policyVersionAtEnd(): string | null {
     return this.#policyAtEnd?.newVersion ?? null;
@@ -207,6 +260,34 @@ export class Soc2ReportBuilder {
     this.#byType.set(e.type, (this.#byType.get(e.type) ?? 0) + 1);
     this.#handlers[e.type]?.(r);
     this.#identities.push(r);
+  }
+
+  /**
+   * Everything `push` counts over the period, at once (from rollups), instead of pushing every event.
+   * Then feed `rare` the period's events of SOC2_RARE_TYPES, its review decisions, and the
+   * `session.resumed`/`session.closed` of its paused sessions, in chain order. Call once, first.
+   */
+  counts(c: Soc2Counts): void {
+    this.#total = c.total;
+    this.#firstSeq = c.firstSeq;
+    this.#lastSeq = c.lastSeq;
+    for (const [type, n] of c.byType) this.#byType.set(type, n);
+    for (const [hour, n] of c.decisions) {
+      const bucket = this.#series.get(bucketStart(hour, this.granularity));
+      for (const effect of ['allow', 'review', 'block'] as const) {
+        this.#effects[effect] += n[effect];
+        if (bucket) bucket[effect] += n[effect];
+      }
+    }
+    for (const [agent, n] of c.blockedByAgent) this.#blockedByAgent.add(agent, n);
+    for (const [cause, n] of c.blockedByRule) this.#blockedByRule.add(cause, n);
+    this.#identities.counts(c.methods, c.identities);
+  }
+
+  /** An event `counts` does not cover the lists of (see `counts`), in chain order. */
+  rare(r: AuditRecord): void {
+    if (r.event.type !== 'call.decided') this.#handlers[r.event.type]?.(r);
+    this.#identities.rare(r);
   }
 
   /** What each event type of the period adds to the report; other types are only counted. */

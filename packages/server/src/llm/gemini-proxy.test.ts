@@ -14,6 +14,7 @@ import {
   STANDIN_MODEL_VERSION,
   startGeminiScriptStandin,
 } from '../../../cli/test-support/gemini-script-standin.js';
+import { eventually } from '../../test-support/eventually.js';
 import { startTestServer, type TestServer } from '../../test-support/server-fixtures.js';
 
 const UPSTREAM_KEY = 'AIza-upstream-gemini-0123456789';
@@ -51,6 +52,12 @@ async function trail(callId: string): Promise<{ decided?: AuditEvent; completed?
     decided: page.records.find((r) => r.event.type === 'call.decided')?.event,
     completed: page.records.find((r) => r.event.type === 'call.completed')?.event,
   };
+}
+
+/** The trail of a call once its completion is recorded: the proxy settles after it answers. */
+async function settledTrail(callId: string): Promise<{ decided?: AuditEvent; completed?: AuditEvent }> {
+  await eventually(`call ${callId} completed`, async () => (await trail(callId)).completed);
+  return trail(callId);
 }
 
 /** A POST as Google's client makes it: the key in x-goog-api-key. */
@@ -112,7 +119,7 @@ describe('the Gemini API through the proxy', () => {
     expect(seen?.body).toMatchObject({ contents, generationConfig: { maxOutputTokens: 1000 } });
 
     const callId = res.headers.get('warden-call-id') as string;
-    const { decided, completed } = await trail(callId);
+    const { decided, completed } = await settledTrail(callId);
     expect(decided).toMatchObject({
       agent: 'coder',
       tool: 'llm:gemini',
@@ -145,7 +152,7 @@ describe('the Gemini API through the proxy', () => {
     expect(upstream.requests.at(-1)?.body).toMatchObject({
       generationConfig: { maxOutputTokens: 64, temperature: 0 },
     });
-    const { decided, completed } = await trail(res.headers.get('warden-call-id') as string);
+    const { decided, completed } = await settledTrail(res.headers.get('warden-call-id') as string);
     expect(decided).toMatchObject({
       session: 'gemini-session-1',
       args: { stream: false, maxOutputTokens: 64 },
@@ -193,7 +200,7 @@ describe('the Gemini API through the proxy', () => {
     expect(seen?.url).toBe('/v1beta/models/gemini-2.5-flash:countTokens');
     expect(seen?.headers['x-goog-api-key']).toBe(UPSTREAM_KEY);
     expect(seen?.body).toEqual({ contents });
-    const { decided, completed } = await trail(res.headers.get('warden-call-id') as string);
+    const { decided, completed } = await settledTrail(res.headers.get('warden-call-id') as string);
     expect(decided).toMatchObject({
       agent: 'coder',
       tool: 'llm:gemini',
@@ -279,7 +286,7 @@ describe('the Gemini API through the proxy', () => {
     expect(upstream.requests.at(-1)?.url).toBe(
       '/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse',
     );
-    const { completed } = await trail(res.headers.get('warden-call-id') as string);
+    const { completed } = await settledTrail(res.headers.get('warden-call-id') as string);
     expect(completed?.outcome).toMatchObject({ status: 'ok', usage: SETTLED });
   });
 
@@ -291,7 +298,7 @@ describe('the Gemini API through the proxy', () => {
       candidatesTokenCount: 12,
     });
     expect(upstream.requests.at(-1)?.url).toBe('/v1beta/models/gemini-2.5-flash:generateContent');
-    const { completed } = await trail(res.headers.get('warden-call-id') as string);
+    const { completed } = await settledTrail(res.headers.get('warden-call-id') as string);
     expect(completed?.outcome).toMatchObject({
       status: 'ok',
       usage: SETTLED,

@@ -89,6 +89,12 @@ async function completedEvent(callId: string): Promise<AuditEvent> {
   return eventually(`call ${callId} completed`, async () => (await trail(callId)).completed);
 }
 
+/** The trail of a call once its completion is recorded: the proxy settles after it answers. */
+async function settledTrail(callId: string): Promise<{ decided?: AuditEvent; completed?: AuditEvent }> {
+  await completedEvent(callId);
+  return trail(callId);
+}
+
 const openai = (apiKey = coder, maxRetries = 0) =>
   new OpenAI({ apiKey, baseURL: `${t.server.url}/llm/openai/v1`, maxRetries });
 const anthropic = (apiKey = coder) =>
@@ -168,7 +174,7 @@ describe('OpenAI chat completions through the official client', () => {
     expect(seen.body).not.toHaveProperty('stream_options');
 
     const callId = response.headers.get('warden-call-id') as string;
-    const { decided, completed } = await trail(callId);
+    const { decided, completed } = await settledTrail(callId);
     expect(decided).toMatchObject({
       agent: 'coder',
       tool: 'llm:openai',
@@ -200,7 +206,7 @@ describe('OpenAI chat completions through the official client', () => {
 
     const callId = response.headers.get('warden-call-id') as string;
     // Settled before the response ended: no waiting needed.
-    const { decided, completed } = await trail(callId);
+    const { decided, completed } = await settledTrail(callId);
     expect(decided?.args).toMatchObject({ stream: true, maxOutputTokens: 1000 });
     expect(completed?.outcome).toMatchObject({
       status: 'ok',
@@ -317,7 +323,7 @@ describe('OpenAI responses through the official client', () => {
       .withResponse();
     expect(data.output_text).toBe(FAKE_TEXT);
     expect(lastUpstreamRequest()).toMatchObject({ path: '/v1/responses' });
-    const { decided, completed } = await trail(response.headers.get('warden-call-id') as string);
+    const { decided, completed } = await settledTrail(response.headers.get('warden-call-id') as string);
     expect(decided?.args).toMatchObject({ endpoint: 'responses', maxOutputTokens: 200 });
     expect(completed?.outcome?.usage).toMatchObject({
       model: snapshotOf('gpt-4.1-mini'),
@@ -337,7 +343,7 @@ describe('OpenAI responses through the official client', () => {
     }
     expect(deltas).toEqual([...FAKE_DELTAS]);
     expect(completedUsage).toMatchObject({ input_tokens: 42, output_tokens: 9 });
-    const { completed } = await trail(response.headers.get('warden-call-id') as string);
+    const { completed } = await settledTrail(response.headers.get('warden-call-id') as string);
     expect(completed?.outcome).toMatchObject({
       status: 'ok',
       usage: { model: snapshotOf('gpt-4.1-mini'), ...SETTLED.responses },
@@ -359,7 +365,7 @@ describe('Anthropic messages through the official client', () => {
     expect(seen.headers.authorization).toBeUndefined();
     expect(JSON.stringify(seen.headers)).not.toContain(coder);
 
-    const { decided, completed } = await trail(response.headers.get('warden-call-id') as string);
+    const { decided, completed } = await settledTrail(response.headers.get('warden-call-id') as string);
     expect(decided).toMatchObject({
       tool: 'llm:anthropic',
       args: { model: 'claude-haiku-4-5', endpoint: 'messages', stream: false, maxOutputTokens: 256 },
@@ -376,7 +382,7 @@ describe('Anthropic messages through the official client', () => {
     expect(final.content[0]).toMatchObject({ type: 'text', text: FAKE_TEXT });
     expect(final.usage.output_tokens).toBe(15);
     const { response } = await stream.withResponse();
-    const { completed } = await trail(response.headers.get('warden-call-id') as string);
+    const { completed } = await settledTrail(response.headers.get('warden-call-id') as string);
     expect(completed?.outcome).toMatchObject({
       status: 'ok',
       usage: { model: snapshotOf('claude-haiku-4-5'), ...SETTLED.messages },
@@ -456,8 +462,11 @@ describe('refusals, in the provider’s error format', () => {
       .chat.completions.create({ model: 'gpt-4o-mini', messages, max_completion_tokens: 1000 })
       .withResponse();
     const session = first.response.headers.get('warden-session') as string;
-    // The reservation (prompt estimate + 1000) was settled to what the upstream reported.
-    const [line] = await t.server.ctx.engine.budgets.status({ session });
+    // The reservation (prompt estimate + 1000) is settled to what the upstream reported (after the answer).
+    const line = await eventually('the reservation settled', async () => {
+      const [l] = await t.server.ctx.engine.budgets.status({ session });
+      return l?.reserved === 0 ? l : undefined;
+    });
     expect(line).toMatchObject({
       budgetId: 'llm-session-tokens',
       used: SETTLED.chat.inputTokens + SETTLED.chat.outputTokens,
@@ -635,8 +644,11 @@ describe('billing what was generated', () => {
       });
       expect(r.statusCode).toBe(502);
       expect(r.json().error).toMatchObject({ code: 'LLM_UPSTREAM_UNAVAILABLE', type: 'server_error' });
-      const page = await other.server.ctx.engine.store.queryAudit({ type: 'call.completed', limit: 10 });
-      expect(page.records[0]?.event.outcome).toMatchObject({ status: 'error', usage: { outputTokens: 0 } });
+      const completed = await eventually('the failed call completed', async () => {
+        const page = await other.server.ctx.engine.store.queryAudit({ type: 'call.completed', limit: 10 });
+        return page.records[0]?.event;
+      });
+      expect(completed.outcome).toMatchObject({ status: 'error', usage: { outputTokens: 0 } });
 
       const anthropicOff = await other.request('POST', '/llm/anthropic/v1/messages', {
         headers: { 'x-api-key': key },
@@ -757,6 +769,8 @@ describe('the proxy meters, caps and settles on its own', () => {
 
   it('tries a failed settlement again and records the upstream’s usage', async () => {
     const engine = t.server.ctx.engine;
+    // Completions of the tests before, held for a later commit, go first: the failure below is this call's.
+    await eventually('no completion held', async () => t.server.ctx.completions.held === 0 || undefined);
     // The database unavailable for a moment: the first completion fails, the next ones reach the store.
     const complete = vi
       .spyOn(engine, 'complete')

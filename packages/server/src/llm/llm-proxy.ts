@@ -23,7 +23,7 @@ import { isFinalSettleError, PendingSettlements } from './pending-settlements.js
 import { LlmProxyError } from './provider-errors.js';
 import { refusalOf } from './refusal.js';
 import { estimateRequest, type RequestEstimate } from './request-estimate.js';
-import { relayEvents } from './stream-relay.js';
+import { type RelayOutcome, relayEvents } from './stream-relay.js';
 import {
   clientHeaders,
   fetchFailure,
@@ -150,6 +150,7 @@ export class LlmProxy {
     const taskToken = taskTokenHeader(request);
     const { model, inputTokens, outputTokens, unbounded } = estimate;
     const start = performance.now();
+    this.#ctx.completions.beforeDecision();
     const result = await this.#ctx.engine.check(call, {
       estimate: {
         model,
@@ -190,7 +191,7 @@ export class LlmProxy {
       );
     } catch (err) {
       const why = fetchFailure(err);
-      await this.#settle(x, 502, {
+      this.#settleLater(x, 502, {
         status: 'error',
         error: `the upstream could not be reached: ${why}`,
         usage: noUsage(x.estimate),
@@ -203,14 +204,17 @@ export class LlmProxy {
     }
   }
 
-  /** A whole (not streamed) answer: read, settled, then passed to the client as it came. */
+  /**
+   * A whole (not streamed) answer: passed to the client as it came, then settled off the response path
+   * (the decision is durable before the request was forwarded; the completion shares a later commit).
+   */
   async #whole(x: Exchange, response: Response, reply: FastifyReply): Promise<FastifyReply> {
     let bytes: Buffer;
     try {
       bytes = Buffer.from(await response.arrayBuffer());
     } catch (err) {
       const why = fetchFailure(err);
-      await this.#settle(x, 502, {
+      this.#settleLater(x, 502, {
         status: 'error',
         error: `the upstream answer broke off: ${why}`,
         // The provider may well have finished; all Warden knows is the prompt it sent.
@@ -227,7 +231,9 @@ export class LlmProxy {
       response.ok || seen.usage
         ? billedUsage({ ...seen, final: seen.usage !== undefined }, x.estimate)
         : undefined;
-    await this.#settle(
+    // The answer goes first: the decision is durable already, the usage is recorded after it.
+    reply.send(bytes);
+    this.#settleLater(
       x,
       response.status,
       {
@@ -239,13 +245,25 @@ export class LlmProxy {
       },
       { usage: billed ? (billed.estimated ? 'estimated' : 'reported') : 'none' },
     );
-    return reply.send(bytes);
+    return reply;
   }
 
   /**
-   * A streamed answer: relayed event by event while it is metered on the side. The call is settled
-   * before the client's response ends (and before its `[DONE]`), so a client that saw the end finds the
-   * usage recorded (unless that first try failed: the retries do not hold the response up).
+   * Settles a call off the response path: its completion is held for the next decision's commit (see
+   * DeferredCompletions) and tracked, so shutdown waits for it. Nothing is awaited by the answer.
+   */
+  #settleLater(
+    x: Exchange,
+    httpStatus: number,
+    outcome: Omit<CallOutcome, 'durationMs' | 'result'>,
+    extra: Record<string, unknown> = {},
+  ): void {
+    this.#pending.track(this.#settle(x, httpStatus, outcome, extra, { deferred: true }));
+  }
+
+  /**
+   * A streamed answer: relayed event by event while it is metered on the side. The client's stream ends
+   * as the upstream's does; the call is settled after that, off the response path like a whole answer.
    */
   #relay(
     x: Exchange,
@@ -257,28 +275,27 @@ export class LlmProxy {
     const meter = x.endpoint.streamMeter(body);
     reply.header('cache-control', 'no-cache').header('x-accel-buffering', 'no');
     const task = (async () => {
-      let cut = true;
-      let held: string | undefined;
+      let relayed: RelayOutcome | undefined;
       try {
-        const relayed = await relayEvents(response.body, out, meter);
-        cut = relayed.cut;
-        held = relayed.held;
-        const billed = billedUsage(meter, x.estimate);
-        const failure = cut ? 'the upstream stream broke off before its end' : meter.failure;
-        await this.#settle(
-          x,
-          response.status,
-          { status: failure ? 'error' : 'ok', ...(failure ? { error: failure } : {}), usage: billed.usage },
-          { usage: billed.estimated ? 'estimated' : 'reported', clientGone: relayed.clientGone },
-        );
+        relayed = await relayEvents(response.body, out, meter);
       } finally {
-        // Ended by the settlement already; this covers a relay that failed before it.
-        x.client?.end('relay failed');
-        x.span?.end('relay failed');
+        if (!relayed) {
+          // The relay itself failed: nothing says how the stream ended, so nothing is settled.
+          x.client?.end('relay failed');
+          x.span?.end('relay failed');
+        }
         // A cut stream is cut for the client too, so it does not take half an answer for a whole one.
-        if (cut) reply.raw.destroy();
-        else out.end(out.destroyed ? undefined : held);
+        if (!relayed || relayed.cut) reply.raw.destroy();
+        else out.end(out.destroyed ? undefined : relayed.held);
       }
+      const billed = billedUsage(meter, x.estimate);
+      const failure = relayed.cut ? 'the upstream stream broke off before its end' : meter.failure;
+      this.#settleLater(
+        x,
+        response.status,
+        { status: failure ? 'error' : 'ok', ...(failure ? { error: failure } : {}), usage: billed.usage },
+        { usage: billed.estimated ? 'estimated' : 'reported', clientGone: relayed.clientGone },
+      );
     })();
     this.#pending.track(task);
     return reply.send(out);
@@ -293,6 +310,7 @@ export class LlmProxy {
     httpStatus: number,
     outcome: Omit<CallOutcome, 'durationMs' | 'result'>,
     extra: Record<string, unknown> = {},
+    how: { deferred?: boolean } = {},
   ): Promise<void> {
     const done: CallOutcome = {
       ...outcome,
@@ -300,7 +318,9 @@ export class LlmProxy {
       durationMs: Math.round(performance.now() - x.startedMs),
     };
     if (x.client) endUpstreamSpan(x.client, httpStatus, outcome);
-    const err = await this.#complete(x, done);
+    const err = await (how.deferred
+      ? this.#ctx.completions.defer(() => this.#complete(x, done))
+      : this.#complete(x, done));
     const unsettled = err === undefined ? undefined : codeOf(err);
     if (x.span) endAnswered(x.span, httpStatus, unsettled, unsettled);
     if (err === undefined) return;

@@ -8,7 +8,7 @@ export interface RelayOutcome {
   readonly cut: boolean;
   /** The client went away before the end. */
   readonly clientGone: boolean;
-  /** The `data: [DONE]` terminator, held back for the caller to send once the call is settled. */
+  /** The `data: [DONE]` terminator, held back for the caller to send as the stream's end. */
   readonly held: string | undefined;
 }
 
@@ -30,8 +30,8 @@ export async function relayEvents(
     for (const e of events) {
       const text = meter.take(e);
       if (text === undefined || out.destroyed || out.writableEnded) continue;
-      // OpenAI's client (v7) stops reading at `[DONE]`, not at the end of the body: hold it back so a
-      // client that saw it finds the call settled.
+      // OpenAI's client (v7) stops reading at `[DONE]`, not at the end of the body: it is held back and
+      // sent by the caller with the end of the body.
       if (e.data === '[DONE]') {
         held = (held ?? '') + text;
         continue;

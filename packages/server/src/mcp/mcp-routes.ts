@@ -1,12 +1,12 @@
 import { WardenError } from '@warden/core';
 import { type GatewayConfig, McpHttpGateway } from '@warden/mcp';
 import { Warden } from '@warden/sdk';
-import { EngineTransport } from '@warden/sdk/engine';
 import type { FastifyInstance } from 'fastify';
 import { authorize } from '../auth/authorize-request.js';
 import { headerValue, triggeredByHeader } from '../llm/llm-call.js';
 import { waitForApproval } from '../routes/approval-wait.js';
 import type { ServerContext } from '../server-context.js';
+import { GatewayEngineTransport } from './gateway-transport.js';
 import { mcpTracing, TracedEngineTransport } from './mcp-tracing.js';
 
 /**
@@ -34,9 +34,11 @@ export function createMcpGateway(
         waitForApproval: (id: string, ms: number, signal?: AbortSignal) =>
           waitForApproval(ctx, id, ms, signal),
       };
+      // Results recorded in the background share the next decision's commit (gateway-transport.ts).
+      const hold = !config.durableResults;
       const transport = tracer
-        ? new TracedEngineTransport(tracer, ctx.engine, options)
-        : new EngineTransport(ctx.engine, options);
+        ? new TracedEngineTransport(tracer, ctx.completions, hold, ctx.engine, options)
+        : new GatewayEngineTransport(ctx.completions, hold, ctx.engine, options);
       return new Warden(transport, {
         ...(session !== undefined ? { context: { session } } : {}),
         ...(caller.taskToken !== undefined ? { taskToken: caller.taskToken } : {}),

@@ -3,8 +3,8 @@ import { performance } from 'node:perf_hooks';
 import { callFieldIssues, isWardenError, type TraceContext, traceHeaders } from '@warden/core';
 import type { GatewayTracing } from '@warden/mcp';
 import type { CallDecision, CallRequest, CallResult, CheckRequestOptions } from '@warden/sdk';
-import { EngineTransport } from '@warden/sdk/engine';
 import type { CallTracer } from '../telemetry/call-tracer.js';
+import { GatewayEngineTransport } from './gateway-transport.js';
 
 /** Printable, bounded: the shape of a tool name the gateway can expose. */
 const TOOL_NAME = /^[\x21-\x7e]{1,200}$/;
@@ -68,10 +68,10 @@ function endWith(span: ReturnType<CallTracer['start']>, failed: string | undefin
 }
 
 /** The engine transport of `/mcp` sessions, recording `warden.check` and `warden.complete` as the API does. */
-export class TracedEngineTransport extends EngineTransport {
+export class TracedEngineTransport extends GatewayEngineTransport {
   readonly #tracer: CallTracer;
 
-  constructor(tracer: CallTracer, ...args: ConstructorParameters<typeof EngineTransport>) {
+  constructor(tracer: CallTracer, ...args: ConstructorParameters<typeof GatewayEngineTransport>) {
     super(...args);
     this.#tracer = tracer;
   }

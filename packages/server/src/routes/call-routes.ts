@@ -18,6 +18,7 @@ import {
   isWardenError,
   refineCallFields,
   type ToolCall,
+  ToolCallSchema,
   WardenError,
 } from '@warden/core';
 import type { CheckOptions, CheckResult, UsageEstimate } from '@warden/engine';
@@ -232,14 +233,32 @@ export function taskTokenOf(headers: FastifyRequest['headers']): string | undefi
   return Array.isArray(value) ? value.join(',') : value;
 }
 
+/** Agent ids seen to satisfy the call's agent rules (a key's agent never changes): checked once each. */
+const validAgents = new Set<string>();
+
+/** Whether a key's agent id is one a call may carry (keys made before a rule existed may not be). */
+function agentIsValid(agent: string): boolean {
+  if (validAgents.has(agent)) return true;
+  if (!ToolCallSchema.shape.agent.safeParse(agent).success) return false;
+  if (validAgents.size < 10_000) validAgents.add(agent);
+  return true;
+}
+
 async function check(
   ctx: ServerContext,
-  call: Record<string, unknown>,
+  call: ToolCall,
   options: CheckOptions,
   headers: FastifyRequest['headers'],
 ): Promise<CheckResult> {
   const start = performance.now();
-  const result = await ctx.engine.check(call, options);
+  // Completions held by the proxy and the gateway join this decision's commit.
+  ctx.completions.beforeDecision();
+  // The body was validated once, against the API's schema refined with the domain's rules (CheckBody,
+  // which ToolCallSchema equals): the engine does not parse it again. The agent comes from the key, not
+  // the body: an id the rules refuse goes through `check`, which records it as an invalid call.
+  const result = agentIsValid(call.agent)
+    ? await ctx.engine.checkValidated(call, options)
+    : await ctx.engine.check(call, options);
   const end = performance.now();
   ctx.metrics.decisions.inc({ effect: result.effect, rule: result.ruleId ?? '', code: result.code ?? '' });
   ctx.metrics.checkSeconds.observe({ effect: result.effect }, (end - start) / 1000);

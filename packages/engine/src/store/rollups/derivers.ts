@@ -1,5 +1,6 @@
 import type { RollupDeriver } from './rollup.js';
 import { sessionDeriver } from './session-rollup.js';
+import { soc2Deriver } from './soc2-rollup.js';
 import { usageDeriver } from './usage-rollup.js';
 
 /**
@@ -8,4 +9,4 @@ import { usageDeriver } from './usage-rollup.js';
  * its cells from the trail (backfillSqliteRollups / backfillPostgresRollups with `derivers: [it]`), or
  * its sums start at the version that added it.
  */
-export const ROLLUP_DERIVERS: readonly RollupDeriver[] = [usageDeriver, sessionDeriver];
+export const ROLLUP_DERIVERS: readonly RollupDeriver[] = [usageDeriver, sessionDeriver, soc2Deriver];

@@ -89,6 +89,15 @@ export const SQLITE_PAGE_SIZE = 8192;
 /** How long a write waits for another process's lock before the store reports itself unavailable. */
 const BUSY_TIMEOUT_MS = 2_000;
 
+/**
+ * A call's decision, completion and voiding. Each half matches its partial unique index (schema 12 and 7):
+ * one lookup each, no scan (one IN list of all three types matched no index's predicate, and SQLite then
+ * read every call event through the type index).
+ */
+export const FIND_CALL_SQL = `SELECT seq, prev, hash, body, type FROM audit_events WHERE call_id = @id AND type = 'call.decided'
+   UNION ALL
+   SELECT seq, prev, hash, body, type FROM audit_events WHERE call_id = @id AND type IN ('call.completed', 'call.voided')`;
+
 /** Opens (creating if needed) a SQLite store at `path` and brings its schema up to date. */
 export function openSqliteStore(path: string): SqliteStore {
   const file = path === ':memory:' ? path : resolve(path);
@@ -188,12 +197,7 @@ export class SqliteStore implements Store {
       ),
       insertCheckpoint: db.prepare('INSERT INTO checkpoints (seq, kind, signed) VALUES (?, ?, ?)'),
       session: db.prepare('SELECT * FROM sessions WHERE id = ?'),
-      // Each half matches its partial unique index (schema 12 and 7): one lookup each, no scan.
-      findCall: db.prepare(
-        `SELECT seq, prev, hash, body, type FROM audit_events WHERE call_id = @id AND type = 'call.decided'
-         UNION ALL
-         SELECT seq, prev, hash, body, type FROM audit_events WHERE call_id = @id AND type IN ('call.completed', 'call.voided')`,
-      ),
+      findCall: db.prepare(FIND_CALL_SQL),
     };
   }
 
