@@ -15,6 +15,7 @@ import {
   isWardenError,
   type MeteredCall,
   type PriceTable,
+  type ReservationRecord,
   type ReserveOutcome,
   reserveAmounts,
   settleAmounts,
@@ -98,15 +99,20 @@ export class BudgetService {
     return lines.length ? reserveAmounts(lines, estimate, this.prices, this.defaultTokenEstimate) : lines;
   }
 
-  /** Reserves `lines` for call `callId`, atomically across instances. */
+  /** Reserves `lines` for call `callId`, atomically across instances, in a transaction of its own. */
   reserve(
     callId: string,
     call: MeteredCall,
     lines: readonly BudgetLine[],
     now: Date,
   ): Promise<ReserveOutcome> {
+    return this.#engine.store.reserve(this.reservation(callId, call, lines, now));
+  }
+
+  /** The reservation of `lines` for call `callId`, held for a lease from `now` (a decision's commit admits it). */
+  reservation(callId: string, call: MeteredCall, lines: readonly BudgetLine[], now: Date): ReservationRecord {
     const ts = now.toISOString();
-    return this.#engine.store.reserve({
+    return {
       id: reservationIdOf(callId),
       callId,
       session: call.session,
@@ -116,7 +122,7 @@ export class BudgetService {
       createdAt: ts,
       leaseUntil: new Date(now.getTime() + this.leaseMs).toISOString(),
       updatedAt: ts,
-    });
+    };
   }
 
   /** Usage with its cost priced from the table when a model is named and no cost was reported. */

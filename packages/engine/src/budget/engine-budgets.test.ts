@@ -115,6 +115,65 @@ describe.each(DIALECTS)('budgets in the engine (%s)', (dialect) => {
     expect(after.reasons[0]).toContain('session-calls');
   });
 
+  it("admits a budgeted call in its decision's one commit: no reservation of its own, held beside the event", async () => {
+    const writes = { commit: 0, reserve: 0 };
+    // The store as the engine sees it, counting its writes.
+    const counted = new Proxy(fx.store, {
+      get(target, prop) {
+        const value = Reflect.get(target, prop, target);
+        if (prop === 'commit' || prop === 'reserve') {
+          return (...args: unknown[]) => {
+            writes[prop]++;
+            return (value as (...a: unknown[]) => unknown).apply(target, args);
+          };
+        }
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const one = await testEngine({ ...fx, store: counted }, { policy: testPolicy(POLICY) });
+    try {
+      await one.check(call('echo', 's-one', { i: 0 }));
+      const before = { ...writes };
+      const r = await one.check(call('echo', 's-one', { i: 1 }));
+      expect(r).toMatchObject({ effect: 'allow', reservationId: expect.stringMatching(/^res_/) });
+      expect(writes).toEqual({ commit: before.commit + 1, reserve: 0 });
+      const decided = (await one.store.findCall(r.callId)).decided;
+      expect(decided?.event.decision?.reservationId).toBe(r.reservationId);
+      expect(await one.store.reservation(r.reservationId as string)).toMatchObject({
+        state: 'held',
+        callId: r.callId,
+      });
+      // Refused: the block, the budget.exceeded and the pause are that one commit too.
+      await one.check(call('echo', 's-one', { i: 2 }));
+      const refusedFrom = { ...writes };
+      const over = await one.check(call('echo', 's-one', { i: 3 }));
+      expect(over).toMatchObject({ effect: 'block', code: 'BUDGET_EXCEEDED' });
+      expect(writes).toEqual({ commit: refusedFrom.commit + 1, reserve: 0 });
+      expect((await one.store.getSession('s-one'))?.state).toBe('paused');
+      expect(await one.store.reservation(`res_${over.callId}`)).toBeUndefined();
+    } finally {
+      await one.close();
+    }
+  });
+
+  it('concurrent calls over a spent budget: exactly the limit allowed, the session paused once', async () => {
+    const results = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => engine.check(call('echo', 's-crowd', { i }))),
+    );
+    expect(results.filter((r) => r.effect === 'allow')).toHaveLength(3);
+    for (const r of results.filter((x) => x.effect !== 'allow')) {
+      expect(r.effect).toBe('block');
+      expect(['BUDGET_EXCEEDED', 'SESSION_PAUSED']).toContain(r.code);
+    }
+    expect(results.some((r) => r.code === 'BUDGET_EXCEEDED')).toBe(true);
+    expect((await engine.store.getSession('s-crowd'))?.state).toBe('paused');
+    expect(await events(engine, 'session.paused', 's-crowd')).toHaveLength(1);
+    const [counter] = await engine.store.budgetCounters({ scopeKeys: ['session:s-crowd'], limit: 5 });
+    expect(counter).toMatchObject({ reserved: 3, used: 0 });
+    // Every decision is on the trail, each refusal with its reason.
+    expect(await events(engine, 'call.decided', 's-crowd')).toHaveLength(8);
+  });
+
   it('refuses an estimate that does not fit without pausing; spend reaching the limit pauses', async () => {
     let n = 0;
     const tok = (session: string, estimate?: { inputTokens: number }) =>

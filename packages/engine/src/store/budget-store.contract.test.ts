@@ -4,13 +4,19 @@ import {
   type ErrorCode,
   isWardenError,
   type ReservationRecord,
+  type ReserveOutcome,
   uuidv7,
+  WardenError,
 } from '@warden/core';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { withClient } from '../../test-support/postgres-server.js';
 import { DIALECTS, decided, freshStore, type StoreFixture } from '../../test-support/store-fixtures.js';
+import { GroupCommitter } from './group-committer.js';
 import { openStore } from './open-store.js';
-import type { Mutation, NotificationRecord, Store } from './store.js';
+import { CHAIN_CHANNEL } from './postgres/postgres-listener.js';
+import { sessionRollupQuery, sessionUsageOf } from './rollups/session-rollup.js';
+import type { CommitResult, CommitUnit, Mutation, NotificationRecord, RefusedUnit, Store } from './store.js';
 
 const T0 = Date.parse('2026-03-01T12:00:00.000Z');
 /** An ISO timestamp `minutes` after T0 (fixed-width, so text order is time order). */
@@ -84,6 +90,46 @@ const budgetEvent = (type: AuditEvent['type'] = 'budget.released') => decided({ 
 /** Sums with 1e-9 rounding, as the expectation of counters built from decimal amounts. */
 const sum = (xs: readonly number[]) => Math.round(xs.reduce((a, b) => a + b, 0) * 1e9) / 1e9;
 
+/** The two ways a reservation is made: a reserve of its own, or inside a commit unit that carries it. */
+const RESERVE_DOORS = ['Store.reserve', 'a commit unit'] as const;
+
+/** A unit recording a call allowed with reservation `r`, and recording it blocked when refused. */
+function reservingUnit(r: ReservationRecord): CommitUnit {
+  const callId = r.callId;
+  return {
+    reserve: r,
+    events: [decided({ callId, id: callId })],
+    onRefused: (refused) => ({
+      events: [
+        decided({
+          callId,
+          id: callId,
+          decision: {
+            effect: 'block',
+            policyEffect: 'allow',
+            mode: 'enforce',
+            ruleId: null,
+            matchedRuleIds: [],
+            reasons: [`budget ${refused.line.budgetId} would go over`],
+            code: 'BUDGET_EXCEEDED',
+          },
+        }),
+      ],
+    }),
+  };
+}
+
+/** Reserves `r` through `door`, with what Store.reserve would answer. */
+async function reserveThrough(
+  door: (typeof RESERVE_DOORS)[number],
+  store: Store,
+  r: ReservationRecord,
+): Promise<ReserveOutcome> {
+  if (door === 'Store.reserve') return store.reserve(r);
+  const [result] = await store.commit([reservingUnit(r)]);
+  return result?.refused ?? { ok: true };
+}
+
 /** The budget store contract: the same against SQLite and a real PostgreSQL. */
 describe.each(DIALECTS)('Store contract: budgets (%s)', (dialect) => {
   let fx: StoreFixture;
@@ -110,105 +156,315 @@ describe.each(DIALECTS)('Store contract: budgets (%s)', (dialect) => {
     expect(await fx.store.head()).toEqual(head);
   };
 
-  it('reserves up to the limit and refuses past it, naming the line and the counter figures', async () => {
-    const l = line({ amount: 5 });
-    const held: ReservationRecord[] = [];
-    for (let i = 0; i < 4; i++) {
-      const r = reservation([l]);
-      expect(await fx.store.reserve(r)).toEqual({ ok: true });
-      held.push(r);
-    }
-    const over = reservation([line({ amount: 1 })]);
-    expect(await fx.store.reserve(over)).toEqual({
-      ok: false,
-      line: line({ amount: 1 }),
-      used: 0,
-      reserved: 20,
-      limit: 20,
+  // Store.reserve's rules, held by both doors: a reserve of its own, and a unit's reservation in a commit.
+  describe.each(RESERVE_DOORS)('reserving through %s', (door) => {
+    const reserve = (r: ReservationRecord) => reserveThrough(door, fx.store, r);
+    it('reserves up to the limit and refuses past it, naming the line and the counter figures', async () => {
+      const l = line({ amount: 5 });
+      const held: ReservationRecord[] = [];
+      for (let i = 0; i < 4; i++) {
+        const r = reservation([l]);
+        expect(await reserve(r)).toEqual({ ok: true });
+        held.push(r);
+      }
+      const over = reservation([line({ amount: 1 })]);
+      expect(await reserve(over)).toEqual({
+        ok: false,
+        line: line({ amount: 1 }),
+        used: 0,
+        reserved: 20,
+        limit: 20,
+      });
+      expect(await fx.store.reservation(over.id)).toBeUndefined();
+      expect(await fx.store.reservation(held[0]?.id as string)).toEqual(held[0]);
+      expect(await counter(l.key)).toEqual({
+        key: l.key,
+        budgetId: 'calls-hourly',
+        scopeKey: 'agent:billing-agent',
+        metric: 'calls',
+        window: 'hour',
+        windowStart: at(0),
+        windowEnd: at(60),
+        limit: 20,
+        limitOverride: null,
+        used: 0,
+        reserved: 20,
+        alerted: 0,
+        updatedAt: at(0),
+      });
     });
-    expect(await fx.store.reservation(over.id)).toBeUndefined();
-    expect(await fx.store.reservation(held[0]?.id as string)).toEqual(held[0]);
-    expect(await counter(l.key)).toEqual({
-      key: l.key,
-      budgetId: 'calls-hourly',
-      scopeKey: 'agent:billing-agent',
-      metric: 'calls',
-      window: 'hour',
-      windowStart: at(0),
-      windowEnd: at(60),
-      limit: 20,
-      limitOverride: null,
-      used: 0,
-      reserved: 20,
-      alerted: 0,
+
+    it('admits an amount of 0 only while the counter is below its limit', async () => {
+      const l = (amount: number) => line({ limit: 3, amount });
+      expect(await reserve(reservation([l(2)]))).toEqual({ ok: true });
+      expect(await reserve(reservation([l(0)]))).toEqual({ ok: true });
+      expect(await reserve(reservation([l(1)]))).toEqual({ ok: true });
+      expect(await reserve(reservation([l(0)]))).toMatchObject({ ok: false, reserved: 3, limit: 3 });
+      expect((await counter(l(0).key))?.reserved).toBe(3);
+    });
+
+    it('adds decimal amounts exactly enough that a sum equal to the limit is admitted', async () => {
+      const usd = (amount: number) => sessionLine('s-1', { limit: 0.3, amount });
+      expect(await reserve(reservation([usd(0.1)]))).toEqual({ ok: true });
+      expect(await reserve(reservation([usd(0.2)]))).toEqual({ ok: true });
+      expect(await reserve(reservation([usd(0)]))).toMatchObject({ ok: false, reserved: 0.3 });
+      expect(await reserve(reservation([usd(0.000001)]))).toMatchObject({ ok: false });
+      expect((await counter(usd(0).key))?.reserved).toBe(0.3);
+    });
+
+    it('reserves all lines or none: one line over leaves the others unchanged', async () => {
+      const a = line({ budgetId: 'a-calls', limit: 10, amount: 5 });
+      const b = line({ budgetId: 'b-calls', limit: 1, amount: 2 });
+      const c = line({ budgetId: 'c-calls', limit: 1, amount: 2 });
+      // Given out of key order: the first line over in key order is the one reported.
+      expect(await reserve(reservation([c, a, b]))).toEqual({
+        ok: false,
+        line: b,
+        used: 0,
+        reserved: 0,
+        limit: 1,
+      });
+      for (const l of [a, b, c]) expect(await counter(l.key)).toMatchObject({ reserved: 0, used: 0 });
+      // A counter named twice holds the sum of its lines.
+      expect(await reserve(reservation([a, { ...a, amount: 6 }]))).toMatchObject({
+        ok: false,
+        line: { ...a, amount: 11 },
+        limit: 10,
+      });
+      expect(await reserve(reservation([a, { ...a, amount: 5 }]))).toEqual({ ok: true });
+      expect(await counter(a.key)).toMatchObject({ reserved: 10 });
+    });
+
+    it('refreshes the policy limit on reserve; a limit set by budget.limit wins over it', async () => {
+      const l = (limit: number, amount = 1) => line({ limit, amount });
+      await reserve(reservation([l(10, 6)]));
+      expect(await counter(l(10).key)).toMatchObject({ limit: 10, limitOverride: null });
+      expect(await reserve(reservation([l(12, 6)]))).toEqual({ ok: true });
+      expect(await counter(l(10).key)).toMatchObject({ limit: 12, reserved: 12 });
+
+      await apply([{ kind: 'budget.limit', line: l(12), limit: 13, ts: at(2) }]);
+      expect(await counter(l(10).key)).toMatchObject({ limit: 12, limitOverride: 13, updatedAt: at(2) });
+      expect(await reserve(reservation([l(100, 2)]))).toEqual({
+        ok: false,
+        line: l(100, 2),
+        used: 0,
+        reserved: 12,
+        limit: 13,
+      });
+      expect(await counter(l(10).key)).toMatchObject({ limit: 100, limitOverride: 13 });
+      expect(await reserve(reservation([l(100, 1)]))).toEqual({ ok: true });
+
+      // A limit set on a counter not used yet creates it.
+      const fresh = line({ budgetId: 'fresh', limit: 5 });
+      await apply([{ kind: 'budget.limit', line: fresh, limit: 50, ts: at(3) }]);
+      expect(await counter(fresh.key)).toMatchObject({ limit: 5, limitOverride: 50, used: 0, reserved: 0 });
+    });
+  });
+
+  it('commits an admitted reservation with its unit: reservation, counters, mutations and events together', async () => {
+    const l = line({ limit: 5, amount: 2 });
+    const r = reservation([l], { session: 'fresh' });
+    const unit = reservingUnit(r);
+    const session = {
+      id: 'fresh',
+      agent: 'billing-agent',
+      state: 'active' as const,
+      stateReason: null,
+      triggeredBy: null,
+      delegationChain: [],
+      createdAt: at(0),
       updatedAt: at(0),
-    });
+    };
+    const [result] = await fx.store.commit([{ ...unit, mutations: [{ kind: 'session.ensure', session }] }]);
+    expect(result).toEqual({ events: [{ seq: 1, hash: expect.any(String) }] });
+    expect(await fx.store.reservation(r.id)).toEqual(r);
+    expect(await counter(l.key)).toMatchObject({ reserved: 2, used: 0 });
+    expect(await fx.store.getSession('fresh')).toEqual(session);
+    expect((await fx.store.findCall(r.callId)).decided?.event.decision?.effect).toBe('allow');
   });
 
-  it('admits an amount of 0 only while the counter is below its limit', async () => {
+  it('commits the onRefused unit in place of a refused reservation, changing no counter', async () => {
+    const l = line({ limit: 3, amount: 2 });
+    expect(await fx.store.reserve(reservation([l]))).toEqual({ ok: true });
+    const r = reservation([l]);
+    const before = await counter(l.key);
+    const pausing = {
+      kind: 'session.ensure' as const,
+      session: {
+        id: 'only-if-admitted',
+        agent: 'billing-agent',
+        state: 'active' as const,
+        stateReason: null,
+        triggeredBy: null,
+        delegationChain: [],
+        createdAt: at(0),
+        updatedAt: at(0),
+      },
+    };
+    const unit = reservingUnit(r);
+    const [result] = await fx.store.commit([
+      {
+        ...unit,
+        mutations: [pausing],
+        onRefused: (refused) => {
+          const alternate = unit.onRefused?.(refused) as RefusedUnit;
+          return { ...alternate, events: [...alternate.events, budgetEvent('budget.exceeded')] };
+        },
+      },
+    ]);
+    const refusal = { ok: false, line: l, used: 0, reserved: 2, limit: 3 };
+    expect(result).toEqual({
+      events: [
+        { seq: 1, hash: expect.any(String) },
+        { seq: 2, hash: expect.any(String) },
+      ],
+      refused: refusal,
+    });
+    expect(await counter(l.key)).toEqual(before);
+    expect(await fx.store.reservation(r.id)).toBeUndefined();
+    // The admitted unit's mutations and events were not written: only the refusal's.
+    expect(await fx.store.getSession('only-if-admitted')).toBeUndefined();
+    const chain = (await fx.store.readChain(0, 10)).map((row) => JSON.parse(row.body) as AuditEvent);
+    expect(chain.map((e) => [e.type, e.decision?.code])).toEqual([
+      ['call.decided', 'BUDGET_EXCEEDED'],
+      ['budget.exceeded', undefined],
+    ]);
+  });
+
+  it('admits each unit of a batch against what the units before it reserved; a refusal fails no other unit', async () => {
     const l = (amount: number) => line({ limit: 3, amount });
-    expect(await fx.store.reserve(reservation([l(2)]))).toEqual({ ok: true });
-    expect(await fx.store.reserve(reservation([l(0)]))).toEqual({ ok: true });
-    expect(await fx.store.reserve(reservation([l(1)]))).toEqual({ ok: true });
-    expect(await fx.store.reserve(reservation([l(0)]))).toMatchObject({ ok: false, reserved: 3, limit: 3 });
-    expect((await counter(l(0).key))?.reserved).toBe(3);
+    const other = line({ budgetId: 'other', limit: 100, amount: 1 });
+    const units = [
+      reservingUnit(reservation([l(1), other])),
+      { events: [budgetEvent()] },
+      reservingUnit(reservation([l(2)])),
+      reservingUnit(reservation([other, l(1)])),
+      reservingUnit(reservation([l(0)])),
+      { events: [budgetEvent()] },
+    ];
+    const results = await fx.store.commit(units);
+    expect(results.map((x) => x.refused ?? 'admitted')).toEqual([
+      'admitted',
+      'admitted',
+      'admitted',
+      // All lines or none: refused on l, so `other` holds only the first unit's 1.
+      { ok: false, line: l(1), used: 0, reserved: 3, limit: 3 },
+      { ok: false, line: l(0), used: 0, reserved: 3, limit: 3 },
+      'admitted',
+    ]);
+    expect(results.flatMap((x) => x.events.map((e) => e.seq))).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(await counter(l(0).key)).toMatchObject({ reserved: 3 });
+    expect(await counter(other.key)).toMatchObject({ reserved: 1 });
+    const types = (await fx.store.readChain(0, 10)).map((row) => JSON.parse(row.body) as AuditEvent);
+    expect(types.map((e) => e.decision?.code ?? e.type)).toEqual([
+      'call.decided',
+      'budget.released',
+      'call.decided',
+      'BUDGET_EXCEEDED',
+      'BUDGET_EXCEEDED',
+      'budget.released',
+    ]);
+    // Rollups count what was written: the refusals' blocks, not the decisions they replaced.
+    expect(sessionUsageOf(await fx.store.rollups(sessionRollupQuery('s-1'))).calls).toEqual({
+      allow: 2,
+      review: 0,
+      block: 2,
+    });
+    // A counter's raised limit holds inside a commit too.
+    await apply([{ kind: 'budget.limit', line: l(0), limit: 4, ts: at(2) }]);
+    expect((await fx.store.commit([reservingUnit(reservation([l(1)]))]))[0]?.refused).toBeUndefined();
+    expect(await counter(l(0).key)).toMatchObject({ reserved: 4, limit: 3, limitOverride: 4 });
   });
 
-  it('adds decimal amounts exactly enough that a sum equal to the limit is admitted', async () => {
-    const usd = (amount: number) => sessionLine('s-1', { limit: 0.3, amount });
-    expect(await fx.store.reserve(reservation([usd(0.1)]))).toEqual({ ok: true });
-    expect(await fx.store.reserve(reservation([usd(0.2)]))).toEqual({ ok: true });
-    expect(await fx.store.reserve(reservation([usd(0)]))).toMatchObject({ ok: false, reserved: 0.3 });
-    expect(await fx.store.reserve(reservation([usd(0.000001)]))).toMatchObject({ ok: false });
-    expect((await counter(usd(0).key))?.reserved).toBe(0.3);
+  it('sends a batch with refused units to the store once: a refusal is not a failure to retry alone', async () => {
+    const l = line({ limit: 2 });
+    let commits = 0;
+    const counting = {
+      commit: (units: readonly CommitUnit[]) => {
+        commits++;
+        return fx.store.commit(units);
+      },
+    } as Store;
+    const group = new GroupCommitter(counting);
+    const all = Array.from({ length: 6 }, () => reservation([l]));
+    const results = await Promise.all(all.map((r) => group.submit(reservingUnit(r))));
+    expect(commits).toBe(1);
+    expect(results.filter((x) => x.refused === undefined)).toHaveLength(2);
+    expect(results.slice(2).map((x) => x.refused?.reserved)).toEqual([2, 2, 2, 2]);
   });
 
-  it('reserves all lines or none: one line over leaves the others unchanged', async () => {
-    const a = line({ budgetId: 'a-calls', limit: 10, amount: 5 });
-    const b = line({ budgetId: 'b-calls', limit: 1, amount: 2 });
-    const c = line({ budgetId: 'c-calls', limit: 1, amount: 2 });
-    // Given out of key order: the first line over in key order is the one reported.
-    expect(await fx.store.reserve(reservation([c, a, b]))).toEqual({
-      ok: false,
-      line: b,
-      used: 0,
-      reserved: 0,
-      limit: 1,
-    });
-    for (const l of [a, b, c]) expect(await counter(l.key)).toMatchObject({ reserved: 0, used: 0 });
-    // A counter named twice holds the sum of its lines.
-    expect(await fx.store.reserve(reservation([a, { ...a, amount: 6 }]))).toMatchObject({
-      ok: false,
-      line: { ...a, amount: 11 },
-      limit: 10,
-    });
-    expect(await fx.store.reserve(reservation([a, { ...a, amount: 5 }]))).toEqual({ ok: true });
-    expect(await counter(a.key)).toMatchObject({ reserved: 10 });
+  it('admits exactly the limit of N units committed at once by two instances', async () => {
+    const a = await openStore(fx.location);
+    const b = await openStore(fx.location);
+    try {
+      const l = line({ limit: 20, amount: 1 });
+      const all = Array.from({ length: 64 }, () => reservation([l]));
+      // One unit per commit and batches of four, from both instances at once.
+      const work = all.map((r, i) =>
+        i < 32 ? (i % 2 ? a : b).commit([reservingUnit(r)]).then((x) => x[0] as CommitResult) : undefined,
+      );
+      const batched = [32, 36, 40, 44, 48, 52, 56, 60].map((from, j) =>
+        (j % 2 ? a : b).commit(all.slice(from, from + 4).map(reservingUnit)),
+      );
+      const results = [
+        ...(await Promise.all(work.slice(0, 32))),
+        ...(await Promise.all(batched)).flat(),
+      ] as CommitResult[];
+      const admitted = all.filter((_, i) => results[i]?.refused === undefined);
+      expect(admitted).toHaveLength(20);
+      for (const r of results.filter((x) => x.refused)) expect(r.refused).toMatchObject({ reserved: 20 });
+      expect(await counter(l.key)).toMatchObject({ reserved: 20, used: 0 });
+      for (const r of all) {
+        expect((await fx.store.reservation(r.id))?.state).toBe(admitted.includes(r) ? 'held' : undefined);
+      }
+      // Every unit's decision is on the chain: the admitted as allowed, the others as blocked.
+      const decisions = (await fx.store.readChain(0, 1000)).map((row) => JSON.parse(row.body) as AuditEvent);
+      expect(decisions).toHaveLength(64);
+      expect(decisions.filter((e) => e.decision?.code === 'BUDGET_EXCEEDED')).toHaveLength(44);
+    } finally {
+      await a.close();
+      await b.close();
+    }
   });
 
-  it('refreshes the policy limit on reserve; a limit set by budget.limit wins over it', async () => {
-    const l = (limit: number, amount = 1) => line({ limit, amount });
-    await fx.store.reserve(reservation([l(10, 6)]));
-    expect(await counter(l(10).key)).toMatchObject({ limit: 10, limitOverride: null });
-    expect(await fx.store.reserve(reservation([l(12, 6)]))).toEqual({ ok: true });
-    expect(await counter(l(10).key)).toMatchObject({ limit: 12, reserved: 12 });
+  it('leaves no reservation when the commit fails, nor when onRefused throws', async () => {
+    const l = line({ limit: 5 });
+    const r = reservation([l]);
+    const failing = {
+      events: [budgetEvent()],
+      mutations: [
+        { kind: 'session.state', id: 'nobody', state: 'paused', from: ['active'], reason: null, ts: at(0) },
+      ] as Mutation[],
+    };
+    await refused(() => fx.store.commit([reservingUnit(r), failing]), 'SESSION_NOT_FOUND');
+    expect(await fx.store.reservation(r.id)).toBeUndefined();
+    expect((await counter(l.key))?.reserved ?? 0).toBe(0);
 
-    await apply([{ kind: 'budget.limit', line: l(12), limit: 13, ts: at(2) }]);
-    expect(await counter(l(10).key)).toMatchObject({ limit: 12, limitOverride: 13, updatedAt: at(2) });
-    expect(await fx.store.reserve(reservation([l(100, 2)]))).toEqual({
-      ok: false,
-      line: l(100, 2),
-      used: 0,
-      reserved: 12,
-      limit: 13,
-    });
-    expect(await counter(l(10).key)).toMatchObject({ limit: 100, limitOverride: 13 });
-    expect(await fx.store.reserve(reservation([l(100, 1)]))).toEqual({ ok: true });
+    // A refusal whose unit cannot be built fails the commit, and nothing of it is written.
+    await fx.store.reserve(reservation([line({ limit: 5, amount: 5 })]));
+    const broken: CommitUnit = {
+      ...reservingUnit(reservation([l])),
+      onRefused: () => {
+        throw new WardenError('INTERNAL', 'no block decision could be built');
+      },
+    };
+    await refused(
+      () => fx.store.commit([{ events: [budgetEvent()] }, broken]),
+      'INTERNAL',
+      /no block decision/,
+    );
+    expect(await counter(l.key)).toMatchObject({ reserved: 5 });
+  });
 
-    // A limit set on a counter not used yet creates it.
-    const fresh = line({ budgetId: 'fresh', limit: 5 });
-    await apply([{ kind: 'budget.limit', line: fresh, limit: 50, ts: at(3) }]);
-    expect(await counter(fresh.key)).toMatchObject({ limit: 5, limitOverride: 50, used: 0, reserved: 0 });
+  it('refuses a reserving unit with no unit for its refusal, and a refusal unit that changes a budget', async () => {
+    const { onRefused: _none, ...bare } = reservingUnit(reservation([line()]));
+    await refused(() => fx.store.commit([bare]), 'INTERNAL', /names no unit for its refusal/);
+    await fx.store.reserve(reservation([line({ amount: 20 })]));
+    const settling: CommitUnit = {
+      ...reservingUnit(reservation([line()])),
+      onRefused: () => ({ events: [budgetEvent()], mutations: [settle(null, [line()])] }),
+    };
+    await refused(() => fx.store.commit([settling]), 'INTERNAL', /changes no budget/);
   });
 
   it('settles: reserved moves to used, a ledger row per line, and a second settle is refused', async () => {
@@ -558,6 +814,35 @@ describe.each(DIALECTS)('Store contract: budgets (%s)', (dialect) => {
     }
   });
 
+  it('never deadlocks reservations in commits whose units name counters against key order', async () => {
+    const a = await openStore(fx.location);
+    const b = await openStore(fx.location);
+    const first = () => line({ budgetId: 'aaa', limit: 1e6 });
+    const second = () => line({ budgetId: 'zzz', limit: 1e6 });
+    try {
+      const work: Promise<unknown>[] = [];
+      for (let i = 0; i < 40; i++) {
+        const store = i % 2 ? a : b;
+        // The batch's first unit takes the later counter, its second the earlier one: taken unit by unit,
+        // the commit would hold zzz while asking for aaa, as a reserve of its own holds aaa asking for zzz.
+        work.push(
+          store.commit([reservingUnit(reservation([second()])), reservingUnit(reservation([first()]))]),
+        );
+        work.push(store.reserve(reservation([first(), second()])));
+        if (i % 4 === 0) work.push(apply([settle(null, [second(), first()])], store));
+      }
+      const outcomes = await Promise.allSettled(work);
+      expect(outcomes.filter((o) => o.status === 'rejected')).toEqual([]);
+      for (const key of [first().key, second().key]) {
+        expect(await counter(key)).toMatchObject({ reserved: 80, used: 10 });
+      }
+    } finally {
+      await a.close();
+      await b.close();
+    }
+    if (dialect === 'postgres') expect(await serverDeadlocks(fx.location)).toBe(0);
+  });
+
   it('never deadlocks reserves and settles locking two counters given in opposite orders', async () => {
     const a = await openStore(fx.location);
     const b = await openStore(fx.location);
@@ -600,18 +885,55 @@ describe.each(DIALECTS)('Store contract: budgets (%s)', (dialect) => {
       await a.close();
       await b.close();
     }
-    if (dialect === 'postgres') {
-      // A deadlock victim's commit is retried by the driver, so the server's count is what shows one. The
-      // backends that ran the work have exited, flushing their statistics.
-      const deadlocks = async () =>
-        (
-          await withClient(fx.location, (c) =>
-            c.query<{ n: string }>(
-              'SELECT deadlocks AS n FROM pg_stat_database WHERE datname = current_database()',
-            ),
-          )
-        ).rows[0]?.n;
-      expect(Number(await deadlocks())).toBe(0);
+    if (dialect === 'postgres') expect(await serverDeadlocks(fx.location)).toBe(0);
+  });
+});
+
+/** What other instances hear of a commit that reserves: PostgreSQL pushes it (LISTEN/NOTIFY). */
+describe('Store contract: budgets (postgres announcements)', () => {
+  let fx: StoreFixture;
+  beforeEach(async () => {
+    fx = await freshStore('postgres');
+  });
+  afterEach(async () => {
+    await fx?.dispose();
+  });
+
+  it('announces the head a commit leaves once its reservations are decided', async () => {
+    const heard: string[] = [];
+    const raw = new pg.Client({ connectionString: fx.location });
+    await raw.connect();
+    try {
+      raw.on('notification', (m) => {
+        if (m.channel === CHAIN_CHANNEL) heard.push(m.payload ?? '');
+      });
+      await raw.query(`LISTEN ${CHAIN_CHANNEL}`);
+      const l = line({ limit: 1 });
+      const pausing = (r: ReservationRecord): CommitUnit => ({
+        ...reservingUnit(r),
+        onRefused: () => ({ events: [budgetEvent('budget.exceeded'), budgetEvent('session.paused')] }),
+      });
+      // Admitted: calls only, nothing announced. Refused: the pause (two events, not one) is announced.
+      await fx.store.commit([pausing(reservation([l]))]);
+      const [refusedResult] = await fx.store.commit([pausing(reservation([l]))]);
+      expect(refusedResult?.refused).toBeDefined();
+      // Notifications arrive in commit order: this one, announced, comes after the pause's.
+      await fx.store.commit([{ events: [budgetEvent('grant.added')] }]);
+      await vi.waitFor(() => expect(heard).toHaveLength(2), { timeout: 15_000 });
+      expect(heard).toEqual(['3', '4']);
+    } finally {
+      await raw.end();
     }
   });
 });
+
+/**
+ * Deadlocks the server detected in the database. A victim's commit is retried by the driver, so the
+ * server's count is what shows one; the backends that ran the work have exited, flushing their statistics.
+ */
+async function serverDeadlocks(location: string): Promise<number> {
+  const r = await withClient(location, (c) =>
+    c.query<{ n: string }>('SELECT deadlocks AS n FROM pg_stat_database WHERE datname = current_database()'),
+  );
+  return Number(r.rows[0]?.n);
+}

@@ -8,7 +8,7 @@ import {
   type SignedCheckpoint,
   WardenError,
 } from '@warden/core';
-import type { CheckpointRequest, CommitUnit, Mutation } from './store.js';
+import type { CheckpointRequest, CommitUnit, Mutation, ReserveRefusal } from './store.js';
 
 /** A unit with its event bodies already serialised, so the chain lock is held only for hashing. */
 export interface PreparedUnit {
@@ -18,7 +18,25 @@ export interface PreparedUnit {
 
 /** Serialises every event body to canonical JSON, outside any transaction. */
 export function prepareUnits(units: readonly CommitUnit[]): PreparedUnit[] {
-  return units.map((unit) => ({ unit, bodies: unit.events.map((e) => canonicalJson(e)) }));
+  return units.map((unit) => {
+    if (unit.reserve && !unit.onRefused) {
+      throw new WardenError('INTERNAL', `a unit reserving ${unit.reserve.id} names no unit for its refusal`);
+    }
+    return { unit, bodies: unit.events.map((e) => canonicalJson(e)) };
+  });
+}
+
+/**
+ * The unit committed in place of `unit` once its reservation was refused, its bodies serialised here:
+ * inside the transaction, but refusals are the rare path. Budget mutations are refused in it: the
+ * counters a commit changes are locked before any reservation is admitted, in key order (PostgreSQL).
+ */
+export function refusedUnit(unit: CommitUnit, refused: ReserveRefusal): PreparedUnit {
+  const alternate = (unit.onRefused as NonNullable<CommitUnit['onRefused']>)(refused);
+  if (alternate.mutations?.some((m) => m.kind.startsWith('budget.'))) {
+    throw new WardenError('INTERNAL', 'a unit committed for a refused reservation changes no budget');
+  }
+  return { unit: alternate, bodies: alternate.events.map((e) => canonicalJson(e)) };
 }
 
 /** Links bodies onto the head; returns the rows and moves `head` forward. */

@@ -12,7 +12,9 @@ interface Pending {
  * so the chain lock and the fsync are paid once per batch rather than once per event. A unit's promise
  * settles only after its transaction commits: an acknowledged event is durable. When a batch fails for a
  * reason of its own (one unit's mutation refused), each unit is retried alone so one bad unit cannot
- * sink the others; when the database is unavailable, every unit fails at once.
+ * sink the others; when the database is unavailable, every unit fails at once. A unit's refused budget
+ * reservation is no failure: the unit its `onRefused` builds commits in its place, in the same batch
+ * (see `CommitResult.refused`), so budgets running out cause no retries.
  */
 export class GroupCommitter {
   readonly #store: Store;

@@ -176,7 +176,26 @@ export interface CommitUnit {
   readonly events: readonly AuditEvent[];
   /** Sign a checkpoint at the head once this unit's events are chained. */
   readonly checkpoint?: CheckpointRequest;
+  /**
+   * Admitted inside this unit's transaction, before its events are chained, with exactly the rules of
+   * `Store.reserve` (all lines or none). When admitted, the reservation is stored `held` with the unit's
+   * mutations and events; when refused, no counter changes and `onRefused`'s unit is committed in this
+   * unit's place. A refusal never fails the commit, nor the other units of its batch.
+   */
+  readonly reserve?: ReservationRecord;
+  /**
+   * When `reserve` is refused: the unit committed in its place, built synchronously from the refusal.
+   * Required with `reserve`. It carries no budget mutation (its counters could not be locked in key
+   * order with the rest: INTERNAL).
+   */
+  readonly onRefused?: (refused: ReserveRefusal) => RefusedUnit;
 }
+
+/** The unit committed in place of one whose reservation was refused. */
+export type RefusedUnit = Omit<CommitUnit, 'reserve' | 'onRefused'>;
+
+/** A reservation refused: the first line (in key order) that would go over, with its counter's figures. */
+export type ReserveRefusal = Extract<ReserveOutcome, { ok: false }>;
 
 /** Builds and signs a checkpoint body; called inside the transaction, under the chain lock. */
 export interface CheckpointRequest {
@@ -196,6 +215,8 @@ export interface CommitResult {
   /** seq and hash of each event, in the order given. */
   readonly events: readonly { seq: number; hash: string }[];
   readonly checkpoint?: SignedCheckpoint;
+  /** Set when the unit's reservation was refused and `onRefused`'s unit was committed instead. */
+  readonly refused?: ReserveRefusal;
 }
 
 /** State changes a unit can carry. Each dialect implements every kind. */

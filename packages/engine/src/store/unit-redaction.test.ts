@@ -114,6 +114,48 @@ describe('every mutation kind is classified', () => {
     );
   });
 
+  it('the unit committed for a refused reservation is redacted as it is built', () => {
+    const secret = canary('REFUSED');
+    const line = {
+      key: 'b|agent:a|w',
+      budgetId: 'b',
+      scopeKey: 'agent:a',
+      metric: 'calls' as const,
+      window: 'hour' as const,
+      windowStart: 'w',
+      windowEnd: 'x',
+      limit: 1,
+      amount: 1,
+    };
+    const reserve = {
+      id: 'res_1',
+      callId: 'c1',
+      session: 's1',
+      agent: 'a',
+      lines: [line],
+      state: 'held' as const,
+      createdAt: 'w',
+      leaseUntil: 'x',
+      updatedAt: 'w',
+    };
+    const pause: Mutation = {
+      kind: 'session.state',
+      id: 's1',
+      state: 'paused',
+      from: ['active'],
+      reason: `spent, token=${secret}`,
+      ts: 'w',
+    };
+    const out = redactUnit(
+      { events: [], reserve, onRefused: () => ({ events: [], mutations: [pause] }) },
+      [],
+    );
+    const refused = { ok: false as const, line, used: 1, reserved: 0, limit: 1 };
+    const built = JSON.stringify(out.onRefused?.(refused));
+    expect(built).toContain('token=[REDACTED:api_key]');
+    expect(built).not.toContain(secret);
+  });
+
   it('a notification enqueued with an error text has it redacted', () => {
     const secret = canary('ENQUEUE');
     const notification = {

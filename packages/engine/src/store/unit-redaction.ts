@@ -18,7 +18,19 @@ export function redactUnit(unit: CommitUnit, fields: readonly string[]): CommitU
   }
   const mutations = unit.mutations?.map((m) => redactMutation(m, fields));
   const changed = events !== unit.events || mutations?.some((m, i) => m !== unit.mutations?.[i]);
-  return changed ? { ...unit, events, ...(mutations ? { mutations } : {}) } : unit;
+  // The unit committed in place of a refused reservation is built inside the commit: redacted as built.
+  const onRefused = unit.onRefused;
+  const alternate = onRefused ? { onRefused: redactRefused(onRefused, fields) } : {};
+  if (!changed && !onRefused) return unit;
+  return { ...unit, events, ...(mutations ? { mutations } : {}), ...alternate };
+}
+
+/** `onRefused`, its unit passed through redactUnit before the store sees it. */
+function redactRefused(
+  onRefused: NonNullable<CommitUnit['onRefused']>,
+  fields: readonly string[],
+): NonNullable<CommitUnit['onRefused']> {
+  return (refused) => redactUnit(onRefused(refused), fields);
 }
 
 /** Text redacted as stored; null and undefined stay as they are. */

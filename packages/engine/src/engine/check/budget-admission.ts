@@ -1,14 +1,14 @@
 import type { BudgetRefusal } from '@warden/api';
-import { type BudgetLine, isWardenError, type MeteredCall } from '@warden/core';
+import { type BudgetLine, isWardenError, type MeteredCall, type ReservationRecord } from '@warden/core';
 import { reservationIdOf } from '../../budget/budget-service.js';
-import type { Mutation } from '../../store/store.js';
+import type { Mutation, ReserveRefusal } from '../../store/store.js';
 import type { DecidedCall } from '../call-events.js';
 import type { EnginePort } from '../engine-port.js';
 import type { CheckDeps } from './check-deps.js';
 import type { CheckResult, UsageEstimate } from './check-types.js';
 import { type EngineDecision, engineDecision, WARDEN } from './engine-decision.js';
-import { recordPausing } from './pause-session.js';
-import { type RecordExtra, recordDecision } from './record-decision.js';
+import { pauseOf } from './pause-session.js';
+import { type DecisionUnit, decisionUnit, type RecordExtra, recordDecision } from './record-decision.js';
 
 /** Whether a call may spend: admitted (with its reservation, when a budget applies) or why not. */
 export type BudgetGate =
@@ -22,11 +22,15 @@ export type BudgetGate =
       readonly budget?: BudgetRefusal;
     };
 
+/** A gate that refused. */
+export type BudgetRefused = Extract<BudgetGate, { ok: false }>;
+
 /**
- * Records an allowed call once its budgets admit it: with its reservation, or, when a budget would go
- * over, as a block, which pauses the session when the budget is spent (in monitor mode: allowed, with
- * what would have happened).
- * `extra` (e.g. using an approval) is written only when the call is admitted.
+ * Records an allowed call once its budgets admit it, in one commit: the reservation is admitted inside
+ * the decision's transaction, and when a budget would go over, the block recorded in its place (built
+ * from the refusal, in the same commit) pauses the session when the budget is spent (in monitor mode:
+ * allowed, with what would have happened, and nothing paused).
+ * `extra` (e.g. using an approval) is written only when the call is admitted (or, in monitor mode, allowed).
  */
 export async function admitBudget(
   deps: CheckDeps,
@@ -45,35 +49,71 @@ export async function admitBudget(
     tool: call.tool,
     ...(call.labels ? { labels: call.labels } : {}),
   };
-  const gate = await reserveFor(deps, call.callId, metered, estimate ?? {}, new Date(call.ts));
-  if (gate.ok) {
-    if (!gate.reservationId) return recordDecision(deps, call, decision, ensure, extra);
-    try {
-      return await recordDecision(
-        deps,
-        call,
-        { ...decision, reservationId: gate.reservationId },
-        ensure,
-        extra,
-      );
-    } catch (err) {
-      await releaseNow(deps.port, gate.reservationId, call, 'the decision could not be recorded');
-      throw err;
-    }
+  const now = new Date(call.ts);
+  const planned = planLines(deps, metered, estimate ?? {}, now);
+  if (!Array.isArray(planned)) {
+    if (decision.mode === 'monitor')
+      return recordDecision(deps, call, wouldBlock(decision, planned), ensure, extra);
+    return recordDecision(deps, call, blockFor(deps, planned), ensure);
   }
+  if (planned.length === 0) return recordDecision(deps, call, decision, ensure, extra);
+  const reservation = deps.budgets.reservation(call.callId, metered, planned, now);
+  return recordReserving(deps, call, decision, ensure, extra, reservation, true);
+}
+
+/**
+ * The decision recorded with its reservation. Refused, the block pauses the session when the budget is
+ * spent; when another call paused it meanwhile (SESSION_STATE), recorded again without a pause.
+ */
+async function recordReserving(
+  deps: CheckDeps,
+  call: DecidedCall,
+  decision: EngineDecision,
+  ensure: Mutation[],
+  extra: RecordExtra,
+  reservation: ReservationRecord,
+  pause: boolean,
+): Promise<CheckResult> {
+  let pausing = false;
+  try {
+    return await recordDecision(deps, call, { ...decision, reservationId: reservation.id }, ensure, extra, {
+      reservation,
+      onRefused: (refused) => {
+        const built = refusedDecision(deps, call, decision, ensure, extra, refusedGate(refused), pause);
+        pausing = built.pausing;
+        return built;
+      },
+    });
+  } catch (err) {
+    // The failed commit left no reservation: the call is decided again, its budgets asked again.
+    if (!pausing || !isWardenError(err, 'SESSION_STATE')) throw err;
+    return recordReserving(deps, call, decision, ensure, extra, reservation, false);
+  }
+}
+
+/**
+ * The decision recorded when a budget refuses an allowed call: in monitor mode the call as allowed (with
+ * `extra`), with what would have happened; otherwise a block carrying the budget, which pauses the
+ * session (with `pause`) when the budget is spent, recorded with budget.exceeded. A call that merely
+ * does not fit is refused in its own decision: no budget.exceeded and no notification per refusal, which
+ * an agent looping such calls would flood.
+ */
+function refusedDecision(
+  deps: CheckDeps,
+  call: DecidedCall,
+  decision: EngineDecision,
+  ensure: Mutation[],
+  extra: RecordExtra,
+  gate: BudgetRefused,
+  pause: boolean,
+): DecisionUnit & { readonly pausing: boolean } {
   if (decision.mode === 'monitor') {
-    const reasons = [...decision.reasons, `monitor mode: would be blocked (${gate.code}): ${gate.reason}`];
-    return recordDecision(deps, call, { ...decision, reasons }, ensure, extra);
+    return { ...decisionUnit(deps, call, wouldBlock(decision, gate), ensure, extra), pausing: false };
   }
-  const stop: EngineDecision = {
-    ...engineDecision(deps.port.policy(), gate.code, gate.reason),
-    ...(gate.budget ? { budget: gate.budget } : {}),
-  };
-  if (gate.code === 'PRICE_UNKNOWN' || gate.code === 'ESTIMATE_UNBOUNDED')
-    return recordDecision(deps, call, stop, ensure);
-  // A call that merely does not fit is refused in its own decision (BUDGET_EXCEEDED, with the budget):
-  // no budget.exceeded and no notification per refusal, which an agent looping such calls would flood.
-  if (!gate.spent) return recordDecision(deps, call, stop, ensure);
+  const stop = blockFor(deps, gate);
+  if (gate.code !== 'BUDGET_EXCEEDED' || !gate.spent) {
+    return { ...decisionUnit(deps, call, stop, ensure), pausing: false };
+  }
   const exceeded = deps.port.event('budget.exceeded', WARDEN, {
     ts: call.ts,
     agent: call.agent,
@@ -82,11 +122,44 @@ export async function admitBudget(
     callId: call.callId,
     data: { ...(gate.budget ?? {}), reason: gate.reason, paused: true },
   });
-  return recordPausing(deps, call, stop, ensure, [exceeded]);
+  const parts = pauseOf(deps, call, stop, [exceeded], pause);
+  return { ...decisionUnit(deps, call, stop, [...ensure, ...parts.mutations], parts.extra), pausing: pause };
+}
+
+/** Monitor mode: the call allowed, with what would have happened. */
+function wouldBlock(decision: EngineDecision, gate: BudgetRefused): EngineDecision {
+  const reasons = [...decision.reasons, `monitor mode: would be blocked (${gate.code}): ${gate.reason}`];
+  return { ...decision, reasons };
+}
+
+/** The block a refused gate records, carrying the budget. */
+function blockFor(deps: CheckDeps, gate: BudgetRefused): EngineDecision {
+  return {
+    ...engineDecision(deps.port.policy(), gate.code, gate.reason),
+    ...(gate.budget ? { budget: gate.budget } : {}),
+  };
+}
+
+/** The lines a call draws on with what to reserve in each, or why its spend cannot be reserved. */
+function planLines(
+  deps: Pick<CheckDeps, 'budgets'>,
+  call: MeteredCall,
+  estimate: UsageEstimate,
+  now: Date,
+): BudgetLine[] | BudgetRefused {
+  try {
+    return deps.budgets.plan(call, estimate, now.getTime());
+  } catch (err) {
+    if (isWardenError(err, 'PRICE_UNKNOWN')) return { ok: false, code: 'PRICE_UNKNOWN', reason: err.message };
+    if (isWardenError(err, 'ESTIMATE_UNBOUNDED'))
+      return { ok: false, code: 'ESTIMATE_UNBOUNDED', reason: err.message };
+    throw err;
+  }
 }
 
 /**
- * Reserves what a call may spend in every budget that applies to it. PRICE_UNKNOWN when a USD budget
+ * Reserves what a call may spend in every budget that applies to it, in a transaction of its own (a
+ * call going ahead outside a decision: an approved call proceeding). PRICE_UNKNOWN when a USD budget
  * applies and the model cannot be priced; BUDGET_EXCEEDED names the first budget that would go over.
  */
 export async function reserveFor(
@@ -96,19 +169,17 @@ export async function reserveFor(
   estimate: UsageEstimate,
   now: Date,
 ): Promise<BudgetGate> {
-  let lines: BudgetLine[];
-  try {
-    lines = deps.budgets.plan(call, estimate, now.getTime());
-  } catch (err) {
-    if (isWardenError(err, 'PRICE_UNKNOWN')) return { ok: false, code: 'PRICE_UNKNOWN', reason: err.message };
-    if (isWardenError(err, 'ESTIMATE_UNBOUNDED'))
-      return { ok: false, code: 'ESTIMATE_UNBOUNDED', reason: err.message };
-    throw err;
-  }
+  const lines = planLines(deps, call, estimate, now);
+  if (!Array.isArray(lines)) return lines;
   if (lines.length === 0) return { ok: true };
   const outcome = await deps.budgets.reserve(callId, call, lines, now);
   if (outcome.ok) return { ok: true, reservationId: reservationIdOf(callId) };
-  const { line, used, reserved, limit } = outcome;
+  return refusedGate(outcome);
+}
+
+/** What a refused reservation means for the call: BUDGET_EXCEEDED, naming the budget and its figures. */
+export function refusedGate(refused: ReserveRefusal): BudgetRefused {
+  const { line, used, reserved, limit } = refused;
   // Spent, the session pauses. Otherwise only this call's estimate does not fit beside what calls in
   // flight hold (and may settle lower): it is refused, and a smaller call may still go ahead. For calls,
   // admission is the spend, so a call that does not fit means the budget is spent.

@@ -6,7 +6,7 @@ import type { EnginePort } from '../engine-port.js';
 import type { CheckDeps } from './check-deps.js';
 import type { CheckResult } from './check-types.js';
 import { type EngineDecision, WARDEN } from './engine-decision.js';
-import { recordDecision } from './record-decision.js';
+import { type RecordExtra, recordDecision } from './record-decision.js';
 
 /**
  * Records a block that pauses its session (a tripped breaker, a spent budget), with the events saying
@@ -19,7 +19,33 @@ export async function recordPausing(
   ensure: Mutation[],
   why: AuditEvent[],
 ): Promise<CheckResult> {
+  const pausing = pauseOf(deps, call, decision, why, true);
+  try {
+    return await recordDecision(deps, call, decision, [...ensure, ...pausing.mutations], pausing.extra);
+  } catch (err) {
+    // Paused (or closed) meanwhile by another call: the block and its reasons stand without a new pause.
+    if (!isWardenError(err, 'SESSION_STATE')) throw err;
+    return recordDecision(deps, call, decision, ensure, pauseOf(deps, call, decision, why, false).extra);
+  }
+}
+
+/**
+ * What a block recorded with the events `why` carries: with `pause`, the session's pause (from active
+ * only: SESSION_STATE when it is no longer) and its session.paused event; the notifications of them all.
+ */
+export function pauseOf(
+  deps: CheckDeps,
+  call: DecidedCall,
+  decision: EngineDecision,
+  why: AuditEvent[],
+  pause: boolean,
+): { readonly mutations: Mutation[]; readonly extra: RecordExtra } {
   const targets = deps.port.notificationTargets;
+  if (!pause)
+    return {
+      mutations: [],
+      extra: { events: why, mutations: why.flatMap((e) => outboxFor(targets, e, null)) },
+    };
   const reason = decision.reasons[0] ?? 'paused by Warden';
   const paused = deps.port.event('session.paused', WARDEN, {
     ts: call.ts,
@@ -27,7 +53,7 @@ export async function recordPausing(
     session: call.session,
     data: { reason, code: decision.code ?? null },
   });
-  const pause: Mutation = {
+  const state: Mutation = {
     kind: 'session.state',
     id: call.session,
     state: 'paused',
@@ -35,19 +61,11 @@ export async function recordPausing(
     reason,
     ts: call.ts,
   };
-  try {
-    return await recordDecision(deps, call, decision, [...ensure, pause], {
-      events: [...why, paused],
-      mutations: [...why, paused].flatMap((e) => outboxFor(targets, e, null)),
-    });
-  } catch (err) {
-    // Paused (or closed) meanwhile by another call: the block and its reasons stand without a new pause.
-    if (!isWardenError(err, 'SESSION_STATE')) throw err;
-    return recordDecision(deps, call, decision, ensure, {
-      events: why,
-      mutations: why.flatMap((e) => outboxFor(targets, e, null)),
-    });
-  }
+  const events = [...why, paused];
+  return {
+    mutations: [state],
+    extra: { events, mutations: events.flatMap((e) => outboxFor(targets, e, null)) },
+  };
 }
 
 /** Pauses a session after the fact (a breach found on settlement, a token burn), with the reasons. */

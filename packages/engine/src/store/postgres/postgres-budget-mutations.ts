@@ -1,4 +1,4 @@
-import type { BudgetLine } from '@warden/core';
+import type { BudgetLine, ReservationRecord } from '@warden/core';
 import type pg from 'pg';
 import {
   budgetConflict,
@@ -75,8 +75,11 @@ export class BudgetWriter {
     this.#c = client;
   }
 
-  /** Locks (creating counters settle and limit lines name) what the budget mutations of `ms` change. */
-  async lock(ms: readonly Mutation[]): Promise<void> {
+  /**
+   * Locks (creating counters settle and limit lines name) what the budget mutations of `ms` change, and
+   * the counters of the reservations `reserving` the commit admits (created on first use, as reserve does).
+   */
+  async lock(ms: readonly Mutation[], reserving: readonly ReservationRecord[] = []): Promise<void> {
     const ids = new Set<string>();
     for (const m of ms) {
       if (m.kind === 'budget.settle' && m.reservationId !== null) ids.add(text(m.reservationId));
@@ -103,6 +106,7 @@ export class BudgetWriter {
       const row = this.#reservations.get(text(id));
       for (const l of row ? storedLines(row) : []) lockOnly(l.key);
     };
+    for (const r of reserving) for (const l of r.lines) create(l, r.updatedAt);
     for (const m of ms) {
       if (m.kind === 'budget.settle') {
         for (const l of m.lines) create(l, m.ts);

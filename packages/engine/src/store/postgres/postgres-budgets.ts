@@ -1,4 +1,5 @@
 import type { BudgetCounter, BudgetLine, ReservationRecord, ReserveOutcome } from '@warden/core';
+import type pg from 'pg';
 import {
   BUDGET_COUNTER_COLUMNS,
   type BudgetCounterRow,
@@ -10,7 +11,7 @@ import {
   toBudgetCounter,
   toReservation,
 } from '../budget-rows.js';
-import type { BudgetCounterQuery } from '../store.js';
+import type { BudgetCounterQuery, ReserveRefusal } from '../store.js';
 import type { PostgresDriver } from './postgres-driver.js';
 import { columnText } from './postgres-event-payload.js';
 
@@ -66,10 +67,62 @@ export async function reserve(db: PostgresDriver, r: ReservationRecord): Promise
       r.updatedAt,
     ],
   );
-  const row = rows[0];
-  if (!row) return { ok: true };
+  return rows[0] ? refusedBy(r, rows[0]) : { ok: true };
+}
+
+/** The refusal warden_budget_reserve answered for `r`, naming `r`'s own line. */
+function refusedBy(r: ReservationRecord, row: Refused): ReserveRefusal {
   const line = mergeLines(r.lines).find((l) => text(l.key) === row.refused_key) as BudgetLine;
-  return refusal(line, Number(row.refused_used), Number(row.refused_reserved), Number(row.refused_limit));
+  return refusal(
+    line,
+    Number(row.refused_used),
+    Number(row.refused_reserved),
+    Number(row.refused_limit),
+  ) as ReserveRefusal;
+}
+
+// Every reservation of a commit in one statement: warden_budget_reserve called once per reservation, in
+// the order given (a lateral call per row of the ordinal scan; each call, VOLATILE, sees the writes of
+// those before it), so a later unit is admitted against what the earlier ones reserved. Only refusals
+// come back, each with its ordinal.
+const RESERVE_IN_COMMIT_SQL = `
+SELECT u.n::int AS n, r.refused_key, r.refused_used, r.refused_reserved, r.refused_limit
+  FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+              $8::text[], $9::text[])
+       WITH ORDINALITY AS u(id, call_id, session, agent, lines, stored, created_at, lease_until, ts, n)
+ CROSS JOIN LATERAL warden_budget_reserve(u.id, u.call_id, u.session, u.agent, u.lines, u.stored,
+       u.created_at, u.lease_until, u.ts) AS r`;
+
+/**
+ * Admits the reservations of a commit's units, in order, inside its transaction, with exactly reserve's
+ * rules (the same function), in one round trip. Called under the chain lock once every counter the
+ * commit changes is locked in key order (BudgetWriter.lock), so the function's own locks wait on
+ * nothing: see commitUnits for the lock order. Returns the refusals by index into `reservations`.
+ */
+export async function reserveInCommit(
+  client: pg.ClientBase,
+  reservations: readonly ReservationRecord[],
+): Promise<Map<number, ReserveRefusal>> {
+  const refusals = new Map<number, ReserveRefusal>();
+  if (reservations.length === 0) return refusals;
+  for (const r of reservations) checkLines(r.lines);
+  const column = (f: (r: ReservationRecord) => string) => reservations.map(f);
+  const result = await client.query<Refused & { n: number }>(RESERVE_IN_COMMIT_SQL, [
+    column((r) => text(r.id)),
+    column((r) => text(r.callId)),
+    column((r) => text(r.session)),
+    column((r) => text(r.agent)),
+    column((r) => JSON.stringify(r.lines.map((l) => sqlLine(l)))),
+    column((r) => JSON.stringify(r.lines)),
+    column((r) => r.createdAt),
+    column((r) => r.leaseUntil),
+    column((r) => r.updatedAt),
+  ]);
+  for (const row of result.rows) {
+    const i = row.n - 1;
+    refusals.set(i, refusedBy(reservations[i] as ReservationRecord, row));
+  }
+  return refusals;
 }
 
 export async function readReservation(

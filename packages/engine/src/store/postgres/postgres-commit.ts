@@ -1,7 +1,14 @@
-import { type AuditEvent, type ChainHead, type SignedCheckpoint, WardenError } from '@warden/core';
+import {
+  type AuditEvent,
+  type ChainHead,
+  type ReservationRecord,
+  type SignedCheckpoint,
+  WardenError,
+} from '@warden/core';
 import type pg from 'pg';
-import { makeCheckpoint, type PreparedUnit, purgeOf } from '../commit-plan.js';
-import type { CommitResult, Mutation } from '../store.js';
+import { makeCheckpoint, type PreparedUnit, purgeOf, refusedUnit } from '../commit-plan.js';
+import type { CommitResult, CommitUnit, Mutation, ReserveRefusal } from '../store.js';
+import { reserveInCommit } from './postgres-budgets.js';
 import {
   appendLinked,
   ChainAppend,
@@ -9,7 +16,7 @@ import {
   lastCheckpoint,
   lockChainHead,
 } from './postgres-chain-lock.js';
-import type { EventPayload } from './postgres-event-payload.js';
+import { EventPayload } from './postgres-event-payload.js';
 import { CHAIN_CHANNEL } from './postgres-listener.js';
 import { MutationWriter, purgeEvents } from './postgres-mutations.js';
 
@@ -58,64 +65,92 @@ async function lockAndAnnounce(client: pg.ClientBase, added: number): Promise<Lo
 /** What one commit wrote, and its transaction id when it chained events (for a lost acknowledgement). */
 export interface CommittedUnits {
   readonly results: CommitResult[];
+  /** The units whose events were chained: a refused reservation's replacement in place of its unit. */
+  readonly units: readonly CommitUnit[];
   readonly xid?: string;
   /** The head this commit leaves, when it chained events (what the next commit expects to link onto). */
   readonly head?: ChainHead;
 }
 
 /**
- * One commit, inside its transaction. State changes are applied before the chain lock is taken, so the
- * lock is held only for linking, one INSERT and the COMMIT, and a holder never waits on another
- * instance's row locks. From the first unit with a mutation that needs the lock (a purge, an API key
- * creation, a stored policy; all rare) the rest runs under the lock and strictly in order, with
- * everything linked so far written first before a purge: it sees the same rows and holds as in SQLite.
- * A commit holding an event other than a call's is announced on CHAIN_CHANNEL with the same lock query.
- * Budget rows are locked and changed under the chain lock (see BudgetWriter), for every unit at once.
+ * One commit, inside its transaction. Lock order, the same for every commit, so instances never deadlock
+ * each other: the chain lock first (a commit that chains events, a checkpoint or a reservation), then
+ * every budget counter the commit changes or reserves against, in key order (see BudgetWriter), then
+ * sessions and approval requests as applyAll sorts them. A reserve of its own takes counters only, in key
+ * order, and a commit that chains nothing takes no chain lock; neither waits for one while holding a
+ * counter, so neither can close a cycle. The chain lock is taken before any mutation is applied: a unit
+ * that reserves has its mutations chosen only once its reservation is decided (its own, or those of
+ * `onRefused`'s unit), so its sessions are locked after the counters, and any session a commit could hold
+ * while queuing for the chain would close a cycle with it. From the first unit with a mutation that
+ * needs the lock (a purge, an API key creation, a stored policy; all rare) the rest runs strictly in
+ * order, with everything linked so far written first before a purge: it sees the same rows and holds as
+ * in SQLite. A commit holding an event other than a call's is announced on CHAIN_CHANNEL with the head
+ * it leaves: in the lock query, or, when it reserves, once its units are decided.
  */
 export async function commitUnits(
   client: pg.ClientBase,
-  prepared: readonly PreparedUnit[],
-  payload: EventPayload,
+  given: readonly PreparedUnit[],
+  givenPayload: EventPayload,
+  /** The head this instance expects the chain to have (what its last commit left), for the one-write path. */
   expected?: ChainHead,
   /**
-   * More writes under the chain lock once the events are chained (the rollups); called once. It must send
-   * its statement before its first await: on the one-write path it rides in the append's round trip.
+   * More writes under the chain lock once the events are chained (the rollups of the units written);
+   * called once. It must send its statement before its first await: on the one-write path it rides in
+   * the append's round trip.
    */
-  underLock: () => Promise<void> = async () => {},
+  underLock: (written: readonly CommitUnit[]) => Promise<void> = async () => {},
 ): Promise<CommittedUnits> {
   const mutations = new MutationWriter(client);
-  const firstLocked = prepared.findIndex((p) => p.unit.mutations?.some(needsChainLock));
-  const locked = firstLocked === -1 ? prepared.length : firstLocked;
-  const early = prepared.slice(0, locked).flatMap((p) => p.unit.mutations ?? []);
-  const budgets = prepared.flatMap((p) => p.unit.mutations ?? []).filter(isBudget);
-  const chained = prepared.some((p) => p.bodies.length > 0 || p.unit.checkpoint !== undefined);
-  if (
-    firstLocked === -1 &&
-    payload.bodies.length > 0 &&
-    !prepared.some((p) => p.unit.checkpoint) &&
-    payload.chunks(0, payload.bodies.length).length === 1
-  ) {
-    return commitLinked(client, mutations, prepared, payload, early, budgets, expected, underLock);
-  }
-  await mutations.applyAll(early.filter((m) => !isBudget(m)));
+  const reserving = given.flatMap((p) => (p.unit.reserve ? [p.unit.reserve] : []));
+  const budgets = given.flatMap((p) => p.unit.mutations ?? []).filter(isBudget);
+  const chained =
+    reserving.length > 0 || given.some((p) => p.bodies.length > 0 || p.unit.checkpoint !== undefined);
+  const firstLocked = given.findIndex((p) => p.unit.mutations?.some(needsChainLock));
   if (!chained && firstLocked === -1) {
+    // Counters before sessions, as under the chain lock.
+    const all = given.flatMap((p) => p.unit.mutations ?? []);
     await mutations.lockBudgets(budgets);
-    for (const m of early.filter(isBudget)) await mutations.apply(m);
-    return { results: prepared.map(() => ({ events: [] })) };
+    await mutations.applyAll(all.filter((m) => !isBudget(m)));
+    for (const m of budgets) await mutations.apply(m);
+    const units = given.map((p) => p.unit);
+    await underLock(units);
+    return { results: given.map(() => ({ events: [] })), units };
+  }
+  // The one-write path: no reservation to admit (its outcome decides the units written, so such a
+  // commit takes the lock first, as a checkpoint or a purge does), nothing that needs the lock first.
+  if (
+    reserving.length === 0 &&
+    firstLocked === -1 &&
+    givenPayload.bodies.length > 0 &&
+    !given.some((p) => p.unit.checkpoint) &&
+    givenPayload.chunks(0, givenPayload.bodies.length).length === 1
+  ) {
+    return commitLinked(client, mutations, given, givenPayload, budgets, expected, underLock);
   }
 
-  const announce = prepared.some((p) => p.unit.events.some(announced));
-  const head = announce ? await lockAndAnnounce(client, payload.bodies.length) : await lockChainHead(client);
+  // With a reservation, the units written (so the head left) are known only once it is decided.
+  const announceNow = reserving.length === 0 && given.some((p) => p.unit.events.some(announced));
+  const head = announceNow
+    ? await lockAndAnnounce(client, givenPayload.bodies.length)
+    : await lockChainHead(client);
   // Budget counters are locked only now, under the chain lock: a settlement holds a hot counter (an
   // agent's or the global budget) for the end of one commit, not while it queues for the chain, so the
-  // reservations of other calls wait on it only briefly. Commits cannot deadlock on counters (they
-  // take the chain lock first) and a reservation holds nothing but counters, taken in the same order.
-  await mutations.lockBudgets(budgets);
+  // reservations of other calls wait on it only briefly.
+  await mutations.lockBudgets(budgets, reserving);
+  const { prepared, payload, refusals } = await admitReservations(client, given, givenPayload);
+  if (!announceNow && prepared.some((p) => p.unit.events.some(announced))) {
+    await client.query('SELECT pg_notify($1, $2)', [CHAIN_CHANNEL, String(head.seq + payload.bodies.length)]);
+  }
+  const locked = firstLocked === -1 ? prepared.length : firstLocked;
+  const early = prepared.slice(0, locked).flatMap((p) => p.unit.mutations ?? []);
+  await mutations.applyAll(early.filter((m) => !isBudget(m)));
   for (const m of early.filter(isBudget)) await mutations.apply(m);
   const chain = new ChainAppend(head, payload);
   let last = prepared.some((p) => p.unit.checkpoint) ? await lastCheckpoint(client) : undefined;
   const results: CommitResult[] = [];
   for (const [i, { unit, bodies }] of prepared.entries()) {
+    const refused = refusals.get(i);
+    const noted = refused ? { refused } : {};
     // A purge deletes last, once its record and purge checkpoint are written (see purgeOf).
     const purge = purgeOf(unit);
     if (i >= locked) {
@@ -124,21 +159,53 @@ export async function commitUnits(
     }
     const events = chain.append(bodies.length).map((r) => ({ seq: r.seq, hash: r.hash }));
     if (!unit.checkpoint || (unit.checkpoint.ifBehind && (last?.seq ?? 0) >= chain.head.seq)) {
-      results.push({ events });
+      results.push({ events, ...noted });
       continue;
     }
     const checkpoint: SignedCheckpoint = makeCheckpoint(chain.head, last, unit.checkpoint);
     chain.addCheckpoint(checkpoint);
     last = checkpoint;
-    results.push({ events, checkpoint });
+    results.push({ events, checkpoint, ...noted });
     if (purge) {
       await chain.flush(client);
       await purgeEvents(client, purge.throughSeq, chain.head.seq);
     }
   }
   await chain.flush(client);
-  await underLock();
-  return { results, xid: head.xid };
+  const units = prepared.map((p) => p.unit);
+  await underLock(units);
+  // What the next one-write commit links onto (warden_append checks it: a wrong guess costs a round trip).
+  return { results, units, xid: head.xid, head: { ...chain.head } };
+}
+
+/**
+ * Admits the reservations of the units that carry one (reserveInCommit, one round trip) and puts
+ * `onRefused`'s unit in the place of each refused one, serialised here (the rare path), with the payload
+ * rebuilt.
+ */
+async function admitReservations(
+  client: pg.ClientBase,
+  given: readonly PreparedUnit[],
+  payload: EventPayload,
+): Promise<{
+  prepared: readonly PreparedUnit[];
+  payload: EventPayload;
+  refusals: Map<number, ReserveRefusal>;
+}> {
+  const indices = given.flatMap((p, i) => (p.unit.reserve ? [i] : []));
+  const refusals = new Map<number, ReserveRefusal>();
+  if (indices.length === 0) return { prepared: given, payload, refusals };
+  const refused = await reserveInCommit(
+    client,
+    indices.map((i) => given[i]?.unit.reserve as ReservationRecord),
+  );
+  if (refused.size === 0) return { prepared: given, payload, refusals };
+  for (const [k, r] of refused) refusals.set(indices[k] as number, r);
+  const prepared = given.map((p, i) => {
+    const r = refusals.get(i);
+    return r ? refusedUnit(p.unit, r) : p;
+  });
+  return { prepared, payload: new EventPayload(prepared), refusals };
 }
 
 /**
@@ -157,12 +224,12 @@ async function commitLinked(
   mutations: MutationWriter,
   prepared: readonly PreparedUnit[],
   payload: EventPayload,
-  early: readonly Mutation[],
   budgets: readonly Mutation[],
   expected: ChainHead | undefined,
-  underLock: () => Promise<void>,
+  underLock: (written: readonly CommitUnit[]) => Promise<void>,
 ): Promise<CommittedUnits> {
-  const state = early.filter((m) => !isBudget(m));
+  const units = prepared.map((p) => p.unit);
+  const state = units.flatMap((u) => u.mutations ?? []).filter((m) => !isBudget(m));
   const announce = prepared.some((p) => p.unit.events.some(announced));
   const text = payload.text(0, payload.bodies.length);
   const sent = appendLinked(client, expected ?? { seq: -1, hash: '' }, payload, text, announce);
@@ -173,7 +240,7 @@ async function commitLinked(
   const applied = pipelined ? mutations.applyAll(state) : undefined;
   applied?.catch(() => {});
   // Behind the append, so under the chain lock even when the append found another head.
-  const extra = pipelined ? underLock() : undefined;
+  const extra = pipelined ? underLock(units) : undefined;
   extra?.catch(() => {});
   let appended = await sent;
   if (!appended.written) {
@@ -187,7 +254,7 @@ async function commitLinked(
     await mutations.lockBudgets(budgets);
     await mutations.applyAll(state);
     for (const m of budgets) await mutations.apply(m);
-    await underLock();
+    await underLock(units);
   }
   const results: CommitResult[] = [];
   let at = 0;
@@ -196,5 +263,5 @@ async function commitLinked(
     results.push({ events });
     at += bodies.length;
   }
-  return { results, xid: appended.xid, head: appended.to };
+  return { results, units, xid: appended.xid, head: appended.to };
 }

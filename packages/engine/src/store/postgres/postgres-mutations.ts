@@ -1,4 +1,4 @@
-import { WardenError } from '@warden/core';
+import { type ReservationRecord, WardenError } from '@warden/core';
 import type pg from 'pg';
 import { numbered, personValues, UPSERT_PERSON_SQL } from '../people-rows.js';
 import {
@@ -41,8 +41,8 @@ export class MutationWriter {
    * the chain lock too), in the order reserve locks them: called under the chain lock, before any
    * budget mutation is applied.
    */
-  async lockBudgets(ms: readonly Mutation[]): Promise<void> {
-    await this.#budgets.lock(ms);
+  async lockBudgets(ms: readonly Mutation[], reserving: readonly ReservationRecord[] = []): Promise<void> {
+    await this.#budgets.lock(ms, reserving);
   }
 
   /**

@@ -138,9 +138,9 @@ export class PostgresStore implements Store {
       await this.partitions.before(payload.events);
       let head: ChainHead | undefined;
       const results = await this.#db.transaction('writing audit events', async (client) => {
-        const committed = await commitUnits(client, prepared, payload, this.#head, () =>
-          // Rollups: the deltas of the events just chained, under the chain lock (store/rollups/).
-          addPostgresRollups(client, units),
+        const committed = await commitUnits(client, prepared, payload, this.#head, (written) =>
+          // Rollups: the deltas of the events chained (the units written), under the chain lock.
+          addPostgresRollups(client, written),
         );
         xid = committed.xid;
         head = committed.head;

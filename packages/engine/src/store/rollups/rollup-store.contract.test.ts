@@ -1,4 +1,4 @@
-import { type AuditEvent, signCheckpoint, uuidv7 } from '@warden/core';
+import { type AuditEvent, type ReservationRecord, signCheckpoint, uuidv7 } from '@warden/core';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { withClient } from '../../../test-support/postgres-server.js';
@@ -6,7 +6,7 @@ import { DIALECTS, decided, freshStore, type StoreFixture } from '../../../test-
 import { generateKeyRing } from '../../keys/key-ring.js';
 import { GroupCommitter } from '../group-committer.js';
 import { openStore } from '../open-store.js';
-import type { CheckpointRequest, Store } from '../store.js';
+import type { CheckpointRequest, CommitUnit, Store } from '../store.js';
 import { backfillPostgresRollups } from './postgres-rollups.js';
 import { dimsKey, dimsPrefix, type RollupCell } from './rollup.js';
 import { sumRollups, toCells } from './rollup-sums.js';
@@ -162,6 +162,64 @@ describe.each(DIALECTS)('Rollups (%s)', (dialect) => {
       ]),
     ).rejects.toThrow(/no legal hold/);
     expect(await storedCells(fx.store)).toEqual(before);
+  });
+
+  it("count what a commit chained: a refused reservation's replacement, not the unit given", async () => {
+    // A calls budget of 3 in one hour: of 8 reserving units in one commit, 3 are admitted as allowed
+    // calls and 5 are recorded by their onRefused units as blocked; the rollups count exactly that.
+    const hour = new Date(T0).toISOString().slice(0, 13);
+    const units: CommitUnit[] = [];
+    for (let i = 0; i < 8; i++) {
+      const [allowed] = call(i * 3) as [AuditEvent];
+      const callId = allowed.callId as string;
+      const reservation: ReservationRecord = {
+        id: `res_${callId}`,
+        callId,
+        session: allowed.session as string,
+        agent: allowed.agent as string,
+        lines: [
+          {
+            key: `calls|global|${hour}`,
+            budgetId: 'calls',
+            scopeKey: 'global',
+            metric: 'calls',
+            window: 'hour',
+            windowStart: `${hour}:00:00.000Z`,
+            windowEnd: `${hour}:59:59.999Z`,
+            limit: 3,
+            amount: 1,
+          },
+        ],
+        state: 'held',
+        createdAt: allowed.ts,
+        leaseUntil: allowed.ts,
+        updatedAt: allowed.ts,
+      };
+      units.push({
+        reserve: reservation,
+        events: [allowed],
+        onRefused: () => ({
+          events: [
+            {
+              ...allowed,
+              decision: {
+                ...(allowed.decision as NonNullable<AuditEvent['decision']>),
+                effect: 'block',
+                code: 'BUDGET_EXCEEDED',
+              },
+            },
+          ],
+        }),
+      });
+    }
+    const results = await fx.store.commit(units);
+    expect(results.filter((r) => r.refused).length).toBe(5);
+    const sessions = await fx.store.rollups({ name: SESSION_ROLLUP });
+    const total = (metric: string) =>
+      sessions.reduce((n, c) => n + ((c.metrics as Record<string, number>)[metric] ?? 0), 0);
+    expect(total('block')).toBe(5);
+    expect(total('allow')).toBe(3);
+    expect(await storedCells(fx.store)).toEqual(await recount(fx.store));
   });
 
   it('stay exact under concurrent commits from two instances', async () => {

@@ -58,48 +58,54 @@ export class SqliteBudgets {
     this.#prep = prep;
   }
 
+  /** Store.reserve: `admit` in a BEGIN IMMEDIATE transaction of its own. */
   reserve(r: ReservationRecord): ReserveOutcome {
+    return this.#db.transaction(() => this.admit(r)).immediate();
+  }
+
+  /**
+   * Admits reservation `r` inside the caller's transaction (a reserve's own, or a commit's for a unit that
+   * reserves): the one implementation of Store.reserve's rules. A refusal writes nothing but the counters
+   * created on first use and their refreshed policy limits, as a reserve of its own does.
+   */
+  admit(r: ReservationRecord): ReserveOutcome {
     checkLines(r.lines);
     const lines = mergeLines(r.lines);
-    return this.#db
-      .transaction((): ReserveOutcome => {
-        // Create missing counters; refresh the policy limit and window end of the others.
-        const upsert = this.#prep(
-          `INSERT INTO budget_counters (${LINE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+    // Create missing counters; refresh the policy limit and window end of the others.
+    const upsert = this.#prep(
+      `INSERT INTO budget_counters (${LINE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
            ON CONFLICT (key) DO UPDATE SET lim = excluded.lim, window_end = excluded.window_end
            WHERE lim <> excluded.lim OR window_end IS NOT excluded.window_end`,
-        );
-        for (const l of lines) upsert.run(...lineValues(l), r.updatedAt);
-        const figures = this.#prep(
-          'SELECT used, reserved, coalesce(limit_override, lim) AS lim FROM budget_counters WHERE key = ?',
-        );
-        for (const l of lines) {
-          const c = figures.get(l.key) as { used: number; reserved: number; lim: number };
-          const held = c.used + c.reserved;
-          if (round9(held + l.amount) > c.lim || (l.amount === 0 && round9(held) >= c.lim)) {
-            return refusal(l, round9(c.used), round9(c.reserved), c.lim);
-          }
-        }
-        const hold = this.#prep(
-          'UPDATE budget_counters SET reserved = reserved + ?, updated_at = ? WHERE key = ?',
-        );
-        for (const l of lines) hold.run(l.amount, r.updatedAt, l.key);
-        this.#prep(
-          `INSERT INTO budget_reservations (${RESERVATION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        ).run(
-          r.id,
-          r.callId,
-          r.session,
-          r.agent,
-          JSON.stringify(r.lines),
-          'held',
-          r.createdAt,
-          r.leaseUntil,
-          r.updatedAt,
-        );
-        return { ok: true };
-      })
-      .immediate();
+    );
+    for (const l of lines) upsert.run(...lineValues(l), r.updatedAt);
+    const figures = this.#prep(
+      'SELECT used, reserved, coalesce(limit_override, lim) AS lim FROM budget_counters WHERE key = ?',
+    );
+    for (const l of lines) {
+      const c = figures.get(l.key) as { used: number; reserved: number; lim: number };
+      const held = c.used + c.reserved;
+      if (round9(held + l.amount) > c.lim || (l.amount === 0 && round9(held) >= c.lim)) {
+        return refusal(l, round9(c.used), round9(c.reserved), c.lim);
+      }
+    }
+    const hold = this.#prep(
+      'UPDATE budget_counters SET reserved = reserved + ?, updated_at = ? WHERE key = ?',
+    );
+    for (const l of lines) hold.run(l.amount, r.updatedAt, l.key);
+    this.#prep(
+      `INSERT INTO budget_reservations (${RESERVATION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(
+      r.id,
+      r.callId,
+      r.session,
+      r.agent,
+      JSON.stringify(r.lines),
+      'held',
+      r.createdAt,
+      r.leaseUntil,
+      r.updatedAt,
+    );
+    return { ok: true };
   }
 
   reservation(id: string): ReservationRecord | undefined {

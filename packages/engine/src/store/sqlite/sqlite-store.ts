@@ -14,7 +14,7 @@ import {
 } from '@warden/core';
 import Database from 'better-sqlite3';
 import { type AuditQuery, EQUALITY_FILTERS, encodeCursor, seqBound } from '../audit-query.js';
-import { linkBodies, makeCheckpoint, prepareUnits, purgeOf } from '../commit-plan.js';
+import { linkBodies, makeCheckpoint, prepareUnits, purgeOf, refusedUnit } from '../commit-plan.js';
 import {
   type ColumnValue,
   EVENT_QUERY_COLUMNS,
@@ -207,7 +207,15 @@ export class SqliteStore implements Store {
       return this.#db
         .transaction(() => {
           const head = { ...this.#head() };
-          const results = prepared.map(({ unit, bodies }): CommitResult => {
+          // The units whose events are chained: a refused reservation's replacement, not the unit given.
+          const chained: CommitUnit[] = [];
+          const results = prepared.map((given): CommitResult => {
+            // The reservation first, in this transaction: refused, the unit built for that goes instead.
+            const outcome = given.unit.reserve ? this.#budgets.admit(given.unit.reserve) : undefined;
+            const refused = outcome?.ok === false ? outcome : undefined;
+            const { unit, bodies } = refused ? refusedUnit(given.unit, refused) : given;
+            const noted = refused ? { refused } : {};
+            chained.push(unit);
             // A purge deletes last, under its record and purge checkpoint (see purgeOf).
             const purge = purgeOf(unit);
             for (const m of unit.mutations ?? []) if (m !== purge) this.#apply(m);
@@ -217,16 +225,16 @@ export class SqliteStore implements Store {
               this.#stmt.insert.run(r.seq, r.prev, r.hash, r.body, ...sqliteColumnValues(e));
             }
             const events = rows.map((r) => ({ seq: r.seq, hash: r.hash }));
-            if (!unit.checkpoint) return { events };
+            if (!unit.checkpoint) return { events, ...noted };
             const last = this.#lastCheckpoint();
-            if (unit.checkpoint.ifBehind && (last?.seq ?? 0) >= head.seq) return { events };
+            if (unit.checkpoint.ifBehind && (last?.seq ?? 0) >= head.seq) return { events, ...noted };
             const checkpoint = makeCheckpoint(head, last, unit.checkpoint);
             this.#stmt.insertCheckpoint.run(checkpoint.seq, checkpoint.kind, JSON.stringify(checkpoint));
             if (purge) this.#purge(purge.throughSeq, head.seq);
-            return { events, checkpoint };
+            return { events, checkpoint, ...noted };
           });
           // Rollups: the deltas of the events just chained, in this transaction (store/rollups/).
-          this.#rollups.add(units);
+          this.#rollups.add(chained);
           return results;
         })
         .immediate();
