@@ -10,7 +10,7 @@ import { PostgresDriver } from './postgres-driver.js';
 import { postgresColumnValues } from './postgres-event-payload.js';
 import { migratePostgres, POSTGRES_MIGRATIONS } from './postgres-migrations.js';
 import { addMonths, PartitionsAhead } from './postgres-partitions-ahead.js';
-import { openPostgresStore, type PostgresStore } from './postgres-store.js';
+import { FIND_CALL_SQL, openPostgresStore, type PostgresStore } from './postgres-store.js';
 
 // Schema 12 on PostgreSQL: audit_events partitioned by month of ts (see postgres-partitioning.ts).
 
@@ -193,6 +193,19 @@ describe('PostgreSQL audit partitions (schema 12)', () => {
       code: expect.stringMatching(/^CALL_(ALREADY_COMPLETED|VOIDED)$/),
     });
     expect((await a.findCall(call)).decided?.event.callId).toBe(call);
+  });
+
+  it('finds a call through the indexes of audit_calls, never a scan of it', async () => {
+    await open(url);
+    // With sequential scans priced out, a plan still scanning audit_calls has no index it can use.
+    const plan = await withClient(url, async (c) => {
+      await c.query('SET enable_seqscan = off');
+      const r = await c.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${FIND_CALL_SQL}`.replace(/\$1/g, "'c'"));
+      return r.rows.map((row) => row['QUERY PLAN']).join('\n');
+    });
+    expect(plan).toMatch(/audit_events_call_decided/);
+    expect(plan).toMatch(/audit_events_call_end/);
+    expect(plan).not.toMatch(/Seq Scan on audit_calls/);
   });
 });
 

@@ -110,6 +110,20 @@ export async function openPostgresStore(
 type Row = ChainedRow;
 
 /** The shared store: one PostgreSQL database behind a connection pool, written by any number of instances. */
+/**
+ * A call's events, through audit_calls. Its only indexes are the partial unique ones, so each branch
+ * names the type its index covers (a bare `call_id = $1` scanned the whole table on every completion);
+ * LATERAL: a nested loop probing (seq, ts) per row, whatever the plan cached for the statement. Exported
+ * for its plan test.
+ */
+export const FIND_CALL_SQL = `
+SELECT e.seq, e.prev, e.hash, e.body, e.type FROM (
+    SELECT seq, ts FROM audit_calls WHERE call_id = $1 AND type = 'call.decided'
+    UNION ALL
+    SELECT seq, ts FROM audit_calls WHERE call_id = $1 AND type IN ('call.completed', 'call.voided')
+  ) c
+  CROSS JOIN LATERAL (SELECT seq, prev, hash, body, type FROM audit_events WHERE seq = c.seq AND ts = c.ts) e`;
+
 export class PostgresStore implements Store {
   readonly dialect = 'postgres' as const;
   readonly location: string;
@@ -257,11 +271,7 @@ export class PostgresStore implements Store {
     // partition (run-time pruning on ts); prepared, as every completion asks.
     const rows = await this.#db.query<Row & { type: string }>(
       'finding a call',
-      // LATERAL: a nested loop probing (seq, ts) per row, whatever the plan cached for the statement.
-      `SELECT e.seq, e.prev, e.hash, e.body, e.type FROM audit_calls c
-         CROSS JOIN LATERAL (SELECT seq, prev, hash, body, type FROM audit_events
-                              WHERE seq = c.seq AND ts = c.ts) e
-        WHERE c.call_id = $1`,
+      FIND_CALL_SQL,
       [columnText(callId)],
       'warden_find_call',
     );
