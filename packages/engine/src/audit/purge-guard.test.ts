@@ -103,7 +103,17 @@ describe.each(DIALECTS)('the database refuses hand-made purges (%s)', (dialect) 
       'body = EXCLUDED.body',
     );
     if (dialect === 'postgres') {
-      expect(await attempt(replace)).toBe('refused');
+      // Partitioned by ts (schema 12), the table's unique key is (seq, ts): an upsert on it meets the
+      // UPDATE trigger of whichever partition holds the row.
+      const ts = JSON.parse((await fx.store.readChain(2, 1))[0]?.body ?? '{}').ts as string;
+      const onKey = upsert(
+        'audit_events',
+        'seq, prev, hash, body, ts, type, actor',
+        `3, 'p', 'h', '{}', '${ts}', 'x', 'y'`,
+        'seq, ts',
+        'body = EXCLUDED.body',
+      );
+      expect(await attempt(onKey)).toBe('refused');
       expect(await verifyStore(fx.store)).toMatchObject({ ok: true });
       return;
     }

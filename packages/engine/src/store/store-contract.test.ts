@@ -117,11 +117,8 @@ CREATE TABLE rollups (name TEXT, bucket TEXT, dims TEXT, metric TEXT, value DOUB
   };
 }
 
-/** Every schema version of a dialect, in order: SQLite's 12 rebuilt its call index (PostgreSQL has none yet). */
-const schemaList = (dialect: string) => {
-  const versions = Array.from({ length: 11 }, (_, i) => i + 1);
-  return dialect === 'sqlite' ? [...versions, 12] : versions;
-};
+/** Every schema version of a dialect, in order: 12 is SQLite's call index and page size, PostgreSQL's partitions. */
+const schemaList = (_dialect: string) => Array.from({ length: 12 }, (_, i) => i + 1);
 
 /** The versions recorded in warden_migrations, in order. */
 async function schemaVersions(dialect: (typeof DIALECTS)[number], location: string): Promise<number[]> {

@@ -1,7 +1,12 @@
 import { type ChainedRow, type ChainHead, type SignedCheckpoint, WardenError } from '@warden/core';
 import type pg from 'pg';
 import { linkBodies } from '../commit-plan.js';
-import { EVENT_COLUMN_NAMES, EVENT_COLUMNS_RECORD, type EventPayload } from './postgres-event-payload.js';
+import {
+  EVENT_COLUMN_NAMES,
+  EVENT_COLUMNS_RECORD,
+  type EventPayload,
+  type PayloadText,
+} from './postgres-event-payload.js';
 
 /** The chain head as locked, with the id of the transaction holding the lock. */
 export interface LockedHead extends ChainHead {
@@ -112,4 +117,52 @@ export class ChainAppend {
       to.hash,
     ]);
   }
+}
+
+/** What warden_append did: wrote the rows linked onto the expected head, or found another head (locked). */
+export type LinkedAppend =
+  | { readonly written: true; readonly rows: ChainedRow[]; readonly to: ChainHead; readonly xid: string }
+  | { readonly written: false; readonly head: ChainHead; readonly xid: string };
+
+/**
+ * Links the payload onto `expected` (outside the lock) and asks warden_append (schema 12) to lock the
+ * head and, if it is `expected`, write the rows and move the head, all in one prepared statement. The
+ * statement is sent before this returns, so a caller may send it behind others without waiting for them.
+ */
+export function appendLinked(
+  client: pg.ClientBase,
+  expected: ChainHead,
+  payload: EventPayload,
+  text: PayloadText,
+  announce: boolean,
+): Promise<LinkedAppend> {
+  const to = { seq: expected.seq, hash: expected.hash };
+  const rows = expected.seq < 0 ? [] : linkBodies(to, payload.bodies);
+  const reply = client.query<{ seq: number; hash: string; xid: string; appended: boolean }>({
+    name: 'warden_append',
+    text: 'SELECT seq, hash, xid, appended FROM warden_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)',
+    values: [
+      expected.seq,
+      expected.hash,
+      rows.map((r) => r.prev).join(' '),
+      rows.map((r) => r.hash).join(' '),
+      text.bodies,
+      text.columns,
+      [],
+      [],
+      [],
+      to.seq,
+      to.hash,
+      announce,
+    ],
+  });
+  return reply.then((r) => {
+    const row = r.rows[0];
+    if (!row)
+      throw new WardenError('STORE_INVALID', 'warden_append returned nothing: the schema was tampered with');
+    if (!row.appended || expected.seq < 0) {
+      return { written: false, head: { seq: row.seq, hash: row.hash }, xid: row.xid };
+    }
+    return { written: true, rows, to, xid: row.xid };
+  });
 }

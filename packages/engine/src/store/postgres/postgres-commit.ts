@@ -1,9 +1,21 @@
-import { type AuditEvent, type ReservationRecord, type SignedCheckpoint, WardenError } from '@warden/core';
+import {
+  type AuditEvent,
+  type ChainHead,
+  type ReservationRecord,
+  type SignedCheckpoint,
+  WardenError,
+} from '@warden/core';
 import type pg from 'pg';
 import { makeCheckpoint, type PreparedUnit, purgeOf, refusedUnit } from '../commit-plan.js';
 import type { CommitResult, CommitUnit, Mutation, ReserveRefusal } from '../store.js';
 import { reserveInCommit } from './postgres-budgets.js';
-import { ChainAppend, type LockedHead, lastCheckpoint, lockChainHead } from './postgres-chain-lock.js';
+import {
+  appendLinked,
+  ChainAppend,
+  type LockedHead,
+  lastCheckpoint,
+  lockChainHead,
+} from './postgres-chain-lock.js';
 import { EventPayload } from './postgres-event-payload.js';
 import { CHAIN_CHANNEL } from './postgres-listener.js';
 import { MutationWriter, purgeEvents } from './postgres-mutations.js';
@@ -56,6 +68,8 @@ export interface CommittedUnits {
   /** The units whose events were chained: a refused reservation's replacement in place of its unit. */
   readonly units: readonly CommitUnit[];
   readonly xid?: string;
+  /** The head this commit leaves, when it chained events (what the next commit expects to link onto). */
+  readonly head?: ChainHead;
 }
 
 /**
@@ -77,6 +91,14 @@ export async function commitUnits(
   client: pg.ClientBase,
   given: readonly PreparedUnit[],
   givenPayload: EventPayload,
+  /** The head this instance expects the chain to have (what its last commit left), for the one-write path. */
+  expected?: ChainHead,
+  /**
+   * More writes under the chain lock once the events are chained (the rollups of the units written);
+   * called once. It must send its statement before its first await: on the one-write path it rides in
+   * the append's round trip.
+   */
+  underLock: (written: readonly CommitUnit[]) => Promise<void> = async () => {},
 ): Promise<CommittedUnits> {
   const mutations = new MutationWriter(client);
   const reserving = given.flatMap((p) => (p.unit.reserve ? [p.unit.reserve] : []));
@@ -90,7 +112,20 @@ export async function commitUnits(
     await mutations.lockBudgets(budgets);
     await mutations.applyAll(all.filter((m) => !isBudget(m)));
     for (const m of budgets) await mutations.apply(m);
-    return { results: given.map(() => ({ events: [] })), units: given.map((p) => p.unit) };
+    const units = given.map((p) => p.unit);
+    await underLock(units);
+    return { results: given.map(() => ({ events: [] })), units };
+  }
+  // The one-write path: no reservation to admit (its outcome decides the units written, so such a
+  // commit takes the lock first, as a checkpoint or a purge does), nothing that needs the lock first.
+  if (
+    reserving.length === 0 &&
+    firstLocked === -1 &&
+    givenPayload.bodies.length > 0 &&
+    !given.some((p) => p.unit.checkpoint) &&
+    givenPayload.chunks(0, givenPayload.bodies.length).length === 1
+  ) {
+    return commitLinked(client, mutations, given, givenPayload, budgets, expected, underLock);
   }
 
   // With a reservation, the units written (so the head left) are known only once it is decided.
@@ -137,7 +172,10 @@ export async function commitUnits(
     }
   }
   await chain.flush(client);
-  return { results, units: prepared.map((p) => p.unit), xid: head.xid };
+  const units = prepared.map((p) => p.unit);
+  await underLock(units);
+  // What the next one-write commit links onto (warden_append checks it: a wrong guess costs a round trip).
+  return { results, units, xid: head.xid, head: { ...chain.head } };
 }
 
 /**
@@ -168,4 +206,62 @@ async function admitReservations(
     return r ? refusedUnit(p.unit, r) : p;
   });
   return { prepared, payload: new EventPayload(prepared), refusals };
+}
+
+/**
+ * The one-write path (events and state changes, no checkpoint, nothing that needs the lock first): the
+ * bodies are linked before the lock onto the head this instance expects, and the lock, the INSERT and the
+ * head's advance go in one statement (warden_append), sent on the heels of BEGIN, with the session INSERT
+ * right behind it, without waiting for replies in between (the connection pipelines). So a commit waits
+ * for two round trips, this one and COMMIT, where it waited for five (BEGIN, sessions, lock, append,
+ * COMMIT). When another instance moved the head, the statement returns it still locked and the bodies
+ * are linked again onto it: one more round trip. Locks are taken chain first, then budget counters in
+ * key order, then sessions and approval requests as applyAll sorts them (the order commits with a
+ * reservation need); a list of session ensures alone, with no counter to lock, rides in the pipeline.
+ */
+async function commitLinked(
+  client: pg.ClientBase,
+  mutations: MutationWriter,
+  prepared: readonly PreparedUnit[],
+  payload: EventPayload,
+  budgets: readonly Mutation[],
+  expected: ChainHead | undefined,
+  underLock: (written: readonly CommitUnit[]) => Promise<void>,
+): Promise<CommittedUnits> {
+  const units = prepared.map((p) => p.unit);
+  const state = units.flatMap((u) => u.mutations ?? []).filter((m) => !isBudget(m));
+  const announce = prepared.some((p) => p.unit.events.some(announced));
+  const text = payload.text(0, payload.bodies.length);
+  const sent = appendLinked(client, expected ?? { seq: -1, hash: '' }, payload, text, announce);
+  sent.catch(() => {});
+  // An ensure-only list sends its one INSERT synchronously and nothing after it, so it can follow the
+  // append on the wire; anything else may read and lock rows, and waits for the locks before it.
+  const pipelined = budgets.length === 0 && state.every((m) => m.kind === 'session.ensure');
+  const applied = pipelined ? mutations.applyAll(state) : undefined;
+  applied?.catch(() => {});
+  // Behind the append, so under the chain lock even when the append found another head.
+  const extra = pipelined ? underLock(units) : undefined;
+  extra?.catch(() => {});
+  let appended = await sent;
+  if (!appended.written) {
+    appended = await appendLinked(client, appended.head, payload, text, announce);
+    if (!appended.written) throw new WardenError('INTERNAL', 'the chain head moved while it was locked');
+  }
+  if (applied) {
+    await applied;
+    await extra;
+  } else {
+    await mutations.lockBudgets(budgets);
+    await mutations.applyAll(state);
+    for (const m of budgets) await mutations.apply(m);
+    await underLock(units);
+  }
+  const results: CommitResult[] = [];
+  let at = 0;
+  for (const { bodies } of prepared) {
+    const events = appended.rows.slice(at, at + bodies.length).map((r) => ({ seq: r.seq, hash: r.hash }));
+    results.push({ events });
+    at += bodies.length;
+  }
+  return { results, units, xid: appended.xid, head: appended.to };
 }

@@ -42,6 +42,10 @@ export class PostgresDriver {
       idle_in_transaction_session_timeout: IDLE_IN_TRANSACTION_MS,
       keepAlive: true,
       application_name: 'warden',
+      // A statement is sent without waiting for the replies to those before it (each has its own Sync), so
+      // a commit's BEGIN, state changes and append travel together; a caller that awaits each statement
+      // sees no difference.
+      pipeline: true,
       // seq, ids and counts are bigint; every value Warden stores fits a double exactly.
       types: {
         getTypeParser: (oid, format) =>
@@ -56,9 +60,18 @@ export class PostgresDriver {
     this.#pool.on('connect', (client) => client.on('error', () => {}));
   }
 
-  /** Runs one statement on any pooled connection. */
-  async query<R extends pg.QueryResultRow>(doing: string, sql: string, params?: unknown[]): Promise<R[]> {
+  /**
+   * Runs one statement on any pooled connection. A `name` prepares it once per connection (parse and
+   * plan once, not per call): for the statements of the hot path.
+   */
+  async query<R extends pg.QueryResultRow>(
+    doing: string,
+    sql: string,
+    params?: unknown[],
+    name?: string,
+  ): Promise<R[]> {
     try {
+      if (name !== undefined) return (await this.#pool.query<R>({ name, text: sql, values: params })).rows;
       return (await this.#pool.query<R>(sql, params)).rows;
     } catch (err) {
       throw toStoreError(err, doing);
@@ -97,8 +110,12 @@ export class PostgresDriver {
   async #once<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     const client = await this.#pool.connect();
     try {
-      await client.query('BEGIN');
+      // Sent, not awaited: the transaction's first statements follow it on the wire (pipeline), and a
+      // failed BEGIN fails them too. Awaited before COMMIT so its error is not lost.
+      const begun = client.query('BEGIN');
+      begun.catch(() => {});
       const result = await fn(client);
+      await begun;
       try {
         await client.query('COMMIT');
       } catch (err) {

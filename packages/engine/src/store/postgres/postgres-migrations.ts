@@ -1,6 +1,7 @@
 import { WardenError } from '@warden/core';
 import type pg from 'pg';
 import { backfillPostgresRollups } from '../rollups/postgres-rollups.js';
+import { MIGRATION_12_SQL } from './postgres-partitioning.js';
 
 /** One schema version: its SQL, and work done after it in the same transaction (a backfill). */
 export interface PostgresMigration {
@@ -519,6 +520,11 @@ CREATE TABLE rollups (
 );
 `,
     backfill: (client) => backfillPostgresRollups(client),
+  },
+  {
+    version: 12,
+    name: 'audit events partitioned by month; one decision and one end per call in audit_calls',
+    sql: MIGRATION_12_SQL,
   },
 ];
 

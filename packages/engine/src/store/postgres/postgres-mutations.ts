@@ -164,12 +164,14 @@ export class MutationWriter {
       a.session.id < b.session.id ? -1 : a.session.id > b.session.id ? 1 : 0,
     );
     const col = <T>(f: (s: SessionRecord) => T) => sorted.map((e) => f(e.session));
-    const r = await this.#client.query<{ id: string }>(
-      `INSERT INTO sessions (id, agent, state, state_reason, triggered_by, delegation_chain, created_at, updated_at)
+    // Named: prepared once per connection, as it runs in nearly every commit.
+    const r = await this.#client.query<{ id: string }>({
+      name: 'warden_ensure_sessions',
+      text: `INSERT INTO sessions (id, agent, state, state_reason, triggered_by, delegation_chain, created_at, updated_at)
        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])
        ON CONFLICT (id) DO NOTHING
        RETURNING id`,
-      [
+      values: [
         col((s) => s.id),
         col((s) => s.agent),
         col((s) => s.state),
@@ -179,7 +181,7 @@ export class MutationWriter {
         col((s) => s.createdAt),
         col((s) => s.updatedAt),
       ],
-    );
+    });
     const created = new Set(r.rows.map((row) => row.id));
     for (const [i, e] of sorted.entries()) {
       const first = i === 0 || sorted[i - 1]?.session.id !== e.session.id;
@@ -231,7 +233,11 @@ export async function purgeEvents(c: pg.ClientBase, throughSeq: number, recordSe
     throughSeq,
     new Date().toISOString(),
   ]);
+  // Whole monthly partitions at or below throughSeq go at once (schema 12, same rule as the rows); the
+  // rest, the default partition's rows included, row by row. The call index rows go with their events.
+  await c.query('SELECT warden_drop_purged_partitions($1)', [throughSeq]);
   await c.query('DELETE FROM audit_events WHERE seq <= $1', [throughSeq]);
+  await c.query('DELETE FROM audit_calls WHERE seq <= $1', [throughSeq]);
 }
 
 /**

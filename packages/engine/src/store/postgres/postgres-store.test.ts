@@ -87,6 +87,7 @@ describe('PostgresStore', () => {
       { version: 9 },
       { version: 10 },
       { version: 11 },
+      { version: 12 },
     ]);
     const [a, b] = stores as [PostgresStore, PostgresStore, PostgresStore];
     await a.commit([{ events: [event()] }]);

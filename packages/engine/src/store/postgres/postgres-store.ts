@@ -77,6 +77,7 @@ import { PostgresDriver, type PostgresPoolOptions, redactUrl } from './postgres-
 import { columnText, EventPayload, postgresColumnValues } from './postgres-event-payload.js';
 import { PostgresListener } from './postgres-listener.js';
 import { migratePostgres } from './postgres-migrations.js';
+import { PartitionsAhead } from './postgres-partitions-ahead.js';
 
 /**
  * Opens a PostgreSQL store and brings its schema up to date. Many Warden instances may share the database
@@ -101,12 +102,28 @@ export async function openPostgresStore(
     await driver.end().catch(() => {});
     throw toStoreError(err, `opening ${location}`);
   }
-  return new PostgresStore(driver, location, new PostgresListener(url));
+  const store = new PostgresStore(driver, location, new PostgresListener(url));
+  await store.partitions.before([]);
+  return store;
 }
 
 type Row = ChainedRow;
 
 /** The shared store: one PostgreSQL database behind a connection pool, written by any number of instances. */
+/**
+ * A call's events, through audit_calls. Its only indexes are the partial unique ones, so each branch
+ * names the type its index covers (a bare `call_id = $1` scanned the whole table on every completion);
+ * LATERAL: a nested loop probing (seq, ts) per row, whatever the plan cached for the statement. Exported
+ * for its plan test.
+ */
+export const FIND_CALL_SQL = `
+SELECT e.seq, e.prev, e.hash, e.body, e.type FROM (
+    SELECT seq, ts FROM audit_calls WHERE call_id = $1 AND type = 'call.decided'
+    UNION ALL
+    SELECT seq, ts FROM audit_calls WHERE call_id = $1 AND type IN ('call.completed', 'call.voided')
+  ) c
+  CROSS JOIN LATERAL (SELECT seq, prev, hash, body, type FROM audit_events WHERE seq = c.seq AND ts = c.ts) e`;
+
 export class PostgresStore implements Store {
   readonly dialect = 'postgres' as const;
   readonly location: string;
@@ -114,9 +131,14 @@ export class PostgresStore implements Store {
   readonly watch?: (fn: () => void) => Promise<() => void>;
   readonly #db: PostgresDriver;
   readonly #listener: PostgresListener | undefined;
+  /** Creates the monthly audit partitions ahead of the events that need them. */
+  readonly partitions: PartitionsAhead;
+  /** The head the last commit of this instance left: the next commit links onto it before the lock. */
+  #head: ChainHead | undefined;
 
   constructor(driver: PostgresDriver, location: string, listener?: PostgresListener) {
     this.#db = driver;
+    this.partitions = new PartitionsAhead(driver);
     this.location = location;
     this.#listener = listener;
     if (listener) this.watch = (fn) => listener.watch(fn);
@@ -127,13 +149,20 @@ export class PostgresStore implements Store {
     const payload = new EventPayload(prepared);
     let xid: string | undefined;
     try {
-      return await this.#db.transaction('writing audit events', async (client) => {
-        const committed = await commitUnits(client, prepared, payload);
-        // Rollups: the deltas of the events just chained, under the chain lock (store/rollups/).
-        await addPostgresRollups(client, committed.units);
+      await this.partitions.before(payload.events);
+      let head: ChainHead | undefined;
+      const results = await this.#db.transaction('writing audit events', async (client) => {
+        const committed = await commitUnits(client, prepared, payload, this.#head, (written) =>
+          // Rollups: the deltas of the events chained (the units written), under the chain lock.
+          addPostgresRollups(client, written),
+        );
         xid = committed.xid;
+        head = committed.head;
         return committed.results;
       });
+      if (head) this.#head = head;
+      if (units.some((u) => u.mutations?.some((m) => m.kind === 'audit.purge'))) this.partitions.forget();
+      return results;
     } catch (err) {
       // COMMIT went unanswered: say which transaction it was, so its outcome can be asked for later.
       if (commitInDoubt(err) && xid !== undefined) markCommitInDoubt(err as WardenError, { xid });
@@ -238,15 +267,13 @@ export class PostgresStore implements Store {
   }
 
   async findCall(callId: string): Promise<FoundCall> {
-    // One branch per type, so each uses its partial unique index.
+    // audit_calls (schema 12) names the call's events by seq and ts, so each is read from its own
+    // partition (run-time pruning on ts); prepared, as every completion asks.
     const rows = await this.#db.query<Row & { type: string }>(
       'finding a call',
-      `SELECT seq, prev, hash, body, type FROM audit_events WHERE call_id = $1 AND type = 'call.decided'
-       UNION ALL
-       SELECT seq, prev, hash, body, type FROM audit_events WHERE call_id = $1 AND type = 'call.completed'
-       UNION ALL
-       SELECT seq, prev, hash, body, type FROM audit_events WHERE call_id = $1 AND type = 'call.voided'`,
+      FIND_CALL_SQL,
       [columnText(callId)],
+      'warden_find_call',
     );
     return foundCall(rows);
   }
@@ -265,6 +292,7 @@ export class PostgresStore implements Store {
       'reading a session',
       'SELECT * FROM sessions WHERE id = $1',
       [id],
+      'warden_get_session',
     );
     return rows[0] ? toSession(rows[0]) : undefined;
   }
