@@ -283,6 +283,25 @@ describe.each(DIALECTS)('Store contract: budgets (%s)', (dialect) => {
     expect((await fx.store.findCall(r.callId)).decided?.event.decision?.effect).toBe('allow');
   });
 
+  it('admits a reservation against the settlements batched ahead of it, as SQLite does unit by unit', async () => {
+    // A completion batched ahead of the next decision (deferred completions make that usual): its
+    // settlement counts first, whether it frees budget or spends past the estimate.
+    const l = (amount: number) => line({ metric: 'tokens', limit: 1500, amount });
+    const completion = (r: ReservationRecord, used: number): CommitUnit => ({
+      mutations: [settle(r, [l(used)])],
+      events: [budgetEvent('budget.released')],
+    });
+    const big = reservation([l(1000)]);
+    expect((await fx.store.commit([reservingUnit(big)]))[0]?.refused).toBeUndefined();
+    const fits = reservation([l(1000)]);
+    const [, admitted] = await fx.store.commit([completion(big, 100), reservingUnit(fits)]);
+    expect(admitted?.refused).toBeUndefined(); // 100 used + 1000 reserved <= 1500
+    const over = reservation([l(100)]);
+    const [, refusedOne] = await fx.store.commit([completion(fits, 1450), reservingUnit(over)]);
+    expect(refusedOne?.refused).toBeDefined(); // 1550 used: nothing more fits
+    expect(await counter(l(0).key)).toMatchObject({ used: 1550, reserved: 0 });
+  });
+
   it('commits the onRefused unit in place of a refused reservation, changing no counter', async () => {
     const l = line({ limit: 3, amount: 2 });
     expect(await fx.store.reserve(reservation([l]))).toEqual({ ok: true });

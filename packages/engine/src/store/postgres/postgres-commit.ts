@@ -137,6 +137,20 @@ export async function commitUnits(
   // agent's or the global budget) for the end of one commit, not while it queues for the chain, so the
   // reservations of other calls wait on it only briefly.
   await mutations.lockBudgets(budgets, reserving);
+  // The budget changes of the units that reserve nothing (settlements, releases, limits) go in before
+  // the reservations are admitted, as SQLite applies a batch unit by unit: a completion batched ahead of
+  // the next decision (deferred completions make that the usual case) must count against it. Applying
+  // those of units later in the batch early too only admits against the state this transaction leaves.
+  const head0 = firstLocked === -1 ? given.length : firstLocked;
+  const settledFirst = new Set(
+    given
+      .slice(0, head0)
+      .filter((p) => !p.unit.reserve)
+      .flatMap((p) => p.unit.mutations ?? [])
+      .filter(isBudget),
+  );
+  if (reserving.length > 0) for (const m of settledFirst) await mutations.apply(m);
+  else settledFirst.clear();
   const { prepared, payload, refusals } = await admitReservations(client, given, givenPayload);
   if (!announceNow && prepared.some((p) => p.unit.events.some(announced))) {
     await client.query('SELECT pg_notify($1, $2)', [CHAIN_CHANNEL, String(head.seq + payload.bodies.length)]);
@@ -144,7 +158,7 @@ export async function commitUnits(
   const locked = firstLocked === -1 ? prepared.length : firstLocked;
   const early = prepared.slice(0, locked).flatMap((p) => p.unit.mutations ?? []);
   await mutations.applyAll(early.filter((m) => !isBudget(m)));
-  for (const m of early.filter(isBudget)) await mutations.apply(m);
+  for (const m of early.filter(isBudget)) if (!settledFirst.has(m)) await mutations.apply(m);
   const chain = new ChainAppend(head, payload);
   let last = prepared.some((p) => p.unit.checkpoint) ? await lastCheckpoint(client) : undefined;
   const results: CommitResult[] = [];
