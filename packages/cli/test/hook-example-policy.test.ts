@@ -10,6 +10,7 @@ import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually } from '../../server/test-support/eventually.js';
 import { api, BIN, REPO, spawnServe } from '../../server/test-support/serve-process.js';
 import { toWardenCall } from '../src/hook/warden-call.js';
 import {
@@ -224,6 +225,10 @@ describe("Claude Code's model requests through the LLM proxy under the example p
     expect(decided).toMatchObject({ tool: 'llm:anthropic', agent: 'claude-code' });
     expect(decided?.decision).toMatchObject({ effect: 'allow', ruleId: 'claude-code-models' });
     const tokens = STANDIN_USAGE.input_tokens + STANDIN_USAGE.output_tokens;
+    // The proxy records the usage after it answers.
+    await eventually('the model call completed', async () =>
+      (await eventsOf(w, session, 'call.completed')).length > 0 ? true : undefined,
+    );
     const budgets = await api<{ budgets: { budgetId: string; used: number; limit: number }[] }>(
       w.server.url,
       'GET',

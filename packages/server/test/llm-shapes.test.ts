@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BillingUpstream, startBillingUpstream } from '../test-support/billing-llm-upstream.js';
+import { eventually } from '../test-support/eventually.js';
 import { api, BIN, killAll, type Served, spawnServe } from '../test-support/serve-process.js';
 
 const LIMIT = 200_000;
@@ -138,7 +139,11 @@ describe('LLM proxy: shapes billed beyond their text stay within a tokens budget
     ).length;
     expect(admitted).toBeGreaterThan(0);
     expect(admitted + refused).toBe(12);
-    const line = await budgetLine(session);
+    // The proxy settles after it answers: wait until nothing is reserved any more.
+    const line = await eventually('every reservation settled', async () => {
+      const l = await budgetLine(session);
+      return l?.reserved === 0 ? l : undefined;
+    });
     expect(line).toMatchObject({ used: upstream.billed() - before, reserved: 0, limit: LIMIT });
     expect(line?.used).toBeLessThanOrEqual(LIMIT);
     console.info(`proxy shapes: used ${line?.used} of ${LIMIT} tokens, ${admitted} of 12 admitted`);
