@@ -8,25 +8,28 @@
 export const PARTITION_PREFIX = 'audit_events_y';
 
 export const MIGRATION_12_SQL = `
--- The table as it was becomes the default partition of a table partitioned by month of ts: nothing is
--- copied, and its rows (and every row whose month has no partition, a NULL ts included) stay there. A
--- month gets its own partition once no row of the default holds it (warden_audit_partitions), so an
--- upgraded database starts partitioning from the next month on; retention deletes the default's rows
--- one by one as before and drops monthly partitions whole.
-ALTER TABLE audit_events RENAME TO audit_events_default;
+-- The table as it was becomes one range partition of a table partitioned by month of ts, holding every
+-- month up to its newest row's (audit_events_history): nothing is copied. Later months get partitions of
+-- their own (warden_audit_partitions), and a default partition takes only strays (a NULL ts, a month
+-- without a partition). Attached as the default instead, the history would be read whole under an
+-- exclusive lock on the audit table each time a month's partition is created, to prove it holds none of
+-- that month's rows. A history holding a NULL ts cannot be a range partition: it becomes the default,
+-- and the months it holds stay there. Retention deletes the history's and the default's rows one by one
+-- as before and drops monthly partitions whole.
+ALTER TABLE audit_events RENAME TO audit_events_history;
 -- Row triggers are cloned from the parent on attach (same names): the table's own go first. Its TRUNCATE
 -- trigger stays: statement triggers are per partition.
-DROP TRIGGER audit_events_no_update ON audit_events_default;
-DROP TRIGGER audit_events_no_delete ON audit_events_default;
+DROP TRIGGER audit_events_no_update ON audit_events_history;
+DROP TRIGGER audit_events_no_delete ON audit_events_history;
 -- Per-call uniqueness moves to audit_calls below (a unique index on a partitioned table must include ts).
 DROP INDEX audit_events_call_decided;
 DROP INDEX audit_events_call_completed;
 DROP INDEX audit_events_call_end;
-ALTER INDEX audit_events_ts RENAME TO audit_events_default_ts;
-ALTER INDEX audit_events_agent RENAME TO audit_events_default_agent;
-ALTER INDEX audit_events_session RENAME TO audit_events_default_session;
-ALTER INDEX audit_events_type RENAME TO audit_events_default_type;
-ALTER INDEX audit_events_event_id RENAME TO audit_events_default_event_id;
+ALTER INDEX audit_events_ts RENAME TO audit_events_history_ts;
+ALTER INDEX audit_events_agent RENAME TO audit_events_history_agent;
+ALTER INDEX audit_events_session RENAME TO audit_events_history_session;
+ALTER INDEX audit_events_type RENAME TO audit_events_history_type;
+ALTER INDEX audit_events_event_id RENAME TO audit_events_history_event_id;
 
 CREATE TABLE audit_events (
   seq bigint NOT NULL,
@@ -63,7 +66,26 @@ FOR EACH ROW EXECUTE FUNCTION warden_audit_events_delete();
 -- Covers TRUNCATE audit_events; each partition gets its own (warden_audit_partitions).
 CREATE TRIGGER audit_events_no_truncate BEFORE TRUNCATE ON audit_events
 FOR EACH STATEMENT EXECUTE FUNCTION warden_reject('audit events are append-only');
-ALTER TABLE audit_events ATTACH PARTITION audit_events_default DEFAULT;
+DO $m$
+DECLARE
+  newest text;
+  upto text;
+BEGIN
+  SELECT left(max(ts), 7) INTO newest FROM audit_events_history;
+  IF EXISTS (SELECT 1 FROM audit_events_history WHERE ts IS NULL) OR newest !~ '^[0-9]{4}-[0-9]{2}$' THEN
+    ALTER TABLE audit_events_history RENAME TO audit_events_default;
+    ALTER TABLE audit_events ATTACH PARTITION audit_events_default DEFAULT;
+  ELSE
+    -- Up to the month after its newest row's (an empty history: up to this month, which gets its own).
+    upto := CASE WHEN newest IS NULL THEN to_char(date_trunc('month', now()), 'YYYY-MM')
+                 ELSE to_char(to_date(newest, 'YYYY-MM') + interval '1 month', 'YYYY-MM') END;
+    EXECUTE format('ALTER TABLE audit_events ATTACH PARTITION audit_events_history FOR VALUES FROM (MINVALUE) TO (%L)',
+                   upto);
+    CREATE TABLE audit_events_default PARTITION OF audit_events DEFAULT;
+    CREATE TRIGGER audit_events_no_truncate BEFORE TRUNCATE ON audit_events_default
+    FOR EACH STATEMENT EXECUTE FUNCTION warden_reject('audit events are append-only');
+  END IF;
+END $m$;
 
 -- One decision and one end (completion or void) per call, across every partition and every instance:
 -- PostgreSQL cannot enforce a unique index across partitions without the partition key, and a call's
@@ -102,7 +124,8 @@ EXECUTE FUNCTION warden_audit_call();
 
 -- Creates the monthly partitions of the months from p_from to p_until ('YYYY-MM…', inclusive) that are
 -- missing, each with its TRUNCATE trigger, under an advisory lock so instances do not race. A month some
--- row of the default partition already holds is left to the default (creating its partition would fail).
+-- row of the default partition already holds is left to the default (creating its partition would fail),
+-- and so is one within the history's range (it goes to the history).
 -- Returns the last month ensured ('YYYY-MM').
 CREATE FUNCTION warden_audit_partitions(p_from text, p_until text) RETURNS text
 LANGUAGE plpgsql AS $f$
@@ -120,9 +143,13 @@ BEGIN
     name := '${PARTITION_PREFIX}' || to_char(m, 'YYYY') || 'm' || to_char(m, 'MM');
     IF to_regclass(name) IS NULL
        AND NOT EXISTS (SELECT 1 FROM audit_events_default WHERE ts >= lo AND ts < hi) THEN
-      EXECUTE format('CREATE TABLE %I PARTITION OF audit_events FOR VALUES FROM (%L) TO (%L)', name, lo, hi);
-      EXECUTE format('CREATE TRIGGER audit_events_no_truncate BEFORE TRUNCATE ON %I FOR EACH STATEMENT '
-                     'EXECUTE FUNCTION warden_reject(%L)', name, 'audit events are append-only');
+      BEGIN
+        EXECUTE format('CREATE TABLE %I PARTITION OF audit_events FOR VALUES FROM (%L) TO (%L)', name, lo, hi);
+        EXECUTE format('CREATE TRIGGER audit_events_no_truncate BEFORE TRUNCATE ON %I FOR EACH STATEMENT '
+                       'EXECUTE FUNCTION warden_reject(%L)', name, 'audit events are append-only');
+      EXCEPTION WHEN invalid_object_definition THEN
+        NULL; -- the month lies within audit_events_history (before schema 12): its rows go there
+      END;
     END IF;
     m := m + interval '1 month';
   END LOOP;
@@ -151,6 +178,12 @@ BEGIN
   IF h.seq IS DISTINCT FROM p_seq OR h.hash IS DISTINCT FROM p_hash THEN
     RETURN QUERY SELECT h.seq, h.hash, txid_current()::text, false;
     RETURN;
+  END IF;
+  -- What the caller linked must continue this head exactly: a bug there would otherwise repeat a seq in
+  -- another month, which the partitioned table's (seq, ts) index cannot refuse.
+  IF p_to_seq <> p_seq + coalesce(array_length(string_to_array(p_hashes, ' '), 1), 0)
+     OR (p_prevs <> '' AND split_part(p_prevs, ' ', 1) <> p_hash) THEN
+    RAISE EXCEPTION 'warden_append: the events do not continue the chain head (seq %, %)', p_seq, p_hash;
   END IF;
   IF p_bodies <> '' THEN
     INSERT INTO audit_events (seq, prev, hash, body, ts, type, actor, agent, session, tool, call_id, effect,

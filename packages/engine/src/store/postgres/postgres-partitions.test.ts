@@ -54,7 +54,7 @@ describe('PostgreSQL audit partitions (schema 12)', () => {
     url = await createTestDatabase(inject('postgresUrl'), 'partitions');
   });
 
-  it('migrates a populated schema-10 database: the old table becomes the default partition, the chain verifies', async () => {
+  it('migrates a populated schema-10 database: the old table becomes the history partition, the chain verifies', async () => {
     const old = await createTestDatabase(inject('postgresUrl'), 'partitions_v10');
     const call = uuidv7();
     const events: AuditEvent[] = [
@@ -98,13 +98,37 @@ describe('PostgreSQL audit partitions (schema 12)', () => {
     });
     const store = await open(old);
     expect(await verifyStore(store)).toMatchObject({ ok: true, checked: 22 });
-    expect(new Set((await homes(old)).values())).toEqual(new Set(['audit_events_default']));
-    // This month's rows are in the default partition, so this month stays there; the next gets its own.
+    expect(new Set((await homes(old)).values())).toEqual(new Set(['audit_events_history']));
+    // The history holds every month up to its newest row's (this one); the next gets its own partition,
+    // and the default is there for strays.
     const parts = await sql<{ name: string }>(
       old,
       "SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'audit_events'::regclass ORDER BY 1",
     );
-    expect(parts.map((p) => p.name)).toEqual(['audit_events_default', partition(nextMonth)]);
+    expect(parts.map((p) => p.name)).toEqual([
+      'audit_events_default',
+      'audit_events_history',
+      partition(nextMonth),
+    ]);
+    // Making a later month's partition does not read the history to prove it holds none of that month's
+    // rows (its range says so): as the default, it was read whole under an exclusive lock each month.
+    const scans = async () =>
+      Number(
+        (
+          await sql<{ n: string }>(
+            old,
+            "SELECT seq_scan AS n FROM pg_stat_user_tables WHERE relname = 'audit_events_history'",
+          )
+        )[0]?.n,
+      );
+    const before = await scans();
+    await sql(old, 'SELECT pg_stat_clear_snapshot()');
+    await sql(
+      old,
+      `SELECT warden_audit_partitions('${addMonths(nextMonth, 2)}', '${addMonths(nextMonth, 3)}')`,
+    );
+    await new Promise((r) => setTimeout(r, 600)); // the statistics collector reports after a moment
+    expect(await scans()).toBe(before);
     // The call decided and completed before the migration stays decided and completed once.
     const again = { ...decided({ callId: call }), id: uuidv7(), type: 'call.completed' as const };
     await expect(store.commit([{ events: [again] }])).rejects.toMatchObject({
@@ -114,11 +138,11 @@ describe('PostgreSQL audit partitions (schema 12)', () => {
       code: 'INTERNAL',
       message: expect.stringMatching(/decided twice/),
     });
-    // New events land in the default partition this month and in their own from next month on.
+    // New events land in the history this month and in their own partition from next month on.
     const [written] = await store.commit([{ events: [decided(), decided({ ts: at(nextMonth) })] }]);
     const home = await homes(old);
     expect([home.get(written?.events[0]?.seq ?? 0), home.get(written?.events[1]?.seq ?? 0)]).toEqual([
-      'audit_events_default',
+      'audit_events_history',
       partition(nextMonth),
     ]);
     expect(await verifyStore(store, { deep: true })).toMatchObject({ ok: true, checked: 24 });
@@ -193,6 +217,32 @@ describe('PostgreSQL audit partitions (schema 12)', () => {
       code: expect.stringMatching(/^CALL_(ALREADY_COMPLETED|VOIDED)$/),
     });
     expect((await a.findCall(call)).decided?.event.callId).toBe(call);
+  });
+
+  it('refuses an append that does not continue the head (a repeated seq would pass the (seq, ts) index)', async () => {
+    const store = await open(url);
+    await store.commit([{ events: [decided()] }]);
+    const [head] = await sql<{ seq: string; hash: string }>(
+      url,
+      'SELECT seq, hash FROM audit_head WHERE id = 1',
+    );
+    const append = (toSeq: number, prevs: string) =>
+      sql(url, "SELECT * FROM warden_append($1, $2, $3, $4, $5, '[]', '{}', '{}', '{}', $6, $2, false)", [
+        head?.seq,
+        head?.hash,
+        prevs,
+        prevs === '' ? '' : 'f'.repeat(64),
+        prevs === '' ? '' : '{}',
+        toSeq,
+      ]).then(
+        () => 'done',
+        (err: Error) => err.message,
+      );
+    // A head moved by more than the events written, and events whose first prev is not the head.
+    expect(await append(Number(head?.seq) + 3, '')).toMatch(/do not continue the chain head/);
+    expect(await append(Number(head?.seq) + 1, '0'.repeat(64))).toMatch(/do not continue the chain head/);
+    expect(await sql(url, 'SELECT seq, hash FROM audit_head WHERE id = 1')).toEqual([head]);
+    expect(await verifyStore(store)).toMatchObject({ ok: true });
   });
 
   it('finds a call through the indexes of audit_calls, never a scan of it', async () => {

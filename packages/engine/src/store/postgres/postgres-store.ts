@@ -122,7 +122,12 @@ SELECT e.seq, e.prev, e.hash, e.body, e.type FROM (
     UNION ALL
     SELECT seq, ts FROM audit_calls WHERE call_id = $1 AND type IN ('call.completed', 'call.voided')
   ) c
-  CROSS JOIN LATERAL (SELECT seq, prev, hash, body, type FROM audit_events WHERE seq = c.seq AND ts = c.ts) e`;
+  CROSS JOIN LATERAL (
+    SELECT seq, prev, hash, body, type FROM audit_events WHERE seq = c.seq AND ts = c.ts
+    UNION ALL
+    -- A row without a ts (a range partition cannot hold one) is in the default partition.
+    SELECT seq, prev, hash, body, type FROM audit_events_default WHERE c.ts IS NULL AND seq = c.seq AND ts IS NULL
+  ) e`;
 
 export class PostgresStore implements Store {
   readonly dialect = 'postgres' as const;
